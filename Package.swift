@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Release builds of our own targets skip runtime exclusivity checks: FACTS.md measured
+// them at ~25% of user instructions on the data path. scripts/build-release passes the
+// same flag to every dependency too.
+let lean: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "proxyd",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "proxyd", targets: ["proxyd"]),
+        .executable(name: "vrrpd", targets: ["vrrpd"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+    ],
+    targets: [
+        // C libraries, each through a small system-library target.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd",
+                       providers: [.apt(["libsystemd-dev"])]),
+        // Linux kernel headers Glibc does not expose (netlink, packet sockets).
+        .target(name: "CLinux"),
+
+        // What both daemons need and nothing daemon-specific.
+        .target(name: "Shared",
+                dependencies: ["CSystemd"],
+                swiftSettings: lean),
+
+        // The HAProxy dialect and everything behind it.
+        .target(name: "ProxyCore",
+                dependencies: [
+                    "Shared",
+                    .product(name: "NIOCore", package: "swift-nio"),
+                    .product(name: "NIOPosix", package: "swift-nio"),
+                    .product(name: "Atomics", package: "swift-atomics"),
+                ],
+                swiftSettings: lean),
+        .executableTarget(name: "proxyd", dependencies: ["ProxyCore", "Shared"],
+                          swiftSettings: lean),
+
+        // The keepalived dialect, VRRP, and the Linux side of it.
+        .target(name: "VRRPCore",
+                dependencies: [
+                    "Shared", "CLinux",
+                    .product(name: "NIOCore", package: "swift-nio"),
+                    .product(name: "NIOPosix", package: "swift-nio"),
+                ],
+                swiftSettings: lean),
+        .executableTarget(name: "vrrpd", dependencies: ["VRRPCore", "Shared"],
+                          swiftSettings: lean),
+
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "Shared"],
+                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "ProxydIntegrationTests", dependencies: ["ProxyCore", "Shared"]),
+        .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore", "Shared"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

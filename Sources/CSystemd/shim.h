@@ -1,0 +1,4 @@
+#ifndef PROXYD_CSYSTEMD_SHIM_H
+#define PROXYD_CSYSTEMD_SHIM_H
+#include <systemd/sd-daemon.h>
+#endif

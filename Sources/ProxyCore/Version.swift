@@ -1,0 +1,1 @@
+public enum ProxyCoreVersion { public static let string = "0.1" }

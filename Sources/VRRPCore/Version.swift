@@ -1,0 +1,1 @@
+public enum VRRPCoreVersion { public static let string = "0.1" }

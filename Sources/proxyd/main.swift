@@ -1,0 +1,1 @@
+print("proxyd: not built yet")

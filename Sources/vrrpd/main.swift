@@ -1,0 +1,1 @@
+print("vrrpd: not built yet")

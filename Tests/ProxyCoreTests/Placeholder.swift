@@ -1,0 +1,2 @@
+import XCTest
+final class ProxyCoreTestsSmoke: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }

@@ -1,0 +1,2 @@
+import XCTest
+final class ProxydIntegrationTestsSmoke: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
