@@ -39,6 +39,7 @@ let package = Package(
                     "Shared",
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "NIOPosix", package: "swift-nio"),
+                    .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                     .product(name: "Atomics", package: "swift-atomics"),
                 ],
                 swiftSettings: lean),
@@ -58,7 +59,13 @@ let package = Package(
 
         .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "Shared"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "ProxydIntegrationTests", dependencies: ["ProxyCore", "Shared"]),
+        .testTarget(name: "ProxydIntegrationTests",
+                    dependencies: [
+                        "ProxyCore", "Shared",
+                        .product(name: "NIOCore", package: "swift-nio"),
+                        .product(name: "NIOPosix", package: "swift-nio"),
+                        .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                    ]),
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore", "Shared"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,80 @@
+import NIOCore
+
+/// The responses proxyd sends on its own behalf (400, 408, 502, 503, 504, …).
+///
+/// The built-in texts and header spellings are HAProxy 2.6's, so clients and tests that
+/// know HAProxy see the same bytes. Errors raised while the request is still being read
+/// (400, 408) come from HAProxy's connection layer and keep its capitalised header names
+/// and `Connection: close`; the others come from its stream layer, which writes header
+/// names in lower case and leaves the connection open. `errorfile CODE FILE` replaces a
+/// response with the file's raw bytes, sent as they are.
+public struct ErrorPages: Sendable {
+    private var overrides: [Int: ByteBuffer]
+
+    public init(errorFiles: [Int: [UInt8]] = [:]) {
+        var overrides: [Int: ByteBuffer] = [:]
+        for (code, bytes) in errorFiles {
+            overrides[code] = ByteBuffer(bytes: bytes)
+        }
+        self.overrides = overrides
+    }
+
+    /// The bytes to send for `status`.
+    public func response(_ status: Int) -> ByteBuffer {
+        if let custom = overrides[status] { return custom }
+        return ErrorPages.builtin(status)
+    }
+
+    /// Whether the connection must close after this error (HAProxy closes after errors
+    /// raised while parsing the request, and after any custom errorfile whose headers
+    /// say so; we cannot know what a custom file says, so we close after those too).
+    public func closesConnection(_ status: Int) -> Bool {
+        if overrides[status] != nil { return true }
+        return ErrorPages.connectionLayerStatuses.contains(status)
+    }
+
+    static let connectionLayerStatuses: Set<Int> = [400, 408, 500, 501]
+
+    private static let cache: [Int: ByteBuffer] = {
+        var table: [Int: ByteBuffer] = [:]
+        for (code, reason, text) in texts {
+            table[code] = ByteBuffer(string: render(code: code, reason: reason, text: text))
+        }
+        return table
+    }()
+
+    static func builtin(_ status: Int) -> ByteBuffer {
+        cache[status] ?? cache[500]!
+    }
+
+    /// Status, reason phrase and body sentence of HAProxy's built-in error messages.
+    private static let texts: [(Int, String, String)] = [
+        (200, "OK", "Service ready."),
+        (400, "Bad request", "Your browser sent an invalid request."),
+        (401, "Unauthorized", "You need a valid user and password to access this content."),
+        (403, "Forbidden", "Request forbidden by administrative rules."),
+        (404, "Not Found", "The resource could not be found."),
+        (405, "Method Not Allowed", "A request was made of a resource using a request method not supported by that resource"),
+        (407, "Unauthorized", "You need a valid user and password to access this content."),
+        (408, "Request Time-out", "Your browser didn't send a complete request in time."),
+        (410, "Gone", "The resource is no longer available and will not be available again."),
+        (413, "Payload Too Large", "The request entity exceeds the maximum allowed."),
+        (425, "Too Early", "Your browser sent early data."),
+        (429, "Too Many Requests", "You have sent too many requests in a given amount of time."),
+        (500, "Internal Server Error", "An internal server error occurred."),
+        (501, "Not Implemented", "The server does not support the functionality required to fulfill the request."),
+        (502, "Bad Gateway", "The server returned an invalid or incomplete response."),
+        (503, "Service Unavailable", "No server is available to handle this request."),
+        (504, "Gateway Time-out", "The server didn't respond in time."),
+    ]
+
+    private static func render(code: Int, reason: String, text: String) -> String {
+        let body = "<html><body><h1>\(code) \(reason)</h1>\n\(text)\n</body></html>\n"
+        if connectionLayerStatuses.contains(code) {
+            return "HTTP/1.1 \(code) \(reason)\r\nContent-length: \(body.utf8.count)\r\n"
+                + "Cache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n" + body
+        }
+        return "HTTP/1.1 \(code) \(reason)\r\ncontent-length: \(body.utf8.count)\r\n"
+            + "cache-control: no-cache\r\ncontent-type: text/html\r\n\r\n" + body
+    }
+}

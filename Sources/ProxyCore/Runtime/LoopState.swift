@@ -1,0 +1,40 @@
+import NIOCore
+
+/// What one event loop owns and no other loop touches: its balancer positions and its
+/// pool of idle server connections. Sessions reach it through their loop, so the data
+/// path needs no lock.
+final class LoopState {
+    let eventLoop: EventLoop
+    /// Round-robin cursor per backend (index = backend index).
+    var cursors: [Int]
+    /// Idle keep-alive connections per backend, then per server.
+    var idleConnections: [[[Channel]]]
+
+    init(eventLoop: EventLoop, backends: [RuntimeBackend]) {
+        self.eventLoop = eventLoop
+        self.cursors = Array(repeating: 0, count: backends.count)
+        self.idleConnections = backends.map { backend in
+            Array(repeating: [], count: backend.servers.count)
+        }
+    }
+}
+
+/// Finds the LoopState of the loop a channel runs on. Built once at start, read-only after.
+struct LoopStates: @unchecked Sendable {
+    private let states: [ObjectIdentifier: LoopState]
+
+    init(group: EventLoopGroup, backends: [RuntimeBackend]) {
+        var states: [ObjectIdentifier: LoopState] = [:]
+        for loop in group.makeIterator() {
+            states[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, backends: backends)
+        }
+        self.states = states
+    }
+
+    func state(for loop: EventLoop) -> LoopState {
+        loop.assertInEventLoop()
+        return states[ObjectIdentifier(loop)]!
+    }
+
+    var all: [LoopState] { Array(states.values) }
+}

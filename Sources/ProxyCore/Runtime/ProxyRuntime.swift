@@ -1,0 +1,126 @@
+import Atomics
+import NIOCore
+import NIOPosix
+
+/// Everything a running proxyd is made of: its event loops, its listeners, and the
+/// frontends and backends they serve.
+public final class ProxyRuntime: @unchecked Sendable {
+    public let frontends: [RuntimeFrontend]
+    public let backends: [RuntimeBackend]
+    public let group: MultiThreadedEventLoopGroup
+    public let counters: [String: SessionCounters]
+    let loopStates: LoopStates
+    let sessions: SessionRegistry
+
+    private var listeners: [Channel] = []
+    private let stopping = ManagedAtomic<Bool>(false)
+
+    public init(frontends: [RuntimeFrontend], backends: [RuntimeBackend], threads: Int) {
+        self.frontends = frontends
+        self.backends = backends
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        self.loopStates = LoopStates(group: group, backends: backends)
+        var counters: [String: SessionCounters] = [:]
+        for frontend in frontends { counters[frontend.name] = SessionCounters() }
+        self.counters = counters
+        self.sessions = SessionRegistry()
+    }
+
+    /// A listener that could not be opened, worded as HAProxy reports it.
+    public struct BindFailure: Error, CustomStringConvertible {
+        public let frontend: String
+        public let address: ListenAddress
+        public let reason: String
+        public var description: String {
+            "Starting frontend \(frontend): cannot bind socket (\(reason)) [\(address)]"
+        }
+    }
+
+    /// Opens every listener. On failure, closes those already open and throws.
+    public func bind() throws {
+        for frontend in frontends {
+            for address in frontend.binds {
+                do {
+                    listeners.append(try bind(frontend: frontend, to: address))
+                } catch {
+                    for channel in listeners { channel.close(promise: nil) }
+                    listeners.removeAll()
+                    throw BindFailure(frontend: frontend.name, address: address,
+                                      reason: Self.reason(for: error))
+                }
+            }
+        }
+    }
+
+    private func bind(frontend: RuntimeFrontend, to address: ListenAddress) throws -> Channel {
+        let counters = self.counters[frontend.name]!
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        makeSession(frontend: frontend, counters: counters))
+                }
+            }
+        switch address {
+        case .inet(let host, let port):
+            return try bootstrap.bind(host: host ?? "0.0.0.0", port: port).wait()
+        case .unix(let path):
+            return try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+        }
+    }
+
+    private func makeSession(frontend: RuntimeFrontend, counters: SessionCounters) -> ChannelHandler {
+        counters.totalSessions.increment()
+        switch frontend.mode {
+        case .tcp:
+            guard let backend = frontend.router.defaultBackend else {
+                return RejectingSession()
+            }
+            return TCPSession(frontend: frontend, backend: backend, loopStates: loopStates,
+                              counters: counters, registry: sessions)
+        case .http:
+            return RejectingSession()
+        }
+    }
+
+    /// Closes the listeners: no new connection is accepted, live ones go on.
+    public func stopListening() {
+        for channel in listeners { channel.close(promise: nil) }
+        listeners.removeAll()
+    }
+
+    /// SIGUSR1: stop accepting, let live sessions finish, then return.
+    public func softStop() {
+        stopping.store(true, ordering: .relaxed)
+        stopListening()
+        sessions.waitUntilEmpty()
+    }
+
+    /// Stops everything at once.
+    public func shutdown() {
+        stopListening()
+        try? group.syncShutdownGracefully()
+    }
+
+    static func reason(for error: Error) -> String {
+        if let io = error as? IOError {
+            return String(cString: strerror(io.errnoCode))
+        }
+        return "\(error)"
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Accepts nothing: closes a connection whose frontend has nowhere to send it.
+final class RejectingSession: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    func channelActive(context: ChannelHandlerContext) { context.close(promise: nil) }
+}

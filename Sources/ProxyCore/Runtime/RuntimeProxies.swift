@@ -1,0 +1,139 @@
+import NIOCore
+
+/// How a proxy treats the bytes it carries.
+public enum TrafficMode: Sendable, Equatable {
+    case tcp
+    case http
+}
+
+/// How HTTP connections are kept open, HAProxy's `option http-keep-alive` (the default),
+/// `option http-server-close` and `option httpclose`.
+public enum HTTPConnectionMode: Sendable, Equatable {
+    case keepAlive
+    case serverClose
+    case close
+}
+
+/// A backend as the running proxy sees it.
+public final class RuntimeBackend: @unchecked Sendable {
+    public let name: String
+    /// Position in the runtime's backend list: per-loop state indexes by it.
+    public let index: Int
+    public let mode: TrafficMode
+    public let servers: [RuntimeServer]
+    public let timeouts: BackendTimeouts
+    /// Connection attempts after the first failed one (`retries`, default 3).
+    public let retries: Int
+    /// `option redispatch`: the last retry may go to another server.
+    public let redispatch: Bool
+    public let balance: BalanceRule
+    public let httpConnectionMode: HTTPConnectionMode
+    public let forwardFor: ForwardForRule?
+    public let errorPages: ErrorPages
+    public let allBackups: Bool
+
+    public init(name: String, index: Int, mode: TrafficMode, servers: [RuntimeServer],
+                timeouts: BackendTimeouts, retries: Int, redispatch: Bool,
+                balance: BalanceRule, httpConnectionMode: HTTPConnectionMode,
+                forwardFor: ForwardForRule?, errorPages: ErrorPages, allBackups: Bool) {
+        self.name = name
+        self.index = index
+        self.mode = mode
+        self.servers = servers
+        self.timeouts = timeouts
+        self.retries = retries
+        self.redispatch = redispatch
+        self.balance = balance
+        self.httpConnectionMode = httpConnectionMode
+        self.forwardFor = forwardFor
+        self.errorPages = errorPages
+        self.allBackups = allBackups
+    }
+}
+
+/// Backend-side timeouts; nil means none (wait forever), as in HAProxy.
+public struct BackendTimeouts: Sendable {
+    public var connect: TimeAmount?
+    public var server: TimeAmount?
+    public var queue: TimeAmount?
+    public var tunnel: TimeAmount?
+    public init(connect: TimeAmount? = nil, server: TimeAmount? = nil,
+                queue: TimeAmount? = nil, tunnel: TimeAmount? = nil) {
+        self.connect = connect
+        self.server = server
+        self.queue = queue
+        self.tunnel = tunnel
+    }
+}
+
+/// Frontend-side timeouts; nil means none.
+public struct FrontendTimeouts: Sendable {
+    public var client: TimeAmount?
+    public var httpRequest: TimeAmount?
+    public var httpKeepAlive: TimeAmount?
+    public var tunnel: TimeAmount?
+    public init(client: TimeAmount? = nil, httpRequest: TimeAmount? = nil,
+                httpKeepAlive: TimeAmount? = nil, tunnel: TimeAmount? = nil) {
+        self.client = client
+        self.httpRequest = httpRequest
+        self.httpKeepAlive = httpKeepAlive
+        self.tunnel = tunnel
+    }
+}
+
+/// `option forwardfor [except NET] [header NAME] [if-none]`.
+public struct ForwardForRule: Sendable {
+    /// Lower-case header name, `x-forwarded-for` by default, as bytes ready to write.
+    public var header: [UInt8]
+    public var ifNone: Bool
+    public var except: IPNetwork?
+    public init(header: String = "X-Forwarded-For", ifNone: Bool = false, except: IPNetwork? = nil) {
+        self.header = Array(header.utf8)
+        self.ifNone = ifNone
+        self.except = except
+    }
+}
+
+/// A frontend (or the frontend half of a `listen`) as the running proxy sees it.
+public final class RuntimeFrontend: @unchecked Sendable {
+    public let name: String
+    public let mode: TrafficMode
+    public let binds: [ListenAddress]
+    public let timeouts: FrontendTimeouts
+    /// `maxconn` on the frontend; nil means the global limit only.
+    public let maxConnections: Int?
+    public let router: Router
+    public let httpConnectionMode: HTTPConnectionMode
+    public let forwardFor: ForwardForRule?
+    public let errorPages: ErrorPages
+
+    public init(name: String, mode: TrafficMode, binds: [ListenAddress], timeouts: FrontendTimeouts,
+                maxConnections: Int?, router: Router, httpConnectionMode: HTTPConnectionMode,
+                forwardFor: ForwardForRule?, errorPages: ErrorPages) {
+        self.name = name
+        self.mode = mode
+        self.binds = binds
+        self.timeouts = timeouts
+        self.maxConnections = maxConnections
+        self.router = router
+        self.httpConnectionMode = httpConnectionMode
+        self.forwardFor = forwardFor
+        self.errorPages = errorPages
+    }
+}
+
+/// Where a frontend listens.
+public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    /// `host` nil means every address (`*` or an empty host).
+    case inet(host: String?, port: Int)
+    case unix(path: String)
+
+    public var description: String {
+        switch self {
+        case .inet(let host, let port):
+            if let host, host.contains(":") { return "[\(host)]:\(port)" }
+            return "\(host ?? "0.0.0.0"):\(port)"
+        case .unix(let path): return "unix@\(path)"
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import NIOCore
+import NIOPosix
+
+/// Why no server connection could be made.
+enum ConnectFailure: Error {
+    /// No server is usable: HAProxy answers 503 at once.
+    case noServerAvailable
+    /// Every usable server is at its maxconn and the queue timed out: 503.
+    case queueTimeout
+    /// Every attempt (1 + retries) failed: 503 with the last error.
+    case exhausted(Error)
+}
+
+/// Opens a connection to a server of a backend with HAProxy's rules: pick a server by the
+/// balance algorithm, try it, retry the same server after a failure (waiting one second
+/// after a quick refusal, as HAProxy's turn-around does), and with `option redispatch`
+/// move the last attempt to another server.
+final class ServerConnector {
+    typealias HandlerFactory = (RuntimeServer) -> ChannelHandler
+    typealias Completion = (Result<(Channel, RuntimeServer), ConnectFailure>) -> Void
+
+    private let backend: RuntimeBackend
+    private let loop: LoopState
+    private let makeHandler: HandlerFactory
+    private let completion: Completion
+    private var attempt = 0
+    private var server: RuntimeServer?
+    private var cancelled = false
+
+    static let turnAround: TimeAmount = .seconds(1)
+
+    init(backend: RuntimeBackend, loop: LoopState, makeHandler: @escaping HandlerFactory,
+         completion: @escaping Completion) {
+        self.backend = backend
+        self.loop = loop
+        self.makeHandler = makeHandler
+        self.completion = completion
+    }
+
+    /// Starts with `server` if given (for example a server chosen by hashing), else balances.
+    func start(preferring server: RuntimeServer? = nil) {
+        self.server = server
+        attemptConnect()
+    }
+
+    /// The client went away: stop retrying, and close a connection that completes late.
+    func cancel() { cancelled = true }
+
+    private func attemptConnect() {
+        guard !cancelled else { return }
+        let lastAttempt = attempt >= backend.retries
+        if server == nil || (lastAttempt && attempt > 0 && backend.redispatch) {
+            switch loop.chooseServer(in: backend, avoiding: attempt > 0 ? server : nil) {
+            case .server(let chosen): server = chosen
+            case .allFull, .noneUsable:
+                if let server, attempt > 0, server.isUsable.load(ordering: .relaxed) {
+                    _ = server  // keep retrying the same one
+                } else {
+                    completion(.failure(.noServerAvailable))
+                    return
+                }
+            }
+        }
+        guard let server else { completion(.failure(.noServerAvailable)); return }
+        server.currentConnections.wrappingIncrement(ordering: .relaxed)
+        server.totalConnections.wrappingIncrement(ordering: .relaxed)
+
+        var bootstrap = ClientBootstrap(group: loop.eventLoop)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.autoRead, value: false)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { [makeHandler] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(makeHandler(server))
+                }
+            }
+        if let timeout = backend.timeouts.connect {
+            bootstrap = bootstrap.connectTimeout(timeout)
+        }
+        bootstrap.connect(to: server.address).whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                if cancelled {
+                    channel.close(promise: nil)
+                    return
+                }
+                completion(.success((channel, server)))
+            case .failure(let error):
+                server.currentConnections.wrappingDecrement(ordering: .relaxed)
+                guard !cancelled else { return }
+                attempt += 1
+                if attempt > backend.retries {
+                    completion(.failure(.exhausted(error)))
+                    return
+                }
+                // A timeout already waited; a refusal waits the turn-around before retrying.
+                if error is ChannelError, case ChannelError.connectTimeout = error as! ChannelError {
+                    attemptConnect()
+                } else {
+                    loop.eventLoop.scheduleTask(in: Self.turnAround) { self.attemptConnect() }
+                }
+            }
+        }
+    }
+}

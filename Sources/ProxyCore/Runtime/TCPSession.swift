@@ -1,0 +1,213 @@
+import NIOCore
+
+/// One client connection in `mode tcp`: bytes flow both ways unchanged between the client
+/// and one server, with half-close passed through and backpressure in both directions.
+///
+/// Neither side reads more than the other side can take: reads are issued by hand
+/// (autoRead off) only while the opposite channel is writable.
+final class TCPSession: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let frontend: RuntimeFrontend
+    private let backend: RuntimeBackend
+    private let loopStates: LoopStates
+    private let counters: SessionCounters
+    private let registry: SessionRegistry
+
+    private var client: ChannelHandlerContext?
+    private var serverChannel: Channel?
+    private var server: RuntimeServer?
+    private var connector: ServerConnector?
+    private var idle: IdleTimer?
+
+    private var clientInputClosed = false
+    private var serverInputClosed = false
+    private var clientReadPending = false
+    private var serverReadPending = false
+    private var activated = false
+    private var closed = false
+
+    init(frontend: RuntimeFrontend, backend: RuntimeBackend, loopStates: LoopStates,
+         counters: SessionCounters, registry: SessionRegistry) {
+        self.frontend = frontend
+        self.registry = registry
+        self.backend = backend
+        self.loopStates = loopStates
+        self.counters = counters
+    }
+
+    // MARK: client side
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        client = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        activated = true
+        registry.opened()
+        counters.currentSessions.increment()
+        let loop = loopStates.state(for: context.eventLoop)
+        idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.closeBoth() }
+        idle?.arm(frontend.timeouts.client ?? backend.timeouts.connect)
+        let connector = ServerConnector(
+            backend: backend, loop: loop,
+            makeHandler: { [self] _ in TCPServerSide(session: self) },
+            completion: { [weak self] result in self?.connected(result) })
+        self.connector = connector
+        connector.start()
+    }
+
+    private func connected(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
+        connector = nil
+        switch result {
+        case .failure:
+            closeBoth()
+        case .success(let (channel, server)):
+            guard !closed else {
+                server.currentConnections.wrappingDecrement(ordering: .relaxed)
+                channel.close(promise: nil)
+                return
+            }
+            self.serverChannel = channel
+            self.server = server
+            // Once both sides are connected the tunnel timeout, if any, replaces the
+            // client and server timeouts (HAProxy applies it in tcp mode too).
+            idle?.arm(backend.timeouts.tunnel ?? frontend.timeouts.tunnel
+                      ?? Self.shorter(frontend.timeouts.client, backend.timeouts.server))
+            client?.read()
+            channel.read()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let serverChannel else { return }
+        idle?.touch()
+        let buffer = unwrapInboundIn(data)
+        counters.bytesIn.add(buffer.readableBytes)
+        serverChannel.write(buffer, promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard let serverChannel else { return }
+        serverChannel.flush()
+        if serverChannel.isWritable {
+            if !clientInputClosed { context.read() }
+        } else {
+            clientReadPending = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, serverReadPending, let serverChannel {
+            serverReadPending = false
+            serverChannel.read()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            clientInputClosed = true
+            if serverInputClosed || serverChannel == nil {
+                closeBoth()
+            } else {
+                serverChannel?.close(mode: .output, promise: nil)
+            }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closeBoth()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        closeBoth()
+    }
+
+    // MARK: server side, called by TCPServerSide on the same event loop
+
+    fileprivate func serverRead(_ buffer: ByteBuffer) {
+        idle?.touch()
+        counters.bytesOut.add(buffer.readableBytes)
+        client?.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    fileprivate func serverReadComplete(_ channel: Channel) {
+        guard let client else { return }
+        client.flush()
+        if client.channel.isWritable {
+            if !serverInputClosed { channel.read() }
+        } else {
+            serverReadPending = true
+        }
+    }
+
+    fileprivate func serverWritabilityChanged(_ channel: Channel) {
+        if channel.isWritable, clientReadPending, let client {
+            clientReadPending = false
+            client.read()
+        }
+    }
+
+    fileprivate func serverInputDidClose() {
+        serverInputClosed = true
+        if clientInputClosed {
+            closeBoth()
+        } else {
+            client?.close(mode: .output, promise: nil)
+        }
+    }
+
+    fileprivate func serverDidClose() { closeBoth() }
+
+    // MARK: teardown
+
+    private func closeBoth() {
+        guard !closed else { return }
+        closed = true
+        if activated {
+            registry.closed()
+            counters.currentSessions.decrement()
+        }
+        idle?.cancel()
+        connector?.cancel()
+        if let server {
+            server.currentConnections.wrappingDecrement(ordering: .relaxed)
+        }
+        serverChannel?.close(promise: nil)
+        client?.close(promise: nil)
+    }
+
+    static func shorter(_ a: TimeAmount?, _ b: TimeAmount?) -> TimeAmount? {
+        switch (a, b) {
+        case (nil, nil): return nil
+        case (let x?, nil), (nil, let x?): return x
+        case (let x?, let y?): return min(x, y)
+        }
+    }
+}
+
+/// The server half of a TCPSession: forwards its channel's events to the session.
+private final class TCPServerSide: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let session: TCPSession  // strong: freed when this channel closes
+
+    init(session: TCPSession) { self.session = session }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        session.serverRead(unwrapInboundIn(data))
+    }
+    func channelReadComplete(context: ChannelHandlerContext) {
+        session.serverReadComplete(context.channel)
+    }
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        session.serverWritabilityChanged(context.channel)
+    }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            session.serverInputDidClose()
+        }
+    }
+    func channelInactive(context: ChannelHandlerContext) { session.serverDidClose() }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { session.serverDidClose() }
+}

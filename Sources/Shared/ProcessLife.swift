@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Process-level chores both daemons share: detaching, pid files, dropping privileges.
+public enum ProcessLife {
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    /// Forks into the background. The parent waits until the child calls `Detached.ready()`
+    /// or `Detached.failed(_:)`, prints the child's error if any, and exits with its status,
+    /// so start-up errors (a port in use) still reach the operator's terminal.
+    public static func detach() throws -> Detached {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw Failure("pipe: \(errnoText())") }
+        let pid = fork()
+        if pid < 0 { throw Failure("fork: \(errnoText())") }
+        if pid > 0 {
+            close(fds[1])
+            var message: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 512)
+            while true {
+                let n = read(fds[0], &chunk, chunk.count)
+                if n <= 0 { break }
+                message.append(contentsOf: chunk[0..<n])
+            }
+            if message.isEmpty { exit(1) }  // the child died before saying anything
+            if message == Array("OK".utf8) { exit(0) }
+            let text = String(decoding: message, as: UTF8.self)
+            fputs(text.hasSuffix("\n") ? text : text + "\n", stderr)
+            exit(1)
+        }
+        close(fds[0])
+        _ = setsid()
+        return Detached(reportFD: fds[1])
+    }
+
+    /// The child side of `detach()`.
+    public struct Detached {
+        let reportFD: Int32
+
+        /// Tells the waiting parent that start-up worked, and detaches stdio.
+        public func ready() {
+            _ = "OK".withCString { write(reportFD, $0, 2) }
+            close(reportFD)
+            let null = open("/dev/null", O_RDWR)
+            if null >= 0 {
+                dup2(null, 0); dup2(null, 1); dup2(null, 2)
+                if null > 2 { close(null) }
+            }
+        }
+
+        /// Tells the waiting parent why start-up failed; it prints it and exits 1.
+        public func failed(_ message: String) {
+            _ = message.withCString { write(reportFD, $0, strlen($0)) }
+            close(reportFD)
+        }
+    }
+
+    /// Writes our pid to `path` (`-p`, `pidfile`).
+    public static func writePidFile(_ path: String, pid: Int32 = getpid()) throws {
+        guard let file = fopen(path, "w") else {
+            throw Failure("cannot create pidfile \(path)")
+        }
+        fputs("\(pid)\n", file)
+        fclose(file)
+    }
+
+    /// `chroot DIR`, then change to its root.
+    public static func chroot(to directory: String) throws {
+        guard Glibc.chroot(directory) == 0, chdir("/") == 0 else {
+            throw Failure("Cannot chroot(\(directory)).")
+        }
+    }
+
+    /// Drops to `user`/`group` (names) or `uid`/`gid`, group first, as HAProxy does.
+    public static func dropPrivileges(user: String?, group: String?, uid: UInt32?, gid: UInt32?) throws {
+        var targetGID = gid
+        var targetUID = uid
+        var userName: String?
+        if let group {
+            guard let entry = getgrnam(group) else { throw Failure("Can't find group id for '\(group)'") }
+            targetGID = entry.pointee.gr_gid
+        }
+        if let user {
+            guard let entry = getpwnam(user) else { throw Failure("Can't find uid for '\(user)'") }
+            targetUID = entry.pointee.pw_uid
+            if targetGID == nil { targetGID = entry.pointee.pw_gid }
+            userName = user
+        }
+        if let targetGID {
+            if let userName {
+                guard initgroups(userName, targetGID) == 0 else { throw Failure("[\(CommandLine.arguments[0])] Cannot initgroups for \(userName)") }
+            } else {
+                guard setgroups(0, nil) == 0 else { throw Failure("Cannot drop supplementary groups") }
+            }
+            guard setgid(targetGID) == 0 else { throw Failure("Cannot set gid \(targetGID).") }
+        }
+        if let targetUID {
+            guard setuid(targetUID) == 0 else { throw Failure("Cannot set uid \(targetUID).") }
+        }
+    }
+
+    public static func errnoText(_ code: Int32 = errno) -> String {
+        String(cString: strerror(code))
+    }
+}
