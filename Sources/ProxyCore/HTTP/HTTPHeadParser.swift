@@ -1,0 +1,637 @@
+// HTTP/1.x request and response head parsers (RFC 9112), in place and in one pass.
+//
+// The engine hands the readable bytes of its buffer; the parser finds the spans of
+// the start line and of every header field, and computes the framing and connection
+// semantics on the way. Header spans go into an array the parser owns and reuses, so
+// after warm-up a parse allocates nothing. Re-parsing from the start when more bytes
+// arrive is the intended use (`.incomplete` → call again with the longer buffer).
+
+/// Semantics gathered while the header fields go by.
+@usableFromInline
+struct HeaderSemantics {
+    var contentLength: UInt64 = 0
+    var hasContentLength = false
+    var hasTransferEncoding = false
+    var chunkedSeen = false
+    /// The last coding seen so far is `chunked`.
+    var chunkedLast = false
+    /// `chunked` appeared twice, or a coding came after it.
+    var chunkedMisplaced = false
+    var connectionClose = false
+    var connectionKeepAlive = false
+    var connectionUpgrade = false
+    var expectContinue = false
+    var hasUpgrade = false
+    var host: HTTPSpan? = nil
+
+    @inline(__always) init() {}
+}
+
+@usableFromInline
+enum HeaderScanResult {
+    case done(Int)
+    case incomplete
+    case error(HTTPParseError)
+}
+
+/// Calls `body(start, end)` for each non-empty element of a comma-separated list in
+/// [from, to), with optional whitespace trimmed.
+@inline(__always)
+func forEachListElement(_ p: UnsafePointer<UInt8>, _ from: Int, _ to: Int,
+                        _ body: (Int, Int) -> Void) {
+    var k = from
+    while k < to {
+        while k < to && (isOWS(p[k]) || p[k] == asciiComma) { k += 1 }
+        let s = k
+        while k < to && p[k] != asciiComma { k += 1 }
+        var e = k
+        while e > s && isOWS(p[e - 1]) { e -= 1 }
+        if e > s { body(s, e) }
+    }
+}
+
+extension HeaderSemantics {
+    /// Interprets one header field. Names are matched by length first, then bytes.
+    @inline(__always)
+    mutating func apply(_ p: UnsafePointer<UInt8>, name ns: Int, _ nl: Int,
+                        value vs: Int, _ ve: Int) -> HTTPParseError? {
+        switch nl {
+        case 4:
+            if bytesEqualLowercase(p + ns, 4, "host") {
+                if host != nil { return .duplicateHost }
+                host = HTTPSpan(offset: vs, length: ve - vs)
+            }
+        case 6:
+            if bytesEqualLowercase(p + ns, 6, "expect") {
+                if bytesEqualLowercase(p + vs, ve - vs, "100-continue") { expectContinue = true }
+            }
+        case 7:
+            if bytesEqualLowercase(p + ns, 7, "upgrade") { hasUpgrade = true }
+        case 10:
+            if bytesEqualLowercase(p + ns, 10, "connection") {
+                forEachListElement(p, vs, ve) { s, e in
+                    switch e - s {
+                    case 5: if bytesEqualLowercase(p + s, 5, "close") { connectionClose = true }
+                    case 7: if bytesEqualLowercase(p + s, 7, "upgrade") { connectionUpgrade = true }
+                    case 10: if bytesEqualLowercase(p + s, 10, "keep-alive") { connectionKeepAlive = true }
+                    default: break
+                    }
+                }
+            }
+        case 14:
+            if bytesEqualLowercase(p + ns, 14, "content-length") {
+                return parseContentLength(p, vs, ve)
+            }
+        case 17:
+            if bytesEqualLowercase(p + ns, 17, "transfer-encoding") {
+                hasTransferEncoding = true
+                forEachListElement(p, vs, ve) { s, e in
+                    // A coding may carry parameters (`gzip;q=1`): compare the name only.
+                    var ce = s
+                    while ce < e && p[ce] != 0x3B && !isOWS(p[ce]) { ce += 1 }
+                    if bytesEqualLowercase(p + s, ce - s, "chunked") {
+                        if chunkedSeen { chunkedMisplaced = true }
+                        chunkedSeen = true
+                        chunkedLast = true
+                    } else {
+                        if chunkedLast { chunkedMisplaced = true }
+                        chunkedLast = false
+                    }
+                }
+            }
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// `Content-Length: 1*DIGIT *( OWS "," OWS 1*DIGIT )`, every value equal to the
+    /// others, in this field and in earlier ones.
+    @inline(__always)
+    mutating func parseContentLength(_ p: UnsafePointer<UInt8>, _ vs: Int, _ ve: Int) -> HTTPParseError? {
+        var k = vs
+        if k == ve { return .invalidContentLength }
+        while true {
+            while k < ve && isOWS(p[k]) { k += 1 }
+            let ds = k
+            var v: UInt64 = 0
+            while k < ve {
+                let d = p[k] &- 0x30
+                if d > 9 { break }
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(UInt64(d))
+                if o1 || o2 { return .invalidContentLength }
+                v = a
+                k += 1
+            }
+            if k == ds { return .invalidContentLength }
+            if hasContentLength && contentLength != v { return .conflictingContentLength }
+            hasContentLength = true
+            contentLength = v
+            while k < ve && isOWS(p[k]) { k += 1 }
+            if k == ve { return nil }
+            if p[k] != asciiComma { return .invalidContentLength }
+            k += 1
+        }
+    }
+}
+
+/// Scans header lines from `start` up to and including the empty line that ends the
+/// head. Appends one field per line to `headers` and feeds `sem`.
+@inline(__always)
+func scanHeaderFields(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, maxHeaders: Int,
+                      headers: inout [HTTPHeaderField], sem: inout HeaderSemantics) -> HeaderScanResult {
+    var i = start
+    while true {
+        guard i < n else { return .incomplete }
+        var c = p[i]
+        if c == asciiCR {
+            guard i + 1 < n else { return .incomplete }
+            guard p[i + 1] == asciiLF else { return .error(.bareCR) }
+            return .done(i + 2)
+        }
+        if c == asciiLF { return .done(i + 1) }
+        if isOWS(c) { return .error(.obsoleteLineFolding) }
+
+        // Field name: 1*tchar followed by ':'.
+        let nameStart = i
+        while isTokenChar(c) {
+            i += 1
+            guard i < n else { return .incomplete }
+            c = p[i]
+        }
+        if c != asciiColon {
+            if isOWS(c) && i > nameStart { return .error(.whitespaceBeforeColon) }
+            if c == asciiCR && i + 1 >= n { return .incomplete }
+            return .error(.invalidHeaderName)
+        }
+        let nameLength = i - nameStart
+        if nameLength == 0 { return .error(.invalidHeaderName) }
+        i += 1
+
+        // Field value: OWS, then VCHAR / obs-text / SP / HTAB up to the line end; the
+        // trailing whitespace is not part of the value.
+        while i < n && isOWS(p[i]) { i += 1 }
+        let valueStart = i
+        var valueEnd = i
+        while true {
+            guard i < n else { return .incomplete }
+            c = p[i]
+            if (c &- 0x21) < 0x5E { // VCHAR 0x21...0x7E
+                i += 1
+                valueEnd = i
+                continue
+            }
+            if c >= 0x80 { i += 1; valueEnd = i; continue } // obs-text
+            if isOWS(c) { i += 1; continue }
+            if c == asciiCR || c == asciiLF { break }
+            return .error(.invalidHeaderValue) // NUL, other CTL, DEL
+        }
+        if c == asciiCR {
+            guard i + 1 < n else { return .incomplete }
+            guard p[i + 1] == asciiLF else { return .error(.bareCR) }
+            i += 2
+        } else {
+            i += 1
+        }
+
+        if headers.count >= maxHeaders { return .error(.tooManyHeaders) }
+        headers.append(HTTPHeaderField(name: HTTPSpan(offset: nameStart, length: nameLength),
+                                       value: HTTPSpan(offset: valueStart, length: valueEnd - valueStart)))
+        if let e = sem.apply(p, name: nameStart, nameLength, value: valueStart, valueEnd) {
+            return .error(e)
+        }
+    }
+}
+
+/// Skips empty lines before a start line (RFC 9112 §2.2: a server SHOULD ignore at
+/// least one). Returns the index of the first byte of the start line, nil when the
+/// bytes end first, or -1 on a bare CR.
+@inline(__always)
+func skipLeadingEmptyLines(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int? {
+    var i = 0
+    while i < n {
+        let c = p[i]
+        if c == asciiLF { i += 1; continue }
+        if c == asciiCR {
+            guard i + 1 < n else { return nil }
+            if p[i + 1] != asciiLF { return -1 }
+            i += 2
+            continue
+        }
+        return i
+    }
+    return nil
+}
+
+/// Validates `HTTP/DIGIT.DIGIT` at [s, e).
+@inline(__always)
+func parseVersion(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> Result<HTTPVersion, HTTPParseError> {
+    guard e - s == 8, p[s] == 0x48, p[s + 1] == 0x54, p[s + 2] == 0x54, p[s + 3] == 0x50,
+          p[s + 4] == 0x2F, p[s + 6] == 0x2E else { return .failure(.invalidVersion) }
+    let major = p[s + 5] &- 0x30
+    let minor = p[s + 7] &- 0x30
+    guard major <= 9, minor <= 9 else { return .failure(.invalidVersion) }
+    guard major == 1 else { return .failure(.unsupportedVersion) }
+    return .success(minor == 0 ? .http10 : .http11)
+}
+
+@inline(__always)
+func parseMethod(_ p: UnsafePointer<UInt8>, _ s: Int, _ len: Int) -> HTTPMethod {
+    let m = p + s
+    @inline(__always) func eq(_ lit: StaticString) -> Bool {
+        let l = lit.utf8Start
+        var k = 0
+        while k < len { if m[k] != l[k] { return false }; k += 1 }
+        return true
+    }
+    switch len {
+    case 3:
+        if m[0] == 0x47 { return eq("GET") ? .get : .other }
+        if m[0] == 0x50 { return eq("PUT") ? .put : .other }
+    case 4:
+        if m[0] == 0x50 { return eq("POST") ? .post : .other }
+        if m[0] == 0x48 { return eq("HEAD") ? .head : .other }
+    case 5:
+        if m[0] == 0x50 { return eq("PATCH") ? .patch : .other }
+        if m[0] == 0x54 { return eq("TRACE") ? .trace : .other }
+    case 6:
+        return eq("DELETE") ? .delete : .other
+    case 7:
+        if m[0] == 0x4F { return eq("OPTIONS") ? .options : .other }
+        if m[0] == 0x43 { return eq("CONNECT") ? .connect : .other }
+    default:
+        break
+    }
+    return .other
+}
+
+// MARK: - Requests
+
+/// What the request head says. All spans are relative to the buffer given to
+/// `HTTPRequestParser.parse`.
+public struct HTTPRequestHead: Sendable {
+    /// Offset of the request line (after any empty lines that preceded it).
+    public var start: Int = 0
+    /// Bytes from the start of the buffer to the end of the empty line that ends the
+    /// head, leading empty lines included: the body (or the next request) starts here.
+    public var headLength: Int = 0
+    public var method: HTTPMethod = .other
+    public var methodSpan: HTTPSpan = .empty
+    public var targetSpan: HTTPSpan = .empty
+    public var versionSpan: HTTPSpan = .empty
+    public var version: HTTPVersion = .http11
+    /// Offset just after the request line's line end: the first header line.
+    public var headersStart: Int = 0
+    public var framing: HTTPBodyFraming = .none
+    /// Connection tokens, over every Connection header and comma list.
+    public var connectionClose = false
+    public var connectionKeepAlive = false
+    public var connectionUpgrade = false
+    /// The connection may carry another request after this one: HTTP/1.1 unless
+    /// `close`; HTTP/1.0 only with `keep-alive` (and no `close`).
+    public var keepAlive = true
+    /// `Expect: 100-continue` on an HTTP/1.1 request (ignored for 1.0, RFC 9110 §10.1.1).
+    public var expectContinue = false
+    /// An `Upgrade` header field is present.
+    public var hasUpgrade = false
+    /// Value of the Host header field, nil when absent.
+    public var host: HTTPSpan? = nil
+    public var hasContentLength = false
+    public var hasTransferEncoding = false
+
+    public init() {}
+}
+
+/// Request-head parser. Keep one per client connection (or per event loop: `parse`
+/// resets it) so the header array's storage is reused.
+public struct HTTPRequestParser: Sendable {
+    /// HAProxy's bufsize (16384) minus maxrewrite (1024).
+    public static let defaultMaxHeadLength = 16384 - 1024
+    /// HAProxy's `tune.http.maxhdr`.
+    public static let defaultMaxHeaders = 101
+
+    public var maxHeadLength: Int
+    public var maxHeaders: Int
+    /// The head of the last `.complete` parse.
+    public private(set) var head = HTTPRequestHead()
+    /// Header fields of the last parse, in order. Valid after `.complete`.
+    public private(set) var headers: [HTTPHeaderField]
+
+    public init(maxHeadLength: Int = HTTPRequestParser.defaultMaxHeadLength,
+                maxHeaders: Int = HTTPRequestParser.defaultMaxHeaders) {
+        self.maxHeadLength = maxHeadLength
+        self.maxHeaders = maxHeaders
+        self.headers = []
+        self.headers.reserveCapacity(maxHeaders)
+    }
+
+    @inline(__always)
+    private func incomplete(_ n: Int) -> HTTPParseStatus {
+        n >= maxHeadLength ? .error(.headTooLarge) : .incomplete
+    }
+
+    /// Parses the request head at the start of `bytes`.
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParseStatus {
+        headers.removeAll(keepingCapacity: true)
+        let n = bytes.count
+        guard n > 0 else { return .incomplete }
+        let p = bytes.bytePointer
+
+        guard let lineStart = skipLeadingEmptyLines(p, n) else { return incomplete(n) }
+        if lineStart < 0 { return .error(.bareCR) }
+        var i = lineStart
+
+        // method SP
+        while i < n && isTokenChar(p[i]) { i += 1 }
+        guard i < n else { return incomplete(n) }
+        if p[i] != asciiSP {
+            let c = p[i]
+            return .error(c == asciiCR || c == asciiLF || c == asciiHT ? .invalidRequestLine : .invalidMethod)
+        }
+        if i == lineStart { return .error(.invalidRequestLine) }
+        let methodSpan = HTTPSpan(offset: lineStart, length: i - lineStart)
+        i += 1
+
+        // request-target SP
+        let targetStart = i
+        while i < n && (p[i] &- 0x21) < 0x5E { i += 1 }
+        guard i < n else { return incomplete(n) }
+        let c = p[i]
+        if c != asciiSP {
+            if c == asciiCR || c == asciiLF { return .error(.invalidRequestLine) } // no version
+            return .error(c == asciiHT ? .invalidRequestLine : .invalidTarget)
+        }
+        if i == targetStart { return .error(.invalidTarget) }
+        let targetSpan = HTTPSpan(offset: targetStart, length: i - targetStart)
+        i += 1
+
+        // HTTP-version CRLF
+        let versionStart = i
+        while i < n && p[i] != asciiCR && p[i] != asciiLF {
+            if i - versionStart >= 8 { return .error(.invalidVersion) }
+            i += 1
+        }
+        guard i < n else { return incomplete(n) }
+        let version: HTTPVersion
+        switch parseVersion(p, versionStart, i) {
+        case .success(let v): version = v
+        case .failure(let e): return .error(e)
+        }
+        let versionSpan = HTTPSpan(offset: versionStart, length: i - versionStart)
+        if p[i] == asciiCR {
+            guard i + 1 < n else { return incomplete(n) }
+            guard p[i + 1] == asciiLF else { return .error(.bareCR) }
+            i += 2
+        } else {
+            i += 1
+        }
+        let headersStart = i
+
+        var sem = HeaderSemantics()
+        let end: Int
+        switch scanHeaderFields(p, n, from: i, maxHeaders: maxHeaders, headers: &headers, sem: &sem) {
+        case .done(let e): end = e
+        case .incomplete: return incomplete(n)
+        case .error(let e): return .error(e)
+        }
+        if end > maxHeadLength { return .error(.headTooLarge) }
+
+        // Framing (RFC 9112 §6.3), refusing every ambiguous case.
+        let framing: HTTPBodyFraming
+        if sem.hasTransferEncoding {
+            if sem.hasContentLength { return .error(.contentLengthWithTransferEncoding) }
+            if version == .http10 { return .error(.transferEncodingInHTTP10) }
+            if !sem.chunkedLast || sem.chunkedMisplaced { return .error(.invalidTransferEncoding) }
+            framing = .chunked
+        } else if sem.hasContentLength {
+            framing = .contentLength(sem.contentLength)
+        } else {
+            framing = .none
+        }
+
+        var h = HTTPRequestHead()
+        h.start = lineStart
+        h.headLength = end
+        h.method = parseMethod(p, lineStart, methodSpan.count)
+        h.methodSpan = methodSpan
+        h.targetSpan = targetSpan
+        h.versionSpan = versionSpan
+        h.version = version
+        h.headersStart = headersStart
+        h.framing = framing
+        h.connectionClose = sem.connectionClose
+        h.connectionKeepAlive = sem.connectionKeepAlive
+        h.connectionUpgrade = sem.connectionUpgrade
+        h.keepAlive = version == .http11 ? !sem.connectionClose
+                                         : (sem.connectionKeepAlive && !sem.connectionClose)
+        h.expectContinue = sem.expectContinue && version == .http11
+        h.hasUpgrade = sem.hasUpgrade
+        h.host = sem.host
+        h.hasContentLength = sem.hasContentLength
+        h.hasTransferEncoding = sem.hasTransferEncoding
+        head = h
+        return .complete
+    }
+
+    /// The first header field named `name` (a lowercase literal), or nil.
+    @inline(__always)
+    public func firstHeader(_ name: StaticString, in bytes: UnsafeRawBufferPointer) -> HTTPHeaderField? {
+        findHeader(headers, name, bytes)
+    }
+
+    /// The first header field whose name equals `lowercased` ignoring case.
+    @inline(__always)
+    public func firstHeader(lowercased name: UnsafeBufferPointer<UInt8>,
+                            in bytes: UnsafeRawBufferPointer) -> HTTPHeaderField? {
+        findHeader(headers, name, bytes)
+    }
+}
+
+@inline(__always)
+func findHeader(_ headers: [HTTPHeaderField], _ name: StaticString,
+                _ bytes: UnsafeRawBufferPointer) -> HTTPHeaderField? {
+    for h in headers where h.name.equalsCaseInsensitive(name, in: bytes) { return h }
+    return nil
+}
+
+@inline(__always)
+func findHeader(_ headers: [HTTPHeaderField], _ name: UnsafeBufferPointer<UInt8>,
+                _ bytes: UnsafeRawBufferPointer) -> HTTPHeaderField? {
+    for h in headers where h.name.equalsCaseInsensitive(lowercased: name, in: bytes) { return h }
+    return nil
+}
+
+// MARK: - Responses
+
+/// What the response head says. Spans are relative to the buffer given to
+/// `HTTPResponseParser.parse`.
+public struct HTTPResponseHead: Sendable {
+    public var start: Int = 0
+    /// Bytes up to the end of the head (the body starts here).
+    public var headLength: Int = 0
+    public var version: HTTPVersion = .http11
+    public var versionSpan: HTTPSpan = .empty
+    public var status: Int = 0
+    public var statusSpan: HTTPSpan = .empty
+    /// Reason phrase (may be empty).
+    public var reasonSpan: HTTPSpan = .empty
+    public var headersStart: Int = 0
+    public var framing: HTTPBodyFraming = .none
+    public var connectionClose = false
+    public var connectionKeepAlive = false
+    public var connectionUpgrade = false
+    /// The server connection may be reused after this response's body.
+    public var keepAlive = true
+    public var hasUpgrade = false
+    public var hasContentLength = false
+    public var hasTransferEncoding = false
+
+    /// A 1xx other than 101: another response head follows for the same request.
+    @inline(__always) public var isInterim: Bool { status >= 100 && status < 200 && status != 101 }
+
+    public init() {}
+}
+
+public struct HTTPResponseParser: Sendable {
+    public var maxHeadLength: Int
+    public var maxHeaders: Int
+    public private(set) var head = HTTPResponseHead()
+    public private(set) var headers: [HTTPHeaderField]
+
+    public init(maxHeadLength: Int = HTTPRequestParser.defaultMaxHeadLength,
+                maxHeaders: Int = HTTPRequestParser.defaultMaxHeaders) {
+        self.maxHeadLength = maxHeadLength
+        self.maxHeaders = maxHeaders
+        self.headers = []
+        self.headers.reserveCapacity(maxHeaders)
+    }
+
+    @inline(__always)
+    private func incomplete(_ n: Int) -> HTTPParseStatus {
+        n >= maxHeadLength ? .error(.headTooLarge) : .incomplete
+    }
+
+    /// Parses the response head at the start of `bytes`. `requestMethod` is the
+    /// method of the request this answers: responses to HEAD have no body, 2xx to
+    /// CONNECT become a tunnel.
+    public mutating func parse(_ bytes: UnsafeRawBufferPointer, requestMethod: HTTPMethod) -> HTTPParseStatus {
+        headers.removeAll(keepingCapacity: true)
+        let n = bytes.count
+        guard n > 0 else { return .incomplete }
+        let p = bytes.bytePointer
+
+        guard let lineStart = skipLeadingEmptyLines(p, n) else { return incomplete(n) }
+        if lineStart < 0 { return .error(.bareCR) }
+        var i = lineStart
+
+        // HTTP-version SP
+        while i < n && p[i] != asciiSP {
+            if i - lineStart >= 8 { return .error(.invalidStatusLine) }
+            i += 1
+        }
+        guard i < n else { return incomplete(n) }
+        let version: HTTPVersion
+        switch parseVersion(p, lineStart, i) {
+        case .success(let v): version = v
+        case .failure(let e): return .error(e == .unsupportedVersion ? e : .invalidStatusLine)
+        }
+        let versionSpan = HTTPSpan(offset: lineStart, length: i - lineStart)
+        i += 1
+
+        // status-code: exactly 3 digits
+        guard i + 3 <= n else { return incomplete(n) }
+        let d0 = p[i] &- 0x30, d1 = p[i + 1] &- 0x30, d2 = p[i + 2] &- 0x30
+        guard d0 <= 9, d1 <= 9, d2 <= 9, d0 >= 1 else { return .error(.invalidStatusLine) }
+        let status = Int(d0) * 100 + Int(d1) * 10 + Int(d2)
+        let statusSpan = HTTPSpan(offset: i, length: 3)
+        i += 3
+
+        // [SP reason-phrase] CRLF
+        guard i < n else { return incomplete(n) }
+        var reasonStart = i
+        if p[i] == asciiSP {
+            i += 1
+            reasonStart = i
+        } else if p[i] != asciiCR && p[i] != asciiLF {
+            return .error(.invalidStatusLine)
+        }
+        while true {
+            guard i < n else { return incomplete(n) }
+            let c = p[i]
+            if c == asciiCR || c == asciiLF { break }
+            if (c < 0x20 && c != asciiHT) || c == 0x7F { return .error(.invalidHeaderValue) }
+            i += 1
+        }
+        let reasonSpan = HTTPSpan(offset: reasonStart, length: i - reasonStart)
+        if p[i] == asciiCR {
+            guard i + 1 < n else { return incomplete(n) }
+            guard p[i + 1] == asciiLF else { return .error(.bareCR) }
+            i += 2
+        } else {
+            i += 1
+        }
+        let headersStart = i
+
+        var sem = HeaderSemantics()
+        let end: Int
+        switch scanHeaderFields(p, n, from: i, maxHeaders: maxHeaders, headers: &headers, sem: &sem) {
+        case .done(let e): end = e
+        case .incomplete: return incomplete(n)
+        case .error(let e): return .error(e)
+        }
+        if end > maxHeadLength { return .error(.headTooLarge) }
+        // A response with both is never valid (RFC 9112 §6.2: a sender MUST NOT).
+        if sem.hasTransferEncoding && sem.hasContentLength {
+            return .error(.contentLengthWithTransferEncoding)
+        }
+
+        let framing: HTTPBodyFraming
+        if status == 101 || (requestMethod == .connect && status >= 200 && status < 300) {
+            framing = .tunnel
+        } else if requestMethod == .head || status < 200 || status == 204 || status == 304 {
+            framing = .none
+        } else if sem.hasTransferEncoding {
+            // HTTP/1.0 with Transfer-Encoding: faulty framing, read until close
+            // (RFC 9112 §6.1). A final coding other than chunked: until close (§6.3).
+            framing = (version == .http11 && sem.chunkedLast && !sem.chunkedMisplaced) ? .chunked : .untilClose
+        } else if sem.hasContentLength {
+            framing = .contentLength(sem.contentLength)
+        } else {
+            framing = .untilClose
+        }
+
+        var h = HTTPResponseHead()
+        h.start = lineStart
+        h.headLength = end
+        h.version = version
+        h.versionSpan = versionSpan
+        h.status = status
+        h.statusSpan = statusSpan
+        h.reasonSpan = reasonSpan
+        h.headersStart = headersStart
+        h.framing = framing
+        h.connectionClose = sem.connectionClose
+        h.connectionKeepAlive = sem.connectionKeepAlive
+        h.connectionUpgrade = sem.connectionUpgrade
+        let persistent = version == .http11 ? !sem.connectionClose
+                                            : (sem.connectionKeepAlive && !sem.connectionClose)
+        h.keepAlive = persistent && framing != .untilClose && framing != .tunnel
+        h.hasUpgrade = sem.hasUpgrade
+        h.hasContentLength = sem.hasContentLength
+        h.hasTransferEncoding = sem.hasTransferEncoding
+        head = h
+        return .complete
+    }
+
+    @inline(__always)
+    public func firstHeader(_ name: StaticString, in bytes: UnsafeRawBufferPointer) -> HTTPHeaderField? {
+        findHeader(headers, name, bytes)
+    }
+
+    @inline(__always)
+    public func firstHeader(lowercased name: UnsafeBufferPointer<UInt8>,
+                            in bytes: UnsafeRawBufferPointer) -> HTTPHeaderField? {
+        findHeader(headers, name, bytes)
+    }
+}

@@ -1,0 +1,94 @@
+import Shared
+
+/// What a health check expects (`http-check expect`, `tcp-check expect`).
+public struct CheckExpectation: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// `status <codes>`: a list of codes or ranges (`200`, `200-399`, `2xx` style
+        /// is not HAProxy's: ranges only). Each element inclusive.
+        case status([ClosedRange<Int>])
+        /// `rstatus <regex>`: the status code (as text) matches.
+        case statusRegex(CompiledRegex)
+        /// `string <text>`: the body (http) or received data (tcp) contains it.
+        case string(String)
+        /// `rstring <regex>`.
+        case stringRegex(CompiledRegex)
+        /// `binary <hex>` (tcp-check): received data contains these bytes.
+        case binary([UInt8])
+        /// `rbinary <regex>` (tcp-check), applied to the hex form of the data.
+        case binaryRegex(CompiledRegex)
+        /// `hdr name <n> [value <v>]` (http-check).
+        case header(name: String, value: String?)
+    }
+    /// `!`: the check succeeds when the expectation does NOT match.
+    public var negated: Bool
+    public var kind: Kind
+    /// `min-recv`, `ok-status`, `error-status`, `tout-status`, `on-success`, `on-error`, `comment` as written.
+    public var options: [String: String]
+
+    public init(negated: Bool = false, kind: Kind, options: [String: String] = [:]) {
+        self.negated = negated
+        self.kind = kind
+        self.options = options
+    }
+}
+
+/// One `tcp-check` rule.
+public enum TCPCheckRule: Sendable, Equatable {
+    /// `connect [port N] [addr A] [ssl] [sni S] [alpn A] [send-proxy] [linger] [comment C]`.
+    case connect(port: Int?, address: String?, ssl: Bool, sni: String?, sendProxy: Bool, linger: Bool)
+    /// `send <string>` (C escapes such as `\r\n` already decoded by the lexer).
+    case send(String)
+    /// `send-lf <fmt>`.
+    case sendLogFormat(FormatString)
+    /// `send-binary <hex>`.
+    case sendBinary([UInt8])
+    case expect(CheckExpectation)
+    /// `comment <text>`.
+    case comment(String)
+}
+
+/// The request an HTTP check sends (`option httpchk [METH] [URI] [VER]`,
+/// `http-check send meth M uri U ver V hdr N V body B`).
+public struct HTTPCheckRequest: Sendable, Equatable {
+    /// Default `OPTIONS`.
+    public var method: String
+    /// Default `/`.
+    public var uri: String
+    /// Default `HTTP/1.0`.
+    public var version: String
+    public var headers: [(name: String, value: String)]
+    public var body: String?
+
+    public init(method: String = "OPTIONS", uri: String = "/", version: String = "HTTP/1.0",
+                headers: [(name: String, value: String)] = [], body: String? = nil) {
+        self.method = method
+        self.uri = uri
+        self.version = version
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func == (a: HTTPCheckRequest, b: HTTPCheckRequest) -> Bool {
+        a.method == b.method && a.uri == b.uri && a.version == b.version && a.body == b.body
+            && a.headers.map { $0.name } == b.headers.map { $0.name }
+            && a.headers.map { $0.value } == b.headers.map { $0.value }
+    }
+}
+
+/// How servers of a backend are health-checked (when their `check` is on).
+public struct HealthCheckSettings: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// Default: a TCP connect succeeds (plus TLS handshake with `check-ssl`).
+        case tcpConnect
+        /// `option tcp-check` with the `tcp-check` rules (none: just connect).
+        case tcpCheck(rules: [TCPCheckRule])
+        /// `option httpchk`: an HTTP request; success per `expectations` (none: any 2xx/3xx).
+        case http(request: HTTPCheckRequest, expectations: [CheckExpectation])
+        /// Other `option *-check` kinds (ssl-hello-chk, mysql-check, …): refused at parse.
+    }
+    public var kind: Kind
+
+    public init(kind: Kind = .tcpConnect) {
+        self.kind = kind
+    }
+}
