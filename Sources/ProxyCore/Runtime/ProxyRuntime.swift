@@ -13,7 +13,6 @@ public final class ProxyRuntime: @unchecked Sendable {
     let sessions: SessionRegistry
 
     private var listeners: [Channel] = []
-    private let stopping = ManagedAtomic<Bool>(false)
 
     public init(frontends: [RuntimeFrontend], backends: [RuntimeBackend], threads: Int) {
         self.frontends = frontends
@@ -84,7 +83,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             return TCPSession(frontend: frontend, backend: backend, loopStates: loopStates,
                               counters: counters, registry: sessions)
         case .http:
-            return RejectingSession()
+            return HTTPSession(frontend: frontend, loopStates: loopStates, counters: counters, registry: sessions)
         }
     }
 
@@ -96,7 +95,7 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// SIGUSR1: stop accepting, let live sessions finish, then return.
     public func softStop() {
-        stopping.store(true, ordering: .relaxed)
+        sessions.beginStopping()
         stopListening()
         sessions.waitUntilEmpty()
     }

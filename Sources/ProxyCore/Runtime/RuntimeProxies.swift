@@ -6,14 +6,6 @@ public enum TrafficMode: Sendable, Equatable {
     case http
 }
 
-/// How HTTP connections are kept open, HAProxy's `option http-keep-alive` (the default),
-/// `option http-server-close` and `option httpclose`.
-public enum HTTPConnectionMode: Sendable, Equatable {
-    case keepAlive
-    case serverClose
-    case close
-}
-
 /// A backend as the running proxy sees it.
 public final class RuntimeBackend: @unchecked Sendable {
     public let name: String

@@ -8,6 +8,8 @@ public final class SessionCounters: @unchecked Sendable {
     public let totalSessions = CounterCell()
     public let currentSessions = CounterCell()
     public let requests = CounterCell()
+    /// Requests refused as malformed (HAProxy's `ereq`).
+    public let requestErrors = CounterCell()
     public init() {}
 }
 

@@ -1,8 +1,14 @@
+import Atomics
 import NIOConcurrencyHelpers
 
 /// Counts live sessions so a soft stop (SIGUSR1) can wait for the last one to end.
 final class SessionRegistry: @unchecked Sendable {
     private let live = ConditionLock(value: 0)
+    private let stopping = ManagedAtomic(false)
+
+    /// Set by a soft stop: sessions close after their current response.
+    var isStopping: Bool { stopping.load(ordering: .relaxed) }
+    func beginStopping() { stopping.store(true, ordering: .relaxed) }
 
     func opened() {
         live.lock()

@@ -1,0 +1,676 @@
+import NIOCore
+
+/// One client connection in `mode http`: the whole life of each request on it, from the
+/// bytes of its head to the last byte of its response, in one handler.
+///
+/// Heads are parsed in place and forwarded as slices of the bytes that came in; bodies
+/// are forwarded unchanged while a tracker finds where they end. Server connections come
+/// from the loop's idle pool when HAProxy's `http-reuse safe` allows it (not for the
+/// first request of a client connection) and go back to it after a clean exchange.
+/// Requests that arrive pipelined wait in the input buffer until the response before
+/// them is complete, so answers go out in order.
+final class HTTPSession: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum Phase {
+        /// Waiting for (the rest of) a request head.
+        case readingHead
+        /// A server connection is being opened for the request.
+        case connecting
+        /// The request is going to the server and/or the response is coming back.
+        case exchanging
+        /// After `101 Switching Protocols`: bytes flow both ways unchanged.
+        case tunnel
+        case closed
+    }
+
+    private let frontend: RuntimeFrontend
+    private let loopStates: LoopStates
+    private let counters: SessionCounters
+    private let registry: SessionRegistry
+
+    private var context: ChannelHandlerContext!
+    private var loop: LoopState!
+    private var phase: Phase = .readingHead
+    private var idle: IdleTimer!
+    private var activated = false
+
+    /// Client bytes received and not yet forwarded (a partial head, pipelined requests).
+    private var inbound: ByteBuffer?
+    private var requestParser = HTTPRequestParser()
+    private var responseParser = HTTPResponseParser()
+    private var requestBody = BodyTracker()
+    private var responseBody = BodyTracker()
+    /// Server bytes of a response head not yet complete.
+    private var responseHeadBuffer: ByteBuffer?
+
+    // The current exchange.
+    private var backend: RuntimeBackend?
+    private var connection: ServerConnection?
+    private var connector: ServerConnector?
+    private var pendingServerSide: HTTPServerSide?
+    private var requestMethod: HTTPMethod = .get
+    private var requestHasBody = false
+    private var requestSent = false
+    private var requestComplete = false
+    private var responseHeadDone = false
+    /// Some byte of the current response reached the client: too late for an error page.
+    private var responseStarted = false
+    private var clientKeepAlive = true
+    private var clientIsHTTP10 = false
+    private var serverReusable = true
+    private var isFirstRequest = true
+    private var retriedOnReusedConnection = false
+
+    // Backpressure.
+    private var clientReadPending = false
+    private var serverReadPending = false
+    private var clientInputClosed = false
+
+    /// `X-Forwarded-For` value for this client, computed once per connection.
+    private var clientAddressText: [UInt8] = []
+
+    init(frontend: RuntimeFrontend, loopStates: LoopStates, counters: SessionCounters, registry: SessionRegistry) {
+        self.frontend = frontend
+        self.loopStates = loopStates
+        self.counters = counters
+        self.registry = registry
+    }
+
+    // MARK: - Client events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        activated = true
+        registry.opened()
+        counters.currentSessions.increment()
+        loop = loopStates.state(for: context.eventLoop)
+        if let address = context.channel.remoteAddress?.ipAddress {
+            clientAddressText = Array(address.utf8)
+        }
+        idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }
+        idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
+        context.read()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        counters.bytesIn.add(buffer.readableBytes)
+        switch phase {
+        case .readingHead:
+            append(buffer)
+        case .connecting:
+            append(buffer)
+        case .exchanging:
+            if requestComplete {
+                append(buffer)  // pipelined: waits for the response to finish
+            } else {
+                forwardRequestBody(buffer)
+            }
+        case .tunnel:
+            idle.touch()
+            connection?.channel.write(buffer, promise: nil)
+        case .closed:
+            break
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        switch phase {
+        case .readingHead:
+            parseRequests()
+        case .exchanging, .tunnel:
+            guard let channel = connection?.channel else { return }
+            channel.flush()
+            if phase == .tunnel || !requestComplete {
+                if channel.isWritable { readClient() } else { clientReadPending = true }
+            }
+        case .connecting, .closed:
+            break
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, serverReadPending, let connection {
+            serverReadPending = false
+            connection.channel.read()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, case .inputClosed = event else { return }
+        clientInputClosed = true
+        switch phase {
+        case .readingHead:
+            // A partial head cut short is a bad request, as HAProxy answers; nothing at
+            // all (or only pipelined complete requests answered) just closes.
+            if let inbound, inbound.readableBytes > 0 {
+                parseRequests()
+                if phase == .readingHead { sendError(400, close: true) }
+            } else {
+                close()
+            }
+        case .tunnel:
+            connection?.channel.close(mode: .output, promise: nil)
+        case .connecting, .exchanging:
+            // The client finished sending; its answer still goes back (half-close).
+            break
+        case .closed:
+            close()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) { close() }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { close() }
+
+    private func readClient() {
+        guard !clientInputClosed, phase != .closed else { return }
+        context.read()
+    }
+
+    private func append(_ buffer: ByteBuffer) {
+        if inbound == nil || inbound!.readableBytes == 0 {
+            inbound = buffer
+        } else {
+            var incoming = buffer
+            inbound!.writeBuffer(&incoming)
+        }
+    }
+
+    // MARK: - Requests
+
+    /// Parses the request at the head of `inbound`, if complete, and starts its exchange.
+    private func parseRequests() {
+        guard phase == .readingHead else { return }
+        guard var buffer = inbound, buffer.readableBytes > 0 else {
+            readClient()
+            return
+        }
+        idle.touch()
+        if isFirstRequest == false, idle != nil {
+            // The first byte of a keep-alive request: the request timeout starts now.
+            idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
+        }
+        let status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+        switch status {
+        case .incomplete:
+            readClient()
+        case .error(let error):
+            counters.requestErrors.increment()
+            sendError(error.requestStatusCode, close: true)
+        case .complete:
+            counters.requests.increment()
+            let head = requestParser.head
+            startExchange(head: head, buffer: &buffer)
+        }
+    }
+
+    private func startExchange(head: HTTPRequestHead, buffer: inout ByteBuffer) {
+        guard let backend = frontend.router.defaultBackend else {
+            sendError(503, close: !head.keepAlive)
+            return
+        }
+        self.backend = backend
+        requestMethod = head.method
+        clientIsHTTP10 = head.version == .http10
+        clientKeepAlive = head.keepAlive && frontend.httpConnectionMode != .close
+            && backend.httpConnectionMode != .close
+        requestComplete = false
+        requestSent = false
+        responseHeadDone = false
+        responseStarted = false
+        serverReusable = backend.httpConnectionMode == .keepAlive
+            && frontend.httpConnectionMode == .keepAlive
+        retriedOnReusedConnection = false
+        requestBody.start(head.framing)
+        requestHasBody = !requestBody.isFinished
+
+        // The request head leaves `inbound`; what follows is body or the next request.
+        let headBytes = buffer.readSlice(length: head.headLength)!
+        inbound = buffer
+        pendingHead = (headBytes, head, requestParser.headers)
+        phase = .connecting
+        idle.arm(backend.timeouts.queue ?? backend.timeouts.connect)
+        acquireConnection(allowPool: !isFirstRequest)
+    }
+
+    /// The head waiting to be written once a server connection is there.
+    private var pendingHead: (bytes: ByteBuffer, head: HTTPRequestHead, headers: [HTTPHeaderField])?
+
+    /// `allowPool`: HAProxy's `http-reuse safe` lets only a client's later requests use
+    /// another session's idle connection.
+    private func acquireConnection(allowPool: Bool) {
+        guard let backend else { return }
+        if allowPool, let pooled = pooledConnection(for: backend) {
+            useConnection(pooled, reused: true)
+            return
+        }
+        let connector = ServerConnector(
+            backend: backend, loop: loop,
+            makeHandler: { [self] _ in
+                let side = HTTPServerSide(loop: loop)
+                pendingServerSide = side
+                return side
+            },
+            completion: { [weak self] result in self?.connected(result) })
+        self.connector = connector
+        connector.start()
+    }
+
+    /// An idle connection of the loop's pool to the server the balancer picks.
+    private func pooledConnection(for backend: RuntimeBackend) -> ServerConnection? {
+        guard case .server(let server) = loop.chooseServer(in: backend) else { return nil }
+        guard let connection = loop.takeIdle(backend: backend.index, server: server.index) else {
+            // Nothing idle for that server: step the cursor back so the connector picks it.
+            loop.cursors[backend.index] = server.index
+            return nil
+        }
+        server.currentConnections.wrappingIncrement(ordering: .relaxed)
+        server.totalConnections.wrappingIncrement(ordering: .relaxed)
+        return connection
+    }
+
+    private func connected(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
+        connector = nil
+        guard phase == .connecting, let backend else {
+            if case .success(let (channel, server)) = result {
+                server.currentConnections.wrappingDecrement(ordering: .relaxed)
+                channel.close(promise: nil)
+            }
+            return
+        }
+        switch result {
+        case .failure:
+            pendingHead = nil
+            sendError(503, close: !clientKeepAlive || requestHasBody)
+        case .success(let (channel, server)):
+            let connection = ServerConnection(channel: channel, server: server, backendIndex: backend.index)
+            pendingServerSide?.connection = connection
+            pendingServerSide = nil
+            useConnection(connection, reused: false)
+        }
+    }
+
+    private func useConnection(_ connection: ServerConnection, reused: Bool) {
+        guard let backend, let pending = pendingHead else { return }
+        connection.owner = self
+        connection.requestCount += 1
+        self.connection = connection
+        phase = .exchanging
+        responseHeadBuffer = nil
+
+        var rewrite = HeadRewrite()
+        if backend.httpConnectionMode != .keepAlive || frontend.httpConnectionMode != .keepAlive,
+           !(pending.head.hasUpgrade && pending.head.connectionUpgrade) {
+            rewrite.dropConnection = true
+            rewrite.add("Connection: close")
+        }
+        if let forwardFor = frontend.forwardFor ?? backend.forwardFor, !clientAddressText.isEmpty {
+            rewrite.add(forwardFor.header, clientAddressText)
+        }
+        let channel = connection.channel
+        rewrite.emit(from: pending.bytes, start: pending.head.start, length: pending.head.headLength,
+                     headers: pending.headers) { channel.write($0, promise: nil) }
+        requestSent = true
+        keptHeadForRetry = reused && !requestHasBody ? pending : nil
+        pendingHead = nil
+
+        // Body bytes that came with the head.
+        if requestBody.isFinished {
+            requestComplete = true
+        } else if var rest = inbound, rest.readableBytes > 0 {
+            inbound = nil
+            forwardRequestBody(rest.readSlice(length: rest.readableBytes)!)
+        }
+        channel.flush()
+        idle.arm(backend.timeouts.server)
+        if !requestComplete {
+            if channel.isWritable { readClient() } else { clientReadPending = true }
+        }
+        channel.read()
+    }
+
+    /// The head of a request sent on a reused connection, kept until the response
+    /// starts so that a connection the server had just closed can be replaced once.
+    private var keptHeadForRetry: (bytes: ByteBuffer, head: HTTPRequestHead, headers: [HTTPHeaderField])?
+
+    /// Forwards client bytes that belong to the request body; keeps any excess (the next
+    /// pipelined request) in `inbound`.
+    private func forwardRequestBody(_ buffer: ByteBuffer) {
+        guard let channel = connection?.channel else { append(buffer); return }
+        idle.touch()
+        switch requestBody.consume(buffer) {
+        case .needsMore:
+            channel.write(buffer, promise: nil)
+        case .complete(let consumed):
+            var rest = buffer
+            if consumed > 0 { channel.write(rest.readSlice(length: consumed)!, promise: nil) }
+            requestComplete = true
+            if rest.readableBytes > 0 { append(rest) }
+        case .invalid:
+            counters.requestErrors.increment()
+            abortExchange(status: 400)
+        }
+    }
+
+    // MARK: - Server events (same event loop)
+
+    func serverRead(_ buffer: ByteBuffer, from connection: ServerConnection) {
+        guard connection === self.connection else { return }
+        idle.touch()
+        counters.bytesOut.add(buffer.readableBytes)
+        switch phase {
+        case .tunnel:
+            responseStarted = true
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        case .exchanging:
+            if responseHeadDone {
+                forwardResponseBody(buffer)
+            } else {
+                if responseHeadBuffer == nil || responseHeadBuffer!.readableBytes == 0 {
+                    responseHeadBuffer = buffer
+                } else {
+                    var incoming = buffer
+                    responseHeadBuffer!.writeBuffer(&incoming)
+                }
+                parseResponse()
+            }
+        default:
+            break
+        }
+    }
+
+    func serverReadComplete(_ connection: ServerConnection) {
+        guard connection === self.connection else { return }
+        context.flush()
+        guard phase == .exchanging || phase == .tunnel else { return }
+        if context.channel.isWritable { connection.channel.read() } else { serverReadPending = true }
+    }
+
+    func serverWritabilityChanged(_ connection: ServerConnection) {
+        if connection.channel.isWritable, clientReadPending {
+            clientReadPending = false
+            readClient()
+        }
+    }
+
+    func serverClosed(_ connection: ServerConnection) {
+        guard connection === self.connection else { return }
+        self.connection = nil
+        releaseServer(connection, reusable: false)
+        switch phase {
+        case .tunnel:
+            context.flush()
+            close()
+        case .exchanging:
+            if responseHeadDone, case .untilClose = responseBody.kind {
+                // The close is the end of this response.
+                context.flush()
+                close()
+            } else if !responseStarted, let kept = keptHeadForRetry, requestComplete, !requestHasBody,
+                      !retriedOnReusedConnection {
+                // A reused connection the server closed before answering: once more on
+                // a fresh connection, as HAProxy does.
+                retriedOnReusedConnection = true
+                keptHeadForRetry = nil
+                pendingHead = kept
+                phase = .connecting
+                acquireConnection(allowPool: false)
+            } else if !responseStarted {
+                sendError(502, close: true)
+            } else {
+                context.flush()
+                close()
+            }
+        default:
+            break
+        }
+    }
+
+    // MARK: - Responses
+
+    private func parseResponse() {
+        guard var buffer = responseHeadBuffer else { return }
+        while true {
+            let status = buffer.withUnsafeReadableBytes { responseParser.parse($0, requestMethod: requestMethod) }
+            switch status {
+            case .incomplete:
+                responseHeadBuffer = buffer
+                return
+            case .error:
+                responseHeadBuffer = nil
+                abortExchange(status: 502)
+                return
+            case .complete:
+                let head = responseParser.head
+                let headBytes = buffer.readSlice(length: head.headLength)!
+                if head.isInterim {
+                    // 100 Continue and friends go to the client as they are; the final
+                    // response follows.
+                    responseStarted = true
+                    context.write(wrapOutboundOut(headBytes), promise: nil)
+                    if buffer.readableBytes == 0 { responseHeadBuffer = nil; return }
+                    continue
+                }
+                responseHeadBuffer = nil
+                keptHeadForRetry = nil
+                beginResponse(head: head, headBytes: headBytes, rest: buffer)
+                return
+            }
+        }
+    }
+
+    private func beginResponse(head: HTTPResponseHead, headBytes: ByteBuffer, rest: ByteBuffer) {
+        responseHeadDone = true
+        responseStarted = true
+        if !head.keepAlive { serverReusable = false }
+        if case .untilClose = head.framing {
+            serverReusable = false
+            clientKeepAlive = false
+        }
+        responseBody.start(head.framing)
+
+        var rewrite = HeadRewrite()
+        if case .tunnel = head.framing {
+            // Upgrade accepted: the connection belongs to the tunnel now.
+            serverReusable = false
+        } else if !clientKeepAlive || registry.isStopping {
+            clientKeepAlive = false
+            if !clientIsHTTP10 || head.connectionKeepAlive {
+                rewrite.dropConnection = true
+                rewrite.add("Connection: close")
+            }
+        } else if clientIsHTTP10 {
+            if !head.connectionKeepAlive {
+                rewrite.dropConnection = true
+                rewrite.add("Connection: keep-alive")
+            }
+        } else if head.connectionClose {
+            // The server closes, the client stays: its Connection header is not ours.
+            rewrite.dropConnection = true
+        }
+        rewrite.emit(from: headBytes, start: head.start, length: head.headLength,
+                     headers: responseParser.headers) { context.write(wrapOutboundOut($0), promise: nil) }
+
+        if case .tunnel = head.framing {
+            phase = .tunnel
+            idle.arm(backend?.timeouts.tunnel ?? frontend.timeouts.tunnel
+                     ?? TCPSession.shorter(frontend.timeouts.client, backend?.timeouts.server))
+            if rest.readableBytes > 0 { context.write(wrapOutboundOut(rest), promise: nil) }
+            if let pending = inbound, pending.readableBytes > 0 {
+                inbound = nil
+                connection?.channel.writeAndFlush(pending, promise: nil)
+            }
+            context.flush()
+            readClient()
+            return
+        }
+        if responseBody.isFinished {
+            if rest.readableBytes > 0 { serverReusable = false }
+            finishExchange()
+        } else if rest.readableBytes > 0 {
+            forwardResponseBody(rest)
+        }
+    }
+
+    private func forwardResponseBody(_ buffer: ByteBuffer) {
+        switch responseBody.consume(buffer) {
+        case .needsMore:
+            context.write(wrapOutboundOut(buffer), promise: nil)
+        case .complete(let consumed):
+            var rest = buffer
+            if consumed > 0 { context.write(wrapOutboundOut(rest.readSlice(length: consumed)!), promise: nil) }
+            // Bytes after the end of a response were never asked for.
+            if rest.readableBytes > 0 { serverReusable = false }
+            finishExchange()
+        case .invalid:
+            abortExchange(status: 502)
+        }
+    }
+
+    /// The response is complete: release the server, then read the next request or close.
+    private func finishExchange() {
+        context.flush()
+        if let connection {
+            self.connection = nil
+            connection.owner = nil
+            // A request body the server did not wait for leaves the connection unusable.
+            releaseServer(connection, reusable: serverReusable && requestComplete)
+        }
+        backend = nil
+        isFirstRequest = false
+        if !clientKeepAlive || !requestComplete || registry.isStopping {
+            closeAfterFlush()
+            return
+        }
+        phase = .readingHead
+        idle.arm(frontend.timeouts.httpKeepAlive ?? frontend.timeouts.httpRequest ?? frontend.timeouts.client)
+        if let inbound, inbound.readableBytes > 0 {
+            parseRequests()
+        } else {
+            readClient()
+        }
+    }
+
+    private func releaseServer(_ connection: ServerConnection, reusable: Bool) {
+        connection.server.currentConnections.wrappingDecrement(ordering: .relaxed)
+        if reusable, connection.channel.isActive, !registry.isStopping {
+            loop.park(connection)
+        } else {
+            connection.owner = nil
+            connection.channel.close(promise: nil)
+        }
+    }
+
+    // MARK: - Errors and ends
+
+    /// Gives up on the current exchange with an error page if none of the response went
+    /// out yet, else just closes.
+    private func abortExchange(status: Int) {
+        if let connection {
+            self.connection = nil
+            connection.owner = nil
+            releaseServer(connection, reusable: false)
+        }
+        if responseStarted {
+            context.flush()
+            close()
+        } else {
+            sendError(status, close: true)
+        }
+    }
+
+    private func timedOut() {
+        switch phase {
+        case .readingHead:
+            if isFirstRequest || (inbound?.readableBytes ?? 0) > 0 {
+                sendError(408, close: true)
+            } else {
+                close()  // keep-alive timeout between requests: a silent close
+            }
+        case .connecting:
+            connector?.cancel()
+            connector = nil
+            sendError(503, close: true)
+        case .exchanging:
+            if !responseStarted && requestComplete {
+                abortExchange(status: 504)
+            } else if !requestComplete && !responseStarted {
+                abortExchange(status: 408)
+            } else {
+                abortExchange(status: 504)
+            }
+        case .tunnel, .closed:
+            close()
+        }
+    }
+
+    /// Sends one of proxyd's own responses (ErrorPages), then reads the next request
+    /// or closes.
+    private func sendError(_ status: Int, close mustClose: Bool) {
+        guard phase != .closed else { return }
+        let pages = backend?.errorPages ?? frontend.errorPages
+        let closing = mustClose || pages.closesConnection(status) || !clientKeepAlive || clientIsHTTP10
+        if let connection {
+            self.connection = nil
+            connection.owner = nil
+            releaseServer(connection, reusable: false)
+        }
+        connector?.cancel()
+        connector = nil
+        context.writeAndFlush(wrapOutboundOut(pages.response(status)), promise: nil)
+        responseStarted = true
+        if closing || !requestComplete && requestHasBody {
+            closeAfterFlush()
+        } else {
+            backend = nil
+            isFirstRequest = false
+            phase = .readingHead
+            idle.arm(frontend.timeouts.httpKeepAlive ?? frontend.timeouts.httpRequest ?? frontend.timeouts.client)
+            if let inbound, inbound.readableBytes > 0 { parseRequests() } else { readClient() }
+        }
+    }
+
+    private func closeAfterFlush() {
+        guard phase != .closed else { return }
+        phase = .closed
+        context.flush()
+        // Half-close first so the response is not cut by a reset on unread input.
+        context.close(mode: .output, promise: nil)
+        context.read()  // to see the client's own close and free the connection early
+        context.eventLoop.scheduleTask(in: .seconds(1)) { [weak self] in self?.close() }
+        finishBookkeeping()
+    }
+
+    private func close() {
+        if phase != .closed {
+            phase = .closed
+            finishBookkeeping()
+        }
+        context.close(promise: nil)
+    }
+
+    private var bookkept = false
+    private func finishBookkeeping() {
+        guard !bookkept else { return }
+        bookkept = true
+        idle?.cancel()
+        connector?.cancel()
+        connector = nil
+        if let connection {
+            self.connection = nil
+            connection.owner = nil
+            releaseServer(connection, reusable: false)
+        }
+        inbound = nil
+        if activated {
+            registry.closed()
+            counters.currentSessions.decrement()
+        }
+    }
+}

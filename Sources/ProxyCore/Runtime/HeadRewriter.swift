@@ -1,0 +1,85 @@
+import NIOCore
+
+/// Copies a parsed head out with a few edits: header lines dropped, lines added before the
+/// empty line that ends the head. Kept bytes go out as slices of the original buffer
+/// (no copy); only added lines are new bytes. With no edit, the head is one slice.
+struct HeadRewrite {
+    /// Drop every `Connection` header line (before adding our own).
+    var dropConnection = false
+    /// Lower-case names of header lines to drop (`del-header`, `set-header`).
+    var dropNames: [[UInt8]] = []
+    /// Lines to add, each `Name: value\r\n`.
+    var added: [UInt8] = []
+
+    var isEmpty: Bool { !dropConnection && dropNames.isEmpty && added.isEmpty }
+
+    mutating func add(_ name: [UInt8], _ value: [UInt8]) {
+        added += name
+        added += [0x3A, 0x20]
+        added += value
+        added += [0x0D, 0x0A]
+    }
+
+    mutating func add(_ line: StaticString) {
+        added += UnsafeBufferPointer(start: line.utf8Start, count: line.utf8CodeUnitCount)
+        added += [0x0D, 0x0A]
+    }
+
+    /// Emits the head found at `buffer`'s readable bytes (`start..<length`, spans relative
+    /// to the reader index) through `write`.
+    func emit(from buffer: ByteBuffer, start: Int, length: Int, headers: [HTTPHeaderField],
+              write: (ByteBuffer) -> Void) {
+        let base = buffer.readerIndex
+        if isEmpty {
+            write(buffer.getSlice(at: base + start, length: length - start)!)
+            return
+        }
+        // End of the last header line (or of the start line when there is no header):
+        // where the final empty line begins.
+        var cursor = start
+        var pendingStart = start
+        buffer.withUnsafeReadableBytes { bytes in
+            for (index, field) in headers.enumerated() {
+                let lineStart = field.name.start
+                let lineEnd = index + 1 < headers.count
+                    ? headers[index + 1].name.start
+                    : Self.lineEnd(after: field.value.end, in: bytes)
+                if shouldDrop(field, in: bytes) {
+                    if lineStart > pendingStart {
+                        write(buffer.getSlice(at: base + pendingStart, length: lineStart - pendingStart)!)
+                    }
+                    pendingStart = lineEnd
+                }
+                cursor = lineEnd
+            }
+            if headers.isEmpty {
+                // No header: the start line ends where the empty line begins.
+                cursor = length - (bytes[length - 2] == 0x0D ? 2 : 1)
+            }
+        }
+        if cursor > pendingStart {
+            write(buffer.getSlice(at: base + pendingStart, length: cursor - pendingStart)!)
+        }
+        var tail = ByteBuffer()
+        tail.reserveCapacity(added.count + 2)
+        tail.writeBytes(added)
+        tail.writeStaticString("\r\n")
+        write(tail)
+    }
+
+    private func shouldDrop(_ field: HTTPHeaderField, in bytes: UnsafeRawBufferPointer) -> Bool {
+        if dropConnection, field.name.equalsCaseInsensitive("connection", in: bytes) { return true }
+        for name in dropNames {
+            let matches = name.withUnsafeBufferPointer { field.name.equalsCaseInsensitive(lowercased: $0, in: bytes) }
+            if matches { return true }
+        }
+        return false
+    }
+
+    /// Index just past the LF that ends the line containing `offset`.
+    private static func lineEnd(after offset: Int, in bytes: UnsafeRawBufferPointer) -> Int {
+        var i = offset
+        while i < bytes.count, bytes[i] != 0x0A { i += 1 }
+        return i + 1
+    }
+}

@@ -1,0 +1,104 @@
+import NIOCore
+
+/// A connection to a server in `mode http`. Between requests it waits in its loop's idle
+/// pool, owned by nobody; while a request uses it, its events go to that session.
+final class ServerConnection {
+    let channel: Channel
+    let server: RuntimeServer
+    let backendIndex: Int
+    /// The session using this connection, nil while idle in the pool.
+    var owner: HTTPSession?
+    var isPooled = false
+    /// Requests this connection carried.
+    var requestCount = 0
+
+    init(channel: Channel, server: RuntimeServer, backendIndex: Int) {
+        self.channel = channel
+        self.server = server
+        self.backendIndex = backendIndex
+    }
+}
+
+/// The handler on a server channel: hands its events to the owning session, or, while
+/// the connection idles in the pool, closes it on any sign of life (a server must not
+/// speak unasked) or death.
+final class HTTPServerSide: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    var connection: ServerConnection?
+    let loop: LoopState
+
+    init(loop: LoopState) { self.loop = loop }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let connection else { return }
+        if let owner = connection.owner {
+            owner.serverRead(unwrapInboundIn(data), from: connection)
+        } else {
+            loop.discardIdle(connection)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard let connection, let owner = connection.owner else { return }
+        owner.serverReadComplete(connection)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        guard let connection, let owner = connection.owner else { return }
+        owner.serverWritabilityChanged(connection)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, case .inputClosed = event {
+            ended(context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) { ended(context) }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) { ended(context) }
+
+    private func ended(_ context: ChannelHandlerContext) {
+        guard let connection else { context.close(promise: nil); return }
+        self.connection = nil
+        if let owner = connection.owner {
+            connection.owner = nil
+            owner.serverClosed(connection)
+        } else {
+            loop.discardIdle(connection)
+        }
+        context.close(promise: nil)
+    }
+}
+
+extension LoopState {
+    /// An idle connection to `server`, if the pool has one.
+    func takeIdle(backend: Int, server: Int) -> ServerConnection? {
+        while let connection = idleConnections[backend][server].popLast() {
+            connection.isPooled = false
+            if connection.channel.isActive { return connection }
+        }
+        return nil
+    }
+
+    /// Parks a connection whose last exchange left it reusable.
+    func park(_ connection: ServerConnection) {
+        connection.owner = nil
+        connection.isPooled = true
+        idleConnections[connection.backendIndex][connection.server.index].append(connection)
+        // Read while idle so that the server closing it is noticed at once.
+        connection.channel.read()
+    }
+
+    /// Closes an idle connection the server closed or spoke on.
+    func discardIdle(_ connection: ServerConnection) {
+        if connection.isPooled {
+            connection.isPooled = false
+            let list = idleConnections[connection.backendIndex][connection.server.index]
+            if let index = list.firstIndex(where: { $0 === connection }) {
+                idleConnections[connection.backendIndex][connection.server.index].remove(at: index)
+            }
+        }
+        connection.channel.close(promise: nil)
+    }
+}
