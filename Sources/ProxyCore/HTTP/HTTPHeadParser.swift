@@ -451,14 +451,28 @@ public struct HTTPRequestParser: Sendable {
 @inline(__always)
 func findHeader(_ headers: [HTTPHeaderField], _ name: StaticString,
                 _ bytes: UnsafeRawBufferPointer) -> HTTPHeaderField? {
-    for h in headers where h.name.equalsCaseInsensitive(name, in: bytes) { return h }
+    let p = bytes.bytePointer
+    var k = 0
+    let n = headers.count
+    while k < n {
+        let h = headers[k]
+        if bytesEqualLowercase(p + h.name.start, h.name.count, name) { return h }
+        k += 1
+    }
     return nil
 }
 
 @inline(__always)
 func findHeader(_ headers: [HTTPHeaderField], _ name: UnsafeBufferPointer<UInt8>,
                 _ bytes: UnsafeRawBufferPointer) -> HTTPHeaderField? {
-    for h in headers where h.name.equalsCaseInsensitive(lowercased: name, in: bytes) { return h }
+    let p = bytes.bytePointer
+    var k = 0
+    let n = headers.count
+    while k < n {
+        let h = headers[k]
+        if bytesEqualLowercase(p + h.name.start, h.name.count, name) { return h }
+        k += 1
+    }
     return nil
 }
 
