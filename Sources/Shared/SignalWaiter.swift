@@ -14,6 +14,14 @@ public struct SignalWaiter {
         pthread_sigmask(SIG_BLOCK, &set, nil)
     }
 
+    /// Waits at most `milliseconds` for one of the signals; nil when none came.
+    public func next(timeoutMilliseconds milliseconds: Int) -> Int32? {
+        var copy = set
+        var timeout = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+        let received = sigtimedwait(&copy, nil, &timeout)
+        return received > 0 ? received : nil
+    }
+
     /// Blocks until one of the signals arrives and returns it.
     public func next() -> Int32 {
         var copy = set

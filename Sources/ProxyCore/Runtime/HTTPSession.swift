@@ -89,6 +89,8 @@ final class HTTPSession: ChannelInboundHandler {
         registry.opened()
         counters.currentSessions.increment()
         loop = loopStates.state(for: context.eventLoop)
+        loop.httpSessions[ObjectIdentifier(self)] = self
+        if registry.isStopping { close(); return }
         if let address = context.channel.remoteAddress?.ipAddress {
             clientAddressText = Array(address.utf8)
         }
@@ -569,6 +571,11 @@ final class HTTPSession: ChannelInboundHandler {
 
     // MARK: - Errors and ends
 
+    /// Soft stop: a connection waiting for its next request closes now.
+    func closeIfIdle() {
+        if phase == .readingHead, (inbound?.readableBytes ?? 0) == 0 { close() }
+    }
+
     /// Gives up on the current exchange with an error page if none of the response went
     /// out yet, else just closes.
     private func abortExchange(status: Int) {
@@ -668,6 +675,7 @@ final class HTTPSession: ChannelInboundHandler {
             releaseServer(connection, reusable: false)
         }
         inbound = nil
+        loop?.httpSessions[ObjectIdentifier(self)] = nil
         if activated {
             registry.closed()
             counters.currentSessions.decrement()

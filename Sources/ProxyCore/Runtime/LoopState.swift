@@ -8,7 +8,14 @@ final class LoopState {
     /// Round-robin cursor per backend (index = backend index).
     var cursors: [Int]
     /// Idle keep-alive connections per backend, then per server.
-    var idleConnections: [[[Channel]]]
+    var idleConnections: [[[ServerConnection]]]
+
+    /// Live HTTP sessions of this loop, so a soft stop can close the idle ones.
+    var httpSessions: [ObjectIdentifier: HTTPSession] = [:]
+
+    func closeIdleSessions() {
+        for session in httpSessions.values { session.closeIfIdle() }
+    }
 
     init(eventLoop: EventLoop, backends: [RuntimeBackend]) {
         self.eventLoop = eventLoop

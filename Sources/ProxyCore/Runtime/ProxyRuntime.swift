@@ -28,30 +28,35 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// A listener that could not be opened, worded as HAProxy reports it.
     public struct BindFailure: Error, CustomStringConvertible {
         public let frontend: String
-        public let address: ListenAddress
+        public let bind: BindSettings
         public let reason: String
         public var description: String {
-            "Starting frontend \(frontend): cannot bind socket (\(reason)) [\(address)]"
+            "Binding [\(bind.location)] for frontend \(frontend): cannot bind socket (\(reason)) for [\(bind.address)]"
         }
+    }
+
+    struct Unsupported: Error, CustomStringConvertible {
+        let what: String
+        var description: String { "listening on \(what) is not supported yet" }
     }
 
     /// Opens every listener. On failure, closes those already open and throws.
     public func bind() throws {
         for frontend in frontends {
-            for address in frontend.binds {
+            for bind in frontend.binds {
                 do {
-                    listeners.append(try bind(frontend: frontend, to: address))
+                    listeners.append(try self.bind(frontend: frontend, to: bind.address))
                 } catch {
                     for channel in listeners { channel.close(promise: nil) }
                     listeners.removeAll()
-                    throw BindFailure(frontend: frontend.name, address: address,
+                    throw BindFailure(frontend: frontend.name, bind: bind,
                                       reason: Self.reason(for: error))
                 }
             }
         }
     }
 
-    private func bind(frontend: RuntimeFrontend, to address: ListenAddress) throws -> Channel {
+    private func bind(frontend: RuntimeFrontend, to address: BindAddress) throws -> Channel {
         let counters = self.counters[frontend.name]!
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -67,9 +72,11 @@ public final class ProxyRuntime: @unchecked Sendable {
             }
         switch address {
         case .inet(let host, let port):
-            return try bootstrap.bind(host: host ?? "0.0.0.0", port: port).wait()
+            return try bootstrap.bind(host: host?.description ?? "0.0.0.0", port: port).wait()
         case .unix(let path):
             return try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+        case .abstract, .fileDescriptor:
+            throw ProxyRuntime.Unsupported(what: "\(address)")
         }
     }
 
@@ -93,12 +100,18 @@ public final class ProxyRuntime: @unchecked Sendable {
         listeners.removeAll()
     }
 
-    /// SIGUSR1: stop accepting, let live sessions finish, then return.
-    public func softStop() {
+    /// SIGUSR1: stop accepting; idle keep-alive connections close, busy ones close after
+    /// their current response. `liveSessions` then falls to zero.
+    public func beginSoftStop() {
         sessions.beginStopping()
         stopListening()
-        sessions.waitUntilEmpty()
+        for state in loopStates.all {
+            state.eventLoop.execute { state.closeIdleSessions() }
+        }
     }
+
+    /// Client connections still open.
+    public var liveSessions: Int { sessions.count }
 
     /// Stops everything at once.
     public func shutdown() {

@@ -1,32 +1,26 @@
 import NIOCore
 
-/// How a proxy treats the bytes it carries.
-public enum TrafficMode: Sendable, Equatable {
-    case tcp
-    case http
-}
-
 /// A backend as the running proxy sees it.
 public final class RuntimeBackend: @unchecked Sendable {
     public let name: String
     /// Position in the runtime's backend list: per-loop state indexes by it.
     public let index: Int
-    public let mode: TrafficMode
+    public let mode: ProxyMode
     public let servers: [RuntimeServer]
     public let timeouts: BackendTimeouts
     /// Connection attempts after the first failed one (`retries`, default 3).
     public let retries: Int
     /// `option redispatch`: the last retry may go to another server.
     public let redispatch: Bool
-    public let balance: BalanceRule
+    public let balance: Balance
     public let httpConnectionMode: HTTPConnectionMode
     public let forwardFor: ForwardForRule?
     public let errorPages: ErrorPages
     public let allBackups: Bool
 
-    public init(name: String, index: Int, mode: TrafficMode, servers: [RuntimeServer],
+    public init(name: String, index: Int, mode: ProxyMode, servers: [RuntimeServer],
                 timeouts: BackendTimeouts, retries: Int, redispatch: Bool,
-                balance: BalanceRule, httpConnectionMode: HTTPConnectionMode,
+                balance: Balance, httpConnectionMode: HTTPConnectionMode,
                 forwardFor: ForwardForRule?, errorPages: ErrorPages, allBackups: Bool) {
         self.name = name
         self.index = index
@@ -89,8 +83,8 @@ public struct ForwardForRule: Sendable {
 /// A frontend (or the frontend half of a `listen`) as the running proxy sees it.
 public final class RuntimeFrontend: @unchecked Sendable {
     public let name: String
-    public let mode: TrafficMode
-    public let binds: [ListenAddress]
+    public let mode: ProxyMode
+    public let binds: [BindSettings]
     public let timeouts: FrontendTimeouts
     /// `maxconn` on the frontend; nil means the global limit only.
     public let maxConnections: Int?
@@ -99,7 +93,7 @@ public final class RuntimeFrontend: @unchecked Sendable {
     public let forwardFor: ForwardForRule?
     public let errorPages: ErrorPages
 
-    public init(name: String, mode: TrafficMode, binds: [ListenAddress], timeouts: FrontendTimeouts,
+    public init(name: String, mode: ProxyMode, binds: [BindSettings], timeouts: FrontendTimeouts,
                 maxConnections: Int?, router: Router, httpConnectionMode: HTTPConnectionMode,
                 forwardFor: ForwardForRule?, errorPages: ErrorPages) {
         self.name = name
@@ -114,18 +108,3 @@ public final class RuntimeFrontend: @unchecked Sendable {
     }
 }
 
-/// Where a frontend listens.
-public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
-    /// `host` nil means every address (`*` or an empty host).
-    case inet(host: String?, port: Int)
-    case unix(path: String)
-
-    public var description: String {
-        switch self {
-        case .inet(let host, let port):
-            if let host, host.contains(":") { return "[\(host)]:\(port)" }
-            return "\(host ?? "0.0.0.0"):\(port)"
-        case .unix(let path): return "unix@\(path)"
-        }
-    }
-}

@@ -1,0 +1,92 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ProxyCore
+import Shared
+
+/// `proxyd -f CFG`: load, bind, detach if asked, drop privileges, then serve until a
+/// signal says stop — in HAProxy's order, so that a port in use or a bad file is reported
+/// on the terminal and the exit status says so.
+enum RunMode {
+    static func run(_ options: ProxydOptions) -> Int32 {
+        let pid = getpid()
+        let result = ConfigurationLoader.load(paths: options.configPaths,
+                                              options: LoadOptions(environment: Environment.current()))
+        if !result.diagnostics.isEmpty, !options.quiet || result.configuration == nil {
+            fputs(DiagnosticRenderer.render(result.diagnostics, pid: pid), stderr)
+        }
+        guard let config = result.configuration else { return 1 }
+        if config.listeners.isEmpty {
+            alert("[proxyd.main()] No enabled listener found (check for 'bind' directives) ! Exiting.")
+            return 1
+        }
+
+        // Signals are taken synchronously by the main thread: block them before any
+        // event-loop thread starts so that every thread inherits the mask.
+        let signals = SignalWaiter([SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGQUIT])
+        signal(SIGPIPE, SIG_IGN)
+
+        let daemon = (options.daemon || config.global.daemon) && !options.foregroundForced
+        var detached: ProcessLife.Detached?
+        if daemon {
+            do { detached = try ProcessLife.detach() } catch {
+                alert("\(error)")
+                return 1
+            }
+        }
+        func fail(_ message: String) -> Int32 {
+            alert(message)
+            detached?.failed(DiagnosticRenderer.render(Diagnostic(.alert, message, context: nil), pid: getpid()))
+            return 1
+        }
+
+        let runtime: ProxyRuntime
+        do {
+            runtime = try RuntimeBuilder.build(config)
+            try runtime.bind()
+        } catch {
+            _ = fail("\(error)")
+            return fail("[proxyd.main()] Some protocols failed to start their listeners! Exiting.")
+        }
+        if let path = options.pidFile ?? config.global.pidfile {
+            do { try ProcessLife.writePidFile(path) } catch { return fail("\(error)") }
+        }
+        do {
+            if let directory = config.global.chroot { try ProcessLife.chroot(to: directory) }
+            try ProcessLife.dropPrivileges(user: config.global.user, group: config.global.group,
+                                           uid: config.global.uid, gid: config.global.gid)
+        } catch {
+            return fail("[proxyd.main()] \(error)")
+        }
+        SystemdNotify.ready()
+        detached?.ready()
+
+        var softStopping = false
+        while true {
+            // While soft-stopping, wake up now and then to see whether the last session ended.
+            let signal = softStopping ? signals.next(timeoutMilliseconds: 100) : signals.next()
+            switch signal {
+            case nil:
+                if runtime.liveSessions == 0 {
+                    runtime.shutdown()
+                    return 0
+                }
+            case SIGUSR1:
+                // Soft stop: no new connections; exit when the last session ends.
+                SystemdNotify.stopping()
+                runtime.beginSoftStop()
+                softStopping = true
+            case SIGHUP:
+                continue  // HAProxy's master reloads on SIGUSR2; a lone process ignores SIGHUP.
+            default:
+                SystemdNotify.stopping()
+                runtime.shutdown()
+                return 0
+            }
+        }
+    }
+
+    static func alert(_ message: String) {
+        fputs(DiagnosticRenderer.render(Diagnostic(.alert, message, context: nil), pid: getpid()) + "\n", stderr)
+    }
+}
