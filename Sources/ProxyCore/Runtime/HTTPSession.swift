@@ -68,8 +68,10 @@ final class HTTPSession: ChannelInboundHandler {
     private var serverReadPending = false
     private var clientInputClosed = false
 
-    /// `X-Forwarded-For` value for this client, computed once per connection.
-    private var clientAddressText: [UInt8] = []
+    /// Addresses of this connection, computed once, for ACLs and `X-Forwarded-For`.
+    private var connectionFacts: ConnectionFacts!
+    /// Header edits for the request being forwarded (rules, forwardfor, Connection).
+    private var requestRewrite = HeadRewrite()
 
     init(frontend: RuntimeFrontend, loopStates: LoopStates, counters: SessionCounters, registry: SessionRegistry) {
         self.frontend = frontend
@@ -91,9 +93,7 @@ final class HTTPSession: ChannelInboundHandler {
         loop = loopStates.state(for: context.eventLoop)
         loop.httpSessions[ObjectIdentifier(self)] = self
         if registry.isStopping { close(); return }
-        if let address = context.channel.remoteAddress?.ipAddress {
-            clientAddressText = Array(address.utf8)
-        }
+        connectionFacts = ConnectionFacts(channel: context.channel)
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }
         idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
         context.read()
@@ -213,33 +213,73 @@ final class HTTPSession: ChannelInboundHandler {
     }
 
     private func startExchange(head: HTTPRequestHead, buffer: inout ByteBuffer) {
-        guard let backend = frontend.router.defaultBackend else {
+        requestMethod = head.method
+        requestBody.start(head.framing)
+        requestHasBody = !requestBody.isFinished
+        requestComplete = false
+        clientKeepAlive = head.keepAlive && frontend.httpConnectionMode != .close
+
+        // Frontend rules, routing, then the backend's own rules, all on the head in place.
+        var rewrite = HeadRewrite()
+        let headers = requestParser.headers
+        let connection = connectionFacts!
+        let (chosen, outcome): (RuntimeBackend?, RuleOutcome) = buffer.withUnsafeReadableBytes { bytes in
+            let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
+            if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
+                return (nil, .reply(reply, closes: closes))
+            }
+            let backend = frontend.router.route(facts)
+            if let backend, backend.name != frontend.name, !backend.requestRules.isEmpty {
+                return (backend, RuleEngine.run(backend.requestRules, facts: facts, rewrite: &rewrite))
+            }
+            return (backend, .proceed)
+        }
+        if case .reply(let reply, let closes) = outcome {
+            buffer.moveReaderIndex(forwardBy: head.headLength)
+            inbound = buffer
+            sendReply(reply, close: closes)
+            return
+        }
+        guard let backend = chosen else {
+            buffer.moveReaderIndex(forwardBy: head.headLength)
+            inbound = buffer
             sendError(503, close: !head.keepAlive)
             return
         }
         self.backend = backend
-        requestMethod = head.method
         clientIsHTTP10 = head.version == .http10
-        clientKeepAlive = head.keepAlive && frontend.httpConnectionMode != .close
-            && backend.httpConnectionMode != .close
-        requestComplete = false
+        if backend.httpConnectionMode == .close { clientKeepAlive = false }
         requestSent = false
         responseHeadDone = false
         responseStarted = false
         serverReusable = backend.httpConnectionMode == .keepAlive
             && frontend.httpConnectionMode == .keepAlive
         retriedOnReusedConnection = false
-        requestBody.start(head.framing)
-        requestHasBody = !requestBody.isFinished
+        if backend.httpConnectionMode != .keepAlive || frontend.httpConnectionMode != .keepAlive,
+           !(head.hasUpgrade && head.connectionUpgrade) {
+            rewrite.dropConnection = true
+            rewrite.add("Connection: close")
+        }
+        if let forwardFor = frontend.forwardFor ?? backend.forwardFor, !connection.clientAddressText.isEmpty,
+           !Self.isExcepted(forwardFor, connection) {
+            rewrite.add(forwardFor.header, connection.clientAddressText)
+        }
+        requestRewrite = rewrite
 
         // The request head leaves `inbound`; what follows is body or the next request.
         let headBytes = buffer.readSlice(length: head.headLength)!
         inbound = buffer
         pendingHead = (headBytes, head, requestParser.headers)
+        // Response rules may read the request: keep its head (the parser keeps its spans
+        // until the next request, which waits for this response).
+        requestForResponseRules = frontend.responseRules.isEmpty && backend.responseRules.isEmpty
+            ? nil : (headBytes, head)
         phase = .connecting
         idle.arm(backend.timeouts.queue ?? backend.timeouts.connect)
         acquireConnection(allowPool: !isFirstRequest)
     }
+
+    private var requestForResponseRules: (bytes: ByteBuffer, head: HTTPRequestHead)?
 
     /// The head waiting to be written once a server connection is there.
     private var pendingHead: (bytes: ByteBuffer, head: HTTPRequestHead, headers: [HTTPHeaderField])?
@@ -306,17 +346,9 @@ final class HTTPSession: ChannelInboundHandler {
         phase = .exchanging
         responseHeadBuffer = nil
 
-        var rewrite = HeadRewrite()
-        if backend.httpConnectionMode != .keepAlive || frontend.httpConnectionMode != .keepAlive,
-           !(pending.head.hasUpgrade && pending.head.connectionUpgrade) {
-            rewrite.dropConnection = true
-            rewrite.add("Connection: close")
-        }
-        if let forwardFor = frontend.forwardFor ?? backend.forwardFor, !clientAddressText.isEmpty {
-            rewrite.add(forwardFor.header, clientAddressText)
-        }
+        _ = backend
         let channel = connection.channel
-        rewrite.emit(from: pending.bytes, start: pending.head.start, length: pending.head.headLength,
+        requestRewrite.emit(from: pending.bytes, start: pending.head.start, length: pending.head.headLength,
                      headers: pending.headers) { channel.write($0, promise: nil) }
         requestSent = true
         keptHeadForRetry = reused && !requestHasBody ? pending : nil
@@ -478,6 +510,24 @@ final class HTTPSession: ChannelInboundHandler {
         responseBody.start(head.framing)
 
         var rewrite = HeadRewrite()
+        if let request = requestForResponseRules, let backend {
+            requestForResponseRules = nil
+            let requestHeaders = requestParser.headers
+            let responseHeaders = responseParser.headers
+            let connection = connectionFacts!
+            request.bytes.withUnsafeReadableBytes { requestBytes in
+                headBytes.withUnsafeReadableBytes { responseBytes in
+                    var facts = RequestFacts(bytes: requestBytes, head: request.head, headers: requestHeaders,
+                                             connection: connection)
+                    facts.response = (responseBytes, head, responseHeaders)
+                    // Backend rules first, then the frontend's, as HAProxy orders them.
+                    _ = RuleEngine.run(backend.responseRules, facts: facts, rewrite: &rewrite)
+                    if backend.name != frontend.name {
+                        _ = RuleEngine.run(frontend.responseRules, facts: facts, rewrite: &rewrite)
+                    }
+                }
+            }
+        }
         if case .tunnel = head.framing {
             // Upgrade accepted: the connection belongs to the tunnel now.
             serverReusable = false
@@ -570,6 +620,29 @@ final class HTTPSession: ChannelInboundHandler {
     }
 
     // MARK: - Errors and ends
+
+    /// `option forwardfor except NET`: no header for clients in that network.
+    private static func isExcepted(_ rule: ForwardForRule, _ connection: ConnectionFacts) -> Bool {
+        guard let network = rule.except else { return false }
+        let a = connection.clientAddress
+        guard a.count == 4 || a.count == 16 else { return false }
+        return network.contains(a.count == 4 ? .v4(a[0], a[1], a[2], a[3]) : .v6(a))
+    }
+
+    /// A reply from an `http-request deny|return|redirect` rule.
+    private func sendReply(_ reply: ByteBuffer, close mustClose: Bool) {
+        context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
+        responseStarted = true
+        if mustClose || !clientKeepAlive || !requestBody.isFinished {
+            closeAfterFlush()
+        } else {
+            requestComplete = true
+            isFirstRequest = false
+            phase = .readingHead
+            idle.arm(frontend.timeouts.httpKeepAlive ?? frontend.timeouts.httpRequest ?? frontend.timeouts.client)
+            if let inbound, inbound.readableBytes > 0 { parseRequests() } else { readClient() }
+        }
+    }
 
     /// Soft stop: a connection waiting for its next request closes now.
     func closeIfIdle() {

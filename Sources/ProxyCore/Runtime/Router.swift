@@ -1,8 +1,16 @@
-/// Chooses the backend of a session: `use_backend` rules in order, then `default_backend`.
-public struct Router: Sendable {
-    public var defaultBackend: RuntimeBackend?
+/// Chooses the backend of a request: `use_backend` rules in order, then `default_backend`.
+struct Router {
+    struct Rule {
+        let condition: CompiledCondition?
+        let backend: RuntimeBackend
+    }
+    var rules: [Rule] = []
+    var defaultBackend: RuntimeBackend?
 
-    public init(defaultBackend: RuntimeBackend?) {
-        self.defaultBackend = defaultBackend
+    func route(_ facts: RequestFacts) -> RuntimeBackend? {
+        for rule in rules where rule.condition?.evaluate(facts) ?? true {
+            return rule.backend
+        }
+        return defaultBackend
     }
 }

@@ -1,10 +1,20 @@
 import NIOCore
+import Shared
 
 /// Turns the validated model into the structures the event loops run: backends with
 /// resolved server addresses, frontends with their routes, timeouts as TimeAmounts.
 public enum RuntimeBuilder {
+    /// A configuration the model accepts but the engine cannot run (yet).
     public struct Failure: Error, CustomStringConvertible {
-        public let description: String
+        public let location: SourceLocation?
+        public let message: String
+        public init(location: SourceLocation?, message: String) {
+            self.location = location
+            self.message = message
+        }
+        public var description: String {
+            location.map { "config : parsing [\($0)] : \(message)" } ?? "config : \(message)"
+        }
     }
 
     public static func build(_ config: ProxyConfiguration, threads: Int? = nil) throws -> ProxyRuntime {
@@ -15,11 +25,37 @@ public enum RuntimeBuilder {
             backends.append(backend)
             backendByName[proxy.name] = backend
         }
+        for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
+            let backend = backendByName[proxy.name]!
+            backend.requestRules = try proxy.httpRequestRules.map {
+                try compile($0, backends: backendByName, current: backend)
+            }
+            backend.responseRules = try proxy.httpResponseRules.map {
+                try compile($0, backends: backendByName, current: backend)
+            }
+        }
         var frontends: [RuntimeFrontend] = []
         for proxy in config.proxies where proxy.isFrontend && !proxy.disabled && !proxy.binds.isEmpty {
             // A listen section is its own backend unless it names another one.
             let defaultName = proxy.defaultBackend ?? (proxy.isBackend ? proxy.name : nil)
-            let router = Router(defaultBackend: defaultName.flatMap { backendByName[$0] })
+            let own = proxy.isBackend ? backendByName[proxy.name] : nil
+            var router = Router(defaultBackend: defaultName.flatMap { backendByName[$0] })
+            for rule in proxy.useBackendRules {
+                guard !rule.isDynamic, let target = backendByName[rule.backend] else {
+                    throw Failure(location: rule.location,
+                                  message: "use_backend with a dynamic name ('\(rule.backend)') is not supported yet")
+                }
+                router.rules.append(Router.Rule(
+                    condition: rule.condition.map { CompiledCondition($0, backends: backendByName, currentBackend: own) },
+                    backend: target))
+            }
+            // A listen section's rules run once, as its frontend's.
+            let requestRules = try own?.requestRules ?? proxy.httpRequestRules.map {
+                try compile($0, backends: backendByName, current: nil)
+            }
+            let responseRules = try own?.responseRules ?? proxy.httpResponseRules.map {
+                try compile($0, backends: backendByName, current: nil)
+            }
             frontends.append(RuntimeFrontend(
                 name: proxy.name,
                 mode: proxy.mode,
@@ -33,7 +69,9 @@ public enum RuntimeBuilder {
                 router: router,
                 httpConnectionMode: proxy.httpConnectionMode,
                 forwardFor: proxy.forwardFor.map(ForwardForRule.init),
-                errorPages: ErrorPages(errorFiles: proxy.errorFiles)))
+                errorPages: ErrorPages(errorFiles: proxy.errorFiles),
+                requestRules: requestRules,
+                responseRules: responseRules))
         }
         let threadCount = threads ?? config.global.nbthread ?? System.coreCount
         return ProxyRuntime(frontends: frontends, backends: backends, threads: threadCount)
@@ -75,12 +113,64 @@ public enum RuntimeBuilder {
             return try SocketAddress(unixDomainSocketPath: path)
         }
         guard let ip = server.addresses.first else {
-            throw Failure(description: "backend '\(proxy.name)': server '\(server.name)' has no address")
+            throw Failure(location: server.location,
+                          message: "backend '\(proxy.name)': server '\(server.name)' has no address")
         }
         // A server without a port uses the port the client connected to; without
         // transparent binds that is the listener's port, which HAProxy also assumes.
         let port = server.port ?? 0
         return try SocketAddress(ipAddress: ip.description, port: port)
+    }
+
+    private static func compile(_ rule: HTTPRequestRule, backends: [String: RuntimeBackend],
+                                current: RuntimeBackend?) throws -> CompiledRule {
+        let pages = current?.errorPages ?? ErrorPages()
+        let action: RuleAction
+        switch rule.action {
+        case .setHeader(let name, let value):
+            action = .setHeader(lowerName: Array(name.lowercased().utf8), name: Array(name.utf8),
+                                value: try ValueTemplate(value, at: rule.location))
+        case .addHeader(let name, let value):
+            action = .addHeader(name: Array(name.utf8), value: try ValueTemplate(value, at: rule.location))
+        case .deleteHeader(let name, let match) where match == .string:
+            action = .deleteHeader(lowerName: Array(name.lowercased().utf8))
+        case .deny(let reply):
+            action = .reply(RuleEngine.replyBytes(reply, errorPages: pages), closes: true)
+        case .return(let reply):
+            action = .reply(RuleEngine.replyBytes(reply, errorPages: pages), closes: false)
+        case .redirect(let redirect):
+            action = .redirect(redirect)
+        case .allow:
+            action = .allow
+        default:
+            throw Failure(location: rule.location,
+                          message: "this 'http-request' action is not supported yet")
+        }
+        return CompiledRule(
+            action: action,
+            condition: rule.condition.map { CompiledCondition($0, backends: backends, currentBackend: current) })
+    }
+
+    private static func compile(_ rule: HTTPResponseRule, backends: [String: RuntimeBackend],
+                                current: RuntimeBackend?) throws -> CompiledRule {
+        let action: RuleAction
+        switch rule.action {
+        case .setHeader(let name, let value):
+            action = .setHeader(lowerName: Array(name.lowercased().utf8), name: Array(name.utf8),
+                                value: try ValueTemplate(value, at: rule.location))
+        case .addHeader(let name, let value):
+            action = .addHeader(name: Array(name.utf8), value: try ValueTemplate(value, at: rule.location))
+        case .deleteHeader(let name, let match) where match == .string:
+            action = .deleteHeader(lowerName: Array(name.lowercased().utf8))
+        case .allow:
+            action = .allow
+        default:
+            throw Failure(location: rule.location,
+                          message: "this 'http-response' action is not supported yet")
+        }
+        return CompiledRule(
+            action: action,
+            condition: rule.condition.map { CompiledCondition($0, backends: backends, currentBackend: current) })
     }
 
     static func amount(_ milliseconds: Int?) -> TimeAmount? {

@@ -17,6 +17,9 @@ public final class RuntimeBackend: @unchecked Sendable {
     public let forwardFor: ForwardForRule?
     public let errorPages: ErrorPages
     public let allBackups: Bool
+    /// `http-request` / `http-response` rules of the backend, set once at build time.
+    var requestRules: [CompiledRule] = []
+    var responseRules: [CompiledRule] = []
 
     public init(name: String, index: Int, mode: ProxyMode, servers: [RuntimeServer],
                 timeouts: BackendTimeouts, retries: Int, redispatch: Bool,
@@ -88,14 +91,19 @@ public final class RuntimeFrontend: @unchecked Sendable {
     public let timeouts: FrontendTimeouts
     /// `maxconn` on the frontend; nil means the global limit only.
     public let maxConnections: Int?
-    public let router: Router
+    let router: Router
     public let httpConnectionMode: HTTPConnectionMode
     public let forwardFor: ForwardForRule?
     public let errorPages: ErrorPages
+    let requestRules: [CompiledRule]
+    let responseRules: [CompiledRule]
 
-    public init(name: String, mode: ProxyMode, binds: [BindSettings], timeouts: FrontendTimeouts,
+    init(name: String, mode: ProxyMode, binds: [BindSettings], timeouts: FrontendTimeouts,
                 maxConnections: Int?, router: Router, httpConnectionMode: HTTPConnectionMode,
-                forwardFor: ForwardForRule?, errorPages: ErrorPages) {
+                forwardFor: ForwardForRule?, errorPages: ErrorPages,
+                requestRules: [CompiledRule], responseRules: [CompiledRule]) {
+        self.requestRules = requestRules
+        self.responseRules = responseRules
         self.name = name
         self.mode = mode
         self.binds = binds

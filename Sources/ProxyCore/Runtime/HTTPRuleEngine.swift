@@ -1,0 +1,183 @@
+import NIOCore
+import Shared
+
+/// A header value to write: literal bytes and a few samples evaluated per request
+/// (`%[src]`, `%[src_port]`, `%[dst]`, `%[dst_port]`, `%[req.hdr(NAME)]`, `%ci`, `%cp`).
+struct ValueTemplate {
+    enum Part {
+        case literal([UInt8])
+        case clientAddress
+        case clientPort
+        case localAddress
+        case localPort
+        case requestHeader([UInt8])
+    }
+    let parts: [Part]
+
+    init(_ format: FormatString, at location: SourceLocation?) throws {
+        parts = try format.parts.map { part in
+            switch part {
+            case .literal(let text): return .literal(Array(text.utf8))
+            case .sample(let expression), .variable(let expression):
+                switch expression {
+                case "src", "ci": return .clientAddress
+                case "src_port", "cp": return .clientPort
+                case "dst", "fi": return .localAddress
+                case "dst_port", "fp": return .localPort
+                default:
+                    for prefix in ["req.hdr(", "hdr("] where expression.hasPrefix(prefix) && expression.hasSuffix(")") {
+                        let name = expression.dropFirst(prefix.count).dropLast()
+                        return .requestHeader(Array(name.lowercased().utf8))
+                    }
+                    throw RuntimeBuilder.Failure(location: location,
+                        message: "sample '%[\(expression)]' in a header value is not supported yet")
+                }
+            }
+        }
+    }
+
+    func render(_ facts: RequestFacts) -> [UInt8] {
+        var out: [UInt8] = []
+        for part in parts {
+            switch part {
+            case .literal(let bytes): out += bytes
+            case .clientAddress: out += facts.connection.clientAddressText
+            case .clientPort: out += Array(String(facts.connection.clientPort).utf8)
+            case .localAddress:
+                let a = facts.connection.localAddress
+                let ip: IPAddress = a.count == 4 ? .v4(a[0], a[1], a[2], a[3]) : .v6(a)
+                out += Array(ip.description.utf8)
+            case .localPort: out += Array(String(facts.connection.localPort).utf8)
+            case .requestHeader(let name):
+                _ = RequestFacts.forEachValue(of: name, in: facts.bytes, headers: facts.headers, split: false) {
+                    out += $0
+                    return true
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// What an http-request or http-response rule does, compiled.
+enum RuleAction {
+    /// Remove every header with this (lower-case) name, then add it with the value.
+    case setHeader(lowerName: [UInt8], name: [UInt8], value: ValueTemplate)
+    case addHeader(name: [UInt8], value: ValueTemplate)
+    case deleteHeader(lowerName: [UInt8])
+    /// Answer with these bytes and stop (`deny`, `return`); `closes` after the answer.
+    case reply(ByteBuffer, closes: Bool)
+    case redirect(RedirectRule)
+    /// Stop evaluating rules of this list.
+    case allow
+}
+
+struct CompiledRule {
+    let action: RuleAction
+    let condition: CompiledCondition?
+}
+
+/// The outcome of running a rule list on a message.
+enum RuleOutcome {
+    case proceed
+    case reply(ByteBuffer, closes: Bool)
+}
+
+enum RuleEngine {
+    /// Applies `rules` in order: header edits accumulate in `rewrite`; a reply stops.
+    static func run(_ rules: [CompiledRule], facts: RequestFacts, rewrite: inout HeadRewrite) -> RuleOutcome {
+        for rule in rules {
+            if let condition = rule.condition, !condition.evaluate(facts) { continue }
+            switch rule.action {
+            case .setHeader(let lowerName, let name, let value):
+                rewrite.dropNames.append(lowerName)
+                rewrite.add(name, value.render(facts))
+            case .addHeader(let name, let value):
+                rewrite.add(name, value.render(facts))
+            case .deleteHeader(let lowerName):
+                rewrite.dropNames.append(lowerName)
+            case .reply(let bytes, let closes):
+                return .reply(bytes, closes: closes)
+            case .redirect(let redirect):
+                return .reply(redirectResponse(redirect, facts: facts), closes: false)
+            case .allow:
+                return .proceed
+            }
+        }
+        return .proceed
+    }
+
+    /// HAProxy 2.6's redirect answer: status line, empty body, `location`, no cache.
+    static func redirectResponse(_ rule: RedirectRule, facts: RequestFacts) -> ByteBuffer {
+        var location: [UInt8] = []
+        let target = (try? ValueTemplate(rule.target, at: nil))?.render(facts) ?? Array(rule.target.raw.utf8)
+        switch rule.kind {
+        case .location:
+            location = target
+        case .prefix:
+            location = target == Array("/".utf8) ? [] : target
+            location += facts.path
+            if rule.appendSlash, location.last != UInt8(ascii: "/") { location.append(UInt8(ascii: "/")) }
+            if !rule.dropQuery, let query = facts.query {
+                location.append(UInt8(ascii: "?"))
+                location += query
+            }
+        case .scheme:
+            location = target + Array("://".utf8)
+            if let host = facts.head.host { location += facts.slice(host) }
+            location += facts.slice(facts.head.targetSpan)
+        }
+        var response = ByteBuffer()
+        response.writeString("HTTP/1.1 \(rule.code) \(reason(rule.code))\r\ncontent-length: 0\r\nlocation: ")
+        response.writeBytes(location)
+        response.writeString("\r\ncache-control: no-cache\r\n\r\n")
+        return response
+    }
+
+    static func reason(_ code: Int) -> String {
+        switch code {
+        case 200: return "OK"
+        case 201: return "Created"
+        case 204: return "No Content"
+        case 301: return "Moved Permanently"
+        case 302: return "Found"
+        case 303: return "See Other"
+        case 307: return "Temporary Redirect"
+        case 308: return "Permanent Redirect"
+        case 400: return "Bad Request"
+        case 401: return "Unauthorized"
+        case 403: return "Forbidden"
+        case 404: return "Not Found"
+        case 405: return "Method Not Allowed"
+        case 429: return "Too Many Requests"
+        case 500: return "Internal Server Error"
+        case 502: return "Bad Gateway"
+        case 503: return "Service Unavailable"
+        case 504: return "Gateway Timeout"
+        default: return "Unknown"
+        }
+    }
+
+    /// The bytes of a `deny`/`return` reply.
+    static func replyBytes(_ reply: HTTPReply, errorPages: ErrorPages) -> ByteBuffer {
+        var body: [UInt8] = []
+        switch reply.body {
+        case .defaultErrorFile, .none:
+            if reply.status >= 400 || reply.contentType == nil && reply.headers.isEmpty {
+                if reply.status >= 400 { return errorPages.response(reply.status) }
+            }
+        case .errorFile(let bytes):
+            return ByteBuffer(bytes: bytes)
+        case .file(let bytes): body = bytes
+        case .string(let text): body = Array(text.utf8)
+        case .logFormat(let format): body = Array(format.raw.utf8)
+        }
+        var out = ByteBuffer()
+        out.writeString("HTTP/1.1 \(reply.status) \(reason(reply.status))\r\ncontent-length: \(body.count)\r\n")
+        if let type = reply.contentType { out.writeString("content-type: \(type)\r\n") }
+        for header in reply.headers { out.writeString("\(header.name): \(header.value.raw)\r\n") }
+        out.writeString("\r\n")
+        out.writeBytes(body)
+        return out
+    }
+}

@@ -1,0 +1,129 @@
+import NIOCore
+
+/// What ACLs and rules can read about one request (and, for `http-response` rules, its
+/// response): the head's bytes in place plus the connection's addresses. Valid only
+/// while the head's buffer is borrowed, so it never outlives one evaluation.
+struct RequestFacts {
+    let bytes: UnsafeRawBufferPointer
+    let head: HTTPRequestHead
+    let headers: [HTTPHeaderField]
+    let connection: ConnectionFacts
+    /// For http-response rules: the response's bytes, head and headers.
+    var response: (bytes: UnsafeRawBufferPointer, head: HTTPResponseHead, headers: [HTTPHeaderField])?
+
+    /// The path: the target without scheme and authority (absolute form) and without the query.
+    var path: UnsafeRawBufferPointer {
+        var target = slice(head.targetSpan)
+        if target.count > 0, target[0] != UInt8(ascii: "/"), let scheme = Self.find("://", in: target) {
+            // Absolute form: skip `scheme://authority`.
+            let afterAuthority = target[(scheme + 3)...].firstIndex(of: UInt8(ascii: "/")) ?? target.count
+            target = UnsafeRawBufferPointer(rebasing: target[afterAuthority...])
+        }
+        if let question = target.firstIndex(of: UInt8(ascii: "?")) {
+            return UnsafeRawBufferPointer(rebasing: target[..<question])
+        }
+        return target
+    }
+
+    /// The query string after `?`, or nil.
+    var query: UnsafeRawBufferPointer? {
+        let target = slice(head.targetSpan)
+        guard let question = target.firstIndex(of: UInt8(ascii: "?")) else { return nil }
+        return UnsafeRawBufferPointer(rebasing: target[(question + 1)...])
+    }
+
+    /// The value of query parameter `name` (bytes), or nil.
+    func urlParameter(_ name: [UInt8]) -> UnsafeRawBufferPointer? {
+        guard let query else { return nil }
+        var start = 0
+        while start <= query.count {
+            let end = query[start...].firstIndex(where: { $0 == UInt8(ascii: "&") || $0 == UInt8(ascii: ";") }) ?? query.count
+            let pair = UnsafeRawBufferPointer(rebasing: query[start..<end])
+            if let equals = pair.firstIndex(of: UInt8(ascii: "=")), equals == name.count,
+               pair.starts(with: name) {
+                return UnsafeRawBufferPointer(rebasing: pair[(equals + 1)...])
+            }
+            start = end + 1
+        }
+        return nil
+    }
+
+    func slice(_ span: HTTPSpan) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: bytes[span.start..<span.end])
+    }
+
+    /// Calls `body` with each value of header `name` (lower-case), comma-split when
+    /// `split` (HAProxy's `hdr` in ACLs), whole otherwise; stops when `body` returns true.
+    static func forEachValue(of name: [UInt8], in bytes: UnsafeRawBufferPointer, headers: [HTTPHeaderField],
+                             split: Bool, _ body: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        for field in headers {
+            let matches = name.withUnsafeBufferPointer { field.name.equalsCaseInsensitive(lowercased: $0, in: bytes) }
+            guard matches else { continue }
+            let value = UnsafeRawBufferPointer(rebasing: bytes[field.value.start..<field.value.end])
+            if !split {
+                if body(value) { return true }
+                continue
+            }
+            var start = 0
+            while start <= value.count {
+                let end = value[start...].firstIndex(of: UInt8(ascii: ",")) ?? value.count
+                var a = start, b = end
+                while a < b, value[a] == 0x20 || value[a] == 0x09 { a += 1 }
+                while b > a, value[b - 1] == 0x20 || value[b - 1] == 0x09 { b -= 1 }
+                if body(UnsafeRawBufferPointer(rebasing: value[a..<b])) { return true }
+                start = end + 1
+            }
+        }
+        return false
+    }
+
+    static func find(_ needle: StaticString, in haystack: UnsafeRawBufferPointer) -> Int? {
+        let n = needle.utf8CodeUnitCount
+        guard haystack.count >= n else { return nil }
+        for i in 0...(haystack.count - n) {
+            var equal = true
+            for k in 0..<n where haystack[i + k] != needle.utf8Start[k] { equal = false; break }
+            if equal { return i }
+        }
+        return nil
+    }
+}
+
+/// Facts about the client connection, computed once per connection.
+struct ConnectionFacts {
+    /// The client's address bytes (4 or 16), empty for a Unix socket.
+    var clientAddress: [UInt8] = []
+    var clientPort: Int = 0
+    var localAddress: [UInt8] = []
+    var localPort: Int = 0
+    /// The client's address as text, for `X-Forwarded-For`.
+    var clientAddressText: [UInt8] = []
+
+    init(channel: Channel) {
+        if let remote = channel.remoteAddress {
+            clientAddress = Self.bytes(of: remote)
+            clientPort = remote.port ?? 0
+            clientAddressText = Array((remote.ipAddress ?? "").utf8)
+        }
+        if let local = channel.localAddress {
+            localAddress = Self.bytes(of: local)
+            localPort = local.port ?? 0
+        }
+    }
+
+    static func bytes(of address: SocketAddress) -> [UInt8] {
+        switch address {
+        case .v4(let v4):
+            return withUnsafeBytes(of: v4.address.sin_addr.s_addr) { Array($0) }
+        case .v6(let v6):
+            let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+            // An IPv4-mapped IPv6 client is an IPv4 client for ACLs.
+            if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
+                return Array(bytes[12..<16])
+            }
+            return bytes
+        case .unixDomainSocket:
+            return []
+        }
+    }
+}

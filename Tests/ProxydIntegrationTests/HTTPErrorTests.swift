@@ -1,0 +1,107 @@
+import Foundation
+import XCTest
+
+/// The answers proxyd sends on its own behalf, byte for byte as HAProxy 2.6 sends them.
+final class HTTPErrorTests: XCTestCase {
+    private func startProxy(servers: String, extra: String = "", defaults: String = "") throws -> (ProxydProcess, Int) {
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: ProxyFixture.preamble(extraDefaults: defaults) + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+            \(extra)
+            backend app
+            \(servers)
+            """, waitForPorts: [port])
+        return (proxy, port)
+    }
+
+    func testMalformedRequestGets400AndClose() throws {
+        let a = try TestBackend(name: "a")
+        let (proxy, port) = try startProxy(servers: ProxyFixture.serverLines([a]))
+        defer { proxy.stop() }
+        let client = try TCP.Connection(port: port)
+        try client.send("GE T / HTTP/1.1\r\nHost: x\r\n\r\n")
+        let bytes = client.receiveAll()
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), """
+            HTTP/1.1 400 Bad request\r\nContent-length: 90\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>400 Bad request</h1>\nYour browser sent an invalid request.\n</body></html>\n
+            """)
+        XCTAssertEqual(a.requestCount, 0)
+    }
+
+    func testContentLengthWithTransferEncodingIsRefused() throws {
+        let a = try TestBackend(name: "a")
+        let (proxy, port) = try startProxy(servers: ProxyFixture.serverLines([a]))
+        defer { proxy.stop() }
+        let client = try TCP.Connection(port: port)
+        try client.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+        XCTAssertEqual(try client.receiveResponse().status, 400)
+        try client.send("x")
+        XCTAssertEqual(client.receiveAll(), [], "the connection is closed after a 400")
+        XCTAssertEqual(a.requestCount, 0, "a smuggling attempt never reaches a server")
+    }
+
+    func testIncompleteRequestTimesOutWith408() throws {
+        let a = try TestBackend(name: "a")
+        let (proxy, port) = try startProxy(servers: ProxyFixture.serverLines([a]),
+                                           defaults: "    timeout http-request 300ms")
+        defer { proxy.stop() }
+        let client = try TCP.Connection(port: port)
+        try client.send("GET / HTTP/1.1\r\nHost: x\r\n")
+        let response = try client.receiveResponse()
+        XCTAssertEqual(response.status, 408)
+        XCTAssertEqual(response.header("Connection"), "close")
+        XCTAssertTrue(response.bodyText.contains("Your browser didn't send a complete request in time."))
+    }
+
+    func testInvalidServerResponseGives502() throws {
+        let bad = try TestBackend(name: "bad", behaviour: .garbage)
+        let (proxy, port) = try startProxy(servers: ProxyFixture.serverLines([bad]))
+        defer { proxy.stop() }
+        let response = try ProxyFixture.get(port: port)
+        XCTAssertEqual(response.status, 502)
+        XCTAssertTrue(response.bodyText.contains("The server returned an invalid or incomplete response."))
+    }
+
+    func testServerClosingWithoutAnswerGives502() throws {
+        let bad = try TestBackend(name: "bad", behaviour: .closeWithoutResponse)
+        let (proxy, port) = try startProxy(servers: ProxyFixture.serverLines([bad]))
+        defer { proxy.stop() }
+        XCTAssertEqual(try ProxyFixture.get(port: port).status, 502)
+    }
+
+    func testNoUsableServerGives503() throws {
+        let closedPort = TCP.freePort()
+        let (proxy, port) = try startProxy(servers: "    server gone 127.0.0.1:\(closedPort)\n    retries 0")
+        defer { proxy.stop() }
+        let response = try ProxyFixture.get(port: port)
+        XCTAssertEqual(response.status, 503)
+        XCTAssertEqual(response.bodyText, "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n")
+    }
+
+    func testSlowServerGives504() throws {
+        let slow = try TestBackend(name: "slow", behaviour: .slow(.seconds(5)))
+        let (proxy, port) = try startProxy(servers: ProxyFixture.serverLines([slow]) + "\n    timeout server 300ms")
+        defer { proxy.stop() }
+        let started = Date()
+        let response = try ProxyFixture.get(port: port)
+        XCTAssertEqual(response.status, 504)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
+    }
+
+    func testErrorfileReplacesTheResponse() throws {
+        let closedPort = TCP.freePort()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("errfile-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let page = "HTTP/1.0 503 Service Unavailable\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<h1>our own 503</h1>\n"
+        let path = dir.appendingPathComponent("503.http").path
+        try page.write(toFile: path, atomically: true, encoding: .utf8)
+        let (proxy, port) = try startProxy(servers: "    server gone 127.0.0.1:\(closedPort)\n    retries 0",
+                                           defaults: "    errorfile 503 \(path)")
+        defer { proxy.stop() }
+        let client = try TCP.Connection(port: port)
+        try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(String(decoding: client.receiveAll(), as: UTF8.self), page)
+    }
+}

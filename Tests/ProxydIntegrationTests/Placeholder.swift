@@ -1,2 +1,0 @@
-import XCTest
-final class ProxydIntegrationTestsSmoke: XCTestCase { func testBuilds() { XCTAssertTrue(true) } }
