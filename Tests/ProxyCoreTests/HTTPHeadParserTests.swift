@@ -52,7 +52,7 @@ final class HTTPRequestParserTests: XCTestCase {
         ]
         for (m, expected) in cases {
             var p = HTTPRequestParser()
-            XCTAssertEqual(parse("\(m) / HTTP/1.1\r\nHost: a\r\n\r\n", &p), .complete, m)
+            XCTAssertEqual(parse("\(m) / HTTP/1.1\r\nX: a\r\n\r\n", &p), .complete, m)
             XCTAssertEqual(p.head.method, expected, m)
         }
     }
@@ -214,6 +214,10 @@ final class HTTPRequestParserTests: XCTestCase {
             ("GET / HTTP/1.1\r\n: a\r\n\r\n", .invalidHeaderName),
             ("GET / HTTP/1.1\r\nNoColon\r\n\r\n", .invalidHeaderName),
             ("GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n", .duplicateHost),
+            ("GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", .duplicateHost),
+            ("GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n", .hostAuthorityMismatch),
+            ("GET http://u:p@a.example:81/x HTTP/1.1\r\nHost: a.example\r\n\r\n", .hostAuthorityMismatch),
+            ("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example\r\n\r\n", .hostAuthorityMismatch),
             // request line
             ("G(T / HTTP/1.1\r\n\r\n", .invalidMethod),
             ("GE\u{0}T / HTTP/1.1\r\n\r\n", .invalidMethod),
@@ -244,6 +248,20 @@ final class HTTPRequestParserTests: XCTestCase {
         XCTAssertEqual(HTTPParseError.bareCR.requestStatusCode, 400)
     }
 
+    func testAuthorityMatchingHost() {
+        let ok = [
+            "GET http://A.example/x?y HTTP/1.1\r\nHost: a.EXAMPLE\r\n\r\n",
+            "GET http://u:p@a.example:81/x HTTP/1.1\r\nHost: a.example:81\r\n\r\n",
+            "GET http://a.example HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET http://a.example/x HTTP/1.1\r\n\r\n",
+            "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
+            "OPTIONS * HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET /x HTTP/1.1\r\nHost: anything\r\n\r\n",
+            "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", // no Host in 1.1: forwarded, as HAProxy does
+        ]
+        for text in ok { XCTAssertEqual(status(text), .complete, text.debugDescription) }
+    }
+
     func testTooManyHeaders() {
         func request(_ count: Int) -> String {
             var s = "GET / HTTP/1.1\r\n"
@@ -251,12 +269,16 @@ final class HTTPRequestParserTests: XCTestCase {
             return s + "\r\n"
         }
         var p = HTTPRequestParser()
-        XCTAssertEqual(parse(request(101), &p), .complete)
-        XCTAssertEqual(p.headers.count, 101)
-        XCTAssertEqual(parse(request(102), &p), .error(.tooManyHeaders))
-        var small = HTTPRequestParser(maxHeaders: 3)
+        // tune.http.maxhdr 101 counts the request line: 100 fields pass, 101 do not
+        XCTAssertEqual(parse(request(100), &p), .complete)
+        XCTAssertEqual(p.headers.count, 100)
+        XCTAssertEqual(parse(request(101), &p), .error(.tooManyHeaders))
+        var small = HTTPRequestParser(maxHeaders: 4)
         XCTAssertEqual(parse(request(3), &small), .complete)
         XCTAssertEqual(parse(request(4), &small), .error(.tooManyHeaders))
+        var r = HTTPResponseParser()
+        XCTAssertEqual(withBytes("HTTP/1.1 200 OK\r\n" + String(request(101).dropFirst(16))) { r.parse($0, requestMethod: .get) },
+                       .error(.tooManyHeaders))
     }
 
     func testHeadTooLarge() {

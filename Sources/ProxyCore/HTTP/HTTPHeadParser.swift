@@ -195,7 +195,8 @@ func scanHeaderFields(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, maxH
             i += 1
         }
 
-        if headers.count >= maxHeaders { return .error(.tooManyHeaders) }
+        // HAProxy's tune.http.maxhdr counts the start line too.
+        if headers.count + 1 >= maxHeaders { return .error(.tooManyHeaders) }
         headers.append(HTTPHeaderField(name: HTTPSpan(offset: nameStart, length: nameLength),
                                        value: HTTPSpan(offset: valueStart, length: valueEnd - valueStart)))
         if let e = sem.apply(p, name: nameStart, nameLength, value: valueStart, valueEnd) {
@@ -308,7 +309,8 @@ public struct HTTPRequestHead: Sendable {
 public struct HTTPRequestParser: Sendable {
     /// HAProxy's bufsize (16384) minus maxrewrite (1024).
     public static let defaultMaxHeadLength = 16384 - 1024
-    /// HAProxy's `tune.http.maxhdr`.
+    /// HAProxy's `tune.http.maxhdr`: header lines including the start line, so at
+    /// most 100 header fields by default.
     public static let defaultMaxHeaders = 101
 
     public var maxHeadLength: Int
@@ -410,10 +412,17 @@ public struct HTTPRequestParser: Sendable {
             framing = .none
         }
 
+        let method = parseMethod(p, lineStart, methodSpan.count)
+        if let host = sem.host,
+           let authority = requestAuthority(p, targetSpan, isConnect: method == .connect),
+           !(authority.count == host.count && bytesEqualIgnoringCase(p + authority.start, p + host.start, host.count)) {
+            return .error(.hostAuthorityMismatch)
+        }
+
         var h = HTTPRequestHead()
         h.start = lineStart
         h.headLength = end
-        h.method = parseMethod(p, lineStart, methodSpan.count)
+        h.method = method
         h.methodSpan = methodSpan
         h.targetSpan = targetSpan
         h.versionSpan = versionSpan
@@ -446,6 +455,38 @@ public struct HTTPRequestParser: Sendable {
                             in bytes: UnsafeRawBufferPointer) -> HTTPHeaderField? {
         findHeader(headers, name, bytes)
     }
+}
+
+@inline(__always)
+func bytesEqualIgnoringCase(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+    var k = 0
+    while k < count {
+        if asciiLower(a[k]) != asciiLower(b[k]) { return false }
+        k += 1
+    }
+    return true
+}
+
+/// The authority a request target carries: all of it for CONNECT (authority-form),
+/// the part after `scheme://` (without userinfo) for absolute-form, nil for
+/// origin-form (`/…`) and `*`.
+@inline(__always)
+func requestAuthority(_ p: UnsafePointer<UInt8>, _ target: HTTPSpan, isConnect: Bool) -> HTTPSpan? {
+    if isConnect { return target }
+    let s = target.start, e = target.end
+    guard s < e, p[s] != 0x2F, p[s] != 0x2A else { return nil }
+    var k = s
+    while k < e && p[k] != 0x3A && p[k] != 0x2F && p[k] != 0x3F { k += 1 } // scheme ends at ':'
+    guard k + 2 < e, p[k] == 0x3A, p[k + 1] == 0x2F, p[k + 2] == 0x2F else { return nil }
+    var a = k + 3
+    var end = a
+    while end < e && p[end] != 0x2F && p[end] != 0x3F && p[end] != 0x23 { end += 1 }
+    var u = end
+    while u > a { // userinfo ends at the last '@' of the authority
+        if p[u - 1] == 0x40 { a = u; break }
+        u -= 1
+    }
+    return HTTPSpan(offset: a, length: end - a)
 }
 
 @inline(__always)

@@ -77,7 +77,8 @@ public enum HTTPParseError: Error, Hashable, Sendable {
     /// The head is longer than the parser's `maxHeadLength` (HAProxy: bufsize minus
     /// maxrewrite, 15360 bytes by default).
     case headTooLarge
-    /// More header fields than `maxHeaders` (HAProxy's `tune.http.maxhdr`, 101).
+    /// More lines than `maxHeaders` (HAProxy's `tune.http.maxhdr`, 101, counts the
+    /// start line: 100 header fields pass, 101 do not).
     case tooManyHeaders
     /// The method contains a byte that is not a token character.
     case invalidMethod
@@ -120,8 +121,12 @@ public enum HTTPParseError: Error, Hashable, Sendable {
     case invalidTransferEncoding
     /// Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1: faulty framing).
     case transferEncodingInHTTP10
-    /// More than one Host header field (RFC 9112 §3.2: MUST 400).
+    /// More than one Host header field (RFC 9112 §3.2: MUST 400; HAProxy merges
+    /// identical repeats, proxyd forwards original bytes and refuses them all).
     case duplicateHost
+    /// The target has an authority (absolute-form, or CONNECT's authority-form)
+    /// that differs from the Host field (RFC 9112 §3.2; HAProxy answers 400 since 2.1).
+    case hostAuthorityMismatch
 
     /// The status the engine should answer to a client whose request failed with
     /// this error (responses that fail are always 502).

@@ -1,0 +1,563 @@
+// Load-balancing algorithms of HAProxy 2.6 (`balance …`, `hash-type …`), as a pure
+// value type. The engine keeps one `Balancer` per backend per event loop, so no
+// locks: it tells the balancer about weight/usability changes and about connections
+// starting and ending, and asks it for a server per request or connection.
+//
+// Servers are identified by their index in the backend's server list.
+
+/// `balance <algorithm> [arguments]`.
+public enum BalanceAlgorithm: Hashable, Sendable {
+    /// Smooth weighted round robin; weights may change at run time.
+    case roundRobin
+    /// Weighted round robin over the weights the servers started with; run-time
+    /// weight changes are ignored except that weight 0 drains a server (HAProxy).
+    case staticRoundRobin
+    /// Fewest current connections relative to weight; round robin among equals.
+    case leastConnections
+    /// The first server, by id, with a free connection slot; weights ignored.
+    case first
+    /// `random(<draws>)`: draw this many servers at random (weighted) and keep the
+    /// least loaded. HAProxy's default is 2 (power of two choices).
+    case random(draws: Int)
+    /// Hash of the client address.
+    case source
+    /// Hash of the request target (see `URIHashOptions`).
+    case uri(URIHashOptions)
+    /// Hash of a query parameter's value; round robin when the parameter is absent.
+    /// The name is matched case-sensitively.
+    case urlParameter(name: [UInt8])
+    /// `hdr(<name>)`: hash of a header's value (name matched ignoring case, give it
+    /// in any case); round robin when the header is absent or empty.
+    /// `useDomainOnly` hashes only the domain label before the TLD (`use_domain_only`).
+    case header(name: [UInt8], useDomainOnly: Bool)
+
+    public static let random = BalanceAlgorithm.random(draws: 2)
+
+    public var isHashBased: Bool {
+        switch self {
+        case .source, .uri, .urlParameter, .header: return true
+        default: return false
+        }
+    }
+}
+
+/// `balance uri [len N] [depth N] [whole] [path-only]`.
+public struct URIHashOptions: Hashable, Sendable {
+    /// Hash the whole target, query included (default: only the part before `?`).
+    public var whole: Bool
+    /// Hash at most this many bytes (0: no limit).
+    public var length: Int
+    /// Hash at most this many directory levels: stop at the (depth+1)-th `/` (0: no
+    /// limit).
+    public var depth: Int
+    /// For an absolute-form target (`http://host/p`), start at the path.
+    public var pathOnly: Bool
+
+    public init(whole: Bool = false, length: Int = 0, depth: Int = 0, pathOnly: Bool = false) {
+        self.whole = whole
+        self.length = length
+        self.depth = depth
+        self.pathOnly = pathOnly
+    }
+}
+
+/// `hash-type <method> <function> [avalanche]`. Default: `map-based sdbm`.
+public struct BalanceHashType: Hashable, Sendable {
+    public enum Method: Hashable, Sendable {
+        /// Hash modulo the total weight of the usable servers; static weights.
+        case mapBased
+        /// A ring with 16 points per unit of weight: removing a server only moves its
+        /// own keys; weights may change at run time.
+        case consistent
+    }
+    public var method: Method
+    public var function: BalanceHashFunction
+    public var avalanche: Bool
+
+    public init(method: Method = .mapBased, function: BalanceHashFunction = .sdbm, avalanche: Bool = false) {
+        self.method = method
+        self.function = function
+        self.avalanche = avalanche
+    }
+}
+
+/// One server as the balancer sees it.
+public struct BalancerServer: Hashable, Sendable {
+    /// 0...256; 0 means not selectable.
+    public var weight: Int
+    public var isBackup: Bool
+    /// Up, not in maintenance, not disabled.
+    public var isUsable: Bool
+    /// nil: unlimited.
+    public var maxConnections: Int?
+    /// HAProxy's server id (`id` keyword; default: position + 1). Orders `first` and
+    /// places the consistent-hash points.
+    public var id: Int?
+
+    public init(weight: Int = 1, isBackup: Bool = false, isUsable: Bool = true,
+                maxConnections: Int? = nil, id: Int? = nil) {
+        self.weight = weight
+        self.isBackup = isBackup
+        self.isUsable = isUsable
+        self.maxConnections = maxConnections
+        self.id = id
+    }
+}
+
+public enum BalancerDecision: Hashable, Sendable {
+    /// Use this server.
+    case server(Int)
+    /// A hash chose this server but it is at maxconn: queue for it (HAProxy queues
+    /// on the server, so the same key keeps the same server).
+    case serverFull(Int)
+    /// There are usable servers but every one is at maxconn: queue in the backend.
+    case allFull
+    /// No server is usable (no weight, down, disabled): 503.
+    case noneUsable
+}
+
+public struct Balancer: Sendable {
+    @usableFromInline
+    struct Slot: Sendable {
+        var weight: Int32          // run-time weight
+        var initialWeight: Int32   // weight at start (static algorithms)
+        var current: Int64 = 0     // smooth round robin state
+        var connections: Int32 = 0
+        var maxConnections: Int32  // 0: unlimited
+        var id: Int32
+        var isBackup: Bool
+        var isUsable: Bool
+    }
+
+    public let algorithm: BalanceAlgorithm
+    public let hashType: BalanceHashType
+    public let allBackups: Bool
+
+    @usableFromInline var slots: [Slot]
+    @usableFromInline var dirty = true
+    /// The group in use: active servers, or backups.
+    @usableFromInline var usingBackups = false
+    /// Without `allbackups`: the one backup in use (index), or -1.
+    @usableFromInline var soleBackup = -1
+    @usableFromInline var groupIsEmpty = true
+    /// `first`: server indices ordered by id.
+    @usableFromInline var byId: [Int32] = []
+    /// map-based: each server of the group appears weight times, interleaved.
+    @usableFromInline var map: [Int32] = []
+    /// consistent: ring points sorted by key.
+    @usableFromInline var ringKeys: [UInt32] = []
+    @usableFromInline var ringServers: [Int32] = []
+    @usableFromInline var cursor = 0
+    @usableFromInline var rng: SplitMix64
+    @usableFromInline let headerName: [UInt8]
+
+    /// - Parameters:
+    ///   - seed: seeds `random`; pass a fixed value in tests.
+    public init(servers: [BalancerServer], algorithm: BalanceAlgorithm,
+                hashType: BalanceHashType = BalanceHashType(), allBackups: Bool = false,
+                seed: UInt64 = UInt64.random(in: 0...UInt64.max)) {
+        self.algorithm = algorithm
+        self.hashType = hashType
+        self.allBackups = allBackups
+        self.rng = SplitMix64(seed: seed)
+        if case .header(let name, _) = algorithm {
+            headerName = name.map { asciiLower($0) }
+        } else {
+            headerName = []
+        }
+        slots = []
+        slots.reserveCapacity(servers.count)
+        for (k, s) in servers.enumerated() {
+            let w = Int32(clamping: max(0, min(256, s.weight)))
+            slots.append(Slot(weight: w, initialWeight: w,
+                              maxConnections: Int32(clamping: max(0, s.maxConnections ?? 0)),
+                              id: Int32(clamping: s.id ?? (k + 1)),
+                              isBackup: s.isBackup, isUsable: s.isUsable))
+        }
+        byId = (0..<Int32(slots.count)).sorted { slots[Int($0)].id < slots[Int($1)].id }
+    }
+
+    public var serverCount: Int { slots.count }
+
+    // MARK: Run-time changes
+
+    /// Sets a server's weight (0...256). Ignored by static algorithms
+    /// (`static-rr`, map-based hashing) except that 0 drains the server and a
+    /// non-zero weight brings it back with its initial weight, as HAProxy does.
+    public mutating func setWeight(_ weight: Int, server: Int) {
+        let w = Int32(clamping: max(0, min(256, weight)))
+        if slots[server].weight == w { return }
+        if slots[server].weight == 0 { slots[server].current = 0 }
+        slots[server].weight = w
+        dirty = true
+    }
+
+    /// Health, maintenance or `disabled` changed.
+    public mutating func setUsable(_ usable: Bool, server: Int) {
+        if slots[server].isUsable == usable { return }
+        slots[server].isUsable = usable
+        if usable { slots[server].current = 0 }
+        dirty = true
+    }
+
+    public mutating func setMaxConnections(_ maxConnections: Int?, server: Int) {
+        slots[server].maxConnections = Int32(clamping: max(0, maxConnections ?? 0))
+    }
+
+    /// The engine opened a connection to (or assigned a request to) `server`.
+    @inline(__always)
+    public mutating func connectionStarted(server: Int) {
+        slots[server].connections &+= 1
+    }
+
+    /// A connection (or request) on `server` ended.
+    @inline(__always)
+    public mutating func connectionEnded(server: Int) {
+        if slots[server].connections > 0 { slots[server].connections &-= 1 }
+    }
+
+    /// Sets the current connection count directly (when the engine keeps it).
+    public mutating func setConnections(_ count: Int, server: Int) {
+        slots[server].connections = Int32(clamping: max(0, count))
+    }
+
+    public func connections(server: Int) -> Int { Int(slots[server].connections) }
+    public func weight(server: Int) -> Int { Int(slots[server].weight) }
+    public func isUsable(server: Int) -> Bool { slots[server].isUsable }
+
+    // MARK: Picking
+
+    /// Chooses a server without request data: every non-hash algorithm, and the
+    /// round-robin fallback of the hash algorithms.
+    public mutating func pick() -> BalancerDecision {
+        refreshIfNeeded()
+        if groupIsEmpty { return .noneUsable }
+        switch algorithm {
+        case .roundRobin, .staticRoundRobin: return pickRoundRobin()
+        case .leastConnections: return pickLeastConnections()
+        case .first: return pickFirst()
+        case .random(let draws): return pickRandom(draws: draws)
+        case .source, .uri, .urlParameter, .header: return pickRoundRobin()
+        }
+    }
+
+    /// For `mode tcp`, or any algorithm: `source` hashes `clientAddress` (4 bytes
+    /// for IPv4, 16 for IPv6, network order); without an address it falls back to
+    /// round robin, as HAProxy does for non-IP clients.
+    public mutating func pick(clientAddress: UnsafeRawBufferPointer?) -> BalancerDecision {
+        if case .source = algorithm, let a = clientAddress, a.count >= 4 {
+            refreshIfNeeded()
+            if groupIsEmpty { return .noneUsable }
+            return pickHashed(sourceHash(a))
+        }
+        return pick()
+    }
+
+    /// For `mode http`: every algorithm, with the request's target and headers
+    /// (spans into `bytes`, as the request parser produced them).
+    public mutating func pick(clientAddress: UnsafeRawBufferPointer?, target: HTTPSpan,
+                              headers: [HTTPHeaderField], in bytes: UnsafeRawBufferPointer) -> BalancerDecision {
+        switch algorithm {
+        case .uri(let options):
+            refreshIfNeeded()
+            if groupIsEmpty { return .noneUsable }
+            return pickHashed(uriHash(target, options, bytes))
+        case .urlParameter(let name):
+            let value = name.withUnsafeBufferPointer { HTTPTarget.urlParameter($0, of: target, in: bytes) }
+            guard let v = value else { return pick() }
+            refreshIfNeeded()
+            if groupIsEmpty { return .noneUsable }
+            return pickHashed(keyHash(bytes.bytePointer + v.start, v.count))
+        case .header(_, let domainOnly):
+            let field = headerName.withUnsafeBufferPointer { findHeader(headers, $0, bytes) }
+            guard let f = field, f.value.count > 0 else { return pick() }
+            refreshIfNeeded()
+            if groupIsEmpty { return .noneUsable }
+            var s = f.value.start, e = f.value.end
+            if domainOnly { (s, e) = domainLabel(bytes.bytePointer, s, e) }
+            return pickHashed(keyHash(bytes.bytePointer + s, e - s))
+        default:
+            return pick(clientAddress: clientAddress)
+        }
+    }
+
+    /// Chooses by a precomputed 32-bit hash (map-based or consistent, as configured).
+    public mutating func pick(hash: UInt32) -> BalancerDecision {
+        refreshIfNeeded()
+        if groupIsEmpty { return .noneUsable }
+        return pickHashed(hash)
+    }
+
+    // MARK: Keys
+
+    /// The configured function, then the avalanche modifier when set.
+    @inline(__always)
+    func keyHash(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32 {
+        let h = hashType.function.hash(p, count)
+        return hashType.avalanche ? avalancheHash(h) : h
+    }
+
+    /// HAProxy's source hash: the address as 32-bit big-endian words XORed
+    /// together, then avalanche unless map-based.
+    @inline(__always)
+    func sourceHash(_ a: UnsafeRawBufferPointer) -> UInt32 {
+        let p = a.bytePointer
+        var h: UInt32 = 0
+        var k = 0
+        while k + 4 <= a.count {
+            h ^= UInt32(p[k]) << 24 | UInt32(p[k + 1]) << 16 | UInt32(p[k + 2]) << 8 | UInt32(p[k + 3])
+            k += 4
+        }
+        return hashType.method == .mapBased ? h : avalancheHash(h)
+    }
+
+    func uriHash(_ target: HTTPSpan, _ o: URIHashOptions, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        let p = bytes.bytePointer
+        var s = target.start
+        var e = target.end
+        if o.pathOnly && s < e && p[s] != 0x2F {
+            // absolute-form: skip "scheme://authority"
+            var k = s
+            while k + 2 < e && !(p[k] == 0x3A && p[k + 1] == 0x2F && p[k + 2] == 0x2F) { k += 1 }
+            if k + 2 < e {
+                k += 3
+                while k < e && p[k] != 0x2F && p[k] != 0x3F { k += 1 }
+                s = k
+            }
+        }
+        if o.length > 0 && e - s > o.length { e = s + o.length }
+        var k = s
+        var slashes = 0
+        while k < e {
+            let c = p[k]
+            if c == 0x2F {
+                slashes += 1
+                if o.depth > 0 && slashes == o.depth + 1 { break }
+            } else if c == 0x3F && !o.whole {
+                break
+            }
+            k += 1
+        }
+        return keyHash(p + s, k - s)
+    }
+
+    /// `use_domain_only`: the label before the last dot (`www.example.com` →
+    /// `example`); the whole value when it has no dot.
+    func domainLabel(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> (Int, Int) {
+        var k = e - 1
+        while k >= s && p[k] != 0x2E { k -= 1 }
+        if k < s { return (s, e) }
+        let end = k
+        k -= 1
+        while k >= s && p[k] != 0x2E { k -= 1 }
+        return (k + 1, end)
+    }
+
+    // MARK: Groups
+
+    @inline(__always)
+    func effectiveWeight(_ i: Int) -> Int32 {
+        let s = slots[i]
+        if s.weight == 0 { return 0 }
+        return isStatic ? s.initialWeight : s.weight
+    }
+
+    @inline(__always)
+    var isStatic: Bool {
+        switch algorithm {
+        case .staticRoundRobin: return true
+        case .source, .uri, .urlParameter, .header: return hashType.method == .mapBased
+        default: return false
+        }
+    }
+
+    @inline(__always)
+    func inGroup(_ i: Int) -> Bool {
+        let s = slots[i]
+        guard s.isUsable, s.weight > 0 else { return false }
+        if !usingBackups { return !s.isBackup }
+        return allBackups ? s.isBackup : i == soleBackup
+    }
+
+    @inline(__always)
+    func isFull(_ i: Int) -> Bool {
+        let s = slots[i]
+        return s.maxConnections > 0 && s.connections >= s.maxConnections
+    }
+
+    @inline(__always)
+    mutating func refreshIfNeeded() {
+        if dirty { refresh() }
+    }
+
+    mutating func refresh() {
+        dirty = false
+        var anyActive = false
+        soleBackup = -1
+        for i in 0..<slots.count {
+            let s = slots[i]
+            guard s.isUsable, s.weight > 0 else { continue }
+            if !s.isBackup { anyActive = true } else if soleBackup < 0 { soleBackup = i }
+        }
+        usingBackups = !anyActive
+        groupIsEmpty = !anyActive && soleBackup < 0
+        guard algorithm.isHashBased else { return }
+        if hashType.method == .mapBased { buildMap() } else { buildRing() }
+    }
+
+    /// The map: the group's servers in smooth weighted round-robin order, each
+    /// appearing weight times.
+    mutating func buildMap() {
+        map.removeAll(keepingCapacity: true)
+        var total = 0
+        var members: [(index: Int, weight: Int, current: Int)] = []
+        for i in 0..<slots.count where inGroup(i) {
+            let w = Int(effectiveWeight(i))
+            members.append((i, w, 0))
+            total += w
+        }
+        map.reserveCapacity(total)
+        for _ in 0..<total {
+            var best = 0
+            for m in 0..<members.count {
+                members[m].current += members[m].weight
+                if members[m].current > members[best].current { best = m }
+            }
+            members[best].current -= total
+            map.append(Int32(members[best].index))
+        }
+    }
+
+    /// The ring: 16 points per unit of weight, keyed avalanche(id * 4096 + n) as in
+    /// HAProxy, sorted.
+    mutating func buildRing() {
+        var points: [(UInt32, Int32)] = []
+        for i in 0..<slots.count where inGroup(i) {
+            let w = Int(effectiveWeight(i))
+            let base = UInt32(truncatingIfNeeded: Int(slots[i].id)) &* 4096
+            for n in 0..<(w * 16) {
+                points.append((avalancheHash(base &+ UInt32(n)), Int32(i)))
+            }
+        }
+        points.sort { $0.0 < $1.0 || ($0.0 == $1.0 && $0.1 < $1.1) }
+        ringKeys = points.map { $0.0 }
+        ringServers = points.map { $0.1 }
+    }
+
+    // MARK: Algorithms
+
+    /// Smooth weighted round robin: every eligible server gains its weight, the
+    /// highest is chosen and loses the total. Weights 3:1 give a a b a.
+    @inline(__always)
+    mutating func pickRoundRobin() -> BalancerDecision {
+        var best = -1
+        var bestCurrent = Int64.min
+        var total: Int64 = 0
+        for i in 0..<slots.count where inGroup(i) && !isFull(i) {
+            let w = Int64(effectiveWeight(i))
+            slots[i].current += w
+            total += w
+            if slots[i].current > bestCurrent {
+                bestCurrent = slots[i].current
+                best = i
+            }
+        }
+        if best < 0 { return .allFull }
+        slots[best].current -= total
+        return .server(best)
+    }
+
+    /// Lowest (connections + 1) / weight; scanning from a rotating start makes
+    /// servers of equal load take turns.
+    @inline(__always)
+    mutating func pickLeastConnections() -> BalancerDecision {
+        let n = slots.count
+        var best = -1
+        var bestLoad: Int64 = 0, bestWeight: Int64 = 1
+        var i = cursor < n ? cursor : 0
+        for _ in 0..<n {
+            if inGroup(i) && !isFull(i) {
+                let load = Int64(slots[i].connections) + 1
+                let w = Int64(effectiveWeight(i))
+                if best < 0 || load * bestWeight < bestLoad * w {
+                    best = i
+                    bestLoad = load
+                    bestWeight = w
+                }
+            }
+            i += 1
+            if i == n { i = 0 }
+        }
+        if best < 0 { return .allFull }
+        cursor = best + 1
+        return .server(best)
+    }
+
+    @inline(__always)
+    func pickFirst() -> BalancerDecision {
+        for k in byId where inGroup(Int(k)) && !isFull(Int(k)) {
+            return .server(Int(k))
+        }
+        return .allFull
+    }
+
+    /// `draws` weighted random draws among the servers with a free slot; the least
+    /// loaded relative to its weight wins.
+    mutating func pickRandom(draws: Int) -> BalancerDecision {
+        var total: UInt64 = 0
+        for i in 0..<slots.count where inGroup(i) && !isFull(i) {
+            total += UInt64(effectiveWeight(i))
+        }
+        if total == 0 { return .allFull }
+        var best = -1
+        for _ in 0..<max(1, draws) {
+            var r = rng.next(below: total)
+            var chosen = -1
+            for i in 0..<slots.count where inGroup(i) && !isFull(i) {
+                let w = UInt64(effectiveWeight(i))
+                if r < w { chosen = i; break }
+                r -= w
+            }
+            if best < 0 {
+                best = chosen
+            } else if chosen != best {
+                let lc = Int64(slots[chosen].connections) * Int64(effectiveWeight(best))
+                let lb = Int64(slots[best].connections) * Int64(effectiveWeight(chosen))
+                if lc < lb { best = chosen }
+            }
+        }
+        return .server(best)
+    }
+
+    @inline(__always)
+    mutating func pickHashed(_ h: UInt32) -> BalancerDecision {
+        let chosen: Int
+        if hashType.method == .mapBased {
+            if map.isEmpty { return .noneUsable }
+            chosen = Int(map[Int(h % UInt32(map.count))])
+        } else {
+            if ringKeys.isEmpty { return .noneUsable }
+            chosen = ringLookup(h)
+        }
+        return isFull(chosen) ? .serverFull(chosen) : .server(chosen)
+    }
+
+    /// The server of the ring point closest to `h` (the next point at or after it,
+    /// or the previous one when that is nearer), wrapping around.
+    @inline(__always)
+    func ringLookup(_ h: UInt32) -> Int {
+        let n = ringKeys.count
+        var lo = 0, hi = n
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if ringKeys[mid] < h { lo = mid + 1 } else { hi = mid }
+        }
+        let next = lo == n ? 0 : lo
+        let prev = next == 0 ? n - 1 : next - 1
+        let ns = ringServers[next], ps = ringServers[prev]
+        if ns == ps { return Int(ns) }
+        let dp = h &- ringKeys[prev]
+        let dn = ringKeys[next] &- h
+        return Int(dp <= dn ? ps : ns)
+    }
+}
