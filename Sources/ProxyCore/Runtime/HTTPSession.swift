@@ -223,16 +223,23 @@ final class HTTPSession: ChannelInboundHandler {
         var rewrite = HeadRewrite()
         let headers = requestParser.headers
         let connection = connectionFacts!
-        let (chosen, outcome): (RuntimeBackend?, RuleOutcome) = buffer.withUnsafeReadableBytes { bytes in
+        let loop = self.loop!
+        let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
             let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
             if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
-                return (nil, .reply(reply, closes: closes))
+                return (nil, .reply(reply, closes: closes), .noneUsable)
             }
-            let backend = frontend.router.route(facts)
-            if let backend, backend.name != frontend.name, !backend.requestRules.isEmpty {
-                return (backend, RuleEngine.run(backend.requestRules, facts: facts, rewrite: &rewrite))
+            guard let backend = frontend.router.route(facts) else { return (nil, .proceed, .noneUsable) }
+            if backend.name != frontend.name, !backend.requestRules.isEmpty {
+                let outcome = RuleEngine.run(backend.requestRules, facts: facts, rewrite: &rewrite)
+                if case .reply = outcome { return (backend, outcome, .noneUsable) }
             }
-            return (backend, .proceed)
+            let choice = connection.clientAddress.withUnsafeBytes { address in
+                loop.chooseServer(in: backend, input: BalanceInput(
+                    clientAddress: address.isEmpty ? nil : address,
+                    request: (head.targetSpan, headers, bytes)))
+            }
+            return (backend, .proceed, choice)
         }
         if case .reply(let reply, let closes) = outcome {
             buffer.moveReaderIndex(forwardBy: head.headLength)
@@ -240,13 +247,18 @@ final class HTTPSession: ChannelInboundHandler {
             sendReply(reply, close: closes)
             return
         }
-        guard let backend = chosen else {
+        guard let backend = chosen, case .server(let server) = choice else {
+            // No backend, or no usable server in it (maxconn queueing is not built yet:
+            // a full backend answers 503 as when the queue times out).
             buffer.moveReaderIndex(forwardBy: head.headLength)
             inbound = buffer
-            sendError(503, close: !head.keepAlive)
+            self.backend = chosen
+            sendError(503, close: !head.keepAlive || requestHasBody)
             return
         }
         self.backend = backend
+        chosenServer = server
+        lastBackendIndex = backend.index
         clientIsHTTP10 = head.version == .http10
         if backend.httpConnectionMode == .close { clientKeepAlive = false }
         requestSent = false
@@ -280,6 +292,9 @@ final class HTTPSession: ChannelInboundHandler {
     }
 
     private var requestForResponseRules: (bytes: ByteBuffer, head: HTTPRequestHead)?
+    /// The server the balancer gave this request.
+    private var chosenServer: RuntimeServer?
+    private var lastBackendIndex: Int?
 
     /// The head waiting to be written once a server connection is there.
     private var pendingHead: (bytes: ByteBuffer, head: HTTPRequestHead, headers: [HTTPHeaderField])?
@@ -287,8 +302,9 @@ final class HTTPSession: ChannelInboundHandler {
     /// `allowPool`: HAProxy's `http-reuse safe` lets only a client's later requests use
     /// another session's idle connection.
     private func acquireConnection(allowPool: Bool) {
-        guard let backend else { return }
-        if allowPool, let pooled = pooledConnection(for: backend) {
+        guard let backend, let server = chosenServer else { return }
+        if allowPool, let pooled = loop.takeIdle(backend: backend.index, server: server.index) {
+            loop.started(server, in: backend.index)
             useConnection(pooled, reused: true)
             return
         }
@@ -301,27 +317,14 @@ final class HTTPSession: ChannelInboundHandler {
             },
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector
-        connector.start()
-    }
-
-    /// An idle connection of the loop's pool to the server the balancer picks.
-    private func pooledConnection(for backend: RuntimeBackend) -> ServerConnection? {
-        guard case .server(let server) = loop.chooseServer(in: backend) else { return nil }
-        guard let connection = loop.takeIdle(backend: backend.index, server: server.index) else {
-            // Nothing idle for that server: step the cursor back so the connector picks it.
-            loop.cursors[backend.index] = server.index
-            return nil
-        }
-        server.currentConnections.wrappingIncrement(ordering: .relaxed)
-        server.totalConnections.wrappingIncrement(ordering: .relaxed)
-        return connection
+        connector.start(preferring: server)
     }
 
     private func connected(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
         connector = nil
         guard phase == .connecting, let backend else {
             if case .success(let (channel, server)) = result {
-                server.currentConnections.wrappingDecrement(ordering: .relaxed)
+                if let index = backend?.index ?? lastBackendIndex { loop.ended(server, in: index) }
                 channel.close(promise: nil)
             }
             return
@@ -610,7 +613,7 @@ final class HTTPSession: ChannelInboundHandler {
     }
 
     private func releaseServer(_ connection: ServerConnection, reusable: Bool) {
-        connection.server.currentConnections.wrappingDecrement(ordering: .relaxed)
+        loop.ended(connection.server, in: connection.backendIndex)
         if reusable, connection.channel.isActive, !registry.isStopping {
             loop.park(connection)
         } else {

@@ -5,8 +5,8 @@ import NIOCore
 /// path needs no lock.
 final class LoopState {
     let eventLoop: EventLoop
-    /// Round-robin cursor per backend (index = backend index).
-    var cursors: [Int]
+    /// This loop's balancer of each backend (index = backend index).
+    var balancers: [Balancer]
     /// Idle keep-alive connections per backend, then per server.
     var idleConnections: [[[ServerConnection]]]
 
@@ -19,7 +19,7 @@ final class LoopState {
 
     init(eventLoop: EventLoop, backends: [RuntimeBackend]) {
         self.eventLoop = eventLoop
-        self.cursors = Array(repeating: 0, count: backends.count)
+        self.balancers = backends.map { Balancer(backend: $0) }
         self.idleConnections = backends.map { backend in
             Array(repeating: [], count: backend.servers.count)
         }

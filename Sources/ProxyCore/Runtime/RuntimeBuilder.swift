@@ -78,6 +78,9 @@ public enum RuntimeBuilder {
     }
 
     private static func makeBackend(_ proxy: ProxySettings, index: Int) throws -> RuntimeBackend {
+        if case .rdpCookie = proxy.balance.algorithm {
+            throw Failure(location: proxy.location, message: "'balance rdp-cookie' is not supported yet")
+        }
         var servers: [RuntimeServer] = []
         for settings in proxy.servers {
             servers.append(RuntimeServer(
@@ -87,7 +90,8 @@ public enum RuntimeBuilder {
                 weight: settings.weight,
                 isBackup: settings.backup,
                 maxConnections: settings.maxconn > 0 ? settings.maxconn : nil,
-                disabled: settings.disabled))
+                disabled: settings.disabled,
+                id: settings.id))
         }
         return RuntimeBackend(
             name: proxy.name,

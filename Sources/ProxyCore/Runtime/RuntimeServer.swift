@@ -12,6 +12,8 @@ public final class RuntimeServer: @unchecked Sendable {
     public let isBackup: Bool
     /// `maxconn` on the server line; nil means unlimited.
     public let maxConnections: Int?
+    /// HAProxy's server id (`id`, default position + 1).
+    public let id: Int
 
     /// Connections currently open to this server (all loops).
     public let currentConnections = ManagedAtomic<Int>(0)
@@ -21,7 +23,8 @@ public final class RuntimeServer: @unchecked Sendable {
     public let isUsable: ManagedAtomic<Bool>
 
     public init(name: String, index: Int, address: SocketAddress, weight: Int,
-                isBackup: Bool, maxConnections: Int?, disabled: Bool) {
+                isBackup: Bool, maxConnections: Int?, disabled: Bool, id: Int? = nil) {
+        self.id = id ?? index + 1
         self.name = name
         self.index = index
         self.address = address

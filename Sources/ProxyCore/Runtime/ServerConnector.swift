@@ -12,11 +12,13 @@ enum ConnectFailure: Error {
 }
 
 /// Opens a connection to a server of a backend with HAProxy's rules: pick a server by the
-/// balance algorithm, try it, retry the same server after a failure (waiting one second
+/// balance algorithm (unless the caller chose one), try it, retry the same server after a failure (waiting one second
 /// after a quick refusal, as HAProxy's turn-around does), and with `option redispatch`
 /// move the last attempt to another server.
 final class ServerConnector {
     typealias HandlerFactory = (RuntimeServer) -> ChannelHandler
+    /// On success the caller owns one `loop.started` count on the server and must call
+    /// `loop.ended` when it is done with it.
     typealias Completion = (Result<(Channel, RuntimeServer), ConnectFailure>) -> Void
 
     private let backend: RuntimeBackend
@@ -48,22 +50,21 @@ final class ServerConnector {
 
     private func attemptConnect() {
         guard !cancelled else { return }
-        let lastAttempt = attempt >= backend.retries
-        if server == nil || (lastAttempt && attempt > 0 && backend.redispatch) {
+        let redispatching = attempt > 0 && attempt >= backend.retries && backend.redispatch
+        if server == nil || redispatching {
             switch loop.chooseServer(in: backend, avoiding: attempt > 0 ? server : nil) {
-            case .server(let chosen): server = chosen
+            case .server(let chosen):
+                server = chosen
             case .allFull, .noneUsable:
-                if let server, attempt > 0, server.isUsable.load(ordering: .relaxed) {
-                    _ = server  // keep retrying the same one
-                } else {
+                // Nothing else to go to: a retry stays on the server already tried.
+                if server == nil || !server!.isUsable.load(ordering: .relaxed) {
                     completion(.failure(.noServerAvailable))
                     return
                 }
             }
         }
         guard let server else { completion(.failure(.noServerAvailable)); return }
-        server.currentConnections.wrappingIncrement(ordering: .relaxed)
-        server.totalConnections.wrappingIncrement(ordering: .relaxed)
+        loop.started(server, in: backend.index)
 
         var bootstrap = ClientBootstrap(group: loop.eventLoop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -81,12 +82,13 @@ final class ServerConnector {
             switch result {
             case .success(let channel):
                 if cancelled {
+                    loop.ended(server, in: backend.index)
                     channel.close(promise: nil)
                     return
                 }
                 completion(.success((channel, server)))
             case .failure(let error):
-                server.currentConnections.wrappingDecrement(ordering: .relaxed)
+                loop.ended(server, in: backend.index)
                 guard !cancelled else { return }
                 attempt += 1
                 if attempt > backend.retries {

@@ -50,12 +50,23 @@ final class TCPSession: ChannelInboundHandler {
         let loop = loopStates.state(for: context.eventLoop)
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.closeBoth() }
         idle?.arm(frontend.timeouts.client ?? backend.timeouts.connect)
+        let address = connectionFacts(context.channel)
+        let preferred: RuntimeServer?
+        if case .source = backend.balance.algorithm {
+            preferred = address.withUnsafeBytes { bytes -> RuntimeServer? in
+                if case .server(let server) = loop.chooseServer(
+                    in: backend, input: BalanceInput(clientAddress: bytes.isEmpty ? nil : bytes)) { return server }
+                return nil
+            }
+        } else {
+            preferred = nil
+        }
         let connector = ServerConnector(
             backend: backend, loop: loop,
             makeHandler: { [self] _ in TCPServerSide(session: self) },
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector
-        connector.start()
+        connector.start(preferring: preferred)
     }
 
     private func connected(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
@@ -65,7 +76,7 @@ final class TCPSession: ChannelInboundHandler {
             closeBoth()
         case .success(let (channel, server)):
             guard !closed else {
-                server.currentConnections.wrappingDecrement(ordering: .relaxed)
+                loopStates.state(for: channel.eventLoop).ended(server, in: backend.index)
                 channel.close(promise: nil)
                 return
             }
@@ -171,11 +182,15 @@ final class TCPSession: ChannelInboundHandler {
         }
         idle?.cancel()
         connector?.cancel()
-        if let server {
-            server.currentConnections.wrappingDecrement(ordering: .relaxed)
+        if let server, let client {
+            loopStates.state(for: client.eventLoop).ended(server, in: backend.index)
         }
         serverChannel?.close(promise: nil)
         client?.close(promise: nil)
+    }
+
+    private func connectionFacts(_ channel: Channel) -> [UInt8] {
+        channel.remoteAddress.map(ConnectionFacts.bytes(of:)) ?? []
     }
 
     static func shorter(_ a: TimeAmount?, _ b: TimeAmount?) -> TimeAmount? {
