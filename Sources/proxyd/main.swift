@@ -1,1 +1,28 @@
-print("proxyd: not built yet")
+import Glibc
+import ProxyCore
+
+// A thin dispatcher: parse the command line, then check mode or run mode.
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch CommandLineOptions.parse(arguments) {
+case let .failure(.usage(message)):
+    fputs("proxyd: \(message)\n" + CommandLineOptions.usage, stderr)
+    exit(1)
+case let .success(options):
+    if options.showVersion {
+        print("proxyd version \(ProxyCoreVersion.string)")
+        exit(0)
+    }
+    if options.configPaths.isEmpty {
+        fputs(CommandLineOptions.usage, stderr)
+        exit(1)
+    }
+    if options.checkOnly {
+        exit(CheckMode.run(options))
+    }
+    // Run mode arrives with the engine: until then, load and report, then stop.
+    let result = ConfigurationReport.load(options)
+    ConfigurationReport.print(result, quiet: options.quiet)
+    if result.exitCode == 1 { exit(1) }
+    fputs("proxyd: run mode is not implemented yet\n", stderr)
+    exit(1)
+}
