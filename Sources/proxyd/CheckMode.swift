@@ -1,21 +1,83 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import ProxyCore
-import Shared
 
-/// `proxyd -c`: judge the configuration as `haproxy -c` does, with its words and exit codes.
+/// Loading the configuration and reporting as HAProxy does, for `-c` and for start-up.
+enum ConfigurationReport {
+    static func executablePath() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return n > 0 ? String(cString: buffer) : CommandLine.arguments[0]
+    }
+
+    static func environment() -> [String: String] {
+        var env: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") {
+                env[String(s[..<eq])] = String(s[s.index(after: eq)...])
+            }
+            p += 1
+        }
+        return env
+    }
+
+    static func writeErr(_ s: String) {
+        fputs(s, stderr)
+    }
+
+    /// Loads, prints the diagnostics on stderr (with HAProxy's notices first), and
+    /// returns the result.
+    static func load(_ options: CommandLineOptions) -> LoadResult {
+        if let dir = options.changeDirectory, chdir(dir) != 0 {
+            let d = Diagnostic.alert("Could not change to directory \(dir) : \(String(cString: strerror(errno)))")
+            return LoadResult(configuration: nil, diagnostics: [d], exitCode: 1)
+        }
+        var loadOptions = LoadOptions(environment: environment(), checkOnly: options.checkOnly)
+        loadOptions.resolveServers = true
+        var result = ConfigurationLoader.load(paths: options.configPaths, options: loadOptions)
+        if options.ignoreResolutionFailures, result.exitCode == 1,
+           result.diagnostics.last?.message == "Failed to initialize server(s) addr." {
+            var relaxed = loadOptions
+            relaxed.resolveServers = false
+            result = ConfigurationLoader.load(paths: options.configPaths, options: relaxed)
+        }
+        return result
+    }
+
+    static func print(_ result: LoadResult, quiet: Bool) {
+        guard !quiet, !result.diagnostics.isEmpty else { return }
+        let pid = getpid()
+        var out = ""
+        out += DiagnosticRenderer.render(Diagnostic(.notice, "proxyd version is \(ProxyCoreVersion.string)", context: nil), pid: pid) + "\n"
+        out += DiagnosticRenderer.render(Diagnostic(.notice, "path to executable is \(executablePath())", context: nil), pid: pid) + "\n"
+        out += DiagnosticRenderer.render(result.diagnostics, pid: pid)
+        writeErr(out)
+    }
+}
+
+/// `proxyd -c`: check and exit with HAProxy's status (0 valid, 1 errors, 2 no listener).
 enum CheckMode {
-    static func run(_ options: ProxydOptions) -> Int32 {
-        let result = ConfigurationLoader.load(
-            paths: options.configPaths,
-            options: LoadOptions(environment: Environment.current(), checkOnly: true))
-        if !result.diagnostics.isEmpty {
-            fputs(DiagnosticRenderer.render(result.diagnostics, pid: getpid()), stderr)
+    static func run(_ options: CommandLineOptions) -> Int32 {
+        let result = ConfigurationReport.load(options)
+        ConfigurationReport.print(result, quiet: options.quiet)
+        var code = result.exitCode
+        if code != 1 && options.warningsAreFatal && result.hasWarnings {
+            if !options.quiet { ConfigurationReport.writeErr(DiagnosticRenderer.render(.alert("Some warnings were found and 'zero-warning' is set. Aborting."), pid: getpid()) + "\n") }
+            code = 1
         }
-        if result.exitCode == 0, !options.quiet {
-            print("Configuration file is valid")
+        guard !options.quiet else { return code }
+        switch code {
+        case 0:
+            if result.hasWarnings { Swift.print("Warnings were found.") }
+            Swift.print("Configuration file is valid")
+        case 2:
+            if result.hasWarnings { Swift.print("Warnings were found.") }
+            Swift.print("Configuration file has no error but will not start (no listener) => exit(2).")
+        default:
+            break
         }
-        return result.exitCode
+        fflush(stdout)
+        return code
     }
 }

@@ -8,14 +8,10 @@ import Shared
 /// signal says stop — in HAProxy's order, so that a port in use or a bad file is reported
 /// on the terminal and the exit status says so.
 enum RunMode {
-    static func run(_ options: ProxydOptions) -> Int32 {
-        let pid = getpid()
-        let result = ConfigurationLoader.load(paths: options.configPaths,
-                                              options: LoadOptions(environment: Environment.current()))
-        if !result.diagnostics.isEmpty, !options.quiet || result.configuration == nil {
-            fputs(DiagnosticRenderer.render(result.diagnostics, pid: pid), stderr)
-        }
-        guard let config = result.configuration else { return 1 }
+    static func run(_ options: CommandLineOptions) -> Int32 {
+        let result = ConfigurationReport.load(options)
+        ConfigurationReport.print(result, quiet: options.quiet && result.configuration != nil)
+        guard let config = result.configuration, result.exitCode != 1 else { return 1 }
         if config.listeners.isEmpty {
             alert("[proxyd.main()] No enabled listener found (check for 'bind' directives) ! Exiting.")
             return 1
@@ -26,7 +22,7 @@ enum RunMode {
         let signals = SignalWaiter([SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGQUIT])
         signal(SIGPIPE, SIG_IGN)
 
-        let daemon = (options.daemon || config.global.daemon) && !options.foregroundForced
+        let daemon = (options.daemon || config.global.daemon) && !options.foreground
         var detached: ProcessLife.Detached?
         if daemon {
             do { detached = try ProcessLife.detach() } catch {
@@ -43,7 +39,8 @@ enum RunMode {
         let runtime: ProxyRuntime
         do {
             runtime = try RuntimeBuilder.build(config)
-            try runtime.bind()
+            // Taking over from an older process (-sf/-st): share its ports until it leaves.
+            try runtime.bind(sharingPorts: !(options.finishPIDs.isEmpty && options.terminatePIDs.isEmpty))
         } catch {
             _ = fail("\(error)")
             return fail("[proxyd.main()] Some protocols failed to start their listeners! Exiting.")
@@ -58,6 +55,8 @@ enum RunMode {
         } catch {
             return fail("[proxyd.main()] \(error)")
         }
+        for old in options.finishPIDs { kill(old, SIGUSR1) }
+        for old in options.terminatePIDs { kill(old, SIGTERM) }
         SystemdNotify.ready()
         detached?.ready()
 

@@ -1,26 +1,23 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 import ProxyCore
 
-// proxyd: HAProxy's command line, HAProxy's config, our engine.
-let options: ProxydOptions
-do {
-    options = try ProxydOptions.parse(Array(CommandLine.arguments.dropFirst()))
-} catch let error as ProxydOptions.UsageError {
-    fputs("\(error.message)\n", stderr)
+// A thin dispatcher: parse the command line, then check mode or run mode.
+let arguments = Array(CommandLine.arguments.dropFirst())
+switch CommandLineOptions.parse(arguments) {
+case let .failure(.usage(message)):
+    fputs("proxyd: \(message)\n" + CommandLineOptions.usage, stderr)
     exit(1)
-}
-
-switch options.action {
-case .version:
-    print(ProxydOptions.versionText)
-    exit(0)
-case .help:
-    print(ProxydOptions.usageText)
-    exit(0)
-case .check:
-    exit(CheckMode.run(options))
-case .run:
+case let .success(options):
+    if options.showVersion {
+        print("proxyd version \(ProxyCoreVersion.string)")
+        exit(0)
+    }
+    if options.configPaths.isEmpty {
+        fputs(CommandLineOptions.usage, stderr)
+        exit(1)
+    }
+    if options.checkOnly {
+        exit(CheckMode.run(options))
+    }
     exit(RunMode.run(options))
 }

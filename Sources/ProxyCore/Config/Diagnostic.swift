@@ -1,7 +1,7 @@
 import Shared
 
 /// One message about a configuration, in HAProxy's classes.
-public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
+public struct Diagnostic: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Severity: String, Sendable, Equatable {
         case notice = "NOTICE"
         case warning = "WARNING"

@@ -1,15 +1,289 @@
 import Shared
 
-/// The parsing pipeline behind `ConfigurationLoader` (filled in by the section parsers).
+/// The parsing pipeline behind `ConfigurationLoader`: files → lines → sections → model.
 struct Loader {
     var options: LoadOptions
     init(options: LoadOptions) { self.options = options }
 
+    /// Section keywords HAProxy 2.6 knows and proxyd parses.
+    static let supportedSections: Set<String> = ["global", "defaults", "frontend", "backend", "listen", "userlist"]
+    /// Section keywords HAProxy 2.6 knows but proxyd does not support yet.
+    static let unsupportedSections: Set<String> = [
+        "peers", "resolvers", "mailers", "program", "http-errors", "ring", "cache", "log-forward",
+        "fcgi-app",
+    ]
+
+    /// Expands `-f` arguments: a directory gives its `*.cfg` files in lexical order.
+    static func expand(paths: [String]) -> Result<[String], Diagnostic> {
+        var files: [String] = []
+        for path in paths {
+            switch FileSystem.kind(path) {
+            case .directory?:
+                guard let names = FileSystem.list(path) else {
+                    return .failure(.alert("Cannot open configuration file/directory \(path) : \(FileSystem.lastError())"))
+                }
+                let base = path.hasSuffix("/") ? path : path + "/"
+                for name in names.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+                where name.hasSuffix(".cfg") && !name.hasPrefix(".") {
+                    let full = base + name
+                    if FileSystem.kind(full) == .file { files.append(full) }
+                }
+            case nil:
+                return .failure(.alert("Cannot open configuration file/directory \(path) : \(FileSystem.lastError())"))
+            default:
+                files.append(path)
+            }
+        }
+        return .success(files)
+    }
+
     mutating func run(paths: [String]) -> LoadResult {
-        LoadResult(configuration: nil, diagnostics: [.alert("not implemented yet")], exitCode: 1)
+        let files: [String]
+        switch Loader.expand(paths: paths) {
+        case let .failure(d): return LoadResult(configuration: nil, diagnostics: [d], exitCode: 1)
+        case let .success(f): files = f
+        }
+        var sources: [(String, [UInt8])] = []
+        for file in files {
+            switch FileSystem.read(file) {
+            case let .success(bytes): sources.append((file, bytes))
+            case let .failure(e):
+                return LoadResult(configuration: nil,
+                                  diagnostics: [.alert("Could not open configuration file \(file) : \(e.message)")],
+                                  exitCode: 1)
+            }
+        }
+        return run(sources: sources)
     }
 
     mutating func run(sources: [(String, [UInt8])]) -> LoadResult {
-        LoadResult(configuration: nil, diagnostics: [.alert("not implemented yet")], exitCode: 1)
+        let state = ParserState(options: options)
+        for (name, bytes) in sources {
+            parseFile(state, name: name, bytes: bytes)
+            closeSection(state)
+            if state.fileHasErrors {
+                state.alertRaw("Error(s) found in configuration file : \(name)", at: nil)
+                state.fatal = true
+                state.fileHasErrors = false
+            }
+            if state.abort {
+                return LoadResult(configuration: nil, diagnostics: state.diagnostics, exitCode: 1)
+            }
+        }
+        if state.fatal {
+            state.diagnostics.append(.alert("Fatal errors found in configuration."))
+            return LoadResult(configuration: nil, diagnostics: state.diagnostics, exitCode: 1)
+        }
+        // Post-parse checks (HAProxy's check_config_validity).
+        let validityErrors = Validation.checkValidity(state)
+        if validityErrors {
+            state.diagnostics.append(.alert("Fatal errors found in configuration."))
+            return LoadResult(configuration: nil, diagnostics: state.diagnostics, exitCode: 1)
+        }
+        // Server addresses (HAProxy's srv_init_addr).
+        if options.resolveServers, !Validation.resolveServers(state) {
+            state.diagnostics.append(.alert("Failed to initialize server(s) addr."))
+            return LoadResult(configuration: nil, diagnostics: state.diagnostics, exitCode: 1)
+        }
+        let config = ProxyConfiguration(global: state.global, proxies: state.proxies, userlists: state.userlists)
+        let code: Int32 = config.listeners.isEmpty ? 2 : 0
+        return LoadResult(configuration: config, diagnostics: state.diagnostics, exitCode: code)
+    }
+
+    // MARK: Lines
+
+    func parseFile(_ state: ParserState, name: String, bytes: [UInt8]) {
+        var lineNumber = 0
+        var start = 0
+        let n = bytes.count
+        while start < n {
+            var end = start
+            while end < n && bytes[end] != 0x0A { end += 1 }
+            lineNumber += 1
+            var slice = bytes[start..<end]
+            if slice.last == 0x0D { slice = slice.dropLast() }
+            start = end + 1
+            let text = String(decoding: slice, as: UTF8.self)
+            let location = SourceLocation(file: name, line: lineNumber)
+            switch ConfigLexer.split(text, environment: options.environment) {
+            case let .failure(q):
+                let caret = String(repeating: " ", count: q.column + 2) + "^"
+                state.alertRaw("parsing [\(location)]: unmatched quote at position \(q.position):\n  \(q.trimmedLine)\n\(caret)",
+                               at: location)
+            case let .success(words):
+                if words.isEmpty { continue }
+                parseLine(state, ConfigLine(words: words, location: location))
+            }
+            if state.abort { return }
+        }
+    }
+
+    func parseLine(_ state: ParserState, _ line: ConfigLine) {
+        let kw = line.keyword
+        if Loader.supportedSections.contains(kw) || Loader.unsupportedSections.contains(kw) {
+            closeSection(state)
+            openSection(state, line)
+            return
+        }
+        switch state.section {
+        case .none:
+            state.alertRaw("parsing [\(line.location)]: unknown keyword '\(kw)' out of section.", at: line.location)
+        case .global:
+            GlobalParser.parse(state, line)
+        case let .defaults(i):
+            var settings = state.defaultsList[i].settings
+            let ctx = ProxyParseContext(kind: "defaults", isDefaults: true,
+                                        isNamedDefaults: state.defaultsList[i].name != nil, index: -1)
+            ProxyParser.parse(state, &settings, line, ctx)
+            state.defaultsList[i].settings = settings
+        case let .proxy(i):
+            var settings = state.proxies[i]
+            let ctx = ProxyParseContext(kind: settings.capabilities.sectionName, isDefaults: false,
+                                        isNamedDefaults: false, index: i)
+            ProxyParser.parse(state, &settings, line, ctx)
+            state.proxies[i] = settings
+        case let .userlist(i):
+            UserlistParser.parse(state, &state.userlists[i], line)
+        case .unsupported:
+            break
+        }
+    }
+
+    func closeSection(_ state: ParserState) {
+        switch state.section {
+        case let .defaults(i):
+            state.currentDefaults = state.defaultsList[i].settings
+        case let .proxy(i):
+            ProxyParser.finish(state, &state.proxies[i])
+        default:
+            break
+        }
+        state.section = .none
+    }
+
+    static func validName(_ name: String) -> Character? {
+        for c in name {
+            if !(c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == "_" || c == "." || c == ":")) { return c }
+        }
+        return nil
+    }
+
+    func openSection(_ state: ParserState, _ line: ConfigLine) {
+        let kw = line.keyword
+        let loc = line.location
+        if Loader.unsupportedSections.contains(kw) {
+            state.alert(line, "'\(kw)' sections are valid in HAProxy but not supported by proxyd yet.")
+            state.section = .unsupported(kw)
+            return
+        }
+        switch kw {
+        case "global":
+            if line.count > 1 {
+                state.alert(line, "'global' cannot handle unexpected argument '\(line[1])'.")
+            }
+            state.section = .global
+            if state.global.location == nil { state.global.location = loc }
+        case "userlist":
+            guard line.count > 1, !line[1].isEmpty else {
+                state.alert(line, "'userlist' expects <name> as arguments.")
+                state.section = .unsupported("userlist")
+                return
+            }
+            if let other = state.userlists.first(where: { $0.name == line[1] }) {
+                state.warning(line, "ignoring duplicate userlist '\(line[1])'.")
+                _ = other
+                state.section = .unsupported("userlist")
+                return
+            }
+            state.userlists.append(Userlist(name: line[1], location: loc))
+            state.section = .userlist(state.userlists.count - 1)
+        default:
+            openProxy(state, line)
+        }
+    }
+
+    func openProxy(_ state: ParserState, _ line: ConfigLine) {
+        let kw = line.keyword
+        let loc = line.location
+        let isDefaults = kw == "defaults"
+        var name: String? = nil
+        var argIndex = 1
+        if line.count > 1 && line[1] != "from" {
+            name = line[1]
+            argIndex = 2
+        }
+        if !isDefaults && (name == nil || name!.isEmpty) {
+            state.alert(line, "'\(kw)' expects <name> as an argument")
+            state.section = .unsupported(kw)
+            return
+        }
+        if let name, let bad = Loader.validName(name) {
+            state.alert(line, "character '\(bad)' is not permitted in '\(kw)' name '\(name)'.")
+            state.section = .unsupported(kw)
+            return
+        }
+        var fromName: String? = nil
+        if line.count > argIndex {
+            if line[argIndex] == "from" {
+                if line.count <= argIndex + 1 || line[argIndex + 1].isEmpty {
+                    state.alert(line, "'from' expects a defaults section name.")
+                    state.section = .unsupported(kw)
+                    return
+                }
+                fromName = line[argIndex + 1]
+                if line.count > argIndex + 2 {
+                    state.alert(line, "'\(kw)' cannot handle unexpected argument '\(line[argIndex + 2])'.")
+                    state.section = .unsupported(kw)
+                    return
+                }
+            } else {
+                state.alert(line, "'\(kw)' cannot handle unexpected argument '\(line[argIndex])'.")
+                state.section = .unsupported(kw)
+                return
+            }
+        }
+        var base = state.currentDefaults
+        if let fromName {
+            guard let d = state.defaultsList.last(where: { $0.name == fromName }) else {
+                let what = isDefaults ? "defaults section '\(name ?? "")'" : "\(kw) '\(name!)'"
+                state.alert(line, "defaults section '\(fromName)' not found for \(what).")
+                state.abort = true
+                return
+            }
+            base = d.settings
+        }
+        if isDefaults {
+            var settings = fromName == nil
+                ? ProxySettings(name: name ?? "", location: loc, capabilities: .listen)
+                : base
+            settings.name = name ?? ""
+            settings.location = loc
+            state.defaultsList.append(DefaultsSection(name: name, settings: settings))
+            state.section = .defaults(state.defaultsList.count - 1)
+            return
+        }
+        let caps: ProxyCapabilities = kw == "frontend" ? .frontend : kw == "backend" ? .backend : .listen
+        if let other = state.proxies.first(where: { $0.name == name! && !$0.capabilities.intersection(caps).isEmpty }) {
+            func word(_ c: ProxyCapabilities) -> String { c == .listen ? "proxy" : c.sectionName }
+            state.alertRaw("Parsing [\(loc)]: \(word(caps)) '\(name!)' has the same name as \(word(other.capabilities)) '\(other.name)' declared at \(other.location).",
+                           at: loc)
+        }
+        var proxy = base
+        proxy.name = name!
+        proxy.location = loc
+        proxy.capabilities = caps
+        // Settings that cannot come from a defaults section start empty.
+        proxy.binds = []
+        proxy.servers = []
+        proxy.acls = []
+        proxy.useBackendRules = []
+        proxy.httpRequestRules = []
+        proxy.httpResponseRules = []
+        proxy.tcpRequestRules = []
+        proxy.description = nil
+        proxy.id = nil
+        proxy.disabled = false
+        state.proxies.append(proxy)
+        state.section = .proxy(state.proxies.count - 1)
     }
 }

@@ -540,7 +540,8 @@ final class HTTPSession: ChannelInboundHandler {
                 rewrite.dropConnection = true
                 rewrite.add("Connection: close")
             }
-        } else if clientIsHTTP10 {
+        } else if clientIsHTTP10 || head.version == .http10 {
+            // Keep-alive must be said out loud when either side speaks HTTP/1.0.
             if !head.connectionKeepAlive {
                 rewrite.dropConnection = true
                 rewrite.add("Connection: keep-alive")

@@ -41,11 +41,13 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     /// Opens every listener. On failure, closes those already open and throws.
-    public func bind() throws {
+    /// `sharingPorts`: SO_REUSEPORT, so that a new process can bind beside the one it
+    /// replaces (`-sf`); off otherwise so that a port in use is an error.
+    public func bind(sharingPorts: Bool = false) throws {
         for frontend in frontends {
             for bind in frontend.binds {
                 do {
-                    listeners.append(try self.bind(frontend: frontend, to: bind.address))
+                    listeners.append(try self.bind(frontend: frontend, to: bind.address, sharingPorts: sharingPorts))
                 } catch {
                     for channel in listeners { channel.close(promise: nil) }
                     listeners.removeAll()
@@ -56,9 +58,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
     }
 
-    private func bind(frontend: RuntimeFrontend, to address: BindAddress) throws -> Channel {
+    private func bind(frontend: RuntimeFrontend, to address: BindAddress, sharingPorts: Bool) throws -> Channel {
         let counters = self.counters[frontend.name]!
-        let bootstrap = ServerBootstrap(group: group)
+        var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -70,6 +72,9 @@ public final class ProxyRuntime: @unchecked Sendable {
                         makeSession(frontend: frontend, counters: counters))
                 }
             }
+        if sharingPorts {
+            bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+        }
         switch address {
         case .inet(let host, let port):
             return try bootstrap.bind(host: host?.description ?? "0.0.0.0", port: port).wait()

@@ -1,0 +1,492 @@
+import Glibc
+import Shared
+
+/// The `global` section: a keyword table, keyword → parser.
+enum GlobalParser {
+    static let table: [String: GlobalKeyword] = [
+        "daemon": { s, l in flag(s, l) { s.global.daemon = true } },
+        "master-worker": { s, l in s.global.masterWorker = true },
+        "quiet": { s, l in flag(s, l) {} },
+        "nbthread": { s, l in
+            guard let v = ConfigUnits.integer(l[1]), v >= 1 else {
+                s.alert(l, "'nbthread' passed a missing or unparsable integer value in '\(l[1])'")
+                return
+            }
+            s.global.nbthread = v
+        },
+        "maxconn": { s, l in
+            if s.global.maxconn != nil { s.alertNonFatal(l, "'maxconn' already specified. Continuing."); return }
+            guard let v = ConfigUnits.integer(l[1]) else {
+                s.alert(l, "'maxconn' expects an integer argument.")
+                return
+            }
+            s.global.maxconn = v
+        },
+        "ulimit-n": { s, l in
+            guard let v = ConfigUnits.integer(l[1]) else {
+                s.alert(l, "'ulimit-n' expects an integer argument.")
+                return
+            }
+            s.global.ulimitN = v
+        },
+        "pidfile": { s, l in
+            if s.global.pidfile != nil { s.alertNonFatal(l, "'pidfile' already specified. Continuing."); return }
+            guard !l[1].isEmpty else { s.alert(l, "'pidfile' expects a file name as an argument."); return }
+            s.global.pidfile = l[1]
+        },
+        "chroot": { s, l in
+            if s.global.chroot != nil { s.alertNonFatal(l, "'chroot' already specified. Continuing."); return }
+            guard !l[1].isEmpty else { s.alert(l, "'chroot' expects a directory as an argument."); return }
+            s.global.chroot = l[1]
+        },
+        "user": { s, l in
+            if s.global.uid != nil { s.alertNonFatal(l, "user/uid already specified. Continuing."); return }
+            errno = 0
+            guard !l[1].isEmpty, let pw = getpwnam(l[1]) else {
+                s.alert(l, "cannot find user id for '\(l[1])' (\(errno):\(String(cString: strerror(errno))))")
+                return
+            }
+            s.global.user = l[1]
+            s.global.uid = pw.pointee.pw_uid
+        },
+        "group": { s, l in
+            if s.global.gid != nil { s.alertNonFatal(l, "gid/group was already specified. Continuing."); return }
+            errno = 0
+            guard !l[1].isEmpty, let gr = getgrnam(l[1]) else {
+                s.alert(l, "cannot find group id for '\(l[1])' (\(errno):\(String(cString: strerror(errno))))")
+                return
+            }
+            s.global.group = l[1]
+            s.global.gid = gr.pointee.gr_gid
+        },
+        "uid": { s, l in
+            guard let v = ConfigUnits.integer(l[1]), v <= Int(UInt32.max) else {
+                s.warning(l, " uid: string '\(l[1])' is not a number.")
+                return
+            }
+            s.global.uid = UInt32(v)
+        },
+        "gid": { s, l in
+            guard let v = ConfigUnits.integer(l[1]), v <= Int(UInt32.max) else {
+                s.warning(l, " gid: string '\(l[1])' is not a number.")
+                return
+            }
+            s.global.gid = UInt32(v)
+        },
+        "log": { s, l in
+            if let t = LogParser.parse(s, l) { s.global.logs.append(t) }
+        },
+        "log-tag": { s, l in
+            guard !l[1].isEmpty else { s.alert(l, "'log-tag' expects a tag for use in syslog."); return }
+            s.global.logTag = l[1]
+        },
+        "log-send-hostname": { s, l in s.global.logSendHostname = l[1] },
+        "stats": { s, l in stats(s, l) },
+        "ca-base": { s, l in
+            guard !l[1].isEmpty else { s.alert(l, "global statement 'ca-base' expects a directory path as an argument."); return }
+            if s.global.caBase != nil { s.alert(l, "'ca-base' already specified."); return }
+            s.global.caBase = l[1]
+        },
+        "crt-base": { s, l in
+            guard !l[1].isEmpty else { s.alert(l, "global statement 'crt-base' expects a directory path as an argument."); return }
+            if s.global.crtBase != nil { s.alert(l, "'crt-base' already specified."); return }
+            s.global.crtBase = l[1]
+        },
+        "ssl-default-bind-ciphers": { s, l in
+            if let v = oneArg(s, l, "a cipher suite") { s.global.sslDefaultBind.ciphers = v }
+        },
+        "ssl-default-bind-ciphersuites": { s, l in
+            if let v = oneArg(s, l, "a cipher suite") { s.global.sslDefaultBind.cipherSuites = v }
+        },
+        "ssl-default-server-ciphers": { s, l in
+            if let v = oneArg(s, l, "a cipher suite") { s.global.sslDefaultServer.ciphers = v }
+        },
+        "ssl-default-server-ciphersuites": { s, l in
+            if let v = oneArg(s, l, "a cipher suite") { s.global.sslDefaultServer.cipherSuites = v }
+        },
+        "ssl-default-bind-curves": { s, l in
+            if let v = oneArg(s, l, "a curve list") { s.global.sslDefaultBind.curves = v }
+        },
+        "ssl-default-bind-options": { s, l in
+            if let o = sslOptions(s, l) { s.global.sslDefaultBind.options.append(contentsOf: o) }
+        },
+        "ssl-default-server-options": { s, l in
+            if let o = sslOptions(s, l) { s.global.sslDefaultServer.options.append(contentsOf: o) }
+        },
+        "ssl-server-verify": { s, l in
+            switch l[1] {
+            case "none": s.global.sslServerVerifyRequired = false
+            case "required": s.global.sslServerVerifyRequired = true
+            default: s.alert(l, "'ssl-server-verify' expects 'none' or 'required' as argument.")
+            }
+        },
+        "tune.bufsize": { s, l in
+            guard let v = ConfigUnits.integer(l[1]), v > 0 else {
+                s.alert(l, "'tune.bufsize' expects a positive integer argument.")
+                return
+            }
+            s.global.bufferSize = v
+        },
+        "tune.maxrewrite": { s, l in
+            guard let v = ConfigUnits.integer(l[1]) else {
+                s.alert(l, "'tune.maxrewrite' expects an integer argument.")
+                return
+            }
+            s.global.maxRewrite = v
+        },
+        "tune.ssl.default-dh-param": { s, l in
+            guard let v = ConfigUnits.integer(l[1]), v >= 1024 else {
+                s.alert(l, "'tune.ssl.default-dh-param' expects an integer argument.")
+                return
+            }
+            s.global.sslDefaultDHParam = v
+        },
+        "node": { s, l in
+            guard !l[1].isEmpty, Loader.validName(l[1]) == nil, !l[1].contains(":") else {
+                s.alertRaw("parsing [\(l.location)]: 'node' requires valid node name - non-empty string with digits(0-9), letters(A-Z, a-z), dot(.), hyphen(-) or underscode(_).", at: l.location)
+                return
+            }
+            s.global.node = l[1]
+        },
+        "description": { s, l in
+            guard l.count > 1 else {
+                s.alertRaw("parsing [\(l.location)]: 'description' expects a string argument.", at: l.location)
+                return
+            }
+            s.global.description = l.words[1...].joined(separator: " ")
+        },
+        "spread-checks": { s, l in
+            guard let v = ConfigUnits.integer(l[1]), v <= 50 else {
+                s.alertRaw("parsing [\(l.location)]: 'spread-checks' needs a positive value in range 0..50.", at: l.location)
+                return
+            }
+            s.global.spreadChecks = v
+        },
+        "hard-stop-after": { s, l in
+            switch ConfigUnits.milliseconds(l[1]) {
+            case let .success(v): s.global.hardStopAfter = v
+            case .failure: s.alert(l, "'hard-stop-after' expects <time> as argument.")
+            }
+        },
+        "nbproc": { s, l in
+            s.alert(l, "nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.")
+        },
+    ]
+
+    /// Valid HAProxy 2.6 global keywords proxyd does not implement (errors, never ignored).
+    static let unsupported: [String] = [
+        "cpu-map", "setenv", "presetenv", "resetenv", "unsetenv", "external-check", "insecure-fork-wanted",
+        "insecure-setuid-wanted", "localpeer", "lua-load", "lua-load-per-thread", "lua-prepend-path",
+        "maxconnrate", "maxcomprate", "maxcompcpuusage", "maxpipes", "maxsessrate", "maxsslconn", "maxsslrate",
+        "maxzlibmem", "noepoll", "nokqueue", "noevports", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
+        "profiling.tasks", "server-state-base", "server-state-file", "set-dumpable", "set-var", "ssl-engine",
+        "ssl-mode-async", "ssl-dh-param-file", "ssl-load-extra-files", "ssl-load-extra-del-ext",
+        "ssl-default-server-curves", "ssl-default-bind-sigalgs", "ssl-default-server-sigalgs",
+        "ssl-default-bind-client-sigalgs", "ssl-default-server-client-sigalgs", "ssl-skip-self-issued-ca",
+        "stats-file", "strict-limits", "thread-group", "thread-groups", "unix-bind", "wurfl-data-file",
+        "51degrees-data-file", "deviceatlas-json-file", "h1-case-adjust", "h1-case-adjust-file",
+        "busy-polling", "debug", "expose-experimental-directives", "grace", "issuers-chain-path",
+        "numa-cpu-mapping", "pp2-never-send-local", "httpclient.ssl.verify",
+        "httpclient.ssl.ca-file", "httpclient.resolvers.id", "httpclient.resolvers.prefer",
+        "cluster-secret", "mworker-max-reloads", "fd-hard-limit",
+    ]
+
+    static func parse(_ state: ParserState, _ line: ConfigLine) {
+        let kw = line.keyword
+        if let handler = table[kw] {
+            handler(state, line)
+            return
+        }
+        if kw.hasPrefix("tune.") {
+            state.global.tunables[kw] = line.words.dropFirst().joined(separator: " ")
+            state.warning(line, "'\(kw)' is not supported by proxyd yet and is ignored.")
+            return
+        }
+        if unsupported.contains(kw) {
+            state.alert(line, "'\(kw)' is a valid HAProxy keyword in 'global' section, but proxyd does not support it yet.")
+            return
+        }
+        var message = "unknown keyword '\(kw)' in 'global' section"
+        if let s = DidYouMean.suggest(kw, among: Array(table.keys) + unsupported) {
+            message += "; did you mean '\(s)' maybe ?"
+        }
+        state.alert(line, message)
+    }
+
+    static func flag(_ s: ParserState, _ l: ConfigLine, _ apply: () -> Void) {
+        if l.count > 1 {
+            s.alert(l, "'\(l.keyword)' cannot handle unexpected argument '\(l[1])'.")
+            return
+        }
+        apply()
+    }
+
+    static func oneArg(_ s: ParserState, _ l: ConfigLine, _ what: String) -> String? {
+        guard !l[1].isEmpty else {
+            s.alert(l, "global statement '\(l.keyword)' expects \(what) as an argument.")
+            return nil
+        }
+        return l[1]
+    }
+
+    static let knownSSLOptions: Set<String> = [
+        "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "force-sslv3", "force-tlsv10",
+        "force-tlsv11", "force-tlsv12", "force-tlsv13", "no-tls-tickets", "prefer-client-ciphers",
+        "ssl-min-ver", "ssl-max-ver", "no-ca-names", "allow-0rtt", "strict-sni",
+    ]
+
+    static func sslOptions(_ s: ParserState, _ l: ConfigLine) -> [String]? {
+        var out: [String] = []
+        var i = 1
+        while i < l.count {
+            let o = l[i]
+            guard knownSSLOptions.contains(o) else {
+                s.alert(l, "unknown or unsupported '\(l.keyword)' option '\(o)'.")
+                return nil
+            }
+            if o == "ssl-min-ver" || o == "ssl-max-ver" {
+                let v = l[i + 1]
+                guard ["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"].contains(v) else {
+                    s.alert(l, "'\(o)' : unknown ssl/tls version string '\(v)'")
+                    return nil
+                }
+                out.append(o + " " + v)
+                i += 2
+                continue
+            }
+            out.append(o)
+            i += 1
+        }
+        return out
+    }
+
+    static func stats(_ s: ParserState, _ l: ConfigLine) {
+        switch l[1] {
+        case "socket":
+            guard !l[2].isEmpty else {
+                s.alert(l, "'stats socket' in global section expects an address or a path to a UNIX socket")
+                return
+            }
+            guard let address = AddressParser.listenAddress(l[2]) else {
+                s.alert(l, "'stats socket' : invalid address: '\(l[2])'")
+                return
+            }
+            var sock = StatsSocket(address: address, location: l.location)
+            var i = 3
+            while i < l.count {
+                let o = l[i]
+                let v = l[i + 1]
+                switch o {
+                case "mode":
+                    guard let m = UInt32(v, radix: 8) else { s.alert(l, "'stats socket' : '\(o)' : missing or invalid mode '\(v)' (octal integer expected)"); return }
+                    sock.mode = m
+                    i += 2
+                case "level":
+                    guard let lv = StatsSocket.Level(rawValue: v) else {
+                        s.alert(l, "'stats socket' : 'level' only supports 'user', 'operator', and 'admin' (got '\(v)')")
+                        return
+                    }
+                    sock.level = lv
+                    i += 2
+                case "expose-fd":
+                    guard v == "listeners" else {
+                        s.alert(l, "'stats socket' : 'expose-fd' only supports 'listeners'")
+                        return
+                    }
+                    sock.exposeListenerFDs = true
+                    i += 2
+                case "user": sock.user = v; i += 2
+                case "group": sock.group = v; i += 2
+                case "uid":
+                    guard let n = UInt32(v) else { s.alert(l, "'stats socket' : 'uid' expects an integer argument"); return }
+                    sock.uid = n; i += 2
+                case "gid":
+                    guard let n = UInt32(v) else { s.alert(l, "'stats socket' : 'gid' expects an integer argument"); return }
+                    sock.gid = n; i += 2
+                case "process", "thread", "name", "id", "maxconn", "backlog":
+                    i += 2
+                case "accept-netscaler", "accept-proxy", "transparent", "v4v6", "v6only":
+                    i += 1
+                default:
+                    s.alert(l, "'stats socket' : unknown keyword '\(o)'.")
+                    return
+                }
+            }
+            s.global.statsSockets.append(sock)
+        case "timeout":
+            switch ConfigUnits.milliseconds(l[2]) {
+            case let .success(v) where v > 0:
+                s.global.statsTimeout = v
+            case let .failure(.unexpectedCharacter(c)):
+                s.alert(l, "'stats timeout' : unexpected character '\(c)'")
+            default:
+                s.alert(l, "'stats timeout' expects a positive value")
+            }
+        case "maxconn":
+            guard let v = ConfigUnits.integer(l[2]), v > 0 else {
+                s.alert(l, "'stats maxconn' expects a positive value")
+                return
+            }
+            s.global.statsMaxconn = v
+        default:
+            s.alert(l, "'stats' only supports 'socket', 'maxconn', 'bind-process' and 'timeout' (got '\(l[1])')")
+        }
+    }
+}
+
+/// `log` lines, shared by `global` and proxies.
+enum LogParser {
+    static let facilities = [
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2", "ftp",
+        "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4", "local5",
+        "local6", "local7",
+    ]
+
+    static func parse(_ s: ParserState, _ l: ConfigLine) -> LogTarget? {
+        var words = Array(l.words.dropFirst())
+        guard words.count >= 2 else {
+            s.alert(l, "log : expects <address> and <facility>  as arguments")
+            return nil
+        }
+        let target = words.removeFirst()
+        var length = 1024
+        var format = LogTarget.Format.rfc3164
+        while let w = words.first, w == "len" || w == "format" || w == "sample" {
+            guard words.count >= 2 else {
+                s.alert(l, "log : expects <address> and <facility>  as arguments")
+                return nil
+            }
+            if w == "len" {
+                guard let n = ConfigUnits.integer(words[1]), n >= 80, n <= 65535 else {
+                    s.alert(l, "log : invalid max length '\(words[1])'.")
+                    return nil
+                }
+                length = n
+            } else if w == "format" {
+                guard let f = LogTarget.Format(rawValue: words[1]) else {
+                    s.alert(l, "log : unknown log format '\(words[1])'")
+                    return nil
+                }
+                format = f
+            } else {
+                s.alert(l, "log : 'sample' is valid in HAProxy but not supported by proxyd yet.")
+                return nil
+            }
+            words.removeFirst(2)
+        }
+        guard let facility = words.first else {
+            s.alert(l, "log : expects <address> and <facility>  as arguments")
+            return nil
+        }
+        guard let code = facilities.firstIndex(of: facility) else {
+            s.alert(l, "log : unknown log facility '\(facility)'")
+            return nil
+        }
+        var maxLevel = LogTarget.Level.debug
+        var minLevel = LogTarget.Level.emerg
+        if words.count > 1 {
+            guard let lv = LogTarget.Level.allCases.first(where: { $0.name == words[1] }) else {
+                s.alert(l, "log : unknown optional log level '\(words[1])'")
+                return nil
+            }
+            maxLevel = lv
+        }
+        if words.count > 2 {
+            guard let lv = LogTarget.Level.allCases.first(where: { $0.name == words[2] }) else {
+                s.alert(l, "log : unknown optional minimum log level '\(words[2])'")
+                return nil
+            }
+            minLevel = lv
+        }
+        if words.count > 3 {
+            s.alert(l, "log : too many arguments.")
+            return nil
+        }
+        let destination: LogTarget.Destination
+        if target == "stdout" {
+            destination = .stdout
+        } else if target == "stderr" {
+            destination = .stderr
+        } else if target.hasPrefix("fd@"), let fd = Int32(target.dropFirst(3)) {
+            destination = .fileDescriptor(fd)
+        } else if target.hasPrefix("/") || target.hasPrefix("unix@") {
+            destination = .unixSocket(path: target.hasPrefix("unix@") ? String(target.dropFirst(5)) : target)
+        } else {
+            var t = target
+            var tcp = false
+            if t.hasPrefix("udp@") || t.hasPrefix("udp4@") || t.hasPrefix("udp6@") || t.hasPrefix("ipv4@") || t.hasPrefix("ipv6@") {
+                t = String(t[t.index(after: t.firstIndex(of: "@")!)...])
+            } else if t.hasPrefix("tcp@") || t.hasPrefix("tcp4@") || t.hasPrefix("tcp6@") {
+                t = String(t[t.index(after: t.firstIndex(of: "@")!)...])
+                tcp = true
+            }
+            guard let (host, port) = AddressParser.splitHostPort(t), port.map({ (1...65535).contains($0) }) ?? true else {
+                s.alert(l, "log : invalid address: '\(target)'")
+                return nil
+            }
+            destination = tcp ? .tcp(host: host, port: port ?? 514) : .udp(host: host, port: port ?? 514)
+        }
+        return LogTarget(destination: destination, facility: facility, facilityCode: code, maxLevel: maxLevel,
+                         minLevel: minLevel, length: length, format: format, location: l.location)
+    }
+}
+
+/// `userlist` sections.
+enum UserlistParser {
+    static func parse(_ s: ParserState, _ list: inout Userlist, _ l: ConfigLine) {
+        switch l.keyword {
+        case "group":
+            guard !l[1].isEmpty else { s.alert(l, "'group' expects <name> as arguments."); return }
+            if list.groups.contains(where: { $0.name == l[1] }) {
+                s.alert(l, "error: group '\(l[1])' was already defined in userlist '\(list.name)'.")
+                return
+            }
+            var g = Userlist.Group(name: l[1], location: l.location)
+            var i = 2
+            while i < l.count {
+                if l[i] == "users" {
+                    guard !l[i + 1].isEmpty else {
+                        s.alert(l, "'users' expects <user>[,<user>...] as arguments.")
+                        return
+                    }
+                    g.users += l[i + 1].split(separator: ",").map(String.init)
+                    i += 2
+                } else {
+                    s.alert(l, "'\(l.keyword)' only supports 'users' option.")
+                    return
+                }
+            }
+            list.groups.append(g)
+        case "user":
+            guard !l[1].isEmpty else { s.alert(l, "'user' expects <name> as arguments."); return }
+            if list.users.contains(where: { $0.name == l[1] }) {
+                s.alert(l, "error: user '\(l[1])' was already defined in userlist '\(list.name)'.")
+                return
+            }
+            var u = Userlist.User(name: l[1], password: .none, location: l.location)
+            var i = 2
+            while i < l.count {
+                switch l[i] {
+                case "password":
+                    guard !l[i + 1].isEmpty else { s.alert(l, "'password' expects <password> as argument."); return }
+                    u.password = .hashed(l[i + 1])
+                case "insecure-password":
+                    guard !l[i + 1].isEmpty else { s.alert(l, "'insecure-password' expects <password> as argument."); return }
+                    u.password = .plain(l[i + 1])
+                case "groups":
+                    guard !l[i + 1].isEmpty else { s.alert(l, "'groups' expects <group>[,<group>...] as argument."); return }
+                    u.groups += l[i + 1].split(separator: ",").map(String.init)
+                default:
+                    s.alert(l, "'user' only supports 'password', 'insecure-password' and 'groups' options.")
+                    return
+                }
+                i += 2
+            }
+            list.users.append(u)
+        default:
+            var message = "unknown keyword '\(l.keyword)' in 'userlist' section"
+            if let sug = DidYouMean.suggest(l.keyword, among: ["user", "group"]) { message += "; did you mean '\(sug)' maybe ?" }
+            s.alert(l, message)
+        }
+    }
+}

@@ -1,0 +1,400 @@
+import Shared
+
+/// `http-request` and `http-response` rules, and the legacy `redirect` keyword.
+enum HTTPRuleParser {
+    struct Failure: Error { var message: String }
+
+    /// Parses a log-format string into literal text, `%[sample]` and `%var` parts.
+    static func format(_ raw: String) -> Result<FormatString, Failure> {
+        var parts: [FormatString.Part] = []
+        var literal = ""
+        let chars = Array(raw)
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if c == "%" && i + 1 < chars.count {
+                let n = chars[i + 1]
+                if n == "%" { literal.append("%"); i += 2; continue }
+                if n == "[" {
+                    var depth = 0
+                    var j = i + 1
+                    var expr = ""
+                    while j < chars.count {
+                        if chars[j] == "[" { depth += 1; if depth == 1 { j += 1; continue } }
+                        if chars[j] == "]" { depth -= 1; if depth == 0 { break } }
+                        expr.append(chars[j])
+                        j += 1
+                    }
+                    guard j < chars.count else {
+                        return .failure(Failure(message: "missing ']' in log-format expression '\(raw)'"))
+                    }
+                    if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
+                    parts.append(.sample(expr))
+                    i = j + 1
+                    continue
+                }
+                var j = i + 1
+                var name = ""
+                if chars[j] == "{" {
+                    while j < chars.count && chars[j] != "}" { name.append(chars[j]); j += 1 }
+                    guard j < chars.count else { return .failure(Failure(message: "missing '}' in log-format '\(raw)'")) }
+                    name.append("}")
+                    j += 1
+                }
+                while j < chars.count, chars[j].isLetter || chars[j].isNumber || chars[j] == "_" { name.append(chars[j]); j += 1 }
+                if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
+                parts.append(.variable(name))
+                i = j
+                continue
+            }
+            literal.append(c)
+            i += 1
+        }
+        if !literal.isEmpty { parts.append(.literal(literal)) }
+        return .success(FormatString(raw: raw, parts: parts))
+    }
+
+    /// Splits `words` at the first `if`/`unless`, parsing the condition.
+    static func splitCondition(_ s: ParserState, _ p: ProxySettings, _ words: [String], _ loc: SourceLocation) -> Result<([String], Condition?), Failure> {
+        guard let at = words.firstIndex(where: { $0 == "if" || $0 == "unless" }) else {
+            return .success((words, nil))
+        }
+        switch ACLParser.parseCondition(s, p, Array(words[at...]), loc) {
+        case let .success(c): return .success((Array(words[..<at]), c))
+        case let .failure(e): return .failure(Failure(message: e.message))
+        }
+    }
+
+    static let requestActions = [
+        "set-header", "add-header", "del-header", "redirect", "deny", "return", "allow", "auth", "tarpit",
+        "set-path", "set-query", "set-uri", "set-method", "replace-header", "replace-value", "set-var",
+    ]
+    static let requestUnsupported = [
+        "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
+        "early-hint", "normalize-uri", "reject", "replace-path", "replace-pathq", "replace-uri",
+        "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "send-spoe-group", "set-dst",
+        "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-pathq", "set-priority-class",
+        "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop",
+        "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var", "use-service", "wait-for-body",
+        "wait-for-handshake", "set-bandwidth-limit",
+    ]
+    static let responseActions = [
+        "set-header", "add-header", "del-header", "replace-header", "replace-value", "set-status", "deny",
+        "return", "redirect", "allow",
+    ]
+    static let responseUnsupported = [
+        "add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
+        "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos",
+        "set-var", "silent-drop", "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var",
+        "wait-for-body", "set-timeout", "set-bandwidth-limit",
+    ]
+
+    static func unknownAction(_ kw: String, _ action: String, _ known: [String], _ unsupported: [String]) -> String {
+        if unsupported.contains(action) {
+            return "'\(kw) \(action)' is valid in HAProxy but not supported by proxyd yet."
+        }
+        var m = "'\(kw)' expects "
+        m += known.map { "'\($0)'" }.joined(separator: ", ")
+        m += " but got '\(action)'"
+        if let sug = DidYouMean.suggest(action, among: known + unsupported) { m += "; did you mean '\(sug)' maybe ?" }
+        return m
+    }
+
+    static func parseRequest(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        let action = l[1]
+        guard !action.isEmpty else {
+            s.alert(l, "'http-request' expects a rule name.")
+            return
+        }
+        guard requestActions.contains(action) else {
+            s.alert(l, unknownAction("http-request", action, requestActions, requestUnsupported))
+            return
+        }
+        let (args, condition): ([String], Condition?)
+        switch splitCondition(s, p, Array(l.words.dropFirst(2)), l.location) {
+        case let .success(r): (args, condition) = r
+        case let .failure(e):
+            s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-request \(action)' rule : \(e.message).")
+            return
+        }
+        let prefix = "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-request \(action)' rule"
+        let result: Result<HTTPRequestAction, Failure>
+        switch action {
+        case "set-header", "add-header":
+            result = header(action, args).map { name, value in
+                action == "set-header" ? .setHeader(name: name, value: value) : .addHeader(name: name, value: value)
+            }
+        case "del-header":
+            result = deleteHeader(args).map { .deleteHeader(name: $0.0, match: $0.1) }
+        case "replace-header", "replace-value":
+            result = replace(action, args, ignoreCase: false).map { name, re, fmt in
+                action == "replace-header" ? .replaceHeader(name: name, regex: re, replacement: fmt)
+                    : .replaceValue(name: name, regex: re, replacement: fmt)
+            }
+        case "set-path", "set-query", "set-uri", "set-method":
+            if args.count != 1 {
+                result = .failure(Failure(message: "expects exactly 1 argument <format>"))
+            } else {
+                result = format(args[0]).map { f in
+                    switch action {
+                    case "set-path": return .setPath(f)
+                    case "set-query": return .setQuery(f)
+                    case "set-uri": return .setURI(f)
+                    default: return .setMethod(f)
+                    }
+                }
+            }
+        case "redirect":
+            result = redirect(args).map { .redirect($0) }
+        case "deny", "tarpit":
+            result = reply(s, args, defaultStatus: action == "deny" ? 403 : 500, allowsDenyStatus: true).map {
+                action == "deny" ? .deny($0) : .tarpit($0)
+            }
+        case "return":
+            result = reply(s, args, defaultStatus: 200, allowsDenyStatus: false).map { .return($0) }
+        case "allow":
+            result = args.isEmpty ? .success(.allow) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
+        case "auth":
+            if args.isEmpty {
+                result = .success(.auth(realm: nil))
+            } else if args.count == 2 && args[0] == "realm" {
+                result = .success(.auth(realm: args[1]))
+            } else {
+                result = .failure(Failure(message: "expects optional 'realm' followed by a realm name"))
+            }
+        case "set-var":
+            result = .failure(Failure(message: "'set-var' is valid in HAProxy but not supported by proxyd yet"))
+        default:
+            result = .failure(Failure(message: "unsupported action"))
+        }
+        switch result {
+        case let .success(a):
+            if ctx.index >= 0, s.sawUseBackend.contains(ctx.index) {
+                s.warning(l, "a 'http-request' rule placed after a 'use_backend' rule will still be processed before.")
+            }
+            p.httpRequestRules.append(HTTPRequestRule(action: a, condition: condition, location: l.location))
+        case let .failure(e):
+            s.alert(l, "\(prefix) : \(e.message).")
+        }
+    }
+
+    static func parseResponse(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        let action = l[1]
+        guard !action.isEmpty else {
+            s.alert(l, "'http-response' expects a rule name.")
+            return
+        }
+        guard responseActions.contains(action) else {
+            s.alert(l, unknownAction("http-response", action, responseActions, responseUnsupported))
+            return
+        }
+        let (args, condition): ([String], Condition?)
+        switch splitCondition(s, p, Array(l.words.dropFirst(2)), l.location) {
+        case let .success(r): (args, condition) = r
+        case let .failure(e):
+            s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-response \(action)' rule : \(e.message).")
+            return
+        }
+        let result: Result<HTTPResponseAction, Failure>
+        switch action {
+        case "set-header", "add-header":
+            result = header(action, args).map { name, value in
+                action == "set-header" ? .setHeader(name: name, value: value) : .addHeader(name: name, value: value)
+            }
+        case "del-header":
+            result = deleteHeader(args).map { .deleteHeader(name: $0.0, match: $0.1) }
+        case "replace-header", "replace-value":
+            result = replace(action, args, ignoreCase: false).map { name, re, fmt in
+                action == "replace-header" ? .replaceHeader(name: name, regex: re, replacement: fmt)
+                    : .replaceValue(name: name, regex: re, replacement: fmt)
+            }
+        case "set-status":
+            if let code = args.first.flatMap(ConfigUnits.integer), (100...999).contains(code) {
+                if args.count == 1 {
+                    result = .success(.setStatus(code: code, reason: nil))
+                } else if args.count == 3 && args[1] == "reason" {
+                    result = .success(.setStatus(code: code, reason: args[2]))
+                } else {
+                    result = .failure(Failure(message: "expects <status_code> [reason <str>]"))
+                }
+            } else {
+                result = .failure(Failure(message: "expects a valid status code between 100 and 999"))
+            }
+        case "deny":
+            result = reply(s, args, defaultStatus: 502, allowsDenyStatus: true).map { .deny($0) }
+        case "return":
+            result = reply(s, args, defaultStatus: 200, allowsDenyStatus: false).map { .return($0) }
+        case "redirect":
+            result = redirect(args).map { .redirect($0) }
+        case "allow":
+            result = args.isEmpty ? .success(.allow) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
+        default:
+            result = .failure(Failure(message: "unsupported action"))
+        }
+        switch result {
+        case let .success(a):
+            p.httpResponseRules.append(HTTPResponseRule(action: a, condition: condition, location: l.location))
+        case let .failure(e):
+            s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-response \(action)' rule : \(e.message).")
+        }
+    }
+
+    static func header(_ action: String, _ args: [String]) -> Result<(String, FormatString), Failure> {
+        guard args.count == 2 else {
+            return .failure(Failure(message: "expects exactly 2 arguments"))
+        }
+        return format(args[1]).map { (args[0], $0) }
+    }
+
+    static func deleteHeader(_ args: [String]) -> Result<(String, MatchMethod), Failure> {
+        guard let name = args.first else { return .failure(Failure(message: "expects at least 1 argument")) }
+        if args.count == 1 { return .success((name, .string)) }
+        guard args.count == 3, args[1] == "-m" else {
+            return .failure(Failure(message: "expects exactly 1 argument, optionally followed by '-m <method>'"))
+        }
+        guard let m = MatchMethod(rawValue: args[2]), [.string, .beginning, .end, .substring, .regex].contains(m) else {
+            return .failure(Failure(message: "unsupported matching method '\(args[2])'"))
+        }
+        return .success((name, m))
+    }
+
+    static func replace(_ action: String, _ args: [String], ignoreCase: Bool) -> Result<(String, CompiledRegex, FormatString), Failure> {
+        guard args.count == 3 else { return .failure(Failure(message: "expects exactly 3 arguments")) }
+        switch CompiledRegex.compile(args[1], caseInsensitive: ignoreCase) {
+        case let .failure(e):
+            return .failure(Failure(message: "regex '\(args[1])' is invalid (error=\(e.message))"))
+        case let .success(re):
+            return format(args[2]).map { (args[0], re, $0) }
+        }
+    }
+
+    static func redirect(_ args: [String]) -> Result<RedirectRule, Failure> {
+        guard let kindWord = args.first, let kind = RedirectRule.Kind(rawValue: kindWord) else {
+            return .failure(Failure(message: "expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query' or 'append-slash' (was '\(args.first ?? "")')"))
+        }
+        guard args.count >= 2 else {
+            return .failure(Failure(message: "missing argument after '\(kindWord)'"))
+        }
+        let target: FormatString
+        switch format(args[1]) {
+        case let .success(f): target = f
+        case let .failure(e): return .failure(e)
+        }
+        var rule = RedirectRule(kind: kind, target: target)
+        var i = 2
+        while i < args.count {
+            switch args[i] {
+            case "code":
+                guard i + 1 < args.count, let c = ConfigUnits.integer(args[i + 1]), [301, 302, 303, 307, 308].contains(c) else {
+                    return .failure(Failure(message: "'code' expects a value among 301, 302, 303, 307 or 308"))
+                }
+                rule.code = c
+                i += 2
+            case "drop-query": rule.dropQuery = true; i += 1
+            case "append-slash": rule.appendSlash = true; i += 1
+            case "set-cookie":
+                guard i + 1 < args.count else { return .failure(Failure(message: "'set-cookie' expects a cookie")) }
+                rule.setCookie = args[i + 1]; i += 2
+            case "clear-cookie":
+                guard i + 1 < args.count else { return .failure(Failure(message: "'clear-cookie' expects a cookie")) }
+                rule.clearCookie = args[i + 1]; i += 2
+            default:
+                return .failure(Failure(message: "expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query' or 'append-slash' (was '\(args[i])')"))
+            }
+        }
+        return .success(rule)
+    }
+
+    /// `[status N|deny_status N] [content-type T] [default-errorfile|errorfile F|file F|string S|lf-string S] [hdr N V]*`.
+    static func reply(_ s: ParserState, _ args: [String], defaultStatus: Int, allowsDenyStatus: Bool) -> Result<HTTPReply, Failure> {
+        var r = HTTPReply(status: defaultStatus, body: .defaultErrorFile)
+        var i = 0
+        var sawBody = false
+        while i < args.count {
+            let a = args[i]
+            let v = i + 1 < args.count ? args[i + 1] : nil
+            switch a {
+            case "status", "deny_status":
+                if a == "deny_status" && !allowsDenyStatus {
+                    return .failure(Failure(message: "unknown keyword '\(a)'"))
+                }
+                guard let v, let code = ConfigUnits.integer(v), (200...599).contains(code) else {
+                    return .failure(Failure(message: "'\(a)' expects a status code between 200 and 599"))
+                }
+                r.status = code
+                i += 2
+            case "content-type":
+                guard let v else { return .failure(Failure(message: "'content-type' expects an argument")) }
+                r.contentType = v
+                i += 2
+            case "default-errorfile":
+                r.body = .defaultErrorFile
+                sawBody = true
+                i += 1
+            case "errorfile", "file", "lf-file":
+                guard let v else { return .failure(Failure(message: "'\(a)' expects a file name")) }
+                switch FileSystem.read(v) {
+                case let .failure(e):
+                    return .failure(Failure(message: "failed to open file '\(v)' (\(e.message))"))
+                case let .success(bytes):
+                    if a == "errorfile" {
+                        r.body = .errorFile(bytes)
+                    } else if a == "file" {
+                        r.body = .file(bytes)
+                    } else {
+                        switch format(String(decoding: bytes, as: UTF8.self)) {
+                        case let .success(f): r.body = .logFormat(f)
+                        case let .failure(e): return .failure(e)
+                        }
+                    }
+                }
+                sawBody = true
+                i += 2
+            case "string":
+                guard let v else { return .failure(Failure(message: "'string' expects an argument")) }
+                r.body = .string(v)
+                sawBody = true
+                i += 2
+            case "lf-string":
+                guard let v else { return .failure(Failure(message: "'lf-string' expects an argument")) }
+                switch format(v) {
+                case let .success(f): r.body = .logFormat(f)
+                case let .failure(e): return .failure(e)
+                }
+                sawBody = true
+                i += 2
+            case "hdr":
+                guard i + 2 < args.count else { return .failure(Failure(message: "'hdr' expects <name> and <value> arguments")) }
+                switch format(args[i + 2]) {
+                case let .success(f): r.headers.append((args[i + 1], f))
+                case let .failure(e): return .failure(e)
+                }
+                i += 3
+            case "errorfiles":
+                return .failure(Failure(message: "'errorfiles' (http-errors sections) is valid in HAProxy but not supported by proxyd yet"))
+            default:
+                return .failure(Failure(message: "unknown keyword '\(a)'"))
+            }
+        }
+        if !sawBody && defaultStatus == 200 { r.body = .none }
+        if r.contentType != nil, case .defaultErrorFile = r.body {
+            return .failure(Failure(message: "'content-type' expects a payload ('string', 'lf-string', 'file' or 'lf-file')"))
+        }
+        return .success(r)
+    }
+
+    /// `redirect location|prefix|scheme … [if|unless COND]` in a proxy.
+    static func parseLegacyRedirect(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        switch splitCondition(s, p, Array(l.words.dropFirst()), l.location) {
+        case let .failure(e):
+            s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing redirect rule : \(e.message).")
+        case let .success((args, condition)):
+            switch redirect(args) {
+            case let .success(rule):
+                p.httpRequestRules.append(HTTPRequestRule(action: .redirect(rule), condition: condition, location: l.location))
+            case let .failure(e):
+                s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing redirect rule : \(e.message).")
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Shared
+
+/// One lexed line.
+struct ConfigLine {
+    var words: [String]
+    var location: SourceLocation
+
+    var keyword: String { words[0] }
+    /// Argument `i` (0 is the keyword), "" when absent, as HAProxy's `args[i]`.
+    subscript(_ i: Int) -> String { i < words.count ? words[i] : "" }
+    var count: Int { words.count }
+}
+
+/// The section being parsed.
+enum CurrentSection {
+    case none
+    case global
+    /// Index into `defaultsList`.
+    case defaults(Int)
+    /// Index into `proxies`.
+    case proxy(Int)
+    case userlist(Int)
+    /// A recognised but unsupported section: its lines are skipped.
+    case unsupported(String)
+}
+
+/// A `defaults` section as parsed.
+struct DefaultsSection {
+    var name: String?
+    var settings: ProxySettings
+}
+
+/// Everything the section parsers share while reading the files.
+final class ParserState {
+    let options: LoadOptions
+    var diagnostics: [Diagnostic] = []
+    /// HAProxy's ERR_ALERT/ERR_FATAL for the current file, and overall.
+    var fileHasErrors = false
+    var fatal = false
+    /// ERR_ABORT: stop after this file.
+    var abort = false
+
+    var global = GlobalSettings()
+    var defaultsList: [DefaultsSection] = []
+    /// The defaults that apply to the next proxy (HAProxy's built-in ones at first).
+    var currentDefaults: ProxySettings
+    var proxies: [ProxySettings] = []
+    var userlists: [Userlist] = []
+    var section: CurrentSection = .none
+
+    /// Parse-time facts the model does not keep, by proxy index.
+    var sawUseBackend: Set<Int> = []
+    /// `option httpchk` present with `http-check` rules waiting.
+    var checkExpectations: [Int: [CheckExpectation]] = [:]
+
+    init(options: LoadOptions) {
+        self.options = options
+        currentDefaults = ProxySettings(name: "", location: SourceLocation(file: "", line: 0), capabilities: .listen)
+    }
+
+    // MARK: Messages
+
+    func alert(_ line: ConfigLine, _ message: String) {
+        diagnostics.append(.parsing(.alert, line.location, message))
+        fileHasErrors = true
+    }
+
+    /// An alert whose whole text is given (HAProxy's forms vary).
+    func alertRaw(_ message: String, at location: SourceLocation?) {
+        diagnostics.append(.alert(message, at: location))
+        fileHasErrors = true
+    }
+
+    /// An alert HAProxy prints without failing the load ("… already specified. Continuing.").
+    func alertNonFatal(_ line: ConfigLine, _ message: String) {
+        diagnostics.append(.parsing(.alert, line.location, message))
+    }
+
+    func warning(_ line: ConfigLine, _ message: String) {
+        diagnostics.append(.parsing(.warning, line.location, message))
+    }
+
+    func warningRaw(_ message: String, at location: SourceLocation?) {
+        diagnostics.append(.warning(message, at: location))
+    }
+
+    // MARK: Paths
+
+    /// `crt`/`ca-file` names: relative ones are taken under crt-base / ca-base.
+    func resolve(_ path: String, base: String?) -> String {
+        guard let base, !path.hasPrefix("/") else { return path }
+        return base.hasSuffix("/") ? base + path : base + "/" + path
+    }
+}
+
+/// A keyword's parser for a proxy-like section (`defaults`, `frontend`, `backend`, `listen`).
+struct ProxyKeyword {
+    /// Where the keyword makes sense; used for HAProxy's "ignored because … has no
+    /// frontend/backend capability" warnings.
+    enum Side { case frontend, backend, both }
+    var side: Side
+    /// Allowed in `defaults` sections.
+    var inDefaults: Bool
+    /// Message name in "not allowed in 'defaults' section" and capability warnings.
+    var handler: (ParserState, inout ProxySettings, ConfigLine, ProxyParseContext) -> Void
+}
+
+/// What a proxy keyword parser knows about where it is.
+struct ProxyParseContext {
+    /// `frontend`, `backend`, `listen` or `defaults`.
+    var kind: String
+    var isDefaults: Bool
+    var isNamedDefaults: Bool
+    var index: Int
+}
+
+/// A `global` keyword's parser.
+typealias GlobalKeyword = (ParserState, ConfigLine) -> Void

@@ -1,0 +1,466 @@
+import Shared
+
+/// `defaults`, `frontend`, `backend` and `listen` sections: a keyword table.
+enum ProxyParser {
+    typealias Handler = (ParserState, inout ProxySettings, ConfigLine, ProxyParseContext) -> Void
+
+    static let table: [String: ProxyKeyword] = [
+        "mode": ProxyKeyword(side: .both, inDefaults: true, handler: mode),
+        "bind": ProxyKeyword(side: .frontend, inDefaults: false, handler: BindParser.parse),
+        "server": ProxyKeyword(side: .backend, inDefaults: false, handler: ServerParser.parseServer),
+        "default-server": ProxyKeyword(side: .backend, inDefaults: true, handler: ServerParser.parseDefaultServer),
+        "default_backend": ProxyKeyword(side: .frontend, inDefaults: true, handler: defaultBackend),
+        "use_backend": ProxyKeyword(side: .frontend, inDefaults: false, handler: useBackend),
+        "acl": ProxyKeyword(side: .both, inDefaults: false, handler: ACLParser.parseACLLine),
+        "balance": ProxyKeyword(side: .backend, inDefaults: true, handler: balance),
+        "hash-type": ProxyKeyword(side: .backend, inDefaults: true, handler: hashType),
+        "hash-balance-factor": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
+            guard let v = ConfigUnits.integer(l[1]), v == 0 || v > 100 else {
+                s.alert(l, "'hash-balance-factor' must be 0 or greater than 100.")
+                return
+            }
+            p.hashBalanceFactor = v
+        }),
+        "timeout": ProxyKeyword(side: .both, inDefaults: true, handler: timeout),
+        "maxconn": ProxyKeyword(side: .frontend, inDefaults: true, handler: { s, p, l, _ in
+            guard let v = ConfigUnits.integer(l[1]) else { s.alert(l, "'maxconn' expects an integer argument."); return }
+            p.maxconn = v
+        }),
+        "fullconn": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
+            guard let v = ConfigUnits.integer(l[1]) else { s.alert(l, "'fullconn' expects an integer argument."); return }
+            p.fullconn = v
+        }),
+        "retries": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
+            guard let v = ConfigUnits.integer(l[1]) else { s.alert(l, "'retries' expects an integer argument."); return }
+            p.retries = v
+        }),
+        "option": ProxyKeyword(side: .both, inDefaults: true, handler: OptionParser.parse),
+        "http-request": ProxyKeyword(side: .both, inDefaults: false, handler: HTTPRuleParser.parseRequest),
+        "http-response": ProxyKeyword(side: .both, inDefaults: false, handler: HTTPRuleParser.parseResponse),
+        "http-check": ProxyKeyword(side: .backend, inDefaults: true, handler: CheckParser.parseHTTPCheck),
+        "tcp-check": ProxyKeyword(side: .backend, inDefaults: true, handler: CheckParser.parseTCPCheck),
+        "errorfile": ProxyKeyword(side: .both, inDefaults: true, handler: errorFile),
+        "log": ProxyKeyword(side: .both, inDefaults: true, handler: log),
+        "log-format": ProxyKeyword(side: .both, inDefaults: true, handler: { s, p, l, _ in
+            guard l.count == 2 else {
+                s.alert(l, "log-format expects one argument (did you forget to quote it?)")
+                return
+            }
+            p.logFormat = l[1]
+        }),
+        "stats": ProxyKeyword(side: .both, inDefaults: true, handler: StatsParser.parse),
+        "http-reuse": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
+            guard let r = HTTPReuse(rawValue: l[1]), l.count == 2 else {
+                s.alert(l, "'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'")
+                return
+            }
+            p.httpReuse = r
+        }),
+        "description": ProxyKeyword(side: .both, inDefaults: false, handler: { s, p, l, _ in
+            guard l.count > 1 else {
+                s.alertRaw("parsing [\(l.location)]: 'description' expects a string argument.", at: l.location)
+                return
+            }
+            p.description = l.words[1...].joined(separator: " ")
+        }),
+        "disabled": ProxyKeyword(side: .both, inDefaults: true, handler: { s, p, l, _ in p.disabled = true }),
+        "enabled": ProxyKeyword(side: .both, inDefaults: true, handler: { s, p, l, _ in p.disabled = false }),
+        "id": ProxyKeyword(side: .both, inDefaults: false, handler: { s, p, l, ctx in
+            guard let v = ConfigUnits.integer(l[1]), v > 0 else {
+                s.alert(l, "\(ctx.kind) '\(p.name)' : custom id has to be > 0.")
+                return
+            }
+            p.id = v
+        }),
+        "monitor-uri": ProxyKeyword(side: .frontend, inDefaults: true, handler: { s, p, l, _ in
+            guard l[1].hasPrefix("/") else { s.alert(l, "'monitor-uri' expects an URI."); return }
+            p.monitorURI = l[1]
+        }),
+        "redirect": ProxyKeyword(side: .frontend, inDefaults: false, handler: { s, p, l, ctx in
+            HTTPRuleParser.parseLegacyRedirect(s, &p, l, ctx)
+        }),
+        "tcp-request": ProxyKeyword(side: .frontend, inDefaults: false, handler: tcpRequest),
+    ]
+
+    /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
+    static let unsupported: [String] = [
+        "backlog", "bind-process", "capture", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "compression",
+        "cookie", "declare", "dynamic-cookie-key", "email-alert", "errorfiles", "errorloc", "errorloc302",
+        "errorloc303", "error-log-format", "external-check", "filter", "force-persist", "grace",
+        "http-after-response", "http-error", "http-send-name-header", "ignore-persist",
+        "load-server-state-from-file", "log-format-sd", "log-tag", "max-keep-alive-queue", "max-session-srv-conns",
+        "monitor", "persist", "rate-limit", "server-state-file-name", "server-template", "source",
+        "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "stick", "stick-table", "tcp-response",
+        "unique-id-format", "unique-id-header", "use-server", "reqadd", "rspadd", "dispatch",
+    ]
+
+    static var allKeywords: [String] { Array(table.keys) + unsupported }
+
+    static func parse(_ s: ParserState, _ p: inout ProxySettings, _ line: ConfigLine, _ ctx: ProxyParseContext) {
+        var l = line
+        var negate = false
+        if l.keyword == "no" || l.keyword == "default" {
+            guard l.count > 1, l[1] == "option" || l[1] == "log" else {
+                s.alert(l, "'\(l.keyword)' only supports 'option' and 'log'.")
+                return
+            }
+            negate = l.keyword == "no"
+            if l[1] == "log" {
+                p.logs = []
+                return
+            }
+            l.words.removeFirst()
+            if !negate { return }       // "default option X": keep the defaults' value
+            OptionParser.parse(s, &p, l, ctx, negate: true)
+            return
+        }
+        let kw = l.keyword
+        guard let entry = table[kw] else {
+            if unsupported.contains(kw) {
+                s.alert(l, "'\(kw)' is a valid HAProxy keyword in '\(ctx.kind)' section, but proxyd does not support it yet.")
+                return
+            }
+            var message = "unknown keyword '\(kw)' in '\(ctx.kind)' section"
+            if let sug = DidYouMean.suggest(kw, among: allKeywords) { message += "; did you mean '\(sug)' maybe ?" }
+            s.alert(l, message)
+            return
+        }
+        if ctx.isDefaults && !entry.inDefaults {
+            if kw == "server" {
+                s.alertRaw("[\(l.location)] : 'server' not allowed in 'defaults' section.", at: l.location)
+            } else if kw == "description" {
+                s.alertRaw("parsing [\(l.location)]: 'description' not allowed in 'defaults' section.", at: l.location)
+            } else if ["acl", "http-request", "http-response", "tcp-request"].contains(kw) && !ctx.isNamedDefaults {
+                s.alert(l, "'\(kw)' not allowed in anonymous 'defaults' section.")
+            } else if ["acl", "http-request", "http-response", "tcp-request"].contains(kw) {
+                s.alert(l, "'\(kw)' in a named 'defaults' section is valid in HAProxy but not supported by proxyd yet.")
+            } else {
+                s.alert(l, "'\(kw)' not allowed in 'defaults' section.")
+            }
+            return
+        }
+        if !ctx.isDefaults {
+            if entry.side == .backend && !p.isBackend {
+                if kw == "server" {
+                    s.alertRaw("[\(l.location)] : parsing [\(l.location)] : 'server' not allowed because \(ctx.kind) '\(p.name)' has no backend capability.",
+                               at: l.location)
+                    return
+                }
+                if kw != "default-server" && kw != "tcp-check" {
+                    s.warning(l, "'\(kw)' ignored because \(ctx.kind) '\(p.name)' has no backend capability.")
+                    return
+                }
+            }
+            if entry.side == .frontend && !p.isFrontend {
+                let hint = kw == "maxconn" ? " Maybe you want 'fullconn' instead ?" : ""
+                s.warning(l, "'\(kw)' ignored because \(ctx.kind) '\(p.name)' has no frontend capability.\(hint)")
+                return
+            }
+        }
+        entry.handler(s, &p, l, ctx)
+    }
+
+    /// End of a proxy section.
+    static func finish(_ s: ParserState, _ p: inout ProxySettings) {
+    }
+
+    // MARK: Keywords
+
+    static func mode(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        switch l[1] {
+        case "http": p.mode = .http
+        case "tcp": p.mode = .tcp
+        case "health":
+            s.alert(l, "'mode health' doesn't exist anymore. Please use 'http-request return status 200' instead.")
+        default:
+            s.alert(l, "unknown proxy mode '\(l[1])'.")
+        }
+    }
+
+    static func defaultBackend(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        guard !l[1].isEmpty else {
+            s.alert(l, "'\(l.keyword)' expects a backend name.")
+            return
+        }
+        if l.count > 2 {
+            s.alert(l, "'\(l.keyword)' cannot handle unexpected argument '\(l[2])'.")
+            return
+        }
+        p.defaultBackend = l[1]
+    }
+
+    static func useBackend(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        guard !l[1].isEmpty else {
+            s.alert(l, "'\(l.keyword)' expects a backend name.")
+            return
+        }
+        var condition: Condition? = nil
+        if l.count > 2 {
+            guard l[2] == "if" || l[2] == "unless" else {
+                s.alert(l, "'\(l.keyword)' requires either 'if' or 'unless' followed by a condition but found '\(l[2])'.")
+                return
+            }
+            switch ACLParser.parseCondition(s, p, Array(l.words[2...]), l.location) {
+            case let .success(c): condition = c
+            case let .failure(e):
+                s.alert(l, "error detected while parsing switching rule : \(e.message).")
+                return
+            }
+        }
+        let dynamic = l[1].contains("%[")
+        p.useBackendRules.append(BackendSwitchingRule(backend: l[1], isDynamic: dynamic, condition: condition,
+                                                      location: l.location))
+        if ctx.index >= 0 { s.sawUseBackend.insert(ctx.index) }
+    }
+
+    static func balance(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        let algo = l[1]
+        let args = Array(l.words.dropFirst(2))
+        func noArgs() -> Bool {
+            if !args.isEmpty {
+                s.alert(l, "'balance \(algo)' does not expect any argument.")
+                return false
+            }
+            return true
+        }
+        switch algo {
+        case "roundrobin": if noArgs() { p.balance.algorithm = .roundRobin }
+        case "static-rr": if noArgs() { p.balance.algorithm = .staticRoundRobin }
+        case "leastconn": if noArgs() { p.balance.algorithm = .leastConn }
+        case "first": if noArgs() { p.balance.algorithm = .first }
+        case "source": if noArgs() { p.balance.algorithm = .source }
+        case "uri":
+            var whole = false, pathOnly = false
+            var len: Int? = nil, depth: Int? = nil
+            var i = 0
+            while i < args.count {
+                switch args[i] {
+                case "whole": whole = true; i += 1
+                case "path-only": pathOnly = true; i += 1
+                case "len":
+                    guard let v = ConfigUnits.integer(i + 1 < args.count ? args[i + 1] : "") else {
+                        s.alert(l, "'balance uri len' expects a positive integer (got '\(i + 1 < args.count ? args[i + 1] : "")').")
+                        return
+                    }
+                    len = v; i += 2
+                case "depth":
+                    guard let v = ConfigUnits.integer(i + 1 < args.count ? args[i + 1] : "") else {
+                        s.alert(l, "'balance uri depth' expects a positive integer (got '\(i + 1 < args.count ? args[i + 1] : "")').")
+                        return
+                    }
+                    depth = v; i += 2
+                default:
+                    s.alert(l, "'balance uri' only accepts parameters 'whole', 'len', 'depth', and 'path-only' (got '\(args[i])').")
+                    return
+                }
+            }
+            p.balance.algorithm = .uri(whole: whole, length: len, depth: depth, pathOnly: pathOnly)
+        case "url_param":
+            guard let name = args.first, !name.isEmpty else {
+                s.alert(l, "'balance url_param' requires an URL parameter name.")
+                return
+            }
+            var checkPost = false
+            if args.count > 1 {
+                guard args[1] == "check_post" else {
+                    s.alert(l, "'balance url_param' only accepts check_post modifier.")
+                    return
+                }
+                checkPost = true
+            }
+            p.balance.algorithm = .urlParam(name: name, checkPost: checkPost)
+        case "random":
+            var draws = 2
+            if let a = args.first {
+                guard a.hasPrefix("("), a.hasSuffix(")"), let v = ConfigUnits.integer(String(a.dropFirst().dropLast())), v >= 1 else {
+                    s.alert(l, "'balance random' : invalid number of draws '\(a)'.")
+                    return
+                }
+                draws = v
+            }
+            p.balance.algorithm = .random(draws: draws)
+        default:
+            if algo.hasPrefix("hdr(") && algo.hasSuffix(")") {
+                let name = String(algo.dropFirst(4).dropLast())
+                guard !name.isEmpty else {
+                    s.alert(l, "'balance hdr' requires an http header field name.")
+                    return
+                }
+                var domain = false
+                if let a = args.first {
+                    guard a == "use_domain_only" else {
+                        s.alert(l, "'balance hdr()' only accepts 'use_domain_only' modifier (got '\(a)').")
+                        return
+                    }
+                    domain = true
+                }
+                p.balance.algorithm = .header(name: name, useDomainOnly: domain)
+            } else if algo == "rdp-cookie" || algo.hasPrefix("rdp-cookie(") {
+                let name = algo == "rdp-cookie" ? "mstshash" : String(algo.dropFirst(11).dropLast())
+                p.balance.algorithm = .rdpCookie(name: name)
+            } else if algo == "hash" || algo == "sticky" {
+                s.alert(l, "'balance \(algo)' is valid in HAProxy but not supported by proxyd yet.")
+            } else {
+                s.alert(l, "'balance' only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hash', 'hdr(name)' and 'rdp-cookie(name)' options.")
+            }
+        }
+    }
+
+    static func hashType(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        guard let m = Balance.HashMethod(rawValue: l[1]) else {
+            s.alert(l, "'hash-type' requires either 'map-based' or 'consistent' hash method (got '\(l[1])').")
+            return
+        }
+        p.balance.hashMethod = m
+        if l.count > 2 {
+            guard let f = Balance.HashFunction(rawValue: l[2]) else {
+                s.alert(l, "'hash-type' unknown hash function '\(l[2])'.")
+                return
+            }
+            p.balance.hashFunction = f
+            if l.count > 3 {
+                guard l[3] == "avalanche" else {
+                    s.alert(l, "'hash-type' unknown modifier '\(l[3])'.")
+                    return
+                }
+                p.balance.avalanche = true
+            }
+        }
+    }
+
+    static let timeoutNames = "'client', 'server', 'connect', 'check', 'queue', 'http-keep-alive', 'http-request', 'tunnel', 'tarpit', 'client-fin' and 'server-fin'"
+
+    static func timeout(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        var name = l[1]
+        // Legacy names HAProxy still accepts.
+        switch name {
+        case "clitimeout": name = "client"
+        case "srvtimeout": name = "server"
+        case "contimeout": name = "connect"
+        default: break
+        }
+        let side: ProxyKeyword.Side
+        let setter: (inout Timeouts, Int) -> Void
+        switch name {
+        case "client": side = .frontend; setter = { $0.client = $1 }
+        case "client-fin": side = .frontend; setter = { $0.clientFin = $1 }
+        case "http-request": side = .both; setter = { $0.httpRequest = $1 }
+        case "http-keep-alive": side = .both; setter = { $0.httpKeepAlive = $1 }
+        case "tarpit": side = .both; setter = { $0.tarpit = $1 }
+        case "server": side = .backend; setter = { $0.server = $1 }
+        case "server-fin": side = .backend; setter = { $0.serverFin = $1 }
+        case "connect": side = .backend; setter = { $0.connect = $1 }
+        case "check": side = .backend; setter = { $0.check = $1 }
+        case "queue": side = .backend; setter = { $0.queue = $1 }
+        case "tunnel": side = .backend; setter = { $0.tunnel = $1 }
+        default:
+            s.alert(l, "'timeout' supports \(timeoutNames) (got '\(l[1])')")
+            return
+        }
+        let what = "timeout \(name)"
+        guard l.count > 2, !l[2].isEmpty else {
+            s.alert(l, "'\(what)' expects an integer value (in milliseconds)")
+            return
+        }
+        let ms: Int
+        switch ConfigUnits.milliseconds(l[2]) {
+        case let .success(v): ms = v
+        case let .failure(.unexpectedCharacter(c)):
+            s.alert(l, "unexpected character '\(c)' in '\(what)'")
+            return
+        case .failure(.overflow):
+            s.alert(l, "timer overflow in argument '\(l[2])' to '\(what)' (maximum value is 2147483647 ms or ~24.8 days)")
+            return
+        case .failure(.empty):
+            s.alert(l, "'\(what)' expects an integer value (in milliseconds)")
+            return
+        }
+        if l.count > 3 {
+            s.alert(l, "'\(what)' : unexpected extra argument '\(l[3])' after value '\(l[2])'.")
+            return
+        }
+        if !ctx.isDefaults {
+            if side == .backend && !p.isBackend {
+                s.warning(l, "'\(what)' will be ignored because \(ctx.kind) '\(p.name)' has no backend capability")
+                return
+            }
+            if side == .frontend && !p.isFrontend {
+                s.warning(l, "'\(what)' will be ignored because \(ctx.kind) '\(p.name)' has no frontend capability")
+                return
+            }
+        }
+        setter(&p.timeouts, ms)
+    }
+
+    static func errorFile(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        guard l.count >= 3 else {
+            s.alert(l, "errorfile : <\(l.keyword)> expects <status_code> and <file> as arguments.")
+            return
+        }
+        let allowed = [200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504]
+        guard let code = ConfigUnits.integer(l[1]), allowed.contains(code) else {
+            s.alert(l, "status code '\(l[1])' not handled.")
+            return
+        }
+        switch FileSystem.read(l[2]) {
+        case let .failure(e):
+            s.alert(l, "error opening file '\(l[2])' (\(e.message)).")
+        case let .success(bytes):
+            if bytes.isEmpty {
+                s.alert(l, "empty file '\(l[2])'.")
+                return
+            }
+            p.errorFiles[code] = bytes
+        }
+    }
+
+    static func log(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        if l[1] == "global" {
+            if l.count > 2 {
+                s.alert(l, "'log global' does not expect any argument.")
+                return
+            }
+            p.logs.append(contentsOf: s.global.logs)
+            return
+        }
+        if let t = LogParser.parse(s, l) { p.logs.append(t) }
+    }
+
+    static func tcpRequest(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        guard let phase = TCPRequestRule.Phase(rawValue: l[1]) else {
+            if l[1] == "inspect-delay" {
+                switch ConfigUnits.milliseconds(l[2]) {
+                case let .success(ms):
+                    p.tcpRequestRules.append(TCPRequestRule(phase: .content, action: .inspectDelay(milliseconds: ms), location: l.location))
+                case .failure:
+                    s.alert(l, "'tcp-request inspect-delay' expects a positive delay in milliseconds, in proxy '\(p.name)'")
+                }
+                return
+            }
+            s.alert(l, "'tcp-request' expects 'inspect-delay', 'connection', or 'content' in \(ctx.kind) '\(p.name)' (got '\(l[1])')")
+            return
+        }
+        let action: TCPRequestRule.Action
+        switch l[2] {
+        case "accept": action = .accept
+        case "reject": action = .reject
+        default:
+            s.alert(l, "'tcp-request \(l[1]) \(l[2])' is valid in HAProxy but not supported by proxyd yet.")
+            return
+        }
+        var condition: Condition? = nil
+        if l.count > 3 {
+            guard l[3] == "if" || l[3] == "unless" else {
+                s.alert(l, "'tcp-request \(l[1]) \(l[2])' expects 'if' or 'unless' followed by a condition but found '\(l[3])'.")
+                return
+            }
+            switch ACLParser.parseCondition(s, p, Array(l.words[3...]), l.location) {
+            case let .success(c): condition = c
+            case let .failure(e):
+                s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'tcp-request \(l[1])' rule : \(e.message).")
+                return
+            }
+        }
+        p.tcpRequestRules.append(TCPRequestRule(phase: phase, action: action, condition: condition, location: l.location))
+    }
+}

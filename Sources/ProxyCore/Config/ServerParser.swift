@@ -1,0 +1,314 @@
+import Shared
+
+/// `server NAME ADDR[:PORT] [options…]` and `default-server [options…]`: a table of
+/// server keywords (keyword → argument count and parser).
+enum ServerParser {
+    /// Returns an error message (HAProxy's text, without the `'server b/s' : ` prefix) or nil.
+    typealias Handler = (ParserState, inout ServerSettings, String, ProxySettings) -> String?
+
+    struct Entry {
+        var takesArgument: Bool
+        var handler: Handler
+    }
+
+    static func time(_ kw: String, _ apply: @escaping (inout ServerSettings, Int) -> Void) -> Entry {
+        Entry(takesArgument: true) { _, srv, v, _ in
+            switch ConfigUnits.milliseconds(v) {
+            case let .success(ms) where ms > 0:
+                apply(&srv, ms)
+                return nil
+            case let .failure(.unexpectedCharacter(c)):
+                return "unexpected character '\(c)' in '\(kw)' argument of server \(srv.name)."
+            case .failure(.overflow):
+                return "timer overflow in argument <\(v)> to <\(kw)> of server \(srv.name), maximum value is 2147483647 ms (~24.8 days)."
+            default:
+                return "invalid value \(v) for argument '\(kw)' of server \(srv.name)."
+            }
+        }
+    }
+
+    static func integer(_ kw: String, min: Int = 0, _ apply: @escaping (inout ServerSettings, Int) -> Void) -> Entry {
+        Entry(takesArgument: true) { _, srv, v, _ in
+            guard let n = ConfigUnits.integer(v) else { return "'\(kw)' expects an integer argument." }
+            if n < min { return "'\(kw)' has to be >= \(min)." }
+            apply(&srv, n)
+            return nil
+        }
+    }
+
+    static func flag(_ apply: @escaping (inout ServerSettings) -> Void) -> Entry {
+        Entry(takesArgument: false) { _, srv, _, _ in apply(&srv); return nil }
+    }
+
+    static func port(_ kw: String, _ apply: @escaping (inout ServerSettings, Int) -> Void) -> Entry {
+        Entry(takesArgument: true) { _, srv, v, _ in
+            guard let n = ConfigUnits.integer(v), (1...65535).contains(n) else {
+                return "invalid port '\(v)' for '\(kw)'."
+            }
+            apply(&srv, n)
+            return nil
+        }
+    }
+
+    static let table: [String: Entry] = [
+        "check": flag { $0.check.enabled = true },
+        "no-check": flag { $0.check.enabled = false },
+        "inter": time("inter") { $0.check.interval = $1 },
+        "fastinter": time("fastinter") { $0.check.fastInterval = $1 },
+        "downinter": time("downinter") { $0.check.downInterval = $1 },
+        "rise": integer("rise", min: 1) { $0.check.rise = $1 },
+        "fall": integer("fall", min: 1) { $0.check.fall = $1 },
+        "port": port("port") { $0.check.port = $1 },
+        "addr": Entry(takesArgument: true) { _, srv, v, _ in
+            guard AddressParser.numericIP(v) != nil || !AddressParser.resolve(v).isEmpty else {
+                return "invalid address '\(v)' in 'addr'."
+            }
+            srv.check.address = v
+            return nil
+        },
+        "weight": Entry(takesArgument: true) { _, srv, v, _ in
+            guard let n = ConfigUnits.integer(v) else { return "'weight' expects an integer argument." }
+            guard n <= 256 else { return "weight of server \(srv.name) is not within 0 and 256 (\(n))." }
+            srv.weight = n
+            return nil
+        },
+        "backup": flag { $0.backup = true },
+        "no-backup": flag { $0.backup = false },
+        "disabled": flag { $0.disabled = true },
+        "enabled": flag { $0.disabled = false },
+        "maxconn": integer("maxconn") { $0.maxconn = $1 },
+        "maxqueue": integer("maxqueue") { $0.maxqueue = $1 },
+        "minconn": integer("minconn") { $0.minconn = $1 },
+        "ssl": flag { $0.ssl.enabled = true },
+        "no-ssl": flag { $0.ssl.enabled = false },
+        "check-ssl": flag { $0.check.ssl = true },
+        "no-check-ssl": flag { $0.check.ssl = false },
+        "check-sni": Entry(takesArgument: true) { _, srv, v, _ in srv.check.sni = v; return nil },
+        "check-send-proxy": flag { $0.check.sendProxy = true },
+        "send-proxy": flag { $0.sendProxyVersion = 1 },
+        "send-proxy-v2": flag { $0.sendProxyVersion = 2 },
+        "no-send-proxy": flag { $0.sendProxyVersion = 0 },
+        "crt": Entry(takesArgument: true) { s, srv, v, _ in
+            let path = s.resolve(v, base: s.global.crtBase)
+            guard FileSystem.exists(path) else {
+                return "unable to stat SSL certificate from file '\(path)' : No such file or directory."
+            }
+            srv.ssl.certificate = path
+            return nil
+        },
+        "ca-file": Entry(takesArgument: true) { s, srv, v, _ in
+            let path = s.resolve(v, base: s.global.caBase)
+            guard FileSystem.exists(path) else {
+                return "Couldn't open the ca-file '\(path)' (No such file or directory)."
+            }
+            srv.ssl.caFile = path
+            return nil
+        },
+        "crl-file": Entry(takesArgument: true) { s, srv, v, _ in
+            let path = s.resolve(v, base: s.global.caBase)
+            guard FileSystem.exists(path) else { return "unable to load \(path)." }
+            srv.ssl.crlFile = path
+            return nil
+        },
+        "verify": Entry(takesArgument: true) { _, srv, v, _ in
+            guard v == "none" || v == "required" else {
+                return "verify : unknown verify method '\(v)', only 'none' and 'required' are supported."
+            }
+            srv.ssl.verify = v
+            return nil
+        },
+        "verifyhost": Entry(takesArgument: true) { _, srv, v, _ in srv.ssl.verifyHost = v; return nil },
+        "sni": Entry(takesArgument: true) { _, srv, v, _ in srv.ssl.sni = v; return nil },
+        "ciphers": Entry(takesArgument: true) { _, srv, v, _ in srv.ssl.ciphers = v; return nil },
+        "ciphersuites": Entry(takesArgument: true) { _, srv, v, _ in srv.ssl.cipherSuites = v; return nil },
+        "alpn": Entry(takesArgument: true) { _, srv, v, _ in srv.ssl.alpn = v.split(separator: ",").map(String.init); return nil },
+        "ssl-min-ver": Entry(takesArgument: true) { _, srv, v, _ in srv.ssl.options.append("ssl-min-ver \(v)"); return nil },
+        "ssl-max-ver": Entry(takesArgument: true) { _, srv, v, _ in srv.ssl.options.append("ssl-max-ver \(v)"); return nil },
+        "no-sslv3": flag { $0.ssl.options.append("no-sslv3") },
+        "no-tlsv10": flag { $0.ssl.options.append("no-tlsv10") },
+        "no-tlsv11": flag { $0.ssl.options.append("no-tlsv11") },
+        "no-tlsv12": flag { $0.ssl.options.append("no-tlsv12") },
+        "no-tlsv13": flag { $0.ssl.options.append("no-tlsv13") },
+        "init-addr": Entry(takesArgument: true) { _, srv, v, _ in
+            var methods: [InitAddrMethod] = []
+            for m in v.split(separator: ",").map(String.init) {
+                switch m {
+                case "last": methods.append(.last)
+                case "libc": methods.append(.libc)
+                case "none": methods.append(.none)
+                default:
+                    guard let ip = AddressParser.numericIP(m) else {
+                        return "'init-addr' : unknown init-addr method '\(m)', supported methods are 'libc', 'last', 'none'."
+                    }
+                    methods.append(.ip(ip))
+                }
+            }
+            srv.initAddr = methods
+            return nil
+        },
+        "agent-check": flag { $0.agent.enabled = true },
+        "no-agent-check": flag { $0.agent.enabled = false },
+        "agent-port": port("agent-port") { $0.agent.port = $1 },
+        "agent-inter": time("agent-inter") { $0.agent.interval = $1 },
+        "agent-addr": Entry(takesArgument: true) { _, srv, v, _ in srv.agent.address = v; return nil },
+        "agent-send": Entry(takesArgument: true) { _, srv, v, _ in srv.agent.send = v; return nil },
+        "observe": Entry(takesArgument: true) { _, srv, v, p in
+            switch v {
+            case "none": srv.observe = .none
+            case "layer4": srv.observe = .layer4
+            case "layer7":
+                guard p.mode == .http else { return "'layer7' can only be used in http proxies." }
+                srv.observe = .layer7
+            default: return "'observe' expects one of 'none', 'layer4', 'layer7' but got '\(v)'."
+            }
+            return nil
+        },
+        "error-limit": integer("error-limit", min: 1) { $0.errorLimit = $1 },
+        "on-error": Entry(takesArgument: true) { _, srv, v, _ in
+            guard let e = ServerOnError(rawValue: v) else {
+                return "'on-error' expects one of 'fastinter', 'fail-check', 'sudden-death' or 'mark-down' but got '\(v)'."
+            }
+            srv.onError = e
+            return nil
+        },
+        "on-marked-down": Entry(takesArgument: true) { _, srv, v, _ in
+            guard v == "shutdown-sessions" else {
+                return "'on-marked-down' expects 'shutdown-sessions' but got '\(v)'."
+            }
+            srv.shutdownSessionsOnMarkedDown = true
+            return nil
+        },
+        "on-marked-up": Entry(takesArgument: true) { _, srv, v, _ in
+            guard v == "shutdown-backup-sessions" else {
+                return "'on-marked-up' expects 'shutdown-backup-sessions' but got '\(v)'."
+            }
+            srv.shutdownBackupSessionsOnMarkedUp = true
+            return nil
+        },
+        "cookie": Entry(takesArgument: true) { _, srv, v, _ in srv.cookie = v; return nil },
+        "id": Entry(takesArgument: true) { _, srv, v, _ in
+            guard let n = ConfigUnits.integer(v), n > 0 else { return "custom id has to be > 0." }
+            srv.id = n
+            return nil
+        },
+        "slowstart": time("slowstart") { $0.slowStart = $1 },
+        "source": Entry(takesArgument: true) { _, srv, v, _ in srv.source = v; return nil },
+        "track": Entry(takesArgument: true) { _, srv, v, _ in srv.track = v; return nil },
+    ]
+
+    /// Valid HAProxy 2.6 server keywords proxyd does not implement yet.
+    static let unsupported: [String] = [
+        "resolvers", "resolve-prefer", "resolve-net", "resolve-opts", "redir", "namespace", "proto", "ws",
+        "usesrc", "socks4", "proxy-v2-options", "pool-low-conn", "pool-max-conn", "pool-purge-delay",
+        "max-reuse", "tcp-ut", "log-proto", "npn", "allow-0rtt", "no-tls-tickets", "tfo", "check-proto",
+        "check-alpn", "check-via-socks4", "force-sslv3", "force-tlsv10", "force-tlsv11", "force-tlsv12",
+        "force-tlsv13", "no-verifyhost", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "shard", "stick",
+        "non-stick", "curves", "sigalgs", "client-sigalgs", "ssl-reuse", "no-ssl-reuse", "agent-send",
+        "set-proxy-v2-tlv-fmt", "guid", "hash-key", "tls-tickets", "weight-sum",
+    ].filter { table[$0] == nil }
+
+    static func parseDefaultServer(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        var srv = p.defaultServer
+        if applyOptions(s, &srv, l, from: 1, proxy: p, prefix: "'default-server'") {
+            p.defaultServer = srv
+        }
+    }
+
+    static func parseServer(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        guard l.count >= 3, !l[1].isEmpty, !l[2].isEmpty else {
+            s.alertRaw("[\(l.location)] : 'server' expects <name> and <addr>[:<port>] as arguments.", at: l.location)
+            return
+        }
+        let name = l[1]
+        let prefix = "'server \(p.name)/\(name)'"
+        func fail(_ message: String) {
+            s.alertRaw("[\(l.location)] : \(prefix) : \(message)", at: l.location)
+        }
+        var srv = p.defaultServer
+        srv.name = name
+        srv.location = l.location
+        let spec = l[2]
+        srv.host = spec
+        if spec.hasPrefix("/") || spec.hasPrefix("unix@") {
+            srv.unixPath = spec.hasPrefix("unix@") ? String(spec.dropFirst(5)) : spec
+        } else if spec.hasPrefix("abns@") || spec.hasPrefix("fd@") || spec.hasPrefix("sockpair@") || spec.hasPrefix("udp") {
+            fail("address family of '\(spec)' is valid in HAProxy but not supported by proxyd yet.")
+            return
+        } else {
+            var text = spec
+            for prefix in ["ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"] where text.hasPrefix(prefix) {
+                text = String(text.dropFirst(prefix.count))
+            }
+            guard let (host, portText) = AddressParser.splitHostPortText(text) else {
+                fail("invalid address: '\(spec)'")
+                return
+            }
+            srv.host = host
+            if let portText, !portText.isEmpty {
+                var digits = Substring(portText)
+                var sign = 0
+                if digits.first == "+" { sign = 1; digits = digits.dropFirst() } else if digits.first == "-" { sign = -1; digits = digits.dropFirst() }
+                if let bad = digits.first(where: { !($0.isASCII && $0.isNumber) }) {
+                    fail("invalid character '\(bad)' in port number '\(portText)' in '\(spec)'\n")
+                    return
+                }
+                guard let n = ConfigUnits.integer(String(digits)), n <= 65535 else {
+                    fail("invalid port '\(portText)'")
+                    return
+                }
+                if sign != 0 { srv.portOffset = sign * n } else { srv.port = n }
+            }
+            if let ip = AddressParser.numericIP(host) {
+                srv.addresses = [ip]
+            }
+        }
+        guard applyOptions(s, &srv, l, from: 3, proxy: p, prefix: prefix) else { return }
+        p.servers.append(srv)
+    }
+
+    /// Applies `name value` / `flag` options; reports the first error and returns false.
+    static func applyOptions(_ s: ParserState, _ srv: inout ServerSettings, _ l: ConfigLine, from start: Int,
+                             proxy p: ProxySettings, prefix: String) -> Bool {
+        func fail(_ message: String) {
+            s.alertRaw("[\(l.location)] : \(prefix) : \(message)", at: l.location)
+        }
+        var i = start
+        while i < l.count {
+            let kw = l[i]
+            guard let entry = table[kw] else {
+                if unsupported.contains(kw) {
+                    fail("'\(kw)' is valid in HAProxy but not supported by proxyd yet.")
+                    return false
+                }
+                var message = "unknown keyword '\(kw)'"
+                if let sug = DidYouMean.suggest(kw, among: Array(table.keys) + unsupported) {
+                    message += "; did you mean '\(sug)' maybe ?"
+                } else {
+                    message += "."
+                }
+                fail(message)
+                return false
+            }
+            var value = ""
+            if entry.takesArgument {
+                guard i + 1 < l.count, !l[i + 1].isEmpty else {
+                    fail("'\(kw)' expects an argument.")
+                    return false
+                }
+                value = l[i + 1]
+            }
+            if let error = entry.handler(s, &srv, value, p) {
+                fail(error + ".")
+                if kw == "ca-file" { s.alertRaw("'ca-file' : unable to load \(s.resolve(value, base: s.global.caBase)).", at: l.location) }
+                return false
+            }
+            i += entry.takesArgument ? 2 : 1
+        }
+        if srv.agent.enabled && srv.agent.port == nil && !prefix.hasPrefix("'default-server") {
+            fail("server \(srv.name) does not have agent port. Agent check has been disabled..")
+            srv.agent.enabled = false
+            return false
+        }
+        return true
+    }
+}

@@ -1,0 +1,110 @@
+import Shared
+
+/// Checks after all files were read (HAProxy's `check_config_validity`) and start-up
+/// address resolution (HAProxy's `srv_init_addr`).
+enum Validation {
+    /// Returns true when a fatal error was found.
+    static func checkValidity(_ s: ParserState) -> Bool {
+        var errors = false
+        let backendNames = s.proxies.filter { $0.isBackend }.map { $0.name }
+        for index in s.proxies.indices {
+            let p = s.proxies[index]
+            if p.disabled { continue }
+            if p.isFrontend {
+                if let name = p.defaultBackend {
+                    if let target = s.proxies.first(where: { $0.name == name && $0.isBackend }) {
+                        if target.mode != p.mode && !(p.mode == .tcp && target.mode == .http) {
+                            s.alertRaw("\(p.mode.rawValue) \(p.capabilities.sectionName) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(target.capabilities.sectionName) '\(target.name)' (\(target.location)) as its default backend (see 'mode').",
+                                       at: p.location)
+                            errors = true
+                        }
+                    } else {
+                        var message = "Proxy '\(p.name)': unable to find required default_backend: '\(name)'."
+                        if let sug = DidYouMean.suggest(name, among: backendNames) {
+                            message += " Did you mean '\(sug)' ?"
+                        }
+                        s.alertRaw(message, at: p.location)
+                        errors = true
+                    }
+                }
+                for rule in p.useBackendRules where !rule.isDynamic {
+                    if let target = s.proxies.first(where: { $0.name == rule.backend && $0.isBackend }) {
+                        if target.mode != p.mode && !(p.mode == .tcp && target.mode == .http) {
+                            s.alertRaw("\(p.mode.rawValue) \(p.capabilities.sectionName) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(target.capabilities.sectionName) '\(target.name)' (\(target.location)) in a 'use_backend' rule (see 'mode').",
+                                       at: rule.location)
+                            errors = true
+                        }
+                    } else {
+                        var message = "Proxy '\(p.name)': unable to find required use_backend: '\(rule.backend)'."
+                        if let sug = DidYouMean.suggest(rule.backend, among: backendNames) {
+                            message += " Did you mean '\(sug)' ?"
+                        }
+                        s.alertRaw(message, at: rule.location)
+                        errors = true
+                    }
+                }
+            }
+            if p.isBackend {
+                // Duplicate server names.
+                var seen: [String: SourceLocation] = [:]
+                for srv in p.servers {
+                    if let first = seen[srv.name] {
+                        s.alertRaw("parsing [\(srv.location)] : backend '\(p.name)', another server named '\(srv.name)' was already defined at line \(first.line), please use distinct names.",
+                                   at: srv.location)
+                        errors = true
+                    } else {
+                        seen[srv.name] = srv.location
+                    }
+                }
+            }
+            // Missing timeouts (a warning only; HAProxy's fixed text).
+            let frontendMissing = p.isFrontend && (p.timeouts.client ?? 0) == 0
+            let backendMissing = p.isBackend && !p.servers.isEmpty
+                && ((p.timeouts.connect ?? 0) == 0 || (p.timeouts.server ?? 0) == 0)
+            if frontendMissing || backendMissing {
+                let what = p.capabilities == .listen ? "proxy" : p.capabilities.sectionName
+                s.warningRaw("missing timeouts for \(what) '\(p.name)'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.",
+                             at: p.location)
+            }
+        }
+        return errors
+    }
+
+    /// Resolves server host names; returns false when one could not get an address.
+    static func resolveServers(_ s: ParserState) -> Bool {
+        var ok = true
+        for pi in s.proxies.indices {
+            let proxyName = s.proxies[pi].name
+            for si in s.proxies[pi].servers.indices {
+                var srv = s.proxies[pi].servers[si]
+                guard srv.unixPath == nil, srv.addresses.isEmpty else { continue }
+                var resolved = false
+                for method in srv.initAddr {
+                    switch method {
+                    case .last:
+                        continue      // no server-state file
+                    case .libc:
+                        let found = AddressParser.resolve(srv.host)
+                        if !found.isEmpty {
+                            srv.addresses = found
+                            resolved = true
+                        }
+                    case .none:
+                        resolved = true
+                    case let .ip(ip):
+                        srv.addresses = [ip]
+                        resolved = true
+                    }
+                    if resolved { break }
+                }
+                if !resolved {
+                    s.alertRaw("[\(srv.location)] : 'server \(proxyName)/\(srv.name)' : could not resolve address '\(srv.host)'.",
+                               at: srv.location)
+                    ok = false
+                }
+                s.proxies[pi].servers[si] = srv
+            }
+        }
+        return ok
+    }
+}
