@@ -34,6 +34,12 @@ public enum ProcessLife {
         }
         close(fds[0])
         _ = setsid()
+        // Whatever the launcher left open (a supervisor's status pipe, say) would keep
+        // it waiting for us: a daemon keeps only stdio and its report pipe.
+        let limit = min(Int32(truncatingIfNeeded: sysconf(Int32(_SC_OPEN_MAX))), 65536)
+        if limit > 3 {
+            for fd in 3..<limit where fd != fds[1] { close(fd) }
+        }
         return Detached(reportFD: fds[1])
     }
 
