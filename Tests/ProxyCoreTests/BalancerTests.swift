@@ -423,4 +423,32 @@ final class BalancerTests: XCTestCase {
         b.setUsable(false, server: 1)
         XCTAssertEqual(addr.withUnsafeBytes { b.pick(clientAddress: $0) }, .noneUsable)
     }
+
+    // MARK: redispatch
+
+    func testAvoidingAServer() {
+        for a in [BalanceAlgorithm.roundRobin, .staticRoundRobin, .leastConnections, .first, .random] {
+            var b = Balancer(servers: servers([1, 1, 1]), algorithm: a, seed: 3)
+            for _ in 0..<30 {
+                guard case .server(let s) = b.pick(avoiding: 0) else { return XCTFail("\(a)") }
+                XCTAssertNotEqual(s, 0, "\(a)")
+            }
+            // the avoided server is used when it is the only one left
+            b.setUsable(false, server: 1)
+            b.setUsable(false, server: 2)
+            XCTAssertEqual(b.pick(avoiding: 0), .server(0), "\(a)")
+        }
+        // consistent hashing moves on along the ring; map-based keeps its server
+        var c = Balancer(servers: servers([1, 1, 1]), algorithm: .source, hashType: BalanceHashType(method: .consistent))
+        for k in 0..<200 {
+            let h = avalancheHash(UInt32(k))
+            guard case .server(let s) = c.pick(hash: h) else { return XCTFail() }
+            guard case .server(let t) = c.pick(hash: h, avoiding: s) else { return XCTFail() }
+            XCTAssertNotEqual(s, t)
+        }
+        var m = Balancer(servers: servers([1, 1, 1]), algorithm: .source)
+        let kept = m.pick(hash: 7)
+        XCTAssertEqual(kept, .server(Int(m.map[7 % 3])))
+        XCTAssertEqual(m.pick(hash: 7, avoiding: Int(m.map[7 % 3])), kept)
+    }
 }
