@@ -284,6 +284,8 @@ public struct HTTPRequestHead: Sendable {
     public var version: HTTPVersion = .http11
     /// Offset just after the request line's line end: the first header line.
     public var headersStart: Int = 0
+    /// Offset of the empty line that ends the head: insert added header lines here.
+    public var headersEnd: Int = 0
     public var framing: HTTPBodyFraming = .none
     /// Connection tokens, over every Connection header and comma list.
     public var connectionClose = false
@@ -397,6 +399,7 @@ public struct HTTPRequestParser: Sendable {
         case .incomplete: return incomplete(n)
         case .error(let e): return .error(e)
         }
+        let headersEnd = end - 2 >= headersStart && p[end - 2] == asciiCR ? end - 2 : end - 1
         if end > maxHeadLength { return .error(.headTooLarge) }
 
         // Framing (RFC 9112 §6.3), refusing every ambiguous case.
@@ -428,6 +431,7 @@ public struct HTTPRequestParser: Sendable {
         h.versionSpan = versionSpan
         h.version = version
         h.headersStart = headersStart
+        h.headersEnd = headersEnd
         h.framing = framing
         h.connectionClose = sem.connectionClose
         h.connectionKeepAlive = sem.connectionKeepAlive
@@ -532,6 +536,8 @@ public struct HTTPResponseHead: Sendable {
     /// Reason phrase (may be empty).
     public var reasonSpan: HTTPSpan = .empty
     public var headersStart: Int = 0
+    /// Offset of the empty line that ends the head: insert added header lines here.
+    public var headersEnd: Int = 0
     public var framing: HTTPBodyFraming = .none
     public var connectionClose = false
     public var connectionKeepAlive = false
@@ -635,6 +641,7 @@ public struct HTTPResponseParser: Sendable {
         case .incomplete: return incomplete(n)
         case .error(let e): return .error(e)
         }
+        let headersEnd = end - 2 >= headersStart && p[end - 2] == asciiCR ? end - 2 : end - 1
         if end > maxHeadLength { return .error(.headTooLarge) }
         // A response with both is never valid (RFC 9112 §6.2: a sender MUST NOT).
         if sem.hasTransferEncoding && sem.hasContentLength {
@@ -665,6 +672,7 @@ public struct HTTPResponseParser: Sendable {
         h.statusSpan = statusSpan
         h.reasonSpan = reasonSpan
         h.headersStart = headersStart
+        h.headersEnd = headersEnd
         h.framing = framing
         h.connectionClose = sem.connectionClose
         h.connectionKeepAlive = sem.connectionKeepAlive
