@@ -400,10 +400,14 @@ final class BalancerTests: XCTestCase {
         var b = Balancer(servers: servers([1, 1, 1, 1, 1]), algorithm: .header(name: Array("X-Session".utf8), useDomainOnly: false))
         let a = httpPick(&b, "GET / HTTP/1.1\r\nx-session: abc\r\n\r\n")
         XCTAssertEqual(httpPick(&b, "GET /other HTTP/1.1\r\nX-SESSION:   abc  \r\n\r\n"), a)
+        XCTAssertEqual(httpPick(&b, "GET /other HTTP/1.1\r\nX-Session: abc , def\r\n\r\n"), a, "first element only")
+        XCTAssertEqual(httpPick(&b, "GET /other HTTP/1.1\r\nX-Session: abc,xyz\r\n\r\n"), a, "first element only")
         XCTAssertEqual(a, .server(Int(b.map[Int(Array("abc".utf8).withUnsafeBytes { BalanceHashFunction.sdbm.hash($0) } % 5)])))
         // absent or empty: round robin
         let rr = (0..<5).map { _ in httpPick(&b, "GET / HTTP/1.1\r\nX-Session:\r\n\r\n") }
         XCTAssertEqual(Set(rr).count, 5)
+        let rr2 = (0..<5).map { _ in httpPick(&b, "GET / HTTP/1.1\r\nX-Other: abc\r\nX-Session: , abc\r\n\r\n") }
+        XCTAssertEqual(Set(rr2).count, 5)
 
         var d = Balancer(servers: servers([1, 1, 1, 1, 1, 1, 1]), algorithm: .header(name: Array("host".utf8), useDomainOnly: true))
         let e = httpPick(&d, "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n")

@@ -4,6 +4,19 @@
 // starting and ending, and asks it for a server per request or connection.
 //
 // Servers are identified by their index in the backend's server list.
+//
+//     var lb = Balancer(servers: backend.servers.map { BalancerServer(weight: $0.weight,
+//                          isBackup: $0.backup, isUsable: !$0.disabled,
+//                          maxConnections: $0.maxconn, id: $0.id) },
+//                       algorithm: .roundRobin, hashType: BalanceHashType(), allBackups: false)
+//     switch lb.pick(clientAddress: addrBytes, target: head.targetSpan,
+//                    headers: parser.headers, in: bytes) {
+//     case .server(let i): lb.connectionStarted(server: i)   // … connectionEnded when done
+//     case .serverFull, .allFull: queue (timeout queue)
+//     case .noneUsable: 503
+//     }
+//     lb.setUsable(false, server: i)      // health check / maintenance
+//     lb.setWeight(50, server: i)          // runtime API `set weight`
 
 /// `balance <algorithm> [arguments]`.
 public enum BalanceAlgorithm: Hashable, Sendable {
@@ -27,7 +40,8 @@ public enum BalanceAlgorithm: Hashable, Sendable {
     /// The name is matched case-sensitively.
     case urlParameter(name: [UInt8])
     /// `hdr(<name>)`: hash of a header's value (name matched ignoring case, give it
-    /// in any case); round robin when the header is absent or empty.
+    /// in any case) up to its first comma, as HAProxy's header lookup splits values
+    /// on commas; round robin when the header is absent or empty.
     /// `useDomainOnly` hashes only the domain label before the TLD (`use_domain_only`).
     case header(name: [UInt8], useDomainOnly: Bool)
 
@@ -291,8 +305,13 @@ public struct Balancer: Sendable {
             guard let f = field, f.value.count > 0 else { return pick(avoiding: avoiding) }
             refreshIfNeeded()
             if groupIsEmpty { return .noneUsable }
-            var s = f.value.start, e = f.value.end
-            if domainOnly { (s, e) = domainLabel(bytes.bytePointer, s, e) }
+            // As HAProxy's lookup, the first comma-separated element of the value.
+            let p = bytes.bytePointer
+            var s = f.value.start, e = s
+            while e < f.value.end && p[e] != asciiComma { e += 1 }
+            while e > s && isOWS(p[e - 1]) { e -= 1 }
+            if e == s { return pick(avoiding: avoiding) }
+            if domainOnly { (s, e) = domainLabel(p, s, e) }
             return pickHashed(keyHash(bytes.bytePointer + s, e - s), avoiding: avoiding)
         default:
             return pick(clientAddress: clientAddress, avoiding: avoiding)

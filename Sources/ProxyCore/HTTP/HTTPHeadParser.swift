@@ -5,6 +5,22 @@
 // semantics on the way. Header spans go into an array the parser owns and reuses, so
 // after warm-up a parse allocates nothing. Re-parsing from the start when more bytes
 // arrive is the intended use (`.incomplete` → call again with the longer buffer).
+//
+// From a NIO handler (one parser per connection, kept in the handler):
+//
+//     let status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+//     switch status {
+//     case .incomplete: return                       // wait for more bytes
+//     case .error(let e): reply(e.requestStatusCode)  // 400 (505 for a bad version)
+//     case .complete:
+//         let head = requestParser.head               // spans are relative to readerIndex
+//         // route/balance with the spans (inside another withUnsafeReadableBytes),
+//         // forward buffer bytes [0, head.headLength) as they are (or rewritten), then
+//         // body = HTTPBodyFramer(framing: head.framing) on the following bytes.
+//     }
+//
+// Do not keep a copy of `headers` across calls: `parse` reuses its storage, and a
+// second reference would make it allocate a new array.
 
 /// Semantics gathered while the header fields go by.
 @usableFromInline
