@@ -329,6 +329,23 @@ final class BalancerTests: XCTestCase {
         XCTAssertEqual(b.pick(clientAddress: nil), .server(1))
         // the same client keeps its server
         for _ in 0..<5 { XCTAssertEqual(v4.withUnsafeBytes { b.pick(clientAddress: $0) }, d) }
+        // avalanche applies to the address word; the hash function does not
+        var a = Balancer(servers: servers([1, 1, 1]), algorithm: .source,
+                         hashType: BalanceHashType(method: .mapBased, function: .crc32, avalanche: true))
+        let f = v4.withUnsafeBytes { a.pick(clientAddress: $0) }
+        XCTAssertEqual(f, .server(Int(a.map[Int(avalancheHash(0x0A00_0007) % 3)])))
+        // consistent: the ring point nearest the (avalanched) address word
+        var c = Balancer(servers: servers([1, 1, 1]), algorithm: .source,
+                         hashType: BalanceHashType(method: .consistent, avalanche: true))
+        var plain = 0
+        for last in 0..<60 {
+            let addr: [UInt8] = [10, 0, 0, UInt8(last)]
+            let word = 0x0A00_0000 | UInt32(last)
+            let viaAddress = addr.withUnsafeBytes { c.pick(clientAddress: $0) }
+            XCTAssertEqual(viaAddress, c.pick(hash: avalancheHash(word)))
+            if viaAddress == c.pick(hash: word) { plain += 1 }
+        }
+        XCTAssertLessThan(plain, 60, "the address word must be avalanched")
     }
 
     func request(_ text: String, _ body: (HTTPRequestParser, UnsafeRawBufferPointer) -> Void) {

@@ -335,7 +335,9 @@ public struct Balancer: Sendable {
     }
 
     /// HAProxy's source hash: the address as 32-bit big-endian words XORed
-    /// together, then avalanche unless map-based.
+    /// together (the hash-type function is not used), then the avalanche modifier
+    /// when configured. With consistent hashing, `avalanche` spreads neighbouring
+    /// addresses over the ring.
     @inline(__always)
     func sourceHash(_ a: UnsafeRawBufferPointer) -> UInt32 {
         let p = a.bytePointer
@@ -345,7 +347,7 @@ public struct Balancer: Sendable {
             h ^= UInt32(p[k]) << 24 | UInt32(p[k + 1]) << 16 | UInt32(p[k + 2]) << 8 | UInt32(p[k + 3])
             k += 4
         }
-        return hashType.method == .mapBased ? h : avalancheHash(h)
+        return hashType.avalanche ? avalancheHash(h) : h
     }
 
     func uriHash(_ target: HTTPSpan, _ o: URIHashOptions, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
