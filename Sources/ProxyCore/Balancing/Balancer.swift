@@ -30,7 +30,9 @@ public enum BalanceAlgorithm: Hashable, Sendable {
     /// The first server, by id, with a free connection slot; weights ignored.
     case first
     /// `random(<draws>)`: draw this many servers at random (weighted) and keep the
-    /// least loaded. HAProxy's default is 2 (power of two choices).
+    /// least loaded. HAProxy's default is 2 (power of two choices). Draws are made
+    /// among the servers below maxconn (HAProxy draws among all and queues when the
+    /// winner is full), so a request only waits when every server is full.
     case random(draws: Int)
     /// Hash of the client address.
     case source
