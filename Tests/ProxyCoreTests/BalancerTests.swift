@@ -329,6 +329,23 @@ final class BalancerTests: XCTestCase {
         XCTAssertEqual(b.pick(clientAddress: nil), .server(1))
         // the same client keeps its server
         for _ in 0..<5 { XCTAssertEqual(v4.withUnsafeBytes { b.pick(clientAddress: $0) }, d) }
+        // avalanche applies to the address word; the hash function does not
+        var a = Balancer(servers: servers([1, 1, 1]), algorithm: .source,
+                         hashType: BalanceHashType(method: .mapBased, function: .crc32, avalanche: true))
+        let f = v4.withUnsafeBytes { a.pick(clientAddress: $0) }
+        XCTAssertEqual(f, .server(Int(a.map[Int(avalancheHash(0x0A00_0007) % 3)])))
+        // consistent: the ring point nearest the (avalanched) address word
+        var c = Balancer(servers: servers([1, 1, 1]), algorithm: .source,
+                         hashType: BalanceHashType(method: .consistent, avalanche: true))
+        var plain = 0
+        for last in 0..<60 {
+            let addr: [UInt8] = [10, 0, 0, UInt8(last)]
+            let word = 0x0A00_0000 | UInt32(last)
+            let viaAddress = addr.withUnsafeBytes { c.pick(clientAddress: $0) }
+            XCTAssertEqual(viaAddress, c.pick(hash: avalancheHash(word)))
+            if viaAddress == c.pick(hash: word) { plain += 1 }
+        }
+        XCTAssertLessThan(plain, 60, "the address word must be avalanched")
     }
 
     func request(_ text: String, _ body: (HTTPRequestParser, UnsafeRawBufferPointer) -> Void) {
@@ -400,10 +417,14 @@ final class BalancerTests: XCTestCase {
         var b = Balancer(servers: servers([1, 1, 1, 1, 1]), algorithm: .header(name: Array("X-Session".utf8), useDomainOnly: false))
         let a = httpPick(&b, "GET / HTTP/1.1\r\nx-session: abc\r\n\r\n")
         XCTAssertEqual(httpPick(&b, "GET /other HTTP/1.1\r\nX-SESSION:   abc  \r\n\r\n"), a)
+        XCTAssertEqual(httpPick(&b, "GET /other HTTP/1.1\r\nX-Session: abc , def\r\n\r\n"), a, "first element only")
+        XCTAssertEqual(httpPick(&b, "GET /other HTTP/1.1\r\nX-Session: abc,xyz\r\n\r\n"), a, "first element only")
         XCTAssertEqual(a, .server(Int(b.map[Int(Array("abc".utf8).withUnsafeBytes { BalanceHashFunction.sdbm.hash($0) } % 5)])))
         // absent or empty: round robin
         let rr = (0..<5).map { _ in httpPick(&b, "GET / HTTP/1.1\r\nX-Session:\r\n\r\n") }
         XCTAssertEqual(Set(rr).count, 5)
+        let rr2 = (0..<5).map { _ in httpPick(&b, "GET / HTTP/1.1\r\nX-Other: abc\r\nX-Session: , abc\r\n\r\n") }
+        XCTAssertEqual(Set(rr2).count, 5)
 
         var d = Balancer(servers: servers([1, 1, 1, 1, 1, 1, 1]), algorithm: .header(name: Array("host".utf8), useDomainOnly: true))
         let e = httpPick(&d, "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n")
@@ -422,5 +443,33 @@ final class BalancerTests: XCTestCase {
         b.setUsable(false, server: 0)
         b.setUsable(false, server: 1)
         XCTAssertEqual(addr.withUnsafeBytes { b.pick(clientAddress: $0) }, .noneUsable)
+    }
+
+    // MARK: redispatch
+
+    func testAvoidingAServer() {
+        for a in [BalanceAlgorithm.roundRobin, .staticRoundRobin, .leastConnections, .first, .random] {
+            var b = Balancer(servers: servers([1, 1, 1]), algorithm: a, seed: 3)
+            for _ in 0..<30 {
+                guard case .server(let s) = b.pick(avoiding: 0) else { return XCTFail("\(a)") }
+                XCTAssertNotEqual(s, 0, "\(a)")
+            }
+            // the avoided server is used when it is the only one left
+            b.setUsable(false, server: 1)
+            b.setUsable(false, server: 2)
+            XCTAssertEqual(b.pick(avoiding: 0), .server(0), "\(a)")
+        }
+        // consistent hashing moves on along the ring; map-based keeps its server
+        var c = Balancer(servers: servers([1, 1, 1]), algorithm: .source, hashType: BalanceHashType(method: .consistent))
+        for k in 0..<200 {
+            let h = avalancheHash(UInt32(k))
+            guard case .server(let s) = c.pick(hash: h) else { return XCTFail() }
+            guard case .server(let t) = c.pick(hash: h, avoiding: s) else { return XCTFail() }
+            XCTAssertNotEqual(s, t)
+        }
+        var m = Balancer(servers: servers([1, 1, 1]), algorithm: .source)
+        let kept = m.pick(hash: 7)
+        XCTAssertEqual(kept, .server(Int(m.map[7 % 3])))
+        XCTAssertEqual(m.pick(hash: 7, avoiding: Int(m.map[7 % 3])), kept)
     }
 }

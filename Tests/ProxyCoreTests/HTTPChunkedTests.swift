@@ -148,4 +148,49 @@ final class HTTPChunkedTests: XCTestCase {
         f.reset()
         XCTAssertEqual(feed("0\r\n\r\n"), .complete(consumed: 5))
     }
+
+    // MARK: HTTPBodyFramer
+
+    func feed(_ f: inout HTTPBodyFramer, _ s: String) -> ChunkedFeedResult {
+        Array(s.utf8).withUnsafeBytes { f.feed($0) }
+    }
+
+    func testBodyFramerContentLength() {
+        var f = HTTPBodyFramer(framing: .contentLength(10))
+        XCTAssertFalse(f.isComplete)
+        XCTAssertEqual(feed(&f, "abcd"), .needsMore)
+        XCTAssertEqual(feed(&f, "efg"), .needsMore)
+        XCTAssertEqual(feed(&f, "hijGET / HTTP/1.1"), .complete(consumed: 3))
+        XCTAssertTrue(f.isComplete)
+        XCTAssertEqual(feed(&f, "more"), .complete(consumed: 0))
+        var exact = HTTPBodyFramer(framing: .contentLength(3))
+        XCTAssertEqual(feed(&exact, "abc"), .complete(consumed: 3))
+        var zero = HTTPBodyFramer(framing: .contentLength(0))
+        XCTAssertTrue(zero.isComplete)
+        XCTAssertEqual(feed(&zero, "x"), .complete(consumed: 0))
+        var huge = HTTPBodyFramer(framing: .contentLength(1 << 30))
+        let slice = [UInt8](repeating: 1, count: 1 << 16)
+        slice.withUnsafeBytes { s in
+            for _ in 0..<((1 << 14) - 1) { XCTAssertEqual(huge.feed(s), .needsMore) }
+            XCTAssertEqual(huge.feed(s), .complete(consumed: 1 << 16))
+        }
+    }
+
+    func testBodyFramerOtherFramings() {
+        var none = HTTPBodyFramer(framing: .none)
+        XCTAssertTrue(none.isComplete)
+        XCTAssertEqual(feed(&none, "GET"), .complete(consumed: 0))
+        var chunked = HTTPBodyFramer(framing: .chunked)
+        XCTAssertEqual(feed(&chunked, "3\r\nab"), .needsMore)
+        XCTAssertFalse(chunked.isComplete)
+        XCTAssertEqual(feed(&chunked, "c\r\n0\r\n\r\nNEXT"), .complete(consumed: 8))
+        XCTAssertTrue(chunked.isComplete)
+        var bad = HTTPBodyFramer(framing: .chunked)
+        XCTAssertEqual(feed(&bad, "zz\r\n"), .error(.invalidChunkSize))
+        for framing in [HTTPBodyFraming.untilClose, .tunnel] {
+            var f = HTTPBodyFramer(framing: framing)
+            XCTAssertEqual(feed(&f, "anything at all\r\n0\r\n\r\n"), .needsMore)
+            XCTAssertFalse(f.isComplete)
+        }
+    }
 }

@@ -41,6 +41,10 @@ final class HTTPRequestParserTests: XCTestCase {
             XCTAssertEqual(p.headers[1].name.string(in: b), "User-Agent")
             XCTAssertEqual(p.headers[1].value.string(in: b), "t")
             XCTAssertEqual(h.headersStart, "GET /index.html?a=1 HTTP/1.1\r\n".utf8.count)
+            XCTAssertEqual(h.headersEnd, text.utf8.count - 2)
+            XCTAssertEqual(p.headers[0].lineStart, h.headersStart)
+            XCTAssertEqual(p.headers[0].lineEnd(in: b), p.headers[1].lineStart)
+            XCTAssertEqual(p.headers[1].lineEnd(in: b), h.headersEnd)
         }
     }
 
@@ -129,6 +133,23 @@ final class HTTPRequestParserTests: XCTestCase {
             XCTAssertEqual(p.head.methodSpan.string(in: b), "GET")
             XCTAssertEqual(p.head.host?.string(in: b), "h")
             XCTAssertEqual(p.head.headLength, text.utf8.count)
+            XCTAssertEqual(p.head.headersEnd, text.utf8.count - 1)
+            XCTAssertEqual(p.headers[0].lineEnd(in: b), p.head.headersEnd)
+        }
+        withBytes("GET / HTTP/1.1\r\n\r\n") { b in
+            XCTAssertEqual(p.parse(b), .complete)
+            XCTAssertEqual(p.head.headersStart, 16)
+            XCTAssertEqual(p.head.headersEnd, 16)
+        }
+        withBytes("GET / HTTP/1.1\n\n") { b in
+            XCTAssertEqual(p.parse(b), .complete)
+            XCTAssertEqual(p.head.headersEnd, 15)
+        }
+        withBytes("GET / HTTP/1.1\r\nX-A: 1  \r\nY: 2\n\r\n") { b in
+            XCTAssertEqual(p.parse(b), .complete)
+            XCTAssertEqual(p.headers[0].lineEnd(in: b), p.headers[1].lineStart)
+            XCTAssertEqual(p.headers[1].lineEnd(in: b), p.head.headersEnd)
+            XCTAssertEqual(p.head.headersEnd, b.count - 2)
         }
     }
 
@@ -367,6 +388,8 @@ final class HTTPResponseParserTests: XCTestCase {
             XCTAssertEqual(p.head.framing, .contentLength(12))
             XCTAssertTrue(p.head.keepAlive)
             XCTAssertEqual(p.head.headLength, text.utf8.count - 12)
+            XCTAssertEqual(p.head.headersStart, 17)
+            XCTAssertEqual(p.head.headersEnd, text.utf8.count - 14)
             XCTAssertEqual(p.headers.count, 2)
         }
     }

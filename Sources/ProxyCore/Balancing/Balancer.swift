@@ -4,6 +4,19 @@
 // starting and ending, and asks it for a server per request or connection.
 //
 // Servers are identified by their index in the backend's server list.
+//
+//     var lb = Balancer(servers: backend.servers.map { BalancerServer(weight: $0.weight,
+//                          isBackup: $0.backup, isUsable: !$0.disabled,
+//                          maxConnections: $0.maxconn, id: $0.id) },
+//                       algorithm: .roundRobin, hashType: BalanceHashType(), allBackups: false)
+//     switch lb.pick(clientAddress: addrBytes, target: head.targetSpan,
+//                    headers: parser.headers, in: bytes) {
+//     case .server(let i): lb.connectionStarted(server: i)   // … connectionEnded when done
+//     case .serverFull, .allFull: queue (timeout queue)
+//     case .noneUsable: 503
+//     }
+//     lb.setUsable(false, server: i)      // health check / maintenance
+//     lb.setWeight(50, server: i)          // runtime API `set weight`
 
 /// `balance <algorithm> [arguments]`.
 public enum BalanceAlgorithm: Hashable, Sendable {
@@ -17,7 +30,9 @@ public enum BalanceAlgorithm: Hashable, Sendable {
     /// The first server, by id, with a free connection slot; weights ignored.
     case first
     /// `random(<draws>)`: draw this many servers at random (weighted) and keep the
-    /// least loaded. HAProxy's default is 2 (power of two choices).
+    /// least loaded. HAProxy's default is 2 (power of two choices). Draws are made
+    /// among the servers below maxconn (HAProxy draws among all and queues when the
+    /// winner is full), so a request only waits when every server is full.
     case random(draws: Int)
     /// Hash of the client address.
     case source
@@ -27,7 +42,8 @@ public enum BalanceAlgorithm: Hashable, Sendable {
     /// The name is matched case-sensitively.
     case urlParameter(name: [UInt8])
     /// `hdr(<name>)`: hash of a header's value (name matched ignoring case, give it
-    /// in any case); round robin when the header is absent or empty.
+    /// in any case) up to its first comma, as HAProxy's header lookup splits values
+    /// on commas; round robin when the header is absent or empty.
     /// `useDomainOnly` hashes only the domain label before the TLD (`use_domain_only`).
     case header(name: [UInt8], useDomainOnly: Bool)
 
@@ -148,6 +164,8 @@ public struct Balancer: Sendable {
     @usableFromInline var ringKeys: [UInt32] = []
     @usableFromInline var ringServers: [Int32] = []
     @usableFromInline var cursor = 0
+    /// During a pick with `avoiding:`: the server to try not to use, else -1.
+    @usableFromInline var avoid = -1
     @usableFromInline var rng: SplitMix64
     @usableFromInline let headerName: [UInt8]
 
@@ -229,7 +247,22 @@ public struct Balancer: Sendable {
 
     /// Chooses a server without request data: every non-hash algorithm, and the
     /// round-robin fallback of the hash algorithms.
-    public mutating func pick() -> BalancerDecision {
+    ///
+    /// `avoiding`: a server that just failed (retry with `option redispatch`): any
+    /// other available server is preferred; it is chosen only when it is the last
+    /// one left. Consistent hashing moves to the next server on the ring; map-based
+    /// hashing ignores it, as HAProxy's does.
+    public mutating func pick(avoiding: Int? = nil) -> BalancerDecision {
+        guard let a = avoiding else { return pickUnhashed() }
+        avoid = a
+        let d = pickUnhashed()
+        avoid = -1
+        if d == .allFull || d == .noneUsable { return pickUnhashed() }
+        return d
+    }
+
+    @inline(__always)
+    mutating func pickUnhashed() -> BalancerDecision {
         refreshIfNeeded()
         if groupIsEmpty { return .noneUsable }
         switch algorithm {
@@ -244,48 +277,54 @@ public struct Balancer: Sendable {
     /// For `mode tcp`, or any algorithm: `source` hashes `clientAddress` (4 bytes
     /// for IPv4, 16 for IPv6, network order); without an address it falls back to
     /// round robin, as HAProxy does for non-IP clients.
-    public mutating func pick(clientAddress: UnsafeRawBufferPointer?) -> BalancerDecision {
+    public mutating func pick(clientAddress: UnsafeRawBufferPointer?, avoiding: Int? = nil) -> BalancerDecision {
         if case .source = algorithm, let a = clientAddress, a.count >= 4 {
             refreshIfNeeded()
             if groupIsEmpty { return .noneUsable }
-            return pickHashed(sourceHash(a))
+            return pickHashed(sourceHash(a), avoiding: avoiding)
         }
-        return pick()
+        return pick(avoiding: avoiding)
     }
 
     /// For `mode http`: every algorithm, with the request's target and headers
     /// (spans into `bytes`, as the request parser produced them).
     public mutating func pick(clientAddress: UnsafeRawBufferPointer?, target: HTTPSpan,
-                              headers: [HTTPHeaderField], in bytes: UnsafeRawBufferPointer) -> BalancerDecision {
+                              headers: [HTTPHeaderField], in bytes: UnsafeRawBufferPointer,
+                              avoiding: Int? = nil) -> BalancerDecision {
         switch algorithm {
         case .uri(let options):
             refreshIfNeeded()
             if groupIsEmpty { return .noneUsable }
-            return pickHashed(uriHash(target, options, bytes))
+            return pickHashed(uriHash(target, options, bytes), avoiding: avoiding)
         case .urlParameter(let name):
             let value = name.withUnsafeBufferPointer { HTTPTarget.urlParameter($0, of: target, in: bytes) }
-            guard let v = value else { return pick() }
+            guard let v = value else { return pick(avoiding: avoiding) }
             refreshIfNeeded()
             if groupIsEmpty { return .noneUsable }
-            return pickHashed(keyHash(bytes.bytePointer + v.start, v.count))
+            return pickHashed(keyHash(bytes.bytePointer + v.start, v.count), avoiding: avoiding)
         case .header(_, let domainOnly):
             let field = headerName.withUnsafeBufferPointer { findHeader(headers, $0, bytes) }
-            guard let f = field, f.value.count > 0 else { return pick() }
+            guard let f = field, f.value.count > 0 else { return pick(avoiding: avoiding) }
             refreshIfNeeded()
             if groupIsEmpty { return .noneUsable }
-            var s = f.value.start, e = f.value.end
-            if domainOnly { (s, e) = domainLabel(bytes.bytePointer, s, e) }
-            return pickHashed(keyHash(bytes.bytePointer + s, e - s))
+            // As HAProxy's lookup, the first comma-separated element of the value.
+            let p = bytes.bytePointer
+            var s = f.value.start, e = s
+            while e < f.value.end && p[e] != asciiComma { e += 1 }
+            while e > s && isOWS(p[e - 1]) { e -= 1 }
+            if e == s { return pick(avoiding: avoiding) }
+            if domainOnly { (s, e) = domainLabel(p, s, e) }
+            return pickHashed(keyHash(bytes.bytePointer + s, e - s), avoiding: avoiding)
         default:
-            return pick(clientAddress: clientAddress)
+            return pick(clientAddress: clientAddress, avoiding: avoiding)
         }
     }
 
     /// Chooses by a precomputed 32-bit hash (map-based or consistent, as configured).
-    public mutating func pick(hash: UInt32) -> BalancerDecision {
+    public mutating func pick(hash: UInt32, avoiding: Int? = nil) -> BalancerDecision {
         refreshIfNeeded()
         if groupIsEmpty { return .noneUsable }
-        return pickHashed(hash)
+        return pickHashed(hash, avoiding: avoiding)
     }
 
     // MARK: Keys
@@ -298,7 +337,9 @@ public struct Balancer: Sendable {
     }
 
     /// HAProxy's source hash: the address as 32-bit big-endian words XORed
-    /// together, then avalanche unless map-based.
+    /// together (the hash-type function is not used), then the avalanche modifier
+    /// when configured. With consistent hashing, `avalanche` spreads neighbouring
+    /// addresses over the ring.
     @inline(__always)
     func sourceHash(_ a: UnsafeRawBufferPointer) -> UInt32 {
         let p = a.bytePointer
@@ -308,7 +349,7 @@ public struct Balancer: Sendable {
             h ^= UInt32(p[k]) << 24 | UInt32(p[k + 1]) << 16 | UInt32(p[k + 2]) << 8 | UInt32(p[k + 3])
             k += 4
         }
-        return hashType.method == .mapBased ? h : avalancheHash(h)
+        return hashType.avalanche ? avalancheHash(h) : h
     }
 
     func uriHash(_ target: HTTPSpan, _ o: URIHashOptions, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
@@ -377,6 +418,12 @@ public struct Balancer: Sendable {
         guard s.isUsable, s.weight > 0 else { return false }
         if !usingBackups { return !s.isBackup }
         return allBackups ? s.isBackup : i == soleBackup
+    }
+
+    /// In the group, below maxconn, and not the server to avoid.
+    @inline(__always)
+    func isAvailable(_ i: Int) -> Bool {
+        inGroup(i) && !isFull(i) && i != avoid
     }
 
     @inline(__always)
@@ -453,7 +500,7 @@ public struct Balancer: Sendable {
         var best = -1
         var bestCurrent = Int64.min
         var total: Int64 = 0
-        for i in 0..<slots.count where inGroup(i) && !isFull(i) {
+        for i in 0..<slots.count where isAvailable(i) {
             let w = Int64(effectiveWeight(i))
             slots[i].current += w
             total += w
@@ -476,7 +523,7 @@ public struct Balancer: Sendable {
         var bestLoad: Int64 = 0, bestWeight: Int64 = 1
         var i = cursor < n ? cursor : 0
         for _ in 0..<n {
-            if inGroup(i) && !isFull(i) {
+            if isAvailable(i) {
                 let load = Int64(slots[i].connections) + 1
                 let w = Int64(effectiveWeight(i))
                 if best < 0 || load * bestWeight < bestLoad * w {
@@ -495,7 +542,7 @@ public struct Balancer: Sendable {
 
     @inline(__always)
     func pickFirst() -> BalancerDecision {
-        for k in byId where inGroup(Int(k)) && !isFull(Int(k)) {
+        for k in byId where isAvailable(Int(k)) {
             return .server(Int(k))
         }
         return .allFull
@@ -505,7 +552,7 @@ public struct Balancer: Sendable {
     /// loaded relative to its weight wins.
     mutating func pickRandom(draws: Int) -> BalancerDecision {
         var total: UInt64 = 0
-        for i in 0..<slots.count where inGroup(i) && !isFull(i) {
+        for i in 0..<slots.count where isAvailable(i) {
             total += UInt64(effectiveWeight(i))
         }
         if total == 0 { return .allFull }
@@ -513,7 +560,7 @@ public struct Balancer: Sendable {
         for _ in 0..<max(1, draws) {
             var r = rng.next(below: total)
             var chosen = -1
-            for i in 0..<slots.count where inGroup(i) && !isFull(i) {
+            for i in 0..<slots.count where isAvailable(i) {
                 let w = UInt64(effectiveWeight(i))
                 if r < w { chosen = i; break }
                 r -= w
@@ -530,16 +577,32 @@ public struct Balancer: Sendable {
     }
 
     @inline(__always)
-    mutating func pickHashed(_ h: UInt32) -> BalancerDecision {
-        let chosen: Int
+    mutating func pickHashed(_ h: UInt32, avoiding: Int? = nil) -> BalancerDecision {
+        var chosen: Int
         if hashType.method == .mapBased {
             if map.isEmpty { return .noneUsable }
             chosen = Int(map[Int(h % UInt32(map.count))])
         } else {
             if ringKeys.isEmpty { return .noneUsable }
             chosen = ringLookup(h)
+            if let a = avoiding, a == chosen { chosen = ringNextServer(after: h, avoiding: a) ?? chosen }
         }
         return isFull(chosen) ? .serverFull(chosen) : .server(chosen)
+    }
+
+    /// The server of the first ring point after `h` that is not `avoiding`.
+    func ringNextServer(after h: UInt32, avoiding a: Int) -> Int? {
+        let n = ringKeys.count
+        var lo = 0, hi = n
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if ringKeys[mid] < h { lo = mid + 1 } else { hi = mid }
+        }
+        for k in 0..<n {
+            let s = Int(ringServers[(lo + k) % n])
+            if s != a { return s }
+        }
+        return nil
     }
 
     /// The server of the ring point closest to `h` (the next point at or after it,

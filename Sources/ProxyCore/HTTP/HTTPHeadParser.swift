@@ -5,6 +5,22 @@
 // semantics on the way. Header spans go into an array the parser owns and reuses, so
 // after warm-up a parse allocates nothing. Re-parsing from the start when more bytes
 // arrive is the intended use (`.incomplete` → call again with the longer buffer).
+//
+// From a NIO handler (one parser per connection, kept in the handler):
+//
+//     let status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+//     switch status {
+//     case .incomplete: return                       // wait for more bytes
+//     case .error(let e): reply(e.requestStatusCode)  // 400 (505 for a bad version)
+//     case .complete:
+//         let head = requestParser.head               // spans are relative to readerIndex
+//         // route/balance with the spans (inside another withUnsafeReadableBytes),
+//         // forward buffer bytes [0, head.headLength) as they are (or rewritten), then
+//         // body = HTTPBodyFramer(framing: head.framing) on the following bytes.
+//     }
+//
+// Do not keep a copy of `headers` across calls: `parse` reuses its storage, and a
+// second reference would make it allocate a new array.
 
 /// Semantics gathered while the header fields go by.
 @usableFromInline
@@ -284,6 +300,8 @@ public struct HTTPRequestHead: Sendable {
     public var version: HTTPVersion = .http11
     /// Offset just after the request line's line end: the first header line.
     public var headersStart: Int = 0
+    /// Offset of the empty line that ends the head: insert added header lines here.
+    public var headersEnd: Int = 0
     public var framing: HTTPBodyFraming = .none
     /// Connection tokens, over every Connection header and comma list.
     public var connectionClose = false
@@ -397,6 +415,7 @@ public struct HTTPRequestParser: Sendable {
         case .incomplete: return incomplete(n)
         case .error(let e): return .error(e)
         }
+        let headersEnd = end - 2 >= headersStart && p[end - 2] == asciiCR ? end - 2 : end - 1
         if end > maxHeadLength { return .error(.headTooLarge) }
 
         // Framing (RFC 9112 §6.3), refusing every ambiguous case.
@@ -428,6 +447,7 @@ public struct HTTPRequestParser: Sendable {
         h.versionSpan = versionSpan
         h.version = version
         h.headersStart = headersStart
+        h.headersEnd = headersEnd
         h.framing = framing
         h.connectionClose = sem.connectionClose
         h.connectionKeepAlive = sem.connectionKeepAlive
@@ -532,6 +552,8 @@ public struct HTTPResponseHead: Sendable {
     /// Reason phrase (may be empty).
     public var reasonSpan: HTTPSpan = .empty
     public var headersStart: Int = 0
+    /// Offset of the empty line that ends the head: insert added header lines here.
+    public var headersEnd: Int = 0
     public var framing: HTTPBodyFraming = .none
     public var connectionClose = false
     public var connectionKeepAlive = false
@@ -635,6 +657,7 @@ public struct HTTPResponseParser: Sendable {
         case .incomplete: return incomplete(n)
         case .error(let e): return .error(e)
         }
+        let headersEnd = end - 2 >= headersStart && p[end - 2] == asciiCR ? end - 2 : end - 1
         if end > maxHeadLength { return .error(.headTooLarge) }
         // A response with both is never valid (RFC 9112 §6.2: a sender MUST NOT).
         if sem.hasTransferEncoding && sem.hasContentLength {
@@ -665,6 +688,7 @@ public struct HTTPResponseParser: Sendable {
         h.statusSpan = statusSpan
         h.reasonSpan = reasonSpan
         h.headersStart = headersStart
+        h.headersEnd = headersEnd
         h.framing = framing
         h.connectionClose = sem.connectionClose
         h.connectionKeepAlive = sem.connectionKeepAlive

@@ -38,6 +38,21 @@ public struct HTTPHeaderField: Hashable, Sendable {
     }
 }
 
+extension HTTPHeaderField {
+    /// Offset of this field's line (its name).
+    @inline(__always) public var lineStart: Int { name.start }
+
+    /// Offset just after this field's line end (CRLF or LF): removing
+    /// `lineStart..<lineEnd(in:)` deletes the field.
+    @inline(__always)
+    public func lineEnd(in bytes: UnsafeRawBufferPointer) -> Int {
+        let p = bytes.bytePointer
+        var k = value.end
+        while k < bytes.count && p[k] != 0x0A { k += 1 }
+        return k + 1
+    }
+}
+
 /// Request methods the engine treats specially; anything else valid is `.other`
 /// (the method bytes are in `HTTPRequestHead.methodSpan`). Methods are case-sensitive
 /// (RFC 9110 §9.1): `get` is `.other`.
