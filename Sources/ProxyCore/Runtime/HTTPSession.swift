@@ -40,8 +40,10 @@ final class HTTPSession: ChannelInboundHandler {
     private var inbound: ByteBuffer?
     private var requestParser = HTTPRequestParser()
     private var responseParser = HTTPResponseParser()
-    private var requestBody = BodyTracker()
-    private var responseBody = BodyTracker()
+    private var requestBody = HTTPBodyFramer(framing: .none)
+    private var responseBody = HTTPBodyFramer(framing: .none)
+    /// The response runs until the server closes (no length given).
+    private var responseUntilClose = false
     /// Server bytes of a response head not yet complete.
     private var responseHeadBuffer: ByteBuffer?
 
@@ -88,7 +90,7 @@ final class HTTPSession: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         activated = true
-        registry.opened()
+        frontend.gate.opened()
         counters.currentSessions.increment()
         loop = loopStates.state(for: context.eventLoop)
         loop.httpSessions[ObjectIdentifier(self)] = self
@@ -214,8 +216,8 @@ final class HTTPSession: ChannelInboundHandler {
 
     private func startExchange(head: HTTPRequestHead, buffer: inout ByteBuffer) {
         requestMethod = head.method
-        requestBody.start(head.framing)
-        requestHasBody = !requestBody.isFinished
+        requestBody = HTTPBodyFramer(framing: head.framing)
+        requestHasBody = !requestBody.isComplete
         requestComplete = false
         clientKeepAlive = head.keepAlive && frontend.httpConnectionMode != .close
 
@@ -247,17 +249,25 @@ final class HTTPSession: ChannelInboundHandler {
             sendReply(reply, close: closes)
             return
         }
-        guard let backend = chosen, case .server(let server) = choice else {
-            // No backend, or no usable server in it (maxconn queueing is not built yet:
-            // a full backend answers 503 as when the queue times out).
+        let backendIfServed: RuntimeBackend?
+        switch choice {
+        case .server(let server):
+            backendIfServed = chosen
+            chosenServer = server
+        case .allFull:
+            backendIfServed = chosen  // every server at maxconn: the connector queues
+            chosenServer = nil
+        case .noneUsable:
+            backendIfServed = nil
+        }
+        guard let backend = backendIfServed else {
             buffer.moveReaderIndex(forwardBy: head.headLength)
             inbound = buffer
-            self.backend = chosen
+            self.backend = chosen  // its errorfiles answer, when there is one
             sendError(503, close: !head.keepAlive || requestHasBody)
             return
         }
         self.backend = backend
-        chosenServer = server
         lastBackendIndex = backend.index
         clientIsHTTP10 = head.version == .http10
         if backend.httpConnectionMode == .close { clientKeepAlive = false }
@@ -281,7 +291,7 @@ final class HTTPSession: ChannelInboundHandler {
         // The request head leaves `inbound`; what follows is body or the next request.
         let headBytes = buffer.readSlice(length: head.headLength)!
         inbound = buffer
-        pendingHead = (headBytes, head, requestParser.headers)
+        pendingHead = (headBytes, head)
         // Response rules may read the request: keep its head (the parser keeps its spans
         // until the next request, which waits for this response).
         requestForResponseRules = frontend.responseRules.isEmpty && backend.responseRules.isEmpty
@@ -297,13 +307,17 @@ final class HTTPSession: ChannelInboundHandler {
     private var lastBackendIndex: Int?
 
     /// The head waiting to be written once a server connection is there.
-    private var pendingHead: (bytes: ByteBuffer, head: HTTPRequestHead, headers: [HTTPHeaderField])?
+    /// Its header spans are the request parser's, which stay put until the next request
+    /// is parsed, after this exchange (no copy of the array, so the parser never
+    /// reallocates it).
+    private var pendingHead: (bytes: ByteBuffer, head: HTTPRequestHead)?
 
     /// `allowPool`: HAProxy's `http-reuse safe` lets only a client's later requests use
     /// another session's idle connection.
     private func acquireConnection(allowPool: Bool) {
-        guard let backend, let server = chosenServer else { return }
-        if allowPool, let pooled = loop.takeIdle(backend: backend.index, server: server.index) {
+        guard let backend else { return }
+        let server = chosenServer
+        if allowPool, let server, let pooled = loop.takeIdle(backend: backend.index, server: server.index) {
             loop.started(server, in: backend.index)
             useConnection(pooled, reused: true)
             return
@@ -352,13 +366,15 @@ final class HTTPSession: ChannelInboundHandler {
         _ = backend
         let channel = connection.channel
         requestRewrite.emit(from: pending.bytes, start: pending.head.start, length: pending.head.headLength,
-                     headers: pending.headers) { channel.write($0, promise: nil) }
+                     headersEnd: pending.head.headersEnd, headers: requestParser.headers) {
+            channel.write($0, promise: nil)
+        }
         requestSent = true
         keptHeadForRetry = reused && !requestHasBody ? pending : nil
         pendingHead = nil
 
         // Body bytes that came with the head.
-        if requestBody.isFinished {
+        if requestBody.isComplete {
             requestComplete = true
         } else if var rest = inbound, rest.readableBytes > 0 {
             inbound = nil
@@ -374,14 +390,14 @@ final class HTTPSession: ChannelInboundHandler {
 
     /// The head of a request sent on a reused connection, kept until the response
     /// starts so that a connection the server had just closed can be replaced once.
-    private var keptHeadForRetry: (bytes: ByteBuffer, head: HTTPRequestHead, headers: [HTTPHeaderField])?
+    private var keptHeadForRetry: (bytes: ByteBuffer, head: HTTPRequestHead)?
 
     /// Forwards client bytes that belong to the request body; keeps any excess (the next
     /// pipelined request) in `inbound`.
     private func forwardRequestBody(_ buffer: ByteBuffer) {
         guard let channel = connection?.channel else { append(buffer); return }
         idle.touch()
-        switch requestBody.consume(buffer) {
+        switch buffer.withUnsafeReadableBytes({ requestBody.feed($0) }) {
         case .needsMore:
             channel.write(buffer, promise: nil)
         case .complete(let consumed):
@@ -389,7 +405,7 @@ final class HTTPSession: ChannelInboundHandler {
             if consumed > 0 { channel.write(rest.readSlice(length: consumed)!, promise: nil) }
             requestComplete = true
             if rest.readableBytes > 0 { append(rest) }
-        case .invalid:
+        case .error:
             counters.requestErrors.increment()
             abortExchange(status: 400)
         }
@@ -445,7 +461,7 @@ final class HTTPSession: ChannelInboundHandler {
             context.flush()
             close()
         case .exchanging:
-            if responseHeadDone, case .untilClose = responseBody.kind {
+            if responseHeadDone, responseUntilClose {
                 // The close is the end of this response.
                 context.flush()
                 close()
@@ -510,7 +526,8 @@ final class HTTPSession: ChannelInboundHandler {
             serverReusable = false
             clientKeepAlive = false
         }
-        responseBody.start(head.framing)
+        responseBody = HTTPBodyFramer(framing: head.framing)
+        responseUntilClose = head.framing == .untilClose
 
         var rewrite = HeadRewrite()
         if let request = requestForResponseRules, let backend {
@@ -551,7 +568,7 @@ final class HTTPSession: ChannelInboundHandler {
             rewrite.dropConnection = true
         }
         rewrite.emit(from: headBytes, start: head.start, length: head.headLength,
-                     headers: responseParser.headers) { context.write(wrapOutboundOut($0), promise: nil) }
+                     headersEnd: head.headersEnd, headers: responseParser.headers) { context.write(wrapOutboundOut($0), promise: nil) }
 
         if case .tunnel = head.framing {
             phase = .tunnel
@@ -566,7 +583,7 @@ final class HTTPSession: ChannelInboundHandler {
             readClient()
             return
         }
-        if responseBody.isFinished {
+        if responseBody.isComplete {
             if rest.readableBytes > 0 { serverReusable = false }
             finishExchange()
         } else if rest.readableBytes > 0 {
@@ -575,7 +592,7 @@ final class HTTPSession: ChannelInboundHandler {
     }
 
     private func forwardResponseBody(_ buffer: ByteBuffer) {
-        switch responseBody.consume(buffer) {
+        switch buffer.withUnsafeReadableBytes({ responseBody.feed($0) }) {
         case .needsMore:
             context.write(wrapOutboundOut(buffer), promise: nil)
         case .complete(let consumed):
@@ -584,7 +601,7 @@ final class HTTPSession: ChannelInboundHandler {
             // Bytes after the end of a response were never asked for.
             if rest.readableBytes > 0 { serverReusable = false }
             finishExchange()
-        case .invalid:
+        case .error:
             abortExchange(status: 502)
         }
     }
@@ -637,7 +654,7 @@ final class HTTPSession: ChannelInboundHandler {
     private func sendReply(_ reply: ByteBuffer, close mustClose: Bool) {
         context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
         responseStarted = true
-        if mustClose || !clientKeepAlive || !requestBody.isFinished {
+        if mustClose || !clientKeepAlive || !requestBody.isComplete {
             closeAfterFlush()
         } else {
             requestComplete = true
@@ -754,7 +771,7 @@ final class HTTPSession: ChannelInboundHandler {
         inbound = nil
         loop?.httpSessions[ObjectIdentifier(self)] = nil
         if activated {
-            registry.closed()
+            frontend.gate.closed()
             counters.currentSessions.decrement()
         }
     }

@@ -26,39 +26,30 @@ struct HeadRewrite {
     }
 
     /// Emits the head found at `buffer`'s readable bytes (`start..<length`, spans relative
-    /// to the reader index) through `write`.
-    func emit(from buffer: ByteBuffer, start: Int, length: Int, headers: [HTTPHeaderField],
-              write: (ByteBuffer) -> Void) {
+    /// to the reader index; `headersEnd`: where the empty line that ends the head begins)
+    /// through `write`.
+    func emit(from buffer: ByteBuffer, start: Int, length: Int, headersEnd: Int,
+              headers: [HTTPHeaderField], write: (ByteBuffer) -> Void) {
         let base = buffer.readerIndex
         if isEmpty {
             write(buffer.getSlice(at: base + start, length: length - start)!)
             return
         }
-        // End of the last header line (or of the start line when there is no header):
-        // where the final empty line begins.
-        var cursor = start
+        // Kept runs of header lines go out as slices; dropped lines are skipped.
         var pendingStart = start
-        buffer.withUnsafeReadableBytes { bytes in
-            for (index, field) in headers.enumerated() {
-                let lineStart = field.name.start
-                let lineEnd = index + 1 < headers.count
-                    ? headers[index + 1].name.start
-                    : Self.lineEnd(after: field.value.end, in: bytes)
-                if shouldDrop(field, in: bytes) {
+        if dropConnection || !dropNames.isEmpty {
+            buffer.withUnsafeReadableBytes { bytes in
+                for field in headers where shouldDrop(field, in: bytes) {
+                    let lineStart = field.name.start
                     if lineStart > pendingStart {
                         write(buffer.getSlice(at: base + pendingStart, length: lineStart - pendingStart)!)
                     }
-                    pendingStart = lineEnd
+                    pendingStart = field.lineEnd(in: bytes)
                 }
-                cursor = lineEnd
-            }
-            if headers.isEmpty {
-                // No header: the start line ends where the empty line begins.
-                cursor = length - (bytes[length - 2] == 0x0D ? 2 : 1)
             }
         }
-        if cursor > pendingStart {
-            write(buffer.getSlice(at: base + pendingStart, length: cursor - pendingStart)!)
+        if headersEnd > pendingStart {
+            write(buffer.getSlice(at: base + pendingStart, length: headersEnd - pendingStart)!)
         }
         var tail = ByteBuffer()
         tail.reserveCapacity(added.count + 2)
@@ -74,12 +65,5 @@ struct HeadRewrite {
             if matches { return true }
         }
         return false
-    }
-
-    /// Index just past the LF that ends the line containing `offset`.
-    private static func lineEnd(after offset: Int, in bytes: UnsafeRawBufferPointer) -> Int {
-        var i = offset
-        while i < bytes.count, bytes[i] != 0x0A { i += 1 }
-        return i + 1
     }
 }

@@ -10,6 +10,12 @@ final class LoopState {
     /// Idle keep-alive connections per backend, then per server.
     var idleConnections: [[[ServerConnection]]]
 
+    /// Connectors waiting for a server slot (maxconn), per backend, oldest first.
+    var queues: [CircularBuffer<ServerConnector>]
+    let backends: [RuntimeBackend]
+    /// Every loop's state, this one included, to pass on freed slots.
+    var siblings: [LoopState] = []
+
     /// Live HTTP sessions of this loop, so a soft stop can close the idle ones.
     var httpSessions: [ObjectIdentifier: HTTPSession] = [:]
 
@@ -20,6 +26,8 @@ final class LoopState {
     init(eventLoop: EventLoop, backends: [RuntimeBackend]) {
         self.eventLoop = eventLoop
         self.balancers = backends.map { Balancer(backend: $0) }
+        self.queues = backends.map { _ in CircularBuffer() }
+        self.backends = backends
         self.idleConnections = backends.map { backend in
             Array(repeating: [], count: backend.servers.count)
         }
@@ -36,6 +44,8 @@ struct LoopStates: @unchecked Sendable {
             states[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, backends: backends)
         }
         self.states = states
+        let all = Array(states.values)
+        for state in all { state.siblings = all }
     }
 
     func state(for loop: EventLoop) -> LoopState {

@@ -14,7 +14,15 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     private var listeners: [Channel] = []
 
-    public init(frontends: [RuntimeFrontend], backends: [RuntimeBackend], threads: Int) {
+    /// Client connections of the whole process (global `maxconn`).
+    let globalGate: AdmissionGate
+
+    public init(frontends: [RuntimeFrontend], backends: [RuntimeBackend], threads: Int, maxConnections: Int) {
+        self.globalGate = AdmissionGate(limit: maxConnections)
+        for frontend in frontends {
+            // A frontend without its own maxconn may use the whole process's.
+            frontend.gate = AdmissionGate(limit: frontend.maxConnections ?? maxConnections, parent: globalGate)
+        }
         self.frontends = frontends
         self.backends = backends
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
@@ -47,7 +55,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         for frontend in frontends {
             for bind in frontend.binds {
                 do {
-                    listeners.append(try self.bind(frontend: frontend, to: bind.address, sharingPorts: sharingPorts))
+                    let listener = try self.bind(frontend: frontend, to: bind.address, sharingPorts: sharingPorts)
+                    listeners.append(listener)
+                    frontend.gate.add(listener: listener)
                 } catch {
                     for channel in listeners { channel.close(promise: nil) }
                     listeners.removeAll()
@@ -101,6 +111,8 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Closes the listeners: no new connection is accepted, live ones go on.
     public func stopListening() {
+        for frontend in frontends { frontend.gate.removeAllListeners() }
+        globalGate.removeAllListeners()
         for channel in listeners { channel.close(promise: nil) }
         listeners.removeAll()
     }
@@ -116,7 +128,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     /// Client connections still open.
-    public var liveSessions: Int { sessions.count }
+    public var liveSessions: Int { globalGate.count }
 
     /// Stops everything at once.
     public func shutdown() {

@@ -74,7 +74,9 @@ public enum RuntimeBuilder {
                 responseRules: responseRules))
         }
         let threadCount = threads ?? config.global.nbthread ?? System.coreCount
-        return ProxyRuntime(frontends: frontends, backends: backends, threads: threadCount)
+        if let maxconn = config.global.maxconn { ResourceLimits.ensureDescriptors(forConnections: maxconn) }
+        return ProxyRuntime(frontends: frontends, backends: backends, threads: threadCount,
+                            maxConnections: config.global.maxconn ?? ResourceLimits.defaultMaxConnections())
     }
 
     private static func makeBackend(_ proxy: ProxySettings, index: Int) throws -> RuntimeBackend {

@@ -1,3 +1,4 @@
+import Atomics
 import NIOCore
 
 /// A backend as the running proxy sees it.
@@ -17,6 +18,8 @@ public final class RuntimeBackend: @unchecked Sendable {
     public let forwardFor: ForwardForRule?
     public let errorPages: ErrorPages
     public let allBackups: Bool
+    /// Requests waiting in this backend's queues, all loops together.
+    let waiting = ManagedAtomic<Int>(0)
     /// `http-request` / `http-response` rules of the backend, set once at build time.
     var requestRules: [CompiledRule] = []
     var responseRules: [CompiledRule] = []
@@ -97,6 +100,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     public let errorPages: ErrorPages
     let requestRules: [CompiledRule]
     let responseRules: [CompiledRule]
+    /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.
+    var gate: AdmissionGate!
 
     init(name: String, mode: ProxyMode, binds: [BindSettings], timeouts: FrontendTimeouts,
                 maxConnections: Int?, router: Router, httpConnectionMode: HTTPConnectionMode,

@@ -46,7 +46,56 @@ final class ServerConnector {
     }
 
     /// The client went away: stop retrying, and close a connection that completes late.
-    func cancel() { cancelled = true }
+    func cancel() {
+        cancelled = true
+        if queued { leaveQueueForGood() }
+    }
+
+    // MARK: the queue (every server at maxconn)
+
+    private var queued = false
+    private var queueTimer: Scheduled<Void>?
+
+    /// Waits for a free slot for `timeout queue` (HAProxy: `timeout connect` when unset),
+    /// then gives up with 503.
+    private func waitInQueue() {
+        queued = true
+        loop.enqueue(self, backendIndex: backend.index)
+        if let timeout = backend.timeouts.queue ?? backend.timeouts.connect {
+            queueTimer = loop.eventLoop.scheduleTask(in: timeout) { [self] in
+                guard queued else { return }
+                leaveQueueForGood()
+                completion(.failure(.queueTimeout))
+            }
+        }
+    }
+
+    private func leaveQueueForGood() {
+        queued = false
+        queueTimer?.cancel()
+        queueTimer = nil
+        loop.dequeue(self, backendIndex: backend.index)
+    }
+
+    /// Called by the loop when a slot may be free. False: still no server, stay queued.
+    func leaveQueue() -> Bool {
+        guard queued, !cancelled else { return true }
+        switch loop.chooseServer(in: backend) {
+        case .allFull:
+            return false
+        case .server(let chosen):
+            queued = false
+            queueTimer?.cancel()
+            queueTimer = nil
+            server = chosen
+            attemptConnect()
+            return true
+        case .noneUsable:
+            leaveQueueForGood()
+            completion(.failure(.noServerAvailable))
+            return true
+        }
+    }
 
     private func attemptConnect() {
         guard !cancelled else { return }
@@ -55,6 +104,9 @@ final class ServerConnector {
             switch loop.chooseServer(in: backend, avoiding: attempt > 0 ? server : nil) {
             case .server(let chosen):
                 server = chosen
+            case .allFull where attempt == 0:
+                waitInQueue()
+                return
             case .allFull, .noneUsable:
                 // Nothing else to go to: a retry stays on the server already tried.
                 if server == nil || !server!.isUsable.load(ordering: .relaxed) {

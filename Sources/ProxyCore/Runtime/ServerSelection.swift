@@ -18,30 +18,24 @@ extension LoopState {
     /// `avoiding` is a server that just failed, for `option redispatch`.
     func chooseServer(in backend: RuntimeBackend, avoiding: RuntimeServer? = nil,
                       input: BalanceInput = BalanceInput()) -> ServerChoice {
-        // Two tries at most: the second only when the first gave the server to avoid.
-        for _ in 0..<2 {
-            let decision: BalancerDecision
-            if let request = input.request {
-                decision = balancers[backend.index].pick(clientAddress: input.clientAddress, target: request.target,
-                                                         headers: request.headers, in: request.bytes)
-            } else {
-                decision = balancers[backend.index].pick(clientAddress: input.clientAddress)
-            }
-            switch decision {
-            case .server(let index):
-                let server = backend.servers[index]
-                if server === avoiding, backend.servers.count > 1 { continue }
-                // The balancer counts this loop's connections; maxconn is global.
-                if server.isFull { return .allFull }
-                return .server(server)
-            case .serverFull, .allFull:
-                return .allFull
-            case .noneUsable:
-                return .noneUsable
-            }
+        let avoid = avoiding?.index
+        let decision: BalancerDecision
+        if let request = input.request {
+            decision = balancers[backend.index].pick(clientAddress: input.clientAddress, target: request.target,
+                                                     headers: request.headers, in: request.bytes, avoiding: avoid)
+        } else {
+            decision = balancers[backend.index].pick(clientAddress: input.clientAddress, avoiding: avoid)
         }
-        if let avoiding { return .server(avoiding) }
-        return .noneUsable
+        switch decision {
+        case .server(let index):
+            let server = backend.servers[index]
+            // The balancer counts this loop's connections; maxconn is for all loops.
+            return server.isFull ? .allFull : .server(server)
+        case .serverFull, .allFull:
+            return .allFull
+        case .noneUsable:
+            return .noneUsable
+        }
     }
 
     /// A connection or request to `server` started / ended (for leastconn, first, maxconn).
@@ -54,6 +48,41 @@ extension LoopState {
     func ended(_ server: RuntimeServer, in backendIndex: Int) {
         server.currentConnections.wrappingDecrement(ordering: .relaxed)
         balancers[backendIndex].connectionEnded(server: server.index)
+        // A slot is free: the oldest waiter of this loop gets it; waiters of other loops
+        // are told too, since maxconn is shared by all loops.
+        if !queues[backendIndex].isEmpty { serveQueue(backendIndex) }
+        if backends[backendIndex].waiting.load(ordering: .relaxed) > 0 {
+            for sibling in siblings where sibling !== self {
+                sibling.eventLoop.execute { sibling.serveQueue(backendIndex) }
+            }
+        }
+    }
+
+    /// Puts a connector that found every server full at the end of the backend's queue.
+    func enqueue(_ connector: ServerConnector, backendIndex: Int) {
+        queues[backendIndex].append(connector)
+        backends[backendIndex].waiting.wrappingIncrement(ordering: .relaxed)
+    }
+
+    /// Takes a connector out of the queue (it timed out or its client left).
+    func dequeue(_ connector: ServerConnector, backendIndex: Int) {
+        if let index = queues[backendIndex].firstIndex(where: { $0 === connector }) {
+            queues[backendIndex].remove(at: index)
+            backends[backendIndex].waiting.wrappingDecrement(ordering: .relaxed)
+        }
+    }
+
+    /// Gives free slots to the waiters in order, until one finds every server full again.
+    func serveQueue(_ backendIndex: Int) {
+        while let first = queues[backendIndex].first {
+            queues[backendIndex].removeFirst()
+            backends[backendIndex].waiting.wrappingDecrement(ordering: .relaxed)
+            if !first.leaveQueue() {
+                queues[backendIndex].prepend(first)
+                backends[backendIndex].waiting.wrappingIncrement(ordering: .relaxed)
+                return
+            }
+        }
     }
 }
 

@@ -45,7 +45,7 @@ final class TCPSession: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         activated = true
-        registry.opened()
+        frontend.gate.opened()
         counters.currentSessions.increment()
         let loop = loopStates.state(for: context.eventLoop)
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.closeBoth() }
@@ -177,7 +177,7 @@ final class TCPSession: ChannelInboundHandler {
         guard !closed else { return }
         closed = true
         if activated {
-            registry.closed()
+            frontend.gate.closed()
             counters.currentSessions.decrement()
         }
         idle?.cancel()

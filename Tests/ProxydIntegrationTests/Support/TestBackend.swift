@@ -31,9 +31,13 @@ final class TestBackend: @unchecked Sendable {
     let behaviour: Behaviour
     private let group: MultiThreadedEventLoopGroup
     private var channel: Channel?
-    private let stats = NIOLockedValueBox((connections: 0, requests: 0, heads: [String]()))
+    private let stats = NIOLockedValueBox(BackendStats())
 
     var connectionCount: Int { stats.withLockedValue { $0.connections } }
+    /// The most connections that were open at the same time.
+    var peakOpenConnections: Int { stats.withLockedValue { $0.peakOpen } }
+    /// The most requests that were being answered at the same time.
+    var peakInFlight: Int { stats.withLockedValue { $0.peakInFlight } }
     var requestCount: Int { stats.withLockedValue { $0.requests } }
     /// Request heads as received, for header assertions.
     var heads: [String] { stats.withLockedValue { $0.heads } }
@@ -47,7 +51,11 @@ final class TestBackend: @unchecked Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                stats.withLockedValue { $0.connections += 1 }
+                stats.withLockedValue {
+                    $0.connections += 1
+                    $0.open += 1
+                    $0.peakOpen = max($0.peakOpen, $0.open)
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
                         BackendHandler(name: name, behaviour: behaviour, stats: stats))
@@ -72,7 +80,7 @@ private final class BackendHandler: ChannelInboundHandler, @unchecked Sendable {
 
     let name: String
     let behaviour: TestBackend.Behaviour
-    let stats: NIOLockedValueBox<(connections: Int, requests: Int, heads: [String])>
+    let stats: NIOLockedValueBox<BackendStats>
     var buffer: [UInt8] = []
     var tunnel = false
     /// Body bytes still expected for the current request (counting behaviours).
@@ -81,7 +89,7 @@ private final class BackendHandler: ChannelInboundHandler, @unchecked Sendable {
     var bodyCount = 0
 
     init(name: String, behaviour: TestBackend.Behaviour,
-         stats: NIOLockedValueBox<(connections: Int, requests: Int, heads: [String])>) {
+         stats: NIOLockedValueBox<BackendStats>) {
         self.name = name
         self.behaviour = behaviour
         self.stats = stats
@@ -108,7 +116,12 @@ private final class BackendHandler: ChannelInboundHandler, @unchecked Sendable {
             guard let end = HTTPTestResponse.find([13, 10, 13, 10], in: buffer, from: 0) else { return }
             let head = String(decoding: buffer[0..<end], as: UTF8.self)
             buffer.removeFirst(end + 4)
-            stats.withLockedValue { $0.requests += 1; $0.heads.append(head) }
+            stats.withLockedValue {
+                $0.requests += 1
+                $0.heads.append(head)
+                $0.inFlight += 1
+                $0.peakInFlight = max($0.peakInFlight, $0.inFlight)
+            }
             let lower = head.lowercased()
             let contentLength = lower.components(separatedBy: "\r\n")
                 .first { $0.hasPrefix("content-length:") }
@@ -188,6 +201,7 @@ private final class BackendHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func answer(context: ChannelHandlerContext, body: String) {
+        stats.withLockedValue { $0.inFlight -= 1 }
         let reply = "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\nX-Server: \(name)\r\n\r\n\(body)"
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: reply)), promise: nil)
     }
@@ -202,5 +216,19 @@ private final class BackendHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    func channelInactive(context: ChannelHandlerContext) {
+        stats.withLockedValue { $0.open -= 1 }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+struct BackendStats {
+    var connections = 0
+    var open = 0
+    var peakOpen = 0
+    var inFlight = 0
+    var peakInFlight = 0
+    var requests = 0
+    var heads: [String] = []
 }
