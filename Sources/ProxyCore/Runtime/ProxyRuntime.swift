@@ -109,6 +109,28 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
     }
 
+    /// Changes a server's state (health, admin, weight) and tells every event loop's
+    /// balancer. The only way to change a server at run time.
+    public func updateServer(_ server: RuntimeServer, in backend: RuntimeBackend,
+                             _ change: (inout ServerStatus) -> Void) {
+        let status = server.status.withLockedValue { status -> ServerStatus in
+            change(&status)
+            status.generation += 1
+            return status
+        }
+        server.isUsable.store(status.isUsable, ordering: .relaxed)
+        for state in loopStates.all {
+            state.eventLoop.execute {
+                state.balancers[backend.index].setUsable(status.isUsable, server: server.index)
+                state.balancers[backend.index].setWeight(status.effectiveWeight, server: server.index)
+            }
+        }
+    }
+
+    public func backend(named name: String) -> RuntimeBackend? {
+        backends.first { $0.name == name }
+    }
+
     /// Closes the listeners: no new connection is accepted, live ones go on.
     public func stopListening() {
         for frontend in frontends { frontend.gate.removeAllListeners() }
