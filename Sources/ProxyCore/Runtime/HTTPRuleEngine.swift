@@ -107,7 +107,7 @@ enum RuleEngine {
         return .proceed
     }
 
-    /// HAProxy 2.6's redirect answer: status line, empty body, `location`, no cache.
+    /// HAProxy 2.6's redirect answer: status line, empty body, `location`.
     static func redirectResponse(_ rule: RedirectRule, facts: RequestFacts) -> ByteBuffer {
         var location: [UInt8] = []
         let target = (try? ValueTemplate(rule.target, at: nil))?.render(facts) ?? Array(rule.target.raw.utf8)
@@ -130,7 +130,8 @@ enum RuleEngine {
         var response = ByteBuffer()
         response.writeString("HTTP/1.1 \(rule.code) \(reason(rule.code))\r\ncontent-length: 0\r\nlocation: ")
         response.writeBytes(location)
-        response.writeString("\r\ncache-control: no-cache\r\n\r\n")
+        // HAProxy marks temporary redirects (302, 303, 307) as not cacheable.
+        response.writeString([302, 303, 307].contains(rule.code) ? "\r\ncache-control: no-cache\r\n\r\n" : "\r\n\r\n")
         return response
     }
 
