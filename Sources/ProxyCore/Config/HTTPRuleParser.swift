@@ -89,15 +89,23 @@ enum HTTPRuleParser {
         "wait-for-body", "set-timeout", "set-bandwidth-limit",
     ]
 
-    static func unknownAction(_ kw: String, _ action: String, _ known: [String], _ unsupported: [String]) -> String {
-        if unsupported.contains(action) {
-            return "'\(kw) \(action)' is valid in HAProxy but not supported by proxyd yet."
+    /// The actions HAProxy 2.6 lists in its message (in its order).
+    static let haproxyRequestList = "'wait-for-handshake', 'ot-group', 'set-log-level', 'set-nice', 'use-service', 'sc-inc-gpc(*)', 'sc-inc-gpc0(*)', 'sc-inc-gpc1(*)', 'sc-set-gpt(*)', 'sc-set-gpt0(*)', 'send-spoe-group', 'do-resolve(*)', 'cache-use', 'add-acl(*)', 'add-header', 'allow', 'auth', 'capture', 'del-acl(*)', 'del-header', 'del-map(*)', 'deny', 'disable-l7-retry', 'early-hint', 'normalize-uri', 'redirect', 'reject', 'replace-header', 'replace-path', 'replace-pathq', 'replace-uri', 'replace-value', 'return', 'set-header', 'set-map(*)', 'set-method', 'set-path', 'set-pathq', 'set-query', 'set-uri', 'strict-mode', 'tarpit', 'track-sc(*)', 'set-timeout', 'wait-for-body', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', 'set-dst', 'set-dst-port', 'set-mark', 'set-src', 'set-src-port', 'set-tos', 'silent-drop', 'set-priority-class', 'set-priority-offset', "
+    static let haproxyResponseList = "'ot-group', 'set-log-level', 'set-nice', 'sc-inc-gpc(*)', 'sc-inc-gpc0(*)', 'sc-inc-gpc1(*)', 'sc-set-gpt(*)', 'sc-set-gpt0(*)', 'send-spoe-group', 'cache-store', 'add-acl(*)', 'add-header', 'allow', 'capture', 'del-acl(*)', 'del-header', 'del-map(*)', 'deny', 'redirect', 'replace-header', 'replace-value', 'return', 'set-header', 'set-map(*)', 'set-status', 'strict-mode', 'track-sc(*)', 'wait-for-body', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', 'set-mark', 'set-tos', 'silent-drop', "
+
+    /// HAProxy aborts the load on a bad http rule; so do we.
+    static func unknownAction(_ s: ParserState, _ l: ConfigLine, _ known: [String], _ unsupported: [String]) {
+        let kw = l.keyword, action = l[1]
+        s.abort = true
+        if unsupported.contains(action) || action.hasPrefix("set-var(") || action.hasPrefix("track-sc") {
+            s.alert(l, "'\(kw) \(action)' is valid in HAProxy but not supported by proxyd yet.")
+            return
         }
-        var m = "'\(kw)' expects "
-        m += known.map { "'\($0)'" }.joined(separator: ", ")
-        m += " but got '\(action)'"
-        if let sug = DidYouMean.suggest(action, among: known + unsupported) { m += "; did you mean '\(sug)' maybe ?" }
-        return m
+        var m = "parsing [\(l.location)]: '\(kw)' expects "
+        m += kw == "http-request" ? haproxyRequestList : haproxyResponseList
+        m += "but got '\(action)'."
+        if let sug = DidYouMean.suggest(action, among: known + unsupported) { m += " Did you mean '\(sug)' maybe ?" }
+        s.alertRaw(m, at: l.location)
     }
 
     static func parseRequest(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
@@ -107,7 +115,7 @@ enum HTTPRuleParser {
             return
         }
         guard requestActions.contains(action) else {
-            s.alert(l, unknownAction("http-request", action, requestActions, requestUnsupported))
+            unknownAction(s, l, requestActions, requestUnsupported)
             return
         }
         let (args, condition): ([String], Condition?)
@@ -115,6 +123,7 @@ enum HTTPRuleParser {
         case let .success(r): (args, condition) = r
         case let .failure(e):
             s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-request \(action)' rule : \(e.message).")
+            s.abort = true
             return
         }
         let prefix = "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-request \(action)' rule"
@@ -175,6 +184,7 @@ enum HTTPRuleParser {
             p.httpRequestRules.append(HTTPRequestRule(action: a, condition: condition, location: l.location))
         case let .failure(e):
             s.alert(l, "\(prefix) : \(e.message).")
+            s.abort = true
         }
     }
 
@@ -185,7 +195,7 @@ enum HTTPRuleParser {
             return
         }
         guard responseActions.contains(action) else {
-            s.alert(l, unknownAction("http-response", action, responseActions, responseUnsupported))
+            unknownAction(s, l, responseActions, responseUnsupported)
             return
         }
         let (args, condition): ([String], Condition?)
@@ -193,6 +203,7 @@ enum HTTPRuleParser {
         case let .success(r): (args, condition) = r
         case let .failure(e):
             s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-response \(action)' rule : \(e.message).")
+            s.abort = true
             return
         }
         let result: Result<HTTPResponseAction, Failure>
@@ -236,6 +247,7 @@ enum HTTPRuleParser {
             p.httpResponseRules.append(HTTPResponseRule(action: a, condition: condition, location: l.location))
         case let .failure(e):
             s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-response \(action)' rule : \(e.message).")
+            s.abort = true
         }
     }
 

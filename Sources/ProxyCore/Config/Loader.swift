@@ -105,7 +105,7 @@ struct Loader {
             start = end + 1
             let text = String(decoding: slice, as: UTF8.self)
             let location = SourceLocation(file: name, line: lineNumber)
-            switch ConfigLexer.split(text, environment: options.environment) {
+            switch ConfigLexer.split(text, environment: state.environment) {
             case let .failure(q):
                 let caret = String(repeating: " ", count: q.column + 2) + "^"
                 state.alertRaw("parsing [\(location)]: unmatched quote at position \(q.position):\n  \(q.trimmedLine)\n\(caret)",
@@ -282,7 +282,6 @@ struct Loader {
         proxy.tcpRequestRules = []
         proxy.description = nil
         proxy.id = nil
-        proxy.disabled = false
         state.proxies.append(proxy)
         state.section = .proxy(state.proxies.count - 1)
     }

@@ -33,6 +33,8 @@ struct DefaultsSection {
 /// Everything the section parsers share while reading the files.
 final class ParserState {
     let options: LoadOptions
+    /// The environment for `"${VAR}"`, changed by `setenv` & co as the lines are read.
+    var environment: [String: String]
     var diagnostics: [Diagnostic] = []
     /// HAProxy's ERR_ALERT/ERR_FATAL for the current file, and overall.
     var fileHasErrors = false
@@ -55,6 +57,7 @@ final class ParserState {
 
     init(options: LoadOptions) {
         self.options = options
+        environment = options.environment
         currentDefaults = ProxySettings(name: "", location: SourceLocation(file: "", line: 0), capabilities: .listen)
     }
 

@@ -51,7 +51,7 @@ enum ProxyParser {
         "stats": ProxyKeyword(side: .both, inDefaults: true, handler: StatsParser.parse),
         "http-reuse": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
             guard let r = HTTPReuse(rawValue: l[1]), l.count == 2 else {
-                s.alert(l, "'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'")
+                s.alert(l, "'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'.")
                 return
             }
             p.httpReuse = r
@@ -270,16 +270,17 @@ enum ProxyParser {
             }
             p.balance.algorithm = .urlParam(name: name, checkPost: checkPost)
         case "random":
-            var draws = 2
-            if let a = args.first {
-                guard a.hasPrefix("("), a.hasSuffix(")"), let v = ConfigUnits.integer(String(a.dropFirst().dropLast())), v >= 1 else {
-                    s.alert(l, "'balance random' : invalid number of draws '\(a)'.")
+            if noArgs() { p.balance.algorithm = .random(draws: 2) }
+        default:
+            if algo.hasPrefix("random("), algo.hasSuffix(")") {
+                // `random(<draws>)`
+                guard let v = ConfigUnits.integer(String(algo.dropFirst(7).dropLast())), v >= 1 else {
+                    s.alert(l, "'balance random' : invalid number of draws '\(algo)'.")
                     return
                 }
-                draws = v
+                p.balance.algorithm = .random(draws: v)
+                return
             }
-            p.balance.algorithm = .random(draws: draws)
-        default:
             if algo.hasPrefix("hdr(") && algo.hasSuffix(")") {
                 let name = String(algo.dropFirst(4).dropLast())
                 guard !name.isEmpty else {
@@ -301,14 +302,14 @@ enum ProxyParser {
             } else if algo == "hash" || algo == "sticky" {
                 s.alert(l, "'balance \(algo)' is valid in HAProxy but not supported by proxyd yet.")
             } else {
-                s.alert(l, "'balance' only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hash', 'hdr(name)' and 'rdp-cookie(name)' options.")
+                s.alert(l, "balance only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hdr(name)' and 'rdp-cookie(name)' options.")
             }
         }
     }
 
     static func hashType(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         guard let m = Balance.HashMethod(rawValue: l[1]) else {
-            s.alert(l, "'hash-type' requires either 'map-based' or 'consistent' hash method (got '\(l[1])').")
+            s.alert(l, "'hash-type' only supports 'consistent' and 'map-based'.")
             return
         }
         p.balance.hashMethod = m
@@ -399,15 +400,15 @@ enum ProxyParser {
         }
         let allowed = [200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504]
         guard let code = ConfigUnits.integer(l[1]), allowed.contains(code) else {
-            s.alert(l, "status code '\(l[1])' not handled.")
+            s.alert(l, "errorfile : status code '\(l[1])' not handled.")
             return
         }
         switch FileSystem.read(l[2]) {
-        case let .failure(e):
-            s.alert(l, "error opening file '\(l[2])' (\(e.message)).")
+        case .failure:
+            s.alert(l, "errorfile : error opening file '\(l[2])'.")
         case let .success(bytes):
             if bytes.isEmpty {
-                s.alert(l, "empty file '\(l[2])'.")
+                s.alert(l, "errorfile : empty file '\(l[2])'.")
                 return
             }
             p.errorFiles[code] = bytes

@@ -8,11 +8,19 @@ enum ServerParser {
 
     struct Entry {
         var takesArgument: Bool
+        /// HAProxy's message when the argument is missing (nil: "'kw' expects an argument.").
+        var missing: String? = nil
         var handler: Handler
+
+        init(takesArgument: Bool, missing: String? = nil, handler: @escaping Handler) {
+            self.takesArgument = takesArgument
+            self.missing = missing
+            self.handler = handler
+        }
     }
 
     static func time(_ kw: String, _ apply: @escaping (inout ServerSettings, Int) -> Void) -> Entry {
-        Entry(takesArgument: true) { _, srv, v, _ in
+        Entry(takesArgument: true, missing: "'\(kw)' expects a delay as argument.") { _, srv, v, _ in
             switch ConfigUnits.milliseconds(v) {
             case let .success(ms) where ms > 0:
                 apply(&srv, ms)
@@ -28,7 +36,7 @@ enum ServerParser {
     }
 
     static func integer(_ kw: String, min: Int = 0, _ apply: @escaping (inout ServerSettings, Int) -> Void) -> Entry {
-        Entry(takesArgument: true) { _, srv, v, _ in
+        Entry(takesArgument: true, missing: "'\(kw)' expects an integer argument.") { _, srv, v, _ in
             guard let n = ConfigUnits.integer(v) else { return "'\(kw)' expects an integer argument." }
             if n < min { return "'\(kw)' has to be >= \(min)." }
             apply(&srv, n)
@@ -41,7 +49,7 @@ enum ServerParser {
     }
 
     static func port(_ kw: String, _ apply: @escaping (inout ServerSettings, Int) -> Void) -> Entry {
-        Entry(takesArgument: true) { _, srv, v, _ in
+        Entry(takesArgument: true, missing: "'\(kw)' expects a port number as argument.") { _, srv, v, _ in
             guard let n = ConfigUnits.integer(v), (1...65535).contains(n) else {
                 return "invalid port '\(v)' for '\(kw)'."
             }
@@ -66,7 +74,7 @@ enum ServerParser {
             srv.check.address = v
             return nil
         },
-        "weight": Entry(takesArgument: true) { _, srv, v, _ in
+        "weight": Entry(takesArgument: true, missing: "'weight' expects an integer argument.") { _, srv, v, _ in
             guard let n = ConfigUnits.integer(v) else { return "'weight' expects an integer argument." }
             guard n <= 256 else { return "weight of server \(srv.name) is not within 0 and 256 (\(n))." }
             srv.weight = n
@@ -88,7 +96,7 @@ enum ServerParser {
         "send-proxy": flag { $0.sendProxyVersion = 1 },
         "send-proxy-v2": flag { $0.sendProxyVersion = 2 },
         "no-send-proxy": flag { $0.sendProxyVersion = 0 },
-        "crt": Entry(takesArgument: true) { s, srv, v, _ in
+        "crt": Entry(takesArgument: true, missing: "'crt' : missing certificate file path") { s, srv, v, _ in
             let path = s.resolve(v, base: s.global.crtBase)
             guard FileSystem.exists(path) else {
                 return "unable to stat SSL certificate from file '\(path)' : No such file or directory."
@@ -269,8 +277,10 @@ enum ServerParser {
     /// Applies `name value` / `flag` options; reports the first error and returns false.
     static func applyOptions(_ s: ParserState, _ srv: inout ServerSettings, _ l: ConfigLine, from start: Int,
                              proxy p: ProxySettings, prefix: String) -> Bool {
+        let isDefault = prefix.hasPrefix("'default-server")
         func fail(_ message: String) {
-            s.alertRaw("[\(l.location)] : \(prefix) : \(message)", at: l.location)
+            // HAProxy names no server for `default-server` lines.
+            s.alertRaw(isDefault ? "[\(l.location)] : \(message)" : "[\(l.location)] : \(prefix) : \(message)", at: l.location)
         }
         var i = start
         while i < l.count {
@@ -286,13 +296,14 @@ enum ServerParser {
                 } else {
                     message += "."
                 }
+                if isDefault { message += " Hint: no address was expected for this server." }
                 fail(message)
                 return false
             }
             var value = ""
             if entry.takesArgument {
                 guard i + 1 < l.count, !l[i + 1].isEmpty else {
-                    fail("'\(kw)' expects an argument.")
+                    fail((entry.missing ?? "'\(kw)' expects an argument") + ".")
                     return false
                 }
                 value = l[i + 1]

@@ -57,14 +57,42 @@ enum Validation {
                     }
                 }
             }
+            let what = p.capabilities == .listen ? "proxy" : p.capabilities.sectionName
+            // `option httplog` on a tcp frontend falls back to tcplog.
+            if p.isFrontend && p.httpLog && p.mode != .http {
+                let at = p.logOptionLocation.map { "parsing [\($0)] : " } ?? ""
+                s.warningRaw("\(at)'option httplog' not usable with \(what) '\(p.name)' (needs 'mode http'). Falling back to 'option tcplog'.",
+                             at: p.logOptionLocation)
+                s.proxies[index].httpLog = false
+                s.proxies[index].httpLogCLF = false
+                s.proxies[index].tcpLog = true
+            }
             // Missing timeouts (a warning only; HAProxy's fixed text).
             let frontendMissing = p.isFrontend && (p.timeouts.client ?? 0) == 0
             let backendMissing = p.isBackend && !p.servers.isEmpty
                 && ((p.timeouts.connect ?? 0) == 0 || (p.timeouts.server ?? 0) == 0)
             if frontendMissing || backendMissing {
-                let what = p.capabilities == .listen ? "proxy" : p.capabilities.sectionName
                 s.warningRaw("missing timeouts for \(what) '\(p.name)'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.",
                              at: p.location)
+            }
+            // Servers reached over TLS must be verified unless told otherwise.
+            if p.isBackend {
+                var tcpCheckSSL = false
+                if case let .tcpCheck(rules) = p.healthCheck.kind {
+                    tcpCheckSSL = rules.contains { if case let .connect(_, _, ssl, _, _, _) = $0 { return ssl } else { return false } }
+                }
+                for srv in p.servers where srv.ssl.enabled || srv.check.ssl == true || tcpCheckSSL {
+                    let verify = srv.ssl.verify.map { $0 == "required" } ?? s.global.sslServerVerifyRequired
+                    if verify && srv.ssl.caFile == nil {
+                        s.alertRaw("[\(srv.location)] : 'server \(p.name)/\(srv.name)' : verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.",
+                                   at: srv.location)
+                        errors = true
+                    }
+                }
+            }
+            // A log format without a log target.
+            if p.isFrontend && p.logs.isEmpty && (p.httpLog || p.tcpLog || p.logFormat != nil) {
+                s.warningRaw("log format ignored for \(what) '\(p.name)' since it has no log address.", at: p.location)
             }
         }
         return errors
