@@ -66,12 +66,12 @@ enum HTTPRuleParser {
     }
 
     static let requestActions = [
-        "set-header", "add-header", "del-header", "redirect", "deny", "return", "allow", "auth", "tarpit",
+        "reject", "set-header", "add-header", "del-header", "redirect", "deny", "return", "allow", "auth", "tarpit",
         "set-path", "set-query", "set-uri", "set-method", "replace-header", "replace-value", "set-var",
     ]
     static let requestUnsupported = [
         "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
-        "early-hint", "normalize-uri", "reject", "replace-path", "replace-pathq", "replace-uri",
+        "early-hint", "normalize-uri", "replace-path", "replace-pathq", "replace-uri",
         "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "send-spoe-group", "set-dst",
         "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-pathq", "set-priority-class",
         "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop",
@@ -111,7 +111,8 @@ enum HTTPRuleParser {
     static func parseRequest(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         let action = l[1]
         guard !action.isEmpty else {
-            s.alert(l, "'http-request' expects a rule name.")
+            s.alertRaw("parsing [\(l.location)]: 'http-request' expects \(haproxyRequestList)but got '' (missing argument).", at: l.location)
+            s.abort = true
             return
         }
         guard requestActions.contains(action) else {
@@ -163,6 +164,8 @@ enum HTTPRuleParser {
             result = reply(s, args, defaultStatus: 200, allowsDenyStatus: false).map { .return($0) }
         case "allow":
             result = args.isEmpty ? .success(.allow) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
+        case "reject":
+            result = args.isEmpty ? .success(.reject) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
         case "auth":
             if args.isEmpty {
                 result = .success(.auth(realm: nil))
@@ -176,12 +179,18 @@ enum HTTPRuleParser {
         default:
             result = .failure(Failure(message: "unsupported action"))
         }
+        for w in s.pendingWarnings { s.warning(l, w) }
+        s.pendingWarnings = []
         switch result {
         case let .success(a):
             if ctx.index >= 0, s.sawUseBackend.contains(ctx.index) {
                 s.warning(l, "a 'http-request' rule placed after a 'use_backend' rule will still be processed before.")
             }
             p.httpRequestRules.append(HTTPRequestRule(action: a, condition: condition, location: l.location))
+        case let .failure(e) where e.message.hasPrefix("\u{0}"):
+            // A word the reply parser does not know: HAProxy reads it as a misplaced condition.
+            s.alertRaw("parsing [\(l.location)]: 'http-request \(action)' expects either 'if' or 'unless' followed by a condition but found '\(e.message.dropFirst())'.", at: l.location)
+            s.abort = true
         case let .failure(e):
             s.alert(l, "\(prefix) : \(e.message).")
             s.abort = true
@@ -191,7 +200,8 @@ enum HTTPRuleParser {
     static func parseResponse(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         let action = l[1]
         guard !action.isEmpty else {
-            s.alert(l, "'http-response' expects a rule name.")
+            s.alertRaw("parsing [\(l.location)]: 'http-response' expects \(haproxyResponseList)but got '' (missing argument).", at: l.location)
+            s.abort = true
             return
         }
         guard responseActions.contains(action) else {
@@ -229,7 +239,7 @@ enum HTTPRuleParser {
                     result = .failure(Failure(message: "expects <status_code> [reason <str>]"))
                 }
             } else {
-                result = .failure(Failure(message: "expects a valid status code between 100 and 999"))
+                result = .failure(Failure(message: "expects an integer status code between 100 and 999"))
             }
         case "deny":
             result = reply(s, args, defaultStatus: 502, allowsDenyStatus: true).map { .deny($0) }
@@ -242,6 +252,8 @@ enum HTTPRuleParser {
         default:
             result = .failure(Failure(message: "unsupported action"))
         }
+        for w in s.pendingWarnings { s.warning(l, w) }
+        s.pendingWarnings = []
         switch result {
         case let .success(a):
             p.httpResponseRules.append(HTTPResponseRule(action: a, condition: condition, location: l.location))
@@ -265,7 +277,7 @@ enum HTTPRuleParser {
             return .failure(Failure(message: "expects exactly 1 argument, optionally followed by '-m <method>'"))
         }
         guard let m = MatchMethod(rawValue: args[2]), [.string, .beginning, .end, .substring, .regex].contains(m) else {
-            return .failure(Failure(message: "unsupported matching method '\(args[2])'"))
+            return .failure(Failure(message: "-m with unsupported matching method '\(args[2])'"))
         }
         return .success((name, m))
     }
@@ -281,8 +293,11 @@ enum HTTPRuleParser {
     }
 
     static func redirect(_ args: [String]) -> Result<RedirectRule, Failure> {
-        guard let kindWord = args.first, let kind = RedirectRule.Kind(rawValue: kindWord) else {
-            return .failure(Failure(message: "expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query' or 'append-slash' (was '\(args.first ?? "")')"))
+        guard let kindWord = args.first else {
+            return .failure(Failure(message: "redirection type expected ('prefix', 'location', or 'scheme')"))
+        }
+        guard let kind = RedirectRule.Kind(rawValue: kindWord) else {
+            return .failure(Failure(message: "expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' (was '\(kindWord)')"))
         }
         guard args.count >= 2 else {
             return .failure(Failure(message: "missing argument after '\(kindWord)'"))
@@ -298,11 +313,12 @@ enum HTTPRuleParser {
             switch args[i] {
             case "code":
                 guard i + 1 < args.count, let c = ConfigUnits.integer(args[i + 1]), [301, 302, 303, 307, 308].contains(c) else {
-                    return .failure(Failure(message: "'code' expects a value among 301, 302, 303, 307 or 308"))
+                    return .failure(Failure(message: "'code': unsupported HTTP code '\(i + 1 < args.count ? args[i + 1] : "")' (must be one of 301, 302, 303, 307 or 308)"))
                 }
                 rule.code = c
                 i += 2
             case "drop-query": rule.dropQuery = true; i += 1
+            case "ignore-empty": rule.ignoreEmpty = true; i += 1
             case "append-slash": rule.appendSlash = true; i += 1
             case "set-cookie":
                 guard i + 1 < args.count else { return .failure(Failure(message: "'set-cookie' expects a cookie")) }
@@ -311,7 +327,7 @@ enum HTTPRuleParser {
                 guard i + 1 < args.count else { return .failure(Failure(message: "'clear-cookie' expects a cookie")) }
                 rule.clearCookie = args[i + 1]; i += 2
             default:
-                return .failure(Failure(message: "expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query' or 'append-slash' (was '\(args[i])')"))
+                return .failure(Failure(message: "expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' (was '\(args[i])')"))
             }
         }
         return .success(rule)
@@ -331,7 +347,7 @@ enum HTTPRuleParser {
                     return .failure(Failure(message: "unknown keyword '\(a)'"))
                 }
                 guard let v, let code = ConfigUnits.integer(v), (200...599).contains(code) else {
-                    return .failure(Failure(message: "'\(a)' expects a status code between 200 and 599"))
+                    return .failure(Failure(message: "Unexpected status code '\(v ?? "")'"))
                 }
                 r.status = code
                 i += 2
@@ -346,8 +362,8 @@ enum HTTPRuleParser {
             case "errorfile", "file", "lf-file":
                 guard let v else { return .failure(Failure(message: "'\(a)' expects a file name")) }
                 switch FileSystem.read(v) {
-                case let .failure(e):
-                    return .failure(Failure(message: "failed to open file '\(v)' (\(e.message))"))
+                case .failure:
+                    return .failure(Failure(message: "error opening file '\(v)'"))
                 case let .success(bytes):
                     if a == "errorfile" {
                         r.body = .errorFile(bytes)
@@ -385,12 +401,13 @@ enum HTTPRuleParser {
             case "errorfiles":
                 return .failure(Failure(message: "'errorfiles' (http-errors sections) is valid in HAProxy but not supported by proxyd yet"))
             default:
-                return .failure(Failure(message: "unknown keyword '\(a)'"))
+                return .failure(Failure(message: "\u{0}\(a)"))
             }
         }
         if !sawBody && defaultStatus == 200 { r.body = .none }
-        if r.contentType != nil, case .defaultErrorFile = r.body {
-            return .failure(Failure(message: "'content-type' expects a payload ('string', 'lf-string', 'file' or 'lf-file')"))
+        if let type = r.contentType, !sawBody {
+            s.pendingWarnings.append("content-type '\(type)' ignored by the http reply because neither errorfile nor payload defined.")
+            r.contentType = nil
         }
         return .success(r)
     }

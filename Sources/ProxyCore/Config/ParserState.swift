@@ -50,6 +50,9 @@ final class ParserState {
     var userlists: [Userlist] = []
     var section: CurrentSection = .none
 
+    /// Warnings found while parsing a rule, printed once the rule is done.
+    var pendingWarnings: [String] = []
+
     /// Parse-time facts the model does not keep, by proxy index.
     var sawUseBackend: Set<Int> = []
     /// `option httpchk` present with `http-check` rules waiting.

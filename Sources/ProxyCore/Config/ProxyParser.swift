@@ -197,7 +197,7 @@ enum ProxyParser {
         var condition: Condition? = nil
         if l.count > 2 {
             guard l[2] == "if" || l[2] == "unless" else {
-                s.alert(l, "'\(l.keyword)' requires either 'if' or 'unless' followed by a condition but found '\(l[2])'.")
+                s.alert(l, "unexpected keyword '\(l[2])' after switching rule, only 'if' and 'unless' are allowed.")
                 return
             }
             switch ACLParser.parseCondition(s, p, Array(l.words[2...]), l.location) {
@@ -395,7 +395,7 @@ enum ProxyParser {
 
     static func errorFile(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         guard l.count >= 3 else {
-            s.alert(l, "errorfile : <\(l.keyword)> expects <status_code> and <file> as arguments.")
+            s.alert(l, "errorfile : expects <status_code> and <file> as arguments.\n")
             return
         }
         let allowed = [200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504]
