@@ -463,7 +463,7 @@ enum UserlistParser {
         case "group":
             guard !l[1].isEmpty else { s.alert(l, "'group' expects <name> as arguments."); return }
             if list.groups.contains(where: { $0.name == l[1] }) {
-                s.alert(l, "error: group '\(l[1])' was already defined in userlist '\(list.name)'.")
+                s.warningRaw("parsing [\(l.location)]: ignoring duplicated group '\(l[1])' in userlist '\(list.name)'.", at: l.location)
                 return
             }
             var g = Userlist.Group(name: l[1], location: l.location)
@@ -485,7 +485,7 @@ enum UserlistParser {
         case "user":
             guard !l[1].isEmpty else { s.alert(l, "'user' expects <name> as arguments."); return }
             if list.users.contains(where: { $0.name == l[1] }) {
-                s.alert(l, "error: user '\(l[1])' was already defined in userlist '\(list.name)'.")
+                s.warningRaw("parsing [\(l.location)]: ignoring duplicated user '\(l[1])' in userlist '\(list.name)'.", at: l.location)
                 return
             }
             var u = Userlist.User(name: l[1], password: .none, location: l.location)
@@ -502,16 +502,14 @@ enum UserlistParser {
                     guard !l[i + 1].isEmpty else { s.alert(l, "'groups' expects <group>[,<group>...] as argument."); return }
                     u.groups += l[i + 1].split(separator: ",").map(String.init)
                 default:
-                    s.alert(l, "'user' only supports 'password', 'insecure-password' and 'groups' options.")
+                    s.alertRaw("parsing [\(l.location)]: 'user' only supports 'password', 'insecure-password' and 'groups' options.", at: l.location)
                     return
                 }
                 i += 2
             }
             list.users.append(u)
         default:
-            var message = "unknown keyword '\(l.keyword)' in 'userlist' section"
-            if let sug = DidYouMean.suggest(l.keyword, among: ["user", "group"]) { message += "; did you mean '\(sug)' maybe ?" }
-            s.alert(l, message)
+            s.alertRaw("parsing [\(l.location)]: unknown keyword '\(l.keyword)' in 'users' section", at: l.location)
         }
     }
 }

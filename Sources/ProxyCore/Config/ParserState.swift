@@ -22,6 +22,8 @@ enum CurrentSection {
     case userlist(Int)
     /// A recognised but unsupported section: its lines are skipped.
     case unsupported(String)
+    /// Lines after a proxy header HAProxy refused (each is reported).
+    case orphan
 }
 
 /// A `defaults` section as parsed.
@@ -49,6 +51,10 @@ final class ParserState {
     var proxies: [ProxySettings] = []
     var userlists: [Userlist] = []
     var section: CurrentSection = .none
+
+    /// Named defaults sections (by location) used with `from`, and used implicitly.
+    var explicitlyUsedDefaults: Set<SourceLocation> = []
+    var implicitlyUsedDefaults: Set<SourceLocation> = []
 
     /// Warnings found while parsing a rule, printed once the rule is done.
     var pendingWarnings: [String] = []

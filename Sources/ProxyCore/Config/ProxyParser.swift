@@ -41,9 +41,13 @@ enum ProxyParser {
         "tcp-check": ProxyKeyword(side: .backend, inDefaults: true, handler: CheckParser.parseTCPCheck),
         "errorfile": ProxyKeyword(side: .both, inDefaults: true, handler: errorFile),
         "log": ProxyKeyword(side: .both, inDefaults: true, handler: log),
-        "log-format": ProxyKeyword(side: .both, inDefaults: true, handler: { s, p, l, _ in
+        "log-format": ProxyKeyword(side: .both, inDefaults: true, handler: { s, p, l, ctx in
             guard l.count == 2 else {
                 s.alert(l, "log-format expects one argument (did you forget to quote it?)")
+                return
+            }
+            if !p.isFrontend && !ctx.isDefaults {
+                s.warning(l, "backend '\(p.name)' : 'log-format' directive is ignored in backends.")
                 return
             }
             p.logFormat = l[1]
@@ -216,13 +220,8 @@ enum ProxyParser {
     static func balance(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         let algo = l[1]
         let args = Array(l.words.dropFirst(2))
-        func noArgs() -> Bool {
-            if !args.isEmpty {
-                s.alert(l, "'balance \(algo)' does not expect any argument.")
-                return false
-            }
-            return true
-        }
+        // HAProxy ignores extra words after an algorithm without parameters.
+        func noArgs() -> Bool { true }
         switch algo {
         case "roundrobin": if noArgs() { p.balance.algorithm = .roundRobin }
         case "static-rr": if noArgs() { p.balance.algorithm = .staticRoundRobin }
@@ -250,14 +249,14 @@ enum ProxyParser {
                     }
                     depth = v; i += 2
                 default:
-                    s.alert(l, "'balance uri' only accepts parameters 'whole', 'len', 'depth', and 'path-only' (got '\(args[i])').")
+                    s.alert(l, "balance uri only accepts parameters 'len', 'depth', 'path-only', and 'whole' (got '\(args[i])').")
                     return
                 }
             }
             p.balance.algorithm = .uri(whole: whole, length: len, depth: depth, pathOnly: pathOnly)
         case "url_param":
             guard let name = args.first, !name.isEmpty else {
-                s.alert(l, "'balance url_param' requires an URL parameter name.")
+                s.alert(l, "balance url_param requires an URL parameter name.")
                 return
             }
             var checkPost = false
@@ -284,7 +283,7 @@ enum ProxyParser {
             if algo.hasPrefix("hdr(") && algo.hasSuffix(")") {
                 let name = String(algo.dropFirst(4).dropLast())
                 guard !name.isEmpty else {
-                    s.alert(l, "'balance hdr' requires an http header field name.")
+                    s.alert(l, "balance hdr requires an http header field name.")
                     return
                 }
                 var domain = false
