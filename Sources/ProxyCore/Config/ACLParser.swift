@@ -117,7 +117,7 @@ enum ACLParser {
                     return .failure(Failure(message: "missing matching method"))
                 }
                 guard let m = MatchMethod(rawValue: words[i + 1]) else {
-                    return .failure(Failure(message: "unknown matching method '\(words[i + 1])'"))
+                    return .failure(Failure(message: "unknown matching method '\(words[i + 1])' when parsing ACL expression"))
                 }
                 match = m
                 i += 2
@@ -132,6 +132,7 @@ enum ACLParser {
         let method = match ?? info.defaultMatch
         let values = Array(words[i...])
         var patterns: [ACLPattern] = []
+        var pendingOperator: String? = nil
         for v in values {
             switch method {
             case .regex:
@@ -146,8 +147,25 @@ enum ACLParser {
                 }
                 patterns.append(.network(net))
             case .integer, .length:
+                // `eq|ge|gt|le|lt N` apply to the next number.
+                if ["eq", "ge", "gt", "le", "lt"].contains(v) {
+                    pendingOperator = v
+                    continue
+                }
+                if let op = pendingOperator {
+                    guard let n = Int(v) else { return .failure(Failure(message: "'\(v)' is not a number")) }
+                    switch op {
+                    case "eq": patterns.append(.integerRange(lower: n, upper: n))
+                    case "ge": patterns.append(.integerRange(lower: n, upper: nil))
+                    case "gt": patterns.append(.integerRange(lower: n + 1, upper: nil))
+                    case "le": patterns.append(.integerRange(lower: nil, upper: n))
+                    default: patterns.append(.integerRange(lower: nil, upper: n - 1))
+                    }
+                    pendingOperator = nil
+                    continue
+                }
                 guard let r = parseRange(v) else {
-                    return .failure(Failure(message: "'\(v)' is neither a number nor a supported operator"))
+                    return .failure(Failure(message: "'\(v)' is not a number"))
                 }
                 patterns.append(r)
             case .found, .boolean:
@@ -255,15 +273,14 @@ enum ACLParser {
         var alternatives: [[Condition.Term]] = []
         var current: [Condition.Term] = []
         var i = 1
+        // HAProxy's semantics: an empty condition never matches (no alternative), and an
+        // empty alternative (`a ||`) always does (AND of nothing).
         if words.count <= 1 {
-            return .failure(Failure(message: "missing condition after '\(words[0])'"))
+            return .success(Condition(polarity: polarity, alternatives: [], location: location))
         }
         while i < words.count {
             var w = words[i]
             if w == "||" || w == "or" {
-                if current.isEmpty {
-                    return .failure(Failure(message: "missing term before '\(w)'"))
-                }
                 alternatives.append(current)
                 current = []
                 i += 1
@@ -297,9 +314,6 @@ enum ACLParser {
                 i += 1
                 continue
             }
-            if w.hasPrefix("{") {
-                return .failure(Failure(message: "'{' must be followed by a space"))
-            }
             let defs = p.acl(named: w)
             if !defs.isEmpty {
                 current.append(Condition.Term(negated: negated, name: w, criteria: defs.map { $0.criterion }))
@@ -309,9 +323,6 @@ enum ACLParser {
                 return .failure(Failure(message: "no such ACL : '\(w)'"))
             }
             i += 1
-        }
-        if current.isEmpty {
-            return .failure(Failure(message: "missing term after '||'"))
         }
         alternatives.append(current)
         return .success(Condition(polarity: polarity, alternatives: alternatives, location: location))

@@ -25,7 +25,7 @@ enum BindParser {
             return
         }
         var binds: [BindSettings] = []
-        for spec in l[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+        for spec in l[1].split(separator: ",").map(String.init) {
             guard let more = addresses(s, l, spec) else { return }
             binds += more
         }
@@ -68,7 +68,7 @@ enum BindParser {
                 return
             }
             guard i + 1 < l.count, !l[i + 1].isEmpty else {
-                s.alert(l, "\(prefix) : '\(o)' : missing value.")
+                s.alert(l, o == "crt" ? "\(prefix) : 'crt' : missing certificate location" : "\(prefix) : '\(o)' : missing value.")
                 return
             }
             let v = l[i + 1]
@@ -119,7 +119,7 @@ enum BindParser {
                 ssl.verify = v
             case "ssl-min-ver", "ssl-max-ver":
                 guard ["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"].contains(v) else {
-                    s.alert(l, "\(prefix) : '\(o)' : unknown ssl/tls version string '\(v)'")
+                    s.alert(l, "\(prefix) : '\(v)' : unknown ssl/tls version")
                     return
                 }
                 ssl.options.append("\(o) \(v)")
@@ -147,7 +147,10 @@ enum BindParser {
             case "group": template.unixGroup = v
             case "uid": template.unixUID = UInt32(v)
             case "gid": template.unixGID = UInt32(v)
-            case "process", "thread": template.thread = v
+            case "process":
+                s.warning(l, "\(prefix) : 'process \(v)' on 'bind' lines is deprecated and will be removed in 2.7.")
+                template.thread = v
+            case "thread": template.thread = v
             default:
                 s.alert(l, "\(prefix) : '\(o)' is valid in HAProxy but not supported by proxyd yet.")
                 return
@@ -209,7 +212,11 @@ enum BindParser {
             text = String(text.dropFirst(prefix.count))
             family = fam
         }
-        if text.hasPrefix("udp") || text.hasPrefix("quic") || text.hasPrefix("sockpair@") {
+        if text.hasPrefix("udp") {
+            s.alert(l, "'bind' : dgram-type address not acceptable in '\(spec)'")
+            return nil
+        }
+        if text.hasPrefix("quic") || text.hasPrefix("sockpair@") {
             s.alert(l, "'bind' : '\(spec)' : this address family is valid in HAProxy but not supported by proxyd yet.")
             return nil
         }
@@ -242,7 +249,7 @@ enum BindParser {
         guard (1...65535).contains(low) else { s.alert(l, "'bind' : invalid port '\(low)'"); return nil }
         guard (1...65535).contains(high) else { s.alert(l, "'bind' : invalid port '\(high)'"); return nil }
         guard low <= high else {
-            s.alert(l, "'bind' : invalid port range '\(portText)' in '\(spec)'")
+            s.alert(l, "'bind' : invalid port range '\(portText)'")
             return nil
         }
         var ip: IPAddress? = nil

@@ -66,9 +66,10 @@ enum CheckParser {
             case let .failure(e): return .failure(e)
             }
         default:
-            let list = http ? "'status', 'rstatus', 'hdr', 'fhdr', 'string', or 'rstring'"
-                : "'string', 'rstring', 'binary' or 'rbinary'"
-            return .failure(.init(message: "expects \(list) keyword but got '\(kind)'"))
+            if http {
+                return .failure(.init(message: "'only supports min-recv, [!]string', '[!]rstring', '[!]string-lf', '[!]status', '[!]rstatus', [!]hdr, [!]fhdr or comment but got '\(kind)' as argument.."))
+            }
+            return .failure(.init(message: "'only supports min-recv, '[!]binary', '[!]string', '[!]rstring', '[!]string-lf', '[!]rbinary', '[!]binary-lf' or comment but got '\(kind)' as argument.."))
         }
         return .success(CheckExpectation(negated: negated, kind: k, options: options))
     }
@@ -199,7 +200,7 @@ enum CheckParser {
             s.alert(l, "'tcp-check \(sub)' is valid in HAProxy but not supported by proxyd yet.")
             return
         default:
-            s.alert(l, "'tcp-check' only supports 'comment', 'connect', 'send', 'send-binary', 'expect', 'set-var' and 'unset-var' (got '\(sub)').")
+            s.alert(l, "'tcp-check' only supports 'comment', 'connect', 'send', 'send-binary', 'expect', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)'. but got '\(sub)'")
             return
         }
         p.healthCheck.kind = .tcpCheck(rules: rules)

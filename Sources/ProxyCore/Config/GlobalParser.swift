@@ -168,6 +168,22 @@ enum GlobalParser {
             case .failure: s.alert(l, "'hard-stop-after' expects <time> as argument.")
             }
         },
+        "setenv": { s, l in
+            guard l.count == 3 else { s.alert(l, "'\(l.keyword)' expects exactly two arguments."); return }
+            s.environment[l[1]] = l[2]
+        },
+        "presetenv": { s, l in
+            guard l.count == 3 else { s.alert(l, "'\(l.keyword)' expects exactly two arguments."); return }
+            if s.environment[l[1]] == nil { s.environment[l[1]] = l[2] }
+        },
+        "unsetenv": { s, l in
+            guard l.count >= 2 else { s.alert(l, "'\(l.keyword)' expects at least one argument."); return }
+            for name in l.words.dropFirst() { s.environment[name] = nil }
+        },
+        "resetenv": { s, l in
+            let keep = Set(l.words.dropFirst())
+            s.environment = s.environment.filter { keep.contains($0.key) }
+        },
         "nbproc": { s, l in
             s.alert(l, "nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.")
         },
@@ -175,7 +191,7 @@ enum GlobalParser {
 
     /// Valid HAProxy 2.6 global keywords proxyd does not implement (errors, never ignored).
     static let unsupported: [String] = [
-        "cpu-map", "setenv", "presetenv", "resetenv", "unsetenv", "external-check", "insecure-fork-wanted",
+        "external-check", "insecure-fork-wanted",
         "insecure-setuid-wanted", "localpeer", "lua-load", "lua-load-per-thread", "lua-prepend-path",
         "maxconnrate", "maxcomprate", "maxcompcpuusage", "maxpipes", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxzlibmem", "noepoll", "nokqueue", "noevports", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
@@ -191,13 +207,22 @@ enum GlobalParser {
         "cluster-secret", "mworker-max-reloads", "fd-hard-limit",
     ]
 
+    /// Performance and platform knobs that do not change behaviour: warned about and ignored
+    /// (as `tune.*`).
+    static let performanceKnobs: Set<String> = [
+        "cpu-map", "busy-polling", "noepoll", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
+        "maxpipes", "profiling.tasks", "numa-cpu-mapping", "strict-limits", "set-dumpable", "ssl-mode-async",
+        "nokqueue", "noevports", "thread-groups", "thread-group", "maxzlibmem", "maxcompcpuusage",
+        "maxcomprate",
+    ]
+
     static func parse(_ state: ParserState, _ line: ConfigLine) {
         let kw = line.keyword
         if let handler = table[kw] {
             handler(state, line)
             return
         }
-        if kw.hasPrefix("tune.") {
+        if kw.hasPrefix("tune.") || performanceKnobs.contains(kw) {
             state.global.tunables[kw] = line.words.dropFirst().joined(separator: " ")
             state.warning(line, "'\(kw)' is not supported by proxyd yet and is ignored.")
             return
@@ -241,7 +266,7 @@ enum GlobalParser {
         while i < l.count {
             let o = l[i]
             guard knownSSLOptions.contains(o) else {
-                s.alert(l, "unknown or unsupported '\(l.keyword)' option '\(o)'.")
+                s.alert(l, "unknown option '\(o)' on global statement '\(l.keyword)'.")
                 return nil
             }
             if o == "ssl-min-ver" || o == "ssl-max-ver" {
@@ -278,19 +303,19 @@ enum GlobalParser {
                 let v = l[i + 1]
                 switch o {
                 case "mode":
-                    guard let m = UInt32(v, radix: 8) else { s.alert(l, "'stats socket' : '\(o)' : missing or invalid mode '\(v)' (octal integer expected)"); return }
+                    guard let m = UInt32(v, radix: 8) else { s.alert(l, "'stats socket' : ''\(o)' : missing or invalid mode '\(v)' (octal integer expected)'"); return }
                     sock.mode = m
                     i += 2
                 case "level":
                     guard let lv = StatsSocket.Level(rawValue: v) else {
-                        s.alert(l, "'stats socket' : 'level' only supports 'user', 'operator', and 'admin' (got '\(v)')")
+                        s.alert(l, "'stats socket' : ''level' only supports 'user', 'operator', and 'admin' (got '\(v)')'")
                         return
                     }
                     sock.level = lv
                     i += 2
                 case "expose-fd":
                     guard v == "listeners" else {
-                        s.alert(l, "'stats socket' : 'expose-fd' only supports 'listeners'")
+                        s.alert(l, "'stats socket' : ''expose-fd' only supports 'listeners''")
                         return
                     }
                     sock.exposeListenerFDs = true
@@ -438,7 +463,7 @@ enum UserlistParser {
         case "group":
             guard !l[1].isEmpty else { s.alert(l, "'group' expects <name> as arguments."); return }
             if list.groups.contains(where: { $0.name == l[1] }) {
-                s.alert(l, "error: group '\(l[1])' was already defined in userlist '\(list.name)'.")
+                s.warningRaw("parsing [\(l.location)]: ignoring duplicated group '\(l[1])' in userlist '\(list.name)'.", at: l.location)
                 return
             }
             var g = Userlist.Group(name: l[1], location: l.location)
@@ -460,7 +485,7 @@ enum UserlistParser {
         case "user":
             guard !l[1].isEmpty else { s.alert(l, "'user' expects <name> as arguments."); return }
             if list.users.contains(where: { $0.name == l[1] }) {
-                s.alert(l, "error: user '\(l[1])' was already defined in userlist '\(list.name)'.")
+                s.warningRaw("parsing [\(l.location)]: ignoring duplicated user '\(l[1])' in userlist '\(list.name)'.", at: l.location)
                 return
             }
             var u = Userlist.User(name: l[1], password: .none, location: l.location)
@@ -477,16 +502,14 @@ enum UserlistParser {
                     guard !l[i + 1].isEmpty else { s.alert(l, "'groups' expects <group>[,<group>...] as argument."); return }
                     u.groups += l[i + 1].split(separator: ",").map(String.init)
                 default:
-                    s.alert(l, "'user' only supports 'password', 'insecure-password' and 'groups' options.")
+                    s.alertRaw("parsing [\(l.location)]: 'user' only supports 'password', 'insecure-password' and 'groups' options.", at: l.location)
                     return
                 }
                 i += 2
             }
             list.users.append(u)
         default:
-            var message = "unknown keyword '\(l.keyword)' in 'userlist' section"
-            if let sug = DidYouMean.suggest(l.keyword, among: ["user", "group"]) { message += "; did you mean '\(sug)' maybe ?" }
-            s.alert(l, message)
+            s.alertRaw("parsing [\(l.location)]: unknown keyword '\(l.keyword)' in 'users' section", at: l.location)
         }
     }
 }

@@ -66,12 +66,12 @@ enum HTTPRuleParser {
     }
 
     static let requestActions = [
-        "set-header", "add-header", "del-header", "redirect", "deny", "return", "allow", "auth", "tarpit",
+        "reject", "set-header", "add-header", "del-header", "redirect", "deny", "return", "allow", "auth", "tarpit",
         "set-path", "set-query", "set-uri", "set-method", "replace-header", "replace-value", "set-var",
     ]
     static let requestUnsupported = [
         "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
-        "early-hint", "normalize-uri", "reject", "replace-path", "replace-pathq", "replace-uri",
+        "early-hint", "normalize-uri", "replace-path", "replace-pathq", "replace-uri",
         "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "send-spoe-group", "set-dst",
         "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-pathq", "set-priority-class",
         "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop",
@@ -89,25 +89,34 @@ enum HTTPRuleParser {
         "wait-for-body", "set-timeout", "set-bandwidth-limit",
     ]
 
-    static func unknownAction(_ kw: String, _ action: String, _ known: [String], _ unsupported: [String]) -> String {
-        if unsupported.contains(action) {
-            return "'\(kw) \(action)' is valid in HAProxy but not supported by proxyd yet."
+    /// The actions HAProxy 2.6 lists in its message (in its order).
+    static let haproxyRequestList = "'wait-for-handshake', 'ot-group', 'set-log-level', 'set-nice', 'use-service', 'sc-inc-gpc(*)', 'sc-inc-gpc0(*)', 'sc-inc-gpc1(*)', 'sc-set-gpt(*)', 'sc-set-gpt0(*)', 'send-spoe-group', 'do-resolve(*)', 'cache-use', 'add-acl(*)', 'add-header', 'allow', 'auth', 'capture', 'del-acl(*)', 'del-header', 'del-map(*)', 'deny', 'disable-l7-retry', 'early-hint', 'normalize-uri', 'redirect', 'reject', 'replace-header', 'replace-path', 'replace-pathq', 'replace-uri', 'replace-value', 'return', 'set-header', 'set-map(*)', 'set-method', 'set-path', 'set-pathq', 'set-query', 'set-uri', 'strict-mode', 'tarpit', 'track-sc(*)', 'set-timeout', 'wait-for-body', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', 'set-dst', 'set-dst-port', 'set-mark', 'set-src', 'set-src-port', 'set-tos', 'silent-drop', 'set-priority-class', 'set-priority-offset', "
+    static let haproxyResponseList = "'ot-group', 'set-log-level', 'set-nice', 'sc-inc-gpc(*)', 'sc-inc-gpc0(*)', 'sc-inc-gpc1(*)', 'sc-set-gpt(*)', 'sc-set-gpt0(*)', 'send-spoe-group', 'cache-store', 'add-acl(*)', 'add-header', 'allow', 'capture', 'del-acl(*)', 'del-header', 'del-map(*)', 'deny', 'redirect', 'replace-header', 'replace-value', 'return', 'set-header', 'set-map(*)', 'set-status', 'strict-mode', 'track-sc(*)', 'wait-for-body', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', 'set-mark', 'set-tos', 'silent-drop', "
+
+    /// HAProxy aborts the load on a bad http rule; so do we.
+    static func unknownAction(_ s: ParserState, _ l: ConfigLine, _ known: [String], _ unsupported: [String]) {
+        let kw = l.keyword, action = l[1]
+        s.abort = true
+        if unsupported.contains(action) || action.hasPrefix("set-var(") || action.hasPrefix("track-sc") {
+            s.alert(l, "'\(kw) \(action)' is valid in HAProxy but not supported by proxyd yet.")
+            return
         }
-        var m = "'\(kw)' expects "
-        m += known.map { "'\($0)'" }.joined(separator: ", ")
-        m += " but got '\(action)'"
-        if let sug = DidYouMean.suggest(action, among: known + unsupported) { m += "; did you mean '\(sug)' maybe ?" }
-        return m
+        var m = "parsing [\(l.location)]: '\(kw)' expects "
+        m += kw == "http-request" ? haproxyRequestList : haproxyResponseList
+        m += "but got '\(action)'."
+        if let sug = DidYouMean.suggest(action, among: known + unsupported) { m += " Did you mean '\(sug)' maybe ?" }
+        s.alertRaw(m, at: l.location)
     }
 
     static func parseRequest(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         let action = l[1]
         guard !action.isEmpty else {
-            s.alert(l, "'http-request' expects a rule name.")
+            s.alertRaw("parsing [\(l.location)]: 'http-request' expects \(haproxyRequestList)but got '' (missing argument).", at: l.location)
+            s.abort = true
             return
         }
         guard requestActions.contains(action) else {
-            s.alert(l, unknownAction("http-request", action, requestActions, requestUnsupported))
+            unknownAction(s, l, requestActions, requestUnsupported)
             return
         }
         let (args, condition): ([String], Condition?)
@@ -115,6 +124,7 @@ enum HTTPRuleParser {
         case let .success(r): (args, condition) = r
         case let .failure(e):
             s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-request \(action)' rule : \(e.message).")
+            s.abort = true
             return
         }
         let prefix = "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-request \(action)' rule"
@@ -154,6 +164,8 @@ enum HTTPRuleParser {
             result = reply(s, args, defaultStatus: 200, allowsDenyStatus: false).map { .return($0) }
         case "allow":
             result = args.isEmpty ? .success(.allow) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
+        case "reject":
+            result = args.isEmpty ? .success(.reject) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
         case "auth":
             if args.isEmpty {
                 result = .success(.auth(realm: nil))
@@ -167,25 +179,33 @@ enum HTTPRuleParser {
         default:
             result = .failure(Failure(message: "unsupported action"))
         }
+        for w in s.pendingWarnings { s.warning(l, w) }
+        s.pendingWarnings = []
         switch result {
         case let .success(a):
             if ctx.index >= 0, s.sawUseBackend.contains(ctx.index) {
                 s.warning(l, "a 'http-request' rule placed after a 'use_backend' rule will still be processed before.")
             }
             p.httpRequestRules.append(HTTPRequestRule(action: a, condition: condition, location: l.location))
+        case let .failure(e) where e.message.hasPrefix("\u{0}"):
+            // A word the reply parser does not know: HAProxy reads it as a misplaced condition.
+            s.alertRaw("parsing [\(l.location)]: 'http-request \(action)' expects either 'if' or 'unless' followed by a condition but found '\(e.message.dropFirst())'.", at: l.location)
+            s.abort = true
         case let .failure(e):
             s.alert(l, "\(prefix) : \(e.message).")
+            s.abort = true
         }
     }
 
     static func parseResponse(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         let action = l[1]
         guard !action.isEmpty else {
-            s.alert(l, "'http-response' expects a rule name.")
+            s.alertRaw("parsing [\(l.location)]: 'http-response' expects \(haproxyResponseList)but got '' (missing argument).", at: l.location)
+            s.abort = true
             return
         }
         guard responseActions.contains(action) else {
-            s.alert(l, unknownAction("http-response", action, responseActions, responseUnsupported))
+            unknownAction(s, l, responseActions, responseUnsupported)
             return
         }
         let (args, condition): ([String], Condition?)
@@ -193,6 +213,7 @@ enum HTTPRuleParser {
         case let .success(r): (args, condition) = r
         case let .failure(e):
             s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-response \(action)' rule : \(e.message).")
+            s.abort = true
             return
         }
         let result: Result<HTTPResponseAction, Failure>
@@ -218,7 +239,7 @@ enum HTTPRuleParser {
                     result = .failure(Failure(message: "expects <status_code> [reason <str>]"))
                 }
             } else {
-                result = .failure(Failure(message: "expects a valid status code between 100 and 999"))
+                result = .failure(Failure(message: "expects an integer status code between 100 and 999"))
             }
         case "deny":
             result = reply(s, args, defaultStatus: 502, allowsDenyStatus: true).map { .deny($0) }
@@ -231,11 +252,14 @@ enum HTTPRuleParser {
         default:
             result = .failure(Failure(message: "unsupported action"))
         }
+        for w in s.pendingWarnings { s.warning(l, w) }
+        s.pendingWarnings = []
         switch result {
         case let .success(a):
             p.httpResponseRules.append(HTTPResponseRule(action: a, condition: condition, location: l.location))
         case let .failure(e):
             s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-response \(action)' rule : \(e.message).")
+            s.abort = true
         }
     }
 
@@ -253,7 +277,7 @@ enum HTTPRuleParser {
             return .failure(Failure(message: "expects exactly 1 argument, optionally followed by '-m <method>'"))
         }
         guard let m = MatchMethod(rawValue: args[2]), [.string, .beginning, .end, .substring, .regex].contains(m) else {
-            return .failure(Failure(message: "unsupported matching method '\(args[2])'"))
+            return .failure(Failure(message: "-m with unsupported matching method '\(args[2])'"))
         }
         return .success((name, m))
     }
@@ -269,8 +293,11 @@ enum HTTPRuleParser {
     }
 
     static func redirect(_ args: [String]) -> Result<RedirectRule, Failure> {
-        guard let kindWord = args.first, let kind = RedirectRule.Kind(rawValue: kindWord) else {
-            return .failure(Failure(message: "expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query' or 'append-slash' (was '\(args.first ?? "")')"))
+        guard let kindWord = args.first else {
+            return .failure(Failure(message: "redirection type expected ('prefix', 'location', or 'scheme')"))
+        }
+        guard let kind = RedirectRule.Kind(rawValue: kindWord) else {
+            return .failure(Failure(message: "expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' (was '\(kindWord)')"))
         }
         guard args.count >= 2 else {
             return .failure(Failure(message: "missing argument after '\(kindWord)'"))
@@ -286,11 +313,12 @@ enum HTTPRuleParser {
             switch args[i] {
             case "code":
                 guard i + 1 < args.count, let c = ConfigUnits.integer(args[i + 1]), [301, 302, 303, 307, 308].contains(c) else {
-                    return .failure(Failure(message: "'code' expects a value among 301, 302, 303, 307 or 308"))
+                    return .failure(Failure(message: "'code': unsupported HTTP code '\(i + 1 < args.count ? args[i + 1] : "")' (must be one of 301, 302, 303, 307 or 308)"))
                 }
                 rule.code = c
                 i += 2
             case "drop-query": rule.dropQuery = true; i += 1
+            case "ignore-empty": rule.ignoreEmpty = true; i += 1
             case "append-slash": rule.appendSlash = true; i += 1
             case "set-cookie":
                 guard i + 1 < args.count else { return .failure(Failure(message: "'set-cookie' expects a cookie")) }
@@ -299,7 +327,7 @@ enum HTTPRuleParser {
                 guard i + 1 < args.count else { return .failure(Failure(message: "'clear-cookie' expects a cookie")) }
                 rule.clearCookie = args[i + 1]; i += 2
             default:
-                return .failure(Failure(message: "expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query' or 'append-slash' (was '\(args[i])')"))
+                return .failure(Failure(message: "expects 'code', 'prefix', 'location', 'scheme', 'set-cookie', 'clear-cookie', 'drop-query', 'ignore-empty' or 'append-slash' (was '\(args[i])')"))
             }
         }
         return .success(rule)
@@ -319,7 +347,7 @@ enum HTTPRuleParser {
                     return .failure(Failure(message: "unknown keyword '\(a)'"))
                 }
                 guard let v, let code = ConfigUnits.integer(v), (200...599).contains(code) else {
-                    return .failure(Failure(message: "'\(a)' expects a status code between 200 and 599"))
+                    return .failure(Failure(message: "Unexpected status code '\(v ?? "")'"))
                 }
                 r.status = code
                 i += 2
@@ -334,8 +362,8 @@ enum HTTPRuleParser {
             case "errorfile", "file", "lf-file":
                 guard let v else { return .failure(Failure(message: "'\(a)' expects a file name")) }
                 switch FileSystem.read(v) {
-                case let .failure(e):
-                    return .failure(Failure(message: "failed to open file '\(v)' (\(e.message))"))
+                case .failure:
+                    return .failure(Failure(message: "error opening file '\(v)'"))
                 case let .success(bytes):
                     if a == "errorfile" {
                         r.body = .errorFile(bytes)
@@ -373,12 +401,13 @@ enum HTTPRuleParser {
             case "errorfiles":
                 return .failure(Failure(message: "'errorfiles' (http-errors sections) is valid in HAProxy but not supported by proxyd yet"))
             default:
-                return .failure(Failure(message: "unknown keyword '\(a)'"))
+                return .failure(Failure(message: "\u{0}\(a)"))
             }
         }
         if !sawBody && defaultStatus == 200 { r.body = .none }
-        if r.contentType != nil, case .defaultErrorFile = r.body {
-            return .failure(Failure(message: "'content-type' expects a payload ('string', 'lf-string', 'file' or 'lf-file')"))
+        if let type = r.contentType, !sawBody {
+            s.pendingWarnings.append("content-type '\(type)' ignored by the http reply because neither errorfile nor payload defined.")
+            r.contentType = nil
         }
         return .success(r)
     }

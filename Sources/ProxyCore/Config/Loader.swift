@@ -105,7 +105,7 @@ struct Loader {
             start = end + 1
             let text = String(decoding: slice, as: UTF8.self)
             let location = SourceLocation(file: name, line: lineNumber)
-            switch ConfigLexer.split(text, environment: options.environment) {
+            switch ConfigLexer.split(text, environment: state.environment) {
             case let .failure(q):
                 let caret = String(repeating: " ", count: q.column + 2) + "^"
                 state.alertRaw("parsing [\(location)]: unmatched quote at position \(q.position):\n  \(q.trimmedLine)\n\(caret)",
@@ -146,6 +146,8 @@ struct Loader {
             UserlistParser.parse(state, &state.userlists[i], line)
         case .unsupported:
             break
+        case .orphan:
+            state.alert(line, "'listen' or 'defaults' expected.")
         }
     }
 
@@ -185,12 +187,12 @@ struct Loader {
             if state.global.location == nil { state.global.location = loc }
         case "userlist":
             guard line.count > 1, !line[1].isEmpty else {
-                state.alert(line, "'userlist' expects <name> as arguments.")
+                state.alertRaw("parsing [\(line.location)]: 'userlist' expects <name> as arguments.", at: line.location)
                 state.section = .unsupported("userlist")
                 return
             }
             if let other = state.userlists.first(where: { $0.name == line[1] }) {
-                state.warning(line, "ignoring duplicate userlist '\(line[1])'.")
+                state.warningRaw("parsing [\(line.location)]: ignoring duplicated userlist '\(line[1])'.", at: line.location)
                 _ = other
                 state.section = .unsupported("userlist")
                 return
@@ -213,8 +215,8 @@ struct Loader {
             argIndex = 2
         }
         if !isDefaults && (name == nil || name!.isEmpty) {
-            state.alert(line, "'\(kw)' expects <name> as an argument")
-            state.section = .unsupported(kw)
+            state.alert(line, "'\(kw)' expects an <id> argument")
+            state.abort = true
             return
         }
         if let name, let bad = Loader.validName(name) {
@@ -236,6 +238,11 @@ struct Loader {
                     state.section = .unsupported(kw)
                     return
                 }
+            } else if !isDefaults {
+                // HAProxy 1.x took addresses here; the section is then not created.
+                state.alert(line, "please use the 'bind' keyword for listening addresses.")
+                state.section = .orphan
+                return
             } else {
                 state.alert(line, "'\(kw)' cannot handle unexpected argument '\(line[argIndex])'.")
                 state.section = .unsupported(kw)
@@ -243,9 +250,18 @@ struct Loader {
             }
         }
         var base = state.currentDefaults
+        let what = isDefaults ? "defaults '\(name ?? "")'" : "\(kw) '\(name ?? "")'"
         if let fromName {
-            guard let d = state.defaultsList.last(where: { $0.name == fromName }) else {
-                let what = isDefaults ? "defaults section '\(name ?? "")'" : "\(kw) '\(name!)'"
+            let candidates = state.defaultsList.filter { $0.name == fromName }
+            if candidates.count > 1 {
+                state.alert(line, "ambiguous defaults section name '\(fromName)' referenced by \(what) exists at least at \(candidates[0].settings.location) and \(candidates[1].settings.location).")
+            }
+            // Mixing explicit (`from`) and implicit use of one named defaults section.
+            if !isDefaults, let d = candidates.last, state.implicitlyUsedDefaults.contains(d.settings.location) {
+                state.alertNonFatal(line, "defaults section '\(fromName)' (declared at \(d.settings.location)) is explicitly referenced by another proxy and implicitly used here. To avoid any ambiguity don't mix both usage. Add a last defaults section not explicitly used or always use explicit references.")
+            }
+            if candidates.count == 1 { state.explicitlyUsedDefaults.insert(candidates[0].settings.location) }
+            guard let d = candidates.last else {
                 state.alert(line, "defaults section '\(fromName)' not found for \(what).")
                 state.abort = true
                 return
@@ -261,6 +277,12 @@ struct Loader {
             state.defaultsList.append(DefaultsSection(name: name, settings: settings))
             state.section = .defaults(state.defaultsList.count - 1)
             return
+        }
+        if fromName == nil, let current = state.defaultsList.last, current.name != nil {
+            if state.explicitlyUsedDefaults.contains(current.settings.location) {
+                state.alertNonFatal(line, "defaults section '\(current.name!)' (declared at \(current.settings.location)) is explicitly referenced by another proxy and implicitly used here. To avoid any ambiguity don't mix both usage. Add a last defaults section not explicitly used or always use explicit references.")
+            }
+            state.implicitlyUsedDefaults.insert(current.settings.location)
         }
         let caps: ProxyCapabilities = kw == "frontend" ? .frontend : kw == "backend" ? .backend : .listen
         if let other = state.proxies.first(where: { $0.name == name! && !$0.capabilities.intersection(caps).isEmpty }) {
@@ -282,7 +304,6 @@ struct Loader {
         proxy.tcpRequestRules = []
         proxy.description = nil
         proxy.id = nil
-        proxy.disabled = false
         state.proxies.append(proxy)
         state.section = .proxy(state.proxies.count - 1)
     }

@@ -54,7 +54,7 @@ enum OptionParser {
                     ff.ifNone = true
                     i += 1
                 default:
-                    s.alert(l, "'option forwardfor' only supports optional values 'except', 'header' and 'if-none'.")
+                    s.alert(l, "'option forwardfor' only supports optional values: 'except', 'header' and 'if-none'.")
                     return
                 }
             }
@@ -72,17 +72,19 @@ enum OptionParser {
         "httplog": Entry(side: .both, negatable: true) { s, p, l, neg in
             if l.count > 2 {
                 guard l[2] == "clf" else {
-                    s.alert(l, "'option httplog' only supports optional argument 'clf'.")
+                    s.alert(l, "keyword 'httplog' only supports option 'clf'.")
                     return
                 }
                 p.httpLogCLF = !neg
             }
             p.httpLog = !neg
             if !neg { p.tcpLog = false }
+            p.logOptionLocation = l.location
         },
         "tcplog": Entry(side: .both, negatable: true) { s, p, l, neg in
             p.tcpLog = !neg
             if !neg { p.httpLog = false }
+            p.logOptionLocation = l.location
         },
         "dontlognull": flag(.frontend) { $0.dontLogNull = $1 },
         "log-health-checks": flag(.backend) { $0.logHealthChecks = $1 },
@@ -200,18 +202,19 @@ enum StatsParser {
                 p.stats.enabled = true
                 p.stats.refresh = ms
             case let .failure(.unexpectedCharacter(c)):
-                s.alert(l, "'stats refresh' : unexpected character '\(c)'")
+                s.alertRaw("parsing [\(l.location)]: unexpected character '\(c)' in argument to stats refresh interval.", at: l.location)
             default:
                 s.alert(l, "'refresh' needs a positive interval in seconds.")
             }
         case "auth":
             guard !l[2].isEmpty else { s.alert(l, "'auth' needs a user:password account."); return }
-            guard let colon = l[2].firstIndex(of: ":") else {
-                s.alert(l, "'auth' needs a user:password account.")
-                return
-            }
             p.stats.enabled = true
-            p.stats.auth.append((String(l[2][..<colon]), String(l[2][l[2].index(after: colon)...])))
+            // HAProxy accepts a bare user name (with an empty password).
+            if let colon = l[2].firstIndex(of: ":") {
+                p.stats.auth.append((String(l[2][..<colon]), String(l[2][l[2].index(after: colon)...])))
+            } else {
+                p.stats.auth.append((l[2], ""))
+            }
         case "show-node":
             if l.count > 2 && Loader.validName(l[2]) != nil {
                 s.alert(l, "'show-node' requires valid node name - non-empty string with digits(0-9), letters(A-Z, a-z), dot(.), hyphen(-) or underscode(_).")
@@ -234,7 +237,7 @@ enum StatsParser {
             p.stats.scopes.append(l[2])
         case "admin":
             if ctx.isDefaults {
-                s.alert(l, "'stats admin' not allowed in 'defaults' section.")
+                s.alertRaw("parsing [\(l.location)]: 'stats admin' not allowed in 'defaults' section.", at: l.location)
                 return
             }
             guard l[2] == "if" || l[2] == "unless" else {
@@ -253,7 +256,7 @@ enum StatsParser {
         case "socket", "timeout", "maxconn":
             s.alert(l, "'stats \(sub)' is only supported in 'global' section.")
         default:
-            s.alert(l, "'stats' expects 'admin', 'uri', 'realm', 'auth', 'scope', 'enable', 'hide-version', 'show-node', 'show-desc' or 'show-legends'.")
+            s.alertRaw("parsing [\(l.location)]: unknown stats parameter '\(sub)', expects 'admin', 'uri', 'realm', 'auth', 'scope', 'enable', 'hide-version', 'show-node', 'show-desc' or 'show-legends'.", at: l.location)
         }
     }
 }

@@ -22,6 +22,8 @@ enum CurrentSection {
     case userlist(Int)
     /// A recognised but unsupported section: its lines are skipped.
     case unsupported(String)
+    /// Lines after a proxy header HAProxy refused (each is reported).
+    case orphan
 }
 
 /// A `defaults` section as parsed.
@@ -33,6 +35,8 @@ struct DefaultsSection {
 /// Everything the section parsers share while reading the files.
 final class ParserState {
     let options: LoadOptions
+    /// The environment for `"${VAR}"`, changed by `setenv` & co as the lines are read.
+    var environment: [String: String]
     var diagnostics: [Diagnostic] = []
     /// HAProxy's ERR_ALERT/ERR_FATAL for the current file, and overall.
     var fileHasErrors = false
@@ -48,6 +52,13 @@ final class ParserState {
     var userlists: [Userlist] = []
     var section: CurrentSection = .none
 
+    /// Named defaults sections (by location) used with `from`, and used implicitly.
+    var explicitlyUsedDefaults: Set<SourceLocation> = []
+    var implicitlyUsedDefaults: Set<SourceLocation> = []
+
+    /// Warnings found while parsing a rule, printed once the rule is done.
+    var pendingWarnings: [String] = []
+
     /// Parse-time facts the model does not keep, by proxy index.
     var sawUseBackend: Set<Int> = []
     /// `option httpchk` present with `http-check` rules waiting.
@@ -55,6 +66,7 @@ final class ParserState {
 
     init(options: LoadOptions) {
         self.options = options
+        environment = options.environment
         currentDefaults = ProxySettings(name: "", location: SourceLocation(file: "", line: 0), capabilities: .listen)
     }
 

@@ -41,9 +41,13 @@ enum ProxyParser {
         "tcp-check": ProxyKeyword(side: .backend, inDefaults: true, handler: CheckParser.parseTCPCheck),
         "errorfile": ProxyKeyword(side: .both, inDefaults: true, handler: errorFile),
         "log": ProxyKeyword(side: .both, inDefaults: true, handler: log),
-        "log-format": ProxyKeyword(side: .both, inDefaults: true, handler: { s, p, l, _ in
+        "log-format": ProxyKeyword(side: .both, inDefaults: true, handler: { s, p, l, ctx in
             guard l.count == 2 else {
                 s.alert(l, "log-format expects one argument (did you forget to quote it?)")
+                return
+            }
+            if !p.isFrontend && !ctx.isDefaults {
+                s.warning(l, "backend '\(p.name)' : 'log-format' directive is ignored in backends.")
                 return
             }
             p.logFormat = l[1]
@@ -51,7 +55,7 @@ enum ProxyParser {
         "stats": ProxyKeyword(side: .both, inDefaults: true, handler: StatsParser.parse),
         "http-reuse": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
             guard let r = HTTPReuse(rawValue: l[1]), l.count == 2 else {
-                s.alert(l, "'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'")
+                s.alert(l, "'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'.")
                 return
             }
             p.httpReuse = r
@@ -197,7 +201,7 @@ enum ProxyParser {
         var condition: Condition? = nil
         if l.count > 2 {
             guard l[2] == "if" || l[2] == "unless" else {
-                s.alert(l, "'\(l.keyword)' requires either 'if' or 'unless' followed by a condition but found '\(l[2])'.")
+                s.alert(l, "unexpected keyword '\(l[2])' after switching rule, only 'if' and 'unless' are allowed.")
                 return
             }
             switch ACLParser.parseCondition(s, p, Array(l.words[2...]), l.location) {
@@ -216,13 +220,8 @@ enum ProxyParser {
     static func balance(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         let algo = l[1]
         let args = Array(l.words.dropFirst(2))
-        func noArgs() -> Bool {
-            if !args.isEmpty {
-                s.alert(l, "'balance \(algo)' does not expect any argument.")
-                return false
-            }
-            return true
-        }
+        // HAProxy ignores extra words after an algorithm without parameters.
+        func noArgs() -> Bool { true }
         switch algo {
         case "roundrobin": if noArgs() { p.balance.algorithm = .roundRobin }
         case "static-rr": if noArgs() { p.balance.algorithm = .staticRoundRobin }
@@ -250,14 +249,14 @@ enum ProxyParser {
                     }
                     depth = v; i += 2
                 default:
-                    s.alert(l, "'balance uri' only accepts parameters 'whole', 'len', 'depth', and 'path-only' (got '\(args[i])').")
+                    s.alert(l, "balance uri only accepts parameters 'len', 'depth', 'path-only', and 'whole' (got '\(args[i])').")
                     return
                 }
             }
             p.balance.algorithm = .uri(whole: whole, length: len, depth: depth, pathOnly: pathOnly)
         case "url_param":
             guard let name = args.first, !name.isEmpty else {
-                s.alert(l, "'balance url_param' requires an URL parameter name.")
+                s.alert(l, "balance url_param requires an URL parameter name.")
                 return
             }
             var checkPost = false
@@ -270,20 +269,21 @@ enum ProxyParser {
             }
             p.balance.algorithm = .urlParam(name: name, checkPost: checkPost)
         case "random":
-            var draws = 2
-            if let a = args.first {
-                guard a.hasPrefix("("), a.hasSuffix(")"), let v = ConfigUnits.integer(String(a.dropFirst().dropLast())), v >= 1 else {
-                    s.alert(l, "'balance random' : invalid number of draws '\(a)'.")
+            if noArgs() { p.balance.algorithm = .random(draws: 2) }
+        default:
+            if algo.hasPrefix("random("), algo.hasSuffix(")") {
+                // `random(<draws>)`
+                guard let v = ConfigUnits.integer(String(algo.dropFirst(7).dropLast())), v >= 1 else {
+                    s.alert(l, "'balance random' : invalid number of draws '\(algo)'.")
                     return
                 }
-                draws = v
+                p.balance.algorithm = .random(draws: v)
+                return
             }
-            p.balance.algorithm = .random(draws: draws)
-        default:
             if algo.hasPrefix("hdr(") && algo.hasSuffix(")") {
                 let name = String(algo.dropFirst(4).dropLast())
                 guard !name.isEmpty else {
-                    s.alert(l, "'balance hdr' requires an http header field name.")
+                    s.alert(l, "balance hdr requires an http header field name.")
                     return
                 }
                 var domain = false
@@ -301,14 +301,14 @@ enum ProxyParser {
             } else if algo == "hash" || algo == "sticky" {
                 s.alert(l, "'balance \(algo)' is valid in HAProxy but not supported by proxyd yet.")
             } else {
-                s.alert(l, "'balance' only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hash', 'hdr(name)' and 'rdp-cookie(name)' options.")
+                s.alert(l, "balance only supports 'roundrobin', 'static-rr', 'leastconn', 'source', 'uri', 'url_param', 'hdr(name)' and 'rdp-cookie(name)' options.")
             }
         }
     }
 
     static func hashType(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         guard let m = Balance.HashMethod(rawValue: l[1]) else {
-            s.alert(l, "'hash-type' requires either 'map-based' or 'consistent' hash method (got '\(l[1])').")
+            s.alert(l, "'hash-type' only supports 'consistent' and 'map-based'.")
             return
         }
         p.balance.hashMethod = m
@@ -394,20 +394,20 @@ enum ProxyParser {
 
     static func errorFile(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         guard l.count >= 3 else {
-            s.alert(l, "errorfile : <\(l.keyword)> expects <status_code> and <file> as arguments.")
+            s.alert(l, "errorfile : expects <status_code> and <file> as arguments.\n")
             return
         }
         let allowed = [200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504]
         guard let code = ConfigUnits.integer(l[1]), allowed.contains(code) else {
-            s.alert(l, "status code '\(l[1])' not handled.")
+            s.alert(l, "errorfile : status code '\(l[1])' not handled.")
             return
         }
         switch FileSystem.read(l[2]) {
-        case let .failure(e):
-            s.alert(l, "error opening file '\(l[2])' (\(e.message)).")
+        case .failure:
+            s.alert(l, "errorfile : error opening file '\(l[2])'.")
         case let .success(bytes):
             if bytes.isEmpty {
-                s.alert(l, "empty file '\(l[2])'.")
+                s.alert(l, "errorfile : empty file '\(l[2])'.")
                 return
             }
             p.errorFiles[code] = bytes

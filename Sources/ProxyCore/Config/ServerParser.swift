@@ -8,29 +8,39 @@ enum ServerParser {
 
     struct Entry {
         var takesArgument: Bool
+        /// HAProxy's message when the argument is missing (nil: "'kw' expects an argument.").
+        var missing: String? = nil
         var handler: Handler
+
+        init(takesArgument: Bool, missing: String? = nil, handler: @escaping Handler) {
+            self.takesArgument = takesArgument
+            self.missing = missing
+            self.handler = handler
+        }
     }
 
     static func time(_ kw: String, _ apply: @escaping (inout ServerSettings, Int) -> Void) -> Entry {
-        Entry(takesArgument: true) { _, srv, v, _ in
+        Entry(takesArgument: true, missing: "'\(kw)' expects a delay as argument.") { _, srv, v, _ in
             switch ConfigUnits.milliseconds(v) {
             case let .success(ms) where ms > 0:
                 apply(&srv, ms)
                 return nil
             case let .failure(.unexpectedCharacter(c)):
-                return "unexpected character '\(c)' in '\(kw)' argument of server \(srv.name)."
+                return "unexpected character '\(c)' in '\(kw)' argument of server \(srv.name).."
             case .failure(.overflow):
-                return "timer overflow in argument <\(v)> to <\(kw)> of server \(srv.name), maximum value is 2147483647 ms (~24.8 days)."
+                return "timer overflow in argument <\(v)> to <\(kw)> of server \(srv.name), maximum value is 2147483647 ms (~24.8 days).."
             default:
-                return "invalid value \(v) for argument '\(kw)' of server \(srv.name)."
+                return "invalid value \(v) for argument '\(kw)' of server \(srv.name).."
             }
         }
     }
 
     static func integer(_ kw: String, min: Int = 0, _ apply: @escaping (inout ServerSettings, Int) -> Void) -> Entry {
-        Entry(takesArgument: true) { _, srv, v, _ in
-            guard let n = ConfigUnits.integer(v) else { return "'\(kw)' expects an integer argument." }
-            if n < min { return "'\(kw)' has to be >= \(min)." }
+        Entry(takesArgument: true, missing: "'\(kw)' expects an integer argument.") { _, srv, v, _ in
+            guard let n = ConfigUnits.integer(v) else {
+                return kw == "error-limit" ? "error-limit has to be > 0.." : "'\(kw)' expects an integer argument.."
+            }
+            if n < min { return kw == "error-limit" ? "error-limit has to be > 0.." : "'\(kw)' has to be > 0.." }
             apply(&srv, n)
             return nil
         }
@@ -41,7 +51,7 @@ enum ServerParser {
     }
 
     static func port(_ kw: String, _ apply: @escaping (inout ServerSettings, Int) -> Void) -> Entry {
-        Entry(takesArgument: true) { _, srv, v, _ in
+        Entry(takesArgument: true, missing: "'\(kw)' expects a port number as argument.") { _, srv, v, _ in
             guard let n = ConfigUnits.integer(v), (1...65535).contains(n) else {
                 return "invalid port '\(v)' for '\(kw)'."
             }
@@ -61,14 +71,14 @@ enum ServerParser {
         "port": port("port") { $0.check.port = $1 },
         "addr": Entry(takesArgument: true) { _, srv, v, _ in
             guard AddressParser.numericIP(v) != nil || !AddressParser.resolve(v).isEmpty else {
-                return "invalid address '\(v)' in 'addr'."
+                return "'addr' : invalid address: '\(v)' in '\(v)'."
             }
             srv.check.address = v
             return nil
         },
-        "weight": Entry(takesArgument: true) { _, srv, v, _ in
-            guard let n = ConfigUnits.integer(v) else { return "'weight' expects an integer argument." }
-            guard n <= 256 else { return "weight of server \(srv.name) is not within 0 and 256 (\(n))." }
+        "weight": Entry(takesArgument: true, missing: "'weight' expects an integer argument.") { _, srv, v, _ in
+            guard let n = ConfigUnits.integer(v) else { return "'weight' expects an integer argument.." }
+            guard n <= 256 else { return "weight of server \(srv.name) is not within 0 and 256 (\(n)).." }
             srv.weight = n
             return nil
         },
@@ -88,7 +98,7 @@ enum ServerParser {
         "send-proxy": flag { $0.sendProxyVersion = 1 },
         "send-proxy-v2": flag { $0.sendProxyVersion = 2 },
         "no-send-proxy": flag { $0.sendProxyVersion = 0 },
-        "crt": Entry(takesArgument: true) { s, srv, v, _ in
+        "crt": Entry(takesArgument: true, missing: "'crt' : missing certificate file path") { s, srv, v, _ in
             let path = s.resolve(v, base: s.global.crtBase)
             guard FileSystem.exists(path) else {
                 return "unable to stat SSL certificate from file '\(path)' : No such file or directory."
@@ -112,7 +122,7 @@ enum ServerParser {
         },
         "verify": Entry(takesArgument: true) { _, srv, v, _ in
             guard v == "none" || v == "required" else {
-                return "verify : unknown verify method '\(v)', only 'none' and 'required' are supported."
+                return "'verify' : unknown verify method '\(v)', only 'none' and 'required' are supported."
             }
             srv.ssl.verify = v
             return nil
@@ -138,7 +148,7 @@ enum ServerParser {
                 case "none": methods.append(.none)
                 default:
                     guard let ip = AddressParser.numericIP(m) else {
-                        return "'init-addr' : unknown init-addr method '\(m)', supported methods are 'libc', 'last', 'none'."
+                        return "'init-addr' : unknown init-addr method '\(m)', supported methods are 'libc', 'last', 'none'.."
                     }
                     methods.append(.ip(ip))
                 }
@@ -157,7 +167,7 @@ enum ServerParser {
             case "none": srv.observe = .none
             case "layer4": srv.observe = .layer4
             case "layer7":
-                guard p.mode == .http else { return "'layer7' can only be used in http proxies." }
+                guard p.mode == .http else { return "'layer7' can only be used in http proxies.." }
                 srv.observe = .layer7
             default: return "'observe' expects one of 'none', 'layer4', 'layer7' but got '\(v)'."
             }
@@ -187,7 +197,7 @@ enum ServerParser {
         },
         "cookie": Entry(takesArgument: true) { _, srv, v, _ in srv.cookie = v; return nil },
         "id": Entry(takesArgument: true) { _, srv, v, _ in
-            guard let n = ConfigUnits.integer(v), n > 0 else { return "custom id has to be > 0." }
+            guard let n = ConfigUnits.integer(v), n > 0 else { return "'id' : custom id has to be > 0." }
             srv.id = n
             return nil
         },
@@ -209,6 +219,7 @@ enum ServerParser {
 
     static func parseDefaultServer(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         var srv = p.defaultServer
+        srv.name = "default-server"
         if applyOptions(s, &srv, l, from: 1, proxy: p, prefix: "'default-server'") {
             p.defaultServer = srv
         }
@@ -220,6 +231,10 @@ enum ServerParser {
             return
         }
         let name = l[1]
+        if let bad = Loader.validName(name) {
+            s.alertRaw("[\(l.location)] : character '\(bad)' is not permitted in server name '\(name)'.", at: l.location)
+            return
+        }
         let prefix = "'server \(p.name)/\(name)'"
         func fail(_ message: String) {
             s.alertRaw("[\(l.location)] : \(prefix) : \(message)", at: l.location)
@@ -258,7 +273,10 @@ enum ServerParser {
                 }
                 if sign != 0 { srv.portOffset = sign * n } else { srv.port = n }
             }
-            if let ip = AddressParser.numericIP(host) {
+            if host.isEmpty || host == "*" {
+                // No address: connect to the address the client connected to (HAProxy's 0.0.0.0).
+                srv.addresses = [.v4(0, 0, 0, 0)]
+            } else if let ip = AddressParser.numericIP(host) {
                 srv.addresses = [ip]
             }
         }
@@ -269,8 +287,10 @@ enum ServerParser {
     /// Applies `name value` / `flag` options; reports the first error and returns false.
     static func applyOptions(_ s: ParserState, _ srv: inout ServerSettings, _ l: ConfigLine, from start: Int,
                              proxy p: ProxySettings, prefix: String) -> Bool {
+        let isDefault = prefix.hasPrefix("'default-server")
         func fail(_ message: String) {
-            s.alertRaw("[\(l.location)] : \(prefix) : \(message)", at: l.location)
+            // HAProxy names no server for `default-server` lines.
+            s.alertRaw(isDefault ? "[\(l.location)] : \(message)" : "[\(l.location)] : \(prefix) : \(message)", at: l.location)
         }
         var i = start
         while i < l.count {
@@ -286,19 +306,20 @@ enum ServerParser {
                 } else {
                     message += "."
                 }
+                if isDefault { message += " Hint: no address was expected for this server." }
                 fail(message)
                 return false
             }
             var value = ""
             if entry.takesArgument {
                 guard i + 1 < l.count, !l[i + 1].isEmpty else {
-                    fail("'\(kw)' expects an argument.")
+                    fail((entry.missing ?? "'\(kw)' expects an argument.") + ".")
                     return false
                 }
                 value = l[i + 1]
             }
             if let error = entry.handler(s, &srv, value, p) {
-                fail(error + ".")
+                fail(error)
                 if kw == "ca-file" { s.alertRaw("'ca-file' : unable to load \(s.resolve(value, base: s.global.caBase)).", at: l.location) }
                 return false
             }

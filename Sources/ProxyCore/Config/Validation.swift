@@ -4,6 +4,9 @@ import Shared
 /// address resolution (HAProxy's `srv_init_addr`).
 enum Validation {
     /// Returns true when a fatal error was found.
+    /// HAProxy's word for a proxy in messages: "proxy" for a listen section.
+    static func word(_ c: ProxyCapabilities) -> String { c == .listen ? "proxy" : c.sectionName }
+
     static func checkValidity(_ s: ParserState) -> Bool {
         var errors = false
         let backendNames = s.proxies.filter { $0.isBackend }.map { $0.name }
@@ -14,7 +17,7 @@ enum Validation {
                 if let name = p.defaultBackend {
                     if let target = s.proxies.first(where: { $0.name == name && $0.isBackend }) {
                         if target.mode != p.mode && !(p.mode == .tcp && target.mode == .http) {
-                            s.alertRaw("\(p.mode.rawValue) \(p.capabilities.sectionName) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(target.capabilities.sectionName) '\(target.name)' (\(target.location)) as its default backend (see 'mode').",
+                            s.alertRaw("\(p.mode.rawValue) \(word(p.capabilities)) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(word(target.capabilities)) '\(target.name)' (\(target.location)) as its default backend (see 'mode').",
                                        at: p.location)
                             errors = true
                         }
@@ -30,7 +33,7 @@ enum Validation {
                 for rule in p.useBackendRules where !rule.isDynamic {
                     if let target = s.proxies.first(where: { $0.name == rule.backend && $0.isBackend }) {
                         if target.mode != p.mode && !(p.mode == .tcp && target.mode == .http) {
-                            s.alertRaw("\(p.mode.rawValue) \(p.capabilities.sectionName) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(target.capabilities.sectionName) '\(target.name)' (\(target.location)) in a 'use_backend' rule (see 'mode').",
+                            s.alertRaw("\(p.mode.rawValue) \(word(p.capabilities)) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(word(target.capabilities)) '\(target.name)' (\(target.location)) in a 'use_backend' rule (see 'mode').",
                                        at: rule.location)
                             errors = true
                         }
@@ -43,6 +46,38 @@ enum Validation {
                         errors = true
                     }
                 }
+            }
+            // TLS listeners need a certificate.
+            for b in p.binds where b.ssl.enabled && b.ssl.certificates.isEmpty && b.ssl.certificateLists.isEmpty {
+                s.alertRaw("Proxy '\(p.name)': no SSL certificate specified for bind '\(b.written)' at [\(b.location)] (use 'crt').",
+                           at: b.location)
+                errors = true
+            }
+            if p.isFrontend && p.mode != .http {
+                if !p.httpRequestRules.isEmpty {
+                    s.warningRaw("'http-request' rules ignored for \(word(p.capabilities)) '\(p.name)' as they require HTTP mode.", at: p.location)
+                }
+                if !p.httpResponseRules.isEmpty {
+                    s.warningRaw("'http-response' rules ignored for \(word(p.capabilities)) '\(p.name)' as they require HTTP mode.", at: p.location)
+                }
+            }
+            let what = p.capabilities == .listen ? "proxy" : p.capabilities.sectionName
+            // `option httplog` on a tcp frontend falls back to tcplog.
+            if p.isFrontend && p.httpLog && p.mode != .http {
+                let at = p.logOptionLocation.map { "parsing [\($0)] : " } ?? ""
+                s.warningRaw("\(at)'option httplog' not usable with \(what) '\(p.name)' (needs 'mode http'). Falling back to 'option tcplog'.",
+                             at: p.logOptionLocation)
+                s.proxies[index].httpLog = false
+                s.proxies[index].httpLogCLF = false
+                s.proxies[index].tcpLog = true
+            }
+            // Missing timeouts (a warning only; HAProxy's fixed text).
+            let frontendMissing = p.isFrontend && (p.timeouts.client ?? 0) == 0
+            let backendMissing = p.isBackend && !p.servers.isEmpty
+                && ((p.timeouts.connect ?? 0) == 0 || (p.timeouts.server ?? 0) == 0)
+            if frontendMissing || backendMissing {
+                s.warningRaw("missing timeouts for \(what) '\(p.name)'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.",
+                             at: p.location)
             }
             if p.isBackend {
                 // Duplicate server names.
@@ -57,14 +92,45 @@ enum Validation {
                     }
                 }
             }
-            // Missing timeouts (a warning only; HAProxy's fixed text).
-            let frontendMissing = p.isFrontend && (p.timeouts.client ?? 0) == 0
-            let backendMissing = p.isBackend && !p.servers.isEmpty
-                && ((p.timeouts.connect ?? 0) == 0 || (p.timeouts.server ?? 0) == 0)
-            if frontendMissing || backendMissing {
-                let what = p.capabilities == .listen ? "proxy" : p.capabilities.sectionName
-                s.warningRaw("missing timeouts for \(what) '\(p.name)'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.",
-                             at: p.location)
+            // `track [backend/]server`: the tracked server must exist and be checked.
+            for srv in p.servers {
+                guard let track = srv.track else { continue }
+                let parts = track.split(separator: "/", maxSplits: 1).map(String.init)
+                let (backendName, serverName) = parts.count == 2 ? (parts[0], parts[1]) : (p.name, parts[0])
+                let prefix = "[\(srv.location)] : 'server \(p.name)/\(srv.name)' : "
+                guard let target = s.proxies.first(where: { $0.name == backendName && $0.isBackend }) else {
+                    s.alertRaw(prefix + "unable to find required proxy '\(backendName)' for tracking.", at: srv.location)
+                    errors = true
+                    continue
+                }
+                guard let tracked = target.servers.first(where: { $0.name == serverName }) else {
+                    s.alertRaw(prefix + "unable to find required server '\(serverName)' for tracking.", at: srv.location)
+                    errors = true
+                    continue
+                }
+                if !tracked.check.enabled && !tracked.agent.enabled {
+                    s.alertRaw(prefix + "unable to use \(backendName)/\(serverName) for tracking as it does not have any check nor agent enabled.", at: srv.location)
+                    errors = true
+                }
+            }
+            // Servers reached over TLS must be verified unless told otherwise.
+            if p.isBackend {
+                var tcpCheckSSL = false
+                if case let .tcpCheck(rules) = p.healthCheck.kind {
+                    tcpCheckSSL = rules.contains { if case let .connect(_, _, ssl, _, _, _) = $0 { return ssl } else { return false } }
+                }
+                for srv in p.servers where srv.ssl.enabled || srv.check.ssl == true || tcpCheckSSL {
+                    let verify = srv.ssl.verify.map { $0 == "required" } ?? s.global.sslServerVerifyRequired
+                    if verify && srv.ssl.caFile == nil {
+                        s.alertRaw("[\(srv.location)] : 'server \(p.name)/\(srv.name)' : verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.",
+                                   at: srv.location)
+                        errors = true
+                    }
+                }
+            }
+            // A log format without a log target.
+            if p.isFrontend && p.logs.isEmpty && (p.httpLog || p.tcpLog || p.logFormat != nil) {
+                s.warningRaw("log format ignored for \(what) '\(p.name)' since it has no log address.", at: p.location)
             }
         }
         return errors

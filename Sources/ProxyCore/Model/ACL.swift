@@ -191,7 +191,8 @@ public struct Condition: Sendable, Hashable {
     }
 
     public var polarity: Polarity
-    /// OR of ANDs: `a b || !c` is `[[a, b], [!c]]`.
+    /// OR of ANDs: `a b || !c` is `[[a, b], [!c]]`. As in HAProxy, an empty list (a bare
+    /// `if`) never matches, and an empty inner list (`a ||`) always matches.
     public var alternatives: [[Term]]
     public var location: SourceLocation?
 

@@ -74,6 +74,8 @@ public struct RedirectRule: Sendable, Equatable {
     public var code: Int
     public var dropQuery: Bool
     public var appendSlash: Bool
+    /// `ignore-empty`: no redirect when the computed location is empty.
+    public var ignoreEmpty: Bool = false
     public var setCookie: String?
     public var clearCookie: String?
 
@@ -117,6 +119,8 @@ public enum HTTPRequestAction: Sendable, Equatable {
     case auth(realm: String?)
     /// `allow`: stop evaluating http-request rules.
     case allow
+    /// `reject`: close the connection without a response.
+    case reject
     /// `set-var(NAME) EXPR` (kept as written).
     case setVariable(name: String, expression: String)
 }

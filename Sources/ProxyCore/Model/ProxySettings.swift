@@ -195,6 +195,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var logHealthChecks: Bool
     /// `log-format` string (raw) if set.
     public var logFormat: String?
+    /// Where `option httplog`/`tcplog` was set (for messages).
+    public var logOptionLocation: SourceLocation?
     /// Log targets (with `log global` already replaced by the global targets).
     public var logs: [LogTarget]
     /// Raw HTTP responses by status (`errorfile CODE FILE`): the file's exact bytes.
@@ -249,6 +251,7 @@ public struct ProxySettings: Sendable, Equatable {
         tcpLog = false
         logHealthChecks = false
         logFormat = nil
+        logOptionLocation = nil
         logs = []
         errorFiles = [:]
         stats = StatsSettings()

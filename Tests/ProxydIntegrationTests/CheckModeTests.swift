@@ -1,0 +1,290 @@
+import Foundation
+import XCTest
+
+/// Runs the built `proxyd -c` as an operator would, on the broken-config corpus, on
+/// directories and several `-f`, and on the lab's three configs; compares with
+/// `haproxy -c` when HAProxy is installed.
+final class CheckModeTests: XCTestCase {
+    struct Run: Equatable, CustomStringConvertible {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var description: String { "exit \(status)\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
+    }
+
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    static let corpus = repoRoot.appendingPathComponent("Tests/ProxyCoreTests/Fixtures/broken")
+
+    /// `proxyd` next to the test bundle (`.build/debug/proxyd`; on Linux the bundle URL
+    /// is that directory itself).
+    static var proxyd: URL {
+        let bundle = Bundle(for: CheckModeTests.self).bundleURL
+        let candidates = [bundle.appendingPathComponent("proxyd"),
+                          bundle.deletingLastPathComponent().appendingPathComponent("proxyd")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[1]
+    }
+
+    static func which(_ name: String) -> String? {
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin")
+            .split(separator: ":") + ["/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+            let path = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    func run(_ executable: String, _ arguments: [String], in directory: URL? = nil,
+             environment: [String: String]? = nil) throws -> Run {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        if let environment { p.environment = environment }
+        if let directory { p.currentDirectoryURL = directory }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                   stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    /// HAProxy's stderr without the start-up notices, PIDs replaced: what we compare.
+    static func normalized(_ r: Run) -> Run {
+        let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var kept: [String] = []
+        for line in lines where !line.hasPrefix("[NOTICE]") {
+            kept.append(line.replacingOccurrences(of: #"^(\[[A-Z]+\] +)\([0-9]+\)"#, with: "$1(PID)",
+                                                  options: .regularExpression))
+        }
+        return Run(status: r.status, stdout: r.stdout, stderr: kept.joined(separator: "\n"))
+    }
+
+    static func golden(_ name: String) throws -> Run {
+        let text = try String(contentsOf: corpus.appendingPathComponent(name + ".expected"), encoding: .utf8)
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        guard let first = lines.first, first.hasPrefix("exit: "), let status = Int32(first.dropFirst(6)),
+              let e = lines.firstIndex(of: "stderr:"), let o = lines.firstIndex(of: "stdout:") else {
+            throw NSError(domain: "golden", code: 1, userInfo: [NSLocalizedDescriptionKey: "bad golden file \(name)"])
+        }
+        let stderr = lines[(e + 1)..<o].map { $0 + "\n" }.joined()
+        let stdout = lines[(o + 1)...].joined(separator: "\n")
+        return Run(status: status, stdout: stdout, stderr: stderr)
+    }
+
+    static var corpusNames: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: corpus.path)) ?? [])
+            .filter { $0.hasSuffix(".cfg") }.map { String($0.dropLast(4)) }.sorted()
+    }
+
+    static var divergent: Set<String> {
+        let text = (try? String(contentsOf: corpus.appendingPathComponent("DIVERGENT"), encoding: .utf8)) ?? ""
+        return Set(text.split(separator: "\n").filter { !$0.hasPrefix("#") }
+            .compactMap { $0.split(separator: ":").first.map(String.init) })
+    }
+
+    override func setUpWithError() throws {
+        // `swift test` does not build executables the tests do not link: `swift build` first.
+        XCTAssertTrue(FileManager.default.isExecutableFile(atPath: Self.proxyd.path),
+                      "proxyd is not built at \(Self.proxyd.path): run `swift build` before `swift test`")
+        continueAfterFailure = true
+    }
+
+    // MARK: The corpus
+
+    func testBrokenConfigsGiveTheGoldenOutput() throws {
+        let names = Self.corpusNames
+        XCTAssertGreaterThan(names.count, 30)
+        for name in names {
+            let got = Self.normalized(try run(Self.proxyd.path, ["-c", "-f", name + ".cfg"], in: Self.corpus))
+            XCTAssertEqual(got, try Self.golden(name), name)
+        }
+    }
+
+    func testCorpusAgreesWithHAProxy() throws {
+        guard let haproxy = Self.which("haproxy") else { throw XCTSkip("haproxy is not installed") }
+        let divergent = Self.divergent
+        XCTAssertFalse(divergent.isEmpty)
+        var compared = 0
+        for name in Self.corpusNames where !divergent.contains(name) {
+            let theirs = Self.normalized(try run(haproxy, ["-c", "-f", name + ".cfg"], in: Self.corpus))
+            let ours = Self.normalized(try run(Self.proxyd.path, ["-c", "-f", name + ".cfg"], in: Self.corpus))
+            XCTAssertEqual(ours, theirs, "\(name) differs from haproxy -c")
+            compared += 1
+        }
+        XCTAssertGreaterThan(compared, 30)
+    }
+
+    // MARK: Files, directories, flags
+
+    func testDirectoryLoadsCfgFilesInLexicalOrderAndSeveralFiles() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("proxyd-dir-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // b.cfg refers to a backend defined in c.cfg; a.txt is not loaded (it would fail).
+        try "defaults\n\ttimeout client 1s\n\ttimeout connect 1s\n\ttimeout server 1s\n"
+            .write(to: dir.appendingPathComponent("a.cfg"), atomically: true, encoding: .utf8)
+        try "frontend f\n\tbind 127.0.0.1:18080\n\tdefault_backend b\n"
+            .write(to: dir.appendingPathComponent("b.cfg"), atomically: true, encoding: .utf8)
+        try "backend b\n\tserver s 127.0.0.1:18081\n"
+            .write(to: dir.appendingPathComponent("c.cfg"), atomically: true, encoding: .utf8)
+        try "this is not a config\n".write(to: dir.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
+        let r = try run(Self.proxyd.path, ["-c", "-f", dir.path])
+        XCTAssertEqual(r, Run(status: 0, stdout: "Configuration file is valid\n", stderr: ""))
+
+        // Several -f in order: the defaults of the first file apply to the second.
+        let r2 = try run(Self.proxyd.path, ["-c", "-f", dir.appendingPathComponent("a.cfg").path,
+                                            "-f", dir.appendingPathComponent("b.cfg").path,
+                                            "-f", dir.appendingPathComponent("c.cfg").path])
+        XCTAssertEqual(r2.status, 0, r2.description)
+
+        // Without the defaults: the missing-timeout warnings appear.
+        let r3 = try run(Self.proxyd.path, ["-c", "-f", dir.appendingPathComponent("b.cfg").path,
+                                            "-f", dir.appendingPathComponent("c.cfg").path])
+        XCTAssertEqual(r3.status, 0)
+        XCTAssertEqual(r3.stdout, "Warnings were found.\nConfiguration file is valid\n")
+        XCTAssertTrue(r3.stderr.contains("[WARNING]  ("), r3.stderr)
+        XCTAssertTrue(r3.stderr.hasPrefix("[NOTICE]   ("), r3.stderr)
+
+        // -q: nothing printed, same status.
+        let r4 = try run(Self.proxyd.path, ["-c", "-q", "-f", dir.appendingPathComponent("b.cfg").path])
+        XCTAssertEqual(r4, Run(status: 1, stdout: "", stderr: ""))
+    }
+
+    func testMissingFileIsAnError() throws {
+        let r = try run(Self.proxyd.path, ["-c", "-f", "/nonexistent/proxyd.cfg"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains(": config : Cannot open configuration file/directory /nonexistent/proxyd.cfg : No such file or directory"),
+                      r.stderr)
+        let usage = try run(Self.proxyd.path, ["-c"])
+        XCTAssertEqual(usage.status, 1)
+        XCTAssertTrue(usage.stderr.hasPrefix("Usage : proxyd"), usage.stderr)
+    }
+
+    func testEnvironmentExpansion() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("proxyd-env-\(getpid()).cfg")
+        try "defaults\n\ttimeout client 1s\nfrontend f\n\tbind \"${PROXYD_TEST_ADDR}:${PROXYD_TEST_PORT-18090}\"\n"
+            .write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let good = try run(Self.proxyd.path, ["-c", "-f", file.path], environment: ["PROXYD_TEST_ADDR": "127.0.0.1"])
+        XCTAssertEqual(good, Run(status: 0, stdout: "Configuration file is valid\n", stderr: ""))
+        let bad = try run(Self.proxyd.path, ["-c", "-f", file.path], environment: ["PROXYD_TEST_ADDR": "1.2.3.4.5"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("'bind' : invalid address: '1.2.3.4.5' in '1.2.3.4.5:18090'"), bad.stderr)
+    }
+
+    // MARK: The lab's configs
+
+    /// The seed folder: $PROXYD_SEED_DIR, ../shared/seed next to the repository, or /work/shared/seed.
+    static var seed: URL? {
+        var candidates: [String] = []
+        if let env = ProcessInfo.processInfo.environment["PROXYD_SEED_DIR"] { candidates.append(env) }
+        candidates.append(repoRoot.deletingLastPathComponent().appendingPathComponent("shared/seed").path)
+        candidates.append("/work/shared/seed")
+        for c in candidates where FileManager.default.fileExists(atPath: c + "/conf/haproxy") {
+            return URL(fileURLWithPath: c)
+        }
+        return nil
+    }
+
+    /// Makes what the lab's configs name exist (error pages, certificate, host names)
+    /// for the time of `body`, then removes what it added. Needs root, as HAProxy would.
+    func withLabEnvironment(_ configs: [URL], _ body: () throws -> Void) throws {
+        guard getuid() == 0 else { throw XCTSkip("the lab configs name files under /etc: needs root") }
+        guard getpwnam("haproxy") != nil, getgrnam("haproxy") != nil else {
+            throw XCTSkip("the lab configs run as user/group 'haproxy' (apt-get install haproxy)")
+        }
+        let fm = FileManager.default
+        var createdFiles: [String] = []
+        var createdDirs: [String] = []
+        var hostsBackup: Data? = nil
+        defer {
+            for f in createdFiles.reversed() { try? fm.removeItem(atPath: f) }
+            for d in createdDirs.reversed() { try? fm.removeItem(atPath: d) }
+            if let hostsBackup { try? hostsBackup.write(to: URL(fileURLWithPath: "/etc/hosts")) }
+        }
+        func makeDirs(_ dir: String) throws {
+            var missing: [String] = []
+            var d = dir
+            while !fm.fileExists(atPath: d) && d != "/" {
+                missing.append(d)
+                d = (d as NSString).deletingLastPathComponent
+            }
+            for m in missing.reversed() {
+                try fm.createDirectory(atPath: m, withIntermediateDirectories: false)
+                createdDirs.append(m)
+            }
+        }
+        var crtBase = "", errorfiles: Set<String> = [], certificates: Set<String> = [], hosts: Set<String> = []
+        for config in configs {
+            for line in try String(contentsOf: config, encoding: .utf8).split(separator: "\n") {
+                let w = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+                guard let k = w.first else { continue }
+                if k == "crt-base", w.count > 1 { crtBase = w[1] }
+                if k == "errorfile", w.count > 2 { errorfiles.insert(w[2]) }
+                if let i = w.firstIndex(of: "crt"), i + 1 < w.count { certificates.insert(w[i + 1]) }
+                if k == "server", w.count > 2, let host = w[2].split(separator: ":").first { hosts.insert(String(host)) }
+            }
+        }
+        for path in errorfiles where !fm.fileExists(atPath: path) {
+            try makeDirs((path as NSString).deletingLastPathComponent)
+            let code = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            try "HTTP/1.0 \(code) Error\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<html><body><h1>\(code)</h1></body></html>\n"
+                .write(toFile: path, atomically: true, encoding: .utf8)
+            createdFiles.append(path)
+        }
+        for name in certificates {
+            let path = name.hasPrefix("/") ? name : crtBase + "/" + name
+            guard !fm.fileExists(atPath: path) else { continue }
+            guard let openssl = Self.which("openssl") else { throw XCTSkip("openssl is needed to make a test certificate") }
+            try makeDirs((path as NSString).deletingLastPathComponent)
+            let key = path + ".tmpkey", crt = path + ".tmpcrt"
+            let r = try run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
+                                      "-days", "2", "-subj", "/CN=proxyd-test"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let pem = try Data(contentsOf: URL(fileURLWithPath: crt)) + Data(contentsOf: URL(fileURLWithPath: key))
+            try pem.write(to: URL(fileURLWithPath: path))
+            try? fm.removeItem(atPath: key)
+            try? fm.removeItem(atPath: crt)
+            createdFiles.append(path)
+        }
+        let unresolved = hosts.filter { h in
+            var res: UnsafeMutablePointer<addrinfo>? = nil
+            defer { if res != nil { freeaddrinfo(res) } }
+            return getaddrinfo(h, nil, nil, &res) != 0
+        }
+        if !unresolved.isEmpty {
+            let original = try Data(contentsOf: URL(fileURLWithPath: "/etc/hosts"))
+            hostsBackup = original
+            var text = String(decoding: original, as: UTF8.self)
+            if !text.hasSuffix("\n") { text += "\n" }
+            text += unresolved.sorted().map { "127.0.0.1 \($0)  # proxyd CheckModeTests, removed after the test\n" }.joined()
+            try text.write(toFile: "/etc/hosts", atomically: false, encoding: .utf8)
+        }
+        try body()
+    }
+
+    func testLabConfigsAreValidAsWithHAProxy() throws {
+        guard let seed = Self.seed else { throw XCTSkip("the lab's seed folder is not present") }
+        let dir = seed.appendingPathComponent("conf/haproxy")
+        let configs = try FileManager.default.contentsOfDirectory(atPath: dir.path)
+            .filter { $0.hasSuffix(".conf") }.sorted().map { dir.appendingPathComponent($0) }
+        XCTAssertEqual(configs.count, 3)
+        try withLabEnvironment(configs) {
+            let haproxy = Self.which("haproxy")
+            for config in configs {
+                let ours = try run(Self.proxyd.path, ["-c", "-f", config.path])
+                XCTAssertEqual(ours, Run(status: 0, stdout: "Configuration file is valid\n", stderr: ""),
+                               config.lastPathComponent)
+                if let haproxy {
+                    let theirs = try run(haproxy, ["-c", "-f", config.path])
+                    XCTAssertEqual(Self.normalized(ours), Self.normalized(theirs), config.lastPathComponent)
+                }
+            }
+        }
+    }
+}
