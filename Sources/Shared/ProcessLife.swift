@@ -81,31 +81,44 @@ public enum ProcessLife {
         }
     }
 
-    /// Drops to `user`/`group` (names) or `uid`/`gid`, group first, as HAProxy does.
-    public static func dropPrivileges(user: String?, group: String?, uid: UInt32?, gid: UInt32?) throws {
-        var targetGID = gid
-        var targetUID = uid
-        var userName: String?
+    /// The ids to drop to, looked up while the user and group databases are still
+    /// reachable (before `chroot`).
+    public struct Identity {
+        public var uid: UInt32?
+        public var gid: UInt32?
+        /// For `initgroups`: the user's supplementary groups.
+        public var userName: String?
+    }
+
+    /// Resolves `user`/`group` names (or takes `uid`/`gid`); the user's own group is the
+    /// default group, as HAProxy does.
+    public static func resolveIdentity(user: String?, group: String?, uid: UInt32?, gid: UInt32?) throws -> Identity {
+        var identity = Identity(uid: uid, gid: gid, userName: nil)
         if let group {
             guard let entry = getgrnam(group) else { throw Failure("Can't find group id for '\(group)'") }
-            targetGID = entry.pointee.gr_gid
+            identity.gid = entry.pointee.gr_gid
         }
         if let user {
             guard let entry = getpwnam(user) else { throw Failure("Can't find uid for '\(user)'") }
-            targetUID = entry.pointee.pw_uid
-            if targetGID == nil { targetGID = entry.pointee.pw_gid }
-            userName = user
+            identity.uid = entry.pointee.pw_uid
+            if identity.gid == nil { identity.gid = entry.pointee.pw_gid }
+            identity.userName = user
         }
-        if let targetGID {
-            if let userName {
-                guard initgroups(userName, targetGID) == 0 else { throw Failure("[\(CommandLine.arguments[0])] Cannot initgroups for \(userName)") }
+        return identity
+    }
+
+    /// Drops to the resolved identity, group first.
+    public static func drop(to identity: Identity) throws {
+        if let gid = identity.gid {
+            if let name = identity.userName {
+                guard initgroups(name, gid) == 0 else { throw Failure("Cannot initgroups for \(name)") }
             } else {
                 guard setgroups(0, nil) == 0 else { throw Failure("Cannot drop supplementary groups") }
             }
-            guard setgid(targetGID) == 0 else { throw Failure("Cannot set gid \(targetGID).") }
+            guard setgid(gid) == 0 else { throw Failure("Cannot set gid \(gid).") }
         }
-        if let targetUID {
-            guard setuid(targetUID) == 0 else { throw Failure("Cannot set uid \(targetUID).") }
+        if let uid = identity.uid {
+            guard setuid(uid) == 0 else { throw Failure("Cannot set uid \(uid).") }
         }
     }
 

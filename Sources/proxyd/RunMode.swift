@@ -30,9 +30,13 @@ enum RunMode {
                 return 1
             }
         }
-        func fail(_ message: String) -> Int32 {
-            alert(message)
-            detached?.failed(DiagnosticRenderer.render(Diagnostic(.alert, message, context: nil), pid: getpid()))
+        // Start-up alerts go to the terminal: directly, or through the waiting parent
+        // when detached (it prints them and exits 1).
+        func fail(_ messages: String...) -> Int32 {
+            let report = messages.map {
+                DiagnosticRenderer.render(Diagnostic(.alert, $0, context: nil), pid: getpid()) + "\n"
+            }.joined()
+            if let detached { detached.failed(report) } else { fputs(report, stderr) }
             return 1
         }
 
@@ -42,16 +46,17 @@ enum RunMode {
             // Taking over from an older process (-sf/-st): share its ports until it leaves.
             try runtime.bind(sharingPorts: !(options.finishPIDs.isEmpty && options.terminatePIDs.isEmpty))
         } catch {
-            _ = fail("\(error)")
-            return fail("[proxyd.main()] Some protocols failed to start their listeners! Exiting.")
+            return fail("\(error)", "[proxyd.main()] Some protocols failed to start their listeners! Exiting.")
         }
         if let path = options.pidFile ?? config.global.pidfile {
             do { try ProcessLife.writePidFile(path) } catch { return fail("\(error)") }
         }
         do {
+            // Names are resolved before chroot: the user database is outside it.
+            let identity = try ProcessLife.resolveIdentity(user: config.global.user, group: config.global.group,
+                                                           uid: config.global.uid, gid: config.global.gid)
             if let directory = config.global.chroot { try ProcessLife.chroot(to: directory) }
-            try ProcessLife.dropPrivileges(user: config.global.user, group: config.global.group,
-                                           uid: config.global.uid, gid: config.global.gid)
+            try ProcessLife.drop(to: identity)
         } catch {
             return fail("[proxyd.main()] \(error)")
         }

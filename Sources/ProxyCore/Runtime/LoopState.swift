@@ -45,7 +45,14 @@ struct LoopStates: @unchecked Sendable {
         }
         self.states = states
         let all = Array(states.values)
-        for state in all { state.siblings = all }
+        for (position, state) in all.enumerated() {
+            state.siblings = all
+            // Each loop balances on its own; starting them at different points of the
+            // rotation keeps consecutive connections (spread over loops) on different servers.
+            for index in state.balancers.indices where backends[index].balance.algorithm == .roundRobin {
+                for _ in 0..<position { _ = state.balancers[index].pick() }
+            }
+        }
     }
 
     func state(for loop: EventLoop) -> LoopState {

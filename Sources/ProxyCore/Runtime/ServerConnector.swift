@@ -119,7 +119,7 @@ final class ServerConnector {
         loop.started(server, in: backend.index)
 
         var bootstrap = ClientBootstrap(group: loop.eventLoop)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.autoRead, value: false)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { [makeHandler] channel in
