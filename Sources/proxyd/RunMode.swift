@@ -11,7 +11,17 @@ enum RunMode {
     static func run(_ options: CommandLineOptions) -> Int32 {
         let result = ConfigurationReport.load(options)
         ConfigurationReport.print(result, quiet: options.quiet && result.configuration != nil)
-        guard let config = result.configuration, result.exitCode != 1 else { return 1 }
+        guard var config = result.configuration, result.exitCode != 1 else { return 1 }
+        // -n and -N override the config's global and per-proxy defaults, as in HAProxy.
+        if let maxconn = options.maxconn { config.global.maxconn = maxconn }
+        if let perProxy = options.defaultProxyMaxconn {
+            for index in config.proxies.indices where config.proxies[index].maxconn == nil {
+                config.proxies[index].maxconn = perProxy
+            }
+        }
+        if options.masterWorker {
+            fputs(DiagnosticRenderer.render(Diagnostic(.warning, "master-worker mode (-W) is not supported yet: running as a single process.", context: nil), pid: getpid()) + "\n", stderr)
+        }
         if config.listeners.isEmpty {
             alert("[proxyd.main()] No enabled listener found (check for 'bind' directives) ! Exiting.")
             return 1
