@@ -190,4 +190,24 @@ final class HTTPForwardingTests: XCTestCase {
         XCTAssertEqual(a.connectionCount, 3, "each request gets its own server connection")
         XCTAssertTrue(a.heads.allSatisfy { $0.contains("\r\nConnection: close") && !$0.contains("keep-alive") })
     }
+
+    func testClientHalfCloseGetsItsAnswerThenTheConnectionCloses() throws {
+        let a = try TestBackend(name: "a")
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: ProxyFixture.preamble() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([a]))
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let client = try TCP.Connection(port: port, timeout: 3)
+        try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        client.shutdownWrite()
+        let started = Date()
+        let all = client.receiveAll()
+        XCTAssertEqual(HTTPTestResponse.parse(all)?.bodyText, "a")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2, "closed after the answer, not at a timeout")
+    }
 }

@@ -617,7 +617,8 @@ final class HTTPSession: ChannelInboundHandler {
         }
         backend = nil
         isFirstRequest = false
-        if !clientKeepAlive || !requestComplete || registry.isStopping {
+        let nothingMoreToRead = clientInputClosed && (inbound?.readableBytes ?? 0) == 0
+        if !clientKeepAlive || !requestComplete || registry.isStopping || nothingMoreToRead {
             closeAfterFlush()
             return
         }
