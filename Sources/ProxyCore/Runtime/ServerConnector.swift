@@ -147,8 +147,11 @@ final class ServerConnector {
                     completion(.failure(.exhausted(error)))
                     return
                 }
-                // A timeout already waited; a refusal waits the turn-around before retrying.
-                if error is ChannelError, case ChannelError.connectTimeout = error as! ChannelError {
+                // A timeout already waited, and a redispatch goes elsewhere; a refusal by
+                // the same server waits the turn-around before trying it again.
+                let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { return true }; return false } ?? false
+                let redispatchNext = attempt >= backend.retries && backend.redispatch
+                if timedOut || redispatchNext {
                     attemptConnect()
                 } else {
                     loop.eventLoop.scheduleTask(in: Self.turnAround) { self.attemptConnect() }
