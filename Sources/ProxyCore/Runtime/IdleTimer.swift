@@ -2,12 +2,16 @@ import NIOCore
 
 /// An inactivity timeout that costs nothing per byte: activity only records a time, and a
 /// single scheduled callback re-arms itself for the remainder when it fires early.
+/// Changing the timeout (a new phase of a session) reschedules only when the new deadline
+/// comes before the pending callback, so most re-arms cost no timer operation either.
 /// Lives on one event loop; not thread-safe by design.
 final class IdleTimer: NIOScheduledCallbackHandler, @unchecked Sendable {
     private let eventLoop: EventLoop
     private var timeout: TimeAmount?
     private var lastActivity: NIODeadline = .now()
     private var scheduled: NIOScheduledCallback?
+    /// When the pending callback fires.
+    private var scheduledAt: NIODeadline = .distantFuture
     private let onExpiry: () -> Void
 
     init(eventLoop: EventLoop, onExpiry: @escaping () -> Void) {
@@ -19,9 +23,12 @@ final class IdleTimer: NIOScheduledCallbackHandler, @unchecked Sendable {
     func arm(_ timeout: TimeAmount?) {
         self.timeout = timeout
         lastActivity = .now()
-        scheduled?.cancel()
-        scheduled = nil
-        if let timeout { schedule(at: lastActivity + timeout) }
+        guard let timeout else { return }  // a pending callback will find nothing to do
+        let deadline = lastActivity + timeout
+        if scheduled == nil || deadline < scheduledAt {
+            scheduled?.cancel()
+            schedule(at: deadline)
+        }
     }
 
     /// Records activity: the timeout counts again from now.
@@ -35,6 +42,7 @@ final class IdleTimer: NIOScheduledCallbackHandler, @unchecked Sendable {
     }
 
     private func schedule(at deadline: NIODeadline) {
+        scheduledAt = deadline
         scheduled = try? eventLoop.scheduleCallback(at: deadline, handler: self)
     }
 
