@@ -509,6 +509,14 @@ public enum ConfigParser {
         for idx in config.instances.indices {
             var i = config.instances[idx]
             let loc = i.location
+            i.trackScripts = i.trackScripts.filter { ref in
+                if config.script(named: ref.name) == nil {
+                    ctx.diag.warning(loc, "(\(i.name)) track script \(ref.name) not found, ignoring...")
+                    return false
+                }
+                return true
+            }
+            config.instances[idx].trackScripts = i.trackScripts
             guard let vrid = i.vrid else {
                 ctx.diag.error(loc, "(\(i.name)) the virtual router id must be set")
                 continue
@@ -556,13 +564,6 @@ public enum ConfigParser {
             if i.priority == 255 && (i.trackScripts.contains { ($0.weight ?? config.script(named: $0.name)?.weight ?? 0) != 0 }
                                      || i.trackInterfaces.contains { ($0.weight ?? 0) != 0 }) {
                 ctx.diag.warning(loc, "(\(i.name)) priority 255 (address owner) never changes: tracking weights only matter below 255")
-            }
-            i.trackScripts = i.trackScripts.filter { ref in
-                if config.script(named: ref.name) == nil {
-                    ctx.diag.warning(loc, "(\(i.name)) track script \(ref.name) not found, ignoring...")
-                    return false
-                }
-                return true
             }
             config.instances[idx] = i
         }

@@ -234,6 +234,16 @@ public struct VRRPMachine: Sendable {
         return out
     }
 
+    /// Sync groups: follow a member that became master (from backup), or that left
+    /// master for backup (from master). Other states are left alone.
+    public mutating func follow(_ target: VRRPState, now: Nanos) -> [VRRPAction] {
+        switch (state, target) {
+        case (.backup, .master): return [.log("Sync group member became master")] + enter(.master, now: now)
+        case (.master, .backup): return [.log("Sync group member left master")] + enter(.backup, now: now)
+        default: return []
+        }
+    }
+
     // MARK: transitions
 
     private func preemptHolding(now: Nanos) -> Bool {
