@@ -320,12 +320,12 @@ final class TrackingTests: XCTestCase {
     func testFirstResultDecidesThenRiseAndFall() {
         var t = ScriptTracker(rise: 2, fall: 3)
         XCTAssertEqual(t.status, .initial)
-        XCTAssertTrue(t.passing)
+        XCTAssertNil(t.passing)
         XCTAssertEqual(t.record(success: true), .good)
         XCTAssertNil(t.record(success: false))
         XCTAssertNil(t.record(success: false))
         XCTAssertEqual(t.record(success: false), .bad)
-        XCTAssertFalse(t.passing)
+        XCTAssertEqual(t.passing, false)
         XCTAssertNil(t.record(success: true))
         XCTAssertNil(t.record(success: false))     // streak broken
         XCTAssertNil(t.record(success: true))
@@ -334,7 +334,7 @@ final class TrackingTests: XCTestCase {
 
     func testInitFailStartsBad() {
         var t = ScriptTracker(rise: 2, fall: 1, initFail: true)
-        XCTAssertFalse(t.passing)
+        XCTAssertEqual(t.passing, false)
         XCTAssertNil(t.record(success: true))
         XCTAssertEqual(t.record(success: true), .good)
         var first = ScriptTracker(rise: 1, fall: 1)
@@ -360,6 +360,10 @@ final class TrackingTests: XCTestCase {
         XCTAssertTrue(p(250, [TrackedInput(name: "chk", weight: 50, passing: true)]) == (254, false))
         XCTAssertTrue(p(10, [TrackedInput(name: "chk", weight: -50, passing: false)]) == (1, false))
         XCTAssertTrue(p(255, [TrackedInput(name: "chk", weight: -50, passing: false)]) == (255, false))
+        // No result yet: neither way, not even for weight 0.
+        XCTAssertTrue(p(100, [TrackedInput(name: "a", weight: 2, passing: nil),
+                              TrackedInput(name: "b", weight: -20, passing: nil),
+                              TrackedInput(name: "c", weight: 0, passing: nil)]) == (100, false))
         // Weight 0 failing means FAULT.
         XCTAssertTrue(p(100, [TrackedInput(name: "chk", weight: 0, passing: false)]) == (100, true))
         XCTAssertTrue(p(100, [TrackedInput(name: "chk", weight: 0, passing: true)]) == (100, false))

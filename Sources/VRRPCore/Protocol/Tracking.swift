@@ -18,8 +18,11 @@ public struct ScriptTracker: Equatable, Sendable {
         status = initFail ? .bad : .initial
     }
 
-    /// Counts as passing for priority purposes (before the first result, unless init_fail).
-    public var passing: Bool { status != .bad }
+    /// Passing, failing, or not known yet (before the first result, unless init_fail):
+    /// as keepalived, an unknown script neither adds nor subtracts its weight.
+    public var passing: Bool? {
+        switch status { case .initial: return nil; case .good: return true; case .bad: return false }
+    }
 
     /// Record one run. Returns the new status when it flipped. The first result of a script
     /// without `init_fail` decides at once; after that `rise` successes or `fall` failures
@@ -51,9 +54,10 @@ public struct TrackedInput: Equatable, Sendable {
     public var name: String
     public var weight: Int
     public var reverse: Bool
-    public var passing: Bool
+    /// nil: no result yet; counts neither way.
+    public var passing: Bool?
 
-    public init(name: String, weight: Int, reverse: Bool = false, passing: Bool) {
+    public init(name: String, weight: Int, reverse: Bool = false, passing: Bool?) {
         self.name = name; self.weight = weight; self.reverse = reverse; self.passing = passing
     }
 }
@@ -61,18 +65,20 @@ public struct TrackedInput: Equatable, Sendable {
 public enum EffectivePriority {
     /// keepalived's arithmetic: base plus positive weights of passing trackers plus negative
     /// weights of failing ones (`reverse` swaps the direction), clamped to 1...254; a failing
-    /// tracker of weight 0 means FAULT; base 255 (the owner) never changes.
+    /// tracker of weight 0 means FAULT; a tracker without a result yet counts
+    /// neither way; base 255 (the owner) never changes.
     public static func compute(base: Int, tracked: [TrackedInput]) -> (priority: Int, fault: Bool) {
         var fault = false
         var p = base
         for t in tracked {
+            guard let passing = t.passing else { continue }
             if t.weight == 0 {
-                if !t.passing { fault = true }
+                if !passing { fault = true }
                 continue
             }
             let w = t.reverse ? -t.weight : t.weight
-            if t.weight > 0 && t.passing { p += w }
-            if t.weight < 0 && !t.passing { p += w }
+            if t.weight > 0 && passing { p += w }
+            if t.weight < 0 && !passing { p += w }
         }
         if base == 255 { return (255, fault) }
         return (min(254, max(1, p)), fault)

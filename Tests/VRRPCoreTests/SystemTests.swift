@@ -1,0 +1,235 @@
+import XCTest
+import Foundation
+@testable import VRRPCore
+
+/// vrrpd against vrrpd in network namespaces, with VRRPv3 timers short enough for CI.
+final class VrrpdSystemTests: XCTestCase {
+    var lab: Lab?
+
+    override func tearDown() {
+        lab?.tearDown(keepLogsOnFailure: (testRun?.failureCount ?? 0) > 0)
+        lab = nil
+    }
+
+    func testTwoVrrpdElectOneMasterAndCleanStopFailsOverWithinSkew() throws {
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        // advert 0.5 s: skew of priority 100 is 0.30 s, Master_Down_Interval 1.80 s.
+        try lab.startVrrpd("a", on: "a", config: Lab.v3(Lab.instanceConfig(state: "MASTER", priority: 150, advert: "0.5")))
+        try lab.startVrrpd("b", on: "b", config: Lab.v3(Lab.instanceConfig(priority: 100, advert: "0.5")))
+        XCTAssertNotNil(lab.waitUntil(5) { lab.vipHolders() == ["a"] }, "a never became the only VIP holder")
+        usleep(1_200_000)
+        XCTAssertEqual(lab.vipHolders(), ["a"])
+        XCTAssertEqual(lab.state("a", on: "a"), "MASTER")
+        XCTAssertEqual(lab.state("b", on: "b"), "BACKUP")
+        XCTAssertEqual(lab.instance("b", on: "b")["master"] as? String, lab.address("a"))
+        XCTAssertTrue(lab.log("a").contains("(VI_1) Entering MASTER STATE"))
+        XCTAssertTrue(lab.log("b").contains("(VI_1) Entering BACKUP STATE"))
+
+        lab.signal("a", SIGTERM)
+        let took = lab.waitUntil(3) { lab.hasVIP("b") }
+        XCTAssertNotNil(took, "b never took over after a stopped")
+        // Priority 0 from the stopping master: the skew (0.30 s) alone, far below 1.8 s.
+        XCTAssertLessThan(took ?? 99, 1.0)
+        XCTAssertNotNil(lab.waitUntil(2) { !lab.hasVIP("a") }, "a left its VIP behind on a clean stop")
+        lab.stop("a")
+        XCTAssertTrue(lab.log("a").contains("(VI_1) sent 0 priority"))
+        XCTAssertTrue(lab.log("b").contains("(VI_1) Backup received priority 0 advertisement"))
+        XCTAssertEqual(lab.state("b", on: "b"), "MASTER")
+    }
+
+    func testSigkillFailsOverWithinMasterDownIntervalAndRestartPreempts() throws {
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        // advert 0.2 s: b's Master_Down_Interval is 0.6 + (156 * 0.2 / 256) = 0.72 s.
+        let confA = Lab.v3(Lab.instanceConfig(priority: 150, advert: "0.2"))
+        try lab.startVrrpd("a", on: "a", config: confA)
+        try lab.startVrrpd("b", on: "b", config: Lab.v3(Lab.instanceConfig(priority: 100, advert: "0.2")))
+        XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] })
+        usleep(600_000)
+        lab.stop("a", SIGKILL)
+        let took = lab.waitUntil(3) { lab.hasVIP("b") }
+        XCTAssertNotNil(took)
+        XCTAssertLessThan(took ?? 99, 0.72 + 0.4, "slower than Master_Down_Interval")
+        XCTAssertGreaterThan(took ?? 0, 0.72 - 0.2 - 0.1, "faster than the RFC allows: the backup did not wait")
+        XCTAssertTrue(lab.hasVIP("a"), "SIGKILL cannot remove the VIP: it is stale on a")
+
+        // a comes back: it removes its stale VIP, then preempts b (higher priority).
+        try lab.startVrrpd("a2", on: "a", config: confA)
+        XCTAssertNotNil(lab.waitUntil(5) { lab.vipHolders() == ["a"] }, "a did not preempt b")
+        XCTAssertTrue(lab.log("a2").contains("removed stale VIP \(Lab.vip)"))
+        XCTAssertTrue(lab.log("b").contains("Master received advert from \(lab.address("a")) with higher priority 150, ours 100"))
+        XCTAssertEqual(lab.state("b", on: "b"), "BACKUP")
+    }
+
+    func testNopreemptKeepsTheLowerMaster() throws {
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        try lab.startVrrpd("b", on: "b", config: Lab.v3(Lab.instanceConfig(priority: 100, advert: "0.1")))
+        XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["b"] })
+        try lab.startVrrpd("a", on: "a", config: Lab.v3(Lab.instanceConfig(priority: 150, advert: "0.1", extra: "  nopreempt")))
+        XCTAssertNotNil(lab.waitUntil(3) { lab.state("a", on: "a") == "BACKUP" })
+        usleep(1_500_000) // about four Master_Down_Intervals
+        XCTAssertEqual(lab.vipHolders(), ["b"], "nopreempt: a must not take over from a live master")
+        XCTAssertEqual(lab.state("a", on: "a"), "BACKUP")
+        // With preemption (the default) the same start takes over.
+        lab.stop("a")
+        try lab.startVrrpd("a2", on: "a", config: Lab.v3(Lab.instanceConfig(priority: 150, advert: "0.1")))
+        XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["a"] }, "preempt: a should take over")
+    }
+
+    func testFailingTrackScriptMovesTheVIPByWeight() throws {
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        let flag = lab.path("proxy-ok")
+        FileManager.default.createFile(atPath: flag, contents: nil)
+        let scriptA = """
+        vrrp_script chk_proxy {
+          script "/bin/sh -c 'test -e \(flag)'"
+          interval 0.2
+          weight 20
+        }
+        vrrp_script chk_missing {
+          script "/nonexistent/chk"
+          interval 1
+          weight -1
+        }
+
+        """ + Lab.instanceConfig(priority: 100, advert: "0.1", extra: "  track_script {\n    chk_proxy\n    chk_missing\n  }")
+        try lab.startVrrpd("a", on: "a", config: Lab.v3(scriptA))
+        try lab.startVrrpd("b", on: "b", config: Lab.v3(Lab.instanceConfig(priority: 110, advert: "0.1")))
+        // a: 100 + 20 - 1 = 119 > 110.
+        XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] })
+        XCTAssertEqual(lab.instance("a", on: "a")["priority"] as? Int, 119)
+        let scripts = lab.instance("a", on: "a")["scripts"] as? [[String: Any]] ?? []
+        XCTAssertEqual(scripts.first { $0["name"] as? String == "chk_proxy" }?["status"] as? String, "GOOD")
+        XCTAssertEqual(scripts.first { $0["name"] as? String == "chk_missing" }?["status"] as? String, "BAD")
+        XCTAssertTrue(lab.log("a").contains("VRRP_Script(chk_missing) cannot run: script '/nonexistent/chk' not found"))
+
+        try FileManager.default.removeItem(atPath: flag)
+        let moved = lab.waitUntil(4) { lab.vipHolders() == ["b"] }
+        XCTAssertNotNil(moved, "the VIP did not move when a's script failed")
+        XCTAssertLessThan(moved ?? 99, 0.2 + 0.34 + 0.6)
+        XCTAssertEqual(lab.instance("a", on: "a")["priority"] as? Int, 99)
+        XCTAssertTrue(lab.log("a").contains("VRRP_Script(chk_proxy) failed (exited with status 1)"))
+
+        FileManager.default.createFile(atPath: flag, contents: nil)
+        XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] }, "the VIP did not come back when the script recovered")
+        XCTAssertTrue(lab.log("a").contains("VRRP_Script(chk_proxy) succeeded"))
+    }
+
+    func testScriptTimeoutKillsTheScriptAndCountsAsFailure() throws {
+        let lab = try Lab(hosts: ["a"])
+        self.lab = lab
+        let conf = """
+        vrrp_script slow {
+          script "/bin/sleep 30"
+          interval 0.3
+          timeout 0.2
+          weight -50
+        }
+
+        """ + Lab.instanceConfig(priority: 100, advert: "0.1", extra: "  track_script {\n    slow\n  }")
+        try lab.startVrrpd("a", on: "a", config: Lab.v3(conf))
+        XCTAssertNotNil(lab.waitUntil(3) { lab.instance("a", on: "a")["priority"] as? Int == 50 })
+        XCTAssertTrue(lab.log("a").contains("VRRP_Script(slow) timed out"))
+        // The killed runs are gone: no pile of sleeping children.
+        let sleeping = Lab.sh("ip netns pids \(lab.ns("a")) | xargs -r ps -o comm= -p | grep -c sleep").out
+        XCTAssertLessThanOrEqual(Int(sleeping.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 1)
+    }
+
+    /// Forged and malformed adverts from a third host are dropped, counted by reason, and
+    /// change nothing; a well-formed one with a higher priority (the control) does.
+    func testMalformedAndForgedPacketsAreDroppedAndCounted() throws {
+        let lab = try Lab(hosts: ["a", "b", "c"])
+        self.lab = lab
+        let auth = "  authentication {\n    auth_type PASS\n    auth_pass secret\n  }"
+        try lab.startVrrpd("a", on: "a", config: Lab.v2(Lab.instanceConfig(priority: 200, advert: "1", extra: auth)))
+        try lab.startVrrpd("b", on: "b", config: Lab.v2(Lab.instanceConfig(priority: 100, advert: "1", extra: auth)))
+        XCTAssertNotNil(lab.waitUntil(6) { lab.vipHolders() == ["a"] })
+        let c = IPv4Address(lab.address("c"))!
+        let vip = IPv4Address(Lab.vip)!
+        func advert(vrid: UInt8 = 51, interval: UInt16 = 1, pass: String = "secret") -> [UInt8] {
+            VRRPAdvert(version: 2, vrid: vrid, priority: 254, interval: interval, addresses: [vip],
+                       auth: .password(pass)).encode(source: c, destination: .vrrpGroup)
+        }
+        func inject(_ bytes: [UInt8], ttl: Int = 255) {
+            let r = Lab.sh("ip netns exec \(lab.ns("c")) socat -u STDIN IP4-SENDTO:224.0.0.18:112,ip-multicast-ttl=\(ttl),ip-multicast-if=\(lab.address("c"))",
+                           input: Data(bytes))
+            XCTAssertEqual(r.status, 0, r.out)
+        }
+        var badSum = advert()
+        badSum[7] ^= 0x5a
+        inject(advert(), ttl: 64)
+        inject(badSum)
+        inject(advert(vrid: 52))
+        inject(advert(pass: "guess"))
+        inject(Array(advert().prefix(6)))
+        inject(advert(interval: 3))
+        usleep(500_000)
+        XCTAssertEqual(lab.vipHolders(), ["a"])
+        let ia = lab.instance("a", on: "a")
+        XCTAssertEqual(ia["state"] as? String, "MASTER")
+        XCTAssertEqual(ia["became_master"] as? Int, 1)
+        let drops = ia["drops"] as? [String: Int] ?? [:]
+        XCTAssertEqual(drops["bad_ttl"], 1)
+        XCTAssertEqual(drops["bad_checksum"], 1)
+        XCTAssertEqual(drops["auth_failure"], 1)
+        XCTAssertEqual(drops["short"], 1)
+        XCTAssertEqual(drops["interval_mismatch"], 1)
+        let ifDrops = (lab.queryJSON("a", on: "a")["interface_drops"] as? [String: [String: Int]])?["eth0"] ?? [:]
+        XCTAssertEqual(ifDrops["unknown_vrid"], 1)
+        XCTAssertTrue(lab.log("a").contains("dropping advert from \(lab.address("c")): bad_ttl"))
+        XCTAssertEqual(lab.state("b", on: "b"), "BACKUP")
+        // SIGUSR2 writes the counters in keepalived's stats layout.
+        lab.signal("a", SIGUSR2)
+        XCTAssertNotNil(lab.waitUntil(2) { ((try? String(contentsOfFile: lab.path("a.stats"), encoding: .utf8)) ?? "").contains("TTL: 1") })
+        // The control: the same injection path, a valid higher-priority advert, is obeyed.
+        inject(advert())
+        XCTAssertNotNil(lab.waitUntil(2) { lab.log("a").contains("Master received advert from \(lab.address("c")) with higher priority 254") })
+    }
+
+    func testSighupKeepsUnchangedInstancesAndAppliesChanges() throws {
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        let one = Lab.instanceConfig(priority: 150, advert: "0.1")
+        let two = Lab.instanceConfig(name: "VI_2", priority: 150, advert: "0.1", vrid: 52, vip: "10.77.10.101")
+        try lab.startVrrpd("a", on: "a", config: Lab.v3(one + two))
+        try lab.startVrrpd("b", on: "b", config: Lab.v3(Lab.instanceConfig(priority: 100, advert: "0.1")
+                                                       + Lab.instanceConfig(name: "VI_2", priority: 100, advert: "0.1", vrid: 52, vip: "10.77.10.101")))
+        XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["a"] && lab.vipHolders("10.77.10.101") == ["a"] })
+        // VI_2 drops to priority 50 on a; VI_1 is unchanged and must not fail over.
+        _ = lab.write("a.conf", Lab.v3(one + Lab.instanceConfig(name: "VI_2", priority: 50, advert: "0.1", vrid: 52, vip: "10.77.10.101")))
+        let before = lab.log("b")
+        lab.signal("a", SIGHUP)
+        XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders("10.77.10.101") == ["b"] })
+        usleep(500_000)
+        XCTAssertEqual(lab.vipHolders(), ["a"], "VI_1 changed hands on a reload that did not touch it")
+        XCTAssertFalse(lab.log("b").dropFirst(before.count).contains("(VI_1) Entering MASTER STATE"))
+        XCTAssertTrue(lab.log("a").contains("Reload finished: 1 instance(s) kept their state, 1 (re)started"))
+        XCTAssertEqual(lab.instance("a", on: "a", "VI_2")["priority"] as? Int, 50)
+    }
+
+    func testConfigTestAndNotRootMessages() throws {
+        guard let bin = Lab.vrrpd else { throw XCTSkip("vrrpd binary not built") }
+        let dir = NSTemporaryDirectory() + "vrrpt-conf-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bad = dir + "/bad.conf"
+        try "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 1\n  priorty 100\n}\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        let r = Lab.sh("\(bin) -t -f \(bad)")
+        XCTAssertEqual(r.status, 5)
+        XCTAssertTrue(r.out.contains("(\(bad): Line 4) Unknown keyword 'priorty' - did you mean 'priority'? in vrrp_instance"), r.out)
+        let good = dir + "/good.conf"
+        try ConfigTests.labMaster.write(toFile: good, atomically: true, encoding: .utf8)
+        let g = Lab.sh("\(bin) -t -d -f \(good)")
+        XCTAssertEqual(g.status, 0, g.out)
+        XCTAssertTrue(g.out.contains(" VRRP Instance = VI_1"))
+        // Without the capabilities: a clear error naming them (setpriv drops them all).
+        if geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") {
+            let n = Lab.sh("/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \(bin) -n --no-syslog -f \(good) -p \(dir)/x.pid --query-socket none")
+            XCTAssertNotEqual(n.status, 0)
+            XCTAssertTrue(n.out.contains("CAP_NET_RAW") && n.out.contains("CAP_NET_ADMIN"), n.out)
+        }
+    }
+}
