@@ -232,4 +232,40 @@ final class VrrpdSystemTests: XCTestCase {
             XCTAssertTrue(n.out.contains("CAP_NET_RAW") && n.out.contains("CAP_NET_ADMIN"), n.out)
         }
     }
+
+    func testUnicastPeersAndNotifyScripts() throws {
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        let notes = lab.path("notify.out")
+        let notify = lab.write("notify.sh", "#!/bin/sh\necho \"$*\" >> \(notes)\n")
+        chmod(notify, 0o755)
+        let master = lab.write("master.sh", "#!/bin/sh\necho master-script >> \(notes)\n")
+        chmod(master, 0o755)
+        func conf(_ me: String, _ peer: String, _ prio: Int, _ extra: String = "") -> String {
+            Lab.v3(Lab.instanceConfig(priority: prio, advert: "0.1", extra: """
+              unicast_src_ip \(lab.address(me))
+              unicast_peer {
+                \(lab.address(peer))
+              }
+            \(extra)
+            """))
+        }
+        try lab.startVrrpd("a", on: "a", config: conf("a", "b", 150, "  notify \(notify)\n  notify_master \(master)"))
+        try lab.startVrrpd("b", on: "b", config: conf("b", "a", 100))
+        XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["a"] })
+        usleep(500_000)
+        XCTAssertEqual(lab.state("b", on: "b"), "BACKUP")
+        XCTAssertGreaterThan(lab.instance("b", on: "b")["adverts_received"] as? Int ?? 0, 0, "unicast adverts did not arrive")
+        lab.stop("a")
+        XCTAssertNotNil(lab.waitUntil(2) { lab.hasVIP("b") })
+        var text = ""
+        lab.waitUntil(2) {
+            text = (try? String(contentsOfFile: notes, encoding: .utf8)) ?? ""
+            return text.contains("STOP")
+        }
+        // keepalived's arguments: INSTANCE name state priority; the specific script first.
+        XCTAssertTrue(text.contains("INSTANCE VI_1 BACKUP 150"), text)
+        XCTAssertTrue(text.contains("master-script\nINSTANCE VI_1 MASTER 150"), text)
+        XCTAssertTrue(text.contains("INSTANCE VI_1 STOP 150"), text)
+    }
 }

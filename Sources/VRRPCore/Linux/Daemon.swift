@@ -539,7 +539,9 @@ public final class VRRPDaemon {
                     if ids == nil { log.error("(\(name)) notify script user '\(u)' does not exist"); continue }
                 }
                 switch ScriptSpawner.spawn(path: path, argv: argv, ids: ids) {
-                case .success(let pid): notifyPids.insert(pid)
+                case .success(let pid):
+                    notifyPids.insert(pid)
+                    log.debug("(\(name)) notify: \(argv.joined(separator: " ")) (pid \(pid))")
                 case .failure(let e): log.error("(\(name)) notify script: \(e)")
                 }
             }

@@ -118,7 +118,7 @@ public struct VRRPMachine: Sendable {
         guard state == .initialize || state == .stopped else { return [] }
         if config.preemptDelay > 0 { preemptHoldUntil = now + config.preemptDelay }
         if faulted { return enter(.fault, now: now) }
-        if isOwner { return [.log("Entering MASTER STATE (owner, priority 255)")] + enter(.master, now: now) }
+        if isOwner { return enter(.master, now: now) }
         return enter(.backup, now: now)
     }
 
