@@ -314,4 +314,16 @@ final class ConfigTests: XCTestCase {
                        ["sh", "-c", "echo \"show info\" | socat stdio UNIX-CONNECT:/x"])
         XCTAssertEqual(ScriptCommand.split(""), [])
     }
+
+    /// The sample configs shipped in etc/vrrpd parse without errors or warnings.
+    func testShippedSampleConfigs() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for role in ["master", "backup"] {
+            let path = root.appendingPathComponent("etc/vrrpd/keepalived-\(role).conf").path
+            let (c, d) = ConfigParser.parse(file: path)
+            XCTAssertEqual(d.items.map(\.description), [], path)
+            XCTAssertEqual(c.instances.first?.priority, role == "master" ? 101 : 100)
+            XCTAssertEqual(c.scripts.first?.argv, ["/etc/vrrpd/chk_proxyd.sh", "/run/proxyd/admin.sock"])
+        }
+    }
 }

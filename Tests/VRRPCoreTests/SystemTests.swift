@@ -268,4 +268,28 @@ final class VrrpdSystemTests: XCTestCase {
         XCTAssertTrue(text.contains("master-script\nINSTANCE VI_1 MASTER 150"), text)
         XCTAssertTrue(text.contains("INSTANCE VI_1 STOP 150"), text)
     }
+
+    /// The shipped track script asks the proxy over its control socket: a socket that
+    /// answers `show info` with a Pid line passes; a wrong answer or no socket fails.
+    func testShippedTrackScriptProbesTheControlSocket() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/socat") else { throw XCTSkip("socat not installed") }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let script = root.appendingPathComponent("etc/vrrpd/chk_proxyd.sh").path
+        let sock = NSTemporaryDirectory() + "vrrpt-chk-\(getpid()).sock"
+        defer { unlink(sock) }
+        XCTAssertNotEqual(Lab.sh("\(script) \(sock)").status, 0, "no socket must fail")
+        for (answer, ok) in [("Name: proxyd\\nPid: 42\\n", true), ("Unknown command\\n", false)] {
+            let responder = NSTemporaryDirectory() + "vrrpt-chk-\(getpid()).sh"
+            try "#!/bin/sh\nread cmd\nprintf '\(answer)'\n".write(toFile: responder, atomically: true, encoding: .utf8)
+            chmod(responder, 0o755)
+            defer { unlink(responder) }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/socat")
+            p.arguments = ["UNIX-LISTEN:\(sock),fork", "EXEC:\(responder)"]
+            try p.run()
+            defer { p.terminate(); p.waitUntilExit(); unlink(sock) }
+            for _ in 0..<100 where !FileManager.default.fileExists(atPath: sock) { usleep(10_000) }
+            XCTAssertEqual(Lab.sh("\(script) \(sock)").status == 0, ok, answer)
+        }
+    }
 }
