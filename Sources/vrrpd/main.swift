@@ -201,7 +201,21 @@ guard hasNetCapabilities() else {
     fail("vrrpd needs CAP_NET_RAW and CAP_NET_ADMIN: run it as root or grant both capabilities")
 }
 
-if let old = readPid(flags.pidFile), old != getpid(), kill(old, 0) == 0 {
+/// A pid file names a running vrrpd (not a zombie, not a reused pid of something else).
+func isRunningVrrpd(_ pid: pid_t) -> Bool {
+    guard kill(pid, 0) == 0, let fp = fopen("/proc/\(pid)/stat", "r") else { return false }
+    defer { fclose(fp) }
+    var buf = [CChar](repeating: 0, count: 256)
+    guard fgets(&buf, 256, fp) != nil else { return false }
+    let stat = String(cString: buf)
+    // "pid (comm) S ...": the name and the state after it.
+    guard let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { return false }
+    let comm = stat[stat.index(after: open)..<close]
+    let state = stat[stat.index(after: close)...].dropFirst().first
+    return comm == "vrrpd" && state != "Z"
+}
+
+if let old = readPid(flags.pidFile), old != getpid(), isRunningVrrpd(old) {
     fail("daemon is already running (pid \(old) in \(flags.pidFile))")
 }
 

@@ -199,7 +199,8 @@ final class VrrpdSystemTests: XCTestCase {
                                                        + Lab.instanceConfig(name: "VI_2", priority: 100, advert: "0.1", vrid: 52, vip: "10.77.10.101")))
         XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["a"] && lab.vipHolders("10.77.10.101") == ["a"] })
         // VI_2 drops to priority 50 on a; VI_1 is unchanged and must not fail over.
-        _ = lab.write("a.conf", Lab.v3(one + Lab.instanceConfig(name: "VI_2", priority: 50, advert: "0.1", vrid: 52, vip: "10.77.10.101")))
+        // A comment shifts VI_1's lines: that is not a change either.
+        _ = lab.write("a.conf", "# reloaded\n# with VI_2 lowered\n" + Lab.v3(one + Lab.instanceConfig(name: "VI_2", priority: 50, advert: "0.1", vrid: 52, vip: "10.77.10.101")))
         let before = lab.log("b")
         lab.signal("a", SIGHUP)
         XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders("10.77.10.101") == ["b"] })
@@ -291,5 +292,21 @@ final class VrrpdSystemTests: XCTestCase {
             for _ in 0..<100 where !FileManager.default.fileExists(atPath: sock) { usleep(10_000) }
             XCTAssertEqual(Lab.sh("\(script) \(sock)").status == 0, ok, answer)
         }
+    }
+
+    /// The instance's own interface losing carrier puts it in FAULT (VIP released, the
+    /// backup takes over); carrier back, it returns to BACKUP and preempts again.
+    func testInterfaceDownMeansFault() throws {
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        try lab.startVrrpd("a", on: "a", config: Lab.v3(Lab.instanceConfig(priority: 150, advert: "0.1")))
+        try lab.startVrrpd("b", on: "b", config: Lab.v3(Lab.instanceConfig(priority: 100, advert: "0.1")))
+        XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["a"] })
+        Lab.sh("ip -n \(Lab.prefix)-br link set \(lab.ns("a")) down")
+        XCTAssertNotNil(lab.waitUntil(3) { lab.state("a", on: "a") == "FAULT" })
+        XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["b"] }, "a kept its VIP in FAULT or b did not take over")
+        XCTAssertTrue(lab.log("a").contains("(VI_1) Entering FAULT STATE"))
+        Lab.sh("ip -n \(Lab.prefix)-br link set \(lab.ns("a")) up")
+        XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] }, "a did not come back from FAULT")
     }
 }

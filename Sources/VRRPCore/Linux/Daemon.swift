@@ -56,7 +56,7 @@ public final class VRRPDaemon {
         var out: [String: ScriptRuntime] = [:]
         let tracked = Set(cfg.instances.flatMap { $0.trackScripts.map(\.name) })
         for sc in cfg.scripts where tracked.contains(sc.name) {
-            if let o = old[sc.name], o.config == sc {
+            if let o = old[sc.name], VRRPDaemon.sameIgnoringLocation(o.config, sc) {
                 out[sc.name] = o
                 continue
             }
@@ -570,7 +570,7 @@ public final class VRRPDaemon {
         var started: [InstanceRuntime] = []
         let globalSame = newConfig.global == config.global
         for ic in newConfig.instances {
-            if globalSame, let old = instances.first(where: { $0.name == ic.name && $0.config == ic }),
+            if globalSame, let old = instances.first(where: { $0.name == ic.name && VRRPDaemon.sameIgnoringLocation($0.config, ic) }),
                scriptsUnchanged(ic, oldScripts) {
                 kept.append(old)
             }
@@ -593,6 +593,19 @@ public final class VRRPDaemon {
         for rt in instances where rt.started { recompute(rt, now: now) }
         for rt in started { recompute(rt, now: now) }
         log.info("Reload finished: \(kept.count) instance(s) kept their state, \(started.count) (re)started")
+    }
+
+    /// Moving a block to other lines (a comment added above it) is not a change.
+    static func sameIgnoringLocation(_ a: InstanceConfig, _ b: InstanceConfig) -> Bool {
+        var x = a, y = b
+        x.location = nil; y.location = nil
+        return x == y
+    }
+
+    static func sameIgnoringLocation(_ a: ScriptConfig, _ b: ScriptConfig) -> Bool {
+        var x = a, y = b
+        x.location = nil; y.location = nil
+        return x == y
     }
 
     func scriptsUnchanged(_ ic: InstanceConfig, _ old: [String: ScriptRuntime]) -> Bool {
