@@ -126,10 +126,12 @@ final class KeepalivedInteropTests: XCTestCase {
         XCTAssertEqual((lab.instance("vrrpd2", on: "a")["drops"] as? [String: Int])?.values.reduce(0, +), 0)
 
         // keepalived killed: vrrpd (priority 50) waits 0.3 + 0.081 s.
-        lab.stop("ka", SIGKILL)
+        lab.killKeepalived("ka")
         let t2 = lab.waitUntil(3) { lab.hasVIP("a") }
         XCTAssertNotNil(t2)
         XCTAssertLessThan(t2 ?? 99, 0.381 + 0.5)
+        XCTAssertFalse(lab.log("vrrpd2").contains("Backup received priority 0 advertisement"),
+                       "keepalived was not killed: it said goodbye")
 
         if hasTshark {
             usleep(300_000)

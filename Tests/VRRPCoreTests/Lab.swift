@@ -145,6 +145,16 @@ final class Lab {
         processes[key] = nil
     }
 
+    /// SIGKILL for keepalived -n, which is a parent and a VRRP child: the child first, then
+    /// the parent (the child alone is respawned; the parent alone takes its child down
+    /// cleanly, priority-0 advert included, which is not a crash).
+    func killKeepalived(_ key: String) {
+        let vpid = (try? String(contentsOfFile: path("\(key).vpid"), encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        if let v = vpid.flatMap({ pid_t($0) }) { kill(v, SIGKILL) }
+        stop(key, SIGKILL)
+    }
+
     func log(_ key: String) -> String {
         (try? String(contentsOfFile: logs[key] ?? path("\(key).log"), encoding: .utf8)) ?? ""
     }
