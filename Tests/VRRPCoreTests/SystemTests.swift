@@ -82,7 +82,7 @@ final class VrrpdSystemTests: XCTestCase {
         let lab = try Lab(hosts: ["a", "b"])
         self.lab = lab
         let flag = lab.path("proxy-ok")
-        FileManager.default.createFile(atPath: flag, contents: nil)
+        _ = FileManager.default.createFile(atPath: flag, contents: nil)
         let scriptA = """
         vrrp_script chk_proxy {
           script "/bin/sh -c 'test -e \(flag)'"
@@ -113,7 +113,7 @@ final class VrrpdSystemTests: XCTestCase {
         XCTAssertEqual(lab.instance("a", on: "a")["priority"] as? Int, 99)
         XCTAssertTrue(lab.log("a").contains("VRRP_Script(chk_proxy) failed (exited with status 1)"))
 
-        FileManager.default.createFile(atPath: flag, contents: nil)
+        _ = FileManager.default.createFile(atPath: flag, contents: nil)
         XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] }, "the VIP did not come back when the script recovered")
         XCTAssertTrue(lab.log("a").contains("VRRP_Script(chk_proxy) succeeded"))
     }
@@ -308,5 +308,80 @@ final class VrrpdSystemTests: XCTestCase {
         XCTAssertTrue(lab.log("a").contains("(VI_1) Entering FAULT STATE"))
         Lab.sh("ip -n \(Lab.prefix)-br link set \(lab.ns("a")) up")
         XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] }, "a did not come back from FAULT")
+    }
+
+    /// On becoming master the GARPs go out with the first advert (before it, not 2-32 ms
+    /// after as keepalived's do), `vrrp_garp_master_repeat` of them, and again after
+    /// `vrrp_garp_master_delay`. Also: SIGUSR1's dump and the query socket's text answer.
+    func testGratuitousARPsGoOutWithTheFirstAdvertAndRepeat() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tcpdump") else { throw XCTSkip("tcpdump not installed") }
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        let pcap = lab.path("garp.pcap")
+        try lab.start("tcpdump", on: "b", ["/usr/bin/tcpdump", "-i", "eth0", "-U", "-w", pcap, "arp or ip proto 112"])
+        usleep(400_000)
+        let conf = "global_defs {\n  vrrp_version 3\n  vrrp_garp_master_delay 1\n  vrrp_garp_master_repeat 3\n}\n"
+            + Lab.instanceConfig(priority: 150, advert: "0.1")
+        try lab.startVrrpd("a", on: "a", config: conf)
+        XCTAssertNotNil(lab.waitUntil(3) { lab.hasVIP("a") })
+        usleep(1_600_000)
+        lab.stop("tcpdump")
+        let lines = Lab.sh("tcpdump -r \(pcap) -tt -nn 2>/dev/null").out.split(separator: "\n")
+        func time(_ l: Substring) -> Double { Double(l.split(separator: " ")[0]) ?? 0 }
+        let garps = lines.filter { $0.contains("who-has \(Lab.vip) ") && $0.contains("tell \(Lab.vip),") }.map(time)
+        let adverts = lines.filter { $0.contains("VRRPv3, Advertisement") }.map(time)
+        XCTAssertEqual(garps.count, 6, lines.joined(separator: "\n"))
+        guard garps.count == 6, let firstAdvert = adverts.first else { return XCTFail("no GARPs or adverts captured") }
+        XCTAssertLessThanOrEqual(garps[2], firstAdvert, "the first burst must not trail the first advert")
+        XCTAssertLessThan(firstAdvert - garps[0], 0.005)
+        XCTAssertEqual(garps[3] - garps[0], 1.0, accuracy: 0.25)
+
+        lab.signal("a", SIGUSR1)
+        XCTAssertNotNil(lab.waitUntil(2) {
+            ((try? String(contentsOfFile: lab.path("a.data"), encoding: .utf8)) ?? "").contains("VI_1: state MASTER")
+        })
+        let data = (try? String(contentsOfFile: lab.path("a.data"), encoding: .utf8)) ?? ""
+        XCTAssertTrue(data.contains(" VRRP Instance = VI_1"))
+        XCTAssertTrue(data.contains("   Gratuitous ARP repeat = 3"))
+        let text = lab.query("a", on: "a", "show")
+        XCTAssertTrue(text.contains("VI_1: state MASTER, priority 150 (base 150), master \(lab.address("a")), vrid 51"), text)
+        XCTAssertTrue(lab.query("a", on: "a", "bogus").hasPrefix("Unknown command 'bogus'"))
+    }
+
+    /// vrrp_sync_group: a member going to FAULT (weight-0 script failing) takes the other
+    /// member with it, so both VIPs move together; group notify gets "GROUP name STATE".
+    func testSyncGroupMovesTogether() throws {
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        let flag = lab.path("ok")
+        _ = FileManager.default.createFile(atPath: flag, contents: nil)
+        let notes = lab.path("group.out")
+        let notify = lab.write("group.sh", "#!/bin/sh\necho \"$*\" >> \(notes)\n")
+        chmod(notify, 0o755)
+        let vip2 = "10.77.10.101"
+        func conf(_ prio: Int, script: Bool) -> String {
+            var c = script ? "vrrp_script chk {\n  script \"/bin/sh -c 'test -e \(flag)'\"\n  interval 0.2\n}\n" : ""
+            c += Lab.instanceConfig(priority: prio, advert: "0.1")
+            c += Lab.instanceConfig(name: "VI_2", priority: prio, advert: "0.1", vrid: 52,
+                                    extra: script ? "  track_script {\n    chk\n  }" : "", vip: vip2)
+            c += "vrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n  notify \(notify)\n}\n"
+            return Lab.v3(c)
+        }
+        try lab.startVrrpd("a", on: "a", config: conf(150, script: true))
+        try lab.startVrrpd("b", on: "b", config: conf(100, script: false))
+        XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] && lab.vipHolders(vip2) == ["a"] })
+        try FileManager.default.removeItem(atPath: flag)
+        XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["b"] && lab.vipHolders(vip2) == ["b"] },
+                        "the group did not move together")
+        XCTAssertEqual(lab.state("a", on: "a"), "FAULT")
+        XCTAssertEqual(lab.instance("a", on: "a", "VI_2")["state"] as? String, "FAULT")
+        _ = FileManager.default.createFile(atPath: flag, contents: nil)
+        XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] && lab.vipHolders(vip2) == ["a"] })
+        var text = ""
+        lab.waitUntil(2) {
+            text = (try? String(contentsOfFile: notes, encoding: .utf8)) ?? ""
+            return text.contains("GROUP G1 FAULT")
+        }
+        XCTAssertTrue(text.contains("GROUP G1 MASTER") && text.contains("GROUP G1 FAULT"), text)
     }
 }

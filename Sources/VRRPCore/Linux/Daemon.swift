@@ -374,7 +374,9 @@ public final class VRRPDaemon {
             case .master: apply(other.machine.follow(.master, now: now), other, now: now)
             case .backup where from == .master: apply(other.machine.follow(.backup, now: now), other, now: now)
             case .fault: recompute(other, now: now)
-            default: break
+            default:
+                // A member out of FAULT lifts the group's fault from the others.
+                if from == .fault { recompute(other, now: now) }
             }
         }
     }
