@@ -384,4 +384,30 @@ final class VrrpdSystemTests: XCTestCase {
         }
         XCTAssertTrue(text.contains("GROUP G1 MASTER") && text.contains("GROUP G1 FAULT"), text)
     }
+
+    /// Track scripts run as script_user (here nobody), and vrrp_startup_delay holds the
+    /// instances in INIT before they start.
+    func testScriptUserAndStartupDelay() throws {
+        let lab = try Lab(hosts: ["a"])
+        self.lab = lab
+        let conf = """
+        global_defs {
+          vrrp_version 3
+          script_user nobody
+          vrrp_startup_delay 1
+        }
+        vrrp_script as_nobody {
+          script "/bin/sh -c 'test $(id -u) = 65534'"
+          interval 0.2
+          weight 20
+        }
+
+        """ + Lab.instanceConfig(priority: 100, advert: "0.1", extra: "  track_script {\n    as_nobody\n  }")
+        try lab.startVrrpd("a", on: "a", config: conf)
+        XCTAssertNotNil(lab.waitUntil(2) { lab.state("a", on: "a") != nil })
+        XCTAssertEqual(lab.state("a", on: "a"), "INIT", "vrrp_startup_delay: still waiting")
+        XCTAssertFalse(lab.hasVIP("a"))
+        XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["a"] })
+        XCTAssertEqual(lab.instance("a", on: "a")["priority"] as? Int, 120, "the script did not run as nobody")
+    }
 }

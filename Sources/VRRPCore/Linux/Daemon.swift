@@ -176,6 +176,7 @@ public final class VRRPDaemon {
             if !rt.started {
                 if now >= rt.startAt {
                     rt.started = true
+                    recompute(rt, now: now)   // script results that came in during the delay
                     apply(rt.machine.start(now: now), rt, now: now)
                 }
                 continue
