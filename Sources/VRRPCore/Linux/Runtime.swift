@@ -1,0 +1,101 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One `vrrp_script` while the daemon runs.
+final class ScriptRuntime {
+    let config: ScriptConfig
+    var tracker: ScriptTracker
+    var nextRun: Nanos = 0
+    var pid: pid_t?
+    var startedAt: Nanos = 0
+    var deadline: Nanos?
+    var timedOut = false
+    var lastResult = "not run yet"
+    var runs = 0
+    var failures = 0
+    var ids: (uid_t, gid_t)?
+    var idsProblem: String?
+    var lastLoggedProblem: String?
+
+    init(config: ScriptConfig) {
+        self.config = config
+        tracker = ScriptTracker(rise: config.rise, fall: config.fall, initFail: config.initFail)
+    }
+}
+
+/// One `vrrp_instance` while the daemon runs: its state machine plus the wire facts.
+final class InstanceRuntime {
+    var config: InstanceConfig
+    var machine: VRRPMachine
+    let ifname: String
+    var ifindex: Int32 = 0
+    var mac: [UInt8] = []
+    var primary: IPv4Address?
+    var linkUp = false
+    var version: UInt8
+    var vrid: UInt8
+    var intervalCs: Int
+    var auth: VRRPAuth
+    var group: IPv4Address
+    var checkAddresses: Bool
+    var garpLowerPrioRepeat: Int
+    var syncGroup: String?
+    var startAt: Nanos = 0
+    var started = false
+    var ipID: UInt16 = 0
+
+    var drops: [DropReason: Int] = [:]
+    var loggedDrops: Set<DropReason> = []
+    var advertsReceived = 0
+    var advertsSent = 0
+    var priorityZeroReceived = 0
+    var priorityZeroSent = 0
+    var becameMaster = 0
+    var releasedMaster = 0
+    var garpsSent = 0
+    var lastTransitionWall: Int = 0
+    var vipsInstalled = false
+
+    init(config: InstanceConfig, global g: GlobalDefs) {
+        self.config = config
+        ifname = config.interface ?? g.defaultInterface
+        version = UInt8(config.effectiveVersion(g))
+        vrid = UInt8(config.vrid ?? 0)
+        intervalCs = config.advertCentiseconds(g)
+        auth = config.authPass.map { .password($0) } ?? .none
+        group = g.mcastGroup4
+        checkAddresses = !(config.skipCheckAdvAddr ?? g.skipCheckAdvAddr)
+        garpLowerPrioRepeat = config.garpLowerPrioRepeat ?? g.garpLowerPrioRepeat
+        machine = VRRPMachine(config: InstanceRuntime.machineConfig(config, g, primary: IPv4Address(0)))
+    }
+
+    static func machineConfig(_ c: InstanceConfig, _ g: GlobalDefs, primary: IPv4Address) -> VRRPMachineConfig {
+        func ns(_ d: Double) -> Nanos { Nanos((d * 1e9).rounded()) }
+        return VRRPMachineConfig(
+            version: UInt8(c.effectiveVersion(g)), advertInterval: c.advertCentiseconds(g),
+            preempt: !c.nopreempt, preemptDelay: ns(c.preemptDelay), basePriority: c.priority,
+            primaryAddress: primary,
+            garpMasterDelay: ns(c.garpMasterDelay ?? g.garpMasterDelay),
+            garpMasterRepeat: c.garpMasterRepeat ?? g.garpMasterRepeat,
+            garpMasterRefresh: ns(c.garpMasterRefresh ?? g.garpMasterRefresh),
+            garpMasterRefreshRepeat: c.garpMasterRefreshRepeat ?? g.garpMasterRefreshRepeat)
+    }
+
+    var name: String { config.name }
+    var sourceAddress: IPv4Address? { config.unicastSource ?? config.mcastSource ?? primary }
+    var destinations: [IPv4Address] { config.unicastPeers.isEmpty ? [group] : config.unicastPeers }
+
+    var expectations: AdvertExpectations {
+        AdvertExpectations(version: version, vrid: vrid, auth: auth, intervalSeconds: UInt16(intervalCs / 100),
+                           addresses: config.virtualAddresses.map(\.address), checkAddresses: checkAddresses,
+                           ownAddresses: Set([sourceAddress, primary].compactMap { $0 }),
+                           unicastPeers: Set(config.unicastPeers))
+    }
+
+    func nextID() -> UInt16 {
+        ipID &+= 1
+        if ipID == 0 { ipID = 1 }
+        return ipID
+    }
+}
