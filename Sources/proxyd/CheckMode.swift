@@ -62,7 +62,8 @@ enum CheckMode {
         let result = ConfigurationReport.load(options)
         ConfigurationReport.print(result, quiet: options.quiet)
         var code = result.exitCode
-        if code != 1 && options.warningsAreFatal && result.hasWarnings {
+        let zeroWarning = options.warningsAreFatal || result.configuration?.global.zeroWarning == true
+        if code != 1 && zeroWarning && result.hasWarnings {
             if !options.quiet { ConfigurationReport.writeErr(DiagnosticRenderer.render(.alert("Some warnings were found and 'zero-warning' is set. Aborting."), pid: getpid()) + "\n") }
             code = 1
         }

@@ -98,6 +98,8 @@ enum ServerParser {
         "send-proxy": flag { $0.sendProxyVersion = 1 },
         "send-proxy-v2": flag { $0.sendProxyVersion = 2 },
         "no-send-proxy": flag { $0.sendProxyVersion = 0 },
+        "no-send-proxy-v2": flag { $0.sendProxyVersion = 0 },
+        "no-check-send-proxy": flag { $0.check.sendProxy = false },
         "crt": Entry(takesArgument: true, missing: "'crt' : missing certificate file path") { s, srv, v, _ in
             let path = s.resolve(v, base: s.global.crtBase)
             guard FileSystem.exists(path) else {
@@ -214,7 +216,8 @@ enum ServerParser {
         "check-alpn", "check-via-socks4", "force-sslv3", "force-tlsv10", "force-tlsv11", "force-tlsv12",
         "force-tlsv13", "no-verifyhost", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "shard", "stick",
         "non-stick", "curves", "sigalgs", "client-sigalgs", "ssl-reuse", "no-ssl-reuse", "agent-send",
-        "set-proxy-v2-tlv-fmt", "guid", "hash-key", "tls-tickets", "weight-sum",
+        "set-proxy-v2-tlv-fmt", "guid", "hash-key", "tls-tickets", "weight-sum", "no-send-proxy-v2-ssl",
+        "no-send-proxy-v2-ssl-cn", "no-tfo",
     ].filter { table[$0] == nil }
 
     static func parseDefaultServer(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
