@@ -287,4 +287,42 @@ final class CheckModeTests: XCTestCase {
             }
         }
     }
+
+    // MARK: Our sample configs (etc/proxyd)
+
+    /// The samples name files under /etc/proxyd: a fresh /etc/proxyd is made from the
+    /// repository's (with a generated certificate) for the test, then removed.
+    func testSampleConfigsAreValid() throws {
+        let fm = FileManager.default
+        let etc = Self.repoRoot.appendingPathComponent("etc/proxyd")
+        let samples = [etc.appendingPathComponent("proxyd.cfg")]
+            + (try fm.contentsOfDirectory(atPath: etc.appendingPathComponent("examples").path))
+                .filter { $0.hasSuffix(".cfg") }.sorted()
+                .map { etc.appendingPathComponent("examples/" + $0) }
+        XCTAssertEqual(samples.count, 3)
+        var made = false
+        if !fm.fileExists(atPath: "/etc/proxyd") {
+            guard getuid() == 0 else { throw XCTSkip("the samples name files under /etc/proxyd: needs root") }
+            guard let openssl = Self.which("openssl") else { throw XCTSkip("openssl is needed to make a test certificate") }
+            try fm.createDirectory(atPath: "/etc/proxyd/certs", withIntermediateDirectories: true)
+            made = true
+            try fm.copyItem(atPath: etc.appendingPathComponent("errors").path, toPath: "/etc/proxyd/errors")
+            let r = try run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "/etc/proxyd/certs/k.pem",
+                                      "-out", "/etc/proxyd/certs/c.pem", "-days", "2", "-subj", "/CN=proxyd-test"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            try (Data(contentsOf: URL(fileURLWithPath: "/etc/proxyd/certs/c.pem"))
+                 + Data(contentsOf: URL(fileURLWithPath: "/etc/proxyd/certs/k.pem")))
+                .write(to: URL(fileURLWithPath: "/etc/proxyd/certs/site.pem"))
+        }
+        defer { if made { try? fm.removeItem(atPath: "/etc/proxyd") } }
+        let haproxy = Self.which("haproxy")
+        for sample in samples {
+            let ours = try run(Self.proxyd.path, ["-c", "-f", sample.path])
+            XCTAssertEqual(ours, Run(status: 0, stdout: "Configuration file is valid\n", stderr: ""), sample.path)
+            if let haproxy {
+                let theirs = try run(haproxy, ["-c", "-f", sample.path])
+                XCTAssertEqual(Self.normalized(ours), Self.normalized(theirs), sample.lastPathComponent)
+            }
+        }
+    }
 }

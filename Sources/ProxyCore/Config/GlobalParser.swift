@@ -192,8 +192,8 @@ enum GlobalParser {
 
     /// Valid HAProxy 2.6 global keywords proxyd does not implement (errors, never ignored).
     static let unsupported: [String] = [
-        "external-check", "insecure-fork-wanted",
-        "insecure-setuid-wanted", "localpeer", "lua-load", "lua-load-per-thread", "lua-prepend-path",
+        "external-check",
+        "localpeer", "lua-load", "lua-load-per-thread", "lua-prepend-path",
         "maxconnrate", "maxcomprate", "maxcompcpuusage", "maxpipes", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxzlibmem", "noepoll", "nokqueue", "noevports", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
         "profiling.tasks", "server-state-base", "server-state-file", "set-dumpable", "set-var", "ssl-engine",
