@@ -61,8 +61,6 @@ final class ParserState {
 
     /// Parse-time facts the model does not keep, by proxy index.
     var sawUseBackend: Set<Int> = []
-    /// `option httpchk` present with `http-check` rules waiting.
-    var checkExpectations: [Int: [CheckExpectation]] = [:]
 
     init(options: LoadOptions) {
         self.options = options

@@ -164,10 +164,6 @@ enum ProxyParser {
         entry.handler(s, &p, l, ctx)
     }
 
-    /// End of a proxy section.
-    static func finish(_ s: ParserState, _ p: inout ProxySettings) {
-    }
-
     // MARK: Keywords
 
     static func mode(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
