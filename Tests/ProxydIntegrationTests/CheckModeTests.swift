@@ -290,8 +290,9 @@ final class CheckModeTests: XCTestCase {
 
     // MARK: Our sample configs (etc/proxyd)
 
-    /// The samples name files under /etc/proxyd: a fresh /etc/proxyd is made from the
-    /// repository's (with a generated certificate) for the test, then removed.
+    /// The samples name files under /etc/proxyd: each is checked from a copy where
+    /// /etc/proxyd is a temporary folder holding the repository's error pages and a
+    /// generated certificate (so the test needs neither root nor an installed /etc/proxyd).
     func testSampleConfigsAreValid() throws {
         let fm = FileManager.default
         let etc = Self.repoRoot.appendingPathComponent("etc/proxyd")
@@ -300,27 +301,26 @@ final class CheckModeTests: XCTestCase {
                 .filter { $0.hasSuffix(".cfg") }.sorted()
                 .map { etc.appendingPathComponent("examples/" + $0) }
         XCTAssertEqual(samples.count, 3)
-        var made = false
-        if !fm.fileExists(atPath: "/etc/proxyd") {
-            guard getuid() == 0 else { throw XCTSkip("the samples name files under /etc/proxyd: needs root") }
-            guard let openssl = Self.which("openssl") else { throw XCTSkip("openssl is needed to make a test certificate") }
-            try fm.createDirectory(atPath: "/etc/proxyd/certs", withIntermediateDirectories: true)
-            made = true
-            try fm.copyItem(atPath: etc.appendingPathComponent("errors").path, toPath: "/etc/proxyd/errors")
-            let r = try run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "/etc/proxyd/certs/k.pem",
-                                      "-out", "/etc/proxyd/certs/c.pem", "-days", "2", "-subj", "/CN=proxyd-test"])
-            XCTAssertEqual(r.status, 0, r.stderr)
-            try (Data(contentsOf: URL(fileURLWithPath: "/etc/proxyd/certs/c.pem"))
-                 + Data(contentsOf: URL(fileURLWithPath: "/etc/proxyd/certs/k.pem")))
-                .write(to: URL(fileURLWithPath: "/etc/proxyd/certs/site.pem"))
-        }
-        defer { if made { try? fm.removeItem(atPath: "/etc/proxyd") } }
+        guard let openssl = Self.which("openssl") else { throw XCTSkip("openssl is needed to make a test certificate") }
+        let root = fm.temporaryDirectory.appendingPathComponent("proxyd-etc-\(getpid())")
+        try fm.createDirectory(at: root.appendingPathComponent("certs"), withIntermediateDirectories: true)
+        defer { try? fm.removeItem(at: root) }
+        try fm.copyItem(at: etc.appendingPathComponent("errors"), to: root.appendingPathComponent("errors"))
+        let key = root.appendingPathComponent("certs/k.pem"), crt = root.appendingPathComponent("certs/c.pem")
+        let r = try run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.path,
+                                  "-out", crt.path, "-days", "2", "-subj", "/CN=proxyd-test"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try (Data(contentsOf: crt) + Data(contentsOf: key)).write(to: root.appendingPathComponent("certs/site.pem"))
         let haproxy = Self.which("haproxy")
         for sample in samples {
-            let ours = try run(Self.proxyd.path, ["-c", "-f", sample.path])
+            let text = try String(contentsOf: sample, encoding: .utf8)
+            XCTAssertTrue(text.contains("/etc/proxyd/"), sample.path)
+            let copy = root.appendingPathComponent(sample.lastPathComponent)
+            try text.replacingOccurrences(of: "/etc/proxyd", with: root.path).write(to: copy, atomically: true, encoding: .utf8)
+            let ours = try run(Self.proxyd.path, ["-c", "-f", copy.path])
             XCTAssertEqual(ours, Run(status: 0, stdout: "Configuration file is valid\n", stderr: ""), sample.path)
             if let haproxy {
-                let theirs = try run(haproxy, ["-c", "-f", sample.path])
+                let theirs = try run(haproxy, ["-c", "-f", copy.path])
                 XCTAssertEqual(Self.normalized(ours), Self.normalized(theirs), sample.lastPathComponent)
             }
         }
