@@ -155,6 +155,19 @@ final class CheckModeTests: XCTestCase {
         XCTAssertEqual(r4, Run(status: 1, stdout: "", stderr: ""))
     }
 
+    func testIgnoreResolutionFailuresDisablesTheServer() throws {
+        let ours = try run(Self.proxyd.path, ["-c", "-dr", "-f", "unresolvable-server.cfg"], in: Self.corpus)
+        XCTAssertEqual(ours.status, 0)
+        XCTAssertEqual(ours.stdout, "Warnings were found.\nConfiguration file is valid\n")
+        XCTAssertTrue(ours.stderr.contains("[WARNING]  ("), ours.stderr)
+        XCTAssertTrue(ours.stderr.contains(": config : [unresolvable-server.cfg:12] : 'server app/s1' : could not resolve address 'no-such-host.invalid', disabling server."),
+                      ours.stderr)
+        if let haproxy = Self.which("haproxy") {
+            let theirs = try run(haproxy, ["-c", "-dr", "-f", "unresolvable-server.cfg"], in: Self.corpus)
+            XCTAssertEqual(Self.normalized(ours), Self.normalized(theirs))
+        }
+    }
+
     func testMissingFileIsAnError() throws {
         let r = try run(Self.proxyd.path, ["-c", "-f", "/nonexistent/proxyd.cfg"])
         XCTAssertEqual(r.status, 1)

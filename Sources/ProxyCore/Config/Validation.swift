@@ -163,7 +163,11 @@ enum Validation {
                     }
                     if resolved { break }
                 }
-                if !resolved {
+                if !resolved && s.options.ignoreResolutionFailures {
+                    s.warningRaw("[\(srv.location)] : 'server \(proxyName)/\(srv.name)' : could not resolve address '\(srv.host)', disabling server.",
+                                 at: srv.location)
+                    srv.disabled = true
+                } else if !resolved {
                     s.alertRaw("[\(srv.location)] : 'server \(proxyName)/\(srv.name)' : could not resolve address '\(srv.host)'.",
                                at: srv.location)
                     ok = false
