@@ -9,8 +9,12 @@ enum GlobalParser {
         "zero-warning": { s, l in flag(s, l) { s.global.zeroWarning = true } },
         "quiet": { s, l in flag(s, l) {} },
         "nbthread": { s, l in
-            guard let v = ConfigUnits.integer(l[1]), v >= 1 else {
+            guard let v = ConfigUnits.integer(l[1]) else {
                 s.alert(l, "'nbthread' passed a missing or unparsable integer value in '\(l[1])'")
+                return
+            }
+            guard (1...Validation.maxThreads).contains(v) else {
+                s.alert(l, "'nbthread' value must be between 1 and \(Validation.maxThreads) (was \(v))")
                 return
             }
             s.global.nbthread = v

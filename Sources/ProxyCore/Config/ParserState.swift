@@ -86,6 +86,10 @@ final class ParserState {
         diagnostics.append(.parsing(.alert, line.location, message))
     }
 
+    func alertNonFatalRaw(_ message: String, at location: SourceLocation?) {
+        diagnostics.append(.alert(message, at: location))
+    }
+
     func warning(_ line: ConfigLine, _ message: String) {
         diagnostics.append(.parsing(.warning, line.location, message))
     }

@@ -164,12 +164,16 @@ enum ServerParser {
         "agent-inter": time("agent-inter") { $0.agent.interval = $1 },
         "agent-addr": Entry(takesArgument: true) { _, srv, v, _ in srv.agent.address = v; return nil },
         "agent-send": Entry(takesArgument: true) { _, srv, v, _ in srv.agent.send = v; return nil },
-        "observe": Entry(takesArgument: true) { _, srv, v, p in
+        "observe": Entry(takesArgument: true) { s, srv, v, p in
             switch v {
             case "none": srv.observe = .none
             case "layer4": srv.observe = .layer4
             case "layer7":
-                guard p.mode == .http else { return "'layer7' can only be used in http proxies.." }
+                guard p.mode == .http else {
+                    // HAProxy prints an alert but keeps the server (observe stays off).
+                    s.alertNonFatalRaw("[\(srv.location)] : 'server \(p.name)/\(srv.name)' : 'layer7' can only be used in http proxies..", at: srv.location)
+                    return nil
+                }
                 srv.observe = .layer7
             default: return "'observe' expects one of 'none', 'layer4', 'layer7' but got '\(v)'."
             }
