@@ -34,15 +34,8 @@ enum ConfigurationReport {
             return LoadResult(configuration: nil, diagnostics: [d], exitCode: 1)
         }
         var loadOptions = LoadOptions(environment: environment(), checkOnly: options.checkOnly)
-        loadOptions.resolveServers = true
-        var result = ConfigurationLoader.load(paths: options.configPaths, options: loadOptions)
-        if options.ignoreResolutionFailures, result.exitCode == 1,
-           result.diagnostics.last?.message == "Failed to initialize server(s) addr." {
-            var relaxed = loadOptions
-            relaxed.resolveServers = false
-            result = ConfigurationLoader.load(paths: options.configPaths, options: relaxed)
-        }
-        return result
+        loadOptions.ignoreResolutionFailures = options.ignoreResolutionFailures
+        return ConfigurationLoader.load(paths: options.configPaths, options: loadOptions)
     }
 
     static func print(_ result: LoadResult, quiet: Bool) {
@@ -62,7 +55,8 @@ enum CheckMode {
         let result = ConfigurationReport.load(options)
         ConfigurationReport.print(result, quiet: options.quiet)
         var code = result.exitCode
-        if code != 1 && options.warningsAreFatal && result.hasWarnings {
+        let zeroWarning = options.warningsAreFatal || result.configuration?.global.zeroWarning == true
+        if code != 1 && zeroWarning && result.hasWarnings {
             if !options.quiet { ConfigurationReport.writeErr(DiagnosticRenderer.render(.alert("Some warnings were found and 'zero-warning' is set. Aborting."), pid: getpid()) + "\n") }
             code = 1
         }

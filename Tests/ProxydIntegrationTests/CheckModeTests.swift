@@ -155,6 +155,19 @@ final class CheckModeTests: XCTestCase {
         XCTAssertEqual(r4, Run(status: 1, stdout: "", stderr: ""))
     }
 
+    func testIgnoreResolutionFailuresDisablesTheServer() throws {
+        let ours = try run(Self.proxyd.path, ["-c", "-dr", "-f", "unresolvable-server.cfg"], in: Self.corpus)
+        XCTAssertEqual(ours.status, 0)
+        XCTAssertEqual(ours.stdout, "Warnings were found.\nConfiguration file is valid\n")
+        XCTAssertTrue(ours.stderr.contains("[WARNING]  ("), ours.stderr)
+        XCTAssertTrue(ours.stderr.contains(": config : [unresolvable-server.cfg:12] : 'server app/s1' : could not resolve address 'no-such-host.invalid', disabling server."),
+                      ours.stderr)
+        if let haproxy = Self.which("haproxy") {
+            let theirs = try run(haproxy, ["-c", "-dr", "-f", "unresolvable-server.cfg"], in: Self.corpus)
+            XCTAssertEqual(Self.normalized(ours), Self.normalized(theirs))
+        }
+    }
+
     func testMissingFileIsAnError() throws {
         let r = try run(Self.proxyd.path, ["-c", "-f", "/nonexistent/proxyd.cfg"])
         XCTAssertEqual(r.status, 1)
@@ -284,6 +297,51 @@ final class CheckModeTests: XCTestCase {
                     let theirs = try run(haproxy, ["-c", "-f", config.path])
                     XCTAssertEqual(Self.normalized(ours), Self.normalized(theirs), config.lastPathComponent)
                 }
+            }
+        }
+    }
+
+    // MARK: Our sample configs (etc/proxyd)
+
+    /// The samples name files under /etc/proxyd, the lab's host names (myweb1, myweb2) and
+    /// the proxyd user: each is checked from a copy where /etc/proxyd is a temporary folder
+    /// holding the repository's error pages and a generated certificate, the host names
+    /// are localhost and the user is nobody (so the test needs neither root, nor an
+    /// installed /etc/proxyd, nor the lab's network).
+    func testSampleConfigsAreValid() throws {
+        let fm = FileManager.default
+        let etc = Self.repoRoot.appendingPathComponent("etc/proxyd")
+        let samples = try fm.contentsOfDirectory(atPath: etc.path)
+            .filter { $0.hasSuffix(".cfg") }.sorted()
+            .map { etc.appendingPathComponent($0) }
+        XCTAssertEqual(samples.map(\.lastPathComponent),
+                       ["proxyd-normal.cfg", "proxyd-ssl-passthrough.cfg", "proxyd-ssl-termination.cfg", "proxyd.cfg"])
+        guard let openssl = Self.which("openssl") else { throw XCTSkip("openssl is needed to make a test certificate") }
+        let root = fm.temporaryDirectory.appendingPathComponent("proxyd-etc-\(getpid())")
+        try fm.createDirectory(at: root.appendingPathComponent("ssl"), withIntermediateDirectories: true)
+        defer { try? fm.removeItem(at: root) }
+        try fm.copyItem(at: etc.appendingPathComponent("errors"), to: root.appendingPathComponent("errors"))
+        let key = root.appendingPathComponent("ssl/k.pem"), crt = root.appendingPathComponent("ssl/c.pem")
+        let r = try run(openssl, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.path,
+                                  "-out", crt.path, "-days", "2", "-subj", "/CN=proxyd-test"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try (Data(contentsOf: crt) + Data(contentsOf: key)).write(to: root.appendingPathComponent("ssl/proxyd.pem"))
+        let haproxy = Self.which("haproxy")
+        for sample in samples {
+            let text = try String(contentsOf: sample, encoding: .utf8)
+            XCTAssertTrue(text.contains("/etc/proxyd/errors/"), sample.path)
+            let copy = root.appendingPathComponent(sample.lastPathComponent)
+            try text.replacingOccurrences(of: "/etc/proxyd", with: root.path)
+                .replacingOccurrences(of: "myweb1:", with: "localhost:")
+                .replacingOccurrences(of: "myweb2:", with: "localhost:")
+                .replacingOccurrences(of: "user proxyd", with: "user nobody")
+                .replacingOccurrences(of: "group proxyd", with: "group nogroup")
+                .write(to: copy, atomically: true, encoding: .utf8)
+            let ours = try run(Self.proxyd.path, ["-c", "-f", copy.path])
+            XCTAssertEqual(ours, Run(status: 0, stdout: "Configuration file is valid\n", stderr: ""), sample.path)
+            if let haproxy {
+                let theirs = try run(haproxy, ["-c", "-f", copy.path])
+                XCTAssertEqual(Self.normalized(ours), Self.normalized(theirs), sample.lastPathComponent)
             }
         }
     }

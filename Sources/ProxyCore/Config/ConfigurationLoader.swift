@@ -8,6 +8,9 @@ public struct LoadOptions: Sendable {
     public var resolveServers: Bool
     /// Check mode (`-c`): only affects the messages that mention it.
     public var checkOnly: Bool
+    /// `-dr`: a server whose address cannot be resolved starts without one (as with
+    /// `init-addr none`) instead of failing the load.
+    public var ignoreResolutionFailures: Bool = false
 
     public init(environment: [String: String] = [:], resolveServers: Bool = true, checkOnly: Bool = false) {
         self.environment = environment

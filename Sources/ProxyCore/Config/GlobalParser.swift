@@ -6,10 +6,15 @@ enum GlobalParser {
     static let table: [String: GlobalKeyword] = [
         "daemon": { s, l in flag(s, l) { s.global.daemon = true } },
         "master-worker": { s, l in s.global.masterWorker = true },
+        "zero-warning": { s, l in flag(s, l) { s.global.zeroWarning = true } },
         "quiet": { s, l in flag(s, l) {} },
         "nbthread": { s, l in
-            guard let v = ConfigUnits.integer(l[1]), v >= 1 else {
+            guard let v = ConfigUnits.integer(l[1]) else {
                 s.alert(l, "'nbthread' passed a missing or unparsable integer value in '\(l[1])'")
+                return
+            }
+            guard (1...Validation.maxThreads).contains(v) else {
+                s.alert(l, "'nbthread' value must be between 1 and \(Validation.maxThreads) (was \(v))")
                 return
             }
             s.global.nbthread = v
@@ -191,8 +196,8 @@ enum GlobalParser {
 
     /// Valid HAProxy 2.6 global keywords proxyd does not implement (errors, never ignored).
     static let unsupported: [String] = [
-        "external-check", "insecure-fork-wanted",
-        "insecure-setuid-wanted", "localpeer", "lua-load", "lua-load-per-thread", "lua-prepend-path",
+        "external-check",
+        "localpeer", "lua-load", "lua-load-per-thread", "lua-prepend-path",
         "maxconnrate", "maxcomprate", "maxcompcpuusage", "maxpipes", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxzlibmem", "noepoll", "nokqueue", "noevports", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
         "profiling.tasks", "server-state-base", "server-state-file", "set-dumpable", "set-var", "ssl-engine",
@@ -204,7 +209,8 @@ enum GlobalParser {
         "busy-polling", "debug", "expose-experimental-directives", "grace", "issuers-chain-path",
         "numa-cpu-mapping", "pp2-never-send-local", "httpclient.ssl.verify",
         "httpclient.ssl.ca-file", "httpclient.resolvers.id", "httpclient.resolvers.prefer",
-        "cluster-secret", "mworker-max-reloads", "fd-hard-limit",
+        "cluster-secret", "mworker-max-reloads", "default-path", "h1-accept-payload-with-any-method",
+        "set-var-fmt", "ssl-propquery", "ssl-provider", "ssl-provider-path",
     ]
 
     /// Performance and platform knobs that do not change behaviour: warned about and ignored
@@ -213,7 +219,30 @@ enum GlobalParser {
         "cpu-map", "busy-polling", "noepoll", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
         "maxpipes", "profiling.tasks", "numa-cpu-mapping", "strict-limits", "set-dumpable", "ssl-mode-async",
         "nokqueue", "noevports", "thread-groups", "thread-group", "maxzlibmem", "maxcompcpuusage",
-        "maxcomprate",
+        "maxcomprate", "close-spread-time", "no-memory-trimming", "fd-hard-limit", "max-spread-checks",
+        "insecure-fork-wanted", "insecure-setuid-wanted",
+    ]
+
+    /// HAProxy 2.6's `tune.*` keywords: warned about and ignored unless parsed above; any
+    /// other `tune.*` word is an unknown keyword, as in HAProxy.
+    static let tuneKeywords: Set<String> = [
+        "tune.buffers.limit", "tune.buffers.reserve", "tune.bufsize", "tune.comp.maxlevel", "tune.fail-alloc",
+        "tune.fd.edge-triggered", "tune.h2.header-table-size", "tune.h2.initial-window-size",
+        "tune.h2.max-concurrent-streams", "tune.h2.max-frame-size", "tune.http.cookielen", "tune.http.logurilen",
+        "tune.http.maxhdr", "tune.idle-pool.shared", "tune.idletimer", "tune.listener.multi-queue",
+        "tune.lua.forced-yield", "tune.lua.maxmem", "tune.lua.service-timeout", "tune.lua.session-timeout",
+        "tune.lua.task-timeout", "tune.maxaccept", "tune.maxpollevents", "tune.maxrewrite",
+        "tune.pattern.cache-size", "tune.peers.max-updates-at-once", "tune.pipesize", "tune.pool-high-fd-ratio",
+        "tune.pool-low-fd-ratio", "tune.rcvbuf.client", "tune.rcvbuf.server", "tune.recv_enough",
+        "tune.runqueue-depth", "tune.sched.low-latency", "tune.sndbuf.client", "tune.sndbuf.server",
+        "tune.ssl.cachesize", "tune.ssl.capture-buffer-size", "tune.ssl.capture-cipherlist-size",
+        "tune.ssl.default-dh-param", "tune.ssl.force-private-cache", "tune.ssl.hard-maxrecord", "tune.ssl.keylog",
+        "tune.ssl.lifetime", "tune.ssl.maxrecord", "tune.ssl.ssl-ctx-cache-size", "tune.vars.check-max-size",
+        "tune.vars.global-max-size", "tune.vars.proc-max-size", "tune.vars.reqres-max-size",
+        "tune.vars.sess-max-size", "tune.vars.txn-max-size", "tune.zlib.memlevel", "tune.zlib.windowsize",
+        "tune.quic.frontend.conn-tx-buffers.limit", "tune.quic.frontend.max-idle-timeout",
+        "tune.quic.frontend.max-streams-bidi", "tune.quic.retry-threshold", "tune.quic.socket-owner",
+        "tune.chksize",
     ]
 
     static func parse(_ state: ParserState, _ line: ConfigLine) {
@@ -222,7 +251,7 @@ enum GlobalParser {
             handler(state, line)
             return
         }
-        if kw.hasPrefix("tune.") || performanceKnobs.contains(kw) {
+        if tuneKeywords.contains(kw) || performanceKnobs.contains(kw) {
             state.global.tunables[kw] = line.words.dropFirst().joined(separator: " ")
             state.warning(line, "'\(kw)' is not supported by proxyd yet and is ignored.")
             return
@@ -232,7 +261,7 @@ enum GlobalParser {
             return
         }
         var message = "unknown keyword '\(kw)' in 'global' section"
-        if let s = DidYouMean.suggest(kw, among: Array(table.keys) + unsupported) {
+        if let s = DidYouMean.suggest(kw, among: Array(table.keys) + unsupported + Array(tuneKeywords) + Array(performanceKnobs)) {
             message += "; did you mean '\(s)' maybe ?"
         }
         state.alert(line, message)

@@ -5,6 +5,8 @@ struct Loader {
     var options: LoadOptions
     init(options: LoadOptions) { self.options = options }
 
+    static let placeholder = ProxySettings(name: "", location: SourceLocation(file: "", line: 0), capabilities: [])
+
     /// Section keywords HAProxy 2.6 knows and proxyd parses.
     static let supportedSections: Set<String> = ["global", "defaults", "frontend", "backend", "listen", "userlist"]
     /// Section keywords HAProxy 2.6 knows but proxyd does not support yet.
@@ -131,13 +133,18 @@ struct Loader {
         case .global:
             GlobalParser.parse(state, line)
         case let .defaults(i):
+            // The settings are moved out of the array while a line changes them, so that
+            // appending a server does not copy the whole proxy (configs with thousands of
+            // servers stay linear).
             var settings = state.defaultsList[i].settings
+            state.defaultsList[i].settings = Loader.placeholder
             let ctx = ProxyParseContext(kind: "defaults", isDefaults: true,
                                         isNamedDefaults: state.defaultsList[i].name != nil, index: -1)
             ProxyParser.parse(state, &settings, line, ctx)
             state.defaultsList[i].settings = settings
         case let .proxy(i):
             var settings = state.proxies[i]
+            state.proxies[i] = Loader.placeholder
             let ctx = ProxyParseContext(kind: settings.capabilities.sectionName, isDefaults: false,
                                         isNamedDefaults: false, index: i)
             ProxyParser.parse(state, &settings, line, ctx)
@@ -155,8 +162,6 @@ struct Loader {
         switch state.section {
         case let .defaults(i):
             state.currentDefaults = state.defaultsList[i].settings
-        case let .proxy(i):
-            ProxyParser.finish(state, &state.proxies[i])
         default:
             break
         }

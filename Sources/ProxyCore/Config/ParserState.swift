@@ -61,8 +61,6 @@ final class ParserState {
 
     /// Parse-time facts the model does not keep, by proxy index.
     var sawUseBackend: Set<Int> = []
-    /// `option httpchk` present with `http-check` rules waiting.
-    var checkExpectations: [Int: [CheckExpectation]] = [:]
 
     init(options: LoadOptions) {
         self.options = options
@@ -86,6 +84,10 @@ final class ParserState {
     /// An alert HAProxy prints without failing the load ("… already specified. Continuing.").
     func alertNonFatal(_ line: ConfigLine, _ message: String) {
         diagnostics.append(.parsing(.alert, line.location, message))
+    }
+
+    func alertNonFatalRaw(_ message: String, at location: SourceLocation?) {
+        diagnostics.append(.alert(message, at: location))
     }
 
     func warning(_ line: ConfigLine, _ message: String) {

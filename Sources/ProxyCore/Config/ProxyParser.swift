@@ -95,7 +95,7 @@ enum ProxyParser {
         "load-server-state-from-file", "log-format-sd", "log-tag", "max-keep-alive-queue", "max-session-srv-conns",
         "monitor", "persist", "rate-limit", "server-state-file-name", "server-template", "source",
         "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "stick", "stick-table", "tcp-response",
-        "unique-id-format", "unique-id-header", "use-server", "reqadd", "rspadd", "dispatch",
+        "unique-id-format", "unique-id-header", "use-server", "dispatch", "retry-on", "use-fcgi-app",
     ]
 
     static var allKeywords: [String] { Array(table.keys) + unsupported }
@@ -162,10 +162,6 @@ enum ProxyParser {
             }
         }
         entry.handler(s, &p, l, ctx)
-    }
-
-    /// End of a proxy section.
-    static func finish(_ s: ParserState, _ p: inout ProxySettings) {
     }
 
     // MARK: Keywords

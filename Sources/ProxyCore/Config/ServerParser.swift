@@ -98,6 +98,8 @@ enum ServerParser {
         "send-proxy": flag { $0.sendProxyVersion = 1 },
         "send-proxy-v2": flag { $0.sendProxyVersion = 2 },
         "no-send-proxy": flag { $0.sendProxyVersion = 0 },
+        "no-send-proxy-v2": flag { $0.sendProxyVersion = 0 },
+        "no-check-send-proxy": flag { $0.check.sendProxy = false },
         "crt": Entry(takesArgument: true, missing: "'crt' : missing certificate file path") { s, srv, v, _ in
             let path = s.resolve(v, base: s.global.crtBase)
             guard FileSystem.exists(path) else {
@@ -162,12 +164,16 @@ enum ServerParser {
         "agent-inter": time("agent-inter") { $0.agent.interval = $1 },
         "agent-addr": Entry(takesArgument: true) { _, srv, v, _ in srv.agent.address = v; return nil },
         "agent-send": Entry(takesArgument: true) { _, srv, v, _ in srv.agent.send = v; return nil },
-        "observe": Entry(takesArgument: true) { _, srv, v, p in
+        "observe": Entry(takesArgument: true) { s, srv, v, p in
             switch v {
             case "none": srv.observe = .none
             case "layer4": srv.observe = .layer4
             case "layer7":
-                guard p.mode == .http else { return "'layer7' can only be used in http proxies.." }
+                guard p.mode == .http else {
+                    // HAProxy prints an alert but keeps the server (observe stays off).
+                    s.alertNonFatalRaw("[\(srv.location)] : 'server \(p.name)/\(srv.name)' : 'layer7' can only be used in http proxies..", at: srv.location)
+                    return nil
+                }
                 srv.observe = .layer7
             default: return "'observe' expects one of 'none', 'layer4', 'layer7' but got '\(v)'."
             }
@@ -214,7 +220,8 @@ enum ServerParser {
         "check-alpn", "check-via-socks4", "force-sslv3", "force-tlsv10", "force-tlsv11", "force-tlsv12",
         "force-tlsv13", "no-verifyhost", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "shard", "stick",
         "non-stick", "curves", "sigalgs", "client-sigalgs", "ssl-reuse", "no-ssl-reuse", "agent-send",
-        "set-proxy-v2-tlv-fmt", "guid", "hash-key", "tls-tickets", "weight-sum",
+        "set-proxy-v2-tlv-fmt", "guid", "hash-key", "tls-tickets", "weight-sum", "no-send-proxy-v2-ssl",
+        "no-send-proxy-v2-ssl-cn", "no-tfo",
     ].filter { table[$0] == nil }
 
     static func parseDefaultServer(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {

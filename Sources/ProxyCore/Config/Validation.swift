@@ -7,14 +7,24 @@ enum Validation {
     /// HAProxy's word for a proxy in messages: "proxy" for a listen section.
     static func word(_ c: ProxyCapabilities) -> String { c == .listen ? "proxy" : c.sectionName }
 
+    /// HAProxy 2.6's MAX_THREADS on 64-bit builds.
+    static let maxThreads = 64
+
     static func checkValidity(_ s: ParserState) -> Bool {
         var errors = false
         let backendNames = s.proxies.filter { $0.isBackend }.map { $0.name }
         for index in s.proxies.indices {
             let p = s.proxies[index]
             if p.disabled { continue }
+            if p.isFrontend && p.binds.isEmpty {
+                s.warningRaw("\(word(p.capabilities)) '\(p.name)' has no 'bind' directive. Please declare it as a backend if this was intended.",
+                             at: p.location)
+            }
             if p.isFrontend {
-                if let name = p.defaultBackend {
+                if let name = p.defaultBackend, name == p.name && p.isBackend {
+                    s.alertRaw("Proxy '\(p.name)': loop detected for default_backend: '\(name)'.", at: p.location)
+                    errors = true
+                } else if let name = p.defaultBackend {
                     if let target = s.proxies.first(where: { $0.name == name && $0.isBackend }) {
                         if target.mode != p.mode && !(p.mode == .tcp && target.mode == .http) {
                             s.alertRaw("\(p.mode.rawValue) \(word(p.capabilities)) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(word(target.capabilities)) '\(target.name)' (\(target.location)) as its default backend (see 'mode').",
@@ -60,6 +70,9 @@ enum Validation {
                 if !p.httpResponseRules.isEmpty {
                     s.warningRaw("'http-response' rules ignored for \(word(p.capabilities)) '\(p.name)' as they require HTTP mode.", at: p.location)
                 }
+            }
+            if p.stats.enabled && p.mode != .http {
+                s.warningRaw("'stats' statement ignored for \(word(p.capabilities)) '\(p.name)' as it requires HTTP mode.", at: p.location)
             }
             let what = p.capabilities == .listen ? "proxy" : p.capabilities.sectionName
             // `option httplog` on a tcp frontend falls back to tcplog.
@@ -163,7 +176,11 @@ enum Validation {
                     }
                     if resolved { break }
                 }
-                if !resolved {
+                if !resolved && s.options.ignoreResolutionFailures {
+                    s.warningRaw("[\(srv.location)] : 'server \(proxyName)/\(srv.name)' : could not resolve address '\(srv.host)', disabling server.",
+                                 at: srv.location)
+                    srv.disabled = true
+                } else if !resolved {
                     s.alertRaw("[\(srv.location)] : 'server \(proxyName)/\(srv.name)' : could not resolve address '\(srv.host)'.",
                                at: srv.location)
                     ok = false

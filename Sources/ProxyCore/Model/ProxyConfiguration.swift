@@ -208,6 +208,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var ulimitN: Int?
     /// `master-worker`.
     public var masterWorker: Bool
+    /// `zero-warning`: any warning makes the configuration fail (as `-dW`).
+    public var zeroWarning: Bool
     public var location: SourceLocation?
 
     public init() {
@@ -241,6 +243,7 @@ public struct GlobalSettings: Sendable, Equatable {
         logSendHostname = nil
         ulimitN = nil
         masterWorker = false
+        zeroWarning = false
         location = nil
     }
 }

@@ -44,6 +44,15 @@ public struct Timeouts: Sendable, Equatable {
     public var serverFin: Int?
     public var tarpit: Int?
 
+    /// HAProxy's fallbacks, for the engine: `queue` → `connect`; `http-request` →
+    /// `client`; `http-keep-alive` → `http-request` → `client`; `tunnel` → nil means the
+    /// client/server timeouts keep applying; `client-fin`/`server-fin` → client/server.
+    public var effectiveQueue: Int? { queue ?? connect }
+    public var effectiveHTTPRequest: Int? { httpRequest ?? client }
+    public var effectiveHTTPKeepAlive: Int? { httpKeepAlive ?? httpRequest ?? client }
+    public var effectiveClientFin: Int? { clientFin ?? client }
+    public var effectiveServerFin: Int? { serverFin ?? server }
+
     public init(connect: Int? = nil, client: Int? = nil, server: Int? = nil, tunnel: Int? = nil,
                 queue: Int? = nil, httpRequest: Int? = nil, httpKeepAlive: Int? = nil,
                 check: Int? = nil, clientFin: Int? = nil, serverFin: Int? = nil, tarpit: Int? = nil) {
