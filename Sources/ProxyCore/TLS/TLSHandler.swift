@@ -3,9 +3,9 @@ import NIOCore
 
 /// Why a handshake did not complete, in HAProxy's words (its `conn_err_code_str`).
 public enum TLSHandshakeError: Error, CustomStringConvertible {
-    /// The peer closed before sending anything.
+    /// The peer closed (FIN) before the handshake completed.
     case closed
-    /// The peer closed or reset in the middle of the handshake.
+    /// A socket error (reset) in the middle of the handshake.
     case aborted
     /// The handshake did not finish within the timeout.
     case timeout
@@ -223,7 +223,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let error = SSL_get_error(ssl, rc)
         if error == SSL_ERROR_WANT_READ {
             flushOutput(context)
-            if socketInputClosed { fail(context, receivedBytes == 0 ? .closed : .aborted) }
+            if socketInputClosed { fail(context, .closed) }
             return
         }
         let verify = SSL_get_verify_result(ssl)
@@ -333,7 +333,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         socketInputClosed = true
         switch state {
         case .handshaking:
-            fail(context, receivedBytes == 0 ? .closed : .aborted)
+            fail(context, .closed)  // a FIN mid-handshake, as HAProxy words it
         case .open:
             if wantsRead {
                 if hasBufferedInput { decrypt(context) }
@@ -347,16 +347,14 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func channelInactive(context: ChannelHandlerContext) {
-        if state == .handshaking {
-            fail(context, receivedBytes == 0 ? .closed : .aborted)
-        }
+        if state == .handshaking { fail(context, .aborted) }
         finish(context)
         if sessionActive || !isServer { context.fireChannelInactive() }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
         if state == .handshaking {
-            fail(context, receivedBytes == 0 ? .closed : .aborted)
+            fail(context, .aborted)
             return
         }
         if sessionActive || !isServer { context.fireErrorCaught(error) }

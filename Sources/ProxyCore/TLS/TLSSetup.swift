@@ -41,7 +41,8 @@ enum TLSSetup {
                 verify: ssl.verify ?? "none", alpn: alpn, strictSNI: ssl.strictSNI,
                 sessionCacheSize: global.tunables["tune.ssl.cachesize"].flatMap { Int($0) } ?? 20_000,
                 sessionIDContext: "proxyd/\(frontend)/\(index)")
-            let label = "\(frontend)/\(bind.name ?? bind.written)"
+            // HAProxy names an unnamed listener by its number in the frontend.
+            let label = "\(frontend)/\(bind.name ?? String(index + 1))"
             let context = try TLSServerContext(settings, label: label)
             for warning in warnings + context.warnings.map({ "\(prefix) : \($0)" }) {
                 warn(warning, at: bind.location)
