@@ -162,11 +162,13 @@ final class TLSNginx {
                     listen 127.0.0.1:\(port) ssl;
                     ssl_certificate \(certificate);
                     ssl_certificate_key \(key);
+                    ssl_protocols TLSv1.2 TLSv1.3;
+                    ssl_session_cache shared:tls:1m;
                     \(clientLines)
                     location = /healthz { default_type text/plain; return 200 "ok\\n"; }
                     location / {
                         default_type text/plain;
-                        return 200 "\(name) client=[$ssl_client_s_dn] verify=$ssl_client_verify sni=[$ssl_server_name] proto=$ssl_protocol\\n";
+                        return 200 "\(name) client=[$ssl_client_s_dn] verify=$ssl_client_verify sni=[$ssl_server_name] proto=$ssl_protocol reused=$ssl_session_reused\\n";
                     }
                 }
             }
