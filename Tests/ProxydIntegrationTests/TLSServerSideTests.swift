@@ -184,4 +184,49 @@ final class TLSServerSideTests: XCTestCase {
         let health = try Tool.curlInsecure(["https://127.0.0.1:\(port)/healthz"])
         XCTAssertEqual(health.stdout, "ok\n", health.all)
     }
+
+    /// Large bodies both ways through both TLS legs, in http and tcp mode: every byte
+    /// arrives in order (records split across reads, backpressure on each side).
+    func testLargeBodiesThroughBothTLSLegs() throws {
+        let web = try nginx("myweb1")
+        defer { web.stop() }
+        let file = try web.serve("big.bin", size: 12_345_678)
+        let httpPort = TCP.freePort(), tcpPort = TCP.freePort()
+        let proxy = try ProxydProcess(config: try labGlobal() + """
+            listen http
+                mode http
+                bind 127.0.0.1:\(httpPort) ssl crt proxy.pem
+                server myweb1 127.0.0.1:\(web.port) ssl verify none
+            listen tcp
+                bind 127.0.0.1:\(tcpPort) ssl crt proxy.pem
+                server myweb1 127.0.0.1:\(web.port) ssl verify none
+            """, waitForPorts: [httpPort, tcpPort])
+        defer { proxy.stop() }
+        for port in [httpPort, tcpPort] {
+            let out = try m.path("download-\(port).bin")
+            let r = try Tool.curlInsecure(["-o", out, "-w", "%{http_code} %{size_download}",
+                                           "https://127.0.0.1:\(port)/files/big.bin"])
+            XCTAssertEqual(r.stdout, "200 12345678", r.all)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out)), file, "same bytes through port \(port)")
+            try? FileManager.default.removeItem(atPath: out)
+        }
+    }
+
+    func testLargeUploadThroughTermination() throws {
+        let counter = try TestBackend(name: "count", behaviour: .countBody)
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try labGlobal() + """
+            listen up
+                mode http
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+                server count 127.0.0.1:\(counter.port)
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let upload = try m.path("upload.bin")
+        try Data(repeating: 0x61, count: 9_000_001).write(to: URL(fileURLWithPath: upload))
+        defer { try? FileManager.default.removeItem(atPath: upload) }
+        let r = try Tool.curlInsecure(["--data-binary", "@\(upload)", "https://127.0.0.1:\(port)/up"])
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertEqual(r.stdout, "9000001")
+    }
 }

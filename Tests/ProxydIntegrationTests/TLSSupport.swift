@@ -166,6 +166,7 @@ final class TLSNginx {
                     ssl_session_cache shared:tls:1m;
                     \(clientLines)
                     location = /healthz { default_type text/plain; return 200 "ok\\n"; }
+                    location /files/ { alias \(d)/files/; }
                     location / {
                         default_type text/plain;
                         return 200 "\(name) client=[$ssl_client_s_dn] verify=$ssl_client_verify sni=[$ssl_server_name] proto=$ssl_protocol reused=$ssl_session_reused\\n";
@@ -174,6 +175,7 @@ final class TLSNginx {
             }
             """
         try config.write(toFile: "\(d)/nginx.conf", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: "\(d)/files", withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: Tool.nginx)
         process.arguments = ["-p", d, "-c", "\(d)/nginx.conf", "-e", "\(d)/error.log"]
         process.standardOutput = FileHandle.nullDevice
@@ -184,6 +186,19 @@ final class TLSNginx {
             stop()
             throw TestFailure("nginx did not listen on \(port): \(log)")
         }
+    }
+
+    /// Puts a file of `size` pseudo-random bytes at `/files/NAME`; returns the bytes.
+    func serve(_ name: String, size: Int) throws -> Data {
+        var generator = SystemRandomNumberGenerator()
+        var bytes = [UInt8](repeating: 0, count: size)
+        for i in stride(from: 0, to: size, by: 8) {
+            var word = generator.next()
+            for j in 0..<min(8, size - i) { bytes[i + j] = UInt8(truncatingIfNeeded: word); word >>= 8 }
+        }
+        let data = Data(bytes)
+        try data.write(to: directory.appendingPathComponent("files/\(name)"))
+        return data
     }
 
     func stop() {
