@@ -37,6 +37,7 @@ let package = Package(
         .target(name: "ProxyCore",
                 dependencies: [
                     "Shared",
+                    "COpenSSL",  // TLS (issue 5): Sources/ProxyCore/TLS wraps the system libssl
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "NIOPosix", package: "swift-nio"),
                     .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -55,7 +55,8 @@ public final class ProxyRuntime: @unchecked Sendable {
         for frontend in frontends {
             for bind in frontend.binds {
                 do {
-                    let listener = try self.bind(frontend: frontend, to: bind.address, sharingPorts: sharingPorts)
+                    let listener = try self.bind(frontend: frontend, to: bind.address, sharingPorts: sharingPorts,
+                                                 tls: frontend.tlsContext(for: bind))
                     listeners.append(listener)
                     frontend.gate.add(listener: listener)
                 } catch {
@@ -68,7 +69,8 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
     }
 
-    private func bind(frontend: RuntimeFrontend, to address: BindAddress, sharingPorts: Bool) throws -> Channel {
+    private func bind(frontend: RuntimeFrontend, to address: BindAddress, sharingPorts: Bool,
+                      tls: TLSServerContext? = nil) throws -> Channel {
         let counters = self.counters[frontend.name]!
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -78,6 +80,11 @@ public final class ProxyRuntime: @unchecked Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // TLS (issue 5): the session sees channelActive once the handshake is done.
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            tls.makeHandler(handshakeTimeout: frontend.timeouts.client))
+                    }
                     try channel.pipeline.syncOperations.addHandler(
                         makeSession(frontend: frontend, counters: counters))
                 }

@@ -22,6 +22,7 @@ public enum RuntimeBuilder {
         var backendByName: [String: RuntimeBackend] = [:]
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
             let backend = try makeBackend(proxy, index: backends.count)
+            try TLSSetup.attach(to: backend, from: proxy, global: config.global)  // TLS (issue 5)
             backends.append(backend)
             backendByName[proxy.name] = backend
         }
@@ -72,6 +73,7 @@ public enum RuntimeBuilder {
                 errorPages: ErrorPages(errorFiles: proxy.errorFiles),
                 requestRules: requestRules,
                 responseRules: responseRules))
+            try TLSSetup.attach(to: frontends[frontends.count - 1], from: proxy, global: config.global)  // TLS (issue 5)
         }
         let threadCount = threads ?? config.global.nbthread ?? System.coreCount
         if let maxconn = config.global.maxconn { ResourceLimits.ensureDescriptors(forConnections: maxconn) }

@@ -102,6 +102,9 @@ public final class RuntimeFrontend: @unchecked Sendable {
     let responseRules: [CompiledRule]
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.
     var gate: AdmissionGate!
+    /// TLS (issue 5): the context of each bind with `ssl` (same order as `binds`, nil
+    /// without ssl); set by RuntimeBuilder through TLSSetup.
+    var tlsContexts: [TLSServerContext?] = []
 
     init(name: String, mode: ProxyMode, binds: [BindSettings], timeouts: FrontendTimeouts,
                 maxConnections: Int?, router: Router, httpConnectionMode: HTTPConnectionMode,

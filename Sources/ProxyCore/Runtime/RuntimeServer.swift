@@ -25,6 +25,9 @@ public final class RuntimeServer: @unchecked Sendable {
     public let isUsable: ManagedAtomic<Bool>
     /// The full state behind `isUsable`, for the stats page, the runtime API and checks.
     public let status: NIOLockedValueBox<ServerStatus>
+    /// TLS (issue 5): `ssl` on the server line; set by RuntimeBuilder through TLSSetup.
+    /// Health checks over TLS use it too: `tls.makeHandler(handshakeTimeout:serverName:)`.
+    public internal(set) var tls: TLSClientContext?
 
     public init(name: String, index: Int, address: SocketAddress, weight: Int,
                 isBackup: Bool, maxConnections: Int?, disabled: Bool, id: Int? = nil) {

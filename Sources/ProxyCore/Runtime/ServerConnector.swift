@@ -122,15 +122,22 @@ final class ServerConnector {
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelOption(.autoRead, value: false)
             .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelInitializer { [makeHandler] channel in
+            .channelInitializer { [makeHandler, backend] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    // TLS (issue 5): `server … ssl` encrypts below the session's handler.
+                    if let tls = server.tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            tls.makeHandler(handshakeTimeout: backend.timeouts.connect))
+                    }
                     try channel.pipeline.syncOperations.addHandler(makeHandler(server))
                 }
             }
         if let timeout = backend.timeouts.connect {
             bootstrap = bootstrap.connectTimeout(timeout)
         }
-        bootstrap.connect(to: server.address).whenComplete { [self] result in
+        // TLS (issue 5): with `ssl`, connected means handshake done; a failed handshake is
+        // a failed attempt (retried like a refused connect).
+        bootstrap.connect(to: server.address).flatMap { TLSHandler.handshakeCompleted(on: $0) }.whenComplete { [self] result in
             switch result {
             case .success(let channel):
                 if cancelled {

@@ -1,0 +1,327 @@
+import COpenSSL
+import NIOConcurrencyHelpers
+
+/// What both roles set on an SSL_CTX: versions, ciphers, groups, options.
+struct TLSCommonSettings {
+    var versions: ClosedRange<TLSVersion>
+    /// `ciphers` (TLS ≤ 1.2), an OpenSSL cipher string as `ciphers(1)` reads it.
+    var ciphers: String?
+    /// `ciphersuites` (TLS 1.3).
+    var cipherSuites: String?
+    /// `curves` / `ecdhe`: groups list.
+    var curves: String?
+    /// False with `no-tls-tickets`.
+    var tickets: Bool = true
+    /// `prefer-client-ciphers` turns off the server's preference.
+    var preferServerCiphers: Bool = true
+}
+
+/// Creates an SSL_CTX with the common settings. Errors name what was refused.
+private func makeSSLContext(server: Bool, _ settings: TLSCommonSettings) throws -> OpaquePointer {
+    ERR_clear_error()
+    guard let ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()) else {
+        throw TLSConfigurationError("cannot create an SSL context: \(OpenSSL.drainErrors())")
+    }
+    var options = proxyd_SSL_OP_NO_COMPRESSION() | proxyd_SSL_OP_NO_RENEGOTIATION()
+    if server && settings.preferServerCiphers { options |= proxyd_SSL_OP_CIPHER_SERVER_PREFERENCE() }
+    if !settings.tickets { options |= proxyd_SSL_OP_NO_TICKET() }
+    _ = proxyd_SSL_CTX_set_options(ctx, options)
+    _ = proxyd_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
+    _ = proxyd_SSL_CTX_set_min_proto_version(ctx, settings.versions.lowerBound.openSSL)
+    _ = proxyd_SSL_CTX_set_max_proto_version(ctx, settings.versions.upperBound.openSSL)
+    if let ciphers = settings.ciphers, SSL_CTX_set_cipher_list(ctx, ciphers) != 1 {
+        ERR_clear_error()
+        SSL_CTX_free(ctx)
+        throw TLSConfigurationError("unable to set SSL cipher list to '\(ciphers)'")
+    }
+    if let suites = settings.cipherSuites, SSL_CTX_set_ciphersuites(ctx, suites) != 1 {
+        ERR_clear_error()
+        SSL_CTX_free(ctx)
+        throw TLSConfigurationError("unable to set TLS 1.3 cipher suites to '\(suites)'")
+    }
+    if let curves = settings.curves, proxyd_SSL_CTX_set1_groups_list(ctx, curves) != 1 {
+        ERR_clear_error()
+        SSL_CTX_free(ctx)
+        throw TLSConfigurationError("unable to set SSL curves list to '\(curves)'")
+    }
+    return ctx
+}
+
+/// The server side of a `bind … ssl`: one SSL_CTX per certificate, the first the default,
+/// the others chosen by SNI; a session cache and tickets for resumption.
+public final class TLSServerContext: @unchecked Sendable {
+    /// The context every connection starts on (the first certificate): its session cache
+    /// and ticket keys serve all certificates.
+    let defaultContext: OpaquePointer
+    /// SNI name (lower case) → context; `*.example.com` kept as `.example.com` in wildcards.
+    private var exact: [String: OpaquePointer] = [:]
+    private var wildcards: [String: OpaquePointer] = [:]
+    private var contexts: [OpaquePointer] = []
+    private let strictSNI: Bool
+    private var alpnWire: [UInt8]
+    /// Where connections log (`frontend/bind`).
+    let label: String
+    /// Start-up warnings (an expired certificate, an ALPN name proxyd cannot speak).
+    public private(set) var warnings: [String] = []
+
+    /// `certificates`: files, each with its SNI filters (empty = the certificate's own names).
+    struct Settings {
+        var common: TLSCommonSettings
+        var certificates: [(path: String, filters: [String])]
+        var caFile: String?
+        var crlFile: String?
+        var verify: String
+        var alpn: [String]
+        var strictSNI: Bool
+        var sessionCacheSize: Int = 20_000
+        var sessionIDContext: String
+    }
+
+    init(_ settings: Settings, label: String) throws {
+        self.label = label
+        self.strictSNI = settings.strictSNI
+        self.alpnWire = try ALPN.wire(settings.alpn)
+        guard !settings.certificates.isEmpty else {
+            throw TLSConfigurationError("no certificate: 'ssl' needs 'crt' (a PEM file or a directory)")
+        }
+        var first: OpaquePointer? = nil
+        for (path, filters) in settings.certificates {
+            let certificate = try TLSCertificate(path: path)
+            if certificate.isExpired {
+                warnings.append("certificate in '\(path)' has expired.")
+            }
+            let ctx = try makeSSLContext(server: true, settings.common)
+            contexts.append(ctx)
+            try certificate.install(on: ctx)
+            try Self.configure(ctx, settings)
+            if first == nil { first = ctx }
+            let (positive, negative) = (filters.filter { !$0.hasPrefix("!") }, filters.filter { $0.hasPrefix("!") })
+            for name in (positive.isEmpty ? certificate.names : positive.map { $0.lowercased() })
+                where !negative.contains("!" + name) {
+                if name.hasPrefix("*.") {
+                    let suffix = String(name.dropFirst())
+                    if wildcards[suffix] == nil { wildcards[suffix] = ctx }
+                } else if exact[name] == nil {
+                    exact[name] = ctx
+                }
+            }
+        }
+        defaultContext = first!
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        for ctx in contexts {
+            _ = proxyd_SSL_CTX_set_tlsext_servername_callback(ctx, serverNameCallback)
+            _ = proxyd_SSL_CTX_set_tlsext_servername_arg(ctx, me)
+            if !alpnWire.isEmpty {
+                SSL_CTX_set_alpn_select_cb(ctx, alpnSelectCallback, me)
+            }
+        }
+        _ = proxyd_SSL_CTX_set_session_cache_mode(defaultContext, Int(SSL_SESS_CACHE_SERVER))
+        _ = proxyd_SSL_CTX_sess_set_cache_size(defaultContext, settings.sessionCacheSize)
+    }
+
+    deinit { contexts.forEach { SSL_CTX_free($0) } }
+
+    private static func configure(_ ctx: OpaquePointer, _ settings: Settings) throws {
+        _ = proxyd_SSL_CTX_set_dh_auto(ctx, 1)
+        // Resumption needs a session-id context (always with client certificates).
+        let sid = Array(settings.sessionIDContext.utf8.prefix(Int(SSL_MAX_SID_CTX_LENGTH)))
+        _ = SSL_CTX_set_session_id_context(ctx, sid, UInt32(sid.count))
+        if let ca = settings.caFile {
+            guard SSL_CTX_load_verify_locations(ctx, ca, nil) == 1 else {
+                ERR_clear_error()
+                throw TLSConfigurationError("unable to load CA file '\(ca)'.")
+            }
+            if let names = SSL_load_client_CA_file(ca) { SSL_CTX_set_client_CA_list(ctx, names) }
+            ERR_clear_error()
+        }
+        if let crl = settings.crlFile {
+            guard let store = SSL_CTX_get_cert_store(ctx),
+                  X509_STORE_load_file(store, crl) == 1 else {
+                ERR_clear_error()
+                throw TLSConfigurationError("unable to configure CRL file '\(crl)'.")
+            }
+            _ = X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
+        }
+        switch settings.verify {
+        case "required":
+            guard settings.caFile != nil else {
+                throw TLSConfigurationError("verify is enabled but no CA file specified.")
+            }
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nil)
+        case "optional":
+            guard settings.caFile != nil else {
+                throw TLSConfigurationError("verify is enabled but no CA file specified.")
+            }
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
+        default:
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
+        }
+    }
+
+    /// The context for an SNI name, nil when none matches.
+    fileprivate func context(forServerName name: String) -> OpaquePointer? {
+        let lower = name.lowercased()
+        if let ctx = exact[lower] { return ctx }
+        if let dot = lower.firstIndex(of: ".") {
+            return wildcards[String(lower[dot...])]
+        }
+        return nil
+    }
+
+    fileprivate func selectALPN(_ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                                _ outLength: UnsafeMutablePointer<UInt8>?,
+                                _ offered: UnsafePointer<UInt8>?, _ offeredLength: UInt32) -> Int32 {
+        alpnWire.withUnsafeBufferPointer { ours -> Int32 in
+            var selected: UnsafeMutablePointer<UInt8>? = nil
+            var length: UInt8 = 0
+            let rc = SSL_select_next_proto(&selected, &length, ours.baseAddress, UInt32(ours.count),
+                                           offered, offeredLength)
+            guard rc == OPENSSL_NPN_NEGOTIATED, let selected else { return SSL_TLSEXT_ERR_NOACK }
+            out?.pointee = UnsafePointer(selected)
+            outLength?.pointee = length
+            return SSL_TLSEXT_ERR_OK
+        }
+    }
+
+    fileprivate func serverName(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?) -> Int32 {
+        guard let ssl else { return SSL_TLSEXT_ERR_NOACK }
+        guard let raw = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) else {
+            if strictSNI {
+                alert?.pointee = SSL_AD_UNRECOGNIZED_NAME
+                return SSL_TLSEXT_ERR_ALERT_FATAL
+            }
+            return SSL_TLSEXT_ERR_NOACK
+        }
+        if let ctx = context(forServerName: String(cString: raw)) {
+            if ctx != defaultContext { _ = SSL_set_SSL_CTX(ssl, ctx) }
+            return SSL_TLSEXT_ERR_OK
+        }
+        if strictSNI {
+            alert?.pointee = SSL_AD_UNRECOGNIZED_NAME
+            return SSL_TLSEXT_ERR_ALERT_FATAL
+        }
+        return SSL_TLSEXT_ERR_NOACK
+    }
+}
+
+private func serverNameCallback(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?,
+                                _ arg: UnsafeMutableRawPointer?) -> Int32 {
+    guard let arg else { return SSL_TLSEXT_ERR_NOACK }
+    return Unmanaged<TLSServerContext>.fromOpaque(arg).takeUnretainedValue().serverName(ssl, alert)
+}
+
+private func alpnSelectCallback(_ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                                _ outLength: UnsafeMutablePointer<UInt8>?, _ offered: UnsafePointer<UInt8>?,
+                                _ offeredLength: UInt32, _ arg: UnsafeMutableRawPointer?) -> Int32 {
+    guard let arg else { return SSL_TLSEXT_ERR_NOACK }
+    return Unmanaged<TLSServerContext>.fromOpaque(arg).takeUnretainedValue()
+        .selectALPN(out, outLength, offered, offeredLength)
+}
+
+/// The client side of a `server … ssl`: one SSL_CTX per server line, with the server's
+/// client certificate, verification, SNI and ALPN, and the last session kept for reuse
+/// (HAProxy's `ssl-reuse`), so that reconnecting to a server is a short handshake.
+public final class TLSClientContext: @unchecked Sendable {
+    let context: OpaquePointer
+    /// A fixed SNI (`sni str(NAME)`), sent on every connection.
+    let serverName: String?
+    /// Where connections log (`backend/server`).
+    let label: String
+    public private(set) var warnings: [String] = []
+    private let lastSession = NIOLockedValueBox<OpaquePointer?>(nil)
+
+    struct Settings {
+        var common: TLSCommonSettings
+        var certificate: String?
+        var caFile: String?
+        var crlFile: String?
+        var verify: Bool
+        var verifyHost: String?
+        var serverName: String?
+        var alpn: [String]
+    }
+
+    init(_ settings: Settings, label: String) throws {
+        self.label = label
+        self.serverName = settings.serverName
+        let ctx = try makeSSLContext(server: false, settings.common)
+        context = ctx
+        if let path = settings.certificate {
+            let certificate = try TLSCertificate(path: path)
+            if certificate.isExpired { warnings.append("certificate in '\(path)' has expired.") }
+            try certificate.install(on: ctx)
+        }
+        if let ca = settings.caFile {
+            guard SSL_CTX_load_verify_locations(ctx, ca, nil) == 1 else {
+                ERR_clear_error()
+                throw TLSConfigurationError("unable to load CA file '\(ca)'.")
+            }
+        }
+        if let crl = settings.crlFile {
+            guard let store = SSL_CTX_get_cert_store(ctx), X509_STORE_load_file(store, crl) == 1 else {
+                ERR_clear_error()
+                throw TLSConfigurationError("unable to configure CRL file '\(crl)'.")
+            }
+            _ = X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
+        }
+        if settings.verify {
+            guard settings.caFile != nil else {
+                throw TLSConfigurationError("verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.")
+            }
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
+            // The name checked: verifyhost, else the SNI sent (HAProxy's rule).
+            if let host = settings.verifyHost ?? settings.serverName,
+               let param = SSL_CTX_get0_param(ctx) {
+                _ = X509_VERIFY_PARAM_set1_host(param, host, 0)
+            }
+        } else {
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
+        }
+        // New sessions (TLS 1.3 tickets arrive after the handshake) come to `remember`.
+        _ = proxyd_SSL_CTX_set_session_cache_mode(ctx, Int(SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE))
+        SSL_CTX_sess_set_new_cb(ctx, clientNewSessionCallback)
+        if !settings.alpn.isEmpty {
+            let wire = try ALPN.wire(settings.alpn)
+            guard SSL_CTX_set_alpn_protos(ctx, wire, UInt32(wire.count)) == 0 else {
+                throw TLSConfigurationError("unable to set ALPN to '\(settings.alpn.joined(separator: ","))'")
+            }
+        }
+        attach()
+    }
+
+    deinit {
+        SSL_CTX_free(context)
+        lastSession.withLockedValue { if let s = $0 { SSL_SESSION_free(s) } }
+    }
+
+    /// Starts a connection with the last session to this server, if any.
+    func prepare(_ ssl: OpaquePointer, serverName: String?) {
+        if let name = serverName { _ = proxyd_SSL_set_tlsext_host_name(ssl, name) }
+        lastSession.withLockedValue { session in
+            if let session { _ = SSL_set_session(ssl, session) }
+        }
+    }
+
+    /// Registers this object as the owner of its SSL_CTX (for the session callback). The
+    /// context lives as long as the process's runtime.
+    private func attach() {
+        _ = proxyd_SSL_CTX_set_app_data(context, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// A new session from the server: keep it (we own the reference) for the next connection.
+    fileprivate func remember(_ session: OpaquePointer) {
+        let old = lastSession.withLockedValue { value -> OpaquePointer? in
+            let old = value
+            value = session
+            return old
+        }
+        if let old { SSL_SESSION_free(old) }
+    }
+}
+
+private func clientNewSessionCallback(_ ssl: OpaquePointer?, _ session: OpaquePointer?) -> Int32 {
+    guard let ssl, let session, let ctx = SSL_get_SSL_CTX(ssl),
+          let owner = proxyd_SSL_CTX_get_app_data(ctx) else { return 0 }
+    Unmanaged<TLSClientContext>.fromOpaque(owner).takeUnretainedValue().remember(session)
+    return 1
+}

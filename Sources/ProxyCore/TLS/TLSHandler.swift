@@ -1,0 +1,565 @@
+import COpenSSL
+import NIOCore
+
+/// Why a handshake did not complete, in HAProxy's words (its `conn_err_code_str`).
+public enum TLSHandshakeError: Error, CustomStringConvertible {
+    /// The peer closed (FIN) before the handshake completed.
+    case closed
+    /// A socket error (reset) in the middle of the handshake.
+    case aborted
+    /// The handshake did not finish within the timeout.
+    case timeout
+    /// OpenSSL refused the exchange (garbage, no common cipher or version, bad alert…).
+    case failure(reason: String?)
+    /// The peer's certificate did not verify.
+    case certificateNotTrusted(reason: String)
+
+    public var description: String {
+        switch self {
+        case .closed: return "Connection closed during SSL handshake"
+        case .aborted: return "Connection error during SSL handshake"
+        case .timeout: return "Timeout during SSL handshake"
+        case .failure: return "SSL handshake failure"
+        case .certificateNotTrusted: return "SSL client certificate not trusted"
+        }
+    }
+}
+
+/// An error on an established TLS connection (a bad record, a protocol violation).
+public struct TLSProtocolError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { "SSL error: \(reason)" }
+}
+
+/// TLS on a NIO pipeline, for either role, over two OpenSSL memory BIOs.
+///
+/// It fits the sessions' manual reads (autoRead off): during the handshake it reads by
+/// itself; once open, a `read()` from the session is served from what is already
+/// decrypted-able, else passed to the socket; plaintext goes up only while the session
+/// has asked for it. Writes are encrypted as they come and sent in one buffer per flush.
+/// Half-close both ways: a peer's close_notify (or FIN) becomes `ChannelEvent.inputClosed`;
+/// `close(mode: .output)` sends close_notify, then shuts the socket's output.
+///
+/// Server role: the session behind it sees `channelActive` only when the handshake is
+/// done, so a failed handshake never reaches a backend; the failure is logged once.
+/// Client role: `handshakeFuture` completes when the server finished its handshake;
+/// writes made before then wait in order.
+public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = ByteBuffer
+    public typealias OutboundIn = ByteBuffer
+    public typealias OutboundOut = ByteBuffer
+
+    enum Role {
+        case server(TLSServerContext)
+        case client(TLSClientContext, serverName: String?)
+    }
+
+    private enum State { case idle, handshaking, open, closed }
+
+    private let role: Role
+    private let handshakeTimeout: TimeAmount?
+    private var state: State = .idle
+    private var ssl: OpaquePointer?
+    private var rbio: OpaquePointer?
+    private var wbio: OpaquePointer?
+    private var context: ChannelHandlerContext?
+
+    /// The session asked for data and has not had a channelReadComplete since.
+    private var wantsRead = false
+    /// Plaintext went up since the last channelReadComplete.
+    private var delivered = false
+    private var peerSentCloseNotify = false
+    private var socketInputClosed = false
+    private var inputClosedFired = false
+    private var closeNotifySent = false
+    /// The server role told the session channelActive.
+    private var sessionActive = false
+    private var receivedBytes = 0
+    private var timer: Scheduled<Void>?
+    private var counted = false
+    private var failure: TLSHandshakeError?
+
+    /// Writes, flush and half-close asked before the handshake completed (client role).
+    private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
+    private var pendingFlush = false
+    private var pendingOutputClose = false
+    private var pendingOutputClosePromise: EventLoopPromise<Void>?
+    /// The promise of writes encrypted since the last flush.
+    private var batchPromise: EventLoopPromise<Void>?
+    private var handshakePromise: EventLoopPromise<Void>?
+    private var handshakeSettled = false
+
+    init(role: Role, handshakeTimeout: TimeAmount?) {
+        self.role = role
+        self.handshakeTimeout = handshakeTimeout
+    }
+
+    deinit {
+        if let ssl { SSL_free(ssl) }
+    }
+
+    /// Completes when the handshake has (client role: server accepted us), fails when it cannot.
+    public var handshakeFuture: EventLoopFuture<Void>? { handshakePromise?.futureResult }
+
+    /// The SNI name the client sent (server role) or we sent (client role).
+    public var serverName: String? {
+        guard let ssl, let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) else { return nil }
+        return String(cString: name)
+    }
+
+    /// The ALPN protocol agreed on, if any.
+    public var negotiatedALPN: String? {
+        guard let ssl else { return nil }
+        var data: UnsafePointer<UInt8>? = nil
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(ssl, &data, &length)
+        guard let data, length > 0 else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
+    }
+
+    /// `TLSv1.3`, … once the handshake is done.
+    public var protocolVersion: String? {
+        guard let ssl, let v = SSL_get_version(ssl) else { return nil }
+        return String(cString: v)
+    }
+
+    public var cipherName: String? {
+        guard let ssl, let cipher = SSL_get_current_cipher(ssl), let name = SSL_CIPHER_get_name(cipher) else { return nil }
+        return String(cString: name)
+    }
+
+    /// The handshake reused a session (a resumption).
+    public var sessionReused: Bool { ssl.map { SSL_session_reused($0) == 1 } ?? false }
+
+    // MARK: lifecycle
+
+    public func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        handshakePromise = context.eventLoop.makePromise(of: Void.self)
+        if context.channel.isActive { start(context) }
+    }
+
+    public func handlerRemoved(context: ChannelHandlerContext) {
+        finish(context)
+        self.context = nil
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        if case .client = role { context.fireChannelActive() }
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard state == .idle else { return }
+        let ctx: OpaquePointer
+        switch role {
+        case .server(let server): ctx = server.defaultContext
+        case .client(let client, _): ctx = client.context
+        }
+        guard let ssl = SSL_new(ctx), let rbio = BIO_new(BIO_s_mem()), let wbio = BIO_new(BIO_s_mem()) else {
+            ERR_clear_error()
+            context.close(promise: nil)
+            return
+        }
+        SSL_set_bio(ssl, rbio, wbio)
+        self.ssl = ssl
+        self.rbio = rbio
+        self.wbio = wbio
+        state = .handshaking
+        counted = true
+        TLSStatistics.currentConnections.increment()
+        TLSStatistics.totalConnections.increment()
+        if let handshakeTimeout {
+            timer = context.eventLoop.scheduleTask(in: handshakeTimeout) { [weak self] in
+                guard let self, self.state == .handshaking, let context = self.context else { return }
+                self.fail(context, .timeout)
+            }
+        }
+        switch role {
+        case .server:
+            SSL_set_accept_state(ssl)
+        case .client(let client, let serverName):
+            SSL_set_connect_state(ssl)
+            client.prepare(ssl, serverName: serverName)
+            advanceHandshake(context)  // the ClientHello
+        }
+        if state == .handshaking { context.read() }
+    }
+
+    /// Releases what this connection holds; once.
+    private func finish(_ context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        if counted {
+            counted = false
+            TLSStatistics.currentConnections.decrement()
+        }
+        state = .closed
+        let error = ChannelError.ioOnClosedChannel
+        let writes = pendingWrites
+        pendingWrites = []
+        for (_, promise) in writes { promise?.fail(error) }
+        pendingOutputClosePromise?.fail(error)
+        pendingOutputClosePromise = nil
+        batchPromise?.fail(error)
+        batchPromise = nil
+        if !handshakeSettled {
+            handshakeSettled = true
+            handshakePromise?.fail(failure ?? TLSHandshakeError.aborted)
+        }
+    }
+
+    // MARK: handshake
+
+    private func advanceHandshake(_ context: ChannelHandlerContext) {
+        guard let ssl else { return }
+        let rc = SSL_do_handshake(ssl)
+        if rc == 1 {
+            flushOutput(context)
+            handshakeCompleted(context)
+            return
+        }
+        let error = SSL_get_error(ssl, rc)
+        if error == SSL_ERROR_WANT_READ {
+            flushOutput(context)
+            if socketInputClosed { fail(context, .closed) }
+            return
+        }
+        let verify = SSL_get_verify_result(ssl)
+        let reason = OpenSSL.firstReason()
+        if verify != X509_V_OK, let text = X509_verify_cert_error_string(verify) {
+            fail(context, .certificateNotTrusted(reason: String(cString: text)))
+        } else if error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN {
+            fail(context, .aborted)
+        } else {
+            fail(context, .failure(reason: reason))
+        }
+    }
+
+    private func handshakeCompleted(_ context: ChannelHandlerContext) {
+        state = .open
+        timer?.cancel()
+        timer = nil
+        switch role {
+        case .server:
+            TLSStatistics.frontendHandshakes.increment()
+            if sessionReused { TLSStatistics.frontendResumed.increment() }
+            handshakeSettled = true
+            handshakePromise?.succeed(())
+            sessionActive = true
+            context.fireChannelActive()
+        case .client:
+            TLSStatistics.backendHandshakes.increment()
+            if sessionReused { TLSStatistics.backendResumed.increment() }
+            let writes = pendingWrites
+            pendingWrites = []
+            for (buffer, promise) in writes { encrypt(context, buffer, promise: promise) }
+            if pendingFlush {
+                pendingFlush = false
+                flushOutput(context)
+            }
+            if pendingOutputClose {
+                pendingOutputClose = false
+                let promise = pendingOutputClosePromise
+                pendingOutputClosePromise = nil
+                sendCloseNotify(context)
+                context.close(mode: .output, promise: promise)
+            }
+            handshakeSettled = true
+            handshakePromise?.succeed(())
+        }
+        // Data that came with the end of the handshake, if the session already asked.
+        if state == .open, wantsRead, hasBufferedInput {
+            decrypt(context)
+            if delivered { completeReads(context) }
+        }
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ error: TLSHandshakeError) {
+        guard state == .handshaking else { return }
+        failure = error
+        flushOutput(context)  // the alert, if OpenSSL wrote one
+        ERR_clear_error()
+        TLSStatistics.handshakeFailures.increment()
+        // Like HAProxy with `dontlognull`: a connection that sent nothing is not logged.
+        if case .server(let server) = role, receivedBytes > 0 {
+            TLSLog.connectionError(context.channel, label: server.label, error)
+        }
+        finish(context)
+        context.close(promise: nil)
+    }
+
+    // MARK: inbound
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        guard state == .handshaking || state == .open, let rbio else { return }
+        receivedBytes &+= buffer.readableBytes
+        buffer.withUnsafeReadableBytes { bytes in
+            _ = BIO_write(rbio, bytes.baseAddress, Int32(bytes.count))
+        }
+        if state == .handshaking {
+            advanceHandshake(context)
+        } else if wantsRead {
+            decrypt(context)
+        }
+    }
+
+    public func channelReadComplete(context: ChannelHandlerContext) {
+        switch state {
+        case .handshaking:
+            context.read()  // the handshake needs more
+        case .open:
+            if delivered {
+                completeReads(context)
+            } else if wantsRead {
+                if peerSentCloseNotify || socketInputClosed {
+                    fireInputClosedOnce(context)
+                } else {
+                    context.read()
+                }
+            }
+        case .idle, .closed:
+            break
+        }
+    }
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, case .inputClosed = event else {
+            if sessionActive || !isServer { context.fireUserInboundEventTriggered(event) }
+            return
+        }
+        socketInputClosed = true
+        switch state {
+        case .handshaking:
+            fail(context, .closed)  // a FIN mid-handshake, as HAProxy words it
+        case .open:
+            if wantsRead {
+                if hasBufferedInput { decrypt(context) }
+                if delivered { completeReads(context) }
+                fireInputClosedOnce(context)
+            }
+            // Else the session learns it at its next read(), after what is still buffered.
+        case .idle, .closed:
+            break
+        }
+    }
+
+    public func channelInactive(context: ChannelHandlerContext) {
+        if state == .handshaking { fail(context, .aborted) }
+        finish(context)
+        if sessionActive || !isServer { context.fireChannelInactive() }
+    }
+
+    public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if state == .handshaking {
+            fail(context, .aborted)
+            return
+        }
+        if sessionActive || !isServer { context.fireErrorCaught(error) }
+    }
+
+    public func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if sessionActive || !isServer { context.fireChannelWritabilityChanged() }
+    }
+
+    private var isServer: Bool {
+        if case .server = role { return true }
+        return false
+    }
+
+    private var hasBufferedInput: Bool {
+        guard let ssl, let rbio else { return false }
+        return BIO_ctrl_pending(rbio) > 0 || SSL_pending(ssl) > 0
+    }
+
+    /// Decrypts all complete records and sends the plaintext up.
+    private func decrypt(_ context: ChannelHandlerContext) {
+        guard let ssl, let rbio, !peerSentCloseNotify else { return }
+        let available = Int(BIO_ctrl_pending(rbio)) + Int(SSL_pending(ssl))
+        var out = context.channel.allocator.buffer(capacity: min(max(available, 1024), 1 << 18))
+        var rc: Int32 = 0
+        while true {
+            if out.writableBytes == 0 {
+                deliver(context, out)
+                out = context.channel.allocator.buffer(capacity: 16_384)
+            }
+            out.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { space in
+                rc = SSL_read(ssl, space.baseAddress, Int32(clamping: space.count))
+                return rc > 0 ? Int(rc) : 0
+            }
+            if rc <= 0 { break }
+        }
+        if out.readableBytes > 0 { deliver(context, out) }
+        let error = SSL_get_error(ssl, rc)
+        // Post-handshake messages may need an answer (key update).
+        if let wbio, BIO_ctrl_pending(wbio) > 0 { flushOutput(context) }
+        switch error {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            break
+        case SSL_ERROR_ZERO_RETURN:
+            peerSentCloseNotify = true
+        default:
+            let reason = OpenSSL.firstReason() ?? "error \(error)"
+            if sessionActive || !isServer { context.fireErrorCaught(TLSProtocolError(reason: reason)) }
+            state = .closed
+            context.close(promise: nil)
+        }
+    }
+
+    private func deliver(_ context: ChannelHandlerContext, _ buffer: ByteBuffer) {
+        delivered = true
+        context.fireChannelRead(wrapInboundOut(buffer))
+    }
+
+    private func completeReads(_ context: ChannelHandlerContext) {
+        delivered = false
+        wantsRead = false
+        context.fireChannelReadComplete()
+        if peerSentCloseNotify || (socketInputClosed && !hasBufferedInput) {
+            fireInputClosedOnce(context)
+        }
+    }
+
+    private func fireInputClosedOnce(_ context: ChannelHandlerContext) {
+        wantsRead = false
+        guard !inputClosedFired, state == .open else { return }
+        inputClosedFired = true
+        context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+    }
+
+    // MARK: outbound
+
+    public func read(context: ChannelHandlerContext) {
+        switch state {
+        case .idle, .handshaking:
+            wantsRead = true  // served when the handshake completes
+        case .open:
+            wantsRead = true
+            if hasBufferedInput && !peerSentCloseNotify {
+                decrypt(context)
+                if delivered { completeReads(context); return }
+            }
+            if peerSentCloseNotify || socketInputClosed {
+                fireInputClosedOnce(context)
+            } else if state == .open {
+                context.read()
+            }
+        case .closed:
+            break
+        }
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let buffer = unwrapOutboundIn(data)
+        switch state {
+        case .open:
+            encrypt(context, buffer, promise: promise)
+        case .idle, .handshaking:
+            pendingWrites.append((buffer, promise))
+        case .closed:
+            promise?.fail(ChannelError.ioOnClosedChannel)
+        }
+    }
+
+    public func flush(context: ChannelHandlerContext) {
+        switch state {
+        case .open: flushOutput(context)
+        case .idle, .handshaking: pendingFlush = true
+        case .closed: break
+        }
+    }
+
+    public func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        switch (mode, state) {
+        case (.output, .open):
+            sendCloseNotify(context)
+            context.close(mode: .output, promise: promise)
+        case (.output, .idle), (.output, .handshaking):
+            pendingOutputClose = true
+            if let promise {
+                if let earlier = pendingOutputClosePromise { earlier.futureResult.cascade(to: promise) }
+                else { pendingOutputClosePromise = promise }
+            }
+        case (.all, .open):
+            sendCloseNotify(context)
+            context.close(mode: .all, promise: promise)
+        default:
+            context.close(mode: mode, promise: promise)
+        }
+    }
+
+    private func encrypt(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
+        guard let ssl, !closeNotifySent else {
+            promise?.fail(ChannelError.outputClosed)
+            return
+        }
+        if buffer.readableBytes > 0 {
+            let rc = buffer.withUnsafeReadableBytes { bytes in
+                SSL_write(ssl, bytes.baseAddress, Int32(bytes.count))
+            }
+            if rc <= 0 {
+                let reason = OpenSSL.firstReason() ?? "write error"
+                promise?.fail(TLSProtocolError(reason: reason))
+                if sessionActive || !isServer { context.fireErrorCaught(TLSProtocolError(reason: reason)) }
+                context.close(promise: nil)
+                return
+            }
+        }
+        if let promise {
+            if let batch = batchPromise { batch.futureResult.cascade(to: promise) } else { batchPromise = promise }
+        }
+    }
+
+    /// Sends what OpenSSL wrote, in one buffer, and flushes.
+    private func flushOutput(_ context: ChannelHandlerContext) {
+        let promise = batchPromise
+        batchPromise = nil
+        guard let wbio else { promise?.succeed(()); return }
+        let pending = Int(BIO_ctrl_pending(wbio))
+        guard pending > 0 else { promise?.succeed(()); return }
+        var out = context.channel.allocator.buffer(capacity: pending)
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { space in
+            Int(max(0, BIO_read(wbio, space.baseAddress, Int32(pending))))
+        }
+        context.write(wrapOutboundOut(out), promise: promise)
+        context.flush()
+    }
+
+    private func sendCloseNotify(_ context: ChannelHandlerContext) {
+        guard let ssl, !closeNotifySent else { return }
+        closeNotifySent = true
+        _ = SSL_shutdown(ssl)
+        ERR_clear_error()
+        flushOutput(context)
+    }
+}
+
+extension TLSServerContext {
+    /// The handler for an accepted connection; `handshakeTimeout` is the frontend's
+    /// `timeout client`, as HAProxy applies it to the handshake.
+    public func makeHandler(handshakeTimeout: TimeAmount?) -> TLSHandler {
+        TLSHandler(role: .server(self), handshakeTimeout: handshakeTimeout)
+    }
+}
+
+extension TLSClientContext {
+    /// The handler for a new connection to this server. `serverName` overrides the server
+    /// line's `sni` (for `check-sni`); `handshakeTimeout` is the backend's `timeout connect`.
+    public func makeHandler(handshakeTimeout: TimeAmount?, serverName: String? = nil) -> TLSHandler {
+        TLSHandler(role: .client(self, serverName: serverName ?? self.serverName), handshakeTimeout: handshakeTimeout)
+    }
+}
+
+extension TLSHandler {
+    /// The channel once its TLS handshake (if it has a TLSHandler) is done. Call on the
+    /// channel's event loop, e.g. from a connect future's callback.
+    public static func handshakeCompleted(on channel: Channel) -> EventLoopFuture<Channel> {
+        guard let handler = try? channel.pipeline.syncOperations.handler(type: TLSHandler.self),
+              let future = handler.handshakeFuture else {
+            return channel.eventLoop.makeSucceededFuture(channel)
+        }
+        return future.map { channel }
+    }
+}

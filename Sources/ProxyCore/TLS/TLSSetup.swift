@@ -1,0 +1,162 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Shared
+
+/// Builds the TLS contexts of a configuration at start-up, from the model's settings and
+/// the `global` defaults, so that a bad PEM, a key that does not match its certificate or a
+/// cipher string OpenSSL refuses stops the start with the file named.
+enum TLSSetup {
+    /// HAProxy 2.2+ accepts TLS 1.2 and above on binds unless told otherwise.
+    static let defaultBindMinimum = TLSVersion.tls12
+
+    /// The context of a `bind … ssl`, nil without `ssl`.
+    static func serverContext(for bind: BindSettings, frontend: String, index: Int,
+                              global: GlobalSettings) throws -> TLSServerContext? {
+        let ssl = bind.ssl
+        guard ssl.enabled else { return nil }
+        let prefix = "'bind \(bind.written)' in frontend '\(frontend)'"
+        do {
+            var common = TLSCommonSettings(
+                versions: try TLSVersion.range(options: ssl.options, defaultMinimum: defaultBindMinimum),
+                ciphers: ssl.ciphers, cipherSuites: ssl.cipherSuites,
+                curves: ssl.curves ?? ssl.ecdhe)
+            common.tickets = !ssl.options.contains("no-tls-tickets")
+            common.preferServerCiphers = !ssl.options.contains("prefer-client-ciphers")
+            var certificates: [(path: String, filters: [String])] = []
+            for path in ssl.certificates {
+                certificates += try certificateFiles(path).map { ($0, []) }
+            }
+            for list in ssl.certificateLists {
+                certificates += try certificateList(list, base: global.crtBase)
+            }
+            var alpn = ssl.alpn
+            var warnings: [String] = []
+            if alpn.contains("h2") {
+                alpn.removeAll { $0 == "h2" }
+                warnings.append("\(prefix) : proxyd does not speak HTTP/2 yet: 'h2' is left out of 'alpn'.")
+            }
+            let settings = TLSServerContext.Settings(
+                common: common, certificates: certificates, caFile: ssl.caFile, crlFile: ssl.crlFile,
+                verify: ssl.verify ?? "none", alpn: alpn, strictSNI: ssl.strictSNI,
+                sessionCacheSize: global.tunables["tune.ssl.cachesize"].flatMap { Int($0) } ?? 20_000,
+                sessionIDContext: "proxyd/\(frontend)/\(index)")
+            // HAProxy names an unnamed listener by its number in the frontend.
+            let label = "\(frontend)/\(bind.name ?? String(index + 1))"
+            let context = try TLSServerContext(settings, label: label)
+            for warning in warnings + context.warnings.map({ "\(prefix) : \($0)" }) {
+                warn(warning, at: bind.location)
+            }
+            return context
+        } catch let error as TLSConfigurationError {
+            throw RuntimeBuilder.Failure(location: bind.location, message: "\(prefix) : \(error.message)")
+        }
+    }
+
+    /// The context of a `server … ssl`, nil without `ssl`.
+    static func clientContext(for server: ServerSettings, backend: String,
+                              global: GlobalSettings) throws -> TLSClientContext? {
+        let ssl = server.ssl
+        guard ssl.enabled else { return nil }
+        let prefix = "'server \(backend)/\(server.name)'"
+        do {
+            let defaults = global.sslDefaultServer
+            let options = defaults.options + ssl.options
+            var common = TLSCommonSettings(
+                versions: try TLSVersion.range(options: options, defaultMinimum: .tls12),
+                ciphers: ssl.ciphers ?? defaults.ciphers,
+                cipherSuites: ssl.cipherSuites ?? defaults.cipherSuites,
+                curves: defaults.curves)
+            common.tickets = !options.contains("no-tls-tickets")
+            let verify = ssl.verify.map { $0 == "required" } ?? global.sslServerVerifyRequired
+            let settings = TLSClientContext.Settings(
+                common: common, certificate: ssl.certificate, caFile: ssl.caFile, crlFile: ssl.crlFile,
+                verify: verify, verifyHost: ssl.verifyHost, serverName: try serverName(ssl.sni),
+                alpn: ssl.alpn)
+            let context = try TLSClientContext(settings, label: "\(backend)/\(server.name)")
+            for warning in context.warnings { warn("\(prefix) : \(warning)", at: server.location) }
+            return context
+        } catch let error as TLSConfigurationError {
+            throw RuntimeBuilder.Failure(location: server.location, message: "\(prefix) : \(error.message)")
+        }
+    }
+
+    /// `sni str(NAME)` gives a fixed name. Other sample expressions need the request.
+    static func serverName(_ expression: String?) throws -> String? {
+        guard let expression else { return nil }
+        if expression.hasPrefix("str("), expression.hasSuffix(")") {
+            return String(expression.dropFirst(4).dropLast())
+        }
+        throw TLSConfigurationError("'sni \(expression)' : only 'sni str(NAME)' is supported by proxyd yet.")
+    }
+
+    /// A `crt` path: a file, or every certificate file of a directory in name order
+    /// (skipping HAProxy's side files `.key`, `.ocsp`, `.issuer`, `.sctl`).
+    static func certificateFiles(_ path: String) throws -> [String] {
+        guard FileSystem.kind(path) == .directory else { return [path] }
+        guard let names = FileSystem.list(path) else {
+            throw TLSConfigurationError("unable to scan directory '\(path)' : \(FileSystem.lastError())")
+        }
+        let skipped = [".key", ".ocsp", ".issuer", ".sctl", ".dh"]
+        let files = names.sorted()
+            .filter { name in !name.hasPrefix(".") && !skipped.contains { name.hasSuffix($0) } }
+            .map { path.hasSuffix("/") ? path + $0 : path + "/" + $0 }
+            .filter { FileSystem.kind($0) == .file }
+        guard !files.isEmpty else {
+            throw TLSConfigurationError("no certificate found in directory '\(path)'.")
+        }
+        return files
+    }
+
+    /// A `crt-list` file: `PATH [[options]] [SNI filter…]` per line, `#` comments.
+    /// Per-line options in brackets are not supported yet and are refused.
+    static func certificateList(_ path: String, base: String?) throws -> [(path: String, filters: [String])] {
+        guard case let .success(bytes) = FileSystem.read(path) else {
+            throw TLSConfigurationError("failed to open crt-list file '\(path)'.")
+        }
+        var result: [(path: String, filters: [String])] = []
+        for (number, raw) in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+            guard let first = words.first else { continue }
+            if words.contains(where: { $0.hasPrefix("[") }) {
+                throw TLSConfigurationError("crt-list '\(path)' line \(number + 1): per-certificate options in brackets are not supported by proxyd yet.")
+            }
+            let file = first.hasPrefix("/") || base == nil ? first : base! + "/" + first
+            guard FileSystem.exists(file) else {
+                throw TLSConfigurationError("crt-list '\(path)' line \(number + 1): unable to stat SSL certificate from file '\(file)' : No such file or directory.")
+            }
+            for one in try certificateFiles(file) { result.append((one, Array(words.dropFirst()))) }
+        }
+        return result
+    }
+
+    static func warn(_ message: String, at location: SourceLocation) {
+        let d = Diagnostic.parsing(.warning, location, message)
+        fputs(DiagnosticRenderer.render(d, pid: getpid()) + "\n", stderr)
+    }
+}
+
+extension TLSSetup {
+    /// Builds the contexts of a frontend's `bind … ssl` lines.
+    static func attach(to frontend: RuntimeFrontend, from proxy: ProxySettings, global: GlobalSettings) throws {
+        frontend.tlsContexts = try frontend.binds.enumerated().map { index, bind in
+            try serverContext(for: bind, frontend: frontend.name, index: index, global: global)
+        }
+    }
+
+    /// Builds the contexts of a backend's `server … ssl` lines.
+    static func attach(to backend: RuntimeBackend, from proxy: ProxySettings, global: GlobalSettings) throws {
+        for (server, settings) in zip(backend.servers, proxy.servers) {
+            server.tls = try clientContext(for: settings, backend: backend.name, global: global)
+        }
+    }
+}
+
+extension RuntimeFrontend {
+    /// The TLS context of one of this frontend's binds (nil without `ssl`).
+    func tlsContext(for bind: BindSettings) -> TLSServerContext? {
+        guard let index = binds.firstIndex(of: bind), index < tlsContexts.count else { return nil }
+        return tlsContexts[index]
+    }
+}

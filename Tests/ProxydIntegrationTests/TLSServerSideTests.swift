@@ -1,0 +1,232 @@
+import Foundation
+import XCTest
+
+/// TLS towards servers (`server … ssl`), with nginx as the lab's web servers, and the lab's
+/// two TLS configurations end to end: termination (curl → proxyd TLS → nginx TLS) and
+/// passthrough (curl → proxyd tcp → nginx TLS).
+final class TLSServerSideTests: XCTestCase {
+    static var material: TLSMaterial!
+
+    override class func setUp() {
+        super.setUp()
+        material = try? TLSMaterial()
+    }
+
+    override class func tearDown() {
+        material = nil
+        super.tearDown()
+    }
+
+    private var m: TLSMaterial {
+        get throws {
+            guard let material = Self.material else { throw TestFailure("could not make certificates with openssl") }
+            return material
+        }
+    }
+
+    private func nginx(_ name: String) throws -> TLSNginx {
+        try TLSNginx(name: name, certificate: try m.path("nginx.crt"), key: try m.path("nginx.key"),
+                     clientCA: try m.path("ca.crt"))
+    }
+
+    /// The lab's `global` TLS lines, with our temp directory as crt-base and ca-base.
+    private func labGlobal(serverVerify: String? = "none") throws -> String {
+        """
+        global
+            nbthread 1
+            ca-base \(try m.directory.path)
+            crt-base \(try m.directory.path)
+            ssl-default-bind-ciphers  ECDH+AESGCM:DH+AESGCM:ECDH+AES256:DH+AES256:ECDH+AES128:DH+AES:RSA+AESGCM:RSA+AES:!aNULL:!MD5:!DSS
+            ssl-default-bind-options  no-sslv3
+            \(serverVerify.map { "ssl-server-verify \($0)" } ?? "")
+            tune.ssl.default-dh-param 2048
+
+        defaults
+            mode    tcp
+            option  tcplog
+            option  dontlognull
+            timeout connect 5000
+            timeout client  50000
+            timeout server  50000
+
+        """
+    }
+
+    func testHTTPReencryptionWithClientCertificateSNIAndConnectionReuse() throws {
+        let web = try nginx("myweb1")
+        defer { web.stop() }
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try labGlobal() + """
+            frontend fe
+                mode http
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+                default_backend app
+            backend app
+                mode http
+                server myweb1 127.0.0.1:\(web.port) ssl verify none crt client.pem sni str(nginx.test)
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let url = "https://127.0.0.1:\(port)/"
+        let result = try Tool.curlInsecure(["-w", "%{num_connects}\n", url, url])
+        XCTAssertEqual(result.status, 0, result.all)
+        let expected = "myweb1 client=[CN=client.test] verify=SUCCESS sni=[nginx.test] proto=TLSv1.3 reused=.\n"
+        XCTAssertEqual(result.stdout, expected + "1\n" + expected + "0\n", result.all)
+    }
+
+    func testServerVerification() throws {
+        let web = try nginx("myweb1")
+        defer { web.stop() }
+        let good = TCP.freePort(), wrongName = TCP.freePort(), wrongCA = TCP.freePort()
+        let proxy = try ProxydProcess(config: try labGlobal(serverVerify: nil) + """
+            listen good
+                mode http
+                bind 127.0.0.1:\(good) ssl crt proxy.pem
+                server s 127.0.0.1:\(web.port) ssl ca-file ca.crt sni str(nginx.test)
+            listen wrongname
+                mode http
+                bind 127.0.0.1:\(wrongName) ssl crt proxy.pem
+                retries 0
+                server s 127.0.0.1:\(web.port) ssl ca-file ca.crt sni str(elsewhere.test)
+            listen wrongca
+                mode http
+                bind 127.0.0.1:\(wrongCA) ssl crt proxy.pem
+                retries 0
+                server s 127.0.0.1:\(web.port) ssl ca-file rsa.crt verify required
+            """, waitForPorts: [good, wrongName, wrongCA])
+        defer { proxy.stop() }
+        let ok = try Tool.curlInsecure(["https://127.0.0.1:\(good)/healthz"])
+        XCTAssertEqual(ok.stdout, "ok\n", ok.all)
+        for port in [wrongName, wrongCA] {
+            let refused = try Tool.curlInsecure(["-w", "%{http_code}", "-o", "/dev/null", "https://127.0.0.1:\(port)/healthz"])
+            XCTAssertEqual(refused.stdout, "503", "a server whose certificate does not verify is not used: \(refused.all)")
+        }
+    }
+
+    func testVerifyRequiredWithoutCAFileIsAStartupError() throws {
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try labGlobal(serverVerify: nil) + """
+            listen x
+                bind 127.0.0.1:\(port)
+                server s 127.0.0.1:1 ssl
+            """)
+        XCTAssertEqual(proxy.waitForExit(timeout: 10), 1)
+        let text = proxy.stderrText()
+        XCTAssertTrue(text.contains("'server x/s' : verify is enabled by default but no CA file specified."), text)
+    }
+
+    /// haproxy-ssl-termination.conf: the frontend (mode tcp, from defaults) terminates TLS
+    /// with `crt my-crt-key.pem`; the servers are reached over TLS with the same PEM as
+    /// client certificate. The lab's curl command works.
+    func testLabSSLTermination() throws {
+        let web1 = try nginx("myweb1"), web2 = try nginx("myweb2")
+        defer { web1.stop(); web2.stop() }
+        try? FileManager.default.removeItem(atPath: try m.path("my-crt-key.pem"))
+        try FileManager.default.copyItem(atPath: try m.path("client.pem"), toPath: try m.path("my-crt-key.pem"))
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try labGlobal() + """
+            frontend https-in
+            \tbind 127.0.0.1:\(port)     ssl crt my-crt-key.pem
+            \tdefault_backend app
+
+            backend app
+            \tbalance roundrobin
+            \toption  httpchk GET /healthz
+              http-check expect rstatus (2|3)[0-9][0-9]
+            \toption  log-health-checks
+            \tserver  myweb1 127.0.0.1:\(web1.port) check ssl crt my-crt-key.pem inter 10s fall 3 rise 2
+            \tserver  myweb2 127.0.0.1:\(web2.port) check ssl crt my-crt-key.pem inter 10s fall 3 rise 2
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        // The lab's command: curl --insecure --cert my.crt --key my.key https://VIP:8443/healthz
+        let health = try Tool.curlInsecure(["--cert", try m.path("client.crt"), "--key", try m.path("client.key"),
+                                            "https://127.0.0.1:\(port)/healthz"])
+        XCTAssertEqual(health.status, 0, health.all)
+        XCTAssertEqual(health.stdout, "ok\n")
+        // Round robin by connection; each server sees proxyd's client certificate.
+        var names: [String] = [], reused: [String] = []
+        for _ in 0..<4 {
+            let r = try Tool.curlInsecure(["-v", "https://127.0.0.1:\(port)/"])
+            XCTAssertTrue(r.stderr.contains("CN=client.test"), "the certificate curl sees is proxyd's (my-crt-key.pem)")
+            XCTAssertTrue(r.stdout.contains("client=[CN=client.test] verify=SUCCESS"), r.stdout)
+            names.append(String(r.stdout.prefix(6)))
+            reused.append(String(r.stdout.split(separator: " ").last ?? ""))
+        }
+        // proxyd keeps each server's TLS session: later connections resume it.
+        XCTAssertEqual(reused.suffix(2), ["reused=r\n", "reused=r\n"], "\(reused)")
+        XCTAssertEqual(Set(names), ["myweb1", "myweb2"], "\(names)")
+        XCTAssertNotEqual(names[0], names[1])
+    }
+
+    /// haproxy-ssl-passthrough.conf: mode tcp without ssl; the certificate the client sees
+    /// is nginx's and nginx sees the client's own certificate.
+    func testLabSSLPassthrough() throws {
+        let web1 = try nginx("myweb1"), web2 = try nginx("myweb2")
+        defer { web1.stop(); web2.stop() }
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try labGlobal(serverVerify: nil) + """
+            frontend https-in
+            \tbind 127.0.0.1:\(port)
+            \tdefault_backend app
+
+            backend app
+            \tbalance roundrobin
+            \toption  tcp-check
+            \toption  log-health-checks
+            \tserver  myweb1 127.0.0.1:\(web1.port) check port \(web1.port) inter 10s fall 3 rise 2
+            \tserver  myweb2 127.0.0.1:\(web2.port) check port \(web2.port) inter 10s fall 3 rise 2
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let r = try Tool.curlInsecure(["-v", "--cert", try m.path("client.crt"), "--key", try m.path("client.key"),
+                                       "https://127.0.0.1:\(port)/"])
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertTrue(r.stderr.contains("CN=nginx.test"), "the certificate seen is nginx's: \(r.stderr)")
+        XCTAssertTrue(r.stdout.contains("client=[CN=client.test] verify=SUCCESS"), r.stdout)
+        let health = try Tool.curlInsecure(["https://127.0.0.1:\(port)/healthz"])
+        XCTAssertEqual(health.stdout, "ok\n", health.all)
+    }
+
+    /// Large bodies both ways through both TLS legs, in http and tcp mode: every byte
+    /// arrives in order (records split across reads, backpressure on each side).
+    func testLargeBodiesThroughBothTLSLegs() throws {
+        let web = try nginx("myweb1")
+        defer { web.stop() }
+        let file = try web.serve("big.bin", size: 12_345_678)
+        let httpPort = TCP.freePort(), tcpPort = TCP.freePort()
+        let proxy = try ProxydProcess(config: try labGlobal() + """
+            listen http
+                mode http
+                bind 127.0.0.1:\(httpPort) ssl crt proxy.pem
+                server myweb1 127.0.0.1:\(web.port) ssl verify none
+            listen tcp
+                bind 127.0.0.1:\(tcpPort) ssl crt proxy.pem
+                server myweb1 127.0.0.1:\(web.port) ssl verify none
+            """, waitForPorts: [httpPort, tcpPort])
+        defer { proxy.stop() }
+        for port in [httpPort, tcpPort] {
+            let out = try m.path("download-\(port).bin")
+            let r = try Tool.curlInsecure(["-o", out, "-w", "%{http_code} %{size_download}",
+                                           "https://127.0.0.1:\(port)/files/big.bin"])
+            XCTAssertEqual(r.stdout, "200 12345678", r.all)
+            XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: out)), file, "same bytes through port \(port)")
+            try? FileManager.default.removeItem(atPath: out)
+        }
+    }
+
+    func testLargeUploadThroughTermination() throws {
+        let counter = try TestBackend(name: "count", behaviour: .countBody)
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try labGlobal() + """
+            listen up
+                mode http
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+                server count 127.0.0.1:\(counter.port)
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let upload = try m.path("upload.bin")
+        try Data(repeating: 0x61, count: 9_000_001).write(to: URL(fileURLWithPath: upload))
+        defer { try? FileManager.default.removeItem(atPath: upload) }
+        let r = try Tool.curlInsecure(["--data-binary", "@\(upload)", "https://127.0.0.1:\(port)/up"])
+        XCTAssertEqual(r.status, 0, r.all)
+        XCTAssertEqual(r.stdout, "9000001")
+    }
+}

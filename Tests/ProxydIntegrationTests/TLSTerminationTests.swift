@@ -1,0 +1,257 @@
+import Foundation
+import XCTest
+
+/// `bind … ssl crt …`: proxyd terminates TLS, in mode http and tcp, with real clients
+/// (curl, openssl s_client, socat) and certificates made by openssl for the test.
+final class TLSTerminationTests: XCTestCase {
+    static var material: TLSMaterial!
+
+    override class func setUp() {
+        super.setUp()
+        material = try? TLSMaterial()
+    }
+
+    override class func tearDown() {
+        material = nil
+        super.tearDown()
+    }
+
+    private var m: TLSMaterial {
+        get throws {
+            guard let material = Self.material else { throw TestFailure("could not make certificates with openssl") }
+            return material
+        }
+    }
+
+    /// A global section with the lab's TLS lines (`crt-base`, its cipher string, …).
+    private func preamble(mode: String, timeoutClient: String = "10s") throws -> String {
+        """
+        global
+            nbthread 1
+            crt-base \(try m.directory.path)
+            ca-base \(try m.directory.path)
+            ssl-default-bind-ciphers  ECDH+AESGCM:DH+AESGCM:ECDH+AES256:DH+AES256:ECDH+AES128:DH+AES:RSA+AESGCM:RSA+AES:!aNULL:!MD5:!DSS
+            ssl-default-bind-options  no-sslv3
+            ssl-server-verify         none
+            tune.ssl.default-dh-param 2048
+
+        defaults
+            mode \(mode)
+            timeout connect 2s
+            timeout client \(timeoutClient)
+            timeout server 10s
+
+        """
+    }
+
+    func testCurlThroughHTTPModeTerminationWithKeepAlive() throws {
+        let app = try TestBackend(name: "app")
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
+            frontend https-in
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let url = "https://127.0.0.1:\(port)/"
+        let result = try Tool.curlInsecure(["-w", " %{http_code} %{num_connects}\n", url, url, url])
+        XCTAssertEqual(result.status, 0, result.all)
+        let lines = result.stdout.split(separator: "\n")
+        XCTAssertEqual(lines, ["app 200 1", "app 200 0", "app 200 0"], "three answers on one TLS connection: \(result.all)")
+        XCTAssertEqual(app.requestCount, 3)
+    }
+
+    func testTCPModeTerminationCarriesBytesAndHalfCloseBothWays() throws {
+        let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try preamble(mode: "tcp") + """
+            listen echo
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+            \(ProxyFixture.serverLines([echo]))
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        // socat sends close_notify and shuts its output at the end of its input, then
+        // waits (-t) for the rest of the answer: the echo server sees our half-close and
+        // says bye after the echoed bytes.
+        let payload = String(repeating: "0123456789abcdef", count: 40_000)  // 640 kB, many records
+        let result = try Tool.run(Tool.socat, ["-t", "5", "-", "OPENSSL:127.0.0.1:\(port),verify=0"],
+                                  input: payload, timeout: 30)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout.count, payload.count + 4)
+        XCTAssertTrue(result.stdout.hasPrefix("0123456789abcdef"))
+        XCTAssertTrue(result.stdout.hasSuffix(payload.suffix(16) + "bye\n"), "echo, then bye after our half-close")
+    }
+
+    func testSNIChoosesTheCertificateFromADirectory() throws {
+        let app = try TestBackend(name: "app")
+        let dir = try m.path("sni-dir")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // Name order decides the default: "a-proxy.pem" first.
+        try FileManager.default.copyItem(atPath: try m.path("proxy.pem"), toPath: dir + "/a-proxy.pem")
+        try FileManager.default.copyItem(atPath: try m.path("other.pem"), toPath: dir + "/b-other.pem")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let port = TCP.freePort(), strictPort = TCP.freePort()
+        let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt sni-dir
+                bind 127.0.0.1:\(strictPort) ssl strict-sni crt sni-dir
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """, waitForPorts: [port, strictPort])
+        defer { proxy.stop() }
+        func subject(_ port: Int, _ args: [String]) throws -> String {
+            let r = try Tool.sClient(port: port, args)
+            return r.stdout.split(separator: "\n").first { $0.hasPrefix("subject=") }.map(String.init) ?? "none: \(r.all)"
+        }
+        XCTAssertEqual(try subject(port, ["-servername", "other.test"]), "subject=CN = other.test")
+        XCTAssertEqual(try subject(port, ["-servername", "proxy.test"]), "subject=CN = proxy.test")
+        XCTAssertEqual(try subject(port, ["-servername", "x.wild.test"]), "subject=CN = proxy.test", "wildcard")
+        XCTAssertEqual(try subject(port, ["-servername", "unknown.test"]), "subject=CN = proxy.test", "default")
+        XCTAssertEqual(try subject(port, ["-noservername"]), "subject=CN = proxy.test", "default")
+        XCTAssertEqual(try subject(strictPort, ["-servername", "other.test"]), "subject=CN = other.test")
+        XCTAssertTrue(try subject(strictPort, ["-servername", "unknown.test"]).hasPrefix("none"), "strict-sni refuses")
+        // curl sees the certificate of the name it asked for, and gets its answer.
+        let r = try Tool.curlInsecure(["-v", "--resolve", "other.test:\(port):127.0.0.1", "https://other.test:\(port)/"])
+        XCTAssertTrue(r.stderr.contains("CN=other.test"), r.stderr)
+        XCTAssertEqual(r.stdout, "app")
+    }
+
+    func testALPNAndProtocolVersions() throws {
+        let app = try TestBackend(name: "app")
+        let port = TCP.freePort(), only13 = TCP.freePort()
+        let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt proxy.pem alpn h2,http/1.1
+                bind 127.0.0.1:\(only13) ssl crt proxy.pem ssl-min-ver TLSv1.3
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """, waitForPorts: [port, only13])
+        defer { proxy.stop() }
+        let alpn = try Tool.sClient(port: port, ["-alpn", "h2,http/1.1"])
+        XCTAssertTrue(alpn.stdout.contains("ALPN protocol: http/1.1"), "h2 is left out, http/1.1 chosen: \(alpn.all)")
+        // curl offers h2 and http/1.1, gets http/1.1 and its answer.
+        let curl = try Tool.curlInsecure(["-w", " %{http_version}", "https://127.0.0.1:\(port)/"])
+        XCTAssertEqual(curl.stdout, "app 1.1", curl.all)
+
+        XCTAssertTrue(try Tool.sClient(port: port, ["-tls1_2"]).stdout.contains("New, TLSv1.2,"))
+        XCTAssertTrue(try Tool.sClient(port: port, ["-tls1_3"]).stdout.contains("New, TLSv1.3,"))
+        let old = try Tool.sClient(port: port, ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+        XCTAssertFalse(old.stdout.contains("New, TLSv1.1,"), "below TLS 1.2 is refused by default, as in HAProxy 2.2+")
+        XCTAssertTrue(old.all.contains("alert protocol version"), old.all)
+        XCTAssertTrue(try Tool.sClient(port: only13, ["-tls1_3"]).stdout.contains("New, TLSv1.3,"))
+        let refused = try Tool.sClient(port: only13, ["-tls1_2"])
+        XCTAssertFalse(refused.stdout.contains("New, TLSv1.2,"))
+        XCTAssertTrue(refused.all.contains("alert protocol version"), refused.all)
+        let stderr = proxy.stopAndReadStderr()
+        XCTAssertTrue(stderr.contains("proxyd does not speak HTTP/2 yet"), stderr)
+    }
+
+    func testSessionResumptionWithIDsAndTickets() throws {
+        let app = try TestBackend(name: "app")
+        let port = TCP.freePort(), noTickets = TCP.freePort()
+        let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+                bind 127.0.0.1:\(noTickets) ssl crt proxy.pem no-tls-tickets
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """, waitForPorts: [port, noTickets])
+        defer { proxy.stop() }
+        for (p, version) in [(port, "-tls1_2"), (port, "-tls1_3"), (noTickets, "-tls1_2"), (noTickets, "-tls1_3")] {
+            let session = try m.path("session-\(p)\(version).pem")
+            let first = try Tool.sClient(port: p, [version, "-sess_out", session])
+            XCTAssertTrue(first.stdout.contains("New, TLSv1."), first.all)
+            let second = try Tool.sClient(port: p, [version, "-sess_in", session])
+            XCTAssertTrue(second.stdout.contains("Reused, TLSv1."), "\(p) \(version): \(second.all)")
+        }
+    }
+
+    func testClientCertificateRequired() throws {
+        let app = try TestBackend(name: "app")
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt proxy.pem ca-file ca.crt verify required
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let url = "https://127.0.0.1:\(port)/healthz"
+        let without = try Tool.curlInsecure([url])
+        XCTAssertNotEqual(without.status, 0, "no client certificate: refused")
+        let with = try Tool.curlInsecure(["--cert", try m.path("client.crt"), "--key", try m.path("client.key"), url])
+        XCTAssertEqual(with.status, 0, with.all)
+        XCTAssertEqual(with.stdout, "app")
+        let selfSigned = try Tool.curlInsecure(["--cert", try m.path("rsa.crt"), "--key", try m.path("rsa.key"), url])
+        XCTAssertNotEqual(selfSigned.status, 0, "a certificate the CA did not sign: refused")
+        let stderr = proxy.stopAndReadStderr()
+        XCTAssertTrue(stderr.contains("SSL client certificate not trusted"), stderr)
+    }
+
+    func testGarbageAndStalledHandshakesAreLoggedOnceAndHurtNobodyElse() throws {
+        let app = try TestBackend(name: "app")
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try preamble(mode: "http", timeoutClient: "1s") + """
+            frontend https-in
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        // A client that stalls in the middle of its ClientHello.
+        let staller = try TCP.Connection(port: port, timeout: 5)
+        try staller.send([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03])
+        // Plain HTTP on the TLS port: closed at once.
+        let plain = try TCP.Connection(port: port, timeout: 5)
+        try plain.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(plain.receiveAll().count, 0, "nothing but a close for plain HTTP")
+        // Meanwhile a real client is served.
+        let good = try Tool.curlInsecure(["https://127.0.0.1:\(port)/"])
+        XCTAssertEqual(good.stdout, "app", good.all)
+        // The staller is cut by `timeout client` (1 s).
+        let started = Date()
+        XCTAssertEqual(staller.receiveSome(), [], "closed by the proxy")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3)
+        // A connection that sends nothing and leaves is not logged (dontlognull-like).
+        try TCP.Connection(port: port).close()
+        usleep(200_000)
+        XCTAssertEqual(app.connectionCount, 1, "failed handshakes never reached the backend")
+        let stderr = proxy.stopAndReadStderr()
+        let lines = stderr.split(separator: "\n")
+        XCTAssertEqual(lines.filter { $0.hasSuffix("https-in/1: SSL handshake failure") }.count, 1, stderr)
+        XCTAssertEqual(lines.filter { $0.hasSuffix("https-in/1: Timeout during SSL handshake") }.count, 1, stderr)
+        XCTAssertEqual(lines.filter { $0.contains("SSL handshake") }.count, 2, stderr)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("127.0.0.1:") && $0.contains("] https-in/1: ") }, stderr)
+    }
+
+    func testBadCertificatesAreStartupErrorsNamingTheFile() throws {
+        let mismatch = try m.path("mismatch.pem")
+        try (try String(contentsOfFile: try m.path("proxy.crt"), encoding: .utf8)
+             + String(contentsOfFile: try m.path("other.key"), encoding: .utf8))
+            .write(toFile: mismatch, atomically: true, encoding: .utf8)
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
+            listen fe
+                bind 127.0.0.1:\(port) ssl crt mismatch.pem
+                server s 127.0.0.1:1
+            """)
+        XCTAssertEqual(proxy.waitForExit(timeout: 10), 1)
+        let text = proxy.stderrText()
+        XCTAssertTrue(text.contains("inconsistencies between private key and certificate loaded from PEM file '\(mismatch)'"), text)
+
+        let badCipher = try ProxydProcess(config: try preamble(mode: "http") + """
+            listen fe
+                bind 127.0.0.1:\(port) ssl crt proxy.pem ciphers NOSUCHCIPHER
+                server s 127.0.0.1:1
+            """)
+        XCTAssertEqual(badCipher.waitForExit(timeout: 10), 1)
+        XCTAssertTrue(badCipher.stderrText().contains("unable to set SSL cipher list to 'NOSUCHCIPHER'"))
+    }
+}
