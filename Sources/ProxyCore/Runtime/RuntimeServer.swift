@@ -25,6 +25,9 @@ public final class RuntimeServer: @unchecked Sendable {
     public let isUsable: ManagedAtomic<Bool>
     /// The full state behind `isUsable`, for the stats page, the runtime API and checks.
     public let status: NIOLockedValueBox<ServerStatus>
+    /// Health-check results (last check and agent status, codes, durations, last change);
+    /// nil without `check`/`agent-check`. Set once at build time (Health/HealthMonitor).
+    public internal(set) var health: ServerHealth?
 
     public init(name: String, index: Int, address: SocketAddress, weight: Int,
                 isBackup: Bool, maxConnections: Int?, disabled: Bool, id: Int? = nil) {
