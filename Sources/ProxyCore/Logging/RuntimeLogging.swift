@@ -12,6 +12,24 @@ extension RuntimeBuilder {
         func logger(_ proxy: ProxySettings) -> ProxyLogger? {
             proxy.logs.isEmpty ? nil : sinks.logger(for: proxy.logs, tag: tag, hostname: hostname)
         }
+        for frontend in runtime.frontends {
+            guard let proxy = config.proxies.first(where: { $0.name == frontend.name && $0.isFrontend }),
+                  !proxy.logs.isEmpty, let logger = logger(proxy) else { continue }
+            let source: String?
+            if let custom = proxy.logFormat {
+                source = custom
+            } else if proxy.httpLog, proxy.mode == .http {
+                source = proxy.httpLogCLF ? LogFormat.httpLogCLFFormat : LogFormat.httpLogFormat
+            } else if proxy.tcpLog || proxy.httpLog {
+                // HAProxy falls back to tcplog for `option httplog` outside http mode.
+                source = LogFormat.tcpLogFormat
+            } else {
+                source = nil
+            }
+            frontend.trafficLog = TrafficLog(
+                logger: logger, format: LogFormat(source ?? ""), connectLineOnly: source == nil,
+                dontLogNull: proxy.dontLogNull, frontend: frontend, globalGate: runtime.globalGate)
+        }
         var plans: [HealthMonitor.BackendPlan] = []
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
             guard let backend = backends[proxy.name] else { continue }

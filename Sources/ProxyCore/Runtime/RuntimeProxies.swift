@@ -102,6 +102,9 @@ public final class RuntimeFrontend: @unchecked Sendable {
     let responseRules: [CompiledRule]
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.
     var gate: AdmissionGate!
+    /// Traffic logs (Logging/TrafficLog); nil when this frontend does not log, and then
+    /// sessions keep no log record at all.
+    var trafficLog: TrafficLog?
 
     init(name: String, mode: ProxyMode, binds: [BindSettings], timeouts: FrontendTimeouts,
                 maxConnections: Int?, router: Router, httpConnectionMode: HTTPConnectionMode,
