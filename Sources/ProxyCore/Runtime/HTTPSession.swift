@@ -75,6 +75,11 @@ final class HTTPSession: ChannelInboundHandler {
     /// Header edits for the request being forwarded (rules, forwardfor, Connection).
     private var requestRewrite = HeadRewrite()
 
+    /// Traffic log record of the current request (Logging/TrafficLog): only when the
+    /// frontend logs; `logPending` while a request is under way and not yet logged.
+    private var log: SessionLogRecord?
+    private var logPending = false
+
     init(frontend: RuntimeFrontend, loopStates: LoopStates, counters: SessionCounters, registry: SessionRegistry) {
         self.frontend = frontend
         self.loopStates = loopStates
@@ -96,6 +101,10 @@ final class HTTPSession: ChannelInboundHandler {
         loop.httpSessions[ObjectIdentifier(self)] = self
         if registry.isStopping { close(); return }
         connectionFacts = ConnectionFacts(channel: context.channel)
+        if let trafficLog = frontend.trafficLog {
+            log = SessionLogRecord(client: context.channel.remoteAddress, local: context.channel.localAddress)
+            trafficLog.connected(client: log?.client, local: log?.local)
+        }
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }
         idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
         context.read()
@@ -104,6 +113,7 @@ final class HTTPSession: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         counters.bytesIn.add(buffer.readableBytes)
+        if log != nil { noteClientBytes(buffer.readableBytes) }
         switch phase {
         case .readingHead:
             append(buffer)
@@ -154,7 +164,10 @@ final class HTTPSession: ChannelInboundHandler {
             // all (or only pipelined complete requests answered) just closes.
             if let inbound, inbound.readableBytes > 0 {
                 parseRequests()
-                if phase == .readingHead { sendError(400, close: true) }
+                if phase == .readingHead {
+                    if log != nil { logPending = true; log?.terminate("C", "R") }
+                    sendError(400, close: true)
+                }
             } else {
                 close()
             }
@@ -196,6 +209,11 @@ final class HTTPSession: ChannelInboundHandler {
             return
         }
         idle.touch()
+        if log != nil, log?.requestAt == nil {
+            // A request that was already waiting (pipelined) starts now.
+            log?.requestAt = .now()
+            log?.requestWall = .now()
+        }
         if isFirstRequest == false, idle != nil {
             // The first byte of a keep-alive request: the request timeout starts now.
             idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
@@ -206,10 +224,16 @@ final class HTTPSession: ChannelInboundHandler {
             readClient()
         case .error(let error):
             counters.requestErrors.increment()
+            if log != nil { logPending = true; log?.terminate("P", "R") }
             sendError(error.requestStatusCode, close: true)
         case .complete:
             counters.requests.increment()
             let head = requestParser.head
+            if log != nil {
+                logPending = true
+                log?.headAt = .now()
+                log?.captureRequestLine(buffer, start: head.start)
+            }
             startExchange(head: head, buffer: &buffer)
         }
     }
@@ -246,6 +270,11 @@ final class HTTPSession: ChannelInboundHandler {
         if case .reply(let reply, let closes) = outcome {
             buffer.moveReaderIndex(forwardBy: head.headLength)
             inbound = buffer
+            if log != nil {
+                log?.backend = chosen
+                // deny: the proxy blocked it (PR); return/redirect: served locally (LR).
+                log?.terminate(closes ? "P" : "L", "R")
+            }
             sendReply(reply, close: closes)
             return
         }
@@ -264,11 +293,13 @@ final class HTTPSession: ChannelInboundHandler {
             buffer.moveReaderIndex(forwardBy: head.headLength)
             inbound = buffer
             self.backend = chosen  // its errorfiles answer, when there is one
+            if log != nil { log?.backend = chosen; log?.terminate("S", "C") }
             sendError(503, close: !head.keepAlive || requestHasBody)
             return
         }
         self.backend = backend
         lastBackendIndex = backend.index
+        if log != nil { log?.backend = backend; log?.server = chosenServer; log?.connectStart = .now() }
         clientIsHTTP10 = head.version == .http10
         if backend.httpConnectionMode == .close { clientKeepAlive = false }
         requestSent = false
@@ -318,6 +349,7 @@ final class HTTPSession: ChannelInboundHandler {
         guard let backend else { return }
         let server = chosenServer
         if allowPool, let server, let pooled = loop.takeIdle(backend: backend.index, server: server.index) {
+            if log != nil { log!.connectedAt = log!.connectStart }
             loop.started(server, in: backend.index)
             useConnection(pooled, reused: true)
             return
@@ -335,6 +367,7 @@ final class HTTPSession: ChannelInboundHandler {
     }
 
     private func connected(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
+        if log != nil, phase == .connecting { noteConnect(result) }
         connector = nil
         guard phase == .connecting, let backend else {
             if case .success(let (channel, server)) = result {
@@ -361,6 +394,7 @@ final class HTTPSession: ChannelInboundHandler {
         connection.requestCount += 1
         self.connection = connection
         phase = .exchanging
+        if log != nil { log?.server = connection.server; log?.requestSentAt = .now() }
         responseHeadBuffer = nil
 
         _ = backend
@@ -417,6 +451,7 @@ final class HTTPSession: ChannelInboundHandler {
         guard connection === self.connection else { return }
         idle.touch()
         counters.bytesOut.add(buffer.readableBytes)
+        log?.bytesOut += buffer.readableBytes
         switch phase {
         case .tunnel:
             responseStarted = true
@@ -475,8 +510,10 @@ final class HTTPSession: ChannelInboundHandler {
                 phase = .connecting
                 acquireConnection(allowPool: false)
             } else if !responseStarted {
+                log?.terminate("S", "H")
                 sendError(502, close: true)
             } else {
+                log?.terminate("S", "D")
                 context.flush()
                 close()
             }
@@ -497,6 +534,7 @@ final class HTTPSession: ChannelInboundHandler {
                 return
             case .error:
                 responseHeadBuffer = nil
+                log?.terminate("P", "H")
                 abortExchange(status: 502)
                 return
             case .complete:
@@ -519,6 +557,7 @@ final class HTTPSession: ChannelInboundHandler {
     }
 
     private func beginResponse(head: HTTPResponseHead, headBytes: ByteBuffer, rest: ByteBuffer) {
+        if log != nil { log?.responseAt = .now(); log?.status = head.status }
         responseHeadDone = true
         responseStarted = true
         if !head.keepAlive { serverReusable = false }
@@ -615,6 +654,7 @@ final class HTTPSession: ChannelInboundHandler {
             // A request body the server did not wait for leaves the connection unusable.
             releaseServer(connection, reusable: serverReusable && requestComplete)
         }
+        emitLog()  // after the release, so that the server counts are HAProxy's
         backend = nil
         isFirstRequest = false
         let nothingMoreToRead = clientInputClosed && (inbound?.readableBytes ?? 0) == 0
@@ -653,6 +693,11 @@ final class HTTPSession: ChannelInboundHandler {
 
     /// A reply from an `http-request deny|return|redirect` rule.
     private func sendReply(_ reply: ByteBuffer, close mustClose: Bool) {
+        if log != nil {
+            log?.status = Self.statusCode(of: reply)
+            log?.bytesOut += reply.readableBytes
+            emitLog()
+        }
         context.writeAndFlush(wrapOutboundOut(reply), promise: nil)
         responseStarted = true
         if mustClose || !clientKeepAlive || !requestBody.isComplete {
@@ -664,6 +709,67 @@ final class HTTPSession: ChannelInboundHandler {
             idle.arm(frontend.timeouts.httpKeepAlive ?? frontend.timeouts.httpRequest ?? frontend.timeouts.client)
             if let inbound, inbound.readableBytes > 0 { parseRequests() } else { readClient() }
         }
+    }
+
+    // MARK: - Traffic log (Logging/TrafficLog)
+
+    private func noteClientBytes(_ count: Int) {
+        log?.bytesIn += count
+        if phase == .readingHead, log?.requestAt == nil {
+            log?.requestAt = .now()
+            log?.requestWall = .now()
+        }
+    }
+
+    private func noteConnect(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
+        log?.retries = connector?.attempt ?? 0
+        switch result {
+        case .success(let (_, server)):
+            log?.connectedAt = .now()
+            log?.server = server
+        case .failure(.noServerAvailable):
+            log?.terminate("S", "C")
+        case .failure(.exhausted(let error)):
+            if let error = error as? ChannelError, case .connectTimeout = error {
+                log?.terminate("s", "C")
+            } else {
+                log?.terminate("S", "C")
+            }
+        case .failure(.queueTimeout):
+            log?.terminate("s", "Q")
+        }
+    }
+
+    /// Logs the current request once, then starts the next one's record.
+    private func emitLog() {
+        guard logPending, let record = log, let trafficLog = frontend.trafficLog else { return }
+        logPending = false
+        trafficLog.emit(record)
+        log?.nextRequest()
+    }
+
+    /// The termination flags HAProxy gives proxyd's own error answers by default.
+    private static func cause(of status: Int) -> Character {
+        switch status {
+        case 408: return "c"
+        case 504: return "s"
+        case 502, 503: return "S"
+        default: return "P"
+        }
+    }
+    private static func state(of status: Int) -> Character {
+        switch status {
+        case 502, 504: return "H"
+        case 503: return "C"
+        default: return "R"
+        }
+    }
+
+    /// The status code of a ready-made response (`HTTP/1.1 403 …`).
+    private static func statusCode(of response: ByteBuffer) -> Int {
+        guard let line = response.getBytes(at: response.readerIndex, length: min(12, response.readableBytes)),
+              line.count == 12 else { return -1 }
+        return line[9..<12].reduce(0) { $0 * 10 + Int($1) - 48 }
     }
 
     /// Soft stop: a connection waiting for its next request closes now.
@@ -691,20 +797,29 @@ final class HTTPSession: ChannelInboundHandler {
         switch phase {
         case .readingHead:
             if isFirstRequest || (inbound?.readableBytes ?? 0) > 0 {
+                if log != nil, (inbound?.readableBytes ?? 0) > 0 || !frontend.trafficLog!.dontLogNull {
+                    logPending = true
+                    log?.terminate("c", "R")
+                }
                 sendError(408, close: true)
             } else {
                 close()  // keep-alive timeout between requests: a silent close
             }
         case .connecting:
+            log?.retries = connector?.attempt ?? 0
             connector?.cancel()
             connector = nil
+            log?.terminate("s", "C")
             sendError(503, close: true)
         case .exchanging:
             if !responseStarted && requestComplete {
+                log?.terminate("s", "H")
                 abortExchange(status: 504)
             } else if !requestComplete && !responseStarted {
+                log?.terminate("c", "D")
                 abortExchange(status: 408)
             } else {
+                log?.terminate("s", "D")
                 abortExchange(status: 504)
             }
         case .tunnel, .closed:
@@ -725,7 +840,14 @@ final class HTTPSession: ChannelInboundHandler {
         }
         connector?.cancel()
         connector = nil
-        context.writeAndFlush(wrapOutboundOut(pages.response(status)), promise: nil)
+        let page = pages.response(status)
+        if log != nil, logPending {
+            log?.status = status
+            log?.bytesOut += page.readableBytes
+            if log?.cause == UInt8(ascii: "-") { log?.terminate(Self.cause(of: status), Self.state(of: status)) }
+            emitLog()
+        }
+        context.writeAndFlush(wrapOutboundOut(page), promise: nil)
         responseStarted = true
         if closing || !requestComplete && requestHasBody {
             closeAfterFlush()
@@ -761,6 +883,14 @@ final class HTTPSession: ChannelInboundHandler {
     private func finishBookkeeping() {
         guard !bookkept else { return }
         bookkept = true
+        if logPending, log != nil {
+            // The session ends with a request under way: the client went away, unless a
+            // side was already blamed (a tunnel simply ends).
+            if log?.cause == UInt8(ascii: "-"), !responseHeadDone || !responseBody.isComplete, !(log?.status == 101) {
+                log?.terminate("C", responseHeadDone ? "D" : connection == nil && connector != nil ? "C" : "H")
+            }
+            emitLog()
+        }
         idle?.cancel()
         connector?.cancel()
         connector = nil

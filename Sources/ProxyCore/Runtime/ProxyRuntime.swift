@@ -14,6 +14,11 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     private var listeners: [Channel] = []
 
+    /// Health and agent checks (Health/HealthMonitor); set by RuntimeBuilder, started by `bind`.
+    public internal(set) var healthMonitor: HealthMonitor?
+    /// Log destinations shared by all proxies (Logging/); their `dropped` counts lost lines.
+    public internal(set) var logSinks = LogSinks()
+
     /// Client connections of the whole process (global `maxconn`).
     let globalGate: AdmissionGate
 
@@ -67,6 +72,15 @@ public final class ProxyRuntime: @unchecked Sendable {
                 }
             }
         }
+        // Listening: the health checks start now, as HAProxy's do after start-up.
+        startHealthChecks()
+    }
+
+    /// Starts the health and agent checks on the event loops (once).
+    public func startHealthChecks() {
+        guard let monitor = healthMonitor, monitor.runtime == nil else { return }
+        monitor.runtime = self
+        monitor.start(on: group)
     }
 
     private func bind(frontend: RuntimeFrontend, to address: BindAddress, sharingPorts: Bool,
@@ -161,6 +175,7 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Stops everything at once.
     public func shutdown() {
+        healthMonitor?.stop()  // Health/: checks cut short by the shutdown are not judged
         stopListening()
         try? group.syncShutdownGracefully()
     }

@@ -77,8 +77,11 @@ public enum RuntimeBuilder {
         }
         let threadCount = threads ?? config.global.nbthread ?? System.coreCount
         if let maxconn = config.global.maxconn { ResourceLimits.ensureDescriptors(forConnections: maxconn) }
-        return ProxyRuntime(frontends: frontends, backends: backends, threads: threadCount,
+        let runtime = ProxyRuntime(frontends: frontends, backends: backends, threads: threadCount,
                             maxConnections: config.global.maxconn ?? ResourceLimits.defaultMaxConnections())
+        // Logs and health checks (Logging/, Health/).
+        attachLogsAndChecks(config, runtime: runtime, backends: backendByName)
+        return runtime
     }
 
     private static func makeBackend(_ proxy: ProxySettings, index: Int) throws -> RuntimeBackend {

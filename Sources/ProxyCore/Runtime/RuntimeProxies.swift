@@ -105,6 +105,9 @@ public final class RuntimeFrontend: @unchecked Sendable {
     /// TLS (issue 5): the context of each bind with `ssl` (same order as `binds`, nil
     /// without ssl); set by RuntimeBuilder through TLSSetup.
     var tlsContexts: [TLSServerContext?] = []
+    /// Traffic logs (Logging/TrafficLog); nil when this frontend does not log, and then
+    /// sessions keep no log record at all.
+    var trafficLog: TrafficLog?
 
     init(name: String, mode: ProxyMode, binds: [BindSettings], timeouts: FrontendTimeouts,
                 maxConnections: Int?, router: Router, httpConnectionMode: HTTPConnectionMode,

@@ -28,6 +28,9 @@ public final class RuntimeServer: @unchecked Sendable {
     /// TLS (issue 5): `ssl` on the server line; set by RuntimeBuilder through TLSSetup.
     /// Health checks over TLS use it too: `tls.makeHandler(handshakeTimeout:serverName:)`.
     public internal(set) var tls: TLSClientContext?
+    /// Health-check results (last check and agent status, codes, durations, last change);
+    /// nil without `check`/`agent-check`. Set once at build time (Health/HealthMonitor).
+    public internal(set) var health: ServerHealth?
 
     public init(name: String, index: Int, address: SocketAddress, weight: Int,
                 isBackup: Bool, maxConnections: Int?, disabled: Bool, id: Int? = nil) {

@@ -25,7 +25,8 @@ final class ServerConnector {
     private let loop: LoopState
     private let makeHandler: HandlerFactory
     private let completion: Completion
-    private var attempt = 0
+    /// Attempts that failed so far (read by traffic logs as HAProxy's retries `%rc`).
+    private(set) var attempt = 0
     private var server: RuntimeServer?
     private var cancelled = false
 

@@ -27,6 +27,8 @@ final class TCPSession: ChannelInboundHandler {
     private var serverReadPending = false
     private var activated = false
     private var closed = false
+    /// Traffic log record (Logging/TrafficLog): only when the frontend logs.
+    private var log: SessionLogRecord?
 
     init(frontend: RuntimeFrontend, backend: RuntimeBackend, loopStates: LoopStates,
          counters: SessionCounters, registry: SessionRegistry) {
@@ -48,7 +50,13 @@ final class TCPSession: ChannelInboundHandler {
         frontend.gate.opened()
         counters.currentSessions.increment()
         let loop = loopStates.state(for: context.eventLoop)
-        idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.closeBoth() }
+        if let trafficLog = frontend.trafficLog {
+            log = SessionLogRecord(client: context.channel.remoteAddress, local: context.channel.localAddress)
+            log?.backend = backend
+            log?.connectStart = .now()
+            trafficLog.connected(client: log?.client, local: log?.local)
+        }
+        idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }
         idle?.arm(frontend.timeouts.client ?? backend.timeouts.connect)
         let address = connectionFacts(context.channel)
         let preferred: RuntimeServer?
@@ -70,6 +78,7 @@ final class TCPSession: ChannelInboundHandler {
     }
 
     private func connected(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
+        if log != nil { noteConnect(result) }
         connector = nil
         switch result {
         case .failure:
@@ -96,6 +105,7 @@ final class TCPSession: ChannelInboundHandler {
         idle?.touch()
         let buffer = unwrapInboundIn(data)
         counters.bytesIn.add(buffer.readableBytes)
+        log?.bytesIn += buffer.readableBytes
         serverChannel.write(buffer, promise: nil)
     }
 
@@ -128,10 +138,13 @@ final class TCPSession: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        // A client gone before the server answered the connect aborted it (CC).
+        if serverChannel == nil { log?.terminate("C", "C") }
         closeBoth()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
+        log?.terminate("C", serverChannel == nil ? "C" : "D")
         closeBoth()
     }
 
@@ -140,6 +153,7 @@ final class TCPSession: ChannelInboundHandler {
     fileprivate func serverRead(_ buffer: ByteBuffer) {
         idle?.touch()
         counters.bytesOut.add(buffer.readableBytes)
+        log?.bytesOut += buffer.readableBytes
         client?.write(wrapOutboundOut(buffer), promise: nil)
     }
 
@@ -171,11 +185,21 @@ final class TCPSession: ChannelInboundHandler {
 
     fileprivate func serverDidClose() { closeBoth() }
 
+    /// The server reset the connection (an error, not a close): it aborted (SD).
+    fileprivate func serverFailed() {
+        if !closed { log?.terminate("S", "D") }
+        closeBoth()
+    }
+
     // MARK: teardown
 
     private func closeBoth() {
         guard !closed else { return }
         closed = true
+        if var record = log, let trafficLog = frontend.trafficLog {
+            record.holdsServerSlot = server != nil  // still counted on the server: not in %bc/%sc
+            trafficLog.emit(record)
+        }
         if activated {
             frontend.gate.closed()
             counters.currentSessions.decrement()
@@ -187,6 +211,42 @@ final class TCPSession: ChannelInboundHandler {
         }
         serverChannel?.close(promise: nil)
         client?.close(promise: nil)
+    }
+
+    // MARK: traffic log (Logging/TrafficLog)
+
+    /// The idle timer fired: the side whose timeout was in force ends the session.
+    private func timedOut() {
+        if log != nil {
+            if serverChannel == nil {
+                log?.terminate("s", "C")
+            } else {
+                let server = backend.timeouts.server, client = frontend.timeouts.client
+                let serverSide = server != nil && (client == nil || server! < client!)
+                log?.terminate(serverSide ? "s" : "c", "D")
+            }
+        }
+        closeBoth()
+    }
+
+    private func noteConnect(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
+        log?.retries = connector?.attempt ?? 0
+        switch result {
+        case .success(let (_, server)):
+            log?.connectedAt = .now()
+            log?.server = server
+        case .failure(.noServerAvailable):
+            log?.connectStart = nil
+            log?.terminate("S", "C")
+        case .failure(.exhausted(let error)):
+            if let error = error as? ChannelError, case .connectTimeout = error {
+                log?.terminate("s", "C")
+            } else {
+                log?.terminate("S", "C")
+            }
+        case .failure(.queueTimeout):
+            log?.terminate("s", "Q")
+        }
     }
 
     private func connectionFacts(_ channel: Channel) -> [UInt8] {
@@ -224,5 +284,5 @@ private final class TCPServerSide: ChannelInboundHandler {
         }
     }
     func channelInactive(context: ChannelHandlerContext) { session.serverDidClose() }
-    func errorCaught(context: ChannelHandlerContext, error: Error) { session.serverDidClose() }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { session.serverFailed() }
 }

@@ -1,0 +1,334 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOPosix
+
+/// One health or agent check of one server, on one event loop: a timer, then a
+/// connection that runs the check's script, then a result.
+final class CheckRunner {
+    enum Script {
+        /// Connected is enough (`check` alone).
+        case connect
+        case http(request: [UInt8], expectations: [CheckExpectation], needsBody: Bool)
+        /// `implicitConnect`: the rules did not start with `connect`; HAProxy then numbers
+        /// steps from the first rule.
+        case tcp(steps: [CheckEvaluation.TCPStep], hasExpect: Bool, implicitConnect: Bool)
+        case agent(send: [UInt8]?)
+    }
+
+    let server: RuntimeServer
+    let context: HealthMonitor.BackendContext
+    unowned let monitor: HealthMonitor
+    let script: Script
+    let address: SocketAddress
+    let interval: Int
+    let fastInterval: Int?
+    let downInterval: Int?
+    let connectTimeout: Int
+    let readTimeout: Int?
+    var health: CheckHealth
+    var report: CheckReport
+    var isAgent: Bool { if case .agent = script { return true } else { return false } }
+
+    private var loop: EventLoop?
+    private var timer: Scheduled<Void>?
+    private var lastStatus: CheckStatus = .initializing
+    // The check under way.
+    private var started: NIODeadline = .now()
+    private var running = false
+    private var channel: Channel?
+    private var deadline: Scheduled<Void>?
+    private var received: [UInt8] = []
+    private var step = 0
+
+    init(server: RuntimeServer, context: HealthMonitor.BackendContext, monitor: HealthMonitor, script: Script,
+         address: SocketAddress, interval: Int, fastInterval: Int?, downInterval: Int?,
+         rise: Int, fall: Int) {
+        self.server = server
+        self.context = context
+        self.monitor = monitor
+        self.script = script
+        self.address = address
+        self.interval = max(1, interval)
+        self.fastInterval = fastInterval
+        self.downInterval = downInterval
+        // HAProxy: with `timeout check`, connecting may take min(timeout connect, inter),
+        // and `timeout check` bounds the rest; without it, `inter` bounds the whole check.
+        if let check = context.plan.checkTimeout {
+            connectTimeout = min(context.plan.connectTimeout ?? self.interval, self.interval)
+            readTimeout = check
+        } else {
+            connectTimeout = self.interval
+            readTimeout = nil
+        }
+        health = CheckHealth(rise: rise, fall: fall)
+        report = CheckReport(result: CheckResult(status: .initializing), health: health.health,
+                             rise: health.rise, fall: health.fall, failures: 0, downTransitions: 0)
+    }
+
+    /// The runner for a server's `check`, or nil when it cannot be checked (no address or port).
+    static func health(_ settings: ServerSettings, server: RuntimeServer, context: HealthMonitor.BackendContext,
+                       monitor: HealthMonitor) -> CheckRunner? {
+        guard let address = checkAddress(settings, server: server, address: settings.check.address,
+                                         port: settings.check.port) else { return nil }
+        let script: Script
+        switch context.plan.kind {
+        case .tcpConnect:
+            script = .connect
+        case .tcpCheck(let rules):
+            let steps = CheckEvaluation.tcpSteps(rules)
+            let hasExpect = steps.contains { if case .expect = $0 { return true } else { return false } }
+            var implicit = true
+            if case .connect? = rules.first { implicit = false }
+            script = steps.count == 1 ? .connect : .tcp(steps: steps, hasExpect: hasExpect, implicitConnect: implicit)
+        case .http(let request, let expectations):
+            script = .http(request: CheckEvaluation.httpRequest(request), expectations: expectations,
+                           needsBody: CheckEvaluation.needsBody(expectations))
+        }
+        return CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
+                           interval: settings.check.interval, fastInterval: settings.check.fastInterval,
+                           downInterval: settings.check.downInterval,
+                           rise: settings.check.rise, fall: settings.check.fall)
+    }
+
+    /// The runner for a server's `agent-check`.
+    static func agent(_ settings: ServerSettings, server: RuntimeServer, context: HealthMonitor.BackendContext,
+                      monitor: HealthMonitor) -> CheckRunner? {
+        guard let port = settings.agent.port,
+              let address = checkAddress(settings, server: server, address: settings.agent.address, port: port)
+        else { return nil }
+        // Agents count with rise 1 and fall 1: one "down" marks the server down.
+        return CheckRunner(server: server, context: context, monitor: monitor,
+                           script: .agent(send: settings.agent.send.map { Array($0.utf8) }),
+                           address: address, interval: settings.agent.interval, fastInterval: nil,
+                           downInterval: nil, rise: 1, fall: 1)
+    }
+
+    private static func checkAddress(_ settings: ServerSettings, server: RuntimeServer, address: String?,
+                                     port: Int?) -> SocketAddress? {
+        if address == nil, port == nil, server.address.port != 0 || settings.unixPath != nil {
+            return server.address
+        }
+        let host = address ?? settings.addresses.first?.description
+        guard let host, let port = port ?? settings.port, port > 0 else { return nil }
+        return try? SocketAddress(ipAddress: host, port: port)
+    }
+
+    // MARK: scheduling
+
+    func start(on loop: EventLoop, after delay: Int) {
+        self.loop = loop
+        schedule(after: delay)
+    }
+
+    private func schedule(after milliseconds: Int) {
+        guard let loop else { return }
+        timer = loop.scheduleTask(in: .milliseconds(Int64(milliseconds))) { [self] in run() }
+    }
+
+    private func nextInterval() -> Int {
+        monitor.spread(health.nextInterval(inter: interval, fastInter: fastInterval, downInter: downInterval))
+    }
+
+    // MARK: one check
+
+    private func run() {
+        guard let loop, !running, !monitor.isStopped else { return }
+        running = true
+        started = .now()
+        received.removeAll(keepingCapacity: true)
+        step = 1
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(.milliseconds(Int64(connectTimeout)))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(CheckConnectionHandler(runner: self))
+                }
+            }
+        bootstrap.connect(to: address).whenComplete { [self] result in
+            switch result {
+            case .success(let channel):
+                guard running else { channel.close(promise: nil); return }
+                self.channel = channel
+                let remaining = readTimeout ?? max(1, interval - elapsed())
+                deadline = loop.scheduleTask(in: .milliseconds(Int64(remaining))) { [self] in timedOut() }
+                connected(channel)
+            case .failure(let error):
+                finish(Self.connectFailure(error))
+            }
+        }
+    }
+
+    private func elapsed() -> Int {
+        Int((NIODeadline.now() - started).nanoseconds / 1_000_000)
+    }
+
+    static func connectFailure(_ error: Error) -> CheckResult {
+        if let error = error as? ChannelError, case .connectTimeout = error {
+            return CheckResult(status: .l4timeout)
+        }
+        if let error = error as? NIOConnectionError, let first = error.connectionErrors.first {
+            return connectFailure(first.error)
+        }
+        if let error = error as? IOError {
+            return CheckResult(status: .l4connection, info: String(cString: strerror(error.errnoCode)))
+        }
+        return CheckResult(status: .l4connection, info: "\(error)")
+    }
+
+    private func connected(_ channel: Channel) {
+        switch script {
+        case .connect:
+            finish(CheckResult(status: .l4ok))
+        case .http(let request, _, _):
+            channel.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
+        case .tcp:
+            advanceTCP(final: false)
+        case .agent(let send):
+            if let send { channel.writeAndFlush(ByteBuffer(bytes: send), promise: nil) }
+        }
+    }
+
+    /// Bytes from the server.
+    func read(_ buffer: ByteBuffer) {
+        guard running else { return }
+        if received.count < 16_384 { received.append(contentsOf: buffer.readableBytesView.prefix(16_384 - received.count)) }
+        evaluate(final: false)
+    }
+
+    /// The server closed (or reset) the connection.
+    func closed() {
+        guard running else { return }
+        evaluate(final: true)
+        if running {
+            // Nothing more will come and no verdict yet.
+            switch script {
+            case .agent: finish(CheckResult(status: .checked))
+            default: finish(CheckResult(status: .l7response))
+            }
+        }
+    }
+
+    private func evaluate(final: Bool) {
+        switch script {
+        case .connect:
+            break
+        case .http(_, let expectations, let needsBody):
+            switch CheckEvaluation.parseHead(received) {
+            case .incomplete:
+                if final { finish(CheckResult(status: .l7response)) }
+            case .invalid:
+                finish(CheckResult(status: .l7response))
+            case .complete(let head):
+                let bodyBytes = received.count - head.bodyStart
+                let complete = final || !needsBody || (head.contentLength.map { bodyBytes >= $0 } ?? false)
+                    || received.count >= 16_384
+                if complete {
+                    finish(CheckEvaluation.judgeHTTP(received, expectations: expectations))
+                }
+            }
+        case .tcp:
+            advanceTCP(final: final)
+        case .agent:
+            guard final || received.contains(UInt8(ascii: "\n")) else { return }
+            let reply = CheckEvaluation.parseAgent(String(decoding: received, as: UTF8.self))
+            var result: CheckResult
+            switch reply.operational {
+            case .down(let word, let reason)?:
+                result = CheckResult(status: .l7status, code: 0,
+                                     info: "via agent : \(word)" + (reason.map { ": \($0)" } ?? ""))
+            case .up?:
+                result = CheckResult(status: .l7ok, code: 0, info: "via agent : up")
+            case nil:
+                result = CheckResult(status: .checked)
+            }
+            finish(result, agentReply: reply)
+        }
+    }
+
+    /// Runs tcp-check steps as far as the data received allows.
+    private func advanceTCP(final: Bool) {
+        guard case .tcp(let steps, let hasExpect, let implicit) = script, let channel else { return }
+        while running {
+            guard step < steps.count else {
+                finish(hasExpect ? CheckResult(status: .l7ok, code: 0, info: "(tcp-check)") : CheckResult(status: .l4ok))
+                return
+            }
+            switch steps[step] {
+            case .connect:
+                // Only the first connect is supported: later ones keep the same connection.
+                step += 1
+            case .send(let bytes):
+                channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+                step += 1
+            case .expect(let expectation):
+                switch CheckEvaluation.judgeTCP(received, expectation, step: implicit ? step : step + 1, final: final) {
+                case .matched:
+                    received.removeAll(keepingCapacity: true)
+                    step += 1
+                case .needMore:
+                    return
+                case .failed(let info):
+                    finish(CheckResult(status: .l7response, info: info))
+                    return
+                }
+            }
+        }
+    }
+
+    private func timedOut() {
+        guard running else { return }
+        var info: String?
+        if case .tcp(let steps, _, let implicit) = script, step < steps.count, case .expect(let e) = steps[step] {
+            info = CheckEvaluation.timeoutInfo(e, step: implicit ? step : step + 1)
+        }
+        finish(CheckResult(status: .l7timeout, info: info))
+    }
+
+    private func finish(_ outcome: CheckResult, agentReply: CheckEvaluation.AgentReply? = nil) {
+        guard running else { return }
+        running = false
+        // Shutting down: connections closing now say nothing about the server.
+        guard !monitor.isStopped else { return }
+        deadline?.cancel()
+        deadline = nil
+        channel?.close(promise: nil)
+        channel = nil
+        var result = outcome
+        result.durationMilliseconds = elapsed()
+        let statusChanged = result.status != lastStatus
+        lastStatus = result.status
+        let passed: Bool
+        let counts: Bool
+        if isAgent {
+            // An agent that cannot be reached does not take the server down; one that
+            // answers without a state word changes nothing.
+            passed = result.status == .l7ok || result.status == .checked
+            counts = result.status.isLayer7Data
+        } else {
+            passed = result.status.passed
+            counts = true
+        }
+        let change = health.record(passed: passed, counts: counts)
+        report.result = result
+        report.health = health.health
+        if !passed && counts { report.failures += 1 }
+        monitor.apply(self, result: result, change: change, statusChanged: statusChanged, agentReply: agentReply)
+        schedule(after: nextInterval())
+    }
+}
+
+/// The check's connection: passes bytes and the close to its runner.
+private final class CheckConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let runner: CheckRunner
+    init(runner: CheckRunner) { self.runner = runner }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        runner.read(unwrapInboundIn(data))
+    }
+    func channelInactive(context: ChannelHandlerContext) { runner.closed() }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}

@@ -1,0 +1,199 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Atomics
+import NIOCore
+import NIOPosix
+
+/// Runs every server's health and agent checks on the event loops and turns their results
+/// into server state (through `ProxyRuntime.updateServer`) and HAProxy's log sentences.
+///
+/// Each check is one runner pinned to one event loop, with one timer: no lock and no
+/// thread of its own. First checks are spread over the shortest interval, as HAProxy does.
+public final class HealthMonitor: @unchecked Sendable {
+    /// What the runtime builder hands over per backend.
+    public struct BackendPlan {
+        public var backend: RuntimeBackend
+        public var kind: HealthCheckSettings.Kind
+        public var servers: [ServerSettings]
+        public var logHealthChecks: Bool
+        public var logger: ProxyLogger?
+        public var connectTimeout: Int?
+        public var checkTimeout: Int?
+        public init(backend: RuntimeBackend, kind: HealthCheckSettings.Kind, servers: [ServerSettings],
+                    logHealthChecks: Bool, logger: ProxyLogger?, connectTimeout: Int?, checkTimeout: Int?) {
+            self.backend = backend
+            self.kind = kind
+            self.servers = servers
+            self.logHealthChecks = logHealthChecks
+            self.logger = logger
+            self.connectTimeout = connectTimeout
+            self.checkTimeout = checkTimeout
+        }
+    }
+
+    weak var runtime: ProxyRuntime?
+    private let stopped = ManagedAtomic(false)
+    var isStopped: Bool { stopped.load(ordering: .relaxed) }
+
+    /// No more checks, and no verdict from checks cut short by the shutdown.
+    public func stop() { stopped.store(true, ordering: .relaxed) }
+    private(set) var runners: [CheckRunner] = []
+    let spreadChecks: Int
+
+    public init(plans: [BackendPlan], spreadChecks: Int) {
+        self.spreadChecks = spreadChecks
+        for plan in plans {
+            let context = BackendContext(plan: plan)
+            for (index, settings) in plan.servers.enumerated() where index < plan.backend.servers.count {
+                let server = plan.backend.servers[index]
+                var checkReport: CheckReport?
+                var agentReport: CheckReport?
+                if settings.check.enabled, let runner = CheckRunner.health(settings, server: server, context: context, monitor: self) {
+                    runners.append(runner)
+                    checkReport = runner.report
+                }
+                if settings.agent.enabled, let runner = CheckRunner.agent(settings, server: server, context: context, monitor: self) {
+                    runners.append(runner)
+                    agentReport = runner.report
+                }
+                if checkReport != nil || agentReport != nil {
+                    server.health = ServerHealth(check: checkReport, agent: agentReport)
+                }
+            }
+        }
+    }
+
+    /// Number of checks (health and agent) this monitor runs.
+    public var checkCount: Int { runners.count }
+
+    /// Starts every check on `group`'s loops, the first ones spread over the shortest interval.
+    func start(on group: EventLoopGroup) {
+        guard !runners.isEmpty else { return }
+        let shortest = runners.map(\.interval).min() ?? 2000
+        // A server's health and agent checks share a loop: each reads the other's state.
+        var loops: [ObjectIdentifier: EventLoop] = [:]
+        for (i, runner) in runners.enumerated() {
+            let key = ObjectIdentifier(runner.server)
+            let loop = loops[key] ?? group.next()
+            loops[key] = loop
+            let delay = shortest * i / runners.count
+            loop.execute { runner.start(on: loop, after: delay) }
+        }
+    }
+
+    /// `spread-checks`: each interval moves randomly by up to ±spread/2 percent.
+    func spread(_ interval: Int) -> Int {
+        guard spreadChecks > 0, interval > 0 else { return interval }
+        let span = interval * spreadChecks / 100
+        guard span > 0 else { return interval }
+        return interval - span / 2 + Int.random(in: 0...span)
+    }
+
+    // MARK: applying results
+
+    /// Per backend: the logger, whether check results are logged, and the agents' and
+    /// checks' view of each server (a server is UP only when both say so).
+    final class BackendContext {
+        let plan: BackendPlan
+        init(plan: BackendPlan) { self.plan = plan }
+        var backend: RuntimeBackend { plan.backend }
+    }
+
+    /// Called on the runner's loop after each check.
+    func apply(_ runner: CheckRunner, result: CheckResult, change: CheckHealth.Change, statusChanged: Bool,
+               agentReply: CheckEvaluation.AgentReply?) {
+        let context = runner.context
+        let server = runner.server
+        let backend = context.backend
+        let logger = context.plan.logger
+        let wasOperational = server.status.withLockedValue { $0.operationalUp }
+        let report = runner.report
+        server.health?.update { snapshot in
+            if runner.isAgent { snapshot.agent = report } else { snapshot.check = report }
+        }
+        let draining = server.status.withLockedValue { $0.effectiveWeight == 0 }
+        // An agent that answered no state word ("No status change") is not worth a line.
+        if context.plan.logHealthChecks, statusChanged || change.moved, result.status != .checked, let logger {
+            let verb = result.status.passed || (runner.isAgent && result.status == .checked)
+                ? (result.status == .l7okConditional ? "conditionally succeeded" : "succeeded") : "failed"
+            let message = "\(runner.isAgent ? "Agent" : "Health") check for \(server.isBackup ? "backup " : "")server "
+                + "\(backend.name)/\(server.name) \(verb)\(result.logDetails), status: "
+                + "\(runner.health.statusText(draining: draining))."
+            logger.log(.notice, message)
+        }
+
+        // Agent words that change the administrative state or the weight.
+        if let reply = agentReply, let runtime {
+            if let pct = reply.weightPercent {
+                let weight = server.initialWeight * pct / 100
+                if server.status.withLockedValue({ $0.weight }) != weight {
+                    runtime.updateServer(server, in: backend) { $0.weight = weight }
+                }
+            }
+            if let admin = reply.admin {
+                let current = server.status.withLockedValue { $0.admin }
+                let wanted: ServerStatus.Admin = admin == .ready ? .ready : admin == .drain ? .drain : .maintenance
+                if current != wanted {
+                    runtime.updateServer(server, in: backend) { $0.admin = wanted }
+                    if wanted == .drain {
+                        logger?.log(.notice, "Server \(backend.name)/\(server.name) enters drain state."
+                                    + " \(counts(backend).active) active and \(counts(backend).backup) backup servers online."
+                                    + " 0 sessions requeued, 0 total in queue.")
+                    } else if wanted == .maintenance {
+                        logger?.log(.alert, "Server \(backend.name)/\(server.name) is going DOWN for maintenance."
+                                    + " \(counts(backend).active) active and \(counts(backend).backup) backup servers left."
+                                    + " \(server.currentConnections.load(ordering: .relaxed)) sessions active, 0 requeued, 0 remaining in queue.")
+                        noServerAlert(backend, logger)
+                    }
+                }
+            }
+        }
+
+        guard change.transition != nil, let runtime else { return }
+        let operational = runners(of: server).allSatisfy { $0.health.isUp }
+        guard operational != wasOperational else { return }
+        runtime.updateServer(server, in: backend) { $0.operationalUp = operational }
+        server.health?.update { snapshot in
+            snapshot.lastChange = .now()
+            if !operational {
+                if runner.isAgent { snapshot.agent?.downTransitions += 1 } else { snapshot.check?.downTransitions += 1 }
+            }
+        }
+        runner.report.downTransitions += operational ? 0 : 1
+        guard let logger else { return }
+        let details = context.plan.logHealthChecks ? "" : (runner.isAgent ? "" : result.logDetails)
+        let prefix = server.isBackup ? "Backup Server" : "Server"
+        let (active, backup) = counts(backend)
+        if operational {
+            logger.log(.notice, "\(prefix) \(backend.name)/\(server.name) is UP\(details). \(active) active and "
+                       + "\(backup) backup servers online. 0 sessions requeued, 0 total in queue.")
+        } else {
+            logger.log(.alert, "\(prefix) \(backend.name)/\(server.name) is DOWN\(details). \(active) active and "
+                       + "\(backup) backup servers left. \(server.currentConnections.load(ordering: .relaxed)) "
+                       + "sessions active, 0 requeued, 0 remaining in queue.")
+            noServerAlert(backend, logger)
+        }
+    }
+
+    private func noServerAlert(_ backend: RuntimeBackend, _ logger: ProxyLogger?) {
+        let (active, backup) = counts(backend)
+        if active == 0 && backup == 0 {
+            logger?.log(.emerg, "backend \(backend.name) has no server available!")
+        }
+    }
+
+    private func runners(of server: RuntimeServer) -> [CheckRunner] {
+        runners.filter { $0.server === server }
+    }
+
+    /// Usable active and backup servers of a backend (as HAProxy counts them: a draining
+    /// server, with no weight, is not counted).
+    func counts(_ backend: RuntimeBackend) -> (active: Int, backup: Int) {
+        var active = 0, backup = 0
+        for server in backend.servers where server.status.withLockedValue({ $0.isUsable && $0.effectiveWeight > 0 }) {
+            if server.isBackup { backup += 1 } else { active += 1 }
+        }
+        return (active, backup)
+    }
+}

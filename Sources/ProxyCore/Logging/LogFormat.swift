@@ -1,0 +1,107 @@
+import NIOCore
+
+/// A compiled `log-format` string: literal text, separators (spaces) and HAProxy's `%`
+/// variables. Rendering appends bytes to a line; nothing is computed unless logging is on.
+public struct LogFormat: Sendable, Equatable {
+    public enum Node: Sendable, Equatable {
+        case literal([UInt8])
+        /// One or more spaces: written once, and not after a variable that wrote nothing
+        /// (HAProxy's rule, so that empty captures leave no double space).
+        case separator
+        case variable(LogVariable, quoted: Bool)
+    }
+
+    public let nodes: [Node]
+    public let source: String
+
+    /// HAProxy 2.6's `option tcplog` format.
+    public static let tcpLogFormat = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq"
+    /// HAProxy 2.6's `option httplog` format.
+    public static let httpLogFormat = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r"
+    /// `option httplog clf`.
+    public static let httpLogCLFFormat = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl"
+
+    public init(_ source: String) {
+        self.source = source
+        var nodes: [Node] = []
+        var literal: [UInt8] = []
+        let bytes = Array(source.utf8)
+        var quoteAll = false
+        func flush() {
+            if !literal.isEmpty { nodes.append(.literal(literal)); literal.removeAll() }
+        }
+        var i = 0
+        while i < bytes.count {
+            let c = bytes[i]
+            if c == UInt8(ascii: " ") {
+                flush()
+                if nodes.last != .separator { nodes.append(.separator) }
+                i += 1
+                continue
+            }
+            guard c == UInt8(ascii: "%"), i + 1 < bytes.count else {
+                literal.append(c)
+                i += 1
+                continue
+            }
+            i += 1
+            if bytes[i] == UInt8(ascii: "%") { literal.append(c); i += 1; continue }
+            var quoted = quoteAll
+            if bytes[i] == UInt8(ascii: "{") {
+                guard let close = bytes[i...].firstIndex(of: UInt8(ascii: "}")) else { literal.append(c); continue }
+                let flags = String(decoding: bytes[(i + 1)..<close], as: UTF8.self)
+                for flag in flags.split(separator: ",") {
+                    if flag == "+Q" { quoted = true } else if flag == "-Q" { quoted = false }
+                }
+                i = close + 1
+            }
+            var end = i
+            while end < bytes.count, Self.isNameByte(bytes[end]) { end += 1 }
+            let name = String(decoding: bytes[i..<end], as: UTF8.self)
+            i = end
+            if name.isEmpty {
+                // `%o` style global flags set without a name are rare; `%[...]` fetches are unsupported.
+                if i < bytes.count, bytes[i] == UInt8(ascii: "[") {
+                    let close = bytes[i...].firstIndex(of: UInt8(ascii: "]")) ?? bytes.count - 1
+                    i = close + 1
+                    flush()
+                    nodes.append(.variable(.unsupported, quoted: quoted))
+                }
+                continue
+            }
+            flush()
+            if name == "o" { quoteAll = quoted; continue }
+            nodes.append(.variable(LogVariable(rawValue: name) ?? .unsupported, quoted: quoted))
+        }
+        flush()
+        self.nodes = nodes
+    }
+
+    private static func isNameByte(_ b: UInt8) -> Bool {
+        (b >= 65 && b <= 90) || (b >= 97 && b <= 122)
+    }
+
+    /// True when a variable needs the request line (http).
+    public var usesRequest: Bool {
+        nodes.contains {
+            if case .variable(let v, _) = $0 { return [.r, .HM, .HU, .HP, .HQ, .HV].contains(v) }
+            return false
+        }
+    }
+
+    public static func == (a: LogFormat, b: LogFormat) -> Bool { a.source == b.source }
+}
+
+/// HAProxy's log-format variables that proxyd knows.
+public enum LogVariable: String, Sendable, Equatable {
+    case ci, cp, fi, fp, bi, bp, si, sp
+    case t, tr, trg, trl, T, Tl, ms
+    case ft, f, b, s, H, pid
+    case TR, Tw, Tc, Tr, Ta, Tt, Th, Ti, Tq, Td
+    case ST, B, U, CC, CS, ts, tsc
+    case ac, fc, bc, sc, rc, sq, bq
+    case hr, hs, hrl, hsl
+    case r, HM, HU, HP, HQ, HV
+    case ID, rt, lc
+    case unsupported = "?"
+}

@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension RuntimeBuilder {
+    /// Gives the runtime its loggers and health checks, from the config.
+    static func attachLogsAndChecks(_ config: ProxyConfiguration, runtime: ProxyRuntime,
+                                    backends: [String: RuntimeBackend]) {
+        let sinks = runtime.logSinks
+        let tag = config.global.logTag ?? "proxyd"
+        let hostname: String? = config.global.logSendHostname.map { $0.isEmpty ? systemHostname() : $0 }
+        func logger(_ proxy: ProxySettings) -> ProxyLogger? {
+            proxy.logs.isEmpty ? nil : sinks.logger(for: proxy.logs, tag: tag, hostname: hostname)
+        }
+        for frontend in runtime.frontends {
+            guard let proxy = config.proxies.first(where: { $0.name == frontend.name && $0.isFrontend }),
+                  !proxy.logs.isEmpty, let logger = logger(proxy) else { continue }
+            let source: String?
+            if let custom = proxy.logFormat {
+                source = custom
+            } else if proxy.httpLog, proxy.mode == .http {
+                source = proxy.httpLogCLF ? LogFormat.httpLogCLFFormat : LogFormat.httpLogFormat
+            } else if proxy.tcpLog || proxy.httpLog {
+                // HAProxy falls back to tcplog for `option httplog` outside http mode.
+                source = LogFormat.tcpLogFormat
+            } else {
+                source = nil
+            }
+            frontend.trafficLog = TrafficLog(
+                logger: logger, format: LogFormat(source ?? ""), connectLineOnly: source == nil,
+                dontLogNull: proxy.dontLogNull, frontend: frontend, globalGate: runtime.globalGate)
+        }
+        var plans: [HealthMonitor.BackendPlan] = []
+        for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
+            guard let backend = backends[proxy.name] else { continue }
+            guard proxy.servers.contains(where: { $0.check.enabled || $0.agent.enabled }) else { continue }
+            plans.append(HealthMonitor.BackendPlan(
+                backend: backend, kind: proxy.healthCheck.kind, servers: proxy.servers,
+                logHealthChecks: proxy.logHealthChecks, logger: logger(proxy),
+                connectTimeout: proxy.timeouts.connect, checkTimeout: proxy.timeouts.check))
+        }
+        if !plans.isEmpty {
+            runtime.healthMonitor = HealthMonitor(plans: plans, spreadChecks: config.global.spreadChecks)
+        }
+    }
+
+    static func systemHostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(cString: buffer)
+    }
+}
