@@ -91,7 +91,7 @@ final class HTTPSession: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         activated = true
         frontend.gate.opened()
-        counters.currentSessions.increment()
+        counters.sessionOpened()  // scur and smax (issue 4)
         loop = loopStates.state(for: context.eventLoop)
         loop.httpSessions[ObjectIdentifier(self)] = self
         if registry.isStopping { close(); return }
@@ -117,6 +117,7 @@ final class HTTPSession: ChannelInboundHandler {
             }
         case .tunnel:
             idle.touch()
+            countRequestBytes(buffer.readableBytes)  // stats (issue 4)
             connection?.channel.write(buffer, promise: nil)
         case .closed:
             break
@@ -236,6 +237,11 @@ final class HTTPSession: ChannelInboundHandler {
                 let outcome = RuleEngine.run(backend.requestRules, facts: facts, rewrite: &rewrite)
                 if case .reply = outcome { return (backend, outcome, .noneUsable) }
             }
+            // The stats page (issue 4): a backend with `stats enable` answers its
+            // `stats uri` itself instead of forwarding.
+            if let page = backend.statsPage, let reply = page.answer(facts) {
+                return (backend, .reply(reply, closes: false), .noneUsable)
+            }
             let choice = connection.clientAddress.withUnsafeBytes { address in
                 loop.chooseServer(in: backend, input: BalanceInput(
                     clientAddress: address.isEmpty ? nil : address,
@@ -244,6 +250,7 @@ final class HTTPSession: ChannelInboundHandler {
             return (backend, .proceed, choice)
         }
         if case .reply(let reply, let closes) = outcome {
+            countReply(reply, backend: chosen)  // stats (issue 4)
             buffer.moveReaderIndex(forwardBy: head.headLength)
             inbound = buffer
             sendReply(reply, close: closes)
@@ -269,6 +276,7 @@ final class HTTPSession: ChannelInboundHandler {
         }
         self.backend = backend
         lastBackendIndex = backend.index
+        backend.counters.requests.increment()  // req_tot (issue 4)
         clientIsHTTP10 = head.version == .http10
         if backend.httpConnectionMode == .close { clientKeepAlive = false }
         requestSent = false
@@ -319,6 +327,8 @@ final class HTTPSession: ChannelInboundHandler {
         let server = chosenServer
         if allowPool, let server, let pooled = loop.takeIdle(backend: backend.index, server: server.index) {
             loop.started(server, in: backend.index)
+            server.counters.reuses.increment()  // stats (issue 4)
+            backend.counters.reuses.increment()
             useConnection(pooled, reused: true)
             return
         }
@@ -359,6 +369,7 @@ final class HTTPSession: ChannelInboundHandler {
         guard let backend, let pending = pendingHead else { return }
         connection.owner = self
         connection.requestCount += 1
+        connection.server.counters.requests.increment()  // stats (issue 4)
         self.connection = connection
         phase = .exchanging
         responseHeadBuffer = nil
@@ -370,6 +381,7 @@ final class HTTPSession: ChannelInboundHandler {
             channel.write($0, promise: nil)
         }
         requestSent = true
+        countRequestBytes(pending.bytes.readableBytes)  // bin of backend and server (issue 4)
         keptHeadForRetry = reused && !requestHasBody ? pending : nil
         pendingHead = nil
 
@@ -397,6 +409,7 @@ final class HTTPSession: ChannelInboundHandler {
     private func forwardRequestBody(_ buffer: ByteBuffer) {
         guard let channel = connection?.channel else { append(buffer); return }
         idle.touch()
+        countRequestBytes(buffer.readableBytes)  // stats (issue 4)
         switch buffer.withUnsafeReadableBytes({ requestBody.feed($0) }) {
         case .needsMore:
             channel.write(buffer, promise: nil)
@@ -417,6 +430,8 @@ final class HTTPSession: ChannelInboundHandler {
         guard connection === self.connection else { return }
         idle.touch()
         counters.bytesOut.add(buffer.readableBytes)
+        backend?.counters.bytesOut.add(buffer.readableBytes)  // stats (issue 4)
+        connection.server.counters.bytesOut.add(buffer.readableBytes)
         switch phase {
         case .tunnel:
             responseStarted = true
@@ -475,6 +490,7 @@ final class HTTPSession: ChannelInboundHandler {
                 phase = .connecting
                 acquireConnection(allowPool: false)
             } else if !responseStarted {
+                countResponseError(connection.server)  // eresp (issue 4)
                 sendError(502, close: true)
             } else {
                 context.flush()
@@ -497,6 +513,7 @@ final class HTTPSession: ChannelInboundHandler {
                 return
             case .error:
                 responseHeadBuffer = nil
+                if let server = self.connection?.server { countResponseError(server) }  // eresp (issue 4)
                 abortExchange(status: 502)
                 return
             case .complete:
@@ -519,6 +536,10 @@ final class HTTPSession: ChannelInboundHandler {
     }
 
     private func beginResponse(head: HTTPResponseHead, headBytes: ByteBuffer, rest: ByteBuffer) {
+        // hrsp_* of the frontend, the backend and the server (issue 4).
+        counters.countResponse(status: head.status)
+        backend?.counters.countResponse(status: head.status)
+        connection?.server.counters.countResponse(status: head.status)
         responseHeadDone = true
         responseStarted = true
         if !head.keepAlive { serverReusable = false }
@@ -724,6 +745,8 @@ final class HTTPSession: ChannelInboundHandler {
         }
         connector?.cancel()
         connector = nil
+        counters.countResponse(status: status)  // hrsp_* (issue 4)
+        backend?.counters.countResponse(status: status)
         context.writeAndFlush(wrapOutboundOut(pages.response(status)), promise: nil)
         responseStarted = true
         if closing || !requestComplete && requestHasBody {
@@ -754,6 +777,32 @@ final class HTTPSession: ChannelInboundHandler {
             finishBookkeeping()
         }
         context.close(promise: nil)
+    }
+
+    // MARK: - Statistics (issue 4)
+
+    /// A reply proxyd made itself (rules, the stats page): its status class, and
+    /// `intercepted` / `dreq` as HAProxy counts them.
+    private func countReply(_ reply: ByteBuffer, backend: RuntimeBackend?) {
+        var status = 0
+        if let digits = reply.getBytes(at: reply.readerIndex + 9, length: 3) {
+            for digit in digits where digit >= 48 && digit <= 57 { status = status * 10 + Int(digit - 48) }
+        }
+        counters.countResponse(status: status)
+        counters.bytesOut.add(reply.readableBytes)
+        counters.intercepted.increment()
+        if status == 403 { counters.deniedRequests.increment() }
+        backend?.counters.countResponse(status: status)
+    }
+
+    private func countRequestBytes(_ count: Int) {
+        backend?.counters.bytesIn.add(count)
+        connection?.server.counters.bytesIn.add(count)
+    }
+
+    private func countResponseError(_ server: RuntimeServer) {
+        server.counters.responseErrors.increment()
+        backend?.counters.responseErrors.increment()
     }
 
     private var bookkept = false

@@ -46,7 +46,7 @@ final class TCPSession: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         activated = true
         frontend.gate.opened()
-        counters.currentSessions.increment()
+        counters.sessionOpened()  // scur and smax (issue 4)
         let loop = loopStates.state(for: context.eventLoop)
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.closeBoth() }
         idle?.arm(frontend.timeouts.client ?? backend.timeouts.connect)
@@ -96,6 +96,8 @@ final class TCPSession: ChannelInboundHandler {
         idle?.touch()
         let buffer = unwrapInboundIn(data)
         counters.bytesIn.add(buffer.readableBytes)
+        backend.counters.bytesIn.add(buffer.readableBytes)  // stats (issue 4)
+        server?.counters.bytesIn.add(buffer.readableBytes)
         serverChannel.write(buffer, promise: nil)
     }
 
@@ -140,6 +142,8 @@ final class TCPSession: ChannelInboundHandler {
     fileprivate func serverRead(_ buffer: ByteBuffer) {
         idle?.touch()
         counters.bytesOut.add(buffer.readableBytes)
+        backend.counters.bytesOut.add(buffer.readableBytes)  // stats (issue 4)
+        server?.counters.bytesOut.add(buffer.readableBytes)
         client?.write(wrapOutboundOut(buffer), promise: nil)
     }
 
