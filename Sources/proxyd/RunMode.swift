@@ -51,10 +51,15 @@ enum RunMode {
         }
 
         let runtime: ProxyRuntime
+        var control: ControlPlane!
         do {
             runtime = try RuntimeBuilder.build(config)
+            // The runtime API and stats pages (issue 4): pages installed before the
+            // listeners accept, control sockets bound before chroot, as HAProxy does.
+            control = ControlPlane(runtime: runtime, configuration: config)
             // Taking over from an older process (-sf/-st): share its ports until it leaves.
             try runtime.bind(sharingPorts: !(options.finishPIDs.isEmpty && options.terminatePIDs.isEmpty))
+            try control.bind()
         } catch {
             return fail("\(error)", "[proxyd.main()] Some protocols failed to start their listeners! Exiting.")
         }
@@ -82,6 +87,7 @@ enum RunMode {
             switch signal {
             case nil:
                 if runtime.liveSessions == 0 {
+                    control.close()
                     runtime.shutdown()
                     return 0
                 }
@@ -94,6 +100,7 @@ enum RunMode {
                 continue  // HAProxy's master reloads on SIGUSR2; a lone process ignores SIGHUP.
             default:
                 SystemdNotify.stopping()
+                control.close()
                 runtime.shutdown()
                 return 0
             }

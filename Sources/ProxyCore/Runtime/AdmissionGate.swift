@@ -6,7 +6,9 @@ import NIOCore
 /// process) has as many client connections as allowed, its listeners stop accepting and
 /// new clients wait in the kernel's backlog; they resume when a connection ends.
 final class AdmissionGate: @unchecked Sendable {
-    private let limit: Int
+    // The limit is atomic so that the runtime API can change it (issue 4).
+    private let limitValue: ManagedAtomic<Int>
+    var limit: Int { limitValue.load(ordering: .relaxed) }
     private let current = ManagedAtomic<Int>(0)
     private let listeners = NIOLockedValueBox<[Channel]>([])
     private let paused = ManagedAtomic<Bool>(false)
@@ -14,7 +16,7 @@ final class AdmissionGate: @unchecked Sendable {
     private let parent: AdmissionGate?
 
     init(limit: Int, parent: AdmissionGate? = nil) {
-        self.limit = max(1, limit)
+        self.limitValue = ManagedAtomic(max(1, limit))
         self.parent = parent
     }
 
@@ -45,7 +47,38 @@ final class AdmissionGate: @unchecked Sendable {
         parent?.closed()
     }
 
+    // MARK: runtime API (issue 4)
+
+    /// `disable frontend`: its listeners stop accepting until `enable frontend`.
+    private let disabled = ManagedAtomic<Bool>(false)
+    var isDisabled: Bool { disabled.load(ordering: .relaxed) }
+
+    /// False when the gate already was in that state.
+    func setDisabled(_ disable: Bool) -> Bool {
+        guard disabled.compareExchange(expected: !disable, desired: disable, ordering: .relaxed).exchanged else {
+            return false
+        }
+        if disable {
+            setAccepting(false)
+        } else if !paused.load(ordering: .relaxed) {
+            setAccepting(true)
+        }
+        return true
+    }
+
+    /// `set maxconn frontend|global`: the new limit applies to the next accept.
+    func setLimit(_ newLimit: Int) {
+        limitValue.store(max(1, newLimit), ordering: .relaxed)
+        let now = current.load(ordering: .relaxed)
+        if now >= limit, paused.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged {
+            setAccepting(false)
+        } else if now < limit, paused.compareExchange(expected: true, desired: false, ordering: .relaxed).exchanged {
+            setAccepting(true)
+        }
+    }
+
     private func setAccepting(_ accepting: Bool) {
+        if accepting && isDisabled { return }  // a disabled frontend stays closed (issue 4)
         for channel in listeners.withLockedValue({ $0 }) {
             channel.setOption(.autoRead, value: accepting).whenSuccess {
                 if accepting { channel.read() }

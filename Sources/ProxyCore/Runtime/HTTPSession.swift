@@ -96,7 +96,7 @@ final class HTTPSession: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         activated = true
         frontend.gate.opened()
-        counters.currentSessions.increment()
+        counters.sessionOpened()  // scur and smax (issue 4)
         loop = loopStates.state(for: context.eventLoop)
         loop.httpSessions[ObjectIdentifier(self)] = self
         if registry.isStopping { close(); return }
@@ -127,6 +127,7 @@ final class HTTPSession: ChannelInboundHandler {
             }
         case .tunnel:
             idle.touch()
+            countRequestBytes(buffer.readableBytes)  // stats (issue 4)
             connection?.channel.write(buffer, promise: nil)
         case .closed:
             break
@@ -260,6 +261,11 @@ final class HTTPSession: ChannelInboundHandler {
                 let outcome = RuleEngine.run(backend.requestRules, facts: facts, rewrite: &rewrite)
                 if case .reply = outcome { return (backend, outcome, .noneUsable) }
             }
+            // The stats page (issue 4): a backend with `stats enable` answers its
+            // `stats uri` itself instead of forwarding.
+            if let page = backend.statsPage, let reply = page.answer(facts) {
+                return (backend, .reply(reply, closes: false), .noneUsable)
+            }
             let choice = connection.clientAddress.withUnsafeBytes { address in
                 loop.chooseServer(in: backend, input: BalanceInput(
                     clientAddress: address.isEmpty ? nil : address,
@@ -268,6 +274,7 @@ final class HTTPSession: ChannelInboundHandler {
             return (backend, .proceed, choice)
         }
         if case .reply(let reply, let closes) = outcome {
+            countReply(reply, backend: chosen)  // stats (issue 4)
             buffer.moveReaderIndex(forwardBy: head.headLength)
             inbound = buffer
             if log != nil {
@@ -300,6 +307,7 @@ final class HTTPSession: ChannelInboundHandler {
         self.backend = backend
         lastBackendIndex = backend.index
         if log != nil { log?.backend = backend; log?.server = chosenServer; log?.connectStart = .now() }
+        backend.counters.requests.increment()  // req_tot (issue 4)
         clientIsHTTP10 = head.version == .http10
         if backend.httpConnectionMode == .close { clientKeepAlive = false }
         requestSent = false
@@ -351,6 +359,8 @@ final class HTTPSession: ChannelInboundHandler {
         if allowPool, let server, let pooled = loop.takeIdle(backend: backend.index, server: server.index) {
             if log != nil { log!.connectedAt = log!.connectStart }
             loop.started(server, in: backend.index)
+            server.counters.reuses.increment()  // stats (issue 4)
+            backend.counters.reuses.increment()
             useConnection(pooled, reused: true)
             return
         }
@@ -392,6 +402,7 @@ final class HTTPSession: ChannelInboundHandler {
         guard let backend, let pending = pendingHead else { return }
         connection.owner = self
         connection.requestCount += 1
+        connection.server.counters.requests.increment()  // stats (issue 4)
         self.connection = connection
         phase = .exchanging
         if log != nil { log?.server = connection.server; log?.requestSentAt = .now() }
@@ -404,6 +415,7 @@ final class HTTPSession: ChannelInboundHandler {
             channel.write($0, promise: nil)
         }
         requestSent = true
+        countRequestBytes(pending.bytes.readableBytes)  // bin of backend and server (issue 4)
         keptHeadForRetry = reused && !requestHasBody ? pending : nil
         pendingHead = nil
 
@@ -431,6 +443,7 @@ final class HTTPSession: ChannelInboundHandler {
     private func forwardRequestBody(_ buffer: ByteBuffer) {
         guard let channel = connection?.channel else { append(buffer); return }
         idle.touch()
+        countRequestBytes(buffer.readableBytes)  // stats (issue 4)
         switch buffer.withUnsafeReadableBytes({ requestBody.feed($0) }) {
         case .needsMore:
             channel.write(buffer, promise: nil)
@@ -452,6 +465,8 @@ final class HTTPSession: ChannelInboundHandler {
         idle.touch()
         counters.bytesOut.add(buffer.readableBytes)
         log?.bytesOut += buffer.readableBytes
+        backend?.counters.bytesOut.add(buffer.readableBytes)  // stats (issue 4)
+        connection.server.counters.bytesOut.add(buffer.readableBytes)
         switch phase {
         case .tunnel:
             responseStarted = true
@@ -511,6 +526,7 @@ final class HTTPSession: ChannelInboundHandler {
                 acquireConnection(allowPool: false)
             } else if !responseStarted {
                 log?.terminate("S", "H")
+                countResponseError(connection.server)  // eresp (issue 4)
                 sendError(502, close: true)
             } else {
                 log?.terminate("S", "D")
@@ -535,6 +551,7 @@ final class HTTPSession: ChannelInboundHandler {
             case .error:
                 responseHeadBuffer = nil
                 log?.terminate("P", "H")
+                if let server = self.connection?.server { countResponseError(server) }  // eresp (issue 4)
                 abortExchange(status: 502)
                 return
             case .complete:
@@ -558,6 +575,10 @@ final class HTTPSession: ChannelInboundHandler {
 
     private func beginResponse(head: HTTPResponseHead, headBytes: ByteBuffer, rest: ByteBuffer) {
         if log != nil { log?.responseAt = .now(); log?.status = head.status }
+        // hrsp_* of the frontend, the backend and the server (issue 4).
+        counters.countResponse(status: head.status)
+        backend?.counters.countResponse(status: head.status)
+        connection?.server.counters.countResponse(status: head.status)
         responseHeadDone = true
         responseStarted = true
         if !head.keepAlive { serverReusable = false }
@@ -840,6 +861,8 @@ final class HTTPSession: ChannelInboundHandler {
         }
         connector?.cancel()
         connector = nil
+        counters.countResponse(status: status)  // hrsp_* (issue 4)
+        backend?.counters.countResponse(status: status)
         let page = pages.response(status)
         if log != nil, logPending {
             log?.status = status
@@ -877,6 +900,32 @@ final class HTTPSession: ChannelInboundHandler {
             finishBookkeeping()
         }
         context.close(promise: nil)
+    }
+
+    // MARK: - Statistics (issue 4)
+
+    /// A reply proxyd made itself (rules, the stats page): its status class, and
+    /// `intercepted` / `dreq` as HAProxy counts them.
+    private func countReply(_ reply: ByteBuffer, backend: RuntimeBackend?) {
+        var status = 0
+        if let digits = reply.getBytes(at: reply.readerIndex + 9, length: 3) {
+            for digit in digits where digit >= 48 && digit <= 57 { status = status * 10 + Int(digit - 48) }
+        }
+        counters.countResponse(status: status)
+        counters.bytesOut.add(reply.readableBytes)
+        counters.intercepted.increment()
+        if status == 403 { counters.deniedRequests.increment() }
+        backend?.counters.countResponse(status: status)
+    }
+
+    private func countRequestBytes(_ count: Int) {
+        backend?.counters.bytesIn.add(count)
+        connection?.server.counters.bytesIn.add(count)
+    }
+
+    private func countResponseError(_ server: RuntimeServer) {
+        server.counters.responseErrors.increment()
+        backend?.counters.responseErrors.increment()
     }
 
     private var bookkept = false

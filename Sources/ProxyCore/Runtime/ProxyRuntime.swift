@@ -36,6 +36,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         for frontend in frontends { counters[frontend.name] = SessionCounters() }
         self.counters = counters
         self.sessions = SessionRegistry()
+        _ = ProcessClock.start  // uptime counts from here (stats, issue 4)
     }
 
     /// A listener that could not be opened, worded as HAProxy reports it.
@@ -135,8 +136,15 @@ public final class ProxyRuntime: @unchecked Sendable {
     public func updateServer(_ server: RuntimeServer, in backend: RuntimeBackend,
                              _ change: (inout ServerStatus) -> Void) {
         let status = server.status.withLockedValue { status -> ServerStatus in
+            let before = status
             change(&status)
             status.generation += 1
+            // For the stats (issue 4): when the state changed, and the time spent DOWN.
+            if before.isUsable != status.isUsable || before.admin != status.admin {
+                let now = ProcessClock.milliseconds
+                if !before.isUsable { status.downtimeBeforeMs += now - before.lastChange }
+                status.lastChange = now
+            }
             return status
         }
         server.isUsable.store(status.isUsable, ordering: .relaxed)

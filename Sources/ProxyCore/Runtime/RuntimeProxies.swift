@@ -20,6 +20,10 @@ public final class RuntimeBackend: @unchecked Sendable {
     public let allBackups: Bool
     /// Requests waiting in this backend's queues, all loops together.
     let waiting = ManagedAtomic<Int>(0)
+    /// Traffic of this backend for the stats page and the runtime API (issue 4).
+    public let counters = SessionCounters()
+    /// The stats page this backend answers (`stats enable`), set at start (issue 4).
+    public var statsPage: StatsPage?
     /// `http-request` / `http-response` rules of the backend, set once at build time.
     var requestRules: [CompiledRule] = []
     var responseRules: [CompiledRule] = []

@@ -8,7 +8,12 @@ public final class RuntimeServer: @unchecked Sendable {
     public let name: String
     /// Position in the backend's server list: balancers and per-loop pools index by it.
     public let index: Int
-    public let address: SocketAddress
+    /// Where connections go; `set server B/S addr` may change it (issue 4), so it is
+    /// read through an atomic reference: one load per connection, no lock.
+    public var address: SocketAddress { currentAddress.load(ordering: .acquiring).value }
+    private let currentAddress: ManagedAtomic<ServerAddressBox>
+    /// The address from the config (`show servers state`, stats `addr` before a change).
+    public let initialAddress: SocketAddress
     public let initialWeight: Int
     public let isBackup: Bool
     /// `maxconn` on the server line; nil means unlimited.
@@ -31,19 +36,27 @@ public final class RuntimeServer: @unchecked Sendable {
     /// Health-check results (last check and agent status, codes, durations, last change);
     /// nil without `check`/`agent-check`. Set once at build time (Health/HealthMonitor).
     public internal(set) var health: ServerHealth?
+    /// Traffic of this server for the stats page and the runtime API (issue 4).
+    public let counters = SessionCounters()
 
     public init(name: String, index: Int, address: SocketAddress, weight: Int,
                 isBackup: Bool, maxConnections: Int?, disabled: Bool, id: Int? = nil) {
         self.id = id ?? index + 1
         self.name = name
         self.index = index
-        self.address = address
+        self.currentAddress = ManagedAtomic(ServerAddressBox(address))
+        self.initialAddress = address
         self.initialWeight = weight
         self.isBackup = isBackup
         self.maxConnections = maxConnections
         self.isUsable = ManagedAtomic(!disabled)
         self.status = NIOLockedValueBox(ServerStatus(
             admin: disabled ? .maintenance : .ready, weight: weight))
+    }
+
+    /// `set server B/S addr`: new connections go to `address` (issue 4).
+    public func changeAddress(to address: SocketAddress) {
+        currentAddress.store(ServerAddressBox(address), ordering: .releasing)
     }
 
     /// True when a new connection would exceed `maxconn`.
@@ -72,12 +85,29 @@ public struct ServerStatus: Sendable, Equatable {
     /// Incremented on every change, for observers.
     public var generation: Int = 0
 
+    // Added for the stats page and the runtime API (issue 4), kept by
+    // ProxyRuntime.updateServer: when the state last changed (ProcessClock ms), and the
+    // time spent DOWN before the current period (ms).
+    public var lastChange: Int = 0
+    public var downtimeBeforeMs: Int = 0
+    /// The weight from the config, for `get weight` (`initial N`) and percentages.
+    public var initialWeight: Int = 0
+    /// `enable|disable health`: false stops health checks from changing the state.
+    public var checksEnabled: Bool = true
+
     public init(admin: Admin, weight: Int) {
         self.admin = admin
         self.weight = weight
+        self.initialWeight = weight
     }
 
     public var isUsable: Bool { admin != .maintenance && operationalUp }
     /// The weight balancers use: 0 while draining.
     public var effectiveWeight: Int { admin == .drain ? 0 : weight }
+}
+
+/// A server address as an atomic reference (issue 4: `set server B/S addr`).
+final class ServerAddressBox: AtomicReference, @unchecked Sendable {
+    let value: SocketAddress
+    init(_ value: SocketAddress) { self.value = value }
 }

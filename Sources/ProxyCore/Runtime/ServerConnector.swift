@@ -101,6 +101,9 @@ final class ServerConnector {
     private func attemptConnect() {
         guard !cancelled else { return }
         let redispatching = attempt > 0 && attempt >= backend.retries && backend.redispatch
+        // wretr / wredis (issue 4).
+        if attempt > 0 { backend.counters.retries.increment(); server?.counters.retries.increment() }
+        if redispatching { backend.counters.redispatches.increment(); server?.counters.redispatches.increment() }
         if server == nil || redispatching {
             switch loop.chooseServer(in: backend, avoiding: attempt > 0 ? server : nil) {
             case .server(let chosen):
@@ -146,12 +149,16 @@ final class ServerConnector {
                     channel.close(promise: nil)
                     return
                 }
+                server.counters.connects.increment()  // stats (issue 4)
+                backend.counters.connects.increment()
                 completion(.success((channel, server)))
             case .failure(let error):
                 loop.ended(server, in: backend.index)
                 guard !cancelled else { return }
                 attempt += 1
                 if attempt > backend.retries {
+                    server.counters.connectionErrors.increment()  // econ (issue 4)
+                    backend.counters.connectionErrors.increment()
                     completion(.failure(.exhausted(error)))
                     return
                 }

@@ -43,11 +43,20 @@ extension LoopState {
         server.currentConnections.wrappingIncrement(ordering: .relaxed)
         server.totalConnections.wrappingIncrement(ordering: .relaxed)
         balancers[backendIndex].connectionStarted(server: server.index)
+        // Stats (issue 4): smax and lastsess of the server; scur/smax/stot of the backend.
+        let now = ProcessClock.milliseconds
+        server.counters.maxSessions.raise(to: server.currentConnections.load(ordering: .relaxed))
+        server.counters.lastSession.store(now)
+        let counters = backends[backendIndex].counters
+        counters.sessionOpened()
+        counters.totalSessions.increment()
+        counters.lastSession.store(now)
     }
 
     func ended(_ server: RuntimeServer, in backendIndex: Int) {
         server.currentConnections.wrappingDecrement(ordering: .relaxed)
         balancers[backendIndex].connectionEnded(server: server.index)
+        backends[backendIndex].counters.currentSessions.decrement()  // stats (issue 4)
         // A slot is free: the oldest waiter of this loop gets it; waiters of other loops
         // are told too, since maxconn is shared by all loops.
         if !queues[backendIndex].isEmpty { serveQueue(backendIndex) }
@@ -61,7 +70,8 @@ extension LoopState {
     /// Puts a connector that found every server full at the end of the backend's queue.
     func enqueue(_ connector: ServerConnector, backendIndex: Int) {
         queues[backendIndex].append(connector)
-        backends[backendIndex].waiting.wrappingIncrement(ordering: .relaxed)
+        let waiting = backends[backendIndex].waiting.wrappingIncrementThenLoad(ordering: .relaxed)
+        backends[backendIndex].counters.maxQueue.raise(to: waiting)  // qmax (issue 4)
     }
 
     /// Takes a connector out of the queue (it timed out or its client left).

@@ -1,4 +1,5 @@
 import Atomics
+import NIOCore
 
 /// Traffic counters of one proxy (HAProxy's `bin`, `bout`, `stot`, `scur`…). Relaxed
 /// atomics: they are statistics, read by the stats page and the runtime API.
@@ -10,7 +11,59 @@ public final class SessionCounters: @unchecked Sendable {
     public let requests = CounterCell()
     /// Requests refused as malformed (HAProxy's `ereq`).
     public let requestErrors = CounterCell()
+
+    // Added for the stats page and the runtime API (issue 4). The same class counts a
+    // frontend, a backend (RuntimeBackend.counters) and a server (RuntimeServer.counters);
+    // each level fills the fields HAProxy shows for it.
+    /// Highest `currentSessions` seen (`smax`).
+    public let maxSessions = CounterCell()
+    /// Requests denied by rules (`dreq`).
+    public let deniedRequests = CounterCell()
+    /// Responses by class: 1xx, 2xx, 3xx, 4xx, 5xx, other (`hrsp_*`).
+    public let responses: [CounterCell] = (0..<6).map { _ in CounterCell() }
+    /// Failed connection attempts to servers (`econ`).
+    public let connectionErrors = CounterCell()
+    /// Invalid or aborted server responses (`eresp`).
+    public let responseErrors = CounterCell()
+    /// Connection retries (`wretr`) and redispatches (`wredis`).
+    public let retries = CounterCell()
+    public let redispatches = CounterCell()
+    /// New server connections opened (`connect`) and idle ones reused (`reuse`).
+    public let connects = CounterCell()
+    public let reuses = CounterCell()
+    /// Requests answered by proxyd itself, such as the stats page (`intercepted`).
+    public let intercepted = CounterCell()
+    /// Highest queue length seen (`qmax`).
+    public let maxQueue = CounterCell()
+    /// Uptime in milliseconds (ProcessClock) of the last session, 0 = never (`lastsess`).
+    public let lastSession = CounterCell()
+
     public init() {}
+
+    /// A session (connection or request) began: `scur` and `smax`.
+    @inline(__always) public func sessionOpened() {
+        currentSessions.increment()
+        maxSessions.raise(to: currentSessions.current)
+    }
+
+    /// Counts a response status in its `hrsp_*` class.
+    @inline(__always) public func countResponse(status: Int) {
+        let slot = status >= 100 && status < 600 ? status / 100 - 1 : 5
+        responses[slot].increment()
+    }
+
+    /// `clear counters`: the max values; `clear counters all`: every counter but the
+    /// current ones.
+    public func clear(all: Bool) {
+        maxSessions.store(currentSessions.current)
+        maxQueue.store(0)
+        guard all else { return }
+        for cell in [bytesIn, bytesOut, totalSessions, requests, requestErrors, deniedRequests,
+                     connectionErrors, responseErrors, retries, redispatches, connects, reuses,
+                     intercepted, lastSession] + responses {
+            cell.store(0)
+        }
+    }
 }
 
 /// One statistics counter.
@@ -20,4 +73,24 @@ public final class CounterCell: @unchecked Sendable {
     @inline(__always) public func increment() { value.wrappingIncrement(ordering: .relaxed) }
     @inline(__always) public func decrement() { value.wrappingDecrement(ordering: .relaxed) }
     public var current: Int { value.load(ordering: .relaxed) }
+    // Added for the stats (issue 4): maxima and `clear counters`.
+    @inline(__always) public func store(_ newValue: Int) { value.store(newValue, ordering: .relaxed) }
+    /// Raises the value to `candidate` if it is higher (a maximum).
+    @inline(__always) public func raise(to candidate: Int) {
+        var seen = value.load(ordering: .relaxed)
+        while candidate > seen {
+            let (exchanged, original) = value.compareExchange(expected: seen, desired: candidate, ordering: .relaxed)
+            if exchanged { return }
+            seen = original
+        }
+    }
+}
+
+/// Milliseconds since the process started, from the monotonic clock: cheap enough for
+/// the data path (`lastsess`, last status change). Added for the stats (issue 4).
+public enum ProcessClock {
+    public static let start = NIODeadline.now()
+    @inline(__always) public static var milliseconds: Int {
+        Int((NIODeadline.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000) + 1
+    }
 }

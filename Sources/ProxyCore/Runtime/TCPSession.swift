@@ -48,7 +48,7 @@ final class TCPSession: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         activated = true
         frontend.gate.opened()
-        counters.currentSessions.increment()
+        counters.sessionOpened()  // scur and smax (issue 4)
         let loop = loopStates.state(for: context.eventLoop)
         if let trafficLog = frontend.trafficLog {
             log = SessionLogRecord(client: context.channel.remoteAddress, local: context.channel.localAddress)
@@ -106,6 +106,8 @@ final class TCPSession: ChannelInboundHandler {
         let buffer = unwrapInboundIn(data)
         counters.bytesIn.add(buffer.readableBytes)
         log?.bytesIn += buffer.readableBytes
+        backend.counters.bytesIn.add(buffer.readableBytes)  // stats (issue 4)
+        server?.counters.bytesIn.add(buffer.readableBytes)
         serverChannel.write(buffer, promise: nil)
     }
 
@@ -154,6 +156,8 @@ final class TCPSession: ChannelInboundHandler {
         idle?.touch()
         counters.bytesOut.add(buffer.readableBytes)
         log?.bytesOut += buffer.readableBytes
+        backend.counters.bytesOut.add(buffer.readableBytes)  // stats (issue 4)
+        server?.counters.bytesOut.add(buffer.readableBytes)
         client?.write(wrapOutboundOut(buffer), promise: nil)
     }
 

@@ -1,0 +1,368 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+
+/// The commands proxyd's runtime API answers, with HAProxy 2.6's usage lines, levels and
+/// messages.
+enum ControlCommands {
+    static let denied = "Permission denied\n"
+
+    static func registry() -> CommandRegistry {
+        var r = CommandRegistry()
+
+        // MARK: reading (user level)
+        r.add("show info", usage: "show info [desc|json|typed|float]*",
+              help: "report information about the running process") { args, _, context in
+            let options = Set(args.dropFirst(2))
+            if options.contains("json") { return ProcessInfo.json(context) }
+            if options.contains("typed") { return ProcessInfo.typed(context) }
+            return ProcessInfo.text(context)
+        }
+        r.add("show stat", usage: "show stat [desc|json|no-maint|typed|up]*",
+              help: "report counters for each proxy and server", showStat)
+        r.add("show servers state", usage: "show servers state [<backend>]",
+              help: "dump volatile server information (all or for a single backend)", showServersState)
+        r.add("show backend", usage: "show backend",
+              help: "list backends in the current running config") { _, _, context in
+            "# name\n" + context.proxies.filter { $0.backend != nil }.map { $0.name + "\n" }.joined()
+        }
+        r.add("show errors", usage: "show errors [<px>] [request|response]",
+              help: "report last request and/or response errors for each proxy") { _, session, _ in
+            guard session.level >= .operator else { return denied }
+            // proxyd keeps no captures of invalid messages yet: the count is always 0.
+            return "Total events captured on [\(logDate())] : 0\n"
+        }
+        r.add("show version", usage: "show version", help: "show version of the current process") { _, _, _ in
+            ProxyCoreVersion.string + "\n"
+        }
+        r.add("show cli level", usage: "show cli level",
+              help: "display the level of the current CLI session") { _, session, _ in
+            session.level.name + "\n"
+        }
+        r.add("operator", usage: "operator",
+              help: "lower the level of the current CLI session to operator") { _, session, _ in
+            if session.level > .operator { session.level = .operator }
+            return ""
+        }
+        r.add("user", usage: "user", help: "lower the level of the current CLI session to user") { _, session, _ in
+            session.level = .user
+            return ""
+        }
+        r.add("get weight", usage: "get weight <bk>/<srv>", help: "report a server's current weight") { args, _, context in
+            guard args.count > 2 else { return "Require 'backend/server'.\n" }
+            switch lookup(args[2], context) {
+            case .failure(let message): return message.text
+            case .success(let (_, _, server)):
+                let status = server.status.withLockedValue { $0 }
+                return "\(status.effectiveWeight) (initial \(server.initialWeight))\n"
+            }
+        }
+        r.add("set timeout", usage: "set timeout [cli] <delay>", help: "change a timeout setting") { args, session, _ in
+            guard args.count > 2, args[2] == "cli" else { return "'set timeout' only supports 'cli'.\n" }
+            guard args.count > 3, let seconds = Int(args[3]), seconds >= 0 else { return "Expects an integer value.\n" }
+            session.timeout = seconds * 1000
+            return ""
+        }
+
+        // MARK: changing (operator and admin)
+        r.add("clear counters", usage: "clear counters [all]",
+              help: "clear max statistics counters (or all counters)") { args, session, context in
+            let all = args.count > 2 && args[2] == "all"
+            guard session.level >= (all ? .admin : .operator) else { return denied }
+            context.clearCounters(all: all)
+            return ""
+        }
+        r.add("set server", usage: "set server <bk>/<srv> [opts]",
+              help: "change a server's state, weight, address or ssl", setServer)
+        r.add("set weight", usage: "set weight <bk>/<srv>  (DEPRECATED)",
+              help: "change a server's weight (use 'set server' instead)") { args, session, context in
+            guard session.level >= .admin else { return denied }
+            guard args.count > 2 else { return "Require 'backend/server'.\n" }
+            switch lookup(args[2], context) {
+            case .failure(let message): return message.text
+            case .success(let (_, backend, server)):
+                return setWeight(args.count > 3 ? args[3] : "", backend, server, context)
+            }
+        }
+        for enable in [false, true] {
+            let verb = enable ? "enable" : "disable"
+            r.add("\(verb) server", usage: enable ? "enable server  (DEPRECATED)" : "disable server (DEPRECATED)",
+                  help: enable ? "enable a disabled server (use 'set server' instead)"
+                               : "disable a server for maintenance (use 'set server' instead)") { args, session, context in
+                guard session.level >= .admin else { return denied }
+                guard args.count > 2 else { return "Require 'backend/server'.\n" }
+                switch lookup(args[2], context) {
+                case .failure(let message): return message.text
+                case .success(let (_, backend, server)):
+                    context.runtime.updateServer(server, in: backend) { $0.admin = enable ? .ready : .maintenance }
+                    return ""
+                }
+            }
+            r.add("\(verb) health", usage: "\(verb) health", help: "\(verb) health checks") { args, session, context in
+                guard session.level >= .admin else { return denied }
+                guard args.count > 2 else { return "Require 'backend/server'.\n" }
+                switch lookup(args[2], context) {
+                case .failure(let message): return message.text
+                case .success(let (_, backend, server)):
+                    context.runtime.updateServer(server, in: backend) { $0.checksEnabled = enable }
+                    return ""
+                }
+            }
+            r.add("\(verb) frontend", usage: "\(verb) frontend <frontend>",
+                  help: enable ? "re-enable specific frontend" : "temporarily disable specific frontend") { args, session, context in
+                guard session.level >= .admin else { return denied }
+                guard args.count > 2 else { return "A frontend name is expected.\n" }
+                guard let frontend = context.frontendProxy(named: args[2])?.frontend else { return "No such frontend.\n" }
+                if !frontend.gate.setDisabled(!enable) {
+                    return enable ? "All sockets are already enabled.\n" : "All sockets are already disabled.\n"
+                }
+                return ""
+            }
+        }
+        r.add("set maxconn frontend", usage: "set maxconn frontend <frontend> <value>",
+              help: "change a frontend's maxconn setting") { args, session, context in
+            guard session.level >= .admin else { return denied }
+            guard args.count > 3 else { return "A frontend name is expected.\n" }
+            guard let frontend = context.frontendProxy(named: args[3])?.frontend else { return "No such frontend.\n" }
+            guard args.count > 4, let value = Int(args[4]), value >= 0 else { return "Integer value expected.\n" }
+            frontend.gate.setLimit(value == 0 ? context.runtime.globalGate.limit : value)
+            return ""
+        }
+        r.add("set maxconn global", usage: "set maxconn global <value>",
+              help: "change the per-process maxconn setting") { args, session, context in
+            guard session.level >= .admin else { return denied }
+            guard args.count > 3, let value = Int(args[3]), value >= 0 else { return "Expects an integer value.\n" }
+            guard value <= context.globalMaxconn else { return "Value out of range.\n" }
+            context.runtime.globalGate.setLimit(value == 0 ? context.globalMaxconn : value)
+            return ""
+        }
+        return r
+    }
+
+    // MARK: - show stat
+
+    static func showStat(_ args: [String], _ session: ControlSessionState, _ context: StatsContext) -> String {
+        var words = Array(args.dropFirst(2))
+        var format = "csv"
+        var upOnly = false, noMaint = false
+        // Optional `{<iid>|<proxy>} <type> <sid>` first.
+        var filter: (proxy: StatsContext.Proxy?, types: Int, sid: Int)?
+        // As HAProxy, any three words are that triple (so `typed 3 1` looks for proxy "typed").
+        if words.count >= 3 {
+            let proxy: StatsContext.Proxy?
+            if let id = Int(words[0]) {
+                if id == -1 { proxy = nil } else {
+                    guard let found = context.proxy(id: id) else { return "No such proxy.\n" }
+                    proxy = found
+                }
+            } else {
+                guard let found = context.proxy(named: words[0]) else { return "No such proxy.\n" }
+                proxy = found
+            }
+            guard let types = Int(words[1]), let sid = Int(words[2]) else { return "No such proxy.\n" }
+            filter = (proxy, types, sid)
+            words.removeFirst(3)
+        }
+        for word in words {
+            switch word {
+            case "typed": format = "typed"
+            case "json": format = "json"
+            case "up": upOnly = true
+            case "no-maint": noMaint = true
+            default: break
+            }
+        }
+        var rows: [StatRow] = []
+        for proxy in context.proxies {
+            if let filter, let wanted = filter.proxy, wanted.id != proxy.id { continue }
+            for row in context.rows(of: proxy, userLevel: session.level == .user) {
+                if let filter, filter.types != -1 {
+                    // The type mask: 1 frontends, 2 backends, 4 servers.
+                    guard filter.types & (1 << row.kind.rawValue) != 0 else { continue }
+                }
+                if let filter, filter.sid != -1, row.kind == .server, row.serverID != filter.sid { continue }
+                if row.kind == .server, upOnly || noMaint, case .string(let status) = row["status"] {
+                    if noMaint && status.hasPrefix("MAINT") { continue }
+                    if upOnly && !(status.hasPrefix("UP") || status == "no check" || status == "DRAIN") { continue }
+                }
+                rows.append(row)
+            }
+        }
+        switch format {
+        case "typed": return StatsFormat.typed(rows)
+        case "json": return StatsFormat.json(rows)
+        default: return StatsFormat.csv(rows)
+        }
+    }
+
+    // MARK: - show servers state
+
+    static let serversStateHeader = "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port\n"
+
+    static func showServersState(_ args: [String], _ session: ControlSessionState, _ context: StatsContext) -> String {
+        var proxies = context.proxies.filter { $0.backend != nil }
+        if args.count > 3 {
+            guard let proxy = proxies.first(where: { $0.name == args[3] }) else { return "Can't find backend.\n" }
+            proxies = [proxy]
+        }
+        var out = serversStateHeader
+        let now = ProcessClock.milliseconds
+        for proxy in proxies {
+            guard let backend = proxy.backend else { continue }
+            for server in backend.servers {
+                let settings = context.serverSettings(proxy, server)
+                let status = server.status.withLockedValue { $0 }
+                let checked = settings?.check.enabled ?? false
+                let configDisabled = settings?.disabled ?? false
+                var admin = 0
+                if status.admin == .maintenance { admin |= 0x1 }  // SRV_ADMF_FMAINT
+                if status.admin == .maintenance && configDisabled { admin |= 0x4 }  // SRV_ADMF_CMAINT
+                if status.admin == .drain { admin |= 0x8 }  // SRV_ADMF_FDRAIN
+                let operational = status.isUsable ? 2 : 0  // SRV_ST_RUNNING / SRV_ST_STOPPED
+                let rise = settings?.check.rise ?? 2
+                // HAProxy's health counter: rise+fall-1 for a checked server fully UP,
+                // rise for an unchecked one, 0 when DOWN.
+                let health = !status.isUsable ? 0 : checked ? rise + (settings?.check.fall ?? 3) - 1 : rise
+                let checkState = checked ? (status.checksEnabled ? 6 : 2) : (configDisabled ? 8 : 0)
+                let address = server.address
+                let fields: [String] = [
+                    String(proxy.id), proxy.name, String(server.id), server.name,
+                    StatsContext.ipText(address), String(operational), String(admin),
+                    String(status.weight), String(server.initialWeight),
+                    String((now - status.lastChange) / 1000),
+                    "1", "0", String(health), String(checkState), "0",
+                    proxy.settings.id != nil ? "1" : "0", settings?.id != nil ? "1" : "0",
+                    "-", String(address.port ?? 0), "-", "0",
+                    String(settings?.check.port ?? 0), settings?.check.address ?? "-", "-", "0",
+                ]
+                out += fields.joined(separator: " ") + "\n"
+            }
+        }
+        return out
+    }
+
+    // MARK: - set server
+
+    static func setServer(_ args: [String], _ session: ControlSessionState, _ context: StatsContext) -> String {
+        guard session.level >= .admin else { return denied }
+        guard args.count > 2 else { return "Require 'backend/server'.\n" }
+        let (_, backend, server): (StatsContext.Proxy, RuntimeBackend, RuntimeServer)
+        switch lookup(args[2], context) {
+        case .failure(let message): return message.text
+        case .success(let found): (_, backend, server) = found
+        }
+        guard args.count > 3 else {
+            return "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n"
+        }
+        let value = args.count > 4 ? args[4] : ""
+        switch args[3] {
+        case "state":
+            let admin: ServerStatus.Admin
+            switch value {
+            case "ready": admin = .ready
+            case "drain": admin = .drain
+            case "maint": admin = .maintenance
+            default: return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
+            }
+            context.runtime.updateServer(server, in: backend) { $0.admin = admin }
+            return ""
+        case "health":
+            let up: Bool
+            switch value {
+            case "up": up = true
+            case "stopping", "down": up = false
+            default: return "'set server <srv> health' expects 'up', 'stopping', or 'down'.\n"
+            }
+            context.runtime.updateServer(server, in: backend) { $0.operationalUp = up }
+            return ""
+        case "weight":
+            return setWeight(value, backend, server, context)
+        case "addr":
+            return setAddress(Array(args.dropFirst(4)), backend, server)
+        default:
+            return "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n"
+        }
+    }
+
+    /// `W` (0…256) or `W%` of the initial weight.
+    static func setWeight(_ text: String, _ backend: RuntimeBackend, _ server: RuntimeServer,
+                          _ context: StatsContext) -> String {
+        guard !text.isEmpty else { return "Require <weight> or <weight%>.\n" }
+        var weight: Int
+        if text.hasSuffix("%") {
+            guard let percent = Int(text.dropLast()) else { return "Require <weight> or <weight%>.\n" }
+            guard percent >= 0 else { return "Relative weight must be positive.\n" }
+            weight = (server.initialWeight * percent + 50) / 100
+            if weight > 256 { weight = 256 }
+        } else {
+            guard let absolute = Int(text) else { return "Require <weight> or <weight%>.\n" }
+            guard absolute >= 0, absolute <= 256 else {
+                return "Absolute weight can only be between 0 and 256 inclusive.\n"
+            }
+            weight = absolute
+        }
+        context.runtime.updateServer(server, in: backend) { $0.weight = weight }
+        return ""
+    }
+
+    /// `set server B/S addr IP [port P]`, answered as HAProxy's srv_update_addr_port.
+    static func setAddress(_ words: [String], _ backend: RuntimeBackend, _ server: RuntimeServer) -> String {
+        guard let ip = words.first else {
+            return "set server <b>/<s> addr requires an address and optionally a port.\n"
+        }
+        let old = server.address
+        var port = old.port ?? 0
+        var portGiven = false
+        if words.count > 2, words[1] == "port" {
+            guard let p = Int(words[2]), p >= 0, p <= 65535 else { return "Invalid port.\n" }
+            port = p
+            portGiven = true
+        }
+        guard let address = try? SocketAddress(ipAddress: ip, port: port) else {
+            return "Invalid addr '\(ip)' by 'stats socket command'\n"
+        }
+        let oldIP = StatsContext.ipText(old)
+        var message = oldIP == ip ? "no need to change the addr"
+            : "IP changed from '\(oldIP)' to '\(StatsContext.ipText(address))'"
+        if portGiven {
+            message += old.port == port ? ", no need to change the port"
+                : ", port changed from '\(old.port ?? 0)' to '\(port)'"
+        }
+        server.changeAddress(to: address)
+        return message + " by 'stats socket command'\n"
+    }
+
+    // MARK: - helpers
+
+    static func lookup(_ path: String, _ context: StatsContext)
+        -> Result<(StatsContext.Proxy, RuntimeBackend, RuntimeServer), LookupMessage> {
+        switch context.server(path) {
+        case .success(let found): return .success(found)
+        case .failure(.syntax): return .failure(LookupMessage("Require 'backend/server'.\n"))
+        case .failure(.noBackend): return .failure(LookupMessage("No such backend.\n"))
+        case .failure(.noServer): return .failure(LookupMessage("No such server.\n"))
+        }
+    }
+
+    struct LookupMessage: Error, ExpressibleByStringLiteral, CustomStringConvertible {
+        let text: String
+        init(_ text: String) { self.text = text }
+        init(stringLiteral text: String) { self.text = text }
+        var description: String { text }
+    }
+
+    /// `25/Nov/2026:09:27:35.078`, local time, as HAProxy dates its captures.
+    static func logDate() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        var seconds = spec.tv_sec
+        var parts = tm()
+        localtime_r(&seconds, &parts)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        let millis = spec.tv_nsec / 1_000_000
+        let ms = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
+        return "\(ProcessInfo.pad2(Int(parts.tm_mday)))/\(months[Int(parts.tm_mon)])/\(1900 + parts.tm_year):"
+            + "\(ProcessInfo.pad2(Int(parts.tm_hour))):\(ProcessInfo.pad2(Int(parts.tm_min))):\(ProcessInfo.pad2(Int(parts.tm_sec))).\(ms)"
+    }
+}

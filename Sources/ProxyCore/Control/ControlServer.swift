@@ -1,0 +1,232 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOPosix
+
+/// The runtime API and the stats pages of one running proxy: binds the `stats socket`s
+/// and installs the stats page on the backends that have `stats enable`.
+public final class ControlPlane: @unchecked Sendable {
+    public let context: StatsContext
+    let registry: CommandRegistry
+    private var channels: [Channel] = []
+
+    public init(runtime: ProxyRuntime, configuration: ProxyConfiguration) {
+        self.context = StatsContext(runtime: runtime, configuration: configuration)
+        self.registry = ControlCommands.registry()
+        for proxy in context.proxies where proxy.settings.stats.enabled {
+            proxy.backend?.statsPage = StatsPage(settings: proxy.settings.stats, proxyName: proxy.name,
+                                                 context: context, plane: self)
+        }
+    }
+
+    /// A `stats socket` that could not be opened, worded as HAProxy reports it.
+    public struct BindFailure: Error, CustomStringConvertible {
+        public let address: String
+        public let reason: String
+        public var description: String {
+            "Starting frontend GLOBAL: cannot bind UNIX socket (\(reason)) [\(address)]"
+        }
+    }
+
+    /// Opens every `stats socket` of the global section, with its mode and owner. Call
+    /// before chroot and privilege drop, as HAProxy does.
+    public func bind() throws {
+        let global = context.configuration.global
+        for socket in global.statsSockets {
+            let level = ControlLevel(socket.level)
+            let timeout = global.statsTimeout
+            let bootstrap = ServerBootstrap(group: context.runtime.group)
+                .serverChannelOption(.backlog, value: 64)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ControlSession(plane: self, level: level, timeout: timeout))
+                    }
+                }
+            do {
+                switch socket.address {
+                case .unix(let path):
+                    channels.append(try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait())
+                    try applyOwnership(path: path, socket)
+                case .inet(let host, let port):
+                    channels.append(try bootstrap.bind(host: host?.description ?? "0.0.0.0", port: port).wait())
+                case .abstract, .fileDescriptor:
+                    throw BindFailure(address: "\(socket.address)", reason: "not supported yet")
+                }
+            } catch let failure as BindFailure {
+                throw failure
+            } catch {
+                throw BindFailure(address: "\(socket.address)", reason: ProxyRuntime.reason(for: error))
+            }
+        }
+    }
+
+    private func applyOwnership(path: String, _ socket: StatsSocket) throws {
+        if let mode = socket.mode, chmod(path, mode_t(mode)) != 0 {
+            throw BindFailure(address: path, reason: "chmod: " + String(cString: strerror(errno)))
+        }
+        var uid = socket.uid.map { uid_t($0) } ?? uid_t.max
+        var gid = socket.gid.map { gid_t($0) } ?? gid_t.max
+        if let user = socket.user {
+            guard let entry = getpwnam(user) else { throw BindFailure(address: path, reason: "unknown user '\(user)'") }
+            uid = entry.pointee.pw_uid
+        }
+        if let group = socket.group {
+            guard let entry = getgrnam(group) else { throw BindFailure(address: path, reason: "unknown group '\(group)'") }
+            gid = entry.pointee.gr_gid
+        }
+        if uid != uid_t.max || gid != gid_t.max, chown(path, uid, gid) != 0 {
+            throw BindFailure(address: path, reason: "chown: " + String(cString: strerror(errno)))
+        }
+    }
+
+    public func close() {
+        for channel in channels { channel.close(promise: nil) }
+        channels.removeAll()
+    }
+
+    /// Runs one command line (`;`-separated commands) as a non-interactive client at
+    /// `level` would, and returns the answer bytes.
+    public func execute(_ line: String, level: ControlLevel = .admin) -> String {
+        let state = ControlSessionState(level: level, timeout: context.configuration.global.statsTimeout)
+        return run(line: line, state)
+    }
+
+    /// Each command's answer is followed by an empty line; `quit` stops the line.
+    func run(line: String, _ state: ControlSessionState) -> String {
+        var out = ""
+        for arguments in CommandRegistry.split(line) {
+            if arguments.isEmpty, !out.isEmpty || line.contains(";") { continue }
+            switch arguments.first {
+            case "quit":
+                state.quitting = true
+                return out
+            case "prompt":
+                state.interactive.toggle()
+                out += "\n"
+                continue
+            case "help":
+                out += registry.helpText(matching: Array(arguments.dropFirst())) + "\n"
+                continue
+            default:
+                break
+            }
+            if let command = registry.find(arguments) {
+                out += command.run(arguments, state, context)
+            } else {
+                out += registry.unknown(arguments)
+            }
+            out += "\n"
+        }
+        return out
+    }
+}
+
+/// One client of the control socket: reads command lines, answers them, and closes after
+/// the first batch unless `prompt` made the session interactive.
+final class ControlSession: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let plane: ControlPlane
+    private let state: ControlSessionState
+    private var pending: [UInt8] = []
+    private var timer: Scheduled<Void>?
+    private var closing = false
+    /// A longer line than HAProxy's buffer is an error that closes the session.
+    static let maxLine = 16_384
+
+    init(plane: ControlPlane, level: ControlLevel, timeout: Int) {
+        self.plane = plane
+        self.state = ControlSessionState(level: level, timeout: timeout)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context)
+    }
+
+    private func arm(_ context: ChannelHandlerContext) {
+        timer?.cancel()
+        guard state.timeout > 0 else { return }
+        let channel = context.channel
+        timer = context.eventLoop.scheduleTask(in: .milliseconds(Int64(state.timeout))) {
+            channel.close(promise: nil)
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        var buffer = unwrapInboundIn(data)
+        if let bytes = buffer.readBytes(length: buffer.readableBytes) { pending += bytes }
+        arm(context)
+        var answered = false
+        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+            var line = Array(pending[..<newline])
+            pending.removeSubrange(...newline)
+            if line.last == UInt8(ascii: "\r") { line.removeLast() }
+            answer(String(decoding: line, as: UTF8.self), context)
+            answered = true
+            if closing { return }
+        }
+        if pending.count > Self.maxLine { finish(context); return }
+        // Without a prompt, HAProxy answers what it was sent, then hangs up.
+        if answered, !state.interactive, pending.isEmpty { finish(context) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard let event = event as? ChannelEvent, case .inputClosed = event else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        // A last command without its newline still gets an answer.
+        if !pending.isEmpty, !closing {
+            let line = String(decoding: pending, as: UTF8.self)
+            pending.removeAll()
+            answer(line, context)
+        }
+        finish(context)
+    }
+
+    private func answer(_ line: String, _ context: ChannelHandlerContext) {
+        var out = plane.run(line: line, state)
+        if state.quitting {
+            if !out.isEmpty { write(out, context) }
+            finish(context)
+            return
+        }
+        if state.interactive { out += "> " }
+        write(out, context)
+        arm(context)
+    }
+
+    private func write(_ text: String, _ context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+        buffer.writeString(text)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    private func finish(_ context: ChannelHandlerContext) {
+        guard !closing else { return }
+        closing = true
+        timer?.cancel()
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        closing = true
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,396 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+
+/// One value of a stats row: empty (HAProxy prints nothing), a number or a string.
+public enum StatValue: Equatable, Sendable {
+    case empty
+    case number(Int)
+    case string(String)
+
+    var csv: String {
+        switch self {
+        case .empty: return ""
+        case .number(let n): return String(n)
+        case .string(let s): return s
+        }
+    }
+}
+
+/// What a row describes, with HAProxy's `type` number.
+public enum StatObjectKind: Int, Sendable {
+    case frontend = 0, backend = 1, server = 2
+
+    var letter: String { self == .frontend ? "F" : self == .backend ? "B" : "S" }
+    var jsonName: String { self == .frontend ? "Frontend" : self == .backend ? "Backend" : "Server" }
+}
+
+/// One line of `show stat`: HAProxy's 127 fields (103 fixed, then those of its
+/// statistics modules, printed after the `-` column).
+public struct StatRow: Sendable {
+    public let kind: StatObjectKind
+    public let proxyID: Int
+    public let serverID: Int
+    public var values: [StatValue]
+
+    public subscript(name: String) -> StatValue {
+        get { values[StatFields.index[name]!] }
+        set { values[StatFields.index[name]!] = newValue }
+    }
+}
+
+/// The field list and, per object kind, which fields HAProxy fills and how it tags them.
+enum StatFields {
+    static let names = StatFieldTable.names
+    /// Fields before the `-` column.
+    static let fixedCount = 103
+    static let index: [String: Int] = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+
+    /// `origin nature scope : type` of a field for an object kind, as `show stat typed` prints it.
+    static func tag(_ field: Int, _ kind: StatObjectKind) -> String {
+        let own: String?
+        switch kind {
+        case .frontend: own = StatFieldTable.frontendTags[field]
+        case .backend: own = StatFieldTable.backendTags[field]
+        case .server: own = StatFieldTable.serverTags[field]
+        }
+        if let own { return own }
+        if let other = StatFieldTable.backendTags[field] ?? StatFieldTable.serverTags[field]
+            ?? StatFieldTable.frontendTags[field] { return other }
+        switch names[field] {
+        case "check_code", "agent_code", "throttle": return "MOP:u32"
+        case "tracked", "cookie", "last_agt", "agent_status", "agent_desc": return "MOP:str"
+        default: return "MCP:u64"
+        }
+    }
+
+    static func mask(_ kind: StatObjectKind, tcp: Bool, checked: Bool) -> [Bool] {
+        let text: String
+        let tcpEmpty: [String]
+        switch kind {
+        case .frontend: text = StatFieldTable.frontendMask; tcpEmpty = StatFieldTable.tcpFrontendEmpty
+        case .backend: text = StatFieldTable.backendMask; tcpEmpty = StatFieldTable.tcpBackendEmpty
+        case .server: text = StatFieldTable.serverMask; tcpEmpty = StatFieldTable.tcpServerEmpty
+        }
+        var mask = text.utf8.map { $0 == UInt8(ascii: "x") }
+        if tcp { for name in tcpEmpty { mask[index[name]!] = false } }
+        if checked { for name in StatFieldTable.checkedServerFields { mask[index[name]!] = true } }
+        return mask
+    }
+}
+
+/// Everything the stats page and the runtime API read: the running proxy plus what
+/// only the configuration knows (ids, modes, check settings, limits, node name).
+public final class StatsContext: @unchecked Sendable {
+    public let runtime: ProxyRuntime
+    public let configuration: ProxyConfiguration
+
+    /// One proxy in config order, with its runtime halves.
+    struct Proxy {
+        let name: String
+        let id: Int
+        let settings: ProxySettings
+        let frontend: RuntimeFrontend?
+        let backend: RuntimeBackend?
+        /// Backend `slim`: `fullconn`, else a tenth of the maxconn of the frontends that
+        /// may send to it (HAProxy's default).
+        let fullconn: Int
+    }
+
+    let proxies: [Proxy]
+    let globalMaxconn: Int
+    public let nodeName: String
+    /// Wall-clock start, seconds since the epoch (`Start_time_sec`).
+    let startTime: Int
+
+    public init(runtime: ProxyRuntime, configuration: ProxyConfiguration) {
+        self.runtime = runtime
+        self.configuration = configuration
+        let globalMaxconn = configuration.global.maxconn ?? ResourceLimits.defaultMaxConnections()
+        self.globalMaxconn = globalMaxconn
+        var host = [CChar](repeating: 0, count: 256)
+        gethostname(&host, 255)
+        let hostName = String(cString: host)
+        self.nodeName = configuration.global.node ?? hostName
+        self.startTime = time(nil)
+
+        // Which frontends reach which backend, for the default `fullconn`.
+        var reach: [String: Int] = [:]
+        for proxy in configuration.proxies where proxy.isFrontend && !proxy.disabled {
+            var targets = Set(proxy.useBackendRules.map { $0.backend })
+            if let name = proxy.defaultBackend ?? (proxy.isBackend ? proxy.name : nil) { targets.insert(name) }
+            for target in targets { reach[target, default: 0] += proxy.maxconn ?? globalMaxconn }
+        }
+        var proxies: [Proxy] = []
+        for (position, settings) in configuration.proxies.enumerated() where !settings.disabled {
+            let frontend = runtime.frontends.first { $0.name == settings.name }
+            let backend = settings.isBackend ? runtime.backend(named: settings.name) : nil
+            proxies.append(Proxy(
+                name: settings.name,
+                // HAProxy numbers proxies from 2 in config order unless `id` says otherwise.
+                id: settings.id ?? position + 2,
+                settings: settings,
+                frontend: settings.isFrontend ? frontend : nil,
+                backend: backend,
+                fullconn: settings.fullconn ?? max(1, ((reach[settings.name] ?? 0) + 9) / 10)))
+        }
+        self.proxies = proxies
+    }
+
+    func proxy(named name: String) -> Proxy? { proxies.first { $0.name == name } }
+    func proxy(id: Int) -> Proxy? { proxies.first { $0.id == id } }
+
+    func frontendProxy(named name: String) -> Proxy? {
+        proxies.first { $0.name == name && $0.frontend != nil }
+    }
+
+    /// The server `backend/server` as the runtime API names it.
+    func server(_ path: String) -> Result<(Proxy, RuntimeBackend, RuntimeServer), ServerLookupError> {
+        guard let slash = path.firstIndex(of: "/") else { return .failure(.syntax) }
+        let backendName = String(path[..<slash])
+        let serverName = String(path[path.index(after: slash)...])
+        guard let proxy = proxies.first(where: { $0.name == backendName && $0.backend != nil }),
+              let backend = proxy.backend else { return .failure(.noBackend) }
+        guard let server = backend.servers.first(where: { $0.name == serverName }) else { return .failure(.noServer) }
+        return .success((proxy, backend, server))
+    }
+
+    enum ServerLookupError: Error { case syntax, noBackend, noServer }
+
+    func serverSettings(_ proxy: Proxy, _ server: RuntimeServer) -> ServerSettings? {
+        server.index < proxy.settings.servers.count ? proxy.settings.servers[server.index] : nil
+    }
+
+    // MARK: - Rows
+
+    /// Every row in HAProxy's order: for each proxy, its frontend, its servers, its backend.
+    public func rows(userLevel: Bool = false) -> [StatRow] {
+        var rows: [StatRow] = []
+        for proxy in proxies {
+            rows.append(contentsOf: self.rows(of: proxy, userLevel: userLevel))
+        }
+        return rows
+    }
+
+    func rows(of proxy: Proxy, userLevel: Bool = false) -> [StatRow] {
+        var rows: [StatRow] = []
+        if let frontend = proxy.frontend { rows.append(frontendRow(proxy, frontend)) }
+        if let backend = proxy.backend {
+            for server in backend.servers { rows.append(serverRow(proxy, backend, server)) }
+            var row = backendRow(proxy, backend)
+            // HAProxy shows the balance algorithm to operators and admins only.
+            if userLevel { row["algo"] = .empty }
+            rows.append(row)
+        }
+        // … and server addresses too.
+        if userLevel { for i in rows.indices where rows[i].kind == .server { rows[i]["addr"] = .empty } }
+        return rows
+    }
+
+    private func blank(_ kind: StatObjectKind, _ proxy: Proxy, serverID: Int, checked: Bool = false) -> StatRow {
+        let mask = StatFields.mask(kind, tcp: proxy.settings.mode == .tcp, checked: checked)
+        var row = StatRow(kind: kind, proxyID: proxy.id, serverID: serverID,
+                          values: mask.map { $0 ? .number(0) : .empty })
+        row["pxname"] = .string(proxy.name)
+        row["pid"] = .number(1)
+        row["iid"] = .number(proxy.id)
+        row["sid"] = .number(serverID)
+        row["type"] = .number(kind.rawValue)
+        row["mode"] = .string(proxy.settings.mode == .tcp ? "tcp" : "http")
+        return row
+    }
+
+    private func set(_ row: inout StatRow, _ name: String, _ value: Int) {
+        if row[name] != .empty { row[name] = .number(value) }
+    }
+
+    private func fill(_ row: inout StatRow, _ counters: SessionCounters) {
+        set(&row, "scur", max(0, counters.currentSessions.current))
+        set(&row, "smax", counters.maxSessions.current)
+        set(&row, "stot", counters.totalSessions.current)
+        set(&row, "bin", counters.bytesIn.current)
+        set(&row, "bout", counters.bytesOut.current)
+        set(&row, "dreq", counters.deniedRequests.current)
+        set(&row, "ereq", counters.requestErrors.current)
+        set(&row, "econ", counters.connectionErrors.current)
+        set(&row, "eresp", counters.responseErrors.current)
+        set(&row, "wretr", counters.retries.current)
+        set(&row, "wredis", counters.redispatches.current)
+        for (slot, name) in ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"].enumerated() {
+            set(&row, name, counters.responses[slot].current)
+        }
+        set(&row, "req_tot", counters.requests.current)
+        set(&row, "connect", counters.connects.current)
+        set(&row, "reuse", counters.reuses.current)
+        set(&row, "intercepted", counters.intercepted.current)
+        if row["lastsess"] != .empty {
+            let last = counters.lastSession.current
+            row["lastsess"] = .number(last == 0 ? -1 : (ProcessClock.milliseconds - last) / 1000)
+        }
+    }
+
+    func frontendRow(_ proxy: Proxy, _ frontend: RuntimeFrontend) -> StatRow {
+        var row = blank(.frontend, proxy, serverID: 0)
+        row["svname"] = .string("FRONTEND")
+        let counters = runtime.counters[frontend.name] ?? SessionCounters()
+        fill(&row, counters)
+        row["slim"] = .number(frontend.gate.limit)
+        row["status"] = .string(frontend.gate.isDisabled ? "STOP" : "OPEN")
+        set(&row, "conn_tot", counters.totalSessions.current)
+        if proxy.settings.mode == .http {
+            // HAProxy's HTTP/1 module: connections and streams of the frontend.
+            row["h1_open_connections"] = .number(max(0, counters.currentSessions.current))
+            row["h1_total_connections"] = .number(counters.totalSessions.current)
+            row["h1_total_streams"] = .number(counters.requests.current)
+            row["h1_bytes_in"] = .number(counters.bytesIn.current)
+            row["h1_bytes_out"] = .number(counters.bytesOut.current)
+        }
+        return row
+    }
+
+    func serverStatusText(_ proxy: Proxy, _ server: RuntimeServer, _ status: ServerStatus) -> String {
+        let checked = serverSettings(proxy, server)?.check.enabled ?? false
+        if status.admin == .maintenance { return "MAINT" }
+        if !status.operationalUp { return "DOWN" }
+        if status.admin == .drain { return "DRAIN" }
+        return checked ? "UP" : "no check"
+    }
+
+    func serverRow(_ proxy: Proxy, _ backend: RuntimeBackend, _ server: RuntimeServer) -> StatRow {
+        let settings = serverSettings(proxy, server)
+        let checked = settings?.check.enabled ?? false
+        var row = blank(.server, proxy, serverID: server.id, checked: checked)
+        row["svname"] = .string(server.name)
+        fill(&row, server.counters)
+        let status = server.status.withLockedValue { $0 }
+        let now = ProcessClock.milliseconds
+        row["scur"] = .number(max(0, server.currentConnections.load(ordering: .relaxed)))
+        row["stot"] = .number(server.totalConnections.load(ordering: .relaxed))
+        row["lbtot"] = .number(server.totalConnections.load(ordering: .relaxed))
+        if let limit = server.maxConnections { row["slim"] = .number(limit) }
+        if let queue = settings?.maxqueue, queue > 0 { row["qlimit"] = .number(queue) }
+        row["status"] = .string(serverStatusText(proxy, server, status))
+        row["weight"] = .number(status.isUsable ? status.effectiveWeight : status.effectiveWeight)
+        row["uweight"] = .number(status.weight)
+        row["act"] = .number(server.isBackup ? 0 : 1)
+        row["bck"] = .number(server.isBackup ? 1 : 0)
+        row["lastchg"] = .number((now - status.lastChange) / 1000)
+        if checked, let check = settings?.check {
+            let down = status.isUsable ? 0 : now - status.lastChange
+            row["downtime"] = .number((status.downtimeBeforeMs + down) / 1000)
+            row["check_rise"] = .number(check.rise)
+            row["check_fall"] = .number(check.fall)
+            // HAProxy's health counter: rise+fall-1 when fully UP, 0 when DOWN.
+            row["check_health"] = .number(status.operationalUp ? check.rise + check.fall - 1 : 0)
+            // Check results come with the health-check engine; empty until it reports.
+            row["check_status"] = .empty
+            row["check_duration"] = .empty
+            row["last_chk"] = .empty
+            row["check_desc"] = .empty
+        }
+        row["addr"] = .string(Self.addressText(server.address))
+        return row
+    }
+
+    func backendRow(_ proxy: Proxy, _ backend: RuntimeBackend) -> StatRow {
+        var row = blank(.backend, proxy, serverID: 0)
+        row["svname"] = .string("BACKEND")
+        fill(&row, backend.counters)
+        var activeWeight = 0, backupWeight = 0, active = 0, backup = 0, userWeight = 0
+        var lastChange = 0
+        for server in backend.servers {
+            let status = server.status.withLockedValue { $0 }
+            lastChange = max(lastChange, status.lastChange)
+            guard status.isUsable else { continue }
+            if server.isBackup {
+                backup += 1
+                backupWeight += status.effectiveWeight
+            } else {
+                active += 1
+                activeWeight += status.effectiveWeight
+                userWeight += status.weight
+            }
+        }
+        let usable = active + backup > 0 || backend.servers.isEmpty
+        row["qcur"] = .number(max(0, backend.waiting.load(ordering: .relaxed)))
+        row["qmax"] = .number(backend.counters.maxQueue.current)
+        row["slim"] = .number(proxy.fullconn)
+        row["status"] = .string(usable ? "UP" : "DOWN")
+        row["weight"] = .number(active > 0 ? activeWeight : backupWeight)
+        row["uweight"] = .number(active > 0 ? userWeight : backupWeight)
+        row["act"] = .number(active)
+        row["bck"] = .number(backup)
+        row["lastchg"] = .number((ProcessClock.milliseconds - lastChange) / 1000)
+        row["lbtot"] = .number(backend.counters.totalSessions.current)
+        if backend.servers.isEmpty { row["downtime"] = .empty }  // as HAProxy, for a serverless backend
+        row["algo"] = .string(Self.algorithmName(proxy.settings.balance.algorithm))
+        if proxy.settings.mode == .http {
+            row["h1_total_connections"] = .number(backend.counters.connects.current)
+            row["h1_total_streams"] = .number(backend.counters.requests.current)
+            row["h1_bytes_in"] = .number(backend.counters.bytesOut.current)
+            row["h1_bytes_out"] = .number(backend.counters.bytesIn.current)
+        }
+        return row
+    }
+
+    static func algorithmName(_ algorithm: Balance.Algorithm) -> String {
+        switch algorithm {
+        case .roundRobin: return "roundrobin"
+        case .staticRoundRobin: return "static-rr"
+        case .leastConn: return "leastconn"
+        case .first: return "first"
+        case .source: return "source"
+        case .uri: return "uri"
+        case .urlParam: return "url_param"
+        case .header: return "hdr"
+        case .random: return "random"
+        case .rdpCookie: return "rdp-cookie"
+        }
+    }
+
+    /// `127.0.0.1:80`, `[::1]:80` or the socket path.
+    static func addressText(_ address: SocketAddress) -> String {
+        switch address {
+        case .v4:
+            return "\(address.ipAddress ?? ""):\(address.port ?? 0)"
+        case .v6:
+            return "[\(address.ipAddress ?? "")]:\(address.port ?? 0)"
+        case .unixDomainSocket:
+            return address.pathname ?? ""
+        }
+    }
+
+    static func ipText(_ address: SocketAddress) -> String {
+        address.ipAddress ?? address.pathname ?? "-"
+    }
+
+    // MARK: - Process
+
+    public var uptimeSeconds: Int { ProcessClock.milliseconds / 1000 }
+
+    public var currentConnections: Int {
+        runtime.frontends.reduce(0) { $0 + max(0, (runtime.counters[$1.name]?.currentSessions.current ?? 0)) }
+    }
+    public var cumulatedConnections: Int {
+        runtime.frontends.reduce(0) { $0 + (runtime.counters[$1.name]?.totalSessions.current ?? 0) }
+    }
+    public var cumulatedRequests: Int {
+        runtime.frontends.reduce(0) { $0 + (runtime.counters[$1.name]?.requests.current ?? 0) }
+    }
+    public var totalBytesOut: Int {
+        runtime.frontends.reduce(0) { $0 + (runtime.counters[$1.name]?.bytesOut.current ?? 0) }
+    }
+    var listenerCount: Int {
+        runtime.frontends.reduce(0) { $0 + $1.binds.count }
+    }
+
+    /// `clear counters [all]`.
+    public func clearCounters(all: Bool) {
+        for counters in runtime.counters.values { counters.clear(all: all) }
+        for backend in runtime.backends {
+            backend.counters.clear(all: all)
+            for server in backend.servers { server.counters.clear(all: all) }
+        }
+    }
+}
