@@ -40,21 +40,22 @@ public enum ProcessLife {
         if limit > 3 {
             for fd in 3..<limit where fd != fds[1] { close(fd) }
         }
-        return Detached(reportFD: fds[1])
+        // /dev/null is opened now: after a chroot it may not exist.
+        return Detached(reportFD: fds[1], nullFD: open("/dev/null", O_RDWR))
     }
 
     /// The child side of `detach()`.
     public struct Detached {
         let reportFD: Int32
+        let nullFD: Int32
 
         /// Tells the waiting parent that start-up worked, and detaches stdio.
         public func ready() {
             _ = "OK".withCString { write(reportFD, $0, 2) }
             close(reportFD)
-            let null = open("/dev/null", O_RDWR)
-            if null >= 0 {
-                dup2(null, 0); dup2(null, 1); dup2(null, 2)
-                if null > 2 { close(null) }
+            if nullFD >= 0 {
+                dup2(nullFD, 0); dup2(nullFD, 1); dup2(nullFD, 2)
+                if nullFD > 2 { close(nullFD) }
             }
         }
 
