@@ -5,15 +5,10 @@ import XCTest
 final class ConnectionLimitTests: XCTestCase {
     func testServerMaxconnQueuesThenServes() throws {
         let slow = try TestBackend(name: "slow", behaviour: .slow(.milliseconds(300)))
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
+        let (proxy, port) = try ProxyFixture.start(backend: """
                 timeout queue 5s
                 server slow 127.0.0.1:\(slow.port) maxconn 1
-            """, waitForPorts: [port])
+                """)
         defer { proxy.stop() }
         let first = try TCP.Connection(port: port), second = try TCP.Connection(port: port)
         try first.send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -26,15 +21,10 @@ final class ConnectionLimitTests: XCTestCase {
 
     func testQueueTimeoutGives503() throws {
         let slow = try TestBackend(name: "slow", behaviour: .slow(.seconds(2)))
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
+        let (proxy, port) = try ProxyFixture.start(backend: """
                 timeout queue 200ms
                 server slow 127.0.0.1:\(slow.port) maxconn 1
-            """, waitForPorts: [port])
+                """)
         defer { proxy.stop() }
         let first = try TCP.Connection(port: port), second = try TCP.Connection(port: port)
         try first.send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -3,22 +3,9 @@ import XCTest
 
 /// The answers proxyd sends on its own behalf, byte for byte as HAProxy 2.6 sends them.
 final class HTTPErrorTests: XCTestCase {
-    private func startProxy(servers: String, extra: String = "", defaults: String = "") throws -> (ProxydProcess, Int) {
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble(extraDefaults: defaults) + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            \(extra)
-            backend app
-            \(servers)
-            """, waitForPorts: [port])
-        return (proxy, port)
-    }
-
     func testMalformedRequestGets400AndClose() throws {
         let a = try TestBackend(name: "a")
-        let (proxy, port) = try startProxy(servers: ProxyFixture.serverLines([a]))
+        let (proxy, port) = try ProxyFixture.start(servers: [a])
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port)
         try client.send("GE T / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -31,7 +18,7 @@ final class HTTPErrorTests: XCTestCase {
 
     func testContentLengthWithTransferEncodingIsRefused() throws {
         let a = try TestBackend(name: "a")
-        let (proxy, port) = try startProxy(servers: ProxyFixture.serverLines([a]))
+        let (proxy, port) = try ProxyFixture.start(servers: [a])
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port)
         try client.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
@@ -43,8 +30,7 @@ final class HTTPErrorTests: XCTestCase {
 
     func testIncompleteRequestTimesOutWith408() throws {
         let a = try TestBackend(name: "a")
-        let (proxy, port) = try startProxy(servers: ProxyFixture.serverLines([a]),
-                                           defaults: "    timeout http-request 300ms")
+        let (proxy, port) = try ProxyFixture.start(servers: [a], defaults: "timeout http-request 300ms")
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port)
         try client.send("GET / HTTP/1.1\r\nHost: x\r\n")
@@ -56,7 +42,7 @@ final class HTTPErrorTests: XCTestCase {
 
     func testInvalidServerResponseGives502() throws {
         let bad = try TestBackend(name: "bad", behaviour: .garbage)
-        let (proxy, port) = try startProxy(servers: ProxyFixture.serverLines([bad]))
+        let (proxy, port) = try ProxyFixture.start(servers: [bad])
         defer { proxy.stop() }
         let response = try ProxyFixture.get(port: port)
         XCTAssertEqual(response.status, 502)
@@ -65,14 +51,14 @@ final class HTTPErrorTests: XCTestCase {
 
     func testServerClosingWithoutAnswerGives502() throws {
         let bad = try TestBackend(name: "bad", behaviour: .closeWithoutResponse)
-        let (proxy, port) = try startProxy(servers: ProxyFixture.serverLines([bad]))
+        let (proxy, port) = try ProxyFixture.start(servers: [bad])
         defer { proxy.stop() }
         XCTAssertEqual(try ProxyFixture.get(port: port).status, 502)
     }
 
     func testNoUsableServerGives503() throws {
         let closedPort = TCP.freePort()
-        let (proxy, port) = try startProxy(servers: "    server gone 127.0.0.1:\(closedPort)\n    retries 0")
+        let (proxy, port) = try ProxyFixture.start(backend: "server gone 127.0.0.1:\(closedPort)\nretries 0")
         defer { proxy.stop() }
         let response = try ProxyFixture.get(port: port)
         XCTAssertEqual(response.status, 503)
@@ -81,7 +67,7 @@ final class HTTPErrorTests: XCTestCase {
 
     func testSlowServerGives504() throws {
         let slow = try TestBackend(name: "slow", behaviour: .slow(.seconds(5)))
-        let (proxy, port) = try startProxy(servers: ProxyFixture.serverLines([slow]) + "\n    timeout server 300ms")
+        let (proxy, port) = try ProxyFixture.start(servers: [slow], backend: "timeout server 300ms")
         defer { proxy.stop() }
         let started = Date()
         let response = try ProxyFixture.get(port: port)
@@ -97,8 +83,8 @@ final class HTTPErrorTests: XCTestCase {
         let page = "HTTP/1.0 503 Service Unavailable\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n<h1>our own 503</h1>\n"
         let path = dir.appendingPathComponent("503.http").path
         try page.write(toFile: path, atomically: true, encoding: .utf8)
-        let (proxy, port) = try startProxy(servers: "    server gone 127.0.0.1:\(closedPort)\n    retries 0",
-                                           defaults: "    errorfile 503 \(path)")
+        let (proxy, port) = try ProxyFixture.start(backend: "server gone 127.0.0.1:\(closedPort)\nretries 0",
+                                                   defaults: "errorfile 503 \(path)")
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port)
         try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -22,15 +22,10 @@ final class HTTPForwardingTests: XCTestCase {
 
     func testWeightsShareRequestsInProportion() throws {
         let a = try TestBackend(name: "a"), b = try TestBackend(name: "b")
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
+        let (proxy, port) = try ProxyFixture.start(backend: """
                 server a 127.0.0.1:\(a.port) weight 3
                 server b 127.0.0.1:\(b.port) weight 1
-            """, waitForPorts: [port])
+                """)
         defer { proxy.stop() }
         var seen: [String] = []
         for _ in 0..<8 { seen.append(try ProxyFixture.get(port: port).bodyText) }
@@ -40,14 +35,7 @@ final class HTTPForwardingTests: XCTestCase {
 
     func testKeepAliveReusesOneServerConnection() throws {
         let a = try TestBackend(name: "a")
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
-            \(ProxyFixture.serverLines([a]))
-            """, waitForPorts: [port])
+        let (proxy, port) = try ProxyFixture.start(servers: [a])
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port)
         for _ in 0..<20 {
@@ -63,14 +51,7 @@ final class HTTPForwardingTests: XCTestCase {
     func testPipelinedRequestsAreAnsweredInOrder() throws {
         let slow = try TestBackend(name: "slow", behaviour: .slow(.milliseconds(200)))
         let fast = try TestBackend(name: "fast")
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
-            \(ProxyFixture.serverLines([slow, fast]))
-            """, waitForPorts: [port])
+        let (proxy, port) = try ProxyFixture.start(servers: [slow, fast])
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port)
         let one = "GET / HTTP/1.1\r\nHost: test\r\n\r\n"
@@ -91,14 +72,7 @@ final class HTTPForwardingTests: XCTestCase {
 
     func testChunkedRequestBodyIsForwardedWhole() throws {
         let counter = try TestBackend(name: "count", behaviour: .countBody)
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
-            \(ProxyFixture.serverLines([counter]))
-            """, waitForPorts: [port])
+        let (proxy, port) = try ProxyFixture.start(servers: [counter])
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port)
         try client.send("POST /up HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n")
@@ -114,14 +88,7 @@ final class HTTPForwardingTests: XCTestCase {
 
     func testExpect100ContinueIsRelayed() throws {
         let counter = try TestBackend(name: "count", behaviour: .continueThenCount)
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
-            \(ProxyFixture.serverLines([counter]))
-            """, waitForPorts: [port])
+        let (proxy, port) = try ProxyFixture.start(servers: [counter])
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port)
         try client.send("PUT /f HTTP/1.1\r\nHost: test\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
@@ -135,14 +102,7 @@ final class HTTPForwardingTests: XCTestCase {
 
     func testWebSocketUpgradeBecomesATunnel() throws {
         let echo = try TestBackend(name: "ws", behaviour: .upgradeEcho)
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble(extraDefaults: "    timeout tunnel 1h") + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
-            \(ProxyFixture.serverLines([echo]))
-            """, waitForPorts: [port])
+        let (proxy, port) = try ProxyFixture.start(servers: [echo], defaults: "timeout tunnel 1h")
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port)
         try client.send("GET /chat HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
@@ -193,14 +153,7 @@ final class HTTPForwardingTests: XCTestCase {
 
     func testClientHalfCloseGetsItsAnswerThenTheConnectionCloses() throws {
         let a = try TestBackend(name: "a")
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
-            \(ProxyFixture.serverLines([a]))
-            """, waitForPorts: [port])
+        let (proxy, port) = try ProxyFixture.start(servers: [a])
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port, timeout: 3)
         try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")

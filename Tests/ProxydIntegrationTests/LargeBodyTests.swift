@@ -5,14 +5,9 @@ import XCTest
 final class LargeBodyTests: XCTestCase {
     func testOneGibibyteChunkedUploadWithBoundedMemory() throws {
         let counter = try TestBackend(name: "count", behaviour: .countBody)
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
+        let (proxy, port) = try ProxyFixture.start(backend: """
                 server count 127.0.0.1:\(counter.port)
-            """, waitForPorts: [port])
+                """)
         defer { proxy.stop() }
         let size = 1 << 30
         // curl sends standard input chunked; the server answers with the bytes it counted.

@@ -5,14 +5,7 @@ import XCTest
 final class ProcessLifeTests: XCTestCase {
     func testSoftStopLetsARequestInFlightFinish() throws {
         let slow = try TestBackend(name: "slow", behaviour: .slow(.milliseconds(700)))
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble() + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
-            \(ProxyFixture.serverLines([slow]))
-            """, waitForPorts: [port])
+        let (proxy, port) = try ProxyFixture.start(servers: [slow])
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port)
         try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")

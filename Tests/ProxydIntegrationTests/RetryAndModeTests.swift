@@ -3,22 +3,10 @@ import XCTest
 
 /// `retries`, `option redispatch`, the connection modes and their timeouts.
 final class RetryAndModeTests: XCTestCase {
-    private func startProxy(_ body: String, defaults: String = "") throws -> (ProxydProcess, Int) {
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble(extraDefaults: defaults) + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
-            \(body)
-            """, waitForPorts: [port])
-        return (proxy, port)
-    }
-
     func testRedispatchMovesTheLastRetryToAnotherServer() throws {
         let alive = try TestBackend(name: "alive")
         let dead = TCP.freePort()
-        let (proxy, port) = try startProxy("""
+        let (proxy, port) = try ProxyFixture.start(backend: """
                 option redispatch
                 retries 1
                 server dead 127.0.0.1:\(dead)
@@ -35,7 +23,7 @@ final class RetryAndModeTests: XCTestCase {
 
     func testWithoutRedispatchRetriesEndIn503() throws {
         let dead = TCP.freePort()
-        let (proxy, port) = try startProxy("""
+        let (proxy, port) = try ProxyFixture.start(backend: """
                 retries 2
                 server dead 127.0.0.1:\(dead)
             """)
@@ -48,7 +36,7 @@ final class RetryAndModeTests: XCTestCase {
 
     func testHTTPCloseClosesBothSidesAfterEachResponse() throws {
         let a = try TestBackend(name: "a")
-        let (proxy, port) = try startProxy(ProxyFixture.serverLines([a]), defaults: "    option httpclose")
+        let (proxy, port) = try ProxyFixture.start(servers: [a], defaults: "option httpclose")
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port, timeout: 3)
         try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -61,7 +49,7 @@ final class RetryAndModeTests: XCTestCase {
 
     func testKeepAliveTimeoutClosesIdleConnectionsSilently() throws {
         let a = try TestBackend(name: "a")
-        let (proxy, port) = try startProxy(ProxyFixture.serverLines([a]), defaults: "    timeout http-keep-alive 300ms")
+        let (proxy, port) = try ProxyFixture.start(servers: [a], defaults: "timeout http-keep-alive 300ms")
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port, timeout: 3)
         try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")

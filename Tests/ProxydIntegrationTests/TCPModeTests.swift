@@ -24,14 +24,7 @@ final class TCPModeTests: XCTestCase {
 
     func testTCPRoundRobinPerConnection() throws {
         let a = try TestBackend(name: "a"), b = try TestBackend(name: "b")
-        let port = TCP.freePort()
-        let proxy = try ProxydProcess(config: ProxyFixture.preamble(mode: "tcp") + """
-            frontend fe
-                bind 127.0.0.1:\(port)
-                default_backend app
-            backend app
-            \(ProxyFixture.serverLines([a, b]))
-            """, waitForPorts: [port])
+        let (proxy, port) = try ProxyFixture.start(servers: [a, b], mode: "tcp")
         defer { proxy.stop() }
         var seen: [String] = []
         for _ in 0..<4 { seen.append(try ProxyFixture.get(port: port).bodyText) }

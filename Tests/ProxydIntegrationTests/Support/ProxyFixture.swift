@@ -25,6 +25,28 @@ enum ProxyFixture {
         backends.map { "    server \($0.name) 127.0.0.1:\($0.port) \(options)" }.joined(separator: "\n")
     }
 
+    /// Starts proxyd on the preamble and one frontend `fe`, on a fresh port, sending
+    /// everything to backend `app` made of `servers` plus `backend` lines; `frontend`
+    /// lines go in the frontend. Returns the process and the port.
+    static func start(servers: [TestBackend] = [], backend: String = "", frontend: String = "",
+                      defaults: String = "", mode: String = "http") throws -> (ProxydProcess, Int) {
+        let port = TCP.freePort()
+        let indent = { (text: String) in
+            text.split(separator: "\n", omittingEmptySubsequences: true).map { "    " + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "\n")
+        }
+        let config = preamble(mode: mode, extraDefaults: defaults.isEmpty ? "" : indent(defaults)) + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+            \(indent(frontend))
+                default_backend app
+            backend app
+            \(indent(backend))
+            \(serverLines(servers))
+
+            """
+        return (try ProxydProcess(config: config, waitForPorts: [port]), port)
+    }
+
     /// Sends one request on a new connection and returns the response.
     static func get(port: Int, path: String = "/", headers: String = "") throws -> HTTPTestResponse {
         let connection = try TCP.Connection(port: port)
