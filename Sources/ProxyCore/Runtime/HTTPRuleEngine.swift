@@ -72,6 +72,22 @@ enum RuleAction {
     case allow
 }
 
+extension RuleAction {
+    /// `set-header NAME FMT`, `add-header NAME FMT`, `del-header NAME`, from the config.
+    static func setHeader(_ name: String, _ value: FormatString, at location: SourceLocation?) throws -> RuleAction {
+        .setHeader(lowerName: Array(name.lowercased().utf8), name: Array(name.utf8),
+                   value: try ValueTemplate(value, at: location))
+    }
+
+    static func addHeader(_ name: String, _ value: FormatString, at location: SourceLocation?) throws -> RuleAction {
+        .addHeader(name: Array(name.utf8), value: try ValueTemplate(value, at: location))
+    }
+
+    static func deleteHeader(_ name: String) -> RuleAction {
+        .deleteHeader(lowerName: Array(name.lowercased().utf8))
+    }
+}
+
 struct CompiledRule {
     let action: RuleAction
     let condition: CompiledCondition?

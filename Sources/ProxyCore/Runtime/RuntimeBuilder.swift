@@ -139,12 +139,11 @@ public enum RuntimeBuilder {
         let action: RuleAction
         switch rule.action {
         case .setHeader(let name, let value):
-            action = .setHeader(lowerName: Array(name.lowercased().utf8), name: Array(name.utf8),
-                                value: try ValueTemplate(value, at: rule.location))
+            action = try .setHeader(name, value, at: rule.location)
         case .addHeader(let name, let value):
-            action = .addHeader(name: Array(name.utf8), value: try ValueTemplate(value, at: rule.location))
+            action = try .addHeader(name, value, at: rule.location)
         case .deleteHeader(let name, let match) where match == .string:
-            action = .deleteHeader(lowerName: Array(name.lowercased().utf8))
+            action = .deleteHeader(name)
         case .deny(let reply):
             action = .reply(RuleEngine.replyBytes(reply, errorPages: pages), closes: true)
         case .return(let reply):
@@ -154,8 +153,7 @@ public enum RuntimeBuilder {
         case .allow:
             action = .allow
         default:
-            throw Failure(location: rule.location,
-                          message: "this 'http-request' action is not supported yet")
+            throw Failure(location: rule.location, message: "this 'http-request' action is not supported yet")
         }
         return CompiledRule(
             action: action,
@@ -167,17 +165,15 @@ public enum RuntimeBuilder {
         let action: RuleAction
         switch rule.action {
         case .setHeader(let name, let value):
-            action = .setHeader(lowerName: Array(name.lowercased().utf8), name: Array(name.utf8),
-                                value: try ValueTemplate(value, at: rule.location))
+            action = try .setHeader(name, value, at: rule.location)
         case .addHeader(let name, let value):
-            action = .addHeader(name: Array(name.utf8), value: try ValueTemplate(value, at: rule.location))
+            action = try .addHeader(name, value, at: rule.location)
         case .deleteHeader(let name, let match) where match == .string:
-            action = .deleteHeader(lowerName: Array(name.lowercased().utf8))
+            action = .deleteHeader(name)
         case .allow:
             action = .allow
         default:
-            throw Failure(location: rule.location,
-                          message: "this 'http-response' action is not supported yet")
+            throw Failure(location: rule.location, message: "this 'http-response' action is not supported yet")
         }
         return CompiledRule(
             action: action,
