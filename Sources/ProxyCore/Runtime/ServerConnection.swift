@@ -11,6 +11,8 @@ final class ServerConnection {
     var isPooled = false
     /// Requests this connection carried.
     var requestCount = 0
+    /// When it last went idle, for purging.
+    var idleSince: NIODeadline = .now()
 
     init(channel: Channel, server: RuntimeServer, backendIndex: Int) {
         self.channel = channel
@@ -82,10 +84,28 @@ extension LoopState {
     }
 
     /// Parks a connection whose last exchange left it reusable.
+    /// At most this many idle connections per server and loop; beyond, the oldest goes.
+    static let maxIdlePerServer = 64
+    /// Idle longer than this and a connection is closed (HAProxy's `pool-purge-delay`).
+    static let purgeDelay: TimeAmount = .seconds(5)
+
     func park(_ connection: ServerConnection) {
         connection.owner = nil
         connection.isPooled = true
-        idleConnections[connection.backendIndex][connection.server.index].append(connection)
+        let now = NIODeadline.now()
+        connection.idleSince = now
+        let backend = connection.backendIndex, server = connection.server.index
+        // Oldest first: clients that connect once per request leave one idle connection
+        // each (`http-reuse safe` keeps a client's first request off the pool), so without
+        // a bound and a purge the pool would only grow.
+        while let oldest = idleConnections[backend][server].first,
+              idleConnections[backend][server].count >= Self.maxIdlePerServer
+                || now - oldest.idleSince > Self.purgeDelay {
+            idleConnections[backend][server].removeFirst()
+            oldest.isPooled = false
+            oldest.channel.close(promise: nil)
+        }
+        idleConnections[backend][server].append(connection)
         // Read while idle so that the server closing it is noticed at once.
         connection.channel.read()
     }
