@@ -163,4 +163,18 @@ final class HTTPForwardingTests: XCTestCase {
         XCTAssertEqual(HTTPTestResponse.parse(all)?.bodyText, "a")
         XCTAssertLessThan(Date().timeIntervalSince(started), 2, "closed after the answer, not at a timeout")
     }
+
+    func testIdleServerConnectionsAreBounded() throws {
+        let a = try TestBackend(name: "a")
+        let (proxy, port) = try ProxyFixture.start(servers: [a])
+        defer { proxy.stop() }
+        // Each client's first request gets its own server connection (http-reuse safe),
+        // which then idles in the pool: the pool must not keep all of them.
+        for _ in 0..<100 {
+            XCTAssertEqual(try ProxyFixture.get(port: port, headers: "Connection: close\r\n").status, 200)
+        }
+        usleep(200_000)
+        XCTAssertEqual(a.connectionCount, 100)
+        XCTAssertLessThanOrEqual(a.openConnections, 64, "idle connections beyond the bound were closed")
+    }
 }

@@ -34,6 +34,8 @@ final class TestBackend: @unchecked Sendable {
     private let stats = NIOLockedValueBox(BackendStats())
 
     var connectionCount: Int { stats.withLockedValue { $0.connections } }
+    /// Connections open now.
+    var openConnections: Int { stats.withLockedValue { $0.open } }
     /// The most connections that were open at the same time.
     var peakOpenConnections: Int { stats.withLockedValue { $0.peakOpen } }
     /// The most requests that were being answered at the same time.
