@@ -29,6 +29,10 @@ final class CheckRunner {
     let readTimeout: Int?
     var health: CheckHealth
     var report: CheckReport
+    /// Checks over TLS (`check-ssl`, or a server with `ssl` checked on its own address
+    /// and port, as HAProxy inherits it), with `check-sni` when given.
+    var overTLS = false
+    var checkSNI: String?
     var isAgent: Bool { if case .agent = script { return true } else { return false } }
 
     private var loop: EventLoop?
@@ -86,10 +90,14 @@ final class CheckRunner {
             script = .http(request: CheckEvaluation.httpRequest(request), expectations: expectations,
                            needsBody: CheckEvaluation.needsBody(expectations))
         }
-        return CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
-                           interval: settings.check.interval, fastInterval: settings.check.fastInterval,
-                           downInterval: settings.check.downInterval,
-                           rise: settings.check.rise, fall: settings.check.fall)
+        let runner = CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
+                                 interval: settings.check.interval, fastInterval: settings.check.fastInterval,
+                                 downInterval: settings.check.downInterval,
+                                 rise: settings.check.rise, fall: settings.check.fall)
+        runner.overTLS = settings.check.ssl
+            ?? (settings.ssl.enabled && settings.check.port == nil && settings.check.address == nil)
+        runner.checkSNI = settings.check.sni
+        return runner
     }
 
     /// The runner for a server's `agent-check`.
@@ -139,11 +147,17 @@ final class CheckRunner {
         started = .now()
         received.removeAll(keepingCapacity: true)
         step = 1
+        // The server's TLS context exists once TLSSetup attached it (servers with `ssl`).
+        let tls = overTLS ? server.tls : nil
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(Int64(connectTimeout)))
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            tls.makeHandler(handshakeTimeout: .milliseconds(Int64(connectTimeout)), serverName: checkSNI))
+                    }
                     try channel.pipeline.syncOperations.addHandler(CheckConnectionHandler(runner: self))
                 }
             }
@@ -154,7 +168,15 @@ final class CheckRunner {
                 self.channel = channel
                 let remaining = readTimeout ?? max(1, interval - elapsed())
                 deadline = loop.scheduleTask(in: .milliseconds(Int64(remaining))) { [self] in timedOut() }
-                connected(channel)
+                guard tls != nil else { connected(channel); return }
+                // Over TLS the check starts once the handshake is done (layer 6).
+                TLSHandler.handshakeCompleted(on: channel).whenComplete { [self] handshake in
+                    guard running, self.channel === channel else { return }
+                    switch handshake {
+                    case .success: connected(channel, afterTLS: true)
+                    case .failure: finish(CheckResult(status: .l6response, info: "SSL handshake failure"))
+                    }
+                }
             case .failure(let error):
                 finish(Self.connectFailure(error))
             }
@@ -178,10 +200,10 @@ final class CheckRunner {
         return CheckResult(status: .l4connection, info: "\(error)")
     }
 
-    private func connected(_ channel: Channel) {
+    private func connected(_ channel: Channel, afterTLS: Bool = false) {
         switch script {
         case .connect:
-            finish(CheckResult(status: .l4ok))
+            finish(CheckResult(status: afterTLS ? .l6ok : .l4ok))
         case .http(let request, _, _):
             channel.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
         case .tcp:
