@@ -57,8 +57,7 @@ enum RunMode {
             // The runtime API and stats pages (issue 4): pages installed before the
             // listeners accept, control sockets bound before chroot, as HAProxy does.
             control = ControlPlane(runtime: runtime, configuration: config)
-            // Taking over from an older process (-sf/-st): share its ports until it leaves.
-            try runtime.bind(sharingPorts: !(options.finishPIDs.isEmpty && options.terminatePIDs.isEmpty))
+            try runtime.bind()
             try control.bind()
         } catch {
             return fail("\(error)", "[proxyd.main()] Some protocols failed to start their listeners! Exiting.")

@@ -55,13 +55,11 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     /// Opens every listener. On failure, closes those already open and throws.
-    /// `sharingPorts`: SO_REUSEPORT, so that a new process can bind beside the one it
-    /// replaces (`-sf`); off otherwise so that a port in use is an error.
-    public func bind(sharingPorts: Bool = false) throws {
+    public func bind() throws {
         for frontend in frontends {
             for bind in frontend.binds {
                 do {
-                    let listener = try self.bind(frontend: frontend, to: bind.address, sharingPorts: sharingPorts,
+                    let listener = try self.bind(frontend: frontend, to: bind.address,
                                                  tls: frontend.tlsContext(for: bind))
                     listeners.append(listener)
                     frontend.gate.add(listener: listener)
@@ -84,7 +82,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         monitor.start(on: group)
     }
 
-    private func bind(frontend: RuntimeFrontend, to address: BindAddress, sharingPorts: Bool,
+    private func bind(frontend: RuntimeFrontend, to address: BindAddress,
                       tls: TLSServerContext? = nil) throws -> Channel {
         let counters = self.counters[frontend.name]!
         var bootstrap = ServerBootstrap(group: group)
@@ -104,11 +102,12 @@ public final class ProxyRuntime: @unchecked Sendable {
                         makeSession(frontend: frontend, counters: counters))
                 }
             }
-        if sharingPorts {
-            bootstrap = bootstrap.serverChannelOption(ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
-        }
         switch address {
         case .inet(let host, let port):
+            // SO_REUSEPORT, as HAProxy sets it: a reloading process (-sf) binds beside the one
+            // it replaces. A port held by anything else (which did not set it) is still an error.
+            bootstrap = bootstrap.serverChannelOption(
+                ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
             return try bootstrap.bind(host: host?.description ?? "0.0.0.0", port: port).wait()
         case .unix(let path):
             return try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
