@@ -100,7 +100,7 @@ final class KeepalivedInteropTests: XCTestCase {
         let pcap = lab.path("v3.pcap")
         let hasTshark = FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark")
         if hasTshark {
-            try lab.start("tcpdump", on: "b", ["/usr/bin/tcpdump", "-i", "eth0", "-U", "-w", pcap, "ip proto 112"])
+            try lab.start("tcpdump", on: "b", ["/usr/bin/tcpdump", "-i", "eth0", "-U", "--immediate-mode", "-w", pcap, "ip proto 112"])
             usleep(300_000)
         }
         try lab.startVrrpd("vrrpd", on: "a", config: Lab.v3(Lab.instanceConfig(priority: 150, advert: "0.1")))

@@ -318,7 +318,7 @@ final class VrrpdSystemTests: XCTestCase {
         let lab = try Lab(hosts: ["a", "b"])
         self.lab = lab
         let pcap = lab.path("garp.pcap")
-        try lab.start("tcpdump", on: "b", ["/usr/bin/tcpdump", "-i", "eth0", "-U", "-w", pcap, "arp or ip proto 112"])
+        try lab.start("tcpdump", on: "b", ["/usr/bin/tcpdump", "-i", "eth0", "-U", "--immediate-mode", "-w", pcap, "arp or ip proto 112"])
         usleep(400_000)
         let conf = "global_defs {\n  vrrp_version 3\n  vrrp_garp_master_delay 1\n  vrrp_garp_master_repeat 3\n}\n"
             + Lab.instanceConfig(priority: 150, advert: "0.1")

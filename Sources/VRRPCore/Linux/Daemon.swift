@@ -453,7 +453,21 @@ public final class VRRPDaemon {
         }
     }
 
+    /// The script's next run: its period, phased to end just before a tracking master's
+    /// next advert (ScriptSchedule).
+    func scheduleNext(_ s: ScriptRuntime, now: Nanos) {
+        let nominal = s.startedAt + Nanos((s.config.interval * 1e9).rounded())
+        let master = instances.first { rt in
+            rt.machine.state == .master && rt.config.trackScripts.contains { $0.name == s.config.name }
+        }
+        s.nextRun = ScriptSchedule.nextRun(
+            nominal: max(nominal, now), now: now, advertDeadline: master?.machine.adverDeadline,
+            advertInterval: Nanos(master?.intervalCs ?? 0) * .centisecond, expectedDuration: s.lastDuration)
+    }
+
     func finishScript(_ s: ScriptRuntime, success: Bool, detail: String, now: Nanos) {
+        s.lastDuration = now - s.startedAt
+        scheduleNext(s, now: now)
         s.pid = nil
         s.deadline = nil
         s.runs += 1
@@ -514,8 +528,6 @@ public final class VRRPDaemon {
                 let r = ScriptSpawner.describe(status)
                 finishScript(s, success: r.success, detail: r.text, now: now)
             }
-            // A run that outlived its interval is followed at once by the next.
-            if s.nextRun < now { s.nextRun = now }
         }
     }
 
@@ -562,7 +574,6 @@ public final class VRRPDaemon {
             return
         }
         refreshLinks()
-        let addrs = (try? netlink.addresses()) ?? []
         let oldScripts = scripts
         scripts = buildScripts(newConfig, keeping: oldScripts)
         for (name, s) in oldScripts where scripts[name] !== s {
@@ -583,6 +594,8 @@ public final class VRRPDaemon {
             apply(old.machine.shutdown(now: now), old, now: now)
         }
         config = newConfig
+        // After the stops above, so their VIPs are not taken for leftovers of a killed run.
+        let addrs = (try? netlink.addresses()) ?? []
         for ic in newConfig.instances where !kept.contains(where: { $0.name == ic.name }) {
             let rt = makeInstance(ic, newConfig, addrs: addrs, now: now)
             removeStaleVIPs(rt, addrs: addrs)
