@@ -217,7 +217,7 @@ final class Lab {
           advert_int \(advert)
         \(extra)
           virtual_ipaddress {
-            \(vip)/24
+            \(vip.contains("/") ? vip : vip + "/24")
           }
         }
 

@@ -314,6 +314,24 @@ final class StateMachineTests: XCTestCase {
         XCTAssertLessThanOrEqual(tookOver! - killed, b.masterDownInterval + .centisecond)
         XCTAssertGreaterThanOrEqual(tookOver! - killed, b.masterDownInterval - 10 * .centisecond)
     }
+
+    func testSyncGroupFollowAndStopFromFault() {
+        var m = machine(priority: 100)
+        _ = m.start(now: 0)
+        let a = m.follow(.master, now: s)
+        XCTAssertEqual(m.state, .master)
+        XCTAssertTrue(a.contains(.addVIPs))
+        XCTAssertEqual(adverts(a), [100])
+        XCTAssertEqual(m.follow(.master, now: s), [], "already master")
+        let b = m.follow(.backup, now: 2 * s)
+        XCTAssertEqual(m.state, .backup)
+        XCTAssertTrue(b.contains(.removeVIPs))
+        XCTAssertEqual(adverts(b), [], "a master that follows its group to backup sends no priority 0")
+        _ = m.setFault(true, now: 3 * s)
+        XCTAssertEqual(m.follow(.master, now: 3 * s), [], "a faulty member does not follow to master")
+        XCTAssertEqual(m.shutdown(now: 4 * s), [.stateChanged(from: .fault, to: .stopped)])
+    }
+
 }
 
 final class TrackingTests: XCTestCase {

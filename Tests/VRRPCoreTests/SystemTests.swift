@@ -321,9 +321,11 @@ final class VrrpdSystemTests: XCTestCase {
         try lab.start("tcpdump", on: "b", ["/usr/bin/tcpdump", "-i", "eth0", "-U", "--immediate-mode", "-w", pcap, "arp or ip proto 112"])
         usleep(400_000)
         let conf = "global_defs {\n  vrrp_version 3\n  vrrp_garp_master_delay 1\n  vrrp_garp_master_repeat 3\n}\n"
-            + Lab.instanceConfig(priority: 150, advert: "0.1")
+            + Lab.instanceConfig(priority: 150, advert: "0.1", vip: "\(Lab.vip)/24 brd \(Lab.subnet).255 label eth0:vip")
         try lab.startVrrpd("a", on: "a", config: conf)
         XCTAssertNotNil(lab.waitUntil(3) { lab.hasVIP("a") })
+        let shown = Lab.sh("ip -n \(lab.ns("a")) -4 -o addr show dev eth0").out
+        XCTAssertTrue(shown.contains("inet \(Lab.vip)/24 brd \(Lab.subnet).255 scope global secondary eth0:vip"), shown)
         usleep(1_600_000)
         lab.stop("tcpdump")
         let lines = Lab.sh("tcpdump -r \(pcap) -tt -nn 2>/dev/null").out.split(separator: "\n")
