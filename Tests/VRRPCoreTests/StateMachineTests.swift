@@ -332,6 +332,22 @@ final class StateMachineTests: XCTestCase {
         XCTAssertEqual(m.shutdown(now: 4 * s), [.stateChanged(from: .fault, to: .stopped)])
     }
 
+
+    func testResumeAsMasterAfterReload() {
+        var m = machine(priority: 90)
+        let a = m.resumeAsMaster(now: s)
+        XCTAssertEqual(m.state, .master)
+        XCTAssertEqual(a.filter { if case .log = $0 { return false } else { return true } },
+                       [.addVIPs, .sendGARP(count: 5), .sendAdvert(priority: 90)])
+        XCTAssertFalse(a.contains { if case .stateChanged = $0 { return true } else { return false } },
+                       "no notify: the instance did not change state")
+        XCTAssertEqual(m.adverDeadline, 2 * s)
+        var f = machine(priority: 90)
+        _ = f.setFault(true, now: 0)
+        _ = f.resumeAsMaster(now: s)
+        XCTAssertEqual(f.state, .fault)
+    }
+
 }
 
 final class TrackingTests: XCTestCase {

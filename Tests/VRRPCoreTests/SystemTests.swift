@@ -207,8 +207,25 @@ final class VrrpdSystemTests: XCTestCase {
         usleep(500_000)
         XCTAssertEqual(lab.vipHolders(), ["a"], "VI_1 changed hands on a reload that did not touch it")
         XCTAssertFalse(lab.log("b").dropFirst(before.count).contains("(VI_1) Entering MASTER STATE"))
-        XCTAssertTrue(lab.log("a").contains("Reload finished: 1 instance(s) kept their state, 1 (re)started"))
+        XCTAssertTrue(lab.log("a").contains("Reload finished: 1 instance(s) kept their state, 1 stayed master with a new configuration, 0 (re)started"))
+        // VI_2 was master: it stays master at its new priority 50 (no priority-0 goodbye) and
+        // b (100) preempts it by the RFC's rules.
+        XCTAssertFalse(lab.log("a").contains("(VI_2) sent 0 priority"))
+        XCTAssertTrue(lab.log("b").contains("(VI_2) received lower priority (50) advert from \(lab.address("a")) - discarding"))
         XCTAssertEqual(lab.instance("a", on: "a", "VI_2")["priority"] as? Int, 50)
+
+        // VI_1 changed (priority 150 -> 160) while master: it stays master, no failover.
+        let before2 = lab.log("b")
+        _ = lab.write("a.conf", Lab.v3(Lab.instanceConfig(priority: 160, advert: "0.1")
+                                       + Lab.instanceConfig(name: "VI_2", priority: 50, advert: "0.1", vrid: 52, vip: "10.77.10.101")))
+        lab.signal("a", SIGHUP)
+        XCTAssertNotNil(lab.waitUntil(3) { lab.instance("a", on: "a")["priority"] as? Int == 160 })
+        usleep(600_000)
+        XCTAssertEqual(lab.vipHolders(), ["a"])
+        XCTAssertEqual(lab.state("a", on: "a"), "MASTER")
+        XCTAssertFalse(lab.log("b").dropFirst(before2.count).contains("(VI_1) Entering MASTER STATE"), "reload caused a failover")
+        XCTAssertFalse(lab.log("b").dropFirst(before2.count).contains("(VI_1) Backup received priority 0"), "reload said goodbye")
+        XCTAssertTrue(lab.log("a").contains("(VI_1) configuration changed - staying master through the reload"))
     }
 
     func testConfigTestAndNotRootMessages() throws {
