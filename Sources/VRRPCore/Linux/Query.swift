@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux
 
 /// The query socket (keepalived has none): a Unix stream socket, one command line per
 /// connection, the answer, then close — the way HAProxy's runtime API is used with socat.
