@@ -344,4 +344,13 @@ final class ConfigTests: XCTestCase {
             XCTAssertTrue(why.hasPrefix("script 'no-such-command-vrrpt' not found in "), why)
         } else { XCTFail() }
     }
+
+    func testDidYouMean() {
+        XCTAssertEqual(ConfigParser.editDistance("priorty", "priority"), 1)
+        XCTAssertEqual(ConfigParser.editDistance("vrrp_versoin", "vrrp_version"), 1)
+        XCTAssertEqual(ConfigParser.editDistance("abc", "abc"), 0)
+        XCTAssertEqual(ConfigParser.editDistance("", "ab"), 2)
+        XCTAssertEqual(ConfigParser.didYouMean("virtual_router", ["virtual_router_id", "priority"]), "virtual_router_id")
+        XCTAssertNil(ConfigParser.didYouMean("zzzzzz", ["virtual_router_id", "priority"]))
+    }
 }

@@ -429,4 +429,22 @@ final class VrrpdSystemTests: XCTestCase {
         XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["a"] })
         XCTAssertEqual(lab.instance("a", on: "a")["priority"] as? Int, 120, "the script did not run as nobody")
     }
+
+    /// The query socket defaults to the pid file's path with .sock, and a second daemon
+    /// refuses a query socket a live one serves instead of stealing it.
+    func testQuerySocketPathFollowsThePidFileAndIsNotStolen() throws {
+        let lab = try Lab(hosts: ["a"])
+        self.lab = lab
+        let conf = lab.write("one.conf", Lab.v3(Lab.instanceConfig(priority: 100, advert: "0.1")))
+        try lab.start("one", on: "a", [Lab.vrrpd!, "-n", "-l", "--no-syslog", "-f", conf, "-p", lab.path("lb1.pid")])
+        XCTAssertNotNil(lab.waitUntil(3) { FileManager.default.fileExists(atPath: lab.path("lb1.sock")) })
+        XCTAssertTrue(Lab.sh("echo show | socat -t 2 stdio UNIX-CONNECT:\(lab.path("lb1.sock"))").out.contains("VI_1: state"))
+        let empty = lab.write("two.conf", "global_defs {\n  router_id two\n}\n")
+        try lab.start("two", on: "a", [Lab.vrrpd!, "-n", "-l", "--no-syslog", "-f", empty, "-p", lab.path("lb2.pid"),
+                                       "--query-socket", lab.path("lb1.sock")])
+        XCTAssertNotNil(lab.waitUntil(3) { lab.log("two").contains("is in use by another running vrrpd") }, lab.log("two"))
+        lab.stop("two")
+        XCTAssertTrue(Lab.sh("echo show | socat -t 2 stdio UNIX-CONNECT:\(lab.path("lb1.sock"))").out.contains("VI_1: state"),
+                      "the first daemon lost its query socket")
+    }
 }
