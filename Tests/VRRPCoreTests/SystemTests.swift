@@ -447,4 +447,39 @@ final class VrrpdSystemTests: XCTestCase {
         XCTAssertTrue(Lab.sh("echo show | socat -t 2 stdio UNIX-CONNECT:\(lab.path("lb1.sock"))").out.contains("VI_1: state"),
                       "the first daemon lost its query socket")
     }
+
+    /// -S 7 logs to syslog as LOG_LOCAL7 (priority <190> for info), in keepalived's words.
+    /// /dev/log is faked in a private mount namespace, so the host's syslog is untouched.
+    func testSyslogFacility() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"),
+              FileManager.default.isExecutableFile(atPath: "/usr/bin/socat") else { throw XCTSkip("needs unshare and socat") }
+        let lab = try Lab(hosts: ["a"])
+        self.lab = lab
+        let conf = lab.write("a.conf", Lab.v3(Lab.instanceConfig(priority: 255, advert: "0.1")))
+        let dev = lab.path("dev")
+        let out = lab.path("syslog.out")
+        let script = lab.write("syslog.sh", """
+        set -e
+        mkdir -p \(dev)
+        touch \(dev)/null \(dev)/urandom
+        mount --bind /dev/null \(dev)/null
+        mount --bind /dev/urandom \(dev)/urandom
+        mount --bind \(dev) /dev
+        socat -u UNIX-RECV:/dev/log STDOUT > \(out) &
+        for i in $(seq 1 100); do [ -S /dev/log ] && break; sleep 0.01; done
+        ip netns exec \(lab.ns("a")) \(Lab.vrrpd!) -n -S 7 -f \(conf) -p \(lab.path("a.pid")) --query-socket none &
+        p=$!
+        sleep 1
+        kill $p; wait $p || true
+        sleep 0.2
+        kill %1
+        """)
+        let r = Lab.sh("unshare -m /bin/bash \(script)")
+        XCTAssertEqual(r.status, 0, r.out)
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        XCTAssertTrue(text.contains("<190>"), text)
+        XCTAssertTrue(text.contains("vrrpd["), text)
+        XCTAssertTrue(text.contains("(VI_1) Entering MASTER STATE"), text)
+        XCTAssertTrue(text.contains("(VI_1) sent 0 priority"), text)
+    }
 }
