@@ -254,10 +254,12 @@ final class VrrpdSystemTests: XCTestCase {
     func testUnicastPeersAndNotifyScripts() throws {
         let lab = try Lab(hosts: ["a", "b"])
         self.lab = lab
-        let notes = lab.path("notify.out")
-        let notify = lab.write("notify.sh", "#!/bin/sh\necho \"$*\" >> \(notes)\n")
+        // One file per call: appends from concurrent scripts are not atomic on every /tmp.
+        let notes = lab.path("notes")
+        try FileManager.default.createDirectory(atPath: notes, withIntermediateDirectories: true)
+        let notify = lab.write("notify.sh", "#!/bin/sh\necho \"$*\" > \(notes)/generic-$3\n")
         chmod(notify, 0o755)
-        let master = lab.write("master.sh", "#!/bin/sh\necho master-script >> \(notes)\n")
+        let master = lab.write("master.sh", "#!/bin/sh\necho master-script > \(notes)/master\n")
         chmod(master, 0o755)
         func conf(_ me: String, _ peer: String, _ prio: Int, _ extra: String = "") -> String {
             Lab.v3(Lab.instanceConfig(priority: prio, advert: "0.1", extra: """
@@ -276,15 +278,15 @@ final class VrrpdSystemTests: XCTestCase {
         XCTAssertGreaterThan(lab.instance("b", on: "b")["adverts_received"] as? Int ?? 0, 0, "unicast adverts did not arrive")
         lab.stop("a")
         XCTAssertNotNil(lab.waitUntil(2) { lab.hasVIP("b") })
-        var text = ""
-        lab.waitUntil(2) {
-            text = (try? String(contentsOfFile: notes, encoding: .utf8)) ?? ""
-            return text.contains("STOP")
+        func note(_ name: String) -> String {
+            ((try? String(contentsOfFile: "\(notes)/\(name)", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        // keepalived's arguments: INSTANCE name state priority; the specific script first.
-        XCTAssertTrue(text.contains("INSTANCE VI_1 BACKUP 150"), text)
-        XCTAssertTrue(text.contains("master-script\nINSTANCE VI_1 MASTER 150"), text)
-        XCTAssertTrue(text.contains("INSTANCE VI_1 STOP 150"), text)
+        lab.waitUntil(2) { !note("generic-STOP").isEmpty }
+        // keepalived's arguments: INSTANCE name state priority, after the specific script.
+        XCTAssertEqual(note("generic-BACKUP"), "INSTANCE VI_1 BACKUP 150")
+        XCTAssertEqual(note("generic-MASTER"), "INSTANCE VI_1 MASTER 150")
+        XCTAssertEqual(note("master"), "master-script")
+        XCTAssertEqual(note("generic-STOP"), "INSTANCE VI_1 STOP 150")
     }
 
     /// The shipped track script asks the proxy over its control socket: a socket that
@@ -374,8 +376,9 @@ final class VrrpdSystemTests: XCTestCase {
         self.lab = lab
         let flag = lab.path("ok")
         _ = FileManager.default.createFile(atPath: flag, contents: nil)
-        let notes = lab.path("group.out")
-        let notify = lab.write("group.sh", "#!/bin/sh\necho \"$*\" >> \(notes)\n")
+        let notes = lab.path("group")
+        try FileManager.default.createDirectory(atPath: notes, withIntermediateDirectories: true)
+        let notify = lab.write("group.sh", "#!/bin/sh\necho \"$*\" > \(notes)/$1-$3\n")
         chmod(notify, 0o755)
         let vip2 = "10.77.10.101"
         func conf(_ prio: Int, script: Bool) -> String {
@@ -396,12 +399,12 @@ final class VrrpdSystemTests: XCTestCase {
         XCTAssertEqual(lab.instance("a", on: "a", "VI_2")["state"] as? String, "FAULT")
         _ = FileManager.default.createFile(atPath: flag, contents: nil)
         XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] && lab.vipHolders(vip2) == ["a"] })
-        var text = ""
-        lab.waitUntil(2) {
-            text = (try? String(contentsOfFile: notes, encoding: .utf8)) ?? ""
-            return text.contains("GROUP G1 FAULT")
+        func note(_ name: String) -> String {
+            ((try? String(contentsOfFile: "\(notes)/\(name)", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        XCTAssertTrue(text.contains("GROUP G1 MASTER") && text.contains("GROUP G1 FAULT"), text)
+        lab.waitUntil(2) { !note("GROUP-FAULT").isEmpty }
+        XCTAssertTrue(note("GROUP-MASTER").hasPrefix("GROUP G1 MASTER"))
+        XCTAssertTrue(note("GROUP-FAULT").hasPrefix("GROUP G1 FAULT"))
     }
 
     /// Track scripts run as script_user (here nobody), and vrrp_startup_delay holds the
