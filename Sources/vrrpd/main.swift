@@ -20,7 +20,8 @@ Usage: vrrpd [OPTION...]
   -r, --vrrp_pid=FILE          Also write the pid to this file (keepalived's VRRP child pidfile)
   -t, --config-test[=FILE]     Check the configuration for obvious errors and exit
                                (exit status 5 when there are errors, as keepalived)
-      --query-socket=PATH      Query socket path (default /run/vrrpd.sock; 'none' disables)
+      --query-socket=PATH      Query socket path (default: the pid file's path with .sock for
+                               .pid, i.e. /run/vrrpd.sock; 'none' disables)
       --data-file=PATH         Where SIGUSR1 writes its dump (default /tmp/vrrpd.data)
       --stats-file=PATH        Where SIGUSR2 writes its stats (default /tmp/vrrpd.stats)
   -v, --version                Display the version number
@@ -39,6 +40,7 @@ struct Flags {
     var pidFile = "/run/vrrpd.pid"
     var vrrpPidFile: String?
     var configTest = false
+    var querySocketGiven = false
     var options = DaemonOptions()
 }
 
@@ -60,7 +62,9 @@ func parseFlags(_ args: [String]) -> Flags {
             f.facility = v
         case "pid": f.pidFile = value!
         case "vrrp_pid": f.vrrpPidFile = value!
-        case "query-socket": f.options.querySocket = value == "none" ? nil : value
+        case "query-socket":
+            f.options.querySocket = value == "none" ? nil : value
+            f.querySocketGiven = true
         case "data-file": f.options.dataFile = value!
         case "stats-file": f.options.statsFile = value!
         case "config-test":
@@ -233,6 +237,13 @@ if let r = flags.vrrpPidFile, !writePid(r) { log.warning("cannot write pid file 
 
 var opts = flags.options
 opts.configFile = flags.configFile
+// Without --query-socket the socket sits next to the pid file (/run/vrrpd.pid ->
+// /run/vrrpd.sock), so two daemons on one machine with their own pid files (the lab's two
+// load balancers in two namespaces) do not share it.
+if !flags.querySocketGiven {
+    let p = flags.pidFile
+    opts.querySocket = (p.hasSuffix(".pid") ? String(p.dropLast(4)) : p) + ".sock"
+}
 let status: Int32
 do {
     let daemon = try VRRPDaemon(config: config, options: opts, log: log)

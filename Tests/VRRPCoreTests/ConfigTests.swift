@@ -326,4 +326,31 @@ final class ConfigTests: XCTestCase {
             XCTAssertEqual(c.scripts.first?.argv, ["/etc/vrrpd/chk_proxyd.sh", "/run/proxyd/admin.sock"])
         }
     }
+
+    func testScriptResolutionGivesTheReason() throws {
+        let dir = NSTemporaryDirectory() + "vrrpt-resolve-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let plain = dir + "/plain.sh"
+        _ = FileManager.default.createFile(atPath: plain, contents: Data("#!/bin/sh\n".utf8))
+        chmod(plain, 0o644)
+        XCTAssertEqual(ScriptSpawner.resolve([plain]), .failed("script '\(plain)' is not executable"))
+        XCTAssertEqual(ScriptSpawner.resolve([dir]), .failed("script '\(dir)' is not a regular file"))
+        XCTAssertEqual(ScriptSpawner.resolve([dir + "/none"]), .failed("script '\(dir)/none' not found"))
+        chmod(plain, 0o755)
+        XCTAssertEqual(ScriptSpawner.resolve([plain, "arg"]), .ok(plain))
+        if case .ok(let p) = ScriptSpawner.resolve(["sh"]) { XCTAssertTrue(p.hasSuffix("/sh")) } else { XCTFail("sh not found in PATH") }
+        if case .failed(let why) = ScriptSpawner.resolve(["no-such-command-vrrpt"]) {
+            XCTAssertTrue(why.hasPrefix("script 'no-such-command-vrrpt' not found in "), why)
+        } else { XCTFail() }
+    }
+
+    func testDidYouMean() {
+        XCTAssertEqual(ConfigParser.editDistance("priorty", "priority"), 1)
+        XCTAssertEqual(ConfigParser.editDistance("vrrp_versoin", "vrrp_version"), 1)
+        XCTAssertEqual(ConfigParser.editDistance("abc", "abc"), 0)
+        XCTAssertEqual(ConfigParser.editDistance("", "ab"), 2)
+        XCTAssertEqual(ConfigParser.didYouMean("virtual_router", ["virtual_router_id", "priority"]), "virtual_router_id")
+        XCTAssertNil(ConfigParser.didYouMean("zzzzzz", ["virtual_router_id", "priority"]))
+    }
 }

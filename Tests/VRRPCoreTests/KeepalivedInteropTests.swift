@@ -100,7 +100,7 @@ final class KeepalivedInteropTests: XCTestCase {
         let pcap = lab.path("v3.pcap")
         let hasTshark = FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark")
         if hasTshark {
-            try lab.start("tcpdump", on: "b", ["/usr/bin/tcpdump", "-i", "eth0", "-U", "-w", pcap, "ip proto 112"])
+            try lab.start("tcpdump", on: "b", ["/usr/bin/tcpdump", "-i", "eth0", "-U", "--immediate-mode", "-w", pcap, "ip proto 112"])
             usleep(300_000)
         }
         try lab.startVrrpd("vrrpd", on: "a", config: Lab.v3(Lab.instanceConfig(priority: 150, advert: "0.1")))
@@ -146,5 +146,38 @@ final class KeepalivedInteropTests: XCTestCase {
                 XCTAssertEqual(l[4], "3")
             }
         }
+    }
+
+    /// Unicast (v3, 0.1 s): vrrpd and keepalived advertise to each other's address; the
+    /// v3 checksum then covers the unicast destination in the pseudo-header.
+    func testV3UnicastPeers() throws {
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        func conf(_ me: String, _ peer: String, _ prio: Int) -> String {
+            Lab.v3(Lab.instanceConfig(priority: prio, advert: "0.1", extra: """
+              unicast_src_ip \(lab.address(me))
+              unicast_peer {
+                \(lab.address(peer))
+              }
+            """))
+        }
+        try lab.startVrrpd("vrrpd", on: "a", config: conf("a", "b", 150))
+        try lab.startKeepalived("ka", on: "b", config: conf("b", "a", 100))
+        XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] })
+        usleep(800_000)
+        XCTAssertEqual(lab.vipHolders(), ["a"])
+        XCTAssertEqual(keepalivedState("ka"), "BACKUP")
+        lab.stop("vrrpd", SIGKILL)
+        XCTAssertNotNil(lab.waitUntil(3) { lab.hasVIP("b") }, "keepalived did not take over")
+        _ = Lab.sh("ip -n \(lab.ns("a")) addr del \(Lab.vip)/24 dev eth0")
+        // And the other way: keepalived master, vrrpd backup hears it over unicast.
+        try lab.startVrrpd("vrrpd2", on: "a", config: conf("a", "b", 50))
+        XCTAssertNotNil(lab.waitUntil(3) { lab.state("vrrpd2", on: "a") == "BACKUP" })
+        usleep(800_000)
+        let i = lab.instance("vrrpd2", on: "a")
+        XCTAssertEqual(i["master"] as? String, lab.address("b"))
+        XCTAssertGreaterThan(i["adverts_received"] as? Int ?? 0, 3)
+        XCTAssertEqual((i["drops"] as? [String: Int])?.values.reduce(0, +), 0)
+        XCTAssertEqual(lab.vipHolders(), ["b"])
     }
 }

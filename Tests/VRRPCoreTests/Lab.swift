@@ -96,7 +96,7 @@ final class Lab {
 
     func write(_ name: String, _ text: String) -> String {
         let p = path(name)
-        FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+        _ = FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
         return p
     }
 
@@ -108,7 +108,7 @@ final class Lab {
         if !FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip") { p.executableURL = URL(fileURLWithPath: "/sbin/ip") }
         p.arguments = ["netns", "exec", ns(h)] + argv
         let logPath = path("\(key).log")
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let fh = FileHandle(forWritingAtPath: logPath)!
         p.standardOutput = fh
         p.standardError = fh
@@ -217,7 +217,7 @@ final class Lab {
           advert_int \(advert)
         \(extra)
           virtual_ipaddress {
-            \(vip)/24
+            \(vip.contains("/") ? vip : vip + "/24")
           }
         }
 

@@ -314,6 +314,40 @@ final class StateMachineTests: XCTestCase {
         XCTAssertLessThanOrEqual(tookOver! - killed, b.masterDownInterval + .centisecond)
         XCTAssertGreaterThanOrEqual(tookOver! - killed, b.masterDownInterval - 10 * .centisecond)
     }
+
+    func testSyncGroupFollowAndStopFromFault() {
+        var m = machine(priority: 100)
+        _ = m.start(now: 0)
+        let a = m.follow(.master, now: s)
+        XCTAssertEqual(m.state, .master)
+        XCTAssertTrue(a.contains(.addVIPs))
+        XCTAssertEqual(adverts(a), [100])
+        XCTAssertEqual(m.follow(.master, now: s), [], "already master")
+        let b = m.follow(.backup, now: 2 * s)
+        XCTAssertEqual(m.state, .backup)
+        XCTAssertTrue(b.contains(.removeVIPs))
+        XCTAssertEqual(adverts(b), [], "a master that follows its group to backup sends no priority 0")
+        _ = m.setFault(true, now: 3 * s)
+        XCTAssertEqual(m.follow(.master, now: 3 * s), [], "a faulty member does not follow to master")
+        XCTAssertEqual(m.shutdown(now: 4 * s), [.stateChanged(from: .fault, to: .stopped)])
+    }
+
+
+    func testResumeAsMasterAfterReload() {
+        var m = machine(priority: 90)
+        let a = m.resumeAsMaster(now: s)
+        XCTAssertEqual(m.state, .master)
+        XCTAssertEqual(a.filter { if case .log = $0 { return false } else { return true } },
+                       [.addVIPs, .sendGARP(count: 5), .sendAdvert(priority: 90)])
+        XCTAssertFalse(a.contains { if case .stateChanged = $0 { return true } else { return false } },
+                       "no notify: the instance did not change state")
+        XCTAssertEqual(m.adverDeadline, 2 * s)
+        var f = machine(priority: 90)
+        _ = f.setFault(true, now: 0)
+        _ = f.resumeAsMaster(now: s)
+        XCTAssertEqual(f.state, .fault)
+    }
+
 }
 
 final class TrackingTests: XCTestCase {
@@ -368,4 +402,30 @@ final class TrackingTests: XCTestCase {
         XCTAssertTrue(p(100, [TrackedInput(name: "chk", weight: 0, passing: false)]) == (100, true))
         XCTAssertTrue(p(100, [TrackedInput(name: "chk", weight: 0, passing: true)]) == (100, false))
     }
+
+    func testScriptRunsArePhasedToEndJustBeforeAnAdvert() {
+        let ms: Nanos = 1_000_000
+        let s: Nanos = .second
+        // Not master: the script's own period.
+        XCTAssertEqual(ScriptSchedule.nextRun(nominal: 7 * s, now: 5 * s, advertDeadline: nil,
+                                              advertInterval: s, expectedDuration: 2 * ms), 7 * s)
+        // Adverts at 5.6, 6.6, 7.6 ...: the run due at 7.0 moves to the nearest, 6.6 - (2 * 2 ms + 5 ms).
+        XCTAssertEqual(ScriptSchedule.nextRun(nominal: 7 * s, now: 5 * s, advertDeadline: 5600 * ms,
+                                              advertInterval: s, expectedDuration: 2 * ms), 6600 * ms - 9 * ms)
+        // Adverts at 5.2, 6.2, 7.2: the run due at 7.0 moves back to 7.2 - 9 ms, never more
+        // than half an interval from its period.
+        XCTAssertEqual(ScriptSchedule.nextRun(nominal: 7 * s, now: 5 * s, advertDeadline: 5200 * ms,
+                                              advertInterval: s, expectedDuration: 2 * ms), 7200 * ms - 9 * ms)
+        // Never in the past; the margin is at most half an interval (slow scripts).
+        XCTAssertEqual(ScriptSchedule.nextRun(nominal: 5 * s, now: 5 * s, advertDeadline: 5010 * ms,
+                                              advertInterval: 100 * ms, expectedDuration: 400 * ms), 5060 * ms)
+        for nominal in stride(from: 5 * s, to: 9 * s, by: Int(37 * ms)) {
+            let t = ScriptSchedule.nextRun(nominal: nominal, now: 5 * s, advertDeadline: 5300 * ms,
+                                           advertInterval: s, expectedDuration: 1 * ms)
+            XCTAssertGreaterThanOrEqual(t, 5 * s)
+            XCTAssertLessThanOrEqual(abs(t - nominal), s / 2 + 1)
+            XCTAssertEqual((t + 7 * ms - 300 * ms) % s, 0, "ends 7 ms before an advert")
+        }
+    }
+
 }

@@ -207,8 +207,25 @@ final class VrrpdSystemTests: XCTestCase {
         usleep(500_000)
         XCTAssertEqual(lab.vipHolders(), ["a"], "VI_1 changed hands on a reload that did not touch it")
         XCTAssertFalse(lab.log("b").dropFirst(before.count).contains("(VI_1) Entering MASTER STATE"))
-        XCTAssertTrue(lab.log("a").contains("Reload finished: 1 instance(s) kept their state, 1 (re)started"))
+        XCTAssertTrue(lab.log("a").contains("Reload finished: 1 instance(s) kept their state, 1 stayed master with a new configuration, 0 (re)started"))
+        // VI_2 was master: it stays master at its new priority 50 (no priority-0 goodbye) and
+        // b (100) preempts it by the RFC's rules.
+        XCTAssertFalse(lab.log("a").contains("(VI_2) sent 0 priority"))
+        XCTAssertTrue(lab.log("b").contains("(VI_2) received lower priority (50) advert from \(lab.address("a")) - discarding"))
         XCTAssertEqual(lab.instance("a", on: "a", "VI_2")["priority"] as? Int, 50)
+
+        // VI_1 changed (priority 150 -> 160) while master: it stays master, no failover.
+        let before2 = lab.log("b")
+        _ = lab.write("a.conf", Lab.v3(Lab.instanceConfig(priority: 160, advert: "0.1")
+                                       + Lab.instanceConfig(name: "VI_2", priority: 50, advert: "0.1", vrid: 52, vip: "10.77.10.101")))
+        lab.signal("a", SIGHUP)
+        XCTAssertNotNil(lab.waitUntil(3) { lab.instance("a", on: "a")["priority"] as? Int == 160 })
+        usleep(600_000)
+        XCTAssertEqual(lab.vipHolders(), ["a"])
+        XCTAssertEqual(lab.state("a", on: "a"), "MASTER")
+        XCTAssertFalse(lab.log("b").dropFirst(before2.count).contains("(VI_1) Entering MASTER STATE"), "reload caused a failover")
+        XCTAssertFalse(lab.log("b").dropFirst(before2.count).contains("(VI_1) Backup received priority 0"), "reload said goodbye")
+        XCTAssertTrue(lab.log("a").contains("(VI_1) configuration changed - staying master through the reload"))
     }
 
     func testConfigTestAndNotRootMessages() throws {
@@ -237,10 +254,12 @@ final class VrrpdSystemTests: XCTestCase {
     func testUnicastPeersAndNotifyScripts() throws {
         let lab = try Lab(hosts: ["a", "b"])
         self.lab = lab
-        let notes = lab.path("notify.out")
-        let notify = lab.write("notify.sh", "#!/bin/sh\necho \"$*\" >> \(notes)\n")
+        // One file per call: appends from concurrent scripts are not atomic on every /tmp.
+        let notes = lab.path("notes")
+        try FileManager.default.createDirectory(atPath: notes, withIntermediateDirectories: true)
+        let notify = lab.write("notify.sh", "#!/bin/sh\necho \"$*\" > \(notes)/generic-$3\n")
         chmod(notify, 0o755)
-        let master = lab.write("master.sh", "#!/bin/sh\necho master-script >> \(notes)\n")
+        let master = lab.write("master.sh", "#!/bin/sh\necho master-script > \(notes)/master\n")
         chmod(master, 0o755)
         func conf(_ me: String, _ peer: String, _ prio: Int, _ extra: String = "") -> String {
             Lab.v3(Lab.instanceConfig(priority: prio, advert: "0.1", extra: """
@@ -259,15 +278,15 @@ final class VrrpdSystemTests: XCTestCase {
         XCTAssertGreaterThan(lab.instance("b", on: "b")["adverts_received"] as? Int ?? 0, 0, "unicast adverts did not arrive")
         lab.stop("a")
         XCTAssertNotNil(lab.waitUntil(2) { lab.hasVIP("b") })
-        var text = ""
-        lab.waitUntil(2) {
-            text = (try? String(contentsOfFile: notes, encoding: .utf8)) ?? ""
-            return text.contains("STOP")
+        func note(_ name: String) -> String {
+            ((try? String(contentsOfFile: "\(notes)/\(name)", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        // keepalived's arguments: INSTANCE name state priority; the specific script first.
-        XCTAssertTrue(text.contains("INSTANCE VI_1 BACKUP 150"), text)
-        XCTAssertTrue(text.contains("master-script\nINSTANCE VI_1 MASTER 150"), text)
-        XCTAssertTrue(text.contains("INSTANCE VI_1 STOP 150"), text)
+        lab.waitUntil(2) { !note("generic-STOP").isEmpty }
+        // keepalived's arguments: INSTANCE name state priority, after the specific script.
+        XCTAssertEqual(note("generic-BACKUP"), "INSTANCE VI_1 BACKUP 150")
+        XCTAssertEqual(note("generic-MASTER"), "INSTANCE VI_1 MASTER 150")
+        XCTAssertEqual(note("master"), "master-script")
+        XCTAssertEqual(note("generic-STOP"), "INSTANCE VI_1 STOP 150")
     }
 
     /// The shipped track script asks the proxy over its control socket: a socket that
@@ -318,12 +337,14 @@ final class VrrpdSystemTests: XCTestCase {
         let lab = try Lab(hosts: ["a", "b"])
         self.lab = lab
         let pcap = lab.path("garp.pcap")
-        try lab.start("tcpdump", on: "b", ["/usr/bin/tcpdump", "-i", "eth0", "-U", "-w", pcap, "arp or ip proto 112"])
+        try lab.start("tcpdump", on: "b", ["/usr/bin/tcpdump", "-i", "eth0", "-U", "--immediate-mode", "-w", pcap, "arp or ip proto 112"])
         usleep(400_000)
         let conf = "global_defs {\n  vrrp_version 3\n  vrrp_garp_master_delay 1\n  vrrp_garp_master_repeat 3\n}\n"
-            + Lab.instanceConfig(priority: 150, advert: "0.1")
+            + Lab.instanceConfig(priority: 150, advert: "0.1", vip: "\(Lab.vip)/24 brd \(Lab.subnet).255 label eth0:vip")
         try lab.startVrrpd("a", on: "a", config: conf)
         XCTAssertNotNil(lab.waitUntil(3) { lab.hasVIP("a") })
+        let shown = Lab.sh("ip -n \(lab.ns("a")) -4 -o addr show dev eth0").out
+        XCTAssertTrue(shown.contains("inet \(Lab.vip)/24 brd \(Lab.subnet).255 scope global secondary eth0:vip"), shown)
         usleep(1_600_000)
         lab.stop("tcpdump")
         let lines = Lab.sh("tcpdump -r \(pcap) -tt -nn 2>/dev/null").out.split(separator: "\n")
@@ -355,8 +376,9 @@ final class VrrpdSystemTests: XCTestCase {
         self.lab = lab
         let flag = lab.path("ok")
         _ = FileManager.default.createFile(atPath: flag, contents: nil)
-        let notes = lab.path("group.out")
-        let notify = lab.write("group.sh", "#!/bin/sh\necho \"$*\" >> \(notes)\n")
+        let notes = lab.path("group")
+        try FileManager.default.createDirectory(atPath: notes, withIntermediateDirectories: true)
+        let notify = lab.write("group.sh", "#!/bin/sh\necho \"$*\" > \(notes)/$1-$3\n")
         chmod(notify, 0o755)
         let vip2 = "10.77.10.101"
         func conf(_ prio: Int, script: Bool) -> String {
@@ -377,12 +399,12 @@ final class VrrpdSystemTests: XCTestCase {
         XCTAssertEqual(lab.instance("a", on: "a", "VI_2")["state"] as? String, "FAULT")
         _ = FileManager.default.createFile(atPath: flag, contents: nil)
         XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] && lab.vipHolders(vip2) == ["a"] })
-        var text = ""
-        lab.waitUntil(2) {
-            text = (try? String(contentsOfFile: notes, encoding: .utf8)) ?? ""
-            return text.contains("GROUP G1 FAULT")
+        func note(_ name: String) -> String {
+            ((try? String(contentsOfFile: "\(notes)/\(name)", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        XCTAssertTrue(text.contains("GROUP G1 MASTER") && text.contains("GROUP G1 FAULT"), text)
+        lab.waitUntil(2) { !note("GROUP-FAULT").isEmpty }
+        XCTAssertTrue(note("GROUP-MASTER").hasPrefix("GROUP G1 MASTER"))
+        XCTAssertTrue(note("GROUP-FAULT").hasPrefix("GROUP G1 FAULT"))
     }
 
     /// Track scripts run as script_user (here nobody), and vrrp_startup_delay holds the
@@ -409,5 +431,58 @@ final class VrrpdSystemTests: XCTestCase {
         XCTAssertFalse(lab.hasVIP("a"))
         XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["a"] })
         XCTAssertEqual(lab.instance("a", on: "a")["priority"] as? Int, 120, "the script did not run as nobody")
+    }
+
+    /// The query socket defaults to the pid file's path with .sock, and a second daemon
+    /// refuses a query socket a live one serves instead of stealing it.
+    func testQuerySocketPathFollowsThePidFileAndIsNotStolen() throws {
+        let lab = try Lab(hosts: ["a"])
+        self.lab = lab
+        let conf = lab.write("one.conf", Lab.v3(Lab.instanceConfig(priority: 100, advert: "0.1")))
+        try lab.start("one", on: "a", [Lab.vrrpd!, "-n", "-l", "--no-syslog", "-f", conf, "-p", lab.path("lb1.pid")])
+        XCTAssertNotNil(lab.waitUntil(3) { FileManager.default.fileExists(atPath: lab.path("lb1.sock")) })
+        XCTAssertTrue(Lab.sh("echo show | socat -t 2 stdio UNIX-CONNECT:\(lab.path("lb1.sock"))").out.contains("VI_1: state"))
+        let empty = lab.write("two.conf", "global_defs {\n  router_id two\n}\n")
+        try lab.start("two", on: "a", [Lab.vrrpd!, "-n", "-l", "--no-syslog", "-f", empty, "-p", lab.path("lb2.pid"),
+                                       "--query-socket", lab.path("lb1.sock")])
+        XCTAssertNotNil(lab.waitUntil(3) { lab.log("two").contains("is in use by another running vrrpd") }, lab.log("two"))
+        lab.stop("two")
+        XCTAssertTrue(Lab.sh("echo show | socat -t 2 stdio UNIX-CONNECT:\(lab.path("lb1.sock"))").out.contains("VI_1: state"),
+                      "the first daemon lost its query socket")
+    }
+
+    /// -S 7 logs to syslog as LOG_LOCAL7 (priority <190> for info), in keepalived's words.
+    /// /dev/log is faked in a private mount namespace, so the host's syslog is untouched.
+    func testSyslogFacility() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare"),
+              FileManager.default.isExecutableFile(atPath: "/usr/bin/socat") else { throw XCTSkip("needs unshare and socat") }
+        let lab = try Lab(hosts: ["a"])
+        self.lab = lab
+        let conf = lab.write("a.conf", Lab.v3(Lab.instanceConfig(priority: 255, advert: "0.1")))
+        let dev = lab.path("dev")
+        let out = lab.path("syslog.out")
+        let script = lab.write("syslog.sh", """
+        set -e
+        mkdir -p \(dev)
+        touch \(dev)/null \(dev)/urandom
+        mount --bind /dev/null \(dev)/null
+        mount --bind /dev/urandom \(dev)/urandom
+        mount --bind \(dev) /dev
+        socat -u UNIX-RECV:/dev/log STDOUT > \(out) &
+        for i in $(seq 1 100); do [ -S /dev/log ] && break; sleep 0.01; done
+        ip netns exec \(lab.ns("a")) \(Lab.vrrpd!) -n -S 7 -f \(conf) -p \(lab.path("a.pid")) --query-socket none &
+        p=$!
+        sleep 1
+        kill $p; wait $p || true
+        sleep 0.2
+        kill %1
+        """)
+        let r = Lab.sh("unshare -m /bin/bash \(script)")
+        XCTAssertEqual(r.status, 0, r.out)
+        let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+        XCTAssertTrue(text.contains("<190>"), text)
+        XCTAssertTrue(text.contains("vrrpd["), text)
+        XCTAssertTrue(text.contains("(VI_1) Entering MASTER STATE"), text)
+        XCTAssertTrue(text.contains("(VI_1) sent 0 priority"), text)
     }
 }

@@ -453,7 +453,21 @@ public final class VRRPDaemon {
         }
     }
 
+    /// The script's next run: its period, phased to end just before a tracking master's
+    /// next advert (ScriptSchedule).
+    func scheduleNext(_ s: ScriptRuntime, now: Nanos) {
+        let nominal = s.startedAt + Nanos((s.config.interval * 1e9).rounded())
+        let master = instances.first { rt in
+            rt.machine.state == .master && rt.config.trackScripts.contains { $0.name == s.config.name }
+        }
+        s.nextRun = ScriptSchedule.nextRun(
+            nominal: max(nominal, now), now: now, advertDeadline: master?.machine.adverDeadline,
+            advertInterval: Nanos(master?.intervalCs ?? 0) * .centisecond, expectedDuration: s.lastDuration)
+    }
+
     func finishScript(_ s: ScriptRuntime, success: Bool, detail: String, now: Nanos) {
+        s.lastDuration = now - s.startedAt
+        scheduleNext(s, now: now)
         s.pid = nil
         s.deadline = nil
         s.runs += 1
@@ -514,8 +528,6 @@ public final class VRRPDaemon {
                 let r = ScriptSpawner.describe(status)
                 finishScript(s, success: r.success, detail: r.text, now: now)
             }
-            // A run that outlived its interval is followed at once by the next.
-            if s.nextRun < now { s.nextRun = now }
         }
     }
 
@@ -562,7 +574,6 @@ public final class VRRPDaemon {
             return
         }
         refreshLinks()
-        let addrs = (try? netlink.addresses()) ?? []
         let oldScripts = scripts
         scripts = buildScripts(newConfig, keeping: oldScripts)
         for (name, s) in oldScripts where scripts[name] !== s {
@@ -578,14 +589,43 @@ public final class VRRPDaemon {
                 kept.append(old)
             }
         }
+        // A master whose configuration changed but that is still the same virtual router
+        // (interface, VRID, version) hands over to its new self without a failover.
+        var resumed: [String: InstanceRuntime] = [:]
         for old in instances where !kept.contains(where: { $0 === old }) {
+            if old.machine.state == .master, old.started,
+               let ic = newConfig.instances.first(where: { $0.name == old.name }),
+               (ic.interface ?? newConfig.global.defaultInterface) == old.ifname, UInt8(ic.vrid ?? 0) == old.vrid,
+               UInt8(ic.effectiveVersion(newConfig.global)) == old.version {
+                log.info("(\(old.name)) configuration changed - staying master through the reload")
+                let keep = Set((ic.virtualAddresses + ic.excludedAddresses).map { "\($0.address)/\($0.device ?? old.ifname)" })
+                for v in old.config.virtualAddresses + old.config.excludedAddresses
+                where !keep.contains("\(v.address)/\(v.device ?? old.ifname)") {
+                    let (dev, link) = vipDevice(v, old)
+                    if let l = link { try? netlink.changeAddress(v, index: l.index, add: false) }
+                    log.info("(\(old.name)) removed VIP \(v.address) from \(dev): no longer configured")
+                }
+                resumed[old.name] = old
+                continue
+            }
             log.info("(\(old.name)) configuration changed or removed - stopping it")
             apply(old.machine.shutdown(now: now), old, now: now)
         }
         config = newConfig
+        // After the stops above, so their VIPs are not taken for leftovers of a killed run.
+        let addrs = (try? netlink.addresses()) ?? []
+        var handedOver: [InstanceRuntime] = []
         for ic in newConfig.instances where !kept.contains(where: { $0.name == ic.name }) {
             let rt = makeInstance(ic, newConfig, addrs: addrs, now: now)
-            removeStaleVIPs(rt, addrs: addrs)
+            if let old = resumed[ic.name] {
+                rt.ipID = old.ipID
+                rt.becameMaster = old.becameMaster
+                rt.started = true
+                rt.vipsInstalled = true
+                handedOver.append(rt)
+            } else {
+                removeStaleVIPs(rt, addrs: addrs)
+            }
             started.append(rt)
         }
         instances = newConfig.instances.compactMap { ic in
@@ -593,9 +633,15 @@ public final class VRRPDaemon {
         }
         for rt in kept { rt.syncGroup = newConfig.syncGroups.first { $0.members.contains(rt.name) }?.name }
         do { try openSockets() } catch { log.error("\(error)") }
+        for rt in handedOver {
+            let c = computed(rt)
+            _ = rt.machine.setPriority(c.priority, now: now)
+            _ = rt.machine.setFault(ownFault(rt) || groupFault(rt), now: now)
+            apply(rt.machine.resumeAsMaster(now: now), rt, now: now)
+        }
         for rt in instances where rt.started { recompute(rt, now: now) }
-        for rt in started { recompute(rt, now: now) }
-        log.info("Reload finished: \(kept.count) instance(s) kept their state, \(started.count) (re)started")
+        for rt in started where !rt.started { recompute(rt, now: now) }
+        log.info("Reload finished: \(kept.count) instance(s) kept their state, \(handedOver.count) stayed master with a new configuration, \(started.count - handedOver.count) (re)started")
     }
 
     /// Moving a block to other lines (a comment added above it) is not a change.

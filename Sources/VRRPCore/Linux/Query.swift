@@ -13,6 +13,9 @@ final class QueryServer {
 
     init(path: String) throws {
         self.path = path
+        if QueryServer.answers(path) {
+            throw SystemError("\(path) is in use by another running vrrpd (give each daemon its own --query-socket or --pid)", EADDRINUSE)
+        }
         unlink(path)
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw SystemError("query socket") }
@@ -26,6 +29,21 @@ final class QueryServer {
         }
         guard r == 0, listen(fd, 16) == 0 else { let e = SystemError("bind \(path)"); Glibc.close(fd); throw e }
         chmod(path, 0o600)
+    }
+
+    /// A live server listens at `path` (a stale socket file refuses the connection).
+    static func answers(_ path: String) -> Bool {
+        let c = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard c >= 0 else { return false }
+        defer { Glibc.close(c) }
+        var sa = sockaddr_un()
+        sa.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: sa.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &sa.sun_path) { p in for (i, b) in bytes.enumerated() { p[i] = b } }
+        return withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        } == 0
     }
 
     func pollFDs() -> [pollfd] {

@@ -12,6 +12,7 @@ final class ScriptRuntime {
     var deadline: Nanos?
     var timedOut = false
     var lastResult = "not run yet"
+    var lastDuration: Nanos = 0
     var runs = 0
     var failures = 0
     var ids: (uid_t, gid_t)?

@@ -234,6 +234,20 @@ public struct VRRPMachine: Sendable {
         return out
     }
 
+    /// Reload of a changed instance that was master: carry on as master at once, without
+    /// the Initialize/Backup round and without a stop's priority-0 goodbye, so a reload is not
+    /// a failover. The peers then judge the new priority as usual.
+    public mutating func resumeAsMaster(now: Nanos) -> [VRRPAction] {
+        guard state == .initialize else { return [] }
+        if config.preemptDelay > 0 { preemptHoldUntil = now + config.preemptDelay }
+        if faulted { return enter(.fault, now: now) }
+        return [.log("Resuming MASTER STATE after reload")] + enter(.master, now: now).filter {
+            if case .stateChanged = $0 { return false }
+            if case .log("Entering MASTER STATE") = $0 { return false }
+            return true
+        }
+    }
+
     /// Sync groups: follow a member that became master (from backup), or that left
     /// master for backup (from master). Other states are left alone.
     public mutating func follow(_ target: VRRPState, now: Nanos) -> [VRRPAction] {

@@ -84,3 +84,25 @@ public enum EffectivePriority {
         return (min(254, max(1, p)), fault)
     }
 }
+
+/// When a master runs its track scripts. A backup decides from the time of the master's last
+/// advert at the *old* priority, so a failure found just before an advert is acted on up to
+/// one advert interval sooner than one found just after. The RFC says nothing about when
+/// scripts run: vrrpd keeps each script's period but moves its phase so a run ends just
+/// before an advert goes out (by at most half an advert interval either way).
+public enum ScriptSchedule {
+    /// - nominal: the run's time by the script's own period.
+    /// - advertDeadline: the master's next advert (nil: not master, keep `nominal`).
+    /// - expectedDuration: how long runs take (the last one's time).
+    public static func nextRun(nominal: Nanos, now: Nanos, advertDeadline: Nanos?, advertInterval: Nanos,
+                               expectedDuration: Nanos) -> Nanos {
+        guard let d = advertDeadline, advertInterval > 0 else { return nominal }
+        let margin = min(max(expectedDuration, 0) * 2 + 5_000_000, advertInterval / 2)
+        // Advert times are d + k * interval; the run ends `margin` before the one nearest nominal.
+        let offset = nominal + margin - d
+        let k = Nanos((Double(offset) / Double(advertInterval)).rounded())
+        var t = d + k * advertInterval - margin
+        while t < now { t += advertInterval }
+        return t
+    }
+}
