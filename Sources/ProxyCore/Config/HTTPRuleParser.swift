@@ -55,11 +55,40 @@ enum HTTPRuleParser {
     }
 
     /// Splits `words` at the first `if`/`unless`, parsing the condition.
-    static func splitCondition(_ s: ParserState, _ p: ProxySettings, _ words: [String], _ loc: SourceLocation) -> Result<([String], Condition?), Failure> {
-        guard let at = words.firstIndex(where: { $0 == "if" || $0 == "unless" }) else {
-            return .success((words, nil))
+    /// Marks a word found where only `if`/`unless` may come (HAProxy's "expects either
+    /// 'if' or 'unless' followed by a condition but found …").
+    static let misplaced: Character = "\u{0}"
+
+    /// How many words an action takes before its condition, for actions of fixed arity
+    /// (HAProxy reads exactly these, so a value may itself be the word `if`).
+    static func arity(_ action: String, _ args: [String]) -> Int? {
+        switch action {
+        case "set-header", "add-header": return 2
+        case "replace-header", "replace-value": return 3
+        case "set-path", "set-query", "set-uri", "set-method": return 1
+        case "del-header": return args.count > 1 && args[1] == "-m" ? 3 : 1
+        case "set-status": return args.count > 1 && args[1] == "reason" ? 3 : 1
+        case "allow", "reject": return 0
+        default: return nil
         }
-        switch ACLParser.parseCondition(s, p, Array(words[at...]), loc) {
+    }
+
+    static func splitCondition(_ s: ParserState, _ p: ProxySettings, _ words: [String], _ loc: SourceLocation,
+                               arity: Int? = nil, context: ACLParser.RuleContext = .httpRequest) -> Result<([String], Condition?), Failure> {
+        let at: Int
+        if let n = arity {
+            guard words.count > n else { return .success((words, nil)) }
+            guard words[n] == "if" || words[n] == "unless" else {
+                return .failure(Failure(message: String(misplaced) + words[n]))
+            }
+            at = n
+        } else {
+            guard let i = words.firstIndex(where: { $0 == "if" || $0 == "unless" }) else {
+                return .success((words, nil))
+            }
+            at = i
+        }
+        switch ACLParser.parseCondition(s, p, Array(words[at...]), loc, context: context) {
         case let .success(c): return .success((Array(words[..<at]), c))
         case let .failure(e): return .failure(Failure(message: e.message))
         }
@@ -120,10 +149,15 @@ enum HTTPRuleParser {
             return
         }
         let (args, condition): ([String], Condition?)
-        switch splitCondition(s, p, Array(l.words.dropFirst(2)), l.location) {
+        let words = Array(l.words.dropFirst(2))
+        switch splitCondition(s, p, words, l.location, arity: arity(action, words), context: .httpRequest) {
         case let .success(r): (args, condition) = r
+        case let .failure(e) where e.message.first == misplaced:
+            s.alertRaw("parsing [\(l.location)]: 'http-request \(action)' expects either 'if' or 'unless' followed by a condition but found '\(e.message.dropFirst())'.", at: l.location)
+            s.abort = true
+            return
         case let .failure(e):
-            s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-request \(action)' rule : \(e.message).")
+            s.alert(l, "error detected while parsing an 'http-request \(action)' condition : \(e.message).")
             s.abort = true
             return
         }
@@ -183,11 +217,14 @@ enum HTTPRuleParser {
         s.pendingWarnings = []
         switch result {
         case let .success(a):
+            if !p.redirectRules.isEmpty {
+                s.warning(l, "a 'http-request' rule placed after a 'redirect' rule will still be processed before.")
+            }
             if ctx.index >= 0, s.sawUseBackend.contains(ctx.index) {
                 s.warning(l, "a 'http-request' rule placed after a 'use_backend' rule will still be processed before.")
             }
             p.httpRequestRules.append(HTTPRequestRule(action: a, condition: condition, location: l.location))
-        case let .failure(e) where e.message.hasPrefix("\u{0}"):
+        case let .failure(e) where e.message.first == misplaced:
             // A word the reply parser does not know: HAProxy reads it as a misplaced condition.
             s.alertRaw("parsing [\(l.location)]: 'http-request \(action)' expects either 'if' or 'unless' followed by a condition but found '\(e.message.dropFirst())'.", at: l.location)
             s.abort = true
@@ -209,10 +246,15 @@ enum HTTPRuleParser {
             return
         }
         let (args, condition): ([String], Condition?)
-        switch splitCondition(s, p, Array(l.words.dropFirst(2)), l.location) {
+        let words = Array(l.words.dropFirst(2))
+        switch splitCondition(s, p, words, l.location, arity: arity(action, words), context: .httpResponse) {
         case let .success(r): (args, condition) = r
+        case let .failure(e) where e.message.first == misplaced:
+            s.alertRaw("parsing [\(l.location)]: 'http-response \(action)' expects either 'if' or 'unless' followed by a condition but found '\(e.message.dropFirst())'.", at: l.location)
+            s.abort = true
+            return
         case let .failure(e):
-            s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-response \(action)' rule : \(e.message).")
+            s.alert(l, "error detected while parsing an 'http-response \(action)' condition : \(e.message).")
             s.abort = true
             return
         }
@@ -401,7 +443,7 @@ enum HTTPRuleParser {
             case "errorfiles":
                 return .failure(Failure(message: "'errorfiles' (http-errors sections) is valid in HAProxy but not supported by proxyd yet"))
             default:
-                return .failure(Failure(message: "\u{0}\(a)"))
+                return .failure(Failure(message: String(misplaced) + a))
             }
         }
         if !sawBody && defaultStatus == 200 { r.body = .none }
@@ -414,13 +456,13 @@ enum HTTPRuleParser {
 
     /// `redirect location|prefix|scheme … [if|unless COND]` in a proxy.
     static func parseLegacyRedirect(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
-        switch splitCondition(s, p, Array(l.words.dropFirst()), l.location) {
+        switch splitCondition(s, p, Array(l.words.dropFirst()), l.location, context: .httpRequest) {
         case let .failure(e):
             s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing redirect rule : \(e.message).")
         case let .success((args, condition)):
             switch redirect(args) {
             case let .success(rule):
-                p.httpRequestRules.append(HTTPRequestRule(action: .redirect(rule), condition: condition, location: l.location))
+                p.redirectRules.append(HTTPRequestRule(action: .redirect(rule), condition: condition, location: l.location))
             case let .failure(e):
                 s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing redirect rule : \(e.message).")
             }

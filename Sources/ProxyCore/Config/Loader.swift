@@ -305,6 +305,7 @@ struct Loader {
         proxy.acls = []
         proxy.useBackendRules = []
         proxy.httpRequestRules = []
+        proxy.redirectRules = []
         proxy.httpResponseRules = []
         proxy.tcpRequestRules = []
         proxy.description = nil

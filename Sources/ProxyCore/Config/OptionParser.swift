@@ -244,7 +244,7 @@ enum StatsParser {
                 s.alert(l, "'stats admin' requires either 'if' or 'unless' followed by a condition.")
                 return
             }
-            switch ACLParser.parseCondition(s, p, Array(l.words[2...]), l.location) {
+            switch ACLParser.parseCondition(s, p, Array(l.words[2...]), l.location, context: .httpRequest) {
             case let .success(c):
                 p.stats.enabled = true
                 p.stats.admin = c

@@ -200,7 +200,7 @@ enum ProxyParser {
                 s.alert(l, "unexpected keyword '\(l[2])' after switching rule, only 'if' and 'unless' are allowed.")
                 return
             }
-            switch ACLParser.parseCondition(s, p, Array(l.words[2...]), l.location) {
+            switch ACLParser.parseCondition(s, p, Array(l.words[2...]), l.location, context: .useBackend) {
             case let .success(c): condition = c
             case let .failure(e):
                 s.alert(l, "error detected while parsing switching rule : \(e.message).")
@@ -444,16 +444,20 @@ enum ProxyParser {
             s.alert(l, "'tcp-request \(l[1]) \(l[2])' is valid in HAProxy but not supported by proxyd yet.")
             return
         }
+        if phase == .connection && p.tcpRequestRules.contains(where: { $0.phase == .content }) {
+            s.warning(l, "a 'tcp-request' rule placed after a 'tcp-request content' rule will still be processed before.")
+        }
         var condition: Condition? = nil
         if l.count > 3 {
             guard l[3] == "if" || l[3] == "unless" else {
                 s.alert(l, "'tcp-request \(l[1]) \(l[2])' expects 'if' or 'unless' followed by a condition but found '\(l[3])'.")
                 return
             }
-            switch ACLParser.parseCondition(s, p, Array(l.words[3...]), l.location) {
+            switch ACLParser.parseCondition(s, p, Array(l.words[3...]), l.location,
+                                            context: phase == .connection ? .tcpConnection : .tcpContent) {
             case let .success(c): condition = c
             case let .failure(e):
-                s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'tcp-request \(l[1])' rule : \(e.message).")
+                s.alert(l, "'tcp-request \(l[1]) \(l[2])' : error detected in \(ctx.kind) '\(p.name)' while parsing '\(l[3])' condition : \(e.message)")
                 return
             }
         }

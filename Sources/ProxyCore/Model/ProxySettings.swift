@@ -188,6 +188,9 @@ public struct ProxySettings: Sendable, Equatable {
     /// ACLs of this proxy by name; an ACL name used several times ORs its criteria.
     public var acls: [ACLDefinition]
     public var httpRequestRules: [HTTPRequestRule]
+    /// `redirect …` lines (each a `.redirect` action): HAProxy evaluates them after the
+    /// `http-request` rules, whatever their order in the file.
+    public var redirectRules: [HTTPRequestRule]
     public var httpResponseRules: [HTTPResponseRule]
     /// `tcp-request connection|content accept|reject [if|unless COND]`.
     public var tcpRequestRules: [TCPRequestRule]
@@ -249,6 +252,7 @@ public struct ProxySettings: Sendable, Equatable {
         useBackendRules = []
         acls = []
         httpRequestRules = []
+        redirectRules = []
         httpResponseRules = []
         tcpRequestRules = []
         timeouts = Timeouts()
