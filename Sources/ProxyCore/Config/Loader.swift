@@ -103,20 +103,26 @@ struct Loader {
             while end < n && bytes[end] != 0x0A { end += 1 }
             lineNumber += 1
             var slice = bytes[start..<end]
+            let location = SourceLocation(file: name, line: lineNumber)
+            // HAProxy parses a last line without its newline, then refuses the file (truncated?).
+            let missingLF = end == n
+            let rawLength = slice.count
             if slice.last == 0x0D { slice = slice.dropLast() }
             start = end + 1
             let text = String(decoding: slice, as: UTF8.self)
-            let location = SourceLocation(file: name, line: lineNumber)
             switch ConfigLexer.split(text, environment: state.environment) {
             case let .failure(q):
                 let caret = String(repeating: " ", count: q.column + 2) + "^"
                 state.alertRaw("parsing [\(location)]: unmatched quote at position \(q.position):\n  \(q.trimmedLine)\n\(caret)",
                                at: location)
             case let .success(words):
-                if words.isEmpty { continue }
-                parseLine(state, ConfigLine(words: words, location: location))
+                if !words.isEmpty { parseLine(state, ConfigLine(words: words, location: location)) }
             }
             if state.abort { return }
+            if missingLF {
+                state.alertRaw("parsing [\(location)]: Missing LF on last line, file might have been truncated at position \(rawLength + 1).",
+                               at: location)
+            }
         }
     }
 
