@@ -111,10 +111,8 @@ struct Loader {
             start = end + 1
             let text = String(decoding: slice, as: UTF8.self)
             switch ConfigLexer.split(text, environment: state.environment) {
-            case let .failure(q):
-                let caret = String(repeating: " ", count: q.column + 2) + "^"
-                state.alertRaw("parsing [\(location)]: unmatched quote at position \(q.position):\n  \(q.trimmedLine)\n\(caret)",
-                               at: location)
+            case let .failure(e):
+                state.alertRaw("parsing [\(location)]: \(e.message)", at: location)
             case let .success(words):
                 if !words.isEmpty { parseLine(state, ConfigLine(words: words, location: location)) }
             }
