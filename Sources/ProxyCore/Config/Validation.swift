@@ -80,6 +80,21 @@ enum Validation {
                 s.warningRaw("log format ignored for \(what) '\(q.name)' since it has no log address.", at: q.location)
             }
         }
+        // Userlists: groups named by users and users named by groups must exist.
+        for list in s.userlists {
+            for user in list.users {
+                for group in user.groups where !list.groups.contains(where: { $0.name == group }) {
+                    s.alertRaw("userlist '\(list.name)': no such group '\(group)' specified in user '\(user.name)'", at: user.location)
+                    errors = true
+                }
+            }
+            for group in list.groups {
+                for user in group.users where !list.users.contains(where: { $0.name == user }) {
+                    s.alertRaw("userlist '\(list.name)': no such user '\(user)' specified in group '\(group.name)'", at: group.location)
+                    errors = true
+                }
+            }
+        }
         return errors
     }
 
