@@ -261,7 +261,7 @@ final class ConfigModelTests: XCTestCase {
     func testErrorfileLoadsRawBytes() throws {
         let path = NSTemporaryDirectory() + "proxyd-503-\(getpid()).http"
         let bytes: [UInt8] = Array("HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/html\r\n\r\n<h1>x</h1>\n".utf8) + [0xFF]
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let c = try XCTUnwrap(model("""
         defaults
