@@ -44,6 +44,15 @@ public enum ConfigLexer {
 
     /// Splits `line` (without its newline) into words.
     public static func split(_ line: String, environment: [String: String]) -> Result<[String], LexError> {
+        split(line) { environment[$0] }
+    }
+
+    /// HAProxy's pseudo-variables (`${.FILE}`, `${.LINE}`, `${.SECTION}`): the only names
+    /// that may start with a dot.
+    public static let pseudoVariables: Set<String> = [".FILE", ".LINE", ".SECTION"]
+
+    /// Splits `line`, reading variables through `lookup`.
+    public static func split(_ line: String, lookup: (String) -> String?) -> Result<[String], LexError> {
         let bytes = Array(line.utf8)
         var words: [[UInt8]] = []
         var current: [UInt8] = []
@@ -123,7 +132,13 @@ public enum ConfigLexer {
                 if j < n && bytes[j] == 0x7B {                  // ${NAME[-default]}
                     let brace = j
                     j += 1
-                    guard j < n, isFirstVarChar(bytes[j]) else { return failure(.forbiddenVariableCharacter, at: j) }
+                    let pseudo = j < n ? pseudoVariables.first { bytes[j...].starts(with: Array(($0 + "}").utf8)) } : nil
+                    if let pseudo {
+                        name = Array(pseudo.utf8)
+                        j += name.count
+                    } else {
+                        guard j < n, isFirstVarChar(bytes[j]) else { return failure(.forbiddenVariableCharacter, at: j) }
+                    }
                     while j < n && isVarChar(bytes[j]) { name.append(bytes[j]); j += 1 }
                     if j < n && bytes[j] == 0x2D {
                         j += 1
@@ -138,7 +153,7 @@ public enum ConfigLexer {
                     while j < n && isVarChar(bytes[j]) { name.append(bytes[j]); j += 1 }
                 }
                 let key = String(decoding: name, as: UTF8.self)
-                if let value = environment[key] {
+                if let value = lookup(key) {
                     current.append(contentsOf: Array(value.utf8))
                 } else if let fallback {
                     current.append(contentsOf: fallback)

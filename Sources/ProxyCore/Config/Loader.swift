@@ -110,7 +110,15 @@ struct Loader {
             if slice.last == 0x0D { slice = slice.dropLast() }
             start = end + 1
             let text = String(decoding: slice, as: UTF8.self)
-            switch ConfigLexer.split(text, environment: state.environment) {
+            let lexed = ConfigLexer.split(text) { key in
+                switch key {
+                case ".FILE": return name
+                case ".LINE": return String(lineNumber)
+                case ".SECTION": return state.sectionName
+                default: return state.environment[key]
+                }
+            }
+            switch lexed {
             case let .failure(e):
                 state.alertRaw("parsing [\(location)]: \(e.message)", at: location)
             case let .success(words):

@@ -68,6 +68,17 @@ final class ParserState {
         currentDefaults = ProxySettings(name: "", location: SourceLocation(file: "", line: 0), capabilities: .listen)
     }
 
+    /// `${.SECTION}`: the current section's name (`global`, `defaults` when unnamed).
+    var sectionName: String {
+        switch section {
+        case .global: return "global"
+        case let .defaults(i): return defaultsList[i].name ?? "defaults"
+        case let .proxy(i): return proxies[i].name
+        case let .userlist(i): return userlists[i].name
+        default: return ""
+        }
+    }
+
     // MARK: Messages
 
     func alert(_ line: ConfigLine, _ message: String) {

@@ -70,6 +70,13 @@ final class ConfigLexerTests: XCTestCase {
         XCTAssertEqual(lexError("x \"$1\"")?.kind, .forbiddenVariableCharacter)
     }
 
+    func testPseudoVariables() {
+        let lookup: (String) -> String? = { [".FILE": "a.cfg", ".LINE": "7", ".SECTION": "web", "X": "1"][$0] }
+        XCTAssertEqual(try ConfigLexer.split("x \"${.FILE}:${.LINE}:${.SECTION}:$X\"", lookup: lookup).get(), ["x", "a.cfg:7:web:1"])
+        guard case let .failure(e) = ConfigLexer.split("x \"${.FOO}\"", lookup: lookup) else { return XCTFail() }
+        XCTAssertEqual(e.kind, .forbiddenVariableCharacter)
+    }
+
     func testAtMost64Words() {
         let ok = (1...63).map(String.init).joined(separator: " ")
         XCTAssertNil(lexError("description " + ok))
