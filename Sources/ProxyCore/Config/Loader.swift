@@ -285,6 +285,12 @@ struct Loader {
             }
             base = d.settings
         }
+        if isDefaults, fromName != nil,
+           !base.httpRequestRules.isEmpty || !base.httpResponseRules.isEmpty || !base.tcpRequestRules.isEmpty {
+            state.alertRaw("parsing [\(loc)]: a defaults section cannot inherit from a defaults section defining TCP/HTTP rules (defaults section at \(base.location)).", at: loc)
+            state.abort = true
+            return
+        }
         if isDefaults {
             var settings = fromName == nil
                 ? ProxySettings(name: name ?? "", location: loc, capabilities: .listen)
@@ -307,19 +313,34 @@ struct Loader {
             state.alertRaw("Parsing [\(loc)]: \(word(caps)) '\(name!)' has the same name as \(word(other.capabilities)) '\(other.name)' declared at \(other.location).",
                            at: loc)
         }
+        // A defaults section with TCP/HTTP rules serves either frontends or backends.
+        let baseHasRules = !base.httpRequestRules.isEmpty || !base.httpResponseRules.isEmpty || !base.tcpRequestRules.isEmpty
+        if baseHasRules {
+            if caps == .listen {
+                state.alertRaw("parsing [\(loc)]: a listen section cannot inherit from a defaults section defining TCP/HTTP rules.", at: loc)
+                state.abort = true
+                return
+            }
+            let users = state.defaultsUsers[base.location, default: []].union(caps)
+            if users.contains(.frontend) && users.contains(.backend) {
+                state.alertRaw("parsing [\(loc)]: frontends and backends cannot inherit from the same defaults section if it defines TCP/HTTP rules (defaults section at \(base.location)).", at: loc)
+                state.abort = true
+                return
+            }
+            state.defaultsUsers[base.location] = users
+        }
         var proxy = base
         proxy.name = name!
         proxy.location = loc
         proxy.capabilities = caps
-        // Settings that cannot come from a defaults section start empty.
+        // Settings that cannot come from a defaults section start empty; the rules of a
+        // named defaults section stay, first (HAProxy runs them before the proxy's own),
+        // but its ACLs are not visible to the proxy.
         proxy.binds = []
         proxy.servers = []
         proxy.acls = []
         proxy.useBackendRules = []
-        proxy.httpRequestRules = []
         proxy.redirectRules = []
-        proxy.httpResponseRules = []
-        proxy.tcpRequestRules = []
         proxy.description = nil
         proxy.id = nil
         state.proxies.append(proxy)

@@ -52,6 +52,9 @@ final class ParserState {
     var userlists: [Userlist] = []
     var section: CurrentSection = .none
 
+    /// Which sides (frontend, backend) used each defaults section (by location).
+    var defaultsUsers: [SourceLocation: ProxyCapabilities] = [:]
+
     /// Named defaults sections (by location) used with `from`, and used implicitly.
     var explicitlyUsedDefaults: Set<SourceLocation> = []
     var implicitlyUsedDefaults: Set<SourceLocation> = []

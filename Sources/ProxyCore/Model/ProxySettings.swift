@@ -186,6 +186,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var defaultBackend: String?
     public var useBackendRules: [BackendSwitchingRule]
     /// ACLs of this proxy by name; an ACL name used several times ORs its criteria.
+    /// (Rules below may come first from a named `defaults` section: HAProxy runs those
+    /// before the proxy's own; their conditions already hold the ACL criteria.)
     public var acls: [ACLDefinition]
     public var httpRequestRules: [HTTPRequestRule]
     /// `redirect …` lines (each a `.redirect` action): HAProxy evaluates them after the

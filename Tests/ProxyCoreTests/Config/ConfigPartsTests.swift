@@ -153,4 +153,24 @@ final class ConfigPartsTests: XCTestCase {
         XCTAssertEqual(rules[1].condition?.alternatives.count, 2)
         XCTAssertEqual(rules[1].condition?.alternatives[1].count, 0, "an empty alternative always matches")
     }
+
+    func testRulesOfNamedDefaultsComeFirst() throws {
+        let r = load("""
+        defaults web
+        \tmode http
+        \ttimeout client 1s
+        \tacl blocked src 192.0.2.0/24
+        \thttp-request deny if blocked
+        frontend f from web
+        \tbind :80
+        \thttp-request set-header X-A b
+
+        """)
+        XCTAssertEqual(r.exitCode, 0, "\(r.diagnostics)")
+        let f = try XCTUnwrap(r.configuration?.proxy(named: "f"))
+        XCTAssertEqual(f.httpRequestRules.count, 2)
+        guard case .deny = f.httpRequestRules[0].action else { return XCTFail("the defaults' rule comes first") }
+        XCTAssertEqual(f.httpRequestRules[0].condition?.alternatives.first?.first?.name, "blocked")
+        XCTAssertTrue(f.acls.isEmpty, "the defaults' ACLs are not the proxy's")
+    }
 }
