@@ -404,8 +404,8 @@ enum ProxyParser {
         case .failure:
             s.alert(l, "errorfile : error opening file '\(l[2])'.")
         case let .success(bytes):
-            if bytes.isEmpty {
-                s.alert(l, "errorfile : empty file '\(l[2])'.")
+            if let problem = ErrorFileParser.problem(bytes) {
+                s.alert(l, "errorfile : '\(l[2])': \(problem)")
                 return
             }
             p.errorFiles[code] = bytes

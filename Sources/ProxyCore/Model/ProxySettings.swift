@@ -213,7 +213,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var logOptionLocation: SourceLocation?
     /// Log targets (with `log global` already replaced by the global targets).
     public var logs: [LogTarget]
-    /// Raw HTTP responses by status (`errorfile CODE FILE`): the file's exact bytes.
+    /// Raw HTTP responses by status (`errorfile CODE FILE`): the file's exact bytes, checked
+    /// to be a complete HTTP/1 response; an empty file means "send nothing, just close".
     public var errorFiles: [Int: [UInt8]]
     public var stats: StatsSettings
     /// `monitor-uri`.
