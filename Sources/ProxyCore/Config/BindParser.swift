@@ -93,8 +93,9 @@ enum BindParser {
                 ssl.certificateLists.append(path)
             case "ca-file":
                 let path = s.resolve(v, base: s.global.caBase)
-                guard FileSystem.exists(path) else {
-                    s.alert(l, "\(prefix) : unable to load \(path).")
+                if let why = caFileProblem(path) {
+                    s.alertRaw("Couldn't open the ca-file '\(path)' (\(why)).", at: l.location)
+                    s.alert(l, "\(prefix) : 'ca-file' : unable to load \(path)")
                     return
                 }
                 ssl.caFile = path
@@ -168,6 +169,21 @@ enum BindParser {
             b.location = l.location
             b.ssl = ssl
             p.binds.append(b)
+        }
+    }
+
+    /// Why a CA file cannot be used (HAProxy's words), or nil: it must hold a certificate or a CRL.
+    static func caFileProblem(_ path: String) -> String? {
+        switch FileSystem.read(path) {
+        case let .failure(e):
+            return e.message
+        case let .success(bytes):
+            let text = String(decoding: bytes, as: UTF8.self)
+            if text.contains("-----BEGIN CERTIFICATE-----") || text.contains("-----BEGIN TRUSTED CERTIFICATE-----")
+                || text.contains("-----BEGIN X509 CRL-----") {
+                return nil
+            }
+            return "no certificate or crl found"
         }
     }
 

@@ -408,6 +408,9 @@ enum HTTPRuleParser {
                     return .failure(Failure(message: "error opening file '\(v)'"))
                 case let .success(bytes):
                     if a == "errorfile" {
+                        if let problem = ErrorFileParser.problem(bytes) {
+                            return .failure(Failure(message: "'\(v)': \(problem)"))
+                        }
                         r.body = .errorFile(bytes)
                     } else if a == "file" {
                         r.body = .file(bytes)

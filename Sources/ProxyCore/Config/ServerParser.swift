@@ -110,8 +110,8 @@ enum ServerParser {
         },
         "ca-file": Entry(takesArgument: true) { s, srv, v, _ in
             let path = s.resolve(v, base: s.global.caBase)
-            guard FileSystem.exists(path) else {
-                return "Couldn't open the ca-file '\(path)' (No such file or directory)."
+            if let why = BindParser.caFileProblem(path) {
+                return "Couldn't open the ca-file '\(path)' (\(why))."
             }
             srv.ssl.caFile = path
             return nil

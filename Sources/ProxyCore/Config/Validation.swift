@@ -174,6 +174,13 @@ enum Validation {
                 errors = true
             }
         }
+        // Client certificates are loaded after parsing, as HAProxy does.
+        for srv in p.servers {
+            if let crt = srv.ssl.certificate, FileSystem.kind(crt) == .file, let problem = BindParser.certificateProblem(crt) {
+                s.alertRaw("[\(srv.location)] : 'server \(p.name)/\(srv.name)' : \(problem)", at: srv.location)
+                errors = true
+            }
+        }
         // Servers reached over TLS must be verified unless told otherwise.
         var tcpCheckSSL = false
         if case let .tcpCheck(rules) = p.healthCheck.kind {
