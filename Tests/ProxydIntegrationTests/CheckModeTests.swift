@@ -228,6 +228,12 @@ final class CheckModeTests: XCTestCase {
         let usage = try run(Self.proxyd.path, ["-c"])
         XCTAssertEqual(usage.status, 1)
         XCTAssertTrue(usage.stderr.hasPrefix("Usage : proxyd"), usage.stderr)
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("proxyd-empty-\(getpid())")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let none = try run(Self.proxyd.path, ["-c", "-f", empty.path])
+        XCTAssertEqual(none.status, 1, "a folder without *.cfg gives no configuration: usage")
+        XCTAssertTrue(none.stderr.hasPrefix("Usage : proxyd"), none.stderr)
     }
 
     func testEnvironmentExpansion() throws {
