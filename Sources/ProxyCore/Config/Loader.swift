@@ -341,6 +341,9 @@ struct Loader {
         proxy.acls = []
         proxy.useBackendRules = []
         proxy.redirectRules = []
+        // Only the proxy's own check rules make HAProxy warn about a missing option.
+        proxy.healthCheck.sawHTTPCheckRules = false
+        proxy.healthCheck.sawTCPCheckRules = false
         proxy.description = nil
         proxy.id = nil
         state.proxies.append(proxy)

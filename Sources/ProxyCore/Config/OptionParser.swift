@@ -95,8 +95,7 @@ enum OptionParser {
                 s.alert(l, "'option tcp-check' cannot handle unexpected argument '\(l[2])'.")
                 return
             }
-            if case .tcpCheck = p.healthCheck.kind { return }
-            p.healthCheck.kind = .tcpCheck(rules: [])
+            p.healthCheck.option = .tcpCheck
         },
         "httpchk": Entry(side: .backend, negatable: false) { s, p, l, _ in
             var request = HTTPCheckRequest()
@@ -120,9 +119,8 @@ enum OptionParser {
                     }
                 }
             }
-            var expectations: [CheckExpectation] = []
-            if case let .http(_, e) = p.healthCheck.kind { expectations = e }
-            p.healthCheck.kind = .http(request: request, expectations: expectations)
+            p.healthCheck.option = .httpchk
+            p.healthCheck.request = request
         },
     ]
 

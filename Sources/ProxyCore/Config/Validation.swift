@@ -13,6 +13,7 @@ enum Validation {
     static func checkValidity(_ s: ParserState) -> Bool {
         var errors = false
         let backendNames = s.proxies.filter { $0.isBackend }.map { $0.name }
+        for index in s.proxies.indices { s.proxies[index].healthCheck.resolve() }
         for index in s.proxies.indices where !s.proxies[index].disabled {
             // The order of the messages below is HAProxy's.
             if checkSwitching(s, index, backendNames) { errors = true }
@@ -47,6 +48,9 @@ enum Validation {
                 s.proxies[index].httpLogCLF = false
                 s.proxies[index].tcpLog = true
             }
+            if p.isBackend && p.healthCheck.sawHTTPCheckRules && p.healthCheck.option != .httpchk {
+                s.warningRaw("\(what) '\(p.name)' uses http-check rules without 'option httpchk', so the rules are ignored.", at: p.location)
+            }
             // Missing timeouts (a warning only; HAProxy's fixed text).
             let frontendMissing = p.isFrontend && (p.timeouts.client ?? 0) == 0
             let backendMissing = p.isBackend && !p.servers.isEmpty
@@ -55,7 +59,10 @@ enum Validation {
                 s.warningRaw("missing timeouts for \(what) '\(p.name)'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.",
                              at: p.location)
             }
-            if p.isBackend && checkServers(s, p) { errors = true }
+            if p.isBackend && p.healthCheck.sawTCPCheckRules && p.healthCheck.option != .tcpCheck {
+                s.warningRaw("\(what) '\(p.name)' uses tcp-check rules without 'option tcp-check', so the rules are ignored.", at: p.location)
+            }
+            if p.isBackend && checkServers(s, s.proxies[index]) { errors = true }
             // HTTP-only settings on a tcp proxy.
             if p.mode != .http {
                 if p.stats.enabled {
@@ -182,9 +189,9 @@ enum Validation {
             }
         }
         // Servers reached over TLS must be verified unless told otherwise.
-        var tcpCheckSSL = false
-        if case let .tcpCheck(rules) = p.healthCheck.kind {
-            tcpCheckSSL = rules.contains { if case let .connect(_, _, ssl, _, _, _) = $0 { return ssl } else { return false } }
+        // (HAProxy prepares TLS for `tcp-check connect ssl` rules even when they end up unused.)
+        let tcpCheckSSL = p.healthCheck.tcpRules.contains {
+            if case let .connect(_, _, ssl, _, _, _) = $0 { return ssl } else { return false }
         }
         for srv in p.servers where srv.ssl.enabled || srv.check.ssl == true || tcpCheckSSL {
             let verify = srv.ssl.verify.map { $0 == "required" } ?? s.global.sslServerVerifyRequired
