@@ -220,6 +220,17 @@ final class CheckModeTests: XCTestCase {
         }
     }
 
+    /// Debian's own /etc/haproxy/haproxy.cfg (no proxy, but a stats socket) is valid.
+    func testDebianDefaultHAProxyConfig() throws {
+        let path = "/etc/haproxy/haproxy.cfg"
+        guard FileManager.default.fileExists(atPath: path), let haproxy = Self.which("haproxy") else {
+            throw XCTSkip("HAProxy's packaged configuration is not installed")
+        }
+        let ours = try run(Self.proxyd.path, ["-c", "-f", path])
+        let theirs = try run(haproxy, ["-c", "-f", path])
+        XCTAssertEqual(Self.normalized(ours), Self.normalized(theirs))
+    }
+
     func testMissingFileIsAnError() throws {
         let r = try run(Self.proxyd.path, ["-c", "-f", "/nonexistent/proxyd.cfg"])
         XCTAssertEqual(r.status, 1)

@@ -88,7 +88,8 @@ struct Loader {
             return LoadResult(configuration: nil, diagnostics: state.diagnostics, exitCode: 1)
         }
         let config = ProxyConfiguration(global: state.global, proxies: state.proxies, userlists: state.userlists)
-        let code: Int32 = config.listeners.isEmpty ? 2 : 0
+        // A stats socket listens too: only a configuration without any listener exits 2.
+        let code: Int32 = config.listeners.isEmpty && config.global.statsSockets.isEmpty ? 2 : 0
         return LoadResult(configuration: config, diagnostics: state.diagnostics, exitCode: code)
     }
 
