@@ -92,6 +92,9 @@ enum ACLParser {
             }
         }
         guard let info else {
+            if HAProxySamples.fetches[name] != nil || HAProxySamples.aclKeywords[name] != nil {
+                return .failure(Failure(message: "fetch method '\(name)' is valid in HAProxy but not supported by proxyd yet"))
+            }
             return .failure(Failure(message: "unknown fetch method '\(name)' in ACL expression '\(first)'"))
         }
         if info.argumentRequired && (arg ?? "").isEmpty {
@@ -281,6 +284,26 @@ enum ACLParser {
             }
         }
 
+        /// The `haproxy -dKsmp` column of this place.
+        func usage(_ p: ProxySettings) -> HAProxySamples.Usage {
+            switch self {
+            case .httpRequest: return p.isFrontend ? .frontendHTTPRequest : .backendHTTPRequest
+            case .httpResponse: return p.isFrontend ? .frontendHTTPResponse : .backendHTTPResponse
+            case .useBackend: return .frontendUseBackend
+            case .tcpConnection: return .frontendTCPConnection
+            case .tcpContent: return p.isFrontend ? .frontendTCPContent : .backendTCPContent
+            }
+        }
+
+        /// Whether the criterion's fetch gives a sample here, from HAProxy's own table when
+        /// it knows the keyword.
+        func allows(_ c: ACLCriterion, _ p: ProxySettings) -> Bool {
+            let kw = ACLParser.keyword(c)
+            let fetch = HAProxySamples.aclKeywords[kw]?.fetch ?? kw
+            if let u = HAProxySamples.fetches[fetch] { return !u.isDisjoint(with: usage(p)) }
+            return allows(c.fetch)
+        }
+
         /// Whether a fetch gives a sample here.
         func allows(_ f: SampleFetch) -> Bool {
             switch f {
@@ -307,7 +330,7 @@ enum ACLParser {
         let where_ = ctx.name(p)
         let inConnection = ctx == .tcpConnection ? " in 'tcp-request connection'" : ""
         for term in c.alternatives.joined() {
-            let bad = term.criteria.filter { !ctx.allows($0.fetch) }
+            let bad = term.criteria.filter { !ctx.allows($0, p) }
             guard let first = bad.first else { continue }
             if let name = term.name {
                 if bad.count == term.criteria.count {
