@@ -129,7 +129,7 @@ enum OptionParser {
         "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "clitcpka", "contstats",
         "disable-h2-upgrade", "dontlog-normal", "external-check", "h1-case-adjust-bogus-client",
         "h1-case-adjust-bogus-server", "http-buffer-request", "http-ignore-probes", "http-no-delay",
-        "http-pretend-keepalive", "http-restrict-req-hdr-names", "http-use-htx", "http-use-proxy-header",
+        "http-pretend-keepalive", "http-restrict-req-hdr-names", "http-use-proxy-header",
         "httpslog", "idle-close-on-response", "independent-streams", "ldap-check", "log-separate-errors",
         "logasap", "mysql-check", "nolinger", "originalto", "persist", "pgsql-check", "prefer-last-server",
         "redis-check", "smtpchk", "socket-stats", "splice-auto", "splice-request", "splice-response",
@@ -226,6 +226,9 @@ enum StatsParser {
         case "show-legends":
             p.stats.enabled = true
             p.stats.showLegends = true
+        case "show-modules":
+            p.stats.enabled = true
+            p.stats.showModules = true
         case "hide-version":
             p.stats.enabled = true
             p.stats.hideVersion = true

@@ -218,9 +218,9 @@ enum ServerParser {
         "usesrc", "socks4", "proxy-v2-options", "pool-low-conn", "pool-max-conn", "pool-purge-delay",
         "max-reuse", "tcp-ut", "log-proto", "npn", "allow-0rtt", "no-tls-tickets", "tfo", "check-proto",
         "check-alpn", "check-via-socks4", "force-sslv3", "force-tlsv10", "force-tlsv11", "force-tlsv12",
-        "force-tlsv13", "no-verifyhost", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "shard", "stick",
-        "non-stick", "curves", "sigalgs", "client-sigalgs", "ssl-reuse", "no-ssl-reuse", "agent-send",
-        "set-proxy-v2-tlv-fmt", "guid", "hash-key", "tls-tickets", "weight-sum", "no-send-proxy-v2-ssl",
+        "force-tlsv13", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "stick",
+        "non-stick", "ssl-reuse", "no-ssl-reuse", "agent-send",
+        "tls-tickets", "no-send-proxy-v2-ssl",
         "no-send-proxy-v2-ssl-cn", "no-tfo",
     ].filter { table[$0] == nil }
 

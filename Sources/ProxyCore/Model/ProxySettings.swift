@@ -136,6 +136,8 @@ public struct StatsSettings: Sendable, Equatable {
     /// `stats show-desc [text]`: nil = not shown; "" = the global description.
     public var showDescription: String?
     public var showLegends: Bool
+    /// `stats show-modules`: per-module statistics columns.
+    public var showModules: Bool = false
     public var hideVersion: Bool
     /// `stats admin if|unless COND`: when admin actions are allowed.
     public var admin: Condition?
@@ -162,6 +164,7 @@ public struct StatsSettings: Sendable, Equatable {
             && a.auth.map { $0.password } == b.auth.map { $0.password }
             && a.realm == b.realm && a.showNode == b.showNode
             && a.showDescription == b.showDescription && a.showLegends == b.showLegends
+            && a.showModules == b.showModules
             && a.hideVersion == b.hideVersion && a.admin == b.admin && a.scopes == b.scopes
     }
 }
