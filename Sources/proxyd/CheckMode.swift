@@ -33,7 +33,15 @@ enum ConfigurationReport {
             let d = Diagnostic.alert("Could not change to directory \(dir) : \(String(cString: strerror(errno)))")
             return LoadResult(configuration: nil, diagnostics: [d], exitCode: 1)
         }
-        var loadOptions = LoadOptions(environment: environment(), checkOnly: options.checkOnly)
+        var env = environment()
+        // HAProxy sets HAPROXY_LOCALPEER (the -L name, else the host name) before parsing.
+        if let peer = options.localPeer {
+            env["HAPROXY_LOCALPEER"] = peer
+        } else if env["HAPROXY_LOCALPEER"] == nil {
+            var host = [CChar](repeating: 0, count: 256)
+            if gethostname(&host, host.count - 1) == 0 { env["HAPROXY_LOCALPEER"] = String(cString: host) }
+        }
+        var loadOptions = LoadOptions(environment: env, checkOnly: options.checkOnly)
         loadOptions.ignoreResolutionFailures = options.ignoreResolutionFailures
         return ConfigurationLoader.load(paths: options.configPaths, options: loadOptions)
     }

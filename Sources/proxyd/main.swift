@@ -12,7 +12,9 @@ case let .success(options):
         print("proxyd version \(ProxyCoreVersion.string)")
         exit(0)
     }
-    if options.configPaths.isEmpty {
+    // No configuration file at all (no -f, or only folders without *.cfg): usage, as HAProxy.
+    if options.configPaths.isEmpty
+        || (try? ConfigurationLoader.configurationFiles(paths: options.configPaths).get())?.isEmpty == true {
         fputs(CommandLineOptions.usage, stderr)
         exit(1)
     }

@@ -119,6 +119,58 @@ final class CheckModeTests: XCTestCase {
         XCTAssertGreaterThan(compared, 30)
     }
 
+    /// Fixtures/agreement/cases.txt: several hundred one-line variations (each keyword, good
+    /// and bad) checked against `haproxy -c`.
+    func testKeywordCasesAgreeWithHAProxy() throws {
+        guard let haproxy = Self.which("haproxy") else { throw XCTSkip("haproxy is not installed") }
+        let file = Self.corpus.deletingLastPathComponent().appendingPathComponent("agreement/cases.txt")
+        let lines = try String(contentsOf: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("proxyd-agree-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var compared = 0, differing = 0
+        for (n, raw) in lines.enumerated() where !raw.isEmpty && !raw.hasPrefix("#") {
+            let divergent = raw.hasPrefix("!")
+            let body = divergent ? String(raw.dropFirst()) : raw
+            guard let bar = body.firstIndex(of: "|") else { XCTFail("bad case line \(n + 1)"); continue }
+            let section = String(body[..<bar])
+            let line = String(body[body.index(after: bar)...])
+                .replacingOccurrences(of: "\\n", with: "\n").replacingOccurrences(of: "\\t", with: "\t")
+            let name = "case\(n + 1).cfg"
+            try Self.agreementConfig(section, line).write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+            let ours = Self.normalized(try run(Self.proxyd.path, ["-c", "-f", name], in: dir))
+            let theirs = Self.normalized(try run(haproxy, ["-c", "-f", name], in: dir))
+            if divergent {
+                if ours != theirs { differing += 1 }
+            } else {
+                XCTAssertEqual(ours, theirs, "cases.txt:\(n + 1): \(body)")
+                compared += 1
+            }
+        }
+        XCTAssertGreaterThan(compared, 300)
+        XCTAssertGreaterThan(differing, 0, "lines marked '!' should still differ (else drop the mark)")
+    }
+
+    /// The small valid config a one-line case goes into (the keyword's section in context).
+    static func agreementConfig(_ section: String, _ line: String) -> String {
+        let head = "global\n\tlog /dev/log local0\n\ndefaults\n\tmode http\n\ttimeout connect 5s\n\ttimeout client 5s\n\ttimeout server 5s\n\n"
+        let tail = "frontend f\n\tbind 127.0.0.1:18000\n\tdefault_backend b\n\nbackend b\n\tserver s 127.0.0.1:18001\n"
+        switch section {
+        case "global":
+            return "global\n\t\(line)\n\ndefaults\n\tmode http\n\ttimeout connect 5s\n\ttimeout client 5s\n\ttimeout server 5s\n\n" + tail
+        case "defaults":
+            return head.replacingOccurrences(of: "\ttimeout server 5s\n", with: "\ttimeout server 5s\n\t\(line)\n") + tail
+        case "frontend":
+            return head + "frontend f\n\tbind 127.0.0.1:18000\n\t\(line)\n\tdefault_backend b\n\nbackend b\n\tserver s 127.0.0.1:18001\n"
+        case "backend":
+            return head + "frontend f\n\tbind 127.0.0.1:18000\n\tdefault_backend b\n\nbackend b\n\t\(line)\n\tserver s 127.0.0.1:18001\n"
+        case "listen":
+            return head + "listen l\n\tbind 127.0.0.1:18000\n\t\(line)\n\tserver s 127.0.0.1:18001\n"
+        default:
+            return line
+        }
+    }
+
     // MARK: Files, directories, flags
 
     func testDirectoryLoadsCfgFilesInLexicalOrderAndSeveralFiles() throws {
@@ -168,6 +220,17 @@ final class CheckModeTests: XCTestCase {
         }
     }
 
+    /// Debian's own /etc/haproxy/haproxy.cfg (no proxy, but a stats socket) is valid.
+    func testDebianDefaultHAProxyConfig() throws {
+        let path = "/etc/haproxy/haproxy.cfg"
+        guard FileManager.default.fileExists(atPath: path), let haproxy = Self.which("haproxy") else {
+            throw XCTSkip("HAProxy's packaged configuration is not installed")
+        }
+        let ours = try run(Self.proxyd.path, ["-c", "-f", path])
+        let theirs = try run(haproxy, ["-c", "-f", path])
+        XCTAssertEqual(Self.normalized(ours), Self.normalized(theirs))
+    }
+
     func testMissingFileIsAnError() throws {
         let r = try run(Self.proxyd.path, ["-c", "-f", "/nonexistent/proxyd.cfg"])
         XCTAssertEqual(r.status, 1)
@@ -176,6 +239,12 @@ final class CheckModeTests: XCTestCase {
         let usage = try run(Self.proxyd.path, ["-c"])
         XCTAssertEqual(usage.status, 1)
         XCTAssertTrue(usage.stderr.hasPrefix("Usage : proxyd"), usage.stderr)
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("proxyd-empty-\(getpid())")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let none = try run(Self.proxyd.path, ["-c", "-f", empty.path])
+        XCTAssertEqual(none.status, 1, "a folder without *.cfg gives no configuration: usage")
+        XCTAssertTrue(none.stderr.hasPrefix("Usage : proxyd"), none.stderr)
     }
 
     func testEnvironmentExpansion() throws {

@@ -92,6 +92,9 @@ enum ACLParser {
             }
         }
         guard let info else {
+            if HAProxySamples.fetches[name] != nil || HAProxySamples.aclKeywords[name] != nil {
+                return .failure(Failure(message: "fetch method '\(name)' is valid in HAProxy but not supported by proxyd yet"))
+            }
             return .failure(Failure(message: "unknown fetch method '\(name)' in ACL expression '\(first)'"))
         }
         if info.argumentRequired && (arg ?? "").isEmpty {
@@ -265,7 +268,90 @@ enum ACLParser {
         ]
     }()
 
+    /// Where a condition is used: decides which fetches can work there.
+    enum RuleContext {
+        case httpRequest, httpResponse, useBackend, tcpConnection, tcpContent
+
+        /// HAProxy's name for the place, e.g. `frontend http-request header rule`.
+        func name(_ p: ProxySettings) -> String {
+            let side = p.isFrontend ? "frontend" : "backend"
+            switch self {
+            case .httpRequest: return "\(side) http-request header rule"
+            case .httpResponse: return "\(side) http-response header rule"
+            case .useBackend: return "frontend use-backend rule"
+            case .tcpConnection: return "frontend tcp-request connection rule"
+            case .tcpContent: return "\(side) tcp-request content rule"
+            }
+        }
+
+        /// The `haproxy -dKsmp` column of this place.
+        func usage(_ p: ProxySettings) -> HAProxySamples.Usage {
+            switch self {
+            case .httpRequest: return p.isFrontend ? .frontendHTTPRequest : .backendHTTPRequest
+            case .httpResponse: return p.isFrontend ? .frontendHTTPResponse : .backendHTTPResponse
+            case .useBackend: return .frontendUseBackend
+            case .tcpConnection: return .frontendTCPConnection
+            case .tcpContent: return p.isFrontend ? .frontendTCPContent : .backendTCPContent
+            }
+        }
+
+        /// Whether the criterion's fetch gives a sample here, from HAProxy's own table when
+        /// it knows the keyword.
+        func allows(_ c: ACLCriterion, _ p: ProxySettings) -> Bool {
+            let kw = ACLParser.keyword(c)
+            let fetch = HAProxySamples.aclKeywords[kw]?.fetch ?? kw
+            if let u = HAProxySamples.fetches[fetch] { return !u.isDisjoint(with: usage(p)) }
+            return allows(c.fetch)
+        }
+
+        /// Whether a fetch gives a sample here.
+        func allows(_ f: SampleFetch) -> Bool {
+            switch f {
+            case .source, .destination, .destinationPort, .sourcePort, .alwaysTrue, .alwaysFalse, .usableServers:
+                return true
+            case .sslFrontend, .sslSNI:
+                return self != .tcpConnection
+            case .path, .url, .method, .header, .query, .urlParameter, .httpVersion:
+                return self != .tcpConnection && self != .httpResponse
+            case .status, .responseHeader:
+                return self == .httpResponse
+            }
+        }
+    }
+
+    /// The fetch keyword of a criterion as written (`hdr_beg(host) -i x` → `hdr_beg`).
+    static func keyword(_ c: ACLCriterion) -> String {
+        let first = c.text.split(separator: " ").first.map(String.init) ?? ""
+        return splitFetch(first).0
+    }
+
+    /// HAProxy's warnings for ACLs that cannot match where they are used.
+    static func warnIncompatible(_ s: ParserState, _ p: ProxySettings, _ c: Condition, _ ctx: RuleContext, _ location: SourceLocation) {
+        let where_ = ctx.name(p)
+        let inConnection = ctx == .tcpConnection ? " in 'tcp-request connection'" : ""
+        for term in c.alternatives.joined() {
+            let bad = term.criteria.filter { !ctx.allows($0, p) }
+            guard let first = bad.first else { continue }
+            if let name = term.name {
+                if bad.count == term.criteria.count {
+                    s.warning(ConfigLine(words: [""], location: location), "acl '\(name)' will never match\(inConnection) because it only involves keywords that are incompatible with '\(where_)'")
+                } else {
+                    s.warning(ConfigLine(words: [""], location: location), "acl '\(name)' involves keywords '\(keyword(first))' which is incompatible with '\(where_)'")
+                }
+            } else {
+                s.warning(ConfigLine(words: [""], location: location), "anonymous acl will never match\(inConnection) because it uses keyword '\(keyword(first))' which is incompatible with '\(where_)'")
+            }
+        }
+    }
+
     /// `if|unless` followed by terms; `words[0]` is `if` or `unless`.
+    static func parseCondition(_ s: ParserState, _ p: ProxySettings, _ words: [String], _ location: SourceLocation,
+                               context: RuleContext) -> Result<Condition, Failure> {
+        let r = parseCondition(s, p, words, location)
+        if case let .success(c) = r { warnIncompatible(s, p, c, context, location) }
+        return r
+    }
+
     static func parseCondition(_ s: ParserState, _ p: ProxySettings, _ words: [String], _ location: SourceLocation) -> Result<Condition, Failure> {
         guard let polarity = Condition.Polarity(rawValue: words.first ?? "") else {
             return .failure(Failure(message: "expects 'if' or 'unless'"))

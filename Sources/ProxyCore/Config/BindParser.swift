@@ -10,13 +10,13 @@ enum BindParser {
         "verify", "name", "id", "interface", "maxconn", "backlog", "mode", "user", "group", "uid", "gid",
         "process", "thread", "ssl-min-ver", "ssl-max-ver", "tcp-ut", "mss", "namespace", "nice", "level",
         "severity-output", "proto", "ca-ignore-err", "crt-ignore-err", "ca-sign-file", "ca-sign-pass",
-        "ca-verify-file", "sigalgs", "client-sigalgs", "shards", "tls-ticket-keys",
+        "ca-verify-file", "shards", "tls-ticket-keys",
     ]
     static let flags: Set<String> = [
         "ssl", "accept-proxy", "accept-netscaler-cip", "transparent", "v4v6", "v6only", "defer-accept", "tfo",
         "strict-sni", "no-sslv3", "no-tlsv10", "no-tlsv11", "no-tlsv12", "no-tlsv13", "force-sslv3",
         "force-tlsv10", "force-tlsv11", "force-tlsv12", "force-tlsv13", "no-tls-tickets", "prefer-client-ciphers",
-        "allow-0rtt", "no-ca-names", "generate-certificates", "quic-force-retry", "expose-fd", "no-alpn",
+        "allow-0rtt", "no-ca-names", "generate-certificates", "expose-fd",
     ]
 
     static func parse(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
@@ -49,7 +49,7 @@ enum BindParser {
                 case "defer-accept": template.deferAccept = true
                 case "tfo": template.tfo = true
                 case "strict-sni": ssl.strictSNI = true
-                case "accept-netscaler-cip", "generate-certificates", "quic-force-retry", "expose-fd":
+                case "accept-netscaler-cip", "generate-certificates", "expose-fd":
                     s.alert(l, "\(prefix) : '\(o)' is valid in HAProxy but not supported by proxyd yet.")
                     return
                 default: ssl.options.append(o)
@@ -93,8 +93,9 @@ enum BindParser {
                 ssl.certificateLists.append(path)
             case "ca-file":
                 let path = s.resolve(v, base: s.global.caBase)
-                guard FileSystem.exists(path) else {
-                    s.alert(l, "\(prefix) : unable to load \(path).")
+                if let why = caFileProblem(path) {
+                    s.alertRaw("Couldn't open the ca-file '\(path)' (\(why)).", at: l.location)
+                    s.alert(l, "\(prefix) : 'ca-file' : unable to load \(path)")
                     return
                 }
                 ssl.caFile = path
@@ -168,6 +169,21 @@ enum BindParser {
             b.location = l.location
             b.ssl = ssl
             p.binds.append(b)
+        }
+    }
+
+    /// Why a CA file cannot be used (HAProxy's words), or nil: it must hold a certificate or a CRL.
+    static func caFileProblem(_ path: String) -> String? {
+        switch FileSystem.read(path) {
+        case let .failure(e):
+            return e.message
+        case let .success(bytes):
+            let text = String(decoding: bytes, as: UTF8.self)
+            if text.contains("-----BEGIN CERTIFICATE-----") || text.contains("-----BEGIN TRUSTED CERTIFICATE-----")
+                || text.contains("-----BEGIN X509 CRL-----") {
+                return nil
+            }
+            return "no certificate or crl found"
         }
     }
 

@@ -16,10 +16,10 @@ enum CheckParser {
         var negated = false
         if w.first == "!" { negated = true; w.removeFirst() }
         guard let kind = w.first else {
-            return .failure(.init(message: "expects a pattern type"))
+            return .failure(.init(message: "expects at least a matching pattern as arguments."))
         }
         guard w.count >= 2 else {
-            return .failure(.init(message: "'\(kind)' expects <pattern> as an argument."))
+            return .failure(.init(message: "'\(kind)' expects a <pattern> as argument."))
         }
         let pattern = w[1]
         if w.count > 2 {
@@ -89,14 +89,12 @@ enum CheckParser {
 
     static func parseHTTPCheck(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         let sub = l[1]
-        var request = HTTPCheckRequest()
-        var expectations: [CheckExpectation] = []
-        if case let .http(r, e) = p.healthCheck.kind { request = r; expectations = e }
+        var request = p.healthCheck.request
         switch sub {
         case "expect":
             switch expectation(Array(l.words.dropFirst(2)), http: true) {
             case let .success(e):
-                expectations.append(e)
+                p.healthCheck.httpExpectations.append(e)
             case let .failure(e):
                 s.alert(l, "'http-check expect' : \(e.message)")
                 return
@@ -128,21 +126,26 @@ enum CheckParser {
                     return
                 }
             }
-        case "disable-on-404", "send-state", "connect", "set-var", "unset-var", "comment":
+            p.healthCheck.request = request
+        case "disable-on-404":
+            p.healthCheck.disableOn404 = true
+            return
+        case "send-state":
+            p.healthCheck.sendState = true
+            return
+        case "connect", "set-var", "unset-var", "comment":
             s.alert(l, "'http-check \(sub)' is valid in HAProxy but not supported by proxyd yet.")
             return
         default:
             s.alert(l, "'http-check' only supports 'comment', 'connect', 'send', 'expect', 'set-var', 'unset-var', 'disable-on-404' and 'send-state' (got '\(sub)').")
             return
         }
-        // http-check rules apply to `option httpchk` (before or after them, in a proxy or defaults).
-        p.healthCheck.kind = .http(request: request, expectations: expectations)
+        p.healthCheck.sawHTTPCheckRules = true
     }
 
     static func parseTCPCheck(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         let sub = l[1]
-        var rules: [TCPCheckRule] = []
-        if case let .tcpCheck(r) = p.healthCheck.kind { rules = r }
+        var rules = p.healthCheck.tcpRules
         switch sub {
         case "connect":
             var port: Int? = nil, addr: String? = nil, ssl = false, sni: String? = nil, proxy = false, linger = false
@@ -151,7 +154,8 @@ enum CheckParser {
                 switch l[i] {
                 case "port":
                     guard let n = ConfigUnits.integer(l[i + 1]), (1...65535).contains(n) else {
-                        s.alert(l, "'tcp-check connect' : expects a valid port number (got '\(l[i + 1])').")
+                        // HAProxy reads a sample expression there: anything else is an unknown fetch.
+                        s.alert(l, "'tcp-check connect' : error detected while parsing port expression : unknown fetch method '\(l[i + 1])'.")
                         return
                     }
                     port = n; i += 2
@@ -182,8 +186,14 @@ enum CheckParser {
                 }
             }
         case "send-binary":
-            guard l.count >= 3, let bytes = hex(l[2]) else {
+            guard l.count >= 3 else {
                 s.alert(l, "'tcp-check send-binary' expects a binary string as argument.")
+                return
+            }
+            guard let bytes = hex(l[2]) else {
+                let why = l[2].utf8.count % 2 == 1 ? "an even number of hex digit is expected"
+                    : "an hex digit is expected (found '\(l[2].first { !$0.isHexDigit } ?? "?")')"
+                s.alert(l, "'tcp-check send-binary' : '\(l[2])' invalid binary string (\(why)).\n.")
                 return
             }
             rules.append(.sendBinary(bytes))
@@ -203,6 +213,7 @@ enum CheckParser {
             s.alert(l, "'tcp-check' only supports 'comment', 'connect', 'send', 'send-binary', 'expect', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)'. but got '\(sub)'")
             return
         }
-        p.healthCheck.kind = .tcpCheck(rules: rules)
+        p.healthCheck.tcpRules = rules
+        p.healthCheck.sawTCPCheckRules = true
     }
 }

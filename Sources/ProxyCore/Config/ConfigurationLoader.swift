@@ -47,6 +47,12 @@ public enum ConfigurationLoader {
         load(paths: paths, options: LoadOptions(environment: environment))
     }
 
+    /// The files `paths` name, in load order (a directory gives its `*.cfg` files in
+    /// lexical order), or HAProxy's alert for a path that cannot be opened.
+    public static func configurationFiles(paths: [String]) -> Result<[String], Diagnostic> {
+        Loader.expand(paths: paths)
+    }
+
     public static func load(paths: [String], options: LoadOptions) -> LoadResult {
         var loader = Loader(options: options)
         return loader.run(paths: paths)

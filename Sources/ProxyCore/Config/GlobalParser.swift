@@ -66,14 +66,14 @@ enum GlobalParser {
         },
         "uid": { s, l in
             guard let v = ConfigUnits.integer(l[1]), v <= Int(UInt32.max) else {
-                s.warning(l, " uid: string '\(l[1])' is not a number.")
+                s.warning(l, " uid: string '\(l[1])' is not a number.\n   | You might want to use the 'user' parameter to use a system user name.")
                 return
             }
             s.global.uid = UInt32(v)
         },
         "gid": { s, l in
             guard let v = ConfigUnits.integer(l[1]), v <= Int(UInt32.max) else {
-                s.warning(l, " gid: string '\(l[1])' is not a number.")
+                s.warning(l, " gid: string '\(l[1])' is not a number.\n   | You might want to use the 'group' parameter to use a system group name.")
                 return
             }
             s.global.gid = UInt32(v)
@@ -170,6 +170,7 @@ enum GlobalParser {
         "hard-stop-after": { s, l in
             switch ConfigUnits.milliseconds(l[1]) {
             case let .success(v): s.global.hardStopAfter = v
+            case let .failure(.unexpectedCharacter(c)): s.alert(l, "unexpected character '\(c)' in argument to <hard-stop-after>.\n")
             case .failure: s.alert(l, "'hard-stop-after' expects <time> as argument.")
             }
         },
@@ -200,13 +201,11 @@ enum GlobalParser {
         "localpeer", "lua-load", "lua-load-per-thread", "lua-prepend-path",
         "maxconnrate", "maxcomprate", "maxcompcpuusage", "maxpipes", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxzlibmem", "noepoll", "nokqueue", "noevports", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
-        "profiling.tasks", "server-state-base", "server-state-file", "set-dumpable", "set-var", "ssl-engine",
-        "ssl-mode-async", "ssl-dh-param-file", "ssl-load-extra-files", "ssl-load-extra-del-ext",
-        "ssl-default-server-curves", "ssl-default-bind-sigalgs", "ssl-default-server-sigalgs",
-        "ssl-default-bind-client-sigalgs", "ssl-default-server-client-sigalgs", "ssl-skip-self-issued-ca",
-        "stats-file", "strict-limits", "thread-group", "thread-groups", "unix-bind", "wurfl-data-file",
-        "51degrees-data-file", "deviceatlas-json-file", "h1-case-adjust", "h1-case-adjust-file",
-        "busy-polling", "debug", "expose-experimental-directives", "grace", "issuers-chain-path",
+        "profiling.tasks", "server-state-base", "server-state-file", "set-dumpable", "set-var",         "ssl-mode-async", "ssl-dh-param-file", "ssl-load-extra-files", "ssl-load-extra-del-ext",
+                "ssl-skip-self-issued-ca",
+        "strict-limits", "thread-group", "thread-groups", "unix-bind",
+        "h1-case-adjust", "h1-case-adjust-file",
+        "busy-polling", "expose-experimental-directives", "grace", "issuers-chain-path",
         "numa-cpu-mapping", "pp2-never-send-local", "httpclient.ssl.verify",
         "httpclient.ssl.ca-file", "httpclient.resolvers.id", "httpclient.resolvers.prefer",
         "cluster-secret", "mworker-max-reloads", "default-path", "h1-accept-payload-with-any-method",
@@ -239,10 +238,7 @@ enum GlobalParser {
         "tune.ssl.default-dh-param", "tune.ssl.force-private-cache", "tune.ssl.hard-maxrecord", "tune.ssl.keylog",
         "tune.ssl.lifetime", "tune.ssl.maxrecord", "tune.ssl.ssl-ctx-cache-size", "tune.vars.check-max-size",
         "tune.vars.global-max-size", "tune.vars.proc-max-size", "tune.vars.reqres-max-size",
-        "tune.vars.sess-max-size", "tune.vars.txn-max-size", "tune.zlib.memlevel", "tune.zlib.windowsize",
-        "tune.quic.frontend.conn-tx-buffers.limit", "tune.quic.frontend.max-idle-timeout",
-        "tune.quic.frontend.max-streams-bidi", "tune.quic.retry-threshold", "tune.quic.socket-owner",
-        "tune.chksize",
+        "tune.vars.sess-max-size", "tune.vars.txn-max-size", "tune.chksize",
     ]
 
     static func parse(_ state: ParserState, _ line: ConfigLine) {
@@ -344,7 +340,7 @@ enum GlobalParser {
                     i += 2
                 case "expose-fd":
                     guard v == "listeners" else {
-                        s.alert(l, "'stats socket' : ''expose-fd' only supports 'listeners''")
+                        s.alert(l, "'stats socket' : ''expose-fd' only supports 'listeners' (got '\(v)')'")
                         return
                     }
                     sock.exposeListenerFDs = true
@@ -362,7 +358,10 @@ enum GlobalParser {
                 case "accept-netscaler", "accept-proxy", "transparent", "v4v6", "v6only":
                     i += 1
                 default:
-                    s.alert(l, "'stats socket' : unknown keyword '\(o)'.")
+                    var message = "'stats socket' : unknown keyword '\(o)'."
+                    let candidates = Array(BindParser.withArgument) + Array(BindParser.flags)
+                    if let sug = DidYouMean.suggest(o, among: candidates) { message += " Did you mean '\(sug)' maybe ?" }
+                    s.alert(l, message)
                     return
                 }
             }
@@ -412,7 +411,7 @@ enum LogParser {
             }
             if w == "len" {
                 guard let n = ConfigUnits.integer(words[1]), n >= 80, n <= 65535 else {
-                    s.alert(l, "log : invalid max length '\(words[1])'.")
+                    s.alert(l, "log : invalid log length '\(words[1])', must be between 80 and 65535")
                     return nil
                 }
                 length = n
@@ -453,7 +452,7 @@ enum LogParser {
             minLevel = lv
         }
         if words.count > 3 {
-            s.alert(l, "log : too many arguments.")
+            s.alert(l, "log : cannot handle unexpected argument '\(words[3])'")
             return nil
         }
         let destination: LogTarget.Destination
@@ -474,9 +473,17 @@ enum LogParser {
                 t = String(t[t.index(after: t.firstIndex(of: "@")!)...])
                 tcp = true
             }
-            guard let (host, port) = AddressParser.splitHostPort(t), port.map({ (1...65535).contains($0) }) ?? true else {
+            guard let (host, portText) = AddressParser.splitHostPortText(t) else {
                 s.alert(l, "log : invalid address: '\(target)'")
                 return nil
+            }
+            var port: Int? = nil
+            if let portText, !portText.isEmpty {
+                guard let p = ConfigUnits.integer(portText), (1...65535).contains(p) else {
+                    s.alert(l, "log : invalid port '\(portText)'")
+                    return nil
+                }
+                port = p
             }
             destination = tcp ? .tcp(host: host, port: port ?? 514) : .udp(host: host, port: port ?? 514)
         }
@@ -487,10 +494,15 @@ enum LogParser {
 
 /// `userlist` sections.
 enum UserlistParser {
+    /// The userlist section's messages have no space before the colon, as HAProxy's.
+    static func usersAlert(_ s: ParserState, _ l: ConfigLine, _ message: String) {
+        s.alertRaw("parsing [\(l.location)]: \(message)", at: l.location)
+    }
+
     static func parse(_ s: ParserState, _ list: inout Userlist, _ l: ConfigLine) {
         switch l.keyword {
         case "group":
-            guard !l[1].isEmpty else { s.alert(l, "'group' expects <name> as arguments."); return }
+            guard !l[1].isEmpty else { usersAlert(s, l, "'group' expects <name> as arguments."); return }
             if list.groups.contains(where: { $0.name == l[1] }) {
                 s.warningRaw("parsing [\(l.location)]: ignoring duplicated group '\(l[1])' in userlist '\(list.name)'.", at: l.location)
                 return
@@ -500,19 +512,19 @@ enum UserlistParser {
             while i < l.count {
                 if l[i] == "users" {
                     guard !l[i + 1].isEmpty else {
-                        s.alert(l, "'users' expects <user>[,<user>...] as arguments.")
+                        usersAlert(s, l, "'users' expects <user>[,<user>...] as arguments.")
                         return
                     }
                     g.users += l[i + 1].split(separator: ",").map(String.init)
                     i += 2
                 } else {
-                    s.alert(l, "'\(l.keyword)' only supports 'users' option.")
+                    usersAlert(s, l, "'\(l.keyword)' only supports 'users' option.")
                     return
                 }
             }
             list.groups.append(g)
         case "user":
-            guard !l[1].isEmpty else { s.alert(l, "'user' expects <name> as arguments."); return }
+            guard !l[1].isEmpty else { usersAlert(s, l, "'user' expects <name> as arguments."); return }
             if list.users.contains(where: { $0.name == l[1] }) {
                 s.warningRaw("parsing [\(l.location)]: ignoring duplicated user '\(l[1])' in userlist '\(list.name)'.", at: l.location)
                 return
@@ -522,13 +534,12 @@ enum UserlistParser {
             while i < l.count {
                 switch l[i] {
                 case "password":
-                    guard !l[i + 1].isEmpty else { s.alert(l, "'password' expects <password> as argument."); return }
-                    u.password = .hashed(l[i + 1])
+                    // HAProxy accepts a missing value: the user then cannot log in.
+                    u.password = l[i + 1].isEmpty ? .none : .hashed(l[i + 1])
                 case "insecure-password":
-                    guard !l[i + 1].isEmpty else { s.alert(l, "'insecure-password' expects <password> as argument."); return }
-                    u.password = .plain(l[i + 1])
+                    // HAProxy accepts a missing value: the user then cannot log in.
+                    u.password = l[i + 1].isEmpty ? .none : .plain(l[i + 1])
                 case "groups":
-                    guard !l[i + 1].isEmpty else { s.alert(l, "'groups' expects <group>[,<group>...] as argument."); return }
                     u.groups += l[i + 1].split(separator: ",").map(String.init)
                 default:
                     s.alertRaw("parsing [\(l.location)]: 'user' only supports 'password', 'insecure-password' and 'groups' options.", at: l.location)

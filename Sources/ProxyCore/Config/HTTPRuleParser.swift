@@ -5,13 +5,27 @@ enum HTTPRuleParser {
     struct Failure: Error { var message: String }
 
     /// Parses a log-format string into literal text, `%[sample]` and `%var` parts.
-    static func format(_ raw: String) -> Result<FormatString, Failure> {
+    /// HAProxy's log-format variables (`%ci`, `%{+Q}r` …), without the `%` and flags.
+    static let formatVariables: Set<String> = [
+        "o", "B", "CC", "CS", "H", "HM", "HP", "HPO", "HQ", "HU", "HV", "ID", "ST", "T", "Ta", "Tc", "Td", "Tl",
+        "Th", "Ti", "Tq", "TR", "Tr", "Ts", "Tt", "Tu", "Tw", "U", "ac", "b", "bc", "bi", "bp", "bq", "ci", "cp",
+        "f", "fc", "fi", "fp", "ft", "lc", "hr", "hrl", "hs", "hsl", "ms", "pid", "r", "rc", "rt", "s", "sc",
+        "si", "sp", "sq", "sslc", "sslv", "t", "tr", "trg", "trl", "ts", "tsc",
+    ]
+
+    /// Parses a log-format string into literal text, `%[sample]` and `%var` parts. With a
+    /// `place`, each sample expression is checked as HAProxy does: known fetch and
+    /// converters, and a fetch that can give a sample there.
+    static func format(_ raw: String, place: HAProxySamples.Usage? = nil) -> Result<FormatString, Failure> {
         var parts: [FormatString.Part] = []
         var literal = ""
         let chars = Array(raw)
         var i = 0
         while i < chars.count {
             let c = chars[i]
+            if c == "%" && i + 1 == chars.count && place != nil {
+                return .failure(Failure(message: "truncated line after '%'"))
+            }
             if c == "%" && i + 1 < chars.count {
                 let n = chars[i + 1]
                 if n == "%" { literal.append("%"); i += 2; continue }
@@ -26,7 +40,10 @@ enum HTTPRuleParser {
                         j += 1
                     }
                     guard j < chars.count else {
-                        return .failure(Failure(message: "missing ']' in log-format expression '\(raw)'"))
+                        return .failure(Failure(message: "missing ']' after '\(String(chars[(i + 2)...]))'"))
+                    }
+                    if let place, let problem = sampleProblem(expr, rest: String(chars[(i + 2)...]), place: place) {
+                        return .failure(Failure(message: problem))
                     }
                     if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
                     parts.append(.sample(expr))
@@ -34,16 +51,20 @@ enum HTTPRuleParser {
                     continue
                 }
                 var j = i + 1
-                var name = ""
+                var flags = ""
                 if chars[j] == "{" {
-                    while j < chars.count && chars[j] != "}" { name.append(chars[j]); j += 1 }
+                    while j < chars.count && chars[j] != "}" { flags.append(chars[j]); j += 1 }
                     guard j < chars.count else { return .failure(Failure(message: "missing '}' in log-format '\(raw)'")) }
-                    name.append("}")
+                    flags.append("}")
                     j += 1
                 }
-                while j < chars.count, chars[j].isLetter || chars[j].isNumber || chars[j] == "_" { name.append(chars[j]); j += 1 }
+                var name = ""
+                while j < chars.count, chars[j].isASCII, chars[j].isLetter { name.append(chars[j]); j += 1 }
+                if place != nil && !formatVariables.contains(name) {
+                    return .failure(Failure(message: "no such format variable '\(name)'. If you wanted to emit the '%' character verbatim, you need to use '%%'"))
+                }
                 if !literal.isEmpty { parts.append(.literal(literal)); literal = "" }
-                parts.append(.variable(name))
+                parts.append(.variable(flags + name))
                 i = j
                 continue
             }
@@ -54,12 +75,79 @@ enum HTTPRuleParser {
         return .success(FormatString(raw: raw, parts: parts))
     }
 
-    /// Splits `words` at the first `if`/`unless`, parsing the condition.
-    static func splitCondition(_ s: ParserState, _ p: ProxySettings, _ words: [String], _ loc: SourceLocation) -> Result<([String], Condition?), Failure> {
-        guard let at = words.firstIndex(where: { $0 == "if" || $0 == "unless" }) else {
-            return .success((words, nil))
+    /// What HAProxy says about a `%[expr]` (`rest` is the text from the expression to the
+    /// end of the string, as HAProxy quotes it), or nil when it is acceptable.
+    static func sampleProblem(_ expr: String, rest: String, place: HAProxySamples.Usage) -> String? {
+        // Split `fetch[(args)][,conv[(args)]]...` at top-level commas.
+        var items: [String] = []
+        var current = ""
+        var depth = 0
+        for ch in expr {
+            if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 }
+            if ch == "," && depth == 0 { items.append(current); current = ""; continue }
+            current.append(ch)
         }
-        switch ACLParser.parseCondition(s, p, Array(words[at...]), loc) {
+        items.append(current)
+        func name(_ item: String) -> String {
+            String(item.prefix { $0 != "(" }).trimmingSpaces
+        }
+        let fetch = name(items[0])
+        guard !fetch.isEmpty else { return "failed to parse sample expression <\(rest)> : missing fetch method" }
+        guard let usage = HAProxySamples.fetches[fetch] else {
+            return "failed to parse sample expression <\(rest)> : unknown fetch method '\(fetch)'"
+        }
+        for conv in items.dropFirst() where !HAProxySamples.converters.contains(name(conv)) {
+            return "failed to parse sample expression <\(rest)> : unknown converter '\(name(conv))'"
+        }
+        guard usage.isDisjoint(with: place) else { return nil }
+        // What is missing here, named as HAProxy does, from the first place the fetch works.
+        let first = (0..<22).first { usage.contains(HAProxySamples.Usage(rawValue: 1 << $0)) }
+        let needs: String?
+        switch first {
+        case 2?: needs = "HTTP request headers"
+        case 6?: needs = "backend"
+        case 10?: needs = "server"
+        case 11?: needs = fetch == "status" ? "HTTP response" : "HTTP response headers"
+        default: needs = nil
+        }
+        guard let needs else { return nil }
+        return "sample fetch <\(rest)> may not be reliably used here because it needs '\(needs)' which is not available here"
+    }
+
+    /// Marks a word found where only `if`/`unless` may come (HAProxy's "expects either
+    /// 'if' or 'unless' followed by a condition but found …").
+    static let misplaced: Character = "\u{0}"
+
+    /// How many words an action takes before its condition, for actions of fixed arity
+    /// (HAProxy reads exactly these, so a value may itself be the word `if`).
+    static func arity(_ action: String, _ args: [String]) -> Int? {
+        switch action {
+        case "set-header", "add-header": return 2
+        case "replace-header", "replace-value": return 3
+        case "set-path", "set-query", "set-uri", "set-method": return 1
+        case "del-header": return args.count > 1 && args[1] == "-m" ? 3 : 1
+        case "set-status": return args.count > 1 && args[1] == "reason" ? 3 : 1
+        case "allow", "reject": return 0
+        default: return nil
+        }
+    }
+
+    static func splitCondition(_ s: ParserState, _ p: ProxySettings, _ words: [String], _ loc: SourceLocation,
+                               arity: Int? = nil, context: ACLParser.RuleContext = .httpRequest) -> Result<([String], Condition?), Failure> {
+        let at: Int
+        if let n = arity {
+            guard words.count > n else { return .success((words, nil)) }
+            guard words[n] == "if" || words[n] == "unless" else {
+                return .failure(Failure(message: String(misplaced) + words[n]))
+            }
+            at = n
+        } else {
+            guard let i = words.firstIndex(where: { $0 == "if" || $0 == "unless" }) else {
+                return .success((words, nil))
+            }
+            at = i
+        }
+        switch ACLParser.parseCondition(s, p, Array(words[at...]), loc, context: context) {
         case let .success(c): return .success((Array(words[..<at]), c))
         case let .failure(e): return .failure(Failure(message: e.message))
         }
@@ -120,24 +208,30 @@ enum HTTPRuleParser {
             return
         }
         let (args, condition): ([String], Condition?)
-        switch splitCondition(s, p, Array(l.words.dropFirst(2)), l.location) {
+        let words = Array(l.words.dropFirst(2))
+        switch splitCondition(s, p, words, l.location, arity: arity(action, words), context: .httpRequest) {
         case let .success(r): (args, condition) = r
+        case let .failure(e) where e.message.first == misplaced:
+            s.alertRaw("parsing [\(l.location)]: 'http-request \(action)' expects either 'if' or 'unless' followed by a condition but found '\(e.message.dropFirst())'.", at: l.location)
+            s.abort = true
+            return
         case let .failure(e):
-            s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-request \(action)' rule : \(e.message).")
+            s.alert(l, "error detected while parsing an 'http-request \(action)' condition : \(e.message).")
             s.abort = true
             return
         }
         let prefix = "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-request \(action)' rule"
+        let place: HAProxySamples.Usage = p.isFrontend ? .frontendHTTPRequest : .backendHTTPRequest
         let result: Result<HTTPRequestAction, Failure>
         switch action {
         case "set-header", "add-header":
-            result = header(action, args).map { name, value in
+            result = header(action, args, place: place).map { name, value in
                 action == "set-header" ? .setHeader(name: name, value: value) : .addHeader(name: name, value: value)
             }
         case "del-header":
             result = deleteHeader(args).map { .deleteHeader(name: $0.0, match: $0.1) }
         case "replace-header", "replace-value":
-            result = replace(action, args, ignoreCase: false).map { name, re, fmt in
+            result = replace(action, args, ignoreCase: false, place: place).map { name, re, fmt in
                 action == "replace-header" ? .replaceHeader(name: name, regex: re, replacement: fmt)
                     : .replaceValue(name: name, regex: re, replacement: fmt)
             }
@@ -145,7 +239,7 @@ enum HTTPRuleParser {
             if args.count != 1 {
                 result = .failure(Failure(message: "expects exactly 1 argument <format>"))
             } else {
-                result = format(args[0]).map { f in
+                result = format(args[0], place: place).map { f in
                     switch action {
                     case "set-path": return .setPath(f)
                     case "set-query": return .setQuery(f)
@@ -155,13 +249,13 @@ enum HTTPRuleParser {
                 }
             }
         case "redirect":
-            result = redirect(args).map { .redirect($0) }
+            result = redirect(args, place: place).map { .redirect($0) }
         case "deny", "tarpit":
-            result = reply(s, args, defaultStatus: action == "deny" ? 403 : 500, allowsDenyStatus: true).map {
+            result = reply(s, args, defaultStatus: action == "deny" ? 403 : 500, allowsDenyStatus: true, place: place).map {
                 action == "deny" ? .deny($0) : .tarpit($0)
             }
         case "return":
-            result = reply(s, args, defaultStatus: 200, allowsDenyStatus: false).map { .return($0) }
+            result = reply(s, args, defaultStatus: 200, allowsDenyStatus: false, place: place).map { .return($0) }
         case "allow":
             result = args.isEmpty ? .success(.allow) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
         case "reject":
@@ -183,11 +277,14 @@ enum HTTPRuleParser {
         s.pendingWarnings = []
         switch result {
         case let .success(a):
+            if !p.redirectRules.isEmpty {
+                s.warning(l, "a 'http-request' rule placed after a 'redirect' rule will still be processed before.")
+            }
             if ctx.index >= 0, s.sawUseBackend.contains(ctx.index) {
                 s.warning(l, "a 'http-request' rule placed after a 'use_backend' rule will still be processed before.")
             }
             p.httpRequestRules.append(HTTPRequestRule(action: a, condition: condition, location: l.location))
-        case let .failure(e) where e.message.hasPrefix("\u{0}"):
+        case let .failure(e) where e.message.first == misplaced:
             // A word the reply parser does not know: HAProxy reads it as a misplaced condition.
             s.alertRaw("parsing [\(l.location)]: 'http-request \(action)' expects either 'if' or 'unless' followed by a condition but found '\(e.message.dropFirst())'.", at: l.location)
             s.abort = true
@@ -208,24 +305,30 @@ enum HTTPRuleParser {
             unknownAction(s, l, responseActions, responseUnsupported)
             return
         }
+        let place: HAProxySamples.Usage = p.isFrontend ? .frontendHTTPResponse : .backendHTTPResponse
         let (args, condition): ([String], Condition?)
-        switch splitCondition(s, p, Array(l.words.dropFirst(2)), l.location) {
+        let words = Array(l.words.dropFirst(2))
+        switch splitCondition(s, p, words, l.location, arity: arity(action, words), context: .httpResponse) {
         case let .success(r): (args, condition) = r
+        case let .failure(e) where e.message.first == misplaced:
+            s.alertRaw("parsing [\(l.location)]: 'http-response \(action)' expects either 'if' or 'unless' followed by a condition but found '\(e.message.dropFirst())'.", at: l.location)
+            s.abort = true
+            return
         case let .failure(e):
-            s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-response \(action)' rule : \(e.message).")
+            s.alert(l, "error detected while parsing an 'http-response \(action)' condition : \(e.message).")
             s.abort = true
             return
         }
         let result: Result<HTTPResponseAction, Failure>
         switch action {
         case "set-header", "add-header":
-            result = header(action, args).map { name, value in
+            result = header(action, args, place: place).map { name, value in
                 action == "set-header" ? .setHeader(name: name, value: value) : .addHeader(name: name, value: value)
             }
         case "del-header":
             result = deleteHeader(args).map { .deleteHeader(name: $0.0, match: $0.1) }
         case "replace-header", "replace-value":
-            result = replace(action, args, ignoreCase: false).map { name, re, fmt in
+            result = replace(action, args, ignoreCase: false, place: place).map { name, re, fmt in
                 action == "replace-header" ? .replaceHeader(name: name, regex: re, replacement: fmt)
                     : .replaceValue(name: name, regex: re, replacement: fmt)
             }
@@ -242,11 +345,11 @@ enum HTTPRuleParser {
                 result = .failure(Failure(message: "expects an integer status code between 100 and 999"))
             }
         case "deny":
-            result = reply(s, args, defaultStatus: 502, allowsDenyStatus: true).map { .deny($0) }
+            result = reply(s, args, defaultStatus: 502, allowsDenyStatus: true, place: place).map { .deny($0) }
         case "return":
-            result = reply(s, args, defaultStatus: 200, allowsDenyStatus: false).map { .return($0) }
+            result = reply(s, args, defaultStatus: 200, allowsDenyStatus: false, place: place).map { .return($0) }
         case "redirect":
-            result = redirect(args).map { .redirect($0) }
+            result = redirect(args, place: place).map { .redirect($0) }
         case "allow":
             result = args.isEmpty ? .success(.allow) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
         default:
@@ -263,11 +366,11 @@ enum HTTPRuleParser {
         }
     }
 
-    static func header(_ action: String, _ args: [String]) -> Result<(String, FormatString), Failure> {
+    static func header(_ action: String, _ args: [String], place: HAProxySamples.Usage? = nil) -> Result<(String, FormatString), Failure> {
         guard args.count == 2 else {
             return .failure(Failure(message: "expects exactly 2 arguments"))
         }
-        return format(args[1]).map { (args[0], $0) }
+        return format(args[1], place: place).map { (args[0], $0) }
     }
 
     static func deleteHeader(_ args: [String]) -> Result<(String, MatchMethod), Failure> {
@@ -282,17 +385,17 @@ enum HTTPRuleParser {
         return .success((name, m))
     }
 
-    static func replace(_ action: String, _ args: [String], ignoreCase: Bool) -> Result<(String, CompiledRegex, FormatString), Failure> {
+    static func replace(_ action: String, _ args: [String], ignoreCase: Bool, place: HAProxySamples.Usage? = nil) -> Result<(String, CompiledRegex, FormatString), Failure> {
         guard args.count == 3 else { return .failure(Failure(message: "expects exactly 3 arguments")) }
         switch CompiledRegex.compile(args[1], caseInsensitive: ignoreCase) {
         case let .failure(e):
             return .failure(Failure(message: "regex '\(args[1])' is invalid (error=\(e.message))"))
         case let .success(re):
-            return format(args[2]).map { (args[0], re, $0) }
+            return format(args[2], place: place).map { (args[0], re, $0) }
         }
     }
 
-    static func redirect(_ args: [String]) -> Result<RedirectRule, Failure> {
+    static func redirect(_ args: [String], place: HAProxySamples.Usage? = nil) -> Result<RedirectRule, Failure> {
         guard let kindWord = args.first else {
             return .failure(Failure(message: "redirection type expected ('prefix', 'location', or 'scheme')"))
         }
@@ -303,7 +406,7 @@ enum HTTPRuleParser {
             return .failure(Failure(message: "missing argument after '\(kindWord)'"))
         }
         let target: FormatString
-        switch format(args[1]) {
+        switch format(args[1], place: place) {
         case let .success(f): target = f
         case let .failure(e): return .failure(e)
         }
@@ -334,8 +437,10 @@ enum HTTPRuleParser {
     }
 
     /// `[status N|deny_status N] [content-type T] [default-errorfile|errorfile F|file F|string S|lf-string S] [hdr N V]*`.
-    static func reply(_ s: ParserState, _ args: [String], defaultStatus: Int, allowsDenyStatus: Bool) -> Result<HTTPReply, Failure> {
+    static func reply(_ s: ParserState, _ args: [String], defaultStatus: Int, allowsDenyStatus: Bool,
+                      place: HAProxySamples.Usage? = nil) -> Result<HTTPReply, Failure> {
         var r = HTTPReply(status: defaultStatus, body: .defaultErrorFile)
+        var pendingLogFormat: String? = nil
         var i = 0
         var sawBody = false
         while i < args.count {
@@ -366,11 +471,14 @@ enum HTTPRuleParser {
                     return .failure(Failure(message: "error opening file '\(v)'"))
                 case let .success(bytes):
                     if a == "errorfile" {
+                        if let problem = ErrorFileParser.problem(bytes) {
+                            return .failure(Failure(message: "'\(v)': \(problem)"))
+                        }
                         r.body = .errorFile(bytes)
                     } else if a == "file" {
                         r.body = .file(bytes)
                     } else {
-                        switch format(String(decoding: bytes, as: UTF8.self)) {
+                        switch format(String(decoding: bytes, as: UTF8.self), place: place) {
                         case let .success(f): r.body = .logFormat(f)
                         case let .failure(e): return .failure(e)
                         }
@@ -385,15 +493,13 @@ enum HTTPRuleParser {
                 i += 2
             case "lf-string":
                 guard let v else { return .failure(Failure(message: "'lf-string' expects an argument")) }
-                switch format(v) {
-                case let .success(f): r.body = .logFormat(f)
-                case let .failure(e): return .failure(e)
-                }
+                pendingLogFormat = v      // parsed once the content type is known
+                r.body = .logFormat(.literal(v))
                 sawBody = true
                 i += 2
             case "hdr":
                 guard i + 2 < args.count else { return .failure(Failure(message: "'hdr' expects <name> and <value> arguments")) }
-                switch format(args[i + 2]) {
+                switch format(args[i + 2], place: place) {
                 case let .success(f): r.headers.append((args[i + 1], f))
                 case let .failure(e): return .failure(e)
                 }
@@ -401,7 +507,16 @@ enum HTTPRuleParser {
             case "errorfiles":
                 return .failure(Failure(message: "'errorfiles' (http-errors sections) is valid in HAProxy but not supported by proxyd yet"))
             default:
-                return .failure(Failure(message: "\u{0}\(a)"))
+                return .failure(Failure(message: String(misplaced) + a))
+            }
+        }
+        if case .logFormat = r.body, r.contentType == nil {
+            return .failure(Failure(message: "a content type must be defined with a log-format payload"))
+        }
+        if let text = pendingLogFormat, case .logFormat = r.body {
+            switch format(text, place: place) {
+            case let .success(f): r.body = .logFormat(f)
+            case let .failure(e): return .failure(e)
             }
         }
         if !sawBody && defaultStatus == 200 { r.body = .none }
@@ -414,13 +529,15 @@ enum HTTPRuleParser {
 
     /// `redirect location|prefix|scheme … [if|unless COND]` in a proxy.
     static func parseLegacyRedirect(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
-        switch splitCondition(s, p, Array(l.words.dropFirst()), l.location) {
+        // (HAProxy does not check the expressions of legacy `redirect` lines.)
+        let place: HAProxySamples.Usage? = nil
+        switch splitCondition(s, p, Array(l.words.dropFirst()), l.location, context: .httpRequest) {
         case let .failure(e):
             s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing redirect rule : \(e.message).")
         case let .success((args, condition)):
-            switch redirect(args) {
+            switch redirect(args, place: place) {
             case let .success(rule):
-                p.httpRequestRules.append(HTTPRequestRule(action: .redirect(rule), condition: condition, location: l.location))
+                p.redirectRules.append(HTTPRequestRule(action: .redirect(rule), condition: condition, location: l.location))
             case let .failure(e):
                 s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing redirect rule : \(e.message).")
             }

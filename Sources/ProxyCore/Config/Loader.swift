@@ -88,7 +88,8 @@ struct Loader {
             return LoadResult(configuration: nil, diagnostics: state.diagnostics, exitCode: 1)
         }
         let config = ProxyConfiguration(global: state.global, proxies: state.proxies, userlists: state.userlists)
-        let code: Int32 = config.listeners.isEmpty ? 2 : 0
+        // A stats socket listens too: only a configuration without any listener exits 2.
+        let code: Int32 = config.listeners.isEmpty && config.global.statsSockets.isEmpty ? 2 : 0
         return LoadResult(configuration: config, diagnostics: state.diagnostics, exitCode: code)
     }
 
@@ -103,20 +104,32 @@ struct Loader {
             while end < n && bytes[end] != 0x0A { end += 1 }
             lineNumber += 1
             var slice = bytes[start..<end]
+            let location = SourceLocation(file: name, line: lineNumber)
+            // HAProxy parses a last line without its newline, then refuses the file (truncated?).
+            let missingLF = end == n
+            let rawLength = slice.count
             if slice.last == 0x0D { slice = slice.dropLast() }
             start = end + 1
             let text = String(decoding: slice, as: UTF8.self)
-            let location = SourceLocation(file: name, line: lineNumber)
-            switch ConfigLexer.split(text, environment: state.environment) {
-            case let .failure(q):
-                let caret = String(repeating: " ", count: q.column + 2) + "^"
-                state.alertRaw("parsing [\(location)]: unmatched quote at position \(q.position):\n  \(q.trimmedLine)\n\(caret)",
-                               at: location)
+            let lexed = ConfigLexer.split(text) { key in
+                switch key {
+                case ".FILE": return name
+                case ".LINE": return String(lineNumber)
+                case ".SECTION": return state.sectionName
+                default: return state.environment[key]
+                }
+            }
+            switch lexed {
+            case let .failure(e):
+                state.alertRaw("parsing [\(location)]: \(e.message)", at: location)
             case let .success(words):
-                if words.isEmpty { continue }
-                parseLine(state, ConfigLine(words: words, location: location))
+                if !words.isEmpty { parseLine(state, ConfigLine(words: words, location: location)) }
             }
             if state.abort { return }
+            if missingLF {
+                state.alertRaw("parsing [\(location)]: Missing LF on last line, file might have been truncated at position \(rawLength + 1).",
+                               at: location)
+            }
         }
     }
 
@@ -273,6 +286,12 @@ struct Loader {
             }
             base = d.settings
         }
+        if isDefaults, fromName != nil,
+           !base.httpRequestRules.isEmpty || !base.httpResponseRules.isEmpty || !base.tcpRequestRules.isEmpty {
+            state.alertRaw("parsing [\(loc)]: a defaults section cannot inherit from a defaults section defining TCP/HTTP rules (defaults section at \(base.location)).", at: loc)
+            state.abort = true
+            return
+        }
         if isDefaults {
             var settings = fromName == nil
                 ? ProxySettings(name: name ?? "", location: loc, capabilities: .listen)
@@ -295,18 +314,37 @@ struct Loader {
             state.alertRaw("Parsing [\(loc)]: \(word(caps)) '\(name!)' has the same name as \(word(other.capabilities)) '\(other.name)' declared at \(other.location).",
                            at: loc)
         }
+        // A defaults section with TCP/HTTP rules serves either frontends or backends.
+        let baseHasRules = !base.httpRequestRules.isEmpty || !base.httpResponseRules.isEmpty || !base.tcpRequestRules.isEmpty
+        if baseHasRules {
+            if caps == .listen {
+                state.alertRaw("parsing [\(loc)]: a listen section cannot inherit from a defaults section defining TCP/HTTP rules.", at: loc)
+                state.abort = true
+                return
+            }
+            let users = state.defaultsUsers[base.location, default: []].union(caps)
+            if users.contains(.frontend) && users.contains(.backend) {
+                state.alertRaw("parsing [\(loc)]: frontends and backends cannot inherit from the same defaults section if it defines TCP/HTTP rules (defaults section at \(base.location)).", at: loc)
+                state.abort = true
+                return
+            }
+            state.defaultsUsers[base.location] = users
+        }
         var proxy = base
         proxy.name = name!
         proxy.location = loc
         proxy.capabilities = caps
-        // Settings that cannot come from a defaults section start empty.
+        // Settings that cannot come from a defaults section start empty; the rules of a
+        // named defaults section stay, first (HAProxy runs them before the proxy's own),
+        // but its ACLs are not visible to the proxy.
         proxy.binds = []
         proxy.servers = []
         proxy.acls = []
         proxy.useBackendRules = []
-        proxy.httpRequestRules = []
-        proxy.httpResponseRules = []
-        proxy.tcpRequestRules = []
+        proxy.redirectRules = []
+        // Only the proxy's own check rules make HAProxy warn about a missing option.
+        proxy.healthCheck.sawHTTPCheckRules = false
+        proxy.healthCheck.sawTCPCheckRules = false
         proxy.description = nil
         proxy.id = nil
         state.proxies.append(proxy)

@@ -95,8 +95,7 @@ enum OptionParser {
                 s.alert(l, "'option tcp-check' cannot handle unexpected argument '\(l[2])'.")
                 return
             }
-            if case .tcpCheck = p.healthCheck.kind { return }
-            p.healthCheck.kind = .tcpCheck(rules: [])
+            p.healthCheck.option = .tcpCheck
         },
         "httpchk": Entry(side: .backend, negatable: false) { s, p, l, _ in
             var request = HTTPCheckRequest()
@@ -120,9 +119,8 @@ enum OptionParser {
                     }
                 }
             }
-            var expectations: [CheckExpectation] = []
-            if case let .http(_, e) = p.healthCheck.kind { expectations = e }
-            p.healthCheck.kind = .http(request: request, expectations: expectations)
+            p.healthCheck.option = .httpchk
+            p.healthCheck.request = request
         },
     ]
 
@@ -131,7 +129,7 @@ enum OptionParser {
         "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "clitcpka", "contstats",
         "disable-h2-upgrade", "dontlog-normal", "external-check", "h1-case-adjust-bogus-client",
         "h1-case-adjust-bogus-server", "http-buffer-request", "http-ignore-probes", "http-no-delay",
-        "http-pretend-keepalive", "http-restrict-req-hdr-names", "http-use-htx", "http-use-proxy-header",
+        "http-pretend-keepalive", "http-restrict-req-hdr-names", "http-use-proxy-header",
         "httpslog", "idle-close-on-response", "independent-streams", "ldap-check", "log-separate-errors",
         "logasap", "mysql-check", "nolinger", "originalto", "persist", "pgsql-check", "prefer-last-server",
         "redis-check", "smtpchk", "socket-stats", "splice-auto", "splice-request", "splice-response",
@@ -228,6 +226,9 @@ enum StatsParser {
         case "show-legends":
             p.stats.enabled = true
             p.stats.showLegends = true
+        case "show-modules":
+            p.stats.enabled = true
+            p.stats.showModules = true
         case "hide-version":
             p.stats.enabled = true
             p.stats.hideVersion = true
@@ -244,7 +245,7 @@ enum StatsParser {
                 s.alert(l, "'stats admin' requires either 'if' or 'unless' followed by a condition.")
                 return
             }
-            switch ACLParser.parseCondition(s, p, Array(l.words[2...]), l.location) {
+            switch ACLParser.parseCondition(s, p, Array(l.words[2...]), l.location, context: .httpRequest) {
             case let .success(c):
                 p.stats.enabled = true
                 p.stats.admin = c

@@ -52,6 +52,9 @@ final class ParserState {
     var userlists: [Userlist] = []
     var section: CurrentSection = .none
 
+    /// Which sides (frontend, backend) used each defaults section (by location).
+    var defaultsUsers: [SourceLocation: ProxyCapabilities] = [:]
+
     /// Named defaults sections (by location) used with `from`, and used implicitly.
     var explicitlyUsedDefaults: Set<SourceLocation> = []
     var implicitlyUsedDefaults: Set<SourceLocation> = []
@@ -66,6 +69,17 @@ final class ParserState {
         self.options = options
         environment = options.environment
         currentDefaults = ProxySettings(name: "", location: SourceLocation(file: "", line: 0), capabilities: .listen)
+    }
+
+    /// `${.SECTION}`: the current section's name (`global`, `defaults` when unnamed).
+    var sectionName: String {
+        switch section {
+        case .global: return "global"
+        case let .defaults(i): return defaultsList[i].name ?? "defaults"
+        case let .proxy(i): return proxies[i].name
+        case let .userlist(i): return userlists[i].name
+        default: return ""
+        }
     }
 
     // MARK: Messages

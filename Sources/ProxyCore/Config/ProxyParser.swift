@@ -11,7 +11,7 @@ enum ProxyParser {
         "default-server": ProxyKeyword(side: .backend, inDefaults: true, handler: ServerParser.parseDefaultServer),
         "default_backend": ProxyKeyword(side: .frontend, inDefaults: true, handler: defaultBackend),
         "use_backend": ProxyKeyword(side: .frontend, inDefaults: false, handler: useBackend),
-        "acl": ProxyKeyword(side: .both, inDefaults: false, handler: ACLParser.parseACLLine),
+        "acl": ProxyKeyword(side: .both, inDefaults: true, handler: ACLParser.parseACLLine),
         "balance": ProxyKeyword(side: .backend, inDefaults: true, handler: balance),
         "hash-type": ProxyKeyword(side: .backend, inDefaults: true, handler: hashType),
         "hash-balance-factor": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
@@ -35,8 +35,8 @@ enum ProxyParser {
             p.retries = v
         }),
         "option": ProxyKeyword(side: .both, inDefaults: true, handler: OptionParser.parse),
-        "http-request": ProxyKeyword(side: .both, inDefaults: false, handler: HTTPRuleParser.parseRequest),
-        "http-response": ProxyKeyword(side: .both, inDefaults: false, handler: HTTPRuleParser.parseResponse),
+        "http-request": ProxyKeyword(side: .both, inDefaults: true, handler: HTTPRuleParser.parseRequest),
+        "http-response": ProxyKeyword(side: .both, inDefaults: true, handler: HTTPRuleParser.parseResponse),
         "http-check": ProxyKeyword(side: .backend, inDefaults: true, handler: CheckParser.parseHTTPCheck),
         "tcp-check": ProxyKeyword(side: .backend, inDefaults: true, handler: CheckParser.parseTCPCheck),
         "errorfile": ProxyKeyword(side: .both, inDefaults: true, handler: errorFile),
@@ -83,7 +83,7 @@ enum ProxyParser {
         "redirect": ProxyKeyword(side: .frontend, inDefaults: false, handler: { s, p, l, ctx in
             HTTPRuleParser.parseLegacyRedirect(s, &p, l, ctx)
         }),
-        "tcp-request": ProxyKeyword(side: .frontend, inDefaults: false, handler: tcpRequest),
+        "tcp-request": ProxyKeyword(side: .frontend, inDefaults: true, handler: tcpRequest),
     ]
 
     /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
@@ -129,15 +129,17 @@ enum ProxyParser {
             s.alert(l, message)
             return
         }
+        // Rules and ACLs are allowed in named defaults only (proxies using them with `from`
+        // or implicitly run them first).
+        if ctx.isDefaults && !ctx.isNamedDefaults && ["acl", "http-request", "http-response", "tcp-request"].contains(kw) {
+            s.alert(l, "'\(kw)' not allowed in anonymous 'defaults' section.")
+            return
+        }
         if ctx.isDefaults && !entry.inDefaults {
             if kw == "server" {
                 s.alertRaw("[\(l.location)] : 'server' not allowed in 'defaults' section.", at: l.location)
             } else if kw == "description" {
                 s.alertRaw("parsing [\(l.location)]: 'description' not allowed in 'defaults' section.", at: l.location)
-            } else if ["acl", "http-request", "http-response", "tcp-request"].contains(kw) && !ctx.isNamedDefaults {
-                s.alert(l, "'\(kw)' not allowed in anonymous 'defaults' section.")
-            } else if ["acl", "http-request", "http-response", "tcp-request"].contains(kw) {
-                s.alert(l, "'\(kw)' in a named 'defaults' section is valid in HAProxy but not supported by proxyd yet.")
             } else {
                 s.alert(l, "'\(kw)' not allowed in 'defaults' section.")
             }
@@ -200,7 +202,7 @@ enum ProxyParser {
                 s.alert(l, "unexpected keyword '\(l[2])' after switching rule, only 'if' and 'unless' are allowed.")
                 return
             }
-            switch ACLParser.parseCondition(s, p, Array(l.words[2...]), l.location) {
+            switch ACLParser.parseCondition(s, p, Array(l.words[2...]), l.location, context: .useBackend) {
             case let .success(c): condition = c
             case let .failure(e):
                 s.alert(l, "error detected while parsing switching rule : \(e.message).")
@@ -402,8 +404,8 @@ enum ProxyParser {
         case .failure:
             s.alert(l, "errorfile : error opening file '\(l[2])'.")
         case let .success(bytes):
-            if bytes.isEmpty {
-                s.alert(l, "errorfile : empty file '\(l[2])'.")
+            if let problem = ErrorFileParser.problem(bytes) {
+                s.alert(l, "errorfile : '\(l[2])': \(problem)")
                 return
             }
             p.errorFiles[code] = bytes
@@ -444,16 +446,20 @@ enum ProxyParser {
             s.alert(l, "'tcp-request \(l[1]) \(l[2])' is valid in HAProxy but not supported by proxyd yet.")
             return
         }
+        if phase == .connection && p.tcpRequestRules.contains(where: { $0.phase == .content }) {
+            s.warning(l, "a 'tcp-request' rule placed after a 'tcp-request content' rule will still be processed before.")
+        }
         var condition: Condition? = nil
         if l.count > 3 {
             guard l[3] == "if" || l[3] == "unless" else {
                 s.alert(l, "'tcp-request \(l[1]) \(l[2])' expects 'if' or 'unless' followed by a condition but found '\(l[3])'.")
                 return
             }
-            switch ACLParser.parseCondition(s, p, Array(l.words[3...]), l.location) {
+            switch ACLParser.parseCondition(s, p, Array(l.words[3...]), l.location,
+                                            context: phase == .connection ? .tcpConnection : .tcpContent) {
             case let .success(c): condition = c
             case let .failure(e):
-                s.alert(l, "error detected in \(ctx.kind) '\(p.name)' while parsing 'tcp-request \(l[1])' rule : \(e.message).")
+                s.alert(l, "'tcp-request \(l[1]) \(l[2])' : error detected in \(ctx.kind) '\(p.name)' while parsing '\(l[3])' condition : \(e.message)")
                 return
             }
         }

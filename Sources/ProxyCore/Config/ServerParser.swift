@@ -110,8 +110,8 @@ enum ServerParser {
         },
         "ca-file": Entry(takesArgument: true) { s, srv, v, _ in
             let path = s.resolve(v, base: s.global.caBase)
-            guard FileSystem.exists(path) else {
-                return "Couldn't open the ca-file '\(path)' (No such file or directory)."
+            if let why = BindParser.caFileProblem(path) {
+                return "Couldn't open the ca-file '\(path)' (\(why))."
             }
             srv.ssl.caFile = path
             return nil
@@ -218,9 +218,9 @@ enum ServerParser {
         "usesrc", "socks4", "proxy-v2-options", "pool-low-conn", "pool-max-conn", "pool-purge-delay",
         "max-reuse", "tcp-ut", "log-proto", "npn", "allow-0rtt", "no-tls-tickets", "tfo", "check-proto",
         "check-alpn", "check-via-socks4", "force-sslv3", "force-tlsv10", "force-tlsv11", "force-tlsv12",
-        "force-tlsv13", "no-verifyhost", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "shard", "stick",
-        "non-stick", "curves", "sigalgs", "client-sigalgs", "ssl-reuse", "no-ssl-reuse", "agent-send",
-        "set-proxy-v2-tlv-fmt", "guid", "hash-key", "tls-tickets", "weight-sum", "no-send-proxy-v2-ssl",
+        "force-tlsv13", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "stick",
+        "non-stick", "ssl-reuse", "no-ssl-reuse", "agent-send",
+        "tls-tickets", "no-send-proxy-v2-ssl",
         "no-send-proxy-v2-ssl-cn", "no-tfo",
     ].filter { table[$0] == nil }
 

@@ -3,59 +3,25 @@ import Shared
 /// Checks after all files were read (HAProxy's `check_config_validity`) and start-up
 /// address resolution (HAProxy's `srv_init_addr`).
 enum Validation {
-    /// Returns true when a fatal error was found.
     /// HAProxy's word for a proxy in messages: "proxy" for a listen section.
     static func word(_ c: ProxyCapabilities) -> String { c == .listen ? "proxy" : c.sectionName }
 
     /// HAProxy 2.6's MAX_THREADS on 64-bit builds.
     static let maxThreads = 64
 
+    /// Returns true when a fatal error was found.
     static func checkValidity(_ s: ParserState) -> Bool {
         var errors = false
         let backendNames = s.proxies.filter { $0.isBackend }.map { $0.name }
-        for index in s.proxies.indices {
+        for index in s.proxies.indices { s.proxies[index].healthCheck.resolve() }
+        for index in s.proxies.indices where !s.proxies[index].disabled {
+            // The order of the messages below is HAProxy's.
+            if checkSwitching(s, index, backendNames) { errors = true }
             let p = s.proxies[index]
-            if p.disabled { continue }
+            let what = word(p.capabilities)
             if p.isFrontend && p.binds.isEmpty {
-                s.warningRaw("\(word(p.capabilities)) '\(p.name)' has no 'bind' directive. Please declare it as a backend if this was intended.",
+                s.warningRaw("\(what) '\(p.name)' has no 'bind' directive. Please declare it as a backend if this was intended.",
                              at: p.location)
-            }
-            if p.isFrontend {
-                if let name = p.defaultBackend, name == p.name && p.isBackend {
-                    s.alertRaw("Proxy '\(p.name)': loop detected for default_backend: '\(name)'.", at: p.location)
-                    errors = true
-                } else if let name = p.defaultBackend {
-                    if let target = s.proxies.first(where: { $0.name == name && $0.isBackend }) {
-                        if target.mode != p.mode && !(p.mode == .tcp && target.mode == .http) {
-                            s.alertRaw("\(p.mode.rawValue) \(word(p.capabilities)) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(word(target.capabilities)) '\(target.name)' (\(target.location)) as its default backend (see 'mode').",
-                                       at: p.location)
-                            errors = true
-                        }
-                    } else {
-                        var message = "Proxy '\(p.name)': unable to find required default_backend: '\(name)'."
-                        if let sug = DidYouMean.suggest(name, among: backendNames) {
-                            message += " Did you mean '\(sug)' ?"
-                        }
-                        s.alertRaw(message, at: p.location)
-                        errors = true
-                    }
-                }
-                for rule in p.useBackendRules where !rule.isDynamic {
-                    if let target = s.proxies.first(where: { $0.name == rule.backend && $0.isBackend }) {
-                        if target.mode != p.mode && !(p.mode == .tcp && target.mode == .http) {
-                            s.alertRaw("\(p.mode.rawValue) \(word(p.capabilities)) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(word(target.capabilities)) '\(target.name)' (\(target.location)) in a 'use_backend' rule (see 'mode').",
-                                       at: rule.location)
-                            errors = true
-                        }
-                    } else {
-                        var message = "Proxy '\(p.name)': unable to find required use_backend: '\(rule.backend)'."
-                        if let sug = DidYouMean.suggest(rule.backend, among: backendNames) {
-                            message += " Did you mean '\(sug)' ?"
-                        }
-                        s.alertRaw(message, at: rule.location)
-                        errors = true
-                    }
-                }
             }
             // TLS listeners need a certificate.
             for b in p.binds where b.ssl.enabled && b.ssl.certificates.isEmpty && b.ssl.certificateLists.isEmpty {
@@ -63,18 +29,16 @@ enum Validation {
                            at: b.location)
                 errors = true
             }
-            if p.isFrontend && p.mode != .http {
-                if !p.httpRequestRules.isEmpty {
-                    s.warningRaw("'http-request' rules ignored for \(word(p.capabilities)) '\(p.name)' as they require HTTP mode.", at: p.location)
-                }
-                if !p.httpResponseRules.isEmpty {
-                    s.warningRaw("'http-response' rules ignored for \(word(p.capabilities)) '\(p.name)' as they require HTTP mode.", at: p.location)
+            // Layer 7 balancing needs HTTP.
+            if p.isBackend && p.mode != .http {
+                switch p.balance.algorithm {
+                case .uri, .urlParam, .header:
+                    s.warningRaw("Layer 7 hash not possible for \(what) '\(p.name)' (needs 'mode http'). Falling back to round robin.", at: p.location)
+                    s.proxies[index].balance.algorithm = .roundRobin
+                default:
+                    break
                 }
             }
-            if p.stats.enabled && p.mode != .http {
-                s.warningRaw("'stats' statement ignored for \(word(p.capabilities)) '\(p.name)' as it requires HTTP mode.", at: p.location)
-            }
-            let what = p.capabilities == .listen ? "proxy" : p.capabilities.sectionName
             // `option httplog` on a tcp frontend falls back to tcplog.
             if p.isFrontend && p.httpLog && p.mode != .http {
                 let at = p.logOptionLocation.map { "parsing [\($0)] : " } ?? ""
@@ -84,6 +48,9 @@ enum Validation {
                 s.proxies[index].httpLogCLF = false
                 s.proxies[index].tcpLog = true
             }
+            if p.isBackend && p.healthCheck.sawHTTPCheckRules && p.healthCheck.option != .httpchk {
+                s.warningRaw("\(what) '\(p.name)' uses http-check rules without 'option httpchk', so the rules are ignored.", at: p.location)
+            }
             // Missing timeouts (a warning only; HAProxy's fixed text).
             let frontendMissing = p.isFrontend && (p.timeouts.client ?? 0) == 0
             let backendMissing = p.isBackend && !p.servers.isEmpty
@@ -92,58 +59,146 @@ enum Validation {
                 s.warningRaw("missing timeouts for \(what) '\(p.name)'.\n   | While not properly invalid, you will certainly encounter various problems\n   | with such a configuration. To fix this, please ensure that all following\n   | timeouts are set to a non-zero value: 'client', 'connect', 'server'.",
                              at: p.location)
             }
-            if p.isBackend {
-                // Duplicate server names.
-                var seen: [String: SourceLocation] = [:]
-                for srv in p.servers {
-                    if let first = seen[srv.name] {
-                        s.alertRaw("parsing [\(srv.location)] : backend '\(p.name)', another server named '\(srv.name)' was already defined at line \(first.line), please use distinct names.",
-                                   at: srv.location)
-                        errors = true
-                    } else {
-                        seen[srv.name] = srv.location
-                    }
-                }
+            if p.isBackend && p.healthCheck.sawTCPCheckRules && p.healthCheck.option != .tcpCheck {
+                s.warningRaw("\(what) '\(p.name)' uses tcp-check rules without 'option tcp-check', so the rules are ignored.", at: p.location)
             }
-            // `track [backend/]server`: the tracked server must exist and be checked.
-            for srv in p.servers {
-                guard let track = srv.track else { continue }
-                let parts = track.split(separator: "/", maxSplits: 1).map(String.init)
-                let (backendName, serverName) = parts.count == 2 ? (parts[0], parts[1]) : (p.name, parts[0])
-                let prefix = "[\(srv.location)] : 'server \(p.name)/\(srv.name)' : "
-                guard let target = s.proxies.first(where: { $0.name == backendName && $0.isBackend }) else {
-                    s.alertRaw(prefix + "unable to find required proxy '\(backendName)' for tracking.", at: srv.location)
-                    errors = true
-                    continue
+            if p.isBackend && checkServers(s, s.proxies[index]) { errors = true }
+            // HTTP-only settings on a tcp proxy.
+            if p.mode != .http {
+                if p.stats.enabled {
+                    s.warningRaw("'stats' statement ignored for \(what) '\(p.name)' as it requires HTTP mode.", at: p.location)
                 }
-                guard let tracked = target.servers.first(where: { $0.name == serverName }) else {
-                    s.alertRaw(prefix + "unable to find required server '\(serverName)' for tracking.", at: srv.location)
-                    errors = true
-                    continue
+                if !p.httpRequestRules.isEmpty {
+                    s.warningRaw("'http-request' rules ignored for \(what) '\(p.name)' as they require HTTP mode.", at: p.location)
                 }
-                if !tracked.check.enabled && !tracked.agent.enabled {
-                    s.alertRaw(prefix + "unable to use \(backendName)/\(serverName) for tracking as it does not have any check nor agent enabled.", at: srv.location)
-                    errors = true
+                if !p.httpResponseRules.isEmpty {
+                    s.warningRaw("'http-response' rules ignored for \(what) '\(p.name)' as they require HTTP mode.", at: p.location)
                 }
-            }
-            // Servers reached over TLS must be verified unless told otherwise.
-            if p.isBackend {
-                var tcpCheckSSL = false
-                if case let .tcpCheck(rules) = p.healthCheck.kind {
-                    tcpCheckSSL = rules.contains { if case let .connect(_, _, ssl, _, _, _) = $0 { return ssl } else { return false } }
+                if !p.redirectRules.isEmpty {
+                    s.warningRaw("'redirect' rules ignored for \(what) '\(p.name)' as they require HTTP mode.", at: p.location)
                 }
-                for srv in p.servers where srv.ssl.enabled || srv.check.ssl == true || tcpCheckSSL {
-                    let verify = srv.ssl.verify.map { $0 == "required" } ?? s.global.sslServerVerifyRequired
-                    if verify && srv.ssl.caFile == nil {
-                        s.alertRaw("[\(srv.location)] : 'server \(p.name)/\(srv.name)' : verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.",
-                                   at: srv.location)
-                        errors = true
-                    }
+                if p.forwardFor != nil {
+                    s.warningRaw("'option forwardfor' ignored for \(what) '\(p.name)' as it requires HTTP mode.", at: p.location)
                 }
             }
             // A log format without a log target.
-            if p.isFrontend && p.logs.isEmpty && (p.httpLog || p.tcpLog || p.logFormat != nil) {
-                s.warningRaw("log format ignored for \(what) '\(p.name)' since it has no log address.", at: p.location)
+            let q = s.proxies[index]
+            if q.isFrontend && q.logs.isEmpty && (q.httpLog || q.tcpLog || q.logFormat != nil) {
+                s.warningRaw("log format ignored for \(what) '\(q.name)' since it has no log address.", at: q.location)
+            }
+        }
+        // Userlists: groups named by users and users named by groups must exist.
+        for list in s.userlists {
+            for user in list.users {
+                for group in user.groups where !list.groups.contains(where: { $0.name == group }) {
+                    s.alertRaw("userlist '\(list.name)': no such group '\(group)' specified in user '\(user.name)'", at: user.location)
+                    errors = true
+                }
+            }
+            for group in list.groups {
+                for user in group.users where !list.users.contains(where: { $0.name == user }) {
+                    s.alertRaw("userlist '\(list.name)': no such user '\(user)' specified in group '\(group.name)'", at: group.location)
+                    errors = true
+                }
+            }
+        }
+        return errors
+    }
+
+    /// `default_backend` and `use_backend` targets: exist, not a loop, compatible mode.
+    static func checkSwitching(_ s: ParserState, _ index: Int, _ backendNames: [String]) -> Bool {
+        let p = s.proxies[index]
+        guard p.isFrontend else { return false }
+        var errors = false
+        func incompatible(_ target: ProxySettings) -> Bool {
+            target.mode != p.mode && !(p.mode == .tcp && target.mode == .http)
+        }
+        if let name = p.defaultBackend, name == p.name && p.isBackend {
+            s.alertRaw("Proxy '\(p.name)': loop detected for default_backend: '\(name)'.", at: p.location)
+            errors = true
+        } else if let name = p.defaultBackend {
+            if let target = s.proxies.first(where: { $0.name == name && $0.isBackend }) {
+                if incompatible(target) {
+                    s.alertRaw("\(p.mode.rawValue) \(word(p.capabilities)) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(word(target.capabilities)) '\(target.name)' (\(target.location)) as its default backend (see 'mode').",
+                               at: p.location)
+                    errors = true
+                }
+            } else {
+                var message = "Proxy '\(p.name)': unable to find required default_backend: '\(name)'."
+                if let sug = DidYouMean.suggest(name, among: backendNames) { message += " Did you mean '\(sug)' ?" }
+                s.alertRaw(message, at: p.location)
+                errors = true
+            }
+        }
+        for rule in p.useBackendRules where !rule.isDynamic {
+            if let target = s.proxies.first(where: { $0.name == rule.backend && $0.isBackend }) {
+                if incompatible(target) {
+                    s.alertRaw("\(p.mode.rawValue) \(word(p.capabilities)) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(word(target.capabilities)) '\(target.name)' (\(target.location)) in a 'use_backend' rule (see 'mode').",
+                               at: rule.location)
+                    errors = true
+                }
+            } else {
+                var message = "Proxy '\(p.name)': unable to find required use_backend: '\(rule.backend)'."
+                if let sug = DidYouMean.suggest(rule.backend, among: backendNames) { message += " Did you mean '\(sug)' ?" }
+                s.alertRaw(message, at: rule.location)
+                errors = true
+            }
+        }
+        return errors
+    }
+
+    /// Server checks of one backend: unique names, `track` targets, TLS verification.
+    static func checkServers(_ s: ParserState, _ p: ProxySettings) -> Bool {
+        var errors = false
+        var seen: [String: SourceLocation] = [:]
+        for srv in p.servers {
+            if let first = seen[srv.name] {
+                s.alertRaw("parsing [\(srv.location)] : \(word(p.capabilities)) '\(p.name)', another server named '\(srv.name)' was already defined at line \(first.line), please use distinct names.",
+                           at: srv.location)
+                errors = true
+            } else {
+                seen[srv.name] = srv.location
+            }
+        }
+        // `track [backend/]server`: the tracked server must exist and be checked.
+        for srv in p.servers {
+            guard let track = srv.track else { continue }
+            let parts = track.split(separator: "/", maxSplits: 1).map(String.init)
+            let (backendName, serverName) = parts.count == 2 ? (parts[0], parts[1]) : (p.name, parts[0])
+            let prefix = "[\(srv.location)] : 'server \(p.name)/\(srv.name)' : "
+            guard let target = s.proxies.first(where: { $0.name == backendName && $0.isBackend }) else {
+                s.alertRaw(prefix + "unable to find required proxy '\(backendName)' for tracking.", at: srv.location)
+                errors = true
+                continue
+            }
+            guard let tracked = target.servers.first(where: { $0.name == serverName }) else {
+                s.alertRaw(prefix + "unable to find required server '\(serverName)' for tracking.", at: srv.location)
+                errors = true
+                continue
+            }
+            if !tracked.check.enabled && !tracked.agent.enabled {
+                s.alertRaw(prefix + "unable to use \(backendName)/\(serverName) for tracking as it does not have any check nor agent enabled.", at: srv.location)
+                errors = true
+            }
+        }
+        // Client certificates are loaded after parsing, as HAProxy does.
+        for srv in p.servers {
+            if let crt = srv.ssl.certificate, FileSystem.kind(crt) == .file, let problem = BindParser.certificateProblem(crt) {
+                s.alertRaw("[\(srv.location)] : 'server \(p.name)/\(srv.name)' : \(problem)", at: srv.location)
+                errors = true
+            }
+        }
+        // Servers reached over TLS must be verified unless told otherwise.
+        // (HAProxy prepares TLS for `tcp-check connect ssl` rules even when they end up unused.)
+        let tcpCheckSSL = p.healthCheck.tcpRules.contains {
+            if case let .connect(_, _, ssl, _, _, _) = $0 { return ssl } else { return false }
+        }
+        for srv in p.servers where srv.ssl.enabled || srv.check.ssl == true || tcpCheckSSL {
+            let verify = srv.ssl.verify.map { $0 == "required" } ?? s.global.sslServerVerifyRequired
+            if verify && srv.ssl.caFile == nil {
+                s.alertRaw("[\(srv.location)] : 'server \(p.name)/\(srv.name)' : verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.",
+                           at: srv.location)
+                errors = true
             }
         }
         return errors

@@ -87,8 +87,34 @@ public struct HealthCheckSettings: Sendable, Equatable {
         /// Other `option *-check` kinds (ssl-hello-chk, mysql-check, …): refused at parse.
     }
     public var kind: Kind
+    /// `http-check disable-on-404`: a 404 answer puts the server in drain (no new traffic).
+    public var disableOn404: Bool
+    /// `http-check send-state`: add an `X-Haproxy-Server-State` header to checks.
+    public var sendState: Bool
 
-    public init(kind: Kind = .tcpConnect) {
+    // What the section said, in any order; `kind` is decided from it after parsing
+    // (rules without their `option` are ignored, as in HAProxy).
+    enum Option: Equatable, Sendable { case none, httpchk, tcpCheck }
+    var option: Option = .none
+    /// `option httpchk [meth] [uri] [ver]` arguments, then `http-check send` overrides.
+    var request = HTTPCheckRequest()
+    var httpExpectations: [CheckExpectation] = []
+    var sawHTTPCheckRules = false
+    var tcpRules: [TCPCheckRule] = []
+    var sawTCPCheckRules = false
+
+    public init(kind: Kind = .tcpConnect, disableOn404: Bool = false, sendState: Bool = false) {
         self.kind = kind
+        self.disableOn404 = disableOn404
+        self.sendState = sendState
+    }
+
+    /// `kind` from the option and the rules collected while parsing.
+    mutating func resolve() {
+        switch option {
+        case .none: kind = .tcpConnect
+        case .httpchk: kind = .http(request: request, expectations: httpExpectations)
+        case .tcpCheck: kind = .tcpCheck(rules: tcpRules)
+        }
     }
 }

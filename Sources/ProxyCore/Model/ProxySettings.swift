@@ -136,6 +136,8 @@ public struct StatsSettings: Sendable, Equatable {
     /// `stats show-desc [text]`: nil = not shown; "" = the global description.
     public var showDescription: String?
     public var showLegends: Bool
+    /// `stats show-modules`: per-module statistics columns.
+    public var showModules: Bool = false
     public var hideVersion: Bool
     /// `stats admin if|unless COND`: when admin actions are allowed.
     public var admin: Condition?
@@ -162,6 +164,7 @@ public struct StatsSettings: Sendable, Equatable {
             && a.auth.map { $0.password } == b.auth.map { $0.password }
             && a.realm == b.realm && a.showNode == b.showNode
             && a.showDescription == b.showDescription && a.showLegends == b.showLegends
+            && a.showModules == b.showModules
             && a.hideVersion == b.hideVersion && a.admin == b.admin && a.scopes == b.scopes
     }
 }
@@ -186,8 +189,13 @@ public struct ProxySettings: Sendable, Equatable {
     public var defaultBackend: String?
     public var useBackendRules: [BackendSwitchingRule]
     /// ACLs of this proxy by name; an ACL name used several times ORs its criteria.
+    /// (Rules below may come first from a named `defaults` section: HAProxy runs those
+    /// before the proxy's own; their conditions already hold the ACL criteria.)
     public var acls: [ACLDefinition]
     public var httpRequestRules: [HTTPRequestRule]
+    /// `redirect …` lines (each a `.redirect` action): HAProxy evaluates them after the
+    /// `http-request` rules, whatever their order in the file.
+    public var redirectRules: [HTTPRequestRule]
     public var httpResponseRules: [HTTPResponseRule]
     /// `tcp-request connection|content accept|reject [if|unless COND]`.
     public var tcpRequestRules: [TCPRequestRule]
@@ -208,7 +216,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var logOptionLocation: SourceLocation?
     /// Log targets (with `log global` already replaced by the global targets).
     public var logs: [LogTarget]
-    /// Raw HTTP responses by status (`errorfile CODE FILE`): the file's exact bytes.
+    /// Raw HTTP responses by status (`errorfile CODE FILE`): the file's exact bytes, checked
+    /// to be a complete HTTP/1 response; an empty file means "send nothing, just close".
     public var errorFiles: [Int: [UInt8]]
     public var stats: StatsSettings
     /// `monitor-uri`.
@@ -249,6 +258,7 @@ public struct ProxySettings: Sendable, Equatable {
         useBackendRules = []
         acls = []
         httpRequestRules = []
+        redirectRules = []
         httpResponseRules = []
         tcpRequestRules = []
         timeouts = Timeouts()

@@ -118,8 +118,10 @@ public struct ServerSettings: Sendable, Equatable {
     public var location: SourceLocation
     /// The host as written (`myweb1`, `10.0.0.1`, `[::1]`, `unix@/path`).
     public var host: String
-    /// Addresses found at start-up (first one is used); empty when `init-addr none`
-    /// left the server without one, or for a Unix socket server.
+    /// Addresses found at start-up (first one is used); empty when `init-addr none` (or
+    /// `-dr`) left the server without one (it then starts in maintenance), or for a Unix
+    /// socket server. `0.0.0.0` (written `:80`, `*:80` or `0.0.0.0:80`) means HAProxy's
+    /// "the address the client connected to".
     public var addresses: [IPAddress]
     /// A Unix socket path, for `unix@/path` or `/path` servers.
     public var unixPath: String?

@@ -26,7 +26,11 @@ final class ConfigCorpusTests: XCTestCase {
             let stdoutStart = try XCTUnwrap(lines.firstIndex(of: "stdout:"))
             let expected = lines[(stderrStart + 1)..<stdoutStart].map { $0 + "\n" }.joined()
 
+            // Files the configs name are relative to the corpus folder, as for `proxyd -c` run there.
+            let previous = FileManager.default.currentDirectoryPath
+            XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(dir.path))
             let r = ConfigurationLoader.load(text: text, name: name, options: LoadOptions())
+            XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(previous))
             let rendered = DiagnosticRenderer.render(r.diagnostics, pid: 0)
                 .replacingOccurrences(of: "(0) :", with: "(PID) :")
             XCTAssertEqual(rendered, expected, name)

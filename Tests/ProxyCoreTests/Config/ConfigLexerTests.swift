@@ -53,6 +53,36 @@ final class ConfigLexerTests: XCTestCase {
         XCTAssertEqual(e.position, 19)
         XCTAssertEqual(e.trimmedLine, "default_backend 'abc")
         XCTAssertEqual(e.column, 16)
+        XCTAssertEqual(e.kind, .unmatchedQuote)
+    }
+
+    func lexError(_ line: String) -> ConfigLexer.LexError? {
+        if case let .failure(e) = ConfigLexer.split(line, environment: [:]) { return e }
+        return nil
+    }
+
+    func testInvalidHexAndVariableNamesAreErrors() {
+        XCTAssertEqual(lexError("\tdefault_backend a\\x4g")?.kind, .invalidHexSequence)
+        XCTAssertEqual(lexError("\tdefault_backend a\\x4g")?.position, 19)
+        XCTAssertEqual(lexError("x \"${HOME\"")?.kind, .unmatchedBrace)
+        XCTAssertEqual(lexError("x \"$\"")?.kind, .forbiddenVariableCharacter)
+        XCTAssertEqual(lexError("x \"${}\"")?.kind, .forbiddenVariableCharacter)
+        XCTAssertEqual(lexError("x \"$1\"")?.kind, .forbiddenVariableCharacter)
+    }
+
+    func testPseudoVariables() {
+        let lookup: (String) -> String? = { [".FILE": "a.cfg", ".LINE": "7", ".SECTION": "web", "X": "1"][$0] }
+        XCTAssertEqual(try ConfigLexer.split("x \"${.FILE}:${.LINE}:${.SECTION}:$X\"", lookup: lookup).get(), ["x", "a.cfg:7:web:1"])
+        guard case let .failure(e) = ConfigLexer.split("x \"${.FOO}\"", lookup: lookup) else { return XCTFail() }
+        XCTAssertEqual(e.kind, .forbiddenVariableCharacter)
+    }
+
+    func testAtMost64Words() {
+        let ok = (1...63).map(String.init).joined(separator: " ")
+        XCTAssertNil(lexError("description " + ok))
+        let e = lexError("\tdescription " + (1...67).map(String.init).joined(separator: " "))
+        XCTAssertEqual(e?.kind, .tooManyWords(lastWord: "63"))
+        XCTAssertEqual(e?.message, "too many words, truncating after word 64, position 190: <63>.")
     }
 }
 

@@ -4,7 +4,7 @@ import Shared
 
 final class ConfigModelTests: XCTestCase {
     func load(_ text: String, resolve: Bool = false) -> LoadResult {
-        ConfigurationLoader.load(text: text, name: "t.cfg", options: LoadOptions(resolveServers: resolve))
+        ConfigurationLoader.load(text: text + "\n", name: "t.cfg", options: LoadOptions(resolveServers: resolve))
     }
 
     func model(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> ProxyConfiguration? {
@@ -253,7 +253,7 @@ final class ConfigModelTests: XCTestCase {
         \tbind 127.0.0.1:1
         \tserver d no-such-host.invalid:80 init-addr last,libc,none
         """
-        let r = ConfigurationLoader.load(text: text, name: "t.cfg", options: LoadOptions(resolveServers: true))
+        let r = ConfigurationLoader.load(text: text + "\n", name: "t.cfg", options: LoadOptions(resolveServers: true))
         XCTAssertEqual(r.exitCode, 0, "\(r.diagnostics)")
         XCTAssertEqual(r.configuration?.proxies.first?.servers.first?.addresses, [])
     }
@@ -261,7 +261,7 @@ final class ConfigModelTests: XCTestCase {
     func testErrorfileLoadsRawBytes() throws {
         let path = NSTemporaryDirectory() + "proxyd-503-\(getpid()).http"
         let bytes: [UInt8] = Array("HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/html\r\n\r\n<h1>x</h1>\n".utf8) + [0xFF]
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let c = try XCTUnwrap(model("""
         defaults
