@@ -105,6 +105,9 @@ public final class RuntimeFrontend: @unchecked Sendable {
     /// TLS (issue 5): the context of each bind with `ssl` (same order as `binds`, nil
     /// without ssl); set by RuntimeBuilder through TLSSetup.
     var tlsContexts: [TLSServerContext?] = []
+    /// TLS (issue 5): `mode tcp` content inspection (`tcp-request inspect-delay`, content
+    /// rules, `use_backend` with `req.ssl_sni`); nil = straight to the default backend.
+    var tcpInspection: TCPInspection?
 
     init(name: String, mode: ProxyMode, binds: [BindSettings], timeouts: FrontendTimeouts,
                 maxConnections: Int?, router: Router, httpConnectionMode: HTTPConnectionMode,

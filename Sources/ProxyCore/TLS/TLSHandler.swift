@@ -553,6 +553,11 @@ extension TLSClientContext {
 }
 
 extension TLSHandler {
+    /// The TLS handler of a channel, if it has one. On the channel's event loop.
+    static func find(in channel: Channel) -> TLSHandler? {
+        try? channel.pipeline.syncOperations.handler(type: TLSHandler.self)
+    }
+
     /// The channel once its TLS handshake (if it has a TLSHandler) is done. Call on the
     /// channel's event loop, e.g. from a connect future's callback.
     public static func handshakeCompleted(on channel: Channel) -> EventLoopFuture<Channel> {

@@ -139,10 +139,12 @@ enum TLSSetup {
 
 extension TLSSetup {
     /// Builds the contexts of a frontend's `bind … ssl` lines.
-    static func attach(to frontend: RuntimeFrontend, from proxy: ProxySettings, global: GlobalSettings) throws {
+    static func attach(to frontend: RuntimeFrontend, from proxy: ProxySettings, global: GlobalSettings,
+                       backends: [String: RuntimeBackend], own: RuntimeBackend?) throws {
         frontend.tlsContexts = try frontend.binds.enumerated().map { index, bind in
             try serverContext(for: bind, frontend: frontend.name, index: index, global: global)
         }
+        frontend.tcpInspection = TCPInspection(proxy, backends: backends, own: own)
     }
 
     /// Builds the contexts of a backend's `server … ssl` lines.
