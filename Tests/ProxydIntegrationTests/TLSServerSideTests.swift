@@ -229,4 +229,27 @@ final class TLSServerSideTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertEqual(r.stdout, "9000001")
     }
+
+    /// A server whose TLS handshake fails is a failed connection attempt: retried, then
+    /// redispatched, and the client never notices (mode tcp).
+    func testFailedServerHandshakeIsRetriedElsewhere() throws {
+        let notTLS = try TestBackend(name: "echo", behaviour: .tcpEcho)
+        let web = try nginx("myweb2")
+        defer { web.stop() }
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try labGlobal() + """
+            listen tls
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+                retries 1
+                option redispatch
+                server myweb1 127.0.0.1:\(notTLS.port) ssl verify none
+                server myweb2 127.0.0.1:\(web.port) ssl verify none
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        for _ in 0..<2 {
+            let r = try Tool.curlInsecure(["https://127.0.0.1:\(port)/healthz"])
+            XCTAssertEqual(r.stdout, "ok\n", r.all)
+        }
+        XCTAssertGreaterThanOrEqual(notTLS.connectionCount, 1, "the broken server was tried")
+    }
 }
