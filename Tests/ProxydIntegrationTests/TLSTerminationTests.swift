@@ -119,6 +119,35 @@ final class TLSTerminationTests: XCTestCase {
         XCTAssertEqual(r.stdout, "app")
     }
 
+    func testCrtListWithSNIFilters() throws {
+        let app = try TestBackend(name: "app")
+        let list = try m.path("certs.list")
+        // Paths relative to crt-base; filters replace the certificate's own names; `!` excludes.
+        try """
+            # default first
+            proxy.pem
+            other.pem alias.test *.alias.test !no.alias.test
+            """.write(toFile: list, atomically: true, encoding: .utf8)
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt-list certs.list
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        func subject(_ name: String) throws -> String {
+            let r = try Tool.sClient(port: port, ["-servername", name])
+            return r.stdout.split(separator: "\n").first { $0.hasPrefix("subject=") }.map(String.init) ?? "none: \(r.all)"
+        }
+        XCTAssertEqual(try subject("alias.test"), "subject=CN = other.test")
+        XCTAssertEqual(try subject("x.alias.test"), "subject=CN = other.test")
+        XCTAssertEqual(try subject("no.alias.test"), "subject=CN = proxy.test", "excluded by !no.alias.test")
+        XCTAssertEqual(try subject("other.test"), "subject=CN = proxy.test", "the filter replaces the certificate's names")
+        XCTAssertEqual(try subject("proxy.test"), "subject=CN = proxy.test")
+    }
+
     func testALPNAndProtocolVersions() throws {
         let app = try TestBackend(name: "app")
         let port = TCP.freePort(), only13 = TCP.freePort()

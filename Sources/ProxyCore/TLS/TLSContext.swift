@@ -56,6 +56,8 @@ public final class TLSServerContext: @unchecked Sendable {
     /// SNI name (lower case) → context; `*.example.com` kept as `.example.com` in wildcards.
     private var exact: [String: OpaquePointer] = [:]
     private var wildcards: [String: OpaquePointer] = [:]
+    /// crt-list `!name` filters: names a certificate's wildcard must not answer.
+    private var excluded: [String: [OpaquePointer]] = [:]
     private var contexts: [OpaquePointer] = []
     private let strictSNI: Bool
     private var alpnWire: [UInt8]
@@ -95,9 +97,10 @@ public final class TLSServerContext: @unchecked Sendable {
             try certificate.install(on: ctx)
             try Self.configure(ctx, settings)
             if first == nil { first = ctx }
-            let (positive, negative) = (filters.filter { !$0.hasPrefix("!") }, filters.filter { $0.hasPrefix("!") })
-            for name in (positive.isEmpty ? certificate.names : positive.map { $0.lowercased() })
-                where !negative.contains("!" + name) {
+            let positive = filters.filter { !$0.hasPrefix("!") }.map { $0.lowercased() }
+            let negative = filters.filter { $0.hasPrefix("!") }.map { String($0.dropFirst()).lowercased() }
+            for name in negative { excluded[name, default: []].append(ctx) }
+            for name in (positive.isEmpty ? certificate.names : positive) where !negative.contains(name) {
                 if name.hasPrefix("*.") {
                     let suffix = String(name.dropFirst())
                     if wildcards[suffix] == nil { wildcards[suffix] = ctx }
@@ -162,8 +165,9 @@ public final class TLSServerContext: @unchecked Sendable {
     fileprivate func context(forServerName name: String) -> OpaquePointer? {
         let lower = name.lowercased()
         if let ctx = exact[lower] { return ctx }
-        if let dot = lower.firstIndex(of: ".") {
-            return wildcards[String(lower[dot...])]
+        if let dot = lower.firstIndex(of: "."), let ctx = wildcards[String(lower[dot...])],
+           !(excluded[lower]?.contains(ctx) ?? false) {
+            return ctx
         }
         return nil
     }
