@@ -89,3 +89,15 @@ final class ClientHelloParserTests: XCTestCase {
         XCTAssertNotEqual(ClientHelloParser.parse(records(truncated, size: 16_384)), .needMore)
     }
 }
+
+final class TLSBase64Tests: XCTestCase {
+    func testDecodesWhatOpenSSLWrites() {
+        XCTAssertEqual(Base64.decode("aGVsbG8="), Array("hello".utf8))
+        XCTAssertEqual(Base64.decode("aGVsbG8h"), Array("hello!".utf8))
+        XCTAssertEqual(Base64.decode("aA=="), Array("h".utf8))
+        XCTAssertEqual(Base64.decode(""), [])
+        XCTAssertNil(Base64.decode("aGVsbG8"), "length not a multiple of 4")
+        XCTAssertNil(Base64.decode("aG=sbG8="), "padding inside")
+        XCTAssertNil(Base64.decode("aGVs*G8="))
+    }
+}

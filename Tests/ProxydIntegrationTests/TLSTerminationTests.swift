@@ -200,6 +200,43 @@ final class TLSTerminationTests: XCTestCase {
         }
     }
 
+    func testTicketKeysFromAFileSurviveARestart() throws {
+        let app = try TestBackend(name: "app")
+        let keys = try m.path("ticket.keys")
+        var lines: [String] = ["# three keys, the middle one encrypts"]
+        for _ in 0..<3 {
+            let r = try Tool.run(Tool.openssl, ["rand", "-base64", "80"])
+            lines.append(r.stdout.replacingOccurrences(of: "\n", with: ""))
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: keys, atomically: true, encoding: .utf8)
+        let port = TCP.freePort(), plainPort = TCP.freePort()
+        let config = try preamble(mode: "http") + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt proxy.pem tls-ticket-keys \(keys)
+                bind 127.0.0.1:\(plainPort) ssl crt proxy.pem
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """
+        var sessions: [String: String] = [:]
+        var proxy = try ProxydProcess(config: config, waitForPorts: [port, plainPort])
+        for (p, version) in [(port, "-tls1_2"), (port, "-tls1_3"), (plainPort, "-tls1_2"), (plainPort, "-tls1_3")] {
+            let session = try m.path("restart-\(p)\(version).pem")
+            let first = try Tool.sClient(port: p, [version, "-sess_out", session])
+            XCTAssertTrue(first.stdout.contains("New, TLSv1."), first.all)
+            sessions["\(p)\(version)"] = session
+        }
+        proxy.stop()
+        proxy = try ProxydProcess(config: config, waitForPorts: [port, plainPort])
+        defer { proxy.stop() }
+        for version in ["-tls1_2", "-tls1_3"] {
+            let again = try Tool.sClient(port: port, [version, "-sess_in", sessions["\(port)\(version)"]!])
+            XCTAssertTrue(again.stdout.contains("Reused, TLSv1."), "keys from the file: resumed after a restart (\(version))")
+            let fresh = try Tool.sClient(port: plainPort, [version, "-sess_in", sessions["\(plainPort)\(version)"]!])
+            XCTAssertTrue(fresh.stdout.contains("New, TLSv1."), "random keys: a new process cannot read old tickets (\(version))")
+        }
+    }
+
     func testClientCertificateRequired() throws {
         let app = try TestBackend(name: "app")
         let port = TCP.freePort()

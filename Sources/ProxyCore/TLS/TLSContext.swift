@@ -77,6 +77,8 @@ public final class TLSServerContext: @unchecked Sendable {
         var strictSNI: Bool
         var sessionCacheSize: Int = 20_000
         var sessionIDContext: String
+        /// `tls-ticket-keys`: keys decoded from the file (48 or 80 bytes each).
+        var ticketKeys: [[UInt8]] = []
     }
 
     init(_ settings: Settings, label: String) throws {
@@ -118,11 +120,30 @@ public final class TLSServerContext: @unchecked Sendable {
                 SSL_CTX_set_alpn_select_cb(ctx, alpnSelectCallback, me)
             }
         }
+        if !settings.ticketKeys.isEmpty {
+            // HAProxy's rule: every key decrypts, the penultimate one encrypts, so that a
+            // new key appended to the file is accepted everywhere before it is used.
+            let keys = UnsafeMutablePointer<proxyd_ticket_keys>.allocate(capacity: 1)
+            keys.initialize(to: proxyd_ticket_keys())
+            ticketKeys = keys
+            for (index, key) in settings.ticketKeys.enumerated() {
+                guard proxyd_ticket_keys_set(keys, Int32(index), key, Int32(key.count)) == 1 else {
+                    throw TLSConfigurationError("'tls-ticket-keys' : key \(index + 1) is not a 48 or 80 byte key like the first one (at most \(PROXYD_MAX_TICKET_KEYS) keys).")
+                }
+            }
+            keys.pointee.encrypt = Int32(max(0, settings.ticketKeys.count - 2))
+            for ctx in contexts { _ = proxyd_SSL_CTX_use_ticket_keys(ctx, keys) }
+        }
         _ = proxyd_SSL_CTX_set_session_cache_mode(defaultContext, Int(SSL_SESS_CACHE_SERVER))
         _ = proxyd_SSL_CTX_sess_set_cache_size(defaultContext, settings.sessionCacheSize)
     }
 
-    deinit { contexts.forEach { SSL_CTX_free($0) } }
+    private var ticketKeys: UnsafeMutablePointer<proxyd_ticket_keys>?
+
+    deinit {
+        contexts.forEach { SSL_CTX_free($0) }
+        ticketKeys?.deallocate()
+    }
 
     private static func configure(_ ctx: OpaquePointer, _ settings: Settings) throws {
         _ = proxyd_SSL_CTX_set_dh_auto(ctx, 1)
