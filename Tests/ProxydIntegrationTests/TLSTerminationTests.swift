@@ -297,6 +297,24 @@ final class TLSTerminationTests: XCTestCase {
         XCTAssertTrue(lines.contains { $0.hasPrefix("127.0.0.1:") && $0.contains("] https-in/1: ") }, stderr)
     }
 
+    func testAnExpiredCertificateIsAWarningAndStillServed() throws {
+        let app = try TestBackend(name: "app")
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt expired.pem
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """, waitForPorts: [port])
+        let r = try Tool.curlInsecure(["-v", "https://127.0.0.1:\(port)/"])
+        XCTAssertEqual(r.stdout, "app", r.all)
+        XCTAssertTrue(r.stderr.contains("expire date: Feb  1 00:00:00 2019 GMT"), r.stderr)
+        let stderr = proxy.stopAndReadStderr()
+        XCTAssertTrue(stderr.contains("[WARNING]"), stderr)
+        XCTAssertTrue(stderr.contains("certificate in '\(try m.path("expired.pem"))' has expired."), stderr)
+    }
+
     func testBadCertificatesAreStartupErrorsNamingTheFile() throws {
         let mismatch = try m.path("mismatch.pem")
         try (try String(contentsOfFile: try m.path("proxy.crt"), encoding: .utf8)
