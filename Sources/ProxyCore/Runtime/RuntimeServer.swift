@@ -26,8 +26,10 @@ public final class RuntimeServer: @unchecked Sendable {
     /// The full state behind `isUsable`, for the stats page, the runtime API and checks.
     public let status: NIOLockedValueBox<ServerStatus>
     /// TLS (issue 5): `ssl` on the server line; set by RuntimeBuilder through TLSSetup.
-    /// Health checks over TLS use it too: `tls.makeHandler(handshakeTimeout:serverName:)`.
     public internal(set) var tls: TLSClientContext?
+    /// TLS (issue 5): the context health checks use (`check-ssl`, or a `server … ssl`
+    /// without `no-check-ssl`); nil = plain checks. See `makeCheckTLSHandler`.
+    public internal(set) var checkTLS: TLSClientContext?
 
     public init(name: String, index: Int, address: SocketAddress, weight: Int,
                 isBackup: Bool, maxConnections: Int?, disabled: Bool, id: Int? = nil) {

@@ -172,6 +172,13 @@ extension TLSSetup {
     static func attach(to backend: RuntimeBackend, from proxy: ProxySettings, global: GlobalSettings) throws {
         for (server, settings) in zip(backend.servers, proxy.servers) {
             server.tls = try clientContext(for: settings, backend: backend.name, global: global)
+            // Checks over TLS: `check-ssl` even on a plain server (same TLS settings),
+            // the server's own TLS unless `no-check-ssl`.
+            if settings.check.ssl ?? settings.ssl.enabled {
+                var forced = settings
+                forced.ssl.enabled = true
+                server.checkTLS = try server.tls ?? clientContext(for: forced, backend: backend.name, global: global)
+            }
         }
     }
 }
