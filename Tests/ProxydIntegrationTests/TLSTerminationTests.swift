@@ -61,6 +61,11 @@ final class TLSTerminationTests: XCTestCase {
         let lines = result.stdout.split(separator: "\n")
         XCTAssertEqual(lines, ["app 200 1", "app 200 0", "app 200 0"], "three answers on one TLS connection: \(result.all)")
         XCTAssertEqual(app.requestCount, 3)
+        // A client that sends close_notify right after its request still gets the answer.
+        let halfClosed = try Tool.run(Tool.socat, ["-t", "5", "-", "OPENSSL:127.0.0.1:\(port),verify=0"],
+                                      input: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertTrue(halfClosed.stdout.hasPrefix("HTTP/1.1 200"), halfClosed.all)
+        XCTAssertTrue(halfClosed.stdout.hasSuffix("\r\n\r\napp"), halfClosed.all)
     }
 
     func testTCPModeTerminationCarriesBytesAndHalfCloseBothWays() throws {
@@ -154,7 +159,7 @@ final class TLSTerminationTests: XCTestCase {
         let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
             frontend fe
                 bind 127.0.0.1:\(port) ssl crt proxy.pem alpn h2,http/1.1
-                bind 127.0.0.1:\(only13) ssl crt proxy.pem ssl-min-ver TLSv1.3
+                bind 127.0.0.1:\(only13) ssl crt proxy.pem ssl-min-ver TLSv1.3 curves X25519
                 default_backend app
             backend app
             \(ProxyFixture.serverLines([app]))
@@ -172,6 +177,9 @@ final class TLSTerminationTests: XCTestCase {
         XCTAssertFalse(old.stdout.contains("New, TLSv1.1,"), "below TLS 1.2 is refused by default, as in HAProxy 2.2+")
         XCTAssertTrue(old.all.contains("alert protocol version"), old.all)
         XCTAssertTrue(try Tool.sClient(port: only13, ["-tls1_3"]).stdout.contains("New, TLSv1.3,"))
+        XCTAssertTrue(try Tool.sClient(port: only13, ["-groups", "X25519:P-256"]).stdout.contains("Server Temp Key: X25519"))
+        let noCurve = try Tool.sClient(port: only13, ["-groups", "P-256"])
+        XCTAssertFalse(noCurve.stdout.contains("New, TLSv1.3,"), "curves X25519 only: P-256 refused: \(noCurve.all)")
         let refused = try Tool.sClient(port: only13, ["-tls1_2"])
         XCTAssertFalse(refused.stdout.contains("New, TLSv1.2,"))
         XCTAssertTrue(refused.all.contains("alert protocol version"), refused.all)
