@@ -145,6 +145,14 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public func handlerRemoved(context: ChannelHandlerContext) {
         finish(context)
         self.context = nil
+        // Free OpenSSL's state (buffers included) now, not when this object goes: a
+        // handler behind us that keeps its context would keep the pipeline, and us, alive.
+        if let ssl {
+            SSL_free(ssl)
+            self.ssl = nil
+            rbio = nil
+            wbio = nil
+        }
     }
 
     public func channelActive(context: ChannelHandlerContext) {
