@@ -201,7 +201,7 @@ final class TLSTerminationTests: XCTestCase {
         defer { proxy.stop() }
         for (p, version) in [(port, "-tls1_2"), (port, "-tls1_3"), (noTickets, "-tls1_2"), (noTickets, "-tls1_3")] {
             let session = try m.path("session-\(p)\(version).pem")
-            let first = try Tool.sClient(port: p, [version, "-sess_out", session])
+            let first = try Tool.sClient(port: p, [version, "-sess_out", session], hold: 1.5)  // time for TLS 1.3 tickets
             XCTAssertTrue(first.stdout.contains("New, TLSv1."), first.all)
             let second = try Tool.sClient(port: p, [version, "-sess_in", session])
             XCTAssertTrue(second.stdout.contains("Reused, TLSv1."), "\(p) \(version): \(second.all)")
@@ -230,7 +230,7 @@ final class TLSTerminationTests: XCTestCase {
         var proxy = try ProxydProcess(config: config, waitForPorts: [port, plainPort])
         for (p, version) in [(port, "-tls1_2"), (port, "-tls1_3"), (plainPort, "-tls1_2"), (plainPort, "-tls1_3")] {
             let session = try m.path("restart-\(p)\(version).pem")
-            let first = try Tool.sClient(port: p, [version, "-sess_out", session])
+            let first = try Tool.sClient(port: p, [version, "-sess_out", session], hold: 1.5)  // time for TLS 1.3 tickets
             XCTAssertTrue(first.stdout.contains("New, TLSv1."), first.all)
             sessions["\(p)\(version)"] = session
         }
