@@ -101,7 +101,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let ssl { SSL_free(ssl) }
     }
 
-    /// Completes when the handshake has (client role: server accepted us), fails when it cannot.
+    /// Client role: completes when the server accepted our handshake, fails when it cannot.
+    /// Nil in the server role.
     public var handshakeFuture: EventLoopFuture<Void>? { handshakePromise?.futureResult }
 
     /// The SNI name the client sent (server role) or we sent (client role).
@@ -138,7 +139,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        handshakePromise = context.eventLoop.makePromise(of: Void.self)
+        // Only connections to servers are waited for (ServerConnector, health checks).
+        if case .client = role { handshakePromise = context.eventLoop.makePromise(of: Void.self) }
         if context.channel.isActive { start(context) }
     }
 
