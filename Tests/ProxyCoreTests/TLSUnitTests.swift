@@ -92,12 +92,12 @@ final class ClientHelloParserTests: XCTestCase {
 
 final class TLSBase64Tests: XCTestCase {
     func testDecodesWhatOpenSSLWrites() {
-        XCTAssertEqual(Base64.decode("aGVsbG8="), Array("hello".utf8))
-        XCTAssertEqual(Base64.decode("aGVsbG8h"), Array("hello!".utf8))
-        XCTAssertEqual(Base64.decode("aA=="), Array("h".utf8))
-        XCTAssertEqual(Base64.decode(""), [])
-        XCTAssertNil(Base64.decode("aGVsbG8"), "length not a multiple of 4")
-        XCTAssertNil(Base64.decode("aG=sbG8="), "padding inside")
-        XCTAssertNil(Base64.decode("aGVs*G8="))
+        XCTAssertEqual(TLSBase64.decode("aGVsbG8="), Array("hello".utf8))
+        XCTAssertEqual(TLSBase64.decode("aGVsbG8h"), Array("hello!".utf8))
+        XCTAssertEqual(TLSBase64.decode("aA=="), Array("h".utf8))
+        XCTAssertEqual(TLSBase64.decode(""), [])
+        XCTAssertNil(TLSBase64.decode("aGVsbG8"), "length not a multiple of 4")
+        XCTAssertNil(TLSBase64.decode("aG=sbG8="), "padding inside")
+        XCTAssertNil(TLSBase64.decode("aGVs*G8="))
     }
 }

@@ -141,7 +141,7 @@ enum TLSSetup {
         for (number, line) in String(decoding: bytes, as: UTF8.self).split(separator: "\n").enumerated() {
             let text = line.trimmingSpaces
             if text.isEmpty || text.hasPrefix("#") { continue }
-            guard let key = Base64.decode(text), key.count == 48 || key.count == 80 else {
+            guard let key = TLSBase64.decode(text), key.count == 48 || key.count == 80 else {
                 throw TLSConfigurationError("'tls-ticket-keys' : '\(path)' line \(number + 1): not a base64 key of 48 or 80 bytes.")
             }
             keys.append(key)
@@ -199,7 +199,7 @@ private extension Substring {
 }
 
 /// Standard base64 (RFC 4648, with padding), as `openssl base64` writes it.
-enum Base64 {
+enum TLSBase64 {
     static func decode(_ text: String) -> [UInt8]? {
         var out: [UInt8] = []
         var accumulator = 0, bits = 0, padding = 0
