@@ -4,6 +4,8 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <openssl/pem.h>
+#include <openssl/core_names.h>
+#include <openssl/rand.h>
 #include <string.h>
 
 /* Many of OpenSSL's setters are macros over SSL_CTX_ctrl/SSL_ctrl, which Swift cannot
@@ -93,6 +95,66 @@ static inline int proxyd_X509_dns_names(X509 *cert, int index, char *buf, int si
 /* The subject's common name into buf; returns its length or -1. */
 static inline int proxyd_X509_common_name(X509 *cert, char *buf, int size) {
     return X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, size);
+}
+
+/* TLS session ticket keys from a file (HAProxy's `tls-ticket-keys`): each key is a 16-byte
+   name, an AES key and an HMAC key (16+16 for 48-byte keys, 32+32 for 80-byte keys). All
+   keys decrypt; `encrypt` is the one that encrypts new tickets. The structure lives as long
+   as the process and is found through the SSL_CTX's app data. */
+#define PROXYD_MAX_TICKET_KEYS 16
+struct proxyd_ticket_keys {
+    int count;
+    int encrypt;
+    int aes_length;   /* 16 or 32 */
+    unsigned char name[PROXYD_MAX_TICKET_KEYS][16];
+    unsigned char aes[PROXYD_MAX_TICKET_KEYS][32];
+    unsigned char hmac[PROXYD_MAX_TICKET_KEYS][32];
+};
+
+static inline int proxyd_ticket_key_callback(SSL *ssl, unsigned char *key_name, unsigned char *iv,
+                                             EVP_CIPHER_CTX *cipher, EVP_MAC_CTX *mac, int encrypt) {
+    struct proxyd_ticket_keys *keys = (struct proxyd_ticket_keys *)SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+    if (keys == NULL || keys->count == 0) return -1;
+    const EVP_CIPHER *algorithm = keys->aes_length == 32 ? EVP_aes_256_cbc() : EVP_aes_128_cbc();
+    int index = -1;
+    if (encrypt) {
+        index = keys->encrypt;
+        memcpy(key_name, keys->name[index], 16);
+        if (RAND_bytes(iv, EVP_CIPHER_get_iv_length(algorithm)) <= 0) return -1;
+        if (EVP_EncryptInit_ex(cipher, algorithm, NULL, keys->aes[index], iv) != 1) return -1;
+    } else {
+        for (int i = 0; i < keys->count; i++) {
+            if (memcmp(key_name, keys->name[i], 16) == 0) { index = i; break; }
+        }
+        if (index < 0) return 0;  /* unknown key: a full handshake */
+        if (EVP_DecryptInit_ex(cipher, algorithm, NULL, keys->aes[index], iv) != 1) return -1;
+    }
+    OSSL_PARAM params[3];
+    params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, keys->hmac[index], (size_t)keys->aes_length);
+    params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[2] = OSSL_PARAM_construct_end();
+    if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
+    /* 2: valid, but issue a new ticket under the current key. */
+    return (!encrypt && index != keys->encrypt) ? 2 : 1;
+}
+
+/* Stores key `index` (48 or 80 bytes as in the file); returns 0 when it does not fit. */
+static inline int proxyd_ticket_keys_set(struct proxyd_ticket_keys *keys, int index,
+                                         const unsigned char *key, int length) {
+    int half = length == 48 ? 16 : length == 80 ? 32 : 0;
+    if (half == 0 || index < 0 || index >= PROXYD_MAX_TICKET_KEYS) return 0;
+    if (keys->count > 0 && keys->aes_length != half) return 0;
+    keys->aes_length = half;
+    memcpy(keys->name[index], key, 16);
+    memcpy(keys->aes[index], key + 16, (size_t)half);
+    memcpy(keys->hmac[index], key + 16 + half, (size_t)half);
+    if (index >= keys->count) keys->count = index + 1;
+    return 1;
+}
+
+static inline int proxyd_SSL_CTX_use_ticket_keys(SSL_CTX *ctx, struct proxyd_ticket_keys *keys) {
+    SSL_CTX_set_app_data(ctx, keys);
+    return SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, proxyd_ticket_key_callback);
 }
 
 #endif

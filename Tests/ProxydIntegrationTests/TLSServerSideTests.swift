@@ -1,4 +1,8 @@
 import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ProxyCore
 import XCTest
 
 /// TLS towards servers (`server … ssl`), with nginx as the lab's web servers, and the lab's
@@ -228,5 +232,95 @@ final class TLSServerSideTests: XCTestCase {
         let r = try Tool.curlInsecure(["--data-binary", "@\(upload)", "https://127.0.0.1:\(port)/up"])
         XCTAssertEqual(r.status, 0, r.all)
         XCTAssertEqual(r.stdout, "9000001")
+    }
+
+    /// A server whose TLS handshake fails is a failed connection attempt: retried, then
+    /// redispatched, and the client never notices (mode tcp).
+    func testFailedServerHandshakeIsRetriedElsewhere() throws {
+        let notTLS = try TestBackend(name: "echo", behaviour: .tcpEcho)
+        let web = try nginx("myweb2")
+        defer { web.stop() }
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try labGlobal() + """
+            listen tls
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+                retries 1
+                option redispatch
+                server myweb1 127.0.0.1:\(notTLS.port) ssl verify none
+                server myweb2 127.0.0.1:\(web.port) ssl verify none
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        for _ in 0..<2 {
+            let r = try Tool.curlInsecure(["https://127.0.0.1:\(port)/healthz"])
+            XCTAssertEqual(r.stdout, "ok\n", r.all)
+        }
+        XCTAssertGreaterThanOrEqual(notTLS.connectionCount, 1, "the broken server was tried")
+    }
+
+    /// The hook for the health-check engine: a check connection made with
+    /// `makeCheckTLSHandler` speaks TLS to nginx (httpchk over TLS, check-sni), and a
+    /// plain server gets no handler unless `check-ssl`.
+    func testHealthCheckTLSHook() throws {
+        let web = try nginx("myweb1")
+        defer { web.stop() }
+        let result = ConfigurationLoader.load(text: try labGlobal() + """
+            backend app
+                option httpchk GET /healthz
+                server tls 127.0.0.1:\(web.port) check ssl verify none crt client.pem
+                server forced 127.0.0.1:\(web.port) check check-ssl verify none check-sni forced.test
+                server plain 127.0.0.1:\(web.port) check
+                server off 127.0.0.1:\(web.port) ssl verify none check no-check-ssl
+            listen x
+                bind 127.0.0.1:\(TCP.freePort())
+                server s 127.0.0.1:1
+            """, name: "hook.cfg")
+        let config = try XCTUnwrap(result.configuration, "\(result.diagnostics)")
+        let runtime = try RuntimeBuilder.build(config, threads: 1)
+        defer { runtime.shutdown() }
+        let servers = try XCTUnwrap(runtime.backend(named: "app")).servers
+        XCTAssertNil(servers[2].makeCheckTLSHandler(sni: nil, timeout: nil), "plain checks")
+        XCTAssertNil(servers[3].makeCheckTLSHandler(sni: nil, timeout: nil), "no-check-ssl")
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { try? group.syncShutdownGracefully() }
+        func check(_ server: RuntimeServer, sni: String?, path: String = "/healthz") throws -> String {
+            let collector = ResponseCollector()
+            let channel = try ClientBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls = server.makeCheckTLSHandler(sni: sni, timeout: .seconds(2)) {
+                            try channel.pipeline.syncOperations.addHandler(tls)
+                        }
+                        try channel.pipeline.syncOperations.addHandler(collector)
+                    }
+                }
+                .connect(host: "127.0.0.1", port: web.port)
+                .flatMap { TLSHandler.handshakeCompleted(on: $0) }
+                .wait()
+            try channel.writeAndFlush(ByteBuffer(string: "GET \(path) HTTP/1.0\r\n\r\n")).wait()
+            try channel.closeFuture.wait()
+            return collector.text
+        }
+        XCTAssertTrue(try check(servers[0], sni: nil).hasSuffix("\r\n\r\nok\n"), "httpchk over TLS")
+        XCTAssertTrue(try check(servers[1], sni: "forced.test").hasSuffix("ok\n"), "check-ssl on a plain server line")
+        // check-sni reaches nginx: its default page shows the SNI it got, and the client
+        // certificate of the server line.
+        XCTAssertTrue(try check(servers[1], sni: "forced.test", path: "/").contains("sni=[forced.test]"))
+        XCTAssertTrue(try check(servers[0], sni: nil, path: "/").contains("client=[CN=client.test]"))
+    }
+}
+
+/// Collects what a connection receives until it closes.
+private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    private let received = NIOLockedValueBox("")
+    var text: String { received.withLockedValue { $0 } }
+    func channelActive(context: ChannelHandlerContext) { context.fireChannelActive() }
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        received.withLockedValue { $0 += String(buffer: buffer) }
+    }
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        context.close(promise: nil)
     }
 }

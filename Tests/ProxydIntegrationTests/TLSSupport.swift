@@ -91,6 +91,34 @@ final class TLSMaterial {
         try signed("client", names: ["client.test"])
         try signed("nginx", names: ["nginx.test"])
         try selfSigned("rsa", names: ["rsa.test"], rsa: true)
+        try expired("expired")
+    }
+
+    /// A self-signed certificate valid only in January 2019 (like the lab's own), made
+    /// with `openssl ca`, which alone among the CLI tools sets past dates.
+    private func expired(_ name: String) throws {
+        let db = path("\(name)-ca")
+        try FileManager.default.createDirectory(atPath: db, withIntermediateDirectories: true)
+        try "".write(toFile: db + "/index.txt", atomically: true, encoding: .utf8)
+        try "01\n".write(toFile: db + "/serial", atomically: true, encoding: .utf8)
+        try """
+            [ ca ]
+            default_ca = d
+            [ d ]
+            database = \(db)/index.txt
+            new_certs_dir = \(db)
+            serial = \(db)/serial
+            default_md = sha256
+            policy = p
+            [ p ]
+            commonName = supplied
+            """.write(toFile: db + "/ca.cnf", atomically: true, encoding: .utf8)
+        try openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                     "-keyout", path("\(name).key"), "-out", path("\(name).csr"), "-subj", "/CN=\(name).test"])
+        try openssl(["ca", "-batch", "-config", db + "/ca.cnf", "-selfsign", "-keyfile", path("\(name).key"),
+                     "-in", path("\(name).csr"), "-out", path("\(name).crt"),
+                     "-startdate", "20190101000000Z", "-enddate", "20190201000000Z"])
+        try combine(name)
     }
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }

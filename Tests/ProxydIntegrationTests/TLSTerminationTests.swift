@@ -61,6 +61,11 @@ final class TLSTerminationTests: XCTestCase {
         let lines = result.stdout.split(separator: "\n")
         XCTAssertEqual(lines, ["app 200 1", "app 200 0", "app 200 0"], "three answers on one TLS connection: \(result.all)")
         XCTAssertEqual(app.requestCount, 3)
+        // A client that sends close_notify right after its request still gets the answer.
+        let halfClosed = try Tool.run(Tool.socat, ["-t", "5", "-", "OPENSSL:127.0.0.1:\(port),verify=0"],
+                                      input: "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertTrue(halfClosed.stdout.hasPrefix("HTTP/1.1 200"), halfClosed.all)
+        XCTAssertTrue(halfClosed.stdout.hasSuffix("\r\n\r\napp"), halfClosed.all)
     }
 
     func testTCPModeTerminationCarriesBytesAndHalfCloseBothWays() throws {
@@ -119,13 +124,42 @@ final class TLSTerminationTests: XCTestCase {
         XCTAssertEqual(r.stdout, "app")
     }
 
+    func testCrtListWithSNIFilters() throws {
+        let app = try TestBackend(name: "app")
+        let list = try m.path("certs.list")
+        // Paths relative to crt-base; filters replace the certificate's own names; `!` excludes.
+        try """
+            # default first
+            proxy.pem
+            other.pem alias.test *.alias.test !no.alias.test
+            """.write(toFile: list, atomically: true, encoding: .utf8)
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt-list certs.list
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        func subject(_ name: String) throws -> String {
+            let r = try Tool.sClient(port: port, ["-servername", name])
+            return r.stdout.split(separator: "\n").first { $0.hasPrefix("subject=") }.map(String.init) ?? "none: \(r.all)"
+        }
+        XCTAssertEqual(try subject("alias.test"), "subject=CN = other.test")
+        XCTAssertEqual(try subject("x.alias.test"), "subject=CN = other.test")
+        XCTAssertEqual(try subject("no.alias.test"), "subject=CN = proxy.test", "excluded by !no.alias.test")
+        XCTAssertEqual(try subject("other.test"), "subject=CN = proxy.test", "the filter replaces the certificate's names")
+        XCTAssertEqual(try subject("proxy.test"), "subject=CN = proxy.test")
+    }
+
     func testALPNAndProtocolVersions() throws {
         let app = try TestBackend(name: "app")
         let port = TCP.freePort(), only13 = TCP.freePort()
         let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
             frontend fe
                 bind 127.0.0.1:\(port) ssl crt proxy.pem alpn h2,http/1.1
-                bind 127.0.0.1:\(only13) ssl crt proxy.pem ssl-min-ver TLSv1.3
+                bind 127.0.0.1:\(only13) ssl crt proxy.pem ssl-min-ver TLSv1.3 curves X25519
                 default_backend app
             backend app
             \(ProxyFixture.serverLines([app]))
@@ -143,6 +177,9 @@ final class TLSTerminationTests: XCTestCase {
         XCTAssertFalse(old.stdout.contains("New, TLSv1.1,"), "below TLS 1.2 is refused by default, as in HAProxy 2.2+")
         XCTAssertTrue(old.all.contains("alert protocol version"), old.all)
         XCTAssertTrue(try Tool.sClient(port: only13, ["-tls1_3"]).stdout.contains("New, TLSv1.3,"))
+        XCTAssertTrue(try Tool.sClient(port: only13, ["-groups", "X25519:P-256"]).stdout.contains("Server Temp Key: X25519"))
+        let noCurve = try Tool.sClient(port: only13, ["-groups", "P-256"])
+        XCTAssertFalse(noCurve.stdout.contains("New, TLSv1.3,"), "curves X25519 only: P-256 refused: \(noCurve.all)")
         let refused = try Tool.sClient(port: only13, ["-tls1_2"])
         XCTAssertFalse(refused.stdout.contains("New, TLSv1.2,"))
         XCTAssertTrue(refused.all.contains("alert protocol version"), refused.all)
@@ -164,10 +201,47 @@ final class TLSTerminationTests: XCTestCase {
         defer { proxy.stop() }
         for (p, version) in [(port, "-tls1_2"), (port, "-tls1_3"), (noTickets, "-tls1_2"), (noTickets, "-tls1_3")] {
             let session = try m.path("session-\(p)\(version).pem")
-            let first = try Tool.sClient(port: p, [version, "-sess_out", session])
+            let first = try Tool.sClient(port: p, [version, "-sess_out", session], hold: 1.5)  // time for TLS 1.3 tickets
             XCTAssertTrue(first.stdout.contains("New, TLSv1."), first.all)
             let second = try Tool.sClient(port: p, [version, "-sess_in", session])
             XCTAssertTrue(second.stdout.contains("Reused, TLSv1."), "\(p) \(version): \(second.all)")
+        }
+    }
+
+    func testTicketKeysFromAFileSurviveARestart() throws {
+        let app = try TestBackend(name: "app")
+        let keys = try m.path("ticket.keys")
+        var lines: [String] = ["# three keys, the middle one encrypts"]
+        for _ in 0..<3 {
+            let r = try Tool.run(Tool.openssl, ["rand", "-base64", "80"])
+            lines.append(r.stdout.replacingOccurrences(of: "\n", with: ""))
+        }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: keys, atomically: true, encoding: .utf8)
+        let port = TCP.freePort(), plainPort = TCP.freePort()
+        let config = try preamble(mode: "http") + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt proxy.pem tls-ticket-keys \(keys)
+                bind 127.0.0.1:\(plainPort) ssl crt proxy.pem
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """
+        var sessions: [String: String] = [:]
+        var proxy = try ProxydProcess(config: config, waitForPorts: [port, plainPort])
+        for (p, version) in [(port, "-tls1_2"), (port, "-tls1_3"), (plainPort, "-tls1_2"), (plainPort, "-tls1_3")] {
+            let session = try m.path("restart-\(p)\(version).pem")
+            let first = try Tool.sClient(port: p, [version, "-sess_out", session], hold: 1.5)  // time for TLS 1.3 tickets
+            XCTAssertTrue(first.stdout.contains("New, TLSv1."), first.all)
+            sessions["\(p)\(version)"] = session
+        }
+        proxy.stop()
+        proxy = try ProxydProcess(config: config, waitForPorts: [port, plainPort])
+        defer { proxy.stop() }
+        for version in ["-tls1_2", "-tls1_3"] {
+            let again = try Tool.sClient(port: port, [version, "-sess_in", sessions["\(port)\(version)"]!])
+            XCTAssertTrue(again.stdout.contains("Reused, TLSv1."), "keys from the file: resumed after a restart (\(version))")
+            let fresh = try Tool.sClient(port: plainPort, [version, "-sess_in", sessions["\(plainPort)\(version)"]!])
+            XCTAssertTrue(fresh.stdout.contains("New, TLSv1."), "random keys: a new process cannot read old tickets (\(version))")
         }
     }
 
@@ -229,6 +303,24 @@ final class TLSTerminationTests: XCTestCase {
         XCTAssertEqual(lines.filter { $0.hasSuffix("https-in/1: Timeout during SSL handshake") }.count, 1, stderr)
         XCTAssertEqual(lines.filter { $0.contains("SSL handshake") }.count, 2, stderr)
         XCTAssertTrue(lines.contains { $0.hasPrefix("127.0.0.1:") && $0.contains("] https-in/1: ") }, stderr)
+    }
+
+    func testAnExpiredCertificateIsAWarningAndStillServed() throws {
+        let app = try TestBackend(name: "app")
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
+            frontend fe
+                bind 127.0.0.1:\(port) ssl crt expired.pem
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """, waitForPorts: [port])
+        let r = try Tool.curlInsecure(["-v", "https://127.0.0.1:\(port)/"])
+        XCTAssertEqual(r.stdout, "app", r.all)
+        XCTAssertTrue(r.stderr.contains("expire date: Feb  1 00:00:00 2019 GMT"), r.stderr)
+        let stderr = proxy.stopAndReadStderr()
+        XCTAssertTrue(stderr.contains("[WARNING]"), stderr)
+        XCTAssertTrue(stderr.contains("certificate in '\(try m.path("expired.pem"))' has expired."), stderr)
     }
 
     func testBadCertificatesAreStartupErrorsNamingTheFile() throws {

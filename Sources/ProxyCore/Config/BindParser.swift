@@ -10,7 +10,7 @@ enum BindParser {
         "verify", "name", "id", "interface", "maxconn", "backlog", "mode", "user", "group", "uid", "gid",
         "process", "thread", "ssl-min-ver", "ssl-max-ver", "tcp-ut", "mss", "namespace", "nice", "level",
         "severity-output", "proto", "ca-ignore-err", "crt-ignore-err", "ca-sign-file", "ca-sign-pass",
-        "ca-verify-file", "shards", "tls-ticket-keys",
+        "ca-verify-file", "shards", "sigalgs", "client-sigalgs", "tls-ticket-keys",
     ]
     static let flags: Set<String> = [
         "ssl", "accept-proxy", "accept-netscaler-cip", "transparent", "v4v6", "v6only", "defer-accept", "tfo",
@@ -106,6 +106,12 @@ enum BindParser {
                     return
                 }
                 ssl.crlFile = path
+            case "tls-ticket-keys":
+                guard FileSystem.kind(v) == .file else {
+                    s.alert(l, "\(prefix) : 'tls-ticket-keys' : failed to open file '\(v)'.")
+                    return
+                }
+                ssl.ticketKeysFile = v
             case "ciphers": ssl.ciphers = v
             case "ciphersuites": ssl.cipherSuites = v
             case "alpn": ssl.alpn = v.split(separator: ",").map(String.init)

@@ -29,9 +29,7 @@ final class CheckRunner {
     let readTimeout: Int?
     var health: CheckHealth
     var report: CheckReport
-    /// Checks over TLS (`check-ssl`, or a server with `ssl` checked on its own address
-    /// and port, as HAProxy inherits it), with `check-sni` when given.
-    var overTLS = false
+    /// `check-sni`: the name sent in checks over TLS.
     var checkSNI: String?
     var isAgent: Bool { if case .agent = script { return true } else { return false } }
 
@@ -94,8 +92,6 @@ final class CheckRunner {
                                  interval: settings.check.interval, fastInterval: settings.check.fastInterval,
                                  downInterval: settings.check.downInterval,
                                  rise: settings.check.rise, fall: settings.check.fall)
-        runner.overTLS = settings.check.ssl
-            ?? (settings.ssl.enabled && settings.check.port == nil && settings.check.address == nil)
         runner.checkSNI = settings.check.sni
         return runner
     }
@@ -147,17 +143,14 @@ final class CheckRunner {
         started = .now()
         received.removeAll(keepingCapacity: true)
         step = 1
-        // The server's TLS context exists once TLSSetup attached it (servers with `ssl`).
-        let tls = overTLS ? server.tls : nil
+        // Over TLS when TLSSetup says so (`check-ssl`, or `ssl` on the server); agents never.
+        let tls = isAgent ? nil : server.makeCheckTLSHandler(sni: checkSNI, timeout: .milliseconds(Int64(connectTimeout)))
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(Int64(connectTimeout)))
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            tls.makeHandler(handshakeTimeout: .milliseconds(Int64(connectTimeout)), serverName: checkSNI))
-                    }
+                    if let tls { try channel.pipeline.syncOperations.addHandler(tls) }
                     try channel.pipeline.syncOperations.addHandler(CheckConnectionHandler(runner: self))
                 }
             }

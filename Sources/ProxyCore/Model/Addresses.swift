@@ -126,6 +126,8 @@ public struct BindSSLSettings: Sendable, Equatable {
     /// Version options as written: `no-sslv3`, `no-tlsv10`, `ssl-min-ver TLSv1.2`, `force-tlsv12`, ….
     public var options: [String]
     public var strictSNI: Bool
+    /// `tls-ticket-keys FILE`: session ticket keys shared by processes and reloads.
+    public var ticketKeysFile: String? = nil
 
     public init() {
         enabled = false

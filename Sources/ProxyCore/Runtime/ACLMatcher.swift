@@ -79,8 +79,11 @@ struct CompiledCriterion {
             return patterns.isEmpty ? count > 0 : matchesInteger(count)
         case .alwaysTrue: return true
         case .alwaysFalse: return false
-        case .sslFrontend: return patterns.isEmpty ? false : matchesInteger(0)
-        case .sslSNI: return false
+        // TLS (issue 5): set by TLSHandler (ssl_fc, ssl_fc_sni) or a peeked ClientHello (req.ssl_sni).
+        case .sslFrontend: return matchesInteger(facts.connection.isTLS ? 1 : 0)
+        case .sslSNI:
+            guard let name = facts.connection.tlsServerName else { return false }
+            return name.withUnsafeBytes { matches($0) }
         }
     }
 

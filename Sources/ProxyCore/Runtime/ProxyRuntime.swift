@@ -120,6 +120,13 @@ public final class ProxyRuntime: @unchecked Sendable {
         counters.totalSessions.increment()
         switch frontend.mode {
         case .tcp:
+            // TLS (issue 5): route on the ClientHello (req.ssl_sni) and content rules first.
+            if let inspection = frontend.tcpInspection {
+                return TCPContentInspector(frontend: frontend, inspection: inspection) { [self] backend in
+                    TCPSession(frontend: frontend, backend: backend, loopStates: loopStates,
+                               counters: counters, registry: sessions)
+                }
+            }
             guard let backend = frontend.router.defaultBackend else {
                 return RejectingSession()
             }

@@ -98,6 +98,10 @@ struct ConnectionFacts {
     var localPort: Int = 0
     /// The client's address as text, for `X-Forwarded-For`.
     var clientAddressText: [UInt8] = []
+    /// TLS (issue 5): the connection came over TLS terminated here (`ssl_fc`), and the SNI
+    /// name of its handshake or of a ClientHello peeked in `mode tcp` (`ssl_fc_sni`, `req.ssl_sni`).
+    var isTLS = false
+    var tlsServerName: [UInt8]? = nil
 
     init(channel: Channel) {
         if let remote = channel.remoteAddress {
@@ -108,6 +112,10 @@ struct ConnectionFacts {
         if let local = channel.localAddress {
             localAddress = Self.bytes(of: local)
             localPort = local.port ?? 0
+        }
+        if let tls = TLSHandler.find(in: channel) {  // TLS (issue 5)
+            isTLS = true
+            tlsServerName = tls.serverName.map { Array($0.utf8) }
         }
     }
 

@@ -73,7 +73,8 @@ public enum RuntimeBuilder {
                 errorPages: ErrorPages(errorFiles: proxy.errorFiles),
                 requestRules: requestRules,
                 responseRules: responseRules))
-            try TLSSetup.attach(to: frontends[frontends.count - 1], from: proxy, global: config.global)  // TLS (issue 5)
+            try TLSSetup.attach(to: frontends[frontends.count - 1], from: proxy, global: config.global,
+                                backends: backendByName, own: own)  // TLS (issue 5)
         }
         let threadCount = threads ?? config.global.nbthread ?? System.coreCount
         if let maxconn = config.global.maxconn { ResourceLimits.ensureDescriptors(forConnections: maxconn) }

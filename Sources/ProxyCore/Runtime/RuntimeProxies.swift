@@ -112,6 +112,9 @@ public final class RuntimeFrontend: @unchecked Sendable {
     /// Traffic logs (Logging/TrafficLog); nil when this frontend does not log, and then
     /// sessions keep no log record at all.
     var trafficLog: TrafficLog?
+    /// TLS (issue 5): `mode tcp` content inspection (`tcp-request inspect-delay`, content
+    /// rules, `use_backend` with `req.ssl_sni`); nil = straight to the default backend.
+    var tcpInspection: TCPInspection?
 
     init(name: String, mode: ProxyMode, binds: [BindSettings], timeouts: FrontendTimeouts,
                 maxConnections: Int?, router: Router, httpConnectionMode: HTTPConnectionMode,

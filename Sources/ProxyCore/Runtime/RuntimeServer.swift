@@ -31,13 +31,15 @@ public final class RuntimeServer: @unchecked Sendable {
     /// The full state behind `isUsable`, for the stats page, the runtime API and checks.
     public let status: NIOLockedValueBox<ServerStatus>
     /// TLS (issue 5): `ssl` on the server line; set by RuntimeBuilder through TLSSetup.
-    /// Health checks over TLS use it too: `tls.makeHandler(handshakeTimeout:serverName:)`.
     public internal(set) var tls: TLSClientContext?
     /// Health-check results (last check and agent status, codes, durations, last change);
     /// nil without `check`/`agent-check`. Set once at build time (Health/HealthMonitor).
     public internal(set) var health: ServerHealth?
     /// Traffic of this server for the stats page and the runtime API (issue 4).
     public let counters = SessionCounters()
+    /// TLS (issue 5): the context health checks use (`check-ssl`, or a `server … ssl`
+    /// without `no-check-ssl`); nil = plain checks. See `makeCheckTLSHandler`.
+    public internal(set) var checkTLS: TLSClientContext?
 
     public init(name: String, index: Int, address: SocketAddress, weight: Int,
                 isBackup: Bool, maxConnections: Int?, disabled: Bool, id: Int? = nil) {

@@ -56,6 +56,8 @@ public final class TLSServerContext: @unchecked Sendable {
     /// SNI name (lower case) → context; `*.example.com` kept as `.example.com` in wildcards.
     private var exact: [String: OpaquePointer] = [:]
     private var wildcards: [String: OpaquePointer] = [:]
+    /// crt-list `!name` filters: names a certificate's wildcard must not answer.
+    private var excluded: [String: [OpaquePointer]] = [:]
     private var contexts: [OpaquePointer] = []
     private let strictSNI: Bool
     private var alpnWire: [UInt8]
@@ -75,6 +77,8 @@ public final class TLSServerContext: @unchecked Sendable {
         var strictSNI: Bool
         var sessionCacheSize: Int = 20_000
         var sessionIDContext: String
+        /// `tls-ticket-keys`: keys decoded from the file (48 or 80 bytes each).
+        var ticketKeys: [[UInt8]] = []
     }
 
     init(_ settings: Settings, label: String) throws {
@@ -95,9 +99,10 @@ public final class TLSServerContext: @unchecked Sendable {
             try certificate.install(on: ctx)
             try Self.configure(ctx, settings)
             if first == nil { first = ctx }
-            let (positive, negative) = (filters.filter { !$0.hasPrefix("!") }, filters.filter { $0.hasPrefix("!") })
-            for name in (positive.isEmpty ? certificate.names : positive.map { $0.lowercased() })
-                where !negative.contains("!" + name) {
+            let positive = filters.filter { !$0.hasPrefix("!") }.map { $0.lowercased() }
+            let negative = filters.filter { $0.hasPrefix("!") }.map { String($0.dropFirst()).lowercased() }
+            for name in negative { excluded[name, default: []].append(ctx) }
+            for name in (positive.isEmpty ? certificate.names : positive) where !negative.contains(name) {
                 if name.hasPrefix("*.") {
                     let suffix = String(name.dropFirst())
                     if wildcards[suffix] == nil { wildcards[suffix] = ctx }
@@ -115,11 +120,30 @@ public final class TLSServerContext: @unchecked Sendable {
                 SSL_CTX_set_alpn_select_cb(ctx, alpnSelectCallback, me)
             }
         }
+        if !settings.ticketKeys.isEmpty {
+            // HAProxy's rule: every key decrypts, the penultimate one encrypts, so that a
+            // new key appended to the file is accepted everywhere before it is used.
+            let keys = UnsafeMutablePointer<proxyd_ticket_keys>.allocate(capacity: 1)
+            keys.initialize(to: proxyd_ticket_keys())
+            ticketKeys = keys
+            for (index, key) in settings.ticketKeys.enumerated() {
+                guard proxyd_ticket_keys_set(keys, Int32(index), key, Int32(key.count)) == 1 else {
+                    throw TLSConfigurationError("'tls-ticket-keys' : key \(index + 1) is not a 48 or 80 byte key like the first one (at most \(PROXYD_MAX_TICKET_KEYS) keys).")
+                }
+            }
+            keys.pointee.encrypt = Int32(max(0, settings.ticketKeys.count - 2))
+            for ctx in contexts { _ = proxyd_SSL_CTX_use_ticket_keys(ctx, keys) }
+        }
         _ = proxyd_SSL_CTX_set_session_cache_mode(defaultContext, Int(SSL_SESS_CACHE_SERVER))
         _ = proxyd_SSL_CTX_sess_set_cache_size(defaultContext, settings.sessionCacheSize)
     }
 
-    deinit { contexts.forEach { SSL_CTX_free($0) } }
+    private var ticketKeys: UnsafeMutablePointer<proxyd_ticket_keys>?
+
+    deinit {
+        contexts.forEach { SSL_CTX_free($0) }
+        ticketKeys?.deallocate()
+    }
 
     private static func configure(_ ctx: OpaquePointer, _ settings: Settings) throws {
         _ = proxyd_SSL_CTX_set_dh_auto(ctx, 1)
@@ -162,8 +186,9 @@ public final class TLSServerContext: @unchecked Sendable {
     fileprivate func context(forServerName name: String) -> OpaquePointer? {
         let lower = name.lowercased()
         if let ctx = exact[lower] { return ctx }
-        if let dot = lower.firstIndex(of: ".") {
-            return wildcards[String(lower[dot...])]
+        if let dot = lower.firstIndex(of: "."), let ctx = wildcards[String(lower[dot...])],
+           !(excluded[lower]?.contains(ctx) ?? false) {
+            return ctx
         }
         return nil
     }

@@ -73,8 +73,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var socketInputClosed = false
     private var inputClosedFired = false
     private var closeNotifySent = false
-    /// The server role told the session channelActive.
-    private var sessionActive = false
+    /// The handshake completed: the handler behind this one knows the connection (server
+    /// role: it got channelActive; client role: the connector handed it the channel).
+    /// Before, a failure is this handler's alone: nothing behind it hears of it.
+    private var upstreamOpen = false
     private var receivedBytes = 0
     private var timer: Scheduled<Void>?
     private var counted = false
@@ -99,7 +101,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let ssl { SSL_free(ssl) }
     }
 
-    /// Completes when the handshake has (client role: server accepted us), fails when it cannot.
+    /// Client role: completes when the server accepted our handshake, fails when it cannot.
+    /// Nil in the server role.
     public var handshakeFuture: EventLoopFuture<Void>? { handshakePromise?.futureResult }
 
     /// The SNI name the client sent (server role) or we sent (client role).
@@ -136,13 +139,22 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        handshakePromise = context.eventLoop.makePromise(of: Void.self)
+        // Only connections to servers are waited for (ServerConnector, health checks).
+        if case .client = role { handshakePromise = context.eventLoop.makePromise(of: Void.self) }
         if context.channel.isActive { start(context) }
     }
 
     public func handlerRemoved(context: ChannelHandlerContext) {
         finish(context)
         self.context = nil
+        // Free OpenSSL's state (buffers included) now, not when this object goes: a
+        // handler behind us that keeps its context would keep the pipeline, and us, alive.
+        if let ssl {
+            SSL_free(ssl)
+            self.ssl = nil
+            rbio = nil
+            wbio = nil
+        }
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -247,9 +259,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if sessionReused { TLSStatistics.frontendResumed.increment() }
             handshakeSettled = true
             handshakePromise?.succeed(())
-            sessionActive = true
+            upstreamOpen = true
             context.fireChannelActive()
         case .client:
+            upstreamOpen = true
             TLSStatistics.backendHandshakes.increment()
             if sessionReused { TLSStatistics.backendResumed.increment() }
             let writes = pendingWrites
@@ -327,7 +340,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard let event = event as? ChannelEvent, case .inputClosed = event else {
-            if sessionActive || !isServer { context.fireUserInboundEventTriggered(event) }
+            if upstreamOpen { context.fireUserInboundEventTriggered(event) }
             return
         }
         socketInputClosed = true
@@ -349,7 +362,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public func channelInactive(context: ChannelHandlerContext) {
         if state == .handshaking { fail(context, .aborted) }
         finish(context)
-        if sessionActive || !isServer { context.fireChannelInactive() }
+        if upstreamOpen { context.fireChannelInactive() }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -357,16 +370,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             fail(context, .aborted)
             return
         }
-        if sessionActive || !isServer { context.fireErrorCaught(error) }
+        if upstreamOpen { context.fireErrorCaught(error) }
     }
 
     public func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if sessionActive || !isServer { context.fireChannelWritabilityChanged() }
-    }
-
-    private var isServer: Bool {
-        if case .server = role { return true }
-        return false
+        if upstreamOpen { context.fireChannelWritabilityChanged() }
     }
 
     private var hasBufferedInput: Bool {
@@ -383,6 +391,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         while true {
             if out.writableBytes == 0 {
                 deliver(context, out)
+                if state != .open { return }  // the session closed as it read
                 out = context.channel.allocator.buffer(capacity: 16_384)
             }
             out.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { space in
@@ -392,6 +401,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if rc <= 0 { break }
         }
         if out.readableBytes > 0 { deliver(context, out) }
+        if state != .open { return }
         let error = SSL_get_error(ssl, rc)
         // Post-handshake messages may need an answer (key update).
         if let wbio, BIO_ctrl_pending(wbio) > 0 { flushOutput(context) }
@@ -402,7 +412,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             peerSentCloseNotify = true
         default:
             let reason = OpenSSL.firstReason() ?? "error \(error)"
-            if sessionActive || !isServer { context.fireErrorCaught(TLSProtocolError(reason: reason)) }
+            if upstreamOpen { context.fireErrorCaught(TLSProtocolError(reason: reason)) }
             state = .closed
             context.close(promise: nil)
         }
@@ -502,7 +512,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if rc <= 0 {
                 let reason = OpenSSL.firstReason() ?? "write error"
                 promise?.fail(TLSProtocolError(reason: reason))
-                if sessionActive || !isServer { context.fireErrorCaught(TLSProtocolError(reason: reason)) }
+                if upstreamOpen { context.fireErrorCaught(TLSProtocolError(reason: reason)) }
                 context.close(promise: nil)
                 return
             }
@@ -553,6 +563,11 @@ extension TLSClientContext {
 }
 
 extension TLSHandler {
+    /// The TLS handler of a channel, if it has one. On the channel's event loop.
+    static func find(in channel: Channel) -> TLSHandler? {
+        try? channel.pipeline.syncOperations.handler(type: TLSHandler.self)
+    }
+
     /// The channel once its TLS handshake (if it has a TLSHandler) is done. Call on the
     /// channel's event loop, e.g. from a connect future's callback.
     public static func handshakeCompleted(on channel: Channel) -> EventLoopFuture<Channel> {

@@ -40,7 +40,8 @@ enum TLSSetup {
                 common: common, certificates: certificates, caFile: ssl.caFile, crlFile: ssl.crlFile,
                 verify: ssl.verify ?? "none", alpn: alpn, strictSNI: ssl.strictSNI,
                 sessionCacheSize: global.tunables["tune.ssl.cachesize"].flatMap { Int($0) } ?? 20_000,
-                sessionIDContext: "proxyd/\(frontend)/\(index)")
+                sessionIDContext: "proxyd/\(frontend)/\(index)",
+                ticketKeys: try ssl.ticketKeysFile.map(ticketKeys) ?? [])
             // HAProxy names an unnamed listener by its number in the frontend.
             let label = "\(frontend)/\(bind.name ?? String(index + 1))"
             let context = try TLSServerContext(settings, label: label)
@@ -131,6 +132,26 @@ enum TLSSetup {
         return result
     }
 
+    /// A `tls-ticket-keys` file: one base64 key per line, `#` comments.
+    static func ticketKeys(_ path: String) throws -> [[UInt8]] {
+        guard case let .success(bytes) = FileSystem.read(path) else {
+            throw TLSConfigurationError("'tls-ticket-keys' : failed to open file '\(path)'.")
+        }
+        var keys: [[UInt8]] = []
+        for (number, line) in String(decoding: bytes, as: UTF8.self).split(separator: "\n").enumerated() {
+            let text = line.trimmingSpaces
+            if text.isEmpty || text.hasPrefix("#") { continue }
+            guard let key = TLSBase64.decode(text), key.count == 48 || key.count == 80 else {
+                throw TLSConfigurationError("'tls-ticket-keys' : '\(path)' line \(number + 1): not a base64 key of 48 or 80 bytes.")
+            }
+            keys.append(key)
+        }
+        guard !keys.isEmpty else {
+            throw TLSConfigurationError("'tls-ticket-keys' : no key in '\(path)'.")
+        }
+        return keys
+    }
+
     static func warn(_ message: String, at location: SourceLocation) {
         let d = Diagnostic.parsing(.warning, location, message)
         fputs(DiagnosticRenderer.render(d, pid: getpid()) + "\n", stderr)
@@ -139,16 +160,25 @@ enum TLSSetup {
 
 extension TLSSetup {
     /// Builds the contexts of a frontend's `bind … ssl` lines.
-    static func attach(to frontend: RuntimeFrontend, from proxy: ProxySettings, global: GlobalSettings) throws {
+    static func attach(to frontend: RuntimeFrontend, from proxy: ProxySettings, global: GlobalSettings,
+                       backends: [String: RuntimeBackend], own: RuntimeBackend?) throws {
         frontend.tlsContexts = try frontend.binds.enumerated().map { index, bind in
             try serverContext(for: bind, frontend: frontend.name, index: index, global: global)
         }
+        frontend.tcpInspection = TCPInspection(proxy, backends: backends, own: own)
     }
 
     /// Builds the contexts of a backend's `server … ssl` lines.
     static func attach(to backend: RuntimeBackend, from proxy: ProxySettings, global: GlobalSettings) throws {
         for (server, settings) in zip(backend.servers, proxy.servers) {
             server.tls = try clientContext(for: settings, backend: backend.name, global: global)
+            // Checks over TLS: `check-ssl` even on a plain server (same TLS settings),
+            // the server's own TLS unless `no-check-ssl`.
+            if settings.check.ssl ?? settings.ssl.enabled {
+                var forced = settings
+                forced.ssl.enabled = true
+                server.checkTLS = try server.tls ?? clientContext(for: forced, backend: backend.name, global: global)
+            }
         }
     }
 }
@@ -158,5 +188,41 @@ extension RuntimeFrontend {
     func tlsContext(for bind: BindSettings) -> TLSServerContext? {
         guard let index = binds.firstIndex(of: bind), index < tlsContexts.count else { return nil }
         return tlsContexts[index]
+    }
+}
+
+private extension Substring {
+    var trimmingSpaces: String {
+        String(drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed()
+            .drop(while: { $0 == " " || $0 == "\t" || $0 == "\r" }).reversed())
+    }
+}
+
+/// Standard base64 (RFC 4648, with padding), as `openssl base64` writes it.
+enum TLSBase64 {
+    static func decode(_ text: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        var accumulator = 0, bits = 0, padding = 0
+        for c in text.utf8 {
+            let value: Int
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = Int(c - UInt8(ascii: "A"))
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = Int(c - UInt8(ascii: "a")) + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int(c - UInt8(ascii: "0")) + 52
+            case UInt8(ascii: "+"): value = 62
+            case UInt8(ascii: "/"): value = 63
+            case UInt8(ascii: "="): padding += 1; continue
+            default: return nil
+            }
+            if padding > 0 { return nil }
+            accumulator = accumulator << 6 | value
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8((accumulator >> bits) & 0xff))
+            }
+        }
+        guard padding <= 2, (text.utf8.count % 4) == 0 else { return nil }
+        return out
     }
 }
