@@ -29,6 +29,8 @@ final class CheckRunner {
     let readTimeout: Int?
     var health: CheckHealth
     var report: CheckReport
+    /// With `option tcp-check`, HAProxy says where a connection failed: appended to the info.
+    var connectStepInfo: String?
     var isAgent: Bool { if case .agent = script { return true } else { return false } }
 
     private var loop: EventLoop?
@@ -82,6 +84,12 @@ final class CheckRunner {
             var implicit = true
             if case .connect? = rules.first { implicit = false }
             script = steps.count == 1 ? .connect : .tcp(steps: steps, hasExpect: hasExpect, implicitConnect: implicit)
+            let runner = CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
+                                     interval: settings.check.interval, fastInterval: settings.check.fastInterval,
+                                     downInterval: settings.check.downInterval,
+                                     rise: settings.check.rise, fall: settings.check.fall)
+            runner.connectStepInfo = implicit ? " at initial connection step of tcp-check" : " at step 1 of tcp-check (connect)"
+            return runner
         case .http(let request, let expectations):
             script = .http(request: CheckEvaluation.httpRequest(request), expectations: expectations,
                            needsBody: CheckEvaluation.needsBody(expectations))
@@ -156,7 +164,9 @@ final class CheckRunner {
                 deadline = loop.scheduleTask(in: .milliseconds(Int64(remaining))) { [self] in timedOut() }
                 connected(channel)
             case .failure(let error):
-                finish(Self.connectFailure(error))
+                var result = Self.connectFailure(error)
+                if let step = connectStepInfo { result.info = (result.info ?? "") + step }
+                finish(result)
             }
         }
     }
