@@ -166,3 +166,58 @@ final class HealthCheckEvaluationTests: XCTestCase {
                        ["L4OK", "L4TOUT", "L4CON", "L6OK", "L6TOUT", "L6RSP", "L7TOUT", "L7RSP", "L7OK", "L7OKC", "L7STS"])
     }
 }
+
+/// `observe layer4|layer7` with `error-limit`: traffic errors counted like HAProxy's.
+final class HealthObserveTests: XCTestCase {
+    func testLayer4CountsConnectFailuresAndConnectionsClear() {
+        let health = ServerHealth(check: nil, agent: nil, observe: .layer4, errorLimit: 3)
+        var reached: [(Int, String)] = []
+        health.errorsReached = { reached.append(($0, $1)) }
+        health.observed(.connectFailed)
+        health.observed(.connectFailed)
+        health.observed(.connected)  // clears
+        health.observed(.connectFailed)
+        health.observed(.connectFailed)
+        health.observed(.httpStatus(503))  // not layer4's business
+        XCTAssertTrue(reached.isEmpty)
+        health.observed(.connectFailed)
+        XCTAssertEqual(reached.map(\.0), [3])
+        XCTAssertEqual(reached.map(\.1), ["L4 unsuccessful connection"])
+    }
+
+    func testLayer7Counts5xxButNot501Nor505() {
+        let health = ServerHealth(check: nil, agent: nil, observe: .layer7, errorLimit: 2)
+        var reached: [String] = []
+        health.errorsReached = { reached.append($1) }
+        health.observed(.httpStatus(501))
+        health.observed(.httpStatus(505))
+        health.observed(.httpStatus(500))
+        health.observed(.httpStatus(200))  // clears
+        health.observed(.httpStatus(502))
+        health.observed(.connected)  // a connection is not an answer: no change
+        health.observed(.invalidResponse)
+        XCTAssertEqual(reached, ["Invalid http response"])
+    }
+
+    func testNoObserveTouchesNothing() {
+        let health = ServerHealth(check: nil, agent: nil)
+        var called = false
+        health.errorsReached = { _, _ in called = true }
+        for _ in 0..<20 { health.observed(.connectFailed) }
+        XCTAssertFalse(called)
+    }
+
+    func testOnErrorArithmetic() {
+        var h = CheckHealth(rise: 2, fall: 3)
+        _ = h.record(passed: true)  // 3/3 UP
+        h.preFatal()
+        XCTAssertEqual(h.record(passed: false).transition, nil, "sudden-death: still up…")
+        XCTAssertEqual(h.record(passed: false).transition, .wentDown, "…and the next failure marks it down")
+        var m = CheckHealth(rise: 2, fall: 3)
+        _ = m.record(passed: true)
+        m.lastChance()
+        XCTAssertEqual(m.record(passed: false).transition, .wentDown, "mark-down")
+        XCTAssertEqual(CheckResult(status: .healthAnalyze, info: "Detected 2 consecutive errors, last one was: L4 unsuccessful connection").logDetails,
+                       ", reason: Health analyze, info: \"Detected 2 consecutive errors, last one was: L4 unsuccessful connection\"")
+    }
+}

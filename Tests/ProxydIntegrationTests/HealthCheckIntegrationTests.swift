@@ -156,6 +156,33 @@ final class HealthCheckIntegrationTests: XCTestCase {
     }
 }
 
+extension HealthCheckIntegrationTests {
+    /// `observe layer4`: traffic that cannot connect counts as failed checks, though the
+    /// check port answers; a server in maintenance (`disabled`) is not checked.
+    func testObservedErrorsMarkDownAndDisabledIsNotChecked() throws {
+        let log = try LogReceiver()
+        defer { log.stop() }
+        let checkTarget = try TestBackend(name: "check")
+        let refused = TCP.freePort()
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: config(log: log, port: port, backend: """
+            backend app
+                retries 0
+                option log-health-checks
+                server s1 127.0.0.1:\(refused) check port \(checkTarget.port) inter 10s observe layer4 error-limit 2 on-error mark-down
+                server off 127.0.0.1:\(refused) check inter 200ms disabled
+            """), waitForPorts: [port])
+        defer { proxy.stop() }
+        XCTAssertNotNil(log.wait(for: "Health check for server app/s1 succeeded"))
+        for _ in 0..<2 { XCTAssertEqual(try ProxyFixture.get(port: port).status, 503) }
+        XCTAssertEqual(log.wait(for: "Health check for server app/s1 failed"),
+                       "Health check for server app/s1 failed, reason: Health analyze, info: \"Detected 2 consecutive errors, last one was: L4 unsuccessful connection\", status: 0/2 DOWN.")
+        XCTAssertNotNil(log.wait(for: "Server app/s1 is DOWN."))
+        usleep(500_000)
+        XCTAssertFalse(log.messages.contains { $0.contains("app/off") }, log.messages.joined(separator: "\n"))
+    }
+}
+
 /// A TCP server that answers every connection with one line and closes (an agent).
 final class OneLineServer: @unchecked Sendable {
     let port: Int

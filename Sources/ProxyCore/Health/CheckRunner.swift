@@ -143,6 +143,11 @@ final class CheckRunner {
 
     private func run() {
         guard let loop, !running, !monitor.isStopped else { return }
+        // A server in maintenance is not checked (HAProxy pauses its checks).
+        if server.status.withLockedValue({ $0.admin == .maintenance }), !isAgent {
+            schedule(after: interval)
+            return
+        }
         running = true
         started = .now()
         received.removeAll(keepingCapacity: true)
@@ -308,6 +313,12 @@ final class CheckRunner {
         channel = nil
         var result = outcome
         result.durationMilliseconds = elapsed()
+        conclude(result, agentReply: agentReply)
+        schedule(after: nextInterval())
+    }
+
+    /// Counts a result, publishes it and lets the monitor act on it.
+    private func conclude(_ result: CheckResult, agentReply: CheckEvaluation.AgentReply? = nil) {
         let statusChanged = result.status != lastStatus
         lastStatus = result.status
         let passed: Bool
@@ -325,8 +336,27 @@ final class CheckRunner {
         report.result = result
         report.health = health.health
         if !passed && counts { report.failures += 1 }
+        if passed, !isAgent { server.health?.clearObservedErrors() }
         monitor.apply(self, result: result, change: change, statusChanged: statusChanged, agentReply: agentReply)
-        schedule(after: nextInterval())
+    }
+
+    /// `observe`: `error-limit` consecutive traffic errors were seen; `on-error` says what
+    /// they do, and each choice brings the next check forward to `fastinter`.
+    func observedErrors(count: Int, last: String, onError: ServerOnError) {
+        guard !monitor.isStopped else { return }
+        switch onError {
+        case .fastinter: break
+        case .failCheck: break
+        case .suddenDeath: health.preFatal()
+        case .markDown: health.lastChance()
+        }
+        if onError != .fastinter {
+            conclude(CheckResult(status: .healthAnalyze, info: "Detected \(count) consecutive errors, last one was: \(last)"))
+        }
+        if !running {
+            timer?.cancel()
+            schedule(after: fastInterval ?? interval)
+        }
     }
 }
 

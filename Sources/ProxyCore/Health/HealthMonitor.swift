@@ -33,6 +33,8 @@ public final class HealthMonitor: @unchecked Sendable {
     }
 
     weak var runtime: ProxyRuntime?
+    /// `on-error` of each observed server.
+    private var onError: [ObjectIdentifier: ServerOnError] = [:]
     private let stopped = ManagedAtomic(false)
     var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
@@ -58,7 +60,10 @@ public final class HealthMonitor: @unchecked Sendable {
                     agentReport = runner.report
                 }
                 if checkReport != nil || agentReport != nil {
-                    server.health = ServerHealth(check: checkReport, agent: agentReport)
+                    server.health = ServerHealth(check: checkReport, agent: agentReport,
+                                                 observe: settings.check.enabled ? settings.observe : .none,
+                                                 errorLimit: settings.errorLimit)
+                    onError[ObjectIdentifier(server)] = settings.onError
                 }
             }
         }
@@ -77,6 +82,12 @@ public final class HealthMonitor: @unchecked Sendable {
             let key = ObjectIdentifier(runner.server)
             let loop = loops[key] ?? group.next()
             loops[key] = loop
+            if !runner.isAgent, let health = runner.server.health, health.observe != .none {
+                let action = onError[key] ?? .failCheck
+                health.errorsReached = { count, last in
+                    loop.execute { runner.observedErrors(count: count, last: last, onError: action) }
+                }
+            }
             let delay = shortest * i / runners.count
             loop.execute { runner.start(on: loop, after: delay) }
         }

@@ -535,6 +535,7 @@ final class HTTPSession: ChannelInboundHandler {
             case .error:
                 responseHeadBuffer = nil
                 log?.terminate("P", "H")
+                connection?.server.health?.observed(.invalidResponse)  // Health/: `observe layer7`
                 abortExchange(status: 502)
                 return
             case .complete:
@@ -558,6 +559,7 @@ final class HTTPSession: ChannelInboundHandler {
 
     private func beginResponse(head: HTTPResponseHead, headBytes: ByteBuffer, rest: ByteBuffer) {
         if log != nil { log?.responseAt = .now(); log?.status = head.status }
+        connection?.server.health?.observed(.httpStatus(head.status))  // Health/: `observe layer7`
         responseHeadDone = true
         responseStarted = true
         if !head.keepAlive { serverReusable = false }
