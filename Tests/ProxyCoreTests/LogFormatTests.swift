@@ -40,6 +40,13 @@ final class LogFormatTests: XCTestCase {
         XCTAssertEqual(header(target), "")
         target.format = .short
         XCTAssertEqual(header(target), "<6>")
+        // As HAProxy 2.6 writes them (compared on the same config).
+        target.format = .iso
+        XCTAssertEqual(header(target), "2026-11-25T09:29:29.362512+00:00 ")
+        target.format = .timed
+        XCTAssertEqual(header(target), "<6>2026-11-25T09:29:29.362512+00:00 ")
+        target.format = .priority
+        XCTAssertEqual(header(target), "<142>")
     }
 
     func testLevelsAndLength() throws {

@@ -10,7 +10,8 @@ final class LogReceiver: @unchecked Sendable {
     private let stopped = NIOLockedValueBox(false)
     private var thread: Thread?
 
-    init() throws {
+    /// `reading` false: bind the socket but never read it, like a stuck syslog daemon.
+    init(reading: Bool = true) throws {
         let path = FileManager.default.temporaryDirectory
             .appendingPathComponent("proxyd-log-\(UUID().uuidString.prefix(8)).sock").path
         self.path = path
@@ -40,7 +41,7 @@ final class LogReceiver: @unchecked Sendable {
             }
         }
         self.thread = thread
-        thread.start()
+        if reading { thread.start() }
     }
 
     var all: [String] { lines.withLockedValue { $0 } }

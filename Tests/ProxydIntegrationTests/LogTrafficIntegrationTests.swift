@@ -200,3 +200,38 @@ final class LogTrafficIntegrationTests: XCTestCase {
         XCTAssertEqual(sentences(ours).count, 8, sentences(ours).joined(separator: "\n"))
     }
 }
+
+extension LogTrafficIntegrationTests {
+    /// A syslog that is gone, and one that never reads (its buffer full): requests are
+    /// served all the same and at once; the lines are lost, not waited for.
+    func testDeadOrFullSyslogNeverBlocksRequests() throws {
+        let full = try LogReceiver(reading: false)
+        defer { full.stop() }
+        let a = try TestBackend(name: "a")
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: """
+            global
+                nbthread 1
+                log {DIR}/no-such-syslog.sock local0
+                log \(full.path) len 8192 local0
+            defaults
+                mode http
+                log global
+                option httplog
+                timeout connect 1s
+                timeout client 5s
+                timeout server 5s
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+                server a 127.0.0.1:\(a.port)
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let start = Date()
+        let path = "/" + String(repeating: "x", count: 4000)  // long lines fill the socket fast
+        for _ in 0..<300 { XCTAssertEqual(try ProxyFixture.get(port: port, path: path).status, 200) }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 20)
+        XCTAssertGreaterThanOrEqual(a.requestCount, 300)
+    }
+}
