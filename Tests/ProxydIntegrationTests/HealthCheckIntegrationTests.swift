@@ -183,6 +183,54 @@ extension HealthCheckIntegrationTests {
     }
 }
 
+extension HealthCheckIntegrationTests {
+    /// `on-marked-down shutdown-sessions`: sessions on a server that goes DOWN are cut
+    /// (logged with HAProxy's `DD`); without it they go on.
+    func testShutdownSessionsWhenMarkedDown() throws {
+        let log = try LogReceiver()
+        defer { log.stop() }
+        let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
+        var checkTarget: TestBackend? = try TestBackend(name: "check")
+        let checkPort = checkTarget!.port
+        let port = TCP.freePort(), port2 = TCP.freePort()
+        let proxy = try ProxydProcess(config: """
+            global
+                nbthread 1
+                log \(log.path) local0
+            defaults
+                mode tcp
+                log global
+                option tcplog
+                timeout connect 1s
+                timeout client 30s
+                timeout server 30s
+            listen cut
+                bind 127.0.0.1:\(port)
+                server s1 127.0.0.1:\(echo.port) check port \(checkPort) inter 200ms fall 1 on-marked-down shutdown-sessions
+            listen keep
+                bind 127.0.0.1:\(port2)
+                server s1 127.0.0.1:\(echo.port) check port \(checkPort) inter 200ms fall 1
+            """, waitForPorts: [port, port2])
+        defer { proxy.stop() }
+        let cut = try TCP.Connection(port: port), kept = try TCP.Connection(port: port2)
+        for c in [cut, kept] {
+            try c.send("hi")
+            XCTAssertEqual(c.receive(count: 2), Array("hi".utf8))
+        }
+        checkTarget = nil  // the check port stops answering: s1 goes DOWN in both
+        XCTAssertNotNil(log.wait(for: "Server cut/s1 is DOWN"))
+        XCTAssertNotNil(log.wait(for: "Server keep/s1 is DOWN"))
+        cut.setTimeout(3)
+        XCTAssertEqual(cut.receiveSome(), [], "the session was cut: EOF, not a timeout")
+        // (The start-up probe's own session is logged too, as a normal one.)
+        let line = try XCTUnwrap(log.wait(for: " 2 DD "), log.messages.joined(separator: "\n"))
+        XCTAssertTrue(line.contains(" cut cut/s1 "), line)
+        try kept.send("still")
+        XCTAssertEqual(kept.receive(count: 5), Array("still".utf8), "without shutdown-sessions it goes on")
+        _ = checkPort
+    }
+}
+
 /// A TCP server that answers every connection with one line and closes (an agent).
 final class OneLineServer: @unchecked Sendable {
     let port: Int

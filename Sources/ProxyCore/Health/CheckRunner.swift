@@ -152,19 +152,29 @@ final class CheckRunner {
         started = .now()
         received.removeAll(keepingCapacity: true)
         step = 1
-        let bootstrap = ClientBootstrap(group: loop)
+        var bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(Int64(connectTimeout)))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(CheckConnectionHandler(runner: self))
+        if case .connect = script {
+            // Connected is the whole check: no handler, nothing to read.
+            bootstrap = bootstrap.channelOption(.autoRead, value: false)
+        } else {
+            bootstrap = bootstrap
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(CheckConnectionHandler(runner: self))
+                    }
                 }
-            }
+        }
         bootstrap.connect(to: address).whenComplete { [self] result in
             switch result {
             case .success(let channel):
                 guard running else { channel.close(promise: nil); return }
                 self.channel = channel
+                if case .connect = script {
+                    finish(CheckResult(status: .l4ok))
+                    return
+                }
                 let remaining = readTimeout ?? max(1, interval - elapsed())
                 deadline = loop.scheduleTask(in: .milliseconds(Int64(remaining))) { [self] in timedOut() }
                 connected(channel)

@@ -62,7 +62,8 @@ public final class HealthMonitor: @unchecked Sendable {
                 if checkReport != nil || agentReport != nil {
                     server.health = ServerHealth(check: checkReport, agent: agentReport,
                                                  observe: settings.check.enabled ? settings.observe : .none,
-                                                 errorLimit: settings.errorLimit)
+                                                 errorLimit: settings.errorLimit,
+                                                 shutdownSessionsOnMarkedDown: settings.shutdownSessionsOnMarkedDown)
                     onError[ObjectIdentifier(server)] = settings.onError
                 }
             }
@@ -165,6 +166,9 @@ public final class HealthMonitor: @unchecked Sendable {
         let operational = runners(of: server).allSatisfy { $0.health.isUp }
         guard operational != wasOperational else { return }
         runtime.updateServer(server, in: backend) { $0.operationalUp = operational }
+        if !operational, server.health?.shutdownSessionsOnMarkedDown == true {
+            runtime.shutdownSessions(of: server)
+        }
         server.health?.update { snapshot in
             snapshot.lastChange = .now()
             if !operational {
@@ -206,5 +210,17 @@ public final class HealthMonitor: @unchecked Sendable {
             if server.isBackup { backup += 1 } else { active += 1 }
         }
         return (active, backup)
+    }
+}
+
+extension ProxyRuntime {
+    /// Cuts every session using `server`, on every loop (`on-marked-down shutdown-sessions`).
+    func shutdownSessions(of server: RuntimeServer) {
+        for state in loopStates.all {
+            state.eventLoop.execute {
+                for session in Array(state.tcpSessions.values) { session.shutdown(ifUsing: server) }
+                for session in Array(state.httpSessions.values) { session.shutdown(ifUsing: server) }
+            }
+        }
     }
 }

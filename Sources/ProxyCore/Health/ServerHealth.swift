@@ -35,12 +35,16 @@ public final class ServerHealth: @unchecked Sendable {
     /// `observe`: which traffic errors count; `.none` keeps the data path untouched.
     public let observe: ServerObserve
     let errorLimit: Int
+    /// `on-marked-down shutdown-sessions`.
+    public let shutdownSessionsOnMarkedDown: Bool
     private let consecutiveErrors = ManagedAtomic<Int>(0)
     /// Called (on any loop) when `errorLimit` consecutive errors were seen, with the last
     /// one's description; set by the health monitor, which hops to the check's loop.
     var errorsReached: ((Int, String) -> Void)?
 
-    init(check: CheckReport?, agent: CheckReport?, observe: ServerObserve = .none, errorLimit: Int = 10) {
+    init(check: CheckReport?, agent: CheckReport?, observe: ServerObserve = .none, errorLimit: Int = 10,
+         shutdownSessionsOnMarkedDown: Bool = false) {
+        self.shutdownSessionsOnMarkedDown = shutdownSessionsOnMarkedDown
         box = NIOLockedValueBox(Snapshot(check: check, agent: agent, lastChange: .now()))
         self.observe = observe
         self.errorLimit = max(1, errorLimit)

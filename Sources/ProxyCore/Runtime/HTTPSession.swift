@@ -712,6 +712,14 @@ final class HTTPSession: ChannelInboundHandler {
         }
     }
 
+    /// `on-marked-down shutdown-sessions` (Health/): the server went DOWN; cut the
+    /// session if its exchange uses it.
+    func shutdown(ifUsing down: RuntimeServer) {
+        guard let connection, connection.server === down, phase != .closed else { return }
+        log?.terminate("D", responseHeadDone ? "D" : "H")
+        close()
+    }
+
     // MARK: - Traffic log (Logging/TrafficLog)
 
     private func noteClientBytes(_ count: Int) {
