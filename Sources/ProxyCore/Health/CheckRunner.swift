@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Atomics
 import NIOCore
 import NIOPosix
 
@@ -33,7 +34,14 @@ final class CheckRunner {
     var connectStepInfo: String?
     var isAgent: Bool { if case .agent = script { return true } else { return false } }
 
-    private var loop: EventLoop?
+    private(set) var loop: EventLoop?
+    /// `disable health` / `disable agent` (runtime API): no checks until enabled again.
+    /// Atomic: set and read from any thread.
+    private let pausedFlag = ManagedAtomic(false)
+    var paused: Bool {
+        get { pausedFlag.load(ordering: .relaxed) }
+        set { pausedFlag.store(newValue, ordering: .relaxed) }
+    }
     private var timer: Scheduled<Void>?
     private var lastStatus: CheckStatus = .initializing
     // The check under way.
@@ -143,6 +151,7 @@ final class CheckRunner {
 
     private func run() {
         guard let loop, !running, !monitor.isStopped else { return }
+        if paused { schedule(after: interval); return }
         // A server in maintenance is not checked (HAProxy pauses its checks).
         if server.status.withLockedValue({ $0.admin == .maintenance }), !isAgent {
             schedule(after: interval)

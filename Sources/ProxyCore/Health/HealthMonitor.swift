@@ -224,3 +224,37 @@ extension ProxyRuntime {
         }
     }
 }
+
+// MARK: - For the runtime API (`set server … health`, `enable|disable health|agent`)
+
+extension HealthMonitor {
+    /// `set server B/S health up|down`: puts the check's counter at its top or at 0, as
+    /// HAProxy does, and the server's state with it. Later checks go on from there.
+    public func force(_ server: RuntimeServer, in backend: RuntimeBackend, up: Bool) {
+        for runner in runners where runner.server === server && !runner.isAgent {
+            guard let loop = runner.loop else { continue }
+            loop.execute { [self] in
+                runner.health.force(up: up)
+                runner.report.health = runner.health.health
+                let report = runner.report
+                server.health?.update { $0.check = report; $0.lastChange = .now() }
+                let operational = runners.filter { $0.server === server }.allSatisfy { $0.health.isUp }
+                runtime?.updateServer(server, in: backend) { $0.operationalUp = operational }
+            }
+        }
+    }
+
+    /// `disable health` / `enable health` (agent: `disable agent` / `enable agent`):
+    /// pauses or resumes a server's checks; the state stays as it is meanwhile.
+    public func setChecksEnabled(_ server: RuntimeServer, agent: Bool = false, _ enabled: Bool) {
+        for runner in runners where runner.server === server && runner.isAgent == agent {
+            runner.paused = !enabled
+        }
+    }
+
+    /// Whether a server's checks (or agent) run; nil when it has none.
+    public func checksEnabled(_ server: RuntimeServer, agent: Bool = false) -> Bool? {
+        guard let runner = runners.first(where: { $0.server === server && $0.isAgent == agent }) else { return nil }
+        return !runner.paused
+    }
+}
