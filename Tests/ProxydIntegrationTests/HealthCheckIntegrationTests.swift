@@ -153,6 +153,12 @@ final class HealthCheckIntegrationTests: XCTestCase {
         XCTAssertTrue(timeout.contains("reason: Layer7 timeout, info: \" at step 2 of tcp-check (expect string '+OK')\""), timeout)
         let drain = try XCTUnwrap(log.wait(for: "Server app2/agented enters drain state. "))
         XCTAssertTrue(drain.hasSuffix(" backup servers online. 0 sessions requeued, 0 total in queue."), drain)
+        agent.reply = "ready\n"
+        XCTAssertNotNil(log.wait(for: "Server app2/agented is UP (leaving forced drain)."))
+        agent.reply = "maint\n"
+        XCTAssertNotNil(log.wait(for: "Server app2/agented is going DOWN for maintenance."))
+        agent.reply = "ready\n"
+        XCTAssertNotNil(log.wait(for: "Server app2/agented is UP/READY (leaving forced maintenance)."))
     }
 }
 
@@ -237,8 +243,16 @@ final class OneLineServer: @unchecked Sendable {
     private let fd: Int32
     private var thread: Thread?
     private let stopped = NIOLockedValueBox(false)
+    private let replyBox: NIOLockedValueBox<String>
+    /// What the next connections get.
+    var reply: String {
+        get { replyBox.withLockedValue { $0 } }
+        set { replyBox.withLockedValue { $0 = newValue } }
+    }
 
     init(reply: String) throws {
+        let replyBox = NIOLockedValueBox(reply)
+        self.replyBox = replyBox
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.fd = fd
         var one: Int32 = 1
@@ -251,11 +265,12 @@ final class OneLineServer: @unchecked Sendable {
         listen(fd, 16)
         _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         port = Int(UInt16(bigEndian: addr.sin_port))
-        let bytes = Array(reply.utf8), stopped = self.stopped
+        let stopped = self.stopped
         let thread = Thread {
             while !stopped.withLockedValue({ $0 }) {
                 let client = accept(fd, nil, nil)
                 guard client >= 0 else { continue }
+                let bytes = Array(replyBox.withLockedValue { $0 }.utf8)
                 _ = bytes.withUnsafeBytes { send(client, $0.baseAddress, $0.count, 0) }
                 Foundation.close(client)
             }

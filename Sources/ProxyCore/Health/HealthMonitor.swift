@@ -157,6 +157,10 @@ public final class HealthMonitor: @unchecked Sendable {
                                     + " \(counts(backend).active) active and \(counts(backend).backup) backup servers left."
                                     + " \(server.currentConnections.load(ordering: .relaxed)) sessions active, 0 requeued, 0 remaining in queue.")
                         noServerAlert(backend, logger)
+                    } else if current == .drain {
+                        logger?.log(.notice, "Server \(backend.name)/\(server.name) is UP (leaving forced drain).")
+                    } else {
+                        logger?.log(.notice, "Server \(backend.name)/\(server.name) is UP/READY (leaving forced maintenance).")
                     }
                 }
             }
