@@ -34,7 +34,8 @@ final class CheckRunner {
     var connectStepInfo: String?
     var isAgent: Bool { if case .agent = script { return true } else { return false } }
 
-    private(set) var loop: EventLoop?
+    /// Set once by the monitor before anything runs.
+    var loop: EventLoop!
     /// `disable health` / `disable agent` (runtime API): no checks until enabled again.
     /// Atomic: set and read from any thread.
     private let pausedFlag = ManagedAtomic(false)
@@ -133,8 +134,7 @@ final class CheckRunner {
 
     // MARK: scheduling
 
-    func start(on loop: EventLoop, after delay: Int) {
-        self.loop = loop
+    func start(after delay: Int) {
         schedule(after: delay)
     }
 

@@ -43,7 +43,9 @@ public final class HealthMonitor: @unchecked Sendable {
     private(set) var runners: [CheckRunner] = []
     let spreadChecks: Int
 
-    public init(plans: [BackendPlan], spreadChecks: Int) {
+    /// Checks run on `group`'s loops, each pinned to one loop from the start (before any
+    /// traffic, so that the data path reads settled state).
+    public init(plans: [BackendPlan], spreadChecks: Int, group: EventLoopGroup) {
         self.spreadChecks = spreadChecks
         for plan in plans {
             let context = BackendContext(plan: plan)
@@ -68,29 +70,38 @@ public final class HealthMonitor: @unchecked Sendable {
                 }
             }
         }
+        assignLoops(group)
     }
 
-    /// Number of checks (health and agent) this monitor runs.
-    public var checkCount: Int { runners.count }
-
-    /// Starts every check on `group`'s loops, the first ones spread over the shortest interval.
-    func start(on group: EventLoopGroup) {
-        guard !runners.isEmpty else { return }
-        let shortest = runners.map(\.interval).min() ?? 2000
-        // A server's health and agent checks share a loop: each reads the other's state.
+    /// Pins each server's checks to a loop (a server's health and agent checks share one:
+    /// each reads the other's state) and wires `observe` to the health check's loop.
+    private func assignLoops(_ group: EventLoopGroup) {
         var loops: [ObjectIdentifier: EventLoop] = [:]
-        for (i, runner) in runners.enumerated() {
+        for runner in runners {
             let key = ObjectIdentifier(runner.server)
             let loop = loops[key] ?? group.next()
             loops[key] = loop
+            runner.loop = loop
             if !runner.isAgent, let health = runner.server.health, health.observe != .none {
                 let action = onError[key] ?? .failCheck
                 health.errorsReached = { count, last in
                     loop.execute { runner.observedErrors(count: count, last: last, onError: action) }
                 }
             }
+        }
+    }
+
+    /// Number of checks (health and agent) this monitor runs.
+    public var checkCount: Int { runners.count }
+
+    /// Starts every check on `group`'s loops, the first ones spread over the shortest interval.
+    /// Starts every check, the first ones spread over the shortest interval.
+    func start() {
+        guard !runners.isEmpty else { return }
+        let shortest = runners.map(\.interval).min() ?? 2000
+        for (i, runner) in runners.enumerated() {
             let delay = shortest * i / runners.count
-            loop.execute { runner.start(on: loop, after: delay) }
+            runner.loop.execute { runner.start(after: delay) }
         }
     }
 
