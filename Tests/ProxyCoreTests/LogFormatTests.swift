@@ -94,6 +94,13 @@ final class LogFormatTests: XCTestCase {
             .literal(Array("[".utf8)), .variable(.t, quoted: false), .literal(Array("]".utf8)), .separator,
             .variable(.r, quoted: true), .separator, .literal(Array("%".utf8)), .separator, .literal(Array("x".utf8)),
         ])
+        XCTAssertNil(LogFormat.error(in: LogFormat.httpLogFormat))
+        XCTAssertNil(LogFormat.error(in: LogFormat.tcpLogFormat))
+        XCTAssertNil(LogFormat.error(in: LogFormat.httpLogCLFFormat))
+        XCTAssertNil(LogFormat.error(in: "%[src] %{+Q}[capture.req.hdr(0)] 100%% %sslv"))
+        // Word for word what HAProxy 2.6 says of `log-format "%ci %xyz %{+Q}r"`.
+        XCTAssertEqual(LogFormat.error(in: "%ci %xyz %{+Q}r"),
+                       "failed to parse log-format : no such format variable 'xyz'. If you wanted to emit the '%' character verbatim, you need to use '%%'.")
         XCTAssertTrue(LogFormat(LogFormat.httpLogFormat).usesRequest)
         XCTAssertFalse(LogFormat(LogFormat.tcpLogFormat).usesRequest)
     }
