@@ -17,6 +17,8 @@ public enum CheckStatus: String, Sendable, Equatable, CaseIterable {
     case l7status = "L7STS"
     /// The check ran but changed nothing (agents that answer no state word).
     case checked = "CHECKED"
+    /// Traffic errors seen by `observe` counted as a failed check.
+    case healthAnalyze = "HANA"
 
     public var code: String { rawValue }
 
@@ -37,6 +39,7 @@ public enum CheckStatus: String, Sendable, Equatable, CaseIterable {
         case .l7okConditional: return "Layer7 check conditionally passed"
         case .l7status: return "Layer7 wrong status"
         case .checked: return "No status change"
+        case .healthAnalyze: return "Health analyze"
         }
     }
 
@@ -88,7 +91,8 @@ public struct CheckResult: Sendable, Equatable {
         var text = ", reason: \(status.description)"
         if status.showsCode { text += ", code: \(code ?? 0)" }
         if let info, !info.isEmpty { text += ", info: \"\(info)\"" }
-        text += ", check duration: \(durationMilliseconds)ms"
+        // An analysis of traffic has no duration.
+        if status != .healthAnalyze { text += ", check duration: \(durationMilliseconds)ms" }
         return text
     }
 }
@@ -138,6 +142,16 @@ public struct CheckHealth: Sendable, Equatable {
         }
         let transition: Transition? = wasUp == isUp ? nil : (isUp ? .wentUp : .wentDown)
         return Change(moved: moved, transition: transition)
+    }
+
+    /// `on-error sudden-death`: one more failure will mark the server down.
+    public mutating func preFatal() {
+        if health > rise { health = rise + 1 }
+    }
+
+    /// `on-error mark-down`: the next failure marks the server down.
+    public mutating func lastChance() {
+        health = min(health, rise)
     }
 
     /// Forces the state (runtime API `set server … health up|down`).

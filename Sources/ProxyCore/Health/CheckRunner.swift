@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Atomics
 import NIOCore
 import NIOPosix
 
@@ -31,9 +32,19 @@ final class CheckRunner {
     var report: CheckReport
     /// `check-sni`: the name sent in checks over TLS.
     var checkSNI: String?
+    /// With `option tcp-check`, HAProxy says where a connection failed: appended to the info.
+    var connectStepInfo: String?
     var isAgent: Bool { if case .agent = script { return true } else { return false } }
 
-    private var loop: EventLoop?
+    /// Set once by the monitor before anything runs.
+    var loop: EventLoop!
+    /// `disable health` / `disable agent` (runtime API): no checks until enabled again.
+    /// Atomic: set and read from any thread.
+    private let pausedFlag = ManagedAtomic(false)
+    var paused: Bool {
+        get { pausedFlag.load(ordering: .relaxed) }
+        set { pausedFlag.store(newValue, ordering: .relaxed) }
+    }
     private var timer: Scheduled<Void>?
     private var lastStatus: CheckStatus = .initializing
     // The check under way.
@@ -84,6 +95,12 @@ final class CheckRunner {
             var implicit = true
             if case .connect? = rules.first { implicit = false }
             script = steps.count == 1 ? .connect : .tcp(steps: steps, hasExpect: hasExpect, implicitConnect: implicit)
+            let runner = CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
+                                     interval: settings.check.interval, fastInterval: settings.check.fastInterval,
+                                     downInterval: settings.check.downInterval,
+                                     rise: settings.check.rise, fall: settings.check.fall)
+            runner.connectStepInfo = implicit ? " at initial connection step of tcp-check" : " at step 1 of tcp-check (connect)"
+            return runner
         case .http(let request, let expectations):
             script = .http(request: CheckEvaluation.httpRequest(request), expectations: expectations,
                            needsBody: CheckEvaluation.needsBody(expectations))
@@ -121,8 +138,7 @@ final class CheckRunner {
 
     // MARK: scheduling
 
-    func start(on loop: EventLoop, after delay: Int) {
-        self.loop = loop
+    func start(after delay: Int) {
         schedule(after: delay)
     }
 
@@ -139,26 +155,43 @@ final class CheckRunner {
 
     private func run() {
         guard let loop, !running, !monitor.isStopped else { return }
+        if paused { schedule(after: interval); return }
+        // A server in maintenance is not checked (HAProxy pauses its checks).
+        if server.status.withLockedValue({ $0.admin == .maintenance }), !isAgent {
+            schedule(after: interval)
+            return
+        }
         running = true
         started = .now()
         received.removeAll(keepingCapacity: true)
         step = 1
         // Over TLS when TLSSetup says so (`check-ssl`, or `ssl` on the server); agents never.
         let tls = isAgent ? nil : server.makeCheckTLSHandler(sni: checkSNI, timeout: .milliseconds(Int64(connectTimeout)))
-        let bootstrap = ClientBootstrap(group: loop)
+        let connectOnly: Bool = { if case .connect = script { return tls == nil }; return false }()
+        var bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(Int64(connectTimeout)))
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls { try channel.pipeline.syncOperations.addHandler(tls) }
-                    try channel.pipeline.syncOperations.addHandler(CheckConnectionHandler(runner: self))
+        if connectOnly {
+            // Connected is the whole check: no handler, nothing to read.
+            bootstrap = bootstrap.channelOption(.autoRead, value: false)
+        } else {
+            bootstrap = bootstrap
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if let tls { try channel.pipeline.syncOperations.addHandler(tls) }
+                        try channel.pipeline.syncOperations.addHandler(CheckConnectionHandler(runner: self))
+                    }
                 }
-            }
+        }
         bootstrap.connect(to: address).whenComplete { [self] result in
             switch result {
             case .success(let channel):
                 guard running else { channel.close(promise: nil); return }
                 self.channel = channel
+                if connectOnly {
+                    finish(CheckResult(status: .l4ok))
+                    return
+                }
                 let remaining = readTimeout ?? max(1, interval - elapsed())
                 deadline = loop.scheduleTask(in: .milliseconds(Int64(remaining))) { [self] in timedOut() }
                 guard tls != nil else { connected(channel); return }
@@ -171,7 +204,9 @@ final class CheckRunner {
                     }
                 }
             case .failure(let error):
-                finish(Self.connectFailure(error))
+                var result = Self.connectFailure(error)
+                if let step = connectStepInfo { result.info = (result.info ?? "") + step }
+                finish(result)
             }
         }
     }
@@ -313,6 +348,12 @@ final class CheckRunner {
         channel = nil
         var result = outcome
         result.durationMilliseconds = elapsed()
+        conclude(result, agentReply: agentReply)
+        schedule(after: nextInterval())
+    }
+
+    /// Counts a result, publishes it and lets the monitor act on it.
+    private func conclude(_ result: CheckResult, agentReply: CheckEvaluation.AgentReply? = nil) {
         let statusChanged = result.status != lastStatus
         lastStatus = result.status
         let passed: Bool
@@ -330,8 +371,27 @@ final class CheckRunner {
         report.result = result
         report.health = health.health
         if !passed && counts { report.failures += 1 }
+        if passed, !isAgent { server.health?.clearObservedErrors() }
         monitor.apply(self, result: result, change: change, statusChanged: statusChanged, agentReply: agentReply)
-        schedule(after: nextInterval())
+    }
+
+    /// `observe`: `error-limit` consecutive traffic errors were seen; `on-error` says what
+    /// they do, and each choice brings the next check forward to `fastinter`.
+    func observedErrors(count: Int, last: String, onError: ServerOnError) {
+        guard !monitor.isStopped else { return }
+        switch onError {
+        case .fastinter: break
+        case .failCheck: break
+        case .suddenDeath: health.preFatal()
+        case .markDown: health.lastChance()
+        }
+        if onError != .fastinter {
+            conclude(CheckResult(status: .healthAnalyze, info: "Detected \(count) consecutive errors, last one was: \(last)"))
+        }
+        if !running {
+            timer?.cancel()
+            schedule(after: fastInterval ?? interval)
+        }
     }
 }
 

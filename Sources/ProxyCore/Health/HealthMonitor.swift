@@ -33,6 +33,8 @@ public final class HealthMonitor: @unchecked Sendable {
     }
 
     weak var runtime: ProxyRuntime?
+    /// `on-error` of each observed server.
+    private var onError: [ObjectIdentifier: ServerOnError] = [:]
     private let stopped = ManagedAtomic(false)
     var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
@@ -41,7 +43,9 @@ public final class HealthMonitor: @unchecked Sendable {
     private(set) var runners: [CheckRunner] = []
     let spreadChecks: Int
 
-    public init(plans: [BackendPlan], spreadChecks: Int) {
+    /// Checks run on `group`'s loops, each pinned to one loop from the start (before any
+    /// traffic, so that the data path reads settled state).
+    public init(plans: [BackendPlan], spreadChecks: Int, group: EventLoopGroup) {
         self.spreadChecks = spreadChecks
         for plan in plans {
             let context = BackendContext(plan: plan)
@@ -58,7 +62,30 @@ public final class HealthMonitor: @unchecked Sendable {
                     agentReport = runner.report
                 }
                 if checkReport != nil || agentReport != nil {
-                    server.health = ServerHealth(check: checkReport, agent: agentReport)
+                    server.health = ServerHealth(check: checkReport, agent: agentReport,
+                                                 observe: settings.check.enabled ? settings.observe : .none,
+                                                 errorLimit: settings.errorLimit,
+                                                 shutdownSessionsOnMarkedDown: settings.shutdownSessionsOnMarkedDown)
+                    onError[ObjectIdentifier(server)] = settings.onError
+                }
+            }
+        }
+        assignLoops(group)
+    }
+
+    /// Pins each server's checks to a loop (a server's health and agent checks share one:
+    /// each reads the other's state) and wires `observe` to the health check's loop.
+    private func assignLoops(_ group: EventLoopGroup) {
+        var loops: [ObjectIdentifier: EventLoop] = [:]
+        for runner in runners {
+            let key = ObjectIdentifier(runner.server)
+            let loop = loops[key] ?? group.next()
+            loops[key] = loop
+            runner.loop = loop
+            if !runner.isAgent, let health = runner.server.health, health.observe != .none {
+                let action = onError[key] ?? .failCheck
+                health.errorsReached = { count, last in
+                    loop.execute { runner.observedErrors(count: count, last: last, onError: action) }
                 }
             }
         }
@@ -68,17 +95,13 @@ public final class HealthMonitor: @unchecked Sendable {
     public var checkCount: Int { runners.count }
 
     /// Starts every check on `group`'s loops, the first ones spread over the shortest interval.
-    func start(on group: EventLoopGroup) {
+    /// Starts every check, the first ones spread over the shortest interval.
+    func start() {
         guard !runners.isEmpty else { return }
         let shortest = runners.map(\.interval).min() ?? 2000
-        // A server's health and agent checks share a loop: each reads the other's state.
-        var loops: [ObjectIdentifier: EventLoop] = [:]
         for (i, runner) in runners.enumerated() {
-            let key = ObjectIdentifier(runner.server)
-            let loop = loops[key] ?? group.next()
-            loops[key] = loop
             let delay = shortest * i / runners.count
-            loop.execute { runner.start(on: loop, after: delay) }
+            runner.loop.execute { runner.start(after: delay) }
         }
     }
 
@@ -145,6 +168,10 @@ public final class HealthMonitor: @unchecked Sendable {
                                     + " \(counts(backend).active) active and \(counts(backend).backup) backup servers left."
                                     + " \(server.currentConnections.load(ordering: .relaxed)) sessions active, 0 requeued, 0 remaining in queue.")
                         noServerAlert(backend, logger)
+                    } else if current == .drain {
+                        logger?.log(.notice, "Server \(backend.name)/\(server.name) is UP (leaving forced drain).")
+                    } else {
+                        logger?.log(.notice, "Server \(backend.name)/\(server.name) is UP/READY (leaving forced maintenance).")
                     }
                 }
             }
@@ -154,6 +181,9 @@ public final class HealthMonitor: @unchecked Sendable {
         let operational = runners(of: server).allSatisfy { $0.health.isUp }
         guard operational != wasOperational else { return }
         runtime.updateServer(server, in: backend) { $0.operationalUp = operational }
+        if !operational, server.health?.shutdownSessionsOnMarkedDown == true {
+            runtime.shutdownSessions(of: server)
+        }
         server.health?.update { snapshot in
             snapshot.lastChange = .now()
             if !operational {
@@ -195,5 +225,51 @@ public final class HealthMonitor: @unchecked Sendable {
             if server.isBackup { backup += 1 } else { active += 1 }
         }
         return (active, backup)
+    }
+}
+
+extension ProxyRuntime {
+    /// Cuts every session using `server`, on every loop (`on-marked-down shutdown-sessions`).
+    func shutdownSessions(of server: RuntimeServer) {
+        for state in loopStates.all {
+            state.eventLoop.execute {
+                for session in Array(state.tcpSessions.values) { session.shutdown(ifUsing: server) }
+                for session in Array(state.httpSessions.values) { session.shutdown(ifUsing: server) }
+            }
+        }
+    }
+}
+
+// MARK: - For the runtime API (`set server … health`, `enable|disable health|agent`)
+
+extension HealthMonitor {
+    /// `set server B/S health up|down`: puts the check's counter at its top or at 0, as
+    /// HAProxy does, and the server's state with it. Later checks go on from there.
+    public func force(_ server: RuntimeServer, in backend: RuntimeBackend, up: Bool) {
+        for runner in runners where runner.server === server && !runner.isAgent {
+            guard let loop = runner.loop else { continue }
+            loop.execute { [self] in
+                runner.health.force(up: up)
+                runner.report.health = runner.health.health
+                let report = runner.report
+                server.health?.update { $0.check = report; $0.lastChange = .now() }
+                let operational = runners.filter { $0.server === server }.allSatisfy { $0.health.isUp }
+                runtime?.updateServer(server, in: backend) { $0.operationalUp = operational }
+            }
+        }
+    }
+
+    /// `disable health` / `enable health` (agent: `disable agent` / `enable agent`):
+    /// pauses or resumes a server's checks; the state stays as it is meanwhile.
+    public func setChecksEnabled(_ server: RuntimeServer, agent: Bool = false, _ enabled: Bool) {
+        for runner in runners where runner.server === server && runner.isAgent == agent {
+            runner.paused = !enabled
+        }
+    }
+
+    /// Whether a server's checks (or agent) run; nil when it has none.
+    public func checksEnabled(_ server: RuntimeServer, agent: Bool = false) -> Bool? {
+        guard let runner = runners.first(where: { $0.server === server && $0.isAgent == agent }) else { return nil }
+        return !runner.paused
     }
 }

@@ -77,7 +77,7 @@ public struct LogFormat: Sendable, Equatable {
         self.nodes = nodes
     }
 
-    private static func isNameByte(_ b: UInt8) -> Bool {
+    static func isNameByte(_ b: UInt8) -> Bool {
         (b >= 65 && b <= 90) || (b >= 97 && b <= 122)
     }
 
@@ -104,4 +104,48 @@ public enum LogVariable: String, Sendable, Equatable {
     case r, HM, HU, HP, HQ, HV
     case ID, rt, lc
     case unsupported = "?"
+}
+
+extension LogFormat {
+    /// Every variable name HAProxy 2.6's log-format knows (configuration manual, 8.2.4).
+    /// proxyd writes `-` for the few it does not track.
+    static let haproxyVariables: Set<String> = [
+        "o", "B", "CC", "CS", "H", "HM", "HP", "HQ", "HU", "HV", "ID", "ST", "T", "Ta", "Tc", "Td",
+        "Th", "Ti", "Tl", "Tq", "TR", "Tr", "Ts", "Tt", "Tu", "Tw", "U", "ac", "b", "bc", "bi", "bp",
+        "bq", "ci", "cp", "f", "fc", "fi", "fp", "ft", "hr", "hrl", "hs", "hsl", "lc", "ms", "pid",
+        "r", "rc", "rt", "s", "sc", "si", "sp", "sq", "sslc", "sslv", "t", "tr", "trg", "trl", "ts", "tsc",
+    ]
+
+    /// HAProxy's complaint about a log-format string, or nil when it is valid. For the
+    /// config parser (`log-format`, `log-format-sd`): HAProxy refuses unknown variables.
+    public static func error(in source: String) -> String? {
+        let bytes = Array(source.utf8)
+        var i = 0
+        while i < bytes.count {
+            guard bytes[i] == UInt8(ascii: "%"), i + 1 < bytes.count else { i += 1; continue }
+            i += 1
+            if bytes[i] == UInt8(ascii: "%") { i += 1; continue }
+            if bytes[i] == UInt8(ascii: "{") {
+                guard let close = bytes[i...].firstIndex(of: UInt8(ascii: "}")) else {
+                    return "failed to parse log-format : missing '}' after flags"
+                }
+                i = close + 1
+            }
+            if i < bytes.count, bytes[i] == UInt8(ascii: "[") {
+                guard let close = bytes[i...].firstIndex(of: UInt8(ascii: "]")) else {
+                    return "failed to parse log-format : missing ']' after sample fetch"
+                }
+                i = close + 1
+                continue
+            }
+            var end = i
+            while end < bytes.count, isNameByte(bytes[end]) { end += 1 }
+            let name = String(decoding: bytes[i..<end], as: UTF8.self)
+            if !haproxyVariables.contains(name) {
+                return "failed to parse log-format : no such format variable '\(name)'. If you wanted to emit the '%' character verbatim, you need to use '%%'."
+            }
+            i = end
+        }
+        return nil
+    }
 }

@@ -40,7 +40,8 @@ extension RuntimeBuilder {
                 connectTimeout: proxy.timeouts.connect, checkTimeout: proxy.timeouts.check))
         }
         if !plans.isEmpty {
-            runtime.healthMonitor = HealthMonitor(plans: plans, spreadChecks: config.global.spreadChecks)
+            runtime.healthMonitor = HealthMonitor(plans: plans, spreadChecks: config.global.spreadChecks,
+                                                  group: runtime.group)
         }
     }
 

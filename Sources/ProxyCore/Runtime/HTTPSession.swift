@@ -552,6 +552,7 @@ final class HTTPSession: ChannelInboundHandler {
                 responseHeadBuffer = nil
                 log?.terminate("P", "H")
                 if let server = self.connection?.server { countResponseError(server) }  // eresp (issue 4)
+                connection?.server.health?.observed(.invalidResponse)  // Health/: `observe layer7`
                 abortExchange(status: 502)
                 return
             case .complete:
@@ -579,6 +580,7 @@ final class HTTPSession: ChannelInboundHandler {
         counters.countResponse(status: head.status)
         backend?.counters.countResponse(status: head.status)
         connection?.server.counters.countResponse(status: head.status)
+        connection?.server.health?.observed(.httpStatus(head.status))  // Health/: `observe layer7`
         responseHeadDone = true
         responseStarted = true
         if !head.keepAlive { serverReusable = false }
@@ -730,6 +732,14 @@ final class HTTPSession: ChannelInboundHandler {
             idle.arm(frontend.timeouts.httpKeepAlive ?? frontend.timeouts.httpRequest ?? frontend.timeouts.client)
             if let inbound, inbound.readableBytes > 0 { parseRequests() } else { readClient() }
         }
+    }
+
+    /// `on-marked-down shutdown-sessions` (Health/): the server went DOWN; cut the
+    /// session if its exchange uses it.
+    func shutdown(ifUsing down: RuntimeServer) {
+        guard let connection, connection.server === down, phase != .closed else { return }
+        log?.terminate("D", responseHeadDone ? "D" : "H")
+        close()
     }
 
     // MARK: - Traffic log (Logging/TrafficLog)

@@ -18,6 +18,9 @@ final class LoopState {
 
     /// Live HTTP sessions of this loop, so a soft stop can close the idle ones.
     var httpSessions: [ObjectIdentifier: HTTPSession] = [:]
+    /// TCP sessions on servers with `on-marked-down shutdown-sessions` (Health/), so that
+    /// they can be cut when their server goes DOWN. Others are not listed.
+    var tcpSessions: [ObjectIdentifier: TCPSession] = [:]
 
     func closeIdleSessions() {
         for session in httpSessions.values { session.closeIfIdle() }

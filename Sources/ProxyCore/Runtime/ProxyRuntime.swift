@@ -79,7 +79,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     public func startHealthChecks() {
         guard let monitor = healthMonitor, monitor.runtime == nil else { return }
         monitor.runtime = self
-        monitor.start(on: group)
+        monitor.start()
     }
 
     private func bind(frontend: RuntimeFrontend, to address: BindAddress,

@@ -144,6 +144,7 @@ final class ServerConnector {
         bootstrap.connect(to: server.address).flatMap { TLSHandler.handshakeCompleted(on: $0) }.whenComplete { [self] result in
             switch result {
             case .success(let channel):
+                server.health?.observed(.connected)  // Health/: `observe layer4`
                 if cancelled {
                     loop.ended(server, in: backend.index)
                     channel.close(promise: nil)
@@ -153,6 +154,7 @@ final class ServerConnector {
                 backend.counters.connects.increment()
                 completion(.success((channel, server)))
             case .failure(let error):
+                server.health?.observed(.connectFailed)  // Health/: `observe layer4|layer7`
                 loop.ended(server, in: backend.index)
                 guard !cancelled else { return }
                 attempt += 1

@@ -91,6 +91,9 @@ final class TCPSession: ChannelInboundHandler {
             }
             self.serverChannel = channel
             self.server = server
+            if server.health?.shutdownSessionsOnMarkedDown == true {
+                loopStates.state(for: channel.eventLoop).tcpSessions[ObjectIdentifier(self)] = self
+            }
             // Once both sides are connected the tunnel timeout, if any, replaces the
             // client and server timeouts (HAProxy applies it in tcp mode too).
             idle?.arm(backend.timeouts.tunnel ?? frontend.timeouts.tunnel
@@ -211,6 +214,9 @@ final class TCPSession: ChannelInboundHandler {
         idle?.cancel()
         connector?.cancel()
         if let server, let client {
+            if server.health?.shutdownSessionsOnMarkedDown == true {
+                loopStates.state(for: client.eventLoop).tcpSessions[ObjectIdentifier(self)] = nil
+            }
             loopStates.state(for: client.eventLoop).ended(server, in: backend.index)
         }
         serverChannel?.close(promise: nil)
@@ -218,6 +224,14 @@ final class TCPSession: ChannelInboundHandler {
     }
 
     // MARK: traffic log (Logging/TrafficLog)
+
+    /// `on-marked-down shutdown-sessions`: the server went DOWN; cut the session if it
+    /// uses it (HAProxy's termination flag D: killed because the server is down).
+    func shutdown(ifUsing down: RuntimeServer) {
+        guard server === down, !closed else { return }
+        log?.terminate("D", "D")
+        closeBoth()
+    }
 
     /// The idle timer fired: the side whose timeout was in force ends the session.
     private func timedOut() {
