@@ -93,6 +93,17 @@ final class HTTPSession: ChannelInboundHandler {
         self.context = context
     }
 
+    /// The channel is gone: drop the context, or the context (which holds this handler)
+    /// and this handler (which holds the context) would keep each other, and the whole
+    /// channel, alive.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if phase != .closed {
+            phase = .closed
+            finishBookkeeping()
+        }
+        self.context = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         activated = true
         frontend.gate.opened()
@@ -909,7 +920,7 @@ final class HTTPSession: ChannelInboundHandler {
             phase = .closed
             finishBookkeeping()
         }
-        context.close(promise: nil)
+        context?.close(promise: nil)  // nil once the handler was removed
     }
 
     // MARK: - Statistics (issue 4)

@@ -45,6 +45,13 @@ final class TCPSession: ChannelInboundHandler {
         client = context
     }
 
+    /// The client channel is gone: drop its context (it holds this handler, which would
+    /// otherwise keep it, and the channel, alive).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        closeBoth()
+        client = nil
+    }
+
     func channelActive(context: ChannelHandlerContext) {
         activated = true
         frontend.gate.opened()
