@@ -321,11 +321,11 @@ final class VrrpdSystemTests: XCTestCase {
         try lab.startVrrpd("a", on: "a", config: Lab.v3(Lab.instanceConfig(priority: 150, advert: "0.1")))
         try lab.startVrrpd("b", on: "b", config: Lab.v3(Lab.instanceConfig(priority: 100, advert: "0.1")))
         XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["a"] })
-        Lab.sh("ip -n \(Lab.prefix)-br link set \(lab.ns("a")) down")
+        Lab.sh("ip -n \(lab.ns("br")) link set \(lab.ns("a")) down")
         XCTAssertNotNil(lab.waitUntil(3) { lab.state("a", on: "a") == "FAULT" })
         XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["b"] }, "a kept its VIP in FAULT or b did not take over")
         XCTAssertTrue(lab.log("a").contains("(VI_1) Entering FAULT STATE"))
-        Lab.sh("ip -n \(Lab.prefix)-br link set \(lab.ns("a")) up")
+        Lab.sh("ip -n \(lab.ns("br")) link set \(lab.ns("a")) up")
         XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] }, "a did not come back from FAULT")
     }
 
@@ -468,14 +468,15 @@ final class VrrpdSystemTests: XCTestCase {
         mount --bind /dev/null \(dev)/null
         mount --bind /dev/urandom \(dev)/urandom
         mount --bind \(dev) /dev
-        socat -u UNIX-RECV:/dev/log STDOUT > \(out) &
+        socat -u UNIX-RECV:/dev/log STDOUT > \(out) 2>/dev/null < /dev/null &
+        s=$!
         for i in $(seq 1 100); do [ -S /dev/log ] && break; sleep 0.01; done
         ip netns exec \(lab.ns("a")) \(Lab.vrrpd!) -n -S 7 -f \(conf) -p \(lab.path("a.pid")) --query-socket none &
         p=$!
         sleep 1
         kill $p; wait $p || true
         sleep 0.2
-        kill %1
+        kill $s
         """)
         let r = Lab.sh("unshare -m /bin/bash \(script)")
         XCTAssertEqual(r.status, 0, r.out)
