@@ -486,4 +486,24 @@ final class VrrpdSystemTests: XCTestCase {
         XCTAssertTrue(text.contains("(VI_1) Entering MASTER STATE"), text)
         XCTAssertTrue(text.contains("(VI_1) sent 0 priority"), text)
     }
+
+    /// track_interface with a weight, from netlink link state: a tracked link losing carrier
+    /// lowers the priority (the VIP moves), carrier back raises it (the VIP returns).
+    func testTrackInterfaceWeight() throws {
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        let a = lab.ns("a")
+        XCTAssertEqual(Lab.sh("ip -n \(a) link add trk0 type veth peer name trk1 && ip -n \(a) link set trk0 up && ip -n \(a) link set trk1 up").status, 0)
+        try lab.startVrrpd("a", on: "a", config: Lab.v3(Lab.instanceConfig(priority: 150, advert: "0.1",
+                                                                           extra: "  track_interface {\n    trk0 weight -60\n  }")))
+        try lab.startVrrpd("b", on: "b", config: Lab.v3(Lab.instanceConfig(priority: 100, advert: "0.1")))
+        XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] })
+        Lab.sh("ip -n \(a) link set trk1 down")
+        XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["b"] }, "the VIP did not move when trk0 lost carrier")
+        XCTAssertEqual(lab.instance("a", on: "a")["priority"] as? Int, 90)
+        XCTAssertTrue(lab.query("a", on: "a", "show").contains("interface trk0: DOWN, weight -60"))
+        Lab.sh("ip -n \(a) link set trk1 up")
+        XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["a"] }, "the VIP did not come back with trk0's carrier")
+        XCTAssertEqual(lab.instance("a", on: "a")["priority"] as? Int, 150)
+    }
 }
