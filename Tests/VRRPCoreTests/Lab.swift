@@ -2,11 +2,14 @@ import XCTest
 import Foundation
 @testable import VRRPCore
 
-/// A throwaway network for system tests: network namespaces `vrrpt-<host>` each with an
-/// `eth0` (a veth) plugged into a bridge in `vrrpt-br`, 10.77.10.0/24, nothing routed out.
-/// Everything is removed on exit, and stale leftovers of an earlier run (same prefix) at start.
+/// A throwaway network for system tests: network namespaces `vrrpt<pid>-<host>` each with an
+/// `eth0` (a veth) plugged into a bridge in `vrrpt<pid>-br`, 10.77.10.0/24, nothing routed out.
+/// Everything is removed on exit, and leftovers of earlier runs whose process is gone at start.
 final class Lab {
-    static let prefix = "vrrpt"
+    /// `vrrpt<pid>`: unique per test process, so two runs at once (say, main's CI and a
+    /// worktree) never tear down each other's namespaces; leftovers of dead runs are removed.
+    static let family = "vrrpt"
+    static let prefix = "\(family)\(getpid())"
     static let subnet = "10.77.10"
     static let vip = "10.77.10.100"
 
@@ -31,31 +34,42 @@ final class Lab {
 
     static var vrrpd: String? { binDir()?.appendingPathComponent("vrrpd").path }
 
+    /// Runs a shell command; its output goes through a file, not a pipe, so a background
+    /// process it leaves behind cannot block the test by holding the pipe open.
     @discardableResult
     static func sh(_ cmd: String, input: Data? = nil) -> (status: Int32, out: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         p.arguments = ["-c", cmd]
-        let out = Pipe()
+        let outPath = NSTemporaryDirectory() + "vrrpt-sh-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).out"
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        defer { unlink(outPath) }
+        guard let out = FileHandle(forWritingAtPath: outPath) else { return (127, "cannot create \(outPath)") }
         p.standardOutput = out
         p.standardError = out
         let inPipe = Pipe()
-        if input != nil { p.standardInput = inPipe }
-        do { try p.run() } catch { return (127, "\(error)") }
+        p.standardInput = input != nil ? inPipe : FileHandle.nullDevice
+        do { try p.run() } catch { try? out.close(); return (127, "\(error)") }
         if let i = input {
             inPipe.fileHandleForWriting.write(i)
             try? inPipe.fileHandleForWriting.close()
         }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
+        try? out.close()
+        let data = FileManager.default.contents(atPath: outPath) ?? Data()
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// Removes this process's namespaces, and those of earlier runs whose process is gone.
     static func cleanStale() {
         let list = sh("ip netns list").out
         for line in list.split(separator: "\n") {
             let name = line.split(separator: " ").first.map(String.init) ?? ""
-            if name.hasPrefix(prefix + "-") { sh("ip netns pids \(name) | xargs -r kill -9; ip netns del \(name)") }
+            guard name.hasPrefix(family), let dash = name.firstIndex(of: "-") else { continue }
+            guard let owner = pid_t(name[name.index(name.startIndex, offsetBy: family.count)..<dash]) else { continue }
+            if owner == getpid() || kill(owner, 0) != 0 {
+                sh("ip netns pids \(name) | xargs -r kill -9; ip netns del \(name)")
+            }
         }
     }
 

@@ -321,11 +321,11 @@ final class VrrpdSystemTests: XCTestCase {
         try lab.startVrrpd("a", on: "a", config: Lab.v3(Lab.instanceConfig(priority: 150, advert: "0.1")))
         try lab.startVrrpd("b", on: "b", config: Lab.v3(Lab.instanceConfig(priority: 100, advert: "0.1")))
         XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["a"] })
-        Lab.sh("ip -n \(Lab.prefix)-br link set \(lab.ns("a")) down")
+        Lab.sh("ip -n \(lab.ns("br")) link set \(lab.ns("a")) down")
         XCTAssertNotNil(lab.waitUntil(3) { lab.state("a", on: "a") == "FAULT" })
         XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["b"] }, "a kept its VIP in FAULT or b did not take over")
         XCTAssertTrue(lab.log("a").contains("(VI_1) Entering FAULT STATE"))
-        Lab.sh("ip -n \(Lab.prefix)-br link set \(lab.ns("a")) up")
+        Lab.sh("ip -n \(lab.ns("br")) link set \(lab.ns("a")) up")
         XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] }, "a did not come back from FAULT")
     }
 
@@ -468,14 +468,15 @@ final class VrrpdSystemTests: XCTestCase {
         mount --bind /dev/null \(dev)/null
         mount --bind /dev/urandom \(dev)/urandom
         mount --bind \(dev) /dev
-        socat -u UNIX-RECV:/dev/log STDOUT > \(out) &
+        socat -u UNIX-RECV:/dev/log STDOUT > \(out) 2>/dev/null < /dev/null &
+        s=$!
         for i in $(seq 1 100); do [ -S /dev/log ] && break; sleep 0.01; done
         ip netns exec \(lab.ns("a")) \(Lab.vrrpd!) -n -S 7 -f \(conf) -p \(lab.path("a.pid")) --query-socket none &
         p=$!
         sleep 1
         kill $p; wait $p || true
         sleep 0.2
-        kill %1
+        kill $s
         """)
         let r = Lab.sh("unshare -m /bin/bash \(script)")
         XCTAssertEqual(r.status, 0, r.out)
@@ -484,5 +485,25 @@ final class VrrpdSystemTests: XCTestCase {
         XCTAssertTrue(text.contains("vrrpd["), text)
         XCTAssertTrue(text.contains("(VI_1) Entering MASTER STATE"), text)
         XCTAssertTrue(text.contains("(VI_1) sent 0 priority"), text)
+    }
+
+    /// track_interface with a weight, from netlink link state: a tracked link losing carrier
+    /// lowers the priority (the VIP moves), carrier back raises it (the VIP returns).
+    func testTrackInterfaceWeight() throws {
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        let a = lab.ns("a")
+        XCTAssertEqual(Lab.sh("ip -n \(a) link add trk0 type veth peer name trk1 && ip -n \(a) link set trk0 up && ip -n \(a) link set trk1 up").status, 0)
+        try lab.startVrrpd("a", on: "a", config: Lab.v3(Lab.instanceConfig(priority: 150, advert: "0.1",
+                                                                           extra: "  track_interface {\n    trk0 weight -60\n  }")))
+        try lab.startVrrpd("b", on: "b", config: Lab.v3(Lab.instanceConfig(priority: 100, advert: "0.1")))
+        XCTAssertNotNil(lab.waitUntil(4) { lab.vipHolders() == ["a"] })
+        Lab.sh("ip -n \(a) link set trk1 down")
+        XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["b"] }, "the VIP did not move when trk0 lost carrier")
+        XCTAssertEqual(lab.instance("a", on: "a")["priority"] as? Int, 90)
+        XCTAssertTrue(lab.query("a", on: "a", "show").contains("interface trk0: DOWN, weight -60"))
+        Lab.sh("ip -n \(a) link set trk1 up")
+        XCTAssertNotNil(lab.waitUntil(3) { lab.vipHolders() == ["a"] }, "the VIP did not come back with trk0's carrier")
+        XCTAssertEqual(lab.instance("a", on: "a")["priority"] as? Int, 150)
     }
 }
