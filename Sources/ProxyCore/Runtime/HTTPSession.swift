@@ -54,7 +54,6 @@ final class HTTPSession: ChannelInboundHandler {
     private var pendingServerSide: HTTPServerSide?
     private var requestMethod: HTTPMethod = .get
     private var requestHasBody = false
-    private var requestSent = false
     private var requestComplete = false
     private var responseHeadDone = false
     /// Some byte of the current response reached the client: too late for an error page.
@@ -321,7 +320,6 @@ final class HTTPSession: ChannelInboundHandler {
         backend.counters.requests.increment()  // req_tot (issue 4)
         clientIsHTTP10 = head.version == .http10
         if backend.httpConnectionMode == .close { clientKeepAlive = false }
-        requestSent = false
         responseHeadDone = false
         responseStarted = false
         serverReusable = backend.httpConnectionMode == .keepAlive
@@ -425,7 +423,6 @@ final class HTTPSession: ChannelInboundHandler {
                      headersEnd: pending.head.headersEnd, headers: requestParser.headers) {
             channel.write($0, promise: nil)
         }
-        requestSent = true
         countRequestBytes(pending.bytes.readableBytes)  // bin of backend and server (issue 4)
         keptHeadForRetry = reused && !requestHasBody ? pending : nil
         pendingHead = nil
@@ -689,20 +686,21 @@ final class HTTPSession: ChannelInboundHandler {
             releaseServer(connection, reusable: serverReusable && requestComplete)
         }
         emitLog()  // after the release, so that the server counts are HAProxy's
-        backend = nil
-        isFirstRequest = false
         let nothingMoreToRead = clientInputClosed && (inbound?.readableBytes ?? 0) == 0
         if !clientKeepAlive || !requestComplete || registry.isStopping || nothingMoreToRead {
             closeAfterFlush()
             return
         }
+        awaitNextRequest()
+    }
+
+    /// Keep-alive: wait for the next request, or parse it at once if it came pipelined.
+    private func awaitNextRequest() {
+        backend = nil
+        isFirstRequest = false
         phase = .readingHead
         idle.arm(frontend.timeouts.httpKeepAlive ?? frontend.timeouts.httpRequest ?? frontend.timeouts.client)
-        if let inbound, inbound.readableBytes > 0 {
-            parseRequests()
-        } else {
-            readClient()
-        }
+        if let inbound, inbound.readableBytes > 0 { parseRequests() } else { readClient() }
     }
 
     private func releaseServer(_ connection: ServerConnection, reusable: Bool) {
@@ -738,10 +736,7 @@ final class HTTPSession: ChannelInboundHandler {
             closeAfterFlush()
         } else {
             requestComplete = true
-            isFirstRequest = false
-            phase = .readingHead
-            idle.arm(frontend.timeouts.httpKeepAlive ?? frontend.timeouts.httpRequest ?? frontend.timeouts.client)
-            if let inbound, inbound.readableBytes > 0 { parseRequests() } else { readClient() }
+            awaitNextRequest()
         }
     }
 
@@ -896,11 +891,7 @@ final class HTTPSession: ChannelInboundHandler {
         if closing || !requestComplete && requestHasBody {
             closeAfterFlush()
         } else {
-            backend = nil
-            isFirstRequest = false
-            phase = .readingHead
-            idle.arm(frontend.timeouts.httpKeepAlive ?? frontend.timeouts.httpRequest ?? frontend.timeouts.client)
-            if let inbound, inbound.readableBytes > 0 { parseRequests() } else { readClient() }
+            awaitNextRequest()
         }
     }
 

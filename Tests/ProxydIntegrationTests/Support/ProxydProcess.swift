@@ -25,7 +25,9 @@ final class ProxydProcess {
             .appendingPathComponent("proxyd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         configPath = directory.appendingPathComponent("proxyd.cfg").path
-        let text = config.replacingOccurrences(of: "{DIR}", with: directory.path)
+        var text = config.replacingOccurrences(of: "{DIR}", with: directory.path)
+        // Like HAProxy, proxyd refuses a file whose last line has no LF (a truncated file).
+        if !text.hasSuffix("\n") { text += "\n" }
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: Self.proxydPath)
         process.arguments = ["-f", configPath] + extraArguments
