@@ -137,7 +137,7 @@ enum CheckParser {
             s.alert(l, "'http-check \(sub)' is valid in HAProxy but not supported by proxyd yet.")
             return
         default:
-            s.alert(l, "'http-check' only supports 'comment', 'connect', 'send', 'expect', 'set-var', 'unset-var', 'disable-on-404' and 'send-state' (got '\(sub)').")
+            s.alert(l, "'http-check' only supports 'disable-on-404', 'send-state', 'comment', 'connect', 'send', 'expect', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)'. but got '\(sub)'")
             return
         }
         p.healthCheck.sawHTTPCheckRules = true

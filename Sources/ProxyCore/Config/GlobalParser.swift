@@ -79,6 +79,10 @@ enum GlobalParser {
             s.global.gid = UInt32(v)
         },
         "log": { s, l in
+            if l[1] == "global" {
+                s.alert(l, "log : 'global' is not supported for a global syslog server")
+                return
+            }
             if let t = LogParser.parse(s, l) { s.global.logs.append(t) }
         },
         "log-tag": { s, l in
@@ -141,7 +145,7 @@ enum GlobalParser {
         },
         "tune.ssl.default-dh-param": { s, l in
             guard let v = ConfigUnits.integer(l[1]), v >= 1024 else {
-                s.alert(l, "'tune.ssl.default-dh-param' expects an integer argument.")
+                s.alert(l, "'tune.ssl.default-dh-param' expects a value >= 1024.")
                 return
             }
             s.global.sslDefaultDHParam = v
@@ -241,8 +245,21 @@ enum GlobalParser {
         "tune.vars.sess-max-size", "tune.vars.txn-max-size", "tune.chksize",
     ]
 
+    /// Keywords taking at most this many arguments (HAProxy's "cannot handle unexpected argument").
+    static let maxArguments: [String: Int] = [
+        "chroot": 1, "pidfile": 1, "ca-base": 1, "crt-base": 1, "ssl-default-bind-ciphers": 1,
+        "ssl-default-bind-ciphersuites": 1, "ssl-default-server-ciphers": 1, "ssl-default-server-ciphersuites": 1,
+        "user": 1, "group": 1, "node": 1, "nbthread": 1, "maxconn": 1, "ulimit-n": 1, "uid": 1, "gid": 1,
+        "log-tag": 1, "spread-checks": 1, "ssl-server-verify": 1, "tune.bufsize": 1, "tune.maxrewrite": 1,
+        "master-worker": 1, "zero-warning": 0, "quiet": 0, "daemon": 0,
+    ]
+
     static func parse(_ state: ParserState, _ line: ConfigLine) {
         let kw = line.keyword
+        if let max = maxArguments[kw], line.count > max + 1 {
+            state.alert(line, "'\(kw)' cannot handle unexpected argument '\(line[max + 1])'.")
+            return
+        }
         if let handler = table[kw] {
             handler(state, line)
             return
@@ -257,7 +274,8 @@ enum GlobalParser {
             return
         }
         var message = "unknown keyword '\(kw)' in 'global' section"
-        if let s = DidYouMean.suggest(kw, among: Array(table.keys) + unsupported + Array(tuneKeywords) + Array(performanceKnobs)) {
+        if let s = DidYouMean.suggest(kw, among: Array(table.keys) + unsupported + Array(tuneKeywords) + Array(performanceKnobs)
+                                        + Loader.sectionKeywords) {
             message += "; did you mean '\(s)' maybe ?"
         }
         state.alert(line, message)
@@ -318,7 +336,12 @@ enum GlobalParser {
                 return
             }
             guard let address = AddressParser.listenAddress(l[2]) else {
-                s.alert(l, "'stats socket' : invalid address: '\(l[2])'")
+                if !l[2].contains(":") {
+                    // Neither a path nor host:port: HAProxy reads it as an address without port.
+                    s.alert(l, "parsing [\(l.location)] : 'stats socket' : missing port specification in '\(l[2])'\n")
+                } else {
+                    s.alert(l, "'stats socket' : invalid address: '\(l[2])'")
+                }
                 return
             }
             var sock = StatsSocket(address: address, location: l.location)
@@ -397,8 +420,10 @@ enum LogParser {
 
     static func parse(_ s: ParserState, _ l: ConfigLine) -> LogTarget? {
         var words = Array(l.words.dropFirst())
+        let usage = s.section.isProxy ? "log : expects <address> and <facility> or global as arguments"
+            : "log : expects <address> and <facility>  as arguments"
         guard words.count >= 2 else {
-            s.alert(l, "log : expects <address> and <facility>  as arguments")
+            s.alert(l, usage)
             return nil
         }
         let target = words.removeFirst()
@@ -406,7 +431,7 @@ enum LogParser {
         var format = LogTarget.Format.rfc3164
         while let w = words.first, w == "len" || w == "format" || w == "sample" {
             guard words.count >= 2 else {
-                s.alert(l, "log : expects <address> and <facility>  as arguments")
+                s.alert(l, usage)
                 return nil
             }
             if w == "len" {
@@ -428,7 +453,7 @@ enum LogParser {
             words.removeFirst(2)
         }
         guard let facility = words.first else {
-            s.alert(l, "log : expects <address> and <facility>  as arguments")
+            s.alert(l, usage)
             return nil
         }
         guard let code = facilities.firstIndex(of: facility) else {
@@ -474,7 +499,7 @@ enum LogParser {
                 tcp = true
             }
             guard let (host, portText) = AddressParser.splitHostPortText(t) else {
-                s.alert(l, "log : invalid address: '\(target)'")
+                s.alert(l, "log : invalid address: '\(target)' in '\(target)'\n")
                 return nil
             }
             var port: Int? = nil

@@ -15,6 +15,9 @@ struct Loader {
         "fcgi-app",
     ]
 
+    /// Every section keyword, for did-you-mean hints (HAProxy proposes them too).
+    static let sectionKeywords: [String] = Array(supportedSections) + Array(unsupportedSections)
+
     /// Expands `-f` arguments: a directory gives its `*.cfg` files in lexical order.
     static func expand(paths: [String]) -> Result<[String], Diagnostic> {
         var files: [String] = []

@@ -70,6 +70,10 @@ enum OptionParser {
             p.httpConnectionMode = neg ? .close : .keepAlive
         },
         "httplog": Entry(side: .both, negatable: true) { s, p, l, neg in
+            if l.count > 3 {
+                s.alert(l, "'option httplog' cannot handle unexpected argument '\(l[3])'.")
+                return
+            }
             if l.count > 2 {
                 guard l[2] == "clf" else {
                     s.alert(l, "keyword 'httplog' only supports option 'clf'.")
@@ -184,6 +188,8 @@ enum StatsParser {
     static func parse(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         let sub = l[1]
         switch sub {
+        case "":
+            s.alertRaw("parsing [\(l.location)]: missing keyword in 'stats', expects 'admin', 'uri', 'realm', 'auth', 'scope', 'enable', 'hide-version', 'show-node', 'show-desc' or 'show-legends'.", at: l.location)
         case "enable":
             p.stats.enabled = true
         case "uri":

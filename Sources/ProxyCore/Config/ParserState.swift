@@ -24,6 +24,13 @@ enum CurrentSection {
     case unsupported(String)
     /// Lines after a proxy header HAProxy refused (each is reported).
     case orphan
+
+    var isProxy: Bool {
+        switch self {
+        case .defaults, .proxy: return true
+        default: return false
+        }
+    }
 }
 
 /// A `defaults` section as parsed.

@@ -101,11 +101,8 @@ enum ServerParser {
         "no-send-proxy-v2": flag { $0.sendProxyVersion = 0 },
         "no-check-send-proxy": flag { $0.check.sendProxy = false },
         "crt": Entry(takesArgument: true, missing: "'crt' : missing certificate file path") { s, srv, v, _ in
-            let path = s.resolve(v, base: s.global.crtBase)
-            guard FileSystem.exists(path) else {
-                return "unable to stat SSL certificate from file '\(path)' : No such file or directory."
-            }
-            srv.ssl.certificate = path
+            // Loaded (and checked) after parsing, as HAProxy does.
+            srv.ssl.certificate = s.resolve(v, base: s.global.crtBase)
             return nil
         },
         "ca-file": Entry(takesArgument: true) { s, srv, v, _ in
