@@ -79,7 +79,7 @@ enum GlobalParser {
             s.global.gid = UInt32(v)
         },
         "log": { s, l in
-            if l[1] == "global" {
+            if l[1] == "global" && l.count == 2 {
                 s.alert(l, "log : 'global' is not supported for a global syslog server")
                 return
             }
@@ -251,7 +251,7 @@ enum GlobalParser {
         "ssl-default-bind-ciphersuites": 1, "ssl-default-server-ciphers": 1, "ssl-default-server-ciphersuites": 1,
         "user": 1, "group": 1, "node": 1, "nbthread": 1, "maxconn": 1, "ulimit-n": 1, "uid": 1, "gid": 1,
         "log-tag": 1, "spread-checks": 1, "ssl-server-verify": 1, "tune.bufsize": 1, "tune.maxrewrite": 1,
-        "master-worker": 1, "zero-warning": 0, "quiet": 0, "daemon": 0,
+        "master-worker": 1, "zero-warning": 0, "quiet": 0, "daemon": 0, "tune.ssl.default-dh-param": 1,
     ]
 
     static func parse(_ state: ParserState, _ line: ConfigLine) {
@@ -304,6 +304,10 @@ enum GlobalParser {
     ]
 
     static func sslOptions(_ s: ParserState, _ l: ConfigLine) -> [String]? {
+        guard l.count > 1 else {
+            s.alert(l, "global statement '\(l.keyword)' expects an option as an argument.")
+            return nil
+        }
         var out: [String] = []
         var i = 1
         while i < l.count {
@@ -315,7 +319,7 @@ enum GlobalParser {
             if o == "ssl-min-ver" || o == "ssl-max-ver" {
                 let v = l[i + 1]
                 guard ["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"].contains(v) else {
-                    s.alert(l, "'\(o)' : unknown ssl/tls version string '\(v)'")
+                    s.alert(l, "'\(v)' : unknown ssl/tls version on global statement '\(l.keyword)'.")
                     return nil
                 }
                 out.append(o + " " + v)
@@ -498,7 +502,8 @@ enum LogParser {
                 t = String(t[t.index(after: t.firstIndex(of: "@")!)...])
                 tcp = true
             }
-            guard let (host, portText) = AddressParser.splitHostPortText(t) else {
+            guard let (host, portText) = AddressParser.splitHostPortText(t),
+                  host.isEmpty || !AddressParser.resolve(host).isEmpty else {
                 s.alert(l, "log : invalid address: '\(target)' in '\(target)'\n")
                 return nil
             }

@@ -126,7 +126,10 @@ struct Loader {
             case let .failure(e):
                 state.alertRaw("parsing [\(location)]: \(e.message)", at: location)
             case let .success(words):
-                if !words.isEmpty { parseLine(state, ConfigLine(words: words, location: location)) }
+                // HAProxy skips a line whose first word is empty (e.g. `"" x` or `"$UNSET" x`).
+                if let first = words.first, !first.isEmpty {
+                    parseLine(state, ConfigLine(words: words, location: location))
+                }
             }
             if state.abort { return }
             if missingLF {
@@ -240,7 +243,7 @@ struct Loader {
             state.abort = true
             return
         }
-        if let name, let bad = Loader.validName(name) {
+        if !isDefaults, let name, let bad = Loader.validName(name) {
             state.alert(line, "character '\(bad)' is not permitted in '\(kw)' name '\(name)'.")
             state.section = .unsupported(kw)
             return
@@ -259,6 +262,10 @@ struct Loader {
                     state.section = .unsupported(kw)
                     return
                 }
+            } else if kw == "backend" {
+                // HAProxy silently refuses the section: its lines are then out of place.
+                state.section = .orphan
+                return
             } else if !isDefaults {
                 // HAProxy 1.x took addresses here; the section is then not created.
                 state.alert(line, "please use the 'bind' keyword for listening addresses.")

@@ -21,6 +21,17 @@ enum OptionParser {
         }
     }
 
+    /// An option that takes no argument.
+    static func noArguments(_ side: ProxyKeyword.Side = .both, _ handler: @escaping Handler) -> Entry {
+        Entry(side: side, negatable: true) { s, p, l, neg in
+            if l.count > 2 {
+                s.alert(l, "'option \(l[1])' cannot handle unexpected argument '\(l[2])'.")
+                return
+            }
+            handler(s, &p, l, neg)
+        }
+    }
+
     static let table: [String: Entry] = [
         "redispatch": Entry(side: .backend, negatable: true) { s, p, l, neg in
             if l.count > 2 {
@@ -60,13 +71,13 @@ enum OptionParser {
             }
             p.forwardFor = ff
         },
-        "http-server-close": Entry(side: .both, negatable: true) { s, p, l, neg in
+        "http-server-close": noArguments { s, p, l, neg in
             p.httpConnectionMode = neg ? .keepAlive : .serverClose
         },
-        "httpclose": Entry(side: .both, negatable: true) { s, p, l, neg in
+        "httpclose": noArguments { s, p, l, neg in
             p.httpConnectionMode = neg ? .keepAlive : .close
         },
-        "http-keep-alive": Entry(side: .both, negatable: true) { s, p, l, neg in
+        "http-keep-alive": noArguments { s, p, l, neg in
             p.httpConnectionMode = neg ? .close : .keepAlive
         },
         "httplog": Entry(side: .both, negatable: true) { s, p, l, neg in
@@ -85,7 +96,7 @@ enum OptionParser {
             if !neg { p.tcpLog = false }
             p.logOptionLocation = l.location
         },
-        "tcplog": Entry(side: .both, negatable: true) { s, p, l, neg in
+        "tcplog": noArguments { s, p, l, neg in
             p.tcpLog = !neg
             if !neg { p.httpLog = false }
             p.logOptionLocation = l.location
@@ -260,8 +271,6 @@ enum StatsParser {
             }
         case "http-request", "bind-process":
             s.alert(l, "'stats \(sub)' is valid in HAProxy but not supported by proxyd yet.")
-        case "socket", "timeout", "maxconn":
-            s.alert(l, "'stats \(sub)' is only supported in 'global' section.")
         default:
             s.alertRaw("parsing [\(l.location)]: unknown stats parameter '\(sub)', expects 'admin', 'uri', 'realm', 'auth', 'scope', 'enable', 'hide-version', 'show-node', 'show-desc' or 'show-legends'.", at: l.location)
         }

@@ -174,6 +174,11 @@ enum ProxyParser {
             if entry.side == .frontend && !p.isFrontend {
                 let hint = kw == "maxconn" ? " Maybe you want 'fullconn' instead ?" : ""
                 s.warning(l, "'\(kw)' ignored because \(ctx.kind) '\(p.name)' has no frontend capability.\(hint)")
+                if kw == "bind" {
+                    // HAProxy still reads the line (and reports its errors), then drops it.
+                    var scratch = p
+                    entry.handler(s, &scratch, l, ctx)
+                }
                 return
             }
         }

@@ -38,7 +38,9 @@ enum ServerParser {
     static func integer(_ kw: String, min: Int = 0, _ apply: @escaping (inout ServerSettings, Int) -> Void) -> Entry {
         Entry(takesArgument: true, missing: "'\(kw)' expects an integer argument.") { _, srv, v, _ in
             guard let n = ConfigUnits.integer(v) else {
-                return kw == "error-limit" ? "error-limit has to be > 0.." : "'\(kw)' expects an integer argument.."
+                // HAProxy reads these with atoi(): garbage is 0, refused by the range check.
+                if kw == "error-limit" { return "error-limit has to be > 0.." }
+                return min > 0 ? "'\(kw)' has to be > 0.." : "'\(kw)' expects an integer argument.."
             }
             if n < min { return kw == "error-limit" ? "error-limit has to be > 0.." : "'\(kw)' has to be > 0.." }
             apply(&srv, n)
