@@ -366,6 +366,10 @@ enum GlobalParser {
                     sock.level = lv
                     i += 2
                 case "expose-fd":
+                    guard !v.isEmpty else {
+                        s.alert(l, "'stats socket' : ''expose-fd' : missing fd type'")
+                        return
+                    }
                     guard v == "listeners" else {
                         s.alert(l, "'stats socket' : ''expose-fd' only supports 'listeners' (got '\(v)')'")
                         return

@@ -352,6 +352,7 @@ struct Loader {
         proxy.acls = []
         proxy.useBackendRules = []
         proxy.redirectRules = []
+        proxy.logOptionHere = nil
         // Only the proxy's own check rules make HAProxy warn about a missing option.
         proxy.healthCheck.sawHTTPCheckRules = false
         proxy.healthCheck.sawTCPCheckRules = false

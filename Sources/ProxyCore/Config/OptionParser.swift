@@ -21,6 +21,15 @@ enum OptionParser {
         }
     }
 
+    /// HAProxy warns when a section sets a log format twice.
+    static func noteLogOption(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ option: String) {
+        if let previous = p.logOptionHere {
+            s.warningRaw("parsing [\(l.location)]: 'option \(option)' overrides previous 'option \(previous)' in '\(s.currentKind)' section.",
+                         at: l.location)
+        }
+        p.logOptionHere = option
+    }
+
     /// An option that takes no argument.
     static func noArguments(_ side: ProxyKeyword.Side = .both, _ handler: @escaping Handler) -> Entry {
         Entry(side: side, negatable: true) { s, p, l, neg in
@@ -92,11 +101,13 @@ enum OptionParser {
                 }
                 p.httpLogCLF = !neg
             }
+            if !neg { noteLogOption(s, &p, l, l.count > 2 ? "httplog clf" : "httplog") }
             p.httpLog = !neg
             if !neg { p.tcpLog = false }
             p.logOptionLocation = l.location
         },
         "tcplog": noArguments { s, p, l, neg in
+            if !neg { noteLogOption(s, &p, l, "tcplog") }
             p.tcpLog = !neg
             if !neg { p.httpLog = false }
             p.logOptionLocation = l.location

@@ -66,6 +66,9 @@ final class ParserState {
     var explicitlyUsedDefaults: Set<SourceLocation> = []
     var implicitlyUsedDefaults: Set<SourceLocation> = []
 
+    /// The kind of the section being parsed (`defaults`, `frontend`, …), for messages.
+    var currentKind = ""
+
     /// Warnings found while parsing a rule, printed once the rule is done.
     var pendingWarnings: [String] = []
 

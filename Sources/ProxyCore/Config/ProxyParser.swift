@@ -111,6 +111,7 @@ enum ProxyParser {
     ]
 
     static func parse(_ s: ParserState, _ p: inout ProxySettings, _ line: ConfigLine, _ ctx: ProxyParseContext) {
+        s.currentKind = ctx.kind
         var l = line
         var negate = false
         if l.keyword == "no" || l.keyword == "default" {
