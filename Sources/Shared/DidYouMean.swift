@@ -47,7 +47,9 @@ public enum DidYouMean {
             if d < bestDistance { bestDistance = d; best = c }
         }
         guard let found = best else { return nil }
-        if bestDistance > 2 * word.utf8.count || bestDistance > 2 * found.utf8.count { return nil }
+        // Close enough: less than one and a half times either length (calibrated on the
+        // suggestions HAProxy 2.6 makes, so that both propose the same words).
+        if 2 * bestDistance >= 3 * word.utf8.count || 2 * bestDistance >= 3 * found.utf8.count { return nil }
         return found
     }
 }

@@ -76,7 +76,7 @@ enum BindParser {
             case "crt":
                 let path = s.resolve(v, base: s.global.crtBase)
                 guard FileSystem.exists(path) else {
-                    s.alert(l, "\(prefix) : unable to stat SSL certificate from file '\(path)' : No such file or directory.")
+                    s.alert(l, "\(prefix) : unable to stat SSL certificate from file '\(path)' : \(FileSystem.lastError()).")
                     return
                 }
                 if FileSystem.kind(path) == .file, let problem = certificateProblem(path) {

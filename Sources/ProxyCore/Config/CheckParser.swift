@@ -18,6 +18,14 @@ enum CheckParser {
         guard let kind = w.first else {
             return .failure(.init(message: "expects at least a matching pattern as arguments."))
         }
+        let kinds: Set<String> = http ? ["status", "rstatus", "string", "rstring", "hdr", "fhdr", "string-lf"]
+            : ["string", "rstring", "binary", "rbinary", "string-lf", "binary-lf"]
+        guard kinds.contains(kind) else {
+            if http {
+                return .failure(.init(message: "'only supports min-recv, [!]string', '[!]rstring', '[!]string-lf', '[!]status', '[!]rstatus', [!]hdr, [!]fhdr or comment but got '\(kind)' as argument.."))
+            }
+            return .failure(.init(message: "'only supports min-recv, '[!]binary', '[!]string', '[!]rstring', '[!]string-lf', '[!]rbinary', '[!]binary-lf' or comment but got '\(kind)' as argument.."))
+        }
         guard w.count >= 2 else {
             return .failure(.init(message: "'\(kind)' expects a <pattern> as argument."))
         }
@@ -137,7 +145,7 @@ enum CheckParser {
             s.alert(l, "'http-check \(sub)' is valid in HAProxy but not supported by proxyd yet.")
             return
         default:
-            s.alert(l, "'http-check' only supports 'comment', 'connect', 'send', 'expect', 'set-var', 'unset-var', 'disable-on-404' and 'send-state' (got '\(sub)').")
+            s.alert(l, "'http-check' only supports 'disable-on-404', 'send-state', 'comment', 'connect', 'send', 'expect', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)'. but got '\(sub)'")
             return
         }
         p.healthCheck.sawHTTPCheckRules = true

@@ -79,6 +79,10 @@ enum GlobalParser {
             s.global.gid = UInt32(v)
         },
         "log": { s, l in
+            if l[1] == "global" && l.count == 2 {
+                s.alert(l, "log : 'global' is not supported for a global syslog server")
+                return
+            }
             if let t = LogParser.parse(s, l) { s.global.logs.append(t) }
         },
         "log-tag": { s, l in
@@ -141,7 +145,7 @@ enum GlobalParser {
         },
         "tune.ssl.default-dh-param": { s, l in
             guard let v = ConfigUnits.integer(l[1]), v >= 1024 else {
-                s.alert(l, "'tune.ssl.default-dh-param' expects an integer argument.")
+                s.alert(l, "'tune.ssl.default-dh-param' expects a value >= 1024.")
                 return
             }
             s.global.sslDefaultDHParam = v
@@ -241,8 +245,21 @@ enum GlobalParser {
         "tune.vars.sess-max-size", "tune.vars.txn-max-size", "tune.chksize",
     ]
 
+    /// Keywords taking at most this many arguments (HAProxy's "cannot handle unexpected argument").
+    static let maxArguments: [String: Int] = [
+        "chroot": 1, "pidfile": 1, "ca-base": 1, "crt-base": 1, "ssl-default-bind-ciphers": 1,
+        "ssl-default-bind-ciphersuites": 1, "ssl-default-server-ciphers": 1, "ssl-default-server-ciphersuites": 1,
+        "user": 1, "group": 1, "node": 1, "nbthread": 1, "maxconn": 1, "ulimit-n": 1, "uid": 1, "gid": 1,
+        "log-tag": 1, "spread-checks": 1, "ssl-server-verify": 1, "tune.bufsize": 1, "tune.maxrewrite": 1,
+        "master-worker": 1, "zero-warning": 0, "quiet": 0, "daemon": 0, "tune.ssl.default-dh-param": 1,
+    ]
+
     static func parse(_ state: ParserState, _ line: ConfigLine) {
         let kw = line.keyword
+        if let max = maxArguments[kw], line.count > max + 1 {
+            state.alert(line, "'\(kw)' cannot handle unexpected argument '\(line[max + 1])'.")
+            return
+        }
         if let handler = table[kw] {
             handler(state, line)
             return
@@ -257,7 +274,8 @@ enum GlobalParser {
             return
         }
         var message = "unknown keyword '\(kw)' in 'global' section"
-        if let s = DidYouMean.suggest(kw, among: Array(table.keys) + unsupported + Array(tuneKeywords) + Array(performanceKnobs)) {
+        if let s = DidYouMean.suggest(kw, among: Array(table.keys) + unsupported + Array(tuneKeywords) + Array(performanceKnobs)
+                                        + Loader.sectionKeywords) {
             message += "; did you mean '\(s)' maybe ?"
         }
         state.alert(line, message)
@@ -286,6 +304,10 @@ enum GlobalParser {
     ]
 
     static func sslOptions(_ s: ParserState, _ l: ConfigLine) -> [String]? {
+        guard l.count > 1 else {
+            s.alert(l, "global statement '\(l.keyword)' expects an option as an argument.")
+            return nil
+        }
         var out: [String] = []
         var i = 1
         while i < l.count {
@@ -297,7 +319,7 @@ enum GlobalParser {
             if o == "ssl-min-ver" || o == "ssl-max-ver" {
                 let v = l[i + 1]
                 guard ["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"].contains(v) else {
-                    s.alert(l, "'\(o)' : unknown ssl/tls version string '\(v)'")
+                    s.alert(l, "'\(v)' : unknown ssl/tls version on global statement '\(l.keyword)'.")
                     return nil
                 }
                 out.append(o + " " + v)
@@ -318,7 +340,12 @@ enum GlobalParser {
                 return
             }
             guard let address = AddressParser.listenAddress(l[2]) else {
-                s.alert(l, "'stats socket' : invalid address: '\(l[2])'")
+                if !l[2].contains(":") {
+                    // Neither a path nor host:port: HAProxy reads it as an address without port.
+                    s.alert(l, "parsing [\(l.location)] : 'stats socket' : missing port specification in '\(l[2])'\n")
+                } else {
+                    s.alert(l, "'stats socket' : invalid address: '\(l[2])'")
+                }
                 return
             }
             var sock = StatsSocket(address: address, location: l.location)
@@ -339,6 +366,10 @@ enum GlobalParser {
                     sock.level = lv
                     i += 2
                 case "expose-fd":
+                    guard !v.isEmpty else {
+                        s.alert(l, "'stats socket' : ''expose-fd' : missing fd type'")
+                        return
+                    }
                     guard v == "listeners" else {
                         s.alert(l, "'stats socket' : ''expose-fd' only supports 'listeners' (got '\(v)')'")
                         return
@@ -397,8 +428,10 @@ enum LogParser {
 
     static func parse(_ s: ParserState, _ l: ConfigLine) -> LogTarget? {
         var words = Array(l.words.dropFirst())
+        let usage = s.section.isProxy ? "log : expects <address> and <facility> or global as arguments"
+            : "log : expects <address> and <facility>  as arguments"
         guard words.count >= 2 else {
-            s.alert(l, "log : expects <address> and <facility>  as arguments")
+            s.alert(l, usage)
             return nil
         }
         let target = words.removeFirst()
@@ -406,7 +439,7 @@ enum LogParser {
         var format = LogTarget.Format.rfc3164
         while let w = words.first, w == "len" || w == "format" || w == "sample" {
             guard words.count >= 2 else {
-                s.alert(l, "log : expects <address> and <facility>  as arguments")
+                s.alert(l, usage)
                 return nil
             }
             if w == "len" {
@@ -428,7 +461,7 @@ enum LogParser {
             words.removeFirst(2)
         }
         guard let facility = words.first else {
-            s.alert(l, "log : expects <address> and <facility>  as arguments")
+            s.alert(l, usage)
             return nil
         }
         guard let code = facilities.firstIndex(of: facility) else {
@@ -473,8 +506,9 @@ enum LogParser {
                 t = String(t[t.index(after: t.firstIndex(of: "@")!)...])
                 tcp = true
             }
-            guard let (host, portText) = AddressParser.splitHostPortText(t) else {
-                s.alert(l, "log : invalid address: '\(target)'")
+            guard let (host, portText) = AddressParser.splitHostPortText(t),
+                  host.isEmpty || !AddressParser.resolve(host).isEmpty else {
+                s.alert(l, "log : invalid address: '\(target)' in '\(target)'\n")
                 return nil
             }
             var port: Int? = nil

@@ -25,10 +25,23 @@ public enum ConfigLexer {
         public var trimmedLine: String
         public var column: Int
 
+        /// The echoed line and caret column as HAProxy shows them: tabs as spaces, at most
+        /// 80 characters; an error further right is shown in a window between "...".
+        var echo: (text: String, column: Int) {
+            let chars = Array(trimmedLine.map { $0 == "\t" ? " " : $0 })
+            if column < 80 {
+                return (String(chars.prefix(80)), column)
+            }
+            let start = column - 37
+            let end = min(chars.count, column + 37)
+            return ("..." + String(chars[start..<end]) + "...", 40)
+        }
+
         /// HAProxy's text, after `parsing [file:line]: `.
         public var message: String {
-            let caret = String(repeating: " ", count: column + 2) + "^"
-            func located(_ what: String) -> String { "\(what) at position \(position):\n  \(trimmedLine)\n\(caret)" }
+            let (text, col) = echo
+            let caret = String(repeating: " ", count: col + 2) + "^"
+            func located(_ what: String) -> String { "\(what) at position \(position):\n  \(text)\n\(caret)" }
             switch kind {
             case .unmatchedQuote: return located("unmatched quote")
             case .invalidHexSequence: return located("truncated or invalid hexadecimal sequence")

@@ -15,6 +15,9 @@ struct Loader {
         "fcgi-app",
     ]
 
+    /// Every section keyword, for did-you-mean hints (HAProxy proposes them too).
+    static let sectionKeywords: [String] = Array(supportedSections) + Array(unsupportedSections)
+
     /// Expands `-f` arguments: a directory gives its `*.cfg` files in lexical order.
     static func expand(paths: [String]) -> Result<[String], Diagnostic> {
         var files: [String] = []
@@ -123,7 +126,10 @@ struct Loader {
             case let .failure(e):
                 state.alertRaw("parsing [\(location)]: \(e.message)", at: location)
             case let .success(words):
-                if !words.isEmpty { parseLine(state, ConfigLine(words: words, location: location)) }
+                // HAProxy skips a line whose first word is empty (e.g. `"" x` or `"$UNSET" x`).
+                if let first = words.first, !first.isEmpty {
+                    parseLine(state, ConfigLine(words: words, location: location))
+                }
             }
             if state.abort { return }
             if missingLF {
@@ -237,7 +243,7 @@ struct Loader {
             state.abort = true
             return
         }
-        if let name, let bad = Loader.validName(name) {
+        if !isDefaults, let name, let bad = Loader.validName(name) {
             state.alert(line, "character '\(bad)' is not permitted in '\(kw)' name '\(name)'.")
             state.section = .unsupported(kw)
             return
@@ -256,6 +262,10 @@ struct Loader {
                     state.section = .unsupported(kw)
                     return
                 }
+            } else if kw == "backend" {
+                // HAProxy silently refuses the section: its lines are then out of place.
+                state.section = .orphan
+                return
             } else if !isDefaults {
                 // HAProxy 1.x took addresses here; the section is then not created.
                 state.alert(line, "please use the 'bind' keyword for listening addresses.")
@@ -342,6 +352,7 @@ struct Loader {
         proxy.acls = []
         proxy.useBackendRules = []
         proxy.redirectRules = []
+        proxy.logOptionHere = nil
         // Only the proxy's own check rules make HAProxy warn about a missing option.
         proxy.healthCheck.sawHTTPCheckRules = false
         proxy.healthCheck.sawTCPCheckRules = false

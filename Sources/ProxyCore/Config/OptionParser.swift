@@ -21,6 +21,26 @@ enum OptionParser {
         }
     }
 
+    /// HAProxy warns when a section sets a log format twice.
+    static func noteLogOption(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ option: String) {
+        if let previous = p.logOptionHere {
+            s.warningRaw("parsing [\(l.location)]: 'option \(option)' overrides previous 'option \(previous)' in '\(s.currentKind)' section.",
+                         at: l.location)
+        }
+        p.logOptionHere = option
+    }
+
+    /// An option that takes no argument.
+    static func noArguments(_ side: ProxyKeyword.Side = .both, _ handler: @escaping Handler) -> Entry {
+        Entry(side: side, negatable: true) { s, p, l, neg in
+            if l.count > 2 {
+                s.alert(l, "'option \(l[1])' cannot handle unexpected argument '\(l[2])'.")
+                return
+            }
+            handler(s, &p, l, neg)
+        }
+    }
+
     static let table: [String: Entry] = [
         "redispatch": Entry(side: .backend, negatable: true) { s, p, l, neg in
             if l.count > 2 {
@@ -60,16 +80,20 @@ enum OptionParser {
             }
             p.forwardFor = ff
         },
-        "http-server-close": Entry(side: .both, negatable: true) { s, p, l, neg in
+        "http-server-close": noArguments { s, p, l, neg in
             p.httpConnectionMode = neg ? .keepAlive : .serverClose
         },
-        "httpclose": Entry(side: .both, negatable: true) { s, p, l, neg in
+        "httpclose": noArguments { s, p, l, neg in
             p.httpConnectionMode = neg ? .keepAlive : .close
         },
-        "http-keep-alive": Entry(side: .both, negatable: true) { s, p, l, neg in
+        "http-keep-alive": noArguments { s, p, l, neg in
             p.httpConnectionMode = neg ? .close : .keepAlive
         },
         "httplog": Entry(side: .both, negatable: true) { s, p, l, neg in
+            if l.count > 3 {
+                s.alert(l, "'option httplog' cannot handle unexpected argument '\(l[3])'.")
+                return
+            }
             if l.count > 2 {
                 guard l[2] == "clf" else {
                     s.alert(l, "keyword 'httplog' only supports option 'clf'.")
@@ -77,11 +101,13 @@ enum OptionParser {
                 }
                 p.httpLogCLF = !neg
             }
+            if !neg { noteLogOption(s, &p, l, l.count > 2 ? "httplog clf" : "httplog") }
             p.httpLog = !neg
             if !neg { p.tcpLog = false }
             p.logOptionLocation = l.location
         },
-        "tcplog": Entry(side: .both, negatable: true) { s, p, l, neg in
+        "tcplog": noArguments { s, p, l, neg in
+            if !neg { noteLogOption(s, &p, l, "tcplog") }
             p.tcpLog = !neg
             if !neg { p.httpLog = false }
             p.logOptionLocation = l.location
@@ -184,6 +210,8 @@ enum StatsParser {
     static func parse(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         let sub = l[1]
         switch sub {
+        case "":
+            s.alertRaw("parsing [\(l.location)]: missing keyword in 'stats', expects 'admin', 'uri', 'realm', 'auth', 'scope', 'enable', 'hide-version', 'show-node', 'show-desc' or 'show-legends'.", at: l.location)
         case "enable":
             p.stats.enabled = true
         case "uri":
@@ -254,8 +282,6 @@ enum StatsParser {
             }
         case "http-request", "bind-process":
             s.alert(l, "'stats \(sub)' is valid in HAProxy but not supported by proxyd yet.")
-        case "socket", "timeout", "maxconn":
-            s.alert(l, "'stats \(sub)' is only supported in 'global' section.")
         default:
             s.alertRaw("parsing [\(l.location)]: unknown stats parameter '\(sub)', expects 'admin', 'uri', 'realm', 'auth', 'scope', 'enable', 'hide-version', 'show-node', 'show-desc' or 'show-legends'.", at: l.location)
         }

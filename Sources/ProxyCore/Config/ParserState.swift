@@ -24,6 +24,13 @@ enum CurrentSection {
     case unsupported(String)
     /// Lines after a proxy header HAProxy refused (each is reported).
     case orphan
+
+    var isProxy: Bool {
+        switch self {
+        case .defaults, .proxy: return true
+        default: return false
+        }
+    }
 }
 
 /// A `defaults` section as parsed.
@@ -58,6 +65,9 @@ final class ParserState {
     /// Named defaults sections (by location) used with `from`, and used implicitly.
     var explicitlyUsedDefaults: Set<SourceLocation> = []
     var implicitlyUsedDefaults: Set<SourceLocation> = []
+
+    /// The kind of the section being parsed (`defaults`, `frontend`, …), for messages.
+    var currentKind = ""
 
     /// Warnings found while parsing a rule, printed once the rule is done.
     var pendingWarnings: [String] = []

@@ -54,8 +54,12 @@ enum ProxyParser {
         }),
         "stats": ProxyKeyword(side: .both, inDefaults: true, handler: StatsParser.parse),
         "http-reuse": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
-            guard let r = HTTPReuse(rawValue: l[1]), l.count == 2 else {
+            guard let r = HTTPReuse(rawValue: l[1]) else {
                 s.alert(l, "'http-reuse' only supports 'never', 'safe', 'aggressive', 'always'.")
+                return
+            }
+            if l.count > 2 {
+                s.alert(l, "'http-reuse \(l[1])' cannot handle unexpected argument '\(l[2])'.")
                 return
             }
             p.httpReuse = r
@@ -100,7 +104,14 @@ enum ProxyParser {
 
     static var allKeywords: [String] { Array(table.keys) + unsupported }
 
+    /// Keywords taking at most this many arguments (HAProxy's "cannot handle unexpected argument").
+    static let maxArguments: [String: Int] = [
+        "mode": 1, "maxconn": 1, "retries": 1, "default_backend": 1, "fullconn": 1, "monitor-uri": 1, "id": 1,
+        "disabled": 0, "enabled": 0,
+    ]
+
     static func parse(_ s: ParserState, _ p: inout ProxySettings, _ line: ConfigLine, _ ctx: ProxyParseContext) {
+        s.currentKind = ctx.kind
         var l = line
         var negate = false
         if l.keyword == "no" || l.keyword == "default" {
@@ -119,13 +130,17 @@ enum ProxyParser {
             return
         }
         let kw = l.keyword
+        if let max = maxArguments[kw], l.count > max + 1 {
+            s.alert(l, "'\(kw)' cannot handle unexpected argument '\(l[max + 1])'.")
+            return
+        }
         guard let entry = table[kw] else {
             if unsupported.contains(kw) {
                 s.alert(l, "'\(kw)' is a valid HAProxy keyword in '\(ctx.kind)' section, but proxyd does not support it yet.")
                 return
             }
             var message = "unknown keyword '\(kw)' in '\(ctx.kind)' section"
-            if let sug = DidYouMean.suggest(kw, among: allKeywords) { message += "; did you mean '\(sug)' maybe ?" }
+            if let sug = DidYouMean.suggest(kw, among: allKeywords + Loader.sectionKeywords) { message += "; did you mean '\(sug)' maybe ?" }
             s.alert(l, message)
             return
         }
@@ -160,6 +175,11 @@ enum ProxyParser {
             if entry.side == .frontend && !p.isFrontend {
                 let hint = kw == "maxconn" ? " Maybe you want 'fullconn' instead ?" : ""
                 s.warning(l, "'\(kw)' ignored because \(ctx.kind) '\(p.name)' has no frontend capability.\(hint)")
+                if kw == "bind" {
+                    // HAProxy still reads the line (and reports its errors), then drops it.
+                    var scratch = p
+                    entry.handler(s, &scratch, l, ctx)
+                }
                 return
             }
         }
@@ -396,8 +416,14 @@ enum ProxyParser {
             return
         }
         let allowed = [200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504]
-        guard let code = ConfigUnits.integer(l[1]), allowed.contains(code) else {
-            s.alert(l, "errorfile : status code '\(l[1])' not handled.")
+        // HAProxy reads the code as atol() does: leading digits, else 0.
+        let code = Int(String(l[1].prefix { $0.isASCII && $0.isNumber }).prefix(9)) ?? 0
+        guard allowed.contains(code) else {
+            s.alert(l, "errorfile : status code '\(code)' not handled.")
+            return
+        }
+        if FileSystem.kind(l[2]) == .directory {
+            s.alert(l, "errorfile : error reading file '\(l[2])'.")
             return
         }
         switch FileSystem.read(l[2]) {
@@ -413,11 +439,7 @@ enum ProxyParser {
     }
 
     static func log(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
-        if l[1] == "global" {
-            if l.count > 2 {
-                s.alert(l, "'log global' does not expect any argument.")
-                return
-            }
+        if l[1] == "global" && l.count == 2 {
             p.logs.append(contentsOf: s.global.logs)
             return
         }

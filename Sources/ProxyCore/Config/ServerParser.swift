@@ -38,7 +38,9 @@ enum ServerParser {
     static func integer(_ kw: String, min: Int = 0, _ apply: @escaping (inout ServerSettings, Int) -> Void) -> Entry {
         Entry(takesArgument: true, missing: "'\(kw)' expects an integer argument.") { _, srv, v, _ in
             guard let n = ConfigUnits.integer(v) else {
-                return kw == "error-limit" ? "error-limit has to be > 0.." : "'\(kw)' expects an integer argument.."
+                // HAProxy reads these with atoi(): garbage is 0, refused by the range check.
+                if kw == "error-limit" { return "error-limit has to be > 0.." }
+                return min > 0 ? "'\(kw)' has to be > 0.." : "'\(kw)' expects an integer argument.."
             }
             if n < min { return kw == "error-limit" ? "error-limit has to be > 0.." : "'\(kw)' has to be > 0.." }
             apply(&srv, n)
@@ -101,11 +103,8 @@ enum ServerParser {
         "no-send-proxy-v2": flag { $0.sendProxyVersion = 0 },
         "no-check-send-proxy": flag { $0.check.sendProxy = false },
         "crt": Entry(takesArgument: true, missing: "'crt' : missing certificate file path") { s, srv, v, _ in
-            let path = s.resolve(v, base: s.global.crtBase)
-            guard FileSystem.exists(path) else {
-                return "unable to stat SSL certificate from file '\(path)' : No such file or directory."
-            }
-            srv.ssl.certificate = path
+            // Loaded (and checked) after parsing, as HAProxy does.
+            srv.ssl.certificate = s.resolve(v, base: s.global.crtBase)
             return nil
         },
         "ca-file": Entry(takesArgument: true) { s, srv, v, _ in

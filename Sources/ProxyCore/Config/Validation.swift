@@ -183,7 +183,11 @@ enum Validation {
         }
         // Client certificates are loaded after parsing, as HAProxy does.
         for srv in p.servers {
-            if let crt = srv.ssl.certificate, FileSystem.kind(crt) == .file, let problem = BindParser.certificateProblem(crt) {
+            guard let crt = srv.ssl.certificate else { continue }
+            if !FileSystem.exists(crt) {
+                s.alertRaw("[\(srv.location)] : 'server \(p.name)/\(srv.name)' : unable to stat SSL certificate from file '\(crt)' : No such file or directory.", at: srv.location)
+                errors = true
+            } else if FileSystem.kind(crt) == .file, let problem = BindParser.certificateProblem(crt) {
                 s.alertRaw("[\(srv.location)] : 'server \(p.name)/\(srv.name)' : \(problem)", at: srv.location)
                 errors = true
             }

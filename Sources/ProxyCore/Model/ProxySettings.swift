@@ -214,6 +214,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var logFormat: String?
     /// Where `option httplog`/`tcplog` was set (for messages).
     public var logOptionLocation: SourceLocation?
+    /// The log option set in this very section (not inherited), for HAProxy's "overrides" warning.
+    var logOptionHere: String? = nil
     /// Log targets (with `log global` already replaced by the global targets).
     public var logs: [LogTarget]
     /// Raw HTTP responses by status (`errorfile CODE FILE`): the file's exact bytes, checked
