@@ -273,6 +273,7 @@ final class TLSServerSideTests: XCTestCase {
             listen x
                 bind 127.0.0.1:\(TCP.freePort())
                 server s 127.0.0.1:1
+
             """, name: "hook.cfg")
         let config = try XCTUnwrap(result.configuration, "\(result.diagnostics)")
         let runtime = try RuntimeBuilder.build(config, threads: 1)
