@@ -161,20 +161,8 @@ final class CheckRunner {
         started = .now()
         received.removeAll(keepingCapacity: true)
         step = 1
-        var bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(.milliseconds(Int64(connectTimeout)))
-        if case .connect = script {
-            // Connected is the whole check: no handler, nothing to read.
-            bootstrap = bootstrap.channelOption(.autoRead, value: false)
-        } else {
-            bootstrap = bootstrap
-                .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                .channelInitializer { [self] channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(CheckConnectionHandler(runner: self))
-                    }
-                }
-        }
+        let bootstrap = self.bootstrap ?? makeBootstrap(loop)
+        self.bootstrap = bootstrap
         bootstrap.connect(to: address).whenComplete { [self] result in
             switch result {
             case .success(let channel):
@@ -193,6 +181,25 @@ final class CheckRunner {
                 finish(result)
             }
         }
+    }
+
+    /// Made once and reused by every check of this runner.
+    private var bootstrap: ClientBootstrap?
+
+    private func makeBootstrap(_ loop: EventLoop) -> ClientBootstrap {
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(.milliseconds(Int64(connectTimeout)))
+        if case .connect = script {
+            // Connected is the whole check: no handler, nothing to read.
+            return bootstrap.channelOption(.autoRead, value: false)
+        }
+        return bootstrap
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [unowned self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(CheckConnectionHandler(runner: self))
+                }
+            }
     }
 
     private func elapsed() -> Int {
