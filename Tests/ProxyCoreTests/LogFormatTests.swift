@@ -87,6 +87,23 @@ final class LogFormatTests: XCTestCase {
         XCTAssertEqual(sink.sent.load(ordering: .relaxed) + sink.dropped.load(ordering: .relaxed), 5000)
     }
 
+    /// `stdout`/`stderr`/`fd@N`: a stream socket (systemd's journal) and a pipe nobody
+    /// reads lose lines instead of blocking.
+    func testStreamsNeverBlock() {
+        var pair: [Int32] = [0, 0]
+        XCTAssertEqual(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair), 0)
+        var pipeEnds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&pipeEnds), 0)
+        defer { for fd in pair + pipeEnds { close(fd) } }
+        let line = [UInt8](repeating: UInt8(ascii: "x"), count: 4096)
+        for fd in [pair[0], pipeEnds[1]] {
+            let sink = LogSink(destination: .fileDescriptor(fd))
+            for _ in 0..<2000 { line.withUnsafeBytes { sink.send($0) } }  // 8 MB, never read
+            XCTAssertGreaterThan(sink.sent.load(ordering: .relaxed), 0)
+            XCTAssertGreaterThan(sink.dropped.load(ordering: .relaxed), 0)
+        }
+    }
+
     func testFormatParsing() {
         let format = LogFormat("%ci:%cp [%t] %{+Q}r %% x")
         XCTAssertEqual(format.nodes, [

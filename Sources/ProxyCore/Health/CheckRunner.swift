@@ -165,24 +165,8 @@ final class CheckRunner {
         started = .now()
         received.removeAll(keepingCapacity: true)
         step = 1
-        // Over TLS when TLSSetup says so (`check-ssl`, or `ssl` on the server); agents never.
-        let tls = isAgent ? nil : server.makeCheckTLSHandler(sni: checkSNI, timeout: .milliseconds(Int64(connectTimeout)))
-        let connectOnly: Bool = { if case .connect = script { return tls == nil }; return false }()
-        var bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(.milliseconds(Int64(connectTimeout)))
-        if connectOnly {
-            // Connected is the whole check: no handler, nothing to read.
-            bootstrap = bootstrap.channelOption(.autoRead, value: false)
-        } else {
-            bootstrap = bootstrap
-                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-                .channelInitializer { [self] channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        if let tls { try channel.pipeline.syncOperations.addHandler(tls) }
-                        try channel.pipeline.syncOperations.addHandler(CheckConnectionHandler(runner: self))
-                    }
-                }
-        }
+        let bootstrap = self.bootstrap ?? makeBootstrap(loop)
+        self.bootstrap = bootstrap
         bootstrap.connect(to: address).whenComplete { [self] result in
             switch result {
             case .success(let channel):
@@ -194,7 +178,7 @@ final class CheckRunner {
                 }
                 let remaining = readTimeout ?? max(1, interval - elapsed())
                 deadline = loop.scheduleTask(in: .milliseconds(Int64(remaining))) { [self] in timedOut() }
-                guard tls != nil else { connected(channel); return }
+                guard usesTLS else { connected(channel); return }
                 // Over TLS the check starts once the handshake is done (layer 6).
                 TLSHandler.handshakeCompleted(on: channel).whenComplete { [self] handshake in
                     guard running, self.channel === channel else { return }
@@ -209,6 +193,39 @@ final class CheckRunner {
                 finish(result)
             }
         }
+    }
+
+    /// Made once and reused by every check of this runner.
+    private var bootstrap: ClientBootstrap?
+
+    /// Checks go over TLS when TLSSetup says so (`check-ssl`, or `ssl` on the server);
+    /// agents never do.
+    private var usesTLS: Bool { !isAgent && server.checkTLS != nil }
+
+    /// A plain connect check: being connected is the whole check.
+    private var connectOnly: Bool {
+        if case .connect = script { return !usesTLS }
+        return false
+    }
+
+    private func makeBootstrap(_ loop: EventLoop) -> ClientBootstrap {
+        let bootstrap = ClientBootstrap(group: loop)
+            .connectTimeout(.milliseconds(Int64(connectTimeout)))
+        if connectOnly {
+            // No handler, nothing to read.
+            return bootstrap.channelOption(.autoRead, value: false)
+        }
+        return bootstrap
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [unowned self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if usesTLS, let tls = server.makeCheckTLSHandler(
+                        sni: checkSNI, timeout: .milliseconds(Int64(connectTimeout))) {
+                        try channel.pipeline.syncOperations.addHandler(tls)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(CheckConnectionHandler(runner: self))
+                }
+            }
     }
 
     private func elapsed() -> Int {

@@ -18,6 +18,8 @@ public final class LogSink: @unchecked Sendable {
 
     private enum Kind {
         case datagram(fd: Int32, address: [UInt8])
+        /// A stream socket (stdout under systemd is one): `send` with MSG_DONTWAIT.
+        case streamSocket(fd: Int32)
         case stream(fd: Int32)
         case none
     }
@@ -37,11 +39,11 @@ public final class LogSink: @unchecked Sendable {
                 kind = .none
             }
         case .stdout:
-            kind = .stream(fd: Self.nonBlocking(1))
+            kind = Self.streamKind(1)
         case .stderr:
-            kind = .stream(fd: Self.nonBlocking(2))
+            kind = Self.streamKind(2)
         case .fileDescriptor(let fd):
-            kind = .stream(fd: Self.nonBlocking(fd))
+            kind = Self.streamKind(fd)
         case .tcp:
             // HAProxy sends TCP syslog through a ring buffer; not supported: lines are lost.
             kind = .none
@@ -61,6 +63,8 @@ public final class LogSink: @unchecked Sendable {
                 sendto(fd, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL),
                        a.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(a.count))
             } == bytes.count
+        case .streamSocket(let fd):
+            ok = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL)) == bytes.count
         case .stream(let fd):
             ok = write(fd, bytes.baseAddress, bytes.count) == bytes.count
         case .none:
@@ -73,10 +77,17 @@ public final class LogSink: @unchecked Sendable {
         }
     }
 
-    private static func nonBlocking(_ fd: Int32) -> Int32 {
-        let flags = fcntl(fd, F_GETFL)
-        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
-        return fd
+    /// A socket is written with MSG_DONTWAIT; a pipe or file is made non-blocking; a
+    /// terminal is left as it is (its flags are the shell's too).
+    private static func streamKind(_ fd: Int32) -> Kind {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return .none }
+        if info.st_mode & S_IFMT == S_IFSOCK { return .streamSocket(fd: fd) }
+        if isatty(fd) == 0 {
+            let flags = fcntl(fd, F_GETFL)
+            if flags >= 0 { _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
+        }
+        return .stream(fd: fd)
     }
 
     private static func unixAddress(_ path: String) -> [UInt8] {
