@@ -185,3 +185,23 @@ final class StatsFormatTests: XCTestCase {
         XCTAssertEqual(StatFields.tag(StatFields.index["status"]!, .backend), "SGP:str")
     }
 }
+
+final class StatsRateTests: XCTestCase {
+    func testRateCountsThisSecondAndKeepsItsMaximum() {
+        let rate = RateCounter()
+        XCTAssertEqual(rate.perSecond, 0)
+        for _ in 0..<5 { rate.tick() }
+        XCTAssertGreaterThanOrEqual(rate.perSecond, 5)
+        XCTAssertLessThanOrEqual(rate.perSecond, 5)
+        XCTAssertEqual(rate.maximum.current, 5)
+        let counters = SessionCounters()
+        counters.sessionOpened()
+        counters.sessionOpened()
+        XCTAssertEqual(counters.sessionRate.maximum.current, 2)
+        XCTAssertEqual(counters.maxSessions.current, 2)
+        counters.currentSessions.decrement()
+        counters.clear(all: false)
+        XCTAssertEqual(counters.maxSessions.current, 1, "clear counters: max back to the current value")
+        XCTAssertEqual(counters.sessionRate.maximum.current, 0)
+    }
+}

@@ -210,6 +210,7 @@ final class HTTPSession: ChannelInboundHandler {
             sendError(error.requestStatusCode, close: true)
         case .complete:
             counters.requests.increment()
+            counters.requestRate.tick()  // req_rate (issue 4)
             let head = requestParser.head
             startExchange(head: head, buffer: &buffer)
         }

@@ -47,6 +47,7 @@ extension LoopState {
         let now = ProcessClock.milliseconds
         server.counters.maxSessions.raise(to: server.currentConnections.load(ordering: .relaxed))
         server.counters.lastSession.store(now)
+        server.counters.sessionRate.tick()
         let counters = backends[backendIndex].counters
         counters.sessionOpened()
         counters.totalSessions.increment()

@@ -117,6 +117,10 @@ public enum ProcessInfo {
             "Build info": .string(ProxyCoreVersion.string),
             "Start_time_sec": .number(context.startTime),
             "Tainted": .string("0"),
+            "ConnRate": .number(context.sessionRate.current),
+            "MaxConnRate": .number(context.sessionRate.max),
+            "SessRate": .number(context.sessionRate.current),
+            "MaxSessRate": .number(context.sessionRate.max),
         ]
         if let description = context.configuration.global.description {
             values["description"] = .string(description)

@@ -224,6 +224,10 @@ public final class StatsContext: @unchecked Sendable {
         set(&row, "connect", counters.connects.current)
         set(&row, "reuse", counters.reuses.current)
         set(&row, "intercepted", counters.intercepted.current)
+        set(&row, "rate", counters.sessionRate.perSecond)
+        set(&row, "rate_max", counters.sessionRate.maximum.current)
+        set(&row, "req_rate", counters.requestRate.perSecond)
+        set(&row, "req_rate_max", counters.requestRate.maximum.current)
         if row["lastsess"] != .empty {
             let last = counters.lastSession.current
             row["lastsess"] = .number(last == 0 ? -1 : (ProcessClock.milliseconds - last) / 1000)
@@ -238,6 +242,9 @@ public final class StatsContext: @unchecked Sendable {
         row["slim"] = .number(frontend.gate.limit)
         row["status"] = .string(frontend.gate.isDisabled ? "STOP" : "OPEN")
         set(&row, "conn_tot", counters.totalSessions.current)
+        // proxyd accepts a connection and starts its session at once: the same rates.
+        set(&row, "conn_rate", counters.sessionRate.perSecond)
+        set(&row, "conn_rate_max", counters.sessionRate.maximum.current)
         if proxy.settings.mode == .http {
             // HAProxy's HTTP/1 module: connections and streams of the frontend.
             row["h1_open_connections"] = .number(max(0, counters.currentSessions.current))
@@ -381,6 +388,14 @@ public final class StatsContext: @unchecked Sendable {
     public var totalBytesOut: Int {
         runtime.frontends.reduce(0) { $0 + (runtime.counters[$1.name]?.bytesOut.current ?? 0) }
     }
+    /// Sessions per second over all frontends, and the highest seen.
+    public var sessionRate: (current: Int, max: Int) {
+        runtime.frontends.reduce((0, 0)) { sum, frontend in
+            guard let counters = runtime.counters[frontend.name] else { return sum }
+            return (sum.0 + counters.sessionRate.perSecond, sum.1 + counters.sessionRate.maximum.current)
+        }
+    }
+
     var listenerCount: Int {
         runtime.frontends.reduce(0) { $0 + $1.binds.count }
     }
