@@ -144,6 +144,36 @@ final class ControlCommandTests: XCTestCase {
         XCTAssertEqual(plane.execute("show stat nope 1 1"), "No such proxy.\n\n")
     }
 
+    func testPrometheusExpositionUsesHAProxysNamesAndLabels() {
+        let text = PrometheusExposition.render(plane.context)
+        let lines = Set(text.split(separator: "\n").map(String.init))
+        for expected in [
+            "# HELP haproxy_frontend_current_sessions Number of current sessions on the frontend, backend or server",
+            "# TYPE haproxy_frontend_current_sessions gauge",
+            "haproxy_frontend_current_sessions{proxy=\"http-in\"} 0",
+            "haproxy_frontend_limit_sessions{proxy=\"http-in\"} 200",
+            "haproxy_frontend_status{proxy=\"http-in\",state=\"UP\"} 1",
+            "haproxy_frontend_http_responses_total{proxy=\"http-in\",code=\"2xx\"} 0",
+            "haproxy_backend_active_servers{proxy=\"app\"} 2",
+            "haproxy_backend_weight{proxy=\"app\"} 21",
+            "haproxy_server_limit_sessions{proxy=\"app\",server=\"myweb2\"} 7",
+            "haproxy_server_limit_sessions{proxy=\"app\",server=\"myweb1\"} NaN",
+            "haproxy_server_status{proxy=\"app\",server=\"off\",state=\"MAINT\"} 1",
+            "haproxy_server_status{proxy=\"app\",server=\"myweb2\",state=\"UP\"} 1",
+            "haproxy_server_last_session_seconds{proxy=\"app\",server=\"myweb1\"} -1",
+            "haproxy_process_nbthread 1",
+        ] {
+            XCTAssertTrue(lines.contains(expected), expected)
+        }
+        // Every sample line is `name{labels} value` or `name value`.
+        for line in lines where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            XCTAssertEqual(parts.count, 2, line)
+            XCTAssertTrue(parts[0].hasPrefix("haproxy_"), line)
+            XCTAssertTrue(Int(parts[1]) != nil || parts[1] == "NaN", line)
+        }
+    }
+
     func testClearCounters() throws {
         let counters = try XCTUnwrap(runtime.counters["http-in"])
         counters.totalSessions.add(5)
