@@ -136,6 +136,33 @@ final class StatsPageTests: XCTestCase {
         XCTAssertTrue(done.bodyText.contains("Action processed successfully."))
     }
 
+    func testStatsInAFrontendSectionAnswersBeforeRouting() throws {
+        let a = try TestBackend(name: "a")
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: ProxyFixture.preamble() + """
+            frontend web
+                bind 127.0.0.1:\(port)
+                stats enable
+                stats uri /lb-status
+                stats realm Load\\ balancer
+                stats auth admin:secret
+                default_backend app
+
+            backend app
+            \(ProxyFixture.serverLines([a]))
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let denied = try ProxyFixture.get(port: port, path: "/lb-status")
+        XCTAssertEqual(denied.status, 401)
+        XCTAssertEqual(denied.header("WWW-Authenticate"), "Basic realm=\"Load balancer\"")
+        let csv = try ProxyFixture.get(port: port, path: "/lb-status;csv", headers: authorization("admin:secret"))
+        XCTAssertEqual(csv.status, 200)
+        XCTAssertTrue(csv.bodyText.contains("\napp,a,"), csv.bodyText)
+        XCTAssertEqual(a.requestCount, 0)
+        XCTAssertEqual(try ProxyFixture.get(port: port, path: "/other").bodyText, "a", "other paths are forwarded")
+        XCTAssertEqual(a.requestCount, 1)
+    }
+
     /// Renders the page in a real headless Chromium behind basic auth: the DOM has a row
     /// per server with its status colour, and the screenshot is not an empty page.
     func testChromiumRendersTheServerRows() throws {

@@ -15,8 +15,14 @@ public final class ControlPlane: @unchecked Sendable {
         self.context = StatsContext(runtime: runtime, configuration: configuration)
         self.registry = ControlCommands.registry()
         for proxy in context.proxies where proxy.settings.stats.enabled {
-            proxy.backend?.statsPage = StatsPage(settings: proxy.settings.stats, proxyName: proxy.name,
-                                                 context: context, plane: self)
+            let page = StatsPage(settings: proxy.settings.stats, proxyName: proxy.name, context: context, plane: self)
+            // A listen or backend section answers in its backend half; a frontend section
+            // before routing.
+            if let backend = proxy.backend {
+                backend.statsPage = page
+            } else {
+                proxy.frontend?.statsPage = page
+            }
         }
     }
 

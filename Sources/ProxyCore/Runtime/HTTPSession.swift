@@ -233,6 +233,10 @@ final class HTTPSession: ChannelInboundHandler {
             if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
                 return (nil, .reply(reply, closes: closes), .noneUsable)
             }
+            // The stats page of a frontend section (issue 4).
+            if let page = frontend.statsPage, let reply = page.answer(facts) {
+                return (nil, .reply(reply, closes: false), .noneUsable)
+            }
             guard let backend = frontend.router.route(facts) else { return (nil, .proceed, .noneUsable) }
             if backend.name != frontend.name, !backend.requestRules.isEmpty {
                 let outcome = RuleEngine.run(backend.requestRules, facts: facts, rewrite: &rewrite)

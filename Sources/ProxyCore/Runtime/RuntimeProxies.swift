@@ -106,6 +106,9 @@ public final class RuntimeFrontend: @unchecked Sendable {
     let responseRules: [CompiledRule]
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.
     var gate: AdmissionGate!
+    /// The stats page of a `frontend` section with `stats enable`, set at start (issue 4);
+    /// a `listen` section's page is its backend's.
+    public var statsPage: StatsPage?
 
     init(name: String, mode: ProxyMode, binds: [BindSettings], timeouts: FrontendTimeouts,
                 maxConnections: Int?, router: Router, httpConnectionMode: HTTPConnectionMode,
