@@ -125,6 +125,14 @@ final class ControlCommandTests: XCTestCase {
         XCTAssertEqual(plane.execute("set maxconn frontend http-in 50"), "\n")
         XCTAssertTrue(plane.execute("show stat 3 1 -1").contains("\nhttp-in,FRONTEND,,,0,0,50,"))
         XCTAssertEqual(plane.execute("set maxconn global 99999999"), "Value out of range.\n\n")
+        XCTAssertEqual(plane.execute("set maxconn server app/myweb1 12"), "\n")
+        XCTAssertEqual(myweb1.maxConnections, 12)
+        XCTAssertTrue(plane.execute("show stat 4 4 1").contains("\napp,myweb1,0,0,0,0,12,"))
+        XCTAssertEqual(plane.execute("set maxconn server app/myweb1 0"), "\n")
+        XCTAssertNil(myweb1.maxConnections)
+        XCTAssertEqual(plane.execute("set maxconn server app/myweb1"), "Require <maxconn>.\n\n")
+        XCTAssertEqual(plane.execute("set maxconn server app/myweb1 x"), "maxconn string empty or preceded by garbage\n")
+        XCTAssertEqual(plane.execute("set maxconn server app/nope 3"), "No such server.\n\n")
         XCTAssertEqual(plane.execute("set server app/myweb1 state maint", level: .operator), "Permission denied\n\n")
     }
 

@@ -125,14 +125,34 @@ enum ControlCommands {
             guard session.level >= .admin else { return denied }
             guard args.count > 3 else { return "A frontend name is expected.\n" }
             guard let frontend = context.frontendProxy(named: args[3])?.frontend else { return "No such frontend.\n" }
-            guard args.count > 4, let value = Int(args[4]), value >= 0 else { return "Integer value expected.\n" }
+            guard args.count > 4 else { return "Integer value expected.\n" }
+            let value = atoi(args[4])
+            guard value >= 0 else { return "Value out of range.\n" }
             frontend.gate.setLimit(value == 0 ? context.runtime.globalGate.limit : value)
             return ""
+        }
+        r.add("set maxconn server", usage: "set maxconn server <bk>/<srv>",
+              help: "change a server's maxconn setting") { args, session, context in
+            guard session.level >= .admin else { return denied }
+            guard args.count > 3 else { return "Require 'backend/server'.\n" }
+            switch lookup(args[3], context) {
+            case .failure(let message): return message.text
+            case .success(let (_, backend, server)):
+                guard args.count > 4 else { return "Require <maxconn>.\n" }
+                guard let value = Int(args[4]), value >= 0 else {
+                    // HAProxy's own wording, without a newline.
+                    return "maxconn string empty or preceded by garbage"
+                }
+                context.runtime.setMaxConnections(value, server: server, in: backend)
+                return ""
+            }
         }
         r.add("set maxconn global", usage: "set maxconn global <value>",
               help: "change the per-process maxconn setting") { args, session, context in
             guard session.level >= .admin else { return denied }
-            guard args.count > 3, let value = Int(args[3]), value >= 0 else { return "Expects an integer value.\n" }
+            guard args.count > 3 else { return "Expects an integer value.\n" }
+            let value = atoi(args[3])
+            guard value >= 0 else { return "Value out of range.\n" }
             guard value <= context.globalMaxconn else { return "Value out of range.\n" }
             context.runtime.globalGate.setLimit(value == 0 ? context.globalMaxconn : value)
             return ""
@@ -334,6 +354,17 @@ enum ControlCommands {
     }
 
     // MARK: - helpers
+
+    /// C's atoi, as HAProxy reads these numbers: leading digits, else 0.
+    static func atoi(_ text: String) -> Int {
+        var digits = text.drop { $0 == " " }
+        var sign = 1
+        if digits.first == "-" || digits.first == "+" {
+            if digits.first == "-" { sign = -1 }
+            digits = digits.dropFirst()
+        }
+        return sign * (Int(digits.prefix { $0.isASCII && $0.isNumber }) ?? 0)
+    }
 
     static func lookup(_ path: String, _ context: StatsContext)
         -> Result<(StatsContext.Proxy, RuntimeBackend, RuntimeServer), LookupMessage> {
