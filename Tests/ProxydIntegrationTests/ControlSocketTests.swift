@@ -199,6 +199,35 @@ final class ControlSocketTests: XCTestCase {
         XCTAssertEqual(csvRows(filtered).map { $0[1] }, ["a"])
     }
 
+    func testIdleClientsAreClosedAfterStatsTimeout() throws {
+        let a = try TestBackend(name: "a")
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: """
+            global
+                stats socket {DIR}/admin.sock level admin
+                stats timeout 700ms
+            \(ProxyFixture.preamble().replacingOccurrences(of: "global\n", with: ""))
+            frontend http-in
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([a]))
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let socket = proxy.directory.path + "/admin.sock"
+        // A client that says nothing is dropped after `stats timeout`.
+        let started = Date()
+        let silent = try ControlClient.run("/usr/bin/python3", ["-c", """
+            import socket; s = socket.socket(socket.AF_UNIX); s.connect("\(socket)"); print(len(s.recv(100)))
+            """], timeout: 10)
+        XCTAssertEqual(silent.output, "0\n", "closed without an answer")
+        XCTAssertGreaterThan(Date().timeIntervalSince(started), 0.6)
+        // A command without its final newline still gets an answer when the client ends.
+        let socat = try ControlClient.require("socat", package: "socat")
+        XCTAssertEqual(try ControlClient.run(socat, ["stdio", "UNIX-CONNECT:" + socket], input: "show backend").output,
+                       "# name\napp\n\n")
+    }
+
     func testPrometheusExporterScrapesTheSocket() throws {
         let exporter = try ControlClient.require("prometheus-haproxy-exporter", package: "prometheus-haproxy-exporter")
         let a = try TestBackend(name: "a"), b = try TestBackend(name: "b")
