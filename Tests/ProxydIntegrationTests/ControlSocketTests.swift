@@ -234,13 +234,9 @@ final class ControlSocketTests: XCTestCase {
         let setup = try start([a, b])
         defer { setup.proxy.stop() }
         let port = TCP.freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: exporter)
-        process.arguments = ["--haproxy.scrape-uri=unix:" + setup.socket, "--web.listen-address=127.0.0.1:\(port)"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { process.terminate(); process.waitUntilExit() }
+        let pid = try ControlClient.spawn(exporter, ["--haproxy.scrape-uri=unix:" + setup.socket,
+                                                     "--web.listen-address=127.0.0.1:\(port)"])
+        defer { ControlClient.stop(pid) }
         XCTAssertTrue(TCP.waitUntilListening(port: port, timeout: 10))
         var metrics = try ControlClient.httpGet(port: port, path: "/metrics")
         XCTAssertTrue(metrics.contains("\nhaproxy_up 1\n"), metrics)

@@ -24,48 +24,91 @@ enum ControlClient {
     }
 
     /// Runs a program to its end (bounded), feeding `input`; returns status and stdout.
+    /// posix_spawn and waitpid directly: Foundation's Process sometimes never saw a fast
+    /// child (tmux) exit.
     @discardableResult
     static func run(_ path: String, _ arguments: [String], input: String? = nil,
                     timeout: TimeInterval = 20) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        let inputPipe = Pipe()
-        process.standardInput = inputPipe
-        try process.run()
-        if let input { inputPipe.fileHandleForWriting.write(Data(input.utf8)) }
-        try? inputPipe.fileHandleForWriting.close()
-        let box = OutputBox()
-        let done = DispatchSemaphore(value: 0)
-        DispatchQueue(label: "reader").async {
-            box.data = output.fileHandleForReading.readDataToEndOfFile()
-            done.signal()
+        var inPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0]
+        guard pipe(&inPipe) == 0, pipe(&outPipe) == 0 else { throw TestFailure("pipe failed") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        for fd in inPipe + outPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        close(inPipe[0])
+        close(outPipe[1])
+        guard spawned == 0 else {
+            close(inPipe[1]); close(outPipe[0])
+            throw TestFailure("cannot start \(path): \(spawned)")
         }
-        if done.wait(timeout: .now() + timeout) == .timedOut {
-            process.terminate()
-            throw TestFailure("\(path) \(arguments) did not finish in \(timeout) s")
+        if let input {
+            let bytes = Array(input.utf8)
+            _ = bytes.withUnsafeBytes { write(inPipe[1], $0.baseAddress, $0.count) }
         }
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: box.data, as: UTF8.self))
+        close(inPipe[1])
+        var output: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = Date().addingTimeInterval(timeout)
+        var timedOut = false
+        while true {
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { timedOut = true; break }
+            var poller = pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, Int32(min(left, 1) * 1000)) >= 0 else { break }
+            if poller.revents == 0 { continue }
+            let n = buffer.withUnsafeMutableBytes { read(outPipe[0], $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            output += buffer[0..<n]
+        }
+        close(outPipe[0])
+        if timedOut { kill(pid, SIGKILL) }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        if timedOut { throw TestFailure("\(path) \(arguments) did not finish in \(timeout) s") }
+        return ((status >> 8) & 0xff, String(decoding: output, as: UTF8.self))
     }
 
-    /// Starts a program that forks a daemon (tmux): no pipe a daemon could keep open.
+    /// Starts a program that forks a daemon (tmux), with no pipe the daemon could keep
+    /// open, and waits for the program itself.
     static func start(_ path: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
+        let shell = ([path] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+            .joined(separator: " ")
+        try run("/bin/sh", ["-c", shell + " </dev/null >/dev/null 2>&1"], timeout: 20)
     }
 
-    /// Filled by the reader thread, read after it signalled.
-    final class OutputBox: @unchecked Sendable { var data = Data() }
+    /// Starts a long-running program (the exporter) with its output discarded.
+    static func spawn(_ path: String, _ arguments: [String]) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw TestFailure("cannot start \(path): \(spawned)") }
+        return pid
+    }
+
+    static func stop(_ pid: pid_t) {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        for _ in 0..<50 {
+            if waitpid(pid, &status, WNOHANG) == pid { return }
+            usleep(100_000)
+        }
+        kill(pid, SIGKILL)
+        waitpid(pid, &status, 0)
+    }
 
     /// `echo "COMMAND" | socat stdio UNIX-CONNECT:PATH`.
     static func socat(_ command: String, socket: String) throws -> String {
