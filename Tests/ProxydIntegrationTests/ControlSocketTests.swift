@@ -199,6 +199,29 @@ final class ControlSocketTests: XCTestCase {
         XCTAssertEqual(csvRows(filtered).map { $0[1] }, ["a"])
     }
 
+    func testShowSessListsLiveSessions() throws {
+        let a = try TestBackend(name: "a")
+        let setup = try start([a])
+        defer { setup.proxy.stop() }
+        let client = try TCP.Connection(port: setup.port)
+        try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try client.receiveResponse().bodyText, "a")
+        let sessions = try ControlClient.socat("show sess", socket: setup.socket)
+        let lines = sessions.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 1, sessions)
+        XCTAssertTrue(lines[0].hasPrefix("0x"), sessions)
+        XCTAssertTrue(lines[0].contains(": proto=tcpv4 src=127.0.0.1:"), sessions)
+        XCTAssertTrue(lines[0].contains(" fe=http-in be=<NONE> srv=<none> ts=00 "), "idle between requests: " + sessions)
+        XCTAssertTrue(sessions.hasSuffix("\n\n"))
+        XCTAssertEqual(try ControlClient.socat("show sess", socket: setup.directory + "/user.sock"), "Permission denied\n\n")
+        // Sessions are gathered from the event loops; later commands on the line follow in order.
+        let combined = try ControlClient.socat("show backend; show sess; get weight app/a", socket: setup.socket)
+        XCTAssertTrue(combined.hasPrefix("# name\napp\n\n0x"), combined)
+        XCTAssertTrue(combined.hasSuffix("\n\n1 (initial 1)\n\n"), combined)
+        client.close()
+        XCTAssertTrue(try ControlClient.eventually(5) { try ControlClient.socat("show sess", socket: setup.socket) == "\n" })
+    }
+
     func testIdleClientsAreClosedAfterStatsTimeout() throws {
         let a = try TestBackend(name: "a")
         let port = TCP.freePort()

@@ -33,6 +33,11 @@ enum ControlCommands {
             // proxyd keeps no captures of invalid messages yet: the count is always 0.
             return "Total events captured on [\(logDate())] : 0\n"
         }
+        r.add("show sess", usage: "show sess [id]",
+              help: "report the list of current sessions or dump this exact session") { _, session, _ in
+            guard session.level >= .operator else { return denied }
+            return session.sessions ?? ""
+        }
         r.add("show version", usage: "show version", help: "show version of the current process") { _, _, _ in
             ProxyCoreVersion.string + "\n"
         }

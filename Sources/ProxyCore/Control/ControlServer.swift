@@ -168,18 +168,57 @@ final class ControlSession: ChannelInboundHandler {
         var buffer = unwrapInboundIn(data)
         if let bytes = buffer.readBytes(length: buffer.readableBytes) { pending += bytes }
         arm(context)
-        var answered = false
-        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+        drain(context)
+    }
+
+    /// True while a `show sess` gathers the event loops' sessions: later lines wait.
+    private var busy = false
+    private var answeredSome = false
+    private var inputClosed = false
+
+    /// Answers the complete lines in order; a line with `show sess` first collects the
+    /// sessions from every event loop, then goes on.
+    private func drain(_ context: ChannelHandlerContext) {
+        while !busy, !closing, let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
             var line = Array(pending[..<newline])
             pending.removeSubrange(...newline)
             if line.last == UInt8(ascii: "\r") { line.removeLast() }
-            answer(String(decoding: line, as: UTF8.self), context)
-            answered = true
-            if closing { return }
+            run(String(decoding: line, as: UTF8.self), context)
         }
+        guard !busy, !closing else { return }
         if pending.count > Self.maxLine { finish(context); return }
+        if inputClosed {
+            // A last command without its newline still gets an answer.
+            if !pending.isEmpty {
+                let line = String(decoding: pending, as: UTF8.self)
+                pending.removeAll()
+                run(line, context)
+                if busy { return }
+            }
+            finish(context)
+            return
+        }
         // Without a prompt, HAProxy answers what it was sent, then hangs up.
-        if answered, !state.interactive, pending.isEmpty { finish(context) }
+        if answeredSome, !state.interactive, pending.isEmpty { finish(context) }
+    }
+
+    private func run(_ line: String, _ context: ChannelHandlerContext) {
+        answeredSome = true
+        let wantsSessions = CommandRegistry.split(line).contains { $0.count >= 2 && $0[0] == "show" && $0[1] == "sess" }
+        guard wantsSessions else {
+            answer(line, context)
+            return
+        }
+        busy = true
+        plane.context.runtime.showSessLines(on: context.eventLoop).whenComplete { [self] result in
+            state.sessions = (try? result.get()) ?? ""
+            busy = false
+            guard !closing else { return }
+            answer(line, context)
+            state.sessions = nil
+            context.flush()
+            drain(context)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -191,13 +230,8 @@ final class ControlSession: ChannelInboundHandler {
             context.fireUserInboundEventTriggered(event)
             return
         }
-        // A last command without its newline still gets an answer.
-        if !pending.isEmpty, !closing {
-            let line = String(decoding: pending, as: UTF8.self)
-            pending.removeAll()
-            answer(line, context)
-        }
-        finish(context)
+        inputClosed = true
+        drain(context)
     }
 
     private func answer(_ line: String, _ context: ChannelHandlerContext) {

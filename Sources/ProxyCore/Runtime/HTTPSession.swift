@@ -810,6 +810,13 @@ final class HTTPSession: ChannelInboundHandler {
         backend?.counters.responseErrors.increment()
     }
 
+    /// One `show sess` line (issue 4); on this session's loop.
+    func showSessLine() -> String {
+        SessionLine.make(id: ObjectIdentifier(self), channel: context?.channel, frontend: frontend.name,
+                         backend: backend?.name, server: connection?.server.name, since: createdAt)
+    }
+    private let createdAt = ProcessClock.milliseconds
+
     private var bookkept = false
     private func finishBookkeeping() {
         guard !bookkept else { return }

@@ -18,6 +18,8 @@ final class LoopState {
 
     /// Live HTTP sessions of this loop, so a soft stop can close the idle ones.
     var httpSessions: [ObjectIdentifier: HTTPSession] = [:]
+    /// Live TCP sessions of this loop, for `show sess` (issue 4).
+    var tcpSessions: [ObjectIdentifier: TCPSession] = [:]
 
     func closeIdleSessions() {
         for session in httpSessions.values { session.closeIfIdle() }

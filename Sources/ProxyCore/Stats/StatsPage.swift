@@ -7,7 +7,7 @@ import NIOCore
 public final class StatsPage: @unchecked Sendable {
     let settings: StatsSettings
     let proxyName: String
-    unowned let context: StatsContext
+    let context: StatsContext
     private let uri: [UInt8]
     /// `user:password` of each `stats auth`, compared in constant time.
     private let credentials: [[UInt8]]
