@@ -151,8 +151,11 @@ final class ControlSession: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        plane.context.controlSessions.increment()
+        counted = true
         arm(context)
     }
+    private var counted = false
 
     private func arm(_ context: ChannelHandlerContext) {
         timer?.cancel()
@@ -264,6 +267,10 @@ final class ControlSession: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         closing = true
+        if counted {
+            counted = false
+            plane.context.controlSessions.decrement()
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

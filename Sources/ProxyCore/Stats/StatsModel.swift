@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// One value of a stats row: empty (HAProxy prints nothing), a number or a string.
@@ -396,9 +397,31 @@ public final class StatsContext: @unchecked Sendable {
         }
     }
 
+    /// Listening sockets: the binds and the `stats socket`s, as HAProxy counts them.
     var listenerCount: Int {
-        runtime.frontends.reduce(0) { $0 + $1.binds.count }
+        runtime.frontends.reduce(0) { $0 + $1.binds.count } + configuration.global.statsSockets.count
     }
+    /// Connections to the control sockets now (HAProxy counts them in `Jobs`).
+    let controlSessions = CounterCell()
+
+    /// `Idle_pct`: the share of the event-loop threads' time not spent on CPU, measured
+    /// between two readings at least a second apart (the first from start).
+    public var idlePercent: Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let cpu = Int(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000
+            + Int(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000
+        let now = ProcessClock.milliseconds
+        let threads = max(1, runtime.loopStates.all.count)
+        return idleSample.withLockedValue { sample in
+            let wall = now - sample.wall
+            guard wall >= 1000 else { return sample.idle }
+            let busy = (cpu - sample.cpu) * 100 / (wall * threads)
+            sample = (now, cpu, max(0, min(100, 100 - busy)))
+            return sample.idle
+        }
+    }
+    private let idleSample = NIOLockedValueBox<(wall: Int, cpu: Int, idle: Int)>((0, 0, 100))
 
     /// `clear counters [all]`.
     public func clearCounters(all: Bool) {
