@@ -222,6 +222,22 @@ final class ControlSocketTests: XCTestCase {
         XCTAssertTrue(try ControlClient.eventually(5) { try ControlClient.socat("show sess", socket: setup.socket) == "\n" })
     }
 
+    func testSocketThatCannotBeBoundStopsTheStartAsHAProxy() throws {
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: """
+            global
+                stats socket {DIR}/missing/admin.sock level admin
+            \(ProxyFixture.preamble().replacingOccurrences(of: "global\n", with: ""))
+            frontend http-in
+                bind 127.0.0.1:\(port)
+            """)
+        defer { proxy.stop() }
+        XCTAssertEqual(proxy.waitForExit(timeout: 10), 1)
+        let errors = proxy.stderrText()
+        XCTAssertTrue(errors.contains(") : Binding [\(proxy.configPath):2] for frontend GLOBAL: cannot bind UNIX socket (No such file or directory) [\(proxy.directory.path)/missing/admin.sock]\n"), errors)
+        XCTAssertTrue(errors.contains("Some protocols failed to start their listeners! Exiting."), errors)
+    }
+
     func testIdleClientsAreClosedAfterStatsTimeout() throws {
         let a = try TestBackend(name: "a")
         let port = TCP.freePort()

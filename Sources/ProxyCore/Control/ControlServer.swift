@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import NIOCore
+import Shared
 import NIOPosix
 
 /// The runtime API and the stats pages of one running proxy: binds the `stats socket`s
@@ -30,8 +31,9 @@ public final class ControlPlane: @unchecked Sendable {
     public struct BindFailure: Error, CustomStringConvertible {
         public let address: String
         public let reason: String
+        public var location: SourceLocation? = nil
         public var description: String {
-            "Starting frontend GLOBAL: cannot bind UNIX socket (\(reason)) [\(address)]"
+            "Binding [\(location.map { "\($0)" } ?? "global")] for frontend GLOBAL: cannot bind UNIX socket (\(reason)) [\(address)]"
         }
     }
 
@@ -62,10 +64,12 @@ public final class ControlPlane: @unchecked Sendable {
                 case .abstract, .fileDescriptor:
                     throw BindFailure(address: "\(socket.address)", reason: "not supported yet")
                 }
-            } catch let failure as BindFailure {
+            } catch var failure as BindFailure {
+                failure.location = socket.location
                 throw failure
             } catch {
-                throw BindFailure(address: "\(socket.address)", reason: ProxyRuntime.reason(for: error))
+                throw BindFailure(address: "\(socket.address)", reason: ProxyRuntime.reason(for: error),
+                                  location: socket.location)
             }
         }
     }
