@@ -202,8 +202,8 @@ final class StatsFormatTests: XCTestCase {
     }
 
     func testUptimeText() {
-        XCTAssertEqual(ProcessInfo.uptimeText(21), "0d 0h00m21s")
-        XCTAssertEqual(ProcessInfo.uptimeText(90061), "1d 1h01m01s")
+        XCTAssertEqual(ShowInfo.uptimeText(21), "0d 0h00m21s")
+        XCTAssertEqual(ShowInfo.uptimeText(90061), "1d 1h01m01s")
     }
 
     func testBasicAuthPieces() {

@@ -15,9 +15,9 @@ enum ControlCommands {
         r.add("show info", usage: "show info [desc|json|typed|float]*",
               help: "report information about the running process") { args, _, context in
             let options = Set(args.dropFirst(2))
-            if options.contains("json") { return ProcessInfo.json(context) }
-            if options.contains("typed") { return ProcessInfo.typed(context) }
-            return ProcessInfo.text(context)
+            if options.contains("json") { return ShowInfo.json(context) }
+            if options.contains("typed") { return ShowInfo.typed(context) }
+            return ShowInfo.text(context)
         }
         r.add("show stat", usage: "show stat [desc|json|no-maint|typed|up]*",
               help: "report counters for each proxy and server", showStat)
@@ -398,7 +398,7 @@ enum ControlCommands {
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         let millis = spec.tv_nsec / 1_000_000
         let ms = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return "\(ProcessInfo.pad2(Int(parts.tm_mday)))/\(months[Int(parts.tm_mon)])/\(1900 + parts.tm_year):"
-            + "\(ProcessInfo.pad2(Int(parts.tm_hour))):\(ProcessInfo.pad2(Int(parts.tm_min))):\(ProcessInfo.pad2(Int(parts.tm_sec))).\(ms)"
+        return "\(ShowInfo.pad2(Int(parts.tm_mday)))/\(months[Int(parts.tm_mon)])/\(1900 + parts.tm_year):"
+            + "\(ShowInfo.pad2(Int(parts.tm_hour))):\(ShowInfo.pad2(Int(parts.tm_min))):\(ShowInfo.pad2(Int(parts.tm_sec))).\(ms)"
     }
 }

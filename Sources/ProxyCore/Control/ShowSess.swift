@@ -24,9 +24,9 @@ enum SessionLine {
     /// HAProxy's human delay: `45s`, `3m12s`, `2h05m`, `3d04h`.
     static func ageText(_ seconds: Int) -> String {
         if seconds < 60 { return "\(seconds)s" }
-        if seconds < 3600 { return "\(seconds / 60)m\(ProcessInfo.pad2(seconds % 60))s" }
-        if seconds < 86400 { return "\(seconds / 3600)h\(ProcessInfo.pad2(seconds / 60 % 60))m" }
-        return "\(seconds / 86400)d\(ProcessInfo.pad2(seconds / 3600 % 24))h"
+        if seconds < 3600 { return "\(seconds / 60)m\(ShowInfo.pad2(seconds % 60))s" }
+        if seconds < 86400 { return "\(seconds / 3600)h\(ShowInfo.pad2(seconds / 60 % 60))m" }
+        return "\(seconds / 86400)d\(ShowInfo.pad2(seconds / 3600 % 24))h"
     }
 }
 

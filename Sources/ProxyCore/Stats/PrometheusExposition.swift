@@ -12,7 +12,7 @@ public enum PrometheusExposition {
 
     public static func render(_ context: StatsContext) -> String {
         var out = ""
-        let info = ProcessInfo.values(context)
+        let info = ShowInfo.values(context)
         for family in PrometheusTable.process {
             guard case .number(let value) = info[family.field] ?? .empty else { continue }
             out += header(family) + "\(family.name) \(value)\n"

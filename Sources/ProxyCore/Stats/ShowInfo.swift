@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// `show info`: HAProxy 2.6's process keys, in its order, with proxyd's values.
-public enum ProcessInfo {
+public enum ShowInfo {
     /// Position, key and `show info typed` tags, as HAProxy 2.6.12 prints them.
     static let fields: [(pos: Int, name: String, tag: String)] = [
         (0, "Name", "POS:str"),
@@ -90,7 +90,7 @@ public enum ProcessInfo {
         var values: [String: StatValue] = [
             "Name": .string("proxyd"),
             "Version": .string(ProxyCoreVersion.string),
-            "Release_date": .string(ProcessInfo.releaseDate),
+            "Release_date": .string(ShowInfo.releaseDate),
             "Nbthread": .number(threads),
             "Nbproc": .number(1),
             "Process_num": .number(1),
