@@ -73,6 +73,13 @@ final class StatsPageTests: XCTestCase {
         XCTAssertTrue(page.bodyText.contains("<tr class=\"active_no_check\">"), page.bodyText)
         XCTAssertEqual(a.requestCount, 0, "the stats request is answered by proxyd itself")
 
+        let head = try TCP.Connection(port: setup.statsPort)
+        try head.send("HEAD /haproxy/stats HTTP/1.1\r\nHost: x\r\n\(authorization("haproxy:passw0rd"))Connection: close\r\n\r\n")
+        let headText = String(decoding: head.receiveAll(), as: UTF8.self)
+        XCTAssertTrue(headText.hasPrefix("HTTP/1.1 200 OK\r\n"), headText)
+        XCTAssertTrue(headText.hasSuffix("\r\n\r\n"), "HEAD: headers only, " + headText)
+        XCTAssertTrue(headText.contains("content-length: "), headText)
+
         let norefresh = try ProxyFixture.get(port: setup.statsPort, path: "/haproxy/stats;norefresh",
                                              headers: authorization("haproxy:passw0rd"))
         XCTAssertNil(norefresh.header("Refresh"))
