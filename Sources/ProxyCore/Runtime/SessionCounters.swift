@@ -44,10 +44,10 @@ public final class SessionCounters: @unchecked Sendable {
     public init() {}
 
     /// A session (connection or request) began: `scur` and `smax`.
-    @inline(__always) public func sessionOpened() {
+    @inline(__always) public func sessionOpened(at now: Int = ProcessClock.milliseconds) {
         currentSessions.increment()
         maxSessions.raise(to: currentSessions.current)
-        sessionRate.tick()
+        sessionRate.tick(at: now)
     }
 
     /// Counts a response status in its `hrsp_*` class.
@@ -97,7 +97,10 @@ public final class CounterCell: @unchecked Sendable {
 public enum ProcessClock {
     public static let start = NIODeadline.now()
     @inline(__always) public static var milliseconds: Int {
-        Int((NIODeadline.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000) + 1
+        // `start` first: on first use it is set now, and must not be later than `now`.
+        let origin = start.uptimeNanoseconds
+        let now = NIODeadline.now().uptimeNanoseconds
+        return Int((now &- origin) / 1_000_000) + 1
     }
 }
 
@@ -112,8 +115,8 @@ public final class RateCounter: @unchecked Sendable {
     /// The highest rate seen (`rate_max`).
     public let maximum = CounterCell()
 
-    @inline(__always) public func tick() {
-        let now = ProcessClock.milliseconds
+    /// One event at `now` (ProcessClock milliseconds, read once by the caller).
+    @inline(__always) public func tick(at now: Int = ProcessClock.milliseconds) {
         let thisSecond = now / 1000
         let seen = second.load(ordering: .relaxed)
         if seen != thisSecond, second.compareExchange(expected: seen, desired: thisSecond, ordering: .relaxed).exchanged {
