@@ -36,7 +36,7 @@ extension ProxyRuntime {
         let futures = loopStates.all.map { state in
             state.eventLoop.submit { () -> String in
                 state.httpSessions.values.map { $0.showSessLine() }.joined()
-                    + state.tcpSessions.values.map { $0.showSessLine() }.joined()
+                    + state.liveTCPSessions.values.map { $0.showSessLine() }.joined()
             }
         }
         return EventLoopFuture.whenAllSucceed(futures, on: eventLoop).map { $0.joined() }

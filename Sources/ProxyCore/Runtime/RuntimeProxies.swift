@@ -102,13 +102,13 @@ public final class RuntimeFrontend: @unchecked Sendable {
     public let httpConnectionMode: HTTPConnectionMode
     public let forwardFor: ForwardForRule?
     public let errorPages: ErrorPages
+    /// The stats page of a `frontend` section with `stats enable`, set at start (issue 4);
+    /// a `listen` section's page is its backend's.
+    public var statsPage: StatsPage?
     let requestRules: [CompiledRule]
     let responseRules: [CompiledRule]
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.
     var gate: AdmissionGate!
-    /// The stats page of a `frontend` section with `stats enable`, set at start (issue 4);
-    /// a `listen` section's page is its backend's.
-    public var statsPage: StatsPage?
 
     init(name: String, mode: ProxyMode, binds: [BindSettings], timeouts: FrontendTimeouts,
                 maxConnections: Int?, router: Router, httpConnectionMode: HTTPConnectionMode,

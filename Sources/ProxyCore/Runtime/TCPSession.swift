@@ -37,6 +37,13 @@ final class TCPSession: ChannelInboundHandler {
         self.counters = counters
     }
 
+    /// One `show sess` line (issue 4); on this session's loop.
+    func showSessLine() -> String {
+        SessionLine.make(id: ObjectIdentifier(self), channel: client?.channel, frontend: frontend.name,
+                         backend: backend.name, server: server?.name, since: createdAt)
+    }
+    private let createdAt = ProcessClock.milliseconds
+
     // MARK: client side
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -48,10 +55,10 @@ final class TCPSession: ChannelInboundHandler {
         frontend.gate.opened()
         counters.sessionOpened()  // scur and smax (issue 4)
         let loop = loopStates.state(for: context.eventLoop)
-        loop.tcpSessions[ObjectIdentifier(self)] = self  // show sess (issue 4)
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.closeBoth() }
         idle?.arm(frontend.timeouts.client ?? backend.timeouts.connect)
         let address = connectionFacts(context.channel)
+        loop.liveTCPSessions[ObjectIdentifier(self)] = self  // show sess (issue 4)
         let preferred: RuntimeServer?
         if case .source = backend.balance.algorithm {
             preferred = address.withUnsafeBytes { bytes -> RuntimeServer? in
@@ -184,7 +191,7 @@ final class TCPSession: ChannelInboundHandler {
         if activated {
             frontend.gate.closed()
             counters.currentSessions.decrement()
-            if let client { loopStates.state(for: client.eventLoop).tcpSessions[ObjectIdentifier(self)] = nil }
+            if let client { loopStates.state(for: client.eventLoop).liveTCPSessions[ObjectIdentifier(self)] = nil }
         }
         idle?.cancel()
         connector?.cancel()
@@ -194,13 +201,6 @@ final class TCPSession: ChannelInboundHandler {
         serverChannel?.close(promise: nil)
         client?.close(promise: nil)
     }
-
-    /// One `show sess` line (issue 4); on this session's loop.
-    func showSessLine() -> String {
-        SessionLine.make(id: ObjectIdentifier(self), channel: client?.channel, frontend: frontend.name,
-                         backend: backend.name, server: server?.name, since: createdAt)
-    }
-    private let createdAt = ProcessClock.milliseconds
 
     private func connectionFacts(_ channel: Channel) -> [UInt8] {
         channel.remoteAddress.map(ConnectionFacts.bytes(of:)) ?? []
