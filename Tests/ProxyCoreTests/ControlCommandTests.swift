@@ -30,6 +30,7 @@ final class ControlCommandTests: XCTestCase {
             server myweb2 127.0.0.1:8082 weight 20 maxconn 7
             server spare 127.0.0.1:8083 backup
             server off 127.0.0.1:8084 disabled
+
         """
 
     var runtime: ProxyRuntime!

@@ -33,6 +33,7 @@ final class ControlSocketTests: XCTestCase {
             backend app
                 balance roundrobin
             \(ProxyFixture.serverLines(servers, options: serverOptions))
+
             """, waitForPorts: [port])
         return Setup(proxy: proxy, port: port, socket: proxy.directory.path + "/admin.sock")
     }
@@ -230,6 +231,7 @@ final class ControlSocketTests: XCTestCase {
             \(ProxyFixture.preamble().replacingOccurrences(of: "global\n", with: ""))
             frontend http-in
                 bind 127.0.0.1:\(port)
+
             """)
         defer { proxy.stop() }
         XCTAssertEqual(proxy.waitForExit(timeout: 10), 1)
@@ -251,6 +253,7 @@ final class ControlSocketTests: XCTestCase {
                 default_backend app
             backend app
             \(ProxyFixture.serverLines([a]))
+
             """, waitForPorts: [port])
         defer { proxy.stop() }
         let socket = proxy.directory.path + "/admin.sock"

@@ -40,6 +40,7 @@ final class StatsPageTests: XCTestCase {
             backend app
                 balance roundrobin
             \(ProxyFixture.serverLines(servers))
+
             """, waitForPorts: [port, statsPort])
         return Setup(proxy: proxy, port: port, statsPort: statsPort)
     }
@@ -157,6 +158,7 @@ final class StatsPageTests: XCTestCase {
 
             backend app
             \(ProxyFixture.serverLines([a]))
+
             """, waitForPorts: [port])
         defer { proxy.stop() }
         let denied = try ProxyFixture.get(port: port, path: "/lb-status")
