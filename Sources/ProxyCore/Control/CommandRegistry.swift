@@ -22,6 +22,8 @@ final class ControlSessionState {
     var quitting = false
     /// `set timeout cli`, milliseconds.
     var timeout: Int
+    /// `show sess` lines gathered from the event loops before the command line runs.
+    var sessions: String?
 
     init(level: ControlLevel, timeout: Int) {
         self.level = level

@@ -15,9 +15,9 @@ enum ControlCommands {
         r.add("show info", usage: "show info [desc|json|typed|float]*",
               help: "report information about the running process") { args, _, context in
             let options = Set(args.dropFirst(2))
-            if options.contains("json") { return ProcessInfo.json(context) }
-            if options.contains("typed") { return ProcessInfo.typed(context) }
-            return ProcessInfo.text(context)
+            if options.contains("json") { return ShowInfo.json(context) }
+            if options.contains("typed") { return ShowInfo.typed(context) }
+            return ShowInfo.text(context)
         }
         r.add("show stat", usage: "show stat [desc|json|no-maint|typed|up]*",
               help: "report counters for each proxy and server", showStat)
@@ -32,6 +32,11 @@ enum ControlCommands {
             guard session.level >= .operator else { return denied }
             // proxyd keeps no captures of invalid messages yet: the count is always 0.
             return "Total events captured on [\(logDate())] : 0\n"
+        }
+        r.add("show sess", usage: "show sess [id]",
+              help: "report the list of current sessions or dump this exact session") { _, session, _ in
+            guard session.level >= .operator else { return denied }
+            return session.sessions ?? ""
         }
         r.add("show version", usage: "show version", help: "show version of the current process") { _, _, _ in
             ProxyCoreVersion.string + "\n"
@@ -125,14 +130,34 @@ enum ControlCommands {
             guard session.level >= .admin else { return denied }
             guard args.count > 3 else { return "A frontend name is expected.\n" }
             guard let frontend = context.frontendProxy(named: args[3])?.frontend else { return "No such frontend.\n" }
-            guard args.count > 4, let value = Int(args[4]), value >= 0 else { return "Integer value expected.\n" }
+            guard args.count > 4 else { return "Integer value expected.\n" }
+            let value = atoi(args[4])
+            guard value >= 0 else { return "Value out of range.\n" }
             frontend.gate.setLimit(value == 0 ? context.runtime.globalGate.limit : value)
             return ""
+        }
+        r.add("set maxconn server", usage: "set maxconn server <bk>/<srv>",
+              help: "change a server's maxconn setting") { args, session, context in
+            guard session.level >= .admin else { return denied }
+            guard args.count > 3 else { return "Require 'backend/server'.\n" }
+            switch lookup(args[3], context) {
+            case .failure(let message): return message.text
+            case .success(let (_, backend, server)):
+                guard args.count > 4 else { return "Require <maxconn>.\n" }
+                guard let value = Int(args[4]), value >= 0 else {
+                    // HAProxy's own wording, without a newline.
+                    return "maxconn string empty or preceded by garbage"
+                }
+                context.runtime.setMaxConnections(value, server: server, in: backend)
+                return ""
+            }
         }
         r.add("set maxconn global", usage: "set maxconn global <value>",
               help: "change the per-process maxconn setting") { args, session, context in
             guard session.level >= .admin else { return denied }
-            guard args.count > 3, let value = Int(args[3]), value >= 0 else { return "Expects an integer value.\n" }
+            guard args.count > 3 else { return "Expects an integer value.\n" }
+            let value = atoi(args[3])
+            guard value >= 0 else { return "Value out of range.\n" }
             guard value <= context.globalMaxconn else { return "Value out of range.\n" }
             context.runtime.globalGate.setLimit(value == 0 ? context.globalMaxconn : value)
             return ""
@@ -335,6 +360,17 @@ enum ControlCommands {
 
     // MARK: - helpers
 
+    /// C's atoi, as HAProxy reads these numbers: leading digits, else 0.
+    static func atoi(_ text: String) -> Int {
+        var digits = text.drop { $0 == " " }
+        var sign = 1
+        if digits.first == "-" || digits.first == "+" {
+            if digits.first == "-" { sign = -1 }
+            digits = digits.dropFirst()
+        }
+        return sign * (Int(digits.prefix { $0.isASCII && $0.isNumber }) ?? 0)
+    }
+
     static func lookup(_ path: String, _ context: StatsContext)
         -> Result<(StatsContext.Proxy, RuntimeBackend, RuntimeServer), LookupMessage> {
         switch context.server(path) {
@@ -362,7 +398,7 @@ enum ControlCommands {
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         let millis = spec.tv_nsec / 1_000_000
         let ms = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return "\(ProcessInfo.pad2(Int(parts.tm_mday)))/\(months[Int(parts.tm_mon)])/\(1900 + parts.tm_year):"
-            + "\(ProcessInfo.pad2(Int(parts.tm_hour))):\(ProcessInfo.pad2(Int(parts.tm_min))):\(ProcessInfo.pad2(Int(parts.tm_sec))).\(ms)"
+        return "\(ShowInfo.pad2(Int(parts.tm_mday)))/\(months[Int(parts.tm_mon)])/\(1900 + parts.tm_year):"
+            + "\(ShowInfo.pad2(Int(parts.tm_hour))):\(ShowInfo.pad2(Int(parts.tm_min))):\(ShowInfo.pad2(Int(parts.tm_sec))).\(ms)"
     }
 }

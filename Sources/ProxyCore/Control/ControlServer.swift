@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import NIOCore
+import Shared
 import NIOPosix
 
 /// The runtime API and the stats pages of one running proxy: binds the `stats socket`s
@@ -15,8 +16,14 @@ public final class ControlPlane: @unchecked Sendable {
         self.context = StatsContext(runtime: runtime, configuration: configuration)
         self.registry = ControlCommands.registry()
         for proxy in context.proxies where proxy.settings.stats.enabled {
-            proxy.backend?.statsPage = StatsPage(settings: proxy.settings.stats, proxyName: proxy.name,
-                                                 context: context, plane: self)
+            let page = StatsPage(settings: proxy.settings.stats, proxyName: proxy.name, context: context, plane: self)
+            // A listen or backend section answers in its backend half; a frontend section
+            // before routing.
+            if let backend = proxy.backend {
+                backend.statsPage = page
+            } else {
+                proxy.frontend?.statsPage = page
+            }
         }
     }
 
@@ -24,8 +31,9 @@ public final class ControlPlane: @unchecked Sendable {
     public struct BindFailure: Error, CustomStringConvertible {
         public let address: String
         public let reason: String
+        public var location: SourceLocation? = nil
         public var description: String {
-            "Starting frontend GLOBAL: cannot bind UNIX socket (\(reason)) [\(address)]"
+            "Binding [\(location.map { "\($0)" } ?? "global")] for frontend GLOBAL: cannot bind UNIX socket (\(reason)) [\(address)]"
         }
     }
 
@@ -56,10 +64,12 @@ public final class ControlPlane: @unchecked Sendable {
                 case .abstract, .fileDescriptor:
                     throw BindFailure(address: "\(socket.address)", reason: "not supported yet")
                 }
-            } catch let failure as BindFailure {
+            } catch var failure as BindFailure {
+                failure.location = socket.location
                 throw failure
             } catch {
-                throw BindFailure(address: "\(socket.address)", reason: ProxyRuntime.reason(for: error))
+                throw BindFailure(address: "\(socket.address)", reason: ProxyRuntime.reason(for: error),
+                                  location: socket.location)
             }
         }
     }
@@ -145,8 +155,11 @@ final class ControlSession: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
+        plane.context.controlSessions.increment()
+        counted = true
         arm(context)
     }
+    private var counted = false
 
     private func arm(_ context: ChannelHandlerContext) {
         timer?.cancel()
@@ -162,18 +175,57 @@ final class ControlSession: ChannelInboundHandler {
         var buffer = unwrapInboundIn(data)
         if let bytes = buffer.readBytes(length: buffer.readableBytes) { pending += bytes }
         arm(context)
-        var answered = false
-        while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+        drain(context)
+    }
+
+    /// True while a `show sess` gathers the event loops' sessions: later lines wait.
+    private var busy = false
+    private var answeredSome = false
+    private var inputClosed = false
+
+    /// Answers the complete lines in order; a line with `show sess` first collects the
+    /// sessions from every event loop, then goes on.
+    private func drain(_ context: ChannelHandlerContext) {
+        while !busy, !closing, let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
             var line = Array(pending[..<newline])
             pending.removeSubrange(...newline)
             if line.last == UInt8(ascii: "\r") { line.removeLast() }
-            answer(String(decoding: line, as: UTF8.self), context)
-            answered = true
-            if closing { return }
+            run(String(decoding: line, as: UTF8.self), context)
         }
+        guard !busy, !closing else { return }
         if pending.count > Self.maxLine { finish(context); return }
+        if inputClosed {
+            // A last command without its newline still gets an answer.
+            if !pending.isEmpty {
+                let line = String(decoding: pending, as: UTF8.self)
+                pending.removeAll()
+                run(line, context)
+                if busy { return }
+            }
+            finish(context)
+            return
+        }
         // Without a prompt, HAProxy answers what it was sent, then hangs up.
-        if answered, !state.interactive, pending.isEmpty { finish(context) }
+        if answeredSome, !state.interactive, pending.isEmpty { finish(context) }
+    }
+
+    private func run(_ line: String, _ context: ChannelHandlerContext) {
+        answeredSome = true
+        let wantsSessions = CommandRegistry.split(line).contains { $0.count >= 2 && $0[0] == "show" && $0[1] == "sess" }
+        guard wantsSessions else {
+            answer(line, context)
+            return
+        }
+        busy = true
+        plane.context.runtime.showSessLines(on: context.eventLoop).whenComplete { [self] result in
+            state.sessions = (try? result.get()) ?? ""
+            busy = false
+            guard !closing else { return }
+            answer(line, context)
+            state.sessions = nil
+            context.flush()
+            drain(context)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -185,13 +237,8 @@ final class ControlSession: ChannelInboundHandler {
             context.fireUserInboundEventTriggered(event)
             return
         }
-        // A last command without its newline still gets an answer.
-        if !pending.isEmpty, !closing {
-            let line = String(decoding: pending, as: UTF8.self)
-            pending.removeAll()
-            answer(line, context)
-        }
-        finish(context)
+        inputClosed = true
+        drain(context)
     }
 
     private func answer(_ line: String, _ context: ChannelHandlerContext) {
@@ -224,6 +271,10 @@ final class ControlSession: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         closing = true
+        if counted {
+            counted = false
+            plane.context.controlSessions.decrement()
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

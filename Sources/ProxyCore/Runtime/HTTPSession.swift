@@ -239,6 +239,7 @@ final class HTTPSession: ChannelInboundHandler {
             sendError(error.requestStatusCode, close: true)
         case .complete:
             counters.requests.increment()
+            counters.requestRate.tick()  // req_rate (issue 4)
             let head = requestParser.head
             if log != nil {
                 logPending = true
@@ -265,6 +266,10 @@ final class HTTPSession: ChannelInboundHandler {
             let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
             if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
                 return (nil, .reply(reply, closes: closes), .noneUsable)
+            }
+            // The stats page of a frontend section (issue 4).
+            if let page = frontend.statsPage, let reply = page.answer(facts) {
+                return (nil, .reply(reply, closes: false), .noneUsable)
             }
             guard let backend = frontend.router.route(facts) else { return (nil, .proceed, .noneUsable) }
             if backend.name != frontend.name, !backend.requestRules.isEmpty {
@@ -939,6 +944,13 @@ final class HTTPSession: ChannelInboundHandler {
         server.counters.responseErrors.increment()
         backend?.counters.responseErrors.increment()
     }
+
+    /// One `show sess` line (issue 4); on this session's loop.
+    func showSessLine() -> String {
+        SessionLine.make(id: ObjectIdentifier(self), channel: context?.channel, frontend: frontend.name,
+                         backend: backend?.name, server: connection?.server.name, since: createdAt)
+    }
+    private let createdAt = ProcessClock.milliseconds
 
     private var bookkept = false
     private func finishBookkeeping() {

@@ -5,6 +5,8 @@ import NIOCore
 /// path needs no lock.
 final class LoopState {
     let eventLoop: EventLoop
+    /// Every live TCP session of this loop, for `show sess` (issue 4).
+    var liveTCPSessions: [ObjectIdentifier: TCPSession] = [:]
     /// This loop's balancer of each backend (index = backend index).
     var balancers: [Balancer]
     /// Idle keep-alive connections per backend, then per server.

@@ -102,6 +102,9 @@ public final class RuntimeFrontend: @unchecked Sendable {
     public let httpConnectionMode: HTTPConnectionMode
     public let forwardFor: ForwardForRule?
     public let errorPages: ErrorPages
+    /// The stats page of a `frontend` section with `stats enable`, set at start (issue 4);
+    /// a `listen` section's page is its backend's.
+    public var statsPage: StatsPage?
     let requestRules: [CompiledRule]
     let responseRules: [CompiledRule]
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.

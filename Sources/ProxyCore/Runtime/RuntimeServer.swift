@@ -16,8 +16,13 @@ public final class RuntimeServer: @unchecked Sendable {
     public let initialAddress: SocketAddress
     public let initialWeight: Int
     public let isBackup: Bool
-    /// `maxconn` on the server line; nil means unlimited.
-    public let maxConnections: Int?
+    /// `maxconn` on the server line; nil means unlimited. Atomic (0 = unlimited) so that
+    /// `set maxconn server` can change it (issue 4).
+    public var maxConnections: Int? {
+        let limit = maxConnectionsValue.load(ordering: .relaxed)
+        return limit > 0 ? limit : nil
+    }
+    let maxConnectionsValue: ManagedAtomic<Int>
     /// HAProxy's server id (`id`, default position + 1).
     public let id: Int
 
@@ -50,7 +55,7 @@ public final class RuntimeServer: @unchecked Sendable {
         self.initialAddress = address
         self.initialWeight = weight
         self.isBackup = isBackup
-        self.maxConnections = maxConnections
+        self.maxConnectionsValue = ManagedAtomic(max(0, maxConnections ?? 0))
         self.isUsable = ManagedAtomic(!disabled)
         self.status = NIOLockedValueBox(ServerStatus(
             admin: disabled ? .maintenance : .ready, weight: weight))

@@ -47,8 +47,9 @@ extension LoopState {
         let now = ProcessClock.milliseconds
         server.counters.maxSessions.raise(to: server.currentConnections.load(ordering: .relaxed))
         server.counters.lastSession.store(now)
+        server.counters.sessionRate.tick(at: now)
         let counters = backends[backendIndex].counters
-        counters.sessionOpened()
+        counters.sessionOpened(at: now)
         counters.totalSessions.increment()
         counters.lastSession.store(now)
     }

@@ -37,13 +37,17 @@ public final class SessionCounters: @unchecked Sendable {
     public let maxQueue = CounterCell()
     /// Uptime in milliseconds (ProcessClock) of the last session, 0 = never (`lastsess`).
     public let lastSession = CounterCell()
+    /// Sessions and requests per second (`rate`/`rate_max`, `req_rate`/`req_rate_max`).
+    public let sessionRate = RateCounter()
+    public let requestRate = RateCounter()
 
     public init() {}
 
     /// A session (connection or request) began: `scur` and `smax`.
-    @inline(__always) public func sessionOpened() {
+    @inline(__always) public func sessionOpened(at now: Int = ProcessClock.milliseconds) {
         currentSessions.increment()
         maxSessions.raise(to: currentSessions.current)
+        sessionRate.tick(at: now)
     }
 
     /// Counts a response status in its `hrsp_*` class.
@@ -57,6 +61,8 @@ public final class SessionCounters: @unchecked Sendable {
     public func clear(all: Bool) {
         maxSessions.store(currentSessions.current)
         maxQueue.store(0)
+        sessionRate.maximum.store(0)
+        requestRate.maximum.store(0)
         guard all else { return }
         for cell in [bytesIn, bytesOut, totalSessions, requests, requestErrors, deniedRequests,
                      connectionErrors, responseErrors, retries, redispatches, connects, reuses,
@@ -91,6 +97,51 @@ public final class CounterCell: @unchecked Sendable {
 public enum ProcessClock {
     public static let start = NIODeadline.now()
     @inline(__always) public static var milliseconds: Int {
-        Int((NIODeadline.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1_000_000) + 1
+        // `start` first: on first use it is set now, and must not be later than `now`.
+        let origin = start.uptimeNanoseconds
+        let now = NIODeadline.now().uptimeNanoseconds
+        return Int((now &- origin) / 1_000_000) + 1
+    }
+}
+
+/// Events per second as HAProxy's freq_ctr counts them: this second's count plus the
+/// previous second's, weighted by how much of this second is left. Relaxed atomics; a
+/// race at a second's boundary can lose an event, which statistics tolerate. Added for
+/// the stats (issue 4).
+public final class RateCounter: @unchecked Sendable {
+    private let second = ManagedAtomic<Int>(0)
+    private let current = ManagedAtomic<Int>(0)
+    private let previous = ManagedAtomic<Int>(0)
+    /// The highest rate seen (`rate_max`).
+    public let maximum = CounterCell()
+
+    /// One event at `now` (ProcessClock milliseconds, read once by the caller).
+    @inline(__always) public func tick(at now: Int = ProcessClock.milliseconds) {
+        let thisSecond = now / 1000
+        let seen = second.load(ordering: .relaxed)
+        if seen != thisSecond, second.compareExchange(expected: seen, desired: thisSecond, ordering: .relaxed).exchanged {
+            // A new second: the last one's count becomes "previous" (0 if it was longer ago).
+            let last = current.exchange(0, ordering: .relaxed)
+            previous.store(thisSecond == seen + 1 ? last : 0, ordering: .relaxed)
+        }
+        current.wrappingIncrement(ordering: .relaxed)
+        maximum.raise(to: rate(at: now))
+    }
+
+    /// The rate now.
+    public var perSecond: Int { rate(at: ProcessClock.milliseconds) }
+
+    private func rate(at now: Int) -> Int {
+        let thisSecond = now / 1000
+        let seen = second.load(ordering: .relaxed)
+        var count = current.load(ordering: .relaxed)
+        var last = previous.load(ordering: .relaxed)
+        if seen != thisSecond {
+            // No event yet this second: what was "current" is now the previous second's.
+            last = seen + 1 == thisSecond ? count : 0
+            count = 0
+        }
+        let remaining = 1000 - now % 1000
+        return count + (last * remaining + 999) / 1000
     }
 }

@@ -39,6 +39,13 @@ final class TCPSession: ChannelInboundHandler {
         self.counters = counters
     }
 
+    /// One `show sess` line (issue 4); on this session's loop.
+    func showSessLine() -> String {
+        SessionLine.make(id: ObjectIdentifier(self), channel: client?.channel, frontend: frontend.name,
+                         backend: backend.name, server: server?.name, since: createdAt)
+    }
+    private let createdAt = ProcessClock.milliseconds
+
     // MARK: client side
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -66,6 +73,7 @@ final class TCPSession: ChannelInboundHandler {
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }
         idle?.arm(frontend.timeouts.client ?? backend.timeouts.connect)
         let address = connectionFacts(context.channel)
+        loop.liveTCPSessions[ObjectIdentifier(self)] = self  // show sess (issue 4)
         let preferred: RuntimeServer?
         if case .source = backend.balance.algorithm {
             preferred = address.withUnsafeBytes { bytes -> RuntimeServer? in
@@ -217,6 +225,7 @@ final class TCPSession: ChannelInboundHandler {
         if activated {
             frontend.gate.closed()
             counters.currentSessions.decrement()
+            if let client { loopStates.state(for: client.eventLoop).liveTCPSessions[ObjectIdentifier(self)] = nil }
         }
         idle?.cancel()
         connector?.cancel()

@@ -53,7 +53,7 @@ enum StatsHTML {
         }
         h += "<h3>&gt; General process information</h3>\n<p>"
         h += "<b>pid = </b>\(getpid()) (nbthread = \(context.runtime.loopStates.all.count))<br>\n"
-        h += "<b>uptime = </b>\(ProcessInfo.uptimeText(context.uptimeSeconds))<br>\n"
+        h += "<b>uptime = </b>\(ShowInfo.uptimeText(context.uptimeSeconds))<br>\n"
         h += "<b>maxconn = </b>\(context.runtime.globalGate.limit)<br>\n"
         h += "current conns = \(context.currentConnections)<br>\n</p>\n"
         h += """
@@ -143,14 +143,14 @@ enum StatsHTML {
         h += "<td class=ac>\(label)</td>"
         let lastSession: String
         if case .number(let seconds) = row["lastsess"], seconds >= 0 {
-            lastSession = ProcessInfo.uptimeText(seconds)
+            lastSession = ShowInfo.uptimeText(seconds)
         } else {
             lastSession = ""
         }
         let lastCheck = [v("check_status"), v("check_code")].filter { !$0.isEmpty }.joined(separator: " ")
             + (row["check_duration"] == .empty ? "" : " in \(v("check_duration"))ms")
         var downtime = ""
-        if case .number(let seconds) = row["downtime"] { downtime = ProcessInfo.uptimeText(seconds) }
+        if case .number(let seconds) = row["downtime"] { downtime = ShowInfo.uptimeText(seconds) }
         let cells = [v("qcur"), v("qmax"), v("qlimit"), v("rate"), v("rate_max"), v("rate_lim"),
                      v("scur"), v("smax"), v("slim"), v("stot"), v("lbtot"), lastSession,
                      v("bin"), v("bout"), v("dreq"), v("dresp"), v("ereq"), v("econ"), v("eresp"),
@@ -166,7 +166,7 @@ enum StatsHTML {
     /// `UP`, `DOWN`, `MAINT`…, with the time since the last change, as HAProxy shows it.
     static func statusText(_ row: StatRow) -> String {
         var text = escape(row["status"].csv)
-        if case .number(let seconds) = row["lastchg"] { text = ProcessInfo.uptimeText(seconds) + " " + text }
+        if case .number(let seconds) = row["lastchg"] { text = ShowInfo.uptimeText(seconds) + " " + text }
         return text
     }
 

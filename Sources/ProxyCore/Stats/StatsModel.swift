@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// One value of a stats row: empty (HAProxy prints nothing), a number or a string.
@@ -224,6 +225,10 @@ public final class StatsContext: @unchecked Sendable {
         set(&row, "connect", counters.connects.current)
         set(&row, "reuse", counters.reuses.current)
         set(&row, "intercepted", counters.intercepted.current)
+        set(&row, "rate", counters.sessionRate.perSecond)
+        set(&row, "rate_max", counters.sessionRate.maximum.current)
+        set(&row, "req_rate", counters.requestRate.perSecond)
+        set(&row, "req_rate_max", counters.requestRate.maximum.current)
         if row["lastsess"] != .empty {
             let last = counters.lastSession.current
             row["lastsess"] = .number(last == 0 ? -1 : (ProcessClock.milliseconds - last) / 1000)
@@ -238,6 +243,9 @@ public final class StatsContext: @unchecked Sendable {
         row["slim"] = .number(frontend.gate.limit)
         row["status"] = .string(frontend.gate.isDisabled ? "STOP" : "OPEN")
         set(&row, "conn_tot", counters.totalSessions.current)
+        // proxyd accepts a connection and starts its session at once: the same rates.
+        set(&row, "conn_rate", counters.sessionRate.perSecond)
+        set(&row, "conn_rate_max", counters.sessionRate.maximum.current)
         if proxy.settings.mode == .http {
             // HAProxy's HTTP/1 module: connections and streams of the frontend.
             row["h1_open_connections"] = .number(max(0, counters.currentSessions.current))
@@ -381,9 +389,39 @@ public final class StatsContext: @unchecked Sendable {
     public var totalBytesOut: Int {
         runtime.frontends.reduce(0) { $0 + (runtime.counters[$1.name]?.bytesOut.current ?? 0) }
     }
-    var listenerCount: Int {
-        runtime.frontends.reduce(0) { $0 + $1.binds.count }
+    /// Sessions per second over all frontends, and the highest seen.
+    public var sessionRate: (current: Int, max: Int) {
+        runtime.frontends.reduce((0, 0)) { sum, frontend in
+            guard let counters = runtime.counters[frontend.name] else { return sum }
+            return (sum.0 + counters.sessionRate.perSecond, sum.1 + counters.sessionRate.maximum.current)
+        }
     }
+
+    /// Listening sockets: the binds and the `stats socket`s, as HAProxy counts them.
+    var listenerCount: Int {
+        runtime.frontends.reduce(0) { $0 + $1.binds.count } + configuration.global.statsSockets.count
+    }
+    /// Connections to the control sockets now (HAProxy counts them in `Jobs`).
+    let controlSessions = CounterCell()
+
+    /// `Idle_pct`: the share of the event-loop threads' time not spent on CPU, measured
+    /// between two readings at least a second apart (the first from start).
+    public var idlePercent: Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let cpu = Int(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000
+            + Int(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000
+        let now = ProcessClock.milliseconds
+        let threads = max(1, runtime.loopStates.all.count)
+        return idleSample.withLockedValue { sample in
+            let wall = now - sample.wall
+            guard wall >= 1000 else { return sample.idle }
+            let busy = (cpu - sample.cpu) * 100 / (wall * threads)
+            sample = (now, cpu, max(0, min(100, 100 - busy)))
+            return sample.idle
+        }
+    }
+    private let idleSample = NIOLockedValueBox<(wall: Int, cpu: Int, idle: Int)>((0, 0, 100))
 
     /// `clear counters [all]`.
     public func clearCounters(all: Bool) {

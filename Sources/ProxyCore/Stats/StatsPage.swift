@@ -7,7 +7,7 @@ import NIOCore
 public final class StatsPage: @unchecked Sendable {
     let settings: StatsSettings
     let proxyName: String
-    unowned let context: StatsContext
+    let context: StatsContext
     private let uri: [UInt8]
     /// `user:password` of each `stats auth`, compared in constant time.
     private let credentials: [[UInt8]]
@@ -30,6 +30,14 @@ public final class StatsPage: @unchecked Sendable {
     func answer(_ facts: RequestFacts) -> ByteBuffer? {
         let target = facts.slice(facts.head.targetSpan)
         guard target.count >= uri.count, target.starts(with: uri) else { return nil }
+        let reply = build(facts, target: target)
+        // A HEAD request gets the headers only.
+        guard facts.head.method == .head,
+              let end = reply.readableBytesView.firstRange(of: [13, 10, 13, 10]) else { return reply }
+        return reply.getSlice(at: reply.readerIndex, length: end.upperBound - reply.readableBytesView.startIndex) ?? reply
+    }
+
+    private func build(_ facts: RequestFacts, target: UnsafeRawBufferPointer) -> ByteBuffer {
         guard authorized(facts) else { return unauthorized() }
         let options = String(decoding: target[uri.count...], as: UTF8.self)
         let isAdmin = adminCondition?.evaluate(facts) ?? false

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// `show info`: HAProxy 2.6's process keys, in its order, with proxyd's values.
-public enum ProcessInfo {
+public enum ShowInfo {
     /// Position, key and `show info typed` tags, as HAProxy 2.6.12 prints them.
     static let fields: [(pos: Int, name: String, tag: String)] = [
         (0, "Name", "POS:str"),
@@ -90,7 +90,7 @@ public enum ProcessInfo {
         var values: [String: StatValue] = [
             "Name": .string("proxyd"),
             "Version": .string(ProxyCoreVersion.string),
-            "Release_date": .string(ProcessInfo.releaseDate),
+            "Release_date": .string(ShowInfo.releaseDate),
             "Nbthread": .number(threads),
             "Nbproc": .number(1),
             "Process_num": .number(1),
@@ -110,13 +110,18 @@ public enum ProcessInfo {
             "CumReq": .number(context.cumulatedRequests),
             "node": .string(context.nodeName),
             "Stopping": .number(context.runtime.sessions.isStopping ? 1 : 0),
-            "Jobs": .number(context.currentConnections + context.listenerCount),
+            "Jobs": .number(context.currentConnections + context.listenerCount + context.controlSessions.current),
             "Unstoppable Jobs": .number(0),
             "Listeners": .number(context.listenerCount),
             "TotalBytesOut": .number(context.totalBytesOut),
             "Build info": .string(ProxyCoreVersion.string),
             "Start_time_sec": .number(context.startTime),
             "Tainted": .string("0"),
+            "Idle_pct": .number(context.idlePercent),
+            "ConnRate": .number(context.sessionRate.current),
+            "MaxConnRate": .number(context.sessionRate.max),
+            "SessRate": .number(context.sessionRate.current),
+            "MaxSessRate": .number(context.sessionRate.max),
         ]
         if let description = context.configuration.global.description {
             values["description"] = .string(description)
