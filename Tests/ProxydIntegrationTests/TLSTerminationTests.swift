@@ -68,6 +68,36 @@ final class TLSTerminationTests: XCTestCase {
         XCTAssertTrue(halfClosed.stdout.hasSuffix("\r\n\r\napp"), halfClosed.all)
     }
 
+    func testShowInfoCountsTLSConnections() throws {
+        let app = try TestBackend(name: "app")
+        let port = TCP.freePort()
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("tlsinfo-\(port).sock").path
+        let proxy = try ProxydProcess(config: try preamble(mode: "http").replacingOccurrences(
+            of: "    nbthread 1\n", with: "    nbthread 1\n    stats socket \(socket) level admin\n") + """
+            frontend https-in
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+                default_backend app
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        func showInfo() throws -> [String: String] {
+            let info = try Tool.run(Tool.socat, ["-t", "2", "-", "UNIX-CONNECT:\(socket)"], input: "show info\n").stdout
+            return Dictionary(info.split(separator: "\n").compactMap { line -> (String, String)? in
+                let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                return parts.count == 2 ? (parts[0], parts[1]) : nil
+            }, uniquingKeysWith: { first, _ in first })
+        }
+        // The start-up probe already opened one (HAProxy counts TLS connections at accept).
+        let before = Int(try showInfo()["CumSslConns"] ?? "") ?? -1
+        for _ in 0..<3 {
+            XCTAssertEqual(try Tool.curlInsecure(["https://127.0.0.1:\(port)/"]).stdout, "app")
+        }
+        let after = try showInfo()
+        XCTAssertEqual(Int(after["CumSslConns"] ?? ""), before + 3)
+        XCTAssertEqual(after["CurrSslConns"], "0")
+    }
+
     func testTCPModeTerminationCarriesBytesAndHalfCloseBothWays() throws {
         let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
         let port = TCP.freePort()

@@ -384,10 +384,12 @@ final class CheckRunner {
             passed = result.status.passed
             counts = true
         }
+        let wasUp = health.isUp
         let change = health.record(passed: passed, counts: counts)
         report.result = result
         report.health = health.health
-        if !passed && counts { report.failures += 1 }
+        // HAProxy's chkfail counts only the checks that failed while the server was up.
+        if !passed && counts && wasUp { report.failures += 1 }
         if passed, !isAgent { server.health?.clearObservedErrors() }
         monitor.apply(self, result: result, change: change, statusChanged: statusChanged, agentReply: agentReply)
     }

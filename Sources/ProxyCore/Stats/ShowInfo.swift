@@ -81,6 +81,10 @@ public enum ShowInfo {
     static let releaseDate = "2026/11/25"
 
     /// The values, by key; a key without a value is not printed (as HAProxy skips empty ones).
+    static func percent(_ part: Int, of whole: Int) -> Int {
+        whole > 0 ? part * 100 / whole : 0
+    }
+
     static func values(_ context: StatsContext) -> [String: StatValue] {
         let uptime = context.uptimeSeconds
         let threads = context.runtime.group.makeIterator().reduce(0) { count, _ in count + 1 }
@@ -122,6 +126,11 @@ public enum ShowInfo {
             "MaxConnRate": .number(context.sessionRate.max),
             "SessRate": .number(context.sessionRate.current),
             "MaxSessRate": .number(context.sessionRate.max),
+            // TLS (TLS/TLSStatistics): connections over TLS, both sides, as HAProxy counts.
+            "CurrSslConns": .number(TLSStatistics.currentConnections.current),
+            "CumSslConns": .number(TLSStatistics.totalConnections.current),
+            "SslFrontendSessionReuse_pct": .number(Self.percent(TLSStatistics.frontendResumed.current,
+                                                                of: TLSStatistics.frontendHandshakes.current)),
         ]
         if let description = context.configuration.global.description {
             values["description"] = .string(description)

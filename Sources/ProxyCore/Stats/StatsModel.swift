@@ -291,11 +291,22 @@ public final class StatsContext: @unchecked Sendable {
             row["check_fall"] = .number(check.fall)
             // HAProxy's health counter: rise+fall-1 when fully UP, 0 when DOWN.
             row["check_health"] = .number(status.operationalUp ? check.rise + check.fall - 1 : 0)
-            // Check results come with the health-check engine; empty until it reports.
-            row["check_status"] = .empty
-            row["check_duration"] = .empty
-            row["last_chk"] = .empty
-            row["check_desc"] = .empty
+            if let report = server.health?.snapshot.check {
+                // What the health-check engine found last (Health/).
+                row["check_status"] = .string(report.result.status.code)
+                row["check_code"] = report.result.status.showsCode ? .number(report.result.code ?? 0) : .empty
+                row["check_duration"] = .number(report.result.durationMilliseconds)
+                row["last_chk"] = .string(report.result.info ?? "")
+                row["check_desc"] = .string(report.result.status.description)
+                row["chkfail"] = .number(report.failures)
+                row["chkdown"] = .number(report.downTransitions)
+                row["check_health"] = .number(report.health)
+            } else {
+                row["check_status"] = .empty
+                row["check_duration"] = .empty
+                row["last_chk"] = .empty
+                row["check_desc"] = .empty
+            }
         }
         row["addr"] = .string(Self.addressText(server.address))
         return row
