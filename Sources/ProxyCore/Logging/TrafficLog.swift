@@ -62,6 +62,30 @@ struct SessionLogRecord {
     }
 }
 
+
+extension SessionLogRecord {
+    /// Records how getting a server connection ended: the retries, then the server and
+    /// the time, or the termination flags HAProxy logs for each failure.
+    mutating func noteConnect(_ result: Result<(Channel, RuntimeServer), ConnectFailure>, attempts: Int) {
+        retries = attempts
+        switch result {
+        case .success(let (_, server)):
+            connectedAt = .now()
+            self.server = server
+        case .failure(.noServerAvailable):
+            terminate("S", "C")
+        case .failure(.exhausted(let error)):
+            if let error = error as? ChannelError, case .connectTimeout = error {
+                terminate("s", "C")
+            } else {
+                terminate("S", "C")
+            }
+        case .failure(.queueTimeout):
+            terminate("s", "Q")
+        }
+    }
+}
+
 /// A frontend's traffic log: its format, its loggers and `option dontlognull`.
 public final class TrafficLog: @unchecked Sendable {
     let logger: ProxyLogger

@@ -764,22 +764,7 @@ final class HTTPSession: ChannelInboundHandler {
     }
 
     private func noteConnect(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
-        log?.retries = connector?.attempt ?? 0
-        switch result {
-        case .success(let (_, server)):
-            log?.connectedAt = .now()
-            log?.server = server
-        case .failure(.noServerAvailable):
-            log?.terminate("S", "C")
-        case .failure(.exhausted(let error)):
-            if let error = error as? ChannelError, case .connectTimeout = error {
-                log?.terminate("s", "C")
-            } else {
-                log?.terminate("S", "C")
-            }
-        case .failure(.queueTimeout):
-            log?.terminate("s", "Q")
-        }
+        log?.noteConnect(result, attempts: connector?.attempt ?? 0)
     }
 
     /// Logs the current request once, then starts the next one's record.

@@ -264,23 +264,9 @@ final class TCPSession: ChannelInboundHandler {
     }
 
     private func noteConnect(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
-        log?.retries = connector?.attempt ?? 0
-        switch result {
-        case .success(let (_, server)):
-            log?.connectedAt = .now()
-            log?.server = server
-        case .failure(.noServerAvailable):
-            log?.connectStart = nil
-            log?.terminate("S", "C")
-        case .failure(.exhausted(let error)):
-            if let error = error as? ChannelError, case .connectTimeout = error {
-                log?.terminate("s", "C")
-            } else {
-                log?.terminate("S", "C")
-            }
-        case .failure(.queueTimeout):
-            log?.terminate("s", "Q")
-        }
+        // Without a server there was no connect time to log (tcplog's Tc is -1).
+        if case .failure(.noServerAvailable) = result { log?.connectStart = nil }
+        log?.noteConnect(result, attempts: connector?.attempt ?? 0)
     }
 
     private func connectionFacts(_ channel: Channel) -> [UInt8] {
