@@ -112,4 +112,39 @@ final class RoutingTests: XCTestCase {
         curl.waitUntilExit()
         XCTAssertEqual(String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self), "web")
     }
+
+    func testPrometheusExporterService() throws {
+        let web = try TestBackend(name: "web")
+        let (proxy, port) = try ProxyFixture.start(
+            servers: [web], frontend: "http-request use-service prometheus-exporter if { path /metrics }")
+        defer { proxy.stop() }
+        XCTAssertEqual(try ProxyFixture.get(port: port, path: "/").bodyText, "web")
+        let metrics = try ProxyFixture.get(port: port, path: "/metrics")
+        XCTAssertEqual(metrics.status, 200)
+        XCTAssertTrue(metrics.header("content-type")?.hasPrefix("text/plain") ?? false)
+        XCTAssertTrue(metrics.bodyText.contains("\nhaproxy_server_current_sessions{proxy=\"app\",server=\"web\"} 0\n"),
+                      metrics.bodyText)
+        XCTAssertEqual(web.requestCount, 1, "the metrics never reach a server")
+
+        // Every metric family is one HAProxy 2.6's own exporter has, with the same type
+        // (proxyd leaves out those of features it lacks: compression, cache, pipes, …).
+        guard FileManager.default.isExecutableFile(atPath: HAProxyComparisonTests.haproxy) else { return }
+        let haproxyPort = TCP.freePort()
+        let config = proxy.configText.replacingOccurrences(of: "127.0.0.1:\(port)", with: "127.0.0.1:\(haproxyPort)")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("prom-\(haproxyPort).cfg").path
+        try config.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let reference = Process()
+        reference.executableURL = URL(fileURLWithPath: HAProxyComparisonTests.haproxy)
+        reference.arguments = ["-db", "-f", path]
+        reference.standardError = FileHandle.nullDevice
+        try reference.run()
+        defer { reference.terminate(); reference.waitUntilExit() }
+        XCTAssertTrue(TCP.waitUntilListening(port: haproxyPort, timeout: 10))
+        let theirs = try ProxyFixture.get(port: haproxyPort, path: "/metrics").bodyText
+        let families = { (text: String) in Set(text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }) }
+        let ours = families(metrics.bodyText)
+        XCTAssertTrue(ours.isSubset(of: families(theirs)), "\(ours.subtracting(families(theirs)))")
+        XCTAssertGreaterThan(ours.count, 80)
+    }
 }

@@ -156,6 +156,7 @@ enum HTTPRuleParser {
     static let requestActions = [
         "reject", "set-header", "add-header", "del-header", "redirect", "deny", "return", "allow", "auth", "tarpit",
         "set-path", "set-query", "set-uri", "set-method", "replace-header", "replace-value", "set-var",
+        "use-service",
     ]
     static let requestUnsupported = [
         "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
@@ -163,7 +164,7 @@ enum HTTPRuleParser {
         "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "send-spoe-group", "set-dst",
         "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-pathq", "set-priority-class",
         "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop",
-        "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var", "use-service", "wait-for-body",
+        "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var", "wait-for-body",
         "wait-for-handshake", "set-bandwidth-limit",
     ]
     static let responseActions = [
@@ -267,6 +268,15 @@ enum HTTPRuleParser {
                 result = .success(.auth(realm: args[1]))
             } else {
                 result = .failure(Failure(message: "expects optional 'realm' followed by a realm name"))
+            }
+        case "use-service":
+            // HAProxy 2.6 as Debian builds it has one service: the Prometheus exporter.
+            if let name = args.first, name == "prometheus-exporter", args.count == 1 {
+                result = .success(.useService(name: name))
+            } else if let name = args.first {
+                result = .failure(Failure(message: "'\(name)' unknown service name."))
+            } else {
+                result = .failure(Failure(message: "expects a service name."))
             }
         case "set-var":
             result = .failure(Failure(message: "'set-var' is valid in HAProxy but not supported by proxyd yet"))

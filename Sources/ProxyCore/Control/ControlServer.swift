@@ -15,6 +15,7 @@ public final class ControlPlane: @unchecked Sendable {
     public init(runtime: ProxyRuntime, configuration: ProxyConfiguration) {
         self.context = StatsContext(runtime: runtime, configuration: configuration)
         self.registry = ControlCommands.registry()
+        runtime.prometheus?.context = context
         for proxy in context.proxies where proxy.settings.stats.enabled {
             let page = StatsPage(settings: proxy.settings.stats, proxyName: proxy.name, context: context, plane: self)
             // A listen or backend section answers in its backend half; a frontend section

@@ -121,6 +121,8 @@ public enum HTTPRequestAction: Sendable, Equatable {
     case allow
     /// `reject`: close the connection without a response.
     case reject
+    /// `use-service NAME`: a service inside the proxy answers (`prometheus-exporter`).
+    case useService(name: String)
     /// `set-var(NAME) EXPR` (kept as written).
     case setVariable(name: String, expression: String)
 }

@@ -70,6 +70,8 @@ enum RuleAction {
     case redirect(RedirectRule)
     /// Stop evaluating rules of this list.
     case allow
+    /// `use-service`: a service inside proxyd answers.
+    case service(PrometheusService)
 }
 
 extension RuleAction {
@@ -118,6 +120,8 @@ enum RuleEngine {
                 return .reply(redirectResponse(redirect, facts: facts), closes: false)
             case .allow:
                 return .proceed
+            case .service(let service):
+                return .reply(service.response(), closes: false)
             }
         }
         return .proceed

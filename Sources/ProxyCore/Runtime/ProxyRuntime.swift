@@ -19,6 +19,9 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Log destinations shared by all proxies (Logging/); their `dropped` counts lost lines.
     public internal(set) var logSinks = LogSinks()
 
+    /// The `use-service prometheus-exporter` service of the rules (Stats/).
+    var prometheus: PrometheusService?
+
     /// Client connections of the whole process (global `maxconn`).
     let globalGate: AdmissionGate
 

@@ -18,6 +18,9 @@ public enum RuntimeBuilder {
     }
 
     public static func build(_ config: ProxyConfiguration, threads: Int? = nil) throws -> ProxyRuntime {
+        // `use-service prometheus-exporter` rules share one service, given its statistics
+        // by the control plane once the runtime exists.
+        let prometheus = PrometheusService()
         var backends: [RuntimeBackend] = []
         var backendByName: [String: RuntimeBackend] = [:]
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
@@ -29,7 +32,7 @@ public enum RuntimeBuilder {
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
             let backend = backendByName[proxy.name]!
             backend.requestRules = try proxy.httpRequestRules.map {
-                try compile($0, backends: backendByName, current: backend)
+                try compile($0, backends: backendByName, current: backend, prometheus: prometheus)
             }
             backend.responseRules = try proxy.httpResponseRules.map {
                 try compile($0, backends: backendByName, current: backend)
@@ -52,7 +55,7 @@ public enum RuntimeBuilder {
             }
             // A listen section's rules run once, as its frontend's.
             let requestRules = try own?.requestRules ?? proxy.httpRequestRules.map {
-                try compile($0, backends: backendByName, current: nil)
+                try compile($0, backends: backendByName, current: nil, prometheus: prometheus)
             }
             let responseRules = try own?.responseRules ?? proxy.httpResponseRules.map {
                 try compile($0, backends: backendByName, current: nil)
@@ -82,6 +85,7 @@ public enum RuntimeBuilder {
                             maxConnections: config.global.maxconn ?? ResourceLimits.defaultMaxConnections())
         // Logs and health checks (Logging/, Health/).
         attachLogsAndChecks(config, runtime: runtime, backends: backendByName)
+        runtime.prometheus = prometheus
         return runtime
     }
 
@@ -135,7 +139,7 @@ public enum RuntimeBuilder {
     }
 
     private static func compile(_ rule: HTTPRequestRule, backends: [String: RuntimeBackend],
-                                current: RuntimeBackend?) throws -> CompiledRule {
+                                current: RuntimeBackend?, prometheus: PrometheusService) throws -> CompiledRule {
         let pages = current?.errorPages ?? ErrorPages()
         let action: RuleAction
         switch rule.action {
@@ -153,6 +157,8 @@ public enum RuntimeBuilder {
             action = .redirect(redirect)
         case .allow:
             action = .allow
+        case .useService:
+            action = .service(prometheus)
         default:
             throw Failure(location: rule.location, message: "this 'http-request' action is not supported yet")
         }

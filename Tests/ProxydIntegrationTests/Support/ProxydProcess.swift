@@ -6,6 +6,8 @@ final class ProxydProcess {
     let process = Process()
     let directory: URL
     let configPath: String
+    /// The config as written to `configPath`.
+    private(set) var configText = ""
     private let stderrPipe = Pipe()
     private let stdoutPipe = Pipe()
 
@@ -28,6 +30,7 @@ final class ProxydProcess {
         var text = config.replacingOccurrences(of: "{DIR}", with: directory.path)
         // Like HAProxy, proxyd refuses a file whose last line has no LF (a truncated file).
         if !text.hasSuffix("\n") { text += "\n" }
+        configText = text
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: Self.proxydPath)
         process.arguments = ["-f", configPath] + extraArguments
