@@ -3,26 +3,7 @@ import XCTest
 
 /// Routing by TLS facts: `req.ssl_sni` in `mode tcp` without terminating TLS
 /// (`tcp-request inspect-delay`), and `ssl_fc` / `ssl_fc_sni` after termination.
-final class TLSRoutingTests: XCTestCase {
-    static var material: TLSMaterial!
-
-    override class func setUp() {
-        super.setUp()
-        material = try? TLSMaterial()
-    }
-
-    override class func tearDown() {
-        material = nil
-        super.tearDown()
-    }
-
-    private var m: TLSMaterial {
-        get throws {
-            guard let material = Self.material else { throw TestFailure("could not make certificates with openssl") }
-            return material
-        }
-    }
-
+final class TLSRoutingTests: TLSTestCase {
     private func nginx(_ name: String) throws -> TLSNginx {
         try TLSNginx(name: name, certificate: try m.path("nginx.crt"), key: try m.path("nginx.key"), clientCA: nil)
     }

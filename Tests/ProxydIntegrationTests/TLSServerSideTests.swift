@@ -8,26 +8,7 @@ import XCTest
 /// TLS towards servers (`server … ssl`), with nginx as the lab's web servers, and the lab's
 /// two TLS configurations end to end: termination (curl → proxyd TLS → nginx TLS) and
 /// passthrough (curl → proxyd tcp → nginx TLS).
-final class TLSServerSideTests: XCTestCase {
-    static var material: TLSMaterial!
-
-    override class func setUp() {
-        super.setUp()
-        material = try? TLSMaterial()
-    }
-
-    override class func tearDown() {
-        material = nil
-        super.tearDown()
-    }
-
-    private var m: TLSMaterial {
-        get throws {
-            guard let material = Self.material else { throw TestFailure("could not make certificates with openssl") }
-            return material
-        }
-    }
-
+final class TLSServerSideTests: TLSTestCase {
     private func nginx(_ name: String) throws -> TLSNginx {
         try TLSNginx(name: name, certificate: try m.path("nginx.crt"), key: try m.path("nginx.key"),
                      clientCA: try m.path("ca.crt"))

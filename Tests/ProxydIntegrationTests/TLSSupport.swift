@@ -252,3 +252,26 @@ extension ProxydProcess {
         return text
     }
 }
+
+/// Test cases that use certificates made by openssl: one set per test class, made before
+/// its first test and removed after its last.
+class TLSTestCase: XCTestCase {
+    nonisolated(unsafe) static var material: TLSMaterial?
+
+    override class func setUp() {
+        super.setUp()
+        material = try? TLSMaterial()
+    }
+
+    override class func tearDown() {
+        material = nil
+        super.tearDown()
+    }
+
+    var m: TLSMaterial {
+        get throws {
+            guard let material = Self.material else { throw TestFailure("could not make certificates with openssl") }
+            return material
+        }
+    }
+}

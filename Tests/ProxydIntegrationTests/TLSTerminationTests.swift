@@ -3,26 +3,7 @@ import XCTest
 
 /// `bind … ssl crt …`: proxyd terminates TLS, in mode http and tcp, with real clients
 /// (curl, openssl s_client, socat) and certificates made by openssl for the test.
-final class TLSTerminationTests: XCTestCase {
-    static var material: TLSMaterial!
-
-    override class func setUp() {
-        super.setUp()
-        material = try? TLSMaterial()
-    }
-
-    override class func tearDown() {
-        material = nil
-        super.tearDown()
-    }
-
-    private var m: TLSMaterial {
-        get throws {
-            guard let material = Self.material else { throw TestFailure("could not make certificates with openssl") }
-            return material
-        }
-    }
-
+final class TLSTerminationTests: TLSTestCase {
     /// A global section with the lab's TLS lines (`crt-base`, its cipher string, …).
     private func preamble(mode: String, timeoutClient: String = "10s") throws -> String {
         """
