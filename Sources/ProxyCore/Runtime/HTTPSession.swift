@@ -415,17 +415,15 @@ final class HTTPSession: ChannelInboundHandler {
     private func useConnection(_ connection: ServerConnection, reused: Bool) {
         guard let backend, let pending = pendingHead else { return }
         connection.owner = self
-        connection.requestCount += 1
         connection.server.counters.requests.increment()  // stats (issue 4)
         self.connection = connection
         phase = .exchanging
         if log != nil { log?.server = connection.server; log?.requestSentAt = .now() }
         responseHeadBuffer = nil
 
-        _ = backend
         let channel = connection.channel
         requestRewrite.emit(from: pending.bytes, start: pending.head.start, length: pending.head.headLength,
-                     headersEnd: pending.head.headersEnd, headers: requestParser.headers) {
+                            headersEnd: pending.head.headersEnd, headers: requestParser.headers) {
             channel.write($0, promise: nil)
         }
         countRequestBytes(pending.bytes.readableBytes)  // bin of backend and server (issue 4)

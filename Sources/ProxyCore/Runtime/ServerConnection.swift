@@ -9,8 +9,6 @@ final class ServerConnection {
     /// The session using this connection, nil while idle in the pool.
     var owner: HTTPSession?
     var isPooled = false
-    /// Requests this connection carried.
-    var requestCount = 0
     /// When it last went idle, for purging.
     var idleSince: NIODeadline = .now()
 
