@@ -57,8 +57,10 @@ public final class RuntimeServer: @unchecked Sendable {
         self.isBackup = isBackup
         self.maxConnectionsValue = ManagedAtomic(max(0, maxConnections ?? 0))
         self.isUsable = ManagedAtomic(!disabled)
-        self.status = NIOLockedValueBox(ServerStatus(
-            admin: disabled ? .maintenance : .ready, weight: weight))
+        var status = ServerStatus(admin: disabled ? .maintenance : .ready, weight: weight)
+        // A server's state starts when it is created (the process start, for proxyd).
+        status.lastChange = ProcessClock.milliseconds
+        self.status = NIOLockedValueBox(status)
     }
 
     /// `set server B/S addr`: new connections go to `address` (issue 4).
