@@ -152,6 +152,44 @@ extension HeaderSemantics {
     }
 }
 
+/// The header section of a head, as both parsers need it.
+struct HeaderBlock {
+    /// Offset of the first header line.
+    var start: Int
+    /// Just past the empty line that ends the head.
+    var end: Int
+    /// Where that empty line begins.
+    var headersEnd: Int
+    var semantics: HeaderSemantics
+}
+
+enum HeaderBlockResult {
+    case done(HeaderBlock)
+    case incomplete
+    case error(HTTPParseError)
+}
+
+/// From the line end of a start line (at `i`, CRLF or bare LF): the header fields up to
+/// the empty line that ends the head.
+@inline(__always)
+func scanHeaderBlock(_ p: UnsafePointer<UInt8>, _ n: Int, startLineEnd i: Int, maxHeaders: Int,
+                     headers: inout [HTTPHeaderField]) -> HeaderBlockResult {
+    var start = i + 1
+    if p[i] == asciiCR {
+        guard i + 1 < n else { return .incomplete }
+        guard p[i + 1] == asciiLF else { return .error(.bareCR) }
+        start = i + 2
+    }
+    var sem = HeaderSemantics()
+    switch scanHeaderFields(p, n, from: start, maxHeaders: maxHeaders, headers: &headers, sem: &sem) {
+    case .done(let end):
+        let headersEnd = end - 2 >= start && p[end - 2] == asciiCR ? end - 2 : end - 1
+        return .done(HeaderBlock(start: start, end: end, headersEnd: headersEnd, semantics: sem))
+    case .incomplete: return .incomplete
+    case .error(let e): return .error(e)
+    }
+}
+
 /// Scans header lines from `start` up to and including the empty line that ends the
 /// head. Appends one field per line to `headers` and feeds `sem`.
 @inline(__always)
@@ -399,23 +437,13 @@ public struct HTTPRequestParser: Sendable {
         case .failure(let e): return .error(e)
         }
         let versionSpan = HTTPSpan(offset: versionStart, length: i - versionStart)
-        if p[i] == asciiCR {
-            guard i + 1 < n else { return incomplete(n) }
-            guard p[i + 1] == asciiLF else { return .error(.bareCR) }
-            i += 2
-        } else {
-            i += 1
-        }
-        let headersStart = i
-
-        var sem = HeaderSemantics()
-        let end: Int
-        switch scanHeaderFields(p, n, from: i, maxHeaders: maxHeaders, headers: &headers, sem: &sem) {
-        case .done(let e): end = e
+        let fields: HeaderBlock
+        switch scanHeaderBlock(p, n, startLineEnd: i, maxHeaders: maxHeaders, headers: &headers) {
+        case .done(let block): fields = block
         case .incomplete: return incomplete(n)
         case .error(let e): return .error(e)
         }
-        let headersEnd = end - 2 >= headersStart && p[end - 2] == asciiCR ? end - 2 : end - 1
+        let (headersStart, end, headersEnd, sem) = (fields.start, fields.end, fields.headersEnd, fields.semantics)
         if end > maxHeadLength { return .error(.headTooLarge) }
 
         // Framing (RFC 9112 §6.3), refusing every ambiguous case.
@@ -641,23 +669,13 @@ public struct HTTPResponseParser: Sendable {
             i += 1
         }
         let reasonSpan = HTTPSpan(offset: reasonStart, length: i - reasonStart)
-        if p[i] == asciiCR {
-            guard i + 1 < n else { return incomplete(n) }
-            guard p[i + 1] == asciiLF else { return .error(.bareCR) }
-            i += 2
-        } else {
-            i += 1
-        }
-        let headersStart = i
-
-        var sem = HeaderSemantics()
-        let end: Int
-        switch scanHeaderFields(p, n, from: i, maxHeaders: maxHeaders, headers: &headers, sem: &sem) {
-        case .done(let e): end = e
+        let fields: HeaderBlock
+        switch scanHeaderBlock(p, n, startLineEnd: i, maxHeaders: maxHeaders, headers: &headers) {
+        case .done(let block): fields = block
         case .incomplete: return incomplete(n)
         case .error(let e): return .error(e)
         }
-        let headersEnd = end - 2 >= headersStart && p[end - 2] == asciiCR ? end - 2 : end - 1
+        let (headersStart, end, headersEnd, sem) = (fields.start, fields.end, fields.headersEnd, fields.semantics)
         if end > maxHeadLength { return .error(.headTooLarge) }
         // A response with both is never valid (RFC 9112 §6.2: a sender MUST NOT).
         if sem.hasTransferEncoding && sem.hasContentLength {
