@@ -153,6 +153,26 @@ enum HTTPRuleParser {
         }
     }
 
+    /// The arguments of an `http-request|http-response ACTION … [if|unless COND]` line and
+    /// its condition; nil after an alert (the parse is then aborted).
+    static func ruleArguments(_ s: ParserState, _ p: ProxySettings, _ l: ConfigLine, _ action: String,
+                              context: ACLParser.RuleContext) -> ([String], Condition?)? {
+        let directive = context == .httpRequest ? "http-request" : "http-response"
+        let words = Array(l.words.dropFirst(2))
+        switch splitCondition(s, p, words, l.location, arity: arity(action, words), context: context) {
+        case let .success(r):
+            return r
+        case let .failure(e) where e.message.first == misplaced:
+            s.alertRaw("parsing [\(l.location)]: '\(directive) \(action)' expects either 'if' or 'unless' followed by a condition but found '\(e.message.dropFirst())'.", at: l.location)
+            s.abort = true
+            return nil
+        case let .failure(e):
+            s.alert(l, "error detected while parsing an '\(directive) \(action)' condition : \(e.message).")
+            s.abort = true
+            return nil
+        }
+    }
+
     static let requestActions = [
         "reject", "set-header", "add-header", "del-header", "redirect", "deny", "return", "allow", "auth", "tarpit",
         "set-path", "set-query", "set-uri", "set-method", "replace-header", "replace-value", "set-var",
@@ -208,19 +228,7 @@ enum HTTPRuleParser {
             unknownAction(s, l, requestActions, requestUnsupported)
             return
         }
-        let (args, condition): ([String], Condition?)
-        let words = Array(l.words.dropFirst(2))
-        switch splitCondition(s, p, words, l.location, arity: arity(action, words), context: .httpRequest) {
-        case let .success(r): (args, condition) = r
-        case let .failure(e) where e.message.first == misplaced:
-            s.alertRaw("parsing [\(l.location)]: 'http-request \(action)' expects either 'if' or 'unless' followed by a condition but found '\(e.message.dropFirst())'.", at: l.location)
-            s.abort = true
-            return
-        case let .failure(e):
-            s.alert(l, "error detected while parsing an 'http-request \(action)' condition : \(e.message).")
-            s.abort = true
-            return
-        }
+        guard let (args, condition) = ruleArguments(s, p, l, action, context: .httpRequest) else { return }
         let prefix = "error detected in \(ctx.kind) '\(p.name)' while parsing 'http-request \(action)' rule"
         let place: HAProxySamples.Usage = p.isFrontend ? .frontendHTTPRequest : .backendHTTPRequest
         let result: Result<HTTPRequestAction, Failure>
@@ -316,19 +324,7 @@ enum HTTPRuleParser {
             return
         }
         let place: HAProxySamples.Usage = p.isFrontend ? .frontendHTTPResponse : .backendHTTPResponse
-        let (args, condition): ([String], Condition?)
-        let words = Array(l.words.dropFirst(2))
-        switch splitCondition(s, p, words, l.location, arity: arity(action, words), context: .httpResponse) {
-        case let .success(r): (args, condition) = r
-        case let .failure(e) where e.message.first == misplaced:
-            s.alertRaw("parsing [\(l.location)]: 'http-response \(action)' expects either 'if' or 'unless' followed by a condition but found '\(e.message.dropFirst())'.", at: l.location)
-            s.abort = true
-            return
-        case let .failure(e):
-            s.alert(l, "error detected while parsing an 'http-response \(action)' condition : \(e.message).")
-            s.abort = true
-            return
-        }
+        guard let (args, condition) = ruleArguments(s, p, l, action, context: .httpResponse) else { return }
         let result: Result<HTTPResponseAction, Failure>
         switch action {
         case "set-header", "add-header":
