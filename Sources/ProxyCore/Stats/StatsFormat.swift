@@ -1,3 +1,4 @@
+import Shared
 /// `show stat` as CSV, typed lines or JSON, byte for byte as HAProxy 2.6 prints them.
 public enum StatsFormat {
     /// `# pxname,svname,…,agg_check_status,-,ssl_sess,…,h1_spliced_bytes_out,`
@@ -76,26 +77,7 @@ public enum StatsFormat {
         }
     }
 
-    static func jsonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func jsonString(_ text: String) -> String { JSONText.quoted(text) }
 }
 
 extension String {

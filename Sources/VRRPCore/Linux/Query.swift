@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLinux
+import Shared
 
 /// The query socket (keepalived has none): a Unix stream socket, one command line per
 /// connection, the answer, then close — the way HAProxy's runtime API is used with socat.
@@ -127,23 +128,7 @@ indirect enum JSON {
         }
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let h = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { JSONText.quoted(s) }
 }
 
 extension VRRPDaemon {
