@@ -70,6 +70,33 @@ final class HTTPForwardingTests: XCTestCase {
         XCTAssertEqual(bodies, ["slow", "fast", "slow"])
     }
 
+    /// More pipelined requests than the session buffers while it answers (16 KiB): the
+    /// client waits its turn and every request is answered, in order.
+    func testPipelinedRequestsBeyondTheBufferAreAllAnsweredInOrder() throws {
+        let web = try TestBackend(name: "web")
+        let (proxy, port) = try ProxyFixture.start(servers: [web])
+        defer { proxy.stop() }
+        let client = try TCP.Connection(port: port)
+        let count = 600
+        let paths = (0..<count).map { String(format: "/pipelined/%05d/padding-padding", $0) }
+        try client.send(paths.map { "GET \($0) HTTP/1.1\r\nHost: test\r\n\r\n" }.joined())
+        var answered = 0
+        var data: [UInt8] = []
+        while answered < count {
+            if let response = HTTPTestResponse.parse(data) {
+                XCTAssertEqual(response.bodyText, "web")
+                answered += 1
+                data.removeFirst(response.byteCount)
+                continue
+            }
+            guard let chunk = client.receiveSome(), !chunk.isEmpty else { break }
+            data += chunk
+        }
+        XCTAssertEqual(answered, count)
+        let seen = web.heads.compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) }
+        XCTAssertEqual(seen, paths)
+    }
+
     func testChunkedRequestBodyIsForwardedWhole() throws {
         let counter = try TestBackend(name: "count", behaviour: .countBody)
         let (proxy, port) = try ProxyFixture.start(servers: [counter])

@@ -20,4 +20,28 @@ final class ResourceTests: XCTestCase {
             XCTAssertLessThan(growth, 4 * 1024, "\(mode): RSS grew by \(growth) KiB over 5000 connections")
         }
     }
+
+    /// A client that pipelines requests without ever reading the answers: proxyd holds at
+    /// most a buffer's worth of them; the rest waits in the kernel, then in the client.
+    func testAClientPipeliningWithoutReadingIsNotBufferedWithoutBound() throws {
+        let a = try TestBackend(name: "a")
+        let (proxy, port) = try ProxyFixture.start(servers: [a])
+        defer { proxy.stop() }
+        let client = try TCP.Connection(port: port)
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(client.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let before = proxy.residentKiB()
+        let burst = Array(String(repeating: "GET /pipelined HTTP/1.1\r\nHost: test\r\n\r\n", count: 1000).utf8)
+        var sent = 0
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, sent < 200 * 1024 * 1024 {
+            let n = burst.withUnsafeBytes { send(client.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }  // the send timeout: nobody reads any more
+            sent += n
+        }
+        let growth = proxy.residentKiB() - before
+        // Socket buffers take a few MiB; without a bound proxyd would take everything sent.
+        XCTAssertLessThan(sent, 64 * 1024 * 1024, "the client could push \(sent) bytes")
+        XCTAssertLessThan(growth, 16 * 1024, "RSS grew by \(growth) KiB")
+    }
 }

@@ -153,11 +153,28 @@ final class HTTPSession: ChannelInboundHandler {
             channel.flush()
             if phase == .tunnel || !requestComplete {
                 if channel.isWritable { readClient() } else { clientReadPending = true }
+                return
             }
         case .connecting, .closed:
             break
         }
+        keepReadingWhileAnswering()
     }
+
+    /// Most of what a client can send while its request (without a body, or whose body is
+    /// all in) is being answered is its next, pipelined request or its close. Reading on
+    /// keeps the socket's read interest as it is: turning it off and on again around
+    /// every exchange costs two `epoll_ctl` calls per request. What arrives waits in
+    /// `inbound`, up to `pipelineBufferLimit`; beyond that the client waits its turn.
+    private func keepReadingWhileAnswering() {
+        guard phase == .connecting || phase == .exchanging,
+              requestComplete || !requestHasBody,
+              (inbound?.readableBytes ?? 0) < Self.pipelineBufferLimit else { return }
+        readClient()
+    }
+
+    /// HAProxy's default `tune.bufsize`: pipelined bytes a client may have in advance.
+    static let pipelineBufferLimit = 16384
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable, serverReadPending, let connection {
@@ -890,8 +907,11 @@ final class HTTPSession: ChannelInboundHandler {
         // Half-close first so the response is not cut by a reset on unread input.
         context.close(mode: .output, promise: nil)
         context.read()  // to see the client's own close and free the connection early
-        context.eventLoop.scheduleTask(in: .seconds(1)) { [weak self] in self?.close() }
         finishBookkeeping()
+        // A client that never closes its side is cut after a second. The idle timer, not a
+        // task of its own: a task left pending for a second per closed connection fills
+        // the loop's timer heap, and every cancel searches it.
+        idle?.arm(.seconds(1))
     }
 
     private func close() {
@@ -899,6 +919,7 @@ final class HTTPSession: ChannelInboundHandler {
             phase = .closed
             finishBookkeeping()
         }
+        idle?.cancel()
         context?.close(promise: nil)  // nil once the handler was removed
     }
 

@@ -122,12 +122,11 @@ final class ServerConnector {
         guard let server else { completion(.failure(.noServerAvailable)); return }
         loop.started(server, in: backend.index)
 
+        // TCP_NODELAY is ClientBootstrap's default; the rest is set in the initializer
+        // (ConnectionSetup: cheaper than NIO's per-option futures).
         var bootstrap = ClientBootstrap(group: loop.eventLoop)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .channelOption(.autoRead, value: false)
-            .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { [makeHandler, backend] channel in
-                channel.eventLoop.makeCompletedFuture {
+                ConnectionSetup.initialize(channel) {
                     // TLS (issue 5): `server … ssl` encrypts below the session's handler.
                     if let tls = server.tls {
                         try channel.pipeline.syncOperations.addHandler(
@@ -141,7 +140,9 @@ final class ServerConnector {
         }
         // TLS (issue 5): with `ssl`, connected means handshake done; a failed handshake is
         // a failed attempt (retried like a refused connect).
-        bootstrap.connect(to: server.address).flatMap { TLSHandler.handshakeCompleted(on: $0) }.whenComplete { [self] result in
+        let connecting = bootstrap.connect(to: server.address)
+        let ready = server.tls == nil ? connecting : connecting.flatMap { TLSHandler.handshakeCompleted(on: $0) }
+        ready.whenComplete { [self] result in
             switch result {
             case .success(let channel):
                 server.health?.observed(.connected)  // Health/: `observe layer4`
