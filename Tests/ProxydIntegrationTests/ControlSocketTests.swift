@@ -93,6 +93,37 @@ final class ControlSocketTests: XCTestCase {
         XCTAssertEqual((userAttributes[.posixPermissions] as? NSNumber)?.intValue, 0o666)
     }
 
+    /// qtime/ctime/rtime/ttime: a server that takes 300 ms to answer shows it in its
+    /// response and total times, averaged as HAProxy does, with the maxima beside.
+    func testShowStatAveragesTheTimesOfExchanges() throws {
+        let slow = try TestBackend(name: "slow", behaviour: .slow(.milliseconds(300)))
+        let setup = try start([slow])
+        defer { setup.proxy.stop() }
+        for _ in 0..<3 { XCTAssertEqual(try ProxyFixture.get(port: setup.port).status, 200) }
+
+        let stat = try ControlClient.socat("show stat", socket: setup.socket)
+        let column = Dictionary(uniqueKeysWithValues: ControlClient.haproxyHeader.dropFirst(2)
+            .split(separator: ",").enumerated().map { (String($1), $0) })
+        let rows = csvRows(stat)
+        XCTAssertEqual(rows.map { $0[1] }, ["FRONTEND", "slow", "BACKEND"])
+        for row in rows.dropFirst() {
+            func value(_ name: String) -> Int { Int(row[column[name]!]) ?? -1 }
+            XCTAssertEqual(value("qtime"), 0, row[1])
+            XCTAssertLessThan(value("ctime"), 100, row[1])
+            XCTAssertGreaterThanOrEqual(value("rtime"), 300, row[1])
+            XCTAssertLessThan(value("rtime"), 600, row[1])
+            XCTAssertGreaterThanOrEqual(value("ttime"), value("rtime"), row[1])
+            XCTAssertGreaterThanOrEqual(value("rtime_max"), 300, row[1])
+            XCTAssertGreaterThanOrEqual(value("ttime_max"), value("ttime"), row[1])
+        }
+        XCTAssertEqual(rows[0][column["rtime"]!], "", "a frontend has no times, as in HAProxy")
+
+        XCTAssertEqual(try ControlClient.socat("clear counters", socket: setup.socket), "\n")
+        let cleared = csvRows(try ControlClient.socat("show stat", socket: setup.socket))
+        XCTAssertEqual(cleared[1][column["rtime_max"]!], "0", "clear counters resets the maxima")
+        XCTAssertNotEqual(cleared[1][column["rtime"]!], "0", "and keeps the averages")
+    }
+
     func testSetServerStateDrivesTrafficAndAnswersAsHAProxy() throws {
         let a = try TestBackend(name: "a"), b = try TestBackend(name: "b")
         let setup = try start([a, b])

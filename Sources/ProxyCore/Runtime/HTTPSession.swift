@@ -78,6 +78,8 @@ final class HTTPSession: ChannelInboundHandler {
     /// frontend logs; `logPending` while a request is under way and not yet logged.
     private var log: SessionLogRecord?
     private var logPending = false
+    /// The steps of the current request, for the qtime/ctime/rtime/ttime statistics.
+    private var times = ExchangeTimes()
 
     init(frontend: RuntimeFrontend, loopStates: LoopStates, counters: SessionCounters, registry: SessionRegistry) {
         self.frontend = frontend
@@ -107,6 +109,7 @@ final class HTTPSession: ChannelInboundHandler {
         activated = true
         frontend.gate.opened()
         counters.sessionOpened()  // scur and smax (issue 4)
+        times = ExchangeTimes()
         loop = loopStates.state(for: context.eventLoop)
         loop.httpSessions[ObjectIdentifier(self)] = self
         if registry.isStopping { close(); return }
@@ -255,6 +258,7 @@ final class HTTPSession: ChannelInboundHandler {
             if log != nil { logPending = true; log?.terminate("P", "R") }
             sendError(error.requestStatusCode, close: true)
         case .complete:
+            times.requestComplete = .now()
             counters.requests.increment()
             counters.requestRate.tick()  // req_rate (issue 4)
             let head = requestParser.head
@@ -388,6 +392,8 @@ final class HTTPSession: ChannelInboundHandler {
         guard let backend else { return }
         let server = chosenServer
         if allowPool, let server, let pooled = loop.takeIdle(backend: backend.index, server: server.index) {
+            times.serverAssigned = .now()
+            times.connected = times.serverAssigned
             if log != nil { log!.connectedAt = log!.connectStart }
             loop.started(server, in: backend.index)
             server.counters.reuses.increment()  // stats (issue 4)
@@ -409,6 +415,10 @@ final class HTTPSession: ChannelInboundHandler {
 
     private func connected(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
         if log != nil, phase == .connecting { noteConnect(result) }
+        if case .success = result, phase == .connecting {
+            times.connected = .now()
+            times.serverAssigned = connector?.serverAssignedAt ?? times.connected
+        }
         connector = nil
         guard phase == .connecting, let backend else {
             if case .success(let (channel, server)) = result {
@@ -604,6 +614,7 @@ final class HTTPSession: ChannelInboundHandler {
 
     private func beginResponse(head: HTTPResponseHead, headBytes: ByteBuffer, rest: ByteBuffer) {
         if log != nil { log?.responseAt = .now(); log?.status = head.status }
+        times.responseHead = .now()
         // hrsp_* of the frontend, the backend and the server (issue 4).
         counters.countResponse(status: head.status)
         backend?.counters.countResponse(status: head.status)
@@ -699,6 +710,7 @@ final class HTTPSession: ChannelInboundHandler {
     /// The response is complete: release the server, then read the next request or close.
     private func finishExchange() {
         context.flush()
+        recordTimes()
         if let connection {
             self.connection = nil
             connection.owner = nil
@@ -716,6 +728,7 @@ final class HTTPSession: ChannelInboundHandler {
 
     /// Keep-alive: wait for the next request, or parse it at once if it came pipelined.
     private func awaitNextRequest() {
+        times = ExchangeTimes()  // the next request's stream starts now, as HAProxy's does
         backend = nil
         isFirstRequest = false
         phase = .readingHead
@@ -944,6 +957,15 @@ final class HTTPSession: ChannelInboundHandler {
         connection?.server.counters.bytesIn.add(count)
     }
 
+    /// Adds the current request to its backend's and server's time statistics, once.
+    private func recordTimes() {
+        guard let server = connection?.server, let backend,
+              let sample = times.sample(http: true) else { return }
+        times.connected = nil
+        server.counters.times.add(sample, counted: server.counters.requests.current)
+        backend.counters.times.add(sample, counted: backend.counters.requests.current)
+    }
+
     private func countResponseError(_ server: RuntimeServer) {
         server.counters.responseErrors.increment()
         backend?.counters.responseErrors.increment()
@@ -971,6 +993,7 @@ final class HTTPSession: ChannelInboundHandler {
         idle?.cancel()
         connector?.cancel()
         connector = nil
+        recordTimes()  // a response cut short still counts, as in HAProxy
         if let connection {
             self.connection = nil
             connection.owner = nil

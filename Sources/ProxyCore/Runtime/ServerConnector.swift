@@ -27,6 +27,9 @@ final class ServerConnector {
     private let completion: Completion
     /// Attempts that failed so far (read by traffic logs as HAProxy's retries `%rc`).
     private(set) var attempt = 0
+    /// When a server was first given to this connection, after the queue if it waited
+    /// (the end of HAProxy's queue time).
+    private(set) var serverAssignedAt: NIODeadline?
     private var server: RuntimeServer?
     private var cancelled = false
 
@@ -121,6 +124,7 @@ final class ServerConnector {
         }
         guard let server else { completion(.failure(.noServerAvailable)); return }
         loop.started(server, in: backend.index)
+        if serverAssignedAt == nil { serverAssignedAt = .now() }
 
         // TCP_NODELAY is ClientBootstrap's default; the rest is set in the initializer
         // (ConnectionSetup: cheaper than NIO's per-option futures).

@@ -40,6 +40,8 @@ public final class SessionCounters: @unchecked Sendable {
     /// Sessions and requests per second (`rate`/`rate_max`, `req_rate`/`req_rate_max`).
     public let sessionRate = RateCounter()
     public let requestRate = RateCounter()
+    /// `qtime`/`ctime`/`rtime`/`ttime` and their maxima (backends and servers).
+    public let times = TimeStatistics()
 
     public init() {}
 
@@ -63,6 +65,7 @@ public final class SessionCounters: @unchecked Sendable {
         maxQueue.store(0)
         sessionRate.maximum.store(0)
         requestRate.maximum.store(0)
+        times.clear(all: all)
         guard all else { return }
         for cell in [bytesIn, bytesOut, totalSessions, requests, requestErrors, deniedRequests,
                      connectionErrors, responseErrors, retries, redispatches, connects, reuses,

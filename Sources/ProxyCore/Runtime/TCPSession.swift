@@ -29,6 +29,8 @@ final class TCPSession: ChannelInboundHandler {
     private var closed = false
     /// Traffic log record (Logging/TrafficLog): only when the frontend logs.
     private var log: SessionLogRecord?
+    /// For the qtime/ctime/ttime statistics.
+    private var times = ExchangeTimes()
 
     init(frontend: RuntimeFrontend, backend: RuntimeBackend, loopStates: LoopStates,
          counters: SessionCounters, registry: SessionRegistry) {
@@ -63,6 +65,7 @@ final class TCPSession: ChannelInboundHandler {
         activated = true
         frontend.gate.opened()
         counters.sessionOpened()  // scur and smax (issue 4)
+        times = ExchangeTimes()
         let loop = loopStates.state(for: context.eventLoop)
         if let trafficLog = frontend.trafficLog {
             log = SessionLogRecord(client: context.channel.remoteAddress, local: context.channel.localAddress)
@@ -94,6 +97,10 @@ final class TCPSession: ChannelInboundHandler {
 
     private func connected(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
         if log != nil { noteConnect(result) }
+        if case .success = result {
+            times.connected = .now()
+            times.serverAssigned = connector?.serverAssignedAt ?? times.connected
+        }
         connector = nil
         switch result {
         case .failure:
@@ -229,6 +236,10 @@ final class TCPSession: ChannelInboundHandler {
         }
         idle?.cancel()
         connector?.cancel()
+        if let server, let sample = times.sample(http: false) {
+            server.counters.times.add(sample, counted: server.totalConnections.load(ordering: .relaxed))
+            backend.counters.times.add(sample, counted: backend.counters.totalSessions.current)
+        }
         if let server, let client {
             if server.health?.shutdownSessionsOnMarkedDown == true {
                 loopStates.state(for: client.eventLoop).tcpSessions[ObjectIdentifier(self)] = nil

@@ -235,6 +235,15 @@ public final class StatsContext: @unchecked Sendable {
         }
     }
 
+    /// qtime/ctime/rtime/ttime and their maxima; `counted` is what the averages run over
+    /// (requests in http, connections in tcp).
+    private func fillTimes(_ row: inout StatRow, _ times: TimeStatistics, counted: Int) {
+        for (kind, name) in zip(TimeStatistics.Kind.allCases, ["qtime", "ctime", "rtime", "ttime"]) {
+            set(&row, name, times.average(kind, counted: counted))
+            set(&row, name + "_max", times.maximum(kind))
+        }
+    }
+
     func frontendRow(_ proxy: Proxy, _ frontend: RuntimeFrontend) -> StatRow {
         var row = blank(.frontend, proxy, serverID: 0)
         row["svname"] = .string("FRONTEND")
@@ -309,6 +318,8 @@ public final class StatsContext: @unchecked Sendable {
             }
         }
         row["addr"] = .string(Self.addressText(server.address))
+        fillTimes(&row, server.counters.times, counted: proxy.settings.mode == .http
+                  ? server.counters.requests.current : server.totalConnections.load(ordering: .relaxed))
         return row
     }
 
@@ -342,6 +353,8 @@ public final class StatsContext: @unchecked Sendable {
         row["bck"] = .number(backup)
         row["lastchg"] = .number((ProcessClock.milliseconds - lastChange) / 1000)
         row["lbtot"] = .number(backend.counters.totalSessions.current)
+        fillTimes(&row, backend.counters.times, counted: proxy.settings.mode == .http
+                  ? backend.counters.requests.current : backend.counters.totalSessions.current)
         if backend.servers.isEmpty { row["downtime"] = .empty }  // as HAProxy, for a serverless backend
         row["algo"] = .string(Self.algorithmName(proxy.settings.balance.algorithm))
         if proxy.settings.mode == .http {
