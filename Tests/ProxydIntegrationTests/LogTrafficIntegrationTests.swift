@@ -21,6 +21,59 @@ final class LogTrafficIntegrationTests: XCTestCase {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// `%Tw`, the queue: a request that waited for a slot on a full server logs its wait,
+    /// one that never got a slot logs the queue timeout (`sQ`), as HAProxy 2.6 does
+    /// (`0/101/-1/-1/101 503 … sQ--` on the same setup).
+    func testQueueTimeIsLogged() throws {
+        let log = try LogReceiver()
+        defer { log.stop() }
+        let slow = try TestBackend(name: "slow", behaviour: .slow(.milliseconds(300)))
+        let port = TCP.freePort(), shortPort = TCP.freePort()
+        let proxy = try ProxydProcess(config: """
+            global
+                nbthread 1
+                log \(log.path) local0
+            defaults
+                mode http
+                log global
+                option httplog
+                timeout connect 1s
+                timeout client 5s
+                timeout server 5s
+                timeout queue 1s
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+                server slow 127.0.0.1:\(slow.port) maxconn 1
+            frontend short
+                bind 127.0.0.1:\(shortPort)
+                default_backend shortqueue
+            backend shortqueue
+                timeout queue 100ms
+                server slow 127.0.0.1:\(slow.port) maxconn 1
+            """, waitForPorts: [port, shortPort])
+        defer { proxy.stop() }
+        func together(_ port: Int, _ paths: [String]) {
+            let group = DispatchGroup()
+            for path in paths {
+                DispatchQueue.global().async(group: group) { _ = try? ProxyFixture.get(port: port, path: path) }
+                usleep(50_000)  // in this order
+            }
+            group.wait()
+        }
+        together(port, ["/first", "/second"])
+        together(shortPort, ["/held", "/dropped"])
+        let second = try XCTUnwrap(log.wait(for: "GET /second"))
+        // Tw: the first request's 300 ms less the 50 ms head start.
+        let secondTimes = try XCTUnwrap(second.firstMatch(of: #/ app/slow 0/(\d+)/(\d+)/\d+/\d+ 200 /#), second)
+        XCTAssertGreaterThan(Int(secondTimes.1)!, 150, second)
+        XCTAssertLessThan(Int(secondTimes.1)!, 400, second)
+        let dropped = try XCTUnwrap(log.wait(for: "GET /dropped"))
+        let droppedTimes = try XCTUnwrap(dropped.firstMatch(of: #/ shortqueue/<NOSRV> 0/(\d+)/-1/-1/\d+ 503 \d+ - - sQ-- \d+/\d+/\d+/\d+/0 0/1 /#), dropped)
+        XCTAssertGreaterThanOrEqual(Int(droppedTimes.1)!, 100, dropped)
+    }
+
     /// `option httplog` lines through `halog -st` (status counts) and `-srv`: halog reads
     /// syslog files, so the header is the one `log-send-hostname` gives (5 fields).
     func testHalogReadsHTTPLogs() throws {

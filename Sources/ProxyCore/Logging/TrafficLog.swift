@@ -15,6 +15,8 @@ struct SessionLogRecord {
     /// Request head complete (http).
     var headAt: NIODeadline?
     var connectStart: NIODeadline?
+    /// A server was assigned, after the queue if every server was full (`%Tw` ends here).
+    var serverAssignedAt: NIODeadline?
     var connectedAt: NIODeadline?
     /// The request went to the server (http): the response time counts from here.
     var requestSentAt: NIODeadline?
@@ -143,8 +145,15 @@ public final class TrafficLog: @unchecked Sendable {
     func render(_ r: SessionLogRecord, end: NIODeadline, into line: inout [UInt8]) {
         let start = r.requestAt ?? r.acceptAt
         let tR = Self.ms(r.requestAt, r.headAt)
-        let tw = r.connectStart == nil ? -1 : 0
-        let tc = Self.ms(r.connectStart, r.connectedAt)
+        let tw: Int  // the queue: until a server was assigned, or the end if never
+        if let assigned = r.serverAssignedAt {
+            tw = Self.ms(r.connectStart ?? assigned, assigned)
+        } else if r.connectStart == nil {
+            tw = -1
+        } else {
+            tw = r.connectedAt != nil ? 0 : Self.ms(r.connectStart, end)  // pooled, or queue timeout
+        }
+        let tc = Self.ms(r.serverAssignedAt ?? r.connectStart, r.connectedAt)
         let tr = Self.ms(r.requestSentAt, r.responseAt)
         let ta = Self.ms(start, end)
         let tt = Self.ms(r.acceptAt, end)

@@ -793,6 +793,7 @@ final class HTTPSession: ChannelInboundHandler {
 
     private func noteConnect(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
         log?.noteConnect(result, attempts: connector?.attempt ?? 0)
+        log?.serverAssignedAt = connector?.serverAssignedAt
     }
 
     /// Logs the current request once, then starts the next one's record.
@@ -862,10 +863,8 @@ final class HTTPSession: ChannelInboundHandler {
             }
         case .connecting:
             log?.retries = connector?.attempt ?? 0
-            connector?.cancel()
-            connector = nil
-            log?.terminate("s", "C")
-            sendError(503, close: true)
+            log?.terminate("s", connector?.isQueued == true ? "Q" : "C")
+            sendError(503, close: true)  // cancels the connector after logging (%bq counts it)
         case .exchanging:
             if !responseStarted && requestComplete {
                 log?.terminate("s", "H")
@@ -893,8 +892,6 @@ final class HTTPSession: ChannelInboundHandler {
             connection.owner = nil
             releaseServer(connection, reusable: false)
         }
-        connector?.cancel()
-        connector = nil
         counters.countResponse(status: status)  // hrsp_* (issue 4)
         backend?.counters.countResponse(status: status)
         let page = pages.response(status)
@@ -904,6 +901,9 @@ final class HTTPSession: ChannelInboundHandler {
             if log?.cause == UInt8(ascii: "-") { log?.terminate(Self.cause(of: status), Self.state(of: status)) }
             emitLog()
         }
+        // After the log line: a request still queued is in its `%bq`, as in HAProxy.
+        connector?.cancel()
+        connector = nil
         context.writeAndFlush(wrapOutboundOut(page), promise: nil)
         responseStarted = true
         if closing || !requestComplete && requestHasBody {

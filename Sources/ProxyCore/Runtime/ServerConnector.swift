@@ -58,6 +58,8 @@ final class ServerConnector {
     // MARK: the queue (every server at maxconn)
 
     private var queued = false
+    /// Waiting for a slot on a full server (a timeout now is HAProxy's `sQ`).
+    var isQueued: Bool { queued }
     private var queueTimer: Scheduled<Void>?
 
     /// Waits for a free slot for `timeout queue` (HAProxy: `timeout connect` when unset),

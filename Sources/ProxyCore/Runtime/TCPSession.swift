@@ -278,6 +278,7 @@ final class TCPSession: ChannelInboundHandler {
         // Without a server there was no connect time to log (tcplog's Tc is -1).
         if case .failure(.noServerAvailable) = result { log?.connectStart = nil }
         log?.noteConnect(result, attempts: connector?.attempt ?? 0)
+        log?.serverAssignedAt = connector?.serverAssignedAt
     }
 
     private func connectionFacts(_ channel: Channel) -> [UInt8] {
