@@ -12,6 +12,7 @@ final class HAProxyComparisonTests: XCTestCase {
             throw XCTSkip("haproxy is not installed (scripts/install-deps installs it)")
         }
         let web = try TestBackend(name: "web"), api = try TestBackend(name: "api")
+        let echo = try TestBackend(name: "echo", behaviour: .echo)
         let closed = TCP.freePort()
         func config(port: Int) -> String {
             ProxyFixture.preamble(extraDefaults: "    timeout http-request 1s") + """
@@ -26,11 +27,14 @@ final class HAProxyComparisonTests: XCTestCase {
                 http-response set-header X-Served-By proxy
                 use_backend api if { path_beg /api }
                 use_backend gone if { path_beg /gone }
+                use_backend echo if { path_beg /echo }
                 default_backend web
             backend web
                 server web 127.0.0.1:\(web.port)
             backend api
                 server api 127.0.0.1:\(api.port)
+            backend echo
+                server echo 127.0.0.1:\(echo.port)
             backend gone
                 retries 0
                 server nobody 127.0.0.1:\(closed)
@@ -71,6 +75,12 @@ final class HAProxyComparisonTests: XCTestCase {
             "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: x\r\nBad\u{1}Header: y\r\n\r\n",
             "GET /slow HTTP/1.1\r\nHost: x\r\n",
+            // What reaches the server (echoed back): both framings (chunked wins, the
+            // Content-Length goes), folded header lines (made spaces), and a first
+            // header line that folds onto nothing (400).
+            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            "GET /echo HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n  b\r\n\tc\r\n\r\n",
+            "GET /echo HTTP/1.1\r\n X-First: a\r\nHost: x\r\n\r\n",
         ]
         for request in requests {
             let expected = try exchange(request, port: haproxyPort)
@@ -88,6 +98,9 @@ final class HAProxyComparisonTests: XCTestCase {
             .map { ($0.0.lowercased(), $0.1) }
             .filter { !["date", "connection"].contains($0.0) }
             .map { "\($0.0): \($0.1)" }
-        return (["\(response.status)"] + headers + [response.bodyText]).joined(separator: "\n")
+        // An echoed request head: HAProxy writes header names in lower case.
+        let body = request.hasPrefix("GET /echo") || request.hasPrefix("POST /echo")
+            ? response.bodyText.lowercased() : response.bodyText
+        return (["\(response.status)"] + headers + [body]).joined(separator: "\n")
     }
 }

@@ -48,6 +48,8 @@ enum HeaderScanResult {
     case done(Int)
     case incomplete
     case error(HTTPParseError)
+    /// An obs-fold: the line starting at this offset continues the header line above.
+    case fold(Int)
 }
 
 /// Calls `body(start, end)` for each non-empty element of a comma-separated list in
@@ -167,6 +169,7 @@ enum HeaderBlockResult {
     case done(HeaderBlock)
     case incomplete
     case error(HTTPParseError)
+    case fold(Int)
 }
 
 /// From the line end of a start line (at `i`, CRLF or bare LF): the header fields up to
@@ -187,6 +190,7 @@ func scanHeaderBlock(_ p: UnsafePointer<UInt8>, _ n: Int, startLineEnd i: Int, m
         return .done(HeaderBlock(start: start, end: end, headersEnd: headersEnd, semantics: sem))
     case .incomplete: return .incomplete
     case .error(let e): return .error(e)
+    case .fold(let line): return .fold(line)
     }
 }
 
@@ -205,7 +209,9 @@ func scanHeaderFields(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, maxH
             return .done(i + 2)
         }
         if c == asciiLF { return .done(i + 1) }
-        if isOWS(c) { return .error(.obsoleteLineFolding) }
+        // A line that starts with whitespace continues the header above it (obs-fold);
+        // with no header above, it is an error (RFC 9112 §2.2).
+        if isOWS(c) { return headers.isEmpty ? .error(.obsoleteLineFolding) : .fold(i) }
 
         // Field name: 1*tchar followed by ':'.
         let nameStart = i
@@ -375,6 +381,9 @@ public struct HTTPRequestParser: Sendable {
     public private(set) var head = HTTPRequestHead()
     /// Header fields of the last parse, in order. Valid after `.complete`.
     public private(set) var headers: [HTTPHeaderField]
+    /// After `.error(.obsoleteLineFolding)`: where the folded line starts, if the fold
+    /// can be undone (`unfoldLine(at:in:)`) and the head parsed again; nil if not.
+    public private(set) var foldedLineStart: Int?
 
     public init(maxHeadLength: Int = HTTPRequestParser.defaultMaxHeadLength,
                 maxHeaders: Int = HTTPRequestParser.defaultMaxHeaders) {
@@ -392,6 +401,7 @@ public struct HTTPRequestParser: Sendable {
     /// Parses the request head at the start of `bytes`.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParseStatus {
         headers.removeAll(keepingCapacity: true)
+        foldedLineStart = nil
         let n = bytes.count
         guard n > 0 else { return .incomplete }
         let p = bytes.bytePointer
@@ -442,14 +452,18 @@ public struct HTTPRequestParser: Sendable {
         case .done(let block): fields = block
         case .incomplete: return incomplete(n)
         case .error(let e): return .error(e)
+        case .fold(let line):
+            foldedLineStart = line
+            return .error(.obsoleteLineFolding)
         }
         let (headersStart, end, headersEnd, sem) = (fields.start, fields.end, fields.headersEnd, fields.semantics)
         if end > maxHeadLength { return .error(.headTooLarge) }
 
-        // Framing (RFC 9112 §6.3), refusing every ambiguous case.
+        // Framing (RFC 9112 §6.3). With both Transfer-Encoding and Content-Length, the
+        // chunked coding wins and the Content-Length goes (HAProxy 2.6 does the same;
+        // the session drops the header and closes after the answer).
         let framing: HTTPBodyFraming
         if sem.hasTransferEncoding {
-            if sem.hasContentLength { return .error(.contentLengthWithTransferEncoding) }
             if version == .http10 { return .error(.transferEncodingInHTTP10) }
             if !sem.chunkedLast || sem.chunkedMisplaced { return .error(.invalidTransferEncoding) }
             framing = .chunked
@@ -603,6 +617,8 @@ public struct HTTPResponseParser: Sendable {
     public var maxHeaders: Int
     public private(set) var head = HTTPResponseHead()
     public private(set) var headers: [HTTPHeaderField]
+    /// As HTTPRequestParser's: where a folded line starts after `.obsoleteLineFolding`.
+    public private(set) var foldedLineStart: Int?
 
     public init(maxHeadLength: Int = HTTPRequestParser.defaultMaxHeadLength,
                 maxHeaders: Int = HTTPRequestParser.defaultMaxHeaders) {
@@ -622,6 +638,7 @@ public struct HTTPResponseParser: Sendable {
     /// CONNECT become a tunnel.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer, requestMethod: HTTPMethod) -> HTTPParseStatus {
         headers.removeAll(keepingCapacity: true)
+        foldedLineStart = nil
         let n = bytes.count
         guard n > 0 else { return .incomplete }
         let p = bytes.bytePointer
@@ -674,13 +691,14 @@ public struct HTTPResponseParser: Sendable {
         case .done(let block): fields = block
         case .incomplete: return incomplete(n)
         case .error(let e): return .error(e)
+        case .fold(let line):
+            foldedLineStart = line
+            return .error(.obsoleteLineFolding)
         }
         let (headersStart, end, headersEnd, sem) = (fields.start, fields.end, fields.headersEnd, fields.semantics)
         if end > maxHeadLength { return .error(.headTooLarge) }
-        // A response with both is never valid (RFC 9112 §6.2: a sender MUST NOT).
-        if sem.hasTransferEncoding && sem.hasContentLength {
-            return .error(.contentLengthWithTransferEncoding)
-        }
+        // Both Transfer-Encoding and Content-Length (RFC 9112 §6.2: a sender MUST NOT):
+        // chunked wins, as in requests; the session drops the Content-Length.
 
         let framing: HTTPBodyFraming
         if status == 101 || (requestMethod == .connect && status >= 200 && status < 300) {

@@ -117,20 +117,15 @@ public enum HTTPParseError: Error, Hashable, Sendable {
     case invalidHeaderValue
     /// A CR not followed by LF.
     case bareCR
-    /// A header line starting with space or tab (obs-fold). RFC 9112 §5.2 allows a
-    /// server to reject it with 400; since the engine forwards the original bytes it
-    /// cannot rewrite the fold into spaces as HAProxy does, so it is refused.
+    /// A header line starting with space or tab (obs-fold). After a header line the
+    /// parser reports where (`foldedLineStart`) and the session turns the fold into
+    /// spaces and parses again, as HAProxy does; before any header it is a 400.
     case obsoleteLineFolding
     /// Content-Length not a list of decimal numbers, or too large for 64 bits.
     case invalidContentLength
     /// Several Content-Length values that differ (identical repeats are accepted, as
     /// HAProxy and RFC 9110 §8.6 do).
     case conflictingContentLength
-    /// Both Content-Length and Transfer-Encoding. RFC 9112 §6.3 lets a recipient
-    /// treat this as an error; HAProxy 2.6 drops the Content-Length and forwards the
-    /// message chunked, but proxyd forwards the original bytes and the issue asks for
-    /// no request smuggling, so it is refused (400 / 502).
-    case contentLengthWithTransferEncoding
     /// Requests: Transfer-Encoding whose final coding is not `chunked`, or `chunked`
     /// appearing more than once or before another coding (RFC 9112 §6.3: MUST 400).
     case invalidTransferEncoding

@@ -249,7 +249,13 @@ final class HTTPSession: ChannelInboundHandler {
             // The first byte of a keep-alive request: the request timeout starts now.
             idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
         }
-        let status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+        var status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+        // An obs-fold becomes spaces in place, as HAProxy makes it, and the head is read again.
+        while case .error(.obsoleteLineFolding) = status, let line = requestParser.foldedLineStart,
+              unfoldLine(at: line, in: &buffer) {
+            inbound = buffer
+            status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+        }
         switch status {
         case .incomplete:
             readClient()
@@ -280,6 +286,12 @@ final class HTTPSession: ChannelInboundHandler {
 
         // Frontend rules, routing, then the backend's own rules, all on the head in place.
         var rewrite = HeadRewrite()
+        if head.hasContentLength && head.hasTransferEncoding {
+            // Two framings: the chunked one wins, the Content-Length goes and the
+            // connection closes after the answer, as HAProxy 2.6 handles it.
+            rewrite.dropNames.append(Array("content-length".utf8))
+            clientKeepAlive = false
+        }
         let headers = requestParser.headers
         let connection = connectionFacts!
         let loop = self.loop!
@@ -581,7 +593,12 @@ final class HTTPSession: ChannelInboundHandler {
     private func parseResponse() {
         guard var buffer = responseHeadBuffer else { return }
         while true {
-            let status = buffer.withUnsafeReadableBytes { responseParser.parse($0, requestMethod: requestMethod) }
+            var status = buffer.withUnsafeReadableBytes { responseParser.parse($0, requestMethod: requestMethod) }
+            // An obs-fold becomes spaces, as in requests.
+            while case .error(.obsoleteLineFolding) = status, let line = responseParser.foldedLineStart,
+                  unfoldLine(at: line, in: &buffer) {
+                status = buffer.withUnsafeReadableBytes { responseParser.parse($0, requestMethod: requestMethod) }
+            }
             switch status {
             case .incomplete:
                 responseHeadBuffer = buffer
@@ -631,6 +648,11 @@ final class HTTPSession: ChannelInboundHandler {
         responseUntilClose = head.framing == .untilClose
 
         var rewrite = HeadRewrite()
+        if head.hasContentLength && head.hasTransferEncoding {
+            // Chunked wins, as for requests; such a server is not trusted with another request.
+            rewrite.dropNames.append(Array("content-length".utf8))
+            serverReusable = false
+        }
         if let request = requestForResponseRules, let backend {
             requestForResponseRules = nil
             let requestHeaders = requestParser.headers

@@ -24,6 +24,9 @@ final class TestBackend: @unchecked Sendable {
         case tcpEcho
         /// Sends `100 Continue` when asked, then reads the body and answers its size.
         case continueThenCount
+        /// Reads the whole body, then answers with the request head as received and the
+        /// body's size: what the proxy forwarded.
+        case echo
     }
 
     let name: String
@@ -89,6 +92,8 @@ private final class BackendHandler: ChannelInboundHandler, @unchecked Sendable {
     var bodyRemaining: Int? = nil
     var chunked = false
     var bodyCount = 0
+    /// The head of the request being read (`echo`).
+    var echoedHead: String?
 
     init(name: String, behaviour: TestBackend.Behaviour,
          stats: NIOLockedValueBox<BackendStats>) {
@@ -112,7 +117,8 @@ private final class BackendHandler: ChannelInboundHandler, @unchecked Sendable {
         while true {
             if bodyRemaining != nil || chunked {
                 guard consumeBody() else { return }
-                answer(context: context, body: "\(bodyCount)")
+                answer(context: context, body: echoedHead.map { "\($0)\r\n\r\n\(bodyCount) body bytes" } ?? "\(bodyCount)")
+                echoedHead = nil
                 continue
             }
             guard let end = HTTPTestResponse.find([13, 10, 13, 10], in: buffer, from: 0) else { return }
@@ -143,7 +149,8 @@ private final class BackendHandler: ChannelInboundHandler, @unchecked Sendable {
             case .closeWithoutResponse:
                 context.close(promise: nil)
                 return
-            case .countBody, .continueThenCount:
+            case .countBody, .continueThenCount, .echo:
+                if case .echo = behaviour { echoedHead = head }
                 if case .continueThenCount = behaviour, lower.contains("expect: 100-continue") {
                     context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
                 }
