@@ -145,6 +145,17 @@ final class RoutingTests: XCTestCase {
         let families = { (text: String) in Set(text.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }) }
         let ours = families(metrics.bodyText)
         XCTAssertTrue(ours.isSubset(of: families(theirs)), "\(ours.subtracting(families(theirs)))")
-        XCTAssertGreaterThan(ours.count, 80)
+        XCTAssertGreaterThan(ours.count, 100)
+        // Same help texts, in HAProxy's order.
+        let helps = { (text: String) in text.split(separator: "\n").filter { $0.hasPrefix("# HELP ") } }
+        let theirHelps = helps(theirs)
+        let ourHelps = helps(metrics.bodyText)
+        XCTAssertTrue(Set(ourHelps).isSubset(of: Set(theirHelps)), "\(Set(ourHelps).subtracting(theirHelps))")
+        let positions = ourHelps.compactMap { theirHelps.firstIndex(of: $0) }
+        XCTAssertEqual(positions, positions.sorted(), "families in HAProxy's order")
+        // Times in seconds with six decimals, as HAProxy prints them.
+        XCTAssertNotNil(metrics.bodyText.range(
+            of: #"\nhaproxy_server_total_time_average_seconds\{proxy="app",server="web"\} \d+\.\d{6}\n"#,
+            options: .regularExpression), metrics.bodyText)
     }
 }

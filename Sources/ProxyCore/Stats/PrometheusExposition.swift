@@ -63,8 +63,12 @@ public enum PrometheusExposition {
                     }
                 }
             default:
+                // Times are kept in milliseconds and exposed in seconds, with six decimals.
+                let milliseconds = family.name.hasSuffix("time_seconds") || family.name.hasSuffix("time_average_seconds")
                 for row in rows {
                     switch row[family.field] {
+                    case .number(let value) where milliseconds:
+                        out += "\(family.name){\(labels(row))} \(value / 1000).\(String(value % 1000 * 1000).leftPadded(to: 6))\n"
                     case .number(let value):
                         out += "\(family.name){\(labels(row))} \(value)\n"
                     case .empty where notANumberWhenEmpty.contains(family.name):
@@ -80,5 +84,11 @@ public enum PrometheusExposition {
 
     static func escape(_ text: String) -> String {
         text.replacingAll("\\", with: "\\\\").replacingAll("\"", with: "\\\"").replacingAll("\n", with: "\\n")
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -69,8 +69,16 @@ enum PrometheusTable {
         ("haproxy_backend_http_responses_total", "counter", "Total number of HTTP responses with status 100-199 returned by this object since the worker process started", "hrsp"),
         ("haproxy_backend_http_requests_total", "counter", "Total number of HTTP requests processed by this object since the worker process started", "req_tot"),
         ("haproxy_backend_last_session_seconds", "gauge", "How long ago some traffic was seen on this object on this worker process, in seconds", "lastsess"),
+        ("haproxy_backend_queue_time_average_seconds", "gauge", "Avg. queue time for last 1024 successful connections.", "qtime"),
+        ("haproxy_backend_connect_time_average_seconds", "gauge", "Avg. connect time for last 1024 successful connections.", "ctime"),
+        ("haproxy_backend_response_time_average_seconds", "gauge", "Avg. response time for last 1024 successful connections.", "rtime"),
+        ("haproxy_backend_total_time_average_seconds", "gauge", "Avg. total time for last 1024 successful connections.", "ttime"),
         ("haproxy_backend_connection_attempts_total", "counter", "Total number of outgoing connection attempts on this backend/server since the worker process started", "connect"),
         ("haproxy_backend_connection_reuses_total", "counter", "Total number of reused connection on this backend/server since the worker process started", "reuse"),
+        ("haproxy_backend_max_queue_time_seconds", "gauge", "Maximum observed time spent in the queue", "qtime_max"),
+        ("haproxy_backend_max_connect_time_seconds", "gauge", "Maximum observed time spent waiting for a connection to complete", "ctime_max"),
+        ("haproxy_backend_max_response_time_seconds", "gauge", "Maximum observed time spent waiting for a server response", "rtime_max"),
+        ("haproxy_backend_max_total_time_seconds", "gauge", "Maximum observed total request+response time (request+queue+connect+response+processing)", "ttime_max"),
         ("haproxy_backend_uweight", "gauge", "Server's user weight, or sum of active servers' user weights for a backend", "uweight"),
     ]
     static let server: [(name: String, type: String, help: String, field: String)] = [
@@ -98,8 +106,16 @@ enum PrometheusTable {
         ("haproxy_server_max_session_rate", "gauge", "Highest value of sessions per second observed since the worker process started", "rate_max"),
         ("haproxy_server_http_responses_total", "counter", "Total number of HTTP responses with status 100-199 returned by this object since the worker process started", "hrsp"),
         ("haproxy_server_last_session_seconds", "gauge", "How long ago some traffic was seen on this object on this worker process, in seconds", "lastsess"),
+        ("haproxy_server_queue_time_average_seconds", "gauge", "Avg. queue time for last 1024 successful connections.", "qtime"),
+        ("haproxy_server_connect_time_average_seconds", "gauge", "Avg. connect time for last 1024 successful connections.", "ctime"),
+        ("haproxy_server_response_time_average_seconds", "gauge", "Avg. response time for last 1024 successful connections.", "rtime"),
+        ("haproxy_server_total_time_average_seconds", "gauge", "Avg. total time for last 1024 successful connections.", "ttime"),
         ("haproxy_server_connection_attempts_total", "counter", "Total number of outgoing connection attempts on this backend/server since the worker process started", "connect"),
         ("haproxy_server_connection_reuses_total", "counter", "Total number of reused connection on this backend/server since the worker process started", "reuse"),
+        ("haproxy_server_max_queue_time_seconds", "gauge", "Maximum observed time spent in the queue", "qtime_max"),
+        ("haproxy_server_max_connect_time_seconds", "gauge", "Maximum observed time spent waiting for a connection to complete", "ctime_max"),
+        ("haproxy_server_max_response_time_seconds", "gauge", "Maximum observed time spent waiting for a server response", "rtime_max"),
+        ("haproxy_server_max_total_time_seconds", "gauge", "Maximum observed total request+response time (request+queue+connect+response+processing)", "ttime_max"),
         ("haproxy_server_uweight", "gauge", "Server's user weight, or sum of active servers' user weights for a backend", "uweight"),
     ]
 }
