@@ -737,7 +737,11 @@ final class HTTPSession: ChannelInboundHandler {
             self.connection = nil
             connection.owner = nil
             // A request body the server did not wait for leaves the connection unusable.
-            releaseServer(connection, reusable: serverReusable && requestComplete)
+            // A client that leaves takes its server connection with it, as in HAProxy:
+            // kept, it could only serve others' later requests (`http-reuse safe`), and
+            // clients that connect once per request would each leave one behind.
+            releaseServer(connection, reusable: serverReusable && requestComplete && clientKeepAlive
+                          && !(clientInputClosed && (inbound?.readableBytes ?? 0) == 0))
         }
         emitLog()  // after the release, so that the server counts are HAProxy's
         let nothingMoreToRead = clientInputClosed && (inbound?.readableBytes ?? 0) == 0
