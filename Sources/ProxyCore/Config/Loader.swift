@@ -319,8 +319,9 @@ struct Loader {
             state.implicitlyUsedDefaults.insert(current.settings.location)
         }
         let caps: ProxyCapabilities = kw == "frontend" ? .frontend : kw == "backend" ? .backend : .listen
-        if let other = state.proxies.first(where: { $0.name == name! && !$0.capabilities.intersection(caps).isEmpty }) {
+        if let j = state.proxyIndicesByName[name!]?.first(where: { !state.proxies[$0].capabilities.intersection(caps).isEmpty }) {
             func word(_ c: ProxyCapabilities) -> String { c == .listen ? "proxy" : c.sectionName }
+            let other = state.proxies[j]
             state.alertRaw("Parsing [\(loc)]: \(word(caps)) '\(name!)' has the same name as \(word(other.capabilities)) '\(other.name)' declared at \(other.location).",
                            at: loc)
         }
@@ -358,7 +359,7 @@ struct Loader {
         proxy.healthCheck.sawTCPCheckRules = false
         proxy.description = nil
         proxy.id = nil
-        state.proxies.append(proxy)
+        state.appendProxy(proxy)
         state.section = .proxy(state.proxies.count - 1)
     }
 }

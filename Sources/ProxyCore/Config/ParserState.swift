@@ -56,6 +56,10 @@ final class ParserState {
     /// The defaults that apply to the next proxy (HAProxy's built-in ones at first).
     var currentDefaults: ProxySettings
     var proxies: [ProxySettings] = []
+    /// Indices into `proxies` by name, in file order (a frontend and a backend may share a
+    /// name). Lookups by name go through it: scanning `proxies` copies each (large) element,
+    /// which made configs with thousands of proxies quadratic.
+    var proxyIndicesByName: [String: [Int]] = [:]
     var userlists: [Userlist] = []
     var section: CurrentSection = .none
 
@@ -79,6 +83,17 @@ final class ParserState {
         self.options = options
         environment = options.environment
         currentDefaults = ProxySettings(name: "", location: SourceLocation(file: "", line: 0), capabilities: .listen)
+    }
+
+    /// Appends a proxy section and indexes it by name.
+    func appendProxy(_ proxy: ProxySettings) {
+        proxyIndicesByName[proxy.name, default: []].append(proxies.count)
+        proxies.append(proxy)
+    }
+
+    /// The index of the first backend (`backend` or `listen`) named `name`.
+    func backendIndex(named name: String) -> Int? {
+        proxyIndicesByName[name]?.first { proxies[$0].isBackend }
     }
 
     /// `${.SECTION}`: the current section's name (`global`, `defaults` when unnamed).

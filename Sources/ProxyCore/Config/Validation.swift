@@ -13,6 +13,7 @@ enum Validation {
     static func checkValidity(_ s: ParserState) -> Bool {
         var errors = false
         let backendNames = s.proxies.filter { $0.isBackend }.map { $0.name }
+        var serverIndex = ServerIndex()
         for index in s.proxies.indices { s.proxies[index].healthCheck.resolve() }
         for index in s.proxies.indices where !s.proxies[index].disabled {
             // The order of the messages below is HAProxy's.
@@ -62,7 +63,7 @@ enum Validation {
             if p.isBackend && p.healthCheck.sawTCPCheckRules && p.healthCheck.option != .tcpCheck {
                 s.warningRaw("\(what) '\(p.name)' uses tcp-check rules without 'option tcp-check', so the rules are ignored.", at: p.location)
             }
-            if p.isBackend && checkServers(s, s.proxies[index]) { errors = true }
+            if p.isBackend && checkServers(s, s.proxies[index], &serverIndex) { errors = true }
             // HTTP-only settings on a tcp proxy.
             if p.mode != .http {
                 if p.stats.enabled {
@@ -117,7 +118,8 @@ enum Validation {
             s.alertRaw("Proxy '\(p.name)': loop detected for default_backend: '\(name)'.", at: p.location)
             errors = true
         } else if let name = p.defaultBackend {
-            if let target = s.proxies.first(where: { $0.name == name && $0.isBackend }) {
+            if let t = s.backendIndex(named: name) {
+                let target = s.proxies[t]
                 if incompatible(target) {
                     s.alertRaw("\(p.mode.rawValue) \(word(p.capabilities)) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(word(target.capabilities)) '\(target.name)' (\(target.location)) as its default backend (see 'mode').",
                                at: p.location)
@@ -131,7 +133,8 @@ enum Validation {
             }
         }
         for rule in p.useBackendRules where !rule.isDynamic {
-            if let target = s.proxies.first(where: { $0.name == rule.backend && $0.isBackend }) {
+            if let t = s.backendIndex(named: rule.backend) {
+                let target = s.proxies[t]
                 if incompatible(target) {
                     s.alertRaw("\(p.mode.rawValue) \(word(p.capabilities)) '\(p.name)' (\(p.location)) tries to use incompatible \(target.mode.rawValue) \(word(target.capabilities)) '\(target.name)' (\(target.location)) in a 'use_backend' rule (see 'mode').",
                                at: rule.location)
@@ -147,8 +150,23 @@ enum Validation {
         return errors
     }
 
+    /// The first server of each name, by backend index, built when a `track` needs it.
+    struct ServerIndex {
+        private var byBackend: [Int: [String: Int]] = [:]
+
+        mutating func server(named name: String, inBackend t: Int, of s: ParserState) -> Int? {
+            if let names = byBackend[t] { return names[name] }
+            var names: [String: Int] = [:]
+            for k in s.proxies[t].servers.indices where names[s.proxies[t].servers[k].name] == nil {
+                names[s.proxies[t].servers[k].name] = k
+            }
+            byBackend[t] = names
+            return names[name]
+        }
+    }
+
     /// Server checks of one backend: unique names, `track` targets, TLS verification.
-    static func checkServers(_ s: ParserState, _ p: ProxySettings) -> Bool {
+    static func checkServers(_ s: ParserState, _ p: ProxySettings, _ serverIndex: inout ServerIndex) -> Bool {
         var errors = false
         var seen: [String: SourceLocation] = [:]
         for srv in p.servers {
@@ -166,16 +184,17 @@ enum Validation {
             let parts = track.split(separator: "/", maxSplits: 1).map(String.init)
             let (backendName, serverName) = parts.count == 2 ? (parts[0], parts[1]) : (p.name, parts[0])
             let prefix = "[\(srv.location)] : 'server \(p.name)/\(srv.name)' : "
-            guard let target = s.proxies.first(where: { $0.name == backendName && $0.isBackend }) else {
+            guard let t = s.backendIndex(named: backendName) else {
                 s.alertRaw(prefix + "unable to find required proxy '\(backendName)' for tracking.", at: srv.location)
                 errors = true
                 continue
             }
-            guard let tracked = target.servers.first(where: { $0.name == serverName }) else {
+            guard let k = serverIndex.server(named: serverName, inBackend: t, of: s) else {
                 s.alertRaw(prefix + "unable to find required server '\(serverName)' for tracking.", at: srv.location)
                 errors = true
                 continue
             }
+            let tracked = s.proxies[t].servers[k]
             if !tracked.check.enabled && !tracked.agent.enabled {
                 s.alertRaw(prefix + "unable to use \(backendName)/\(serverName) for tracking as it does not have any check nor agent enabled.", at: srv.location)
                 errors = true

@@ -374,6 +374,10 @@ public struct HTTPRequestParser: Sendable {
     /// HAProxy's `tune.http.maxhdr`: header lines including the start line, so at
     /// most 100 header fields by default.
     public static let defaultMaxHeaders = 101
+    /// Header slots the first parse reserves (the array grows past it when needed).
+    /// Reserving `maxHeaders` up front cost ~1.6 KB per parser, two per client connection,
+    /// before any byte arrived.
+    static let initialHeaderCapacity = 16
 
     public var maxHeadLength: Int
     public var maxHeaders: Int
@@ -389,8 +393,7 @@ public struct HTTPRequestParser: Sendable {
                 maxHeaders: Int = HTTPRequestParser.defaultMaxHeaders) {
         self.maxHeadLength = maxHeadLength
         self.maxHeaders = maxHeaders
-        self.headers = []
-        self.headers.reserveCapacity(maxHeaders)
+        self.headers = []  // storage on the first parse: an idle connection holds none
     }
 
     @inline(__always)
@@ -402,6 +405,7 @@ public struct HTTPRequestParser: Sendable {
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) -> HTTPParseStatus {
         headers.removeAll(keepingCapacity: true)
         foldedLineStart = nil
+        if headers.capacity == 0 { headers.reserveCapacity(HTTPRequestParser.initialHeaderCapacity) }
         let n = bytes.count
         guard n > 0 else { return .incomplete }
         let p = bytes.bytePointer
@@ -624,8 +628,7 @@ public struct HTTPResponseParser: Sendable {
                 maxHeaders: Int = HTTPRequestParser.defaultMaxHeaders) {
         self.maxHeadLength = maxHeadLength
         self.maxHeaders = maxHeaders
-        self.headers = []
-        self.headers.reserveCapacity(maxHeaders)
+        self.headers = []  // storage on the first parse: an idle connection holds none
     }
 
     @inline(__always)
@@ -639,6 +642,7 @@ public struct HTTPResponseParser: Sendable {
     public mutating func parse(_ bytes: UnsafeRawBufferPointer, requestMethod: HTTPMethod) -> HTTPParseStatus {
         headers.removeAll(keepingCapacity: true)
         foldedLineStart = nil
+        if headers.capacity == 0 { headers.reserveCapacity(HTTPRequestParser.initialHeaderCapacity) }
         let n = bytes.count
         guard n > 0 else { return .incomplete }
         let p = bytes.bytePointer

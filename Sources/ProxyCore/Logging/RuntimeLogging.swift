@@ -12,8 +12,13 @@ extension RuntimeBuilder {
         func logger(_ proxy: ProxySettings) -> ProxyLogger? {
             proxy.logs.isEmpty ? nil : sinks.logger(for: proxy.logs, tag: tag, hostname: hostname)
         }
+        // The first frontend of each name, as a scan of the proxies would find it.
+        var frontendIndex: [String: Int] = [:]
+        for (i, proxy) in config.proxies.enumerated() where proxy.isFrontend && frontendIndex[proxy.name] == nil {
+            frontendIndex[proxy.name] = i
+        }
         for frontend in runtime.frontends {
-            guard let proxy = config.proxies.first(where: { $0.name == frontend.name && $0.isFrontend }),
+            guard let i = frontendIndex[frontend.name], case let proxy = config.proxies[i],
                   !proxy.logs.isEmpty, let logger = logger(proxy) else { continue }
             let source: String?
             if let custom = proxy.logFormat {

@@ -759,7 +759,11 @@ final class HTTPSession: ChannelInboundHandler {
         isFirstRequest = false
         phase = .readingHead
         idle.arm(frontend.timeouts.httpKeepAlive ?? frontend.timeouts.httpRequest ?? frontend.timeouts.client)
-        if let inbound, inbound.readableBytes > 0 { parseRequests() } else { readClient() }
+        if let inbound, inbound.readableBytes > 0 { parseRequests(); return }
+        // Nothing pipelined: drop the spent receive buffer, so that an idle keep-alive
+        // connection holds no buffer (HAProxy releases empty buffers too).
+        inbound = nil
+        readClient()
     }
 
     private func releaseServer(_ connection: ServerConnection, reusable: Bool) {

@@ -123,10 +123,19 @@ public final class StatsContext: @unchecked Sendable {
             if let name = proxy.defaultBackend ?? (proxy.isBackend ? proxy.name : nil) { targets.insert(name) }
             for target in targets { reach[target, default: 0] += proxy.maxconn ?? globalMaxconn }
         }
+        // The runtime halves by name, first of each name (as a scan would find them).
+        var frontendByName: [String: RuntimeFrontend] = [:]
+        for frontend in runtime.frontends where frontendByName[frontend.name] == nil {
+            frontendByName[frontend.name] = frontend
+        }
+        var backendByName: [String: RuntimeBackend] = [:]
+        for backend in runtime.backends where backendByName[backend.name] == nil {
+            backendByName[backend.name] = backend
+        }
         var proxies: [Proxy] = []
         for (position, settings) in configuration.proxies.enumerated() where !settings.disabled {
-            let frontend = runtime.frontends.first { $0.name == settings.name }
-            let backend = settings.isBackend ? runtime.backend(named: settings.name) : nil
+            let frontend = frontendByName[settings.name]
+            let backend = settings.isBackend ? backendByName[settings.name] : nil
             proxies.append(Proxy(
                 name: settings.name,
                 // HAProxy numbers proxies from 2 in config order unless `id` says otherwise.
