@@ -19,7 +19,8 @@ extension RuntimeBuilder {
             if let custom = proxy.logFormat {
                 source = custom
             } else if proxy.httpLog, proxy.mode == .http {
-                source = proxy.httpLogCLF ? LogFormat.httpLogCLFFormat : LogFormat.httpLogFormat
+                source = proxy.httpsLog ? LogFormat.httpsLogFormat
+                    : proxy.httpLogCLF ? LogFormat.httpLogCLFFormat : LogFormat.httpLogFormat
             } else if proxy.tcpLog || proxy.httpLog {
                 // HAProxy falls back to tcplog for `option httplog` outside http mode.
                 source = LogFormat.tcpLogFormat

@@ -113,6 +113,7 @@ final class HTTPSession: ChannelInboundHandler {
         connectionFacts = ConnectionFacts(channel: context.channel)
         if let trafficLog = frontend.trafficLog {
             log = SessionLogRecord(client: context.channel.remoteAddress, local: context.channel.localAddress)
+            log?.tls = trafficLog.tlsFacts(of: context.channel)
             trafficLog.connected(client: log?.client, local: log?.local)
         }
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }

@@ -66,6 +66,7 @@ final class TCPSession: ChannelInboundHandler {
         let loop = loopStates.state(for: context.eventLoop)
         if let trafficLog = frontend.trafficLog {
             log = SessionLogRecord(client: context.channel.remoteAddress, local: context.channel.localAddress)
+            log?.tls = trafficLog.tlsFacts(of: context.channel)
             log?.backend = backend
             log?.connectStart = .now()
             trafficLog.connected(client: log?.client, local: log?.local)

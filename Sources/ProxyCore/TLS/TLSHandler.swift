@@ -132,6 +132,15 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return String(cString: name)
     }
 
+    /// The oldest OpenSSL error this connection met, 0 if none (`ssl_fc_err`): kept from
+    /// the error queue before it is emptied, as HAProxy keeps the first error stack's.
+    public private(set) var errorCode: UInt = 0
+
+    /// Notes the error queue's oldest error, once per connection.
+    private func noteError() {
+        if errorCode == 0 { errorCode = ERR_peek_error() }
+    }
+
     /// The handshake reused a session (a resumption).
     public var sessionReused: Bool { ssl.map { SSL_session_reused($0) == 1 } ?? false }
 
@@ -239,6 +248,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         let verify = SSL_get_verify_result(ssl)
+        noteError()
         let reason = OpenSSL.firstReason()
         if verify != X509_V_OK, let text = X509_verify_cert_error_string(verify) {
             fail(context, .certificateNotTrusted(reason: String(cString: text)))
@@ -411,6 +421,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case SSL_ERROR_ZERO_RETURN:
             peerSentCloseNotify = true
         default:
+            noteError()
             let reason = OpenSSL.firstReason() ?? "error \(error)"
             if upstreamOpen { context.fireErrorCaught(TLSProtocolError(reason: reason)) }
             state = .closed
@@ -510,6 +521,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 SSL_write(ssl, bytes.baseAddress, Int32(bytes.count))
             }
             if rc <= 0 {
+                noteError()
                 let reason = OpenSSL.firstReason() ?? "write error"
                 promise?.fail(TLSProtocolError(reason: reason))
                 if upstreamOpen { context.fireErrorCaught(TLSProtocolError(reason: reason)) }

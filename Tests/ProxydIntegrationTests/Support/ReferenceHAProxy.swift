@@ -1,0 +1,37 @@
+import Foundation
+import XCTest
+
+/// The real HAProxy 2.6 run on a config, to set proxyd's behaviour beside it in a test.
+final class ReferenceHAProxy {
+    static let path = "/usr/sbin/haproxy"
+    private let process = Process()
+    private let file: URL
+
+    /// Skips the test when haproxy is not installed; fails when it does not listen.
+    init(config: String, waitForPorts: [Int]) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.path) else {
+            throw XCTSkip("haproxy is not installed (scripts/install-deps installs it)")
+        }
+        file = FileManager.default.temporaryDirectory.appendingPathComponent("haproxy-\(UUID().uuidString.prefix(8)).cfg")
+        try (config.hasSuffix("\n") ? config : config + "\n").write(to: file, atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: Self.path)
+        process.arguments = ["-db", "-q", "-f", file.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for port in waitForPorts where !TCP.waitUntilListening(port: port, timeout: 10) {
+            stop()
+            throw TestFailure("haproxy did not listen on \(port)")
+        }
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: file)
+    }
+
+    deinit { stop() }
+}
