@@ -37,6 +37,8 @@ public enum LogFetch: String, Sendable, Equatable {
         case boolean(Bool)
         case integer(Int64)
         case text(String)
+
+        var isMissing: Bool { if case .missing = self { return true } else { return false } }
     }
 
     /// The value for a connection (`tls` nil: a plain connection), as HAProxy 2.6 gives it:
