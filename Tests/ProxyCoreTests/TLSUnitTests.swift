@@ -25,6 +25,17 @@ final class TLSVersionRangeTests: XCTestCase {
         XCTAssertThrowsError(try range(["ssl-min-ver TLSv9"]))
     }
 
+    /// `SslFrontendSessionReuse_pct` from this second's rates, as HAProxy 2.6 rounds it
+    /// (1 new key among 5 connections: 80, as haproxy printed it).
+    func testSessionReusePercent() {
+        XCTAssertEqual(TLSStatistics.reusePercent(keys: 1, connections: 5), 80)
+        XCTAssertEqual(TLSStatistics.reusePercent(keys: 2, connections: 5), 60)
+        XCTAssertEqual(TLSStatistics.reusePercent(keys: 1, connections: 3), 67)
+        XCTAssertEqual(TLSStatistics.reusePercent(keys: 0, connections: 4), 100)
+        XCTAssertEqual(TLSStatistics.reusePercent(keys: 3, connections: 3), 0)
+        XCTAssertEqual(TLSStatistics.reusePercent(keys: 0, connections: 0), 0)
+    }
+
     func testSNIExpressions() throws {
         XCTAssertEqual(try TLSSetup.serverName("str(nginx.test)"), "nginx.test")
         XCTAssertNil(try TLSSetup.serverName(nil))

@@ -79,6 +79,67 @@ final class TLSTerminationTests: TLSTestCase {
         XCTAssertEqual(after["CurrSslConns"], "0")
     }
 
+    /// The TLS rates of `show info`, which HAProxy computes over the last second: accepted
+    /// TLS connections (failed handshakes included), new keys on each side, and the share
+    /// of resumptions. They fall back to 0 after two idle seconds; the maxima stay.
+    func testShowInfoSSLRates() throws {
+        let app = try TestBackend(name: "app")
+        let port = TCP.freePort(), plainPort = TCP.freePort()
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("tlsrate-\(port).sock").path
+        let proxy = try ProxydProcess(config: try preamble(mode: "http").replacingOccurrences(
+            of: "    nbthread 1\n", with: "    nbthread 1\n    stats socket \(socket) level admin\n") + """
+            frontend https-in
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+                default_backend app
+            frontend plain
+                bind 127.0.0.1:\(plainPort)
+                default_backend loop
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            backend loop
+                server self 127.0.0.1:\(port) ssl verify none
+            """, waitForPorts: [port, plainPort])
+        defer { proxy.stop() }
+        func showInfo() throws -> [String: Int] {
+            let info = try Tool.run(Tool.socat, ["-t", "2", "-", "UNIX-CONNECT:\(socket)"], input: "show info\n").stdout
+            return Dictionary(info.split(separator: "\n").compactMap { line -> (String, Int)? in
+                let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                return parts.count == 2 && (parts[0].hasPrefix("Ssl") || parts[0].hasPrefix("MaxSsl")) ? (parts[0], Int(parts[1]) ?? -1) : nil
+            }, uniquingKeysWith: { first, _ in first })
+        }
+        usleep(2_100_000)  // the start-up probe's connection out of the rates
+        let sessionFile = try m.path("rate-\(port).pem")
+        defer { try? FileManager.default.removeItem(atPath: sessionFile) }
+        // One full handshake, two resumed, one plain HTTP on the TLS port (a failed
+        // handshake), one request through `loop`: a new key on both sides.
+        XCTAssertEqual(try Tool.sClient(port: port, ["-tls1_2", "-sess_out", sessionFile], hold: 0).status, 0)
+        for _ in 0..<2 {
+            XCTAssertTrue(try Tool.sClient(port: port, ["-tls1_2", "-sess_in", sessionFile], hold: 0).stdout.contains("Reused"))
+        }
+        let plain = try TCP.Connection(port: port)
+        try plain.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = plain.receiveAll()
+        XCTAssertEqual(try Tool.curlInsecure(["http://127.0.0.1:\(plainPort)/"]).stdout, "app")
+        let busy = try showInfo()
+        // Five TLS connections accepted within well under a second (a second's boundary
+        // may fall among them: HAProxy's rates weigh the previous second down).
+        XCTAssertTrue((3...5).contains(busy["SslRate"] ?? -1), "\(busy)")
+        XCTAssertTrue((busy["SslRate"] ?? 99)...5 ~= (busy["MaxSslRate"] ?? -1), "\(busy)")
+        XCTAssertTrue((1...2).contains(busy["SslFrontendKeyRate"] ?? -1), "\(busy)")
+        XCTAssertEqual(busy["SslBackendKeyRate"], 1, "\(busy)")
+        XCTAssertTrue((1...99).contains(busy["SslFrontendSessionReuse_pct"] ?? -1), "\(busy)")
+        XCTAssertEqual(busy["SslRateLimit"], 0)
+        usleep(2_100_000)
+        let idle = try showInfo()
+        XCTAssertEqual(idle["SslRate"], 0, "\(idle)")
+        XCTAssertEqual(idle["SslFrontendKeyRate"], 0, "\(idle)")
+        XCTAssertEqual(idle["SslBackendKeyRate"], 0, "\(idle)")
+        XCTAssertEqual(idle["SslFrontendSessionReuse_pct"], 0, "\(idle)")
+        XCTAssertEqual(idle["MaxSslRate"], busy["MaxSslRate"], "\(idle)")
+        XCTAssertEqual(idle["SslBackendMaxKeyRate"], 1, "\(idle)")
+        XCTAssertTrue((1...2).contains(idle["SslFrontendMaxKeyRate"] ?? -1), "\(idle)")
+    }
+
     func testTCPModeTerminationCarriesBytesAndHalfCloseBothWays() throws {
         let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
         let port = TCP.freePort()

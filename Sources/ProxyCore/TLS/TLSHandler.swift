@@ -191,6 +191,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         counted = true
         TLSStatistics.currentConnections.increment()
         TLSStatistics.totalConnections.increment()
+        if case .server = role { TLSStatistics.frontendConnectionRate.tick() }
         if let handshakeTimeout {
             timer = context.eventLoop.scheduleTask(in: handshakeTimeout) { [weak self] in
                 guard let self, self.state == .handshaking, let context = self.context else { return }
@@ -266,7 +267,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch role {
         case .server:
             TLSStatistics.frontendHandshakes.increment()
-            if sessionReused { TLSStatistics.frontendResumed.increment() }
+            if sessionReused { TLSStatistics.frontendResumed.increment() } else { TLSStatistics.frontendKeyRate.tick() }
             handshakeSettled = true
             handshakePromise?.succeed(())
             upstreamOpen = true
@@ -274,7 +275,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .client:
             upstreamOpen = true
             TLSStatistics.backendHandshakes.increment()
-            if sessionReused { TLSStatistics.backendResumed.increment() }
+            if sessionReused { TLSStatistics.backendResumed.increment() } else { TLSStatistics.backendKeyRate.tick() }
             let writes = pendingWrites
             pendingWrites = []
             for (buffer, promise) in writes { encrypt(context, buffer, promise: promise) }

@@ -18,6 +18,26 @@ public enum TLSStatistics {
     public static let backendResumed = CounterCell()
     /// Handshakes that failed, both sides.
     public static let handshakeFailures = CounterCell()
+
+    /// TLS connections accepted per second (`SslRate`, `MaxSslRate`). HAProxy counts them
+    /// at accept, so a connection whose handshake fails counts too.
+    public static let frontendConnectionRate = RateCounter()
+    /// Full handshakes (a new key, not a resumption) per second with clients
+    /// (`SslFrontendKeyRate`, `SslFrontendMaxKeyRate`) and with servers (`SslBackend…`).
+    public static let frontendKeyRate = RateCounter()
+    public static let backendKeyRate = RateCounter()
+
+    /// `SslFrontendSessionReuse_pct` as HAProxy 2.6 computes it: from this second's rates
+    /// (not since start), the share of accepted TLS connections that needed no new key,
+    /// rounded; 0 when nothing was resumed.
+    public static var frontendReusePercent: Int {
+        reusePercent(keys: frontendKeyRate.perSecond, connections: frontendConnectionRate.perSecond)
+    }
+
+    static func reusePercent(keys: Int, connections: Int) -> Int {
+        guard keys < connections else { return 0 }
+        return 100 - (100 * keys + (connections - 1) / 2) / connections
+    }
 }
 
 /// Where connection-level TLS errors are written. HAProxy logs them as one line per
