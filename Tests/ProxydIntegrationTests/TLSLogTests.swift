@@ -95,4 +95,88 @@ final class TLSLogTests: TLSTestCase {
         XCTAssertTrue(ours.contains("custom~ 1 TLSv1.3 TLS_AES_256_GCM_SHA384 0 http/1.1 0 0 0000000000000000 0 0 proxy.test \"proxy.test\" 1 TLSv1.3 TLS_AES_256_GCM_SHA384"), ours.joined(separator: "\n"))
         XCTAssertTrue(ours.contains("custom 0 - - 0 - 0 - - - - - \"\" 0 - -"), ours.joined(separator: "\n"))
     }
+
+    /// Failed handshakes, one line each, with HAProxy 2.6's words and rules: a FIN is
+    /// "Connection closed", a reset or bytes that are not TLS "SSL handshake failure", a
+    /// stall "Timeout"; with `option dontlognull` only the refused ones are written.
+    func testHandshakeErrorsAreLoggedAsHAProxyLogsThem() throws {
+        let app = try TestBackend(name: "app")
+        func config(_ log: LogReceiver, _ port: Int, _ quietPort: Int) throws -> String {
+            """
+            global
+                log \(log.path) local0 info
+                crt-base \(try m.directory.path)
+            defaults
+                mode http
+                log global
+                option httplog
+                timeout connect 2s
+                timeout client 1s
+                timeout server 5s
+            frontend https-in
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+                default_backend app
+            frontend quiet
+                bind 127.0.0.1:\(quietPort) ssl crt proxy.pem
+                option dontlognull
+                default_backend app
+            backend app
+                server s1 127.0.0.1:\(app.port)
+
+            """
+        }
+        let partialHello: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]
+        /// Each kind of failure once on each frontend, and a good request.
+        func drive(_ port: Int, _ quietPort: Int) throws {
+            for p in [port, quietPort] {
+                try TCP.Connection(port: p).close()                   // FIN, nothing sent
+                // A reset, nothing sent, once accepted: NIO cannot tell the address of a
+                // connection reset before its accept, where HAProxy can (docs/tls.md).
+                let reset = try TCP.Connection(port: p)
+                usleep(100_000)
+                reset.reset()
+                let plain = try TCP.Connection(port: p)               // plain HTTP
+                try plain.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                _ = plain.receiveAll()
+                let half = try TCP.Connection(port: p)                // part of a hello, then FIN
+                try half.send(partialHello)
+                half.shutdownWrite()
+                _ = half.receiveAll()
+                let cut = try TCP.Connection(port: p)                 // part of a hello, then reset
+                try cut.send(partialHello)
+                usleep(100_000)
+                cut.reset()
+                let staller = try TCP.Connection(port: p)             // part of a hello, then nothing
+                try staller.send(partialHello)
+                XCTAssertEqual(staller.receiveSome(), [], "closed after timeout client")
+                XCTAssertEqual(try Tool.curlInsecure(["https://127.0.0.1:\(p)/"]).stdout, "app")
+            }
+        }
+        func lines(_ log: LogReceiver) -> [String] {
+            usleep(300_000)
+            return log.messages.map {
+                $0.replacingOccurrences(of: #"127\.0\.0\.1:\d+ \[[^\]]+\]"#, with: "C [D]", options: .regularExpression)
+                  .replacingOccurrences(of: #" \d+/\d+/\d+/\d+/\d+ 200 \d+ "#, with: " T 200 B ", options: .regularExpression)
+            }.sorted()
+        }
+        let theirLog = try LogReceiver(), ourLog = try LogReceiver()
+        defer { theirLog.stop(); ourLog.stop() }
+        let theirPort = TCP.freePort(), theirQuiet = TCP.freePort()
+        let reference = try ReferenceHAProxy(config: try config(theirLog, theirPort, theirQuiet), waitForPorts: [theirPort, theirQuiet])
+        try drive(theirPort, theirQuiet)
+        let theirs = lines(theirLog)
+        reference.stop()
+        let ourPort = TCP.freePort(), ourQuiet = TCP.freePort()
+        let proxy = try ProxydProcess(config: try config(ourLog, ourPort, ourQuiet), waitForPorts: [ourPort, ourQuiet])
+        defer { proxy.stop() }
+        try drive(ourPort, ourQuiet)
+        let ours = lines(ourLog)
+        XCTAssertEqual(ours, theirs, "\nours:\n\(ours.joined(separator: "\n"))\ntheirs:\n\(theirs.joined(separator: "\n"))")
+        // Spelled out; the first "closed" line of each run is the start-up wait's connection.
+        XCTAssertEqual(ours.filter { $0 == "C [D] https-in/1: Connection closed during SSL handshake" }.count, 3, ours.joined(separator: "\n"))
+        XCTAssertEqual(ours.filter { $0 == "C [D] https-in/1: SSL handshake failure" }.count, 3, ours.joined(separator: "\n"))
+        XCTAssertEqual(ours.filter { $0 == "C [D] https-in/1: Timeout during SSL handshake" }.count, 1, ours.joined(separator: "\n"))
+        XCTAssertEqual(ours.filter { $0.hasPrefix("C [D] quiet/1: ") }, Array(repeating: "C [D] quiet/1: SSL handshake failure", count: 3))
+        XCTAssertTrue(ourLog.all.allSatisfy { $0.hasPrefix("<134>") }, "local0.info: \(ourLog.all)")
+    }
 }

@@ -13,8 +13,9 @@ extension RuntimeBuilder {
             proxy.logs.isEmpty ? nil : sinks.logger(for: proxy.logs, tag: tag, hostname: hostname)
         }
         for frontend in runtime.frontends {
-            guard let proxy = config.proxies.first(where: { $0.name == frontend.name && $0.isFrontend }),
-                  !proxy.logs.isEmpty, let logger = logger(proxy) else { continue }
+            guard let proxy = config.proxies.first(where: { $0.name == frontend.name && $0.isFrontend }) else { continue }
+            frontend.connectionErrors = ConnectionErrorLog(logger: logger(proxy), dontLogNull: proxy.dontLogNull)
+            guard let logger = frontend.connectionErrors.logger else { continue }
             let source: String?
             if let custom = proxy.logFormat {
                 source = custom

@@ -115,6 +115,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     /// Traffic logs (Logging/TrafficLog); nil when this frontend does not log, and then
     /// sessions keep no log record at all.
     var trafficLog: TrafficLog?
+    /// Where failed TLS handshakes are written (TLS/TLSStatistics); set with the logs.
+    var connectionErrors = ConnectionErrorLog()
     /// TLS (issue 5): `mode tcp` content inspection (`tcp-request inspect-delay`, content
     /// rules, `use_backend` with `req.ssl_sni`); nil = straight to the default backend.
     var tcpInspection: TCPInspection?

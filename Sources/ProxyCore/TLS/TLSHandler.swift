@@ -51,7 +51,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias OutboundOut = ByteBuffer
 
     enum Role {
-        case server(TLSServerContext)
+        case server(TLSServerContext, errors: ConnectionErrorLog)
         case client(TLSClientContext, serverName: String?)
     }
 
@@ -77,10 +77,12 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// role: it got channelActive; client role: the connector handed it the channel).
     /// Before, a failure is this handler's alone: nothing behind it hears of it.
     private var upstreamOpen = false
-    private var receivedBytes = 0
     private var timer: Scheduled<Void>?
     private var counted = false
     private var failure: TLSHandshakeError?
+    /// The client's address, kept at start for the error line: NIO forgets it once the
+    /// socket is closed, as after a reset.
+    private var peer: SocketAddress?
 
     /// Writes, flush and half-close asked before the handshake completed (client role).
     private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
@@ -175,7 +177,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard state == .idle else { return }
         let ctx: OpaquePointer
         switch role {
-        case .server(let server): ctx = server.defaultContext
+        case .server(let server, _): ctx = server.defaultContext
         case .client(let client, _): ctx = client.context
         }
         guard let ssl = SSL_new(ctx), let rbio = BIO_new(BIO_s_mem()), let wbio = BIO_new(BIO_s_mem()) else {
@@ -200,6 +202,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch role {
         case .server:
+            peer = context.channel.remoteAddress
             SSL_set_accept_state(ssl)
         case .client(let client, let serverName):
             SSL_set_connect_state(ssl)
@@ -306,9 +309,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         flushOutput(context)  // the alert, if OpenSSL wrote one
         ERR_clear_error()
         TLSStatistics.handshakeFailures.increment()
-        // Like HAProxy with `dontlognull`: a connection that sent nothing is not logged.
-        if case .server(let server) = role, receivedBytes > 0 {
-            TLSLog.connectionError(context.channel, label: server.label, error)
+        if case .server(let server, let errors) = role {
+            errors.write(client: peer, label: server.label, error)
         }
         finish(context)
         context.close(promise: nil)
@@ -319,7 +321,6 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         guard state == .handshaking || state == .open, let rbio else { return }
-        receivedBytes &+= buffer.readableBytes
         buffer.withUnsafeReadableBytes { bytes in
             _ = BIO_write(rbio, bytes.baseAddress, Int32(bytes.count))
         }
@@ -370,15 +371,22 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// A socket error or a close without FIN mid-handshake. HAProxy 2.6 calls a reset from
+    /// a client `SSL handshake failure` (its "Connection error" words never show there).
+    private var resetError: TLSHandshakeError {
+        if case .server = role { return .failure(reason: "connection reset") }
+        return .aborted
+    }
+
     public func channelInactive(context: ChannelHandlerContext) {
-        if state == .handshaking { fail(context, .aborted) }
+        if state == .handshaking { fail(context, resetError) }
         finish(context)
         if upstreamOpen { context.fireChannelInactive() }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
         if state == .handshaking {
-            fail(context, .aborted)
+            fail(context, resetError)
             return
         }
         if upstreamOpen { context.fireErrorCaught(error) }
@@ -561,9 +569,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
 extension TLSServerContext {
     /// The handler for an accepted connection; `handshakeTimeout` is the frontend's
-    /// `timeout client`, as HAProxy applies it to the handshake.
-    public func makeHandler(handshakeTimeout: TimeAmount?) -> TLSHandler {
-        TLSHandler(role: .server(self), handshakeTimeout: handshakeTimeout)
+    /// `timeout client`, as HAProxy applies it to the handshake; a failed handshake is
+    /// written to `errors`.
+    public func makeHandler(handshakeTimeout: TimeAmount?, errors: ConnectionErrorLog = ConnectionErrorLog()) -> TLSHandler {
+        TLSHandler(role: .server(self, errors: errors), handshakeTimeout: handshakeTimeout)
     }
 }
 
