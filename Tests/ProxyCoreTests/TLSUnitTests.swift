@@ -36,6 +36,26 @@ final class TLSVersionRangeTests: XCTestCase {
         XCTAssertEqual(TLSStatistics.reusePercent(keys: 0, connections: 0), 0)
     }
 
+    /// crt-list `[options]`, with HAProxy 2.6's words for what it refuses.
+    func testCrtListOptions() throws {
+        let o = try CertificateList.parseOptions(["alpn", "h2,http/1.1", "ssl-min-ver", "TLSv1.2", "verify", "optional",
+                                                  "ciphers", "HIGH", "no-ca-names"], at: "X", caBase: nil)
+        XCTAssertEqual(o.alpn, ["h2", "http/1.1"])
+        XCTAssertEqual(o.versionOptions, ["ssl-min-ver TLSv1.2"])
+        XCTAssertEqual(o.verify, "optional")
+        XCTAssertEqual(o.ciphers, "HIGH")
+        XCTAssertTrue(o.noCANames)
+        func message(_ words: [String]) -> String {
+            do { _ = try CertificateList.parseOptions(words, at: "X", caBase: nil); return "accepted" }
+            catch { return "\(error)" }
+        }
+        XCTAssertEqual(message(["foo", "bar"]), "X: unknown ssl keyword foo")
+        XCTAssertEqual(message(["alpn"]), "X: ssl args out of '[]' for alpn")
+        XCTAssertEqual(message(["verify", "maybe"]),
+                       "'crt-list' : 'verify' : unknown verify method 'maybe', only 'none', 'optional', and 'required' are supported")
+        XCTAssertTrue(message(["allow-0rtt"]).contains("not supported by proxyd yet"))
+    }
+
     func testSNIExpressions() throws {
         XCTAssertEqual(try TLSSetup.serverName("str(nginx.test)"), "nginx.test")
         XCTAssertNil(try TLSSetup.serverName(nil))

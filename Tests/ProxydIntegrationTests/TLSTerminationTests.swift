@@ -204,11 +204,12 @@ final class TLSTerminationTests: TLSTestCase {
             # default first
             proxy.pem
             other.pem alias.test *.alias.test !no.alias.test
+
             """.write(toFile: list, atomically: true, encoding: .utf8)
         let port = TCP.freePort()
         let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
             frontend fe
-                bind 127.0.0.1:\(port) ssl crt-list certs.list
+                bind 127.0.0.1:\(port) ssl crt-list \(list)
                 default_backend app
             backend app
             \(ProxyFixture.serverLines([app]))
@@ -223,6 +224,66 @@ final class TLSTerminationTests: TLSTestCase {
         XCTAssertEqual(try subject("no.alias.test"), "subject=CN = proxy.test", "excluded by !no.alias.test")
         XCTAssertEqual(try subject("other.test"), "subject=CN = proxy.test", "the filter replaces the certificate's names")
         XCTAssertEqual(try subject("proxy.test"), "subject=CN = proxy.test")
+    }
+
+    /// crt-list lines with `[options]`: the certificate SNI picks brings its own ALPN,
+    /// versions, ciphers and client-certificate check. The same probes against HAProxy
+    /// 2.6 on the same files give the same outcomes.
+    func testCrtListLineOptionsMatchHAProxy() throws {
+        let app = try TestBackend(name: "app")
+        try """
+            proxy.pem
+            other.pem [alpn http/1.0 ssl-min-ver TLSv1.3 verify required ca-file ca.crt] other.test
+            rsa.pem [ciphers ECDHE-RSA-AES128-GCM-SHA256 ssl-max-ver TLSv1.2] rsa.test
+
+            """.write(toFile: try m.path("options.list"), atomically: true, encoding: .utf8)
+        func config(_ port: Int) throws -> String {
+            try preamble(mode: "http") + """
+                frontend fe
+                    bind 127.0.0.1:\(port) ssl crt-list \(try m.path("options.list")) alpn http/1.1
+                    default_backend app
+                backend app
+                \(ProxyFixture.serverLines([app]))
+
+                """
+        }
+        let client = ["-cert", try m.path("client.crt"), "-key", try m.path("client.key")]
+        let probes: [[String]] = [
+            ["-servername", "proxy.test", "-alpn", "http/1.1,http/1.0"],
+            ["-servername", "proxy.test", "-tls1_2"],
+            ["-servername", "other.test", "-tls1_2"],
+            ["-servername", "other.test"],
+            ["-servername", "other.test", "-alpn", "http/1.1,http/1.0"] + client,
+            ["-servername", "rsa.test", "-tls1_3"],
+            ["-servername", "rsa.test"],
+        ]
+        /// What a probe got: served or not, version, cipher, ALPN, certificate.
+        func outcomes(_ port: Int) throws -> [String] {
+            try probes.map { args in
+                let r = try Tool.sClient(port: port, args, input: "GET / HTTP/1.0\r\n\r\n")
+                let lines = r.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                let cipher = lines.first { $0.hasPrefix("New, ") } ?? "no session"
+                let alpn = lines.first { $0.hasPrefix("ALPN protocol:") || $0.hasPrefix("No ALPN") } ?? "-"
+                let subject = lines.first { $0.hasPrefix("subject=") } ?? "-"
+                let served = r.stdout.contains("\r\n\r\napp")
+                return "\(args.prefix(3).joined(separator: " ")): served=\(served) \(cipher) \(alpn) \(subject)"
+            }
+        }
+        let theirPort = TCP.freePort()
+        let reference = try ReferenceHAProxy(config: try config(theirPort), waitForPorts: [theirPort])
+        let theirs = try outcomes(theirPort)
+        reference.stop()
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try config(port), waitForPorts: [port])
+        defer { proxy.stop() }
+        let ours = try outcomes(port)
+        XCTAssertEqual(ours, theirs, "\nours:\n\(ours.joined(separator: "\n"))\ntheirs:\n\(theirs.joined(separator: "\n"))")
+        XCTAssertTrue(ours[0].contains("served=true New, TLSv1.3") && ours[0].contains("ALPN protocol: http/1.1"), ours[0])
+        XCTAssertTrue(ours[2].contains("served=false"), "other.test wants TLS 1.3: \(ours[2])")
+        XCTAssertTrue(ours[3].contains("served=false"), "other.test wants a client certificate: \(ours[3])")
+        XCTAssertTrue(ours[4].contains("served=true") && ours[4].contains("ALPN protocol: http/1.0") && ours[4].contains("CN = other.test"), ours[4])
+        XCTAssertTrue(ours[5].contains("served=false"), "rsa.test stops at TLS 1.2: \(ours[5])")
+        XCTAssertTrue(ours[6].contains("TLSv1.2, Cipher is ECDHE-RSA-AES128-GCM-SHA256"), ours[6])
     }
 
     func testALPNAndProtocolVersions() throws {

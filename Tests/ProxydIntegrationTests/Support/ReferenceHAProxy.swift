@@ -6,6 +6,7 @@ final class ReferenceHAProxy {
     static let path = "/usr/sbin/haproxy"
     private let process = Process()
     private let file: URL
+    private let errors: URL
 
     /// Skips the test when haproxy is not installed; fails when it does not listen.
     init(config: String, waitForPorts: [Int]) throws {
@@ -15,13 +16,16 @@ final class ReferenceHAProxy {
         file = FileManager.default.temporaryDirectory.appendingPathComponent("haproxy-\(UUID().uuidString.prefix(8)).cfg")
         try (config.hasSuffix("\n") ? config : config + "\n").write(to: file, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: Self.path)
-        process.arguments = ["-db", "-q", "-f", file.path]
+        process.arguments = ["-db", "-f", file.path]
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        errors = file.appendingPathExtension("stderr")
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
         for port in waitForPorts where !TCP.waitUntilListening(port: port, timeout: 10) {
+            let text = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
             stop()
-            throw TestFailure("haproxy did not listen on \(port)")
+            throw TestFailure("haproxy did not listen on \(port): \(text)")
         }
     }
 
@@ -31,6 +35,7 @@ final class ReferenceHAProxy {
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: file)
+        try? FileManager.default.removeItem(at: errors)
     }
 
     deinit { stop() }
