@@ -57,9 +57,17 @@ final class TLSVersionRangeTests: XCTestCase {
     }
 
     func testSNIExpressions() throws {
-        XCTAssertEqual(try TLSSetup.serverName("str(nginx.test)"), "nginx.test")
+        XCTAssertEqual(try TLSSetup.serverName("str(nginx.test)"), .fixed("nginx.test"))
         XCTAssertNil(try TLSSetup.serverName(nil))
-        XCTAssertThrowsError(try TLSSetup.serverName("req.hdr(host)"))
+        XCTAssertEqual(try TLSSetup.serverName("req.hdr(Host)"), .requestHeader("host"))
+        XCTAssertEqual(try TLSSetup.serverName("hdr(x-sni)"), .requestHeader("x-sni"))
+        XCTAssertEqual(try TLSSetup.serverName("ssl_fc_sni"), .frontendServerName)
+        XCTAssertThrowsError(try TLSSetup.serverName("req.hdr(host),lower"))
+        XCTAssertThrowsError(try TLSSetup.serverName("src"))
+        let inputs = ServerNameInputs(headers: ["host": "a.test:8443"], frontendServerName: nil)
+        XCTAssertEqual(inputs.evaluate(.requestHeader("host")), "a.test:8443", "as sent, port and all (HAProxy)")
+        XCTAssertNil(inputs.evaluate(.frontendServerName))
+        XCTAssertNil(inputs.evaluate(.requestHeader("x-none")))
     }
 }
 

@@ -27,6 +27,10 @@ public final class RuntimeBackend: @unchecked Sendable {
     /// `http-request` / `http-response` rules of the backend, set once at build time.
     var requestRules: [CompiledRule] = []
     var responseRules: [CompiledRule] = []
+    /// TLS (issue 5): some server's `sni` reads the request or the client connection; the
+    /// headers it reads (lower case). Set by TLSSetup.
+    var dynamicServerName = false
+    var serverNameHeaders: [String] = []
 
     public init(name: String, index: Int, mode: ProxyMode, servers: [RuntimeServer],
                 timeouts: BackendTimeouts, retries: Int, redispatch: Bool,

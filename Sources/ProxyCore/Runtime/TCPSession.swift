@@ -85,8 +85,13 @@ final class TCPSession: ChannelInboundHandler {
         } else {
             preferred = nil
         }
+        // TLS (issue 5): `sni ssl_fc_sni` passes the client's SNI on (no request in tcp).
+        var serverNames = ServerNameInputs()
+        if backend.dynamicServerName, let tls = TLSHandler.find(in: context.channel) {
+            serverNames.frontendServerName = tls.serverName
+        }
         let connector = ServerConnector(
-            backend: backend, loop: loop,
+            backend: backend, loop: loop, serverNames: serverNames,
             makeHandler: { [self] _ in TCPServerSide(session: self) },
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector

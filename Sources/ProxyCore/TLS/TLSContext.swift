@@ -331,12 +331,19 @@ private func clientHelloCallback(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePo
 /// (HAProxy's `ssl-reuse`), so that reconnecting to a server is a short handshake.
 public final class TLSClientContext: @unchecked Sendable {
     let context: OpaquePointer
+    /// `sni …`: a fixed name, or one read from each request (ServerNameExpression).
+    let serverNameExpression: ServerNameExpression?
     /// A fixed SNI (`sni str(NAME)`), sent on every connection.
-    let serverName: String?
+    var serverName: String? { serverNameExpression?.fixedName }
+    /// `verify required`, and the name to check when no SNI is sent (`verifyhost`).
+    private let verifies: Bool
+    private let verifyHost: String?
     /// Where connections log (`backend/server`).
     let label: String
     public private(set) var warnings: [String] = []
-    private let lastSession = NIOLockedValueBox<OpaquePointer?>(nil)
+    /// The server's last session and the SNI it was made for: offered again only to a
+    /// connection announcing the same name (HAProxy's rule too).
+    private let lastSession = NIOLockedValueBox<(name: String?, session: OpaquePointer)?>(nil)
 
     struct Settings {
         var common: TLSCommonSettings
@@ -345,13 +352,15 @@ public final class TLSClientContext: @unchecked Sendable {
         var crlFile: String?
         var verify: Bool
         var verifyHost: String?
-        var serverName: String?
+        var serverName: ServerNameExpression?
         var alpn: [String]
     }
 
     init(_ settings: Settings, label: String) throws {
         self.label = label
-        self.serverName = settings.serverName
+        self.serverNameExpression = settings.serverName
+        self.verifies = settings.verify
+        self.verifyHost = settings.verifyHost
         let ctx = try makeSSLContext(server: false, settings.common)
         context = ctx
         if let path = settings.certificate {
@@ -376,12 +385,8 @@ public final class TLSClientContext: @unchecked Sendable {
             guard settings.caFile != nil else {
                 throw TLSConfigurationError("verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.")
             }
+            // The name checked is set per connection (`prepare`): it may be the request's.
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
-            // The name checked: verifyhost, else the SNI sent (HAProxy's rule).
-            if let host = settings.verifyHost ?? settings.serverName,
-               let param = SSL_CTX_get0_param(ctx) {
-                _ = X509_VERIFY_PARAM_set1_host(param, host, 0)
-            }
         } else {
             SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
         }
@@ -399,14 +404,17 @@ public final class TLSClientContext: @unchecked Sendable {
 
     deinit {
         SSL_CTX_free(context)
-        lastSession.withLockedValue { if let s = $0 { SSL_SESSION_free(s) } }
+        lastSession.withLockedValue { if let s = $0 { SSL_SESSION_free(s.session) } }
     }
 
-    /// Starts a connection with the last session to this server, if any.
+    /// Starts a connection: its SNI, the name its certificate must carry (HAProxy checks
+    /// the SNI sent, else `verifyhost`, else no name), and the last session to this
+    /// server if it was made for the same SNI.
     func prepare(_ ssl: OpaquePointer, serverName: String?) {
         if let name = serverName { _ = proxyd_SSL_set_tlsext_host_name(ssl, name) }
-        lastSession.withLockedValue { session in
-            if let session { _ = SSL_set_session(ssl, session) }
+        if verifies, let host = serverName ?? verifyHost { _ = SSL_set1_host(ssl, host) }
+        lastSession.withLockedValue { last in
+            if let last, last.name == serverName { _ = SSL_set_session(ssl, last.session) }
         }
     }
 
@@ -417,10 +425,10 @@ public final class TLSClientContext: @unchecked Sendable {
     }
 
     /// A new session from the server: keep it (we own the reference) for the next connection.
-    fileprivate func remember(_ session: OpaquePointer) {
+    fileprivate func remember(_ session: OpaquePointer, name: String?) {
         let old = lastSession.withLockedValue { value -> OpaquePointer? in
-            let old = value
-            value = session
+            let old = value?.session
+            value = (name, session)
             return old
         }
         if let old { SSL_SESSION_free(old) }
@@ -430,6 +438,7 @@ public final class TLSClientContext: @unchecked Sendable {
 private func clientNewSessionCallback(_ ssl: OpaquePointer?, _ session: OpaquePointer?) -> Int32 {
     guard let ssl, let session, let ctx = SSL_get_SSL_CTX(ssl),
           let owner = proxyd_SSL_CTX_get_app_data(ctx) else { return 0 }
-    Unmanaged<TLSClientContext>.fromOpaque(owner).takeUnretainedValue().remember(session)
+    let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) }
+    Unmanaged<TLSClientContext>.fromOpaque(owner).takeUnretainedValue().remember(session, name: name)
     return 1
 }

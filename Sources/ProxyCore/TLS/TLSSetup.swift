@@ -91,13 +91,9 @@ enum TLSSetup {
         }
     }
 
-    /// `sni str(NAME)` gives a fixed name. Other sample expressions need the request.
-    static func serverName(_ expression: String?) throws -> String? {
-        guard let expression else { return nil }
-        if expression.hasPrefix("str("), expression.hasSuffix(")") {
-            return String(expression.dropFirst(4).dropLast())
-        }
-        throw TLSConfigurationError("'sni \(expression)' : only 'sni str(NAME)' is supported by proxyd yet.")
+    /// `sni EXPR` (ServerNameExpression).
+    static func serverName(_ expression: String?) throws -> ServerNameExpression? {
+        try expression.map(ServerNameExpression.parse)
     }
 
     /// A `crt` path: a file, or every certificate file of a directory in name order
@@ -164,6 +160,12 @@ extension TLSSetup {
                 var forced = settings
                 forced.ssl.enabled = true
                 server.checkTLS = try server.tls ?? clientContext(for: forced, backend: backend.name, global: global)
+            }
+            if let expression = server.tls?.serverNameExpression, expression.fixedName == nil {
+                backend.dynamicServerName = true
+                if let header = expression.header, !backend.serverNameHeaders.contains(header) {
+                    backend.serverNameHeaders.append(header)
+                }
             }
         }
     }
