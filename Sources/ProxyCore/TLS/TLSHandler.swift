@@ -73,6 +73,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var socketInputClosed = false
     private var inputClosedFired = false
     private var closeNotifySent = false
+    /// The socket failed (a reset): nothing more can be sent, close_notify included. Without
+    /// this, every client that resets after its handshake (s_time, scanners) cost a write
+    /// that fails (EPIPE) and one more error through the pipeline; HAProxy writes nothing.
+    private var socketFailed = false
     /// The handshake completed: the handler behind this one knows the connection (server
     /// role: it got channelActive; client role: the connector handed it the channel).
     /// Before, a failure is this handler's alone: nothing behind it hears of it.
@@ -385,6 +389,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        socketFailed = true
         if state == .handshaking {
             fail(context, resetError)
             return
@@ -559,7 +564,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func sendCloseNotify(_ context: ChannelHandlerContext) {
-        guard let ssl, !closeNotifySent else { return }
+        guard let ssl, !closeNotifySent, !socketFailed else { return }
         closeNotifySent = true
         _ = SSL_shutdown(ssl)
         ERR_clear_error()
