@@ -34,6 +34,15 @@ static inline int proxyd_SSL_CTX_set_dh_auto(SSL_CTX *ctx, int onoff) {
 static inline int proxyd_SSL_CTX_set1_groups_list(SSL_CTX *ctx, const char *list) {
     return (int)SSL_CTX_set1_groups_list(ctx, list);
 }
+/* A connection moved to another certificate's context (crt-list options) takes these
+   from that context: SSL_set_SSL_CTX switches the certificate only. */
+static inline void proxyd_SSL_adopt_versions(SSL *ssl, SSL_CTX *ctx) {
+    SSL_set_min_proto_version(ssl, SSL_CTX_get_min_proto_version(ctx));
+    SSL_set_max_proto_version(ssl, SSL_CTX_get_max_proto_version(ctx));
+}
+static inline int proxyd_SSL_set1_groups_list(SSL *ssl, const char *list) {
+    return (int)SSL_set1_groups_list(ssl, list);
+}
 static inline long proxyd_SSL_CTX_sess_set_cache_size(SSL_CTX *ctx, long size) {
     return SSL_CTX_sess_set_cache_size(ctx, size);
 }

@@ -122,6 +122,30 @@ final class LogFormatTests: XCTestCase {
         XCTAssertFalse(LogFormat(LogFormat.tcpLogFormat).usesRequest)
     }
 
+    func testTLSFetchesParseAndRenderAsHAProxy() {
+        XCTAssertNil(LogFormat.error(in: LogFormat.httpsLogFormat))
+        XCTAssertEqual(LogFormat("%[ssl_fc_err,hex] %{+Q}[ssl_fc_sni] %[src] %[ssl_fc_sni,lower]").nodes, [
+            .fetch(.ssl_fc_err, hex: true, quoted: false), .separator, .fetch(.ssl_fc_sni, hex: false, quoted: true),
+            .separator, .variable(.unsupported, quoted: false), .separator, .variable(.unsupported, quoted: false),
+        ])
+        XCTAssertTrue(LogFormat(LogFormat.httpsLogFormat).usesTLSDetails)
+        XCTAssertFalse(LogFormat(LogFormat.httpLogFormat).usesTLSDetails)
+        func rendered(_ value: LogFetch.Value, hex: Bool = false, quoted: Bool = false) -> String {
+            var line: [UInt8] = []
+            LogFetch.append(value, hex: hex, quoted: quoted, to: &line)
+            return String(decoding: line, as: UTF8.self)
+        }
+        // HAProxy's `hex` on an integer: its 8 bytes, big-endian, upper case.
+        XCTAssertEqual(rendered(.integer(0x0A00009C), hex: true), "000000000A00009C")
+        XCTAssertEqual(rendered(.integer(0)), "0")
+        XCTAssertEqual(rendered(.boolean(true)), "1")
+        XCTAssertEqual(rendered(.text("a.b"), hex: true), "612E62")
+        XCTAssertEqual(rendered(.missing), "-")
+        XCTAssertEqual(rendered(.missing, quoted: true), "\"\"")
+        XCTAssertEqual(LogFetch.ssl_fc_err.value(nil).isMissing, true)
+        XCTAssertEqual(LogFetch.fc_err.value(nil).isMissing, false)
+    }
+
     private func frontend(_ mode: ProxyMode) -> RuntimeFrontend {
         let f = RuntimeFrontend(name: "fe", mode: mode, binds: [], timeouts: FrontendTimeouts(), maxConnections: nil,
                                 router: Router(defaultBackend: nil), httpConnectionMode: .keepAlive, forwardFor: nil,

@@ -25,10 +25,49 @@ final class TLSVersionRangeTests: XCTestCase {
         XCTAssertThrowsError(try range(["ssl-min-ver TLSv9"]))
     }
 
+    /// `SslFrontendSessionReuse_pct` from this second's rates, as HAProxy 2.6 rounds it
+    /// (1 new key among 5 connections: 80, as haproxy printed it).
+    func testSessionReusePercent() {
+        XCTAssertEqual(TLSStatistics.reusePercent(keys: 1, connections: 5), 80)
+        XCTAssertEqual(TLSStatistics.reusePercent(keys: 2, connections: 5), 60)
+        XCTAssertEqual(TLSStatistics.reusePercent(keys: 1, connections: 3), 67)
+        XCTAssertEqual(TLSStatistics.reusePercent(keys: 0, connections: 4), 100)
+        XCTAssertEqual(TLSStatistics.reusePercent(keys: 3, connections: 3), 0)
+        XCTAssertEqual(TLSStatistics.reusePercent(keys: 0, connections: 0), 0)
+    }
+
+    /// crt-list `[options]`, with HAProxy 2.6's words for what it refuses.
+    func testCrtListOptions() throws {
+        let o = try CertificateList.parseOptions(["alpn", "h2,http/1.1", "ssl-min-ver", "TLSv1.2", "verify", "optional",
+                                                  "ciphers", "HIGH", "no-ca-names"], at: "X", caBase: nil)
+        XCTAssertEqual(o.alpn, ["h2", "http/1.1"])
+        XCTAssertEqual(o.versionOptions, ["ssl-min-ver TLSv1.2"])
+        XCTAssertEqual(o.verify, "optional")
+        XCTAssertEqual(o.ciphers, "HIGH")
+        XCTAssertTrue(o.noCANames)
+        func message(_ words: [String]) -> String {
+            do { _ = try CertificateList.parseOptions(words, at: "X", caBase: nil); return "accepted" }
+            catch { return "\(error)" }
+        }
+        XCTAssertEqual(message(["foo", "bar"]), "X: unknown ssl keyword foo")
+        XCTAssertEqual(message(["alpn"]), "X: ssl args out of '[]' for alpn")
+        XCTAssertEqual(message(["verify", "maybe"]),
+                       "'crt-list' : 'verify' : unknown verify method 'maybe', only 'none', 'optional', and 'required' are supported")
+        XCTAssertTrue(message(["allow-0rtt"]).contains("not supported by proxyd yet"))
+    }
+
     func testSNIExpressions() throws {
-        XCTAssertEqual(try TLSSetup.serverName("str(nginx.test)"), "nginx.test")
+        XCTAssertEqual(try TLSSetup.serverName("str(nginx.test)"), .fixed("nginx.test"))
         XCTAssertNil(try TLSSetup.serverName(nil))
-        XCTAssertThrowsError(try TLSSetup.serverName("req.hdr(host)"))
+        XCTAssertEqual(try TLSSetup.serverName("req.hdr(Host)"), .requestHeader("host"))
+        XCTAssertEqual(try TLSSetup.serverName("hdr(x-sni)"), .requestHeader("x-sni"))
+        XCTAssertEqual(try TLSSetup.serverName("ssl_fc_sni"), .frontendServerName)
+        XCTAssertThrowsError(try TLSSetup.serverName("req.hdr(host),lower"))
+        XCTAssertThrowsError(try TLSSetup.serverName("src"))
+        let inputs = ServerNameInputs(headers: ["host": "a.test:8443"], frontendServerName: nil)
+        XCTAssertEqual(inputs.evaluate(.requestHeader("host")), "a.test:8443", "as sent, port and all (HAProxy)")
+        XCTAssertNil(inputs.evaluate(.frontendServerName))
+        XCTAssertNil(inputs.evaluate(.requestHeader("x-none")))
     }
 }
 

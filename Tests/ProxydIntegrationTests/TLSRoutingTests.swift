@@ -45,6 +45,41 @@ final class TLSRoutingTests: TLSTestCase {
         XCTAssertTrue(r.stdout.contains("web-a "), r.all)
     }
 
+    /// HAProxy's usual gate for passthrough: only a ClientHello gets in
+    /// (`req.ssl_hello_type 1`); plain bytes are refused at once, not after the delay.
+    func testOnlyClientHellosPassTheHelloTypeGate() throws {
+        let web = try nginx("web")
+        defer { web.stop() }
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: ProxyFixture.preamble(mode: "tcp") + """
+            frontend tls-in
+                bind 127.0.0.1:\(port)
+                tcp-request inspect-delay 5s
+                acl clienthello req.ssl_hello_type 1
+                tcp-request content accept if clienthello
+                tcp-request content reject
+                default_backend web
+            backend web
+                server w 127.0.0.1:\(web.port)
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        XCTAssertTrue(try Tool.curlInsecure(["https://127.0.0.1:\(port)/"]).stdout.hasPrefix("web "))
+        let started = Date()
+        let plain = try TCP.Connection(port: port)
+        try plain.send("GET / HTTP/1.0\r\n\r\n")
+        XCTAssertEqual(plain.receiveAll(), [], "rejected: closed without an answer")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 2, "not a hello: decided at once")
+        // The deprecated spelling, in an anonymous ACL.
+        let config2 = proxy.configText.replacingOccurrences(of: "accept if clienthello", with: "accept if { req_ssl_hello_type 1 }")
+        proxy.stop()
+        let again = try ProxydProcess(config: config2, waitForPorts: [port])
+        defer { again.stop() }
+        XCTAssertTrue(try Tool.curlInsecure(["https://127.0.0.1:\(port)/"]).stdout.hasPrefix("web "))
+        let plain2 = try TCP.Connection(port: port)
+        try plain2.send("GET / HTTP/1.0\r\n\r\n")
+        XCTAssertEqual(plain2.receiveAll(), [])
+    }
+
     func testNonTLSBytesGoToTheDefaultBackendWithoutWaiting() throws {
         let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
         let port = TCP.freePort()

@@ -58,6 +58,73 @@ final class TLSServerSideTests: TLSTestCase {
         XCTAssertEqual(result.stdout, expected + "1\n" + expected + "0\n", result.all)
     }
 
+    /// `sni req.hdr(host)` and `sni ssl_fc_sni`: the name sent to the server comes from the
+    /// request or the client's handshake; a kept-alive server connection is used again
+    /// only by a request that announces the same name; with `verify required` the
+    /// certificate must carry that name. Same requests, same answers as HAProxy 2.6.
+    func testServerNameFromTheRequestMatchesHAProxy() throws {
+        let web = try nginx("web")
+        defer { web.stop() }
+        func config(_ port: Int, _ tlsPort: Int) throws -> String {
+            try labGlobal() + """
+                frontend fe
+                    mode http
+                    bind 127.0.0.1:\(port)
+                    bind 127.0.0.1:\(tlsPort) ssl crt proxy.pem
+                    use_backend by-sni if { ssl_fc }
+                    use_backend checked if { path_beg /checked }
+                    default_backend by-host
+                backend by-host
+                    mode http
+                    server web 127.0.0.1:\(web.port) ssl verify none sni req.hdr(host)
+                backend by-sni
+                    mode http
+                    server web 127.0.0.1:\(web.port) ssl verify none sni ssl_fc_sni
+                backend checked
+                    mode http
+                    server web 127.0.0.1:\(web.port) ssl verify required ca-file ca.crt sni req.hdr(host)
+
+                """
+        }
+        /// Several requests on one client connection, then the other cases; the answers
+        /// without nginx's session-reuse flag (each proxy keeps its own sessions).
+        func answers(_ port: Int, _ tlsPort: Int) throws -> [String] {
+            let url = "http://127.0.0.1:\(port)/"
+            var args: [String] = []
+            for host in ["a.test", "b.test", "a.test", "nginx.test"] {
+                if !args.isEmpty { args.append("--next") }
+                args += ["-H", "Host: \(host)", "-w", " %{num_connects}\n", url]
+            }
+            for host in ["nginx.test", "other.test"] {
+                args += ["--next", "-H", "Host: \(host)", "-w", " %{http_code}\n", url + "checked"]
+            }
+            var out = try Tool.curlInsecure(args).stdout.split(separator: "\n").map(String.init)
+            let noHost = try TCP.Connection(port: port)
+            try noHost.send("GET / HTTP/1.0\r\n\r\n")
+            out.append(String(decoding: noHost.receiveAll(), as: UTF8.self).components(separatedBy: "\r\n\r\n").last ?? "")
+            out.append(try Tool.curlInsecure(["--resolve", "c.test:\(tlsPort):127.0.0.1", "https://c.test:\(tlsPort)/"]).stdout)
+            return out.map { $0.replacingOccurrences(of: #" reused=[.r]"#, with: "", options: .regularExpression) }
+        }
+        let theirPort = TCP.freePort(), theirTLS = TCP.freePort()
+        let reference = try ReferenceHAProxy(config: try config(theirPort, theirTLS), waitForPorts: [theirPort, theirTLS])
+        let theirs = try answers(theirPort, theirTLS)
+        reference.stop()
+        let port = TCP.freePort(), tlsPort = TCP.freePort()
+        let proxy = try ProxydProcess(config: try config(port, tlsPort), waitForPorts: [port, tlsPort])
+        defer { proxy.stop() }
+        let ours = try answers(port, tlsPort)
+        XCTAssertEqual(ours, theirs, "\nours:\n\(ours.joined(separator: "\n"))\ntheirs:\n\(theirs.joined(separator: "\n"))")
+        let base = "web client=[] verify=NONE"
+        XCTAssertEqual(ours.filter { $0.hasPrefix(base) || $0.hasPrefix(" ") }, [
+            "\(base) sni=[a.test] proto=TLSv1.3", " 1", "\(base) sni=[b.test] proto=TLSv1.3", " 0",
+            "\(base) sni=[a.test] proto=TLSv1.3", " 0", "\(base) sni=[nginx.test] proto=TLSv1.3", " 0",
+            "\(base) sni=[nginx.test] proto=TLSv1.3", " 200",
+            " 503",  // verify required: the certificate does not name other.test
+            "\(base) sni=[] proto=TLSv1.3\n",  // no Host header: no SNI
+            "\(base) sni=[c.test] proto=TLSv1.3\n",  // the client's SNI
+        ], ours.joined(separator: "\n"))
+    }
+
     func testServerVerification() throws {
         let web = try nginx("myweb1")
         defer { web.stop() }

@@ -79,6 +79,67 @@ final class TLSTerminationTests: TLSTestCase {
         XCTAssertEqual(after["CurrSslConns"], "0")
     }
 
+    /// The TLS rates of `show info`, which HAProxy computes over the last second: accepted
+    /// TLS connections (failed handshakes included), new keys on each side, and the share
+    /// of resumptions. They fall back to 0 after two idle seconds; the maxima stay.
+    func testShowInfoSSLRates() throws {
+        let app = try TestBackend(name: "app")
+        let port = TCP.freePort(), plainPort = TCP.freePort()
+        let socket = FileManager.default.temporaryDirectory.appendingPathComponent("tlsrate-\(port).sock").path
+        let proxy = try ProxydProcess(config: try preamble(mode: "http").replacingOccurrences(
+            of: "    nbthread 1\n", with: "    nbthread 1\n    stats socket \(socket) level admin\n") + """
+            frontend https-in
+                bind 127.0.0.1:\(port) ssl crt proxy.pem
+                default_backend app
+            frontend plain
+                bind 127.0.0.1:\(plainPort)
+                default_backend loop
+            backend app
+            \(ProxyFixture.serverLines([app]))
+            backend loop
+                server self 127.0.0.1:\(port) ssl verify none
+            """, waitForPorts: [port, plainPort])
+        defer { proxy.stop() }
+        func showInfo() throws -> [String: Int] {
+            let info = try Tool.run(Tool.socat, ["-t", "2", "-", "UNIX-CONNECT:\(socket)"], input: "show info\n").stdout
+            return Dictionary(info.split(separator: "\n").compactMap { line -> (String, Int)? in
+                let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                return parts.count == 2 && (parts[0].hasPrefix("Ssl") || parts[0].hasPrefix("MaxSsl")) ? (parts[0], Int(parts[1]) ?? -1) : nil
+            }, uniquingKeysWith: { first, _ in first })
+        }
+        usleep(2_100_000)  // the start-up probe's connection out of the rates
+        let sessionFile = try m.path("rate-\(port).pem")
+        defer { try? FileManager.default.removeItem(atPath: sessionFile) }
+        // One full handshake, two resumed, one plain HTTP on the TLS port (a failed
+        // handshake), one request through `loop`: a new key on both sides.
+        XCTAssertEqual(try Tool.sClient(port: port, ["-tls1_2", "-sess_out", sessionFile], hold: 0).status, 0)
+        for _ in 0..<2 {
+            XCTAssertTrue(try Tool.sClient(port: port, ["-tls1_2", "-sess_in", sessionFile], hold: 0).stdout.contains("Reused"))
+        }
+        let plain = try TCP.Connection(port: port)
+        try plain.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        _ = plain.receiveAll()
+        XCTAssertEqual(try Tool.curlInsecure(["http://127.0.0.1:\(plainPort)/"]).stdout, "app")
+        let busy = try showInfo()
+        // Five TLS connections accepted within well under a second (a second's boundary
+        // may fall among them: HAProxy's rates weigh the previous second down).
+        XCTAssertTrue((3...5).contains(busy["SslRate"] ?? -1), "\(busy)")
+        XCTAssertTrue((busy["SslRate"] ?? 99)...5 ~= (busy["MaxSslRate"] ?? -1), "\(busy)")
+        XCTAssertTrue((1...2).contains(busy["SslFrontendKeyRate"] ?? -1), "\(busy)")
+        XCTAssertEqual(busy["SslBackendKeyRate"], 1, "\(busy)")
+        XCTAssertTrue((1...99).contains(busy["SslFrontendSessionReuse_pct"] ?? -1), "\(busy)")
+        XCTAssertEqual(busy["SslRateLimit"], 0)
+        usleep(2_100_000)
+        let idle = try showInfo()
+        XCTAssertEqual(idle["SslRate"], 0, "\(idle)")
+        XCTAssertEqual(idle["SslFrontendKeyRate"], 0, "\(idle)")
+        XCTAssertEqual(idle["SslBackendKeyRate"], 0, "\(idle)")
+        XCTAssertEqual(idle["SslFrontendSessionReuse_pct"], 0, "\(idle)")
+        XCTAssertEqual(idle["MaxSslRate"], busy["MaxSslRate"], "\(idle)")
+        XCTAssertEqual(idle["SslBackendMaxKeyRate"], 1, "\(idle)")
+        XCTAssertTrue((1...2).contains(idle["SslFrontendMaxKeyRate"] ?? -1), "\(idle)")
+    }
+
     func testTCPModeTerminationCarriesBytesAndHalfCloseBothWays() throws {
         let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
         let port = TCP.freePort()
@@ -143,11 +204,12 @@ final class TLSTerminationTests: TLSTestCase {
             # default first
             proxy.pem
             other.pem alias.test *.alias.test !no.alias.test
+
             """.write(toFile: list, atomically: true, encoding: .utf8)
         let port = TCP.freePort()
         let proxy = try ProxydProcess(config: try preamble(mode: "http") + """
             frontend fe
-                bind 127.0.0.1:\(port) ssl crt-list certs.list
+                bind 127.0.0.1:\(port) ssl crt-list \(list)
                 default_backend app
             backend app
             \(ProxyFixture.serverLines([app]))
@@ -162,6 +224,66 @@ final class TLSTerminationTests: TLSTestCase {
         XCTAssertEqual(try subject("no.alias.test"), "subject=CN = proxy.test", "excluded by !no.alias.test")
         XCTAssertEqual(try subject("other.test"), "subject=CN = proxy.test", "the filter replaces the certificate's names")
         XCTAssertEqual(try subject("proxy.test"), "subject=CN = proxy.test")
+    }
+
+    /// crt-list lines with `[options]`: the certificate SNI picks brings its own ALPN,
+    /// versions, ciphers and client-certificate check. The same probes against HAProxy
+    /// 2.6 on the same files give the same outcomes.
+    func testCrtListLineOptionsMatchHAProxy() throws {
+        let app = try TestBackend(name: "app")
+        try """
+            proxy.pem
+            other.pem [alpn http/1.0 ssl-min-ver TLSv1.3 verify required ca-file ca.crt] other.test
+            rsa.pem [ciphers ECDHE-RSA-AES128-GCM-SHA256 ssl-max-ver TLSv1.2] rsa.test
+
+            """.write(toFile: try m.path("options.list"), atomically: true, encoding: .utf8)
+        func config(_ port: Int) throws -> String {
+            try preamble(mode: "http") + """
+                frontend fe
+                    bind 127.0.0.1:\(port) ssl crt-list \(try m.path("options.list")) alpn http/1.1
+                    default_backend app
+                backend app
+                \(ProxyFixture.serverLines([app]))
+
+                """
+        }
+        let client = ["-cert", try m.path("client.crt"), "-key", try m.path("client.key")]
+        let probes: [[String]] = [
+            ["-servername", "proxy.test", "-alpn", "http/1.1,http/1.0"],
+            ["-servername", "proxy.test", "-tls1_2"],
+            ["-servername", "other.test", "-tls1_2"],
+            ["-servername", "other.test"],
+            ["-servername", "other.test", "-alpn", "http/1.1,http/1.0"] + client,
+            ["-servername", "rsa.test", "-tls1_3"],
+            ["-servername", "rsa.test"],
+        ]
+        /// What a probe got: served or not, version, cipher, ALPN, certificate.
+        func outcomes(_ port: Int) throws -> [String] {
+            try probes.map { args in
+                let r = try Tool.sClient(port: port, args, input: "GET / HTTP/1.0\r\n\r\n")
+                let lines = r.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                let cipher = lines.first { $0.hasPrefix("New, ") } ?? "no session"
+                let alpn = lines.first { $0.hasPrefix("ALPN protocol:") || $0.hasPrefix("No ALPN") } ?? "-"
+                let subject = lines.first { $0.hasPrefix("subject=") } ?? "-"
+                let served = r.stdout.contains("\r\n\r\napp")
+                return "\(args.prefix(3).joined(separator: " ")): served=\(served) \(cipher) \(alpn) \(subject)"
+            }
+        }
+        let theirPort = TCP.freePort()
+        let reference = try ReferenceHAProxy(config: try config(theirPort), waitForPorts: [theirPort])
+        let theirs = try outcomes(theirPort)
+        reference.stop()
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: try config(port), waitForPorts: [port])
+        defer { proxy.stop() }
+        let ours = try outcomes(port)
+        XCTAssertEqual(ours, theirs, "\nours:\n\(ours.joined(separator: "\n"))\ntheirs:\n\(theirs.joined(separator: "\n"))")
+        XCTAssertTrue(ours[0].contains("served=true New, TLSv1.3") && ours[0].contains("ALPN protocol: http/1.1"), ours[0])
+        XCTAssertTrue(ours[2].contains("served=false"), "other.test wants TLS 1.3: \(ours[2])")
+        XCTAssertTrue(ours[3].contains("served=false"), "other.test wants a client certificate: \(ours[3])")
+        XCTAssertTrue(ours[4].contains("served=true") && ours[4].contains("ALPN protocol: http/1.0") && ours[4].contains("CN = other.test"), ours[4])
+        XCTAssertTrue(ours[5].contains("served=false"), "rsa.test stops at TLS 1.2: \(ours[5])")
+        XCTAssertTrue(ours[6].contains("TLSv1.2, Cipher is ECDHE-RSA-AES128-GCM-SHA256"), ours[6])
     }
 
     func testALPNAndProtocolVersions() throws {
@@ -304,15 +426,18 @@ final class TLSTerminationTests: TLSTestCase {
         let started = Date()
         XCTAssertEqual(staller.receiveSome(), [], "closed by the proxy")
         XCTAssertLessThan(Date().timeIntervalSince(started), 3)
-        // A connection that sends nothing and leaves is not logged (dontlognull-like).
+        // A connection that sends nothing and leaves is logged, as HAProxy does without
+        // `option dontlognull` (so is the start-up wait's connection; TLSLogTests has the rules).
         try TCP.Connection(port: port).close()
         usleep(200_000)
         XCTAssertEqual(app.connectionCount, 1, "failed handshakes never reached the backend")
+        // This frontend has no log target: the lines go to stderr.
         let stderr = proxy.stopAndReadStderr()
         let lines = stderr.split(separator: "\n")
         XCTAssertEqual(lines.filter { $0.hasSuffix("https-in/1: SSL handshake failure") }.count, 1, stderr)
         XCTAssertEqual(lines.filter { $0.hasSuffix("https-in/1: Timeout during SSL handshake") }.count, 1, stderr)
-        XCTAssertEqual(lines.filter { $0.contains("SSL handshake") }.count, 2, stderr)
+        XCTAssertEqual(lines.filter { $0.hasSuffix("https-in/1: Connection closed during SSL handshake") }.count, 2, stderr)
+        XCTAssertEqual(lines.filter { $0.contains("SSL handshake") }.count, 4, stderr)
         XCTAssertTrue(lines.contains { $0.hasPrefix("127.0.0.1:") && $0.contains("] https-in/1: ") }, stderr)
     }
 

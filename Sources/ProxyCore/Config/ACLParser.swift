@@ -41,6 +41,8 @@ enum ACLParser {
         t["ssl_fc_sni"] = plain(.sslSNI, .string)
         t["req.ssl_sni"] = plain(.sslSNI, .string)
         t["req_ssl_sni"] = plain(.sslSNI, .string)
+        t["req.ssl_hello_type"] = plain(.sslHelloType, .integer)
+        t["req_ssl_hello_type"] = plain(.sslHelloType, .integer)
         t["always_true"] = plain(.alwaysTrue, .boolean)
         t["always_false"] = plain(.alwaysFalse, .boolean)
         t["req.ver"] = plain(.httpVersion, .string)
@@ -309,7 +311,7 @@ enum ACLParser {
             switch f {
             case .source, .destination, .destinationPort, .sourcePort, .alwaysTrue, .alwaysFalse, .usableServers:
                 return true
-            case .sslFrontend, .sslSNI:
+            case .sslFrontend, .sslSNI, .sslHelloType:
                 return self != .tcpConnection
             case .path, .url, .method, .header, .query, .urlParameter, .httpVersion:
                 return self != .tcpConnection && self != .httpResponse

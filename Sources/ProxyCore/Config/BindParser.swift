@@ -85,9 +85,11 @@ enum BindParser {
                 }
                 ssl.certificates.append(path)
             case "crt-list":
-                let path = s.resolve(v, base: s.global.crtBase)
+                // HAProxy 2.6 reads the list's own path as written (crt-base applies to the
+                // certificates inside it, not to it).
+                let path = v
                 guard FileSystem.exists(path) else {
-                    s.alert(l, "\(prefix) : failed to open crt-list file '\(path)' : No such file or directory.")
+                    s.alert(l, "\(prefix) : 'crt-list' : cannot open file '\(path)' : No such file or directory")
                     return
                 }
                 ssl.certificateLists.append(path)

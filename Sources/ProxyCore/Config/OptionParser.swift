@@ -22,9 +22,10 @@ enum OptionParser {
     }
 
     /// HAProxy warns when a section sets a log format twice.
-    static func noteLogOption(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ option: String) {
+    static func noteLogOption(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ option: String,
+                              shownAs shown: String? = nil) {
         if let previous = p.logOptionHere {
-            s.warningRaw("parsing [\(l.location)]: 'option \(option)' overrides previous 'option \(previous)' in '\(s.currentKind)' section.",
+            s.warningRaw("parsing [\(l.location)]: 'option \(shown ?? option)' overrides previous 'option \(previous)' in '\(s.currentKind)' section.",
                          at: l.location)
         }
         p.logOptionHere = option
@@ -103,13 +104,24 @@ enum OptionParser {
             }
             if !neg { noteLogOption(s, &p, l, l.count > 2 ? "httplog clf" : "httplog") }
             p.httpLog = !neg
+            p.httpsLog = false
             if !neg { p.tcpLog = false }
+            p.logOptionLocation = l.location
+        },
+        // HAProxy 2.6 takes no argument here but does not check for extra ones, and has no
+        // `no option httpslog`. Its "overrides" warning names the new option `httplog`.
+        "httpslog": Entry(side: .both, negatable: false) { s, p, l, _ in
+            noteLogOption(s, &p, l, "httpslog", shownAs: "httplog")
+            p.httpLog = true
+            p.httpsLog = true
+            p.httpLogCLF = false
+            p.tcpLog = false
             p.logOptionLocation = l.location
         },
         "tcplog": noArguments { s, p, l, neg in
             if !neg { noteLogOption(s, &p, l, "tcplog") }
             p.tcpLog = !neg
-            if !neg { p.httpLog = false }
+            if !neg { p.httpLog = false; p.httpsLog = false }
             p.logOptionLocation = l.location
         },
         "dontlognull": flag(.frontend) { $0.dontLogNull = $1 },
@@ -156,7 +168,7 @@ enum OptionParser {
         "disable-h2-upgrade", "dontlog-normal", "external-check", "h1-case-adjust-bogus-client",
         "h1-case-adjust-bogus-server", "http-buffer-request", "http-ignore-probes", "http-no-delay",
         "http-pretend-keepalive", "http-restrict-req-hdr-names", "http-use-proxy-header",
-        "httpslog", "idle-close-on-response", "independent-streams", "ldap-check", "log-separate-errors",
+        "idle-close-on-response", "independent-streams", "ldap-check", "log-separate-errors",
         "logasap", "mysql-check", "nolinger", "originalto", "persist", "pgsql-check", "prefer-last-server",
         "redis-check", "smtpchk", "socket-stats", "splice-auto", "splice-request", "splice-response",
         "spop-check", "srvtcpka", "ssl-hello-chk", "tcp-smart-accept", "tcp-smart-connect", "tcpka",
@@ -188,7 +200,7 @@ enum OptionParser {
             return
         }
         if negate && !entry.negatable {
-            s.alert(l, "'no option \(name)' is not supported.")
+            s.alertRaw("parsing [\(l.location)]: negation/default is not supported for option '\(name)'.", at: l.location)
             return
         }
         if !ctx.isDefaults {

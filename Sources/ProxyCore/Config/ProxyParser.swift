@@ -468,7 +468,12 @@ enum ProxyParser {
             s.alert(l, "'tcp-request \(l[1]) \(l[2])' is valid in HAProxy but not supported by proxyd yet.")
             return
         }
-        if phase == .connection && p.tcpRequestRules.contains(where: { $0.phase == .content }) {
+        // `inspect-delay` is kept as a content rule here but is no rule to HAProxy.
+        let contentRuleBefore = p.tcpRequestRules.contains {
+            if case .inspectDelay = $0.action { return false }
+            return $0.phase == .content
+        }
+        if phase == .connection && contentRuleBefore {
             s.warning(l, "a 'tcp-request' rule placed after a 'tcp-request content' rule will still be processed before.")
         }
         var condition: Condition? = nil

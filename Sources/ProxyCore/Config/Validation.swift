@@ -43,10 +43,12 @@ enum Validation {
             // `option httplog` on a tcp frontend falls back to tcplog.
             if p.isFrontend && p.httpLog && p.mode != .http {
                 let at = p.logOptionLocation.map { "parsing [\($0)] : " } ?? ""
-                s.warningRaw("\(at)'option httplog' not usable with \(what) '\(p.name)' (needs 'mode http'). Falling back to 'option tcplog'.",
+                let option = p.httpsLog ? "httpslog" : "httplog"
+                s.warningRaw("\(at)'option \(option)' not usable with \(what) '\(p.name)' (needs 'mode http'). Falling back to 'option tcplog'.",
                              at: p.logOptionLocation)
                 s.proxies[index].httpLog = false
                 s.proxies[index].httpLogCLF = false
+                s.proxies[index].httpsLog = false
                 s.proxies[index].tcpLog = true
             }
             if p.isBackend && p.healthCheck.sawHTTPCheckRules && p.healthCheck.option != .httpchk {

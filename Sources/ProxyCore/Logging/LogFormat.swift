@@ -9,6 +9,8 @@ public struct LogFormat: Sendable, Equatable {
         /// (HAProxy's rule, so that empty captures leave no double space).
         case separator
         case variable(LogVariable, quoted: Bool)
+        /// `%[fetch]` or `%[fetch,hex]` for the fetches proxyd knows (`LogFetch`).
+        case fetch(LogFetch, hex: Bool, quoted: Bool)
     }
 
     public let nodes: [Node]
@@ -18,6 +20,10 @@ public struct LogFormat: Sendable, Equatable {
     public static let tcpLogFormat = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq"
     /// HAProxy 2.6's `option httplog` format.
     public static let httpLogFormat = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r"
+    /// HAProxy 2.6's `option httpslog` format: httplog's, then the TLS facts of the client
+    /// connection (its `default_https_log_format`, word for word).
+    public static let httpsLogFormat = httpLogFormat
+        + " %[fc_err]/%[ssl_fc_err,hex]/%[ssl_c_err]/%[ssl_c_ca_err]/%[ssl_fc_is_resumed] %[ssl_fc_sni]/%sslv/%sslc"
     /// `option httplog clf`.
     public static let httpLogCLFFormat = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl"
 
@@ -60,12 +66,13 @@ public struct LogFormat: Sendable, Equatable {
             let name = String(decoding: bytes[i..<end], as: UTF8.self)
             i = end
             if name.isEmpty {
-                // `%o` style global flags set without a name are rare; `%[...]` fetches are unsupported.
+                // `%o` style global flags set without a name are rare.
                 if i < bytes.count, bytes[i] == UInt8(ascii: "[") {
                     let close = bytes[i...].firstIndex(of: UInt8(ascii: "]")) ?? bytes.count - 1
+                    let expression = String(decoding: bytes[(i + 1)..<close], as: UTF8.self)
                     i = close + 1
                     flush()
-                    nodes.append(.variable(.unsupported, quoted: quoted))
+                    nodes.append(Self.fetchNode(expression, quoted: quoted))
                 }
                 continue
             }
@@ -75,6 +82,31 @@ public struct LogFormat: Sendable, Equatable {
         }
         flush()
         self.nodes = nodes
+    }
+
+    /// A known fetch with no converter or `hex`; anything else is written as `-`.
+    static func fetchNode(_ expression: String, quoted: Bool) -> Node {
+        let parts = expression.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingSpaces }
+        guard let fetch = LogFetch(rawValue: parts[0]), parts.count <= 2 else {
+            return .variable(.unsupported, quoted: quoted)
+        }
+        if parts.count == 2 {
+            guard parts[1] == "hex" else { return .variable(.unsupported, quoted: quoted) }
+            return .fetch(fetch, hex: true, quoted: quoted)
+        }
+        return .fetch(fetch, hex: false, quoted: quoted)
+    }
+
+    /// True when a node needs the TLS texts of the connection (`%sslv`, `%[ssl_fc_sni]`…),
+    /// so that a session copies them only then.
+    public var usesTLSDetails: Bool {
+        nodes.contains {
+            switch $0 {
+            case .fetch: return true
+            case .variable(let v, _): return v == .sslv || v == .sslc
+            default: return false
+            }
+        }
     }
 
     static func isNameByte(_ b: UInt8) -> Bool {
@@ -103,6 +135,8 @@ public enum LogVariable: String, Sendable, Equatable {
     case hr, hs, hrl, hsl
     case r, HM, HU, HP, HQ, HV
     case ID, rt, lc
+    /// The client connection's TLS version and cipher (`-` on a plain one).
+    case sslv, sslc
     case unsupported = "?"
 }
 

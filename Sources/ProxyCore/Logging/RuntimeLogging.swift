@@ -18,13 +18,15 @@ extension RuntimeBuilder {
             frontendIndex[proxy.name] = i
         }
         for frontend in runtime.frontends {
-            guard let i = frontendIndex[frontend.name], case let proxy = config.proxies[i],
-                  !proxy.logs.isEmpty, let logger = logger(proxy) else { continue }
+            guard let i = frontendIndex[frontend.name], case let proxy = config.proxies[i] else { continue }
+            frontend.connectionErrors = ConnectionErrorLog(logger: logger(proxy), dontLogNull: proxy.dontLogNull)
+            guard let logger = frontend.connectionErrors.logger else { continue }
             let source: String?
             if let custom = proxy.logFormat {
                 source = custom
             } else if proxy.httpLog, proxy.mode == .http {
-                source = proxy.httpLogCLF ? LogFormat.httpLogCLFFormat : LogFormat.httpLogFormat
+                source = proxy.httpsLog ? LogFormat.httpsLogFormat
+                    : proxy.httpLogCLF ? LogFormat.httpLogCLFFormat : LogFormat.httpLogFormat
             } else if proxy.tcpLog || proxy.httpLog {
                 // HAProxy falls back to tcplog for `option httplog` outside http mode.
                 source = LogFormat.tcpLogFormat

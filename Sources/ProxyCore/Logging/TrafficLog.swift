@@ -34,6 +34,8 @@ struct SessionLogRecord {
     var requestLine: ByteBuffer?
     var client: SocketAddress?
     var local: SocketAddress?
+    /// The client connection's TLS, nil when plain (see `TrafficLog.tlsFacts`).
+    var tls: TLSLogFacts?
     /// The session's own server connection is still counted when the line is written:
     /// left out of `%bc`/`%sc`, as HAProxy counts after releasing it.
     var holdsServerSlot = false
@@ -47,8 +49,9 @@ struct SessionLogRecord {
 
     /// Starts the record of the next request on a kept-alive connection.
     mutating func nextRequest() {
-        let client = self.client, local = self.local
+        let client = self.client, local = self.local, tls = self.tls
         self = SessionLogRecord(client: client, local: local)
+        self.tls = tls
     }
 
     mutating func terminate(_ cause: Character, _ state: Character) {
@@ -98,6 +101,7 @@ public final class TrafficLog: @unchecked Sendable {
     let frontend: RuntimeFrontend
     let globalGate: AdmissionGate
     let isHTTP: Bool
+    let needsTLSDetails: Bool
 
     init(logger: ProxyLogger, format: LogFormat, connectLineOnly: Bool, dontLogNull: Bool,
          frontend: RuntimeFrontend, globalGate: AdmissionGate) {
@@ -108,6 +112,13 @@ public final class TrafficLog: @unchecked Sendable {
         self.frontend = frontend
         self.globalGate = globalGate
         self.isHTTP = frontend.mode == .http
+        self.needsTLSDetails = format.usesTLSDetails
+    }
+
+    /// The TLS facts of a client channel for its records: nil when plain; texts only when
+    /// the format writes them.
+    func tlsFacts(of channel: Channel) -> TLSLogFacts? {
+        TLSHandler.find(in: channel).map { TLSLogFacts(handler: $0, details: needsTLSDetails) }
     }
 
     /// `Connect from 10.0.1.2:33312 to 10.0.3.31:8012 (www/HTTP)`, at accept, for proxies
@@ -186,7 +197,10 @@ public final class TrafficLog: @unchecked Sendable {
                 case .trg, .T: appendDate(&line, variable == .T ? r.accept : (r.requestWall ?? r.accept), gmt: true, milliseconds: false)
                 case .trl, .Tl: appendDate(&line, variable == .Tl ? r.accept : (r.requestWall ?? r.accept), gmt: false, milliseconds: false)
                 case .ms: line.appendPadded(r.accept.microseconds / 1000, width: 3)
-                case .ft: line.append(frontend.name)
+                case .ft:
+                    // HAProxy marks a connection that came over TLS with `~`.
+                    line.append(frontend.name)
+                    if r.tls != nil { line.append("~") }
                 case .f: line.append(frontend.name)
                 case .b: line.append(r.backend?.name ?? frontend.name)
                 case .s: line.append(r.server?.name ?? "<NOSRV>")
@@ -232,11 +246,16 @@ public final class TrafficLog: @unchecked Sendable {
                     }
                 case .HM, .HU, .HP, .HQ, .HV:
                     appendRequestPart(&line, r.requestLine, variable)
+                case .sslv: line.append(r.tls?.version ?? "-")
+                case .sslc: line.append(r.tls?.cipher ?? "-")
                 case .ID, .rt, .lc, .unsupported:
                     line.append("-")
                 }
                 if quoted { line.append(UInt8(ascii: "\"")) }
                 if line.count != before { lastWasSpace = false }
+            case .fetch(let fetch, let hex, let quoted):
+                LogFetch.append(fetch.value(r.tls), hex: hex, quoted: quoted, to: &line)
+                lastWasSpace = false
             }
         }
     }

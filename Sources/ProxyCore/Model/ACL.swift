@@ -28,6 +28,9 @@ public enum SampleFetch: Sendable, Hashable {
     case sslFrontend
     /// `ssl_fc_sni` / `req.ssl_sni`.
     case sslSNI
+    /// `req.ssl_hello_type` / `req_ssl_hello_type`: the type of the TLS handshake message
+    /// the client's first bytes hold (1: a ClientHello), peeked in `mode tcp`.
+    case sslHelloType
     /// `always_true` / `always_false`.
     case alwaysTrue
     case alwaysFalse

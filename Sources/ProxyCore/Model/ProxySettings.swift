@@ -208,6 +208,9 @@ public struct ProxySettings: Sendable, Equatable {
     public var httpLog: Bool
     /// `option httplog clf`.
     public var httpLogCLF: Bool
+    /// `option httpslog`: the httplog format followed by the client connection's TLS facts
+    /// (`httpLog` is set too, so what applies to httplog applies to it).
+    public var httpsLog: Bool
     public var tcpLog: Bool
     public var logHealthChecks: Bool
     /// `log-format` string (raw) if set.
@@ -269,6 +272,7 @@ public struct ProxySettings: Sendable, Equatable {
         dontLogNull = false
         httpLog = false
         httpLogCLF = false
+        httpsLog = false
         tcpLog = false
         logHealthChecks = false
         logFormat = nil

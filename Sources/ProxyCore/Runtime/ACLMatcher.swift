@@ -84,6 +84,10 @@ struct CompiledCriterion {
         case .sslSNI:
             guard let name = facts.connection.tlsServerName else { return false }
             return name.withUnsafeBytes { matches($0) }
+        case .sslHelloType:
+            // No sample (no fetch) when the bytes were not a whole handshake message.
+            guard let type = facts.connection.tlsHelloType else { return false }
+            return matchesInteger(type)
         }
     }
 

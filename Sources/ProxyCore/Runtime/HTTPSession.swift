@@ -116,6 +116,7 @@ final class HTTPSession: ChannelInboundHandler {
         connectionFacts = ConnectionFacts(channel: context.channel)
         if let trafficLog = frontend.trafficLog {
             log = SessionLogRecord(client: context.channel.remoteAddress, local: context.channel.localAddress)
+            log?.tls = trafficLog.tlsFacts(of: context.channel)
             trafficLog.connected(client: log?.client, local: log?.local)
         }
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }
@@ -374,6 +375,10 @@ final class HTTPSession: ChannelInboundHandler {
         }
         requestRewrite = rewrite
 
+        // TLS (issue 5): what a server's `sni req.hdr(…)`/`ssl_fc_sni` reads, taken while
+        // the head is still in `buffer`.
+        serverNames = backend.dynamicServerName ? serverNameInputs(buffer, backend) : ServerNameInputs()
+
         // The request head leaves `inbound`; what follows is body or the next request.
         let headBytes = buffer.readSlice(length: head.headLength)!
         inbound = buffer
@@ -398,12 +403,40 @@ final class HTTPSession: ChannelInboundHandler {
     /// reallocates it).
     private var pendingHead: (bytes: ByteBuffer, head: HTTPRequestHead)?
 
+    /// The inputs of this request for dynamic `sni` expressions (TLS, issue 5).
+    private var serverNames = ServerNameInputs()
+
+    private func serverNameInputs(_ buffer: ByteBuffer, _ backend: RuntimeBackend) -> ServerNameInputs {
+        var inputs = ServerNameInputs()
+        inputs.frontendServerName = connectionFacts?.tlsServerName.map { String(decoding: $0, as: UTF8.self) }
+        let headers = requestParser.headers
+        buffer.withUnsafeReadableBytes { bytes in
+            for name in backend.serverNameHeaders {
+                var last: String?  // a sample expression reads the last occurrence
+                _ = RequestFacts.forEachValue(of: Array(name.utf8), in: bytes, headers: headers, split: false) {
+                    last = String(decoding: $0, as: UTF8.self)
+                    return false
+                }
+                inputs.headers[name] = last
+            }
+        }
+        return inputs
+    }
+
+    /// The SNI a connection to `server` announces for this request, when it depends on
+    /// the request (nil otherwise: every connection to the server is alike).
+    private func dynamicServerName(_ server: RuntimeServer, _ backend: RuntimeBackend) -> String? {
+        guard backend.dynamicServerName else { return nil }
+        return serverNames.evaluate(server.tls?.serverNameExpression)
+    }
+
     /// `allowPool`: HAProxy's `http-reuse safe` lets only a client's later requests use
     /// another session's idle connection.
     private func acquireConnection(allowPool: Bool) {
         guard let backend else { return }
         let server = chosenServer
-        if allowPool, let server, let pooled = loop.takeIdle(backend: backend.index, server: server.index) {
+        if allowPool, let server, let pooled = loop.takeIdle(backend: backend.index, server: server.index,
+                                                             serverName: dynamicServerName(server, backend)) {
             times.serverAssigned = .now()
             times.connected = times.serverAssigned
             if log != nil { log!.connectedAt = log!.connectStart }
@@ -414,7 +447,7 @@ final class HTTPSession: ChannelInboundHandler {
             return
         }
         let connector = ServerConnector(
-            backend: backend, loop: loop,
+            backend: backend, loop: loop, serverNames: serverNames,
             makeHandler: { [self] _ in
                 let side = HTTPServerSide(loop: loop)
                 pendingServerSide = side
@@ -444,7 +477,8 @@ final class HTTPSession: ChannelInboundHandler {
             pendingHead = nil
             sendError(503, close: !clientKeepAlive || requestHasBody)
         case .success(let (channel, server)):
-            let connection = ServerConnection(channel: channel, server: server, backendIndex: backend.index)
+            let connection = ServerConnection(channel: channel, server: server, backendIndex: backend.index,
+                                              serverName: dynamicServerName(server, backend))
             pendingServerSide?.connection = connection
             pendingServerSide = nil
             useConnection(connection, reused: false)

@@ -100,7 +100,8 @@ public final class ProxyRuntime: @unchecked Sendable {
                     // TLS (issue 5): the session sees channelActive once the handshake is done.
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(
-                            tls.makeHandler(handshakeTimeout: frontend.timeouts.client))
+                            tls.makeHandler(handshakeTimeout: frontend.timeouts.client,
+                                            errors: frontend.connectionErrors))
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         makeSession(frontend: frontend, counters: counters))

@@ -102,6 +102,8 @@ struct ConnectionFacts {
     /// name of its handshake or of a ClientHello peeked in `mode tcp` (`ssl_fc_sni`, `req.ssl_sni`).
     var isTLS = false
     var tlsServerName: [UInt8]? = nil
+    /// The handshake message type of a ClientHello peeked in `mode tcp` (`req.ssl_hello_type`).
+    var tlsHelloType: Int? = nil
 
     init(channel: Channel) {
         if let remote = channel.remoteAddress {

@@ -27,6 +27,10 @@ public final class RuntimeBackend: @unchecked Sendable {
     /// `http-request` / `http-response` rules of the backend, set once at build time.
     var requestRules: [CompiledRule] = []
     var responseRules: [CompiledRule] = []
+    /// TLS (issue 5): some server's `sni` reads the request or the client connection; the
+    /// headers it reads (lower case). Set by TLSSetup.
+    var dynamicServerName = false
+    var serverNameHeaders: [String] = []
 
     public init(name: String, index: Int, mode: ProxyMode, servers: [RuntimeServer],
                 timeouts: BackendTimeouts, retries: Int, redispatch: Bool,
@@ -115,6 +119,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     /// Traffic logs (Logging/TrafficLog); nil when this frontend does not log, and then
     /// sessions keep no log record at all.
     var trafficLog: TrafficLog?
+    /// Where failed TLS handshakes are written (TLS/TLSStatistics); set with the logs.
+    var connectionErrors = ConnectionErrorLog()
     /// TLS (issue 5): `mode tcp` content inspection (`tcp-request inspect-delay`, content
     /// rules, `use_backend` with `req.ssl_sni`); nil = straight to the default backend.
     var tcpInspection: TCPInspection?

@@ -11,11 +11,14 @@ final class ServerConnection {
     var isPooled = false
     /// When it last went idle, for purging.
     var idleSince: NIODeadline = .now()
+    /// The SNI it announced (TLS): a request whose `sni` gives another name may not use it.
+    let serverName: String?
 
-    init(channel: Channel, server: RuntimeServer, backendIndex: Int) {
+    init(channel: Channel, server: RuntimeServer, backendIndex: Int, serverName: String? = nil) {
         self.channel = channel
         self.server = server
         self.backendIndex = backendIndex
+        self.serverName = serverName
     }
 }
 
@@ -72,9 +75,12 @@ final class HTTPServerSide: ChannelInboundHandler {
 }
 
 extension LoopState {
-    /// An idle connection to `server`, if the pool has one.
-    func takeIdle(backend: Int, server: Int) -> ServerConnection? {
-        while let connection = idleConnections[backend][server].popLast() {
+    /// An idle connection to `server` that announced `serverName`, if the pool has one.
+    func takeIdle(backend: Int, server: Int, serverName: String? = nil) -> ServerConnection? {
+        // Most recent first; a connection made for another SNI stays for its own requests.
+        // (In place: the usual case takes the last one.)
+        while let index = idleConnections[backend][server].lastIndex(where: { $0.serverName == serverName }) {
+            let connection = idleConnections[backend][server].remove(at: index)
             connection.isPooled = false
             if connection.channel.isActive { return connection }
         }

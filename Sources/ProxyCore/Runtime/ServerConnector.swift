@@ -25,6 +25,8 @@ final class ServerConnector {
     private let loop: LoopState
     private let makeHandler: HandlerFactory
     private let completion: Completion
+    /// What a server's dynamic `sni` reads (TLS), from the request being served.
+    private let serverNames: ServerNameInputs
     /// Attempts that failed so far (read by traffic logs as HAProxy's retries `%rc`).
     private(set) var attempt = 0
     /// When a server was first given to this connection, after the queue if it waited
@@ -35,8 +37,9 @@ final class ServerConnector {
 
     static let turnAround: TimeAmount = .seconds(1)
 
-    init(backend: RuntimeBackend, loop: LoopState, makeHandler: @escaping HandlerFactory,
-         completion: @escaping Completion) {
+    init(backend: RuntimeBackend, loop: LoopState, serverNames: ServerNameInputs = ServerNameInputs(),
+         makeHandler: @escaping HandlerFactory, completion: @escaping Completion) {
+        self.serverNames = serverNames
         self.backend = backend
         self.loop = loop
         self.makeHandler = makeHandler
@@ -131,12 +134,13 @@ final class ServerConnector {
         // TCP_NODELAY is ClientBootstrap's default; the rest is set in the initializer
         // (ConnectionSetup: cheaper than NIO's per-option futures).
         var bootstrap = ClientBootstrap(group: loop.eventLoop)
-            .channelInitializer { [makeHandler, backend] channel in
+            .channelInitializer { [makeHandler, backend, serverNames] channel in
                 ConnectionSetup.initialize(channel) {
                     // TLS (issue 5): `server … ssl` encrypts below the session's handler.
                     if let tls = server.tls {
                         try channel.pipeline.syncOperations.addHandler(
-                            tls.makeHandler(handshakeTimeout: backend.timeouts.connect))
+                            tls.makeHandler(handshakeTimeout: backend.timeouts.connect,
+                                            serverName: serverNames.evaluate(tls.serverNameExpression)))
                     }
                     try channel.pipeline.syncOperations.addHandler(makeHandler(server))
                 }

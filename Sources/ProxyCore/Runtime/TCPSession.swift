@@ -69,6 +69,7 @@ final class TCPSession: ChannelInboundHandler {
         let loop = loopStates.state(for: context.eventLoop)
         if let trafficLog = frontend.trafficLog {
             log = SessionLogRecord(client: context.channel.remoteAddress, local: context.channel.localAddress)
+            log?.tls = trafficLog.tlsFacts(of: context.channel)
             log?.backend = backend
             log?.connectStart = .now()
             trafficLog.connected(client: log?.client, local: log?.local)
@@ -87,8 +88,13 @@ final class TCPSession: ChannelInboundHandler {
         } else {
             preferred = nil
         }
+        // TLS (issue 5): `sni ssl_fc_sni` passes the client's SNI on (no request in tcp).
+        var serverNames = ServerNameInputs()
+        if backend.dynamicServerName, let tls = TLSHandler.find(in: context.channel) {
+            serverNames.frontendServerName = tls.serverName
+        }
         let connector = ServerConnector(
-            backend: backend, loop: loop,
+            backend: backend, loop: loop, serverNames: serverNames,
             makeHandler: { [self] _ in TCPServerSide(session: self) },
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector

@@ -81,10 +81,6 @@ public enum ShowInfo {
     static let releaseDate = "2026/11/25"
 
     /// The values, by key; a key without a value is not printed (as HAProxy skips empty ones).
-    static func percent(_ part: Int, of whole: Int) -> Int {
-        whole > 0 ? part * 100 / whole : 0
-    }
-
     static func values(_ context: StatsContext) -> [String: StatValue] {
         let uptime = context.uptimeSeconds
         let threads = context.runtime.group.makeIterator().reduce(0) { count, _ in count + 1 }
@@ -129,8 +125,14 @@ public enum ShowInfo {
             // TLS (TLS/TLSStatistics): connections over TLS, both sides, as HAProxy counts.
             "CurrSslConns": .number(TLSStatistics.currentConnections.current),
             "CumSslConns": .number(TLSStatistics.totalConnections.current),
-            "SslFrontendSessionReuse_pct": .number(Self.percent(TLSStatistics.frontendResumed.current,
-                                                                of: TLSStatistics.frontendHandshakes.current)),
+            "SslRate": .number(TLSStatistics.frontendConnectionRate.perSecond),
+            "MaxSslRate": .number(TLSStatistics.frontendConnectionRate.maximum.current),
+            "SslFrontendKeyRate": .number(TLSStatistics.frontendKeyRate.perSecond),
+            "SslFrontendMaxKeyRate": .number(TLSStatistics.frontendKeyRate.maximum.current),
+            "SslFrontendSessionReuse_pct": .number(TLSStatistics.frontendReusePercent),
+            "SslBackendKeyRate": .number(TLSStatistics.backendKeyRate.perSecond),
+            "SslBackendMaxKeyRate": .number(TLSStatistics.backendKeyRate.maximum.current),
+            // `SslRateLimit` (maxsslrate), `MaxSslConns` (maxsslconn): not supported, 0 as unset.
         ]
         if let description = context.configuration.global.description {
             values["description"] = .string(description)

@@ -131,8 +131,9 @@ final class TCPContentInspector: ChannelDuplexHandler, RemovableChannelHandler {
         timer?.cancel()
         timer = nil
         var connection = ConnectionFacts(channel: context.channel)
-        if case .hello(_, let name) = verdict {
+        if case .hello(let type, let name) = verdict {
             connection.tlsServerName = name.map { Array($0.utf8) }
+            connection.tlsHelloType = Int(type)
         }
         let facts = RequestFacts(bytes: UnsafeRawBufferPointer(start: nil, count: 0), head: HTTPRequestHead(),
                                  headers: [], connection: connection)

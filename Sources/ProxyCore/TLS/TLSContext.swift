@@ -60,16 +60,28 @@ public final class TLSServerContext: @unchecked Sendable {
     private var excluded: [String: [OpaquePointer]] = [:]
     private var contexts: [OpaquePointer] = []
     private let strictSNI: Bool
-    private var alpnWire: [UInt8]
+    /// The ALPN protocols of each context (crt-list lines may have their own).
+    private var alpnWires: [OpaquePointer: [UInt8]] = [:]
+    /// What a connection must take from a context SNI moves it to, when some crt-list
+    /// line has options (nil: every context has the bind's settings).
+    private var adoptions: [OpaquePointer: Adoption]?
+
+    /// The per-connection settings OpenSSL does not carry over in SSL_set_SSL_CTX.
+    private struct Adoption {
+        var ciphers: String?
+        var cipherSuites: String?
+        var curves: String?
+    }
     /// Where connections log (`frontend/bind`).
     let label: String
     /// Start-up warnings (an expired certificate, an ALPN name proxyd cannot speak).
     public private(set) var warnings: [String] = []
 
-    /// `certificates`: files, each with its SNI filters (empty = the certificate's own names).
+    /// `certificates`: files, each with its SNI filters (empty = the certificate's own names)
+    /// and its crt-list options.
     struct Settings {
         var common: TLSCommonSettings
-        var certificates: [(path: String, filters: [String])]
+        var certificates: [CertificateEntry]
         var caFile: String?
         var crlFile: String?
         var verify: String
@@ -79,25 +91,47 @@ public final class TLSServerContext: @unchecked Sendable {
         var sessionIDContext: String
         /// `tls-ticket-keys`: keys decoded from the file (48 or 80 bytes each).
         var ticketKeys: [[UInt8]] = []
+        /// `no-ca-names` (crt-list lines only).
+        var noCANames = false
+
+        /// The settings of one certificate: the bind's, with its crt-list line's options.
+        func applying(_ o: CertificateOptions) -> Settings {
+            var s = self
+            if let v = o.versions { s.common.versions = v }
+            if let c = o.ciphers { s.common.ciphers = c }
+            if let c = o.cipherSuites { s.common.cipherSuites = c }
+            if let c = o.curves { s.common.curves = c }
+            if let a = o.alpn { s.alpn = a }
+            if let v = o.verify { s.verify = v }
+            if let f = o.caFile { s.caFile = f }
+            if let f = o.crlFile { s.crlFile = f }
+            s.noCANames = o.noCANames
+            return s
+        }
     }
 
     init(_ settings: Settings, label: String) throws {
         self.label = label
         self.strictSNI = settings.strictSNI
-        self.alpnWire = try ALPN.wire(settings.alpn)
         guard !settings.certificates.isEmpty else {
             throw TLSConfigurationError("no certificate: 'ssl' needs 'crt' (a PEM file or a directory)")
         }
         var first: OpaquePointer? = nil
-        for (path, filters) in settings.certificates {
+        var adoptions: [OpaquePointer: Adoption] = [:]
+        for entry in settings.certificates {
+            let (path, filters) = (entry.path, entry.filters)
             let certificate = try TLSCertificate(path: path)
             if certificate.isExpired {
                 warnings.append("certificate in '\(path)' has expired.")
             }
-            let ctx = try makeSSLContext(server: true, settings.common)
+            let own = settings.applying(entry.options)
+            let ctx = try makeSSLContext(server: true, own.common)
             contexts.append(ctx)
             try certificate.install(on: ctx)
-            try Self.configure(ctx, settings)
+            try Self.configure(ctx, own)
+            alpnWires[ctx] = try ALPN.wire(own.alpn)
+            adoptions[ctx] = Adoption(ciphers: own.common.ciphers, cipherSuites: own.common.cipherSuites,
+                                      curves: own.common.curves)
             if first == nil { first = ctx }
             let positive = filters.filter { !$0.hasPrefix("!") }.map { $0.lowercased() }
             let negative = filters.filter { $0.hasPrefix("!") }.map { String($0.dropFirst()).lowercased() }
@@ -112,13 +146,19 @@ public final class TLSServerContext: @unchecked Sendable {
             }
         }
         defaultContext = first!
+        if settings.certificates.contains(where: { !$0.options.isEmpty }) { self.adoptions = adoptions }
         let me = Unmanaged.passUnretained(self).toOpaque()
         for ctx in contexts {
             _ = proxyd_SSL_CTX_set_tlsext_servername_callback(ctx, serverNameCallback)
             _ = proxyd_SSL_CTX_set_tlsext_servername_arg(ctx, me)
-            if !alpnWire.isEmpty {
+            if alpnWires[ctx]?.isEmpty == false {
                 SSL_CTX_set_alpn_select_cb(ctx, alpnSelectCallback, me)
             }
+        }
+        // With crt-list options, the certificate is chosen before the version and the
+        // ciphers are (OpenSSL's client-hello callback runs first; the SNI callback after).
+        if self.adoptions != nil {
+            SSL_CTX_set_client_hello_cb(defaultContext, clientHelloCallback, me)
         }
         if !settings.ticketKeys.isEmpty {
             // HAProxy's rule: every key decrypts, the penultimate one encrypts, so that a
@@ -155,7 +195,7 @@ public final class TLSServerContext: @unchecked Sendable {
                 ERR_clear_error()
                 throw TLSConfigurationError("unable to load CA file '\(ca)'.")
             }
-            if let names = SSL_load_client_CA_file(ca) { SSL_CTX_set_client_CA_list(ctx, names) }
+            if !settings.noCANames, let names = SSL_load_client_CA_file(ca) { SSL_CTX_set_client_CA_list(ctx, names) }
             ERR_clear_error()
         }
         if let crl = settings.crlFile {
@@ -193,10 +233,47 @@ public final class TLSServerContext: @unchecked Sendable {
         return nil
     }
 
-    fileprivate func selectALPN(_ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+    /// Client-hello callback (only with crt-list options): moves the connection to the
+    /// context its SNI names and gives it that context's verification, CA names, versions,
+    /// ciphers and groups, which SSL_set_SSL_CTX alone leaves as they were.
+    fileprivate func clientHello(_ ssl: OpaquePointer?) -> Int32 {
+        guard let ssl, let adoptions else { return SSL_CLIENT_HELLO_SUCCESS }
+        var data: UnsafePointer<UInt8>? = nil
+        var length = 0
+        guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_server_name), &data, &length) == 1,
+              let data, let name = Self.hostName(UnsafeBufferPointer(start: data, count: length)),
+              let ctx = context(forServerName: name), ctx != defaultContext, let adoption = adoptions[ctx] else {
+            return SSL_CLIENT_HELLO_SUCCESS
+        }
+        _ = SSL_set_SSL_CTX(ssl, ctx)
+        SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), nil)
+        SSL_set_client_CA_list(ssl, SSL_CTX_get_client_CA_list(ctx).flatMap { SSL_dup_CA_list($0) })
+        proxyd_SSL_adopt_versions(ssl, ctx)
+        // Nil: OpenSSL's defaults, which the first context may not have.
+        _ = SSL_set_cipher_list(ssl, adoption.ciphers ?? "DEFAULT")
+        _ = SSL_set_ciphersuites(ssl, adoption.cipherSuites ?? "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256")
+        if let curves = adoption.curves { _ = proxyd_SSL_set1_groups_list(ssl, curves) }
+        ERR_clear_error()
+        return SSL_CLIENT_HELLO_SUCCESS
+    }
+
+    /// The host name of a server_name extension's body (list length, type 0, length, name).
+    static func hostName(_ body: UnsafeBufferPointer<UInt8>) -> String? {
+        guard body.count >= 5, body[2] == 0 else { return nil }
+        let length = Int(body[3]) << 8 | Int(body[4])
+        guard body.count >= 5 + length, length > 0 else { return nil }
+        return String(decoding: body[5..<(5 + length)], as: UTF8.self)
+    }
+
+    fileprivate func selectALPN(_ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
                                 _ outLength: UnsafeMutablePointer<UInt8>?,
                                 _ offered: UnsafePointer<UInt8>?, _ offeredLength: UInt32) -> Int32 {
-        alpnWire.withUnsafeBufferPointer { ours -> Int32 in
+        // The protocols of the context the connection is on now (SNI may have moved it).
+        let current = ssl.flatMap { SSL_get_SSL_CTX($0) } ?? defaultContext
+        guard let wire = alpnWires[current] ?? alpnWires[defaultContext], !wire.isEmpty else {
+            return SSL_TLSEXT_ERR_NOACK
+        }
+        return wire.withUnsafeBufferPointer { ours -> Int32 in
             var selected: UnsafeMutablePointer<UInt8>? = nil
             var length: UInt8 = 0
             let rc = SSL_select_next_proto(&selected, &length, ours.baseAddress, UInt32(ours.count),
@@ -240,7 +317,13 @@ private func alpnSelectCallback(_ ssl: OpaquePointer?, _ out: UnsafeMutablePoint
                                 _ offeredLength: UInt32, _ arg: UnsafeMutableRawPointer?) -> Int32 {
     guard let arg else { return SSL_TLSEXT_ERR_NOACK }
     return Unmanaged<TLSServerContext>.fromOpaque(arg).takeUnretainedValue()
-        .selectALPN(out, outLength, offered, offeredLength)
+        .selectALPN(ssl, out, outLength, offered, offeredLength)
+}
+
+private func clientHelloCallback(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?,
+                                 _ arg: UnsafeMutableRawPointer?) -> Int32 {
+    guard let arg else { return SSL_CLIENT_HELLO_SUCCESS }
+    return Unmanaged<TLSServerContext>.fromOpaque(arg).takeUnretainedValue().clientHello(ssl)
 }
 
 /// The client side of a `server … ssl`: one SSL_CTX per server line, with the server's
@@ -248,12 +331,19 @@ private func alpnSelectCallback(_ ssl: OpaquePointer?, _ out: UnsafeMutablePoint
 /// (HAProxy's `ssl-reuse`), so that reconnecting to a server is a short handshake.
 public final class TLSClientContext: @unchecked Sendable {
     let context: OpaquePointer
+    /// `sni …`: a fixed name, or one read from each request (ServerNameExpression).
+    let serverNameExpression: ServerNameExpression?
     /// A fixed SNI (`sni str(NAME)`), sent on every connection.
-    let serverName: String?
+    var serverName: String? { serverNameExpression?.fixedName }
+    /// `verify required`, and the name to check when no SNI is sent (`verifyhost`).
+    private let verifies: Bool
+    private let verifyHost: String?
     /// Where connections log (`backend/server`).
     let label: String
     public private(set) var warnings: [String] = []
-    private let lastSession = NIOLockedValueBox<OpaquePointer?>(nil)
+    /// The server's last session and the SNI it was made for: offered again only to a
+    /// connection announcing the same name (HAProxy's rule too).
+    private let lastSession = NIOLockedValueBox<(name: String?, session: OpaquePointer)?>(nil)
 
     struct Settings {
         var common: TLSCommonSettings
@@ -262,13 +352,15 @@ public final class TLSClientContext: @unchecked Sendable {
         var crlFile: String?
         var verify: Bool
         var verifyHost: String?
-        var serverName: String?
+        var serverName: ServerNameExpression?
         var alpn: [String]
     }
 
     init(_ settings: Settings, label: String) throws {
         self.label = label
-        self.serverName = settings.serverName
+        self.serverNameExpression = settings.serverName
+        self.verifies = settings.verify
+        self.verifyHost = settings.verifyHost
         let ctx = try makeSSLContext(server: false, settings.common)
         context = ctx
         if let path = settings.certificate {
@@ -293,12 +385,8 @@ public final class TLSClientContext: @unchecked Sendable {
             guard settings.caFile != nil else {
                 throw TLSConfigurationError("verify is enabled by default but no CA file specified. If you're running on a LAN where you're certain to trust the server's certificate, please set an explicit 'verify none' statement on the 'server' line, or use 'ssl-server-verify none' in the global section to disable server-side verifications by default.")
             }
+            // The name checked is set per connection (`prepare`): it may be the request's.
             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nil)
-            // The name checked: verifyhost, else the SNI sent (HAProxy's rule).
-            if let host = settings.verifyHost ?? settings.serverName,
-               let param = SSL_CTX_get0_param(ctx) {
-                _ = X509_VERIFY_PARAM_set1_host(param, host, 0)
-            }
         } else {
             SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
         }
@@ -316,14 +404,17 @@ public final class TLSClientContext: @unchecked Sendable {
 
     deinit {
         SSL_CTX_free(context)
-        lastSession.withLockedValue { if let s = $0 { SSL_SESSION_free(s) } }
+        lastSession.withLockedValue { if let s = $0 { SSL_SESSION_free(s.session) } }
     }
 
-    /// Starts a connection with the last session to this server, if any.
+    /// Starts a connection: its SNI, the name its certificate must carry (HAProxy checks
+    /// the SNI sent, else `verifyhost`, else no name), and the last session to this
+    /// server if it was made for the same SNI.
     func prepare(_ ssl: OpaquePointer, serverName: String?) {
         if let name = serverName { _ = proxyd_SSL_set_tlsext_host_name(ssl, name) }
-        lastSession.withLockedValue { session in
-            if let session { _ = SSL_set_session(ssl, session) }
+        if verifies, let host = serverName ?? verifyHost { _ = SSL_set1_host(ssl, host) }
+        lastSession.withLockedValue { last in
+            if let last, last.name == serverName { _ = SSL_set_session(ssl, last.session) }
         }
     }
 
@@ -334,10 +425,10 @@ public final class TLSClientContext: @unchecked Sendable {
     }
 
     /// A new session from the server: keep it (we own the reference) for the next connection.
-    fileprivate func remember(_ session: OpaquePointer) {
+    fileprivate func remember(_ session: OpaquePointer, name: String?) {
         let old = lastSession.withLockedValue { value -> OpaquePointer? in
-            let old = value
-            value = session
+            let old = value?.session
+            value = (name, session)
             return old
         }
         if let old { SSL_SESSION_free(old) }
@@ -347,6 +438,7 @@ public final class TLSClientContext: @unchecked Sendable {
 private func clientNewSessionCallback(_ ssl: OpaquePointer?, _ session: OpaquePointer?) -> Int32 {
     guard let ssl, let session, let ctx = SSL_get_SSL_CTX(ssl),
           let owner = proxyd_SSL_CTX_get_app_data(ctx) else { return 0 }
-    Unmanaged<TLSClientContext>.fromOpaque(owner).takeUnretainedValue().remember(session)
+    let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name).map { String(cString: $0) }
+    Unmanaged<TLSClientContext>.fromOpaque(owner).takeUnretainedValue().remember(session, name: name)
     return 1
 }

@@ -51,7 +51,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias OutboundOut = ByteBuffer
 
     enum Role {
-        case server(TLSServerContext)
+        case server(TLSServerContext, errors: ConnectionErrorLog)
         case client(TLSClientContext, serverName: String?)
     }
 
@@ -73,14 +73,20 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var socketInputClosed = false
     private var inputClosedFired = false
     private var closeNotifySent = false
+    /// The socket failed (a reset): nothing more can be sent, close_notify included. Without
+    /// this, every client that resets after its handshake (s_time, scanners) cost a write
+    /// that fails (EPIPE) and one more error through the pipeline; HAProxy writes nothing.
+    private var socketFailed = false
     /// The handshake completed: the handler behind this one knows the connection (server
     /// role: it got channelActive; client role: the connector handed it the channel).
     /// Before, a failure is this handler's alone: nothing behind it hears of it.
     private var upstreamOpen = false
-    private var receivedBytes = 0
     private var timer: Scheduled<Void>?
     private var counted = false
     private var failure: TLSHandshakeError?
+    /// The client's address, kept at start for the error line: NIO forgets it once the
+    /// socket is closed, as after a reset.
+    private var peer: SocketAddress?
 
     /// Writes, flush and half-close asked before the handshake completed (client role).
     private var pendingWrites: [(ByteBuffer, EventLoopPromise<Void>?)] = []
@@ -132,6 +138,15 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         return String(cString: name)
     }
 
+    /// The oldest OpenSSL error this connection met, 0 if none (`ssl_fc_err`): kept from
+    /// the error queue before it is emptied, as HAProxy keeps the first error stack's.
+    public private(set) var errorCode: UInt = 0
+
+    /// Notes the error queue's oldest error, once per connection.
+    private func noteError() {
+        if errorCode == 0 { errorCode = ERR_peek_error() }
+    }
+
     /// The handshake reused a session (a resumption).
     public var sessionReused: Bool { ssl.map { SSL_session_reused($0) == 1 } ?? false }
 
@@ -166,7 +181,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard state == .idle else { return }
         let ctx: OpaquePointer
         switch role {
-        case .server(let server): ctx = server.defaultContext
+        case .server(let server, _): ctx = server.defaultContext
         case .client(let client, _): ctx = client.context
         }
         guard let ssl = SSL_new(ctx), let rbio = BIO_new(BIO_s_mem()), let wbio = BIO_new(BIO_s_mem()) else {
@@ -182,6 +197,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         counted = true
         TLSStatistics.currentConnections.increment()
         TLSStatistics.totalConnections.increment()
+        if case .server = role { TLSStatistics.frontendConnectionRate.tick() }
         if let handshakeTimeout {
             timer = context.eventLoop.scheduleTask(in: handshakeTimeout) { [weak self] in
                 guard let self, self.state == .handshaking, let context = self.context else { return }
@@ -190,6 +206,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch role {
         case .server:
+            peer = context.channel.remoteAddress
             SSL_set_accept_state(ssl)
         case .client(let client, let serverName):
             SSL_set_connect_state(ssl)
@@ -239,6 +256,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         let verify = SSL_get_verify_result(ssl)
+        noteError()
         let reason = OpenSSL.firstReason()
         if verify != X509_V_OK, let text = X509_verify_cert_error_string(verify) {
             fail(context, .certificateNotTrusted(reason: String(cString: text)))
@@ -256,7 +274,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch role {
         case .server:
             TLSStatistics.frontendHandshakes.increment()
-            if sessionReused { TLSStatistics.frontendResumed.increment() }
+            if sessionReused { TLSStatistics.frontendResumed.increment() } else { TLSStatistics.frontendKeyRate.tick() }
             handshakeSettled = true
             handshakePromise?.succeed(())
             upstreamOpen = true
@@ -264,7 +282,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .client:
             upstreamOpen = true
             TLSStatistics.backendHandshakes.increment()
-            if sessionReused { TLSStatistics.backendResumed.increment() }
+            if sessionReused { TLSStatistics.backendResumed.increment() } else { TLSStatistics.backendKeyRate.tick() }
             let writes = pendingWrites
             pendingWrites = []
             for (buffer, promise) in writes { encrypt(context, buffer, promise: promise) }
@@ -295,9 +313,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         flushOutput(context)  // the alert, if OpenSSL wrote one
         ERR_clear_error()
         TLSStatistics.handshakeFailures.increment()
-        // Like HAProxy with `dontlognull`: a connection that sent nothing is not logged.
-        if case .server(let server) = role, receivedBytes > 0 {
-            TLSLog.connectionError(context.channel, label: server.label, error)
+        if case .server(let server, let errors) = role {
+            errors.write(client: peer, label: server.label, error)
         }
         finish(context)
         context.close(promise: nil)
@@ -308,7 +325,6 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         guard state == .handshaking || state == .open, let rbio else { return }
-        receivedBytes &+= buffer.readableBytes
         buffer.withUnsafeReadableBytes { bytes in
             _ = BIO_write(rbio, bytes.baseAddress, Int32(bytes.count))
         }
@@ -359,15 +375,23 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// A socket error or a close without FIN mid-handshake. HAProxy 2.6 calls a reset from
+    /// a client `SSL handshake failure` (its "Connection error" words never show there).
+    private var resetError: TLSHandshakeError {
+        if case .server = role { return .failure(reason: "connection reset") }
+        return .aborted
+    }
+
     public func channelInactive(context: ChannelHandlerContext) {
-        if state == .handshaking { fail(context, .aborted) }
+        if state == .handshaking { fail(context, resetError) }
         finish(context)
         if upstreamOpen { context.fireChannelInactive() }
     }
 
     public func errorCaught(context: ChannelHandlerContext, error: Error) {
+        socketFailed = true
         if state == .handshaking {
-            fail(context, .aborted)
+            fail(context, resetError)
             return
         }
         if upstreamOpen { context.fireErrorCaught(error) }
@@ -411,6 +435,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case SSL_ERROR_ZERO_RETURN:
             peerSentCloseNotify = true
         default:
+            noteError()
             let reason = OpenSSL.firstReason() ?? "error \(error)"
             if upstreamOpen { context.fireErrorCaught(TLSProtocolError(reason: reason)) }
             state = .closed
@@ -510,6 +535,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 SSL_write(ssl, bytes.baseAddress, Int32(bytes.count))
             }
             if rc <= 0 {
+                noteError()
                 let reason = OpenSSL.firstReason() ?? "write error"
                 promise?.fail(TLSProtocolError(reason: reason))
                 if upstreamOpen { context.fireErrorCaught(TLSProtocolError(reason: reason)) }
@@ -538,7 +564,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func sendCloseNotify(_ context: ChannelHandlerContext) {
-        guard let ssl, !closeNotifySent else { return }
+        guard let ssl, !closeNotifySent, !socketFailed else { return }
         closeNotifySent = true
         _ = SSL_shutdown(ssl)
         ERR_clear_error()
@@ -548,9 +574,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
 extension TLSServerContext {
     /// The handler for an accepted connection; `handshakeTimeout` is the frontend's
-    /// `timeout client`, as HAProxy applies it to the handshake.
-    public func makeHandler(handshakeTimeout: TimeAmount?) -> TLSHandler {
-        TLSHandler(role: .server(self), handshakeTimeout: handshakeTimeout)
+    /// `timeout client`, as HAProxy applies it to the handshake; a failed handshake is
+    /// written to `errors`.
+    public func makeHandler(handshakeTimeout: TimeAmount?, errors: ConnectionErrorLog = ConnectionErrorLog()) -> TLSHandler {
+        TLSHandler(role: .server(self, errors: errors), handshakeTimeout: handshakeTimeout)
     }
 }
 

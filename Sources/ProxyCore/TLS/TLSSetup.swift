@@ -23,18 +23,27 @@ enum TLSSetup {
                 curves: ssl.curves ?? ssl.ecdhe)
             common.tickets = !ssl.options.contains("no-tls-tickets")
             common.preferServerCiphers = !ssl.options.contains("prefer-client-ciphers")
-            var certificates: [(path: String, filters: [String])] = []
+            var certificates: [CertificateEntry] = []
             for path in ssl.certificates {
-                certificates += try certificateFiles(path).map { ($0, []) }
+                certificates += try certificateFiles(path).map { CertificateEntry(path: $0) }
             }
             for list in ssl.certificateLists {
-                certificates += try certificateList(list, base: global.crtBase)
+                certificates += try CertificateList.read(list, crtBase: global.crtBase, caBase: global.caBase)
             }
-            var alpn = ssl.alpn
             var warnings: [String] = []
-            if alpn.contains("h2") {
-                alpn.removeAll { $0 == "h2" }
+            func withoutH2(_ names: [String]) -> [String] {
+                guard names.contains("h2") else { return names }
                 warnings.append("\(prefix) : proxyd does not speak HTTP/2 yet: 'h2' is left out of 'alpn'.")
+                return names.filter { $0 != "h2" }
+            }
+            let alpn = withoutH2(ssl.alpn)
+            for i in certificates.indices {
+                if let names = certificates[i].options.alpn { certificates[i].options.alpn = withoutH2(names) }
+                let extra = certificates[i].options.versionOptions
+                if !extra.isEmpty {
+                    certificates[i].options.versions = try TLSVersion.range(options: ssl.options + extra,
+                                                                           defaultMinimum: defaultBindMinimum)
+                }
             }
             let settings = TLSServerContext.Settings(
                 common: common, certificates: certificates, caFile: ssl.caFile, crlFile: ssl.crlFile,
@@ -82,13 +91,9 @@ enum TLSSetup {
         }
     }
 
-    /// `sni str(NAME)` gives a fixed name. Other sample expressions need the request.
-    static func serverName(_ expression: String?) throws -> String? {
-        guard let expression else { return nil }
-        if expression.hasPrefix("str("), expression.hasSuffix(")") {
-            return String(expression.dropFirst(4).dropLast())
-        }
-        throw TLSConfigurationError("'sni \(expression)' : only 'sni str(NAME)' is supported by proxyd yet.")
+    /// `sni EXPR` (ServerNameExpression).
+    static func serverName(_ expression: String?) throws -> ServerNameExpression? {
+        try expression.map(ServerNameExpression.parse)
     }
 
     /// A `crt` path: a file, or every certificate file of a directory in name order
@@ -107,29 +112,6 @@ enum TLSSetup {
             throw TLSConfigurationError("no certificate found in directory '\(path)'.")
         }
         return files
-    }
-
-    /// A `crt-list` file: `PATH [[options]] [SNI filter…]` per line, `#` comments.
-    /// Per-line options in brackets are not supported yet and are refused.
-    static func certificateList(_ path: String, base: String?) throws -> [(path: String, filters: [String])] {
-        guard case let .success(bytes) = FileSystem.read(path) else {
-            throw TLSConfigurationError("failed to open crt-list file '\(path)'.")
-        }
-        var result: [(path: String, filters: [String])] = []
-        for (number, raw) in String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
-            guard let first = words.first else { continue }
-            if words.contains(where: { $0.hasPrefix("[") }) {
-                throw TLSConfigurationError("crt-list '\(path)' line \(number + 1): per-certificate options in brackets are not supported by proxyd yet.")
-            }
-            let file = first.hasPrefix("/") || base == nil ? first : base! + "/" + first
-            guard FileSystem.exists(file) else {
-                throw TLSConfigurationError("crt-list '\(path)' line \(number + 1): unable to stat SSL certificate from file '\(file)' : No such file or directory.")
-            }
-            for one in try certificateFiles(file) { result.append((one, Array(words.dropFirst()))) }
-        }
-        return result
     }
 
     /// A `tls-ticket-keys` file: one base64 key per line, `#` comments.
@@ -178,6 +160,12 @@ extension TLSSetup {
                 var forced = settings
                 forced.ssl.enabled = true
                 server.checkTLS = try server.tls ?? clientContext(for: forced, backend: backend.name, global: global)
+            }
+            if let expression = server.tls?.serverNameExpression, expression.fixedName == nil {
+                backend.dynamicServerName = true
+                if let header = expression.header, !backend.serverNameHeaders.contains(header) {
+                    backend.serverNameHeaders.append(header)
+                }
             }
         }
     }

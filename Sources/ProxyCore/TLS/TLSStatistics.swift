@@ -18,22 +18,67 @@ public enum TLSStatistics {
     public static let backendResumed = CounterCell()
     /// Handshakes that failed, both sides.
     public static let handshakeFailures = CounterCell()
+
+    /// TLS connections accepted per second (`SslRate`, `MaxSslRate`). HAProxy counts them
+    /// at accept, so a connection whose handshake fails counts too.
+    public static let frontendConnectionRate = RateCounter()
+    /// Full handshakes (a new key, not a resumption) per second with clients
+    /// (`SslFrontendKeyRate`, `SslFrontendMaxKeyRate`) and with servers (`SslBackend…`).
+    public static let frontendKeyRate = RateCounter()
+    public static let backendKeyRate = RateCounter()
+
+    /// `SslFrontendSessionReuse_pct` as HAProxy 2.6 computes it: from this second's rates
+    /// (not since start), the share of accepted TLS connections that needed no new key,
+    /// rounded; 0 when nothing was resumed.
+    public static var frontendReusePercent: Int {
+        reusePercent(keys: frontendKeyRate.perSecond, connections: frontendConnectionRate.perSecond)
+    }
+
+    static func reusePercent(keys: Int, connections: Int) -> Int {
+        guard keys < connections else { return 0 }
+        return 100 - (100 * keys + (connections - 1) / 2) / connections
+    }
 }
 
-/// Where connection-level TLS errors are written. HAProxy logs them as one line per
-/// connection: `IP:PORT [DATE] FRONTEND/BIND: MESSAGE`. The logging engine may replace
-/// `sink`; by default the line goes to stderr.
+/// Where a frontend's failed handshakes are written: one line per connection, as HAProxy
+/// writes them (`IP:PORT [DATE] FRONTEND/BIND: MESSAGE`), at `info`, to the frontend's log
+/// targets. Set by the logging engine (RuntimeLogging); a frontend without log targets
+/// writes to `TLSLog.sink` (stderr), where HAProxy would write nothing.
+public struct ConnectionErrorLog: Sendable {
+    var logger: ProxyLogger?
+    /// `option dontlognull`: as HAProxy 2.6, connections closed or timed out in their
+    /// handshake are not logged then; refused handshakes (garbage, a reset, a bad
+    /// certificate) still are.
+    var dontLogNull = false
+
+    public init(logger: ProxyLogger? = nil, dontLogNull: Bool = false) {
+        self.logger = logger
+        self.dontLogNull = dontLogNull
+    }
+
+    func shouldLog(_ error: TLSHandshakeError) -> Bool {
+        guard dontLogNull else { return true }
+        switch error {
+        case .failure, .certificateNotTrusted: return true
+        case .closed, .aborted, .timeout: return false
+        }
+    }
+
+    func write(client address: SocketAddress?, label: String, _ error: TLSHandshakeError) {
+        guard shouldLog(error) else { return }
+        var client = "-:-"
+        if let address {
+            client = "\(address.ipAddress ?? "unix"):\(address.port ?? 0)"
+        }
+        let line = "\(client) [\(TLSLog.timestamp())] \(label): \(error)"
+        if let logger { logger.log(.info, line) } else { TLSLog.sink(line) }
+    }
+}
+
+/// The fallback for connection errors of frontends that do not log.
 public enum TLSLog {
     nonisolated(unsafe) public static var sink: @Sendable (String) -> Void = { line in
         fputs(line + "\n", stderr)
-    }
-
-    static func connectionError(_ channel: Channel, label: String, _ error: TLSHandshakeError) {
-        var client = "-:-"
-        if let address = channel.remoteAddress {
-            client = "\(address.ipAddress ?? "unix"):\(address.port ?? 0)"
-        }
-        sink("\(client) [\(timestamp())] \(label): \(error)")
     }
 
     /// HAProxy's accept date: `25/Nov/2026:09:30:00.123`, local time.

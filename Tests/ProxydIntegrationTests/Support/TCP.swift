@@ -98,6 +98,13 @@ enum TCP {
             }
         }
 
+        /// Closes with a reset (SO_LINGER 0) instead of a FIN.
+        func reset() {
+            var linger = Foundation.linger(l_onoff: 1, l_linger: 0)
+            setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Foundation.linger>.size))
+            close()
+        }
+
         func close() {
             guard !isClosed else { return }
             isClosed = true
