@@ -181,6 +181,9 @@ final class CheckRunner {
                 guard running else { channel.close(promise: nil); return }
                 self.channel = channel
                 if connectOnly {
+                    // Closed with a reset, as HAProxy closes its checks (unless `tcp-check
+                    // connect linger`): no FIN exchange, no TIME_WAIT left per check.
+                    _ = (channel as? SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
                     finish(CheckResult(status: .l4ok))
                     return
                 }
