@@ -38,6 +38,8 @@ final class CheckRunner {
 
     /// Set once by the monitor before anything runs.
     var loop: EventLoop!
+    /// The timers of `loop`'s checks, set with it.
+    var timers: CheckTimers!
     /// `disable health` / `disable agent` (runtime API): no checks until enabled again.
     /// Atomic: set and read from any thread.
     private let pausedFlag = ManagedAtomic(false)
@@ -45,7 +47,8 @@ final class CheckRunner {
         get { pausedFlag.load(ordering: .relaxed) }
         set { pausedFlag.store(newValue, ordering: .relaxed) }
     }
-    private var timer: Scheduled<Void>?
+    /// Identifies the pending timer: scheduling again makes the older one a no-op.
+    private var timerGeneration: UInt64 = 0
     private var lastStatus: CheckStatus = .initializing
     // The check under way.
     private var started: NIODeadline = .now()
@@ -143,8 +146,13 @@ final class CheckRunner {
     }
 
     private func schedule(after milliseconds: Int) {
-        guard let loop else { return }
-        timer = loop.scheduleTask(in: .milliseconds(Int64(milliseconds))) { [self] in run() }
+        guard let timers else { return }
+        timerGeneration &+= 1
+        let generation = timerGeneration
+        timers.schedule(in: milliseconds) { [self] in
+            guard generation == timerGeneration else { return }
+            run()
+        }
     }
 
     private func nextInterval() -> Int {
@@ -173,6 +181,9 @@ final class CheckRunner {
                 guard running else { channel.close(promise: nil); return }
                 self.channel = channel
                 if connectOnly {
+                    // Closed with a reset, as HAProxy closes its checks (unless `tcp-check
+                    // connect linger`): no FIN exchange, no TIME_WAIT left per check.
+                    _ = (channel as? SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
                     finish(CheckResult(status: .l4ok))
                     return
                 }
@@ -408,8 +419,7 @@ final class CheckRunner {
             conclude(CheckResult(status: .healthAnalyze, info: "Detected \(count) consecutive errors, last one was: \(last)"))
         }
         if !running {
-            timer?.cancel()
-            schedule(after: fastInterval ?? interval)
+            schedule(after: fastInterval ?? interval)  // replaces the pending timer
         }
     }
 }

@@ -8,8 +8,8 @@ import NIOPosix
 /// Runs every server's health and agent checks on the event loops and turns their results
 /// into server state (through `ProxyRuntime.updateServer`) and HAProxy's log sentences.
 ///
-/// Each check is one runner pinned to one event loop, with one timer: no lock and no
-/// thread of its own. First checks are spread over the shortest interval, as HAProxy does.
+/// Each check is one runner pinned to one event loop, with one timer (in the loop's
+/// `CheckTimers`): no lock and no thread of its own. First checks are spread over the shortest interval, as HAProxy does.
 public final class HealthMonitor: @unchecked Sendable {
     /// What the runtime builder hands over per backend.
     public struct BackendPlan {
@@ -77,11 +77,15 @@ public final class HealthMonitor: @unchecked Sendable {
     /// each reads the other's state) and wires `observe` to the health check's loop.
     private func assignLoops(_ group: EventLoopGroup) {
         var loops: [ObjectIdentifier: EventLoop] = [:]
+        var timers: [ObjectIdentifier: CheckTimers] = [:]
         for runner in runners {
             let key = ObjectIdentifier(runner.server)
             let loop = loops[key] ?? group.next()
             loops[key] = loop
             runner.loop = loop
+            let loopTimers = timers[ObjectIdentifier(loop)] ?? CheckTimers(loop: loop)
+            timers[ObjectIdentifier(loop)] = loopTimers
+            runner.timers = loopTimers
             if !runner.isAgent, let health = runner.server.health, health.observe != .none {
                 let action = onError[key] ?? .failCheck
                 health.errorsReached = { count, last in
