@@ -47,6 +47,41 @@ final class ControlCommandTests: XCTestCase {
         runtime.shutdown()
     }
 
+    /// `tracked`: the server whose health a server follows, as `backend/server` even when
+    /// `track` named it without its backend (HAProxy 2.6 shows the same).
+    func testShowStatNamesTrackedServers() throws {
+        let result = ConfigurationLoader.load(text: """
+            global
+                nbthread 1
+            defaults
+                mode http
+            frontend fe
+                bind 127.0.0.1:3
+                default_backend app
+            backend app
+                server a 127.0.0.1:8081 check
+                server b 127.0.0.1:8081 track a
+            backend other
+                server c 127.0.0.1:8081 track app/a
+
+            """, name: "track.cfg")
+        let configuration = try XCTUnwrap(result.configuration, "\(result.diagnostics)")
+        let runtime = try RuntimeBuilder.build(configuration, threads: 1)
+        defer { runtime.shutdown() }
+        let stat = ControlPlane(runtime: runtime, configuration: configuration).execute("show stat")
+        let lines = stat.split(separator: "\n").map(String.init)
+        let column = try XCTUnwrap(lines[0].dropFirst(2).split(separator: ",").firstIndex(of: "tracked"))
+        var tracked: [String: String] = [:]
+        for line in lines.dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            tracked["\(fields[0])/\(fields[1])"] = String(fields[column])
+        }
+        XCTAssertEqual(tracked["app/a"], "")
+        XCTAssertEqual(tracked["app/b"], "app/a")
+        XCTAssertEqual(tracked["other/c"], "app/a")
+        XCTAssertEqual(tracked["app/BACKEND"], "")
+    }
+
     func testSplittingCommandLines() {
         XCTAssertEqual(CommandRegistry.split("show info"), [["show", "info"]])
         XCTAssertEqual(CommandRegistry.split("show  info ;get weight a/b"), [["show", "info"], ["get", "weight", "a/b"]])

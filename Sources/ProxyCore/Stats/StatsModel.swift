@@ -327,6 +327,10 @@ public final class StatsContext: @unchecked Sendable {
             }
         }
         row["addr"] = .string(Self.addressText(server.address))
+        // The server whose health this one follows, always as `backend/server`.
+        if let track = settings?.track {
+            row["tracked"] = .string(track.contains("/") ? track : "\(proxy.name)/\(track)")
+        }
         fillTimes(&row, server.counters.times, counted: proxy.settings.mode == .http
                   ? server.counters.requests.current : server.totalConnections.load(ordering: .relaxed))
         return row
