@@ -124,6 +124,47 @@ final class ControlSocketTests: XCTestCase {
         XCTAssertNotEqual(cleared[1][column["rtime"]!], "0", "and keeps the averages")
     }
 
+    /// In `mode tcp` an exchange is the whole connection: ttime is how long it lasted,
+    /// rtime stays 0 (HAProxy has no response time there).
+    func testShowStatTimesInTCPModeCoverTheConnection() throws {
+        let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: """
+            global
+                nbthread 1
+                stats socket {DIR}/admin.sock level admin
+
+            defaults
+                mode tcp
+                timeout connect 2s
+                timeout client 10s
+                timeout server 10s
+
+            listen raw
+                bind 127.0.0.1:\(port)
+                server echo 127.0.0.1:\(echo.port)
+
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let client = try TCP.Connection(port: port)
+        try client.send("ping\n")
+        XCTAssertEqual(client.receive(count: 5), Array("ping\n".utf8))
+        usleep(300_000)
+        client.close()
+        let socket = proxy.directory.path + "/admin.sock"
+        let column = Dictionary(uniqueKeysWithValues: ControlClient.haproxyHeader.dropFirst(2)
+            .split(separator: ",").enumerated().map { (String($1), $0) })
+        var server: [String] = []
+        XCTAssertTrue(try ControlClient.eventually(5) {
+            // The readiness probe of the test was a connection too: it lasted no time.
+            server = csvRows(try ControlClient.socat("show stat", socket: socket)).first { $0[1] == "echo" } ?? []
+            return Int(server[column["ttime_max"]!]) ?? 0 >= 300
+        }, "\(server)")
+        XCTAssertEqual(server[column["rtime"]!], "0")
+        XCTAssertEqual(server[column["rtime_max"]!], "0")
+        XCTAssertLessThan(Int(server[column["ctime"]!]) ?? -1, 100)
+    }
+
     func testSetServerStateDrivesTrafficAndAnswersAsHAProxy() throws {
         let a = try TestBackend(name: "a"), b = try TestBackend(name: "b")
         let setup = try start([a, b])
