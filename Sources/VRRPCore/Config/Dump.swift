@@ -68,6 +68,13 @@ public enum ConfigDump {
                     o.append("     \(t.name) weight \(w)\(t.reverse ? " reverse" : "")")
                 }
             }
+            if !i.trackProxyd.isEmpty {
+                o.append("   Tracked proxyd :")
+                for t in i.trackProxyd {
+                    let w = t.weight ?? c.proxydTracker(named: t.name)?.weight ?? 0
+                    o.append("     \(t.name) weight \(w)\(t.reverse ? " reverse" : "")")
+                }
+            }
             func script(_ label: String, _ s: NotifyScript?) {
                 guard let s = s else { return }
                 o.append("   \(label) = \(s.argv.map { "'\($0)'" }.joined(separator: " "))\(s.user.map { ", user \($0)" } ?? "")")
@@ -98,6 +105,20 @@ public enum ConfigDump {
             if let u = s.user { o.append("   Script user = \(u)\(s.group.map { ":" + $0 } ?? "")") }
             let users = c.instances.filter { $0.trackScripts.contains { $0.name == s.name } }.map(\.name)
             o.append("   Tracking instances = \(users.isEmpty ? "(none)" : users.joined(separator: ", "))")
+        }
+        if !c.proxydTrackers.isEmpty {
+            o.append("------< VRRP proxyd trackers >------")
+            for t in c.proxydTrackers {
+                o.append(" VRRP proxyd = \(t.name)")
+                o.append("   Socket = \(t.socket)")
+                o.append("   Frontends = \(t.frontends.isEmpty ? "(any)" : t.frontends.joined(separator: ", "))")
+                o.append("   Weight = \(t.weight)\(t.weightReverse ? " reverse" : "")")
+                o.append("   Timeout = \(n(t.timeout)) sec")
+                o.append("   Ping interval = \(n(t.pingInterval)) sec")
+                o.append("   Handover = \(t.handover.map { "\(n($0)) sec" } ?? "proxyd's grace")")
+                let users = c.instances.filter { $0.trackProxyd.contains { $0.name == t.name } }.map(\.name)
+                o.append("   Tracking instances = \(users.isEmpty ? "(none)" : users.joined(separator: ", "))")
+            }
         }
         return o
     }

@@ -40,6 +40,28 @@ public struct ScriptConfig: Equatable, Sendable {
     public var effectiveTimeout: Double { timeout ?? interval }
 }
 
+/// `vrrp_track_proxyd NAME { … }`: a proxyd followed over its control socket (the `subscribe
+/// ha` extension of its runtime API, docs/ha-protocol.md) instead of a script forked per probe.
+public struct ProxydTrackConfig: Equatable, Sendable {
+    public var name: String
+    /// proxyd's `stats socket` path.
+    public var socket: String = "/run/proxyd/admin.sock"
+    /// Frontends that must have a usable server behind them (none: proxyd serving is enough).
+    public var frontends: [String] = []
+    /// 0: a proxyd that is down puts the instances in FAULT (as keepalived's track_process).
+    public var weight: Int = 0
+    public var weightReverse = false
+    /// Seconds proxyd has to answer (the greeting, each ping) before it counts as hung.
+    public var timeout: Double = 2
+    /// Seconds between liveness pings on the open connection.
+    public var pingInterval: Double = 1
+    /// Longest planned handover (seconds): nil takes proxyd's own `grace`.
+    public var handover: Double?
+    public var location: SourceLocation?
+
+    public init(name: String) { self.name = name }
+}
+
 public struct VirtualAddress: Equatable, Hashable, Sendable, CustomStringConvertible {
     public var address: IPv4Address
     public var prefixLength: Int = 32
@@ -102,6 +124,7 @@ public struct InstanceConfig: Equatable, Sendable {
     public var excludedAddresses: [VirtualAddress] = []
     public var trackInterfaces: [TrackRef] = []
     public var trackScripts: [TrackRef] = []
+    public var trackProxyd: [TrackRef] = []
     public var notify = NotifyScripts()
     public var garpMasterDelay: Double?
     public var garpMasterRepeat: Int?
@@ -132,11 +155,13 @@ public struct SyncGroupConfig: Equatable, Sendable {
 public struct VRRPConfig: Equatable, Sendable {
     public var global = GlobalDefs()
     public var scripts: [ScriptConfig] = []
+    public var proxydTrackers: [ProxydTrackConfig] = []
     public var instances: [InstanceConfig] = []
     public var syncGroups: [SyncGroupConfig] = []
     public init() {}
 
     public func script(named n: String) -> ScriptConfig? { scripts.first { $0.name == n } }
+    public func proxydTracker(named n: String) -> ProxydTrackConfig? { proxydTrackers.first { $0.name == n } }
 }
 
 /// Splits a script string into argv as keepalived does: whitespace separates words,

@@ -28,11 +28,12 @@ public enum ConfigParser {
         let statements = ConfigSyntax.parse(tokens, diagnostics: &d)
         var ctx = Context(diag: d)
         var config = VRRPConfig()
-        // Scripts first, so instances may name scripts declared after them.
-        for s in statements where s.keyword == "vrrp_script" {
+        // Trackers first, so instances may name trackers declared after them.
+        let trackers: Set<String> = ["vrrp_script", "vrrp_track_proxyd"]
+        for s in statements where trackers.contains(s.keyword) {
             topLevel.run(s, on: &config, ctx: &ctx)
         }
-        for s in statements where s.keyword != "vrrp_script" {
+        for s in statements where !trackers.contains(s.keyword) {
             topLevel.run(s, on: &config, ctx: &ctx)
         }
         validate(&config, &ctx)
@@ -181,6 +182,7 @@ public enum ConfigParser {
                 if sc.timeout == nil { sc.timeout = nil }
                 c.scripts.append(sc)
             },
+            "vrrp_track_proxyd": { c, s, ctx in proxydTracker(s, into: &c, &ctx) },
             "vrrp_instance": { c, s, ctx in
                 guard let name = arg(s, 0, &ctx, what: "name") else { return }
                 if c.instances.contains(where: { $0.name == name }) {
@@ -461,6 +463,7 @@ public enum ConfigParser {
             "virtual_ipaddress_excluded": { i, s, ctx in i.excludedAddresses += virtualAddresses(s, &ctx) },
             "track_interface": { i, s, ctx in i.trackInterfaces += trackList(s, &ctx, what: "track_interface") },
             "track_script": { i, s, ctx in i.trackScripts += trackList(s, &ctx, what: "track_script") },
+            "track_proxyd": { i, s, ctx in i.trackProxyd += trackList(s, &ctx, what: "track_proxyd") },
             "notify_master": { i, s, ctx in i.notify.master = notifyScript(s, &ctx) },
             "notify_backup": { i, s, ctx in i.notify.backup = notifyScript(s, &ctx) },
             "notify_fault": { i, s, ctx in i.notify.fault = notifyScript(s, &ctx) },
@@ -520,6 +523,8 @@ public enum ConfigParser {
                 return true
             }
             config.instances[idx].trackScripts = i.trackScripts
+            validateProxydRefs(&i, config, &ctx)
+            config.instances[idx].trackProxyd = i.trackProxyd
             guard let vrid = i.vrid else {
                 ctx.diag.error(loc, "(\(i.name)) the virtual router id must be set")
                 continue

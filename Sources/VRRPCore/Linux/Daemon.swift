@@ -20,6 +20,8 @@ public final class VRRPDaemon {
     var config: VRRPConfig
     var instances: [InstanceRuntime] = []
     var scripts: [String: ScriptRuntime] = [:]
+    var proxydTrackers: [String: ProxydTrackRuntime] = [:]
+    let ourNetns = VRRPDaemon.currentNetns()
     var sockets: [String: VRRPSocket] = [:]
     var links: [String: LinkInfo] = [:]
     var interfaceDrops: [String: [DropReason: Int]] = [:]
@@ -138,6 +140,7 @@ public final class VRRPDaemon {
         let addrs = (try? netlink.addresses()) ?? []
         let now = MonotonicClock.now()
         scripts = buildScripts(config, keeping: [:])
+        proxydTrackers = buildProxydTrackers(config, keeping: [:])
         warnScriptUser()
         for ic in config.instances {
             let rt = makeInstance(ic, config, addrs: addrs, now: now)
@@ -196,6 +199,7 @@ public final class VRRPDaemon {
                 startScript(s, now: now)
             }
         }
+        proxydTimers(now: now)
     }
 
     func nextWake(now: Nanos) -> Nanos {
@@ -207,6 +211,7 @@ public final class VRRPDaemon {
         for s in scripts.values {
             if s.pid != nil { if let d = s.deadline, !s.timedOut { wake = min(wake, d) } } else { wake = min(wake, s.nextRun) }
         }
+        proxydWake(&wake)
         return wake
     }
 
@@ -215,6 +220,9 @@ public final class VRRPDaemon {
                              pollfd(fd: monitor.fileDescriptor, events: Int16(POLLIN), revents: 0)]
         let socketList = Array(sockets.values)
         for s in socketList { fds.append(pollfd(fd: s.fd, events: Int16(POLLIN), revents: 0)) }
+        let proxydFDs = proxydPollFDs()
+        let proxydBase = fds.count
+        fds += proxydFDs.map(\.0)
         let queryBase = fds.count
         if let q = query { fds += q.pollFDs() }
         let wait = nextWake(now: now) - now
@@ -230,6 +238,10 @@ public final class VRRPDaemon {
                 handlePacket(pkt, on: s, now: MonotonicClock.now())
             }
         }
+        for (i, p) in proxydFDs.enumerated() where fds[proxydBase + i].revents != 0 {
+            proxydReadable(p.1, successor: p.isSuccessor, revents: fds[proxydBase + i].revents, now: MonotonicClock.now())
+        }
+        checkHandovers(now: MonotonicClock.now())
         if let q = query {
             q.handle(Array(fds[queryBase...])) { [unowned self] cmd in self.answer(cmd) }
         }
@@ -400,6 +412,12 @@ public final class VRRPDaemon {
             tracked.append(TrackedInput(name: ref.name, weight: ref.weight ?? s.config.weight,
                                         reverse: ref.weight != nil ? ref.reverse : s.config.weightReverse,
                                         passing: s.tracker.passing))
+        }
+        for ref in rt.config.trackProxyd {
+            guard let t = proxydTrackers[ref.name] else { continue }
+            tracked.append(TrackedInput(name: ref.name, weight: ref.weight ?? t.config.weight,
+                                        reverse: ref.weight != nil ? ref.reverse : t.config.weightReverse,
+                                        passing: t.passing))
         }
         for ref in rt.config.trackInterfaces {
             tracked.append(TrackedInput(name: ref.name, weight: ref.weight ?? 0, reverse: ref.reverse,
@@ -580,12 +598,15 @@ public final class VRRPDaemon {
             if let pid = s.pid { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
         }
         for s in scripts.values where s.runs == 0 && s.pid == nil { s.nextRun = now }
+        let oldTrackers = proxydTrackers
+        proxydTrackers = buildProxydTrackers(newConfig, keeping: oldTrackers)
         var kept: [InstanceRuntime] = []
         var started: [InstanceRuntime] = []
         let globalSame = newConfig.global == config.global
         for ic in newConfig.instances {
             if globalSame, let old = instances.first(where: { $0.name == ic.name && VRRPDaemon.sameIgnoringLocation($0.config, ic) }),
-               scriptsUnchanged(ic, oldScripts) {
+               scriptsUnchanged(ic, oldScripts),
+               ic.trackProxyd.allSatisfy({ oldTrackers[$0.name] != nil && oldTrackers[$0.name] === proxydTrackers[$0.name] }) {
                 kept.append(old)
             }
         }
@@ -668,6 +689,7 @@ public final class VRRPDaemon {
         }
         for rt in instances where rt.vipsInstalled { setVIPs(rt, add: false) }
         for s in scripts.values { if let pid = s.pid { kill(-pid, SIGKILL); kill(pid, SIGKILL) } }
+        closeProxydLinks()
         query?.close()
         log.info("Stopped")
     }

@@ -161,6 +161,13 @@ extension VRRPDaemon {
         }
     }
 
+    func proxydRows(_ rt: InstanceRuntime) -> [(name: String, status: String, weight: Int, socket: String, pid: Int32?, reason: String, handingOver: Bool)] {
+        rt.config.trackProxyd.compactMap { ref in
+            guard let t = proxydTrackers[ref.name] else { return nil }
+            return (ref.name, t.status, ref.weight ?? t.config.weight, t.config.socket, t.link?.view.pid, t.reason, t.handover != nil)
+        }
+    }
+
     func stateText() -> [String] {
         var o: [String] = ["vrrpd pid \(getpid()), up \(Int(time(nil)) - startedWall) s"]
         for rt in instances {
@@ -170,6 +177,9 @@ extension VRRPDaemon {
                      + "interface \(rt.ifname), version \(rt.version), advert \(rt.intervalCs * 10) ms")
             for s in scriptRows(rt) {
                 o.append("  script \(s.name): \(s.status), weight \(s.weight), last \(s.last)")
+            }
+            for p in proxydRows(rt) {
+                o.append("  proxyd \(p.name): \(p.status), weight \(p.weight), socket \(p.socket), \(p.reason)")
             }
             for t in rt.config.trackInterfaces {
                 o.append("  interface \(t.name): \(links[t.name]?.isUp == true ? "UP" : "DOWN"), weight \(t.weight ?? 0)")
@@ -205,6 +215,12 @@ extension VRRPDaemon {
                     ("scripts", .array(scriptRows(rt).map {
                         .object([("name", .string($0.name)), ("status", .string($0.status)),
                                  ("weight", .int($0.weight)), ("last", .string($0.last))])
+                    })),
+                    ("proxyd", .array(proxydRows(rt).map {
+                        .object([("name", .string($0.name)), ("status", .string($0.status)),
+                                 ("weight", .int($0.weight)), ("socket", .string($0.socket)),
+                                 ("pid", $0.pid.map { .int(Int($0)) } ?? .null), ("reason", .string($0.reason)),
+                                 ("handing_over", .bool($0.handingOver))])
                     })),
                     ("drops", .object(DropReason.allCases.map { ($0.rawValue, .int(rt.drops[$0] ?? 0)) })),
                 ])

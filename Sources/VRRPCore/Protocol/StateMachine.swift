@@ -82,6 +82,9 @@ public struct VRRPMachine: Sendable {
     public private(set) var adverDeadline: Nanos?
     public private(set) var masterDownDeadline: Nanos?
     public private(set) var garpDeadline: Nanos?
+    /// A master handing over (`resign`): priority 0 was sent, the addresses stay until a new
+    /// master advertises or this deadline passes.
+    public private(set) var resignDeadline: Nanos?
     private var garpSecondBurstDone = false
     /// Until when lower-priority adverts still hold off preemption (preempt_delay).
     private var preemptHoldUntil: Nanos?
@@ -108,8 +111,10 @@ public struct VRRPMachine: Sendable {
 
     /// The earliest moment `tick` has something to do.
     public var nextDeadline: Nanos? {
-        [adverDeadline, masterDownDeadline, garpDeadline].compactMap { $0 }.min()
+        [adverDeadline, masterDownDeadline, garpDeadline, resignDeadline].compactMap { $0 }.min()
     }
+
+    public var isResigning: Bool { resignDeadline != nil }
 
     // MARK: inputs
 
@@ -132,6 +137,11 @@ public struct VRRPMachine: Sendable {
                 out += enter(.master, now: now)
             }
         case .master:
+            if let r = resignDeadline, now >= r {
+                out.append(.log("no new master advertised within the handover time - releasing the VIPs"))
+                out += enter(.backup, now: now)
+                return out
+            }
             if let g = garpDeadline, now >= g {
                 if !garpSecondBurstDone {
                     garpSecondBurstDone = true
@@ -174,6 +184,15 @@ public struct VRRPMachine: Sendable {
                 return []
             }
             return [.log("received lower priority (\(theirs)) advert from \(source) - discarding")]
+        case .master where resignDeadline != nil:
+            // Handing over: the first advert of whoever took over ends it. Its priority may be
+            // below ours (ours still counts the proxy we are handing over for).
+            guard theirs != 0 else { return [] }
+            if config.version == 3 { masterAdverInterval = max(1, intervalCentiseconds) }
+            masterAddress = source
+            masterPriority = theirs
+            return [.log("\(source) took over as master (priority \(theirs)) - releasing the VIPs")]
+                + enter(.backup, now: now)
         case .master:
             if theirs == 0 {
                 adverDeadline = now + Nanos(config.advertInterval) * .centisecond
@@ -229,9 +248,29 @@ public struct VRRPMachine: Sendable {
             out += [.sendAdvert(priority: 0), .log("sent 0 priority"), .removeVIPs]
         }
         state = .stopped
-        adverDeadline = nil; masterDownDeadline = nil; garpDeadline = nil
+        adverDeadline = nil; masterDownDeadline = nil; garpDeadline = nil; resignDeadline = nil
         if from != .stopped { out.append(.stateChanged(from: from, to: .stopped)) }
         return out
+    }
+
+    /// A planned handover (the tracked proxy is stopping, or died): say priority 0 at once so a
+    /// backup takes over after its skew time alone, but keep the addresses, and so keep
+    /// serving, until the new master's first advert or `until`, whichever comes first; then
+    /// back up. `until <= now` releases the addresses at once.
+    public mutating func resign(now: Nanos, until: Nanos) -> [VRRPAction] {
+        guard state == .master, resignDeadline == nil else { return [] }
+        if until <= now {
+            return [.sendAdvert(priority: 0), .log("sent 0 priority - releasing the VIPs at once")] + enter(.backup, now: now)
+        }
+        resignDeadline = until
+        // No more adverts at our priority: each would reset the backup's timer to the full
+        // Master_Down_Interval instead of its skew time.
+        adverDeadline = nil
+        // Nor gratuitous ARPs: the next ones a client hears should be the new master's.
+        garpDeadline = nil
+        let ms = (until - now) / 1_000_000
+        return [.sendAdvert(priority: 0),
+                .log("handing over: sent 0 priority, keeping the VIPs until a new master advertises (at most \(ms) ms)")]
     }
 
     /// Reload of a changed instance that was master: carry on as master at once, without
@@ -275,7 +314,7 @@ public struct VRRPMachine: Sendable {
             out.append(.removeVIPs)
         }
         state = new
-        adverDeadline = nil; masterDownDeadline = nil; garpDeadline = nil
+        adverDeadline = nil; masterDownDeadline = nil; garpDeadline = nil; resignDeadline = nil
         switch new {
         case .master:
             masterAddress = config.primaryAddress
