@@ -97,6 +97,11 @@ func parseFlags(_ args: [String]) -> Flags {
     while i < args.count {
         let a = args[i]
         i += 1
+        if a == "--" {
+            // getopt's end of options; vrrpd takes no operands after it.
+            if i < args.count { fail("unexpected argument '\(args[i])'\n\(usage)") }
+            break
+        }
         if a.hasPrefix("--") {
             let body = String(a.dropFirst(2))
             let parts = body.split(separator: "=", maxSplits: 1).map(String.init)
