@@ -94,10 +94,12 @@ public final class VRRPSupervisor {
             guard let pid = child else { log.info("Stopped vrrpd v\(VRRPCoreVersion.string)"); return 0 }
             kill(pid, sig)
         case SIGHUP:
-            let (fresh, diags) = ConfigParser.parse(file: configFile)
-            // The child logs the errors and keeps its configuration; so does the supervisor.
-            if !diags.hasErrors { config = fresh }
+            // The child first: its reload must not wait for this parse. Both read the same
+            // file and so reach the same verdict; the child logs the errors and keeps its
+            // configuration, and the supervisor keeps the matching one for a respawn.
             if let pid = child { kill(pid, SIGHUP) }
+            let (fresh, diags) = ConfigParser.parse(file: configFile)
+            if !diags.hasErrors { config = fresh }
         case SIGUSR1, SIGUSR2:
             if let pid = child { kill(pid, sig) } else { log.warning("no VRRP child running: signal \(sig) not forwarded") }
         case SIGCHLD:
