@@ -123,4 +123,11 @@ extension ConfigTests {
         // Each file is read once: ten files, fewer than ten errors each.
         XCTAssertLessThan(d.errors.count, 100)
     }
+
+    /// `include /dev/zero` (or -f on it) read until memory ran out.
+    func testEndlessFilesAreRefusedNotReadForever() {
+        XCTAssertNil(DiskFileSource().read("/dev/zero"))
+        let (_, d) = ConfigParser.parse(text: "include /dev/zero\n", file: "/etc/vrrpd/test.conf")
+        XCTAssertEqual(d.errors.map(\.description), ["(/etc/vrrpd/test.conf: Line 1) cannot read included file '/dev/zero'"])
+    }
 }

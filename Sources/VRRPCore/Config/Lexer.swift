@@ -38,6 +38,10 @@ public protocol ConfigFileSource {
 }
 
 public struct DiskFileSource: ConfigFileSource {
+    /// A configuration is kilobytes. Past this it is not one (`include /dev/zero`), and
+    /// reading on would only exhaust memory: the file is refused as unreadable.
+    public static let maxBytes = 16 << 20
+
     public init() {}
     public func read(_ path: String) -> String? {
         guard let f = fopen(path, "r") else { return nil }
@@ -48,6 +52,7 @@ public struct DiskFileSource: ConfigFileSource {
             let n = fread(&buf, 1, buf.count, f)
             if n <= 0 { break }
             bytes += buf[0..<n]
+            if bytes.count > DiskFileSource.maxBytes { return nil }
         }
         return String(decoding: bytes, as: UTF8.self)
     }
