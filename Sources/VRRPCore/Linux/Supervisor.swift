@@ -11,6 +11,9 @@ import CLinux
 /// The child asks the kernel for SIGTERM when the supervisor dies: a SIGKILLed supervisor
 /// makes the child stop cleanly (priority-0 advert, VIPs removed) instead of holding the
 /// VIP with nobody left to restart it.
+///
+/// The supervisor must stay single-threaded (start threads in the child only): fork copies
+/// just the calling thread, and PR_SET_PDEATHSIG fires when the forking *thread* exits.
 public final class VRRPSupervisor {
     let log: VRRPLog
     /// The configuration a new child runs and whose VIPs are released: the one loaded at
