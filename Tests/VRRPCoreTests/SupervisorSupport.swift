@@ -81,7 +81,7 @@ enum Monotonic {
 
 /// A client in its own namespace that connects to VIP:port every ~5 ms and records which
 /// server answered, by the name it sends. A connect to a VIP nobody holds gives up after
-/// 10 ms, so an answer is seen within ~15 ms of being possible.
+/// 20 ms, so an answer is seen within ~25 ms of being possible.
 final class VIPClient {
     let lock = NSLock()
     var answers: [(at: Double, who: String)] = []
@@ -119,7 +119,7 @@ final class VIPClient {
         return answers.first { $0.at >= t && $0.who == who }?.at
     }
 
-    /// One connection: non-blocking connect, 10 ms to connect, 100 ms to read the name.
+    /// One connection: non-blocking connect, 20 ms to connect, 200 ms to read the name.
     static func ask(_ vip: String, _ port: UInt16) -> String? {
         let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard s >= 0 else { return nil }
@@ -133,16 +133,70 @@ final class VIPClient {
         }
         guard r == 0 || errno == EINPROGRESS else { return nil }
         var p = pollfd(fd: s, events: Int16(POLLOUT), revents: 0)
-        guard poll(&p, 1, 10) == 1 else { return nil }
+        guard poll(&p, 1, 20) == 1 else { return nil }
         var err: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
         guard getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == 0, err == 0 else { return nil }
         p = pollfd(fd: s, events: Int16(POLLIN), revents: 0)
-        guard poll(&p, 1, 100) == 1 else { return nil }
+        guard poll(&p, 1, 200) == 1 else { return nil }
         var buf = [UInt8](repeating: 0, count: 64)
         let n = recv(s, &buf, buf.count, 0)
         guard n > 0 else { return nil }
         return String(decoding: buf[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// TCP servers on 0.0.0.0:port inside hosts' namespaces, answering each connection with
+/// the host's name from one thread of the test process: no process is started per
+/// connection (socat's fork and exec took 200 ms on a loaded machine), so the first answer
+/// after a failover measures the network, not the scheduler.
+final class NameServers {
+    let lock = NSLock()
+    var listeners: [(fd: Int32, name: String)] = []
+    var stopped = false
+    let done = DispatchSemaphore(value: 0)
+
+    init(_ lab: Lab, hosts: [String], port: UInt16 = 8080) throws {
+        for h in hosts {
+            let fd = try Netns.run(in: lab.ns(h)) { () throws -> Int32 in
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                var one: Int32 = 1
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+                var sa = sockaddr_in()
+                sa.sin_family = sa_family_t(AF_INET)
+                sa.sin_port = port.bigEndian
+                let r = withUnsafePointer(to: &sa) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                guard fd >= 0, r == 0, listen(fd, 64) == 0 else { throw Netns.Failure(description: "listen on \(h):\(port)") }
+                return fd
+            }
+            listeners.append((fd, h))
+        }
+        let t = Thread { [self] in
+            defer { done.signal() }
+            for _ in 0..<1_000_000 where !isStopped {
+                var fds = listeners.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+                guard poll(&fds, nfds_t(fds.count), 20) > 0 else { continue }
+                for (i, p) in fds.enumerated() where p.revents != 0 {
+                    let c = accept(p.fd, nil, nil)
+                    guard c >= 0 else { continue }
+                    let text = Array("\(listeners[i].name)\n".utf8)
+                    _ = send(c, text, text.count, Int32(MSG_NOSIGNAL))
+                    close(c)
+                }
+            }
+        }
+        t.start()
+    }
+
+    var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+
+    func stop() {
+        lock.lock(); stopped = true; lock.unlock()
+        _ = done.wait(timeout: .now() + 5)
+        for l in listeners { close(l.fd) }
+        listeners = []
     }
 }
 
@@ -161,10 +215,6 @@ extension Lab {
         stop(key, SIGKILL)
     }
 
-    /// A tiny TCP server on host h that answers each connection with its name.
-    func startNameServer(on h: String, port: Int = 8080) throws {
-        try start("web-\(h)", on: h, ["/usr/bin/socat", "TCP-LISTEN:\(port),fork,reuseaddr", "SYSTEM:echo \(h)"])
-    }
 
     /// The process is alive and is a vrrpd (not a zombie, not a reused pid).
     static func isVrrpd(_ pid: pid_t) -> Bool {

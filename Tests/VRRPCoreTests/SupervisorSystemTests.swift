@@ -4,15 +4,18 @@ import Foundation
 
 /// vrrpd's two processes (supervisor in -p, VRRP child in -r) with the lab's timers: VRRPv2,
 /// advert_int 1, priorities 101/100, so the backup's skew time is 156/256 = 0.609 s. A
-/// client in its own namespace connects to the VIP every ~10 ms; both load balancers'
+/// client in its own namespace connects to the VIP every ~5 ms; both load balancers'
 /// addresses are sampled every ~10 ms.
 final class SupervisorSystemTests: XCTestCase {
     var lab: Lab?
     var client: VIPClient?
+    var servers: NameServers?
 
     override func tearDown() {
         client?.stop()
         client = nil
+        servers?.stop()
+        servers = nil
         lab?.tearDown(keepLogsOnFailure: (testRun?.failureCount ?? 0) > 0)
         lab = nil
     }
@@ -22,11 +25,10 @@ final class SupervisorSystemTests: XCTestCase {
 
     /// a master, b backup, name servers on both, the client answered by a.
     func startPair() throws -> (Lab, VIPWatcher) {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/socat") else { throw XCTSkip("socat not installed") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/socat") else { throw XCTSkip("socat not installed (the query socket is read with it)") }
         let lab = try Lab(hosts: ["a", "b", "c"])
         self.lab = lab
-        try lab.startNameServer(on: "a")
-        try lab.startNameServer(on: "b")
+        servers = try NameServers(lab, hosts: ["a", "b"])
         // -r as the lab passes it (an older vrrpd wrote its own pid there).
         try lab.startVrrpd("a", on: "a", config: Self.masterConf, extra: ["-r", lab.path("a-vrrp.pid")])
         try lab.startVrrpd("b", on: "b", config: Self.backupConf)
