@@ -114,7 +114,7 @@ final class BackendBalancer: @unchecked Sendable {
         server.currentConnections.wrappingDecrement(ordering: .relaxed)
         let handed = lock.withLock { () -> [(ServerConnector, ServerChoice)] in
             balancer.connectionEnded(server: server.index)
-            return waiters.isEmpty ? [] : serveWaiters()
+            return waiters.isEmpty ? [] : serveWaiters(failingIfNoneUsable: true)
         }
         if !handed.isEmpty { resume(handed) }
     }
@@ -148,26 +148,28 @@ final class BackendBalancer: @unchecked Sendable {
     }
 
     /// Gives free slots to the waiters, oldest first (after a change that may have freed
-    /// some: a server up again, a weight or a maxconn raised).
+    /// some: a server up again, a weight or a maxconn raised). A change that leaves no
+    /// server usable fails nobody: waiters keep their `timeout queue`, as in HAProxy.
     func serveQueue() {
-        let handed = lock.withLock { waiters.isEmpty ? [] : serveWaiters() }
+        let handed = lock.withLock { waiters.isEmpty ? [] : serveWaiters(failingIfNoneUsable: false) }
         if !handed.isEmpty { resume(handed) }
     }
 
     // MARK: the queue
 
     /// Under the lock: picks a server for each waiter in turn until every server is
-    /// full again. Waiters of a backend with no usable server left are failed.
-    private func serveWaiters() -> [(ServerConnector, ServerChoice)] {
+    /// full again. With no usable server left, waiters are failed if
+    /// `failingIfNoneUsable` (a slot freed on a backend that went down meanwhile).
+    private func serveWaiters(failingIfNoneUsable: Bool) -> [(ServerConnector, ServerChoice)] {
         var handed: [(ServerConnector, ServerChoice)] = []
         serving: while let first = waiters.first {
             switch balancer.pick() {
             case .server(let index):
                 balancer.connectionStarted(server: index)
                 handed.append((first, .server(servers[index])))
-            case .noneUsable:
+            case .noneUsable where failingIfNoneUsable:
                 handed.append((first, .noneUsable))
-            case .serverFull, .allFull:
+            case .noneUsable, .serverFull, .allFull:
                 break serving
             }
             waiters.removeFirst()
