@@ -66,6 +66,42 @@ final class SharedBalancingTests: XCTestCase {
         XCTAssertEqual(paths, ["/1", "/2", "/3", "/4", "/5", "/6"], "served in arrival order")
     }
 
+    func testRuntimeChangesReachTheSharedBalancer() throws {
+        let web1 = try TestBackend(name: "web1"), web2 = try TestBackend(name: "web2")
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: """
+            global
+                nbthread 4
+                stats socket {DIR}/admin.sock level admin
+
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 10s
+                timeout server 10s
+
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+
+            backend app
+            \(ProxyFixture.serverLines([web1, web2]))
+
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let socket = proxy.directory.path + "/admin.sock"
+        // The change is in force for every thread once the command has answered.
+        XCTAssertEqual(try ControlClient.socat("set server app/web1 state maint", socket: socket), "\n")
+        XCTAssertEqual(try sequence(port: port, count: 8, keepAliveClients: 0), Array(repeating: "web2", count: 8))
+        XCTAssertEqual(try ControlClient.socat("set server app/web1 state ready", socket: socket), "\n")
+        XCTAssertEqual(try sequence(port: port, count: 8, keepAliveClients: 0),
+                       (0..<8).map { $0 % 2 == 0 ? "web1" : "web2" })
+        // Weights 1:3, as one thread orders them.
+        XCTAssertEqual(try ControlClient.socat("set server app/web2 weight 3", socket: socket), "\n")
+        XCTAssertEqual(try sequence(port: port, count: 8, keepAliveClients: 0),
+                       ["web2", "web1", "web2", "web2", "web2", "web1", "web2", "web2"])
+    }
+
     // MARK: helpers
 
     /// Round robin over two servers, a new connection per request then keep-alive
