@@ -11,6 +11,7 @@ public final class ControlPlane: @unchecked Sendable {
     public let context: StatsContext
     let registry: CommandRegistry
     private var channels: [Channel] = []
+    private var socketFiles: [UnixSocketFile] = []
 
     public init(runtime: ProxyRuntime, configuration: ProxyConfiguration) {
         self.context = StatsContext(runtime: runtime, configuration: configuration)
@@ -58,8 +59,14 @@ public final class ControlPlane: @unchecked Sendable {
             do {
                 switch socket.address {
                 case .unix(let path):
-                    channels.append(try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait())
-                    try applyOwnership(path: path, socket)
+                    // Bound under a temporary name and renamed into place (UnixSocketFile):
+                    // a reload replaces the socket atomically and the old process leaves
+                    // the new one's alone.
+                    let ownership = UnixSocketFile.Ownership(mode: socket.mode, uid: socket.uid, gid: socket.gid,
+                                                             user: socket.user, group: socket.group)
+                    let (fd, file) = try UnixSocketFile.listen(path: path, backlog: 64, ownership: ownership)
+                    socketFiles.append(file)
+                    channels.append(try bootstrap.withBoundSocket(fd).wait())
                 case .inet(let host, let port):
                     channels.append(try bootstrap.bind(host: host?.description ?? "0.0.0.0", port: port).wait())
                 case .abstract, .fileDescriptor:
@@ -75,28 +82,13 @@ public final class ControlPlane: @unchecked Sendable {
         }
     }
 
-    private func applyOwnership(path: String, _ socket: StatsSocket) throws {
-        if let mode = socket.mode, chmod(path, mode_t(mode)) != 0 {
-            throw BindFailure(address: path, reason: "chmod: " + String(cString: strerror(errno)))
-        }
-        var uid = socket.uid.map { uid_t($0) } ?? uid_t.max
-        var gid = socket.gid.map { gid_t($0) } ?? gid_t.max
-        if let user = socket.user {
-            guard let entry = getpwnam(user) else { throw BindFailure(address: path, reason: "unknown user '\(user)'") }
-            uid = entry.pointee.pw_uid
-        }
-        if let group = socket.group {
-            guard let entry = getgrnam(group) else { throw BindFailure(address: path, reason: "unknown group '\(group)'") }
-            gid = entry.pointee.gr_gid
-        }
-        if uid != uid_t.max || gid != gid_t.max, chown(path, uid, gid) != 0 {
-            throw BindFailure(address: path, reason: "chown: " + String(cString: strerror(errno)))
-        }
-    }
-
+    /// Closes the control sockets and removes their paths unless a newer process (a
+    /// `-sf` reload) has put its own there. Connected clients stay until the process exits.
     public func close() {
         for channel in channels { channel.close(promise: nil) }
         channels.removeAll()
+        for file in socketFiles { file.removeIfStillOurs() }
+        socketFiles.removeAll()
     }
 
     /// Runs one command line (`;`-separated commands) as a non-interactive client at

@@ -13,6 +13,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     let sessions: SessionRegistry
 
     private var listeners: [Channel] = []
+    /// The socket files of `bind /path` listeners, removed when listening stops.
+    private var unixFiles: [UnixSocketFile] = []
 
     /// Health and agent checks (Health/HealthMonitor); set by RuntimeBuilder, started by `bind`.
     public internal(set) var healthMonitor: HealthMonitor?
@@ -62,13 +64,12 @@ public final class ProxyRuntime: @unchecked Sendable {
         for frontend in frontends {
             for bind in frontend.binds {
                 do {
-                    let listener = try self.bind(frontend: frontend, to: bind.address,
+                    let listener = try self.bind(frontend: frontend, to: bind,
                                                  tls: frontend.tlsContext(for: bind))
                     listeners.append(listener)
                     frontend.gate.add(listener: listener)
                 } catch {
-                    for channel in listeners { channel.close(promise: nil) }
-                    listeners.removeAll()
+                    stopListening()
                     throw BindFailure(frontend: frontend.name, bind: bind,
                                       reason: Self.reason(for: error))
                 }
@@ -85,8 +86,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         monitor.start()
     }
 
-    private func bind(frontend: RuntimeFrontend, to address: BindAddress,
+    private func bind(frontend: RuntimeFrontend, to bind: BindSettings,
                       tls: TLSServerContext? = nil) throws -> Channel {
+        let address = bind.address
         let counters = self.counters[frontend.name]!
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -115,7 +117,16 @@ public final class ProxyRuntime: @unchecked Sendable {
                 ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
             return try bootstrap.bind(host: host?.description ?? "0.0.0.0", port: port).wait()
         case .unix(let path):
-            return try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+            // As the control sockets: renamed into place, removed at the end only if still
+            // ours (UnixSocketFile), so that a reload never leaves the path missing.
+            let ownership = UnixSocketFile.Ownership(mode: bind.unixMode, uid: bind.unixUID, gid: bind.unixGID,
+                                                     user: bind.unixUser, group: bind.unixGroup)
+            let (fd, file) = try UnixSocketFile.listen(path: path, backlog: 1024, ownership: ownership)
+            unixFiles.append(file)
+            let channel = try bootstrap.withBoundSocket(fd).wait()
+            // NIO listens again with its default backlog when it adopts a socket.
+            _ = Glibc.listen(fd, 1024)
+            return channel
         case .abstract, .fileDescriptor:
             throw ProxyRuntime.Unsupported(what: "\(address)")
         }
@@ -177,6 +188,8 @@ public final class ProxyRuntime: @unchecked Sendable {
         globalGate.removeAllListeners()
         for channel in listeners { channel.close(promise: nil) }
         listeners.removeAll()
+        for file in unixFiles { file.removeIfStillOurs() }
+        unixFiles.removeAll()
     }
 
     /// SIGUSR1: stop accepting; idle keep-alive connections close, busy ones close after
