@@ -87,7 +87,7 @@ enum RunMode {
             case nil:
                 if runtime.liveSessions == 0 {
                     control.close()
-                    runtime.shutdown()
+                    runtime.haltForExit()
                     return 0
                 }
             case SIGUSR1:
@@ -100,7 +100,7 @@ enum RunMode {
             default:
                 SystemdNotify.stopping()
                 control.close()
-                runtime.shutdown()
+                runtime.haltForExit()
                 return 0
             }
         }

@@ -205,7 +205,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Client connections still open.
     public var liveSessions: Int { globalGate.count }
 
-    /// Stops everything at once.
+    /// Stops everything at once and waits for the event loops to end (tests, tools). The
+    /// daemon exits through `haltForExit` instead (Runtime/LoopParking).
     public func shutdown() {
         healthMonitor?.stop()  // Health/: checks cut short by the shutdown are not judged
         stopListening()
