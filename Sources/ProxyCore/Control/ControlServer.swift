@@ -10,12 +10,15 @@ import NIOPosix
 public final class ControlPlane: @unchecked Sendable {
     public let context: StatsContext
     let registry: CommandRegistry
+    /// `subscribe ha`: frontend state and stop notices for vrrpd (docs/ha-protocol.md).
+    public let ha: HAHub
     private var channels: [Channel] = []
     private var socketFiles: [UnixSocketFile] = []
 
     public init(runtime: ProxyRuntime, configuration: ProxyConfiguration) {
         self.context = StatsContext(runtime: runtime, configuration: configuration)
         self.registry = ControlCommands.registry()
+        self.ha = HAHub(runtime: runtime, grace: configuration.global.grace)
         runtime.prometheus?.context = context
         for proxy in context.proxies where proxy.settings.stats.enabled {
             let page = StatsPage(settings: proxy.settings.stats, proxyName: proxy.name, context: context, plane: self)
@@ -114,6 +117,10 @@ public final class ControlPlane: @unchecked Sendable {
             case "help":
                 out += registry.helpText(matching: Array(arguments.dropFirst())) + "\n"
                 continue
+            case "show" where arguments.count == 2 && arguments[1] == "ha":
+                // Not in `help`, so that HAProxy clients see the command list they know.
+                out += ha.describe() + "\n"
+                continue
             default:
                 break
             }
@@ -139,6 +146,8 @@ final class ControlSession: ChannelInboundHandler {
     private var pending: [UInt8] = []
     private var timer: Scheduled<Void>?
     private var closing = false
+    /// Set by `subscribe ha`: the connection now speaks the HA protocol only.
+    private var subscription: HASubscription?
     /// A longer line than HAProxy's buffer is an error that closes the session.
     static let maxLine = 16_384
 
@@ -156,7 +165,7 @@ final class ControlSession: ChannelInboundHandler {
 
     private func arm(_ context: ChannelHandlerContext) {
         timer?.cancel()
-        guard state.timeout > 0 else { return }
+        guard state.timeout > 0, subscription == nil else { return }
         let channel = context.channel
         timer = context.eventLoop.scheduleTask(in: .milliseconds(Int64(state.timeout))) {
             channel.close(promise: nil)
@@ -187,6 +196,10 @@ final class ControlSession: ChannelInboundHandler {
         }
         guard !busy, !closing else { return }
         if pending.count > Self.maxLine { finish(context); return }
+        if inputClosed, subscription != nil {
+            // A subscriber that closed its side still hears events until it hangs up.
+            return
+        }
         if inputClosed {
             // A last command without its newline still gets an answer.
             if !pending.isEmpty {
@@ -194,16 +207,29 @@ final class ControlSession: ChannelInboundHandler {
                 pending.removeAll()
                 run(line, context)
                 if busy { return }
+                if subscription != nil {
+                    context.flush()
+                    return
+                }
             }
             finish(context)
             return
         }
         // Without a prompt, HAProxy answers what it was sent, then hangs up.
-        if answeredSome, !state.interactive, pending.isEmpty { finish(context) }
+        if answeredSome, !state.interactive, pending.isEmpty, subscription == nil { finish(context) }
     }
 
     private func run(_ line: String, _ context: ChannelHandlerContext) {
         answeredSome = true
+        if let subscription {
+            let reply = subscription.answer(line, hub: plane.ha)
+            if !reply.isEmpty { write(reply, context) }
+            return
+        }
+        if let request = HASubscription.Request(line) {
+            subscribe(request, context)
+            return
+        }
         let wantsSessions = CommandRegistry.split(line).contains { $0.count >= 2 && $0[0] == "show" && $0[1] == "sess" }
         guard wantsSessions else {
             answer(line, context)
@@ -223,6 +249,28 @@ final class ControlSession: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
+    }
+
+    /// `subscribe ha [hold]`: from now on the HA protocol, no timeout, not counted.
+    private func subscribe(_ request: HASubscription.Request, _ context: ChannelHandlerContext) {
+        guard case .subscribe(let wantsHold) = request else {
+            write("error: usage: subscribe ha [hold]\n", context)
+            return
+        }
+        timer?.cancel()
+        timer = nil
+        if counted {
+            counted = false
+            plane.context.controlSessions.decrement()
+        }
+        var out = ""
+        // Holding a stop is an operator's power; anyone may watch.
+        let holds = wantsHold && state.level >= .operator
+        if wantsHold && !holds { out += "error: permission denied\n" }
+        let subscription = HASubscription(channel: context.channel, holds: holds)
+        self.subscription = subscription
+        out += plane.ha.register(subscription)
+        write(out, context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -264,6 +312,10 @@ final class ControlSession: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         closing = true
+        if let subscription {
+            plane.ha.unregister(subscription)
+            self.subscription = nil
+        }
         if counted {
             counted = false
             plane.context.controlSessions.decrement()

@@ -24,6 +24,10 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// The `use-service prometheus-exporter` service of the rules (Stats/).
     var prometheus: PrometheusService?
 
+    /// Told, on the thread that changed it, when a server became usable or unusable
+    /// (Control/HAHub). Set once, before the listeners and health checks start.
+    var usabilityObserver: (@Sendable () -> Void)?
+
     /// Client connections of the whole process (global `maxconn`).
     let globalGate: AdmissionGate
 
@@ -157,8 +161,10 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// balancer. The only way to change a server at run time.
     public func updateServer(_ server: RuntimeServer, in backend: RuntimeBackend,
                              _ change: (inout ServerStatus) -> Void) {
+        var wasUsable = false
         let status = server.status.withLockedValue { status -> ServerStatus in
             let before = status
+            wasUsable = before.isUsable
             change(&status)
             status.generation += 1
             // For the stats (issue 4): when the state changed, and the time spent DOWN.
@@ -170,6 +176,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             return status
         }
         server.isUsable.store(status.isUsable, ordering: .relaxed)
+        if wasUsable != status.isUsable { usabilityObserver?() }
         for state in loopStates.all {
             state.eventLoop.execute {
                 state.balancers[backend.index].setUsable(status.isUsable, server: server.index)
