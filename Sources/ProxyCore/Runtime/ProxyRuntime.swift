@@ -199,6 +199,12 @@ public final class ProxyRuntime: @unchecked Sendable {
         unixFiles.removeAll()
     }
 
+    /// A stop was asked for (`Stopping: 1` in `show info`), though listeners may stay
+    /// open a while (`grace`, HA hold subscribers) before `beginSoftStop`.
+    public func announceStop() {
+        sessions.announceStop()
+    }
+
     /// SIGUSR1: stop accepting; idle keep-alive connections close, busy ones close after
     /// their current response. `liveSessions` then falls to zero.
     public func beginSoftStop() {

@@ -6,10 +6,11 @@ import XCTest
 enum ProxyFixture {
     /// A `global` + `defaults` preamble with short timeouts, one thread so that balancing
     /// order is deterministic.
-    static func preamble(mode: String = "http", extraDefaults: String = "") -> String {
+    static func preamble(mode: String = "http", extraDefaults: String = "", extraGlobal: String = "") -> String {
+        // Extra global lines go after nbthread without moving later lines when absent.
         """
         global
-            nbthread 1
+            nbthread 1\(extraGlobal.isEmpty ? "" : "\n    " + extraGlobal)
 
         defaults
             mode \(mode)
@@ -29,12 +30,13 @@ enum ProxyFixture {
     /// everything to backend `app` made of `servers` plus `backend` lines; `frontend`
     /// lines go in the frontend. Returns the process and the port.
     static func start(servers: [TestBackend] = [], backend: String = "", frontend: String = "",
-                      defaults: String = "", mode: String = "http") throws -> (ProxydProcess, Int) {
+                      defaults: String = "", mode: String = "http", global: String = "") throws -> (ProxydProcess, Int) {
         let port = TCP.freePort()
         let indent = { (text: String) in
             text.split(separator: "\n", omittingEmptySubsequences: true).map { "    " + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "\n")
         }
-        let config = preamble(mode: mode, extraDefaults: defaults.isEmpty ? "" : indent(defaults)) + """
+        let config = preamble(mode: mode, extraDefaults: defaults.isEmpty ? "" : indent(defaults),
+                              extraGlobal: global) + """
             frontend fe
                 bind 127.0.0.1:\(port)
             \(indent(frontend))
