@@ -110,6 +110,16 @@ final class HASubscriptionTests: XCTestCase {
         XCTAssertFalse(help.contains("subscribe") || help.contains("show ha"), "help lists HAProxy's commands only")
     }
 
+    func testOnlySubscribeHAIsOurs() throws {
+        let a = try TestBackend(name: "a")
+        let setup = try start([a])
+        defer { setup.proxy.stop() }
+        XCTAssertEqual(try ControlClient.socat("subscribe ha now", socket: setup.admin),
+                       "error: usage: subscribe ha [hold]\n")
+        XCTAssertTrue(try ControlClient.socat("subscribe", socket: setup.admin).hasPrefix("Unknown command"),
+                      "anything else is answered as HAProxy answers it")
+    }
+
     func testHoldNeedsOperatorLevel() throws {
         let a = try TestBackend(name: "a")
         let setup = try start([a])

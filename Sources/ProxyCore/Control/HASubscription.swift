@@ -10,9 +10,11 @@ final class HASubscription: @unchecked Sendable {
         case subscribe(hold: Bool)
         case malformed
 
+        /// nil for anything else, `subscribe foo` included: that one gets HAProxy's
+        /// unknown-command answer, as from HAProxy.
         init?(_ line: String) {
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard words.first == "subscribe" else { return nil }
+            guard words.count >= 2, words[0] == "subscribe", words[1] == "ha" else { return nil }
             switch words.dropFirst().map(String.init) {
             case ["ha"]: self = .subscribe(hold: false)
             case ["ha", "hold"]: self = .subscribe(hold: true)
