@@ -15,15 +15,15 @@ final class HASystemTests: XCTestCase {
 
     /// Both load balancers up, lb1 holding the VIP and serving through it.
     func bringUp(_ lab: Lab) throws {
-        try lab.startWeb("web1")
-        try lab.startWeb("web2")
+        try lab.startWeb("w1")
+        try lab.startWeb("w2")
         XCTAssertTrue(lab.startProxyd("lb1"), "proxyd lb1: \(lab.log("lb1-proxyd"))")
         XCTAssertTrue(lab.startProxyd("lb2"), "proxyd lb2: \(lab.log("lb2-proxyd"))")
         try lab.startVrrpd("vrrpd-lb1", on: "lb1", config: lab.trackerConfig("lb1", priority: 101))
         try lab.startVrrpd("vrrpd-lb2", on: "lb2", config: lab.trackerConfig("lb2", priority: 100))
         XCTAssertNotNil(lab.waitUntil(8) { lab.vipHolders() == ["lb1"] }, "VIP holders: \(lab.vipHolders())")
         let served = lab.waitUntil(5) {
-            Lab.sh("ip netns exec \(lab.ns("client")) curl -s --max-time 1 -o /dev/null -w '%{http_code}' http://\(Lab.vip):8080/").out == "200"
+            Lab.sh("ip netns exec \(lab.ns("cl")) curl -s --max-time 1 -o /dev/null -w '%{http_code}' http://\(Lab.vip):8080/").out == "200"
         }
         XCTAssertNotNil(served, "nothing served through the VIP")
     }
@@ -35,7 +35,7 @@ final class HASystemTests: XCTestCase {
         let lab = try Lab.haLab()
         self.lab = lab
         try bringUp(lab)
-        try lab.startClientLoop("crash", count: 150, gap: 0.01, maxTime: 0.25)
+        try lab.startClientLoop("crash", count: 300, gap: 0.005, maxTime: 0.5, connectTimeout: 0.05)
         usleep(500_000)
         let killedAt = Date().timeIntervalSince1970
         kill(lab.proxydPid("lb1")!, SIGKILL)
@@ -47,7 +47,8 @@ final class HASystemTests: XCTestCase {
         // The request is stamped when curl starts; it was served once it ended, within maxTime.
         let servedAfter = firstServed.time - killedAt
         print("proxyd SIGKILL -> served by lb2 after \(String(format: "%.3f", servedAfter)) s")
-        XCTAssertLessThan(servedAfter, 1.0, "served by the backup \(servedAfter) s after the kill (goal < 1 s)")
+        // The backup's skew time is 0.61 s; the client tries every ~60 ms.
+        XCTAssertLessThan(servedAfter, 0.75, "served by the backup \(servedAfter) s after the kill (goal 0.7 s, keepalived + HAProxy: 4.2 s)")
         XCTAssertFalse(after.contains { $0.time > firstServed.time + 0.3 && $0.lb == "lb1" }, "lb1 served after the failover")
         XCTAssertEqual(lab.vipHolders(), ["lb2"])
         XCTAssertTrue(lab.log("vrrpd-lb1").contains("VRRP_Proxyd(proxyd) down"), lab.log("vrrpd-lb1"))
@@ -85,6 +86,7 @@ final class HASystemTests: XCTestCase {
         XCTAssertEqual(failed.count, 0, "failed requests across \(cycles) stop/start cycles: \(Lab.failures(all))")
         XCTAssertEqual(Set(all.map(\.lb)), ["lb1", "lb2"], "both LBs served in turn")
         XCTAssertTrue(lab.log("vrrpd-lb1").contains("handover done"), lab.log("vrrpd-lb1"))
+        print(lab.log("vrrpd-lb1").split(separator: "\n").filter { $0.contains("handover") || $0.contains("stopping") }.joined(separator: "\n"))
     }
 
     /// `service proxyd reload` (-sf) of the master's proxyd, 3 times: the control socket is the
@@ -124,8 +126,8 @@ final class HASystemTests: XCTestCase {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/keepalived") else { throw XCTSkip("keepalived not installed") }
         let lab = try Lab.haLab()
         self.lab = lab
-        try lab.startWeb("web1")
-        try lab.startWeb("web2")
+        try lab.startWeb("w1")
+        try lab.startWeb("w2")
         XCTAssertTrue(lab.startProxyd("lb1"))
         XCTAssertTrue(lab.startProxyd("lb2"))
         try lab.startVrrpd("vrrpd-lb1", on: "lb1", config: lab.trackerConfig("lb1", priority: 101))
