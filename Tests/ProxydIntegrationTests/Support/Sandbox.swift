@@ -64,7 +64,15 @@ enum Sandbox {
     private static let prelude = #"""
         set -e
         script=$(cat "$1")
+        # A repository checked out under /tmp (CI may clone there) stays visible: the
+        # machine's /tmp is kept on /mnt (in this mount namespace only) and bound back.
+        mount --bind /tmp /mnt
         mount -t tmpfs sandbox-tmp /tmp
+        for p in "$REPO" "$BIN"; do
+          case "$p" in
+            /tmp/*) [ -e "$p" ] || { mkdir -p "$p"; mount --bind "/mnt/${p#/tmp/}" "$p"; } ;;
+          esac
+        done
         for d in etc usr/local var; do
           mkdir -p "/tmp/.sandbox/upper/$d" "/tmp/.sandbox/work/$d"
           mount -t overlay overlay -o "lowerdir=/$d,upperdir=/tmp/.sandbox/upper/$d,workdir=/tmp/.sandbox/work/$d" "/$d"
