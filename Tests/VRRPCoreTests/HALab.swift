@@ -89,9 +89,10 @@ extension Lab {
 
     func proxydRunning(_ lb: String) -> Bool { proxydPid(lb).map { kill($0, 0) == 0 } ?? false }
 
-    func trackerConfig(_ lb: String, priority: Int, advert: String = "1") -> String {
+    func trackerConfig(_ lb: String, priority: Int, advert: String = "1", version: Int = 2) -> String {
         """
         global_defs {
+          vrrp_version \(version)
           vrrp_garp_master_delay 0
         }
         vrrp_track_proxyd proxyd {
