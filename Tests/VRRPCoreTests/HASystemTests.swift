@@ -107,7 +107,6 @@ final class HASystemTests: XCTestCase {
         XCTAssertEqual(failed.count, 0, "failed requests across \(cycles) stop/start cycles: \(Lab.failures(all))")
         XCTAssertEqual(Set(all.map(\.lb)), ["lb1", "lb2"], "both LBs served in turn")
         XCTAssertTrue(lab.log("vrrpd-lb1").contains("handover done"), lab.log("vrrpd-lb1"))
-        print(lab.log("vrrpd-lb1").split(separator: "\n").filter { $0.contains("handover") || $0.contains("stopping") }.joined(separator: "\n"))
     }
 
     /// `service proxyd reload` (-sf) of the master's proxyd, 3 times: the control socket is the
