@@ -323,7 +323,8 @@ final class ConfigTests: XCTestCase {
             let (c, d) = ConfigParser.parse(file: path)
             XCTAssertEqual(d.items.map(\.description), [], path)
             XCTAssertEqual(c.instances.first?.priority, role == "master" ? 101 : 100)
-            XCTAssertEqual(c.scripts.first?.argv, ["/etc/vrrpd/chk_proxyd.sh", "/run/proxyd/admin.sock"])
+            XCTAssertEqual(c.proxydTrackers.first?.socket, "/run/proxyd/admin.sock")
+            XCTAssertEqual(c.instances.first?.trackProxyd.map(\.name), ["proxyd"])
         }
     }
 

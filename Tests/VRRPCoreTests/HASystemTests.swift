@@ -1,0 +1,147 @@
+import XCTest
+import Foundation
+@testable import VRRPCore
+
+/// proxyd and vrrpd cooperating, in namespaces shaped like the lab (VRRPv2, advert_int 1,
+/// priorities 101/100: the lab's own timers), each test asserting its figure: a crashed
+/// proxyd is served around within a second, a planned stop and a reload lose no request.
+final class HASystemTests: XCTestCase {
+    var lab: Lab?
+
+    override func tearDown() {
+        lab?.tearDown(keepLogsOnFailure: (testRun?.failureCount ?? 0) > 0)
+        lab = nil
+    }
+
+    /// Both load balancers up, lb1 holding the VIP and serving through it.
+    func bringUp(_ lab: Lab) throws {
+        try lab.startWeb("web1")
+        try lab.startWeb("web2")
+        XCTAssertTrue(lab.startProxyd("lb1"), "proxyd lb1: \(lab.log("lb1-proxyd"))")
+        XCTAssertTrue(lab.startProxyd("lb2"), "proxyd lb2: \(lab.log("lb2-proxyd"))")
+        try lab.startVrrpd("vrrpd-lb1", on: "lb1", config: lab.trackerConfig("lb1", priority: 101))
+        try lab.startVrrpd("vrrpd-lb2", on: "lb2", config: lab.trackerConfig("lb2", priority: 100))
+        XCTAssertNotNil(lab.waitUntil(8) { lab.vipHolders() == ["lb1"] }, "VIP holders: \(lab.vipHolders())")
+        let served = lab.waitUntil(5) {
+            Lab.sh("ip netns exec \(lab.ns("client")) curl -s --max-time 1 -o /dev/null -w '%{http_code}' http://\(Lab.vip):8080/").out == "200"
+        }
+        XCTAssertNotNil(served, "nothing served through the VIP")
+    }
+
+    /// SIGKILL of proxyd on the master: vrrpd sees the connection end at once, sends priority
+    /// 0 and drops the VIP, so the backup serves after its skew time (0.61 s), not after
+    /// Master_Down_Interval plus a script interval (keepalived + HAProxy: 4.2 s).
+    func testProxydCrashIsServedByTheBackupWithinASecond() throws {
+        let lab = try Lab.haLab()
+        self.lab = lab
+        try bringUp(lab)
+        try lab.startClientLoop("crash", count: 150, gap: 0.01, maxTime: 0.25)
+        usleep(500_000)
+        let killedAt = Date().timeIntervalSince1970
+        kill(lab.proxydPid("lb1")!, SIGKILL)
+        lab.waitForLoop("crash", timeout: 30)
+        let after = lab.requests("crash").filter { $0.time > killedAt }
+        guard let firstServed = after.first(where: { $0.exit == 0 && $0.status == "200" && $0.lb == "lb2" }) else {
+            return XCTFail("lb2 never served after the kill: \(Lab.failures(after))")
+        }
+        // The request is stamped when curl starts; it was served once it ended, within maxTime.
+        let servedAfter = firstServed.time - killedAt
+        print("proxyd SIGKILL -> served by lb2 after \(String(format: "%.3f", servedAfter)) s")
+        XCTAssertLessThan(servedAfter, 1.0, "served by the backup \(servedAfter) s after the kill (goal < 1 s)")
+        XCTAssertFalse(after.contains { $0.time > firstServed.time + 0.3 && $0.lb == "lb1" }, "lb1 served after the failover")
+        XCTAssertEqual(lab.vipHolders(), ["lb2"])
+        XCTAssertTrue(lab.log("vrrpd-lb1").contains("VRRP_Proxyd(proxyd) down"), lab.log("vrrpd-lb1"))
+    }
+
+    /// `service proxyd stop` (SIGTERM) on the master, then start again, 5 times: proxyd tells
+    /// vrrpd it is stopping and keeps serving while the backup takes over, then closes; the
+    /// restarted proxyd makes the master take the VIP back. Not one request fails.
+    func testPlannedStopsAndStartsLoseNoRequest() throws {
+        let lab = try Lab.haLab()
+        self.lab = lab
+        try bringUp(lab)
+        let cycles = 5
+        try lab.startClientLoop("planned", count: 100_000, gap: 0.01, maxTime: 5)
+        usleep(300_000)
+        var handovers: [Double] = []
+        for cycle in 1...cycles {
+            let pid = lab.proxydPid("lb1")!
+            let t0 = Date()
+            kill(pid, SIGTERM)
+            XCTAssertNotNil(lab.waitUntil(5) { kill(pid, 0) != 0 }, "cycle \(cycle): proxyd did not stop")
+            let moved = lab.waitUntil(5) { lab.vipHolders() == ["lb2"] }
+            XCTAssertNotNil(moved, "cycle \(cycle): VIP holders \(lab.vipHolders())")
+            handovers.append(Date().timeIntervalSince(t0))
+            XCTAssertTrue(lab.startProxyd("lb1"), "cycle \(cycle): proxyd did not start: \(lab.log("lb1-proxyd"))")
+            XCTAssertNotNil(lab.waitUntil(10) { lab.vipHolders() == ["lb1"] }, "cycle \(cycle): VIP not back on lb1: \(lab.vipHolders())")
+            usleep(300_000)
+        }
+        lab.signal("planned", SIGTERM)
+        lab.waitForLoop("planned", timeout: 10)
+        let all = lab.requests("planned")
+        let failed = all.filter { $0.exit != 0 || $0.status != "200" }
+        print("planned stops: \(all.count) requests, \(failed.count) failed; stop-to-VIP-moved \(handovers.map { String(format: "%.2f", $0) })")
+        XCTAssertGreaterThan(all.count, 200)
+        XCTAssertEqual(failed.count, 0, "failed requests across \(cycles) stop/start cycles: \(Lab.failures(all))")
+        XCTAssertEqual(Set(all.map(\.lb)), ["lb1", "lb2"], "both LBs served in turn")
+        XCTAssertTrue(lab.log("vrrpd-lb1").contains("handover done"), lab.log("vrrpd-lb1"))
+    }
+
+    /// `service proxyd reload` (-sf) of the master's proxyd, 3 times: the control socket is the
+    /// new process's after each, vrrpd follows it, the VIP never moves, no request fails.
+    func testReloadsOfTheMasterMoveNothing() throws {
+        let lab = try Lab.haLab()
+        self.lab = lab
+        try bringUp(lab)
+        try lab.startClientLoop("reload", count: 100_000, gap: 0.01, maxTime: 5)
+        usleep(300_000)
+        var moved = false
+        for round in 1...3 {
+            let old = lab.proxydPid("lb1")!
+            XCTAssertTrue(lab.startProxyd("lb1", reload: true), "reload \(round): \(lab.log("lb1-proxyd"))")
+            let end = Date().addingTimeInterval(3)
+            while Date() < end {
+                if lab.vipHolders() != ["lb1"] { moved = true }
+                usleep(20_000)
+            }
+            XCTAssertEqual(kill(old, 0) != 0, true, "reload \(round): the old proxyd \(old) is still running")
+            let info = Lab.sh("echo 'show info' | ip netns exec \(lab.ns("lb1")) socat -t 2 stdio UNIX-CONNECT:\(lab.controlSocket("lb1"))").out
+            XCTAssertTrue(info.contains("Pid: \(lab.proxydPid("lb1")!)"), "reload \(round): control socket answers \(info)")
+        }
+        lab.signal("reload", SIGTERM)
+        lab.waitForLoop("reload", timeout: 10)
+        let all = lab.requests("reload")
+        XCTAssertFalse(moved, "the VIP moved during a reload")
+        XCTAssertEqual(Set(all.map(\.lb)), ["lb1"])
+        XCTAssertEqual(all.filter { $0.exit != 0 || $0.status != "200" }.count, 0, Lab.failures(all))
+        XCTAssertEqual(lab.state("vrrpd-lb1", on: "lb1"), "MASTER")
+        XCTAssertTrue(lab.log("vrrpd-lb1").contains("proxyd reloaded"), lab.log("vrrpd-lb1"))
+    }
+
+    /// A Keepalived 2.2 backup beside vrrpd: the planned stop's priority-0 advert is plain
+    /// RFC 3768, so keepalived takes over after its skew time and nothing fails.
+    func testKeepalivedBackupTakesOverAPlannedStop() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/keepalived") else { throw XCTSkip("keepalived not installed") }
+        let lab = try Lab.haLab()
+        self.lab = lab
+        try lab.startWeb("web1")
+        try lab.startWeb("web2")
+        XCTAssertTrue(lab.startProxyd("lb1"))
+        XCTAssertTrue(lab.startProxyd("lb2"))
+        try lab.startVrrpd("vrrpd-lb1", on: "lb1", config: lab.trackerConfig("lb1", priority: 101))
+        try lab.startKeepalived("keepalived-lb2", on: "lb2", config: Lab.v2(Lab.instanceConfig(priority: 100, advert: "1")))
+        XCTAssertNotNil(lab.waitUntil(8) { lab.vipHolders() == ["lb1"] }, "VIP holders: \(lab.vipHolders())")
+        try lab.startClientLoop("ka", count: 100_000, gap: 0.01, maxTime: 5)
+        usleep(300_000)
+        let pid = lab.proxydPid("lb1")!
+        kill(pid, SIGTERM)
+        XCTAssertNotNil(lab.waitUntil(5) { lab.vipHolders() == ["lb2"] && kill(pid, 0) != 0 }, "VIP holders \(lab.vipHolders())")
+        usleep(500_000)
+        lab.signal("ka", SIGTERM)
+        lab.waitForLoop("ka", timeout: 10)
+        let all = lab.requests("ka")
+        XCTAssertEqual(all.filter { $0.exit != 0 || $0.status != "200" }.count, 0, Lab.failures(all))
+        XCTAssertTrue(all.contains { $0.lb == "lb2" })
+        XCTAssertTrue(lab.log("keepalived-lb2").contains("Entering MASTER STATE"), lab.log("keepalived-lb2"))
+    }
+}
