@@ -145,3 +145,94 @@ final class HASystemTests: XCTestCase {
         XCTAssertTrue(lab.log("keepalived-lb2").contains("Entering MASTER STATE"), lab.log("keepalived-lb2"))
     }
 }
+
+/// What vrrpd does when the tracked socket is not a proxyd that answers: FAULT with the
+/// reason in the log, after a bounded time; back to BACKUP when a real answer comes.
+final class ProxydTrackerFaultTests: XCTestCase {
+    var lab: Lab?
+
+    override func tearDown() {
+        lab?.tearDown(keepLogsOnFailure: (testRun?.failureCount ?? 0) > 0)
+        lab = nil
+    }
+
+    func config(socket: String) -> String {
+        Lab.v2("""
+        vrrp_track_proxyd proxyd {
+          socket \(socket)
+          timeout 0.5
+        }
+
+        """ + Lab.instanceConfig(priority: 150, advert: "1", extra: "  track_proxyd {\n    proxyd\n  }"))
+    }
+
+    /// A responder on a Unix socket: `answer` is what it says first on every connection,
+    /// then it answers pings as proxyd does (nil: accept and stay silent).
+    func serve(_ lab: Lab, _ key: String, at sock: String, answer: String?) throws {
+        let script = lab.write("\(key).py", """
+        import os, socket, sys, threading
+        path, answer = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path); srv.listen(8)
+        def talk(c):
+            f = c.makefile("rwb", buffering=0)
+            if answer is None:
+                threading.Event().wait(60)
+            f.write(answer.encode())
+            for line in f:
+                if line.strip() == b"ping": f.write(b"pong\\n")
+        while True:
+            c, _ = srv.accept()
+            threading.Thread(target=talk, args=(c,), daemon=True).start()
+
+        """)
+        try lab.start(key, on: "a", ["/usr/bin/python3", script, sock] + (answer.map { [$0] } ?? []))
+        XCTAssertNotNil(lab.waitUntil(3) { FileManager.default.fileExists(atPath: sock) })
+    }
+
+    func testMissingForeignAndHungSocketsMeanFaultWithTheReason() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/socat") else { throw XCTSkip("socat not installed") }
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        let sock = lab.path("proxyd.sock")
+        // No socket at all.
+        try lab.startVrrpd("a", on: "a", config: config(socket: sock))
+        XCTAssertNotNil(lab.waitUntil(2) { lab.state("a", on: "a") == "FAULT" }, "state \(lab.state("a", on: "a") ?? "-")")
+        XCTAssertTrue(lab.log("a").contains("VRRP_Proxyd(proxyd) down: \(sock): no such socket"), lab.log("a"))
+        // Something else answers there (HAProxy's CLI with another greeting, say).
+        try serve(lab, "foreign", at: sock, answer: "Unknown command.\n")
+        XCTAssertNotNil(lab.waitUntil(2) { lab.log("a").contains("is not proxyd's control socket (it answered 'Unknown command.')") }, lab.log("a"))
+        XCTAssertEqual(lab.state("a", on: "a"), "FAULT")
+        lab.stop("foreign")
+        unlink(sock)
+        // Accepts and never answers: hung, after the tracker's timeout (0.5 s).
+        try serve(lab, "hung", at: sock, answer: nil)
+        let hung = lab.waitUntil(3) { lab.log("a").contains("accepted but did not answer within 0.5 s") }
+        XCTAssertNotNil(hung, lab.log("a"))
+        XCTAssertEqual(lab.state("a", on: "a"), "FAULT")
+        lab.stop("hung")
+        unlink(sock)
+        // A greeting as proxyd gives it: up, out of FAULT, master (nobody else is there).
+        let netns = Lab.sh("ip netns exec \(lab.ns("a")) stat -L -c %i /proc/self/ns/net").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        try serve(lab, "proxyd", at: sock, answer: "proxyd-ha 1 pid=4242 netns=\(netns) state=serving grace=1000\nready\n")
+        XCTAssertNotNil(lab.waitUntil(6) { lab.state("a", on: "a") == "MASTER" }, lab.log("a"))
+        let tracker = (lab.instance("a", on: "a")["proxyd"] as? [[String: Any]])?.first
+        XCTAssertEqual(tracker?["status"] as? String, "UP")
+        XCTAssertEqual(tracker?["pid"] as? Int, 4242)
+    }
+
+    /// A proxyd of another network namespace answering on a shared path (two LBs on one
+    /// host with the same socket path) is never taken for this node's.
+    func testAProxydInAnotherNetworkNamespaceDoesNotCount() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/socat") else { throw XCTSkip("socat not installed") }
+        let lab = try Lab(hosts: ["a", "b"])
+        self.lab = lab
+        let sock = lab.path("proxyd.sock")
+        let other = Lab.sh("ip netns exec \(lab.ns("b")) stat -L -c %i /proc/self/ns/net").out.trimmingCharacters(in: .whitespacesAndNewlines)
+        try serve(lab, "proxyd", at: sock, answer: "proxyd-ha 1 pid=4242 netns=\(other) state=serving grace=1000\nready\n")
+        try lab.startVrrpd("a", on: "a", config: config(socket: sock))
+        XCTAssertNotNil(lab.waitUntil(2) { lab.log("a").contains("runs in another network namespace") }, lab.log("a"))
+        XCTAssertEqual(lab.state("a", on: "a"), "FAULT")
+        XCTAssertFalse(lab.hasVIP("a"))
+    }
+}

@@ -125,7 +125,8 @@ extension VRRPDaemon {
         do {
             let events = try l.readEvents()
             for e in events {
-                log.debug("VRRP_Proxyd(\(t.config.name)) \(successor ? "successor " : "")event \(e)")
+                // Pongs come every ping_interval: only what changes something is worth a line.
+                if e != .pong { log.debug("VRRP_Proxyd(\(t.config.name)) \(successor ? "successor " : "")\(e)") }
                 if successor { successorEvent(t, e, now: now) } else { linkEvent(t, e, now: now) }
             }
         } catch {
