@@ -16,8 +16,10 @@ Usage: vrrpd [OPTION...]
       --no-syslog              Do not log via syslog
   -d, --dump-conf              Dump the configuration data
   -n, --dont-fork              Don't fork the daemon process
-  -p, --pid=FILE               Use the specified pidfile (default /run/vrrpd.pid)
-  -r, --vrrp_pid=FILE          Also write the pid to this file (keepalived's VRRP child pidfile)
+  -p, --pid=FILE               Use the specified pidfile for the main (supervisor) process
+                               (default /run/vrrpd.pid)
+  -r, --vrrp_pid=FILE          Use the specified pidfile for the VRRP child process
+                               (default: the -p file's name with -vrrp.pid for .pid)
   -t, --config-test[=FILE]     Check the configuration for obvious errors and exit
                                (exit status 5 when there are errors, as keepalived)
       --query-socket=PATH      Query socket path (default: the pid file's path with .sock for
@@ -97,6 +99,11 @@ func parseFlags(_ args: [String]) -> Flags {
     while i < args.count {
         let a = args[i]
         i += 1
+        if a == "--" {
+            // getopt's end of options; vrrpd takes no operands after it.
+            if i < args.count { fail("unexpected argument '\(args[i])'\n\(usage)") }
+            break
+        }
         if a.hasPrefix("--") {
             let body = String(a.dropFirst(2))
             let parts = body.split(separator: "=", maxSplits: 1).map(String.init)
@@ -157,21 +164,6 @@ extension Substring {
     func trimmingCharacters() -> String { String(self.filter { !$0.isWhitespace }) }
 }
 
-func readPid(_ path: String) -> pid_t? {
-    guard let fp = fopen(path, "r") else { return nil }
-    defer { fclose(fp) }
-    var buf = [CChar](repeating: 0, count: 32)
-    guard fgets(&buf, 32, fp) != nil else { return nil }
-    return pid_t(String(cString: buf).filter { $0.isNumber })
-}
-
-func writePid(_ path: String) -> Bool {
-    guard let fp = fopen(path, "w") else { return false }
-    fputs("\(getpid())\n", fp)
-    fclose(fp)
-    return true
-}
-
 let flags = parseFlags(Array(CommandLine.arguments.dropFirst()))
 let log = VRRPLog()
 log.console = flags.logConsole || flags.configTest
@@ -219,7 +211,7 @@ func isRunningVrrpd(_ pid: pid_t) -> Bool {
     return comm == "vrrpd" && state != "Z"
 }
 
-if let old = readPid(flags.pidFile), old != getpid(), isRunningVrrpd(old) {
+if let old = PidFile.read(flags.pidFile), old != getpid(), isRunningVrrpd(old) {
     fail("daemon is already running (pid \(old) in \(flags.pidFile))")
 }
 
@@ -230,10 +222,14 @@ if !flags.dontFork {
     setsid()
     let devnull = open("/dev/null", O_RDWR)
     if devnull >= 0 { dup2(devnull, 0); dup2(devnull, 1); if !flags.logConsole { dup2(devnull, 2) } }
+    // Whatever the starter left open (a pipe, a socket it waits on for EOF) would keep it
+    // waiting as long as the daemon runs. syslog's socket is among them: reopened after.
+    closelog()
+    for fd in Int32(3)..<1024 { close(fd) }
+    log.openSyslog(ident: "vrrpd", facility: flags.facility)
 }
 
-if !writePid(flags.pidFile) { log.warning("cannot write pid file \(flags.pidFile): \(String(cString: strerror(errno)))") }
-if let r = flags.vrrpPidFile, !writePid(r) { log.warning("cannot write pid file \(r)") }
+if !PidFile.write(flags.pidFile) { log.warning("cannot write pid file \(flags.pidFile): \(String(cString: strerror(errno)))") }
 
 var opts = flags.options
 opts.configFile = flags.configFile
@@ -244,14 +240,18 @@ if !flags.querySocketGiven {
     let p = flags.pidFile
     opts.querySocket = (p.hasSuffix(".pid") ? String(p.dropLast(4)) : p) + ".sock"
 }
-let status: Int32
-do {
-    let daemon = try VRRPDaemon(config: config, options: opts, log: log)
-    status = daemon.run()
-} catch {
-    log.error("\(error)")
-    status = 1
+// This process supervises; the VRRP child (its pid in -r) runs the instances.
+let supervisor = VRRPSupervisor(config: config, configFile: flags.configFile,
+                                vrrpPidFile: flags.vrrpPidFile ?? PidFile.vrrpDefault(for: flags.pidFile),
+                                log: log) { running in
+    do {
+        let daemon = try VRRPDaemon(config: running, options: opts, log: log)
+        return daemon.run()
+    } catch {
+        log.error("\(error)")
+        return 1
+    }
 }
-unlink(flags.pidFile)
-if let r = flags.vrrpPidFile { unlink(r) }
+let status = supervisor.run()
+if PidFile.read(flags.pidFile) == getpid() { unlink(flags.pidFile) }
 exit(status)

@@ -56,7 +56,7 @@ final class KeepalivedInteropTests: XCTestCase {
         XCTAssertNotNil(lab.waitUntil(2) { self.keepalivedState("ka") == "BACKUP" })
 
         usleep(1_200_000)
-        lab.stop("vrrpd2", SIGKILL)
+        lab.crashVrrpd("vrrpd2")
         let killed = lab.waitUntil(6) { lab.hasVIP("b") }
         XCTAssertNotNil(killed)
         XCTAssertLessThan(killed ?? 99, 3.61 + 0.6)
@@ -111,7 +111,7 @@ final class KeepalivedInteropTests: XCTestCase {
         XCTAssertEqual(keepalivedState("ka"), "BACKUP")
 
         // vrrpd killed: keepalived waits Master_Down_Interval (0.3 + 0.061 s).
-        lab.stop("vrrpd", SIGKILL)
+        lab.crashVrrpd("vrrpd")
         let t1 = lab.waitUntil(3) { lab.hasVIP("b") }
         XCTAssertNotNil(t1)
         XCTAssertLessThan(t1 ?? 99, 0.361 + 0.5)
@@ -167,7 +167,7 @@ final class KeepalivedInteropTests: XCTestCase {
         usleep(800_000)
         XCTAssertEqual(lab.vipHolders(), ["a"])
         XCTAssertEqual(keepalivedState("ka"), "BACKUP")
-        lab.stop("vrrpd", SIGKILL)
+        lab.crashVrrpd("vrrpd")
         XCTAssertNotNil(lab.waitUntil(3) { lab.hasVIP("b") }, "keepalived did not take over")
         _ = Lab.sh("ip -n \(lab.ns("a")) addr del \(Lab.vip)/24 dev eth0")
         // And the other way: keepalived master, vrrpd backup hears it over unicast.

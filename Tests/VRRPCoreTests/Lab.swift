@@ -32,7 +32,11 @@ final class Lab {
         return nil
     }
 
-    static var vrrpd: String? { binDir()?.appendingPathComponent("vrrpd").path }
+    /// VRRPT_VRRPD=PATH runs the system tests against another build (an older commit's).
+    static var vrrpd: String? {
+        ProcessInfo.processInfo.environment["VRRPT_VRRPD"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? binDir()?.appendingPathComponent("vrrpd").path
+    }
 
     /// Runs a shell command; its output goes through a file, not a pipe, so a background
     /// process it leaves behind cannot block the test by holding the pipe open.

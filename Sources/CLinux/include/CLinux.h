@@ -14,4 +14,5 @@
 #include <linux/if_link.h>
 #include <linux/if_ether.h>
 #include "CLinuxVRRP.h"
+#include "CLinuxSupervisor.h"
 #endif

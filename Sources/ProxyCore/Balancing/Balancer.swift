@@ -1,7 +1,8 @@
 // Load-balancing algorithms of HAProxy 2.6 (`balance …`, `hash-type …`), as a pure
-// value type. The engine keeps one `Balancer` per backend per event loop, so no
-// locks: it tells the balancer about weight/usability changes and about connections
-// starting and ending, and asks it for a server per request or connection.
+// value type. The engine keeps one `Balancer` per backend, shared by its threads
+// behind a lock (Runtime/BackendBalancer): it tells the balancer about weight/usability
+// changes and about connections starting and ending, and asks it for a server per
+// request or connection. What the hash-based algorithms hash is `BalanceKey`'s part.
 //
 // Servers are identified by their index in the backend's server list.
 //
@@ -145,8 +146,10 @@ public struct Balancer: Sendable {
         var isUsable: Bool
     }
 
-    public let algorithm: BalanceAlgorithm
-    public let hashType: BalanceHashType
+    /// The algorithm, the hash type, and how a request's key is hashed.
+    public let key: BalanceKey
+    public var algorithm: BalanceAlgorithm { key.algorithm }
+    public var hashType: BalanceHashType { key.hashType }
     public let allBackups: Bool
 
     @usableFromInline var slots: [Slot]
@@ -167,22 +170,15 @@ public struct Balancer: Sendable {
     /// During a pick with `avoiding:`: the server to try not to use, else -1.
     @usableFromInline var avoid = -1
     @usableFromInline var rng: SplitMix64
-    @usableFromInline let headerName: [UInt8]
 
     /// - Parameters:
     ///   - seed: seeds `random`; pass a fixed value in tests.
     public init(servers: [BalancerServer], algorithm: BalanceAlgorithm,
                 hashType: BalanceHashType = BalanceHashType(), allBackups: Bool = false,
                 seed: UInt64 = UInt64.random(in: 0...UInt64.max)) {
-        self.algorithm = algorithm
-        self.hashType = hashType
+        self.key = BalanceKey(algorithm: algorithm, hashType: hashType)
         self.allBackups = allBackups
         self.rng = SplitMix64(seed: seed)
-        if case .header(let name, _) = algorithm {
-            headerName = name.map { asciiLower($0) }
-        } else {
-            headerName = []
-        }
         slots = []
         slots.reserveCapacity(servers.count)
         for (k, s) in servers.enumerated() {
@@ -278,12 +274,7 @@ public struct Balancer: Sendable {
     /// for IPv4, 16 for IPv6, network order); without an address it falls back to
     /// round robin, as HAProxy does for non-IP clients.
     public mutating func pick(clientAddress: UnsafeRawBufferPointer?, avoiding: Int? = nil) -> BalancerDecision {
-        if case .source = algorithm, let a = clientAddress, a.count >= 4 {
-            refreshIfNeeded()
-            if groupIsEmpty { return .noneUsable }
-            return pickHashed(sourceHash(a), avoiding: avoiding)
-        }
-        return pick(avoiding: avoiding)
+        pick(hash: key.hash(clientAddress: clientAddress), avoiding: avoiding)
     }
 
     /// For `mode http`: every algorithm, with the request's target and headers
@@ -291,33 +282,16 @@ public struct Balancer: Sendable {
     public mutating func pick(clientAddress: UnsafeRawBufferPointer?, target: HTTPSpan,
                               headers: [HTTPHeaderField], in bytes: UnsafeRawBufferPointer,
                               avoiding: Int? = nil) -> BalancerDecision {
-        switch algorithm {
-        case .uri(let options):
-            refreshIfNeeded()
-            if groupIsEmpty { return .noneUsable }
-            return pickHashed(uriHash(target, options, bytes), avoiding: avoiding)
-        case .urlParameter(let name):
-            let value = name.withUnsafeBufferPointer { HTTPTarget.urlParameter($0, of: target, in: bytes) }
-            guard let v = value else { return pick(avoiding: avoiding) }
-            refreshIfNeeded()
-            if groupIsEmpty { return .noneUsable }
-            return pickHashed(keyHash(bytes.bytePointer + v.start, v.count), avoiding: avoiding)
-        case .header(_, let domainOnly):
-            let field = headerName.withUnsafeBufferPointer { findHeader(headers, $0, bytes) }
-            guard let f = field, f.value.count > 0 else { return pick(avoiding: avoiding) }
-            refreshIfNeeded()
-            if groupIsEmpty { return .noneUsable }
-            // As HAProxy's lookup, the first comma-separated element of the value.
-            let p = bytes.bytePointer
-            var s = f.value.start, e = s
-            while e < f.value.end && p[e] != asciiComma { e += 1 }
-            while e > s && isOWS(p[e - 1]) { e -= 1 }
-            if e == s { return pick(avoiding: avoiding) }
-            if domainOnly { (s, e) = domainLabel(p, s, e) }
-            return pickHashed(keyHash(bytes.bytePointer + s, e - s), avoiding: avoiding)
-        default:
-            return pick(clientAddress: clientAddress, avoiding: avoiding)
-        }
+        pick(hash: key.hash(clientAddress: clientAddress, target: target, headers: headers, in: bytes),
+             avoiding: avoiding)
+    }
+
+    /// With a key from `BalanceKey.hash` (computed beforehand, outside any lock); nil:
+    /// the algorithm's unhashed choice (round robin for the hash-based ones).
+    @inline(__always)
+    public mutating func pick(hash: UInt32?, avoiding: Int? = nil) -> BalancerDecision {
+        guard let h = hash else { return pick(avoiding: avoiding) }
+        return pick(hash: h, avoiding: avoiding)
     }
 
     /// Chooses by a precomputed 32-bit hash (map-based or consistent, as configured).
@@ -327,71 +301,9 @@ public struct Balancer: Sendable {
         return pickHashed(hash, avoiding: avoiding)
     }
 
-    // MARK: Keys
-
-    /// The configured function, then the avalanche modifier when set.
-    @inline(__always)
-    func keyHash(_ p: UnsafePointer<UInt8>, _ count: Int) -> UInt32 {
-        let h = hashType.function.hash(p, count)
-        return hashType.avalanche ? avalancheHash(h) : h
-    }
-
-    /// HAProxy's source hash: the address as 32-bit big-endian words XORed
-    /// together (the hash-type function is not used), then the avalanche modifier
-    /// when configured. With consistent hashing, `avalanche` spreads neighbouring
-    /// addresses over the ring.
-    @inline(__always)
-    func sourceHash(_ a: UnsafeRawBufferPointer) -> UInt32 {
-        let p = a.bytePointer
-        var h: UInt32 = 0
-        var k = 0
-        while k + 4 <= a.count {
-            h ^= UInt32(p[k]) << 24 | UInt32(p[k + 1]) << 16 | UInt32(p[k + 2]) << 8 | UInt32(p[k + 3])
-            k += 4
-        }
-        return hashType.avalanche ? avalancheHash(h) : h
-    }
-
+    /// The key hash of a request target (tests and `BalanceKey`'s callers).
     func uriHash(_ target: HTTPSpan, _ o: URIHashOptions, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        let p = bytes.bytePointer
-        var s = target.start
-        var e = target.end
-        if o.pathOnly && s < e && p[s] != 0x2F {
-            // absolute-form: skip "scheme://authority"
-            var k = s
-            while k + 2 < e && !(p[k] == 0x3A && p[k + 1] == 0x2F && p[k + 2] == 0x2F) { k += 1 }
-            if k + 2 < e {
-                k += 3
-                while k < e && p[k] != 0x2F && p[k] != 0x3F { k += 1 }
-                s = k
-            }
-        }
-        if o.length > 0 && e - s > o.length { e = s + o.length }
-        var k = s
-        var slashes = 0
-        while k < e {
-            let c = p[k]
-            if c == 0x2F {
-                slashes += 1
-                if o.depth > 0 && slashes == o.depth + 1 { break }
-            } else if c == 0x3F && !o.whole {
-                break
-            }
-            k += 1
-        }
-        return keyHash(p + s, k - s)
-    }
-
-    /// `use_domain_only`: the label before the last dot (`www.example.com` →
-    /// `example`); the whole value when it has no dot.
-    func domainLabel(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> (Int, Int) {
-        var k = e - 1
-        while k >= s && p[k] != 0x2E { k -= 1 }
-        if k < s { return (s, e) }
-        let end = k
-        k -= 1
-        while k >= s && p[k] != 0x2E { k -= 1 }
-        return (k + 1, end)
+        key.uriHash(target, o, bytes)
     }
 
     // MARK: Groups

@@ -295,7 +295,6 @@ final class HTTPSession: ChannelInboundHandler {
         }
         let headers = requestParser.headers
         let connection = connectionFacts!
-        let loop = self.loop!
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
             let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
             if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
@@ -316,7 +315,7 @@ final class HTTPSession: ChannelInboundHandler {
                 return (backend, .reply(reply, closes: false), .noneUsable)
             }
             let choice = connection.clientAddress.withUnsafeBytes { address in
-                loop.chooseServer(in: backend, input: BalanceInput(
+                backend.balancer.take(input: BalanceInput(
                     clientAddress: address.isEmpty ? nil : address,
                     request: (head.targetSpan, headers, bytes)))
             }
@@ -339,6 +338,7 @@ final class HTTPSession: ChannelInboundHandler {
         case .server(let server):
             backendIfServed = chosen
             chosenServer = server
+            chosenSlotTaken = true  // handed on by acquireConnection, just below
         case .allFull:
             backendIfServed = chosen  // every server at maxconn: the connector queues
             chosenServer = nil
@@ -395,6 +395,9 @@ final class HTTPSession: ChannelInboundHandler {
     private var requestForResponseRules: (bytes: ByteBuffer, head: HTTPRequestHead)?
     /// The server the balancer gave this request.
     private var chosenServer: RuntimeServer?
+    /// The balancer took a slot on `chosenServer` for this request, not yet handed to a
+    /// connection (a retry on a fresh connection takes its own).
+    private var chosenSlotTaken = false
     private var lastBackendIndex: Int?
 
     /// The head waiting to be written once a server connection is there.
@@ -435,12 +438,14 @@ final class HTTPSession: ChannelInboundHandler {
     private func acquireConnection(allowPool: Bool) {
         guard let backend else { return }
         let server = chosenServer
+        let slotTaken = chosenSlotTaken
+        chosenSlotTaken = false
         if allowPool, let server, let pooled = loop.takeIdle(backend: backend.index, server: server.index,
                                                              serverName: dynamicServerName(server, backend)) {
             times.serverAssigned = .now()
             times.connected = times.serverAssigned
             if log != nil { log!.connectedAt = log!.connectStart }
-            loop.started(server, in: backend.index)
+            loop.started(server, in: backend.index, slotTaken: slotTaken)
             server.counters.reuses.increment()  // stats (issue 4)
             backend.counters.reuses.increment()
             useConnection(pooled, reused: true)
@@ -455,7 +460,7 @@ final class HTTPSession: ChannelInboundHandler {
             },
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector
-        connector.start(preferring: server)
+        connector.start(preferring: server, slotTaken: slotTaken)
     }
 
     private func connected(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {

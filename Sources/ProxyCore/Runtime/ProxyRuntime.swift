@@ -142,8 +142,8 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
     }
 
-    /// Changes a server's state (health, admin, weight) and tells every event loop's
-    /// balancer. The only way to change a server at run time.
+    /// Changes a server's state (health, admin, weight) and tells the backend's balancer.
+    /// The only way to change a server at run time.
     public func updateServer(_ server: RuntimeServer, in backend: RuntimeBackend,
                              _ change: (inout ServerStatus) -> Void) {
         let status = server.status.withLockedValue { status -> ServerStatus in
@@ -156,15 +156,14 @@ public final class ProxyRuntime: @unchecked Sendable {
                 if !before.isUsable { status.downtimeBeforeMs += now - before.lastChange }
                 status.lastChange = now
             }
+            // Under the status lock, so that two changes at once reach the balancer in the
+            // order they were made (this lock is never taken under the balancer's).
+            backend.balancer.update(server, usable: status.isUsable, weight: status.effectiveWeight)
             return status
         }
         server.isUsable.store(status.isUsable, ordering: .relaxed)
-        for state in loopStates.all {
-            state.eventLoop.execute {
-                state.balancers[backend.index].setUsable(status.isUsable, server: server.index)
-                state.balancers[backend.index].setWeight(status.effectiveWeight, server: server.index)
-            }
-        }
+        // A server back up, or weighing more, may take requests waiting in the queue.
+        backend.balancer.serveQueue()
     }
 
     public func backend(named name: String) -> RuntimeBackend? {

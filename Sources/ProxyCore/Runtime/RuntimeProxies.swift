@@ -18,10 +18,12 @@ public final class RuntimeBackend: @unchecked Sendable {
     public let forwardFor: ForwardForRule?
     public let errorPages: ErrorPages
     public let allBackups: Bool
-    /// Requests waiting in this backend's queues, all loops together.
-    let waiting = ManagedAtomic<Int>(0)
+    /// The balancer and the queue, shared by every event loop (issue 10).
+    let balancer: BackendBalancer
+    /// Requests waiting in this backend's queue, all loops together.
+    var waiting: ManagedAtomic<Int> { balancer.waiting }
     /// Traffic of this backend for the stats page and the runtime API (issue 4).
-    public let counters = SessionCounters()
+    public let counters: SessionCounters
     /// The stats page this backend answers (`stats enable`), set at start (issue 4).
     public var statsPage: StatsPage?
     /// `http-request` / `http-response` rules of the backend, set once at build time.
@@ -48,6 +50,10 @@ public final class RuntimeBackend: @unchecked Sendable {
         self.forwardFor = forwardFor
         self.errorPages = errorPages
         self.allBackups = allBackups
+        let counters = SessionCounters()
+        self.counters = counters
+        self.balancer = BackendBalancer(balancer: Balancer(servers: servers, balance: balance, allBackups: allBackups),
+                                        servers: servers, maxQueue: counters.maxQueue)
     }
 }
 

@@ -6,7 +6,7 @@ import NIOCore
 /// that changes at run time. Shared by all event loops, so mutable state is atomic.
 public final class RuntimeServer: @unchecked Sendable {
     public let name: String
-    /// Position in the backend's server list: balancers and per-loop pools index by it.
+    /// Position in the backend's server list: the balancer and per-loop pools index by it.
     public let index: Int
     /// Where connections go; `set server B/S addr` may change it (issue 4), so it is
     /// read through an atomic reference: one load per connection, no lock.
@@ -26,7 +26,8 @@ public final class RuntimeServer: @unchecked Sendable {
     /// HAProxy's server id (`id`, default position + 1).
     public let id: Int
 
-    /// Connections currently open to this server (all loops).
+    /// Connections currently open to this server (all loops): the slots the backend's
+    /// balancer counts, mirrored for the statistics.
     public let currentConnections = ManagedAtomic<Int>(0)
     /// Connections ever opened to this server (HAProxy's `stot`).
     public let totalConnections = ManagedAtomic<Int>(0)
@@ -66,12 +67,6 @@ public final class RuntimeServer: @unchecked Sendable {
     /// `set server B/S addr`: new connections go to `address` (issue 4).
     public func changeAddress(to address: SocketAddress) {
         currentAddress.store(ServerAddressBox(address), ordering: .releasing)
-    }
-
-    /// True when a new connection would exceed `maxconn`.
-    var isFull: Bool {
-        guard let limit = maxConnections, limit > 0 else { return false }
-        return currentConnections.load(ordering: .relaxed) >= limit
     }
 }
 

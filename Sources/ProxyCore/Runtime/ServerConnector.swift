@@ -17,8 +17,8 @@ enum ConnectFailure: Error {
 /// move the last attempt to another server.
 final class ServerConnector {
     typealias HandlerFactory = (RuntimeServer) -> ChannelHandler
-    /// On success the caller owns one `loop.started` count on the server and must call
-    /// `loop.ended` when it is done with it.
+    /// On success the caller owns one `loop.started` count (a slot) on the server and must
+    /// call `loop.ended` when it is done with it.
     typealias Completion = (Result<(Channel, RuntimeServer), ConnectFailure>) -> Void
 
     private let backend: RuntimeBackend
@@ -33,6 +33,9 @@ final class ServerConnector {
     /// (the end of HAProxy's queue time).
     private(set) var serverAssignedAt: NIODeadline?
     private var server: RuntimeServer?
+    /// A slot on `server` was taken by the balancer (when it chose it) and not yet
+    /// handed to an attempt (`LoopState.started`).
+    private var holdsSlot = false
     private var cancelled = false
 
     static let turnAround: TimeAmount = .seconds(1)
@@ -46,16 +49,21 @@ final class ServerConnector {
         self.completion = completion
     }
 
-    /// Starts with `server` if given (for example a server chosen by hashing), else balances.
-    func start(preferring server: RuntimeServer? = nil) {
+    /// The loop this connector (and its session) runs on.
+    var eventLoop: EventLoop { loop.eventLoop }
+
+    /// Starts with `server` if given (the session's balancing already chose it), else
+    /// balances. `slotTaken`: the balancer took a slot on `server` when it chose it.
+    func start(preferring server: RuntimeServer? = nil, slotTaken: Bool = false) {
         self.server = server
+        holdsSlot = server != nil && slotTaken
         attemptConnect()
     }
 
     /// The client went away: stop retrying, and close a connection that completes late.
     func cancel() {
         cancelled = true
-        if queued { leaveQueueForGood() }
+        if queued { leaveQueue() }
     }
 
     // MARK: the queue (every server at maxconn)
@@ -66,56 +74,70 @@ final class ServerConnector {
     private var queueTimer: Scheduled<Void>?
 
     /// Waits for a free slot for `timeout queue` (HAProxy: `timeout connect` when unset),
-    /// then gives up with 503.
+    /// then gives up with 503. The balancer already put this connector in the backend's
+    /// queue (`BackendBalancer.take(queueing:)`).
     private func waitInQueue() {
+        // Set before any `leftQueue`: a thread that frees a slot resumes this connector
+        // through its loop's task queue, so after the current task.
         queued = true
-        loop.enqueue(self, backendIndex: backend.index)
         if let timeout = backend.timeouts.queue ?? backend.timeouts.connect {
             queueTimer = loop.eventLoop.scheduleTask(in: timeout) { [self] in
                 guard queued else { return }
-                leaveQueueForGood()
+                // Not in the queue any more: a server was given to it, `leftQueue` is
+                // on its way from the thread that freed the slot.
+                guard backend.balancer.removeWaiter(self) else { return }
+                queued = false
+                queueTimer = nil
                 completion(.failure(.queueTimeout))
             }
         }
     }
 
-    private func leaveQueueForGood() {
+    /// Stops waiting (the client left). A server given meanwhile is given back by
+    /// `leftQueue`.
+    private func leaveQueue() {
         queued = false
         queueTimer?.cancel()
         queueTimer = nil
-        loop.dequeue(self, backendIndex: backend.index)
+        _ = backend.balancer.removeWaiter(self)
     }
 
-    /// Called by the loop when a slot may be free. False: still no server, stay queued.
-    func leaveQueue() -> Bool {
-        guard queued, !cancelled else { return true }
-        switch loop.chooseServer(in: backend) {
-        case .allFull:
-            return false
+    /// The balancer took this connector out of the queue, on any loop, and resumes it
+    /// here: with a server (a slot taken on it), or with none usable any more.
+    func leftQueue(_ choice: ServerChoice) {
+        guard queued else {
+            // Timed out or cancelled in the meantime: the slot goes to the next waiter.
+            if case .server(let chosen) = choice { backend.balancer.release(chosen) }
+            return
+        }
+        queued = false
+        queueTimer?.cancel()
+        queueTimer = nil
+        switch choice {
         case .server(let chosen):
-            queued = false
-            queueTimer?.cancel()
-            queueTimer = nil
             server = chosen
+            holdsSlot = true
             attemptConnect()
-            return true
-        case .noneUsable:
-            leaveQueueForGood()
+        case .allFull, .noneUsable:
             completion(.failure(.noServerAvailable))
-            return true
         }
     }
 
     private func attemptConnect() {
-        guard !cancelled else { return }
+        guard !cancelled else {
+            if holdsSlot, let server { holdsSlot = false; backend.balancer.release(server) }
+            return
+        }
         let redispatching = attempt > 0 && attempt >= backend.retries && backend.redispatch
         // wretr / wredis (issue 4).
         if attempt > 0 { backend.counters.retries.increment(); server?.counters.retries.increment() }
         if redispatching { backend.counters.redispatches.increment(); server?.counters.redispatches.increment() }
         if server == nil || redispatching {
-            switch loop.chooseServer(in: backend, avoiding: attempt > 0 ? server : nil) {
+            // The first attempt queues when every server is full; a redispatch does not.
+            switch backend.balancer.take(avoiding: attempt > 0 ? server : nil, queueing: attempt == 0 ? self : nil) {
             case .server(let chosen):
                 server = chosen
+                holdsSlot = true
             case .allFull where attempt == 0:
                 waitInQueue()
                 return
@@ -128,7 +150,10 @@ final class ServerConnector {
             }
         }
         guard let server else { completion(.failure(.noServerAvailable)); return }
-        loop.started(server, in: backend.index)
+        // A retry on the server already tried takes a slot again (the failed attempt gave
+        // its slot back).
+        loop.started(server, in: backend.index, slotTaken: holdsSlot)
+        holdsSlot = false
         if serverAssignedAt == nil { serverAssignedAt = .now() }
 
         // TCP_NODELAY is ClientBootstrap's default; the rest is set in the initializer

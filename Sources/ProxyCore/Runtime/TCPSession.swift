@@ -81,8 +81,8 @@ final class TCPSession: ChannelInboundHandler {
         let preferred: RuntimeServer?
         if case .source = backend.balance.algorithm {
             preferred = address.withUnsafeBytes { bytes -> RuntimeServer? in
-                if case .server(let server) = loop.chooseServer(
-                    in: backend, input: BalanceInput(clientAddress: bytes.isEmpty ? nil : bytes)) { return server }
+                if case .server(let server) = backend.balancer.take(
+                    input: BalanceInput(clientAddress: bytes.isEmpty ? nil : bytes)) { return server }
                 return nil
             }
         } else {
@@ -98,7 +98,7 @@ final class TCPSession: ChannelInboundHandler {
             makeHandler: { [self] _ in TCPServerSide(session: self) },
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector
-        connector.start(preferring: preferred)
+        connector.start(preferring: preferred, slotTaken: preferred != nil)  // the take above
     }
 
     private func connected(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {

@@ -38,6 +38,10 @@ public protocol ConfigFileSource {
 }
 
 public struct DiskFileSource: ConfigFileSource {
+    /// A configuration is kilobytes. Past this it is not one (`include /dev/zero`), and
+    /// reading on would only exhaust memory: the file is refused as unreadable.
+    public static let maxBytes = 16 << 20
+
     public init() {}
     public func read(_ path: String) -> String? {
         guard let f = fopen(path, "r") else { return nil }
@@ -48,6 +52,7 @@ public struct DiskFileSource: ConfigFileSource {
             let n = fread(&buf, 1, buf.count, f)
             if n <= 0 { break }
             bytes += buf[0..<n]
+            if bytes.count > DiskFileSource.maxBytes { return nil }
         }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -76,6 +81,11 @@ public struct ConfigLexer {
     let source: ConfigFileSource
     public var diagnostics = Diagnostics()
     private var depth = 0
+    /// The files being lexed, outermost first: a file that includes one of them loops.
+    private var including: [String] = []
+    /// Every file read so far: a second inclusion would only define its blocks twice, and
+    /// globs that include each other would otherwise multiply up to the depth bound.
+    private var read: Set<String> = []
 
     public init(source: ConfigFileSource = DiskFileSource()) { self.source = source }
 
@@ -85,6 +95,9 @@ public struct ConfigLexer {
     }
 
     public mutating func lex(text: String, file: String) -> [Token] {
+        including.append(file)
+        read.insert(file)
+        defer { including.removeLast() }
         var out: [Token] = []
         var lineNo = 0
         for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -160,6 +173,14 @@ public struct ConfigLexer {
             return
         }
         for f in files {
+            if including.contains(f) {
+                diagnostics.error(loc, "include '\(pattern)' loops: \(f) is already being read")
+                continue
+            }
+            if read.contains(f) {
+                diagnostics.error(loc, "include '\(pattern)': \(f) is already included")
+                continue
+            }
             depth += 1
             if let toks = lex(file: f) { out += toks } else {
                 diagnostics.error(loc, "cannot read included file '\(f)'")
@@ -186,11 +207,20 @@ public enum ConfigSyntax {
     /// Turn tokens into statements. Braces may open on the keyword's line or the next one.
     public static func parse(_ tokens: [Token], diagnostics: inout Diagnostics) -> [Statement] {
         var i = 0
-        return parseList(tokens, &i, opener: nil, diagnostics: &diagnostics)
+        return parseList(tokens, &i, opener: nil, depth: 0, diagnostics: &diagnostics)
     }
 
-    private static func parseList(_ t: [Token], _ i: inout Int, opener: SourceLocation?,
+    /// keepalived's deepest block is four levels; the bound keeps a file of braces from
+    /// exhausting the stack (one recursion per level).
+    static let maxDepth = 16
+
+    private static func parseList(_ t: [Token], _ i: inout Int, opener: SourceLocation?, depth: Int,
                                   diagnostics: inout Diagnostics) -> [Statement] {
+        if depth > maxDepth, let o = opener {
+            diagnostics.error(o, "blocks nested more than \(maxDepth) deep")
+            skipBlock(t, &i)
+            return []
+        }
         var out: [Statement] = []
         while i < t.count {
             switch t[i].kind {
@@ -203,7 +233,7 @@ public enum ConfigSyntax {
             case .open:
                 diagnostics.error(t[i].location, "unexpected '{' without a keyword before it")
                 i += 1
-                _ = parseList(t, &i, opener: t[i - 1].location, diagnostics: &diagnostics)
+                _ = parseList(t, &i, opener: t[i - 1].location, depth: depth + 1, diagnostics: &diagnostics)
             case .word(let kw, let q):
                 let loc = t[i].location
                 var args: [String] = []
@@ -218,7 +248,7 @@ public enum ConfigSyntax {
                 var block: [Statement]? = nil
                 if j < t.count, t[j].kind == .open {
                     i = j + 1
-                    block = parseList(t, &i, opener: loc, diagnostics: &diagnostics)
+                    block = parseList(t, &i, opener: loc, depth: depth + 1, diagnostics: &diagnostics)
                 }
                 out.append(Statement(keyword: kw, args: args, quoted: quoted, location: loc, block: block))
             }
@@ -227,5 +257,14 @@ public enum ConfigSyntax {
             diagnostics.error(o, "missing '}' for the block opened here")
         }
         return out
+    }
+
+    /// Past the '}' closing the block just opened (or to the end), without recursion.
+    private static func skipBlock(_ t: [Token], _ i: inout Int) {
+        var open = 1
+        while i < t.count, open > 0 {
+            if t[i].kind == .open { open += 1 } else if t[i].kind == .close { open -= 1 }
+            i += 1
+        }
     }
 }

@@ -108,8 +108,14 @@ public enum ConfigParser {
     // MARK: argument helpers (keepalived's wording)
 
     static func arg(_ s: Statement, _ i: Int, _ ctx: inout Context, what: String = "value") -> String? {
+        let a = "aeiou".contains(what.first ?? "x") ? "an" : "a"
         guard i < s.args.count else {
-            ctx.diag.error(s.location, "'\(s.keyword)' requires a \(what)")
+            ctx.diag.error(s.location, "'\(s.keyword)' requires \(a) \(what)")
+            return nil
+        }
+        // A quoted "" is a word, but never a usable name, number or address.
+        guard !s.args[i].isEmpty else {
+            ctx.diag.error(s.location, "'\(s.keyword)' requires \(a) \(what), not an empty string")
             return nil
         }
         return s.args[i]
@@ -159,6 +165,10 @@ public enum ConfigParser {
 
     static func notifyScript(_ s: Statement, _ ctx: inout Context) -> NotifyScript? {
         guard let cmd = arg(s, 0, &ctx, what: "script") else { return nil }
+        guard !ScriptCommand.split(cmd).isEmpty else {
+            ctx.diag.error(s.location, "'\(s.keyword)' requires a script, not blanks")
+            return nil
+        }
         return NotifyScript(command: cmd, user: s.args.count > 1 ? s.args[1] : nil,
                             group: s.args.count > 2 ? s.args[2] : nil)
     }
@@ -178,7 +188,7 @@ public enum ConfigParser {
                 var sc = ScriptConfig(name: name)
                 sc.location = s.location
                 vrrpScript.runBlock(s, on: &sc, ctx: &ctx)
-                if sc.command.isEmpty { ctx.diag.error(s.location, "VRRP_Script(\(name)) has no script") }
+                if sc.argv.isEmpty { ctx.diag.error(s.location, "VRRP_Script(\(name)) has no script") }
                 if sc.timeout == nil { sc.timeout = nil }
                 c.scripts.append(sc)
             },
@@ -305,6 +315,10 @@ public enum ConfigParser {
         var out: [TrackRef] = []
         for line in block {
             let w = line.words
+            guard !w[0].isEmpty else {
+                ctx.diag.error(line.location, "\(what): an empty name is not an interface or a script")
+                continue
+            }
             var ref = TrackRef(name: w[0])
             var i = 1
             while i < w.count {
@@ -335,7 +349,12 @@ public enum ConfigParser {
         var out: [VirtualAddress] = []
         for line in block {
             let w = line.words
-            let parts = w[0].split(separator: "/", maxSplits: 1).map(String.init)
+            // Empty pieces kept: "", "/" and "10.0.0.1/" must reach the checks below, not vanish.
+            let parts = w[0].split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            guard !w[0].isEmpty else {
+                ctx.diag.error(line.location, "VRRP parsed invalid IP \"\" (an empty string). skipping IP...")
+                continue
+            }
             guard let a = IPv4Address(parts[0]) else {
                 if parts[0].contains(":") {
                     ctx.diag.warning(line.location, "IPv6 address \(w[0]) is not supported by vrrpd (IPv4 only); skipping")
@@ -352,8 +371,9 @@ public enum ConfigParser {
             }
             var i = 1
             func next() -> String? {
-                guard i + 1 < w.count else {
+                guard i + 1 < w.count, !w[i + 1].isEmpty else {
                     ctx.diag.error(line.location, "'\(w[i])' needs a value in virtual address \(w[0])")
+                    i += 1
                     return nil
                 }
                 i += 1
@@ -561,6 +581,10 @@ public enum ConfigParser {
                 if i.virtualAddresses.count > 20 {
                     ctx.diag.error(loc, "(\(i.name)) Strict mode: more than 20 virtual addresses")
                 }
+            }
+            // The advert's address count is one byte: more would go out with a wrong count.
+            if i.virtualAddresses.count > 255 {
+                ctx.diag.error(loc, "(\(i.name)) \(i.virtualAddresses.count) virtual addresses: an advert carries at most 255 (move the rest to virtual_ipaddress_excluded)")
             }
             if i.nopreempt && i.initialState == .master {
                 ctx.diag.warning(loc, "(\(i.name)) Warning - nopreempt will not work with initial state MASTER - clearing")

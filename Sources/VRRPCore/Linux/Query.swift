@@ -11,25 +11,55 @@ final class QueryServer {
     let fd: Int32
     var clients: [Int32: [UInt8]] = [:]
     var opened: [Int32: Nanos] = [:]
+    /// The socket file we bound: on exit the path is removed only while it is still this
+    /// one, so a daemon that replaced it (a restart, a respawned VRRP child) keeps its own.
+    var bound: (dev: UInt64, ino: UInt64)?
 
+    /// Binds a temporary name beside `path` and renames it onto `path`: the path always
+    /// names a socket (the old one until the rename, then ours), never nothing.
     init(path: String) throws {
         self.path = path
         if QueryServer.answers(path) {
             throw SystemError("\(path) is in use by another running vrrpd (give each daemon its own --query-socket or --pid)", EADDRINUSE)
         }
-        unlink(path)
+        guard let tmp = QueryServer.temporaryName(for: path) else {
+            throw SystemError("query socket path too long", ENAMETOOLONG)
+        }
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw SystemError("query socket") }
-        var sa = sockaddr_un()
-        sa.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: sa.sun_path) else { Glibc.close(fd); throw SystemError("query socket path too long", ENAMETOOLONG) }
-        withUnsafeMutableBytes(of: &sa.sun_path) { p in for (i, b) in bytes.enumerated() { p[i] = b } }
+        unlink(tmp)   // left by a run killed between its bind and its rename
+        var sa = QueryServer.address(tmp)!
         let r = withUnsafePointer(to: &sa) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard r == 0, listen(fd, 16) == 0 else { let e = SystemError("bind \(path)"); Glibc.close(fd); throw e }
-        chmod(path, 0o600)
+        guard r == 0, listen(fd, 16) == 0 else { let e = SystemError("bind \(tmp)"); Glibc.close(fd); unlink(tmp); throw e }
+        chmod(tmp, 0o600)
+        var st = stat()
+        guard stat(tmp, &st) == 0, rename(tmp, path) == 0 else {
+            let e = SystemError("rename \(tmp) to \(path)"); Glibc.close(fd); unlink(tmp); throw e
+        }
+        bound = (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+
+    /// A name in the same directory (rename is atomic only within one file system) that
+    /// fits sun_path; nil when even the short form does not.
+    static func temporaryName(for path: String) -> String? {
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { String(path[...$0]) } ?? ""
+        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        for name in ["\(dir).\(base).\(getpid())", "\(dir).vq\(getpid())"] where address(name) != nil {
+            return name
+        }
+        return nil
+    }
+
+    static func address(_ path: String) -> sockaddr_un? {
+        var sa = sockaddr_un()
+        sa.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: sa.sun_path) else { return nil }
+        withUnsafeMutableBytes(of: &sa.sun_path) { p in for (i, b) in bytes.enumerated() { p[i] = b } }
+        return sa
     }
 
     /// A live server listens at `path` (a stale socket file refuses the connection).
@@ -37,11 +67,7 @@ final class QueryServer {
         let c = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard c >= 0 else { return false }
         defer { Glibc.close(c) }
-        var sa = sockaddr_un()
-        sa.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: sa.sun_path) else { return false }
-        withUnsafeMutableBytes(of: &sa.sun_path) { p in for (i, b) in bytes.enumerated() { p[i] = b } }
+        guard var sa = address(path) else { return false }
         return withUnsafePointer(to: &sa) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(c, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         } == 0
@@ -108,7 +134,11 @@ final class QueryServer {
         for c in clients.keys { Glibc.close(c) }
         clients = [:]
         Glibc.close(fd)
-        unlink(path)
+        var st = stat()
+        if let b = bound, stat(path, &st) == 0, UInt64(st.st_dev) == b.dev, UInt64(st.st_ino) == b.ino {
+            unlink(path)
+        }
+        bound = nil
     }
 }
 

@@ -4,12 +4,12 @@ import XCTest
 /// Builds configs the way an operator writes them, with fresh ports, for the
 /// integration tests.
 enum ProxyFixture {
-    /// A `global` + `defaults` preamble with short timeouts, one thread so that balancing
-    /// order is deterministic.
-    static func preamble(mode: String = "http", extraDefaults: String = "") -> String {
+    /// A `global` + `defaults` preamble with short timeouts, one thread unless `threads`
+    /// says otherwise (the balancing tests compare thread counts).
+    static func preamble(mode: String = "http", extraDefaults: String = "", threads: Int = 1) -> String {
         """
         global
-            nbthread 1
+            nbthread \(threads)
 
         defaults
             mode \(mode)
@@ -29,12 +29,12 @@ enum ProxyFixture {
     /// everything to backend `app` made of `servers` plus `backend` lines; `frontend`
     /// lines go in the frontend. Returns the process and the port.
     static func start(servers: [TestBackend] = [], backend: String = "", frontend: String = "",
-                      defaults: String = "", mode: String = "http") throws -> (ProxydProcess, Int) {
+                      defaults: String = "", mode: String = "http", threads: Int = 1) throws -> (ProxydProcess, Int) {
         let port = TCP.freePort()
         let indent = { (text: String) in
             text.split(separator: "\n", omittingEmptySubsequences: true).map { "    " + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "\n")
         }
-        let config = preamble(mode: mode, extraDefaults: defaults.isEmpty ? "" : indent(defaults)) + """
+        let config = preamble(mode: mode, extraDefaults: defaults.isEmpty ? "" : indent(defaults), threads: threads) + """
             frontend fe
                 bind 127.0.0.1:\(port)
             \(indent(frontend))
