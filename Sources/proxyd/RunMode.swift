@@ -74,36 +74,16 @@ enum RunMode {
         } catch {
             return fail("[proxyd.main()] \(error)")
         }
+        // Only now are older processes told to stop (-sf/-st): our listeners accept and our
+        // control socket is in place, so vrrpd already finds our pid at its path and can
+        // release the old process at once.
         for old in options.finishPIDs { kill(old, SIGUSR1) }
         for old in options.terminatePIDs { kill(old, SIGTERM) }
         SystemdNotify.ready()
         detached?.ready()
 
-        var softStopping = false
-        while true {
-            // While soft-stopping, wake up now and then to see whether the last session ended.
-            let signal = softStopping ? signals.next(timeoutMilliseconds: 100) : signals.next()
-            switch signal {
-            case nil:
-                if runtime.liveSessions == 0 {
-                    control.close()
-                    runtime.shutdown()
-                    return 0
-                }
-            case SIGUSR1:
-                // Soft stop: no new connections; exit when the last session ends.
-                SystemdNotify.stopping()
-                runtime.beginSoftStop()
-                softStopping = true
-            case SIGHUP:
-                continue  // HAProxy's master reloads on SIGUSR2; a lone process ignores SIGHUP.
-            default:
-                SystemdNotify.stopping()
-                control.close()
-                runtime.shutdown()
-                return 0
-            }
-        }
+        return StopSequence(runtime: runtime, control: control, signals: signals,
+                            configuredGrace: config.global.grace, hardStopAfter: config.global.hardStopAfter).run()
     }
 
     static func alert(_ message: String) {

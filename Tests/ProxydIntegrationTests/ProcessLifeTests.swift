@@ -20,6 +20,35 @@ final class ProcessLifeTests: XCTestCase {
         XCTAssertEqual(proxy.waitForExit(timeout: 5), 0)
     }
 
+    /// HAProxy 2.6's global `grace`: after SIGUSR1 the listeners stay open that long.
+    func testSoftStopKeepsAcceptingDuringGrace() throws {
+        let a = try TestBackend(name: "a")
+        let (proxy, port) = try ProxyFixture.start(servers: [a], global: "grace 600ms")
+        defer { proxy.stop() }
+        let signalled = Date()
+        proxy.signal(SIGUSR1)
+        usleep(300_000)
+        XCTAssertEqual(try ProxyFixture.get(port: port).status, 200, "still accepting during grace")
+        XCTAssertEqual(proxy.waitForExit(timeout: 5), 0)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(signalled), 0.6)
+    }
+
+    /// `hard-stop-after` ends a soft stop that a long request would otherwise hold up.
+    func testHardStopAfterBoundsTheSoftStop() throws {
+        let slow = try TestBackend(name: "slow", behaviour: .slow(.seconds(5)))
+        let (proxy, port) = try ProxyFixture.start(servers: [slow], global: "hard-stop-after 500ms")
+        defer { proxy.stop() }
+        let client = try TCP.Connection(port: port)
+        try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        usleep(100_000)
+        let signalled = Date()
+        proxy.signal(SIGUSR1)
+        XCTAssertEqual(proxy.waitForExit(timeout: 4), 0)
+        let took = Date().timeIntervalSince(signalled)
+        XCTAssertGreaterThanOrEqual(took, 0.5)
+        XCTAssertLessThan(took, 1.5)
+    }
+
     func testDaemonWritesPidFileAndStopsOnSIGTERM() throws {
         let a = try TestBackend(name: "a")
         let port = TCP.freePort()

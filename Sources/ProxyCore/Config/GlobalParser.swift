@@ -175,7 +175,17 @@ enum GlobalParser {
             switch ConfigUnits.milliseconds(l[1]) {
             case let .success(v): s.global.hardStopAfter = v
             case let .failure(.unexpectedCharacter(c)): s.alert(l, "unexpected character '\(c)' in argument to <hard-stop-after>.\n")
-            case .failure: s.alert(l, "'hard-stop-after' expects <time> as argument.")
+            case .failure: s.alert(l, "'hard-stop-after' expects <time> as argument.\n")
+            }
+        },
+        // HAProxy 2.5 moved `grace` from the proxies to global: how long a stopping process
+        // keeps accepting before its listeners close. proxyd also tells HA subscribers
+        // (Control/HAHub) how long it will wait for them.
+        "grace": { s, l in
+            switch ConfigUnits.milliseconds(l[1]) {
+            case let .success(v): s.global.grace = v
+            case let .failure(.unexpectedCharacter(c)): s.alert(l, "unexpected character '\(c)' in argument to <grace>.\n")
+            case .failure: s.alert(l, "'grace' expects <time> as argument.\n")
             }
         },
         "setenv": { s, l in
@@ -209,7 +219,7 @@ enum GlobalParser {
                 "ssl-skip-self-issued-ca",
         "strict-limits", "thread-group", "thread-groups", "unix-bind",
         "h1-case-adjust", "h1-case-adjust-file",
-        "busy-polling", "expose-experimental-directives", "grace", "issuers-chain-path",
+        "busy-polling", "expose-experimental-directives", "issuers-chain-path",
         "numa-cpu-mapping", "pp2-never-send-local", "httpclient.ssl.verify",
         "httpclient.ssl.ca-file", "httpclient.resolvers.id", "httpclient.resolvers.prefer",
         "cluster-secret", "mworker-max-reloads", "default-path", "h1-accept-payload-with-any-method",

@@ -88,13 +88,18 @@ enum ProxyParser {
             HTTPRuleParser.parseLegacyRedirect(s, &p, l, ctx)
         }),
         "tcp-request": ProxyKeyword(side: .frontend, inDefaults: true, handler: tcpRequest),
+        // HAProxy 2.6 refuses it here with these words; `grace` now lives in `global`.
+        "grace": ProxyKeyword(side: .both, inDefaults: true, handler: { s, _, l, _ in
+            s.alertRaw("parsing [\(l.location)]: the 'grace' keyword is not supported any more since HAProxy version 2.5.",
+                       at: l.location)
+        }),
     ]
 
     /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
     static let unsupported: [String] = [
         "backlog", "bind-process", "capture", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "compression",
         "cookie", "declare", "dynamic-cookie-key", "email-alert", "errorfiles", "errorloc", "errorloc302",
-        "errorloc303", "error-log-format", "external-check", "filter", "force-persist", "grace",
+        "errorloc303", "error-log-format", "external-check", "filter", "force-persist",
         "http-after-response", "http-error", "http-send-name-header", "ignore-persist",
         "load-server-state-from-file", "log-format-sd", "log-tag", "max-keep-alive-queue", "max-session-srv-conns",
         "monitor", "persist", "rate-limit", "server-state-file-name", "server-template", "source",

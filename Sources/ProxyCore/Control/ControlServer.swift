@@ -10,11 +10,15 @@ import NIOPosix
 public final class ControlPlane: @unchecked Sendable {
     public let context: StatsContext
     let registry: CommandRegistry
+    /// `subscribe ha`: frontend state and stop notices for vrrpd (docs/ha-protocol.md).
+    public let ha: HAHub
     private var channels: [Channel] = []
+    private var socketFiles: [UnixSocketFile] = []
 
     public init(runtime: ProxyRuntime, configuration: ProxyConfiguration) {
         self.context = StatsContext(runtime: runtime, configuration: configuration)
         self.registry = ControlCommands.registry()
+        self.ha = HAHub(runtime: runtime, grace: configuration.global.grace)
         runtime.prometheus?.context = context
         for proxy in context.proxies where proxy.settings.stats.enabled {
             let page = StatsPage(settings: proxy.settings.stats, proxyName: proxy.name, context: context, plane: self)
@@ -58,8 +62,14 @@ public final class ControlPlane: @unchecked Sendable {
             do {
                 switch socket.address {
                 case .unix(let path):
-                    channels.append(try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait())
-                    try applyOwnership(path: path, socket)
+                    // Bound under a temporary name and renamed into place (UnixSocketFile):
+                    // a reload replaces the socket atomically and the old process leaves
+                    // the new one's alone.
+                    let ownership = UnixSocketFile.Ownership(mode: socket.mode, uid: socket.uid, gid: socket.gid,
+                                                             user: socket.user, group: socket.group)
+                    let (fd, file) = try UnixSocketFile.listen(path: path, backlog: 64, ownership: ownership)
+                    socketFiles.append(file)
+                    channels.append(try bootstrap.withBoundSocket(fd).wait())
                 case .inet(let host, let port):
                     channels.append(try bootstrap.bind(host: host?.description ?? "0.0.0.0", port: port).wait())
                 case .abstract, .fileDescriptor:
@@ -75,28 +85,13 @@ public final class ControlPlane: @unchecked Sendable {
         }
     }
 
-    private func applyOwnership(path: String, _ socket: StatsSocket) throws {
-        if let mode = socket.mode, chmod(path, mode_t(mode)) != 0 {
-            throw BindFailure(address: path, reason: "chmod: " + String(cString: strerror(errno)))
-        }
-        var uid = socket.uid.map { uid_t($0) } ?? uid_t.max
-        var gid = socket.gid.map { gid_t($0) } ?? gid_t.max
-        if let user = socket.user {
-            guard let entry = getpwnam(user) else { throw BindFailure(address: path, reason: "unknown user '\(user)'") }
-            uid = entry.pointee.pw_uid
-        }
-        if let group = socket.group {
-            guard let entry = getgrnam(group) else { throw BindFailure(address: path, reason: "unknown group '\(group)'") }
-            gid = entry.pointee.gr_gid
-        }
-        if uid != uid_t.max || gid != gid_t.max, chown(path, uid, gid) != 0 {
-            throw BindFailure(address: path, reason: "chown: " + String(cString: strerror(errno)))
-        }
-    }
-
+    /// Closes the control sockets and removes their paths unless a newer process (a
+    /// `-sf` reload) has put its own there. Connected clients stay until the process exits.
     public func close() {
         for channel in channels { channel.close(promise: nil) }
         channels.removeAll()
+        for file in socketFiles { file.removeIfStillOurs() }
+        socketFiles.removeAll()
     }
 
     /// Runs one command line (`;`-separated commands) as a non-interactive client at
@@ -121,6 +116,10 @@ public final class ControlPlane: @unchecked Sendable {
                 continue
             case "help":
                 out += registry.helpText(matching: Array(arguments.dropFirst())) + "\n"
+                continue
+            case "show" where arguments.count == 2 && arguments[1] == "ha":
+                // Not in `help`, so that HAProxy clients see the command list they know.
+                out += ha.describe() + "\n"
                 continue
             default:
                 break
@@ -147,6 +146,8 @@ final class ControlSession: ChannelInboundHandler {
     private var pending: [UInt8] = []
     private var timer: Scheduled<Void>?
     private var closing = false
+    /// Set by `subscribe ha`: the connection now speaks the HA protocol only.
+    private var subscription: HASubscription?
     /// A longer line than HAProxy's buffer is an error that closes the session.
     static let maxLine = 16_384
 
@@ -164,7 +165,7 @@ final class ControlSession: ChannelInboundHandler {
 
     private func arm(_ context: ChannelHandlerContext) {
         timer?.cancel()
-        guard state.timeout > 0 else { return }
+        guard state.timeout > 0, subscription == nil else { return }
         let channel = context.channel
         timer = context.eventLoop.scheduleTask(in: .milliseconds(Int64(state.timeout))) {
             channel.close(promise: nil)
@@ -195,6 +196,10 @@ final class ControlSession: ChannelInboundHandler {
         }
         guard !busy, !closing else { return }
         if pending.count > Self.maxLine { finish(context); return }
+        if inputClosed, subscription != nil {
+            // A subscriber that closed its side still hears events until it hangs up.
+            return
+        }
         if inputClosed {
             // A last command without its newline still gets an answer.
             if !pending.isEmpty {
@@ -202,16 +207,29 @@ final class ControlSession: ChannelInboundHandler {
                 pending.removeAll()
                 run(line, context)
                 if busy { return }
+                if subscription != nil {
+                    context.flush()
+                    return
+                }
             }
             finish(context)
             return
         }
         // Without a prompt, HAProxy answers what it was sent, then hangs up.
-        if answeredSome, !state.interactive, pending.isEmpty { finish(context) }
+        if answeredSome, !state.interactive, pending.isEmpty, subscription == nil { finish(context) }
     }
 
     private func run(_ line: String, _ context: ChannelHandlerContext) {
         answeredSome = true
+        if let subscription {
+            let reply = subscription.answer(line, hub: plane.ha)
+            if !reply.isEmpty { write(reply, context) }
+            return
+        }
+        if let request = HASubscription.Request(line) {
+            subscribe(request, context)
+            return
+        }
         let wantsSessions = CommandRegistry.split(line).contains { $0.count >= 2 && $0[0] == "show" && $0[1] == "sess" }
         guard wantsSessions else {
             answer(line, context)
@@ -231,6 +249,28 @@ final class ControlSession: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
+    }
+
+    /// `subscribe ha [hold]`: from now on the HA protocol, no timeout, not counted.
+    private func subscribe(_ request: HASubscription.Request, _ context: ChannelHandlerContext) {
+        guard case .subscribe(let wantsHold) = request else {
+            write("error: usage: subscribe ha [hold]\n", context)
+            return
+        }
+        timer?.cancel()
+        timer = nil
+        if counted {
+            counted = false
+            plane.context.controlSessions.decrement()
+        }
+        var out = ""
+        // Holding a stop is an operator's power; anyone may watch.
+        let holds = wantsHold && state.level >= .operator
+        if wantsHold && !holds { out += "error: permission denied\n" }
+        let subscription = HASubscription(channel: context.channel, holds: holds)
+        self.subscription = subscription
+        out += plane.ha.register(subscription)
+        write(out, context)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -272,6 +312,10 @@ final class ControlSession: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         closing = true
+        if let subscription {
+            plane.ha.unregister(subscription)
+            self.subscription = nil
+        }
         if counted {
             counted = false
             plane.context.controlSessions.decrement()

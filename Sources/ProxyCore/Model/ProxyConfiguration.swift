@@ -198,8 +198,10 @@ public struct GlobalSettings: Sendable, Equatable {
     public var description: String?
     /// `spread-checks` percentage (0…50, default 0).
     public var spreadChecks: Int
-    /// `hard-stop-after`, milliseconds.
+    /// `hard-stop-after`, milliseconds: the longest a stopping process lives on.
     public var hardStopAfter: Int?
+    /// `grace`, milliseconds: how long a stopping process keeps accepting first.
+    public var grace: Int?
     /// `log-tag` (default: the program name).
     public var logTag: String?
     /// `log-send-hostname [name]`: nil = no host name in syslog headers.
@@ -239,6 +241,7 @@ public struct GlobalSettings: Sendable, Equatable {
         description = nil
         spreadChecks = 0
         hardStopAfter = nil
+        grace = nil
         logTag = nil
         logSendHostname = nil
         ulimitN = nil

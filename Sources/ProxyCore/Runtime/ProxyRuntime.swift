@@ -13,6 +13,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     let sessions: SessionRegistry
 
     private var listeners: [Channel] = []
+    /// The socket files of `bind /path` listeners, removed when listening stops.
+    private var unixFiles: [UnixSocketFile] = []
 
     /// Health and agent checks (Health/HealthMonitor); set by RuntimeBuilder, started by `bind`.
     public internal(set) var healthMonitor: HealthMonitor?
@@ -21,6 +23,10 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// The `use-service prometheus-exporter` service of the rules (Stats/).
     var prometheus: PrometheusService?
+
+    /// Told, on the thread that changed it, when a server became usable or unusable
+    /// (Control/HAHub). Set once, before the listeners and health checks start.
+    var usabilityObserver: (@Sendable () -> Void)?
 
     /// Client connections of the whole process (global `maxconn`).
     let globalGate: AdmissionGate
@@ -62,13 +68,12 @@ public final class ProxyRuntime: @unchecked Sendable {
         for frontend in frontends {
             for bind in frontend.binds {
                 do {
-                    let listener = try self.bind(frontend: frontend, to: bind.address,
+                    let listener = try self.bind(frontend: frontend, to: bind,
                                                  tls: frontend.tlsContext(for: bind))
                     listeners.append(listener)
                     frontend.gate.add(listener: listener)
                 } catch {
-                    for channel in listeners { channel.close(promise: nil) }
-                    listeners.removeAll()
+                    stopListening()
                     throw BindFailure(frontend: frontend.name, bind: bind,
                                       reason: Self.reason(for: error))
                 }
@@ -85,8 +90,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         monitor.start()
     }
 
-    private func bind(frontend: RuntimeFrontend, to address: BindAddress,
+    private func bind(frontend: RuntimeFrontend, to bind: BindSettings,
                       tls: TLSServerContext? = nil) throws -> Channel {
+        let address = bind.address
         let counters = self.counters[frontend.name]!
         var bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -115,7 +121,16 @@ public final class ProxyRuntime: @unchecked Sendable {
                 ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
             return try bootstrap.bind(host: host?.description ?? "0.0.0.0", port: port).wait()
         case .unix(let path):
-            return try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+            // As the control sockets: renamed into place, removed at the end only if still
+            // ours (UnixSocketFile), so that a reload never leaves the path missing.
+            let ownership = UnixSocketFile.Ownership(mode: bind.unixMode, uid: bind.unixUID, gid: bind.unixGID,
+                                                     user: bind.unixUser, group: bind.unixGroup)
+            let (fd, file) = try UnixSocketFile.listen(path: path, backlog: 1024, ownership: ownership)
+            unixFiles.append(file)
+            let channel = try bootstrap.withBoundSocket(fd).wait()
+            // NIO listens again with its default backlog when it adopts a socket.
+            _ = Glibc.listen(fd, 1024)
+            return channel
         case .abstract, .fileDescriptor:
             throw ProxyRuntime.Unsupported(what: "\(address)")
         }
@@ -146,8 +161,10 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// The only way to change a server at run time.
     public func updateServer(_ server: RuntimeServer, in backend: RuntimeBackend,
                              _ change: (inout ServerStatus) -> Void) {
+        var wasUsable = false
         let status = server.status.withLockedValue { status -> ServerStatus in
             let before = status
+            wasUsable = before.isUsable
             change(&status)
             status.generation += 1
             // For the stats (issue 4): when the state changed, and the time spent DOWN.
@@ -164,6 +181,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         server.isUsable.store(status.isUsable, ordering: .relaxed)
         // A server back up, or weighing more, may take requests waiting in the queue.
         backend.balancer.serveQueue()
+        if wasUsable != status.isUsable { usabilityObserver?() }
     }
 
     public func backend(named name: String) -> RuntimeBackend? {
@@ -176,6 +194,14 @@ public final class ProxyRuntime: @unchecked Sendable {
         globalGate.removeAllListeners()
         for channel in listeners { channel.close(promise: nil) }
         listeners.removeAll()
+        for file in unixFiles { file.removeIfStillOurs() }
+        unixFiles.removeAll()
+    }
+
+    /// A stop was asked for (`Stopping: 1` in `show info`), though listeners may stay
+    /// open a while (`grace`, HA hold subscribers) before `beginSoftStop`.
+    public func announceStop() {
+        sessions.announceStop()
     }
 
     /// SIGUSR1: stop accepting; idle keep-alive connections close, busy ones close after
@@ -191,7 +217,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Client connections still open.
     public var liveSessions: Int { globalGate.count }
 
-    /// Stops everything at once.
+    /// Stops everything at once and waits for the event loops to end (tests, tools). The
+    /// daemon exits through `haltForExit` instead (Runtime/LoopParking).
     public func shutdown() {
         healthMonitor?.stop()  // Health/: checks cut short by the shutdown are not judged
         stopListening()

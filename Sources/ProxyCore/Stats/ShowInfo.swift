@@ -109,7 +109,7 @@ public enum ShowInfo {
             "CumConns": .number(context.cumulatedConnections),
             "CumReq": .number(context.cumulatedRequests),
             "node": .string(context.nodeName),
-            "Stopping": .number(context.runtime.sessions.isStopping ? 1 : 0),
+            "Stopping": .number(context.runtime.sessions.stopAnnounced ? 1 : 0),
             "Jobs": .number(context.currentConnections + context.listenerCount + context.controlSessions.current),
             "Unstoppable Jobs": .number(0),
             "Listeners": .number(context.listenerCount),

@@ -6,10 +6,12 @@ import XCTest
 enum ProxyFixture {
     /// A `global` + `defaults` preamble with short timeouts, one thread unless `threads`
     /// says otherwise (the balancing tests compare thread counts).
-    static func preamble(mode: String = "http", extraDefaults: String = "", threads: Int = 1) -> String {
+    static func preamble(mode: String = "http", extraDefaults: String = "", threads: Int = 1,
+                         extraGlobal: String = "") -> String {
+        // Extra global lines go after nbthread without moving later lines when absent.
         """
         global
-            nbthread \(threads)
+            nbthread \(threads)\(extraGlobal.isEmpty ? "" : "\n    " + extraGlobal)
 
         defaults
             mode \(mode)
@@ -29,12 +31,14 @@ enum ProxyFixture {
     /// everything to backend `app` made of `servers` plus `backend` lines; `frontend`
     /// lines go in the frontend. Returns the process and the port.
     static func start(servers: [TestBackend] = [], backend: String = "", frontend: String = "",
-                      defaults: String = "", mode: String = "http", threads: Int = 1) throws -> (ProxydProcess, Int) {
+                      defaults: String = "", mode: String = "http", threads: Int = 1,
+                      global: String = "") throws -> (ProxydProcess, Int) {
         let port = TCP.freePort()
         let indent = { (text: String) in
             text.split(separator: "\n", omittingEmptySubsequences: true).map { "    " + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "\n")
         }
-        let config = preamble(mode: mode, extraDefaults: defaults.isEmpty ? "" : indent(defaults), threads: threads) + """
+        let config = preamble(mode: mode, extraDefaults: defaults.isEmpty ? "" : indent(defaults), threads: threads,
+                              extraGlobal: global) + """
             frontend fe
                 bind 127.0.0.1:\(port)
             \(indent(frontend))

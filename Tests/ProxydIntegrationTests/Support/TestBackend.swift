@@ -71,8 +71,12 @@ final class TestBackend: @unchecked Sendable {
         self.port = channel.localAddress!.port!
     }
 
+    /// Idempotent: a second call (the deinit after an explicit stop) would wait forever
+    /// for a close on a loop that is gone.
     func stop() {
-        try? channel?.close().wait()
+        guard let channel else { return }
+        self.channel = nil
+        try? channel.close().wait()
         try? group.syncShutdownGracefully()
     }
 
