@@ -27,6 +27,8 @@ let package = Package(
                        providers: [.apt(["libsystemd-dev"])]),
         // Linux kernel headers Glibc does not expose (netlink, packet sockets).
         .target(name: "CLinux"),
+        // The build date `proxyd -vv` prints.
+        .target(name: "CBuildInfo"),
 
         // What both daemons need and nothing daemon-specific.
         .target(name: "Shared",
@@ -38,6 +40,7 @@ let package = Package(
                 dependencies: [
                     "Shared",
                     "COpenSSL",  // TLS (issue 5): Sources/ProxyCore/TLS wraps the system libssl
+                    "CBuildInfo",
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "NIOPosix", package: "swift-nio"),
                     .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

@@ -8,6 +8,10 @@
 #include <openssl/rand.h>
 #include <string.h>
 
+/* The version of the headers proxyd was built with (OpenSSL_version() gives the library's
+   at run time): OPENSSL_VERSION_TEXT is a macro Swift cannot import. */
+static inline const char *proxyd_openssl_built_version(void) { return OPENSSL_VERSION_TEXT; }
+
 /* Many of OpenSSL's setters are macros over SSL_CTX_ctrl/SSL_ctrl, which Swift cannot
    import. These inline functions give them a callable name (prefix proxyd_). */
 

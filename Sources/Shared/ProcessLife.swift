@@ -75,8 +75,10 @@ public enum ProcessLife {
         fclose(file)
     }
 
-    /// `chroot DIR`, then change to its root.
+    /// `chroot DIR`, then change to its root. The way to systemd's notify socket is
+    /// opened first: its path is outside the chroot.
     public static func chroot(to directory: String) throws {
+        SystemdNotify.connectBeforeChroot()
         guard Glibc.chroot(directory) == 0, chdir("/") == 0 else {
             throw Failure("Cannot chroot(\(directory)).")
         }

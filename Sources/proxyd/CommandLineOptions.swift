@@ -34,8 +34,12 @@ struct CommandLineOptions {
     var ignoreResolutionFailures = false
     /// `-dW`: warnings are fatal.
     var warningsAreFatal = false
-    /// `-v` / `-vv`.
+    /// `-v` / `-vv` (the build options too).
     var showVersion = false
+    var showBuildOptions = false
+    /// `--dump-keywords` (not in the usage): every configuration keyword and whether
+    /// proxyd supports it, for the generated proxyd.cfg(5) page (scripts/man).
+    var dumpKeywords = false
 
     enum ParseError: Error { case usage(String) }
 
@@ -88,7 +92,9 @@ struct CommandLineOptions {
             case "-dW": o.warningsAreFatal = true
             case "-W": o.masterWorker = true
             case "-Ws": o.masterWorker = true; o.systemdNotify = true
-            case "-v", "-vv": o.showVersion = true
+            case "-v": o.showVersion = true
+            case "-vv": o.showVersion = true; o.showBuildOptions = true
+            case "--dump-keywords": o.dumpKeywords = true
             case "-p":
                 guard let v = value(a) else { return .failure(.usage("'-p' expects a file name")) }
                 o.pidFile = v

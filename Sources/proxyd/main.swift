@@ -8,6 +8,14 @@ case let .failure(.usage(message)):
     fputs("proxyd: \(message)\n" + CommandLineOptions.usage, stderr)
     exit(1)
 case let .success(options):
+    if options.dumpKeywords {
+        print(KeywordCatalog.dump(), terminator: "")
+        exit(0)
+    }
+    if options.showBuildOptions {
+        print(BuildOptions.report(), terminator: "")
+        exit(0)
+    }
     if options.showVersion {
         print("proxyd version \(ProxyCoreVersion.string)")
         exit(0)

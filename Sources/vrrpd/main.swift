@@ -84,6 +84,10 @@ func parseFlags(_ args: [String]) -> Flags {
         case "help":
             print(usage, terminator: "")
             exit(0)
+        case "dump-keywords":
+            // Not in the usage: for scripts/man, which generates vrrpd.conf(5) from it.
+            print(KeywordDump.dump(), terminator: "")
+            exit(0)
         case "check", "use-file-check":
             fail("option --\(name) is keepalived's LVS checker; vrrpd only implements VRRP (-P/--vrrp)")
         case "log-file", "flush-log-file", "namespace", "config-id", "signum", "release-vips",

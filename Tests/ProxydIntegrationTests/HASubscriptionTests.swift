@@ -189,6 +189,58 @@ final class HASubscriptionTests: XCTestCase {
         XCTAssertLessThan(took, 50, "EOF within 50 ms of the kill")
     }
 
+    // MARK: drain
+
+    /// A connect that completes within `ms`, or why not: "ok", "timeout" (the SYN went
+    /// unanswered), or "refused".
+    private func tryConnect(_ port: Int, ms: Int32 = 300) -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { Foundation.close(fd) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = UInt16(port).bigEndian
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Foundation.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc == 0 { return "ok" }
+        guard errno == EINPROGRESS else { return errno == ECONNREFUSED ? "refused" : "errno \(errno)" }
+        var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        guard poll(&p, 1, ms) == 1 else { return "timeout" }
+        var err: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
+        return err == 0 ? "ok" : (err == ECONNREFUSED ? "refused" : "errno \(err)")
+    }
+
+    /// `drain`: new SYNs go unanswered (not refused) while made connections are served;
+    /// `undrain`, or the subscriber leaving, lifts it.
+    func testDrainDropsNewConnectionsSilentlyAndKeepsMadeOnes() throws {
+        let a = try TestBackend(name: "a")
+        let setup = try start([a])
+        defer { setup.proxy.stop() }
+        let kept = try TCP.Connection(port: setup.port)
+        try kept.send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try kept.receiveResponse().status, 200)
+        let (client, _) = try subscribe(setup.admin, hold: true)
+        try client.send("drain\n")
+        XCTAssertEqual(client.next(timeout: 2), .line("draining"))
+        XCTAssertTrue(ControlClient.eventually(2) { self.tryConnect(setup.port, ms: 100) == "timeout" }, "a new SYN must go unanswered")
+        XCTAssertEqual(tryConnect(setup.port), "timeout")
+        try kept.send("GET /2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(try kept.receiveResponse().status, 200, "a connection made before the drain is served")
+        try client.send("undrain\n")
+        XCTAssertEqual(client.next(timeout: 2), .line("undrained"))
+        XCTAssertTrue(ControlClient.eventually(2) { self.tryConnect(setup.port) == "ok" })
+        // A subscriber that goes away while draining leaves no deaf listener behind.
+        try client.send("drain\n")
+        XCTAssertEqual(client.next(timeout: 2), .line("draining"))
+        XCTAssertTrue(ControlClient.eventually(2) { self.tryConnect(setup.port, ms: 100) == "timeout" })
+        client.close()
+        XCTAssertTrue(ControlClient.eventually(2) { self.tryConnect(setup.port) == "ok" }, "drain lifted when its subscriber left")
+    }
+
     // MARK: stopping
 
     func testSIGTERMWithoutSubscriberStopsAtOnce() throws {

@@ -12,12 +12,13 @@ extension Lab {
         return FileManager.default.isExecutableFile(atPath: p) ? p : nil
     }
 
-    /// hosts: web1, web2, lb1, lb2, client (10.77.10.1-5).
+    /// hosts: w1, w2 (web servers), lb1, lb2, cl (the client): 10.77.10.1-5. Short names: a
+    /// veth is named after its namespace, and interface names stop at 15 characters.
     static func haLab() throws -> Lab {
         guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") else { throw XCTSkip("nginx not installed") }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/curl") else { throw XCTSkip("curl not installed") }
         guard proxyd != nil else { throw XCTSkip("proxyd binary not built next to the tests") }
-        let lab = try Lab(hosts: ["web1", "web2", "lb1", "lb2", "client"])
+        let lab = try Lab(hosts: ["w1", "w2", "lb1", "lb2", "cl"])
         for lb in ["lb1", "lb2"] { sh("ip netns exec \(lab.ns(lb)) sysctl -qw net.ipv4.ip_nonlocal_bind=1") }
         return lab
     }
@@ -64,8 +65,8 @@ extension Lab {
 
         backend app
             balance roundrobin
-            server web1 \(address("web1")):80 check inter 1s
-            server web2 \(address("web2")):80 check inter 1s
+            server web1 \(address("w1")):80 check inter 1s
+            server web2 \(address("w2")):80 check inter 1s
 
         """
     }
@@ -88,9 +89,10 @@ extension Lab {
 
     func proxydRunning(_ lb: String) -> Bool { proxydPid(lb).map { kill($0, 0) == 0 } ?? false }
 
-    func trackerConfig(_ lb: String, priority: Int, advert: String = "1") -> String {
+    func trackerConfig(_ lb: String, priority: Int, advert: String = "1", version: Int = 2) -> String {
         """
         global_defs {
+          vrrp_version \(version)
           vrrp_garp_master_delay 0
         }
         vrrp_track_proxyd proxyd {
@@ -115,18 +117,22 @@ extension Lab {
 
     /// The client's request loop: `count` requests through the VIP, `gap` seconds apart, each
     /// a new connection; one line per request: wall time, curl's exit status, HTTP status, LB.
-    func startClientLoop(_ key: String, count: Int, gap: Double = 0.02, maxTime: Double = 3) throws {
+    /// `connectTimeout`: how long a SYN may go unanswered (a VIP nobody holds drops it) before
+    /// curl gives up and the next request tries again; nil: curl's own (a retransmission).
+    func startClientLoop(_ key: String, count: Int, gap: Double = 0.02, maxTime: Double = 3,
+                         connectTimeout: Double? = nil) throws {
         let out = path("\(key).requests")
+        let connect = connectTimeout.map { " --connect-timeout \($0)" } ?? ""
         let script = """
         for i in $(seq \(count)); do
           t=$(date +%s.%N)
-          r=$(curl -s -o /dev/null --max-time \(maxTime) -w '%{http_code} %header{x-lb}' http://\(Lab.vip):8080/)
+          r=$(curl -s -o /dev/null --max-time \(maxTime)\(connect) -w '%{http_code} %header{x-lb}' http://\(Lab.vip):8080/)
           echo "$t $? $r" >> \(out)
           sleep \(gap)
         done
 
         """
-        try start(key, on: "client", ["/bin/bash", "-c", script])
+        try start(key, on: "cl", ["/bin/bash", "-c", script])
     }
 
     struct ClientRequest { let time: Double; let exit: Int; let status: String; let lb: String }

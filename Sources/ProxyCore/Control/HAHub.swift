@@ -41,6 +41,9 @@ public final class HAHub: @unchecked Sendable {
     let networkNamespace: UInt64
     private let watched: [Watched]
     private let loop: EventLoop
+    private weak var runtime: ProxyRuntime?
+    /// Subscribers that asked for `drain`: while any does, the listeners drop new SYNs.
+    private var draining: Set<ObjectIdentifier> = []
     private let recomputeScheduled = ManagedAtomic(false)
 
     private let lock = NIOLock()
@@ -55,6 +58,7 @@ public final class HAHub: @unchecked Sendable {
         self.watched = runtime.frontends.map { Watched(name: $0.name, targets: Self.targets(of: $0)) }
         self.published = watched.map(\.isUp)
         self.loop = runtime.group.next()
+        self.runtime = runtime
         runtime.usabilityObserver = { [weak self] in self?.serverUsabilityChanged() }
     }
 
@@ -92,6 +96,22 @@ public final class HAHub: @unchecked Sendable {
 
     func unregister(_ subscriber: HASubscription) {
         lock.withLock { _ = subscribers.removeValue(forKey: ObjectIdentifier(subscriber)) }
+        // A vrrpd that went away cannot lift its drain: never leave the listeners deaf.
+        setDraining(false, by: subscriber)
+    }
+
+    /// `drain` / `undrain`: while any subscriber drains, the listeners drop new SYNs
+    /// silently (the client retransmits, by then to the node that took the VIP over) and
+    /// the connections already made go on. A handover then has nothing in flight when the
+    /// clients' traffic moves.
+    func setDraining(_ on: Bool, by subscriber: HASubscription) {
+        let change: Bool? = lock.withLock {
+            let before = !draining.isEmpty
+            if on { draining.insert(ObjectIdentifier(subscriber)) } else { draining.remove(ObjectIdentifier(subscriber)) }
+            let after = !draining.isEmpty
+            return before == after ? nil : after
+        }
+        if let change { runtime?.setListenersDropNewConnections(change) }
     }
 
     /// `release`: the subscriber no longer holds the stop.
@@ -153,7 +173,8 @@ public final class HAHub: @unchecked Sendable {
                 text += "frontend \(frontend.name) \(up ? "up" : "down")\n"
             }
             for subscriber in subscribers.values.sorted(by: { $0.number < $1.number }) {
-                text += "subscriber \(subscriber.number) \(subscriber.holds ? "hold" : "plain")\n"
+                text += "subscriber \(subscriber.number) \(subscriber.holds ? "hold" : "plain")"
+                    + (draining.contains(ObjectIdentifier(subscriber)) ? " draining" : "") + "\n"
             }
             return text
         }

@@ -44,6 +44,12 @@ final class HASubscription: @unchecked Sendable {
             return ""
         case "ping":
             return "pong\n"
+        case "drain":
+            hub.setDraining(true, by: self)
+            return "draining\n"
+        case "undrain":
+            hub.setDraining(false, by: self)
+            return "undrained\n"
         case "release":
             // Idempotent, and harmless from a plain subscriber: nothing waits for it.
             hub.release(self)

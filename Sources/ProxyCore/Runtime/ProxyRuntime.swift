@@ -188,6 +188,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         backends.first { $0.name == name }
     }
 
+    /// The listening channels (empty once listening stopped).
+    var activeListeners: [Channel] { listeners }
+
     /// Closes the listeners: no new connection is accepted, live ones go on.
     public func stopListening() {
         for frontend in frontends { frontend.gate.removeAllListeners() }

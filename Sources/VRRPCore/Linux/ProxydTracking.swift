@@ -211,6 +211,10 @@ extension VRRPDaemon {
             if rt.machine.isResigning { pending.append(rt.name) }
         }
         t.handovers += 1
+        // While the backup takes over, proxyd serves what it has but lets new SYNs go
+        // unanswered (the clients retry a second later, by then to the new master): when the
+        // clients' traffic moves, nothing is half-way through this node.
+        if !pending.isEmpty { t.link?.send("drain") }
         log.info("VRRP_Proxyd(\(t.config.name)) proxyd pid \(t.link?.view.pid ?? 0) is stopping"
                  + (pending.isEmpty ? ": no master to hand over" : ": handing over \(pending.joined(separator: ", ")) (at most \(graceMs) ms)"))
         t.handover = (pending, now)

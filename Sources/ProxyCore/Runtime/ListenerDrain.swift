@@ -1,0 +1,39 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+
+/// Listeners that drop new connections without refusing them: a classic BPF program that
+/// accepts nothing, attached to each listening socket (SO_ATTACH_FILTER). The kernel runs a
+/// listener's filter on the SYNs that reach it, so they are dropped silently and the client
+/// retransmits a second later; sockets already accepted were cloned before the filter and
+/// keep working. A refused SYN (a closed listener) would fail the client at once instead.
+extension ProxyRuntime {
+    /// `struct sock_filter` and `struct sock_fprog` of <linux/filter.h>, laid out as the
+    /// kernel reads them.
+    private struct SockFilter { var code: UInt16; var jt: UInt8; var jf: UInt8; var k: UInt32 }
+    private struct SockFprog: @unchecked Sendable { var length: UInt16; var filter: UnsafeMutablePointer<SockFilter> }
+
+    private static let soAttachFilter: CInt = 26   // SO_ATTACH_FILTER
+    private static let soDetachFilter: CInt = 27   // SO_DETACH_FILTER
+
+    /// `ret #0`: keep no byte of any packet. Allocated once and never freed: the kernel
+    /// copies it during setsockopt, which runs later on the listener's event loop.
+    nonisolated(unsafe) private static let dropEverything: UnsafeMutablePointer<SockFilter> = {
+        let p = UnsafeMutablePointer<SockFilter>.allocate(capacity: 1)
+        p.initialize(to: SockFilter(code: 0x06 /* BPF_RET | BPF_K */, jt: 0, jf: 0, k: 0))
+        return p
+    }()
+
+    public func setListenersDropNewConnections(_ drop: Bool) {
+        for channel in activeListeners {
+            guard let provider = channel as? SocketOptionProvider else { continue }
+            if drop {
+                _ = provider.unsafeSetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(Self.soAttachFilter),
+                                                   value: SockFprog(length: 1, filter: Self.dropEverything))
+            } else {
+                _ = provider.unsafeSetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(Self.soDetachFilter), value: CInt(0))
+            }
+        }
+    }
+}
