@@ -199,6 +199,12 @@ public final class VRRPDaemon {
                 startScript(s, now: now)
             }
         }
+        for rt in instances {
+            if let at = rt.vipReleaseAt, now >= at {
+                rt.vipReleaseAt = nil
+                if rt.machine.state != .master { setVIPs(rt, add: false) }
+            }
+        }
         proxydTimers(now: now)
     }
 
@@ -211,6 +217,7 @@ public final class VRRPDaemon {
         for s in scripts.values {
             if s.pid != nil { if let d = s.deadline, !s.timedOut { wake = min(wake, d) } } else { wake = min(wake, s.nextRun) }
         }
+        for rt in instances { if let at = rt.vipReleaseAt { wake = min(wake, at) } }
         proxydWake(&wake)
         return wake
     }
@@ -305,11 +312,21 @@ public final class VRRPDaemon {
 
     func apply(_ acts: [VRRPAction], _ rt: InstanceRuntime, now: Nanos) {
         var changes: [(VRRPState, VRRPState)] = []
+        // A master stepping down for another (its advert heard) keeps the addresses a moment
+        // (StepDownLinger): the clients already follow the new master's gratuitous ARPs,
+        // and answers on connections made here just before still go out.
+        let steppingDown = acts.contains(.stateChanged(from: .master, to: .backup))
         for a in acts {
             switch a {
             case .log(let s): log.info("(\(rt.name)) \(s)")
-            case .addVIPs: setVIPs(rt, add: true)
-            case .removeVIPs: setVIPs(rt, add: false)
+            case .addVIPs:
+                rt.vipReleaseAt = nil
+                setVIPs(rt, add: true)
+            case .removeVIPs where steppingDown:
+                rt.vipReleaseAt = now + StepDownLinger.addresses
+            case .removeVIPs:
+                rt.vipReleaseAt = nil
+                setVIPs(rt, add: false)
             case .sendGARP(let n): sendGARPs(rt, rounds: n)
             case .sendAdvert(let p): sendAdvert(rt, priority: p)
             case .stateChanged(let from, let to): changes.append((from, to))

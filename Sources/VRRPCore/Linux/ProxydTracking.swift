@@ -19,6 +19,8 @@ final class ProxydTrackRuntime {
     var lastLoggedFailure: String?
     /// A planned stop being handed over: the masters still resigning.
     var handover: (pending: [String], started: Nanos)?
+    /// When to ask proxyd to drain during a handover (see beginHandover).
+    var drainAt: Nanos?
     var connects = 0
     var handovers = 0
     var reloadsFollowed = 0
@@ -82,6 +84,10 @@ extension VRRPDaemon {
                     l.send("ping")
                 }
             }
+            if let d = t.drainAt, now >= d {
+                t.drainAt = nil
+                if t.handover != nil { t.link?.send("drain") }
+            }
             if let d = t.successorDeadline, now >= d {
                 t.successor?.close()
                 t.successor = nil; t.successorDeadline = nil
@@ -101,6 +107,7 @@ extension VRRPDaemon {
                 wake = min(wake, t.nextConnect)
             }
             if let d = t.successorDeadline { wake = min(wake, d) }
+            if let d = t.drainAt { wake = min(wake, d) }
         }
     }
 
@@ -211,10 +218,14 @@ extension VRRPDaemon {
             if rt.machine.isResigning { pending.append(rt.name) }
         }
         t.handovers += 1
-        // While the backup takes over, proxyd serves what it has but lets new SYNs go
-        // unanswered (the clients retry a second later, by then to the new master): when the
-        // clients' traffic moves, nothing is half-way through this node.
-        if !pending.isEmpty { t.link?.send("drain") }
+        // Just before the backup takes over, proxyd stops answering new SYNs (the clients
+        // retry a second later, by then to the new master) and finishes what it has: when
+        // the clients' traffic moves, nothing is half-way through this node. The backup's
+        // priority is below ours, so its skew time is longer than ours: draining from our
+        // skew time less 100 ms leaves what is in flight 100 ms, and delays only the
+        // clients that connect in those last 100 ms.
+        let skew = trackingInstances(t).filter { pending.contains($0.name) }.map(\.machine.skewTime).min()
+        if let skew { t.drainAt = now + max(0, skew - 100_000_000) }
         log.info("VRRP_Proxyd(\(t.config.name)) proxyd pid \(t.link?.view.pid ?? 0) is stopping"
                  + (pending.isEmpty ? ": no master to hand over" : ": handing over \(pending.joined(separator: ", ")) (at most \(graceMs) ms)"))
         t.handover = (pending, now)
@@ -228,6 +239,7 @@ extension VRRPDaemon {
             let still = h.pending.filter { name in instances.contains { $0.name == name && $0.machine.isResigning } }
             if still.isEmpty {
                 t.handover = nil
+                t.drainAt = nil
                 let ms = (now - h.started) / 1_000_000
                 if let l = t.link {
                     l.send("release")
@@ -247,6 +259,7 @@ extension VRRPDaemon {
         t.successor = nil; t.successorDeadline = nil
         // proxyd gone mid-handover (its grace ended, or it died): nothing left to hold.
         t.handover = nil
+        t.drainAt = nil
         t.nextConnect = now + VRRPDaemon.reconnectDelay
         setProxydVerdict(t, passing: false, reason: why, now: now)
     }

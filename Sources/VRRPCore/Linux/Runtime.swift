@@ -57,6 +57,8 @@ final class InstanceRuntime {
     var garpsSent = 0
     var lastTransitionWall: Int = 0
     var vipsInstalled = false
+    /// When a master that stepped down for another removes its addresses (StepDownLinger).
+    var vipReleaseAt: Nanos?
 
     init(config: InstanceConfig, global g: GlobalDefs) {
         self.config = config
@@ -99,4 +101,13 @@ final class InstanceRuntime {
         if ipID == 0 { ipID = 1 }
         return ipID
     }
+}
+
+/// How long a master that stepped down for a new master keeps its addresses. The clients
+/// already send to the new master (its gratuitous ARPs went out with its advert); what
+/// arrives here in that moment was sent before, and an answer to a request accepted just
+/// before needs the address to leave. Short enough that two holders never matter: below
+/// the 0.1 s the HA tests allow, and far below one advert interval.
+enum StepDownLinger {
+    static let addresses: Nanos = 60_000_000
 }
