@@ -28,6 +28,22 @@ final class HASystemTests: XCTestCase {
         XCTAssertNotNil(served, "nothing served through the VIP")
     }
 
+    /// SIGKILLs the master's proxyd while the client loops (a SYN unanswered for
+    /// `connectTimeout` is given up and tried again) and returns the requests after the kill
+    /// and the first one lb2 served, with the seconds from the kill to it.
+    func crashMastersProxyd(_ lab: Lab, _ key: String, gap: Double, connectTimeout: Double) throws
+        -> (after: [Lab.ClientRequest], first: Lab.ClientRequest?, servedAfter: Double?) {
+        try lab.startClientLoop(key, count: 300, gap: gap, maxTime: 0.5, connectTimeout: connectTimeout)
+        usleep(500_000)
+        let killedAt = Date().timeIntervalSince1970
+        kill(lab.proxydPid("lb1")!, SIGKILL)
+        lab.waitForLoop(key, timeout: 30)
+        let after = lab.requests(key).filter { $0.time > killedAt }
+        // A request is stamped when curl starts; it was served within its own few ms.
+        let first = after.first { $0.exit == 0 && $0.status == "200" && $0.lb == "lb2" }
+        return (after, first, first.map { $0.time - killedAt })
+    }
+
     /// SIGKILL of proxyd on the master: vrrpd sees the connection end at once, sends priority
     /// 0 and drops the VIP, so the backup serves after its skew time (0.61 s), not after
     /// Master_Down_Interval plus a script interval (keepalived + HAProxy: 4.2 s).
@@ -35,21 +51,12 @@ final class HASystemTests: XCTestCase {
         let lab = try Lab.haLab()
         self.lab = lab
         try bringUp(lab)
-        try lab.startClientLoop("crash", count: 300, gap: 0.005, maxTime: 0.5, connectTimeout: 0.05)
-        usleep(500_000)
-        let killedAt = Date().timeIntervalSince1970
-        kill(lab.proxydPid("lb1")!, SIGKILL)
-        lab.waitForLoop("crash", timeout: 30)
-        let after = lab.requests("crash").filter { $0.time > killedAt }
-        guard let firstServed = after.first(where: { $0.exit == 0 && $0.status == "200" && $0.lb == "lb2" }) else {
-            return XCTFail("lb2 never served after the kill: \(Lab.failures(after))")
-        }
-        // The request is stamped when curl starts; it was served once it ended, within maxTime.
-        let servedAfter = firstServed.time - killedAt
+        let (after, first, served) = try crashMastersProxyd(lab, "crash", gap: 0.005, connectTimeout: 0.05)
+        guard let servedAfter = served, let first else { return XCTFail("lb2 never served after the kill: \(Lab.failures(after))") }
         print("proxyd SIGKILL -> served by lb2 after \(String(format: "%.3f", servedAfter)) s")
         // The backup's skew time is 0.61 s; the client tries every ~60 ms.
         XCTAssertLessThan(servedAfter, 0.75, "served by the backup \(servedAfter) s after the kill (goal 0.7 s, keepalived + HAProxy: 4.2 s)")
-        XCTAssertFalse(after.contains { $0.time > firstServed.time + 0.3 && $0.lb == "lb1" }, "lb1 served after the failover")
+        XCTAssertFalse(after.contains { $0.time > first.time + 0.3 && $0.lb == "lb1" }, "lb1 served after the failover")
         XCTAssertEqual(lab.vipHolders(), ["lb2"])
         XCTAssertTrue(lab.log("vrrpd-lb1").contains("VRRP_Proxyd(proxyd) down"), lab.log("vrrpd-lb1"))
     }
@@ -61,16 +68,8 @@ final class HASystemTests: XCTestCase {
         let lab = try Lab.haLab()
         self.lab = lab
         try bringUp(lab, advert: "0.1", version: 3)
-        try lab.startClientLoop("crash3", count: 200, gap: 0.002, maxTime: 0.5, connectTimeout: 0.02)
-        usleep(500_000)
-        let killedAt = Date().timeIntervalSince1970
-        kill(lab.proxydPid("lb1")!, SIGKILL)
-        lab.waitForLoop("crash3", timeout: 30)
-        let after = lab.requests("crash3").filter { $0.time > killedAt }
-        guard let firstServed = after.first(where: { $0.exit == 0 && $0.status == "200" && $0.lb == "lb2" }) else {
-            return XCTFail("lb2 never served after the kill: \(Lab.failures(after))")
-        }
-        let servedAfter = firstServed.time - killedAt
+        let (after, _, served) = try crashMastersProxyd(lab, "crash3", gap: 0.002, connectTimeout: 0.02)
+        guard let servedAfter = served else { return XCTFail("lb2 never served after the kill: \(Lab.failures(after))") }
         print("VRRPv3 0.1 s: proxyd SIGKILL -> served by lb2 after \(String(format: "%.3f", servedAfter)) s")
         XCTAssertLessThan(servedAfter, 0.15, "served by the backup \(servedAfter) s after the kill (goal 0.15 s)")
     }
