@@ -26,6 +26,10 @@ final class ProxydTrackingTests: XCTestCase {
         XCTAssertThrowsError(try v.apply("Unknown command, please enter \"help\"")) { e in
             guard case ProxydView.Violation.notProxyd = e else { return XCTFail("\(e)") }
         }
+        var refused = ProxydView()
+        XCTAssertEqual(try refused.apply("error: permission denied"), .error("permission denied"),
+                       "a hold refused by a level-user socket comes before the greeting")
+        XCTAssertEqual(try refused.apply("proxyd-ha 1 pid=3"), .hello(version: 1, pid: 3, netns: nil, stopping: false, graceMs: nil))
         var w = ProxydView()
         XCTAssertThrowsError(try w.apply("proxyd-ha 2 pid=1")) { e in
             XCTAssertEqual(e as? ProxydView.Violation, .unsupportedVersion(2))

@@ -82,6 +82,9 @@ public struct ProxydView: Equatable, Sendable {
             return nil   // a newer proxyd may say more: ignore what we do not know
         }
         if pid == nil {
+            // proxyd answers a `hold` it refuses (a socket below level operator) with an
+            // error before its greeting: proxyd all the same, only without the hold.
+            if case .error = event { return event }
             guard case .hello(let version, let p, let ns, let stop, let grace) = event else {
                 throw Violation.notProxyd(String(line.prefix(80)))
             }
