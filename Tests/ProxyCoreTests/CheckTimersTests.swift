@@ -43,15 +43,18 @@ final class CheckTimersTests: XCTestCase {
         let count = 5_000
         let done = loop.makePromise(of: Int.self)
         var fired = 0
-        var last = -1
+        var last = NIODeadline.uptimeNanoseconds(0)
         var ordered = true
         try loop.submit {
             for i in 0..<count {
-                // Due times from 200 to 1 ms, in reverse order of scheduling.
+                // Due times from 200 to 1 ms, in reverse order of scheduling. What must hold
+                // is the order of the deadlines (scheduling takes time, so a later timer with
+                // a shorter delay may be due later): allow 1 ms for the two clock reads.
                 let due = 1 + (count - 1 - i) * 200 / count
+                let deadline = NIODeadline.now() + .milliseconds(Int64(due))
                 timers.schedule(in: due) {
-                    if due < last { ordered = false }
-                    last = due
+                    if deadline + .milliseconds(1) < last { ordered = false }
+                    last = max(last, deadline)
                     fired += 1
                     if fired == count { done.succeed(fired) }
                 }
