@@ -109,6 +109,66 @@ final class StateMachineTests: XCTestCase {
         XCTAssertEqual(m.state, .master)
     }
 
+    /// Preempting a live master (its lower-priority adverts still heard): advertise at once,
+    /// take the addresses and send the gratuitous ARPs only after the handover delay.
+    func testPreemptingALiveMasterTakesTheAddressesAfterTheHandover() {
+        let handover: Nanos = 80_000_000
+        var m = VRRPMachine(config: VRRPMachineConfig(basePriority: 100, primaryAddress: me, garpMasterDelay: 5 * s,
+                                                      garpMasterRepeat: 5, preemptHandover: handover))
+        _ = m.start(now: 0)
+        let deadline = m.masterDownDeadline!
+        _ = m.receive(priority: 50, from: peerHigh, intervalCentiseconds: 100, now: deadline - s / 2)
+        let a = m.tick(now: deadline)
+        XCTAssertEqual(m.state, .master)
+        XCTAssertEqual(adverts(a), [100])
+        XCTAssertFalse(a.contains(.addVIPs), "\(a)")
+        XCTAssertFalse(a.contains(.sendGARP(count: 5)), "\(a)")
+        XCTAssertEqual(m.takeAddressesAt, deadline + handover)
+        XCTAssertEqual(m.nextDeadline, deadline + handover)
+        XCTAssertEqual(m.tick(now: deadline + handover - 1), [])
+        XCTAssertEqual(m.tick(now: deadline + handover), [.addVIPs, .sendGARP(count: 5)])
+        XCTAssertNil(m.takeAddressesAt)
+        // The second GARP burst counts from when the addresses were taken.
+        XCTAssertEqual(m.garpDeadline, deadline + handover + 5 * s)
+    }
+
+    /// No live master heard (it died, or we start alone): the addresses are taken at once.
+    func testMasterDownWithoutALiveMasterTakesTheAddressesAtOnce() {
+        var m = VRRPMachine(config: VRRPMachineConfig(basePriority: 100, primaryAddress: me,
+                                                      preemptHandover: 80_000_000))
+        _ = m.start(now: 0)
+        _ = m.receive(priority: 50, from: peerHigh, intervalCentiseconds: 100, now: s)
+        // The lower master went silent long ago: by our next timeout it is not "live".
+        _ = m.receive(priority: 150, from: peerHigh, intervalCentiseconds: 100, now: 2 * s)
+        let a = m.tick(now: m.masterDownDeadline!)
+        XCTAssertEqual(m.state, .master)
+        XCTAssertEqual(Array(a.filter { $0 == .addVIPs || $0 == .sendGARP(count: 5) }), [.addVIPs, .sendGARP(count: 5)])
+        XCTAssertNil(m.takeAddressesAt)
+    }
+
+    /// Beaten (or resigning) before the addresses were taken: nothing to remove.
+    func testPendingPreemptionLeavesNothingToRemove() {
+        for leave in ["higher", "resign", "shutdown"] {
+            var m = VRRPMachine(config: VRRPMachineConfig(basePriority: 100, primaryAddress: me,
+                                                          preemptHandover: 80_000_000))
+            _ = m.start(now: 0)
+            let deadline = m.masterDownDeadline!
+            _ = m.receive(priority: 50, from: peerHigh, intervalCentiseconds: 100, now: deadline - 1)
+            _ = m.tick(now: deadline)
+            XCTAssertNotNil(m.takeAddressesAt)
+            let a: [VRRPAction]
+            switch leave {
+            case "higher": a = m.receive(priority: 200, from: peerHigh, intervalCentiseconds: 100, now: deadline + 1)
+            case "resign": a = m.resign(now: deadline + 1, until: deadline + s)
+            default: a = m.shutdown(now: deadline + 1)
+            }
+            XCTAssertFalse(a.contains(.removeVIPs), "\(leave): \(a)")
+            XCTAssertNotEqual(m.state, .master, leave)
+            XCTAssertNil(m.takeAddressesAt, leave)
+            XCTAssertFalse(m.tick(now: deadline + s).contains(.addVIPs), leave)
+        }
+    }
+
     func testNopreemptAcceptsLowerPriorityMaster() {
         var m = machine(priority: 100, preempt: false)
         _ = m.start(now: 0)

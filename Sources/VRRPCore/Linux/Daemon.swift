@@ -203,6 +203,7 @@ public final class VRRPDaemon {
             if let at = rt.vipReleaseAt, now >= at {
                 rt.vipReleaseAt = nil
                 if rt.machine.state != .master { setVIPs(rt, add: false) }
+                undrainAfterStepDown(rt)
             }
         }
         proxydTimers(now: now)
@@ -304,28 +305,29 @@ public final class VRRPDaemon {
                p.advert.priority != 0, Int(p.advert.priority) < rt.machine.priority {
                 acts.append(.sendGARP(count: rt.garpLowerPrioRepeat))
             }
-            apply(acts, rt, now: now)
+            apply(acts, rt, now: now, heardAdvert: true)
         }
     }
 
     // MARK: actions
 
-    func apply(_ acts: [VRRPAction], _ rt: InstanceRuntime, now: Nanos) {
+    func apply(_ acts: [VRRPAction], _ rt: InstanceRuntime, now: Nanos, heardAdvert: Bool = false) {
         var changes: [(VRRPState, VRRPState)] = []
         // A master stepping down for another (its advert heard) keeps the addresses a moment
-        // (StepDownLinger): the clients already follow the new master's gratuitous ARPs,
-        // and answers on connections made here just before still go out.
-        let steppingDown = acts.contains(.stateChanged(from: .master, to: .backup))
+        // while its proxyd drains (PreemptHandover). Not one letting go for a crash or a
+        // timeout: nothing there is worth keeping.
+        let steppingDown = heardAdvert && acts.contains(.stateChanged(from: .master, to: .backup))
         for a in acts {
             switch a {
             case .log(let s): log.info("(\(rt.name)) \(s)")
             case .addVIPs:
-                rt.vipReleaseAt = nil
+                if rt.vipReleaseAt != nil { rt.vipReleaseAt = nil; undrainAfterStepDown(rt) }
                 setVIPs(rt, add: true)
             case .removeVIPs where steppingDown:
-                rt.vipReleaseAt = now + StepDownLinger.addresses
+                rt.vipReleaseAt = now + PreemptHandover.delay
+                drainForStepDown(rt)
             case .removeVIPs:
-                rt.vipReleaseAt = nil
+                if rt.vipReleaseAt != nil { rt.vipReleaseAt = nil; undrainAfterStepDown(rt) }
                 setVIPs(rt, add: false)
             case .sendGARP(let n): sendGARPs(rt, rounds: n)
             case .sendAdvert(let p): sendAdvert(rt, priority: p)

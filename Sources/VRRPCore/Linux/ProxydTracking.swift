@@ -21,6 +21,9 @@ final class ProxydTrackRuntime {
     var handover: (pending: [String], started: Nanos)?
     /// When to ask proxyd to drain during a handover (see beginHandover).
     var drainAt: Nanos?
+    /// Instances that stepped down for a preempting master and still linger on their
+    /// addresses: proxyd drains while any does (PreemptHandover).
+    var steppingDown: Set<String> = []
     var connects = 0
     var handovers = 0
     var reloadsFollowed = 0
@@ -295,6 +298,30 @@ extension VRRPDaemon {
             if !passing, rt.machine.state == .master, !rt.machine.isResigning {
                 apply(rt.machine.resign(now: now, until: now), rt, now: now)
             }
+        }
+    }
+
+    // MARK: preempted
+
+    /// A master stepping down for another keeps its addresses for PreemptHandover.delay:
+    /// meanwhile each proxyd it tracks drops new SYNs and finishes what it has.
+    func drainForStepDown(_ rt: InstanceRuntime) {
+        for t in proxydTrackers.values where rt.config.trackProxyd.contains(where: { $0.name == t.config.name }) {
+            let first = t.steppingDown.isEmpty
+            t.steppingDown.insert(rt.name)
+            if first, t.handover == nil, let l = t.link, l.view.ready {
+                l.send("drain")
+                log.info("VRRP_Proxyd(\(t.config.name)) \(rt.name) preempted: proxyd pid \(l.view.pid ?? 0) drains while the VIPs linger")
+            }
+        }
+    }
+
+    /// The lingering addresses are gone (or taken again): proxyd answers new SYNs again,
+    /// unless a planned stop is draining it.
+    func undrainAfterStepDown(_ rt: InstanceRuntime) {
+        for t in proxydTrackers.values where t.steppingDown.contains(rt.name) {
+            t.steppingDown.remove(rt.name)
+            if t.steppingDown.isEmpty, t.handover == nil, t.drainAt == nil { t.link?.send("undrain") }
         }
     }
 

@@ -57,7 +57,7 @@ final class InstanceRuntime {
     var garpsSent = 0
     var lastTransitionWall: Int = 0
     var vipsInstalled = false
-    /// When a master that stepped down for another removes its addresses (StepDownLinger).
+    /// When a master that stepped down for another removes its addresses (PreemptHandover).
     var vipReleaseAt: Nanos?
 
     init(config: InstanceConfig, global g: GlobalDefs) {
@@ -82,7 +82,8 @@ final class InstanceRuntime {
             garpMasterDelay: ns(c.garpMasterDelay ?? g.garpMasterDelay),
             garpMasterRepeat: c.garpMasterRepeat ?? g.garpMasterRepeat,
             garpMasterRefresh: ns(c.garpMasterRefresh ?? g.garpMasterRefresh),
-            garpMasterRefreshRepeat: c.garpMasterRefreshRepeat ?? g.garpMasterRefreshRepeat)
+            garpMasterRefreshRepeat: c.garpMasterRefreshRepeat ?? g.garpMasterRefreshRepeat,
+            preemptHandover: PreemptHandover.delay)
     }
 
     var name: String { config.name }
@@ -103,11 +104,17 @@ final class InstanceRuntime {
     }
 }
 
-/// How long a master that stepped down for a new master keeps its addresses. The clients
-/// already send to the new master (its gratuitous ARPs went out with its advert); what
-/// arrives here in that moment was sent before, and an answer to a request accepted just
-/// before needs the address to leave. Short enough that two holders never matter: below
-/// the 0.1 s the HA tests allow, and far below one advert interval.
-enum StepDownLinger {
-    static let addresses: Nanos = 60_000_000
+/// A preemption without a lost request. The preempting master advertises at once but takes
+/// the addresses, and sends the gratuitous ARPs that turn the clients, only this long after;
+/// the master it preempts (a vrrpd, hearing that advert) keeps its addresses as long while
+/// its proxyd drops new SYNs (the clients retry a second later, by then to the new master)
+/// and finishes the connections it has. So when the clients' traffic moves, nothing is
+/// half-way through the old master. Any master stepping down for another lingers this long,
+/// which also covers a peer (keepalived) that takes the addresses at once: what arrives here
+/// in that moment was sent before its ARPs, and answers on connections made just before still
+/// go out. Short enough that two holders never matter: below the 0.1 s the HA tests allow,
+/// and below one advert interval of VRRPv3 at 0.1 s; long enough for a request in flight on
+/// a LAN.
+enum PreemptHandover {
+    static let delay: Nanos = 80_000_000
 }

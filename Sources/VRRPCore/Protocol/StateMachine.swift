@@ -51,19 +51,24 @@ public struct VRRPMachineConfig: Equatable, Sendable {
     public var garpMasterRefreshRepeat: Int
     /// Send an advert at once when a master hears a lower priority (keepalived's default).
     public var advertOnLowerPriority: Bool
+    /// Preempting a live master: advertise first, take the addresses (and send the gratuitous
+    /// ARPs that turn the clients) this long after, while the old master finishes what it
+    /// accepted (0: at once, as RFC 5798 and keepalived). See PreemptHandover.
+    public var preemptHandover: Nanos
 
     public init(version: UInt8 = 2, advertInterval: Int = 100, preempt: Bool = true,
                 preemptDelay: Nanos = 0, basePriority: Int = 100,
                 primaryAddress: IPv4Address = IPv4Address(0),
                 garpMasterDelay: Nanos = 5 * .second, garpMasterRepeat: Int = 5,
                 garpMasterRefresh: Nanos = 0, garpMasterRefreshRepeat: Int = 1,
-                advertOnLowerPriority: Bool = true) {
+                advertOnLowerPriority: Bool = true, preemptHandover: Nanos = 0) {
         self.version = version; self.advertInterval = advertInterval; self.preempt = preempt
         self.preemptDelay = preemptDelay; self.basePriority = basePriority
         self.primaryAddress = primaryAddress; self.garpMasterDelay = garpMasterDelay
         self.garpMasterRepeat = garpMasterRepeat; self.garpMasterRefresh = garpMasterRefresh
         self.garpMasterRefreshRepeat = garpMasterRefreshRepeat
         self.advertOnLowerPriority = advertOnLowerPriority
+        self.preemptHandover = preemptHandover
     }
 }
 
@@ -88,6 +93,10 @@ public struct VRRPMachine: Sendable {
     private var garpSecondBurstDone = false
     /// Until when lower-priority adverts still hold off preemption (preempt_delay).
     private var preemptHoldUntil: Nanos?
+    /// A backup discarding a live master's lower-priority adverts: when it last heard one.
+    private var lowerAdvertHeardAt: Nanos?
+    /// A master that preempted a live one and has not taken the addresses yet: when it will.
+    public private(set) var takeAddressesAt: Nanos?
 
     public init(config: VRRPMachineConfig) {
         self.config = config
@@ -111,7 +120,7 @@ public struct VRRPMachine: Sendable {
 
     /// The earliest moment `tick` has something to do.
     public var nextDeadline: Nanos? {
-        [adverDeadline, masterDownDeadline, garpDeadline, resignDeadline].compactMap { $0 }.min()
+        [adverDeadline, masterDownDeadline, garpDeadline, resignDeadline, takeAddressesAt].compactMap { $0 }.min()
     }
 
     public var isResigning: Bool { resignDeadline != nil }
@@ -133,10 +142,20 @@ public struct VRRPMachine: Sendable {
         switch state {
         case .backup:
             if let d = masterDownDeadline, now >= d {
-                out.append(.log("Receive advertisement timeout"))
-                out += enter(.master, now: now)
+                if config.preemptHandover > 0, let heard = lowerAdvertHeardAt, now - heard < masterDownInterval {
+                    // The master we preempt is alive: let it finish what it accepted first.
+                    out.append(.log("Preempting the master: advertising now, taking the VIPs in \(config.preemptHandover / 1_000_000) ms"))
+                    out += enter(.master, now: now, addressesAfter: config.preemptHandover)
+                } else {
+                    out.append(.log("Receive advertisement timeout"))
+                    out += enter(.master, now: now)
+                }
             }
         case .master:
+            if let t = takeAddressesAt, now >= t {
+                takeAddressesAt = nil
+                out += takeAddresses(now: now)
+            }
             if let r = resignDeadline, now >= r {
                 out.append(.log("no new master advertised within the handover time - releasing the VIPs"))
                 out += enter(.backup, now: now)
@@ -183,6 +202,7 @@ public struct VRRPMachine: Sendable {
                 if theirs >= priority { preemptHoldUntil = preemptHoldUntil.map { $0 > now ? $0 : nil } ?? nil }
                 return []
             }
+            lowerAdvertHeardAt = now
             return [.log("received lower priority (\(theirs)) advert from \(source) - discarding")]
         case .master where resignDeadline != nil:
             // Handing over: the first advert of whoever took over ends it. Its priority may be
@@ -245,10 +265,12 @@ public struct VRRPMachine: Sendable {
         var out: [VRRPAction] = []
         let from = state
         if state == .master {
-            out += [.sendAdvert(priority: 0), .log("sent 0 priority"), .removeVIPs]
+            out += [.sendAdvert(priority: 0), .log("sent 0 priority")]
+            if takeAddressesAt == nil { out.append(.removeVIPs) }
         }
         state = .stopped
         adverDeadline = nil; masterDownDeadline = nil; garpDeadline = nil; resignDeadline = nil
+        takeAddressesAt = nil
         if from != .stopped { out.append(.stateChanged(from: from, to: .stopped)) }
         return out
     }
@@ -259,7 +281,7 @@ public struct VRRPMachine: Sendable {
     /// back up. `until <= now` releases the addresses at once.
     public mutating func resign(now: Nanos, until: Nanos) -> [VRRPAction] {
         guard state == .master, resignDeadline == nil else { return [] }
-        if until <= now {
+        if until <= now || takeAddressesAt != nil {
             return [.sendAdvert(priority: 0), .log("sent 0 priority - releasing the VIPs at once")] + enter(.backup, now: now)
         }
         resignDeadline = until
@@ -299,22 +321,38 @@ public struct VRRPMachine: Sendable {
 
     // MARK: transitions
 
+    /// Add the addresses and turn the clients with gratuitous ARPs (the second burst after
+    /// garp_master_delay, then the refreshes).
+    private mutating func takeAddresses(now: Nanos) -> [VRRPAction] {
+        if config.garpMasterDelay > 0 {
+            garpDeadline = now + config.garpMasterDelay
+        } else {
+            garpSecondBurstDone = true
+            garpDeadline = config.garpMasterRefresh > 0 ? now + config.garpMasterRefresh : nil
+        }
+        return [.addVIPs, .sendGARP(count: config.garpMasterRepeat)]
+    }
+
     private func preemptHolding(now: Nanos) -> Bool {
         guard config.preemptDelay > 0 else { return false }
         if let until = preemptHoldUntil { return now < until }
         return false
     }
 
-    private mutating func enter(_ new: VRRPState, now: Nanos) -> [VRRPAction] {
+    /// Enter `new`. A master preempting a live one passes `addressesAfter`: it advertises at
+    /// once but takes the addresses, with the gratuitous ARPs, only that long after.
+    private mutating func enter(_ new: VRRPState, now: Nanos, addressesAfter: Nanos = 0) -> [VRRPAction] {
         let from = state
         var out: [VRRPAction] = []
         if from == .master && new != .master {
             // Leaving master for fault: tell the others at once, as keepalived does.
             if new == .fault { out += [.sendAdvert(priority: 0), .log("sent 0 priority")] }
-            out.append(.removeVIPs)
+            // Addresses not taken yet (a preemption still waiting) are not ours to remove.
+            if takeAddressesAt == nil { out.append(.removeVIPs) }
         }
         state = new
         adverDeadline = nil; masterDownDeadline = nil; garpDeadline = nil; resignDeadline = nil
+        takeAddressesAt = nil; lowerAdvertHeardAt = nil
         switch new {
         case .master:
             masterAddress = config.primaryAddress
@@ -323,18 +361,16 @@ public struct VRRPMachine: Sendable {
             garpSecondBurstDone = false
             out.append(.log("Entering MASTER STATE"))
             out.append(.stateChanged(from: from, to: .master))
-            // VIPs first, then the GARPs and the advert in the same breath: no gap in
-            // which a client's SYN reaches an address nobody answers for (FACTS.md).
-            out.append(.addVIPs)
-            out.append(.sendGARP(count: config.garpMasterRepeat))
-            out.append(.sendAdvert(priority: UInt8(priority)))
-            adverDeadline = now + Nanos(config.advertInterval) * .centisecond
-            if config.garpMasterDelay > 0 {
-                garpDeadline = now + config.garpMasterDelay
+            if addressesAfter > 0 {
+                out.append(.sendAdvert(priority: UInt8(priority)))
+                takeAddressesAt = now + addressesAfter
             } else {
-                garpSecondBurstDone = true
-                if config.garpMasterRefresh > 0 { garpDeadline = now + config.garpMasterRefresh }
+                // VIPs first, then the GARPs and the advert in the same breath: no gap in
+                // which a client's SYN reaches an address nobody answers for (FACTS.md).
+                out += takeAddresses(now: now)
+                out.append(.sendAdvert(priority: UInt8(priority)))
             }
+            adverDeadline = now + Nanos(config.advertInterval) * .centisecond
         case .backup:
             masterDownDeadline = now + masterDownInterval
             out.append(.log(from == .initialize ? "Entering BACKUP STATE (init)" : "Entering BACKUP STATE"))
