@@ -99,4 +99,28 @@ final class SyslogServiceTests: XCTestCase {
         // proxyd's lines stop at their own file (`stop` in 49-proxyd.conf).
         XCTAssertFalse(syslog.contains("proxyd["), syslog)
     }
+
+    /// A package built from `DESTDIR=… scripts/install` carries the rsyslog snippet, the
+    /// logrotate file and the chroot's dev/ (where rsyslog makes proxyd's socket).
+    func testInstallIntoDestdirCarriesTheLogFiles() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("install-\(UUID().uuidString.prefix(8))").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var env = ProcessInfo.processInfo.environment
+        env["DESTDIR"] = root
+        env["PROXYD_BIN_DIR"] = ProxydProcess.binaryDirectory.path
+        let r = try Sandbox.runProcess("\(ServiceTests.repo)/scripts/install", [], environment: env, timeout: 60)
+        XCTAssertEqual(r.status, 0, r.output)
+        let fm = FileManager.default
+        for path in ["/etc/rsyslog.d/49-proxyd.conf", "/etc/logrotate.d/proxyd"] {
+            let mode = (try? fm.attributesOfItem(atPath: root + path))?[.posixPermissions] as? Int
+            XCTAssertEqual(mode, 0o644, path)
+        }
+        var isDirectory: ObjCBool = false
+        XCTAssertTrue(fm.fileExists(atPath: root + "/var/lib/proxyd/dev", isDirectory: &isDirectory) && isDirectory.boolValue)
+        // The socket rsyslog listens on is the one proxyd's sample config reaches from its chroot.
+        let snippet = try String(contentsOfFile: root + "/etc/rsyslog.d/49-proxyd.conf", encoding: .utf8)
+        let sample = try String(contentsOfFile: root + "/etc/proxyd/proxyd.cfg", encoding: .utf8)
+        XCTAssertTrue(snippet.contains("$AddUnixListenSocket /var/lib/proxyd/dev/log"), snippet)
+        XCTAssertTrue(sample.contains("chroot /var/lib/proxyd") && sample.contains("log /dev/log"), sample)
+    }
 }
