@@ -8,7 +8,9 @@ import Atomics
 /// that fails. `proxyd -db` in a terminal shows them as `haproxy -db` does; a daemon's
 /// standard error is /dev/null, and under systemd it is the journal.
 ///
-/// One `write` per line, so that lines from several event loops never interleave.
+/// One `write` per line, so that lines from several event loops never interleave. An
+/// event loop never waits on it: a stderr that cannot take a line now (a pipe nobody
+/// reads) loses it, as a full syslog socket does.
 public enum ConsoleEcho {
     private static let quiet = ManagedAtomic(false)
 
@@ -23,6 +25,9 @@ public enum ConsoleEcho {
 
     static func emit(_ severity: Diagnostic.Severity, _ message: String) {
         guard !quiet.load(ordering: .relaxed) else { return }
+        // A pipe that polls writable has a free page: a line (< PIPE_BUF) then fits whole.
+        var ready = pollfd(fd: 2, events: Int16(POLLOUT), revents: 0)
+        guard poll(&ready, 1, 0) == 1, ready.revents & Int16(POLLOUT) != 0 else { return }
         var line = DiagnosticRenderer.render(Diagnostic(severity, message, context: nil), pid: getpid()) + "\n"
         line.withUTF8 { bytes in
             var offset = 0
