@@ -19,6 +19,8 @@ enum RunMode {
                 config.proxies[index].maxconn = perProxy
             }
         }
+        // Server state changes and log failures on stderr, as HAProxy prints them (-q: not).
+        ConsoleEcho.setQuiet(options.quiet && !options.verbose)
         if options.masterWorker {
             fputs(DiagnosticRenderer.render(Diagnostic(.warning, "master-worker mode (-W) is not supported yet: running as a single process.", context: nil), pid: getpid()) + "\n", stderr)
         }

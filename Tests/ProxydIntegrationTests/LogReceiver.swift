@@ -11,8 +11,9 @@ final class LogReceiver: @unchecked Sendable {
     private var thread: Thread?
 
     /// `reading` false: bind the socket but never read it, like a stuck syslog daemon.
-    init(reading: Bool = true) throws {
-        let path = FileManager.default.temporaryDirectory
+    /// `path`: where to listen (a syslog appearing where a running proxyd sends).
+    init(reading: Bool = true, path: String? = nil) throws {
+        let path = path ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("proxyd-log-\(UUID().uuidString.prefix(8)).sock").path
         self.path = path
         unlink(path)

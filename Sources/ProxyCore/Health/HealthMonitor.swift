@@ -163,19 +163,21 @@ public final class HealthMonitor: @unchecked Sendable {
                 let wanted: ServerStatus.Admin = admin == .ready ? .ready : admin == .drain ? .drain : .maintenance
                 if current != wanted {
                     runtime.updateServer(server, in: backend) { $0.admin = wanted }
+                    // HAProxy logs each change and prints it on stderr (ha_warning).
+                    let (active, backup) = counts(backend)
                     if wanted == .drain {
-                        logger?.log(.notice, "Server \(backend.name)/\(server.name) enters drain state."
-                                    + " \(counts(backend).active) active and \(counts(backend).backup) backup servers online."
-                                    + " 0 sessions requeued, 0 total in queue.")
+                        announce(.notice, "Server \(backend.name)/\(server.name) enters drain state."
+                                 + " \(active) active and \(backup) backup servers online."
+                                 + "\(runningOnBackup(active, backup)) 0 sessions requeued, 0 total in queue.", logger)
                     } else if wanted == .maintenance {
-                        logger?.log(.alert, "Server \(backend.name)/\(server.name) is going DOWN for maintenance."
-                                    + " \(counts(backend).active) active and \(counts(backend).backup) backup servers left."
-                                    + " \(server.currentConnections.load(ordering: .relaxed)) sessions active, 0 requeued, 0 remaining in queue.")
+                        announce(.alert, "Server \(backend.name)/\(server.name) is going DOWN for maintenance."
+                                 + " \(active) active and \(backup) backup servers left.\(runningOnBackup(active, backup))"
+                                 + " \(server.currentConnections.load(ordering: .relaxed)) sessions active, 0 requeued, 0 remaining in queue.", logger)
                         noServerAlert(backend, logger)
                     } else if current == .drain {
-                        logger?.log(.notice, "Server \(backend.name)/\(server.name) is UP (leaving forced drain).")
+                        announce(.notice, "Server \(backend.name)/\(server.name) is UP (leaving forced drain).", logger)
                     } else {
-                        logger?.log(.notice, "Server \(backend.name)/\(server.name) is UP/READY (leaving forced maintenance).")
+                        announce(.notice, "Server \(backend.name)/\(server.name) is UP/READY (leaving forced maintenance).", logger)
                     }
                 }
             }
@@ -195,25 +197,40 @@ public final class HealthMonitor: @unchecked Sendable {
             }
         }
         runner.report.downTransitions += operational ? 0 : 1
-        guard let logger else { return }
         let details = context.plan.logHealthChecks ? "" : (runner.isAgent ? "" : result.logDetails)
         let prefix = server.isBackup ? "Backup Server" : "Server"
         let (active, backup) = counts(backend)
         if operational {
-            logger.log(.notice, "\(prefix) \(backend.name)/\(server.name) is UP\(details). \(active) active and "
-                       + "\(backup) backup servers online. 0 sessions requeued, 0 total in queue.")
+            announce(.notice, "\(prefix) \(backend.name)/\(server.name) is UP\(details). \(active) active and "
+                     + "\(backup) backup servers online.\(runningOnBackup(active, backup)) 0 sessions requeued, 0 total in queue.",
+                     logger)
         } else {
-            logger.log(.alert, "\(prefix) \(backend.name)/\(server.name) is DOWN\(details). \(active) active and "
-                       + "\(backup) backup servers left. \(server.currentConnections.load(ordering: .relaxed)) "
-                       + "sessions active, 0 requeued, 0 remaining in queue.")
+            announce(.alert, "\(prefix) \(backend.name)/\(server.name) is DOWN\(details). \(active) active and "
+                     + "\(backup) backup servers left.\(runningOnBackup(active, backup)) "
+                     + "\(server.currentConnections.load(ordering: .relaxed)) sessions active, 0 requeued, 0 remaining in queue.",
+                     logger)
             noServerAlert(backend, logger)
         }
     }
 
+    /// A server state change: logged at `level` to the backend's logs (if any) and, as
+    /// HAProxy's `ha_warning`, printed on standard error whatever the level.
+    private func announce(_ level: LogTarget.Level, _ message: String, _ logger: ProxyLogger?) {
+        logger?.log(level, message)
+        ConsoleEcho.warning(message)
+    }
+
+    /// HAProxy adds this when only backup servers are left to serve.
+    private func runningOnBackup(_ active: Int, _ backup: Int) -> String {
+        active == 0 && backup > 0 ? " Running on backup." : ""
+    }
+
+    /// The log says `backend app has no server available!`, stderr (ha_alert) quotes the name.
     private func noServerAlert(_ backend: RuntimeBackend, _ logger: ProxyLogger?) {
         let (active, backup) = counts(backend)
         if active == 0 && backup == 0 {
             logger?.log(.emerg, "backend \(backend.name) has no server available!")
+            ConsoleEcho.alert("backend '\(backend.name)' has no server available!")
         }
     }
 

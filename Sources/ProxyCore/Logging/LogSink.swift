@@ -5,7 +5,10 @@ import Atomics
 
 /// Where log lines go: a syslog socket (Unix datagram such as `/dev/log`, or UDP) or a
 /// standard stream. Sending never blocks: a socket that is gone, refuses, or whose buffer
-/// is full loses the line, and the loss is counted (HAProxy's "dropped logs").
+/// is full loses the line, and the loss is counted in `show info`'s `DroppedLogs`. HAProxy
+/// 2.6 counts only a full buffer there and prints a missing or refusing socket once on
+/// stderr; proxyd counts every lost line (an operator reading `DroppedLogs: 0` must be
+/// able to trust that nothing was lost) and prints the first failure as HAProxy does.
 ///
 /// One sink per destination, shared by every proxy and event loop that logs there: one
 /// `sendto` per line is atomic for datagrams, so no lock is needed.
@@ -15,6 +18,9 @@ public final class LogSink: @unchecked Sendable {
     public let sent = ManagedAtomic<Int>(0)
     /// Lines lost (socket missing, refused, full, or a stream that would block).
     public let dropped = ManagedAtomic<Int>(0)
+    /// HAProxy's logger number in its alert (`failed in logger #1`): this sink's rank.
+    public let number: Int
+    private let failureReported = ManagedAtomic(false)
 
     private enum Kind {
         case datagram(fd: Int32, address: [UInt8])
@@ -25,8 +31,9 @@ public final class LogSink: @unchecked Sendable {
     }
     private let kind: Kind
 
-    public init(destination: LogTarget.Destination) {
+    public init(destination: LogTarget.Destination, number: Int = 1) {
         self.destination = destination
+        self.number = number
         switch destination {
         case .unixSocket(let path):
             let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
@@ -73,7 +80,22 @@ public final class LogSink: @unchecked Sendable {
         if ok {
             sent.wrappingIncrement(ordering: .relaxed)
         } else {
+            let error = errno
             dropped.wrappingIncrement(ordering: .relaxed)
+            // A full buffer is passing load; anything else (no socket at the path, no
+            // syslog listening, a chroot without dev/log) stays until fixed: said once.
+            if error != EAGAIN && error != EWOULDBLOCK,
+               failureReported.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged {
+                reportFailure(error)
+            }
+        }
+    }
+
+    private func reportFailure(_ error: Int32) {
+        if case .none = kind {
+            ConsoleEcho.alert("logger #\(number): no socket to send lines to (TCP syslog is not supported, or the host did not resolve): lines are lost.")
+        } else {
+            ConsoleEcho.alert("sendmsg()/writev() failed in logger #\(number): \(String(cString: strerror(error))) (errno=\(error))")
         }
     }
 

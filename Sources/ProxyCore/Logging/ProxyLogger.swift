@@ -187,7 +187,7 @@ public final class LogSinks: @unchecked Sendable {
 
     public func sink(for destination: LogTarget.Destination) -> LogSink {
         if let found = sinks.first(where: { $0.0 == destination }) { return found.1 }
-        let sink = LogSink(destination: destination)
+        let sink = LogSink(destination: destination, number: sinks.count + 1)
         sinks.append((destination, sink))
         return sink
     }

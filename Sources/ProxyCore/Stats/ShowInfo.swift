@@ -114,6 +114,8 @@ public enum ShowInfo {
             "Unstoppable Jobs": .number(0),
             "Listeners": .number(context.listenerCount),
             "TotalBytesOut": .number(context.totalBytesOut),
+            // Log lines lost on every destination (Logging/LogSink).
+            "DroppedLogs": .number(context.runtime.logSinks.dropped),
             "Build info": .string(ProxyCoreVersion.string),
             "Start_time_sec": .number(context.startTime),
             "Tainted": .string("0"),

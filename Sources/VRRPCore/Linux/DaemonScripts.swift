@@ -49,7 +49,12 @@ extension VRRPDaemon {
         s.runs += 1
         if !success { s.failures += 1 }
         s.lastResult = detail
-        log.debug("VRRP_Script(\(s.config.name)) \(detail)")
+        // As keepalived -D: a result is worth a line when it differs from the last one
+        // (a script checked every second would otherwise fill the log with the same line).
+        if detail != s.lastReportedResult {
+            s.lastReportedResult = detail
+            log.debug(ScriptRuntime.resultChangeLine(name: s.config.name, detail: detail))
+        }
         if !success, s.lastLoggedProblem != detail, detail.hasPrefix("script ") || detail.hasPrefix("fork") {
             s.lastLoggedProblem = detail
             log.error("VRRP_Script(\(s.config.name)) cannot run: \(detail)")

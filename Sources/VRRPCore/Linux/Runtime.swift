@@ -18,10 +18,24 @@ final class ScriptRuntime {
     var ids: (uid_t, gid_t)?
     var idsProblem: String?
     var lastLoggedProblem: String?
+    /// The last result `--log-detail` reported; keepalived starts from "returning 0", so a
+    /// first success is not reported and a first failure is.
+    var lastReportedResult = "exited with status 0"
 
     init(config: ScriptConfig) {
         self.config = config
         tracker = ScriptTracker(rise: config.rise, fall: config.fall, initFail: config.initFail)
+    }
+
+    /// keepalived's words for a new result: "Script `chk_proxyd` now returning 1"; a script
+    /// that did not exit by itself (killed, timed out, not started) says what happened.
+    static func resultChangeLine(name: String, detail: String) -> String {
+        let exited = "exited with status "
+        if detail.hasPrefix(exited) {
+            let code = detail.dropFirst(exited.count).prefix { $0.isNumber }
+            return "Script `\(name)` now returning \(code)"
+        }
+        return "Script `\(name)` \(detail)"
     }
 }
 

@@ -5,7 +5,7 @@ import XCTest
 /// proxyd and vrrpd and drive `service … start|reload|stop` for real without changing the
 /// installed system: private mount, network and pid namespaces (unshare), /etc, /usr/local
 /// and /var as overlays whose changes live in a tmpfs, /run and /tmp empty tmpfs, /dev/log
-/// covered. When the script ends, every process it started dies with its pid namespace,
+/// covered (`private_dev`: a whole /dev of its own, for scripts that start a syslog daemon). When the script ends, every process it started dies with its pid namespace,
 /// and every file it wrote disappears. Needs root, util-linux `unshare` and overlayfs.
 ///
 /// The script gets `step NAME CMD…`, which runs CMD and reports its exit status and output;
@@ -90,6 +90,20 @@ enum Sandbox {
           printf '<<<STEP %s %s\n%s\n>>>STEP\n' "$name" "$rc" "$out"
         }
         export -f step
+        # A syslog daemon started here would make /dev/log in the machine's /dev (only
+        # /etc, /usr/local, /var, /run and /tmp are the sandbox's): a script that starts one
+        # calls private_dev first, which covers /dev with one of its own holding the
+        # machine's few devices that daemons open.
+        private_dev() {
+          mkdir -p /tmp/.sandbox/dev/pts /tmp/.sandbox/dev/shm
+          for n in null zero full random urandom tty; do
+            touch "/tmp/.sandbox/dev/$n" && mount --bind "/dev/$n" "/tmp/.sandbox/dev/$n"
+          done
+          ln -s /proc/self/fd /tmp/.sandbox/dev/fd
+          for i in 0 1 2; do ln -s "/proc/self/fd/$i" "/tmp/.sandbox/dev/$(echo stdin stdout stderr | cut -d' ' -f$((i + 1)))"; done
+          mount --rbind /tmp/.sandbox/dev /dev
+        }
+        export -f private_dev
         exec /bin/bash -c "$script"
         """#
 
