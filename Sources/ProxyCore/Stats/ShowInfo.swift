@@ -114,6 +114,7 @@ public enum ShowInfo {
             "Unstoppable Jobs": .number(0),
             "Listeners": .number(context.listenerCount),
             "TotalBytesOut": .number(context.totalBytesOut),
+            "BytesOutRate": .number(context.bytesOutRate),
             "Build info": .string(ProxyCoreVersion.string),
             "Start_time_sec": .number(context.startTime),
             "Tainted": .string("0"),
