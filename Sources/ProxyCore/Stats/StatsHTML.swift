@@ -35,9 +35,13 @@ enum StatsHTML {
         if let message = request.message { h += messageBox(message, request: request, uri: settings.uri) }
         h += StatsHTMLProcess.block(context, request: request, settings: settings)
         for proxy in context.proxies where page.isVisible(proxy.name, request: request) {
-            let rows = context.rows(of: proxy, userLevel: true).filter { request.shows($0) }
+            let all = context.rows(of: proxy, userLevel: true)
+            let rows = all.filter { request.shows($0) }
             let admin = isAdmin && !(proxy.backend?.servers.isEmpty ?? true)
-            h += table(proxy, rows: rows, admin: admin)
+            // With `;up`, the backend's status says how many of its servers are shown.
+            let shown = request.upOnly
+                ? (rows.count { $0.kind == .server }, all.count { $0.kind == .server }) : nil
+            h += table(proxy, rows: rows, admin: admin, serversShown: shown)
         }
         return h + "</body></html>\n"
     }
@@ -58,7 +62,8 @@ enum StatsHTML {
 
     /// The proxy's title bar, then its table with the two header rows; an admin table
     /// sits in a form that applies the chosen action to the ticked servers.
-    static func table(_ proxy: StatsContext.Proxy, rows: [StatRow], admin: Bool) -> String {
+    static func table(_ proxy: StatsContext.Proxy, rows: [StatRow], admin: Bool,
+                      serversShown: (Int, Int)? = nil) -> String {
         let name = T.escape(proxy.name)
         var h = "<table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\"><th class=\"pxname\" width=\"10%\">"
         h += "<a name=\"\(name)\"></a><a class=px href=\"#\(name)\">\(name)</a></th>"
@@ -79,7 +84,9 @@ enum StatsHTML {
         h += "<th colspan=9>Server</th></tr>\n<tr class=\"titre\">"
         for title in columnTitles { h += "<th>\(title)</th>" }
         h += "\n</tr>"
-        for row in rows { h += StatsHTMLRows.line(row, proxyName: proxy.name, admin: admin) }
+        for row in rows {
+            h += StatsHTMLRows.line(row, proxyName: proxy.name, admin: admin, serversShown: serversShown)
+        }
         h += "</table>"
         if admin {
             h += "Choose the action to perform on the checked servers : <select name=action><option value=\"\"></option>"

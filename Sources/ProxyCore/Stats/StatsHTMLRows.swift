@@ -22,7 +22,8 @@ enum StatsHTMLRows {
         }
     }
 
-    static func line(_ row: StatRow, proxyName: String, admin: Bool) -> String {
+    /// `serversShown`: with `;up`, how many servers of the proxy the page shows, of all.
+    static func line(_ row: StatRow, proxyName: String, admin: Bool, serversShown: (Int, Int)? = nil) -> String {
         var h = "<tr class=\"\(stateClass(row))\">"
         if admin {
             h += row.kind == .server
@@ -40,7 +41,7 @@ enum StatsHTMLRows {
         switch row.kind {
         case .frontend: h += frontendCells(row)
         case .server: h += serverCells(row)
-        case .backend: h += backendCells(row)
+        case .backend: h += backendCells(row, serversShown: serversShown)
         }
         return h + "</tr>\n"
     }
@@ -150,7 +151,7 @@ enum StatsHTMLRows {
 
     // MARK: - Backend
 
-    private static func backendCells(_ row: StatRow) -> String {
+    private static func backendCells(_ row: StatRow, serversShown: (Int, Int)?) -> String {
         var h = "<td>\(g(row, "qcur"))</td><td>\(g(row, "qmax"))</td><td></td>"
         h += "<td>\(g(row, "rate"))</td><td>\(g(row, "rate_max"))</td><td></td>"
         h += "<td>\(g(row, "scur"))</td><td>\(g(row, "smax"))</td><td>\(T.limit(row["slim"]))</td>"
@@ -163,7 +164,8 @@ enum StatsHTMLRows {
         h += "<td>\(g(row, "dreq"))</td><td>\(g(row, "dresp"))</td>"
         h += "<td></td><td>\(g(row, "econ"))</td>" + resetsCell(row)
         h += "<td>\(g(row, "wretr"))</td><td>\(g(row, "wredis"))</td>"
-        h += "<td class=ac>\(statusText(row))</td><td class=ac>&nbsp;</td>"
+        let shown = serversShown.map { " (\($0.0)/\($0.1))" } ?? ""
+        h += "<td class=ac>\(statusText(row))\(shown)</td><td class=ac>&nbsp;</td>"
         h += "<td class=ac>\(g(row, "weight"))/\(g(row, "uweight"))</td>"
         h += "<td class=ac>\(g(row, "act"))</td><td class=ac>\(g(row, "bck"))</td>"
         h += "<td class=ac>&nbsp;</td><td>\(g(row, "chkdown"))</td>"
