@@ -37,11 +37,10 @@ enum StatsHTML {
         for proxy in context.proxies where page.isVisible(proxy.name, request: request) {
             let all = context.rows(of: proxy, userLevel: true)
             let rows = all.filter { request.shows($0) }
-            let admin = isAdmin && !(proxy.backend?.servers.isEmpty ?? true)
             // With `;up`, the backend's status says how many of its servers are shown.
             let shown = request.upOnly
                 ? (rows.count { $0.kind == .server }, all.count { $0.kind == .server }) : nil
-            h += table(proxy, rows: rows, admin: admin, serversShown: shown)
+            h += table(proxy, rows: rows, admin: isAdmin, serversShown: shown)
         }
         return h + "</body></html>\n"
     }
@@ -60,24 +59,28 @@ enum StatsHTML {
         return "<p><div class=\(style)><a class=lfsb href=\"\(back)\" title=\"Remove this message\">[X]</a> <b>\(text)</b></div>\n"
     }
 
-    /// The proxy's title bar, then its table with the two header rows; an admin table
-    /// sits in a form that applies the chosen action to the ticked servers.
+    /// The proxy's title bar, then its table with the two header rows. An admin page has
+    /// a first column for the servers' checkboxes; the table of a proxy with servers then
+    /// sits in a form that applies the chosen action to the ticked ones.
     static func table(_ proxy: StatsContext.Proxy, rows: [StatRow], admin: Bool,
                       serversShown: (Int, Int)? = nil) -> String {
         let name = T.escape(proxy.name)
-        var h = "<table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\"><th class=\"pxname\" width=\"10%\">"
+        let form = admin && !(proxy.backend?.servers.isEmpty ?? true)
+        var h = form ? "<form method=\"post\">" : ""
+        h += "<table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\"><th class=\"pxname\" width=\"10%\">"
         h += "<a name=\"\(name)\"></a><a class=px href=\"#\(name)\">\(name)</a></th>"
         if let description = proxy.settings.description {
             h += "<th class=\"desc\" width=\"90%\">\(T.escape(description))</th></tr>\n</table>\n"
         } else {
             h += "<th class=\"empty\" width=\"90%\"></th></tr>\n</table>\n"
         }
-        if admin { h += "<form method=\"post\">" }
         h += "<table class=\"tbl\" width=\"100%\">\n<tr class=\"titre\">"
-        if admin {
+        if form {
             // Ticks or unticks every server of this proxy (the page works without it).
             h += "<th rowspan=2 width=1><input type=\"checkbox\" onclick=\"for(c in document.getElementsByClassName('\(name)-checkbox')) "
                 + "document.getElementsByClassName('\(name)-checkbox').item(c).checked = this.checked\"></th>"
+        } else if admin {
+            h += "<th rowspan=2></th>"
         }
         h += "<th rowspan=2></th><th colspan=3>Queue</th><th colspan=3>Session rate</th><th colspan=6>Sessions</th>"
         h += "<th colspan=2>Bytes</th><th colspan=2>Denied</th><th colspan=3>Errors</th><th colspan=2>Warnings</th>"
@@ -88,7 +91,7 @@ enum StatsHTML {
             h += StatsHTMLRows.line(row, proxyName: proxy.name, admin: admin, serversShown: serversShown)
         }
         h += "</table>"
-        if admin {
+        if form {
             h += "Choose the action to perform on the checked servers : <select name=action><option value=\"\"></option>"
             for (value, label) in adminActions { h += "<option value=\"\(value)\">\(label)</option>" }
             h += "</select><input type=\"hidden\" name=\"b\" value=\"#\(proxy.id)\">&nbsp;<input type=\"submit\" value=\"Apply\"></form>"

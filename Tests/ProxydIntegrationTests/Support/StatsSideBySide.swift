@@ -3,7 +3,8 @@ import XCTest
 
 /// The real HAProxy 2.6 and proxyd on the same configuration, given the same traffic, so
 /// that their stats pages and CSV can be set side by side. The configuration has what
-/// the page must draw: a listen section with the stats page, a backend with a server UP,
+/// the page must draw: a listen section with the stats page (refreshed, with the admin
+/// form), a backend with a server UP,
 /// one whose check fails, one in maintenance, a backup, a drained one with a limit; a
 /// backend whose first server refuses connections (a retry redispatched to the second);
 /// and a TCP listen section doing the same.
@@ -60,6 +61,8 @@ final class StatsSideBySide {
             bind 127.0.0.1:\(side.statsPort)
             stats enable
             stats uri /stats
+            stats refresh 30s
+            stats admin if TRUE
 
         frontend web
             bind 127.0.0.1:\(side.webPort)
