@@ -70,7 +70,7 @@ final class StatsPageTests: XCTestCase {
         XCTAssertEqual(page.status, 200)
         XCTAssertEqual(page.header("Content-Type"), "text/html")
         XCTAssertEqual(page.header("Refresh"), "10")
-        XCTAssertTrue(page.bodyText.contains("<td class=ac>a</td>"), page.bodyText)
+        XCTAssertTrue(page.bodyText.contains("<td class=ac><a name=\"app/a\"></a><a class=lfsb href=\"#app/a\">a</a></td>"), page.bodyText)
         XCTAssertTrue(page.bodyText.contains("<tr class=\"active_no_check\">"), page.bodyText)
         XCTAssertEqual(a.requestCount, 0, "the stats request is answered by proxyd itself")
 
@@ -130,7 +130,7 @@ final class StatsPageTests: XCTestCase {
         defer { setup.proxy.stop() }
         let page = try ProxyFixture.get(port: setup.statsPort, path: "/haproxy/stats",
                                         headers: authorization("haproxy:passw0rd"))
-        XCTAssertTrue(page.bodyText.contains("<input type=\"checkbox\" name=\"s\" value=\"a\">"), page.bodyText)
+        XCTAssertTrue(page.bodyText.contains("<input class='app-checkbox' type=\"checkbox\" name=\"s\" value=\"a\">"), page.bodyText)
         connection = try TCP.Connection(port: setup.statsPort)
         try connection.send("POST /haproxy/stats HTTP/1.1\r\nHost: x\r\n\(authorization("haproxy:passw0rd"))"
             + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(form.utf8.count)\r\n\r\n\(form)")
@@ -183,8 +183,8 @@ final class StatsPageTests: XCTestCase {
         let url = "http://haproxy:passw0rd@127.0.0.1:\(setup.statsPort)/haproxy/stats"
         let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1400,700"]
         let dom = try ControlClient.run(chromium, flags + ["--dump-dom", url], timeout: 60).output
-        XCTAssertTrue(dom.contains("<tr class=\"active_no_check\"><td class=\"ac\">web1</td>"), dom)
-        XCTAssertTrue(dom.contains("<tr class=\"maintain\"><td class=\"ac\">web2</td>"), dom)
+        XCTAssertTrue(dom.contains("<tr class=\"active_no_check\"><td class=\"ac\"><a name=\"app/web1\"></a><a class=\"lfsb\" href=\"#app/web1\">web1</a></td>"), dom)
+        XCTAssertTrue(dom.contains("<tr class=\"maintain\"><td class=\"ac\"><a name=\"app/web2\"></a><a class=\"lfsb\" href=\"#app/web2\">web2</a></td>"), dom)
         XCTAssertTrue(dom.contains("MAINT</td>"), dom)
 
         let shot = setup.proxy.directory.appendingPathComponent("stats.png").path

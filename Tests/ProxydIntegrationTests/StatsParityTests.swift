@@ -133,4 +133,56 @@ final class StatsParityTests: XCTestCase {
                            pxdInfo.split(separator: "\n").first { $0.hasPrefix(key + ":") }, key)
         }
     }
+
+    /// The same requests through both, with a connection refused and redispatched, a
+    /// server whose check fails, one in maintenance and one drained: the counters of every
+    /// proxy and server are HAProxy's. (A retried session counts once in its backend;
+    /// `lbtot` counts the balancer's picks; a server that failed moved no bytes.)
+    func testCountersAfterTheSameSequenceMatchHAProxy() throws {
+        let pair = try StatsSideBySide()
+        defer { pair.stop() }
+        let hap = try pair.sides[0].csvRows(), pxd = try pair.sides[1].csvRows()
+        let counted = ["stot", "lbtot", "econ", "eresp", "wretr", "wredis", "hrsp_2xx", "hrsp_5xx", "req_tot",
+                       "connect", "status", "weight", "uweight", "act", "bck", "scur", "chkdown", "qlimit", "slim"]
+        let keys = ["web/FRONTEND", "pool/a", "pool/b", "pool/c", "pool/d", "pool/e", "pool/BACKEND",
+                    "retry/FRONTEND", "redispatch/r1", "redispatch/ok", "redispatch/BACKEND",
+                    "tcpx/FRONTEND", "tcpx/r1", "tcpx/ok", "tcpx/BACKEND"]
+        for key in keys {
+            guard let h = hap[key], let p = pxd[key] else { XCTFail("\(key) missing"); continue }
+            // (HAProxy also counts the test's readiness probe, a connection that sends
+            // nothing, in a frontend's req_tot.)
+            for field in counted where !(key.hasSuffix("/FRONTEND") && field == "req_tot") {
+                XCTAssertEqual(h[field], p[field], "\(key) \(field)")
+            }
+        }
+        // Bytes: none through a server that refused or is out; the backend has its servers' sum.
+        for side in [hap, pxd] {
+            for key in ["pool/b", "pool/c", "pool/d", "pool/e", "redispatch/r1", "tcpx/r1"] {
+                XCTAssertEqual(side[key]?["bin"], "0", key)
+                XCTAssertEqual(side[key]?["bout"], "0", key)
+            }
+        }
+        // In TCP, bytes are the bytes on the wire for both. (In HTTP, HAProxy 2.6 counts its
+        // internal message size, a few bytes more per head than the wire: not compared.)
+        for key in ["tcpx/ok", "tcpx/BACKEND", "tcpx/FRONTEND"] {
+            XCTAssertEqual(hap[key]?["bin"], pxd[key]?["bin"], "\(key) bin")
+            XCTAssertEqual(hap[key]?["bout"], pxd[key]?["bout"], "\(key) bout")
+        }
+        for side in [hap, pxd] {
+            for backend in ["pool", "redispatch"] {
+                let servers = side.filter { $0.key.hasPrefix(backend + "/") && !$0.key.hasSuffix("/BACKEND") }
+                for field in ["bin", "bout"] {
+                    let sum = servers.reduce(0) { $0 + (Int($1.value[field] ?? "") ?? 0) }
+                    XCTAssertEqual(side[backend + "/BACKEND"]?[field], String(sum), "\(backend) \(field): the servers' sum")
+                }
+            }
+        }
+        // The sequence itself, in figures: three sessions to `redispatch`, each tried on r1
+        // first (refused) then redispatched to ok.
+        XCTAssertEqual(pxd["redispatch/BACKEND"]?["stot"], "3")
+        XCTAssertEqual(pxd["redispatch/BACKEND"]?["lbtot"], "6")
+        XCTAssertEqual(pxd["redispatch/BACKEND"]?["connect"], "6")
+        XCTAssertEqual(pxd["redispatch/r1"]?["wredis"], "3")
+        XCTAssertEqual(pxd["redispatch/r1"]?["wretr"], "0")
+    }
 }

@@ -44,14 +44,15 @@ final class BackendBalancer: @unchecked Sendable {
     private let servers: [RuntimeServer]
     /// The queue's length for the statistics (`qcur`, `%bq`), kept under the lock.
     let waiting = ManagedAtomic<Int>(0)
-    /// `qmax` of the backend.
-    private let maxQueue: CounterCell
+    /// The backend's counters: `qmax`, and `lbtot` with each server's.
+    private let backendCounters: SessionCounters
+    private var maxQueue: CounterCell { backendCounters.maxQueue }
 
-    init(balancer: Balancer, servers: [RuntimeServer], maxQueue: CounterCell) {
+    init(balancer: Balancer, servers: [RuntimeServer], counters: SessionCounters) {
         self.balancer = balancer
         self.key = balancer.key
         self.servers = servers
-        self.maxQueue = maxQueue
+        self.backendCounters = counters
     }
 
     // MARK: the data path
@@ -91,6 +92,7 @@ final class BackendBalancer: @unchecked Sendable {
         case .server(let index):
             let server = servers[index]
             server.currentConnections.wrappingIncrement(ordering: .relaxed)
+            countPick(server)
             return .server(server)
         case .serverFull, .allFull:
             // A hash that chose a full server waits in the backend's queue too (HAProxy
@@ -155,6 +157,12 @@ final class BackendBalancer: @unchecked Sendable {
         if !handed.isEmpty { resume(handed) }
     }
 
+    /// `lbtot` of the server and of the backend.
+    private func countPick(_ server: RuntimeServer) {
+        server.counters.balancedPicks.increment()
+        backendCounters.balancedPicks.increment()
+    }
+
     // MARK: the queue
 
     /// Under the lock: picks a server for each waiter in turn until every server is
@@ -166,6 +174,7 @@ final class BackendBalancer: @unchecked Sendable {
             switch balancer.pick() {
             case .server(let index):
                 balancer.connectionStarted(server: index)
+                countPick(servers[index])
                 handed.append((first, .server(servers[index])))
             case .noneUsable where failingIfNoneUsable:
                 handed.append((first, .noneUsable))

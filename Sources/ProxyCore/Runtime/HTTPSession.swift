@@ -295,6 +295,7 @@ final class HTTPSession: ChannelInboundHandler {
         }
         let headers = requestParser.headers
         let connection = connectionFacts!
+        var statsPageAnswered = false
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
             let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
             if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
@@ -302,6 +303,7 @@ final class HTTPSession: ChannelInboundHandler {
             }
             // The stats page of a frontend section (issue 4).
             if let page = frontend.statsPage, let reply = page.answer(facts) {
+                statsPageAnswered = true
                 return (nil, .reply(reply, closes: false), .noneUsable)
             }
             guard let backend = frontend.router.route(facts) else { return (nil, .proceed, .noneUsable) }
@@ -312,6 +314,7 @@ final class HTTPSession: ChannelInboundHandler {
             // The stats page (issue 4): a backend with `stats enable` answers its
             // `stats uri` itself instead of forwarding.
             if let page = backend.statsPage, let reply = page.answer(facts) {
+                statsPageAnswered = true
                 return (backend, .reply(reply, closes: false), .noneUsable)
             }
             let choice = connection.clientAddress.withUnsafeBytes { address in
@@ -322,7 +325,9 @@ final class HTTPSession: ChannelInboundHandler {
             return (backend, .proceed, choice)
         }
         if case .reply(let reply, let closes) = outcome {
-            countReply(reply, backend: chosen)  // stats (issue 4)
+            // stats (issue 4); the page's own backend counts it apart.
+            countReply(reply, backend: statsPageAnswered ? nil : chosen)
+            if statsPageAnswered { countStatsPage(in: chosen, requestBytes: head.headLength, reply: reply) }
             buffer.moveReaderIndex(forwardBy: head.headLength)
             inbound = buffer
             if log != nil {
@@ -1019,6 +1024,17 @@ final class HTTPSession: ChannelInboundHandler {
         counters.intercepted.increment()
         if status == 403 { counters.deniedRequests.increment() }
         backend?.counters.countResponse(status: status)
+    }
+
+    /// The stats page is, for HAProxy, served by the backend of its section (that of a
+    /// `listen`): the page's bytes and last session go there too, but neither a session
+    /// nor a response class.
+    private func countStatsPage(in chosen: RuntimeBackend?, requestBytes: Int, reply: ByteBuffer) {
+        let listenBackend = frontend.router.defaultBackend.flatMap { $0.name == frontend.name ? $0 : nil }
+        guard let backend = chosen ?? listenBackend else { return }
+        backend.counters.bytesIn.add(requestBytes)
+        backend.counters.bytesOut.add(reply.readableBytes)
+        backend.counters.lastSession.store(ProcessClock.milliseconds)
     }
 
     private func countRequestBytes(_ count: Int) {

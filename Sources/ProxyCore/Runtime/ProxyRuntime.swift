@@ -162,6 +162,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     public func updateServer(_ server: RuntimeServer, in backend: RuntimeBackend,
                              _ change: (inout ServerStatus) -> Void) {
         var wasUsable = false
+        let backendWasUp = backend.servers.contains { $0.isUsable.load(ordering: .relaxed) }
         let status = server.status.withLockedValue { status -> ServerStatus in
             let before = status
             wasUsable = before.isUsable
@@ -179,6 +180,9 @@ public final class ProxyRuntime: @unchecked Sendable {
             return status
         }
         server.isUsable.store(status.isUsable, ordering: .relaxed)
+        if backendWasUp != backend.servers.contains(where: { $0.isUsable.load(ordering: .relaxed) }) {
+            backend.lastStatusChange.store(ProcessClock.milliseconds, ordering: .relaxed)
+        }
         // A server back up, or weighing more, may take requests waiting in the queue.
         backend.balancer.serveQueue()
         if wasUsable != status.isUsable { usabilityObserver?() }

@@ -24,6 +24,9 @@ public final class RuntimeBackend: @unchecked Sendable {
     var waiting: ManagedAtomic<Int> { balancer.waiting }
     /// Traffic of this backend for the stats page and the runtime API (issue 4).
     public let counters: SessionCounters
+    /// When the backend last went DOWN (no usable server) or back UP (ProcessClock ms),
+    /// the process start until then: the stats' backend `lastchg`.
+    let lastStatusChange = ManagedAtomic<Int>(ProcessClock.milliseconds)
     /// The stats page this backend answers (`stats enable`), set at start (issue 4).
     public var statsPage: StatsPage?
     /// `http-request` / `http-response` rules of the backend, set once at build time.
@@ -53,7 +56,7 @@ public final class RuntimeBackend: @unchecked Sendable {
         let counters = SessionCounters()
         self.counters = counters
         self.balancer = BackendBalancer(balancer: Balancer(servers: servers, balance: balance, allBackups: allBackups),
-                                        servers: servers, maxQueue: counters.maxQueue)
+                                        servers: servers, counters: counters)
     }
 }
 

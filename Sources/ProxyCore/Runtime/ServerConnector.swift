@@ -129,9 +129,13 @@ final class ServerConnector {
             return
         }
         let redispatching = attempt > 0 && attempt >= backend.retries && backend.redispatch
-        // wretr / wredis (issue 4).
-        if attempt > 0 { backend.counters.retries.increment(); server?.counters.retries.increment() }
-        if redispatching { backend.counters.redispatches.increment(); server?.counters.redispatches.increment() }
+        // wretr / wredis (issue 4): as HAProxy, an attempt after a failure is either a
+        // retry on the same server or a redispatch, counted on the server that failed.
+        if redispatching {
+            backend.counters.redispatches.increment(); server?.counters.redispatches.increment()
+        } else if attempt > 0 {
+            backend.counters.retries.increment(); server?.counters.retries.increment()
+        }
         if server == nil || redispatching {
             // The first attempt queues when every server is full; a redispatch does not.
             switch backend.balancer.take(avoiding: attempt > 0 ? server : nil, queueing: attempt == 0 ? self : nil) {
@@ -152,8 +156,11 @@ final class ServerConnector {
         guard let server else { completion(.failure(.noServerAvailable)); return }
         // A retry on the server already tried takes a slot again (the failed attempt gave
         // its slot back).
-        loop.started(server, in: backend.index, slotTaken: holdsSlot)
+        loop.started(server, in: backend.index, slotTaken: holdsSlot, retry: attempt > 0)
         holdsSlot = false
+        // `connect` counts attempts, failed ones too.
+        server.counters.connects.increment()
+        backend.counters.connects.increment()
         if serverAssignedAt == nil { serverAssignedAt = .now() }
 
         // TCP_NODELAY is ClientBootstrap's default; the rest is set in the initializer
@@ -186,8 +193,6 @@ final class ServerConnector {
                     channel.close(promise: nil)
                     return
                 }
-                server.counters.connects.increment()  // stats (issue 4)
-                backend.counters.connects.increment()
                 completion(.success((channel, server)))
             case .failure(let error):
                 server.health?.observed(.connectFailed)  // Health/: `observe layer4|layer7`

@@ -1,7 +1,9 @@
 extension LoopState {
     /// A connection or request to `server` started: the statistics, and a slot on the
     /// server unless `slotTaken` (the balancer counted it when it chose the server).
-    func started(_ server: RuntimeServer, in backendIndex: Int, slotTaken: Bool) {
+    /// `retry`: another attempt of a session already counted (HAProxy counts a session
+    /// once in the backend, and each attempt in the server it goes to).
+    func started(_ server: RuntimeServer, in backendIndex: Int, slotTaken: Bool, retry: Bool = false) {
         let backend = backends[backendIndex]
         if !slotTaken { backend.balancer.take(server) }
         server.totalConnections.wrappingIncrement(ordering: .relaxed)
@@ -11,6 +13,10 @@ extension LoopState {
         server.counters.lastSession.store(now)
         server.counters.sessionRate.tick(at: now)
         let counters = backend.counters
+        guard !retry else {
+            counters.currentSessions.increment()  // `ended` takes it back when it fails
+            return
+        }
         counters.sessionOpened(at: now)
         counters.totalSessions.increment()
         counters.lastSession.store(now)

@@ -31,6 +31,9 @@ public final class SessionCounters: @unchecked Sendable {
     /// New server connections opened (`connect`) and idle ones reused (`reuse`).
     public let connects = CounterCell()
     public let reuses = CounterCell()
+    /// Times the balance algorithm chose a server (`lbtot`): a retry on the same server
+    /// is not a new choice, a redispatch is.
+    public let balancedPicks = CounterCell()
     /// Requests answered by proxyd itself, such as the stats page (`intercepted`).
     public let intercepted = CounterCell()
     /// Highest queue length seen (`qmax`).
@@ -69,7 +72,7 @@ public final class SessionCounters: @unchecked Sendable {
         guard all else { return }
         for cell in [bytesIn, bytesOut, totalSessions, requests, requestErrors, deniedRequests,
                      connectionErrors, responseErrors, retries, redispatches, connects, reuses,
-                     intercepted, lastSession] + responses {
+                     balancedPicks, intercepted, lastSession] + responses {
             cell.store(0)
         }
     }

@@ -43,8 +43,9 @@ public enum PrometheusExposition {
                 for row in rows {
                     let status = row["status"].csv
                     if row.kind == .server {
-                        let state = status == "no check" || status.hasPrefix("UP") ? "UP"
-                            : status.hasPrefix("MAINT") ? "MAINT" : status.hasPrefix("DOWN") ? "DOWN" : status
+                        // `UP 1/3`, `DRAIN 2/3`…: the state without the health counter.
+                        let word = status.split(separator: " ").first.map(String.init) ?? status
+                        let state = status == "no check" ? "UP" : word
                         for name in serverStates {
                             out += "\(family.name){\(labels(row)),state=\"\(name)\"} \(name == state ? 1 : 0)\n"
                         }

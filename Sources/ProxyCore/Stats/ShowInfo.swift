@@ -116,6 +116,7 @@ public enum ShowInfo {
             "TotalBytesOut": .number(context.totalBytesOut),
             // Log lines lost on every destination (Logging/LogSink).
             "DroppedLogs": .number(context.runtime.logSinks.dropped),
+            "BytesOutRate": .number(context.bytesOutRate),
             "Build info": .string(ProxyCoreVersion.string),
             "Start_time_sec": .number(context.startTime),
             "Tainted": .string("0"),

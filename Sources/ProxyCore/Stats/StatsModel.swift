@@ -275,12 +275,23 @@ public final class StatsContext: @unchecked Sendable {
         return row
     }
 
+    /// `UP`, `DOWN`, `MAINT`, `DRAIN`, `no check`; while the health counter is between
+    /// the two ends, HAProxy's transitional `UP 1/3` (going down: checks left before
+    /// DOWN) or `DOWN 1/2` (going up: checks passed towards `rise`).
     func serverStatusText(_ proxy: Proxy, _ server: RuntimeServer, _ status: ServerStatus) -> String {
-        let checked = serverSettings(proxy, server)?.check.enabled ?? false
+        let check = serverSettings(proxy, server)?.check
+        let checked = check?.enabled ?? false
         if status.admin == .maintenance { return "MAINT" }
-        if !status.operationalUp { return "DOWN" }
-        if status.admin == .drain { return "DRAIN" }
-        return checked ? "UP" : "no check"
+        let health = checked ? server.health?.snapshot.check?.health : nil
+        if !status.operationalUp {
+            if let health, let check, health > 0, health < check.rise { return "DOWN \(health)/\(check.rise)" }
+            return "DOWN"
+        }
+        let base = status.admin == .drain ? "DRAIN" : checked ? "UP" : "no check"
+        if let health, let check, health >= check.rise, health < check.rise + check.fall - 1 {
+            return base + " \(health - check.rise + 1)/\(check.fall)"
+        }
+        return base
     }
 
     func serverRow(_ proxy: Proxy, _ backend: RuntimeBackend, _ server: RuntimeServer) -> StatRow {
@@ -293,11 +304,12 @@ public final class StatsContext: @unchecked Sendable {
         let now = ProcessClock.milliseconds
         row["scur"] = .number(max(0, server.currentConnections.load(ordering: .relaxed)))
         row["stot"] = .number(server.totalConnections.load(ordering: .relaxed))
-        row["lbtot"] = .number(server.totalConnections.load(ordering: .relaxed))
+        row["lbtot"] = .number(server.counters.balancedPicks.current)
         if let limit = server.maxConnections { row["slim"] = .number(limit) }
         if let queue = settings?.maxqueue, queue > 0 { row["qlimit"] = .number(queue) }
         row["status"] = .string(serverStatusText(proxy, server, status))
-        row["weight"] = .number(status.isUsable ? status.effectiveWeight : status.effectiveWeight)
+        // HAProxy shows the weight the server has, also while it is down or draining.
+        row["weight"] = .number(status.weight)
         row["uweight"] = .number(status.weight)
         row["act"] = .number(server.isBackup ? 0 : 1)
         row["bck"] = .number(server.isBackup ? 1 : 0)
@@ -341,11 +353,10 @@ public final class StatsContext: @unchecked Sendable {
         row["svname"] = .string("BACKEND")
         fill(&row, backend.counters)
         var activeWeight = 0, backupWeight = 0, active = 0, backup = 0, userWeight = 0
-        var lastChange = 0
         for server in backend.servers {
             let status = server.status.withLockedValue { $0 }
-            lastChange = max(lastChange, status.lastChange)
-            guard status.isUsable else { continue }
+            // HAProxy counts the servers that take new traffic: usable and not draining.
+            guard status.isUsable, status.effectiveWeight > 0 else { continue }
             if server.isBackup {
                 backup += 1
                 backupWeight += status.effectiveWeight
@@ -364,8 +375,8 @@ public final class StatsContext: @unchecked Sendable {
         row["uweight"] = .number(active > 0 ? userWeight : backupWeight)
         row["act"] = .number(active)
         row["bck"] = .number(backup)
-        row["lastchg"] = .number((ProcessClock.milliseconds - lastChange) / 1000)
-        row["lbtot"] = .number(backend.counters.totalSessions.current)
+        row["lastchg"] = .number((ProcessClock.milliseconds - backend.lastStatusChange.load(ordering: .relaxed)) / 1000)
+        row["lbtot"] = .number(backend.counters.balancedPicks.current)
         fillTimes(&row, backend.counters.times, counted: proxy.settings.mode == .http
                   ? backend.counters.requests.current : backend.counters.totalSessions.current)
         if backend.servers.isEmpty { row["downtime"] = .empty }  // as HAProxy, for a serverless backend
@@ -459,6 +470,20 @@ public final class StatsContext: @unchecked Sendable {
         }
     }
     private let idleSample = NIOLockedValueBox<(wall: Int, cpu: Int, idle: Int)>((0, 0, 100))
+
+    /// `BytesOutRate`: bytes sent to clients per second, measured between two readings at
+    /// least a second apart (the first from start), as the page's `bit rate` shows it.
+    public var bytesOutRate: Int {
+        let now = ProcessClock.milliseconds
+        let total = totalBytesOut
+        return outputSample.withLockedValue { sample in
+            let wall = now - sample.wall
+            guard wall >= 1000 else { return sample.rate }
+            sample = (now, total, max(0, (total - sample.bytes) * 1000 / wall))
+            return sample.rate
+        }
+    }
+    private let outputSample = NIOLockedValueBox<(wall: Int, bytes: Int, rate: Int)>((0, 0, 0))
 
     /// `clear counters [all]`.
     public func clearCounters(all: Bool) {

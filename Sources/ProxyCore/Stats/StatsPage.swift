@@ -39,7 +39,7 @@ public final class StatsPage: @unchecked Sendable {
 
     private func build(_ facts: RequestFacts, target: UnsafeRawBufferPointer) -> ByteBuffer {
         guard authorized(facts) else { return unauthorized() }
-        let options = String(decoding: target[uri.count...], as: UTF8.self)
+        let request = StatsRequestOptions(String(decoding: target[uri.count...], as: UTF8.self))
         let isAdmin = adminCondition?.evaluate(facts) ?? false
         if facts.head.method == .post {
             let body = UnsafeRawBufferPointer(rebasing: facts.bytes[min(facts.head.headLength, facts.bytes.count)...])
@@ -47,28 +47,31 @@ public final class StatsPage: @unchecked Sendable {
             return response(status: "303 See Other", contentType: nil, body: "",
                             extra: "location: \(settings.uri);st=\(outcome)\r\n")
         }
-        let words = Set(options.split(separator: ";").map(String.init))
-        if words.contains("csv") {
-            let text = StatsFormat.csv(visibleRows(upOnly: words.contains("up")))
-            return response(status: "200 OK", contentType: "text/plain", body: text, refresh: !words.contains("norefresh"))
+        if request.words.contains("csv") {
+            let text = StatsFormat.csv(visibleRows(request))
+            return response(status: "200 OK", contentType: "text/plain", body: text, refresh: !request.noRefresh)
         }
-        if words.contains("json") {
-            let text = StatsFormat.json(visibleRows(upOnly: words.contains("up")))
+        if request.words.contains("json") {
+            let text = StatsFormat.json(visibleRows(request))
             return response(status: "200 OK", contentType: "application/json", body: text, refresh: false)
         }
-        let html = StatsHTML.render(self, options: words, isAdmin: isAdmin,
-                                    message: words.first { $0.hasPrefix("st=") }.map { String($0.dropFirst(3)) })
-        return response(status: "200 OK", contentType: "text/html", body: html, refresh: !words.contains("norefresh"))
+        let html = StatsHTML.render(self, request: request, isAdmin: isAdmin)
+        return response(status: "200 OK", contentType: "text/html", body: html, refresh: !request.noRefresh)
     }
 
-    func visibleRows(upOnly: Bool) -> [StatRow] {
+    /// `stats scope` limits the page to the proxies it names; a `scope` in the request
+    /// further to those whose name contains it.
+    func isVisible(_ proxyName: String, request: StatsRequestOptions) -> Bool {
+        guard settings.scopes.isEmpty || settings.scopes.contains(proxyName) else { return false }
+        guard let scope = request.scope, !scope.isEmpty else { return true }
+        return proxyName.contains(scope)
+    }
+
+    func visibleRows(_ request: StatsRequestOptions) -> [StatRow] {
         context.proxies
-            .filter { settings.scopes.isEmpty || settings.scopes.contains($0.name) }
+            .filter { isVisible($0.name, request: request) }
             .flatMap { context.rows(of: $0, userLevel: true) }
-            .filter { row in
-                guard upOnly, row.kind == .server, case .string(let status) = row["status"] else { return true }
-                return status.hasPrefix("UP") || status == "no check" || status == "DRAIN"
-            }
+            .filter { request.shows($0) }
     }
 
     // MARK: - Authentication
@@ -183,6 +186,37 @@ public final class StatsPage: @unchecked Sendable {
         buffer.writeString(head)
         buffer.writeString(body)
         return buffer
+    }
+}
+
+/// What follows `stats uri` in a request: `;csv`, `;json`, `;up`, `;norefresh`, `;st=DONE`
+/// and a scope, given as `;scope=NAME` or by the page's form as `?scope=NAME`.
+struct StatsRequestOptions {
+    var words: Set<String> = []
+    var scope: String?
+
+    init(_ suffix: String) {
+        let parts = suffix.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        for word in (parts.first ?? "").split(separator: ";") {
+            if word.hasPrefix("scope=") { scope = String(word.dropFirst(6)) } else { words.insert(String(word)) }
+        }
+        if parts.count > 1 {
+            for pair in parts[1].split(separator: "&") where pair.hasPrefix("scope=") {
+                scope = StatsPage.formDecode(String(pair.dropFirst(6)))
+            }
+        }
+        // As HAProxy, a scope is at most 20 characters, and an empty one shows everything.
+        scope = scope.map { String($0.prefix(20)) }.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    var upOnly: Bool { words.contains("up") }
+    var noRefresh: Bool { words.contains("norefresh") }
+    var message: String? { words.first { $0.hasPrefix("st=") }.map { String($0.dropFirst(3)) } }
+
+    /// `;up` hides servers that are neither UP, unchecked nor draining.
+    func shows(_ row: StatRow) -> Bool {
+        guard upOnly, row.kind == .server, case .string(let status) = row["status"] else { return true }
+        return status.hasPrefix("UP") || status == "no check" || status.hasPrefix("DRAIN")
     }
 }
 
