@@ -62,6 +62,8 @@ final class HTTPSession: ChannelInboundHandler {
     private var clientIsHTTP10 = false
     private var serverReusable = true
     private var isFirstRequest = true
+    /// A soft stop gave this connection a last moment for its next request (closeIfIdle).
+    private var lingeringForStop = false
     private var retriedOnReusedConnection = false
 
     // Backpressure.
@@ -112,7 +114,6 @@ final class HTTPSession: ChannelInboundHandler {
         times = ExchangeTimes()
         loop = loopStates.state(for: context.eventLoop)
         loop.httpSessions[ObjectIdentifier(self)] = self
-        if registry.isStopping { close(); return }
         connectionFacts = ConnectionFacts(channel: context.channel)
         if let trafficLog = frontend.trafficLog {
             log = SessionLogRecord(client: context.channel.remoteAddress, local: context.channel.localAddress)
@@ -121,6 +122,9 @@ final class HTTPSession: ChannelInboundHandler {
         }
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }
         idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
+        // Accepted from the queue of a listener closing for a soft stop: its request is on
+        // its way; it is answered (with `Connection: close`), not reset.
+        if registry.isStopping { closeIfIdle() }
         context.read()
     }
 
@@ -902,10 +906,18 @@ final class HTTPSession: ChannelInboundHandler {
         return line[9..<12].reduce(0) { $0 * 10 + Int($1) - 48 }
     }
 
-    /// Soft stop: a connection waiting for its next request closes now.
+    /// Soft stop: a connection waiting for a request (its first or its next) closes if none
+    /// comes within `stopIdleLinger`. Closing it at once would reset a request already on
+    /// its way (a busy keep-alive client sends its next one as soon as it has an answer);
+    /// one that comes is answered with `Connection: close`, as HAProxy's
+    /// `option idle-close-on-response` does.
     func closeIfIdle() {
-        if phase == .readingHead, (inbound?.readableBytes ?? 0) == 0 { close() }
+        guard phase == .readingHead, (inbound?.readableBytes ?? 0) == 0, !lingeringForStop else { return }
+        lingeringForStop = true
+        idle.arm(Self.stopIdleLinger)
     }
+
+    static let stopIdleLinger: TimeAmount = .seconds(1)
 
     /// Gives up on the current exchange with an error page if none of the response went
     /// out yet, else just closes.
@@ -926,7 +938,9 @@ final class HTTPSession: ChannelInboundHandler {
     private func timedOut() {
         switch phase {
         case .readingHead:
-            if isFirstRequest || (inbound?.readableBytes ?? 0) > 0 {
+            if lingeringForStop, (inbound?.readableBytes ?? 0) == 0 {
+                close()  // stopping, and no request came: a silent close, as HAProxy's
+            } else if isFirstRequest || (inbound?.readableBytes ?? 0) > 0 {
                 if log != nil, (inbound?.readableBytes ?? 0) > 0 || !frontend.trafficLog!.dontLogNull {
                     logPending = true
                     log?.terminate("c", "R")

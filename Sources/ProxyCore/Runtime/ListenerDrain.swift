@@ -36,4 +36,32 @@ extension ProxyRuntime {
             }
         }
     }
+
+    /// Connections the kernel completed on our TCP listeners that nobody accepted yet (for a
+    /// listening socket, TCP_INFO's `tcpi_unacked` is its accept queue's length).
+    func unacceptedConnections() -> Int {
+        var total = 0
+        for channel in activeListeners {
+            guard let provider = channel as? SocketOptionProvider else { continue }
+            let info: tcp_info? = try? provider.unsafeGetSocketOption(
+                level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_INFO)).wait()
+            total += Int(info?.tcpi_unacked ?? 0)
+        }
+        return total
+    }
+
+    /// Closes the listeners without resetting a connection: closing a listening socket
+    /// resets every connection still in its accept queue (with `-sf`, the new process's
+    /// socket beside it takes only the SYNs that come after). So first no new SYN enters
+    /// the queue (dropped: the client retries a second later, to the new process), then
+    /// the event loops accept what is queued, then the sockets close. Bounded by `limit`
+    /// milliseconds. Blocks the caller: not for an event loop.
+    func closeListenersWithoutLoss(limit: Int = 500) {
+        setListenersDropNewConnections(true)
+        let deadline = ProcessClock.milliseconds + limit
+        while unacceptedConnections() > 0, ProcessClock.milliseconds < deadline {
+            usleep(2_000)
+        }
+        stopListening()
+    }
 }

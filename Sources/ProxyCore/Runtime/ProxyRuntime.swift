@@ -211,11 +211,13 @@ public final class ProxyRuntime: @unchecked Sendable {
         sessions.announceStop()
     }
 
-    /// SIGUSR1: stop accepting; idle keep-alive connections close, busy ones close after
-    /// their current response. `liveSessions` then falls to zero.
+    /// SIGUSR1: stop accepting without resetting what the kernel already accepted; idle
+    /// connections get a last moment for their next request, busy ones close after their
+    /// current response (HTTPSession.closeIfIdle). `liveSessions` then falls to zero.
+    /// Blocks the caller up to half a second (closeListenersWithoutLoss).
     public func beginSoftStop() {
         sessions.beginStopping()
-        stopListening()
+        closeListenersWithoutLoss()
         for state in loopStates.all {
             state.eventLoop.execute { state.closeIdleSessions() }
         }
