@@ -151,10 +151,10 @@ server_statuses() {
 vrrpd_state() {
   local sock=/run/vrrpd-$1.sock
   [ -S "$sock" ] || { echo "not running (no $sock)"; return; }
-  in_ns "$1" sh -c "echo show | socat -t 2 stdio UNIX-CONNECT:$sock" 2>/dev/null \
-    | awk '/[Ss]tate/ && s == "" { for (i = 1; i <= NF; i++) if ($i ~ /^(MASTER|BACKUP|FAULT|INIT|STOP)/) s = $i }
-           /[Pp]riority/ && p == "" { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+$/) { p = $i; break } }
-           END { if (s == "") s = "not answering"; printf "%s%s\n", s, (p != "" ? " (priority " p ")" : "") }'
+  local s
+  s=$(in_ns "$1" sh -c "echo show | socat -t 2 stdio UNIX-CONNECT:$sock" 2>/dev/null \
+    | sed -n 's/.*: state \([A-Z]*\), priority \([0-9]*\).*/\1 (priority \2)/p' | head -1)
+  echo "${s:-not answering on $sock}"
 }
 
 lab_status() {
@@ -168,7 +168,7 @@ lab_status() {
   echo "virtual IP $vip: $(vip_holder | tr '\n' ' ' | sed 's/ $//;s/^$/on no node/')"
   for lb in "${lbs[@]}"; do
     printf '%-7s hostname %s; proxyd: %s; setup %s; vrrpd: %s\n' "$lb" "$(in_ns "$lb" hostname)" \
-      "$(in_ns "$lb" service proxyd status 2>&1 | head -1)" "$(current_setup "$lb")" "$(vrrpd_state "$lb")"
+      "$(in_ns "$lb" service proxyd status 2>&1 | head -1 | sed 's/\.$//')" "$(current_setup "$lb")" "$(vrrpd_state "$lb")"
     local servers; servers=$(server_statuses "$lb")
     printf '        servers: %s\n' "${servers:-(proxyd does not answer on /run/proxyd/admin.sock)}"
   done
@@ -227,9 +227,13 @@ lab_down() {
     for pid in $(cat "/run/vrrpd-$h.pid" 2>/dev/null); do kill "$pid" 2>/dev/null; done
     in_ns "$h" service proxyd stop >/dev/null 2>&1
   done
-  # The forwarders (checked by name: a pid file may outlive its process).
+  # The forwarders, and the sleep an interactive run waits on (checked by name: a pid
+  # file may outlive its process).
   for pid in $(cat "$state/forwarders.pid" 2>/dev/null); do
     [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = socat ] && kill "$pid" 2>/dev/null
+  done
+  for pid in $(cat "$state/sleeper.pid" 2>/dev/null); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sleep ] && kill "$pid" 2>/dev/null
   done
   # Whatever still runs in a lab namespace (nginx, a shell left open): TERM, then KILL.
   for i in 1 2 3 4 5 6 7 8 9 10 11; do
