@@ -115,12 +115,15 @@ vrrp_bound() {
 }
 
 # wait_until SECONDS CMD…: polls CMD every 0.2 s until it succeeds; fails after SECONDS.
+# Sets `waited` to the seconds it took.
 wait_until() {
-  local deadline=$((SECONDS + $1)); shift
+  local start=$SECONDS deadline=$((SECONDS + $1)); shift
   until "$@"; do
+    waited=$((SECONDS - start))
     [ $SECONDS -ge $deadline ] && return 1
     sleep 0.2
   done
+  waited=$((SECONDS - start))
 }
 
 # ---------------------------------------------------------------- what the nodes do
