@@ -58,8 +58,34 @@ final class DockerFilesTests: XCTestCase {
         }
     }
 
+    /// The load balancer is Debian with the package installed (issue 11, item 8): built by
+    /// scripts/package in the Swift toolchain's image, installed with apt-get in Debian 12,
+    /// its manual pages kept although the slim image drops manual pages.
+    func testLoadBalancerImageInstallsThePackage() throws {
+        let text = try String(contentsOfFile: "\(Self.repo)/docker/Dockerfile.lb", encoding: .utf8)
+        let stages = text.components(separatedBy: "\nFROM ")
+        XCTAssertEqual(stages.count, 3, "Dockerfile.lb: a build stage and a run stage")
+        guard stages.count == 3 else { return }
+        let image = stages[0].split(separator: "\n").first { $0.hasPrefix("ARG SWIFT_IMAGE=") } ?? ""
+        XCTAssertTrue(image.hasPrefix("ARG SWIFT_IMAGE=swift:6.") && image.hasSuffix("-bookworm"),
+                      "the build stage is not Swift 6 on Debian 12: \(image)")
+        XCTAssertTrue(stages[1].hasPrefix("${SWIFT_IMAGE} AS build"), stages[1])
+        XCTAssertTrue(stages[1].contains("RUN scripts/package"), "the build stage does not build the package")
+        XCTAssertTrue(stages[2].hasPrefix("debian:bookworm"), stages[2])
+        XCTAssertTrue(stages[2].contains("COPY --from=build /out/proxyd.deb /tmp/proxyd.deb"), stages[2])
+        XCTAssertTrue(stages[2].contains("apt-get install -y --no-install-recommends /tmp/proxyd.deb"), stages[2])
+        XCTAssertTrue(stages[2].contains("path-include=/usr/share/man/man[58]/proxyd*"), "the slim image would drop the manual pages")
+        XCTAssertFalse(stages[2].contains("scripts/install"), "the run stage installs without the package")
+        // What scripts/package needs from the context, which `COPY scripts` brings.
+        for file in ["scripts/package", "scripts/debian/postinst", "scripts/debian/prerm", "scripts/debian/postrm",
+                     "scripts/make-sample-cert", "scripts/install", "scripts/build-release"] {
+            XCTAssertTrue(FileManager.default.isExecutableFile(atPath: "\(Self.repo)/\(file)"), "\(file) is missing or not executable")
+        }
+    }
+
     func testScriptsAreValidShell() throws {
-        let scripts = ["docker/lb/entrypoint.sh", "docker/web/lab-greeting.sh"]
+        let scripts = ["docker/lb/entrypoint.sh", "docker/web/lab-greeting.sh", "scripts/make-sample-cert",
+                       "scripts/debian/postinst", "scripts/debian/prerm", "scripts/debian/postrm"]
         for script in scripts {
             let r = try Sandbox.runProcess("/bin/sh", ["-n", "\(Self.repo)/\(script)"], timeout: 20)
             XCTAssertEqual(r.status, 0, "\(script): \(r.output)")
