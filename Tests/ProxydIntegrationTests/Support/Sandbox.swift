@@ -23,7 +23,9 @@ enum Sandbox {
         /// The `step` reports, by name (a later step of the same name wins).
         var steps: [String: Step] {
             var found: [String: Step] = [:]
-            var lines = output.split(separator: "\n", omittingEmptySubsequences: false)[...]
+            // "\r\n" is one Character: a step whose output ends in a carriage return (apt's
+            // progress) must not swallow the marker after it.
+            var lines = output.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })[...]
             while let line = lines.popFirst() {
                 guard line.hasPrefix("<<<STEP ") else { continue }
                 let words = line.dropFirst(8).split(separator: " ")
@@ -73,7 +75,7 @@ enum Sandbox {
             /tmp/*) [ -e "$p" ] || { mkdir -p "$p"; mount --bind "/mnt/${p#/tmp/}" "$p"; } ;;
           esac
         done
-        for d in etc usr/local var; do
+        for d in $SANDBOX_OVERLAYS; do
           mkdir -p "/tmp/.sandbox/upper/$d" "/tmp/.sandbox/work/$d"
           mount -t overlay overlay -o "lowerdir=/$d,upperdir=/tmp/.sandbox/upper/$d,workdir=/tmp/.sandbox/work/$d" "/$d"
         done
@@ -94,8 +96,10 @@ enum Sandbox {
         """#
 
     /// Runs `script` (bash) in a new sandbox; the repository is at `$REPO`, the built
-    /// binaries at `$BIN`.
-    static func run(_ script: String, timeout: TimeInterval = 120) throws -> Result {
+    /// binaries at `$BIN`. `overlays`: the directories whose changes stay in the sandbox
+    /// (a package manager needs all of /usr, not only /usr/local).
+    static func run(_ script: String, overlays: [String] = ["etc", "usr/local", "var"],
+                    timeout: TimeInterval = 120) throws -> Result {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("sandbox-\(UUID().uuidString.prefix(8)).sh")
         try script.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
@@ -103,6 +107,7 @@ enum Sandbox {
         environment["REPO"] = CheckModeTests.repoRoot.path
         environment["BIN"] = ProxydProcess.binaryDirectory.path
         environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        environment["SANDBOX_OVERLAYS"] = overlays.joined(separator: " ")
         let r = try runProcess("/usr/bin/unshare",
                                ["--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL",
                                 "--propagation", "private", "/bin/bash", "-c", prelude, "sandbox", file.path],
