@@ -143,8 +143,9 @@ final class DockerFilesTests: XCTestCase {
 
     /// The load balancer's entrypoint, run where the image would run it (in a Sandbox with
     /// this build installed as the image installs it, eth0 at mylb1's address, the web
-    /// servers' names resolving): with LB_ROLE and VIP it starts proxyd and vrrpd on the
-    /// lab's samples; without, it starts neither; a wrong LB_ROLE is refused.
+    /// servers' names resolving, a /dev of its own for the rsyslogd it starts): with LB_ROLE
+    /// and VIP it starts proxyd and vrrpd on the lab's samples; without, it starts neither;
+    /// a wrong LB_ROLE is refused.
     func testLoadBalancerEntrypointStartsBothDaemons() throws {
         try Sandbox.skipUnlessAvailable()
         let r = try Sandbox.run(ServiceTests.install + """
@@ -162,7 +163,7 @@ final class DockerFilesTests: XCTestCase {
             step pem openssl x509 -noout -subject -in /etc/proxyd/ssl/proxyd.pem
             step stats curl -s -o /dev/null -w '%{http_code}' -u admin:change-me http://127.0.0.1:8090/proxyd/stats
             service vrrpd stop >/dev/null; service proxyd stop >/dev/null
-            """)
+            """, privateDev: true)
         XCTAssertEqual(r.step("bad-role").status, 2, r.step("bad-role").output)
         XCTAssertTrue(r.step("bad-role").output.contains("LB_ROLE must be master or backup"))
         XCTAssertEqual(r.step("manual").status, 0, r.output)

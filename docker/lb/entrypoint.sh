@@ -18,7 +18,8 @@ if [ ! -f /etc/ssl/private/my.key ]; then
     -keyout /etc/ssl/private/my.key -out /etc/ssl/certs/my.crt 2>/dev/null
 fi
 
-service rsyslog start >/dev/null 2>&1 || echo "rsyslog did not start: no /var/log/syslog" >&2
+# Debian 12's rsyslog has a systemd unit and no init script: the daemon itself.
+rsyslogd >/dev/null 2>&1 || echo "rsyslog did not start: no /var/log/syslog" >&2
 
 if [ -n "${LB_ROLE:-}" ]; then
   case "$LB_ROLE" in

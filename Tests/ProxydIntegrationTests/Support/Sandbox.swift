@@ -81,8 +81,21 @@ enum Sandbox {
         done
         mount -t tmpfs sandbox-run /run
         mkdir -p /run/lock
-        # The daemons' syslog lines stay out of the machine's logs.
-        if [ -e /dev/log ]; then mount --bind /dev/null /dev/log; fi
+        if [ "$SANDBOX_PRIVATE_DEV" = 1 ]; then
+          # A /dev of its own, for a syslog daemon started inside: its /dev/log socket
+          # must not land in the machine's /dev. The devices programs use are the machine's.
+          mkdir -p /tmp/.sandbox/host-dev && mount --bind /dev /tmp/.sandbox/host-dev
+          mount -t tmpfs sandbox-dev /dev
+          for n in null zero full random urandom tty; do
+            touch "/dev/$n" && mount --bind "/tmp/.sandbox/host-dev/$n" "/dev/$n"
+          done
+          mkdir /dev/pts /dev/shm && mount --bind /tmp/.sandbox/host-dev/pts /dev/pts && mount -t tmpfs sandbox-shm /dev/shm
+          ln -s /proc/self/fd /dev/fd && ln -s /proc/self/fd/0 /dev/stdin
+          ln -s /proc/self/fd/1 /dev/stdout && ln -s /proc/self/fd/2 /dev/stderr
+        elif [ -e /dev/log ]; then
+          # The daemons' syslog lines stay out of the machine's logs.
+          mount --bind /dev/null /dev/log
+        fi
         ip link set lo up
         set +e
         step() {
@@ -97,8 +110,10 @@ enum Sandbox {
 
     /// Runs `script` (bash) in a new sandbox; the repository is at `$REPO`, the built
     /// binaries at `$BIN`. `overlays`: the directories whose changes stay in the sandbox
-    /// (a package manager needs all of /usr, not only /usr/local).
-    static func run(_ script: String, overlays: [String] = ["etc", "usr/local", "var"],
+    /// (a package manager needs all of /usr, not only /usr/local). `privateDev`: a /dev of
+    /// the sandbox's own, where a syslog daemon may make /dev/log (else /dev/log, if any,
+    /// leads nowhere).
+    static func run(_ script: String, overlays: [String] = ["etc", "usr/local", "var"], privateDev: Bool = false,
                     timeout: TimeInterval = 120) throws -> Result {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("sandbox-\(UUID().uuidString.prefix(8)).sh")
         try script.write(to: file, atomically: true, encoding: .utf8)
@@ -108,6 +123,7 @@ enum Sandbox {
         environment["BIN"] = ProxydProcess.binaryDirectory.path
         environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         environment["SANDBOX_OVERLAYS"] = overlays.joined(separator: " ")
+        environment["SANDBOX_PRIVATE_DEV"] = privateDev ? "1" : "0"
         let r = try runProcess("/usr/bin/unshare",
                                ["--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL",
                                 "--propagation", "private", "/bin/bash", "-c", prelude, "sandbox", file.path],
