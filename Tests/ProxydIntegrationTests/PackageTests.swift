@@ -125,6 +125,14 @@ final class PackageTests: XCTestCase {
             XCTAssertTrue(paths.contains(path), "the package lacks \(path)")
         }
         XCTAssertFalse(paths.contains { $0.hasPrefix("/usr/local") }, "the package installs under /usr/local")
+        // Modes as scripts/install sets them: vrrpd refuses a track script it cannot execute.
+        let listing = try Sandbox.runProcess("/bin/sh", ["-c", "dpkg-deb --fsys-tarfile \"$1\" | tar -tv", "sh", deb], timeout: 30)
+        for (path, mode) in [("./etc/vrrpd/chk_proxyd.sh", "-rwxr-xr-x"), ("./etc/init.d/vrrpd", "-rwxr-xr-x"),
+                             ("./usr/sbin/proxyd", "-rwxr-xr-x"), ("./etc/proxyd/proxyd.cfg", "-rw-r--r--")] {
+            let line = listing.output.split(separator: "\n").first { $0.hasSuffix(" " + path) }
+            XCTAssertEqual(line.map { String($0.prefix(10)) }, mode, "\(path): \(line ?? "missing")")
+            XCTAssertTrue(line?.contains(" root/root ") ?? false, "\(path) is not root's: \(line ?? "missing")")
+        }
 
         let fields = try Sandbox.runProcess("/usr/bin/dpkg-deb", ["--field", deb, "Package", "Depends"], timeout: 30)
         XCTAssertEqual(fields.status, 0, fields.output)
@@ -171,9 +179,10 @@ final class PackageTests: XCTestCase {
               /usr/local/share/man/man?/proxyd* /usr/local/share/man/man?/vrrpd* /var/lib/proxyd /var/log/proxyd.log*
             # Everything of ours is named proxyd or vrrpd (files, links, rc links, systemd
             # state): after the purge that part of the tree must be as it is now. The lab's
-            # namespaces (/etc/netns) belong to another test, which may change them meanwhile.
+            # namespaces (/etc/netns) belong to another test, which may change them meanwhile;
+            # man's page cache is man's (systemd-analyze verify reads the pages).
             ours() {
-              find /etc /usr /var /run /lib -xdev 2>/dev/null | grep -E 'proxyd|vrrpd' | grep -v '^/etc/netns/' | sort
+              find /etc /usr /var /run /lib -xdev 2>/dev/null | grep -E 'proxyd|vrrpd' | grep -Ev '^/etc/netns/|^/var/cache/man/' | sort
             }
             ours > /tmp/before
             # As on a machine with sysvinit in runlevel 2, where the maintainer scripts start
@@ -188,6 +197,7 @@ final class PackageTests: XCTestCase {
             step user getent passwd proxyd
             step rc-links sh -c 'ls /etc/rc2.d | grep -c -E "^S[0-9]+(proxyd|vrrpd)$"'
             step man man -w -M /usr/share/man proxyd vrrpd proxyd.cfg vrrpd.conf
+            step units systemd-analyze verify /lib/systemd/system/proxyd.service /lib/systemd/system/vrrpd.service
             step cert openssl x509 -noout -subject -in /etc/proxyd/ssl/proxyd.pem
             step termination proxyd -c -f /etc/proxyd/proxyd-ssl-termination.cfg
 
@@ -238,6 +248,11 @@ final class PackageTests: XCTestCase {
         XCTAssertEqual(r.step("rc-links").output, "2", "update-rc.d did not enable both services")
         XCTAssertEqual(r.step("man").status, 0, r.step("man").output)
         XCTAssertTrue(r.step("man").output.contains("/usr/share/man/man8/proxyd.8.gz"), r.step("man").output)
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") {
+            // The units name /usr/sbin's programs, which exist, and man pages that do.
+            XCTAssertEqual(r.step("units").status, 0, r.step("units").output)
+            XCTAssertEqual(r.step("units").output, "", "systemd-analyze verify complained")
+        }
         XCTAssertEqual(r.step("cert").status, 0, "no self-signed certificate made at start: \(r.step("cert").output)")
         XCTAssertEqual(r.step("termination").status, 0, r.step("termination").output)
 
