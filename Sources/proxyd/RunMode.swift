@@ -24,7 +24,9 @@ enum RunMode {
         if options.masterWorker {
             fputs(DiagnosticRenderer.render(Diagnostic(.warning, "master-worker mode (-W) is not supported yet: running as a single process.", context: nil), pid: getpid()) + "\n", stderr)
         }
-        if config.listeners.isEmpty {
+        // As HAProxy, a control socket is a listener: a configuration with only `global`
+        // and `defaults` (Debian's haproxy.cfg, our installed proxyd.cfg) runs and serves it.
+        if config.listeners.isEmpty && config.global.statsSockets.isEmpty {
             alert("[proxyd.main()] No enabled listener found (check for 'bind' directives) ! Exiting.")
             return 1
         }

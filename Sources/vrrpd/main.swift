@@ -174,7 +174,13 @@ log.console = flags.logConsole || flags.configTest
 log.detail = flags.logDetail
 log.syslogEnabled = flags.syslog && !flags.configTest
 
-let (config, diagnostics) = ConfigParser.parse(file: flags.configFile)
+let (config, parsedDiagnostics) = ConfigParser.parse(file: flags.configFile)
+// The configuration against this host (this namespace): missing interfaces, VIPs outside
+// their interface's subnets. Warnings, for -t as at start.
+var diagnostics = parsedDiagnostics
+for d in HostCheck.diagnose(config, interfaces: HostCheck.currentInterfaces()).items {
+    diagnostics.warning(d.location, d.message)
+}
 
 if flags.configTest {
     for d in diagnostics.items { fputs("\(d)\n", stderr) }

@@ -58,8 +58,34 @@ final class DockerFilesTests: XCTestCase {
         }
     }
 
+    /// The load balancer is Debian with the package installed (issue 11, item 8): built by
+    /// scripts/package in the Swift toolchain's image, installed with apt-get in Debian 12,
+    /// its manual pages kept although the slim image drops manual pages.
+    func testLoadBalancerImageInstallsThePackage() throws {
+        let text = try String(contentsOfFile: "\(Self.repo)/docker/Dockerfile.lb", encoding: .utf8)
+        let stages = text.components(separatedBy: "\nFROM ")
+        XCTAssertEqual(stages.count, 3, "Dockerfile.lb: a build stage and a run stage")
+        guard stages.count == 3 else { return }
+        let image = stages[0].split(separator: "\n").first { $0.hasPrefix("ARG SWIFT_IMAGE=") } ?? ""
+        XCTAssertTrue(image.hasPrefix("ARG SWIFT_IMAGE=swift:6.") && image.hasSuffix("-bookworm"),
+                      "the build stage is not Swift 6 on Debian 12: \(image)")
+        XCTAssertTrue(stages[1].hasPrefix("${SWIFT_IMAGE} AS build"), stages[1])
+        XCTAssertTrue(stages[1].contains("RUN scripts/package"), "the build stage does not build the package")
+        XCTAssertTrue(stages[2].hasPrefix("debian:bookworm"), stages[2])
+        XCTAssertTrue(stages[2].contains("COPY --from=build /out/proxyd.deb /tmp/proxyd.deb"), stages[2])
+        XCTAssertTrue(stages[2].contains("apt-get install -y --no-install-recommends /tmp/proxyd.deb"), stages[2])
+        XCTAssertTrue(stages[2].contains("path-include=/usr/share/man/man[58]/proxyd*"), "the slim image would drop the manual pages")
+        XCTAssertFalse(stages[2].contains("scripts/install"), "the run stage installs without the package")
+        // What scripts/package needs from the context, which `COPY scripts` brings.
+        for file in ["scripts/package", "scripts/debian/postinst", "scripts/debian/prerm", "scripts/debian/postrm",
+                     "scripts/make-sample-cert", "scripts/install", "scripts/build-release"] {
+            XCTAssertTrue(FileManager.default.isExecutableFile(atPath: "\(Self.repo)/\(file)"), "\(file) is missing or not executable")
+        }
+    }
+
     func testScriptsAreValidShell() throws {
-        let scripts = ["docker/lb/entrypoint.sh", "docker/web/lab-greeting.sh"]
+        let scripts = ["docker/lb/entrypoint.sh", "docker/web/lab-greeting.sh", "scripts/make-sample-cert",
+                       "scripts/debian/postinst", "scripts/debian/prerm", "scripts/debian/postrm"]
         for script in scripts {
             let r = try Sandbox.runProcess("/bin/sh", ["-n", "\(Self.repo)/\(script)"], timeout: 20)
             XCTAssertEqual(r.status, 0, "\(script): \(r.output)")
@@ -117,8 +143,9 @@ final class DockerFilesTests: XCTestCase {
 
     /// The load balancer's entrypoint, run where the image would run it (in a Sandbox with
     /// this build installed as the image installs it, eth0 at mylb1's address, the web
-    /// servers' names resolving): with LB_ROLE and VIP it starts proxyd and vrrpd on the
-    /// lab's samples; without, it starts neither; a wrong LB_ROLE is refused.
+    /// servers' names resolving, a /dev of its own for the rsyslogd it starts): with LB_ROLE
+    /// and VIP it starts proxyd and vrrpd on the lab's samples; without, it starts neither;
+    /// a wrong LB_ROLE is refused.
     func testLoadBalancerEntrypointStartsBothDaemons() throws {
         try Sandbox.skipUnlessAvailable()
         let r = try Sandbox.run(ServiceTests.install + """
@@ -136,7 +163,7 @@ final class DockerFilesTests: XCTestCase {
             step pem openssl x509 -noout -subject -in /etc/proxyd/ssl/proxyd.pem
             step stats curl -s -o /dev/null -w '%{http_code}' -u admin:change-me http://127.0.0.1:8090/proxyd/stats
             service vrrpd stop >/dev/null; service proxyd stop >/dev/null
-            """)
+            """, privateDev: true)
         XCTAssertEqual(r.step("bad-role").status, 2, r.step("bad-role").output)
         XCTAssertTrue(r.step("bad-role").output.contains("LB_ROLE must be master or backup"))
         XCTAssertEqual(r.step("manual").status, 0, r.output)

@@ -20,7 +20,8 @@ final class LabSystemTests: XCTestCase {
             }
         }
         let before = try installedSystem()
-        let r = try Sandbox.run(Self.script, timeout: 300)
+        // The lab runs rsyslogd (scripts/lab-syslog), which makes /dev/log: in a /dev of its own.
+        let r = try Sandbox.run(Self.script, privateDev: true, timeout: 300)
         XCTAssertEqual(try installedSystem(), before, "the installed system changed")
 
         XCTAssertEqual(r.step("install").status, 0, r.step("install").output)
@@ -88,8 +89,6 @@ final class LabSystemTests: XCTestCase {
     /// (with checks every second, `--fast`), its output in a file the steps read.
     static let script = #"""
         cd "$REPO"
-        # The lab runs rsyslogd (scripts/lab-syslog), which makes /dev/log: in our own /dev.
-        private_dev
         step install env PROXYD_BIN_DIR="$BIN" scripts/install
         step installed-is-this-build cmp "$BIN/proxyd" /usr/local/sbin/proxyd
         export LAB_SKIP_BUILD=1 HOME=/tmp/home

@@ -315,13 +315,23 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(ScriptCommand.split(""), [])
     }
 
-    /// The sample configs shipped in etc/vrrpd parse without errors or warnings.
+    /// The sample configs shipped in etc/vrrpd parse without errors or warnings once the
+    /// VIP is filled in (as scripts/lab and docker/lb/entrypoint.sh do), and are refused
+    /// with the line to edit until then.
     func testShippedSampleConfigs() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         for role in ["master", "backup"] {
             let path = root.appendingPathComponent("etc/vrrpd/keepalived-\(role).conf").path
-            let (c, d) = ConfigParser.parse(file: path)
+            let (_, asShipped) = ConfigParser.parse(file: path)
+            let placeholderLine = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+                .firstIndex { $0.trimmingCharacters(in: .whitespaces) == "<your_virtual_ip>" }.map { $0 + 1 }
+            XCTAssertNotNil(placeholderLine, "\(path) has no <your_virtual_ip> line")
+            XCTAssertEqual(asShipped.errors.map(\.description),
+                           ["(\(path): Line \(placeholderLine ?? 0)) replace <your_virtual_ip> with your virtual IP address (an unused address of the interface's subnet)"])
+            let filled = try String(contentsOfFile: path, encoding: .utf8).replacingOccurrences(of: "<your_virtual_ip>", with: "10.77.0.6")
+            let (c, d) = ConfigParser.parse(text: filled, file: path, source: DiskFileSource())
             XCTAssertEqual(d.items.map(\.description), [], path)
+            XCTAssertEqual(c.instances.first?.virtualAddresses.map(\.address.description), ["10.77.0.6"])
             XCTAssertEqual(c.instances.first?.priority, role == "master" ? 101 : 100)
             XCTAssertEqual(c.proxydTrackers.first?.socket, "/run/proxyd/admin.sock")
             XCTAssertEqual(c.instances.first?.trackProxyd.map(\.name), ["proxyd"])

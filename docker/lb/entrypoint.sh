@@ -1,9 +1,9 @@
 #!/bin/sh
 # The load balancer container's start. As the tutorial's image: rsyslog (so that `tail -f
 # /var/log/syslog` shows vrrpd), a welcome, then the command (a shell). Before that:
-#   - the certificates the samples and the tutorial use, made once per container:
-#     /etc/proxyd/ssl/proxyd.pem (proxyd's, for the ssl-termination setup) and
-#     /etc/ssl/certs/my.crt + /etc/ssl/private/my.key (the tutorial's curl --cert);
+#   - the certificate the tutorial's `curl --cert` uses, made once per container:
+#     /etc/ssl/certs/my.crt + /etc/ssl/private/my.key (proxyd's own for the
+#     ssl-termination setup, /etc/proxyd/ssl/proxyd.pem, is made by `service proxyd start`);
 #   - with LB_ROLE=master|backup and VIP=ADDRESS (docker/compose.yaml sets them), what
 #     scripts/lab does on each load balancer: the PROXYD_SETUP sample (normal,
 #     ssl-termination, ssl-passthrough; default normal) as /etc/proxyd/proxyd.cfg,
@@ -12,20 +12,14 @@
 #     follow the tutorial by hand.
 set -e
 
-if [ ! -f /etc/proxyd/ssl/proxyd.pem ]; then
-  mkdir -p /etc/proxyd/ssl
-  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=$(hostname)" \
-    -keyout /tmp/proxyd.key -out /tmp/proxyd.crt 2>/dev/null
-  cat /tmp/proxyd.crt /tmp/proxyd.key > /etc/proxyd/ssl/proxyd.pem
-  rm -f /tmp/proxyd.key /tmp/proxyd.crt
-fi
 if [ ! -f /etc/ssl/private/my.key ]; then
   mkdir -p /etc/ssl/private /etc/ssl/certs
   openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=$(hostname)" \
     -keyout /etc/ssl/private/my.key -out /etc/ssl/certs/my.crt 2>/dev/null
 fi
 
-service rsyslog start >/dev/null 2>&1 || echo "rsyslog did not start: no /var/log/syslog" >&2
+# Debian 12's rsyslog has a systemd unit and no init script: the daemon itself.
+rsyslogd >/dev/null 2>&1 || echo "rsyslog did not start: no /var/log/syslog" >&2
 
 if [ -n "${LB_ROLE:-}" ]; then
   case "$LB_ROLE" in

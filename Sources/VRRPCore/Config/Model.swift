@@ -110,6 +110,8 @@ public struct InstanceConfig: Equatable, Sendable {
     public var location: SourceLocation?
     public var initialState: InitialState = .backup
     public var interface: String?
+    /// Where `interface` was given: `vrrpd -t` names it when the interface does not exist.
+    public var interfaceLocation: SourceLocation?
     public var vrid: Int?
     public var priority: Int = 100
     /// Seconds (fractions only for v3).
@@ -121,6 +123,9 @@ public struct InstanceConfig: Equatable, Sendable {
     public var mcastSource: IPv4Address?
     public var unicastPeers: [IPv4Address] = []
     public var virtualAddresses: [VirtualAddress] = []
+    /// The line of each `virtual_ipaddress` entry (kept apart from VirtualAddress, whose
+    /// equality is the address's own): `vrrpd -t` names it for a VIP outside its subnet.
+    public var virtualAddressLocations: [VirtualAddress: SourceLocation] = [:]
     public var excludedAddresses: [VirtualAddress] = []
     public var trackInterfaces: [TrackRef] = []
     public var trackScripts: [TrackRef] = []

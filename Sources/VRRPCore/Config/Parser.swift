@@ -342,17 +342,28 @@ public enum ConfigParser {
     static let scopes: Set<String> = ["global", "site", "link", "host", "nowhere"]
 
     static func virtualAddresses(_ s: Statement, _ ctx: inout Context) -> [VirtualAddress] {
+        virtualAddressLines(s, &ctx).map(\.address)
+    }
+
+    /// The addresses of a `virtual_ipaddress` block, each with its line.
+    static func virtualAddressLines(_ s: Statement, _ ctx: inout Context) -> [(address: VirtualAddress, location: SourceLocation)] {
         guard let block = s.block else {
             ctx.diag.error(s.location, "'\(s.keyword)' needs a block: \(s.keyword) { ... }")
             return []
         }
-        var out: [VirtualAddress] = []
+        var out: [(address: VirtualAddress, location: SourceLocation)] = []
         for line in block {
             let w = line.words
             // Empty pieces kept: "", "/" and "10.0.0.1/" must reach the checks below, not vanish.
             let parts = w[0].split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             guard !w[0].isEmpty else {
                 ctx.diag.error(line.location, "VRRP parsed invalid IP \"\" (an empty string). skipping IP...")
+                continue
+            }
+            // The samples' <your_virtual_ip> (the tutorial's placeholder): keepalived would skip
+            // it and run without a VIP; an operator who forgot the one edit needs to be told.
+            if w[0].hasPrefix("<") && w[0].hasSuffix(">") {
+                ctx.diag.error(line.location, "replace \(w[0]) with your virtual IP address (an unused address of the interface's subnet)")
                 continue
             }
             guard let a = IPv4Address(parts[0]) else {
@@ -406,7 +417,7 @@ public enum ConfigParser {
                 ctx.diag.error(line.location, "label '\(l)' is longer than 15 characters")
                 v.label = nil
             }
-            out.append(v)
+            out.append((v, line.location))
         }
         return out
     }
@@ -422,7 +433,10 @@ public enum ConfigParser {
                 default: ctx.diag.error(s.location, "(\(i.name)) unknown state '\(t)', defaulting to BACKUP - expected MASTER or BACKUP")
                 }
             },
-            "interface": { i, s, ctx in i.interface = arg(s, 0, &ctx, what: "interface name") },
+            "interface": { i, s, ctx in
+                i.interface = arg(s, 0, &ctx, what: "interface name")
+                i.interfaceLocation = s.location
+            },
             "virtual_router_id": { i, s, ctx in
                 guard let t = arg(s, 0, &ctx, what: "number") else { return }
                 guard let v = Int(t), (1...255).contains(v) else {
@@ -479,7 +493,12 @@ public enum ConfigParser {
                     i.unicastPeers.append(a)
                 }
             },
-            "virtual_ipaddress": { i, s, ctx in i.virtualAddresses += virtualAddresses(s, &ctx) },
+            "virtual_ipaddress": { i, s, ctx in
+                for (address, location) in virtualAddressLines(s, &ctx) {
+                    i.virtualAddresses.append(address)
+                    i.virtualAddressLocations[address] = location
+                }
+            },
             "virtual_ipaddress_excluded": { i, s, ctx in i.excludedAddresses += virtualAddresses(s, &ctx) },
             "track_interface": { i, s, ctx in i.trackInterfaces += trackList(s, &ctx, what: "track_interface") },
             "track_script": { i, s, ctx in i.trackScripts += trackList(s, &ctx, what: "track_script") },

@@ -5,7 +5,8 @@ import XCTest
 /// proxyd and vrrpd and drive `service … start|reload|stop` for real without changing the
 /// installed system: private mount, network and pid namespaces (unshare), /etc, /usr/local
 /// and /var as overlays whose changes live in a tmpfs, /run and /tmp empty tmpfs, /dev/log
-/// covered (`private_dev`: a whole /dev of its own, for scripts that start a syslog daemon). When the script ends, every process it started dies with its pid namespace,
+/// covered (or, with `privateDev`, a whole /dev of its own, for scripts that start a syslog
+/// daemon). When the script ends, every process it started dies with its pid namespace,
 /// and every file it wrote disappears. Needs root, util-linux `unshare` and overlayfs.
 ///
 /// The script gets `step NAME CMD…`, which runs CMD and reports its exit status and output;
@@ -23,7 +24,9 @@ enum Sandbox {
         /// The `step` reports, by name (a later step of the same name wins).
         var steps: [String: Step] {
             var found: [String: Step] = [:]
-            var lines = output.split(separator: "\n", omittingEmptySubsequences: false)[...]
+            // "\r\n" is one Character: a step whose output ends in a carriage return (apt's
+            // progress) must not swallow the marker after it.
+            var lines = output.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })[...]
             while let line = lines.popFirst() {
                 guard line.hasPrefix("<<<STEP ") else { continue }
                 let words = line.dropFirst(8).split(separator: " ")
@@ -73,14 +76,27 @@ enum Sandbox {
             /tmp/*) [ -e "$p" ] || { mkdir -p "$p"; mount --bind "/mnt/${p#/tmp/}" "$p"; } ;;
           esac
         done
-        for d in etc usr/local var; do
+        for d in $SANDBOX_OVERLAYS; do
           mkdir -p "/tmp/.sandbox/upper/$d" "/tmp/.sandbox/work/$d"
           mount -t overlay overlay -o "lowerdir=/$d,upperdir=/tmp/.sandbox/upper/$d,workdir=/tmp/.sandbox/work/$d" "/$d"
         done
         mount -t tmpfs sandbox-run /run
         mkdir -p /run/lock
-        # The daemons' syslog lines stay out of the machine's logs.
-        if [ -e /dev/log ]; then mount --bind /dev/null /dev/log; fi
+        if [ "$SANDBOX_PRIVATE_DEV" = 1 ]; then
+          # A /dev of its own, for a syslog daemon started inside: its /dev/log socket
+          # must not land in the machine's /dev. The devices programs use are the machine's.
+          mkdir -p /tmp/.sandbox/host-dev && mount --bind /dev /tmp/.sandbox/host-dev
+          mount -t tmpfs sandbox-dev /dev
+          for n in null zero full random urandom tty; do
+            touch "/dev/$n" && mount --bind "/tmp/.sandbox/host-dev/$n" "/dev/$n"
+          done
+          mkdir /dev/pts /dev/shm && mount --bind /tmp/.sandbox/host-dev/pts /dev/pts && mount -t tmpfs sandbox-shm /dev/shm
+          ln -s /proc/self/fd /dev/fd && ln -s /proc/self/fd/0 /dev/stdin
+          ln -s /proc/self/fd/1 /dev/stdout && ln -s /proc/self/fd/2 /dev/stderr
+        elif [ -e /dev/log ]; then
+          # The daemons' syslog lines stay out of the machine's logs.
+          mount --bind /dev/null /dev/log
+        fi
         ip link set lo up
         set +e
         step() {
@@ -90,26 +106,16 @@ enum Sandbox {
           printf '<<<STEP %s %s\n%s\n>>>STEP\n' "$name" "$rc" "$out"
         }
         export -f step
-        # A syslog daemon started here would make /dev/log in the machine's /dev (only
-        # /etc, /usr/local, /var, /run and /tmp are the sandbox's): a script that starts one
-        # calls private_dev first, which covers /dev with one of its own holding the
-        # machine's few devices that daemons open.
-        private_dev() {
-          mkdir -p /tmp/.sandbox/dev/pts /tmp/.sandbox/dev/shm
-          for n in null zero full random urandom tty; do
-            touch "/tmp/.sandbox/dev/$n" && mount --bind "/dev/$n" "/tmp/.sandbox/dev/$n"
-          done
-          ln -s /proc/self/fd /tmp/.sandbox/dev/fd
-          for i in 0 1 2; do ln -s "/proc/self/fd/$i" "/tmp/.sandbox/dev/$(echo stdin stdout stderr | cut -d' ' -f$((i + 1)))"; done
-          mount --rbind /tmp/.sandbox/dev /dev
-        }
-        export -f private_dev
         exec /bin/bash -c "$script"
         """#
 
     /// Runs `script` (bash) in a new sandbox; the repository is at `$REPO`, the built
-    /// binaries at `$BIN`.
-    static func run(_ script: String, timeout: TimeInterval = 120) throws -> Result {
+    /// binaries at `$BIN`. `overlays`: the directories whose changes stay in the sandbox
+    /// (a package manager needs all of /usr, not only /usr/local). `privateDev`: a /dev of
+    /// the sandbox's own, where a syslog daemon may make /dev/log (else /dev/log, if any,
+    /// leads nowhere).
+    static func run(_ script: String, overlays: [String] = ["etc", "usr/local", "var"], privateDev: Bool = false,
+                    timeout: TimeInterval = 120) throws -> Result {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("sandbox-\(UUID().uuidString.prefix(8)).sh")
         try script.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
@@ -117,6 +123,8 @@ enum Sandbox {
         environment["REPO"] = CheckModeTests.repoRoot.path
         environment["BIN"] = ProxydProcess.binaryDirectory.path
         environment["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        environment["SANDBOX_OVERLAYS"] = overlays.joined(separator: " ")
+        environment["SANDBOX_PRIVATE_DEV"] = privateDev ? "1" : "0"
         let r = try runProcess("/usr/bin/unshare",
                                ["--mount", "--net", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL",
                                 "--propagation", "private", "/bin/bash", "-c", prelude, "sandbox", file.path],
