@@ -58,6 +58,12 @@ enum RunMode {
         var control: ControlPlane!
         do {
             runtime = try RuntimeBuilder.build(config)
+            // A reload (-sf/-st): the servers start as the old process knows them, asked on
+            // its stats socket before ours takes the path over (Runtime/ServerStateCarry).
+            if !(options.finishPIDs + options.terminatePIDs).isEmpty,
+               let carried = ServerStateCarry.carryFromRunningProcess(config, into: runtime), options.verbose {
+                fputs("[NOTICE]   (\(getpid())) : server state of \(carried.servers.count) server(s) carried from \(carried.path)\n", stderr)
+            }
             // The runtime API and stats pages (issue 4): pages installed before the
             // listeners accept, control sockets bound before chroot, as HAProxy does.
             control = ControlPlane(runtime: runtime, configuration: config)

@@ -149,6 +149,13 @@ public struct CheckHealth: Sendable, Equatable {
         if health > rise { health = rise + 1 }
     }
 
+    /// A reload: the counter the old process had (ServerStateCarry), within 0...top; a
+    /// value that disagrees with `up` is taken as the edge of that side.
+    public mutating func restore(_ value: Int, up: Bool) {
+        let clamped = min(max(0, value), top)
+        health = up ? max(clamped, rise) : min(clamped, rise - 1)
+    }
+
     /// `on-error mark-down`: the next failure marks the server down.
     public mutating func lastChance() {
         health = min(health, rise)

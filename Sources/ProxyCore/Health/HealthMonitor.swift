@@ -234,6 +234,16 @@ public final class HealthMonitor: @unchecked Sendable {
         }
     }
 
+    /// A reload (ServerStateCarry): `server`'s health check starts from the counter the old
+    /// process had. Only before `start`: the runners are not on their loops yet.
+    func restore(_ server: RuntimeServer, health: Int, up: Bool) {
+        for runner in runners(of: server) where !runner.isAgent {
+            runner.health.restore(health, up: up)
+            runner.report.health = runner.health.health
+            server.health?.update { $0.check?.health = runner.health.health }
+        }
+    }
+
     private func runners(of server: RuntimeServer) -> [CheckRunner] {
         runners.filter { $0.server === server }
     }
