@@ -58,12 +58,8 @@ enum RunMode {
         var control: ControlPlane!
         do {
             runtime = try RuntimeBuilder.build(config)
-            // A reload (-sf/-st): the servers start as the old process knows them, asked on
-            // its stats socket before ours takes the path over (Runtime/ServerStateCarry).
-            if !(options.finishPIDs + options.terminatePIDs).isEmpty,
-               let carried = ServerStateCarry.carryFromRunningProcess(config, into: runtime), options.verbose {
-                fputs("[NOTICE]   (\(getpid())) : server state of \(carried.servers.count) server(s) carried from \(carried.path)\n", stderr)
-            }
+            carryServerState(config, into: runtime, reload: !(options.finishPIDs + options.terminatePIDs).isEmpty,
+                             verbose: options.verbose, quiet: options.quiet)
             // The runtime API and stats pages (issue 4): pages installed before the
             // listeners accept, control sockets bound before chroot, as HAProxy does.
             control = ControlPlane(runtime: runtime, configuration: config)
@@ -94,6 +90,24 @@ enum RunMode {
 
         return StopSequence(runtime: runtime, control: control, signals: signals,
                             configuredGrace: config.global.grace, hardStopAfter: config.global.hardStopAfter).run()
+    }
+
+    /// The servers start as they were (Runtime/ServerStateCarry): from the files the
+    /// configuration names (`load-server-state-from-file`), as HAProxy; else, on a reload
+    /// (-sf/-st), from the old process, asked on its stats socket before ours takes the path.
+    static func carryServerState(_ config: ProxyConfiguration, into runtime: ProxyRuntime,
+                                 reload: Bool, verbose: Bool, quiet: Bool) {
+        if config.proxies.contains(where: { $0.loadServerState != .none }) {
+            let (servers, warnings) = ServerStateCarry.carryFromFiles(config, into: runtime)
+            if !quiet {
+                for w in warnings {
+                    fputs(DiagnosticRenderer.render(Diagnostic(.warning, w, context: nil), pid: getpid()) + "\n", stderr)
+                }
+            }
+            if verbose { fputs("[NOTICE]   (\(getpid())) : server state of \(servers.count) server(s) loaded from files\n", stderr) }
+        } else if reload, let carried = ServerStateCarry.carryFromRunningProcess(config, into: runtime), verbose {
+            fputs("[NOTICE]   (\(getpid())) : server state of \(carried.servers.count) server(s) carried from \(carried.path)\n", stderr)
+        }
     }
 
     static func alert(_ message: String) {

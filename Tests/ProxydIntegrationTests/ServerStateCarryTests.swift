@@ -130,6 +130,46 @@ final class ServerStateCarryTests: XCTestCase {
         XCTAssertTrue(try servedBy(port: port, count: 4).contains("one"), "one moved: not kept in maintenance")
     }
 
+    /// HAProxy's way: the operator saves `show servers state` to a file, the configuration
+    /// loads it (`server-state-file` + `load-server-state-from-file global`, or a file per
+    /// backend with `local` in `server-state-base`). A missing file is a warning.
+    func testServerStateFilesAsHAProxyReadsThem() throws {
+        let one = try TestBackend(name: "one"), two = try TestBackend(name: "two")
+        let port = TCP.freePort()
+        let socket = directory + "/admin.sock"
+        let servers = ProxyFixture.serverLines([one, two])
+        let first = try ProxydProcess(config: config(port: port, servers: servers, socket: socket), waitForPorts: [port])
+        XCTAssertTrue(try ControlClient.eventually(5) { FileManager.default.fileExists(atPath: socket) })
+        _ = try ControlClient.socat("set server app/one state maint", socket: socket)
+        let saved = try ControlClient.socat("show servers state", socket: socket)
+        try saved.write(toFile: directory + "/state", atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: directory + "/states", withIntermediateDirectories: true)
+        try saved.write(toFile: directory + "/states/app", atomically: true, encoding: .utf8)
+        first.signal(SIGTERM)
+        XCTAssertEqual(first.waitForExit(timeout: 5), 0)
+
+        for (globalLines, proxyLines) in [("    server-state-file \(directory)/state", "    load-server-state-from-file global"),
+                                          ("    server-state-base \(directory)/states", "    load-server-state-from-file local")] {
+            let cfg = config(port: port, servers: servers, socket: socket)
+                .replacingOccurrences(of: "    nbthread 1\n", with: "    nbthread 1\n\(globalLines)\n")
+                .replacingOccurrences(of: "    balance roundrobin\n", with: "    balance roundrobin\n\(proxyLines)\n")
+            let proxy = try ProxydProcess(config: cfg, waitForPorts: [port])
+            XCTAssertEqual(Set(try servedBy(port: port, count: 4)), ["two"], "\(proxyLines): one starts in maintenance")
+            proxy.stop()
+        }
+
+        let missing = config(port: port, servers: servers, socket: socket)
+            .replacingOccurrences(of: "    nbthread 1\n", with: "    nbthread 1\n    server-state-file \(directory)/nothing-here\n")
+            .replacingOccurrences(of: "    balance roundrobin\n", with: "    balance roundrobin\n    load-server-state-from-file global\n")
+        let proxy = try ProxydProcess(config: missing, waitForPorts: [port])
+        defer { proxy.stop() }
+        XCTAssertEqual(Set(try servedBy(port: port, count: 4)), ["one", "two"])
+        proxy.signal(SIGTERM)
+        _ = proxy.waitForExit(timeout: 5)
+        let stderr = proxy.stderrText()
+        XCTAssertTrue(stderr.contains("[WARNING]") && stderr.contains("Can't open server state file '\(directory)/nothing-here'"), stderr)
+    }
+
     /// HAProxy's own `show servers state` reads as ours: a state saved from HAProxy (a
     /// server-state file) means the same here.
     func testParsesHAProxysServersState() throws {

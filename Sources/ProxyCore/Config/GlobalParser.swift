@@ -39,6 +39,16 @@ enum GlobalParser {
             guard !l[1].isEmpty else { s.alert(l, "'pidfile' expects a file name as an argument."); return }
             s.global.pidfile = l[1]
         },
+        "server-state-base": { s, l in
+            if s.global.serverStateBase != nil { s.alertNonFatal(l, "'server-state-base' already specified. Continuing."); return }
+            guard !l[1].isEmpty else { s.alert(l, "'server-state-base' expects one argument: a directory path."); return }
+            s.global.serverStateBase = l[1]
+        },
+        "server-state-file": { s, l in
+            if s.global.serverStateFile != nil { s.alertNonFatal(l, "'server-state-file' already specified. Continuing."); return }
+            guard !l[1].isEmpty else { s.alert(l, "'server-state-file' expects one argument: a file path."); return }
+            s.global.serverStateFile = l[1]
+        },
         "chroot": { s, l in
             if s.global.chroot != nil { s.alertNonFatal(l, "'chroot' already specified. Continuing."); return }
             guard !l[1].isEmpty else { s.alert(l, "'chroot' expects a directory as an argument."); return }
@@ -215,7 +225,7 @@ enum GlobalParser {
         "localpeer", "lua-load", "lua-load-per-thread", "lua-prepend-path",
         "maxconnrate", "maxcomprate", "maxcompcpuusage", "maxpipes", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxzlibmem", "noepoll", "nokqueue", "noevports", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
-        "profiling.tasks", "server-state-base", "server-state-file", "set-dumpable", "set-var",         "ssl-mode-async", "ssl-dh-param-file", "ssl-load-extra-files", "ssl-load-extra-del-ext",
+        "profiling.tasks", "set-dumpable", "set-var",         "ssl-mode-async", "ssl-dh-param-file", "ssl-load-extra-files", "ssl-load-extra-del-ext",
                 "ssl-skip-self-issued-ca",
         "strict-limits", "thread-group", "thread-groups", "unix-bind",
         "h1-case-adjust", "h1-case-adjust-file",
@@ -257,7 +267,7 @@ enum GlobalParser {
 
     /// Keywords taking at most this many arguments (HAProxy's "cannot handle unexpected argument").
     static let maxArguments: [String: Int] = [
-        "chroot": 1, "pidfile": 1, "ca-base": 1, "crt-base": 1, "ssl-default-bind-ciphers": 1,
+        "chroot": 1, "pidfile": 1, "server-state-base": 1, "server-state-file": 1, "ca-base": 1, "crt-base": 1, "ssl-default-bind-ciphers": 1,
         "ssl-default-bind-ciphersuites": 1, "ssl-default-server-ciphers": 1, "ssl-default-server-ciphersuites": 1,
         "user": 1, "group": 1, "node": 1, "nbthread": 1, "maxconn": 1, "ulimit-n": 1, "uid": 1, "gid": 1,
         "log-tag": 1, "spread-checks": 1, "ssl-server-verify": 1, "tune.bufsize": 1, "tune.maxrewrite": 1,

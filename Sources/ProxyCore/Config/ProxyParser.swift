@@ -30,6 +30,16 @@ enum ProxyParser {
             guard let v = ConfigUnits.integer(l[1]) else { s.alert(l, "'fullconn' expects an integer argument."); return }
             p.fullconn = v
         }),
+        "load-server-state-from-file": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
+            guard let source = ServerStateSource(rawValue: l[1]) else {
+                s.alert(l, "'load-server-state-from-file' expects 'global', 'local' or 'none'. Got '\(l[1])'")
+                return
+            }
+            p.loadServerState = source
+        }),
+        "server-state-file-name": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
+            p.serverStateFileName = l[1].isEmpty || l[1] == "use-backend-name" ? nil : l[1]
+        }),
         "retries": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
             guard let v = ConfigUnits.integer(l[1]) else { s.alert(l, "'retries' expects an integer argument."); return }
             p.retries = v
@@ -101,8 +111,8 @@ enum ProxyParser {
         "cookie", "declare", "dynamic-cookie-key", "email-alert", "errorfiles", "errorloc", "errorloc302",
         "errorloc303", "error-log-format", "external-check", "filter", "force-persist",
         "http-after-response", "http-error", "http-send-name-header", "ignore-persist",
-        "load-server-state-from-file", "log-format-sd", "log-tag", "max-keep-alive-queue", "max-session-srv-conns",
-        "monitor", "persist", "rate-limit", "server-state-file-name", "server-template", "source",
+        "log-format-sd", "log-tag", "max-keep-alive-queue", "max-session-srv-conns",
+        "monitor", "persist", "rate-limit", "server-template", "source",
         "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "stick", "stick-table", "tcp-response",
         "unique-id-format", "unique-id-header", "use-server", "dispatch", "retry-on", "use-fcgi-app",
     ]
@@ -111,7 +121,7 @@ enum ProxyParser {
 
     /// Keywords taking at most this many arguments (HAProxy's "cannot handle unexpected argument").
     static let maxArguments: [String: Int] = [
-        "mode": 1, "maxconn": 1, "retries": 1, "default_backend": 1, "fullconn": 1, "monitor-uri": 1, "id": 1,
+        "mode": 1, "maxconn": 1, "retries": 1, "load-server-state-from-file": 1, "server-state-file-name": 1, "default_backend": 1, "fullconn": 1, "monitor-uri": 1, "id": 1,
         "disabled": 0, "enabled": 0,
     ]
 

@@ -202,6 +202,10 @@ public struct GlobalSettings: Sendable, Equatable {
     public var hardStopAfter: Int?
     /// `grace`, milliseconds: how long a stopping process keeps accepting first.
     public var grace: Int?
+    /// `server-state-base`: the directory of relative server-state file names.
+    public var serverStateBase: String?
+    /// `server-state-file`: what `load-server-state-from-file global` reads.
+    public var serverStateFile: String?
     /// `log-tag` (default: the program name).
     public var logTag: String?
     /// `log-send-hostname [name]`: nil = no host name in syslog headers.

@@ -231,6 +231,10 @@ public struct ProxySettings: Sendable, Equatable {
     // MARK: Backend side
     /// `retries` (default 3).
     public var retries: Int
+    /// `load-server-state-from-file`: where the servers' state at start comes from.
+    public var loadServerState: ServerStateSource = .none
+    /// `server-state-file-name NAME` (nil: the backend's name, `use-backend-name`).
+    public var serverStateFileName: String?
     /// `option redispatch [interval]`: on retry, may pick another server.
     public var redispatch: Bool
     /// `option abortonclose`.
@@ -323,4 +327,10 @@ public struct TCPRequestRule: Sendable, Equatable {
         self.condition = condition
         self.location = location
     }
+}
+
+/// `load-server-state-from-file`: none, the global `server-state-file`, or a file of the
+/// backend's own (`server-state-file-name`, in `server-state-base`).
+public enum ServerStateSource: String, Sendable, Equatable {
+    case none, global, local
 }

@@ -130,4 +130,48 @@ public enum ServerStateCarry {
         }
         return nil
     }
+
+    /// HAProxy's way, for configurations that use it: `load-server-state-from-file global`
+    /// reads `server-state-file`, `local` reads the backend's own file
+    /// (`server-state-file-name`, default its name), relative names under
+    /// `server-state-base`; each backend takes its own lines. An operator writes the file
+    /// with `show servers state` before reloading. Returns the servers carried and the
+    /// warnings (a file that cannot be read, as HAProxy warns and goes on).
+    public static func carryFromFiles(_ configuration: ProxyConfiguration,
+                                      into runtime: ProxyRuntime) -> (servers: [String], warnings: [String]) {
+        let global = configuration.global
+        func path(_ name: String) -> String {
+            guard !name.hasPrefix("/"), let base = global.serverStateBase else { return name }
+            return base.hasSuffix("/") ? base + name : base + "/" + name
+        }
+        var cache: [String: [Record]?] = [:]
+        var servers: [String] = [], warnings: [String] = []
+        for proxy in configuration.proxies where proxy.loadServerState != .none {
+            let file: String
+            switch proxy.loadServerState {
+            case .global:
+                guard let name = global.serverStateFile else {
+                    warnings.append("backend '\(proxy.name)': 'load-server-state-from-file global' without a global 'server-state-file': nothing loaded.")
+                    continue
+                }
+                file = path(name)
+            case .local:
+                file = path(proxy.serverStateFileName ?? proxy.name)
+            case .none:
+                continue
+            }
+            if cache[file] == nil {
+                switch FileSystem.read(file) {
+                case .success(let bytes):
+                    cache[file] = parse(String(decoding: bytes, as: UTF8.self))
+                case .failure(let error):
+                    cache[file] = .some(nil)
+                    warnings.append("Can't open server state file '\(file)': \(error.message)")
+                }
+            }
+            guard let records = cache[file] ?? nil else { continue }
+            servers += apply(records.filter { $0.backend == proxy.name }, to: runtime)
+        }
+        return (servers, warnings)
+    }
 }
