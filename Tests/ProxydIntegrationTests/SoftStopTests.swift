@@ -124,4 +124,34 @@ final class SoftStopTests: XCTestCase {
             XCTAssertEqual(process.waitForExit(timeout: 5), 0, "an old process finishes and exits 0")
         }
     }
+
+    /// A WebSocket opened before 10 reloads still echoes after them (its old process
+    /// finishes it, however long it lasts), and once it closes every old process is gone.
+    func testAWebSocketOutlivesTenReloads() throws {
+        let echo = try TestBackend(name: "ws", behaviour: .upgradeEcho)
+        let port = TCP.freePort()
+        let cfg = config(port: port, backend: echo).replacingOccurrences(of: "    timeout server 10s\n",
+                                                                          with: "    timeout server 10s\n    timeout tunnel 1h\n")
+        var current = try ProxydProcess(config: cfg, waitForPorts: [port])
+        var old: [ProxydProcess] = []
+        defer { current.stop(); old.forEach { $0.stop() } }
+        let client = try TCP.Connection(port: port)
+        client.setTimeout(5)
+        try client.send("GET /chat HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        XCTAssertEqual(try client.receiveResponse().status, 101)
+        for reload in 1...10 {
+            let previous = current
+            current = try ProxydProcess(config: cfg, extraArguments: ["-sf", "\(previous.pid)"], waitForPorts: [port])
+            old.append(previous)
+            let message = "after reload \(reload)"
+            try client.send(message)
+            XCTAssertEqual(String(decoding: client.receive(count: message.utf8.count), as: UTF8.self), message)
+        }
+        XCTAssertNil(old[0].waitForExit(timeout: 0.2), "the first process still carries the WebSocket")
+        for process in old.dropFirst() {
+            XCTAssertEqual(process.waitForExit(timeout: 5), 0, "a process with nothing left to carry exits")
+        }
+        client.close()
+        XCTAssertEqual(old[0].waitForExit(timeout: 5), 0, "the first process exits once the WebSocket closes")
+    }
 }
