@@ -52,8 +52,10 @@ final class HASubscriptionTests: XCTestCase {
         // With {DIR} resolved: a reload must use the same socket paths.
         let setup = Setup(proxy: proxy, port: port, admin: dir + "/admin.sock", user: dir + "/user.sock",
                           config: proxy.configText)
-        // The control socket comes just after the listeners.
-        XCTAssertTrue(ControlClient.eventually(5) { FileManager.default.fileExists(atPath: setup.admin) })
+        // The control sockets come just after the listeners, one after the other.
+        XCTAssertTrue(ControlClient.eventually(5) {
+            FileManager.default.fileExists(atPath: setup.admin) && FileManager.default.fileExists(atPath: setup.user)
+        })
         return setup
     }
 

@@ -793,11 +793,16 @@ final class HTTPSession: ChannelInboundHandler {
         }
         emitLog()  // after the release, so that the server counts are HAProxy's
         let nothingMoreToRead = clientInputClosed && (inbound?.readableBytes ?? 0) == 0
-        if !clientKeepAlive || !requestComplete || registry.isStopping || nothingMoreToRead {
+        // Stopping does not close here: a response whose head went out before the stop
+        // promised keep-alive, and the client may already be sending its next request; that
+        // one is answered with `Connection: close` (closeIfIdle). Heads sent since the stop
+        // said `Connection: close` themselves (clientKeepAlive is false).
+        if !clientKeepAlive || !requestComplete || nothingMoreToRead {
             closeAfterFlush()
             return
         }
         awaitNextRequest()
+        if registry.isStopping, phase == .readingHead { closeIfIdle() }
     }
 
     /// Keep-alive: wait for the next request, or parse it at once if it came pipelined.

@@ -554,6 +554,8 @@ public final class VRRPDaemon {
     static func sameIgnoringLocation(_ a: InstanceConfig, _ b: InstanceConfig) -> Bool {
         var x = a, y = b
         x.location = nil; y.location = nil
+        x.interfaceLocation = nil; y.interfaceLocation = nil
+        x.virtualAddressLocations = [:]; y.virtualAddressLocations = [:]
         return x == y
     }
 
