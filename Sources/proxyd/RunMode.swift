@@ -8,7 +8,23 @@ import Shared
 /// signal says stop — in HAProxy's order, so that a port in use or a bad file is reported
 /// on the terminal and the exit status says so.
 enum RunMode {
-    static func run(_ options: CommandLineOptions) -> Int32 {
+    static func run(_ commandLine: CommandLineOptions) -> Int32 {
+        var options = commandLine
+        // A worker spawned by the master (-W): the master daemonizes, writes the pid file,
+        // talks to systemd, holds the listeners and stops the older processes; the worker
+        // only serves. It is already in the -C directory.
+        let link = MasterLink.fromEnvironment()
+        if link != nil {
+            options.daemon = false
+            options.foreground = true
+            options.pidFile = nil
+            options.masterWorker = false
+            options.systemdNotify = false
+            options.changeDirectory = nil
+            options.finishPIDs = []
+            options.terminatePIDs = []
+            options.takeListenersFrom = nil
+        }
         let result = ConfigurationReport.load(options)
         ConfigurationReport.print(result, quiet: options.quiet && result.configuration != nil)
         guard var config = result.configuration, result.exitCode != 1 else { return 1 }
@@ -21,13 +37,14 @@ enum RunMode {
         }
         // Server state changes and log failures on stderr, as HAProxy prints them (-q: not).
         ConsoleEcho.setQuiet(options.quiet && !options.verbose)
-        if options.masterWorker {
-            fputs(DiagnosticRenderer.render(Diagnostic(.warning, "master-worker mode (-W) is not supported yet: running as a single process.", context: nil), pid: getpid()) + "\n", stderr)
-        }
         if config.listeners.isEmpty {
             alert("[proxyd.main()] No enabled listener found (check for 'bind' directives) ! Exiting.")
             return 1
         }
+        if link == nil, options.masterWorker || config.global.masterWorker {
+            return MasterProcess(options: options, configuration: config).run()
+        }
+        var inherited = InheritedListeners(descriptors: link?.listeners ?? [])
 
         // Signals are taken synchronously by the main thread: block them before any
         // event-loop thread starts so that every thread inherits the mask.
@@ -49,7 +66,18 @@ enum RunMode {
                 DiagnosticRenderer.render(Diagnostic(.alert, $0, context: nil), pid: getpid()) + "\n"
             }.joined()
             if let detached { detached.failed(report) } else { fputs(report, stderr) }
+            link?.failed(report)
             return 1
+        }
+
+        // -x: the listeners of the process being replaced, taken before anything binds (and
+        // after detaching, which closes every inherited descriptor).
+        if let path = options.takeListenersFrom, path != "/dev/null" {
+            do {
+                inherited = InheritedListeners(descriptors: try ListenerHandover.fetch(from: path))
+            } catch {
+                return fail("\(error)", "Failed to get the sockets from the old process!")
+            }
         }
 
         let runtime: ProxyRuntime
@@ -59,12 +87,13 @@ enum RunMode {
             // The runtime API and stats pages (issue 4): pages installed before the
             // listeners accept, control sockets bound before chroot, as HAProxy does.
             control = ControlPlane(runtime: runtime, configuration: config)
+            runtime.inherited = inherited
             try runtime.bind()
             try control.bind()
         } catch {
             return fail("\(error)", "[proxyd.main()] Some protocols failed to start their listeners! Exiting.")
         }
-        if let path = options.pidFile ?? config.global.pidfile {
+        if link == nil, let path = options.pidFile ?? config.global.pidfile {
             do { try ProcessLife.writePidFile(path) } catch { return fail("\(error)") }
         }
         do {
@@ -81,8 +110,9 @@ enum RunMode {
         // release the old process at once.
         for old in options.finishPIDs { kill(old, SIGUSR1) }
         for old in options.terminatePIDs { kill(old, SIGTERM) }
-        SystemdNotify.ready()
+        if link == nil { SystemdNotify.ready() }
         detached?.ready()
+        link?.ready()
 
         return StopSequence(runtime: runtime, control: control, signals: signals,
                             configuredGrace: config.global.grace, hardStopAfter: config.global.hardStopAfter).run()
