@@ -33,6 +33,9 @@ final class WorkerProcess {
         // The master is single-threaded, so clearing close-on-exec for the spawn and
         // setting it back afterwards races with nothing.
         let inherited = listeners + passThrough + [writeEnd]
+        // Nothing else reaches the worker: not the master CLI, not `-D`'s report pipe
+        // (the starting terminal would wait for the worker to close it).
+        closeOnExecAllBut(Set(inherited))
         for fd in inherited { _ = fcntl(fd, F_SETFD, 0) }
         defer { for fd in inherited { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) } }
 
@@ -70,6 +73,20 @@ final class WorkerProcess {
         }
         _ = fcntl(readEnd, F_SETFL, O_NONBLOCK)
         return WorkerProcess(pid: pid, readyFD: readEnd)
+    }
+
+    /// Marks every open descriptor above stderr close-on-exec, but `keep`.
+    private static func closeOnExecAllBut(_ keep: Set<Int32>) {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        defer { closedir(directory) }
+        let own = dirfd(directory)
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            guard let fd = Int32(name), fd > 2, fd != own, !keep.contains(fd) else { continue }
+            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        }
     }
 
     enum Readiness { case waiting, ready, failed(String) }
