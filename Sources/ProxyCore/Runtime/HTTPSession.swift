@@ -793,11 +793,15 @@ final class HTTPSession: ChannelInboundHandler {
         }
         emitLog()  // after the release, so that the server counts are HAProxy's
         let nothingMoreToRead = clientInputClosed && (inbound?.readableBytes ?? 0) == 0
-        if !clientKeepAlive || !requestComplete || registry.isStopping || nothingMoreToRead {
+        if !clientKeepAlive || !requestComplete || nothingMoreToRead {
             closeAfterFlush()
             return
         }
         awaitNextRequest()
+        // The stop came after this response promised keep-alive: the client may already
+        // be sending its next request, which closing now would lose. It gets the idle
+        // linger of a soft stop instead, and an answer with `Connection: close`.
+        if registry.isStopping { closeIfIdle() }
     }
 
     /// Keep-alive: wait for the next request, or parse it at once if it came pipelined.
