@@ -48,7 +48,7 @@ enum RunMode {
 
         // Signals are taken synchronously by the main thread: block them before any
         // event-loop thread starts so that every thread inherits the mask.
-        let signals = SignalWaiter([SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGQUIT])
+        let signals = SignalWaiter([SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP, SIGQUIT])
         signal(SIGPIPE, SIG_IGN)
 
         let daemon = (options.daemon || config.global.daemon) && !options.foreground

@@ -60,8 +60,8 @@ struct StopSequence {
             // `hard-stop-after` bounds the whole stop, holding included.
             let hardLimit = hardStopAfter.map { signalledAt + $0 } ?? Int.max
             switch (signal, phase) {
-            case (SIGHUP, _):
-                continue  // HAProxy's master reloads on SIGUSR2; a lone process ignores SIGHUP.
+            case (SIGHUP, _), (SIGUSR2, _):
+                continue  // the master's reload signal (-W); a lone process ignores both, as HAProxy's
 
             case (SIGTERM, .serving), (SIGINT, .serving):
                 signalledAt = now

@@ -149,6 +149,44 @@ final class MasterWorkerTests: XCTestCase {
         XCTAssertEqual(lenient.waitForExit(timeout: 5), 0, "the last worker gone, the master leaves with its status")
     }
 
+    /// -Ws: the master alone speaks to systemd (its pid stays MAINPID): READY=1 once the
+    /// first worker serves, RELOADING=1 then READY=1 around a reload, the reason of a
+    /// failed one in STATUS=, STOPPING=1 when stopped.
+    func testWsTellsSystemdAboutStartReloadsAndStop() throws {
+        let backend = try TestBackend(name: "web")
+        let port = TCP.freePort()
+        let notifyPath = "/tmp/mw-notify-\(UUID().uuidString.prefix(8)).sock"
+        let notify = try DatagramListener(path: notifyPath)
+        defer { notify.close() }
+        let socket = Self.masterSocket()
+        let config = Self.config(port: port, backend: backend)
+        setenv("NOTIFY_SOCKET", notifyPath, 1)
+        let master = try ProxydProcess(config: config, extraArguments: ["-Ws", "-S", socket], waitForPorts: [port])
+        unsetenv("NOTIFY_SOCKET")
+        defer { master.stop() }
+        XCTAssertEqual(notify.messages(for: 0.3), ["READY=1", "STATUS=Ready."])
+        let worker = try MasterCLIClient.workers(socket)[0]
+        let environ = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(worker)/environ"))) ?? Data()
+        XCTAssertFalse(String(decoding: environ, as: UTF8.self).contains("NOTIFY_SOCKET="), "a worker does not speak to systemd")
+
+        master.signal(SIGUSR2)
+        var messages = notify.messages(for: 1.5)
+        XCTAssertEqual(messages.count, 2, "\(messages)")
+        XCTAssertTrue(messages.first?.hasPrefix("RELOADING=1\nMONOTONIC_USEC=") == true, "\(messages)")
+        XCTAssertEqual(messages.last, "READY=1\nSTATUS=Ready.")
+
+        try (config + "    bogus-keyword on\n").write(toFile: master.configPath, atomically: true, encoding: .utf8)
+        master.signal(SIGUSR2)
+        messages = notify.messages(for: 1.5)
+        XCTAssertEqual(messages.count, 2, "\(messages)")
+        XCTAssertTrue(messages.last?.hasPrefix("READY=1\nSTATUS=Reload failed: parsing [") == true, "\(messages)")
+        XCTAssertTrue(messages.last?.contains("unknown keyword 'bogus-keyword'") == true, "\(messages)")
+
+        master.signal(SIGTERM)
+        XCTAssertEqual(master.waitForExit(timeout: 5), 0)
+        XCTAssertEqual(notify.messages(for: 0.3), ["STOPPING=1"])
+    }
+
     /// `bind fd@3`: a listening socket handed over by whoever starts proxyd (systemd socket
     /// activation, a test driver).
     func testFdBindServesOnAnInheritedSocket() throws {
@@ -251,5 +289,44 @@ enum MasterCLIClient {
         let lines = try ask(path, "show proc").split(separator: "\n")
         guard let start = lines.firstIndex(of: "# workers") else { throw TestFailure("no workers section") }
         return lines[(start + 1)...].prefix { !$0.hasPrefix("#") }.compactMap { Int32($0.split(separator: " ").first ?? "") }
+    }
+}
+
+/// A datagram socket standing in for systemd's notify socket.
+final class DatagramListener {
+    let fd: Int32
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+        }
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard fd >= 0, status == 0 else { throw TestFailure("cannot bind \(path)") }
+    }
+
+    /// Every message that arrives within `seconds`.
+    func messages(for seconds: TimeInterval) -> [String] {
+        var out: [String] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date() < deadline {
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, 20) > 0 else { continue }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n > 0 { out.append(String(decoding: buffer[0..<n], as: UTF8.self)) }
+        }
+        return out
+    }
+
+    func close() {
+        Foundation.close(fd)
+        unlink(path)
     }
 }

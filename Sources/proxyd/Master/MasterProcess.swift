@@ -188,7 +188,13 @@ final class MasterProcess {
             let reasons = result.diagnostics.filter { $0.severity == .alert }.map(\.message)
             return reloadFailed(reasons.isEmpty ? ["the configuration does not load"] : reasons, printed: true)
         }
+        // -n and -N, as at start-up.
         if let maxconn = options.maxconn { config.global.maxconn = maxconn }
+        if let perProxy = options.defaultProxyMaxconn {
+            for index in config.proxies.indices where config.proxies[index].maxconn == nil {
+                config.proxies[index].maxconn = perProxy
+            }
+        }
         if config.listeners.isEmpty {
             return reloadFailed(["[proxyd.main()] No enabled listener found (check for 'bind' directives) ! Exiting."])
         }
