@@ -57,6 +57,42 @@ final class ReloadUnderLoadTests: XCTestCase {
         }
     }
 
+    /// The `_getsocks` exchange is HAProxy 2.6's: one listening socket goes from proxyd to
+    /// HAProxy (`haproxy -x`) and back to a new proxyd (`proxyd -x`), serving throughout.
+    func testHAProxyAndProxydTakeTheSameSocketFromEachOther() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/haproxy") else {
+            throw XCTSkip("haproxy is not installed (scripts/install-deps installs it)")
+        }
+        let backend = try TestBackend(name: "web")
+        let port = TCP.freePort()
+        let proxydSocket = MasterWorkerTests.masterSocket()
+        let haproxySocket = MasterWorkerTests.masterSocket()
+        let first = try ProxydProcess(config: config(port: port, backend: backend, socket: proxydSocket), waitForPorts: [port])
+        defer { first.stop() }
+        let socketInode = Self.listeningInodes(port: port)
+        XCTAssertEqual(socketInode.count, 1)
+
+        let haproxyConfig = first.directory.appendingPathComponent("haproxy.cfg").path
+        try config(port: port, backend: backend, socket: haproxySocket)
+            .write(toFile: haproxyConfig, atomically: true, encoding: .utf8)
+        let haproxy = Process()
+        haproxy.executableURL = URL(fileURLWithPath: "/usr/sbin/haproxy")
+        haproxy.arguments = ["-db", "-q", "-f", haproxyConfig, "-x", proxydSocket, "-sf", "\(first.pid)"]
+        try haproxy.run()
+        defer { if haproxy.isRunning { haproxy.terminate(); haproxy.waitUntilExit() } }
+        XCTAssertEqual(first.waitForExit(timeout: 5), 0, "proxyd finishes once HAProxy took over")
+        XCTAssertEqual(Self.listeningInodes(port: port), socketInode, "HAProxy serves on proxyd's socket")
+        XCTAssertEqual(try HTTPProbe.body(port: port), "web")
+
+        let last = try ProxydProcess(config: config(port: port, backend: backend, socket: proxydSocket),
+                                     extraArguments: ["-x", haproxySocket, "-sf", "\(haproxy.processIdentifier)"],
+                                     waitForPorts: [port])
+        defer { last.stop() }
+        haproxy.waitUntilExit()
+        XCTAssertEqual(Self.listeningInodes(port: port), socketInode, "proxyd serves on HAProxy's socket")
+        XCTAssertEqual(try HTTPProbe.body(port: port), "web")
+    }
+
     /// Runs wrk for 4 s, calling `reload` 12 times, 250 ms apart.
     static func underLoad(port: Int, keepAlive: Bool, reload: () throws -> Void) throws -> (requests: Int, text: String) {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
@@ -84,13 +120,15 @@ final class ReloadUnderLoadTests: XCTestCase {
     }
 
     /// Listening sockets on 127.0.0.1:`port`, by inode (several processes may hold one).
-    static func listeningSockets(port: Int) -> Int {
+    static func listeningSockets(port: Int) -> Int { listeningInodes(port: port).count }
+
+    static func listeningInodes(port: Int) -> Set<Substring> {
         let table = (try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)) ?? ""
         let local = String(format: "0100007F:%04X", port)
         return Set(table.split(separator: "\n").compactMap { line -> Substring? in
             let fields = line.split(separator: " ")
             guard fields.count > 9, fields[1] == local, fields[3] == "0A" else { return nil }  // 0A: LISTEN
             return fields[9]
-        }).count
+        })
     }
 }
