@@ -90,6 +90,7 @@ enum RunMode {
             runtime.inherited = inherited
             try runtime.bind()
             try control.bind()
+            if let fd = link?.cliFD { control.serveMasterLink(fd) }
         } catch {
             return fail("\(error)", "[proxyd.main()] Some protocols failed to start their listeners! Exiting.")
         }

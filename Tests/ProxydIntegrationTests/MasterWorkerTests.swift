@@ -106,6 +106,12 @@ final class MasterWorkerTests: XCTestCase {
         XCTAssertTrue(lines[5].hasPrefix("\(first)".padding(toLength: 16, withPad: " ", startingAt: 0) + "worker          1  "), table)
         XCTAssertEqual(Array(lines[6...]), ["# programs", "", ""], table)
 
+        // Commands forwarded to a worker's runtime API: the current one, or any by pid.
+        XCTAssertTrue(try MasterCLIClient.ask(socket, "@1 show info").contains("\nPid: \(second)\n"))
+        let oldInfo = try MasterCLIClient.ask(socket, "@!\(first) show info")
+        XCTAssertTrue(oldInfo.contains("\nPid: \(first)\n") && oldInfo.contains("\nStopping: 1\n"), oldInfo)
+        XCTAssertEqual(try MasterCLIClient.ask(socket, "@!1 show info"), "Can't find the target PID matching the prefix '@!1'\n")
+
         XCTAssertTrue(try MasterCLIClient.ask(socket, "reload").hasPrefix("Success=1"))
         XCTAssertTrue(waitUntil(5) { kill(first, 0) != 0 }, "two reloads > mworker-max-reloads 1: SIGTERM")
         XCTAssertEqual(kill(second, 0), 0, "one reload: still finishing its grace")

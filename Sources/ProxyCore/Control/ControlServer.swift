@@ -93,6 +93,22 @@ public final class ControlPlane: @unchecked Sendable {
         }
     }
 
+    /// The master's link (-W): a connected socket on which the master CLI forwards the
+    /// commands written `@1 …` or `@!PID …`. An interactive admin session without a
+    /// timeout, for the worker's whole life: each answer ends with the `> ` prompt, which
+    /// tells the master where it ends.
+    public func serveMasterLink(_ fd: Int32) {
+        _ = ClientBootstrap(group: context.runtime.group)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ControlSession(plane: self, level: .admin, timeout: 0, interactive: true))
+                }
+            }
+            .withConnectedSocket(fd)
+    }
+
     /// Closes the control sockets and removes their paths unless a newer process (a
     /// `-sf` reload) has put its own there. Connected clients stay until the process exits.
     public func close() {
@@ -165,9 +181,10 @@ final class ControlSession: ChannelInboundHandler {
     /// `_getsocks` writes the listeners.
     private let connectionFD: Int32?
 
-    init(plane: ControlPlane, level: ControlLevel, timeout: Int, connectionFD: Int32? = nil) {
+    init(plane: ControlPlane, level: ControlLevel, timeout: Int, connectionFD: Int32? = nil, interactive: Bool = false) {
         self.plane = plane
         self.state = ControlSessionState(level: level, timeout: timeout)
+        self.state.interactive = interactive
         self.connectionFD = connectionFD
     }
 

@@ -110,7 +110,15 @@ final class MasterCLI {
 
     private func run(_ line: String, _ client: Client) {
         var out = ""
-        for command in line.split(separator: ";").map({ $0.split(separator: " ").map(String.init) }) {
+        for var command in line.split(separator: ";").map({ $0.split(separator: " ").map(String.init) }) {
+            // `@1 CMD` (the current worker), `@!PID CMD` (any worker), `@master CMD`.
+            if let target = command.first, target.hasPrefix("@") {
+                command.removeFirst()
+                if target != "@master" {
+                    out += forward(command.joined(separator: " "), to: target)
+                    continue
+                }
+            }
             switch command {
             case []:
                 continue
@@ -138,6 +146,23 @@ final class MasterCLI {
         }
         if client.interactive { out += "master> " }
         write(out, client)
+    }
+
+    /// A command run by a worker's runtime API, through the master's link to it.
+    private func forward(_ command: String, to target: String) -> String {
+        let worker: WorkerProcess?
+        if target == "@1" {
+            worker = master.workers.first { !$0.leaving }
+        } else if target.hasPrefix("@!"), let pid = Int32(target.dropFirst(2)) {
+            worker = master.workers.first { $0.pid == pid }
+        } else {
+            worker = nil
+        }
+        guard let worker else {
+            return "Can't find the target PID matching the prefix '\(target)'\n"
+        }
+        guard !command.isEmpty else { return "A command is expected after '\(target)'.\n" }
+        return worker.forward(command) ?? "Worker (\(worker.pid)) did not answer.\n"
     }
 
     /// The outcome of a reload, to every client that asked for one.
@@ -179,6 +204,9 @@ final class MasterCLI {
 
     static let help = """
         The following commands are valid at this level:
+          @!<pid>                                 : send a command to the <pid> process
+          @<relative pid>                         : send a command to the <relative pid> process
+          @master                                 : send a command to the master process
           help                                    : list matching or all commands
           prompt                                  : toggle interactive mode with prompt
           quit                                    : disconnect

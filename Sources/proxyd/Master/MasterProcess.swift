@@ -152,6 +152,7 @@ final class MasterProcess {
             }
             guard let index = workers.firstIndex(where: { $0.pid == pid }) else { continue }
             let worker = workers.remove(at: index)
+            worker.release()
             if worker.leaving || stopping {
                 warning("Former worker (\(pid)) exited with code \(code) (\(how))")
             } else {
@@ -232,6 +233,7 @@ final class MasterProcess {
         starting = nil
         worker.closeReadiness()
         if let reason {
+            worker.release()
             listeners.discard(sockets)
             // The worker that did not start is not a worker anyone should count on.
             kill(worker.pid, SIGTERM)

@@ -13,10 +13,13 @@ final class WorkerProcess {
     var readyFD: Int32
     /// What it wrote on the pipe: "OK", or why it failed.
     var readyText: [UInt8] = []
+    /// The master's end of the link on which the master CLI forwards `@1 …` commands.
+    let cliFD: Int32
 
-    private init(pid: pid_t, readyFD: Int32) {
+    private init(pid: pid_t, readyFD: Int32, cliFD: Int32) {
         self.pid = pid
         self.readyFD = readyFD
+        self.cliFD = cliFD
         self.startedAt = ProcessClock.milliseconds
     }
 
@@ -28,11 +31,19 @@ final class WorkerProcess {
         guard pipe(&pipeFDs) == 0 else { throw MasterFailure("pipe: \(String(cString: strerror(errno)))") }
         let (readEnd, writeEnd) = (pipeFDs[0], pipeFDs[1])
         for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        var pair: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0 else {
+            close(readEnd)
+            throw MasterFailure("socketpair: \(String(cString: strerror(errno)))")
+        }
+        let (masterEnd, workerEnd) = (pair[0], pair[1])
+        for fd in pair { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        defer { close(workerEnd) }
         defer { close(writeEnd) }
 
         // The master is single-threaded, so clearing close-on-exec for the spawn and
         // setting it back afterwards races with nothing.
-        let inherited = listeners + passThrough + [writeEnd]
+        let inherited = listeners + passThrough + [writeEnd, workerEnd]
         // Nothing else reaches the worker: not the master CLI, not `-D`'s report pipe
         // (the starting terminal would wait for the worker to close it).
         closeOnExecAllBut(Set(inherited))
@@ -45,6 +56,7 @@ final class WorkerProcess {
         environment["NOTIFY_SOCKET"] = nil
         environment[MasterLink.listenersVariable] = listeners.map(String.init).joined(separator: ",")
         environment[MasterLink.readyVariable] = String(writeEnd)
+        environment[MasterLink.cliVariable] = String(workerEnd)
 
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -69,10 +81,11 @@ final class WorkerProcess {
         let status = posix_spawn(&pid, executable, nil, &attributes, argv, envp)
         guard status == 0 else {
             close(readEnd)
+            close(masterEnd)
             throw MasterFailure("Cannot start a worker (\(executable)): \(String(cString: strerror(status)))")
         }
         _ = fcntl(readEnd, F_SETFL, O_NONBLOCK)
-        return WorkerProcess(pid: pid, readyFD: readEnd)
+        return WorkerProcess(pid: pid, readyFD: readEnd, cliFD: masterEnd)
     }
 
     /// Marks every open descriptor above stderr close-on-exec, but `keep`.
@@ -108,6 +121,32 @@ final class WorkerProcess {
             if readyText == Array("OK".utf8) { return .ready }
             return .failed(String(decoding: readyText, as: UTF8.self))
         }
+    }
+
+    /// Runs one command line on the worker's runtime API; its answer (bounded wait).
+    func forward(_ line: String, timeoutMilliseconds: Int = 5000) -> String? {
+        let request = Array((line + "\n").utf8)
+        let sent = request.withUnsafeBytes { send(cliFD, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent == request.count else { return nil }
+        var answer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        let deadline = ProcessClock.milliseconds + timeoutMilliseconds
+        // The session is interactive: the answer ends with the "> " prompt.
+        while !(answer.count >= 2 && answer.suffix(2) == [UInt8(ascii: ">"), UInt8(ascii: " ")]) {
+            let left = deadline - ProcessClock.milliseconds
+            var entry = pollfd(fd: cliFD, events: Int16(POLLIN), revents: 0)
+            guard left > 0, poll(&entry, 1, Int32(left)) > 0 else { return nil }
+            let n = recv(cliFD, &chunk, chunk.count, 0)
+            guard n > 0 else { return nil }
+            answer += chunk[0..<n]
+        }
+        return String(decoding: answer.dropLast(2), as: UTF8.self)
+    }
+
+    /// The worker is gone: its descriptors close.
+    func release() {
+        closeReadiness()
+        close(cliFD)
     }
 
     func closeReadiness() {
