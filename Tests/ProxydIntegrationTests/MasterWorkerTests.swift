@@ -120,6 +120,28 @@ final class MasterWorkerTests: XCTestCase {
         XCTAssertFalse(table.contains("\(first) "), table)
     }
 
+    /// `hard-stop-after`: an old worker still busy (a request its server answers late) is
+    /// listed among the old workers, then ends at the limit.
+    func testHardStopAfterEndsABusyOldWorker() throws {
+        let slow = try TestBackend(name: "slow", behaviour: .slow(.seconds(20)))
+        let port = TCP.freePort()
+        let socket = Self.masterSocket()
+        let master = try Self.startMaster(Self.config(port: port, backend: slow, global: "    hard-stop-after 1s"),
+                                          port: port, socket: socket)
+        defer { master.stop() }
+        let old = try MasterCLIClient.workers(socket)[0]
+        let client = try TCP.Connection(port: port)
+        defer { client.close() }
+        try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        usleep(200_000)
+        XCTAssertTrue(try MasterCLIClient.ask(socket, "reload").hasPrefix("Success=1"))
+        XCTAssertTrue(try MasterCLIClient.ask(socket, "show proc").contains("# old workers\n\(old) "))
+        let started = Date()
+        XCTAssertTrue(waitUntil(5) { kill(old, 0) != 0 }, "the old worker ends at hard-stop-after")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3)
+        XCTAssertFalse(try MasterCLIClient.ask(socket, "show proc").contains("# old workers"))
+    }
+
     /// As HAProxy 2.6: the current worker dying stops the master with its status, unless
     /// `master-worker no-exit-on-failure`.
     func testKilledWorkerStopsTheMasterUnlessNoExitOnFailure() throws {
