@@ -115,8 +115,10 @@ enum RunMode {
         detached?.ready()
         link?.ready()
 
-        return StopSequence(runtime: runtime, control: control, signals: signals,
-                            configuredGrace: config.global.grace, hardStopAfter: config.global.hardStopAfter).run()
+        var stop = StopSequence(runtime: runtime, control: control, signals: signals,
+                                configuredGrace: config.global.grace, hardStopAfter: config.global.hardStopAfter)
+        if link != nil { stop.duplicateWindow = 1000 }
+        return stop.run()
     }
 
     static func alert(_ message: String) {

@@ -24,6 +24,11 @@ struct StopSequence {
     let configuredGrace: Int?
     /// `hard-stop-after`: the longest a stopping process lives, counted from the signal.
     let hardStopAfter: Int?
+    /// A worker of `-W` (ms, else 0): a SIGTERM/SIGINT this soon after the first is the
+    /// same stop, not a second one. Under systemd (KillMode=control-group) the worker gets
+    /// the unit's SIGTERM and the master's relay of it; taken as "stop at once", the
+    /// second would cut short the hold vrrpd is given.
+    var duplicateWindow = 0
 
     /// Added to the grace offered to hold subscribers: they act at G, then release; the
     /// margin lets their release arrive before the listeners close anyway.
@@ -71,6 +76,7 @@ struct StopSequence {
                 phase = .holding(until: min(now + control.ha.graceMilliseconds + Self.holdMargin, limit),
                                  endsWhenReleased: true, then: .term)
             case (SIGTERM, _), (SIGINT, _):
+                if now - signalledAt < duplicateWindow { continue }
                 return exitNow()  // a second signal: no more waiting
 
             case (SIGUSR1, .serving):

@@ -215,6 +215,33 @@ final class MasterWorkerTests: XCTestCase {
         XCTAssertEqual(notify.messages(for: 0.3), ["STOPPING=1"])
     }
 
+    /// systemd's default KillMode sends SIGTERM to the worker and to the master, which
+    /// passes it on: the worker takes the two as one stop, and still waits for the hold
+    /// subscriber (vrrpd) to release it before closing its listeners.
+    func testSIGTERMToMasterAndWorkerStillWaitsForTheHoldSubscriber() throws {
+        let backend = try TestBackend(name: "web")
+        let port = TCP.freePort()
+        let socket = Self.masterSocket()
+        let master = try Self.startMaster(Self.config(port: port, backend: backend,
+                                                      global: "    stats socket {DIR}/admin.sock mode 600 level admin\n    grace 5s"),
+                                          port: port, socket: socket)
+        defer { master.stop() }
+        let worker = try MasterCLIClient.workers(socket)[0]
+        let subscriber = try UnixLineClient(path: master.directory.appendingPathComponent("admin.sock").path)
+        defer { subscriber.close() }
+        try subscriber.send("subscribe ha hold\n")
+        _ = try subscriber.lines(through: "ready")
+        kill(worker, SIGTERM)
+        master.signal(SIGTERM)
+        XCTAssertTrue(try subscriber.line().hasPrefix("state stopping"))
+        usleep(500_000)
+        XCTAssertEqual(kill(worker, 0), 0, "the worker holds the stop for its subscriber")
+        XCTAssertEqual(try HTTPProbe.body(port: port), "web", "and serves meanwhile")
+        try subscriber.send("release\n")
+        XCTAssertEqual(master.waitForExit(timeout: 5), 0)
+        XCTAssertNotEqual(kill(worker, 0), 0)
+    }
+
     /// `bind fd@3`: a listening socket handed over by whoever starts proxyd (systemd socket
     /// activation, a test driver).
     func testFdBindServesOnAnInheritedSocket() throws {
