@@ -79,6 +79,10 @@ final class MasterProcess {
         }
         notice("New worker (\(workers[0].pid)) forked")
         notice("Loading success.")
+        // -sf/-st: a process this master replaces (a single proxyd moving to -W) stops
+        // once our worker serves.
+        for old in options.finishPIDs { kill(old, SIGUSR1) }
+        for old in options.terminatePIDs { kill(old, SIGTERM) }
         SystemdNotify.ready()
         SystemdNotify.status("Ready.")
         detached?.ready()
