@@ -88,7 +88,7 @@ enum RunMode {
             // listeners accept, control sockets bound before chroot, as HAProxy does.
             control = ControlPlane(runtime: runtime, configuration: config)
             runtime.inherited = inherited
-            try runtime.bind()
+            try runtime.bind(deferSharedAccepting: true)
             try control.bind()
             if let fd = link?.cliFD { control.serveMasterLink(fd) }
         } catch {
@@ -106,6 +106,8 @@ enum RunMode {
         } catch {
             return fail("[proxyd.main()] \(error)")
         }
+        // Started: the sockets shared with the process we replace accept here too.
+        runtime.startAccepting()
         // Only now are older processes told to stop (-sf/-st): our listeners accept and our
         // control socket is in place, so vrrpd already finds our pid at its path and can
         // release the old process at once.

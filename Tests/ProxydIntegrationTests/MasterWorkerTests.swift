@@ -76,6 +76,16 @@ final class MasterWorkerTests: XCTestCase {
         XCTAssertEqual(try MasterCLIClient.workers(socket), worker)
         XCTAssertTrue(try MasterCLIClient.ask(socket, "show proc").contains("1 [failed: 1]"))
 
+        // A configuration that loads but whose worker cannot start (its stats socket's
+        // directory is missing): the same, with the worker's own reason.
+        try config.replacingOccurrences(of: "    nbthread 1", with: "    nbthread 1\n    stats socket /nonexistent-dir/x.sock")
+            .write(toFile: master.configPath, atomically: true, encoding: .utf8)
+        let failed = try MasterCLIClient.ask(socket, "reload")
+        XCTAssertTrue(failed.hasPrefix("Success=0\n--\n"), failed)
+        XCTAssertTrue(failed.contains("cannot bind UNIX socket (No such file or directory) [/nonexistent-dir/x.sock]"), failed)
+        XCTAssertEqual(try HTTPProbe.body(port: port), "web")
+        XCTAssertEqual(try MasterCLIClient.workers(socket), worker)
+
         // Fixed again: the next reload works.
         try config.write(toFile: master.configPath, atomically: true, encoding: .utf8)
         XCTAssertTrue(try MasterCLIClient.ask(socket, "reload").hasPrefix("Success=1\n--\n"))

@@ -74,8 +74,15 @@ public final class ProxyRuntime: @unchecked Sendable {
         var description: String { "listening on \(what) is not supported yet" }
     }
 
+    /// Shared listeners that wait for `startAccepting()` (bind's `deferSharedAccepting`).
+    private var waitingListeners: [Channel] = []
+
     /// Opens every listener. On failure, closes those already open and throws.
-    public func bind() throws {
+    /// `deferSharedAccepting`: a socket shared with a running process (handed over, or
+    /// the master's) accepts nothing until `startAccepting()`, so that a process that
+    /// fails later in its start takes no connection with it: the running one keeps them.
+    public func bind(deferSharedAccepting: Bool = false) throws {
+        self.deferSharedAccepting = deferSharedAccepting
         for frontend in frontends {
             for bind in frontend.binds {
                 do {
@@ -95,6 +102,16 @@ public final class ProxyRuntime: @unchecked Sendable {
         inherited.closeUnused()
         // Listening: the health checks start now, as HAProxy's do after start-up.
         startHealthChecks()
+    }
+
+    private var deferSharedAccepting = false
+
+    /// The start went through: shared listeners accept from now on.
+    public func startAccepting() {
+        for channel in waitingListeners {
+            channel.setOption(.autoRead, value: true).whenSuccess { channel.read() }
+        }
+        waitingListeners.removeAll()
     }
 
     /// Starts the health and agent checks on the event loops (once).
@@ -128,11 +145,17 @@ public final class ProxyRuntime: @unchecked Sendable {
                 }
             }
         // A socket handed over: adopted as it is, shared with whoever handed it.
+        var shared: Int32?
         if case .fileDescriptor(let fd) = address {
-            return (try adopt(fd, bootstrap), true)
+            shared = fd
+        } else {
+            shared = inherited.take(address)
         }
-        if let fd = inherited.take(address) {
-            return (try adopt(fd, bootstrap), true)
+        if let shared {
+            guard deferSharedAccepting else { return (try adopt(shared, bootstrap), true) }
+            let channel = try adopt(shared, bootstrap.serverChannelOption(.autoRead, value: false))
+            waitingListeners.append(channel)
+            return (channel, true)
         }
         // Opened here rather than by NIO's bind, so that the descriptor is known and can be
         // handed to a process that takes over (`_getsocks`). TCP listeners get

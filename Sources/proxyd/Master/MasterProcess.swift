@@ -61,14 +61,20 @@ final class MasterProcess {
             listeners.commit(sockets)
             if let path = options.pidFile ?? configuration.global.pidfile { try ProcessLife.writePidFile(path) }
             let worker = try spawnWorker(sockets)
-            // The first worker must serve before the master reports success.
-            while case .waiting = worker.readReadiness() {
+            // The first worker must serve before the master reports success (its own
+            // alerts are on stderr already).
+            let deadline = ProcessClock.milliseconds + Self.startLimit
+            var readiness = worker.readReadiness()
+            while case .waiting = readiness, ProcessClock.milliseconds < deadline {
                 var entry = pollfd(fd: worker.readyFD, events: Int16(POLLIN), revents: 0)
                 _ = poll(&entry, 1, 1000)
+                readiness = worker.readReadiness()
             }
-            guard case .ready = worker.readReadiness() else {
+            guard case .ready = readiness else {
+                kill(worker.pid, SIGKILL)
                 var status: Int32 = 0
                 waitpid(worker.pid, &status, 0)
+                worker.release()
                 return fail(["Worker (\(worker.pid)) failed to start."])
             }
             workers = [worker]
@@ -150,7 +156,8 @@ final class MasterProcess {
             let (code, how) = Self.describe(status)
             lastCode = code
             if let starting, starting.worker.pid == pid {
-                _ = starting  // reported by checkStartingWorker once its pipe closes
+                // Whatever it wrote before dying is its reason (it is all in the pipe).
+                if case .ready = starting.worker.readReadiness() {}
                 finishStart(failed: Self.failureText(starting.worker, code: code, how: how))
                 continue
             }
