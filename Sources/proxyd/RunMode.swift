@@ -90,7 +90,8 @@ enum RunMode {
             runtime.inherited = inherited
             try runtime.bind(deferSharedAccepting: true)
             try control.bind()
-            if let fd = link?.cliFD { control.serveMasterLink(fd) }
+            // A worker whose master died finishes its sessions and exits.
+            if let fd = link?.cliFD { control.serveMasterLink(fd) { kill(getpid(), SIGUSR1) } }
         } catch {
             return fail("\(error)", "[proxyd.main()] Some protocols failed to start their listeners! Exiting.")
         }

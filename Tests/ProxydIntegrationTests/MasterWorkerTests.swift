@@ -252,6 +252,19 @@ final class MasterWorkerTests: XCTestCase {
         XCTAssertNotEqual(kill(worker, 0), 0)
     }
 
+    /// A worker whose master is killed finishes and exits (as HAProxy's do): it does not
+    /// serve on, unsupervised, forever.
+    func testWorkerStopsWhenTheMasterDies() throws {
+        let backend = try TestBackend(name: "web")
+        let port = TCP.freePort()
+        let socket = Self.masterSocket()
+        let master = try Self.startMaster(Self.config(port: port, backend: backend), port: port, socket: socket)
+        defer { master.stop(); unlink(socket) }
+        let worker = try MasterCLIClient.workers(socket)[0]
+        master.signal(SIGKILL)
+        XCTAssertTrue(waitUntil(5) { kill(worker, 0) != 0 }, "the orphaned worker exits")
+    }
+
     /// `bind fd@3`: a listening socket handed over by whoever starts proxyd (systemd socket
     /// activation, a test driver).
     func testFdBindServesOnAnInheritedSocket() throws {

@@ -97,16 +97,30 @@ public final class ControlPlane: @unchecked Sendable {
     /// commands written `@1 …` or `@!PID …`. An interactive admin session without a
     /// timeout, for the worker's whole life: each answer ends with the `> ` prompt, which
     /// tells the master where it ends.
-    public func serveMasterLink(_ fd: Int32) {
+    /// `masterGone` runs once the link ends: the master died (the worker then stops, as
+    /// HAProxy's workers do).
+    public func serveMasterLink(_ fd: Int32, masterGone: @escaping @Sendable () -> Void) {
         _ = ClientBootstrap(group: context.runtime.group)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(LinkWatcher(ended: masterGone))
                     try channel.pipeline.syncOperations.addHandler(
                         ControlSession(plane: self, level: .admin, timeout: 0, interactive: true))
                 }
             }
             .withConnectedSocket(fd)
+    }
+
+    /// Tells when the connection ends, then lets the session see it too.
+    private final class LinkWatcher: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let ended: @Sendable () -> Void
+        init(ended: @escaping @Sendable () -> Void) { self.ended = ended }
+        func channelInactive(context: ChannelHandlerContext) {
+            ended()
+            context.fireChannelInactive()
+        }
     }
 
     /// Closes the control sockets and removes their paths unless a newer process (a
