@@ -53,6 +53,7 @@ struct StopSequence {
     func run() -> Int32 {
         var phase = Phase.serving
         var signalledAt = 0
+        var terminatedAt: Int?
         while true {
             let signal: Int32?
             switch phase {
@@ -70,13 +71,15 @@ struct StopSequence {
 
             case (SIGTERM, .serving), (SIGINT, .serving):
                 signalledAt = now
+                terminatedAt = now
                 announce()
                 guard control.ha.pendingHolds > 0 else { return exitNow() }
                 let limit = hardStopAfter.map { now + $0 } ?? Int.max
                 phase = .holding(until: min(now + control.ha.graceMilliseconds + Self.holdMargin, limit),
                                  endsWhenReleased: true, then: .term)
             case (SIGTERM, _), (SIGINT, _):
-                if now - signalledAt < duplicateWindow { continue }
+                // The same SIGTERM twice (unit and master), not a SIGTERM after a SIGUSR1.
+                if let terminatedAt, now - terminatedAt < duplicateWindow { continue }
                 return exitNow()  // a second signal: no more waiting
 
             case (SIGUSR1, .serving):
