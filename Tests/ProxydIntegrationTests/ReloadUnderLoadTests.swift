@@ -18,6 +18,7 @@ final class ReloadUnderLoadTests: XCTestCase {
             let backend = try TestBackend(name: "web")
             let port = TCP.freePort()
             let socket = MasterWorkerTests.masterSocket()
+            defer { unlink(socket) }
             let cfg = config(port: port, backend: backend, socket: socket)
             var current = try ProxydProcess(config: cfg, waitForPorts: [port])
             var old: [ProxydProcess] = []
@@ -67,6 +68,7 @@ final class ReloadUnderLoadTests: XCTestCase {
         let port = TCP.freePort()
         let proxydSocket = MasterWorkerTests.masterSocket()
         let haproxySocket = MasterWorkerTests.masterSocket()
+        defer { unlink(proxydSocket); unlink(haproxySocket) }  // HAProxy leaves its socket behind
         let first = try ProxydProcess(config: config(port: port, backend: backend, socket: proxydSocket), waitForPorts: [port])
         defer { first.stop() }
         let socketInode = Self.listeningInodes(port: port)
