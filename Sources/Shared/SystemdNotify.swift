@@ -22,6 +22,10 @@ public enum SystemdNotify {
 
     public static func status(_ text: String) { send("STATUS=\(text)") }
 
+    /// Any state line(s) as is (`RELOADING=1`, `READY=1\nSTATUS=…`, `STOPPING=1`): for the
+    /// master of `-Ws`, which speaks for the whole service.
+    public static func notify(_ message: String) { send(message) }
+
     /// Connects to `$NOTIFY_SOCKET` now (before `chroot`); later messages go through that
     /// connection. Does nothing without `$NOTIFY_SOCKET` or when it cannot connect (the
     /// messages then go through sd_notify, as before).

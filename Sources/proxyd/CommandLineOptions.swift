@@ -20,6 +20,11 @@ struct CommandLineOptions {
     /// `-W`, `-Ws`: master-worker (with systemd notify).
     var masterWorker = false
     var systemdNotify = false
+    /// `-x SOCKET`: take the listening sockets of the process whose stats socket this is
+    /// (`expose-fd listeners`) instead of binding new ones.
+    var takeListenersFrom: String?
+    /// `-S PATH[,mode,OCTAL]`: the master CLI (with -W).
+    var masterSocket: String?
     /// `-C DIR`: change to DIR before loading files.
     var changeDirectory: String?
     /// `-n N`: global maxconn; `-N N`: default per-proxy maxconn.
@@ -61,6 +66,8 @@ struct CommandLineOptions {
                 -dr ignores server address resolution failures
                 -dW fails if any warning is emitted
                 -sf/-st [pid ]* finishes/terminates old pids.
+                -x <unix_socket> get listening sockets from a unix socket
+                -S <bind>[,<bind options>...] new master CLI
 
         """
 
@@ -98,6 +105,12 @@ struct CommandLineOptions {
             case "-p":
                 guard let v = value(a) else { return .failure(.usage("'-p' expects a file name")) }
                 o.pidFile = v
+            case "-x":
+                guard let v = value(a) else { return .failure(.usage("'-x' expects a unix socket path")) }
+                o.takeListenersFrom = v
+            case "-S":
+                guard let v = value(a) else { return .failure(.usage("'-S' expects a socket")) }
+                o.masterSocket = v
             case "-C":
                 guard let v = value(a) else { return .failure(.usage("'-C' expects a directory")) }
                 o.changeDirectory = v

@@ -8,7 +8,23 @@ import Shared
 /// signal says stop — in HAProxy's order, so that a port in use or a bad file is reported
 /// on the terminal and the exit status says so.
 enum RunMode {
-    static func run(_ options: CommandLineOptions) -> Int32 {
+    static func run(_ commandLine: CommandLineOptions) -> Int32 {
+        var options = commandLine
+        // A worker spawned by the master (-W): the master daemonizes, writes the pid file,
+        // talks to systemd, holds the listeners and stops the older processes; the worker
+        // only serves. It is already in the -C directory.
+        let link = MasterLink.fromEnvironment()
+        if link != nil {
+            options.daemon = false
+            options.foreground = true
+            options.pidFile = nil
+            options.masterWorker = false
+            options.systemdNotify = false
+            options.changeDirectory = nil
+            options.finishPIDs = []
+            options.terminatePIDs = []
+            options.takeListenersFrom = nil
+        }
         let result = ConfigurationReport.load(options)
         ConfigurationReport.print(result, quiet: options.quiet && result.configuration != nil)
         guard var config = result.configuration, result.exitCode != 1 else { return 1 }
@@ -21,19 +37,20 @@ enum RunMode {
         }
         // Server state changes and log failures on stderr, as HAProxy prints them (-q: not).
         ConsoleEcho.setQuiet(options.quiet && !options.verbose)
-        if options.masterWorker {
-            fputs(DiagnosticRenderer.render(Diagnostic(.warning, "master-worker mode (-W) is not supported yet: running as a single process.", context: nil), pid: getpid()) + "\n", stderr)
-        }
         // As HAProxy, a control socket is a listener: a configuration with only `global`
         // and `defaults` (Debian's haproxy.cfg, our installed proxyd.cfg) runs and serves it.
         if config.listeners.isEmpty && config.global.statsSockets.isEmpty {
             alert("[proxyd.main()] No enabled listener found (check for 'bind' directives) ! Exiting.")
             return 1
         }
+        if link == nil, options.masterWorker || config.global.masterWorker {
+            return MasterProcess(options: options, configuration: config).run()
+        }
+        var inherited = InheritedListeners(descriptors: link?.listeners ?? [])
 
         // Signals are taken synchronously by the main thread: block them before any
         // event-loop thread starts so that every thread inherits the mask.
-        let signals = SignalWaiter([SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGQUIT])
+        let signals = SignalWaiter([SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP, SIGQUIT])
         signal(SIGPIPE, SIG_IGN)
 
         let daemon = (options.daemon || config.global.daemon) && !options.foreground
@@ -51,24 +68,41 @@ enum RunMode {
                 DiagnosticRenderer.render(Diagnostic(.alert, $0, context: nil), pid: getpid()) + "\n"
             }.joined()
             if let detached { detached.failed(report) } else { fputs(report, stderr) }
+            link?.failed(report)
             return 1
+        }
+
+        // -x: the listeners of the process being replaced, taken before anything binds (and
+        // after detaching, which closes every inherited descriptor).
+        if let path = options.takeListenersFrom, path != "/dev/null" {
+            do {
+                inherited = InheritedListeners(descriptors: try ListenerHandover.fetch(from: path))
+            } catch {
+                return fail("\(error)", "Failed to get the sockets from the old process!")
+            }
         }
 
         let runtime: ProxyRuntime
         var control: ControlPlane!
         do {
             runtime = try RuntimeBuilder.build(config)
-            carryServerState(config, into: runtime, reload: !(options.finishPIDs + options.terminatePIDs).isEmpty,
-                             verbose: options.verbose, quiet: options.quiet)
+            // A reload: -sf/-st, -x, or any worker of a master (the first one finds nobody
+            // on the stats socket, and starts afresh).
+            let reload = !(commandLine.finishPIDs + commandLine.terminatePIDs).isEmpty
+                || commandLine.takeListenersFrom != nil || link != nil
+            carryServerState(config, into: runtime, reload: reload, verbose: options.verbose, quiet: options.quiet)
             // The runtime API and stats pages (issue 4): pages installed before the
             // listeners accept, control sockets bound before chroot, as HAProxy does.
             control = ControlPlane(runtime: runtime, configuration: config)
-            try runtime.bind()
+            runtime.inherited = inherited
+            try runtime.bind(deferSharedAccepting: true)
             try control.bind()
+            // A worker whose master died finishes its sessions and exits.
+            if let fd = link?.cliFD { control.serveMasterLink(fd) { kill(getpid(), SIGUSR1) } }
         } catch {
             return fail("\(error)", "[proxyd.main()] Some protocols failed to start their listeners! Exiting.")
         }
-        if let path = options.pidFile ?? config.global.pidfile {
+        if link == nil, let path = options.pidFile ?? config.global.pidfile {
             do { try ProcessLife.writePidFile(path) } catch { return fail("\(error)") }
         }
         do {
@@ -80,21 +114,26 @@ enum RunMode {
         } catch {
             return fail("[proxyd.main()] \(error)")
         }
+        // Started: the sockets shared with the process we replace accept here too.
+        runtime.startAccepting()
         // Only now are older processes told to stop (-sf/-st): our listeners accept and our
         // control socket is in place, so vrrpd already finds our pid at its path and can
         // release the old process at once.
         for old in options.finishPIDs { kill(old, SIGUSR1) }
         for old in options.terminatePIDs { kill(old, SIGTERM) }
-        SystemdNotify.ready()
+        if link == nil { SystemdNotify.ready() }
         detached?.ready()
+        link?.ready()
 
-        return StopSequence(runtime: runtime, control: control, signals: signals,
-                            configuredGrace: config.global.grace, hardStopAfter: config.global.hardStopAfter).run()
+        var stop = StopSequence(runtime: runtime, control: control, signals: signals,
+                                configuredGrace: config.global.grace, hardStopAfter: config.global.hardStopAfter)
+        if link != nil { stop.duplicateWindow = 1000 }
+        return stop.run()
     }
 
     /// The servers start as they were (Runtime/ServerStateCarry): from the files the
-    /// configuration names (`load-server-state-from-file`), as HAProxy; else, on a reload
-    /// (-sf/-st), from the old process, asked on its stats socket before ours takes the path.
+    /// configuration names (`load-server-state-from-file`), as HAProxy; else, on a reload,
+    /// from the old process, asked on its stats socket before ours takes the path.
     static func carryServerState(_ config: ProxyConfiguration, into runtime: ProxyRuntime,
                                  reload: Bool, verbose: Bool, quiet: Bool) {
         if config.proxies.contains(where: { $0.loadServerState != .none }) {

@@ -24,6 +24,11 @@ struct StopSequence {
     let configuredGrace: Int?
     /// `hard-stop-after`: the longest a stopping process lives, counted from the signal.
     let hardStopAfter: Int?
+    /// A worker of `-W` (ms, else 0): a SIGTERM/SIGINT this soon after the first is the
+    /// same stop, not a second one. Under systemd (KillMode=control-group) the worker gets
+    /// the unit's SIGTERM and the master's relay of it; taken as "stop at once", the
+    /// second would cut short the hold vrrpd is given.
+    var duplicateWindow = 0
 
     /// Added to the grace offered to hold subscribers: they act at G, then release; the
     /// margin lets their release arrive before the listeners close anyway.
@@ -48,6 +53,7 @@ struct StopSequence {
     func run() -> Int32 {
         var phase = Phase.serving
         var signalledAt = 0
+        var terminatedAt: Int?
         while true {
             let signal: Int32?
             switch phase {
@@ -60,17 +66,20 @@ struct StopSequence {
             // `hard-stop-after` bounds the whole stop, holding included.
             let hardLimit = hardStopAfter.map { signalledAt + $0 } ?? Int.max
             switch (signal, phase) {
-            case (SIGHUP, _):
-                continue  // HAProxy's master reloads on SIGUSR2; a lone process ignores SIGHUP.
+            case (SIGHUP, _), (SIGUSR2, _):
+                continue  // the master's reload signal (-W); a lone process ignores both, as HAProxy's
 
             case (SIGTERM, .serving), (SIGINT, .serving):
                 signalledAt = now
+                terminatedAt = now
                 announce()
                 guard control.ha.pendingHolds > 0 else { return exitNow() }
                 let limit = hardStopAfter.map { now + $0 } ?? Int.max
                 phase = .holding(until: min(now + control.ha.graceMilliseconds + Self.holdMargin, limit),
                                  endsWhenReleased: true, then: .term)
             case (SIGTERM, _), (SIGINT, _):
+                // The same SIGTERM twice (unit and master), not a SIGTERM after a SIGUSR1.
+                if let terminatedAt, now - terminatedAt < duplicateWindow { continue }
                 return exitNow()  // a second signal: no more waiting
 
             case (SIGUSR1, .serving):

@@ -325,7 +325,7 @@ final class ServiceTests: XCTestCase {
     func testSystemdUnitsDeclareWhatTheyPromise() throws {
         let proxyd = try String(contentsOfFile: "\(Self.repo)/etc/systemd/proxyd.service", encoding: .utf8)
         for line in ["Type=notify", "ExecStartPre=/usr/local/sbin/proxyd -c -f ${CONFIG} $EXTRAOPTS",
-                     "ExecReload=/usr/local/sbin/proxyd -c -f ${CONFIG} $EXTRAOPTS",
+                     "ExecReload=/usr/local/sbin/proxyd -c -f ${CONFIG} $EXTRAOPTS", "ExecReload=/bin/kill -USR2 $MAINPID",
                      "EnvironmentFile=-/etc/default/proxyd", "RuntimeDirectory=proxyd.d/default",
                      "NoNewPrivileges=yes", "ProtectSystem=full", "ProtectHome=yes", "PrivateTmp=yes",
                      "PIDFile=/run/proxyd.pid"] {

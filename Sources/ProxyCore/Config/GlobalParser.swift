@@ -5,7 +5,25 @@ import Shared
 enum GlobalParser {
     static let table: [String: GlobalKeyword] = [
         "daemon": { s, l in flag(s, l) { s.global.daemon = true } },
-        "master-worker": { s, l in s.global.masterWorker = true },
+        // `master-worker [no-exit-on-failure]`, as -W; the option keeps the master up when a
+        // worker dies instead of stopping everything (HAProxy 2.6).
+        "master-worker": { s, l in
+            s.global.masterWorker = true
+            if l.count > 1 {
+                if l[1] == "no-exit-on-failure" {
+                    s.global.masterWorkerExitOnFailure = false
+                } else {
+                    s.alert(l, "'master-worker' only supports 'no-exit-on-failure' option.\n")
+                }
+            }
+        },
+        "mworker-max-reloads": { s, l in
+            guard l.count > 1, let v = ConfigUnits.integer(l[1]), v >= 0 else {
+                s.alert(l, "'mworker-max-reloads' expects an integer argument.\n")
+                return
+            }
+            s.global.mworkerMaxReloads = v
+        },
         "zero-warning": { s, l in flag(s, l) { s.global.zeroWarning = true } },
         "quiet": { s, l in flag(s, l) {} },
         "nbthread": { s, l in
@@ -232,7 +250,7 @@ enum GlobalParser {
         "busy-polling", "expose-experimental-directives", "issuers-chain-path",
         "numa-cpu-mapping", "pp2-never-send-local", "httpclient.ssl.verify",
         "httpclient.ssl.ca-file", "httpclient.resolvers.id", "httpclient.resolvers.prefer",
-        "cluster-secret", "mworker-max-reloads", "default-path", "h1-accept-payload-with-any-method",
+        "cluster-secret", "default-path", "h1-accept-payload-with-any-method",
         "set-var-fmt", "ssl-propquery", "ssl-provider", "ssl-provider-path",
     ]
 

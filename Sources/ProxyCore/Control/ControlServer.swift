@@ -14,6 +14,8 @@ public final class ControlPlane: @unchecked Sendable {
     public let ha: HAHub
     private var channels: [Channel] = []
     private var socketFiles: [UnixSocketFile] = []
+    /// `expose-fd listeners` sockets, accepted outside NIO (ExposedControlSocket).
+    private var exposedSockets: [ExposedControlSocket] = []
 
     public init(runtime: ProxyRuntime, configuration: ProxyConfiguration) {
         self.context = StatsContext(runtime: runtime, configuration: configuration)
@@ -69,7 +71,13 @@ public final class ControlPlane: @unchecked Sendable {
                                                              user: socket.user, group: socket.group)
                     let (fd, file) = try UnixSocketFile.listen(path: path, backlog: 64, ownership: ownership)
                     socketFiles.append(file)
-                    channels.append(try bootstrap.withBoundSocket(fd).wait())
+                    if socket.exposeListenerFDs {
+                        exposedSockets.append(ExposedControlSocket(listening: fd, group: context.runtime.group) { [self] connection in
+                            ControlSession(plane: self, level: level, timeout: timeout, connectionFD: connection)
+                        })
+                    } else {
+                        channels.append(try bootstrap.withBoundSocket(fd).wait())
+                    }
                 case .inet(let host, let port):
                     channels.append(try bootstrap.bind(host: host?.description ?? "0.0.0.0", port: port).wait())
                 case .abstract, .fileDescriptor:
@@ -85,11 +93,43 @@ public final class ControlPlane: @unchecked Sendable {
         }
     }
 
+    /// The master's link (-W): a connected socket on which the master CLI forwards the
+    /// commands written `@1 …` or `@!PID …`. An interactive admin session without a
+    /// timeout, for the worker's whole life: each answer ends with the `> ` prompt, which
+    /// tells the master where it ends.
+    /// `masterGone` runs once the link ends: the master died (the worker then stops, as
+    /// HAProxy's workers do).
+    public func serveMasterLink(_ fd: Int32, masterGone: @escaping @Sendable () -> Void) {
+        _ = ClientBootstrap(group: context.runtime.group)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(LinkWatcher(ended: masterGone))
+                    try channel.pipeline.syncOperations.addHandler(
+                        ControlSession(plane: self, level: .admin, timeout: 0, interactive: true))
+                }
+            }
+            .withConnectedSocket(fd)
+    }
+
+    /// Tells when the connection ends, then lets the session see it too.
+    private final class LinkWatcher: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let ended: @Sendable () -> Void
+        init(ended: @escaping @Sendable () -> Void) { self.ended = ended }
+        func channelInactive(context: ChannelHandlerContext) {
+            ended()
+            context.fireChannelInactive()
+        }
+    }
+
     /// Closes the control sockets and removes their paths unless a newer process (a
     /// `-sf` reload) has put its own there. Connected clients stay until the process exits.
     public func close() {
         for channel in channels { channel.close(promise: nil) }
         channels.removeAll()
+        for socket in exposedSockets { socket.close() }
+        exposedSockets.removeAll()
         for file in socketFiles { file.removeIfStillOurs() }
         socketFiles.removeAll()
     }
@@ -151,9 +191,15 @@ final class ControlSession: ChannelInboundHandler {
     /// A longer line than HAProxy's buffer is an error that closes the session.
     static let maxLine = 16_384
 
-    init(plane: ControlPlane, level: ControlLevel, timeout: Int) {
+    /// The connection's own socket, known on an `expose-fd listeners` socket only: where
+    /// `_getsocks` writes the listeners.
+    private let connectionFD: Int32?
+
+    init(plane: ControlPlane, level: ControlLevel, timeout: Int, connectionFD: Int32? = nil, interactive: Bool = false) {
         self.plane = plane
         self.state = ControlSessionState(level: level, timeout: timeout)
+        self.state.interactive = interactive
+        self.connectionFD = connectionFD
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -230,6 +276,10 @@ final class ControlSession: ChannelInboundHandler {
             subscribe(request, context)
             return
         }
+        if line.split(separator: " ").first == "_getsocks" {
+            handOver(context)
+            return
+        }
         let wantsSessions = CommandRegistry.split(line).contains { $0.count >= 2 && $0[0] == "show" && $0[1] == "sess" }
         guard wantsSessions else {
             answer(line, context)
@@ -249,6 +299,20 @@ final class ControlSession: ChannelInboundHandler {
 
     func channelReadComplete(context: ChannelHandlerContext) {
         context.flush()
+    }
+
+    /// `_getsocks` (HAProxy's, for `-x`): the listening sockets, then the session ends.
+    /// Without `expose-fd listeners` the connection just closes, as HAProxy's does, and
+    /// the new process says it got no sockets.
+    private func handOver(_ context: ChannelHandlerContext) {
+        if let fd = connectionFD {
+            do {
+                try ListenerHandover.send(plane.context.runtime.handOverListeners(), over: fd)
+            } catch {
+                ConsoleEcho.alert("_getsocks: \(error)")
+            }
+        }
+        finish(context)
     }
 
     /// `subscribe ha [hold]`: from now on the HA protocol, no timeout, not counted.

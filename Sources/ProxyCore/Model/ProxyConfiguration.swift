@@ -214,6 +214,10 @@ public struct GlobalSettings: Sendable, Equatable {
     public var ulimitN: Int?
     /// `master-worker`.
     public var masterWorker: Bool
+    /// False with `master-worker no-exit-on-failure`: a worker that dies does not stop the master.
+    public var masterWorkerExitOnFailure = true
+    /// `mworker-max-reloads N`: an old worker that survived more reloads gets SIGTERM.
+    public var mworkerMaxReloads: Int?
     /// `zero-warning`: any warning makes the configuration fail (as `-dW`).
     public var zeroWarning: Bool
     public var location: SourceLocation?

@@ -25,8 +25,10 @@ extension ProxyRuntime {
         return p
     }()
 
+    /// Only the listeners no other process holds: a filter on a shared socket would drop
+    /// the SYNs meant for the process that goes on serving it.
     public func setListenersDropNewConnections(_ drop: Bool) {
-        for channel in activeListeners {
+        for channel in exclusiveListeners {
             guard let provider = channel as? SocketOptionProvider else { continue }
             if drop {
                 _ = provider.unsafeSetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(Self.soAttachFilter),
@@ -41,7 +43,7 @@ extension ProxyRuntime {
     /// listening socket, TCP_INFO's `tcpi_unacked` is its accept queue's length).
     func unacceptedConnections() -> Int {
         var total = 0
-        for channel in activeListeners {
+        for channel in exclusiveListeners {
             guard let provider = channel as? SocketOptionProvider else { continue }
             let info: tcp_info? = try? provider.unsafeGetSocketOption(
                 level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_INFO)).wait()
@@ -55,7 +57,9 @@ extension ProxyRuntime {
     /// socket beside it takes only the SYNs that come after). So first no new SYN enters
     /// the queue (dropped: the client retries a second later, to the new process), then
     /// the event loops accept what is queued, then the sockets close. Bounded by `limit`
-    /// milliseconds. Blocks the caller: not for an event loop.
+    /// milliseconds. Blocks the caller: not for an event loop. A socket shared with
+    /// another process (handed over, inherited) just closes here: the other process keeps
+    /// it, queue included, so nothing is reset.
     func closeListenersWithoutLoss(limit: Int = 500) {
         setListenersDropNewConnections(true)
         let deadline = ProcessClock.milliseconds + limit

@@ -1,4 +1,5 @@
 import Atomics
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -13,6 +14,16 @@ public final class ProxyRuntime: @unchecked Sendable {
     let sessions: SessionRegistry
 
     private var listeners: [Channel] = []
+    /// Listeners whose socket another process holds too (the master, the process that
+    /// handed it over, or the one it was handed to): closing ours closes nothing for
+    /// them, so a soft stop must not filter or drain it (ListenerDrain).
+    /// Guarded: `_getsocks` runs on an event loop while the main thread may be stopping.
+    private let sharedListeners = NIOLockedValueBox<Set<ObjectIdentifier>>([])
+    /// Each listener's socket (NIO does not tell it), for `handOverListeners`.
+    private let listenerDescriptors = NIOLockedValueBox<[ObjectIdentifier: Int32]>([:])
+    /// Sockets handed over by the master (-W), the old process (-x) or the caller
+    /// (`fd@N`): a bind on the same address takes its socket instead of opening one.
+    public var inherited = InheritedListeners()
     /// The socket files of `bind /path` listeners, removed when listening stops.
     private var unixFiles: [UnixSocketFile] = []
 
@@ -63,14 +74,22 @@ public final class ProxyRuntime: @unchecked Sendable {
         var description: String { "listening on \(what) is not supported yet" }
     }
 
+    /// Shared listeners that wait for `startAccepting()` (bind's `deferSharedAccepting`).
+    private var waitingListeners: [Channel] = []
+
     /// Opens every listener. On failure, closes those already open and throws.
-    public func bind() throws {
+    /// `deferSharedAccepting`: a socket shared with a running process (handed over, or
+    /// the master's) accepts nothing until `startAccepting()`, so that a process that
+    /// fails later in its start takes no connection with it: the running one keeps them.
+    public func bind(deferSharedAccepting: Bool = false) throws {
+        self.deferSharedAccepting = deferSharedAccepting
         for frontend in frontends {
             for bind in frontend.binds {
                 do {
-                    let listener = try self.bind(frontend: frontend, to: bind,
-                                                 tls: frontend.tlsContext(for: bind))
+                    let (listener, shared) = try self.bind(frontend: frontend, to: bind,
+                                                           tls: frontend.tlsContext(for: bind))
                     listeners.append(listener)
+                    if shared { sharedListeners.withLockedValue { _ = $0.insert(ObjectIdentifier(listener)) } }
                     frontend.gate.add(listener: listener)
                 } catch {
                     stopListening()
@@ -79,8 +98,20 @@ public final class ProxyRuntime: @unchecked Sendable {
                 }
             }
         }
+        // Sockets of the old configuration that no bind took any more.
+        inherited.closeUnused()
         // Listening: the health checks start now, as HAProxy's do after start-up.
         startHealthChecks()
+    }
+
+    private var deferSharedAccepting = false
+
+    /// The start went through: shared listeners accept from now on.
+    public func startAccepting() {
+        for channel in waitingListeners {
+            channel.setOption(.autoRead, value: true).whenSuccess { channel.read() }
+        }
+        waitingListeners.removeAll()
     }
 
     /// Starts the health and agent checks on the event loops (once).
@@ -91,10 +122,10 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     private func bind(frontend: RuntimeFrontend, to bind: BindSettings,
-                      tls: TLSServerContext? = nil) throws -> Channel {
+                      tls: TLSServerContext? = nil) throws -> (Channel, shared: Bool) {
         let address = bind.address
         let counters = self.counters[frontend.name]!
-        var bootstrap = ServerBootstrap(group: group)
+        let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // No child options: NIO applies those through a chain of futures per option
@@ -113,26 +144,59 @@ public final class ProxyRuntime: @unchecked Sendable {
                         makeSession(frontend: frontend, counters: counters))
                 }
             }
-        switch address {
-        case .inet(let host, let port):
-            // SO_REUSEPORT, as HAProxy sets it: a reloading process (-sf) binds beside the one
-            // it replaces. A port held by anything else (which did not set it) is still an error.
-            bootstrap = bootstrap.serverChannelOption(
-                ChannelOptions.Types.SocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
-            return try bootstrap.bind(host: host?.description ?? "0.0.0.0", port: port).wait()
-        case .unix(let path):
-            // As the control sockets: renamed into place, removed at the end only if still
-            // ours (UnixSocketFile), so that a reload never leaves the path missing.
-            let ownership = UnixSocketFile.Ownership(mode: bind.unixMode, uid: bind.unixUID, gid: bind.unixGID,
-                                                     user: bind.unixUser, group: bind.unixGroup)
-            let (fd, file) = try UnixSocketFile.listen(path: path, backlog: 1024, ownership: ownership)
-            unixFiles.append(file)
-            let channel = try bootstrap.withBoundSocket(fd).wait()
-            // NIO listens again with its default backlog when it adopts a socket.
-            _ = Glibc.listen(fd, 1024)
-            return channel
-        case .abstract, .fileDescriptor:
-            throw ProxyRuntime.Unsupported(what: "\(address)")
+        // A socket handed over: adopted as it is, shared with whoever handed it.
+        var shared: Int32?
+        if case .fileDescriptor(let fd) = address {
+            shared = fd
+        } else {
+            shared = inherited.take(address)
+        }
+        if let shared {
+            guard deferSharedAccepting else { return (try adopt(shared, bootstrap), true) }
+            let channel = try adopt(shared, bootstrap.serverChannelOption(.autoRead, value: false))
+            waitingListeners.append(channel)
+            return (channel, true)
+        }
+        // Opened here rather than by NIO's bind, so that the descriptor is known and can be
+        // handed to a process that takes over (`_getsocks`). TCP listeners get
+        // SO_REUSEPORT, as HAProxy sets it: a reloading process (-sf) binds beside the one it
+        // replaces; a port held by anything else (which did not set it) is still an error.
+        // Unix ones are renamed into place and removed at the end only if still ours
+        // (UnixSocketFile), so that a reload never leaves the path missing.
+        let (fd, file) = try ListenerSocket.open(bind)
+        if let file { unixFiles.append(file) }
+        do {
+            return (try adopt(fd, bootstrap), false)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// Serves connections on a listening socket, remembering its descriptor.
+    private func adopt(_ fd: Int32, _ bootstrap: ServerBootstrap) throws -> Channel {
+        var accepting: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0, accepting != 0 else {
+            throw Unsupported(what: "fd@\(fd), which is not a listening stream socket")
+        }
+        let channel = try bootstrap.withBoundSocket(fd).wait()
+        // NIO listens again with its default backlog when it adopts a socket.
+        _ = Glibc.listen(fd, 1024)
+        listenerDescriptors.withLockedValue { $0[ObjectIdentifier(channel)] = fd }
+        return channel
+    }
+
+    /// The listening sockets' descriptors, for a process taking them over (`_getsocks`);
+    /// from then on they are shared, and a soft stop closes ours without draining them.
+    /// Call on the thread that runs the control sessions' commands (any): the set of
+    /// listeners only changes at start and at the stop.
+    public func handOverListeners() -> [Int32] {
+        listenerDescriptors.withLockedValue { descriptors in
+            sharedListeners.withLockedValue { shared in
+                for id in descriptors.keys { shared.insert(id) }
+            }
+            return Array(descriptors.values)
         }
     }
 
@@ -195,13 +259,29 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// The listening channels (empty once listening stopped).
     var activeListeners: [Channel] { listeners }
 
+    /// The listeners only this process holds: those a soft stop must drain.
+    var exclusiveListeners: [Channel] {
+        let shared = sharedListeners.withLockedValue { $0 }
+        return listeners.filter { !shared.contains(ObjectIdentifier($0)) }
+    }
+
     /// Closes the listeners: no new connection is accepted, live ones go on.
     public func stopListening() {
         for frontend in frontends { frontend.gate.removeAllListeners() }
         globalGate.removeAllListeners()
+        // Forgotten first, so that a `_getsocks` at this moment hands over no closed socket.
+        let handedOver = listenerDescriptors.withLockedValue { descriptors in
+            defer { descriptors.removeAll() }
+            return sharedListeners.withLockedValue { !$0.isEmpty }
+        }
         for channel in listeners { channel.close(promise: nil) }
         listeners.removeAll()
-        for file in unixFiles { file.removeIfStillOurs() }
+        sharedListeners.withLockedValue { $0.removeAll() }
+        // A socket file handed over is the new process's now: same file, so it would
+        // still look like ours.
+        if !handedOver {
+            for file in unixFiles { file.removeIfStillOurs() }
+        }
         unixFiles.removeAll()
     }
 

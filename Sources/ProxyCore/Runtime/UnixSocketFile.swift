@@ -16,7 +16,7 @@ import Atomics
 /// NIO's own `bind(unixDomainSocketPath:)` is not used: it removes the path first (a gap
 /// with no socket at all) and, worse, removes the path again when the channel closes,
 /// whoever owns it by then.
-final class UnixSocketFile: @unchecked Sendable {
+public final class UnixSocketFile: @unchecked Sendable {
     /// `mode`, `uid`/`user` and `gid`/`group` of a `stats socket` or a `bind` line.
     struct Ownership {
         var mode: UInt32?
@@ -131,7 +131,7 @@ final class UnixSocketFile: @unchecked Sendable {
 
     /// Removes the path if it still is the file this process created; leaves it alone
     /// when a newer process has put its own socket there. Once; from any thread.
-    func removeIfStillOurs() {
+    public func removeIfStillOurs() {
         guard released.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
         guard directory >= 0 else { return }
         defer { close(directory) }
