@@ -105,6 +105,32 @@ final class ServerStateCarryTests: XCTestCase {
         XCTAssertTrue(line?.contains(",DOWN,") == true, String(line ?? "no line"))
     }
 
+    /// Master-worker (-W): a SIGUSR2 reload's new worker asks the old one, as -sf does.
+    func testMasterWorkerReloadCarriesTheState() throws {
+        let one = try TestBackend(name: "one"), two = try TestBackend(name: "two")
+        let port = TCP.freePort()
+        let socket = directory + "/admin.sock"
+        let master = try ProxydProcess(config: config(port: port, servers: ProxyFixture.serverLines([one, two]), socket: socket),
+                                       extraArguments: ["-W"], waitForPorts: [port])
+        defer { master.stop() }
+        func workerPid() throws -> String? {
+            try ControlClient.socat("show info", socket: socket).split(separator: "\n")
+                .first { $0.hasPrefix("Pid: ") }.map { String($0.dropFirst(5)) }
+        }
+        XCTAssertTrue(try ControlClient.eventually(5) {
+            guard FileManager.default.fileExists(atPath: socket) else { return false }
+            return try workerPid() != nil
+        })
+        let first = try workerPid()
+        _ = try ControlClient.socat("set server app/one state maint", socket: socket)
+        master.signal(SIGUSR2)
+        XCTAssertTrue(try ControlClient.eventually(5) {
+            let now = try workerPid()
+            return now != nil && now != first
+        }, "a new worker answers")
+        XCTAssertEqual(Set(try servedBy(port: port, count: 4)), ["two"], "one stays in maintenance in the new worker")
+    }
+
     /// What the new configuration changed wins: a server whose address moved, or whose
     /// weight the config changed, starts as configured.
     func testTheNewConfigurationWinsWhereItChangedTheServer() throws {
