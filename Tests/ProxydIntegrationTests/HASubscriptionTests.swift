@@ -15,7 +15,8 @@ final class HASubscriptionTests: XCTestCase {
 
     /// proxyd with frontend `fe` → backend `app` (`servers`), a stats-only listen section,
     /// a frontend answering by itself, and admin and user control sockets.
-    private func start(_ servers: [TestBackend], serverOptions: String = "", global: String = "") throws -> Setup {
+    private func start(_ servers: [TestBackend], serverOptions: String = "", global: String = "",
+                       arguments: [String] = []) throws -> Setup {
         let port = TCP.freePort(), statsPort = TCP.freePort(), selfPort = TCP.freePort()
         let config = """
             global
@@ -47,7 +48,7 @@ final class HASubscriptionTests: XCTestCase {
             \(ProxyFixture.serverLines(servers, options: serverOptions))
 
             """
-        let proxy = try ProxydProcess(config: config, waitForPorts: [port])
+        let proxy = try ProxydProcess(config: config, extraArguments: arguments, waitForPorts: [port])
         let dir = proxy.directory.path
         // With {DIR} resolved: a reload must use the same socket paths.
         let setup = Setup(proxy: proxy, port: port, admin: dir + "/admin.sock", user: dir + "/user.sock",
@@ -222,6 +223,19 @@ final class HASubscriptionTests: XCTestCase {
         let a = try TestBackend(name: "a")
         let setup = try start([a])
         defer { setup.proxy.stop() }
+        try checkDrain(setup)
+    }
+
+    /// The same under master-worker (-W), where the worker's listeners are the master's
+    /// sockets, shared: vrrpd's drain must reach them too.
+    func testDrainUnderMasterWorker() throws {
+        let a = try TestBackend(name: "a")
+        let setup = try start([a], arguments: ["-W"])
+        defer { setup.proxy.stop() }
+        try checkDrain(setup)
+    }
+
+    private func checkDrain(_ setup: Setup) throws {
         let kept = try TCP.Connection(port: setup.port)
         try kept.send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\n")
         XCTAssertEqual(try kept.receiveResponse().status, 200)

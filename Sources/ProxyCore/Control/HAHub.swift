@@ -111,7 +111,7 @@ public final class HAHub: @unchecked Sendable {
             let after = !draining.isEmpty
             return before == after ? nil : after
         }
-        if let change { runtime?.setListenersDropNewConnections(change) }
+        if let change { runtime?.setListenersDropNewConnections(change, includingShared: true) }
     }
 
     /// `release`: the subscriber no longer holds the stop.

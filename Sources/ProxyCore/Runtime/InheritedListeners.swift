@@ -30,8 +30,12 @@ public final class InheritedListeners {
 
     /// The socket listening on `address`, removed from the pool; nil when none was handed over.
     public func take(_ address: BindAddress) -> Int32? {
-        guard let key = Self.key(of: address) else { return nil }
-        return available.removeValue(forKey: key)
+        guard let key = Self.key(of: address), let fd = available.removeValue(forKey: key) else { return nil }
+        // A filter is the socket's, not a process's: one a predecessor attached to drain for
+        // vrrpd (ListenerDrain) and could not lift before it went would leave us deaf.
+        var none: CInt = 0
+        _ = setsockopt(fd, SOL_SOCKET, 27 /* SO_DETACH_FILTER */, &none, socklen_t(MemoryLayout<CInt>.size))
+        return fd
     }
 
     /// Closes what no `bind` took: addresses the new configuration no longer listens on.

@@ -25,10 +25,13 @@ extension ProxyRuntime {
         return p
     }()
 
-    /// Only the listeners no other process holds: a filter on a shared socket would drop
-    /// the SYNs meant for the process that goes on serving it.
-    public func setListenersDropNewConnections(_ drop: Bool) {
-        for channel in exclusiveListeners {
+    /// `includingShared` false (a soft stop): only the listeners no other process holds, as
+    /// a filter on a shared socket would drop the SYNs meant for the process that goes on
+    /// serving it. vrrpd's `drain` (HAHub) includes them: it comes when no other process
+    /// takes over on this node (a reload is followed, not drained), and a worker that
+    /// inherits a socket lifts any filter left on it (InheritedListeners.take).
+    public func setListenersDropNewConnections(_ drop: Bool, includingShared: Bool = false) {
+        for channel in includingShared ? activeListeners : exclusiveListeners {
             guard let provider = channel as? SocketOptionProvider else { continue }
             if drop {
                 _ = provider.unsafeSetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(Self.soAttachFilter),
