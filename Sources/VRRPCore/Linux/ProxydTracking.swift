@@ -91,6 +91,16 @@ extension VRRPDaemon {
                 t.drainAt = nil
                 if t.handover != nil { t.link?.send("drain") }
             }
+            // A step-down drain whose instance no longer lingers (a reload replaced it
+            // mid-linger): never leave proxyd deaf.
+            if !t.steppingDown.isEmpty {
+                let lingering = Set(instances.filter { $0.vipReleaseAt != nil }.map(\.name))
+                let stale = t.steppingDown.subtracting(lingering)
+                if !stale.isEmpty {
+                    t.steppingDown.subtract(stale)
+                    if t.steppingDown.isEmpty, t.handover == nil, t.drainAt == nil { t.link?.send("undrain") }
+                }
+            }
             if let d = t.successorDeadline, now >= d {
                 t.successor?.close()
                 t.successor = nil; t.successorDeadline = nil
