@@ -53,13 +53,19 @@ final class HTTPChunkedTests: XCTestCase {
         }
     }
 
+    func testWhitespaceBeforeExtension() {
+        var f = ChunkedBodyFramer()
+        let text = "5 ;a=b\r\nhello\r\n0\r\n\r\n"
+        XCTAssertEqual(run(Array(text.utf8), cuts: [], framer: &f).end, text.utf8.count)
+    }
+
     func testNoTrailersAndUppercaseHex() {
         var f = ChunkedBodyFramer()
         let text = "A\r\n0123456789\r\n0000\r\n\r\n"
         XCTAssertEqual(run(Array(text.utf8), cuts: [], framer: &f).end, text.utf8.count)
         XCTAssertEqual(f.dataBytes, 10)
         var g = ChunkedBodyFramer()
-        let ws = "a \t;ext\r\n0123456789\r\n0 \r\n\r\n"
+        let ws = "a \t;ext\r\n0123456789\r\n0 ;x\r\n\r\n"
         XCTAssertEqual(run(Array(ws.utf8), cuts: [], framer: &g).end, ws.utf8.count)
     }
 
@@ -81,6 +87,9 @@ final class HTTPChunkedTests: XCTestCase {
             ("0x5\r\n", .invalidChunkSize),
             ("5 5\r\n", .invalidChunkSize),
             ("5\nhello\r\n", .invalidChunkSize),
+            // whitespace after the size only before an extension (issue 14: `5 ` was forwarded)
+            ("5 \r\nhello\r\n0\r\n\r\n", .invalidChunkSize),
+            ("5\t\r\nhello\r\n0\r\n\r\n", .invalidChunkSize),
             ("5\r\r\n", .missingCRLF),
             ("5\r\nhelloX\r\n", .missingCRLF),
             ("5\r\nhello\n0\r\n\r\n", .missingCRLF),

@@ -116,13 +116,69 @@ final class HTTPRequestParserTests: XCTestCase {
         XCTAssertEqual(p.head.framing, .contentLength(UInt64.max))
         XCTAssertEqual(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", &p), .complete)
         XCTAssertEqual(p.head.framing, .chunked)
-        XCTAssertEqual(parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: CHUNKED\r\n\r\n", &p), .complete)
+        XCTAssertEqual(parse("POST / HTTP/1.1\r\nTransfer-Encoding: CHUNKED\r\n\r\n", &p), .complete)
         XCTAssertEqual(p.head.framing, .chunked)
-        XCTAssertEqual(parse("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", &p), .complete)
-        XCTAssertEqual(p.head.framing, .chunked)
+        XCTAssertEqual(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked , \r\n\r\n", &p), .complete)
+        XCTAssertEqual(p.head.framing, .chunked, "a trailing comma starts no coding (HAProxy 2.6)")
         // identical duplicates, in one field or several
         XCTAssertEqual(parse("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\n", &p), .complete)
         XCTAssertEqual(p.head.framing, .contentLength(5))
+    }
+
+    /// Codings before `chunked` are a 422 and a broken list a 400, as HAProxy 2.6 answers
+    /// (issue 14); other targets than origin-, absolute-form and `*` are a 400.
+    func testTransferCodingsAndTargetsAsHAProxy() {
+        let te = { (v: String) in self.status("POST / HTTP/1.1\r\nTransfer-Encoding: \(v)\r\n\r\n") }
+        XCTAssertEqual(te("identity, chunked"), .error(.unsupportedTransferCoding))
+        XCTAssertEqual(te("gzip, chunked"), .error(.unsupportedTransferCoding))
+        XCTAssertEqual(te(",chunked"), .error(.unsupportedTransferCoding))
+        XCTAssertEqual(status("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"),
+                       .error(.unsupportedTransferCoding))
+        XCTAssertEqual(te("chunked, chunked"), .error(.invalidTransferEncoding))
+        XCTAssertEqual(te("chunked,,"), .error(.invalidTransferEncoding))
+        XCTAssertEqual(te("chunked;q=1"), .error(.invalidTransferEncoding))
+        XCTAssertEqual(te("identity"), .error(.invalidTransferEncoding))
+        XCTAssertEqual(status("GET * HTTP/1.1\r\n\r\n"), .complete)
+        XCTAssertEqual(status("GET http://a/x HTTP/1.1\r\n\r\n"), .complete)
+        XCTAssertEqual(status("CONNECT a:443 HTTP/1.1\r\n\r\n"), .complete)
+        XCTAssertEqual(status("GET foo HTTP/1.1\r\n\r\n"), .error(.invalidTarget))
+    }
+
+    /// Versions are read as HAProxy 2.6 reads them, and a head whose bytes say something
+    /// else than what was understood (bare LF, `HTTP/2.0`) is flagged for normalising.
+    func testVersionsAndNormalisingFlag() {
+        var p = HTTPRequestParser()
+        for (version, understood, exact) in [("HTTP/1.1", HTTPVersion.http11, true), ("HTTP/1.0", .http10, true),
+                                             ("HTTP/1.2", .http11, false), ("HTTP/2.0", .http11, false),
+                                             ("HTTP/0.1", .http10, false), ("HTTP/0.9", .http10, false)] {
+            XCTAssertEqual(parse("GET / \(version)\r\nHost: a\r\n\r\n", &p), .complete, version)
+            XCTAssertEqual(p.head.version, understood, version)
+            XCTAssertEqual(p.head.needsNormalising, !exact, version)
+        }
+        XCTAssertEqual(parse("GET / HTTP/1.1\r\nX-A: b\nContent-Length: 5\r\n\r\n", &p), .complete)
+        XCTAssertTrue(p.head.needsNormalising)
+        XCTAssertEqual(parse("GET / HTTP/1.1\nHost: a\r\n\r\n", &p), .complete)
+        XCTAssertTrue(p.head.needsNormalising)
+        XCTAssertEqual(parse("GET / HTTP/1.1\r\nHost: a\r\n\n", &p), .complete)
+        XCTAssertTrue(p.head.needsNormalising)
+    }
+
+    /// The rebuilt head is the one that was understood: CRLF only, version 1.0/1.1,
+    /// what follows the head untouched.
+    func testNormaliseRequestHead() {
+        var p = HTTPRequestParser()
+        var buffer = ByteBuffer(string: "\nPOST /x HTTP/2.0\r\nX-A: b\nContent-Length: 5\r\n\nhello\nGET")
+        XCTAssertEqual(buffer.withUnsafeReadableBytes { p.parse($0) }, .complete)
+        normaliseRequestHead(p.head, in: &buffer)
+        XCTAssertEqual(String(buffer: buffer),
+                       "POST /x HTTP/1.1\r\nX-A: b\r\nContent-Length: 5\r\n\r\nhello\nGET")
+        XCTAssertEqual(buffer.withUnsafeReadableBytes { p.parse($0) }, .complete)
+        XCTAssertFalse(p.head.needsNormalising)
+        XCTAssertEqual(p.head.framing, .contentLength(5))
+        buffer = ByteBuffer(string: "GET / HTTP/0.1\nHost: a\n\n")
+        XCTAssertEqual(buffer.withUnsafeReadableBytes { p.parse($0) }, .complete)
+        normaliseRequestHead(p.head, in: &buffer)
+        XCTAssertEqual(String(buffer: buffer), "GET / HTTP/1.0\r\nHost: a\r\n\r\n")
     }
 
     func testLeadingEmptyLinesAndBareLF() {
@@ -254,8 +310,10 @@ final class HTTPRequestParserTests: XCTestCase {
             ("GET / http/1.1\r\n\r\n", .invalidVersion),
             ("GET / HTTP/11\r\n\r\n", .invalidVersion),
             ("GET / HTTP/1.10\r\n\r\n", .invalidVersion),
-            ("GET / HTTP/2.0\r\n\r\n", .unsupportedVersion),
-            ("GET / HTTP/0.9\r\n\r\n", .unsupportedVersion),
+            ("GET example.com:80 HTTP/1.1\r\n\r\n", .invalidTarget),
+            ("GET http:foo HTTP/1.1\r\n\r\n", .invalidTarget),
+            ("GET /a#frag HTTP/1.1\r\n\r\n", .invalidTarget),
+            ("GET http://h/a?b#c HTTP/1.1\r\n\r\n", .invalidTarget),
             ("\r\rGET / HTTP/1.1\r\n\r\n", .bareCR),
             ("\u{16}\u{3}\u{1}\u{2}\u{0}", .invalidMethod),
         ]
@@ -263,6 +321,7 @@ final class HTTPRequestParserTests: XCTestCase {
             XCTAssertEqual(status(text), .error(expected), text.debugDescription)
         }
         XCTAssertEqual(HTTPParseError.unsupportedVersion.requestStatusCode, 505)
+        XCTAssertEqual(HTTPParseError.unsupportedTransferCoding.requestStatusCode, 422)
         XCTAssertEqual(HTTPParseError.bareCR.requestStatusCode, 400)
     }
 
@@ -368,7 +427,7 @@ final class HTTPRequestParserTests: XCTestCase {
     }
 
     func testFindHeaderAndHelpers() {
-        let text = "GET /p/q?x=1&name=val&&e=&name=second#frag HTTP/1.1\r\nHost: A\r\nX-Forwarded-For: 1.2.3.4\r\nx-forwarded-for: 5\r\n\r\n"
+        let text = "GET /p/q?x=1&name=val&&e=&name=second HTTP/1.1\r\nHost: A\r\nX-Forwarded-For: 1.2.3.4\r\nx-forwarded-for: 5\r\n\r\n"
         var p = HTTPRequestParser()
         withBytes(text) { b in
             XCTAssertEqual(p.parse(b), .complete)
@@ -380,7 +439,7 @@ final class HTTPRequestParserTests: XCTestCase {
             }
             let t = p.head.targetSpan
             XCTAssertEqual(HTTPTarget.path(of: t, in: b).string(in: b), "/p/q")
-            XCTAssertEqual(HTTPTarget.query(of: t, in: b)?.string(in: b), "x=1&name=val&&e=&name=second#frag")
+            XCTAssertEqual(HTTPTarget.query(of: t, in: b)?.string(in: b), "x=1&name=val&&e=&name=second")
             XCTAssertEqual(HTTPTarget.urlParameter("name", of: t, in: b)?.string(in: b), "val")
             XCTAssertEqual(HTTPTarget.urlParameter("x", of: t, in: b)?.string(in: b), "1")
             XCTAssertEqual(HTTPTarget.urlParameter("e", of: t, in: b)?.string(in: b), "")

@@ -129,8 +129,11 @@ public struct ChunkedBodyFramer: Sendable {
                 lineLength += 1
                 if lineLength > maxLineLength { return fail(.invalidChunkExtension) }
             case .sizeWhitespace:
+                // Whitespace is only allowed before an extension (BWS ";"): `5 \r\n`
+                // is not a chunk size (RFC 9112 §7.1), and forwarding it as it came
+                // would let a server behind read the size differently.
                 let c = p[i]
-                if c == asciiCR { state = .sizeLF }
+                if c == asciiCR { return fail(.invalidChunkSize) }
                 else if c == 0x3B { state = .extensions }
                 else if !isOWS(c) { return fail(.invalidChunkSize) }
                 i += 1

@@ -33,6 +33,10 @@ struct HeaderSemantics {
     var chunkedLast = false
     /// `chunked` appeared twice, or a coding came after it.
     var chunkedMisplaced = false
+    /// Another coding (an empty list element counts, as in HAProxy) came before `chunked`.
+    var codingBeforeChunked = false
+    /// A line of the head ended with a bare LF: what goes to the server must be CRLF.
+    var bareLF = false
     var connectionClose = false
     var connectionKeepAlive = false
     var connectionUpgrade = false
@@ -103,24 +107,37 @@ extension HeaderSemantics {
         case 17:
             if bytesEqualLowercase(p + ns, 17, "transfer-encoding") {
                 hasTransferEncoding = true
-                forEachListElement(p, vs, ve) { s, e in
-                    // A coding may carry parameters (`gzip;q=1`): compare the name only.
-                    var ce = s
-                    while ce < e && p[ce] != 0x3B && !isOWS(p[ce]) { ce += 1 }
-                    if bytesEqualLowercase(p + s, ce - s, "chunked") {
-                        if chunkedSeen { chunkedMisplaced = true }
-                        chunkedSeen = true
-                        chunkedLast = true
-                    } else {
-                        if chunkedLast { chunkedMisplaced = true }
-                        chunkedLast = false
-                    }
-                }
+                applyTransferCodings(p, vs, ve)
             }
         default:
             break
         }
         return nil
+    }
+
+    /// The codings of one Transfer-Encoding field, split as HAProxy 2.6 splits them: a
+    /// trailing comma is ignored, an empty element elsewhere is a coding of its own, and
+    /// only the exact word `chunked` is chunked (`chunked;q=1` is another coding).
+    @inline(__always)
+    mutating func applyTransferCodings(_ p: UnsafePointer<UInt8>, _ vs: Int, _ ve: Int) {
+        var k = vs
+        while k < ve {
+            if isOWS(p[k]) { k += 1; continue }
+            var e = k
+            while e < ve && p[e] != asciiComma { e += 1 }
+            let next = e
+            while e > k && isOWS(p[e - 1]) { e -= 1 }
+            if bytesEqualLowercase(p + k, e - k, "chunked") {
+                if chunkedSeen { chunkedMisplaced = true }
+                chunkedSeen = true
+                chunkedLast = true
+            } else {
+                if chunkedLast { chunkedMisplaced = true }
+                if !chunkedSeen { codingBeforeChunked = true }
+                chunkedLast = false
+            }
+            k = next + 1 // past the comma: a comma at the very end starts no element
+        }
     }
 
     /// `Content-Length: 1*DIGIT *( OWS "," OWS 1*DIGIT )`, every value equal to the
@@ -184,6 +201,7 @@ func scanHeaderBlock(_ p: UnsafePointer<UInt8>, _ n: Int, startLineEnd i: Int, m
         start = i + 2
     }
     var sem = HeaderSemantics()
+    sem.bareLF = p[i] == asciiLF
     switch scanHeaderFields(p, n, from: start, maxHeaders: maxHeaders, headers: &headers, sem: &sem) {
     case .done(let end):
         let headersEnd = end - 2 >= start && p[end - 2] == asciiCR ? end - 2 : end - 1
@@ -208,7 +226,7 @@ func scanHeaderFields(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, maxH
             guard p[i + 1] == asciiLF else { return .error(.bareCR) }
             return .done(i + 2)
         }
-        if c == asciiLF { return .done(i + 1) }
+        if c == asciiLF { sem.bareLF = true; return .done(i + 1) }
         // A line that starts with whitespace continues the header above it (obs-fold);
         // with no header above, it is an error (RFC 9112 §2.2).
         if isOWS(c) { return headers.isEmpty ? .error(.obsoleteLineFolding) : .fold(i) }
@@ -252,6 +270,7 @@ func scanHeaderFields(_ p: UnsafePointer<UInt8>, _ n: Int, from start: Int, maxH
             guard p[i + 1] == asciiLF else { return .error(.bareCR) }
             i += 2
         } else {
+            sem.bareLF = true
             i += 1
         }
 
@@ -295,6 +314,22 @@ func parseVersion(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> Result<HTTPV
     guard major <= 9, minor <= 9 else { return .failure(.invalidVersion) }
     guard major == 1 else { return .failure(.unsupportedVersion) }
     return .success(minor == 0 ? .http10 : .http11)
+}
+
+/// A request's `HTTP/DIGIT.DIGIT` at [s, e), read as HAProxy 2.6 reads it: a major
+/// version of 0 is HTTP/1.0, anything from 1.1 up (`HTTP/1.2`, `HTTP/2.0`) is HTTP/1.1.
+/// `exact` is false when the bytes say something else than the version understood, so
+/// the head must be normalised before it is forwarded.
+@inline(__always)
+func parseRequestVersion(_ p: UnsafePointer<UInt8>, _ s: Int, _ e: Int) -> (HTTPVersion, exact: Bool)? {
+    guard e - s == 8, p[s] == 0x48, p[s + 1] == 0x54, p[s + 2] == 0x54, p[s + 3] == 0x50,
+          p[s + 4] == 0x2F, p[s + 6] == 0x2E else { return nil }
+    let major = p[s + 5] &- 0x30
+    let minor = p[s + 7] &- 0x30
+    guard major <= 9, minor <= 9 else { return nil }
+    if major == 0 { return (.http10, false) }
+    if major == 1 && minor == 0 { return (.http10, true) }
+    return (.http11, major == 1 && minor == 1)
 }
 
 @inline(__always)
@@ -362,6 +397,10 @@ public struct HTTPRequestHead: Sendable {
     public var host: HTTPSpan? = nil
     public var hasContentLength = false
     public var hasTransferEncoding = false
+    /// A line ends with a bare LF, or the version is not `HTTP/1.0`/`HTTP/1.1` as
+    /// understood: the session rewrites the head (`normaliseRequestHead`) before
+    /// forwarding it, so the server reads exactly the request proxyd read.
+    public var needsNormalising = false
 
     public init() {}
 }
@@ -445,10 +484,8 @@ public struct HTTPRequestParser: Sendable {
             i += 1
         }
         guard i < n else { return incomplete(n) }
-        let version: HTTPVersion
-        switch parseVersion(p, versionStart, i) {
-        case .success(let v): version = v
-        case .failure(let e): return .error(e)
+        guard let (version, versionExact) = parseRequestVersion(p, versionStart, i) else {
+            return .error(.invalidVersion)
         }
         let versionSpan = HTTPSpan(offset: versionStart, length: i - versionStart)
         let fields: HeaderBlock
@@ -470,6 +507,7 @@ public struct HTTPRequestParser: Sendable {
         if sem.hasTransferEncoding {
             if version == .http10 { return .error(.transferEncodingInHTTP10) }
             if !sem.chunkedLast || sem.chunkedMisplaced { return .error(.invalidTransferEncoding) }
+            if sem.codingBeforeChunked { return .error(.unsupportedTransferCoding) }
             framing = .chunked
         } else if sem.hasContentLength {
             framing = .contentLength(sem.contentLength)
@@ -478,6 +516,7 @@ public struct HTTPRequestParser: Sendable {
         }
 
         let method = parseMethod(p, lineStart, methodSpan.count)
+        if !isAcceptedTarget(p, targetSpan, isConnect: method == .connect) { return .error(.invalidTarget) }
         if let host = sem.host,
            let authority = requestAuthority(p, targetSpan, isConnect: method == .connect),
            !(authority.count == host.count && bytesEqualIgnoringCase(p + authority.start, p + host.start, host.count)) {
@@ -505,6 +544,7 @@ public struct HTTPRequestParser: Sendable {
         h.host = sem.host
         h.hasContentLength = sem.hasContentLength
         h.hasTransferEncoding = sem.hasTransferEncoding
+        h.needsNormalising = sem.bareLF || !versionExact
         head = h
         return .complete
     }
@@ -531,6 +571,26 @@ func bytesEqualIgnoringCase(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>
         k += 1
     }
     return true
+}
+
+/// Whether HAProxy 2.6 lets the target through: never with a fragment (`#`); for other
+/// methods than CONNECT, only origin-form (`/…`), `*` or absolute-form (`scheme://…`),
+/// so an authority-form target on GET (`GET example.com:80`) is a 400.
+@inline(__always)
+func isAcceptedTarget(_ p: UnsafePointer<UInt8>, _ target: HTTPSpan, isConnect: Bool) -> Bool {
+    let s = target.start, e = target.end
+    var k = s
+    while k < e { if p[k] == 0x23 { return false }; k += 1 }
+    if isConnect || s == e || p[s] == 0x2F || (e - s == 1 && p[s] == 0x2A) { return true }
+    // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), then "://"
+    guard (p[s] | 0x20) &- 0x61 < 26 else { return false }
+    k = s + 1
+    while k < e {
+        let c = p[k]
+        if (c | 0x20) &- 0x61 < 26 || c &- 0x30 < 10 || c == 0x2B || c == 0x2D || c == 0x2E { k += 1; continue }
+        break
+    }
+    return k + 2 < e && p[k] == 0x3A && p[k + 1] == 0x2F && p[k + 2] == 0x2F
 }
 
 /// The authority a request target carries: all of it for CONNECT (authority-form),

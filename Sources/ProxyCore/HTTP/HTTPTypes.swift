@@ -129,6 +129,10 @@ public enum HTTPParseError: Error, Hashable, Sendable {
     /// Requests: Transfer-Encoding whose final coding is not `chunked`, or `chunked`
     /// appearing more than once or before another coding (RFC 9112 §6.3: MUST 400).
     case invalidTransferEncoding
+    /// Requests: a coding other than `chunked` before it (`gzip, chunked`,
+    /// `identity, chunked`, `,chunked`): HAProxy 2.6 answers 422 rather than forward a
+    /// body it would have to decode to frame.
+    case unsupportedTransferCoding
     /// Transfer-Encoding in an HTTP/1.0 request (RFC 9112 §6.1: faulty framing).
     case transferEncodingInHTTP10
     /// More than one Host header field (RFC 9112 §3.2: MUST 400; HAProxy merges
@@ -141,7 +145,11 @@ public enum HTTPParseError: Error, Hashable, Sendable {
     /// The status the engine should answer to a client whose request failed with
     /// this error (responses that fail are always 502).
     public var requestStatusCode: Int {
-        self == .unsupportedVersion ? 505 : 400
+        switch self {
+        case .unsupportedVersion: return 505
+        case .unsupportedTransferCoding: return 422
+        default: return 400
+        }
     }
 }
 

@@ -35,6 +35,10 @@ public struct ErrorPages: Sendable {
 
     static let connectionLayerStatuses: Set<Int> = [400, 408, 500, 501]
 
+    /// Raised by HAProxy's HTTP/1 parser (a request it refuses to frame) without its
+    /// `Connection: close`, but with the connection layer's capitalised names.
+    static let parserStatusesKeepingConnection: Set<Int> = [422]
+
     private static let cache: [Int: ByteBuffer] = {
         var table: [Int: ByteBuffer] = [:]
         for (code, reason, text) in texts {
@@ -59,6 +63,7 @@ public struct ErrorPages: Sendable {
         (408, "Request Time-out", "Your browser didn't send a complete request in time."),
         (410, "Gone", "The resource is no longer available and will not be available again."),
         (413, "Payload Too Large", "The request entity exceeds the maximum allowed."),
+        (422, "Unprocessable Content", "The server cannot process the contained instructions."),
         (425, "Too Early", "Your browser sent early data."),
         (429, "Too Many Requests", "You have sent too many requests in a given amount of time."),
         (500, "Internal Server Error", "An internal server error occurred."),
@@ -73,6 +78,10 @@ public struct ErrorPages: Sendable {
         if connectionLayerStatuses.contains(code) {
             return "HTTP/1.1 \(code) \(reason)\r\nContent-length: \(body.utf8.count)\r\n"
                 + "Cache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n" + body
+        }
+        if parserStatusesKeepingConnection.contains(code) {
+            return "HTTP/1.1 \(code) \(reason)\r\nContent-length: \(body.utf8.count)\r\n"
+                + "Cache-Control: no-cache\r\nContent-Type: text/html\r\n\r\n" + body
         }
         return "HTTP/1.1 \(code) \(reason)\r\ncontent-length: \(body.utf8.count)\r\n"
             + "cache-control: no-cache\r\ncontent-type: text/html\r\n\r\n" + body

@@ -261,6 +261,12 @@ final class HTTPSession: ChannelInboundHandler {
             inbound = buffer
             status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
         }
+        // Bare LF line ends or an odd version: the server gets the head as proxyd read it.
+        if case .complete = status, requestParser.head.needsNormalising {
+            normaliseRequestHead(requestParser.head, in: &buffer)
+            inbound = buffer
+            status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+        }
         switch status {
         case .incomplete:
             readClient()
