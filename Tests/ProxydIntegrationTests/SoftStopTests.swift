@@ -10,6 +10,7 @@ final class SoftStopTests: XCTestCase {
         """
         global
             nbthread 1
+            stats socket {DIR}/admin.sock mode 600 level admin
 
         defaults
             mode http
@@ -25,6 +26,17 @@ final class SoftStopTests: XCTestCase {
         \(ProxyFixture.serverLines([backend]))
 
         """
+    }
+
+    /// A reload as `service proxyd reload` makes it: the new process with `-sf OLD`, waited
+    /// for until it is up (its control socket, bound after its listeners, is there; it
+    /// signals the old one just after). Reloading faster than a process starts would
+    /// signal one that has no handler yet.
+    private func reload(_ cfg: String, replacing previous: ProxydProcess, port: Int) throws -> ProxydProcess {
+        let next = try ProxydProcess(config: cfg, extraArguments: ["-sf", "\(previous.pid)"], waitForPorts: [port])
+        let socket = next.directory.appendingPathComponent("admin.sock").path
+        XCTAssertTrue(ControlClient.eventually(10) { FileManager.default.fileExists(atPath: socket) }, "the new process starts")
+        return next
     }
 
     /// Connections made before the stop whose requests come just after: each is answered,
@@ -109,7 +121,7 @@ final class SoftStopTests: XCTestCase {
         for _ in 0..<12 {
             usleep(250_000)
             let previous = current
-            current = try ProxydProcess(config: cfg, extraArguments: ["-sf", "\(previous.pid)"], waitForPorts: [port])
+            current = try reload(cfg, replacing: previous, port: port)
             old.append(previous)
         }
         wrk.waitUntilExit()
@@ -139,11 +151,11 @@ final class SoftStopTests: XCTestCase {
         client.setTimeout(5)
         try client.send("GET /chat HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
         XCTAssertEqual(try client.receiveResponse().status, 101)
-        for reload in 1...10 {
+        for round in 1...10 {
             let previous = current
-            current = try ProxydProcess(config: cfg, extraArguments: ["-sf", "\(previous.pid)"], waitForPorts: [port])
+            current = try reload(cfg, replacing: previous, port: port)
             old.append(previous)
-            let message = "after reload \(reload)"
+            let message = "after reload \(round)"
             try client.send(message)
             XCTAssertEqual(String(decoding: client.receive(count: message.utf8.count), as: UTF8.self), message)
         }
