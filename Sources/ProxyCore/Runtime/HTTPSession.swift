@@ -121,7 +121,7 @@ final class HTTPSession: ChannelInboundHandler {
             trafficLog.connected(client: log?.client, local: log?.local)
         }
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }
-        idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
+        startHeadTimeout()
         // Accepted from the queue of a listener closing for a soft stop: its request is on
         // its way; it is answered (with `Connection: close`), not reset.
         if registry.isStopping { closeIfIdle() }
@@ -250,9 +250,9 @@ final class HTTPSession: ChannelInboundHandler {
             log?.requestAt = .now()
             log?.requestWall = .now()
         }
-        if isFirstRequest == false, idle != nil {
+        if !headTimeoutStarted, idle != nil {
             // The first byte of a keep-alive request: the request timeout starts now.
-            idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
+            startHeadTimeout()
         }
         var status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
         // An obs-fold becomes spaces in place, as HAProxy makes it, and the head is read again.
@@ -279,6 +279,23 @@ final class HTTPSession: ChannelInboundHandler {
                 log?.captureRequestLine(buffer, start: head.start)
             }
             startExchange(head: head, buffer: &buffer)
+        }
+    }
+
+    /// The current request head's timeout is running (from its first byte, or for the
+    /// first request from the accept); the keep-alive wait before a next request is not it.
+    private var headTimeoutStarted = false
+
+    /// `timeout http-request` bounds the whole request head, as in HAProxy: a deadline
+    /// the head's reads do not push back, or a client trickling a byte at a time
+    /// (slowloris) would hold the connection forever. Without it, `timeout client`
+    /// applies as usual, to silence only.
+    private func startHeadTimeout() {
+        headTimeoutStarted = true
+        if let limit = frontend.timeouts.httpRequest {
+            idle.armDeadline(limit)
+        } else {
+            idle.arm(frontend.timeouts.client)
         }
     }
 
@@ -811,6 +828,7 @@ final class HTTPSession: ChannelInboundHandler {
         backend = nil
         isFirstRequest = false
         phase = .readingHead
+        headTimeoutStarted = false
         idle.arm(frontend.timeouts.httpKeepAlive ?? frontend.timeouts.httpRequest ?? frontend.timeouts.client)
         if let inbound, inbound.readableBytes > 0 { parseRequests(); return }
         // Nothing pipelined: drop the spent receive buffer, so that an idle keep-alive
