@@ -5,13 +5,16 @@ import XCTest
 /// client trickling its head a byte at a time (slowloris) gets a 408 and the close when
 /// it runs out, as from HAProxy 2.6, however steadily it sends.
 final class SlowClientTests: XCTestCase {
-    private static func config(port: Int, server: Int) -> String {
+    private static func config(port: Int, server: Int, log: LogReceiver? = nil) -> String {
         """
         global
             nbthread 1
+        \(log.map { "    log \($0.path) local0" } ?? "")
 
         defaults
             mode http
+            log global
+            option httplog
             timeout connect 2s
             timeout client 30s
             timeout server 10s
@@ -58,8 +61,10 @@ final class SlowClientTests: XCTestCase {
 
     func testTrickledHeadGets408WithinTheRequestTimeoutLikeHAProxy() throws {
         let a = try TestBackend(name: "a")
+        let ourLog = try LogReceiver(), theirLog = try LogReceiver()
+        defer { ourLog.stop(); theirLog.stop() }
         let ours = TCP.freePort()
-        let proxy = try ProxydProcess(config: Self.config(port: ours, server: a.port), waitForPorts: [ours])
+        let proxy = try ProxydProcess(config: Self.config(port: ours, server: a.port, log: ourLog), waitForPorts: [ours])
         defer { proxy.stop() }
         let result = trickle(try TCP.Connection(port: ours))
         XCTAssertEqual(result.response?.status, 408, "proxyd: still no answer after \(result.seconds) s")
@@ -69,13 +74,20 @@ final class SlowClientTests: XCTestCase {
         XCTAssertEqual(a.requestCount, 0)
 
         let theirs = TCP.freePort()
-        let haproxy = try ReferenceHAProxy(config: Self.config(port: theirs, server: a.port), waitForPorts: [theirs])
+        let haproxy = try ReferenceHAProxy(config: Self.config(port: theirs, server: a.port, log: theirLog),
+                                           waitForPorts: [theirs])
         defer { haproxy.stop() }
         let reference = trickle(try TCP.Connection(port: theirs))
         XCTAssertEqual(result.response?.status, reference.response?.status, "as HAProxy answers")
         XCTAssertEqual(result.closed, reference.closed)
         XCTAssertEqual(result.seconds, reference.seconds, accuracy: 1.0,
                        "proxyd \(result.seconds) s, HAProxy \(reference.seconds) s")
+        // Both log the client's timeout while reading the request: ` 408 ` and `cR--`.
+        for (name, log) in [("proxyd", ourLog), ("haproxy", theirLog)] {
+            let line = log.wait(for: " 408 ")
+            XCTAssertNotNil(line, "\(name) logs the 408: \(log.messages)")
+            XCTAssertTrue(line?.contains(" cR-- ") == true, "\(name): \(line ?? "")")
+        }
     }
 
     /// The keep-alive wait before a next request is `timeout http-keep-alive`'s (4 s), not
