@@ -66,7 +66,11 @@ final class SlowClientTests: XCTestCase {
         let ours = TCP.freePort()
         let proxy = try ProxydProcess(config: Self.config(port: ours, server: a.port, log: ourLog), waitForPorts: [ours])
         defer { proxy.stop() }
-        let result = trickle(try TCP.Connection(port: ours))
+        // A second of silence first: as in HAProxy, the head's 2 s count from its first
+        // byte (the silence before it is bounded by the same timeout, as silence).
+        let client = try TCP.Connection(port: ours)
+        Thread.sleep(forTimeInterval: 1)
+        let result = trickle(client)
         XCTAssertEqual(result.response?.status, 408, "proxyd: still no answer after \(result.seconds) s")
         XCTAssertTrue(result.closed, "proxyd closes after the 408")
         XCTAssertGreaterThan(result.seconds, 1.7)
@@ -77,7 +81,9 @@ final class SlowClientTests: XCTestCase {
         let haproxy = try ReferenceHAProxy(config: Self.config(port: theirs, server: a.port, log: theirLog),
                                            waitForPorts: [theirs])
         defer { haproxy.stop() }
-        let reference = trickle(try TCP.Connection(port: theirs))
+        let theirClient = try TCP.Connection(port: theirs)
+        Thread.sleep(forTimeInterval: 1)
+        let reference = trickle(theirClient)
         XCTAssertEqual(result.response?.status, reference.response?.status, "as HAProxy answers")
         XCTAssertEqual(result.closed, reference.closed)
         XCTAssertEqual(result.seconds, reference.seconds, accuracy: 1.0,

@@ -121,7 +121,9 @@ final class HTTPSession: ChannelInboundHandler {
             trafficLog.connected(client: log?.client, local: log?.local)
         }
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }
-        startHeadTimeout()
+        // Until the first byte, as in HAProxy: the request timeout bounds the silence,
+        // then the head gets its own full deadline from that byte (parseRequests).
+        idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
         // Accepted from the queue of a listener closing for a soft stop: its request is on
         // its way; it is answered (with `Connection: close`), not reset.
         if registry.isStopping { closeIfIdle() }
@@ -251,7 +253,7 @@ final class HTTPSession: ChannelInboundHandler {
             log?.requestWall = .now()
         }
         if !headTimeoutStarted, idle != nil {
-            // The first byte of a keep-alive request: the request timeout starts now.
+            // The first byte of a request: its head's deadline starts now.
             startHeadTimeout()
         }
         var status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
@@ -282,8 +284,8 @@ final class HTTPSession: ChannelInboundHandler {
         }
     }
 
-    /// The current request head's timeout is running (from its first byte, or for the
-    /// first request from the accept); the keep-alive wait before a next request is not it.
+    /// The current request head's deadline is running (from its first byte); the wait
+    /// before it (after the accept, or keep-alive between requests) is not it.
     private var headTimeoutStarted = false
 
     /// `timeout http-request` bounds the whole request head, as in HAProxy: a deadline
