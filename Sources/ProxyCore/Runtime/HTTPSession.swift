@@ -121,6 +121,8 @@ final class HTTPSession: ChannelInboundHandler {
             trafficLog.connected(client: log?.client, local: log?.local)
         }
         idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }
+        // Until the first byte, as in HAProxy: the request timeout bounds the silence,
+        // then the head gets its own full deadline from that byte (parseRequests).
         idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
         // Accepted from the queue of a listener closing for a soft stop: its request is on
         // its way; it is answered (with `Connection: close`), not reset.
@@ -250,9 +252,9 @@ final class HTTPSession: ChannelInboundHandler {
             log?.requestAt = .now()
             log?.requestWall = .now()
         }
-        if isFirstRequest == false, idle != nil {
-            // The first byte of a keep-alive request: the request timeout starts now.
-            idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
+        if !headTimeoutStarted, idle != nil {
+            // The first byte of a request: its head's deadline starts now.
+            startHeadTimeout()
         }
         var status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
         // An obs-fold becomes spaces in place, as HAProxy makes it, and the head is read again.
@@ -285,6 +287,23 @@ final class HTTPSession: ChannelInboundHandler {
                 log?.captureRequestLine(buffer, start: head.start)
             }
             startExchange(head: head, buffer: &buffer)
+        }
+    }
+
+    /// The current request head's deadline is running (from its first byte); the wait
+    /// before it (after the accept, or keep-alive between requests) is not it.
+    private var headTimeoutStarted = false
+
+    /// `timeout http-request` bounds the whole request head, as in HAProxy: a deadline
+    /// the head's reads do not push back, or a client trickling a byte at a time
+    /// (slowloris) would hold the connection forever. Without it, `timeout client`
+    /// applies as usual, to silence only.
+    private func startHeadTimeout() {
+        headTimeoutStarted = true
+        if let limit = frontend.timeouts.httpRequest {
+            idle.armDeadline(limit)
+        } else {
+            idle.arm(frontend.timeouts.client)
         }
     }
 
@@ -817,6 +836,7 @@ final class HTTPSession: ChannelInboundHandler {
         backend = nil
         isFirstRequest = false
         phase = .readingHead
+        headTimeoutStarted = false
         idle.arm(frontend.timeouts.httpKeepAlive ?? frontend.timeouts.httpRequest ?? frontend.timeouts.client)
         if let inbound, inbound.readableBytes > 0 { parseRequests(); return }
         // Nothing pipelined: drop the spent receive buffer, so that an idle keep-alive

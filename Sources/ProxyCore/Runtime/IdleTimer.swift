@@ -4,11 +4,15 @@ import NIOCore
 /// single scheduled callback re-arms itself for the remainder when it fires early.
 /// Changing the timeout (a new phase of a session) reschedules only when the new deadline
 /// comes before the pending callback, so most re-arms cost no timer operation either.
+/// It can also hold a fixed deadline (`armDeadline`) that activity does not move: what
+/// `timeout http-request` needs, a bound on the whole request head however it trickles in.
 /// Lives on one event loop; not thread-safe by design.
 final class IdleTimer: NIOScheduledCallbackHandler, @unchecked Sendable {
     private let eventLoop: EventLoop
     private var timeout: TimeAmount?
     private var lastActivity: NIODeadline = .now()
+    /// Set by `armDeadline`: `touch` leaves the start where it is.
+    private var fixed = false
     private var scheduled: NIOScheduledCallback?
     /// When the pending callback fires.
     private var scheduledAt: NIODeadline = .distantFuture
@@ -21,6 +25,18 @@ final class IdleTimer: NIOScheduledCallbackHandler, @unchecked Sendable {
 
     /// Sets (or clears, with nil) the timeout and counts from now.
     func arm(_ timeout: TimeAmount?) {
+        fixed = false
+        start(timeout)
+    }
+
+    /// Sets a timeout counted from now that activity does not push back (a deadline).
+    /// The next `arm` makes it an inactivity timeout again.
+    func armDeadline(_ timeout: TimeAmount) {
+        fixed = true
+        start(timeout)
+    }
+
+    private func start(_ timeout: TimeAmount?) {
         self.timeout = timeout
         lastActivity = .now()
         guard let timeout else { return }  // a pending callback will find nothing to do
@@ -31,12 +47,13 @@ final class IdleTimer: NIOScheduledCallbackHandler, @unchecked Sendable {
         }
     }
 
-    /// Records activity: the timeout counts again from now.
+    /// Records activity: the timeout counts again from now (not under a deadline).
     @inline(__always)
-    func touch() { lastActivity = .now() }
+    func touch() { if !fixed { lastActivity = .now() } }
 
     func cancel() {
         timeout = nil
+        fixed = false
         scheduled?.cancel()
         scheduled = nil
     }
