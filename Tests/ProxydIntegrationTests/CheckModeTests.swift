@@ -231,6 +231,57 @@ final class CheckModeTests: XCTestCase {
         XCTAssertEqual(Self.normalized(ours), Self.normalized(theirs))
     }
 
+    /// A 400,000-character unknown keyword (in global, in a frontend, as a bind option) is an
+    /// error naming file:line, found as fast as a small file is checked: the suggestion is
+    /// linear in the word (vrrpd's was quadratic). Same words as `haproxy -c` when installed.
+    func testAHugeUnknownKeywordIsRefusedQuickly() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("proxyd-huge-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let word = String(repeating: "x", count: 400_000)
+        let small = "defaults\n\ttimeout client 1s\n\ttimeout server 1s\n\ttimeout connect 1s\n"
+        try ("global\n\tnbthread 1\n" + small + "frontend fe\n\tbind 127.0.0.1:18091\n").write(to: dir.appendingPathComponent("small.cfg"), atomically: true, encoding: .utf8)
+        try ("global\n\t\(word) 1\n" + small + "frontend fe\n\tbind 127.0.0.1:18091 \(word)\n\t\(word) on\n")
+            .write(to: dir.appendingPathComponent("huge.cfg"), atomically: true, encoding: .utf8)
+        // Output goes through files: 1.2 MB of alerts would fill a pipe `run` reads in turn.
+        func runToFiles(_ executable: String, _ name: String) throws -> Run {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: executable)
+            p.arguments = ["-c", "-f", name]
+            p.currentDirectoryURL = dir
+            let outURL = dir.appendingPathComponent("\(name).out"), errURL = dir.appendingPathComponent("\(name).err")
+            _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+            let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+            defer { try? out.close(); try? err.close() }
+            p.standardOutput = out
+            p.standardError = err
+            p.standardInput = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            return Run(status: p.terminationStatus, stdout: try String(contentsOf: outURL, encoding: .utf8),
+                       stderr: try String(contentsOf: errURL, encoding: .utf8))
+        }
+        func timed(_ name: String) throws -> (TimeInterval, Run) {
+            let started = Date()
+            let r = try runToFiles(Self.proxyd.path, name)
+            return (Date().timeIntervalSince(started), r)
+        }
+        let (smallTime, valid) = try timed("small.cfg")
+        XCTAssertEqual(valid.status, 0, valid.description)
+        let (hugeTime, ours) = try timed("huge.cfg")
+        XCTAssertEqual(ours.status, 1, String(ours.stderr.prefix(300)))
+        for (line, what) in [(2, ""), (8, "'bind 127.0.0.1:18091' in section 'frontend': "), (9, "")] {
+            XCTAssertTrue(ours.stderr.contains("parsing [huge.cfg:\(line)] : \(what)unknown keyword '\(word)'"),
+                          "line \(line): \(ours.stderr.prefix(300))")
+        }
+        XCTAssertLessThan(hugeTime, smallTime + 1, "proxyd -c took \(hugeTime) s on the huge keywords, \(smallTime) s on a small file")
+        if let haproxy = Self.which("haproxy") {
+            let theirs = try runToFiles(haproxy, "huge.cfg")
+            XCTAssertTrue(Self.normalized(ours) == Self.normalized(theirs), "differs from haproxy -c:\n\(ours.stderr.prefix(300))")
+        }
+    }
+
     func testMissingFileIsAnError() throws {
         let r = try run(Self.proxyd.path, ["-c", "-f", "/nonexistent/proxyd.cfg"])
         XCTAssertEqual(r.status, 1)

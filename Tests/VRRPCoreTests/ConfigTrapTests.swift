@@ -130,4 +130,41 @@ extension ConfigTests {
         let (_, d) = ConfigParser.parse(text: "include /dev/zero\n", file: "/etc/vrrpd/test.conf")
         XCTAssertEqual(d.errors.map(\.description), ["(/etc/vrrpd/test.conf: Line 1) cannot read included file '/dev/zero'"])
     }
+
+    /// A 400,000-character unknown keyword took 3 s and ~120 MB to check: the did-you-mean
+    /// edit distance filled a word × keyword table against every keyword (keepalived: 0.01 s).
+    /// Only keywords near the word's length are compared now; short typos still get one.
+    func testAHugeUnknownKeywordIsRefusedQuickly() throws {
+        let word = String(repeating: "x", count: 400_000)
+        let started = Date()
+        let (_, d) = parse("global_defs {\n  router_id a\n}\n\(word) 1\nvrrp_instance VI_1 {\n  priorty 100\n}\n")
+        let elapsed = Date().timeIntervalSince(started)
+        let errors = d.errors.map(\.description).filter { $0.contains("Unknown keyword") }
+        XCTAssertEqual(errors.count, 2, "\(errors.map { $0.prefix(100) })")
+        XCTAssertTrue(errors.first == "(/etc/vrrpd/test.conf: Line 4) Unknown keyword '\(word)'", "\(errors.first?.prefix(100) ?? "")")
+        XCTAssertTrue(errors.last?.hasPrefix("(/etc/vrrpd/test.conf: Line 6) Unknown keyword 'priorty' - did you mean 'priority'?") == true,
+                      errors.last ?? "")
+        XCTAssertLessThan(elapsed, 1, "parsing took \(elapsed) s")
+        XCTAssertEqual(ConfigParser.didYouMean(word, ["priority", "virtual_router_id"]), nil)
+        XCTAssertEqual(ConfigParser.didYouMean("virtual_router_idd", ["priority", "virtual_router_id"]), "virtual_router_id")
+
+        // The daemon's own check, as an operator runs it; against the time it takes to check
+        // a small file, so that a busy machine does not make it fail.
+        guard let vrrpd = Lab.vrrpd else { throw XCTSkip("vrrpd is not built") }
+        let dir = NSTemporaryDirectory() + "vrrpt-huge-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "global_defs {\n  router_id a\n}\n".write(toFile: dir + "/small.conf", atomically: true, encoding: .utf8)
+        try "global_defs {\n  router_id a\n}\n\(word) 1\n".write(toFile: dir + "/huge.conf", atomically: true, encoding: .utf8)
+        func timed(_ file: String) -> (TimeInterval, (status: Int32, out: String)) {
+            let t0 = Date()
+            let r = Lab.sh("\(vrrpd) -t -f \(dir)/\(file)")
+            return (Date().timeIntervalSince(t0), r)
+        }
+        let (small, _) = timed("small.conf")
+        let (huge, r) = timed("huge.conf")
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.out.hasPrefix("(\(dir)/huge.conf: Line 4) Unknown keyword 'xxxxxxxx"), String(r.out.prefix(200)))
+        XCTAssertLessThan(huge, small + 1, "vrrpd -t took \(huge) s on the huge keyword, \(small) s on a small file")
+    }
 }

@@ -93,6 +93,10 @@ public final class TLSServerContext: @unchecked Sendable {
         var ticketKeys: [[UInt8]] = []
         /// `no-ca-names` (crt-list lines only).
         var noCANames = false
+        /// `tune.ssl.default-dh-param` is set: DHE suites get built-in parameters. Without
+        /// it (and without DH parameters in the PEM file) HAProxy 2.6 offers no DHE at all,
+        /// which keeps the "common primes" (LOGJAM) finding away by default.
+        var ephemeralDH = false
 
         /// The settings of one certificate: the bind's, with its crt-list line's options.
         func applying(_ o: CertificateOptions) -> Settings {
@@ -186,7 +190,7 @@ public final class TLSServerContext: @unchecked Sendable {
     }
 
     private static func configure(_ ctx: OpaquePointer, _ settings: Settings) throws {
-        _ = proxyd_SSL_CTX_set_dh_auto(ctx, 1)
+        if settings.ephemeralDH { _ = proxyd_SSL_CTX_set_dh_auto(ctx, 1) }
         // Resumption needs a session-id context (always with client certificates).
         let sid = Array(settings.sessionIDContext.utf8.prefix(Int(SSL_MAX_SID_CTX_LENGTH)))
         _ = SSL_CTX_set_session_id_context(ctx, sid, UInt32(sid.count))

@@ -50,7 +50,8 @@ enum TLSSetup {
                 verify: ssl.verify ?? "none", alpn: alpn, strictSNI: ssl.strictSNI,
                 sessionCacheSize: global.tunables["tune.ssl.cachesize"].flatMap { Int($0) } ?? 20_000,
                 sessionIDContext: "proxyd/\(frontend)/\(index)",
-                ticketKeys: try ssl.ticketKeysFile.map(ticketKeys) ?? [])
+                ticketKeys: try ssl.ticketKeysFile.map(ticketKeys) ?? [],
+                ephemeralDH: global.sslDefaultDHParam != nil)
             // HAProxy names an unnamed listener by its number in the frontend.
             let label = "\(frontend)/\(bind.name ?? String(index + 1))"
             let context = try TLSServerContext(settings, label: label)

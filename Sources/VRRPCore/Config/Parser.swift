@@ -78,10 +78,16 @@ public enum ConfigParser {
     }
 
     static func didYouMean(_ word: String, _ candidates: [String]) -> String? {
+        let length = word.count
+        let limit = max(2, length / 4)
         var best: (String, Int)? = nil
         for c in candidates {
+            // The distance is at least the difference in length: a candidate that cannot be
+            // close enough is not compared, so a huge unknown word (400,000 characters) costs
+            // a count, not a length × length table.
+            guard abs(c.count - length) <= limit else { continue }
             let d = editDistance(word, c)
-            if d <= max(2, word.count / 4), best == nil || d < best!.1 { best = (c, d) }
+            if d <= limit, best == nil || d < best!.1 { best = (c, d) }
         }
         return best?.0
     }
