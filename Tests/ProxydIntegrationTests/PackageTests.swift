@@ -184,6 +184,11 @@ final class PackageTests: XCTestCase {
             ours() {
               find /etc /usr /var /run /lib -xdev 2>/dev/null | grep -E 'proxyd|vrrpd' | grep -Ev '^/etc/netns/|^/var/cache/man/' | sort
             }
+            # A machine where scripts/install (scripts/lab, the README's main command) ran
+            # holds files of ours already, which the package would take over and the purge
+            # remove: the package is tried as on a machine without them (only the overlays
+            # see this).
+            ours | xargs -r rm -rf
             ours > /tmp/before
             # As on a machine with sysvinit in runlevel 2, where the maintainer scripts start
             # and stop the services: the sandbox has no init (invoke-rc.d does nothing without
