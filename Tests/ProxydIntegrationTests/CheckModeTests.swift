@@ -48,14 +48,16 @@ final class CheckModeTests: XCTestCase {
         try p.run()
         // stderr is read on another thread meanwhile: a child that fills one pipe while we
         // wait on the other would block us both.
-        var e = Data()
+        final class Collected: @unchecked Sendable { var data = Data() }
+        let collected = Collected()
         let errDone = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
-            e = err.fileHandleForReading.readDataToEndOfFile()
+            collected.data = err.fileHandleForReading.readDataToEndOfFile()
             errDone.signal()
         }
         let o = out.fileHandleForReading.readDataToEndOfFile()
-        errDone.wait()
+        errDone.wait()  // the semaphore orders the write before this read
+        let e = collected.data
         p.waitUntilExit()
         return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
                    stderr: String(decoding: e, as: UTF8.self))
