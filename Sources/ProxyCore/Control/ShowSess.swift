@@ -5,8 +5,13 @@ import NIOCore
 enum SessionLine {
     static func make(id: ObjectIdentifier, channel: Channel?, frontend: String, backend: String?,
                      server: String?, since: Int) -> String {
+        make(id: id, remote: channel?.remoteAddress, frontend: frontend, backend: backend, server: server, since: since)
+    }
+
+    static func make(id: ObjectIdentifier, remote: SocketAddress?, frontend: String, backend: String?,
+                     server: String?, since: Int) -> String {
         var proto = "tcpv4", source = "-"
-        if let remote = channel?.remoteAddress {
+        if let remote {
             switch remote {
             case .v4: proto = "tcpv4"
             case .v6: proto = "tcpv6"

@@ -118,7 +118,11 @@ public final class TrafficLog: @unchecked Sendable {
     /// The TLS facts of a client channel for its records: nil when plain; texts only when
     /// the format writes them.
     func tlsFacts(of channel: Channel) -> TLSLogFacts? {
-        TLSHandler.find(in: channel).map { TLSLogFacts(handler: $0, details: needsTLSDetails) }
+        tlsFacts(of: TLSHandler.find(in: channel))
+    }
+
+    func tlsFacts(of handler: TLSHandler?) -> TLSLogFacts? {
+        handler.map { TLSLogFacts(handler: $0, details: needsTLSDetails) }
     }
 
     /// `Connect from 10.0.1.2:33312 to 10.0.3.31:8012 (www/HTTP)`, at accept, for proxies

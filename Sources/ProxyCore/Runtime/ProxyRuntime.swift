@@ -141,7 +141,7 @@ public final class ProxyRuntime: @unchecked Sendable {
                                             errors: frontend.connectionErrors))
                     }
                     try channel.pipeline.syncOperations.addHandler(
-                        makeSession(frontend: frontend, counters: counters))
+                        makeSession(frontend: frontend, counters: counters, on: channel.eventLoop))
                 }
             }
         // A socket handed over: adopted as it is, shared with whoever handed it.
@@ -200,7 +200,8 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
     }
 
-    private func makeSession(frontend: RuntimeFrontend, counters: SessionCounters) -> ChannelHandler {
+    private func makeSession(frontend: RuntimeFrontend, counters: SessionCounters,
+                             on eventLoop: EventLoop) -> ChannelHandler {
         counters.totalSessions.increment()
         switch frontend.mode {
         case .tcp:
@@ -217,7 +218,10 @@ public final class ProxyRuntime: @unchecked Sendable {
             return TCPSession(frontend: frontend, backend: backend, loopStates: loopStates,
                               counters: counters, registry: sessions)
         case .http:
-            return HTTPSession(frontend: frontend, loopStates: loopStates, counters: counters, registry: sessions)
+            let client = ChannelTransport(eventLoop: eventLoop)
+            client.events = HTTPSession(client: client, frontend: frontend, loopStates: loopStates,
+                                        counters: counters, registry: sessions)
+            return client
         }
     }
 

@@ -106,16 +106,24 @@ struct ConnectionFacts {
     var tlsHelloType: Int? = nil
 
     init(channel: Channel) {
-        if let remote = channel.remoteAddress {
+        self.init(remote: channel.remoteAddress, local: channel.localAddress, tls: TLSHandler.find(in: channel))
+    }
+
+    init(transport: SessionTransport) {
+        self.init(remote: transport.remoteAddress, local: transport.localAddress, tls: transport.tls)
+    }
+
+    init(remote: SocketAddress?, local: SocketAddress?, tls: TLSHandler?) {
+        if let remote {
             clientAddress = Self.bytes(of: remote)
             clientPort = remote.port ?? 0
             clientAddressText = Array((remote.ipAddress ?? "").utf8)
         }
-        if let local = channel.localAddress {
+        if let local {
             localAddress = Self.bytes(of: local)
             localPort = local.port ?? 0
         }
-        if let tls = TLSHandler.find(in: channel) {  // TLS (issue 5)
+        if let tls {  // TLS (issue 5)
             isTLS = true
             tlsServerName = tls.serverName.map { Array($0.utf8) }
         }

@@ -1,11 +1,13 @@
 import NIOCore
 
 /// A connection to a server in `mode http`. Between requests it waits in its loop's idle
-/// pool, owned by nobody; while a request uses it, its events go to that session.
-final class ServerConnection {
-    let channel: Channel
+/// pool, owned by nobody; while a request uses it, its events go to that session. While
+/// idle, any sign of life (a server must not speak unasked) or death closes it.
+final class ServerConnection: TransportEvents {
+    let transport: SessionTransport
     let server: RuntimeServer
     let backendIndex: Int
+    let loop: LoopState
     /// The session using this connection, nil while idle in the pool.
     var owner: HTTPSession?
     var isPooled = false
@@ -13,64 +15,46 @@ final class ServerConnection {
     var idleSince: NIODeadline = .now()
     /// The SNI it announced (TLS): a request whose `sni` gives another name may not use it.
     let serverName: String?
+    private var ended = false
 
-    init(channel: Channel, server: RuntimeServer, backendIndex: Int, serverName: String? = nil) {
-        self.channel = channel
+    init(transport: SessionTransport, server: RuntimeServer, backendIndex: Int, loop: LoopState,
+         serverName: String? = nil) {
+        self.transport = transport
         self.server = server
         self.backendIndex = backendIndex
+        self.loop = loop
         self.serverName = serverName
+        transport.events = self
     }
-}
 
-/// The handler on a server channel: hands its events to the owning session, or, while
-/// the connection idles in the pool, closes it on any sign of life (a server must not
-/// speak unasked) or death.
-final class HTTPServerSide: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    var connection: ServerConnection?
-    let loop: LoopState
+    func transportActive() {}
 
-    init(loop: LoopState) { self.loop = loop }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard let connection else { return }
-        if let owner = connection.owner {
-            owner.serverRead(unwrapInboundIn(data), from: connection)
+    func transportRead(_ buffer: ByteBuffer) {
+        if let owner {
+            owner.serverRead(buffer, from: self)
         } else {
-            loop.discardIdle(connection)
+            loop.discardIdle(self)
         }
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        guard let connection, let owner = connection.owner else { return }
-        owner.serverReadComplete(connection)
-    }
+    func transportReadComplete() { owner?.serverReadComplete(self) }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        guard let connection, let owner = connection.owner else { return }
-        owner.serverWritabilityChanged(connection)
-    }
+    func transportWritabilityChanged() { owner?.serverWritabilityChanged(self) }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event {
-            ended(context)
-        }
-    }
+    func transportInputClosed() { end() }
 
-    func channelInactive(context: ChannelHandlerContext) { ended(context) }
+    func transportClosed() { end() }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) { ended(context) }
-
-    private func ended(_ context: ChannelHandlerContext) {
-        guard let connection else { context.close(promise: nil); return }
-        self.connection = nil
-        if let owner = connection.owner {
-            connection.owner = nil
-            owner.serverClosed(connection)
+    private func end() {
+        guard !ended else { return }
+        ended = true
+        if let owner {
+            self.owner = nil
+            owner.serverClosed(self)
         } else {
-            loop.discardIdle(connection)
+            loop.discardIdle(self)
         }
-        context.close(promise: nil)
+        transport.close()
     }
 }
 
@@ -82,7 +66,7 @@ extension LoopState {
         while let index = idleConnections[backend][server].lastIndex(where: { $0.serverName == serverName }) {
             let connection = idleConnections[backend][server].remove(at: index)
             connection.isPooled = false
-            if connection.channel.isActive { return connection }
+            if connection.transport.isActive { return connection }
         }
         return nil
     }
@@ -109,11 +93,11 @@ extension LoopState {
                 || now - oldest.idleSince > Self.purgeDelay {
             idleConnections[backend][server].removeFirst()
             oldest.isPooled = false
-            oldest.channel.close(promise: nil)
+            oldest.transport.close()
         }
         idleConnections[backend][server].append(connection)
         // Read while idle so that the server closing it is noticed at once.
-        connection.channel.read()
+        connection.transport.read()
     }
 
     /// Closes an idle connection the server closed or spoke on.
@@ -125,6 +109,6 @@ extension LoopState {
                 idleConnections[connection.backendIndex][connection.server.index].remove(at: index)
             }
         }
-        connection.channel.close(promise: nil)
+        connection.transport.close()
     }
 }

@@ -1,0 +1,28 @@
+import NIOCore
+
+/// Phase 1, accept: a client connection is ready (after its TLS handshake, if any). The
+/// session counts itself, learns its addresses once, and waits for the first request.
+extension HTTPSession {
+    func transportActive() {
+        activated = true
+        frontend.gate.opened()
+        counters.sessionOpened()  // scur and smax (issue 4)
+        times = ExchangeTimes()
+        loop = loopStates.state(for: client.eventLoop)
+        loop.httpSessions[ObjectIdentifier(self)] = self
+        connectionFacts = ConnectionFacts(transport: client)
+        if let trafficLog = frontend.trafficLog {
+            log = SessionLogRecord(client: client.remoteAddress, local: client.localAddress)
+            log?.tls = trafficLog.tlsFacts(of: client.tls)
+            trafficLog.connected(client: log?.client, local: log?.local)
+        }
+        idle = IdleTimer(eventLoop: client.eventLoop) { [weak self] in self?.timedOut() }
+        // Until the first byte, as in HAProxy: the request timeout bounds the silence,
+        // then the head gets its own full deadline from that byte (parseRequests).
+        idle.arm(frontend.timeouts.httpRequest ?? frontend.timeouts.client)
+        // Accepted from the queue of a listener closing for a soft stop: its request is on
+        // its way; it is answered (with `Connection: close`), not reset.
+        if registry.isStopping { closeIfIdle() }
+        client.read()
+    }
+}

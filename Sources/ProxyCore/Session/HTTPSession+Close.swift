@@ -1,0 +1,184 @@
+import NIOCore
+
+/// The ends of an exchange or a session: proxyd's own answers, timeouts, closes.
+extension HTTPSession {
+
+    /// `option forwardfor except NET`: no header for clients in that network.
+    static func isExcepted(_ rule: ForwardForRule, _ connection: ConnectionFacts) -> Bool {
+        guard let network = rule.except else { return false }
+        let a = connection.clientAddress
+        guard a.count == 4 || a.count == 16 else { return false }
+        return network.contains(a.count == 4 ? .v4(a[0], a[1], a[2], a[3]) : .v6(a))
+    }
+
+    /// A reply from an `http-request deny|return|redirect` rule.
+    func sendReply(_ reply: ByteBuffer, close mustClose: Bool) {
+        if log != nil {
+            log?.status = Self.statusCode(of: reply)
+            log?.bytesOut += reply.readableBytes
+            emitLog()
+        }
+        client.writeAndFlush(reply)
+        responseStarted = true
+        if mustClose || !clientKeepAlive || !requestBody.isComplete {
+            closeAfterFlush()
+        } else {
+            requestComplete = true
+            awaitNextRequest()
+        }
+    }
+
+    /// `on-marked-down shutdown-sessions` (Health/): the server went DOWN; cut the
+    /// session if its exchange uses it.
+    func shutdown(ifUsing down: RuntimeServer) {
+        guard let connection, connection.server === down, phase != .closed else { return }
+        log?.terminate("D", responseHeadDone ? "D" : "H")
+        close()
+    }
+
+    /// Soft stop: a connection waiting for a request (its first or its next) closes if none
+    /// comes within `stopIdleLinger`. Closing it at once would reset a request already on
+    /// its way (a busy keep-alive client sends its next one as soon as it has an answer);
+    /// one that comes is answered with `Connection: close`, as HAProxy's
+    /// `option idle-close-on-response` does.
+    func closeIfIdle() {
+        guard phase == .readingHead, (inbound?.readableBytes ?? 0) == 0, !lingeringForStop else { return }
+        lingeringForStop = true
+        idle.arm(Self.stopIdleLinger)
+    }
+
+    static let stopIdleLinger: TimeAmount = .seconds(1)
+
+    /// Gives up on the current exchange with an error page if none of the response went
+    /// out yet, else just closes.
+    func abortExchange(status: Int) {
+        if let connection {
+            self.connection = nil
+            connection.owner = nil
+            releaseServer(connection, reusable: false)
+        }
+        if responseStarted {
+            client.flush()
+            close()
+        } else {
+            sendError(status, close: true)
+        }
+    }
+
+    func timedOut() {
+        switch phase {
+        case .readingHead:
+            if lingeringForStop, (inbound?.readableBytes ?? 0) == 0 {
+                close()  // stopping, and no request came: a silent close, as HAProxy's
+            } else if isFirstRequest || (inbound?.readableBytes ?? 0) > 0 {
+                if log != nil, (inbound?.readableBytes ?? 0) > 0 || !frontend.trafficLog!.dontLogNull {
+                    logPending = true
+                    log?.terminate("c", "R")
+                }
+                sendError(408, close: true)
+            } else {
+                close()  // keep-alive timeout between requests: a silent close
+            }
+        case .connecting:
+            log?.retries = connector?.attempt ?? 0
+            log?.terminate("s", connector?.isQueued == true ? "Q" : "C")
+            sendError(503, close: true)  // cancels the connector after logging (%bq counts it)
+        case .exchanging:
+            if !responseStarted && requestComplete {
+                log?.terminate("s", "H")
+                abortExchange(status: 504)
+            } else if !requestComplete && !responseStarted {
+                log?.terminate("c", "D")
+                abortExchange(status: 408)
+            } else {
+                log?.terminate("s", "D")
+                abortExchange(status: 504)
+            }
+        case .tunnel, .closed:
+            close()
+        }
+    }
+
+    /// Sends one of proxyd's own responses (ErrorPages), then reads the next request
+    /// or closes.
+    func sendError(_ status: Int, close mustClose: Bool) {
+        guard phase != .closed else { return }
+        let pages = backend?.errorPages ?? frontend.errorPages
+        let closing = mustClose || pages.closesConnection(status) || !clientKeepAlive || clientIsHTTP10
+        if let connection {
+            self.connection = nil
+            connection.owner = nil
+            releaseServer(connection, reusable: false)
+        }
+        counters.countResponse(status: status)  // hrsp_* (issue 4)
+        backend?.counters.countResponse(status: status)
+        let page = pages.response(status)
+        if log != nil, logPending {
+            log?.status = status
+            log?.bytesOut += page.readableBytes
+            if log?.cause == UInt8(ascii: "-") { log?.terminate(Self.cause(of: status), Self.state(of: status)) }
+            emitLog()
+        }
+        // After the log line: a request still queued is in its `%bq`, as in HAProxy.
+        connector?.cancel()
+        connector = nil
+        client.writeAndFlush(page)
+        responseStarted = true
+        if closing || !requestComplete && requestHasBody {
+            closeAfterFlush()
+        } else {
+            awaitNextRequest()
+        }
+    }
+
+    func closeAfterFlush() {
+        guard phase != .closed else { return }
+        phase = .closed
+        client.flush()
+        // Half-close first so the response is not cut by a reset on unread input.
+        client.closeOutput()
+        client.read()  // to see the client's own close and free the connection early
+        finishBookkeeping()
+        // A client that never closes its side is cut after a second. The idle timer, not a
+        // task of its own: a task left pending for a second per closed connection fills
+        // the loop's timer heap, and every cancel searches it.
+        idle?.arm(.seconds(1))
+    }
+
+    func close() {
+        if phase != .closed {
+            phase = .closed
+            finishBookkeeping()
+        }
+        idle?.cancel()
+        client.close()  // nil once the handler was removed
+    }
+
+    func finishBookkeeping() {
+        guard !bookkept else { return }
+        bookkept = true
+        if logPending, log != nil {
+            // The session ends with a request under way: the client went away, unless a
+            // side was already blamed (a tunnel simply ends).
+            if log?.cause == UInt8(ascii: "-"), !responseHeadDone || !responseBody.isComplete, !(log?.status == 101) {
+                log?.terminate("C", responseHeadDone ? "D" : connection == nil && connector != nil ? "C" : "H")
+            }
+            emitLog()
+        }
+        idle?.cancel()
+        connector?.cancel()
+        connector = nil
+        recordTimes()  // a response cut short still counts, as in HAProxy
+        if let connection {
+            self.connection = nil
+            connection.owner = nil
+            releaseServer(connection, reusable: false)
+        }
+        inbound = nil
+        loop?.httpSessions[ObjectIdentifier(self)] = nil
+        if activated {
+            frontend.gate.closed()
+            counters.currentSessions.decrement()
+        }
+    }
+}

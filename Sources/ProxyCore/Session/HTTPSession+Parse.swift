@@ -1,0 +1,71 @@
+import NIOCore
+
+/// Phase 2, parse: the request head from the client's bytes, normalised where HAProxy
+/// would (obs-fold, bare LF), under `timeout http-request` from its first byte.
+extension HTTPSession {
+
+    /// Parses the request at the head of `inbound`, if complete, and starts its exchange.
+    func parseRequests() {
+        guard phase == .readingHead else { return }
+        guard var buffer = inbound, buffer.readableBytes > 0 else {
+            readClient()
+            return
+        }
+        idle.touch()
+        if log != nil, log?.requestAt == nil {
+            // A request that was already waiting (pipelined) starts now.
+            log?.requestAt = .now()
+            log?.requestWall = .now()
+        }
+        if !headTimeoutStarted, idle != nil {
+            // The first byte of a request: its head's deadline starts now.
+            startHeadTimeout()
+        }
+        var status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+        // An obs-fold becomes spaces in place, as HAProxy makes it, and the head is read again.
+        while case .error(.obsoleteLineFolding) = status, let line = requestParser.foldedLineStart,
+              unfoldLine(at: line, in: &buffer) {
+            inbound = buffer
+            status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+        }
+        // Bare LF line ends or an odd version: the server gets the head as proxyd read it.
+        if case .complete = status, requestParser.head.needsNormalising {
+            normaliseRequestHead(requestParser.head, in: &buffer)
+            inbound = buffer
+            status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+        }
+        switch status {
+        case .incomplete:
+            readClient()
+        case .error(let error):
+            counters.requestErrors.increment()
+            if log != nil { logPending = true; log?.terminate("P", "R") }
+            sendError(error.requestStatusCode, close: true)
+        case .complete:
+            times.requestComplete = .now()
+            counters.requests.increment()
+            counters.requestRate.tick()  // req_rate (issue 4)
+            let head = requestParser.head
+            if log != nil {
+                logPending = true
+                log?.headAt = .now()
+                log?.captureRequestLine(buffer, start: head.start)
+            }
+            startExchange(head: head, buffer: &buffer)
+        }
+    }
+
+    /// `timeout http-request` bounds the whole request head, as in HAProxy: a deadline
+    /// the head's reads do not push back, or a client trickling a byte at a time
+    /// (slowloris) would hold the connection forever. Without it, `timeout client`
+    /// applies as usual, to silence only.
+    func startHeadTimeout() {
+        headTimeoutStarted = true
+        if let limit = frontend.timeouts.httpRequest {
+            idle.armDeadline(limit)
+        } else {
+            idle.arm(frontend.timeouts.client)
+        }
+    }
+
+}

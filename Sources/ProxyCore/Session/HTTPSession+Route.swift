@@ -1,0 +1,69 @@
+import NIOCore
+
+/// Phase 3, route: frontend rules, the stats page, `use_backend`, then the backend's
+/// own rules, all read on the head in place; a rule or page may answer here.
+extension HTTPSession {
+    func startExchange(head: HTTPRequestHead, buffer: inout ByteBuffer) {
+        requestMethod = head.method
+        requestBody = HTTPBodyFramer(framing: head.framing)
+        requestHasBody = !requestBody.isComplete
+        requestComplete = false
+        clientKeepAlive = head.keepAlive && frontend.httpConnectionMode != .close
+
+        // Frontend rules, routing, then the backend's own rules, all on the head in place.
+        var rewrite = HeadRewrite()
+        if head.hasContentLength && head.hasTransferEncoding {
+            // Two framings: the chunked one wins, the Content-Length goes and the
+            // connection closes after the answer, as HAProxy 2.6 handles it.
+            rewrite.dropNames.append(Array("content-length".utf8))
+            clientKeepAlive = false
+        }
+        let headers = requestParser.headers
+        let connection = connectionFacts!
+        var statsPageAnswered = false
+        let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
+            let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
+            if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
+                return (nil, .reply(reply, closes: closes), .noneUsable)
+            }
+            // The stats page of a frontend section (issue 4).
+            if let page = frontend.statsPage, let reply = page.answer(facts) {
+                statsPageAnswered = true
+                return (nil, .reply(reply, closes: false), .noneUsable)
+            }
+            guard let backend = frontend.router.route(facts) else { return (nil, .proceed, .noneUsable) }
+            if backend.name != frontend.name, !backend.requestRules.isEmpty {
+                let outcome = RuleEngine.run(backend.requestRules, facts: facts, rewrite: &rewrite)
+                if case .reply = outcome { return (backend, outcome, .noneUsable) }
+            }
+            // The stats page (issue 4): a backend with `stats enable` answers its
+            // `stats uri` itself instead of forwarding.
+            if let page = backend.statsPage, let reply = page.answer(facts) {
+                statsPageAnswered = true
+                return (backend, .reply(reply, closes: false), .noneUsable)
+            }
+            let choice = connection.clientAddress.withUnsafeBytes { address in
+                backend.balancer.take(input: BalanceInput(
+                    clientAddress: address.isEmpty ? nil : address,
+                    request: (head.targetSpan, headers, bytes)))
+            }
+            return (backend, .proceed, choice)
+        }
+        if case .reply(let reply, let closes) = outcome {
+            // stats (issue 4); the page's own backend counts it apart.
+            countReply(reply, backend: statsPageAnswered ? nil : chosen)
+            if statsPageAnswered { countStatsPage(in: chosen, requestBytes: head.headLength, reply: reply) }
+            buffer.moveReaderIndex(forwardBy: head.headLength)
+            inbound = buffer
+            if log != nil {
+                log?.backend = chosen
+                // deny: the proxy blocked it (PR); return/redirect: served locally (LR).
+                log?.terminate(closes ? "P" : "L", "R")
+            }
+            sendReply(reply, close: closes)
+            return
+        }
+        dispatch(head: head, buffer: &buffer, chosen: chosen, choice: choice, rewrite: rewrite)
+    }
+
+}

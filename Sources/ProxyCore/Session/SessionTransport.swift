@@ -1,0 +1,44 @@
+import NIOCore
+
+/// The connection a session talks through, client or server side, whichever data path
+/// carries it: NIO's channel pipeline (ChannelTransport) or proxyd's own reactor. A
+/// session sees only this, so the protocol logic does not depend on how bytes move.
+///
+/// Every call is made on the transport's event loop. Writes are queued until `flush`;
+/// `read` asks for the next bytes (sessions read only when they can take more, which is
+/// the backpressure between the two sides).
+protocol SessionTransport: AnyObject {
+    /// Who hears this connection's events; the transport holds it until it is closed.
+    var events: TransportEvents? { get set }
+    var eventLoop: EventLoop { get }
+    /// Writes would not queue up beyond the high-water mark.
+    var isWritable: Bool { get }
+    /// Open, and not known to be closed by the peer.
+    var isActive: Bool { get }
+    var remoteAddress: SocketAddress? { get }
+    var localAddress: SocketAddress? { get }
+    /// The TLS layer of a connection whose TLS ends here (issue 5), nil for plain ones.
+    var tls: TLSHandler? { get }
+
+    func read()
+    func write(_ buffer: ByteBuffer)
+    func flush()
+    func writeAndFlush(_ buffer: ByteBuffer)
+    /// Half-close: no more bytes go out; the peer may still send.
+    func closeOutput()
+    func close()
+}
+
+/// What a transport tells its session, on the transport's event loop.
+protocol TransportEvents: AnyObject {
+    /// A client connection is ready (after its TLS handshake, if any).
+    func transportActive()
+    func transportRead(_ buffer: ByteBuffer)
+    /// The end of a burst of reads: time to parse or flush what came.
+    func transportReadComplete()
+    func transportWritabilityChanged()
+    /// The peer half-closed: nothing more will come.
+    func transportInputClosed()
+    /// The connection is gone (closed, reset or failed); may come more than once.
+    func transportClosed()
+}
