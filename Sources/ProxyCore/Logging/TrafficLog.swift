@@ -71,7 +71,7 @@ struct SessionLogRecord {
 extension SessionLogRecord {
     /// Records how getting a server connection ended: the retries, then the server and
     /// the time, or the termination flags HAProxy logs for each failure.
-    mutating func noteConnect(_ result: Result<(Channel, RuntimeServer), ConnectFailure>, attempts: Int) {
+    mutating func noteConnect(_ result: Result<(SessionTransport, RuntimeServer), ConnectFailure>, attempts: Int) {
         retries = attempts
         switch result {
         case .success(let (_, server)):

@@ -10,7 +10,7 @@ final class AdmissionGate: @unchecked Sendable {
     private let limitValue: ManagedAtomic<Int>
     var limit: Int { limitValue.load(ordering: .relaxed) }
     private let current = ManagedAtomic<Int>(0)
-    private let listeners = NIOLockedValueBox<[Channel]>([])
+    private let listeners = NIOLockedValueBox<[Listener]>([])
     private let paused = ManagedAtomic<Bool>(false)
     /// The process-wide gate a frontend's gate also answers to.
     private let parent: AdmissionGate?
@@ -20,7 +20,7 @@ final class AdmissionGate: @unchecked Sendable {
         self.parent = parent
     }
 
-    func add(listener: Channel) {
+    func add(listener: Listener) {
         listeners.withLockedValue { $0.append(listener) }
         parent?.add(listener: listener)
     }
@@ -79,10 +79,6 @@ final class AdmissionGate: @unchecked Sendable {
 
     private func setAccepting(_ accepting: Bool) {
         if accepting && isDisabled { return }  // a disabled frontend stays closed (issue 4)
-        for channel in listeners.withLockedValue({ $0 }) {
-            channel.setOption(.autoRead, value: accepting).whenSuccess {
-                if accepting { channel.read() }
-            }
-        }
+        for listener in listeners.withLockedValue({ $0 }) { listener.setAccepting(accepting) }
     }
 }

@@ -18,7 +18,7 @@ extension ProxyRuntime {
     private static let soDetachFilter: CInt = 27   // SO_DETACH_FILTER
 
     /// `ret #0`: keep no byte of any packet. Allocated once and never freed: the kernel
-    /// copies it during setsockopt, which runs later on the listener's event loop.
+    /// copies it during setsockopt.
     nonisolated(unsafe) private static let dropEverything: UnsafeMutablePointer<SockFilter> = {
         let p = UnsafeMutablePointer<SockFilter>.allocate(capacity: 1)
         p.initialize(to: SockFilter(code: 0x06 /* BPF_RET | BPF_K */, jt: 0, jf: 0, k: 0))
@@ -31,13 +31,14 @@ extension ProxyRuntime {
     /// takes over on this node (a reload is followed, not drained), and a worker that
     /// inherits a socket lifts any filter left on it (InheritedListeners.take).
     public func setListenersDropNewConnections(_ drop: Bool, includingShared: Bool = false) {
-        for channel in includingShared ? activeListeners : exclusiveListeners {
-            guard let provider = channel as? SocketOptionProvider else { continue }
+        for listener in includingShared ? activeListeners : exclusiveListeners {
+            let fd = listener.descriptor
             if drop {
-                _ = provider.unsafeSetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(Self.soAttachFilter),
-                                                   value: SockFprog(length: 1, filter: Self.dropEverything))
+                var program = SockFprog(length: 1, filter: Self.dropEverything)
+                _ = setsockopt(fd, SOL_SOCKET, Self.soAttachFilter, &program, socklen_t(MemoryLayout<SockFprog>.size))
             } else {
-                _ = provider.unsafeSetSocketOption(level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(Self.soDetachFilter), value: CInt(0))
+                var none: CInt = 0
+                _ = setsockopt(fd, SOL_SOCKET, Self.soDetachFilter, &none, socklen_t(MemoryLayout<CInt>.size))
             }
         }
     }
@@ -46,11 +47,11 @@ extension ProxyRuntime {
     /// listening socket, TCP_INFO's `tcpi_unacked` is its accept queue's length).
     func unacceptedConnections() -> Int {
         var total = 0
-        for channel in exclusiveListeners {
-            guard let provider = channel as? SocketOptionProvider else { continue }
-            let info: tcp_info? = try? provider.unsafeGetSocketOption(
-                level: SocketOptionLevel(IPPROTO_TCP), name: SocketOptionName(TCP_INFO)).wait()
-            total += Int(info?.tcpi_unacked ?? 0)
+        for listener in exclusiveListeners {
+            var info = tcp_info()
+            var length = socklen_t(MemoryLayout<tcp_info>.size)
+            guard getsockopt(listener.descriptor, CInt(IPPROTO_TCP), TCP_INFO, &info, &length) == 0 else { continue }
+            total += Int(info.tcpi_unacked)
         }
         return total
     }

@@ -13,13 +13,13 @@ public final class ProxyRuntime: @unchecked Sendable {
     let loopStates: LoopStates
     let sessions: SessionRegistry
 
-    private var listeners: [Channel] = []
+    private var listeners: [Listener] = []
     /// Listeners whose socket another process holds too (the master, the process that
     /// handed it over, or the one it was handed to): closing ours closes nothing for
     /// them, so a soft stop must not filter or drain it (ListenerDrain).
     /// Guarded: `_getsocks` runs on an event loop while the main thread may be stopping.
     private let sharedListeners = NIOLockedValueBox<Set<ObjectIdentifier>>([])
-    /// Each listener's socket (NIO does not tell it), for `handOverListeners`.
+    /// The listening sockets, for `handOverListeners` (which may run on another thread).
     private let listenerDescriptors = NIOLockedValueBox<[ObjectIdentifier: Int32]>([:])
     /// Sockets handed over by the master (-W), the old process (-x) or the caller
     /// (`fd@N`): a bind on the same address takes its socket instead of opening one.
@@ -75,7 +75,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     /// Shared listeners that wait for `startAccepting()` (bind's `deferSharedAccepting`).
-    private var waitingListeners: [Channel] = []
+    private var waitingListeners: [Listener] = []
 
     /// Opens every listener. On failure, closes those already open and throws.
     /// `deferSharedAccepting`: a socket shared with a running process (handed over, or
@@ -108,9 +108,7 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// The start went through: shared listeners accept from now on.
     public func startAccepting() {
-        for channel in waitingListeners {
-            channel.setOption(.autoRead, value: true).whenSuccess { channel.read() }
-        }
+        for listener in waitingListeners { listener.setAccepting(true) }
         waitingListeners.removeAll()
     }
 
@@ -122,7 +120,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     private func bind(frontend: RuntimeFrontend, to bind: BindSettings,
-                      tls: TLSServerContext? = nil) throws -> (Channel, shared: Bool) {
+                      tls: TLSServerContext? = nil) throws -> (Listener, shared: Bool) {
         let address = bind.address
         let counters = self.counters[frontend.name]!
         let bootstrap = ServerBootstrap(group: group)
@@ -153,9 +151,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
         if let shared {
             guard deferSharedAccepting else { return (try adopt(shared, bootstrap), true) }
-            let channel = try adopt(shared, bootstrap.serverChannelOption(.autoRead, value: false))
-            waitingListeners.append(channel)
-            return (channel, true)
+            let listener = try adopt(shared, bootstrap.serverChannelOption(.autoRead, value: false))
+            waitingListeners.append(listener)
+            return (listener, true)
         }
         // Opened here rather than by NIO's bind, so that the descriptor is known and can be
         // handed to a process that takes over (`_getsocks`). TCP listeners get
@@ -174,7 +172,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     /// Serves connections on a listening socket, remembering its descriptor.
-    private func adopt(_ fd: Int32, _ bootstrap: ServerBootstrap) throws -> Channel {
+    private func adopt(_ fd: Int32, _ bootstrap: ServerBootstrap) throws -> Listener {
         var accepting: CInt = 0
         var length = socklen_t(MemoryLayout<CInt>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0, accepting != 0 else {
@@ -183,8 +181,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         let channel = try bootstrap.withBoundSocket(fd).wait()
         // NIO listens again with its default backlog when it adopts a socket.
         _ = Glibc.listen(fd, 1024)
-        listenerDescriptors.withLockedValue { $0[ObjectIdentifier(channel)] = fd }
-        return channel
+        let listener = ChannelListener(channel: channel, descriptor: fd)
+        listenerDescriptors.withLockedValue { $0[ObjectIdentifier(listener)] = fd }
+        return listener
     }
 
     /// The listening sockets' descriptors, for a process taking them over (`_getsocks`);
@@ -208,15 +207,19 @@ public final class ProxyRuntime: @unchecked Sendable {
             // TLS (issue 5): route on the ClientHello (req.ssl_sni) and content rules first.
             if let inspection = frontend.tcpInspection {
                 return TCPContentInspector(frontend: frontend, inspection: inspection) { [self] backend in
-                    TCPSession(frontend: frontend, backend: backend, loopStates: loopStates,
-                               counters: counters, registry: sessions)
+                    let client = ChannelTransport(eventLoop: eventLoop)
+                    client.events = TCPSession(client: client, frontend: frontend, backend: backend,
+                                               loopStates: loopStates, counters: counters, registry: sessions)
+                    return client
                 }
             }
             guard let backend = frontend.router.defaultBackend else {
                 return RejectingSession()
             }
-            return TCPSession(frontend: frontend, backend: backend, loopStates: loopStates,
-                              counters: counters, registry: sessions)
+            let client = ChannelTransport(eventLoop: eventLoop)
+            client.events = TCPSession(client: client, frontend: frontend, backend: backend, loopStates: loopStates,
+                                       counters: counters, registry: sessions)
+            return client
         case .http:
             let client = ChannelTransport(eventLoop: eventLoop)
             client.events = HTTPSession(client: client, frontend: frontend, loopStates: loopStates,
@@ -260,11 +263,11 @@ public final class ProxyRuntime: @unchecked Sendable {
         backends.first { $0.name == name }
     }
 
-    /// The listening channels (empty once listening stopped).
-    var activeListeners: [Channel] { listeners }
+    /// The listeners (empty once listening stopped).
+    var activeListeners: [Listener] { listeners }
 
     /// The listeners only this process holds: those a soft stop must drain.
-    var exclusiveListeners: [Channel] {
+    var exclusiveListeners: [Listener] {
         let shared = sharedListeners.withLockedValue { $0 }
         return listeners.filter { !shared.contains(ObjectIdentifier($0)) }
     }
@@ -278,7 +281,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             defer { descriptors.removeAll() }
             return sharedListeners.withLockedValue { !$0.isEmpty }
         }
-        for channel in listeners { channel.close(promise: nil) }
+        for listener in listeners { listener.close() }
         listeners.removeAll()
         sharedListeners.withLockedValue { $0.removeAll() }
         // A socket file handed over is the new process's now: same file, so it would

@@ -16,14 +16,12 @@ enum ConnectFailure: Error {
 /// after a quick refusal, as HAProxy's turn-around does), and with `option redispatch`
 /// move the last attempt to another server.
 final class ServerConnector {
-    typealias HandlerFactory = (RuntimeServer) -> ChannelHandler
     /// On success the caller owns one `loop.started` count (a slot) on the server and must
-    /// call `loop.ended` when it is done with it.
-    typealias Completion = (Result<(Channel, RuntimeServer), ConnectFailure>) -> Void
+    /// call `loop.ended` when it is done with it, and sets the transport's `events`.
+    typealias Completion = (Result<(SessionTransport, RuntimeServer), ConnectFailure>) -> Void
 
     private let backend: RuntimeBackend
     private let loop: LoopState
-    private let makeHandler: HandlerFactory
     private let completion: Completion
     /// What a server's dynamic `sni` reads (TLS), from the request being served.
     private let serverNames: ServerNameInputs
@@ -41,11 +39,10 @@ final class ServerConnector {
     static let turnAround: TimeAmount = .seconds(1)
 
     init(backend: RuntimeBackend, loop: LoopState, serverNames: ServerNameInputs = ServerNameInputs(),
-         makeHandler: @escaping HandlerFactory, completion: @escaping Completion) {
+         completion: @escaping Completion) {
         self.serverNames = serverNames
         self.backend = backend
         self.loop = loop
-        self.makeHandler = makeHandler
         self.completion = completion
     }
 
@@ -165,8 +162,9 @@ final class ServerConnector {
 
         // TCP_NODELAY is ClientBootstrap's default; the rest is set in the initializer
         // (ConnectionSetup: cheaper than NIO's per-option futures).
+        let transport = ChannelTransport(eventLoop: loop.eventLoop)
         var bootstrap = ClientBootstrap(group: loop.eventLoop)
-            .channelInitializer { [makeHandler, backend, serverNames] channel in
+            .channelInitializer { [backend, serverNames] channel in
                 ConnectionSetup.initialize(channel) {
                     // TLS (issue 5): `server … ssl` encrypts below the session's handler.
                     if let tls = server.tls {
@@ -174,7 +172,7 @@ final class ServerConnector {
                             tls.makeHandler(handshakeTimeout: backend.timeouts.connect,
                                             serverName: serverNames.evaluate(tls.serverNameExpression)))
                     }
-                    try channel.pipeline.syncOperations.addHandler(makeHandler(server))
+                    try channel.pipeline.syncOperations.addHandler(transport)
                 }
             }
         if let timeout = backend.timeouts.connect {
@@ -193,7 +191,7 @@ final class ServerConnector {
                     channel.close(promise: nil)
                     return
                 }
-                completion(.success((channel, server)))
+                completion(.success((transport, server)))
             case .failure(let error):
                 server.health?.observed(.connectFailed)  // Health/: `observe layer4|layer7`
                 loop.ended(server, in: backend.index)

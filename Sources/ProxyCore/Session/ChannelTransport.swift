@@ -56,5 +56,5 @@ final class ChannelTransport: ChannelInboundHandler, SessionTransport {
     }
 
     func channelInactive(context: ChannelHandlerContext) { events?.transportClosed() }
-    func errorCaught(context: ChannelHandlerContext, error: Error) { events?.transportClosed() }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { events?.transportFailed() }
 }

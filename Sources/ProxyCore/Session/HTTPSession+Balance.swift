@@ -111,11 +111,6 @@ extension HTTPSession {
         }
         let connector = ServerConnector(
             backend: backend, loop: loop, serverNames: serverNames,
-            makeHandler: { [self] _ in
-                let side = ChannelTransport(eventLoop: loop.eventLoop)
-                pendingServerSide = side
-                return side
-            },
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector
         connector.start(preferring: server, slotTaken: slotTaken)

@@ -2,7 +2,7 @@ import NIOCore
 
 /// Phase 5, connect: a new or pooled server connection, then the request head on it.
 extension HTTPSession {
-    func connected(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
+    func connected(_ result: Result<(SessionTransport, RuntimeServer), ConnectFailure>) {
         if log != nil, phase == .connecting { noteConnect(result) }
         if case .success = result, phase == .connecting {
             times.connected = .now()
@@ -10,9 +10,9 @@ extension HTTPSession {
         }
         connector = nil
         guard phase == .connecting, let backend else {
-            if case .success(let (channel, server)) = result {
+            if case .success(let (transport, server)) = result {
                 if let index = backend?.index ?? lastBackendIndex { loop.ended(server, in: index) }
-                channel.close(promise: nil)
+                transport.close()
             }
             return
         }
@@ -20,15 +20,8 @@ extension HTTPSession {
         case .failure:
             pendingHead = nil
             sendError(503, close: !clientKeepAlive || requestHasBody)
-        case .success(let (channel, server)):
-            guard let side = pendingServerSide else {
-                loop.ended(server, in: backend.index)
-                channel.close(promise: nil)
-                sendError(503, close: true)
-                return
-            }
-            pendingServerSide = nil
-            let connection = ServerConnection(transport: side, server: server, backendIndex: backend.index,
+        case .success(let (transport, server)):
+            let connection = ServerConnection(transport: transport, server: server, backendIndex: backend.index,
                                               loop: loop, serverName: dynamicServerName(server, backend))
             useConnection(connection, reused: false)
         }

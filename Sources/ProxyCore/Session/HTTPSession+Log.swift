@@ -11,7 +11,7 @@ extension HTTPSession {
         }
     }
 
-    func noteConnect(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
+    func noteConnect(_ result: Result<(SessionTransport, RuntimeServer), ConnectFailure>) {
         log?.noteConnect(result, attempts: connector?.attempt ?? 0)
         log?.serverAssignedAt = connector?.serverAssignedAt
     }

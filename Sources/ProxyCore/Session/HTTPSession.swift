@@ -55,8 +55,6 @@ final class HTTPSession: TransportEvents {
     var backend: RuntimeBackend?
     var connection: ServerConnection?
     var connector: ServerConnector?
-    /// The transport of the server connection being opened (NIO data path).
-    var pendingServerSide: ChannelTransport?
     var requestMethod: HTTPMethod = .get
     var requestHasBody = false
     var requestComplete = false

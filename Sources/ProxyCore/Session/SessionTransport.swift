@@ -41,4 +41,11 @@ protocol TransportEvents: AnyObject {
     func transportInputClosed()
     /// The connection is gone (closed, reset or failed); may come more than once.
     func transportClosed()
+    /// The connection failed (a reset, an error), before it is gone.
+    func transportFailed()
+}
+
+extension TransportEvents {
+    /// Most sessions treat a failure as the end.
+    func transportFailed() { transportClosed() }
 }

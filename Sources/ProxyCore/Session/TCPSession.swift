@@ -4,19 +4,18 @@ import NIOCore
 /// and one server, with half-close passed through and backpressure in both directions.
 ///
 /// Neither side reads more than the other side can take: reads are issued by hand
-/// (autoRead off) only while the opposite channel is writable.
-final class TCPSession: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
+/// only while the opposite side is writable. Both sides are `SessionTransport`s, so the
+/// session runs on either data path.
+final class TCPSession: TransportEvents {
     private let frontend: RuntimeFrontend
     private let backend: RuntimeBackend
     private let loopStates: LoopStates
     private let counters: SessionCounters
     private let registry: SessionRegistry
 
-    private var client: ChannelHandlerContext?
-    private var serverChannel: Channel?
+    /// The client connection; nil once the session ended.
+    private var client: SessionTransport?
+    private var serverChannel: SessionTransport?
     private var server: RuntimeServer?
     private var connector: ServerConnector?
     private var idle: IdleTimer?
@@ -27,13 +26,15 @@ final class TCPSession: ChannelInboundHandler {
     private var serverReadPending = false
     private var activated = false
     private var closed = false
+    private var loop: LoopState?
     /// Traffic log record (Logging/TrafficLog): only when the frontend logs.
     private var log: SessionLogRecord?
     /// For the qtime/ctime/ttime statistics.
     private var times = ExchangeTimes()
 
-    init(frontend: RuntimeFrontend, backend: RuntimeBackend, loopStates: LoopStates,
+    init(client: SessionTransport, frontend: RuntimeFrontend, backend: RuntimeBackend, loopStates: LoopStates,
          counters: SessionCounters, registry: SessionRegistry) {
+        self.client = client
         self.frontend = frontend
         self.registry = registry
         self.backend = backend
@@ -43,40 +44,31 @@ final class TCPSession: ChannelInboundHandler {
 
     /// One `show sess` line (issue 4); on this session's loop.
     func showSessLine() -> String {
-        SessionLine.make(id: ObjectIdentifier(self), channel: client?.channel, frontend: frontend.name,
+        SessionLine.make(id: ObjectIdentifier(self), remote: client?.remoteAddress, frontend: frontend.name,
                          backend: backend.name, server: server?.name, since: createdAt)
     }
     private let createdAt = ProcessClock.milliseconds
 
     // MARK: client side
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        client = context
-    }
-
-    /// The client channel is gone: drop its context (it holds this handler, which would
-    /// otherwise keep it, and the channel, alive).
-    func handlerRemoved(context: ChannelHandlerContext) {
-        closeBoth()
-        client = nil
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
+    func transportActive() {
+        guard let client else { return }
         activated = true
         frontend.gate.opened()
         counters.sessionOpened()  // scur and smax (issue 4)
         times = ExchangeTimes()
-        let loop = loopStates.state(for: context.eventLoop)
+        let loop = loopStates.state(for: client.eventLoop)
+        self.loop = loop
         if let trafficLog = frontend.trafficLog {
-            log = SessionLogRecord(client: context.channel.remoteAddress, local: context.channel.localAddress)
-            log?.tls = trafficLog.tlsFacts(of: context.channel)
+            log = SessionLogRecord(client: client.remoteAddress, local: client.localAddress)
+            log?.tls = trafficLog.tlsFacts(of: client.tls)
             log?.backend = backend
             log?.connectStart = .now()
             trafficLog.connected(client: log?.client, local: log?.local)
         }
-        idle = IdleTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }
+        idle = IdleTimer(eventLoop: client.eventLoop) { [weak self] in self?.timedOut() }
         idle?.arm(frontend.timeouts.client ?? backend.timeouts.connect)
-        let address = connectionFacts(context.channel)
+        let address = client.remoteAddress.map(ConnectionFacts.bytes(of:)) ?? []
         loop.liveTCPSessions[ObjectIdentifier(self)] = self  // show sess (issue 4)
         let preferred: RuntimeServer?
         if case .source = backend.balance.algorithm {
@@ -90,18 +82,17 @@ final class TCPSession: ChannelInboundHandler {
         }
         // TLS (issue 5): `sni ssl_fc_sni` passes the client's SNI on (no request in tcp).
         var serverNames = ServerNameInputs()
-        if backend.dynamicServerName, let tls = TLSHandler.find(in: context.channel) {
+        if backend.dynamicServerName, let tls = client.tls {
             serverNames.frontendServerName = tls.serverName
         }
         let connector = ServerConnector(
             backend: backend, loop: loop, serverNames: serverNames,
-            makeHandler: { [self] _ in TCPServerSide(session: self) },
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector
         connector.start(preferring: preferred, slotTaken: preferred != nil)  // the take above
     }
 
-    private func connected(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
+    private func connected(_ result: Result<(SessionTransport, RuntimeServer), ConnectFailure>) {
         if log != nil { noteConnect(result) }
         if case .success = result {
             times.connected = .now()
@@ -112,15 +103,16 @@ final class TCPSession: ChannelInboundHandler {
         case .failure:
             closeBoth()
         case .success(let (channel, server)):
-            guard !closed else {
+            guard !closed, let loop else {
                 loopStates.state(for: channel.eventLoop).ended(server, in: backend.index)
-                channel.close(promise: nil)
+                channel.close()
                 return
             }
+            channel.events = TCPServerSide(session: self)
             self.serverChannel = channel
             self.server = server
             if server.health?.shutdownSessionsOnMarkedDown == true {
-                loopStates.state(for: channel.eventLoop).tcpSessions[ObjectIdentifier(self)] = self
+                loop.tcpSessions[ObjectIdentifier(self)] = self
             }
             // Once both sides are connected the tunnel timeout, if any, replaces the
             // client and server timeouts (HAProxy applies it in tcp mode too).
@@ -131,52 +123,49 @@ final class TCPSession: ChannelInboundHandler {
         }
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    func transportRead(_ buffer: ByteBuffer) {
         guard let serverChannel else { return }
         idle?.touch()
-        let buffer = unwrapInboundIn(data)
         counters.bytesIn.add(buffer.readableBytes)
         log?.bytesIn += buffer.readableBytes
         backend.counters.bytesIn.add(buffer.readableBytes)  // stats (issue 4)
         server?.counters.bytesIn.add(buffer.readableBytes)
-        serverChannel.write(buffer, promise: nil)
+        serverChannel.write(buffer)
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
+    func transportReadComplete() {
         guard let serverChannel else { return }
         serverChannel.flush()
         if serverChannel.isWritable {
-            if !clientInputClosed { context.read() }
+            if !clientInputClosed { client?.read() }
         } else {
             clientReadPending = true
         }
     }
 
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable, serverReadPending, let serverChannel {
+    func transportWritabilityChanged() {
+        if client?.isWritable == true, serverReadPending, let serverChannel {
             serverReadPending = false
             serverChannel.read()
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event {
-            clientInputClosed = true
-            if serverInputClosed || serverChannel == nil {
-                closeBoth()
-            } else {
-                serverChannel?.close(mode: .output, promise: nil)
-            }
+    func transportInputClosed() {
+        clientInputClosed = true
+        if serverInputClosed || serverChannel == nil {
+            closeBoth()
+        } else {
+            serverChannel?.closeOutput()
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    func transportClosed() {
         // A client gone before the server answered the connect aborted it (CC).
         if serverChannel == nil { log?.terminate("C", "C") }
         closeBoth()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
+    func transportFailed() {
         log?.terminate("C", serverChannel == nil ? "C" : "D")
         closeBoth()
     }
@@ -189,21 +178,21 @@ final class TCPSession: ChannelInboundHandler {
         log?.bytesOut += buffer.readableBytes
         backend.counters.bytesOut.add(buffer.readableBytes)  // stats (issue 4)
         server?.counters.bytesOut.add(buffer.readableBytes)
-        client?.write(wrapOutboundOut(buffer), promise: nil)
+        client?.write(buffer)
     }
 
-    fileprivate func serverReadComplete(_ channel: Channel) {
-        guard let client else { return }
+    fileprivate func serverReadComplete() {
+        guard let client, let channel = serverChannel else { return }
         client.flush()
-        if client.channel.isWritable {
+        if client.isWritable {
             if !serverInputClosed { channel.read() }
         } else {
             serverReadPending = true
         }
     }
 
-    fileprivate func serverWritabilityChanged(_ channel: Channel) {
-        if channel.isWritable, clientReadPending, let client {
+    fileprivate func serverWritabilityChanged() {
+        if serverChannel?.isWritable == true, clientReadPending, let client {
             clientReadPending = false
             client.read()
         }
@@ -214,7 +203,7 @@ final class TCPSession: ChannelInboundHandler {
         if clientInputClosed {
             closeBoth()
         } else {
-            client?.close(mode: .output, promise: nil)
+            client?.closeOutput()
         }
     }
 
@@ -238,7 +227,7 @@ final class TCPSession: ChannelInboundHandler {
         if activated {
             frontend.gate.closed()
             counters.currentSessions.decrement()
-            if let client { loopStates.state(for: client.eventLoop).liveTCPSessions[ObjectIdentifier(self)] = nil }
+            loop?.liveTCPSessions[ObjectIdentifier(self)] = nil
         }
         idle?.cancel()
         connector?.cancel()
@@ -246,14 +235,14 @@ final class TCPSession: ChannelInboundHandler {
             server.counters.times.add(sample, counted: server.totalConnections.load(ordering: .relaxed))
             backend.counters.times.add(sample, counted: backend.counters.totalSessions.current)
         }
-        if let server, let client {
+        if let server, let loop {
             if server.health?.shutdownSessionsOnMarkedDown == true {
-                loopStates.state(for: client.eventLoop).tcpSessions[ObjectIdentifier(self)] = nil
+                loop.tcpSessions[ObjectIdentifier(self)] = nil
             }
-            loopStates.state(for: client.eventLoop).ended(server, in: backend.index)
+            loop.ended(server, in: backend.index)
         }
-        serverChannel?.close(promise: nil)
-        client?.close(promise: nil)
+        serverChannel?.close()
+        client?.close()
     }
 
     // MARK: traffic log (Logging/TrafficLog)
@@ -280,15 +269,11 @@ final class TCPSession: ChannelInboundHandler {
         closeBoth()
     }
 
-    private func noteConnect(_ result: Result<(Channel, RuntimeServer), ConnectFailure>) {
+    private func noteConnect(_ result: Result<(SessionTransport, RuntimeServer), ConnectFailure>) {
         // Without a server there was no connect time to log (tcplog's Tc is -1).
         if case .failure(.noServerAvailable) = result { log?.connectStart = nil }
         log?.noteConnect(result, attempts: connector?.attempt ?? 0)
         log?.serverAssignedAt = connector?.serverAssignedAt
-    }
-
-    private func connectionFacts(_ channel: Channel) -> [UInt8] {
-        channel.remoteAddress.map(ConnectionFacts.bytes(of:)) ?? []
     }
 
     static func shorter(_ a: TimeAmount?, _ b: TimeAmount?) -> TimeAmount? {
@@ -300,27 +285,18 @@ final class TCPSession: ChannelInboundHandler {
     }
 }
 
-/// The server half of a TCPSession: forwards its channel's events to the session.
-private final class TCPServerSide: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    private let session: TCPSession  // strong: freed when this channel closes
+/// The server half of a TCPSession: passes its transport's events to the session. The
+/// transport holds it (and so the session) until the connection is gone.
+private final class TCPServerSide: TransportEvents {
+    private let session: TCPSession
 
     init(session: TCPSession) { self.session = session }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        session.serverRead(unwrapInboundIn(data))
-    }
-    func channelReadComplete(context: ChannelHandlerContext) {
-        session.serverReadComplete(context.channel)
-    }
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        session.serverWritabilityChanged(context.channel)
-    }
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, case .inputClosed = event {
-            session.serverInputDidClose()
-        }
-    }
-    func channelInactive(context: ChannelHandlerContext) { session.serverDidClose() }
-    func errorCaught(context: ChannelHandlerContext, error: Error) { session.serverFailed() }
+    func transportActive() {}
+    func transportRead(_ buffer: ByteBuffer) { session.serverRead(buffer) }
+    func transportReadComplete() { session.serverReadComplete() }
+    func transportWritabilityChanged() { session.serverWritabilityChanged() }
+    func transportInputClosed() { session.serverInputDidClose() }
+    func transportClosed() { session.serverDidClose() }
+    func transportFailed() { session.serverFailed() }
 }
