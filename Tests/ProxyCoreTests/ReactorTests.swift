@@ -1,0 +1,444 @@
+import CLinux
+import Dispatch
+import Glibc
+import NIOConcurrencyHelpers
+import NIOCore
+import XCTest
+@testable import ProxyCore
+
+/// The data path's event loop (Engine/Reactor.swift) on real threads, descriptors and
+/// loopback sockets: tasks, timers, promises, epoll events, stale events after fd reuse,
+/// accept and connect, and shutdown.
+final class ReactorTests: XCTestCase {
+    private var reactor: Reactor!
+
+    override func setUp() {
+        super.setUp()
+        reactor = Reactor(name: "proxyd-dp-test")
+        reactor.start()
+    }
+
+    override func tearDown() {
+        reactor.stop()
+        reactor = nil
+        super.tearDown()
+    }
+
+    /// Runs `body` on the loop and waits for its result.
+    private func onLoop<T>(_ body: @escaping () throws -> T) throws -> T {
+        try reactor.submit { try body() }.wait()
+    }
+
+    // MARK: Tasks and timers
+
+    func testExecuteFromAnotherThreadRunsOnTheLoop() throws {
+        XCTAssertFalse(reactor.inEventLoop)
+        let ran = DispatchSemaphore(value: 0)
+        let seen = NIOLockedValueBox<(inLoop: Bool, threadName: String)?>(nil)
+        let reactor = self.reactor!
+        DispatchQueue.global().async {
+            reactor.execute {
+                let name = readFirstLine("/proc/thread-self/comm")
+                seen.withLockedValue { $0 = (reactor.inEventLoop, name) }
+                ran.signal()
+            }
+        }
+        XCTAssertEqual(ran.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(seen.withLockedValue { $0?.inLoop }, true)
+        XCTAssertEqual(seen.withLockedValue { $0?.threadName }, "proxyd-dp-test")
+    }
+
+    func testTasksFromTheLoopRunInOrderWithoutAWakeUp() throws {
+        let recorded = NIOLockedValueBox<[Int]>([])
+        let done = reactor.makePromise(of: Void.self)
+        reactor.execute {
+            for index in 0..<5 {
+                self.reactor.execute { recorded.withLockedValue { $0.append(index) } }
+            }
+            self.reactor.execute { done.succeed(()) }
+        }
+        try done.futureResult.wait()
+        XCTAssertEqual(recorded.withLockedValue { $0 }, [0, 1, 2, 3, 4])
+    }
+
+    func testTimersRunInDeadlineOrderAndNeverEarly() throws {
+        let start = NIODeadline.now()
+        let offsets: [Int64] = [60, 20, 40, 20, 0]  // milliseconds; the two 20s keep their order
+        let runs = NIOLockedValueBox<[(index: Int, at: NIODeadline)]>([])
+        let futures = offsets.enumerated().map { index, offset in
+            reactor.scheduleTask(deadline: start + .milliseconds(offset)) {
+                runs.withLockedValue { $0.append((index, .now())) }
+            }.futureResult
+        }
+        try EventLoopFuture.andAllSucceed(futures, on: reactor).wait()
+        let recorded = runs.withLockedValue { $0 }
+        XCTAssertEqual(recorded.map(\.index), [4, 1, 3, 2, 0])
+        for run in recorded {
+            let deadline = start + .milliseconds(offsets[run.index])
+            XCTAssertGreaterThanOrEqual(run.at, deadline, "timer \(run.index) fired early")
+        }
+    }
+
+    func testTimersScheduledOnTheLoopAndFromOutsideBothRun() throws {
+        let fromOutside = reactor.scheduleTask(in: .milliseconds(5)) { 1 }
+        let fromLoop = try onLoop { self.reactor.scheduleTask(in: .milliseconds(5)) { 2 } }
+        XCTAssertEqual(try fromOutside.futureResult.wait(), 1)
+        XCTAssertEqual(try fromLoop.futureResult.wait(), 2)
+    }
+
+    func testCancelledTasksNeverRun() throws {
+        let ran = ManagedCounter()
+        // 10,000 on the loop, cancelled there: each cancel is a heap removal, not a search.
+        let cancelledOnLoop = try onLoop { () -> [EventLoopFuture<Void>] in
+            let scheduled = (0..<10_000).map { index in
+                self.reactor.scheduleTask(in: .milliseconds(20 + Int64(index % 50))) { ran.increment() }
+            }
+            for task in scheduled { task.cancel() }
+            return scheduled.map(\.futureResult)
+        }
+        // And from another thread, cancelled from another thread, before and after insertion.
+        let early = reactor.scheduleTask(in: .milliseconds(20)) { ran.increment() }
+        early.cancel()
+        let late = reactor.scheduleTask(in: .milliseconds(30)) { ran.increment() }
+        try onLoop { () }
+        late.cancel()
+        let sentinel = reactor.scheduleTask(in: .milliseconds(120)) { ran.value }
+        XCTAssertEqual(try sentinel.futureResult.wait(), 0, "a cancelled task ran")
+        for future in cancelledOnLoop + [early.futureResult, late.futureResult] {
+            XCTAssertThrowsError(try future.wait()) { error in
+                XCTAssertEqual(error as? EventLoopError, .cancelled)
+            }
+        }
+    }
+
+    func testScheduledCallbackRunsAndCancelCallsBack() throws {
+        final class Handler: NIOScheduledCallbackHandler, @unchecked Sendable {
+            let fired: EventLoopPromise<Bool>
+            init(_ fired: EventLoopPromise<Bool>) { self.fired = fired }
+            func handleScheduledCallback(eventLoop: some EventLoop) { fired.succeed(true) }
+            func didCancelScheduledCallback(eventLoop: some EventLoop) { fired.succeed(false) }
+        }
+        let runs = Handler(reactor.makePromise())
+        let cancels = Handler(reactor.makePromise())
+        _ = try reactor.scheduleCallback(in: .milliseconds(5), handler: runs)
+        let toCancel = try reactor.scheduleCallback(in: .seconds(5), handler: cancels)
+        toCancel.cancel()
+        XCTAssertEqual(try runs.fired.futureResult.wait(), true)
+        XCTAssertEqual(try cancels.fired.futureResult.wait(), false)
+    }
+
+    func testPromiseCallbacksRunOnTheLoop() throws {
+        let promise = reactor.makePromise(of: Int.self)
+        let reactor = self.reactor!
+        let mapped = promise.futureResult.map { value -> (Int, Bool) in (value * 2, reactor.inEventLoop) }
+        DispatchQueue.global().async { promise.succeed(21) }
+        let (value, onLoop) = try mapped.wait()
+        XCTAssertEqual(value, 42)
+        XCTAssertTrue(onLoop)
+    }
+
+    // MARK: Descriptors
+
+    func testSocketPairReportsInputThenPeerShutdown() throws {
+        let (local, peer) = try makeSocketPair()
+        defer { Glibc.close(peer) }
+        let recorder = EventRecorder()
+        try onLoop { try self.reactor.register(local, handler: recorder) }
+
+        XCTAssertEqual(Glibc.write(peer, "ping", 4), 4)
+        XCTAssertTrue(recorder.waitFor { $0 & ReactorEvent.readable != 0 }, "no EPOLLIN after the peer wrote")
+        Glibc.close(peer)
+        XCTAssertTrue(recorder.waitFor { $0 & ReactorEvent.readHangUp != 0 }, "no EPOLLRDHUP after the peer closed")
+        try onLoop { self.reactor.close(local) }
+        XCTAssertFalse(try onLoop { self.reactor.isRegistered(local) })
+    }
+
+    /// Two descriptors ready in one batch; the first handler closes the second and opens an
+    /// eventfd that takes the same number. The batch's stale EPOLLIN for the old socket
+    /// must not reach the eventfd's handler (an empty eventfd is never readable).
+    func testEventOfAClosedDescriptorDoesNotReachItsSuccessor() throws {
+        let (first, firstPeer) = try makeSocketPair()
+        let (second, secondPeer) = try makeSocketPair()
+        defer { Glibc.close(firstPeer); Glibc.close(secondPeer) }
+        let successor = EventRecorder()
+        let swap = SwapOnInput(reactor: reactor, successor: successor)
+        let closerOfSecond = SwapOnInput.Handler(swap: swap, victim: second)
+        let closerOfFirst = SwapOnInput.Handler(swap: swap, victim: first)
+
+        try onLoop {
+            try self.reactor.register(first, handler: closerOfSecond)
+            try self.reactor.register(second, handler: closerOfFirst)
+            // Both readable before the next epoll_wait: one batch.
+            XCTAssertEqual(Glibc.write(firstPeer, "a", 1), 1)
+            XCTAssertEqual(Glibc.write(secondPeer, "b", 1), 1)
+        }
+        XCTAssertEqual(swap.done.wait(timeout: .now() + 5), .success)
+        // Two more loop rounds: anything still due to the successor has arrived.
+        try onLoop { () }
+        try onLoop { () }
+        let (reused, stale) = try onLoop { (swap.successorFD, self.reactor.staleEventsDropped) }
+        XCTAssertEqual(reused, swap.victimFD, "the eventfd did not take the closed number")
+        XCTAssertEqual(stale, 1, "the closed descriptor's event was not in the batch")
+        XCTAssertFalse(successor.all.contains { $0 & ReactorEvent.readable != 0 },
+                       "a stale EPOLLIN reached the new descriptor: \(successor.all)")
+    }
+
+    // MARK: Accept and connect
+
+    func testListenerAcceptsAndConnectCompletes() throws {
+        let listenAddress = try SocketCalls.ipv4Address("127.0.0.1", port: 0)
+        let listener = try SocketCalls.listen(on: listenAddress.address, length: listenAddress.length)
+        let bound = try SocketCalls.localAddress(listener)
+        XCTAssertNotEqual(SocketCalls.port(of: bound.address), 0)
+        let acceptor = Acceptor(listenFD: listener)
+        try onLoop { try self.reactor.registerListener(listener, handler: acceptor) }
+
+        let connector = EventRecorder()
+        let (client, inProgress) = try onLoop { () -> (CInt, Bool) in
+            let started = try SocketCalls.startConnect(to: bound.address, length: bound.length)
+            try SocketCalls.setNoDelay(started.fd)
+            try self.reactor.register(started.fd, handler: connector)
+            return started
+        }
+        if inProgress {
+            XCTAssertTrue(connector.waitFor { $0 & ReactorEvent.writable != 0 }, "no EPOLLOUT for the connect")
+        }
+        XCTAssertEqual(try onLoop { SocketCalls.connectResult(client) }, 0)
+        XCTAssertTrue(acceptor.waitForCount(1), "the listener accepted nothing")
+
+        // Bytes both ways through the raw calls.
+        let accepted = acceptor.accepted[0]
+        let sent = try onLoop { try "hello".utf8CString.withUnsafeBytes { try SocketCalls.send(client, UnsafeRawBufferPointer(rebasing: $0.dropLast())) } }
+        XCTAssertEqual(sent, 5)
+        var buffer = [UInt8](repeating: 0, count: 16)
+        let received = try receiveBlocking(accepted, into: &buffer)
+        XCTAssertEqual(Array(buffer[0..<received]), Array("hello".utf8))
+
+        // Paused, the listener takes nothing; resumed, it takes the waiting connection.
+        try onLoop { try self.reactor.pauseListener(listener) }
+        let second = try SocketCalls.startConnect(to: bound.address, length: bound.length)
+        defer { Glibc.close(second.fd) }
+        usleep(100_000)
+        XCTAssertEqual(acceptor.count, 1, "a paused listener accepted")
+        try onLoop { try self.reactor.resumeListener(listener) }
+        XCTAssertTrue(acceptor.waitForCount(2), "the resumed listener did not accept")
+        for fd in acceptor.accepted { Glibc.close(fd) }
+    }
+
+    func testConnectToAClosedPortIsRefused() throws {
+        // A port that was just free: bound, read, and closed again.
+        let any = try SocketCalls.ipv4Address("127.0.0.1", port: 0)
+        let probe = try SocketCalls.listen(on: any.address, length: any.length)
+        let closed = try SocketCalls.localAddress(probe)
+        Glibc.close(probe)
+
+        let connector = EventRecorder()
+        let outcome = try onLoop { () -> CInt in
+            do {
+                let started = try SocketCalls.startConnect(to: closed.address, length: closed.length)
+                XCTAssertTrue(started.inProgress, "a connect to a closed port succeeded at once")
+                try self.reactor.register(started.fd, handler: connector)
+                return started.fd
+            } catch let error as SocketCallError {
+                return -error.errno
+            }
+        }
+        if outcome < 0 {
+            XCTAssertEqual(-outcome, ECONNREFUSED)
+            return
+        }
+        XCTAssertTrue(connector.waitFor { $0 & (ReactorEvent.error | ReactorEvent.hangUp) != 0 },
+                      "no EPOLLERR/EPOLLHUP for the refused connect")
+        XCTAssertEqual(try onLoop { SocketCalls.connectResult(outcome) }, ECONNREFUSED)
+    }
+
+    func testAcceptWithNothingPendingIsNil() throws {
+        let any = try SocketCalls.ipv4Address("127.0.0.1", port: 0)
+        let listener = try SocketCalls.listen(on: any.address, length: any.length)
+        defer { Glibc.close(listener) }
+        XCTAssertNil(try SocketCalls.acceptConnection(listener))
+        XCTAssertThrowsError(try SocketCalls.acceptConnection(-1)) { error in
+            XCTAssertEqual(error as? SocketCallError, .failed(call: "accept4", errno: EBADF))
+        }
+    }
+
+    // MARK: Shutdown
+
+    func testShutdownStopsTheThreadAndFailsPendingTimers() throws {
+        let other = Reactor(name: "proxyd-dp-stop")
+        other.start()
+        XCTAssertTrue(threadNames().contains("proxyd-dp-stop"))
+        let pending = other.scheduleTask(in: .seconds(60)) { () }
+        // Observed from the loop: once it is gone, nothing (not even `wait()`) runs there.
+        let pendingError = NIOLockedValueBox<Error?>(nil)
+        pending.futureResult.whenFailure { error in pendingError.withLockedValue { $0 = error } }
+        let queued = ManagedCounter()
+        other.execute { queued.increment() }
+        let stopped = DispatchSemaphore(value: 0)
+        other.shutdownGracefully(queue: .global()) { error in
+            XCTAssertNil(error)
+            stopped.signal()
+        }
+        XCTAssertEqual(stopped.wait(timeout: .now() + 5), .success)
+        XCTAssertEqual(queued.value, 1, "a task queued before the shutdown did not run")
+        XCTAssertEqual(pendingError.withLockedValue { $0 } as? EventLoopError, .shutdown,
+                       "a pending timer was not failed at shutdown")
+        // The thread is detached: give it a moment to be gone from /proc (bounded).
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = !threadNames().contains("proxyd-dp-stop")
+            if !gone { usleep(10_000) }
+        }
+        XCTAssertTrue(gone, "the reactor's thread still runs after shutdown")
+        other.stop()  // harmless once stopped
+    }
+
+    func testGroupHandsOutReactorsRoundRobin() throws {
+        let group = ReactorGroup(count: 2, namePrefix: "proxyd-dp-g")
+        let picks = (0..<4).map { _ in ObjectIdentifier(group.next() as AnyObject) }
+        XCTAssertEqual(picks[0], picks[2])
+        XCTAssertEqual(picks[1], picks[3])
+        XCTAssertNotEqual(picks[0], picks[1])
+        XCTAssertEqual(Array(group.makeIterator()).count, 2)
+        let names = threadNames()
+        XCTAssertTrue(names.contains("proxyd-dp-g0") && names.contains("proxyd-dp-g1"), "\(names)")
+        try group.syncShutdownGracefully()
+    }
+
+    // MARK: Helpers
+
+    private func makeSocketPair() throws -> (CInt, CInt) {
+        var pair: [CInt] = [0, 0]
+        guard socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue),
+                         0, &pair) == 0 else {
+            throw SocketCallError.failed(call: "socketpair", errno: errno)
+        }
+        return (pair[0], pair[1])
+    }
+
+    private func receiveBlocking(_ fd: CInt, into buffer: inout [UInt8]) throws -> Int {
+        for _ in 0..<500 {
+            if let count = try buffer.withUnsafeMutableBytes({ try SocketCalls.receive(fd, into: $0) }) {
+                return count
+            }
+            usleep(10_000)
+        }
+        XCTFail("nothing received in 5 s")
+        return 0
+    }
+
+    private func threadNames() -> [String] {
+        guard let directory = opendir("/proc/self/task") else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let id = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard id.first?.isNumber == true else { continue }
+            names.append(readFirstLine("/proc/self/task/\(id)/comm"))
+        }
+        return names
+    }
+}
+
+// MARK: Test handlers
+
+private func readFirstLine(_ path: String) -> String {
+    guard let file = fopen(path, "r") else { return "" }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 128)
+    guard fgets(&line, 128, file) != nil else { return "" }
+    var text = String(cString: line)
+    if text.hasSuffix("\n") { text.removeLast() }
+    return text
+}
+
+private final class ManagedCounter: @unchecked Sendable {
+    private let box = NIOLockedValueBox(0)
+    func increment() { box.withLockedValue { $0 += 1 } }
+    var value: Int { box.withLockedValue { $0 } }
+}
+
+/// Records every event mask it gets; a test thread waits for one that matches.
+private final class EventRecorder: DescriptorHandler, @unchecked Sendable {
+    private let condition = ConditionLock(value: 0)
+    private var events: [UInt32] = []
+
+    func descriptorReady(_ events: UInt32) {
+        condition.lock()
+        self.events.append(events)
+        condition.unlock(withValue: self.events.count)
+    }
+
+    var all: [UInt32] {
+        condition.lock()
+        defer { condition.unlock() }
+        return events
+    }
+
+    func waitFor(_ matches: (UInt32) -> Bool) -> Bool {
+        for _ in 0..<500 {
+            if all.contains(where: matches) { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+}
+
+/// Accepts in bounded batches, as a listener's handler on the data path will.
+private final class Acceptor: DescriptorHandler, @unchecked Sendable {
+    private let box = NIOLockedValueBox<[CInt]>([])
+
+    let listenFD: CInt
+    init(listenFD: CInt) { self.listenFD = listenFD }
+
+    func descriptorReady(_ events: UInt32) {
+        for _ in 0..<64 {
+            guard let fd = try? SocketCalls.acceptConnection(listenFD) else { return }
+            box.withLockedValue { $0.append(fd) }
+        }
+    }
+
+    var accepted: [CInt] { box.withLockedValue { $0 } }
+    var count: Int { accepted.count }
+
+    func waitForCount(_ wanted: Int) -> Bool {
+        for _ in 0..<500 {
+            if count >= wanted { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+}
+
+/// Shared by two handlers: whichever sees input first closes the other's descriptor and
+/// opens an eventfd in its place.
+private final class SwapOnInput: @unchecked Sendable {
+    let reactor: Reactor
+    let successor: EventRecorder
+    let done = DispatchSemaphore(value: 0)
+    var victimFD: CInt = -1
+    var successorFD: CInt = -2
+
+    init(reactor: Reactor, successor: EventRecorder) {
+        self.reactor = reactor
+        self.successor = successor
+    }
+
+    final class Handler: DescriptorHandler {
+        let swap: SwapOnInput
+        let victim: CInt
+        init(swap: SwapOnInput, victim: CInt) {
+            self.swap = swap
+            self.victim = victim
+        }
+
+        func descriptorReady(_ events: UInt32) {
+            guard events & ReactorEvent.readable != 0, swap.victimFD < 0 else { return }
+            swap.victimFD = victim
+            swap.reactor.close(victim)
+            swap.successorFD = eventfd(0, CInt(EFD_NONBLOCK) | CInt(EFD_CLOEXEC))
+            try! swap.reactor.register(swap.successorFD, handler: swap.successor)
+            swap.done.signal()
+        }
+    }
+}
