@@ -442,3 +442,59 @@ private final class SwapOnInput: @unchecked Sendable {
         }
     }
 }
+
+/// The reactor's timer heap alone: order, cancellation anywhere in the heap, stale handles.
+final class ReactorTimersTests: XCTestCase {
+    func testRandomSchedulesAndCancelsPopInDeadlineOrder() {
+        var timers = ReactorTimers()
+        var random: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func nextRandom() -> UInt64 {
+            random = random &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return random >> 33
+        }
+        var fired: [(deadline: UInt64, id: Int)] = []
+        var handles: [(handle: ReactorTimers.Handle, deadline: UInt64, id: Int)] = []
+        for id in 0..<2_000 {
+            let deadline = nextRandom() % 500  // many equal deadlines
+            let handle = timers.schedule(deadline: deadline) { due in
+                XCTAssertTrue(due)
+                fired.append((deadline, id))
+            }
+            handles.append((handle, deadline, id))
+        }
+        var cancelled = Set<Int>()
+        for entry in handles where nextRandom() % 2 == 0 {
+            XCTAssertTrue(timers.cancel(entry.handle))
+            XCTAssertFalse(timers.cancel(entry.handle), "a second cancel found the timer again")
+            cancelled.insert(entry.id)
+        }
+        XCTAssertEqual(timers.count, 2_000 - cancelled.count)
+
+        // Nothing is due before the earliest deadline; everything by the last.
+        let earliest = timers.earliestDeadline!
+        if earliest > 0 { XCTAssertNil(timers.popDue(now: earliest - 1, sequenceLimit: .max)) }
+        while let body = timers.popDue(now: 1_000, sequenceLimit: .max) { body(true) }
+        XCTAssertTrue(timers.isEmpty)
+        XCTAssertEqual(Set(fired.map(\.id)), Set(0..<2_000).subtracting(cancelled))
+        for (earlier, later) in zip(fired, fired.dropFirst()) {
+            XCTAssertTrue(earlier.deadline < later.deadline
+                          || (earlier.deadline == later.deadline && earlier.id < later.id),
+                          "\(earlier) fired before \(later)")
+        }
+
+        // A handle of a timer that already ran does not cancel the slot's next timer.
+        let reused = timers.schedule(deadline: 5) { _ in }
+        XCTAssertFalse(timers.cancel(handles[0].handle))
+        XCTAssertEqual(timers.count, 1)
+        XCTAssertTrue(timers.cancel(reused))
+    }
+
+    func testTimersAddedWhileRunningWaitForTheNextRound() {
+        var timers = ReactorTimers()
+        _ = timers.schedule(deadline: 1) { _ in }
+        let limit = timers.nextSequence
+        _ = timers.schedule(deadline: 0) { _ in }  // as if scheduled by the running timer
+        XCTAssertNil(timers.popDue(now: 10, sequenceLimit: limit), "a timer from this round ran in it")
+        XCTAssertNotNil(timers.popDue(now: 10, sequenceLimit: .max))
+    }
+}

@@ -207,14 +207,13 @@ final class Reactor: EventLoop, @unchecked Sendable {
             runTaskBatch()
         }
         queueLock.lock()
+        wakePending = false
+        if stopRequestedRemotely { stopping = true }
         if remoteTasks.isEmpty {
-            if stopRequestedRemotely { stopping = true }
             queueLock.unlock()
             return
         }
         swap(&remoteTasks, &runningTasks)
-        wakePending = false
-        if stopRequestedRemotely { stopping = true }
         queueLock.unlock()
         runTaskBatch()
     }
