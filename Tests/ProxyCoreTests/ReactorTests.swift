@@ -11,16 +11,21 @@ import XCTest
 /// accept and connect, and shutdown.
 final class ReactorTests: XCTestCase {
     private var reactor: Reactor!
+    private var descriptorsBefore: Set<String> = []
 
     override func setUp() {
         super.setUp()
+        descriptorsBefore = openDescriptors()
         reactor = Reactor(name: "proxyd-dp-test")
         reactor.start()
     }
 
+    /// Stopping closes the epoll, the eventfd and every descriptor still registered: the
+    /// process is left with the descriptors it had before the test.
     override func tearDown() {
         reactor.stop()
         reactor = nil
+        XCTAssertEqual(openDescriptors().subtracting(descriptorsBefore), [], "descriptors left open")
         super.tearDown()
     }
 
@@ -262,6 +267,36 @@ final class ReactorTests: XCTestCase {
         }
     }
 
+    /// Out of descriptors is its own case (a listener pauses on it). The soft limit is set
+    /// to the lowest free descriptor number for the one accept, then restored.
+    func testAcceptOutOfDescriptorsIsADistinctError() throws {
+        let any = try SocketCalls.ipv4Address("127.0.0.1", port: 0)
+        let listener = try SocketCalls.listen(on: any.address, length: any.length)
+        defer { Glibc.close(listener) }
+        let bound = try SocketCalls.localAddress(listener)
+        let client = try SocketCalls.startConnect(to: bound.address, length: bound.length)
+        defer { Glibc.close(client.fd) }
+        usleep(20_000)  // the handshake completes in the kernel; the connection waits in the backlog
+
+        var saved = rlimit()
+        XCTAssertEqual(getrlimit(RLIMIT_NOFILE_VALUE, &saved), 0)
+        let lowestFree = dup(0)
+        Glibc.close(lowestFree)
+        var tight = saved
+        tight.rlim_cur = rlim_t(lowestFree)
+        XCTAssertEqual(setrlimit(RLIMIT_NOFILE_VALUE, &tight), 0)
+        let outcome = Result { try SocketCalls.acceptConnection(listener) }
+        XCTAssertEqual(setrlimit(RLIMIT_NOFILE_VALUE, &saved), 0)
+
+        XCTAssertThrowsError(try outcome.get()) { error in
+            XCTAssertEqual(error as? SocketCallError, .outOfDescriptors(call: "accept4", errno: EMFILE))
+        }
+        // With descriptors back, the same connection is taken.
+        let accepted = try SocketCalls.acceptConnection(listener)
+        XCTAssertNotNil(accepted)
+        if let accepted { Glibc.close(accepted) }
+    }
+
     // MARK: Shutdown
 
     func testShutdownStopsTheThreadAndFailsPendingTimers() throws {
@@ -327,6 +362,17 @@ final class ReactorTests: XCTestCase {
         return 0
     }
 
+    private func openDescriptors() -> Set<String> {
+        guard let directory = opendir("/proc/self/fd") else { return [] }
+        defer { closedir(directory) }
+        var names = Set<String>()
+        while let entry = readdir(directory) {
+            names.insert(withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) })
+        }
+        names.remove(String(dirfd(directory)))
+        return names
+    }
+
     private func threadNames() -> [String] {
         guard let directory = opendir("/proc/self/task") else { return [] }
         defer { closedir(directory) }
@@ -341,6 +387,9 @@ final class ReactorTests: XCTestCase {
 }
 
 // MARK: Test handlers
+
+/// RLIMIT_NOFILE is imported as an enum case on Glibc; the calls take its raw value.
+private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
 
 private func readFirstLine(_ path: String) -> String {
     guard let file = fopen(path, "r") else { return "" }

@@ -31,7 +31,7 @@ enum ReactorEvent {
 ///
 /// The path of an event allocates nothing: `epoll_wait` fills a buffer made once, the
 /// handler is found by fd in a ContiguousArray, and the call is a protocol call.
-final class Reactor: EventLoop, @unchecked Sendable {
+final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     let name: String
 
     private let epollFD: CInt
@@ -128,7 +128,7 @@ final class Reactor: EventLoop, @unchecked Sendable {
     }
 
     private func threadMain() {
-        pthread_setname_np(pthread_self(), String(name.utf8.prefix(15))!)
+        pthread_setname_np(pthread_self(), String(decoding: name.utf8.prefix(15), as: UTF8.self))
         pthread_setspecific(currentReactorKey, Unmanaged.passUnretained(self).toOpaque())
         lifecycle.lock()
         lifecycle.unlock(withValue: .running)
@@ -140,6 +140,8 @@ final class Reactor: EventLoop, @unchecked Sendable {
         lifecycle.lock()
         lifecycle.unlock(withValue: .stopped)
     }
+
+    var description: String { "Reactor(\(name))" }
 
     var inEventLoop: Bool {
         pthread_getspecific(currentReactorKey) == Unmanaged.passUnretained(self).toOpaque()
