@@ -162,6 +162,20 @@ final class ReactorTests: XCTestCase {
         XCTAssertFalse(try onLoop { self.reactor.isRegistered(local) })
     }
 
+    /// Edge-triggered: unread input is reported once, and again only when more arrives.
+    func testConnectionsAreEdgeTriggered() throws {
+        let (local, peer) = try makeSocketPair()
+        defer { Glibc.close(peer) }
+        let recorder = EventRecorder()  // never reads
+        try onLoop { try self.reactor.register(local, handler: recorder) }
+        XCTAssertEqual(Glibc.write(peer, "1", 1), 1)
+        XCTAssertTrue(recorder.waitFor { $0 & ReactorEvent.readable != 0 })
+        for _ in 0..<5 { try onLoop { () } }  // rounds in which a level-triggered fd would fire again
+        XCTAssertEqual(recorder.all.filter { $0 & ReactorEvent.readable != 0 }.count, 1, "\(recorder.all)")
+        XCTAssertEqual(Glibc.write(peer, "2", 1), 1)
+        XCTAssertTrue(recorder.waitFor(count: 2) { $0 & ReactorEvent.readable != 0 }, "new input was not reported")
+    }
+
     /// Two descriptors ready in one batch; the first handler closes the second and opens an
     /// eventfd that takes the same number. The batch's stale EPOLLIN for the old socket
     /// must not reach the eventfd's handler (an empty eventfd is never readable).
@@ -231,6 +245,21 @@ final class ReactorTests: XCTestCase {
         XCTAssertEqual(acceptor.count, 1, "a paused listener accepted")
         try onLoop { try self.reactor.resumeListener(listener) }
         XCTAssertTrue(acceptor.waitForCount(2), "the resumed listener did not accept")
+        for fd in acceptor.accepted { Glibc.close(fd) }
+    }
+
+    /// Level-triggered listener: an acceptor taking one connection per event still gets
+    /// every connection that was waiting when it was registered.
+    func testListenerIsLevelTriggered() throws {
+        let any = try SocketCalls.ipv4Address("127.0.0.1", port: 0)
+        let listener = try SocketCalls.listen(on: any.address, length: any.length)
+        let bound = try SocketCalls.localAddress(listener)
+        let clients = try (0..<3).map { _ in try SocketCalls.startConnect(to: bound.address, length: bound.length).fd }
+        defer { for fd in clients { Glibc.close(fd) } }
+        usleep(20_000)  // all three wait in the backlog: one edge only
+        let acceptor = Acceptor(listenFD: listener, batch: 1)
+        try onLoop { try self.reactor.registerListener(listener, handler: acceptor) }
+        XCTAssertTrue(acceptor.waitForCount(3), "accepted \(acceptor.count) of 3")
         for fd in acceptor.accepted { Glibc.close(fd) }
     }
 
@@ -440,9 +469,9 @@ private final class EventRecorder: DescriptorHandler, @unchecked Sendable {
         return events
     }
 
-    func waitFor(_ matches: (UInt32) -> Bool) -> Bool {
+    func waitFor(count: Int = 1, _ matches: (UInt32) -> Bool) -> Bool {
         for _ in 0..<500 {
-            if all.contains(where: matches) { return true }
+            if all.filter(matches).count >= count { return true }
             usleep(10_000)
         }
         return false
@@ -454,10 +483,14 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
     private let box = NIOLockedValueBox<[CInt]>([])
 
     let listenFD: CInt
-    init(listenFD: CInt) { self.listenFD = listenFD }
+    let batch: Int
+    init(listenFD: CInt, batch: Int = 64) {
+        self.listenFD = listenFD
+        self.batch = batch
+    }
 
     func descriptorReady(_ events: UInt32) {
-        for _ in 0..<64 {
+        for _ in 0..<batch {
             guard let fd = try? SocketCalls.acceptConnection(listenFD) else { return }
             box.withLockedValue { $0.append(fd) }
         }
