@@ -374,6 +374,7 @@ final class ReactorTests: XCTestCase {
         XCTAssertEqual(picks[1], picks[3])
         XCTAssertNotEqual(picks[0], picks[1])
         XCTAssertEqual(Array(group.makeIterator()).count, 2)
+        XCTAssertTrue(group.nextReactor() === group.reactors[0])
         let names = threadNames()
         XCTAssertTrue(names.contains("proxyd-dp-g0") && names.contains("proxyd-dp-g1"), "\(names)")
         try group.syncShutdownGracefully()

@@ -16,6 +16,11 @@ final class ReactorGroup: EventLoopGroup, @unchecked Sendable {
     }
 
     func next() -> EventLoop {
+        nextReactor()
+    }
+
+    /// `next()` without the existential: the data path registers descriptors on it.
+    func nextReactor() -> Reactor {
         reactors[Int(nextIndex.loadThenWrappingIncrement(ordering: .relaxed).magnitude % UInt(reactors.count))]
     }
 
