@@ -41,6 +41,7 @@ let package = Package(
                     "Shared",
                     "COpenSSL",  // TLS (issue 5): Sources/ProxyCore/TLS wraps the system libssl
                     "CBuildInfo",
+                    "CLinux",  // epoll, eventfd, accept4 for the data path's reactor (Engine/)
                     .product(name: "NIOCore", package: "swift-nio"),
                     .product(name: "NIOPosix", package: "swift-nio"),
                     .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

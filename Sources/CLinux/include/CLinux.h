@@ -15,4 +15,5 @@
 #include <linux/if_ether.h>
 #include "CLinuxVRRP.h"
 #include "CLinuxSupervisor.h"
+#include "CLinuxReactor.h"
 #endif
