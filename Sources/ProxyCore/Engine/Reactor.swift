@@ -159,10 +159,17 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
             for index in 0..<Int(ready) {
                 dispatch(events[index])
             }
+            afterEvents?()
             runDueTimers()
             runQueuedTasks()
+            // Work the timers and tasks postponed runs before the next wait.
+            afterEvents?()
         }
     }
+
+    /// Runs after each round's events and again after its timers and tasks (data path
+    /// v2's postponed reads and closes, NativeLoopContext). Set on the loop thread.
+    var afterEvents: (() -> Void)?
 
     @inline(__always)
     private func dispatch(_ event: epoll_event) {
@@ -386,6 +393,18 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
 
     func resumeListener(_ fd: CInt) throws {
         try modifyListener(fd, events: EPOLLIN.rawValue)
+    }
+
+    /// Forgets a listener without closing its socket, which other reactors may still
+    /// watch: EPOLL_CTL_DEL, the one case that needs it (a closed descriptor leaves epoll
+    /// only once every copy is closed).
+    func unregisterListener(_ fd: CInt) {
+        assert(inEventLoop, "Reactor.unregisterListener outside its loop")
+        let index = Int(fd)
+        guard index >= 0, index < descriptors.count, descriptors[index].handler != nil else { return }
+        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        descriptors[index].handler = nil
+        descriptors[index].isListener = false
     }
 
     /// Forgets the handler and closes the descriptor; closing removes it from the epoll

@@ -18,7 +18,7 @@ extension ProxyRuntime {
     public func haltForExit() {
         healthMonitor?.stop()
         stopListening()
-        let loops = Array(group.makeIterator())
+        let loops = Array(group.makeIterator()) + (reactors.map { Array($0.makeIterator()) } ?? [])
         let parked = ManagedAtomic(0)
         for loop in loops {
             // Runs after what is already queued on the loop (channel closes above).

@@ -6,6 +6,8 @@ import NIOCore
 /// see BackendBalancer.)
 final class LoopState {
     let eventLoop: EventLoop
+    /// Data path v2: what this reactor's connections share; nil on a NIO event loop.
+    var native: NativeLoopContext?
     /// Every live TCP session of this loop, for `show sess` (issue 4).
     var liveTCPSessions: [ObjectIdentifier: TCPSession] = [:]
     /// Idle keep-alive connections per backend, then per server.

@@ -8,7 +8,12 @@ import NIOPosix
 public final class ProxyRuntime: @unchecked Sendable {
     public let frontends: [RuntimeFrontend]
     public let backends: [RuntimeBackend]
+    /// NIO's event loops: every connection on the NIO data path, and the control plane
+    /// (runtime API, health checks, logs) on either.
     public let group: MultiThreadedEventLoopGroup
+    /// Data path v2: the reactors that carry client and server connections; nil when the
+    /// NIO data path carries them (DataPath.swift says when).
+    let reactors: ReactorGroup?
     public let counters: [String: SessionCounters]
     let loopStates: LoopStates
     let sessions: SessionRegistry
@@ -42,7 +47,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// Client connections of the whole process (global `maxconn`).
     let globalGate: AdmissionGate
 
-    public init(frontends: [RuntimeFrontend], backends: [RuntimeBackend], threads: Int, maxConnections: Int) {
+    public init(frontends: [RuntimeFrontend], backends: [RuntimeBackend], threads: Int, maxConnections: Int,
+                dataPath: DataPath = .nio) {
         self.globalGate = AdmissionGate(limit: maxConnections)
         for frontend in frontends {
             // A frontend without its own maxconn may use the whole process's.
@@ -50,8 +56,19 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
         self.frontends = frontends
         self.backends = backends
-        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        self.loopStates = LoopStates(group: group, backends: backends)
+        switch dataPath {
+        case .nio:
+            self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+            self.reactors = nil
+            self.loopStates = LoopStates(group: group, backends: backends)
+        case .native:
+            // The control plane needs little: one NIO thread beside the reactors.
+            self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let reactors = ReactorGroup(count: max(1, threads), namePrefix: "proxyd-dp-")
+            self.reactors = reactors
+            self.loopStates = LoopStates(group: reactors, backends: backends)
+            for state in loopStates.all { state.native = NativeLoopContext(reactor: state.eventLoop as! Reactor) }
+        }
         var counters: [String: SessionCounters] = [:]
         for frontend in frontends { counters[frontend.name] = SessionCounters() }
         self.counters = counters
@@ -121,6 +138,7 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     private func bind(frontend: RuntimeFrontend, to bind: BindSettings,
                       tls: TLSServerContext? = nil) throws -> (Listener, shared: Bool) {
+        if let reactors { return try bindNatively(frontend: frontend, to: bind, reactors: reactors) }
         let address = bind.address
         let counters = self.counters[frontend.name]!
         let bootstrap = ServerBootstrap(group: group)
@@ -169,6 +187,66 @@ public final class ProxyRuntime: @unchecked Sendable {
             close(fd)
             throw error
         }
+    }
+
+    /// Data path v2: the reactors accept on the socket themselves.
+    private func bindNatively(frontend: RuntimeFrontend, to bind: BindSettings, reactors: ReactorGroup) throws -> (Listener, shared: Bool) {
+        var fd: Int32
+        var shared = true
+        if case .fileDescriptor(let given) = bind.address {
+            fd = given
+        } else if let handed = inherited.take(bind.address) {
+            fd = handed
+        } else {
+            let (opened, file) = try ListenerSocket.open(bind)
+            if let file { unixFiles.append(file) }
+            fd = opened
+            shared = false
+        }
+        var accepting: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0, accepting != 0 else {
+            if !shared { close(fd) }
+            throw Unsupported(what: "fd@\(fd), which is not a listening stream socket")
+        }
+        // The reactor's accept loop must find EAGAIN, never block (NIO sets the same).
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        // Accepted sockets inherit TCP_NODELAY from their listener (Linux copies it).
+        var on: CInt = 1
+        _ = setsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<CInt>.size))
+        _ = Glibc.listen(fd, 1024)
+        let counters = self.counters[frontend.name]!
+        let contexts = loopStates.all.compactMap(\.native)
+        let listener = NativeListener(descriptor: fd, contexts: contexts) { [self] connection in
+            accepted(connection, frontend: frontend, counters: counters)
+        }
+        do {
+            try listener.start(paused: shared && deferSharedAccepting)
+        } catch {
+            listener.close()
+            throw error
+        }
+        if shared && deferSharedAccepting { waitingListeners.append(listener) }
+        listenerDescriptors.withLockedValue { $0[ObjectIdentifier(listener)] = fd }
+        return (listener, shared)
+    }
+
+    /// A connection a reactor accepted: its session, then the accept phase.
+    private func accepted(_ connection: NativeConnection, frontend: RuntimeFrontend, counters: SessionCounters) {
+        counters.totalSessions.increment()
+        switch frontend.mode {
+        case .tcp:
+            guard let backend = frontend.router.defaultBackend else {
+                connection.close()
+                return
+            }
+            connection.events = TCPSession(client: connection, frontend: frontend, backend: backend,
+                                           loopStates: loopStates, counters: counters, registry: sessions)
+        case .http:
+            connection.events = HTTPSession(client: connection, frontend: frontend, loopStates: loopStates,
+                                            counters: counters, registry: sessions)
+        }
+        connection.events?.transportActive()
     }
 
     /// Serves connections on a listening socket, remembering its descriptor.
@@ -318,6 +396,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     public func shutdown() {
         healthMonitor?.stop()  // Health/: checks cut short by the shutdown are not judged
         stopListening()
+        try? reactors?.syncShutdownGracefully()
         try? group.syncShutdownGracefully()
     }
 

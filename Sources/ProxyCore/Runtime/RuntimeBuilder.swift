@@ -82,7 +82,8 @@ public enum RuntimeBuilder {
         let threadCount = threads ?? config.global.nbthread ?? System.coreCount
         if let maxconn = config.global.maxconn { ResourceLimits.ensureDescriptors(forConnections: maxconn) }
         let runtime = ProxyRuntime(frontends: frontends, backends: backends, threads: threadCount,
-                            maxConnections: config.global.maxconn ?? ResourceLimits.defaultMaxConnections())
+                            maxConnections: config.global.maxconn ?? ResourceLimits.defaultMaxConnections(),
+                            dataPath: DataPath.choose(frontends: frontends, backends: backends))
         // Logs and health checks (Logging/, Health/).
         attachLogsAndChecks(config, runtime: runtime, backends: backendByName)
         runtime.prometheus = prometheus

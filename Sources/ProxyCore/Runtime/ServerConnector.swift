@@ -160,6 +160,53 @@ final class ServerConnector {
         backend.counters.connects.increment()
         if serverAssignedAt == nil { serverAssignedAt = .now() }
 
+        if let native = loop.native {
+            connectNatively(to: server, on: native)
+        } else {
+            connectThroughNIO(to: server)
+        }
+    }
+
+    /// Data path v2: a non-blocking connect on the session's reactor.
+    private func connectNatively(to server: RuntimeServer, on native: NativeLoopContext) {
+        let started = NativeSyscalls.startConnect(to: server.address)
+        guard started.fd >= 0 else {
+            attemptEnded(server, .failure(IOError(errnoCode: started.error, reason: "connect")))
+            return
+        }
+        var timer: Scheduled<Void>?
+        let connection = NativeConnection(connecting: started.fd, remote: server.address, context: native) {
+            [self] error in
+            timer?.cancel()
+            let result: Result<SessionTransport, Error> = error == 0
+                ? .success(pendingNative!) : .failure(IOError(errnoCode: error, reason: "connect"))
+            attemptEnded(server, result)
+        }
+        pendingNative = connection
+        do {
+            try native.reactor.register(started.fd, handler: connection)
+        } catch {
+            connection.abandonConnect()
+            attemptEnded(server, .failure(error))
+            return
+        }
+        if !started.inProgress {
+            // Connected at once (a Unix socket): the edge still comes, but nothing waits for it.
+            connection.completeConnectNow()
+            return
+        }
+        if let timeout = backend.timeouts.connect {
+            timer = native.reactor.scheduleTask(in: timeout) { [self] in
+                connection.abandonConnect()
+                attemptEnded(server, .failure(ChannelError.connectTimeout(timeout)))
+            }
+        }
+    }
+
+    /// The connection of the attempt under way (data path v2).
+    private var pendingNative: NativeConnection?
+
+    private func connectThroughNIO(to server: RuntimeServer) {
         // TCP_NODELAY is ClientBootstrap's default; the rest is set in the initializer
         // (ConnectionSetup: cheaper than NIO's per-option futures).
         let transport = ChannelTransport(eventLoop: loop.eventLoop)
@@ -184,34 +231,47 @@ final class ServerConnector {
         let ready = server.tls == nil ? connecting : connecting.flatMap { TLSHandler.handshakeCompleted(on: $0) }
         ready.whenComplete { [self] result in
             switch result {
-            case .success(let channel):
-                server.health?.observed(.connected)  // Health/: `observe layer4`
-                if cancelled {
-                    loop.ended(server, in: backend.index)
-                    channel.close(promise: nil)
-                    return
-                }
-                completion(.success((transport, server)))
+            case .success:
+                attemptEnded(server, .success(transport))
             case .failure(let error):
-                server.health?.observed(.connectFailed)  // Health/: `observe layer4|layer7`
+                attemptEnded(server, .failure(error))
+            }
+        }
+    }
+
+    /// An attempt succeeded or failed: hand the connection on, or retry as HAProxy would.
+    private func attemptEnded(_ server: RuntimeServer, _ result: Result<SessionTransport, Error>) {
+        let native = pendingNative
+        pendingNative = nil
+        switch result {
+        case .success(let transport):
+            server.health?.observed(.connected)  // Health/: `observe layer4`
+            if cancelled {
                 loop.ended(server, in: backend.index)
-                guard !cancelled else { return }
-                attempt += 1
-                if attempt > backend.retries {
-                    server.counters.connectionErrors.increment()  // econ (issue 4)
-                    backend.counters.connectionErrors.increment()
-                    completion(.failure(.exhausted(error)))
-                    return
-                }
-                // A timeout already waited, and a redispatch goes elsewhere; a refusal by
-                // the same server waits the turn-around before trying it again.
-                let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { return true }; return false } ?? false
-                let redispatchNext = attempt >= backend.retries && backend.redispatch
-                if timedOut || redispatchNext {
-                    attemptConnect()
-                } else {
-                    loop.eventLoop.scheduleTask(in: Self.turnAround) { self.attemptConnect() }
-                }
+                transport.close()
+                return
+            }
+            completion(.success((transport, server)))
+        case .failure(let error):
+            native?.close()
+            server.health?.observed(.connectFailed)  // Health/: `observe layer4|layer7`
+            loop.ended(server, in: backend.index)
+            guard !cancelled else { return }
+            attempt += 1
+            if attempt > backend.retries {
+                server.counters.connectionErrors.increment()  // econ (issue 4)
+                backend.counters.connectionErrors.increment()
+                completion(.failure(.exhausted(error)))
+                return
+            }
+            // A timeout already waited, and a redispatch goes elsewhere; a refusal by
+            // the same server waits the turn-around before trying it again.
+            let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { return true }; return false } ?? false
+            let redispatchNext = attempt >= backend.retries && backend.redispatch
+            if timedOut || redispatchNext {
+                attemptConnect()
+            } else {
+                loop.eventLoop.scheduleTask(in: Self.turnAround) { self.attemptConnect() }
             }
         }
     }

@@ -83,7 +83,7 @@ public enum ShowInfo {
     /// The values, by key; a key without a value is not printed (as HAProxy skips empty ones).
     static func values(_ context: StatsContext) -> [String: StatValue] {
         let uptime = context.uptimeSeconds
-        let threads = context.runtime.group.makeIterator().reduce(0) { count, _ in count + 1 }
+        let threads = context.runtime.loopStates.all.count
         var limit = rlimit()
         getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         let maxconn = context.runtime.globalGate.limit

@@ -1,0 +1,287 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+
+/// A connection of data path v2: a non-blocking socket driven by its reactor's epoll,
+/// edge-triggered, registered once for its whole life. It is the `SessionTransport` a
+/// session talks through, client or server side.
+///
+/// Reading: an edge marks the socket readable; a read the session asked for runs then,
+/// or, when the socket was already readable, at the end of the current event (never
+/// inside the session's own call, which NIO's channels never did either). A read that
+/// fills less than the scratch buffer drained the socket, so no extra `read` has to
+/// find `EAGAIN`. Writing: straight to the socket at `flush`; what the socket cannot
+/// take waits for the next EPOLLOUT edge.
+final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork {
+    var events: TransportEvents?
+    let reactor: Reactor
+    private unowned let context: NativeLoopContext
+    private(set) var descriptor: CInt
+
+    private enum State { case connecting, open, closed }
+    private var state: State
+    /// The socket may hold bytes we have not read (an edge came since the last short read).
+    private var readable = false
+    /// The session asked for a read.
+    private var readRequested = false
+    /// The peer shut its side (EPOLLRDHUP/EPOLLHUP came): after the bytes still queued, a
+    /// read finds the end at once, and no further edge will say so.
+    private var peerHungUp = false
+    private var queuedForRead = false
+    private var inputClosed = false
+    /// Writes queued since the last flush, and those the socket could not take yet.
+    private var pending: [ByteBuffer] = []
+    private var pendingBytes = 0
+    /// The socket was full: the rest waits for EPOLLOUT.
+    private var waitingForWritable = false
+    private(set) var isWritable = true
+    /// `closeOutput` asked while writes were pending: shut down once they are out.
+    private var shutdownAfterWrites = false
+    /// Ends to tell the session at the end of the current event.
+    private var closedToReport = false
+    private var failed = false
+    /// Completion of a connect in progress (server side).
+    private var onConnected: ((CInt) -> Void)?
+
+    private var remote: SocketAddress?
+    private var local: SocketAddress?
+
+    /// NIO's defaults: unwritable above 64 KiB pending, writable again below 32 KiB.
+    static let highWater = 65536
+    static let lowWater = 32768
+
+    /// An accepted connection; `remote` is what accept4 gave.
+    init(accepted fd: CInt, remote: SocketAddress?, context: NativeLoopContext) {
+        self.descriptor = fd
+        self.reactor = context.reactor
+        self.context = context
+        self.remote = remote
+        self.state = .open
+    }
+
+    /// A connect in progress (EINPROGRESS) to `remote`; `completion` gets 0 or an errno.
+    init(connecting fd: CInt, remote: SocketAddress, context: NativeLoopContext,
+         completion: @escaping (CInt) -> Void) {
+        self.descriptor = fd
+        self.reactor = context.reactor
+        self.context = context
+        self.remote = remote
+        self.state = .connecting
+        self.onConnected = completion
+    }
+
+    var eventLoop: EventLoop { reactor }
+    var isActive: Bool { state == .open }
+    var tls: TLSHandler? { nil }
+
+    var remoteAddress: SocketAddress? {
+        if remote == nil, state != .closed { remote = NativeSyscalls.peerAddress(descriptor) }
+        return remote
+    }
+
+    var localAddress: SocketAddress? {
+        if local == nil, state != .closed { local = NativeSyscalls.localAddress(descriptor) }
+        return local
+    }
+
+    // MARK: - Events from the reactor
+
+    func descriptorReady(_ events: UInt32) {
+        if state == .connecting {
+            guard events & (EPOLLOUT_ | EPOLLERR_ | EPOLLHUP_) != 0 else { return }
+            finishConnect()
+            return
+        }
+        guard state == .open else { return }
+        if events & EPOLLERR_ != 0 {
+            fail()
+            return
+        }
+        if events & (EPOLLRDHUP_ | EPOLLHUP_) != 0 { peerHungUp = true }
+        if events & (EPOLLIN_ | EPOLLRDHUP_ | EPOLLHUP_) != 0 {
+            readable = true
+            if readRequested { performRead() }
+        }
+        if events & EPOLLOUT_ != 0, waitingForWritable, state == .open {
+            waitingForWritable = false
+            writePending()
+        }
+    }
+
+    private func finishConnect() {
+        let error = NativeSyscalls.pendingError(descriptor)
+        let completion = onConnected
+        onConnected = nil
+        if error == 0 {
+            state = .open
+        }
+        completion?(error)
+    }
+
+    /// connect() succeeded at once (a Unix socket): no edge to wait for.
+    func completeConnectNow() {
+        guard state == .connecting else { return }
+        finishConnect()
+    }
+
+    /// The connect timed out or was abandoned: the socket goes, nobody is told.
+    func abandonConnect() {
+        onConnected = nil
+        guard state != .closed else { return }
+        state = .closed
+        reactor.close(descriptor)
+    }
+
+    // MARK: - SessionTransport
+
+    func read() {
+        guard state == .open, !inputClosed else { return }
+        readRequested = true
+        if readable, !queuedForRead {
+            queuedForRead = true
+            context.later(self)
+        }
+    }
+
+    func runDeferred() {
+        queuedForRead = false
+        if closedToReport {
+            closedToReport = false
+            reportClosed()
+            return
+        }
+        if readRequested, readable, state == .open { performRead() }
+    }
+
+    private func performRead() {
+        readRequested = false
+        let scratch = context.scratch
+        let count = NativeSyscalls.receive(descriptor, into: scratch)
+        if count > 0 {
+            if count < scratch.count { readable = peerHungUp }
+            var buffer = context.allocator.buffer(capacity: count)
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
+            events?.transportRead(buffer)
+            events?.transportReadComplete()
+        } else if count == 0 {
+            readable = false
+            inputClosed = true
+            events?.transportInputClosed()
+        } else if count == -EAGAIN_ {
+            readable = false
+            readRequested = true  // still wanted: the next edge reads
+        } else {
+            fail()
+        }
+    }
+
+    func write(_ buffer: ByteBuffer) {
+        guard state != .closed, buffer.readableBytes > 0 else { return }
+        pending.append(buffer)
+        pendingBytes += buffer.readableBytes
+        // Counted at the write, as NIO does: a socket waiting for EPOLLOUT must stop the
+        // other side's reads however the session flushes.
+        if isWritable, pendingBytes > Self.highWater { isWritable = false }
+    }
+
+    func flush() {
+        guard state == .open, !waitingForWritable else { return }
+        writePending()
+    }
+
+    func writeAndFlush(_ buffer: ByteBuffer) {
+        write(buffer)
+        flush()
+    }
+
+    private func writePending() {
+        while !pending.isEmpty {
+            let written = NativeSyscalls.send(descriptor, pending)
+            if written < 0 {
+                if written == -EAGAIN_ {
+                    waitingForWritable = true
+                    break
+                }
+                fail()
+                return
+            }
+            consume(written)
+        }
+        if pending.isEmpty {
+            if shutdownAfterWrites {
+                shutdownAfterWrites = false
+                NativeSyscalls.shutdownOutput(descriptor)
+            }
+            if !isWritable {
+                isWritable = true
+                events?.transportWritabilityChanged()
+            }
+        } else if isWritable, pendingBytes > Self.highWater {
+            isWritable = false
+        } else if !isWritable, pendingBytes < Self.lowWater {
+            isWritable = true
+            events?.transportWritabilityChanged()
+        }
+    }
+
+    /// Drops `count` bytes written from the front of `pending`.
+    private func consume(_ count: Int) {
+        pendingBytes -= count
+        var left = count
+        var done = 0
+        while left > 0, done < pending.count {
+            let size = pending[done].readableBytes
+            if size <= left {
+                left -= size
+                done += 1
+            } else {
+                pending[done].moveReaderIndex(forwardBy: left)
+                left = 0
+            }
+        }
+        if done == pending.count {
+            pending.removeAll(keepingCapacity: pending.count <= 4)
+        } else if done > 0 {
+            pending.removeFirst(done)
+        }
+    }
+
+    func closeOutput() {
+        guard state == .open else { return }
+        if pending.isEmpty {
+            NativeSyscalls.shutdownOutput(descriptor)
+        } else {
+            shutdownAfterWrites = true
+        }
+    }
+
+    func close() {
+        guard state != .closed else { return }
+        state = .closed
+        onConnected = nil
+        pending.removeAll()
+        pendingBytes = 0
+        reactor.close(descriptor)
+        // Told after the caller's own work, as NIO's channelInactive comes.
+        closedToReport = true
+        if !queuedForRead {
+            queuedForRead = true
+            context.later(self)
+        }
+    }
+
+    /// A reset or an error: the session hears of the failure, then of the close.
+    private func fail() {
+        guard state != .closed else { return }
+        failed = true
+        close()
+    }
+
+    private func reportClosed() {
+        let events = self.events
+        self.events = nil
+        if failed { events?.transportFailed() }
+        events?.transportClosed()
+    }
+}

@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// A listening socket of data path v2, served by every reactor: each registers it
+/// (level-triggered) and accepts a bounded batch per event, so one busy listener cannot
+/// starve the connections already open.
+final class NativeListener: Listener, @unchecked Sendable {
+    let descriptor: CInt
+    private let acceptors: [Acceptor]
+    private let closing = NIOLockedValueBox(false)
+
+    /// `accepted` runs on the connection's reactor, once it is registered: it gives the
+    /// connection a session and tells it it is active.
+    init(descriptor: CInt, contexts: [NativeLoopContext], accepted: @escaping (NativeConnection) -> Void) {
+        self.descriptor = descriptor
+        acceptors = contexts.map { Acceptor(descriptor: descriptor, context: $0, accepted: accepted) }
+    }
+
+    /// Starts accepting (or, `paused`, only registers: `setAccepting(true)` starts).
+    func start(paused: Bool = false) throws {
+        for acceptor in acceptors {
+            try acceptor.context.reactor.submit { try acceptor.register(paused: paused) }.wait()
+        }
+    }
+
+    func setAccepting(_ accepting: Bool) {
+        for acceptor in acceptors {
+            acceptor.context.reactor.execute { acceptor.setAccepting(accepting) }
+        }
+    }
+
+    /// Every reactor forgets the socket; the last one closes it.
+    func close() {
+        let already = closing.withLockedValue { closing -> Bool in
+            defer { closing = true }
+            return closing
+        }
+        guard !already else { return }
+        let remaining = ManagedCounter(acceptors.count)
+        let fd = descriptor
+        for acceptor in acceptors {
+            acceptor.context.reactor.execute {
+                acceptor.unregister()
+                if remaining.decrement() == 0 { Glibc.close(fd) }
+            }
+        }
+    }
+}
+
+/// A count shared by the reactors closing one listener.
+private final class ManagedCounter: @unchecked Sendable {
+    private let value: NIOLockedValueBox<Int>
+    init(_ value: Int) { self.value = NIOLockedValueBox(value) }
+    func decrement() -> Int { value.withLockedValue { $0 -= 1; return $0 } }
+}
+
+/// One reactor's side of a listener.
+private final class Acceptor: DescriptorHandler, @unchecked Sendable {
+    let descriptor: CInt
+    let context: NativeLoopContext
+    private let accepted: (NativeConnection) -> Void
+    private var registered = false
+    private var accepting = false
+
+    /// Accepts per event at most this many (HAProxy's `tune.maxaccept` is 64 too).
+    static let batch = 64
+
+    init(descriptor: CInt, context: NativeLoopContext, accepted: @escaping (NativeConnection) -> Void) {
+        self.descriptor = descriptor
+        self.context = context
+        self.accepted = accepted
+    }
+
+    func register(paused: Bool) throws {
+        try context.reactor.registerListener(descriptor, handler: self)
+        registered = true
+        accepting = true
+        if paused { setAccepting(false) }
+    }
+
+    func setAccepting(_ on: Bool) {
+        guard registered, on != accepting else { return }
+        accepting = on
+        if on { try? context.reactor.resumeListener(descriptor) } else { try? context.reactor.pauseListener(descriptor) }
+    }
+
+    func unregister() {
+        guard registered else { return }
+        registered = false
+        context.reactor.unregisterListener(descriptor)
+    }
+
+    func descriptorReady(_ events: UInt32) {
+        guard registered, accepting else { return }
+        for _ in 0..<Self.batch {
+            guard let result = NativeSyscalls.accept(descriptor) else { return }
+            guard result.fd >= 0 else {
+                acceptFailed(result.error)
+                return
+            }
+            let connection = NativeConnection(accepted: result.fd, remote: result.remote, context: context)
+            do {
+                try context.reactor.register(result.fd, handler: connection)
+            } catch {
+                Glibc.close(result.fd)
+                continue
+            }
+            accepted(connection)
+        }
+    }
+
+    /// Out of descriptors (EMFILE, ENFILE) or memory: the connection waits in the kernel's
+    /// queue; accepting pauses a moment rather than spinning on a ready listener.
+    private func acceptFailed(_ error: CInt) {
+        guard accepting else { return }
+        setAccepting(false)
+        _ = context.reactor.scheduleTask(in: .milliseconds(100)) { [self] in
+            if registered { setAccepting(true) }
+        }
+    }
+}
