@@ -86,15 +86,18 @@ final class TLSCertificateChoiceTests: TLSTestCase {
 
     private let sni = ["-servername", "site.test"]
 
-    /// An RSA and an ECDSA certificate for site.test, loaded three ways: a multi-cert
-    /// bundle, two `crt` (RSA first), a directory.
+    /// An RSA and an ECDSA certificate for site.test, loaded four ways: a multi-cert
+    /// bundle, two `crt` (RSA first), a directory, a crt-list (RSA first).
     func testCertificateFollowsTheClientsSignatureAlgorithmsAsHAProxy() throws {
         let bundle = try siteCertificates()
         let m = try m
+        let list = m.path("site.list")
+        try "\(m.path("site-rsa.pem"))\n\(m.path("site-ecdsa.pem")) site.test\n".write(toFile: list, atomically: true, encoding: .utf8)
         let binds: (Int) -> [String] = { port in [
             "127.0.0.1:\(port) ssl crt \(bundle)/site.pem",
             "127.0.0.1:\(port) ssl crt \(m.path("site-rsa.pem")) crt \(m.path("site-ecdsa.pem"))",
             "127.0.0.1:\(port) ssl crt \(bundle)/",
+            "127.0.0.1:\(port) ssl crt-list \(list)",
         ] }
         let probes: [[String]] = [
             sni, sni + ["-tls1_2"],
@@ -110,7 +113,7 @@ final class TLSCertificateChoiceTests: TLSTestCase {
         ]
         let rsaPSS: Set<Int> = [5, 6]
         let (theirs, ours) = try sideBySide(binds: binds, probes: probes)
-        for bind in 0..<3 {
+        for bind in 0..<4 {
             for (i, probe) in probes.enumerated() {
                 let what = "bind \(bind + 1), s_client \(probe.joined(separator: " "))"
                 if rsaPSS.contains(i) {
@@ -126,6 +129,7 @@ final class TLSCertificateChoiceTests: TLSTestCase {
             XCTAssertEqual(ours[bind][4], "RSA ECDHE-RSA-AES256-GCM-SHA384")
         }
         XCTAssertEqual(ours[1][9], "RSA TLS_AES_256_GCM_SHA384", "without SNI, the first crt (RSA)")
+        XCTAssertEqual(ours[3][9], "RSA TLS_AES_256_GCM_SHA384", "without SNI, the crt-list's first line (RSA)")
         XCTAssertEqual(ours[0][9], "ECDSA TLS_AES_256_GCM_SHA384", "a bundle loads ECDSA first")
     }
 

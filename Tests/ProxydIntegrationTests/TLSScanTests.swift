@@ -16,20 +16,29 @@ final class TLSScanTests: TLSTestCase {
         "SSLv2", "SSLv3", "TLS1", "TLS1_1", "TLS1_2", "TLS1_3",
         "cipher_order", "cipherorder_TLSv1_2", "cipherorder_TLSv1_3", "protocol_negotiated", "cipher_negotiated",
         "FS", "PFS", "FS_ciphers", "PFS_ciphers", "FS_ECDHE_curves", "PFS_ECDHE_curves",
-        "LOGJAM", "LOGJAM-common_primes", "certs_countServer",
+        "LOGJAM", "LOGJAM-common_primes",
+        "cert_numbers", "cert_keySize <cert#1>", "cert_keySize <cert#2>",
+        "TLS_session_ticket", "SSL_sessionID_support", "sessionresumption_ID",
     ]
+
+    /// Left out: testssl's ticket-resumption check is a race in `s_client -sess_out
+    /// </dev/null` (it quits at once and keeps a TLS 1.3 ticket only if it came first):
+    /// measured 2 in 10 against haproxy and against a release proxyd alike.
+    private static let racy: Set<String> = ["sessionresumption_ticket"]
 
     private struct Finding { var severity: String; var text: String }
 
     private static let rank = ["OK": 0, "INFO": 0, "LOW": 1, "MEDIUM": 2, "HIGH": 3, "CRITICAL": 4, "WARN": 5]
 
-    private func config(port: Int, rsa: String, ecdsa: String) -> String {
+    /// An HTTP frontend with a backend that answers, so that both keep a scanner's
+    /// connections open alike (a refused backend connection is retried differently).
+    private func config(port: Int, rsa: String, ecdsa: String, backend: Int) -> String {
         """
         global
             nbthread 1
 
         defaults
-            mode tcp
+            mode http
             timeout connect 2s
             timeout client 10s
             timeout server 10s
@@ -38,7 +47,7 @@ final class TLSScanTests: TLSTestCase {
             bind 127.0.0.1:\(port) ssl crt \(rsa) crt \(ecdsa)
             default_backend app
         backend app
-            server app 127.0.0.1:\(TCP.freePort())
+            server app 127.0.0.1:\(backend)
 
         """
     }
@@ -93,10 +102,12 @@ final class TLSScanTests: TLSTestCase {
                 .write(toFile: base + ".pem", atomically: true, encoding: .utf8)
         }
         let (rsa, ecdsa) = (m.path("scan-rsa.pem"), m.path("scan-ecdsa.pem"))
+        let app = try TestBackend(name: "app")
+        defer { app.stop() }
         let theirPort = TCP.freePort(), ourPort = TCP.freePort()
-        let reference = try ReferenceHAProxy(config: config(port: theirPort, rsa: rsa, ecdsa: ecdsa), waitForPorts: [theirPort])
+        let reference = try ReferenceHAProxy(config: config(port: theirPort, rsa: rsa, ecdsa: ecdsa, backend: app.port), waitForPorts: [theirPort])
         defer { reference.stop() }
-        let proxy = try ProxydProcess(config: config(port: ourPort, rsa: rsa, ecdsa: ecdsa), waitForPorts: [ourPort])
+        let proxy = try ProxydProcess(config: config(port: ourPort, rsa: rsa, ecdsa: ecdsa, backend: app.port), waitForPorts: [ourPort])
         defer { proxy.stop() }
         let started = Date()
         let theirScan = try startScan(port: theirPort), ourScan = try startScan(port: ourPort)
@@ -104,14 +115,15 @@ final class TLSScanTests: TLSTestCase {
         print("testssl: both scans took \(Int(Date().timeIntervalSince(started))) s")
 
         for id in Self.compared where theirs[id] != nil || ours[id] != nil {
+            print("testssl \(id): proxyd '\(ours[id]?.text ?? "-")', haproxy '\(theirs[id]?.text ?? "-")'")
             XCTAssertEqual(ours[id]?.text, theirs[id]?.text, id)
         }
         // Every finding both report: never a worse severity than HAProxy's.
-        for (id, their) in theirs {
+        for (id, their) in theirs where !Self.racy.contains(id) {
             guard let our = ours[id], let a = Self.rank[our.severity], let b = Self.rank[their.severity] else { continue }
             XCTAssertLessThanOrEqual(a, b, "\(id): proxyd \(our.severity) '\(our.text)', haproxy \(their.severity) '\(their.text)'")
         }
-        XCTAssertEqual(ours["certs_countServer"]?.text, "2", "both certificates are found")
+        XCTAssertEqual(ours["cert_numbers"]?.text, "2", "both certificates are found")
         XCTAssertEqual(ours["LOGJAM-common_primes"]?.severity, "OK")
         XCTAssertEqual(ours["TLS1_3"]?.text, "offered with final")
         XCTAssertEqual(ours["cipher_order"]?.text, "server")
