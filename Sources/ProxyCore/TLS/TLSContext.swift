@@ -257,7 +257,8 @@ public final class TLSServerContext: @unchecked Sendable {
         }
         let found = candidates(forServerName: name)
         guard !found.isEmpty else { return SSL_CLIENT_HELLO_SUCCESS }
-        let ctx = CertificateChoice.choose(among: found, for: ClientAbilities(ssl))
+        // One certificate for the name (the usual case): no need to read the hello further.
+        let ctx = found.count == 1 ? found[0].context : CertificateChoice.choose(among: found, for: ClientAbilities(ssl))
         guard ctx != defaultContext else { return SSL_CLIENT_HELLO_SUCCESS }
         _ = SSL_set_SSL_CTX(ssl, ctx)
         guard let adoption = adoptions?[ctx] else { return SSL_CLIENT_HELLO_SUCCESS }
