@@ -75,7 +75,7 @@ enum BindParser {
             switch o {
             case "crt":
                 let path = s.resolve(v, base: s.global.crtBase)
-                guard FileSystem.exists(path) else {
+                guard FileSystem.exists(path) || !TLSSetup.bundleFiles(path).isEmpty else {
                     s.alert(l, "\(prefix) : unable to stat SSL certificate from file '\(path)' : \(FileSystem.lastError()).")
                     return
                 }

@@ -65,7 +65,7 @@ enum CertificateList {
             let words = Self.words(line)
             guard let first = words.first else { continue }
             let file = first.hasPrefix("/") || crtBase == nil ? first : crtBase! + "/" + first
-            guard FileSystem.exists(file) else {
+            guard FileSystem.exists(file) || !TLSSetup.bundleFiles(file).isEmpty else {
                 throw TLSConfigurationError("\(at): unable to stat SSL certificate from file '\(file)' : No such file or directory.")
             }
             for one in try TLSSetup.certificateFiles(file) {

@@ -23,7 +23,11 @@ private func makeSSLContext(server: Bool, _ settings: TLSCommonSettings) throws 
         throw TLSConfigurationError("cannot create an SSL context: \(OpenSSL.drainErrors())")
     }
     var options = proxyd_SSL_OP_NO_COMPRESSION() | proxyd_SSL_OP_NO_RENEGOTIATION()
-    if server && settings.preferServerCiphers { options |= proxyd_SSL_OP_CIPHER_SERVER_PREFERENCE() }
+    if server && settings.preferServerCiphers {
+        // HAProxy 2.6 sets both: the server's order decides, except that a client listing
+        // ChaCha20 first (a phone without AES instructions) gets it.
+        options |= proxyd_SSL_OP_CIPHER_SERVER_PREFERENCE() | proxyd_SSL_OP_PRIORITIZE_CHACHA()
+    }
     if !settings.tickets { options |= proxyd_SSL_OP_NO_TICKET() }
     _ = proxyd_SSL_CTX_set_options(ctx, options)
     _ = proxyd_SSL_CTX_set_mode(ctx, Int(SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER))
@@ -48,14 +52,16 @@ private func makeSSLContext(server: Bool, _ settings: TLSCommonSettings) throws 
 }
 
 /// The server side of a `bind … ssl`: one SSL_CTX per certificate, the first the default,
-/// the others chosen by SNI; a session cache and tickets for resumption.
+/// the others chosen by SNI and, among certificates for the same name, by the key the
+/// client can verify (CertificateChoice.swift); a session cache and tickets for resumption.
 public final class TLSServerContext: @unchecked Sendable {
     /// The context every connection starts on (the first certificate): its session cache
     /// and ticket keys serve all certificates.
     let defaultContext: OpaquePointer
-    /// SNI name (lower case) → context; `*.example.com` kept as `.example.com` in wildcards.
-    private var exact: [String: OpaquePointer] = [:]
-    private var wildcards: [String: OpaquePointer] = [:]
+    /// SNI name (lower case) → the contexts for it in load order, with their key kind;
+    /// `*.example.com` kept as `.example.com` in wildcards.
+    private var exact: [String: [CertificateCandidate]] = [:]
+    private var wildcards: [String: [CertificateCandidate]] = [:]
     /// crt-list `!name` filters: names a certificate's wildcard must not answer.
     private var excluded: [String: [OpaquePointer]] = [:]
     private var contexts: [OpaquePointer] = []
@@ -140,12 +146,12 @@ public final class TLSServerContext: @unchecked Sendable {
             let positive = filters.filter { !$0.hasPrefix("!") }.map { $0.lowercased() }
             let negative = filters.filter { $0.hasPrefix("!") }.map { String($0.dropFirst()).lowercased() }
             for name in negative { excluded[name, default: []].append(ctx) }
+            let candidate = CertificateCandidate(context: ctx, kind: CertificateKeyKind(certificate.key))
             for name in (positive.isEmpty ? certificate.names : positive) where !negative.contains(name) {
                 if name.hasPrefix("*.") {
-                    let suffix = String(name.dropFirst())
-                    if wildcards[suffix] == nil { wildcards[suffix] = ctx }
-                } else if exact[name] == nil {
-                    exact[name] = ctx
+                    wildcards[String(name.dropFirst()), default: []].append(candidate)
+                } else {
+                    exact[name, default: []].append(candidate)
                 }
             }
         }
@@ -159,11 +165,10 @@ public final class TLSServerContext: @unchecked Sendable {
                 SSL_CTX_set_alpn_select_cb(ctx, alpnSelectCallback, me)
             }
         }
-        // With crt-list options, the certificate is chosen before the version and the
-        // ciphers are (OpenSSL's client-hello callback runs first; the SNI callback after).
-        if self.adoptions != nil {
-            SSL_CTX_set_client_hello_cb(defaultContext, clientHelloCallback, me)
-        }
+        // The certificate is chosen in OpenSSL's client-hello callback, which sees the
+        // client's signature algorithms and ciphers (the SNI callback comes later, once
+        // the version and the cipher are chosen), as HAProxy 2.6 does.
+        SSL_CTX_set_client_hello_cb(defaultContext, clientHelloCallback, me)
         if !settings.ticketKeys.isEmpty {
             // HAProxy's rule: every key decrypts, the penultimate one encrypts, so that a
             // new key appended to the file is accepted everywhere before it is used.
@@ -226,30 +231,37 @@ public final class TLSServerContext: @unchecked Sendable {
         }
     }
 
-    /// The context for an SNI name, nil when none matches.
-    fileprivate func context(forServerName name: String) -> OpaquePointer? {
+    /// The certificates for an SNI name (exact names first, then wildcards), empty when
+    /// none matches.
+    fileprivate func candidates(forServerName name: String) -> [CertificateCandidate] {
         let lower = name.lowercased()
-        if let ctx = exact[lower] { return ctx }
-        if let dot = lower.firstIndex(of: "."), let ctx = wildcards[String(lower[dot...])],
-           !(excluded[lower]?.contains(ctx) ?? false) {
-            return ctx
+        var found = exact[lower] ?? []
+        if let dot = lower.firstIndex(of: "."), let wild = wildcards[String(lower[dot...])] {
+            let refused = excluded[lower] ?? []
+            found += wild.filter { !refused.contains($0.context) }
         }
-        return nil
+        return found
     }
 
-    /// Client-hello callback (only with crt-list options): moves the connection to the
-    /// context its SNI names and gives it that context's verification, CA names, versions,
-    /// ciphers and groups, which SSL_set_SSL_CTX alone leaves as they were.
+    /// Client-hello callback: moves the connection to the certificate its SNI names that
+    /// the client can verify (CertificateChoice), and with crt-list options gives it that
+    /// context's verification, CA names, versions, ciphers and groups, which
+    /// SSL_set_SSL_CTX alone leaves as they were.
     fileprivate func clientHello(_ ssl: OpaquePointer?) -> Int32 {
-        guard let ssl, let adoptions else { return SSL_CLIENT_HELLO_SUCCESS }
+        guard let ssl else { return SSL_CLIENT_HELLO_SUCCESS }
         var data: UnsafePointer<UInt8>? = nil
         var length = 0
         guard SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_server_name), &data, &length) == 1,
-              let data, let name = Self.hostName(UnsafeBufferPointer(start: data, count: length)),
-              let ctx = context(forServerName: name), ctx != defaultContext, let adoption = adoptions[ctx] else {
+              let data, let name = Self.hostName(UnsafeBufferPointer(start: data, count: length)) else {
             return SSL_CLIENT_HELLO_SUCCESS
         }
+        let found = candidates(forServerName: name)
+        guard !found.isEmpty else { return SSL_CLIENT_HELLO_SUCCESS }
+        // One certificate for the name (the usual case): no need to read the hello further.
+        let ctx = found.count == 1 ? found[0].context : CertificateChoice.choose(among: found, for: ClientAbilities(ssl))
+        guard ctx != defaultContext else { return SSL_CLIENT_HELLO_SUCCESS }
         _ = SSL_set_SSL_CTX(ssl, ctx)
+        guard let adoption = adoptions?[ctx] else { return SSL_CLIENT_HELLO_SUCCESS }
         SSL_set_verify(ssl, SSL_CTX_get_verify_mode(ctx), nil)
         SSL_set_client_CA_list(ssl, SSL_CTX_get_client_CA_list(ctx).flatMap { SSL_dup_CA_list($0) })
         proxyd_SSL_adopt_versions(ssl, ctx)
@@ -298,8 +310,8 @@ public final class TLSServerContext: @unchecked Sendable {
             }
             return SSL_TLSEXT_ERR_NOACK
         }
-        if let ctx = context(forServerName: String(cString: raw)) {
-            if ctx != defaultContext { _ = SSL_set_SSL_CTX(ssl, ctx) }
+        // The client-hello callback has already moved the connection to its certificate.
+        if !candidates(forServerName: String(cString: raw)).isEmpty {
             return SSL_TLSEXT_ERR_OK
         }
         if strictSNI {

@@ -98,8 +98,15 @@ enum TLSSetup {
     }
 
     /// A `crt` path: a file, or every certificate file of a directory in name order
-    /// (skipping HAProxy's side files `.key`, `.ocsp`, `.issuer`, `.sctl`).
+    /// (skipping HAProxy's side files `.key`, `.ocsp`, `.issuer`, `.sctl`), or, when no
+    /// file has that name, a multi-cert bundle: `PATH.ecdsa`, `PATH.rsa`, `PATH.dsa`,
+    /// those that exist, the ECDSA one first as HAProxy 2.6 loads them (it is the
+    /// certificate a client without SNI gets).
     static func certificateFiles(_ path: String) throws -> [String] {
+        if FileSystem.kind(path) == nil {
+            let bundle = bundleFiles(path)
+            if !bundle.isEmpty { return bundle }
+        }
         guard FileSystem.kind(path) == .directory else { return [path] }
         guard let names = FileSystem.list(path) else {
             throw TLSConfigurationError("unable to scan directory '\(path)' : \(FileSystem.lastError())")
@@ -113,6 +120,12 @@ enum TLSSetup {
             throw TLSConfigurationError("no certificate found in directory '\(path)'.")
         }
         return files
+    }
+
+    /// The files of a multi-cert bundle `PATH` (`PATH.ecdsa`, `PATH.rsa`, `PATH.dsa`), in
+    /// HAProxy's load order; empty when there are none.
+    static func bundleFiles(_ path: String) -> [String] {
+        ["ecdsa", "rsa", "dsa"].map { "\(path).\($0)" }.filter { FileSystem.kind($0) == .file }
     }
 
     /// A `tls-ticket-keys` file: one base64 key per line, `#` comments.
