@@ -82,6 +82,7 @@ extension LoopState {
         while let index = idleConnections[backend][server].lastIndex(where: { $0.serverName == serverName }) {
             let connection = idleConnections[backend][server].remove(at: index)
             connection.isPooled = false
+            poolLost(connection)
             if connection.channel.isActive { return connection }
         }
         return nil
@@ -93,25 +94,28 @@ extension LoopState {
     /// connection of a client that leaves), so the pool follows their number; the bound
     /// only guards against the unforeseen. Too low a bound costs a connect per request
     /// once more clients than it are kept alive (64 did, at 500 clients).
+    /// Once the clients are gone, the purge timer empties the pool (IdlePoolPurge.swift).
     static let maxIdlePerServer = 4096
-    /// Idle longer than this and a connection is closed (HAProxy's `pool-purge-delay`).
-    static let purgeDelay: TimeAmount = .seconds(5)
 
     func park(_ connection: ServerConnection) {
         connection.owner = nil
+        // `pool-purge-delay 0`: HAProxy keeps no idle connection.
+        guard connection.server.poolPurgeDelayMs > 0 else {
+            connection.channel.close(promise: nil)
+            return
+        }
         connection.isPooled = true
-        let now = NIODeadline.now()
-        connection.idleSince = now
+        connection.idleSince = .now()
         let backend = connection.backendIndex, server = connection.server.index
-        // Oldest first, when idle longer than the purge delay or beyond the bound.
         while let oldest = idleConnections[backend][server].first,
-              idleConnections[backend][server].count >= Self.maxIdlePerServer
-                || now - oldest.idleSince > Self.purgeDelay {
+              idleConnections[backend][server].count >= Self.maxIdlePerServer {
             idleConnections[backend][server].removeFirst()
             oldest.isPooled = false
+            poolLost(oldest)
             oldest.channel.close(promise: nil)
         }
         idleConnections[backend][server].append(connection)
+        poolGained(connection)
         // Read while idle so that the server closing it is noticed at once.
         connection.channel.read()
     }
@@ -123,6 +127,7 @@ extension LoopState {
             let list = idleConnections[connection.backendIndex][connection.server.index]
             if let index = list.firstIndex(where: { $0 === connection }) {
                 idleConnections[connection.backendIndex][connection.server.index].remove(at: index)
+                poolLost(connection)
             }
         }
         connection.channel.close(promise: nil)
