@@ -59,6 +59,28 @@ final class IdlePoolTests: XCTestCase {
         XCTAssertEqual(row[icur], "0", "srv_icur")
     }
 
+    /// `pool-purge-delay 0` keeps no idle connection: as with haproxy 2.6.12, each request
+    /// of a kept-alive client gets a new server connection (haproxy: 2 clients x 3
+    /// requests, 6 `connect`, 0 `reuse`).
+    func testAZeroPurgeDelayKeepsNoIdleConnection() throws {
+        let backend = try TestBackend(name: "s1")
+        defer { backend.stop() }
+        let (proxy, port) = try ProxyFixture.start(
+            backend: "server s1 127.0.0.1:\(backend.port) pool-purge-delay 0",
+            global: "stats socket {DIR}/admin.sock level admin")
+        defer { proxy.stop() }
+        let client = try TCP.Connection(port: port)
+        for _ in 1...3 {
+            try client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            XCTAssertEqual(try client.receiveResponse().status, 200)
+        }
+        client.close()
+        XCTAssertEqual(backend.connectionCount, 3)
+        let conn = try serversConn(proxy.directory.appendingPathComponent("admin.sock").path)
+        XCTAssertEqual(conn.fields[5], "0", "purge_delay: \(conn.line)")
+        XCTAssertEqual(conn.idle, 0, conn.line)
+    }
+
     /// Slow clients trickling request heads, then all leaving: their descriptors close
     /// and the memory they took goes back to the system (glibc keeps freed memory in its
     /// heaps until asked: 2,000 such clients left proxyd at 43.6 MiB against 21.6 MiB before
