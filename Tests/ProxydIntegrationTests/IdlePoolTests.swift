@@ -40,6 +40,10 @@ final class IdlePoolTests: XCTestCase {
         let idleAfterLoad = after.idle
         XCTAssertGreaterThanOrEqual(idleAfterLoad, Self.clients / 4, "show servers conn: \(after.line)")
         XCTAssertEqual(after.fields[5], "1000", "purge_delay: \(after.line)")
+        // The second requests reused connections of the first: those are "safe".
+        let unsafe = Int(after.fields[9]) ?? -1, safe = Int(after.fields[10]) ?? -1
+        XCTAssertGreaterThan(safe, 0, "safe_nb: \(after.line)")
+        XCTAssertEqual(unsafe + safe, idleAfterLoad, "unsafe_nb + safe_nb: \(after.line)")
         XCTAssertGreaterThan(descriptors(of: proxy.pid), baseline + Self.clients / 4)
 
         // Then the purge empties it, half of it per second, and the descriptors follow.

@@ -2,9 +2,9 @@
 /// HAProxy 2.6's header and column order (one `idle_per_thr` column per event loop, in
 /// the group's order).
 ///
-/// What proxyd's pool has no counterpart for is given the value HAProxy shows for its
-/// defaults: every idle connection here has served a request, so all are `safe_nb` (none
-/// `unsafe_nb`), and `idle_lim` is -1 as with no `pool-max-conn`.
+/// As in HAProxy, an idle connection is "safe" once it has been reused, "unsafe" after a
+/// single request (haproxy 2.6.12: four clients with one request each left `unsafe_nb 2
+/// safe_nb 0`). `idle_lim` is -1, HAProxy's value without `pool-max-conn`.
 enum ShowServersConn {
     static func text(_ args: [String], _ context: StatsContext) -> String {
         var proxies = context.proxies.filter { $0.backend != nil }
@@ -24,7 +24,7 @@ enum ShowServersConn {
                     "\(backend.name)/\(server.name)", "\(proxy.id)/\(server.id)",
                     StatsContext.ipText(address), String(address.port ?? 0), "-",
                     String(server.poolPurgeDelayMs), String(pool.used), String(pool.usedMax), String(pool.needed),
-                    "0", String(pool.idle), "-1", String(pool.idle),
+                    String(pool.idle - pool.safe), String(pool.safe), "-1", String(pool.idle),
                 ]
                 fields += pool.idlePerLoop.map(String.init)
                 out += fields.joined(separator: " ") + "\n"
@@ -37,6 +37,7 @@ enum ShowServersConn {
     struct Figures {
         var idlePerLoop: [Int]
         var idle: Int
+        var safe: Int
         var used: Int
         var usedMax: Int
         var needed: Int
@@ -45,9 +46,12 @@ enum ShowServersConn {
             let gauges = loops.map { $0.poolGauges[backend.index][server.index] }
             idlePerLoop = gauges.map { max(0, $0.idle.load(ordering: .relaxed)) }
             idle = idlePerLoop.reduce(0, +)
+            safe = min(idle, gauges.reduce(0) { $0 + max(0, $1.safe.load(ordering: .relaxed)) })
             used = max(0, server.currentConnections.load(ordering: .relaxed))
             usedMax = max(used, gauges.map { $0.usedMax.load(ordering: .relaxed) }.max() ?? 0)
-            needed = gauges.map { $0.neededEstimate.load(ordering: .relaxed) }.max() ?? 0
+            // The estimate never falls below what this period used (HAProxy shows the
+            // same between two purges: used_max 50 gave need_est 50).
+            needed = max(usedMax, gauges.map { $0.neededEstimate.load(ordering: .relaxed) }.max() ?? 0)
         }
     }
 }

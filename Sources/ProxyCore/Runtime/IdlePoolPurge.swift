@@ -6,6 +6,8 @@ import NIOCore
 final class IdlePoolGauge: Sendable {
     /// Connections idle in this loop's pool now.
     let idle = ManagedAtomic<Int>(0)
+    /// Of those, the ones that were reused before (HAProxy's "safe" ones).
+    let safe = ManagedAtomic<Int>(0)
     /// The most connections the server had in use since the last purge (HAProxy's
     /// `used_max`, which restarts every purge period).
     let usedMax = ManagedAtomic<Int>(0)
@@ -36,6 +38,7 @@ extension LoopState {
     func poolGained(_ connection: ServerConnection) {
         let gauge = poolGauges[connection.backendIndex][connection.server.index]
         gauge.idle.wrappingIncrement(ordering: .relaxed)
+        if connection.hasBeenReused { gauge.safe.wrappingIncrement(ordering: .relaxed) }
         // The session that parks it has just used it: count it among those in use.
         let used = connection.server.currentConnections.load(ordering: .relaxed) + 1
         if used > gauge.usedMax.load(ordering: .relaxed) { gauge.usedMax.store(used, ordering: .relaxed) }
@@ -44,7 +47,9 @@ extension LoopState {
 
     /// Counts a connection leaving this loop's pool (taken, closed or purged).
     func poolLost(_ connection: ServerConnection) {
-        poolGauges[connection.backendIndex][connection.server.index].idle.wrappingDecrement(ordering: .relaxed)
+        let gauge = poolGauges[connection.backendIndex][connection.server.index]
+        gauge.idle.wrappingDecrement(ordering: .relaxed)
+        if connection.hasBeenReused { gauge.safe.wrappingDecrement(ordering: .relaxed) }
     }
 
     private var shortestPurgeDelay: TimeAmount {

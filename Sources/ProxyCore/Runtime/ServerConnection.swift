@@ -11,6 +11,9 @@ final class ServerConnection {
     var isPooled = false
     /// When it last went idle, for purging.
     var idleSince: NIODeadline = .now()
+    /// Taken from the pool at least once: HAProxy calls such an idle connection "safe"
+    /// (`show servers conn`'s safe_nb), one that served a single request "unsafe".
+    var hasBeenReused = false
     /// The SNI it announced (TLS): a request whose `sni` gives another name may not use it.
     let serverName: String?
 
@@ -83,6 +86,7 @@ extension LoopState {
             let connection = idleConnections[backend][server].remove(at: index)
             connection.isPooled = false
             poolLost(connection)
+            connection.hasBeenReused = true
             if connection.channel.isActive { return connection }
         }
         return nil

@@ -305,7 +305,8 @@ public final class StatsContext: @unchecked Sendable {
         row["scur"] = .number(max(0, server.currentConnections.load(ordering: .relaxed)))
         let pool = ShowServersConn.Figures(runtime.loopStates.ordered, backend, server)
         row["srv_icur"] = .number(pool.idle)
-        row["safe_conn_cur"] = .number(pool.idle)  // every pooled connection served a request
+        row["idle_conn_cur"] = .number(pool.idle - pool.safe)
+        row["safe_conn_cur"] = .number(pool.safe)
         row["used_conn_cur"] = .number(pool.used)
         row["need_conn_est"] = .number(pool.needed)
         row["stot"] = .number(server.totalConnections.load(ordering: .relaxed))
