@@ -209,12 +209,26 @@ enum ServerParser {
         "slowstart": time("slowstart") { $0.slowStart = $1 },
         "source": Entry(takesArgument: true) { _, srv, v, _ in srv.source = v; return nil },
         "track": Entry(takesArgument: true) { _, srv, v, _ in srv.track = v; return nil },
+        // Unlike the other delays, 0 is valid here: no idle connection is kept.
+        "pool-purge-delay": Entry(takesArgument: true, missing: "'pool-purge-delay' expects <value> as argument.") { _, srv, v, _ in
+            switch ConfigUnits.milliseconds(v) {
+            case let .success(ms):
+                srv.poolPurgeDelay = ms
+                return nil
+            case let .failure(.unexpectedCharacter(c)):
+                return "unexpected character '\(c)' in argument to <pool-purge-delay>.."
+            case .failure(.overflow):
+                return "timer overflow in argument <\(v)> to <pool-purge-delay> of server \(srv.name), maximum value is 2147483647 ms (~24.8 days).."
+            default:
+                return "invalid value \(v) for argument 'pool-purge-delay' of server \(srv.name).."
+            }
+        },
     ]
 
     /// Valid HAProxy 2.6 server keywords proxyd does not implement yet.
     static let unsupported: [String] = [
         "resolvers", "resolve-prefer", "resolve-net", "resolve-opts", "redir", "namespace", "proto", "ws",
-        "usesrc", "socks4", "proxy-v2-options", "pool-low-conn", "pool-max-conn", "pool-purge-delay",
+        "usesrc", "socks4", "proxy-v2-options", "pool-low-conn", "pool-max-conn",
         "max-reuse", "tcp-ut", "log-proto", "npn", "allow-0rtt", "no-tls-tickets", "tfo", "check-proto",
         "check-alpn", "check-via-socks4", "force-sslv3", "force-tlsv10", "force-tlsv11", "force-tlsv12",
         "force-tlsv13", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "stick",

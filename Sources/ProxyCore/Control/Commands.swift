@@ -23,6 +23,10 @@ enum ControlCommands {
               help: "report counters for each proxy and server", showStat)
         r.add("show servers state", usage: "show servers state [<backend>]",
               help: "dump volatile server information (all or for a single backend)", showServersState)
+        r.add("show servers conn", usage: "show servers conn [<backend>]",
+              help: "dump server connections status (all or for a single backend)") { args, _, context in
+            ShowServersConn.text(args, context)
+        }
         r.add("show backend", usage: "show backend",
               help: "list backends in the current running config") { _, _, context in
             "# name\n" + context.proxies.filter { $0.backend != nil }.map { $0.name + "\n" }.joined()

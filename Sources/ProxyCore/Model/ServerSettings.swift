@@ -166,6 +166,9 @@ public struct ServerSettings: Sendable, Equatable {
     public var source: String?
     /// `track [backend/]server`.
     public var track: String?
+    /// `pool-purge-delay`, milliseconds (nil: HAProxy's default, 5 s; 0: keep no idle
+    /// connection).
+    public var poolPurgeDelay: Int?
 
     public init(name: String, location: SourceLocation) {
         self.name = name
@@ -196,6 +199,7 @@ public struct ServerSettings: Sendable, Equatable {
         slowStart = nil
         source = nil
         track = nil
+        poolPurgeDelay = nil
     }
 }
 

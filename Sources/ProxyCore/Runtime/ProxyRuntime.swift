@@ -74,6 +74,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         self.counters = counters
         self.sessions = SessionRegistry()
         _ = ProcessClock.start  // uptime counts from here (stats, issue 4)
+        startIdleMemoryTrim()  // memory back to the system after a load (issue 14)
     }
 
     /// A listener that could not be opened, worded as HAProxy reports it.

@@ -104,7 +104,8 @@ public enum RuntimeBuilder {
                 isBackup: settings.backup,
                 maxConnections: settings.maxconn > 0 ? settings.maxconn : nil,
                 disabled: settings.disabled,
-                id: settings.id))
+                id: settings.id,
+                poolPurgeDelayMs: settings.poolPurgeDelay ?? 5000))
         }
         return RuntimeBackend(
             name: proxy.name,

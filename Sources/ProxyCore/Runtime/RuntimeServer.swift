@@ -43,13 +43,18 @@ public final class RuntimeServer: @unchecked Sendable {
     public internal(set) var health: ServerHealth?
     /// Traffic of this server for the stats page and the runtime API (issue 4).
     public let counters = SessionCounters()
+    /// `pool-purge-delay`: every this many milliseconds, half of the connections idle
+    /// that long are closed (IdlePoolPurge); 0 keeps none idle.
+    public let poolPurgeDelayMs: Int
     /// TLS (issue 5): the context health checks use (`check-ssl`, or a `server … ssl`
     /// without `no-check-ssl`); nil = plain checks. See `makeCheckTLSHandler`.
     public internal(set) var checkTLS: TLSClientContext?
 
     public init(name: String, index: Int, address: SocketAddress, weight: Int,
-                isBackup: Bool, maxConnections: Int?, disabled: Bool, id: Int? = nil) {
+                isBackup: Bool, maxConnections: Int?, disabled: Bool, id: Int? = nil,
+                poolPurgeDelayMs: Int = 5000) {
         self.id = id ?? index + 1
+        self.poolPurgeDelayMs = poolPurgeDelayMs
         self.name = name
         self.index = index
         self.currentAddress = ManagedAtomic(ServerAddressBox(address))

@@ -13,6 +13,9 @@ final class ServerConnection: TransportEvents {
     var isPooled = false
     /// When it last went idle, for purging.
     var idleSince: NIODeadline = .now()
+    /// Taken from the pool at least once: HAProxy calls such an idle connection "safe"
+    /// (`show servers conn`'s safe_nb), one that served a single request "unsafe".
+    var hasBeenReused = false
     /// The SNI it announced (TLS): a request whose `sni` gives another name may not use it.
     let serverName: String?
     private var ended = false
@@ -66,6 +69,8 @@ extension LoopState {
         while let index = idleConnections[backend][server].lastIndex(where: { $0.serverName == serverName }) {
             let connection = idleConnections[backend][server].remove(at: index)
             connection.isPooled = false
+            poolLost(connection)
+            connection.hasBeenReused = true
             if connection.transport.isActive { return connection }
         }
         return nil
@@ -77,25 +82,28 @@ extension LoopState {
     /// connection of a client that leaves), so the pool follows their number; the bound
     /// only guards against the unforeseen. Too low a bound costs a connect per request
     /// once more clients than it are kept alive (64 did, at 500 clients).
+    /// Once the clients are gone, the purge timer empties the pool (IdlePoolPurge.swift).
     static let maxIdlePerServer = 4096
-    /// Idle longer than this and a connection is closed (HAProxy's `pool-purge-delay`).
-    static let purgeDelay: TimeAmount = .seconds(5)
 
     func park(_ connection: ServerConnection) {
         connection.owner = nil
+        // `pool-purge-delay 0`: HAProxy keeps no idle connection.
+        guard connection.server.poolPurgeDelayMs > 0 else {
+            connection.transport.close()
+            return
+        }
         connection.isPooled = true
-        let now = NIODeadline.now()
-        connection.idleSince = now
+        connection.idleSince = .now()
         let backend = connection.backendIndex, server = connection.server.index
-        // Oldest first, when idle longer than the purge delay or beyond the bound.
         while let oldest = idleConnections[backend][server].first,
-              idleConnections[backend][server].count >= Self.maxIdlePerServer
-                || now - oldest.idleSince > Self.purgeDelay {
+              idleConnections[backend][server].count >= Self.maxIdlePerServer {
             idleConnections[backend][server].removeFirst()
             oldest.isPooled = false
+            poolLost(oldest)
             oldest.transport.close()
         }
         idleConnections[backend][server].append(connection)
+        poolGained(connection)
         // Read while idle so that the server closing it is noticed at once.
         connection.transport.read()
     }
@@ -107,6 +115,7 @@ extension LoopState {
             let list = idleConnections[connection.backendIndex][connection.server.index]
             if let index = list.firstIndex(where: { $0 === connection }) {
                 idleConnections[connection.backendIndex][connection.server.index].remove(at: index)
+                poolLost(connection)
             }
         }
         connection.transport.close()

@@ -303,6 +303,12 @@ public final class StatsContext: @unchecked Sendable {
         let status = server.status.withLockedValue { $0 }
         let now = ProcessClock.milliseconds
         row["scur"] = .number(max(0, server.currentConnections.load(ordering: .relaxed)))
+        let pool = ShowServersConn.Figures(runtime.loopStates.ordered, backend, server)
+        row["srv_icur"] = .number(pool.idle)
+        row["idle_conn_cur"] = .number(pool.idle - pool.safe)
+        row["safe_conn_cur"] = .number(pool.safe)
+        row["used_conn_cur"] = .number(pool.used)
+        row["need_conn_est"] = .number(pool.needed)
         row["stot"] = .number(server.totalConnections.load(ordering: .relaxed))
         row["lbtot"] = .number(server.counters.balancedPicks.current)
         if let limit = server.maxConnections { row["slim"] = .number(limit) }
