@@ -51,12 +51,14 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
     static let highWater = 65536
     static let lowWater = 32768
 
-    /// An accepted connection; `remote` is what accept4 gave.
-    init(accepted fd: CInt, remote: SocketAddress?, context: NativeLoopContext) {
+    /// An accepted connection; `remote` is what accept4 gave, `local` the listener's
+    /// address when it is bound to one (nil for a wildcard: asked when needed).
+    init(accepted fd: CInt, remote: SocketAddress?, local: SocketAddress?, context: NativeLoopContext) {
         self.descriptor = fd
         self.reactor = context.reactor
         self.context = context
         self.remote = remote
+        self.local = local
         self.state = .open
     }
 
@@ -90,7 +92,8 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
     func descriptorReady(_ events: UInt32) {
         if state == .connecting {
             guard events & (EPOLLOUT_ | EPOLLERR_ | EPOLLHUP_) != 0 else { return }
-            finishConnect()
+            // Writable without an error: connected, no SO_ERROR call needed.
+            finishConnect(failed: events & (EPOLLERR_ | EPOLLHUP_) != 0)
             return
         }
         guard state == .open else { return }
@@ -109,8 +112,12 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
         }
     }
 
-    private func finishConnect() {
-        let error = NativeSyscalls.pendingError(descriptor)
+    private func finishConnect(failed: Bool) {
+        var error: CInt = 0
+        if failed {
+            error = NativeSyscalls.pendingError(descriptor)
+            if error == 0 { error = ECONNREFUSED }  // a hang-up with no error recorded
+        }
         let completion = onConnected
         onConnected = nil
         if error == 0 {
@@ -122,7 +129,7 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
     /// connect() succeeded at once (a Unix socket): no edge to wait for.
     func completeConnectNow() {
         guard state == .connecting else { return }
-        finishConnect()
+        finishConnect(failed: false)
     }
 
     /// The connect timed out or was abandoned: the socket goes, nobody is told.

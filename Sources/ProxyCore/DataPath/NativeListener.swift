@@ -16,7 +16,21 @@ final class NativeListener: Listener, @unchecked Sendable {
     /// connection a session and tells it it is active.
     init(descriptor: CInt, contexts: [NativeLoopContext], accepted: @escaping (NativeConnection) -> Void) {
         self.descriptor = descriptor
-        acceptors = contexts.map { Acceptor(descriptor: descriptor, context: $0, accepted: accepted) }
+        let local = Self.fixedLocalAddress(of: descriptor)
+        acceptors = contexts.map { Acceptor(descriptor: descriptor, local: local, context: $0, accepted: accepted) }
+    }
+
+    /// The local address every accepted connection has, when the socket is bound to one
+    /// address (not a wildcard): then no connection needs a `getsockname` of its own.
+    private static func fixedLocalAddress(of fd: CInt) -> SocketAddress? {
+        guard let address = NativeSyscalls.localAddress(fd) else { return nil }
+        switch address {
+        case .v4(let v4) where v4.address.sin_addr.s_addr == 0: return nil
+        case .v6(let v6) where withUnsafeBytes(of: v6.address.sin6_addr, { $0.allSatisfy { $0 == 0 } }): return nil
+        case .v6(let v6) where withUnsafeBytes(of: v6.address.sin6_addr, { Array($0[0..<12]) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] }):
+            return nil  // an IPv4-mapped listener: accepted sockets may differ
+        default: return address
+        }
     }
 
     /// Starts accepting (or, `paused`, only registers: `setAccepting(true)` starts).
@@ -61,6 +75,7 @@ private final class ManagedCounter: @unchecked Sendable {
 private final class Acceptor: DescriptorHandler, @unchecked Sendable {
     let descriptor: CInt
     let context: NativeLoopContext
+    private let local: SocketAddress?
     private let accepted: (NativeConnection) -> Void
     private var registered = false
     private var accepting = false
@@ -68,8 +83,10 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
     /// Accepts per event at most this many (HAProxy's `tune.maxaccept` is 64 too).
     static let batch = 64
 
-    init(descriptor: CInt, context: NativeLoopContext, accepted: @escaping (NativeConnection) -> Void) {
+    init(descriptor: CInt, local: SocketAddress?, context: NativeLoopContext,
+         accepted: @escaping (NativeConnection) -> Void) {
         self.descriptor = descriptor
+        self.local = local
         self.context = context
         self.accepted = accepted
     }
@@ -101,7 +118,7 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
                 acceptFailed(result.error)
                 return
             }
-            let connection = NativeConnection(accepted: result.fd, remote: result.remote, context: context)
+            let connection = NativeConnection(accepted: result.fd, remote: result.remote, local: local, context: context)
             do {
                 try context.reactor.register(result.fd, handler: connection)
             } catch {

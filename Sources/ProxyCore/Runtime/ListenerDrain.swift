@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CLinux  // IPPROTO_TCP: <netinet/in.h> belongs to CLinux's module since it includes it
 import Glibc
 #endif
 import NIOCore

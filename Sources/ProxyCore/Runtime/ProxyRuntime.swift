@@ -1,3 +1,4 @@
+import CLinux  // IPPROTO_TCP: <netinet/in.h> belongs to CLinux's module since it includes it
 import Atomics
 import NIOConcurrencyHelpers
 import NIOCore
