@@ -13,10 +13,12 @@ final class NativeListener: Listener, @unchecked Sendable {
     private let closing = NIOLockedValueBox(false)
 
     /// `accepted` runs on the connection's reactor, once it is registered: it gives the
-    /// connection a session and tells it it is active.
-    init(descriptor: CInt, contexts: [NativeLoopContext], accepted: @escaping (NativeConnection) -> Void) {
+    /// connection a session and tells it it is active. `failed` hears each errno that
+    /// made `accept` give up for a while (out of descriptors or memory), to log it.
+    init(descriptor: CInt, contexts: [NativeLoopContext], failed: @escaping (CInt) -> Void = { _ in },
+         accepted: @escaping (NativeConnection) -> Void) {
         self.descriptor = descriptor
-        acceptors = contexts.map { Acceptor(descriptor: descriptor, context: $0, accepted: accepted) }
+        acceptors = contexts.map { Acceptor(descriptor: descriptor, context: $0, failed: failed, accepted: accepted) }
     }
 
     /// Starts accepting (or, `paused`, only registers: `setAccepting(true)` starts).
@@ -62,15 +64,22 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
     let descriptor: CInt
     let context: NativeLoopContext
     private let accepted: (NativeConnection) -> Void
+    private let failed: (CInt) -> Void
     private var registered = false
     private var accepting = false
 
     /// Accepts per event at most this many (HAProxy's `tune.maxaccept` is 64 too).
     static let batch = 64
 
-    init(descriptor: CInt, context: NativeLoopContext, accepted: @escaping (NativeConnection) -> Void) {
+    /// How long accepting pauses after a failure, as HAProxy's listeners wait (100 ms)
+    /// before they try again.
+    static let retryDelay = TimeAmount.milliseconds(100)
+
+    init(descriptor: CInt, context: NativeLoopContext, failed: @escaping (CInt) -> Void,
+         accepted: @escaping (NativeConnection) -> Void) {
         self.descriptor = descriptor
         self.context = context
+        self.failed = failed
         self.accepted = accepted
     }
 
@@ -113,11 +122,14 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
     }
 
     /// Out of descriptors (EMFILE, ENFILE) or memory: the connection waits in the kernel's
-    /// queue; accepting pauses a moment rather than spinning on a ready listener.
+    /// queue; accepting pauses a moment rather than spinning on a ready listener (the
+    /// listener is level-triggered: it stays ready while the queue holds a connection).
+    /// Each failure is reported, so a full table logs once per retry, as HAProxy does.
     private func acceptFailed(_ error: CInt) {
         guard accepting else { return }
+        failed(error)
         setAccepting(false)
-        _ = context.reactor.scheduleTask(in: .milliseconds(100)) { [self] in
+        _ = context.reactor.scheduleTask(in: Self.retryDelay) { [self] in
             if registered { setAccepting(true) }
         }
     }

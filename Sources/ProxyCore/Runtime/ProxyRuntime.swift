@@ -218,7 +218,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         _ = Glibc.listen(fd, 1024)
         let counters = self.counters[frontend.name]!
         let contexts = loopStates.all.compactMap(\.native)
-        let listener = NativeListener(descriptor: fd, contexts: contexts) { [self] connection in
+        let listener = NativeListener(descriptor: fd, contexts: contexts, failed: { error in
+            AcceptFailureLog.report(error, frontend: frontend.name, logger: frontend.connectionErrors.logger)
+        }) { [self] connection in
             accepted(connection, frontend: frontend, counters: counters)
         }
         do {
