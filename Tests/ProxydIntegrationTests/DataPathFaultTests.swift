@@ -166,7 +166,7 @@ final class DataPathFaultTests: TLSTestCase {
             var facts = [Self.normalized(line)]
             for row in ["app/s1", "app/BACKEND", "fe/FRONTEND"] {
                 let fields = stats[row] ?? [:]
-                facts.append("\(row) eresp=\(fields["eresp"] ?? "?") srv_abrt=\(fields["srv_abrt"] ?? "?") cli_abrt=\(fields["cli_abrt"] ?? "?") ereq=\(fields["ereq"] ?? "?") hrsp_2xx=\(fields["hrsp_2xx"] ?? "?")")
+                facts.append("\(row) eresp=\(fields["eresp"] ?? "?") srv_abrt=\(fields["srv_abrt"] ?? "?") cli_abrt=\(fields["cli_abrt"] ?? "?") hrsp_2xx=\(fields["hrsp_2xx"] ?? "?")")
             }
             results[name] = facts
         }

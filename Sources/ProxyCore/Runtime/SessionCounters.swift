@@ -25,6 +25,8 @@ public final class SessionCounters: @unchecked Sendable {
     public let connectionErrors = CounterCell()
     /// Invalid or aborted server responses (`eresp`).
     public let responseErrors = CounterCell()
+    /// Responses the server cut off (closed or reset) after it began them (`srv_abrt`).
+    public let serverAborts = CounterCell()
     /// Connection retries (`wretr`) and redispatches (`wredis`).
     public let retries = CounterCell()
     public let redispatches = CounterCell()
