@@ -19,7 +19,8 @@ extension RuntimeBuilder {
         }
         for frontend in runtime.frontends {
             guard let i = frontendIndex[frontend.name], case let proxy = config.proxies[i] else { continue }
-            frontend.connectionErrors = ConnectionErrorLog(logger: logger(proxy), dontLogNull: proxy.dontLogNull)
+            frontend.connectionErrors = ConnectionErrorLog(logger: logger(proxy), dontLogNull: proxy.dontLogNull,
+                                                           failures: runtime.counters[frontend.name]?.failedHandshakes)
             guard let logger = frontend.connectionErrors.logger else { continue }
             let source: String?
             if let custom = proxy.logFormat {

@@ -259,6 +259,7 @@ public final class StatsContext: @unchecked Sendable {
         row["svname"] = .string("FRONTEND")
         let counters = runtime.counters[frontend.name] ?? SessionCounters()
         fill(&row, counters)
+        set(&row, "ssl_failed_handshake", counters.failedHandshakes.current)
         row["slim"] = .number(frontend.gate.limit)
         row["status"] = .string(frontend.gate.isDisabled ? "STOP" : "OPEN")
         set(&row, "conn_tot", counters.totalSessions.current)
