@@ -92,11 +92,14 @@ final class DataPathFaultTests: TLSTestCase {
                 message = side.log.wait(for: "reached process FD limit", timeout: 0.15)
             }
             guard let message else { return XCTFail("no accept failure logged; log:\n\(side.log.messages.joined(separator: "\n"))") }
-            // The next client waits in the kernel's queue, neither refused nor reset.
+            // The next client waits in the kernel's queue (the listener's Recv-Q), neither
+            // refused nor reset; it sends its request once descriptors are back (sent now,
+            // it would race their return: a request accepted with one descriptor free gets
+            // a 503 when its server connection finds none, from HAProxy as from proxyd).
+            let queuedBefore = try Self.acceptQueue(port: port)
             let waiting = try TCP.Connection(port: port, timeout: 3)
-            try waiting.send("GET /queued HTTP/1.1\r\nHost: x\r\n\r\n")
-            waiting.setTimeout(0.3)
-            XCTAssertNil(waiting.receiveSome(), "no answer while the table is full")
+            usleep(200_000)
+            XCTAssertEqual(try Self.acceptQueue(port: port), queuedBefore + 1, "the new client is left in the queue")
             // The connection opened before is served as usual on its server connection.
             try early.send("GET /during HTTP/1.1\r\nHost: x\r\n\r\n")
             XCTAssertEqual(try early.receiveResponse().status, 200, "an open connection is not affected")
@@ -111,16 +114,32 @@ final class DataPathFaultTests: TLSTestCase {
             XCTAssertLessThanOrEqual(repeats, 40, "the retries are paced")
             XCTAssertEqual(side.log.all.first { $0.contains("reached process FD limit") }?.prefix(5), "<128>",
                            "local0.emerg")
-            // Descriptors come back: the waiting client is served.
+            // Descriptors come back: the queue is taken in and the waiting client served.
             idle.forEach { $0.close() }
             idle.removeAll()
-            waiting.setTimeout(3)
+            var drained = false
+            for _ in 0..<40 where !drained {
+                usleep(50_000)
+                drained = try Self.acceptQueue(port: port) == 0
+            }
+            XCTAssertTrue(drained, "accepting resumed once connections closed")
+            usleep(200_000)
+            try waiting.send("GET /queued HTTP/1.1\r\nHost: x\r\n\r\n")
             XCTAssertEqual(try waiting.receiveResponse().status, 200, "served once descriptors are free")
             lines[side.statsSocket.hasSuffix("haproxy.sock") ? "haproxy" : "proxyd"] =
                 [message.replacingOccurrences(of: #"maxsock=\d+"#, with: "maxsock=N", options: .regularExpression)]
         }
         XCTAssertEqual(lines["proxyd"], ["Proxy fe reached process FD limit (maxsock=N). Please check 'ulimit-n' and restart."])
         XCTAssertEqual(lines["proxyd"], lines["haproxy"])
+    }
+
+    /// Connections waiting for `accept` on a TCP listener: its Recv-Q, as `ss` shows it.
+    private static func acceptQueue(port: Int) throws -> Int {
+        let run = try Tool.run("/usr/bin/ss", ["-Hltn", "sport = :\(port)"])
+        guard let line = run.stdout.split(separator: "\n").first,
+              let queue = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+        else { throw TestFailure("ss found no listener on \(port): \(run.all)") }
+        return queue
     }
 
     /// utime + stime of a process, in clock ticks.

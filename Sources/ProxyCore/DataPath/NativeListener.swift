@@ -71,10 +71,6 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
     /// Accepts per event at most this many (HAProxy's `tune.maxaccept` is 64 too).
     static let batch = 64
 
-    /// How long accepting pauses after a failure, as HAProxy's listeners wait (100 ms)
-    /// before they try again.
-    static let retryDelay = TimeAmount.milliseconds(100)
-
     init(descriptor: CInt, context: NativeLoopContext, failed: @escaping (CInt) -> Void,
          accepted: @escaping (NativeConnection) -> Void) {
         self.descriptor = descriptor
@@ -129,7 +125,7 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
         guard accepting else { return }
         failed(error)
         setAccepting(false)
-        _ = context.reactor.scheduleTask(in: Self.retryDelay) { [self] in
+        _ = context.reactor.scheduleTask(in: AcceptFailureLog.retryDelay) { [self] in
             if registered { setAccepting(true) }
         }
     }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import NIOCore
 
 /// What a listener says when `accept` fails for want of descriptors or memory: HAProxy
 /// 2.6's emergency line, sent to the frontend's own log targets (nothing when it has
@@ -8,6 +9,10 @@ import Glibc
 /// full. HAProxy counts these nowhere (no `show info` or `show stat` field moves), so
 /// neither does proxyd: the line is the whole report.
 public enum AcceptFailureLog {
+    /// How long accepting pauses after such a failure: HAProxy's listeners wait 100 ms
+    /// before they try again.
+    static let retryDelay = TimeAmount.milliseconds(100)
+
     /// HAProxy's words for `error`; nil for an error it does not report this way.
     public static func message(frontend: String, error: CInt, maxsock: Int) -> String? {
         switch error {
@@ -33,5 +38,32 @@ public enum AcceptFailureLog {
     public static func report(_ error: CInt, frontend: String, logger: ProxyLogger?) {
         guard let logger, let text = message(frontend: frontend, error: error, maxsock: maxsock) else { return }
         logger.log(.emerg, text)
+    }
+}
+
+/// The same for a listener of the NIO data path. NIO hands accept errors to the
+/// listening channel's pipeline and, left alone, retries at once on the still-ready
+/// socket (a busy loop); this reports each one and stops reading for 100 ms.
+final class AcceptFailurePause: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = Channel
+    private let frontend: RuntimeFrontend
+    private var paused = false
+
+    init(frontend: RuntimeFrontend) { self.frontend = frontend }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        guard let error = error as? IOError, [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errnoCode) else {
+            context.fireErrorCaught(error)
+            return
+        }
+        AcceptFailureLog.report(error.errnoCode, frontend: frontend.name, logger: frontend.connectionErrors.logger)
+        guard !paused else { return }
+        paused = true
+        let channel = context.channel
+        _ = channel.setOption(.autoRead, value: false)
+        channel.eventLoop.scheduleTask(in: AcceptFailureLog.retryDelay) { [self] in
+            paused = false
+            if channel.isActive { _ = channel.setOption(.autoRead, value: true) }
+        }
     }
 }

@@ -145,6 +145,13 @@ public final class ProxyRuntime: @unchecked Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Out of descriptors or memory at accept: logged as HAProxy logs it, then a
+            // 100 ms pause, as on the native data path (NativeListener).
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptFailurePause(frontend: frontend))
+                }
+            }
             // No child options: NIO applies those through a chain of futures per option
             // and connection (a fifth of the accept's cost); the initializer sets them
             // directly. TCP_NODELAY comes from the listener, which NIO sets it on and
