@@ -15,16 +15,16 @@ final class DataPathFaultTests: TLSTestCase {
     }
 
     private static func config(port: Int, server: Int, log: LogReceiver, stats: String, bind: String = "",
-                               serverOptions: String = "") -> String {
+                               mode: String = "http") -> String {
         """
         global
             nbthread 1
             log \(log.path) local0
             stats socket \(stats) level admin
         defaults
-            mode http
+            mode \(mode)
             log global
-            option httplog
+            option \(mode)log
             timeout connect 2s
             timeout client 5s
             timeout server 5s
@@ -32,7 +32,7 @@ final class DataPathFaultTests: TLSTestCase {
             bind 127.0.0.1:\(port) \(bind)
             default_backend app
         backend app
-            server s1 127.0.0.1:\(server) \(serverOptions)
+            server s1 127.0.0.1:\(server)
 
         """
     }
@@ -194,12 +194,46 @@ final class DataPathFaultTests: TLSTestCase {
                        "\nproxyd:\n\(results["proxyd"] ?? [])\nhaproxy:\n\(results["haproxy"] ?? [])")
     }
 
+    /// In `mode tcp`, HAProxy 2.6 calls a server's reset mid-stream `SD` and counts it as
+    /// in http (`eresp`, `srv_abrt`); the client has what came before it.
+    func testServerResetMidStreamInTCPModeIsLoggedAndCountedAsHAProxyDoes() throws {
+        let server = try ResettingServer()
+        defer { server.stop() }
+        var results: [String: [String]] = [:]
+        try sideBySide({ port, log, stats in
+            Self.config(port: port, server: server.port, log: log, stats: stats, mode: "tcp")
+        }) { side, port in
+            let cut = try TCP.Connection(port: port, timeout: 3)
+            try cut.send("GET /reset HTTP/1.1\r\nHost: x\r\n\r\n")
+            let text = String(decoding: cut.receiveAll(), as: UTF8.self)
+            XCTAssertTrue(text.hasSuffix("\r\n\r\n" + String(repeating: "x", count: ResettingServer.partialBody)), text)
+            let other = try TCP.Connection(port: port, timeout: 3)
+            try other.send("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n")
+            XCTAssertEqual(try other.receiveResponse().status, 200, "another connection is served")
+            other.close()
+            guard side.log.wait(for: " SD") != nil else { return XCTFail("no SD line: \(side.log.messages)") }
+            usleep(100_000)
+            let stats = try Self.showStat(side.statsSocket)
+            let name = side.statsSocket.hasSuffix("haproxy.sock") ? "haproxy" : "proxyd"
+            var facts = side.log.messages.filter { $0.contains("app/s1") }.map(Self.normalized)
+            for row in ["app/s1", "app/BACKEND"] {
+                let fields = stats[row] ?? [:]
+                facts.append("\(row) eresp=\(fields["eresp"] ?? "?") srv_abrt=\(fields["srv_abrt"] ?? "?")")
+            }
+            results[name] = facts
+        }
+        XCTAssertEqual(results["proxyd"]?.filter { $0.hasSuffix(" SD") }, ["C [D] fe app/s1 T B SD"], "\(results)")
+        XCTAssertEqual(results["proxyd"], results["haproxy"],
+                       "\nproxyd:\n\(results["proxyd"] ?? [])\nhaproxy:\n\(results["haproxy"] ?? [])")
+    }
+
     /// A log line without what changes from run to run: address, date, timers, bytes,
     /// connection counts.
     private static func normalized(_ line: String) -> String {
         line.replacingOccurrences(of: #"127\.0\.0\.1:\d+ \[[^\]]+\]"#, with: "C [D]", options: .regularExpression)
             .replacingOccurrences(of: #" -?\d+/-?\d+/-?\d+/-?\d+/-?\d+ (\d+) (\d+) "#, with: " T $1 B ", options: .regularExpression)
-            .replacingOccurrences(of: #" \d+/\d+/\d+/\d+/\d+ \d+/\d+ "#, with: " ", options: .regularExpression)
+            .replacingOccurrences(of: #"^(C \[D\] \S+ \S+) -?\d+/-?\d+/-?\d+ \d+ "#, with: "$1 T B ", options: .regularExpression)
+            .replacingOccurrences(of: #" \d+/\d+/\d+/\d+/\d+ \d+/\d+( |$)"#, with: "$1", options: .regularExpression)
     }
 
     /// `show stat` on a stats socket, by "proxy/server".
