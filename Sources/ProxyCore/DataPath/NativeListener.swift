@@ -125,7 +125,7 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
         guard accepting else { return }
         failed(error)
         setAccepting(false)
-        _ = context.reactor.scheduleTask(in: AcceptFailureLog.retryDelay) { [self] in
+        _ = context.reactor.scheduleTask(in: ResourceShortageLog.retryDelay) { [self] in
             if registered { setAccepting(true) }
         }
     }

@@ -38,6 +38,9 @@ extension RuntimeBuilder {
                 logger: logger, format: LogFormat(source ?? ""), connectLineOnly: source == nil,
                 dontLogNull: proxy.dontLogNull, frontend: frontend, globalGate: runtime.globalGate)
         }
+        for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
+            backends[proxy.name]?.logger = logger(proxy)
+        }
         var plans: [HealthMonitor.BackendPlan] = []
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
             guard let backend = backends[proxy.name] else { continue }

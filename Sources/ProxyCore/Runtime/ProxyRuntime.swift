@@ -226,7 +226,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         let counters = self.counters[frontend.name]!
         let contexts = loopStates.all.compactMap(\.native)
         let listener = NativeListener(descriptor: fd, contexts: contexts, failed: { error in
-            AcceptFailureLog.report(error, frontend: frontend.name, logger: frontend.connectionErrors.logger)
+            ResourceShortageLog.report(error, frontend: frontend.name, logger: frontend.connectionErrors.logger)
         }) { [self] connection in
             accepted(connection, frontend: frontend, counters: counters)
         }

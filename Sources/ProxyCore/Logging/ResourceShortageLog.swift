@@ -3,12 +3,16 @@ import Glibc
 #endif
 import NIOCore
 
-/// What a listener says when `accept` fails for want of descriptors or memory: HAProxy
-/// 2.6's emergency line, sent to the frontend's own log targets (nothing when it has
-/// none, nothing on stderr) at every retry, that is every 100 ms while the table stays
-/// full. HAProxy counts these nowhere (no `show info` or `show stat` field moves), so
-/// neither does proxyd: the line is the whole report.
-public enum AcceptFailureLog {
+/// What proxyd says when it cannot get a socket for want of descriptors or memory, in
+/// HAProxy 2.6's words, at `emerg`, to the proxy's own log targets (nothing when it has
+/// none):
+/// - a listener's `accept` fails: the frontend's line, at every retry, that is every
+///   100 ms while the table stays full; nothing on stderr. HAProxy counts these nowhere
+///   (no `show info` or `show stat` field moves), so neither does proxyd.
+/// - a server connection's `socket()` fails: "Cannot get a server socket." on stderr and
+///   the backend's line, at each attempt; the attempt fails as a refused connect would
+///   (retries, `econ`, `wretr`, a 503 with `SC--`).
+public enum ResourceShortageLog {
     /// How long accepting pauses after such a failure: HAProxy's listeners wait 100 ms
     /// before they try again.
     static let retryDelay = TimeAmount.milliseconds(100)
@@ -39,6 +43,19 @@ public enum AcceptFailureLog {
         guard let logger, let text = message(frontend: frontend, error: error, maxsock: maxsock) else { return }
         logger.log(.emerg, text)
     }
+
+    /// Whether an attempt failed for want of descriptors or memory (not for the server).
+    static func isShortage(_ error: Error) -> Bool {
+        guard let error = error as? IOError else { return false }
+        return message(frontend: "", error: error.errnoCode, maxsock: 0) != nil
+    }
+
+    /// A server connection that could not get its socket (an attempt's `error`).
+    static func reportServerSocket(_ error: Error, backend: RuntimeBackend) {
+        guard let error = error as? IOError, isShortage(error) else { return }
+        ConsoleEcho.plain("Cannot get a server socket.")
+        report(error.errnoCode, frontend: backend.name, logger: backend.logger)
+    }
 }
 
 /// The same for a listener of the NIO data path. NIO hands accept errors to the
@@ -56,12 +73,12 @@ final class AcceptFailurePause: ChannelInboundHandler, @unchecked Sendable {
             context.fireErrorCaught(error)
             return
         }
-        AcceptFailureLog.report(error.errnoCode, frontend: frontend.name, logger: frontend.connectionErrors.logger)
+        ResourceShortageLog.report(error.errnoCode, frontend: frontend.name, logger: frontend.connectionErrors.logger)
         guard !paused else { return }
         paused = true
         let channel = context.channel
         _ = channel.setOption(.autoRead, value: false)
-        channel.eventLoop.scheduleTask(in: AcceptFailureLog.retryDelay) { [self] in
+        channel.eventLoop.scheduleTask(in: ResourceShortageLog.retryDelay) { [self] in
             paused = false
             if channel.isActive { _ = channel.setOption(.autoRead, value: true) }
         }
