@@ -8,10 +8,11 @@ import XCTest
 final class DataPathFaultTests: TLSTestCase {
     /// One side of a comparison: the process and where it logs and answers `show stat`.
     private struct Side {
+        /// "haproxy" or "proxyd".
+        let name: String
         let pid: Int32
         let log: LogReceiver
         let statsSocket: String
-        let stop: () -> Void
     }
 
     private static func config(port: Int, server: Int, log: LogReceiver, stats: String, bind: String = "",
@@ -37,9 +38,12 @@ final class DataPathFaultTests: TLSTestCase {
         """
     }
 
-    /// Runs `body` against HAProxy, then against proxyd, on the config `make` writes.
+    /// Runs `body` against HAProxy, then against proxyd, on the config `make` writes;
+    /// returns what proxyd wrote on its standard error.
+    @discardableResult
     private func sideBySide(_ make: (_ port: Int, _ log: LogReceiver, _ stats: String) throws -> String,
-                            _ body: (_ side: Side, _ port: Int) throws -> Void) throws {
+                            _ body: (_ side: Side, _ port: Int) throws -> Void) throws -> String {
+        var proxydStderr = ""
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dpf-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -52,13 +56,16 @@ final class DataPathFaultTests: TLSTestCase {
             if name == "haproxy" {
                 let reference = try ReferenceHAProxy(config: config, waitForPorts: [port])
                 defer { reference.stop() }
-                try body(Side(pid: reference.pid, log: log, statsSocket: stats, stop: reference.stop), port)
+                try body(Side(name: name, pid: reference.pid, log: log, statsSocket: stats), port)
             } else {
                 let proxy = try ProxydProcess(config: config, waitForPorts: [port])
                 defer { proxy.stop() }
-                try body(Side(pid: proxy.pid, log: log, statsSocket: stats, stop: { proxy.stop() }), port)
+                try body(Side(name: name, pid: proxy.pid, log: log, statsSocket: stats), port)
+                proxy.stop()
+                proxydStderr = proxy.stderrText()
             }
         }
+        return proxydStderr
     }
 
     // MARK: a full descriptor table
@@ -126,7 +133,7 @@ final class DataPathFaultTests: TLSTestCase {
             usleep(200_000)
             try waiting.send("GET /queued HTTP/1.1\r\nHost: x\r\n\r\n")
             XCTAssertEqual(try waiting.receiveResponse().status, 200, "served once descriptors are free")
-            lines[side.statsSocket.hasSuffix("haproxy.sock") ? "haproxy" : "proxyd"] =
+            lines[side.name] =
                 [message.replacingOccurrences(of: #"maxsock=\d+"#, with: "maxsock=N", options: .regularExpression)]
         }
         XCTAssertEqual(lines["proxyd"], ["Proxy fe reached process FD limit (maxsock=N). Please check 'ulimit-n' and restart."])
@@ -142,7 +149,7 @@ final class DataPathFaultTests: TLSTestCase {
         let app = try TestBackend(name: "app")
         defer { app.stop() }
         var results: [String: [String]] = [:]
-        try sideBySide({ port, log, stats in
+        let stderr = try sideBySide({ port, log, stats in
             Self.config(port: port, server: app.port, log: log, stats: stats)
         }) { side, port in
             let client = try TCP.Connection(port: port, timeout: 3)
@@ -163,16 +170,16 @@ final class DataPathFaultTests: TLSTestCase {
             XCTAssertEqual(try again.receiveResponse().status, 200, "served once descriptors are back")
             guard side.log.wait(for: "/after") != nil else { return XCTFail("no log: \(side.log.messages)") }
             let stats = try Self.showStat(side.statsSocket)
-            let name = side.statsSocket.hasSuffix("haproxy.sock") ? "haproxy" : "proxyd"
             var facts = side.log.messages.filter { $0.contains("FD limit") || $0.contains("/first") }
                 .map { Self.normalized($0).replacingOccurrences(of: #"maxsock=\d+"#, with: "maxsock=N", options: .regularExpression) }
             for row in ["app/s1", "app/BACKEND"] {
                 let fields = stats[row] ?? [:]
                 facts.append("\(row) econ=\(fields["econ"] ?? "?") wretr=\(fields["wretr"] ?? "?") hrsp_5xx=\(fields["hrsp_5xx"] ?? "?")")
             }
-            results[name] = facts
+            results[side.name] = facts
         }
         XCTAssertEqual(results["proxyd"]?.filter { $0.contains("FD limit") }.count, 4, "one line per attempt")
+        XCTAssertEqual(stderr.components(separatedBy: "\n").filter { $0 == "Cannot get a server socket." }.count, 4, stderr)
         XCTAssertEqual(results["proxyd"], results["haproxy"],
                        "\nproxyd:\n\((results["proxyd"] ?? []).joined(separator: "\n"))\nhaproxy:\n\((results["haproxy"] ?? []).joined(separator: "\n"))")
     }
@@ -225,13 +232,12 @@ final class DataPathFaultTests: TLSTestCase {
             guard let line = side.log.wait(for: "/reset") else { return XCTFail("no log line: \(side.log.messages)") }
             _ = side.log.wait(for: "/ok")
             let stats = try Self.showStat(side.statsSocket)
-            let name = side.statsSocket.hasSuffix("haproxy.sock") ? "haproxy" : "proxyd"
             var facts = [Self.normalized(line)]
             for row in ["app/s1", "app/BACKEND", "fe/FRONTEND"] {
                 let fields = stats[row] ?? [:]
                 facts.append("\(row) eresp=\(fields["eresp"] ?? "?") srv_abrt=\(fields["srv_abrt"] ?? "?") cli_abrt=\(fields["cli_abrt"] ?? "?") hrsp_2xx=\(fields["hrsp_2xx"] ?? "?")")
             }
-            results[name] = facts
+            results[side.name] = facts
         }
         XCTAssertEqual(results["proxyd"]?.first, "C [D] fe app/s1 T 200 B - - SD-- \"GET /reset HTTP/1.1\"")
         XCTAssertEqual(results["proxyd"], results["haproxy"],
@@ -258,7 +264,6 @@ final class DataPathFaultTests: TLSTestCase {
             guard side.log.wait(for: " SD") != nil else { return XCTFail("no SD line: \(side.log.messages)") }
             usleep(100_000)
             let stats = try Self.showStat(side.statsSocket)
-            let name = side.statsSocket.hasSuffix("haproxy.sock") ? "haproxy" : "proxyd"
             // The reset's line (the start-up wait's empty connection is not logged the
             // same on both data paths, and is not this test's business).
             var facts = side.log.messages.filter { $0.contains("app/s1") }.map(Self.normalized).filter { !$0.hasSuffix(" --") }
@@ -266,7 +271,7 @@ final class DataPathFaultTests: TLSTestCase {
                 let fields = stats[row] ?? [:]
                 facts.append("\(row) eresp=\(fields["eresp"] ?? "?") srv_abrt=\(fields["srv_abrt"] ?? "?")")
             }
-            results[name] = facts
+            results[side.name] = facts
         }
         XCTAssertEqual(results["proxyd"]?.filter { $0.hasSuffix(" SD") }, ["C [D] fe app/s1 T B SD"], "\(results)")
         XCTAssertEqual(results["proxyd"], results["haproxy"],
@@ -335,8 +340,7 @@ final class DataPathFaultTests: TLSTestCase {
             usleep(200_000)
             let lines = side.log.messages.map(Self.normalized).sorted()
             let stats = try Self.showStat(side.statsSocket)
-            let name = side.statsSocket.hasSuffix("haproxy.sock") ? "haproxy" : "proxyd"
-            results[name] = lines + ["ssl_failed_handshake=\(stats["fe/FRONTEND"]?["ssl_failed_handshake"] ?? "?")"]
+            results[side.name] = lines + ["ssl_failed_handshake=\(stats["fe/FRONTEND"]?["ssl_failed_handshake"] ?? "?")"]
         }
         XCTAssertEqual(results["proxyd"], results["haproxy"],
                        "\nproxyd:\n\((results["proxyd"] ?? []).joined(separator: "\n"))\nhaproxy:\n\((results["haproxy"] ?? []).joined(separator: "\n"))")
