@@ -60,13 +60,31 @@ public enum ResourceShortageLog {
 
 /// The same for a listener of the NIO data path. NIO hands accept errors to the
 /// listening channel's pipeline and, left alone, retries at once on the still-ready
-/// socket (a busy loop); this reports each one and stops reading for 100 ms.
+/// socket (a busy loop); this reports each one and stops reading for 100 ms. It also
+/// holds whether the listener should accept at all (maxconn, `disable frontend`:
+/// ChannelListener.setAccepting), so that the end of a pause never undoes those.
 final class AcceptFailurePause: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = Channel
     private let frontend: RuntimeFrontend
+    /// Both on the channel's event loop.
     private var paused = false
+    private var wanted = true
 
     init(frontend: RuntimeFrontend) { self.frontend = frontend }
+
+    /// Accepting on or off as the runtime wants it; takes effect now, or at the end of a
+    /// pause. On the channel's event loop.
+    func setAccepting(_ accepting: Bool, on channel: Channel) {
+        wanted = accepting
+        guard !paused else { return }
+        Self.apply(accepting, to: channel)
+    }
+
+    private static func apply(_ accepting: Bool, to channel: Channel) {
+        channel.setOption(.autoRead, value: accepting).whenSuccess {
+            if accepting { channel.read() }
+        }
+    }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         guard let error = error as? IOError, [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(error.errnoCode) else {
@@ -80,7 +98,7 @@ final class AcceptFailurePause: ChannelInboundHandler, @unchecked Sendable {
         _ = channel.setOption(.autoRead, value: false)
         channel.eventLoop.scheduleTask(in: ResourceShortageLog.retryDelay) { [self] in
             paused = false
-            if channel.isActive { _ = channel.setOption(.autoRead, value: true) }
+            if channel.isActive, wanted { Self.apply(true, to: channel) }
         }
     }
 }
