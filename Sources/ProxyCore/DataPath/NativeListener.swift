@@ -66,7 +66,12 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
     private let accepted: (NativeConnection) -> Void
     private let failed: (CInt) -> Void
     private var registered = false
+    /// Whether the listener is in the reactor's interest now…
     private var accepting = false
+    /// …whether the runtime wants it to accept (maxconn, `disable frontend`)…
+    private var wanted = true
+    /// …and whether a failed accept holds it off for a moment, whatever is wanted.
+    private var pausedAfterFailure = false
 
     /// Accepts per event at most this many (HAProxy's `tune.maxaccept` is 64 too).
     static let batch = 64
@@ -86,7 +91,13 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
         if paused { setAccepting(false) }
     }
 
+    /// What the runtime asks; applied now, or at the end of a pause after a failure.
     func setAccepting(_ on: Bool) {
+        wanted = on
+        if !pausedAfterFailure { apply(on) }
+    }
+
+    private func apply(_ on: Bool) {
         guard registered, on != accepting else { return }
         accepting = on
         if on { try? context.reactor.resumeListener(descriptor) } else { try? context.reactor.pauseListener(descriptor) }
@@ -124,9 +135,11 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
     private func acceptFailed(_ error: CInt) {
         guard accepting else { return }
         failed(error)
-        setAccepting(false)
+        pausedAfterFailure = true
+        apply(false)
         _ = context.reactor.scheduleTask(in: ResourceShortageLog.retryDelay) { [self] in
-            if registered { setAccepting(true) }
+            pausedAfterFailure = false
+            apply(wanted)
         }
     }
 }
