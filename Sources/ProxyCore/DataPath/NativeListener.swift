@@ -13,11 +13,15 @@ final class NativeListener: Listener, @unchecked Sendable {
     private let closing = NIOLockedValueBox(false)
 
     /// `accepted` runs on the connection's reactor, once it is registered: it gives the
-    /// connection a session and tells it it is active.
-    init(descriptor: CInt, contexts: [NativeLoopContext], accepted: @escaping (NativeConnection) -> Void) {
+    /// connection a session and tells it it is active. `failed` hears each errno that
+    /// made `accept` give up for a while (out of descriptors or memory), to log it.
+    init(descriptor: CInt, contexts: [NativeLoopContext], failed: @escaping (CInt) -> Void = { _ in },
+         accepted: @escaping (NativeConnection) -> Void) {
         self.descriptor = descriptor
         let local = Self.fixedLocalAddress(of: descriptor)
-        acceptors = contexts.map { Acceptor(descriptor: descriptor, local: local, context: $0, accepted: accepted) }
+        acceptors = contexts.map {
+            Acceptor(descriptor: descriptor, local: local, context: $0, failed: failed, accepted: accepted)
+        }
     }
 
     /// The local address every accepted connection has, when the socket is bound to one
@@ -77,17 +81,24 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
     let context: NativeLoopContext
     private let local: SocketAddress?
     private let accepted: (NativeConnection) -> Void
+    private let failed: (CInt) -> Void
     private var registered = false
+    /// Whether the listener is in the reactor's interest now…
     private var accepting = false
+    /// …whether the runtime wants it to accept (maxconn, `disable frontend`)…
+    private var wanted = true
+    /// …and whether a failed accept holds it off for a moment, whatever is wanted.
+    private var pausedAfterFailure = false
 
     /// Accepts per event at most this many (HAProxy's `tune.maxaccept` is 64 too).
     static let batch = 64
 
-    init(descriptor: CInt, local: SocketAddress?, context: NativeLoopContext,
+    init(descriptor: CInt, local: SocketAddress?, context: NativeLoopContext, failed: @escaping (CInt) -> Void,
          accepted: @escaping (NativeConnection) -> Void) {
         self.descriptor = descriptor
         self.local = local
         self.context = context
+        self.failed = failed
         self.accepted = accepted
     }
 
@@ -98,7 +109,13 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
         if paused { setAccepting(false) }
     }
 
+    /// What the runtime asks; applied now, or at the end of a pause after a failure.
     func setAccepting(_ on: Bool) {
+        wanted = on
+        if !pausedAfterFailure { apply(on) }
+    }
+
+    private func apply(_ on: Bool) {
         guard registered, on != accepting else { return }
         accepting = on
         if on { try? context.reactor.resumeListener(descriptor) } else { try? context.reactor.pauseListener(descriptor) }
@@ -130,12 +147,17 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
     }
 
     /// Out of descriptors (EMFILE, ENFILE) or memory: the connection waits in the kernel's
-    /// queue; accepting pauses a moment rather than spinning on a ready listener.
+    /// queue; accepting pauses a moment rather than spinning on a ready listener (the
+    /// listener is level-triggered: it stays ready while the queue holds a connection).
+    /// Each failure is reported, so a full table logs once per retry, as HAProxy does.
     private func acceptFailed(_ error: CInt) {
         guard accepting else { return }
-        setAccepting(false)
-        _ = context.reactor.scheduleTask(in: .milliseconds(100)) { [self] in
-            if registered { setAccepting(true) }
+        failed(error)
+        pausedAfterFailure = true
+        apply(false)
+        _ = context.reactor.scheduleTask(in: ResourceShortageLog.retryDelay) { [self] in
+            pausedAfterFailure = false
+            apply(wanted)
         }
     }
 }

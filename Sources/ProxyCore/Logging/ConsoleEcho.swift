@@ -23,17 +23,24 @@ public enum ConsoleEcho {
     /// `[ALERT]    (pid) : message`
     public static func alert(_ message: String) { emit(.alert, message) }
 
+    /// A bare line, without severity nor pid, as HAProxy prints a few (its `qfprintf`).
+    public static func plain(_ message: String) { write(message + "\n") }
+
     static func emit(_ severity: Diagnostic.Severity, _ message: String) {
+        write(DiagnosticRenderer.render(Diagnostic(severity, message, context: nil), pid: getpid()) + "\n")
+    }
+
+    private static func write(_ text: String) {
         guard !quiet.load(ordering: .relaxed) else { return }
         // A pipe that polls writable has a free page: a line (< PIPE_BUF) then fits whole.
         var ready = pollfd(fd: 2, events: Int16(POLLOUT), revents: 0)
         guard poll(&ready, 1, 0) == 1, ready.revents & Int16(POLLOUT) != 0 else { return }
-        var line = DiagnosticRenderer.render(Diagnostic(severity, message, context: nil), pid: getpid()) + "\n"
+        var line = text
         line.withUTF8 { bytes in
             var offset = 0
             // A short write to a pipe is finished; any error (a closed stderr) loses the line.
             while offset < bytes.count {
-                let n = write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                let n = Glibc.write(2, bytes.baseAddress! + offset, bytes.count - offset)
                 if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { break }
             }
         }

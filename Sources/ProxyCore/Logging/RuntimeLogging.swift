@@ -19,7 +19,8 @@ extension RuntimeBuilder {
         }
         for frontend in runtime.frontends {
             guard let i = frontendIndex[frontend.name], case let proxy = config.proxies[i] else { continue }
-            frontend.connectionErrors = ConnectionErrorLog(logger: logger(proxy), dontLogNull: proxy.dontLogNull)
+            frontend.connectionErrors = ConnectionErrorLog(logger: logger(proxy), dontLogNull: proxy.dontLogNull,
+                                                           failures: runtime.counters[frontend.name]?.failedHandshakes)
             guard let logger = frontend.connectionErrors.logger else { continue }
             let source: String?
             if let custom = proxy.logFormat {
@@ -36,6 +37,9 @@ extension RuntimeBuilder {
             frontend.trafficLog = TrafficLog(
                 logger: logger, format: LogFormat(source ?? ""), connectLineOnly: source == nil,
                 dontLogNull: proxy.dontLogNull, frontend: frontend, globalGate: runtime.globalGate)
+        }
+        for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
+            backends[proxy.name]?.logger = logger(proxy)
         }
         var plans: [HealthMonitor.BackendPlan] = []
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {

@@ -24,8 +24,16 @@ final class ChannelListener: Listener, @unchecked Sendable {
 
     func setAccepting(_ accepting: Bool) {
         let channel = self.channel
-        channel.setOption(.autoRead, value: accepting).whenSuccess {
-            if accepting { channel.read() }
+        channel.eventLoop.execute {
+            // Through the pause after a failed accept when there is one (Logging/
+            // ResourceShortageLog), so that its end keeps to what is asked here.
+            if let pause = try? channel.pipeline.syncOperations.handler(type: AcceptFailurePause.self) {
+                pause.setAccepting(accepting, on: channel)
+                return
+            }
+            channel.setOption(.autoRead, value: accepting).whenSuccess {
+                if accepting { channel.read() }
+            }
         }
     }
 

@@ -146,6 +146,13 @@ public final class ProxyRuntime: @unchecked Sendable {
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // Out of descriptors or memory at accept: logged as HAProxy logs it, then a
+            // 100 ms pause, as on the native data path (NativeListener).
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptFailurePause(frontend: frontend))
+                }
+            }
             // No child options: NIO applies those through a chain of futures per option
             // and connection (a fifth of the accept's cost); the initializer sets them
             // directly. TCP_NODELAY comes from the listener, which NIO sets it on and
@@ -219,7 +226,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         _ = Glibc.listen(fd, 1024)
         let counters = self.counters[frontend.name]!
         let contexts = loopStates.all.compactMap(\.native)
-        let listener = NativeListener(descriptor: fd, contexts: contexts) { [self] connection in
+        let listener = NativeListener(descriptor: fd, contexts: contexts, failed: { error in
+            ResourceShortageLog.report(error, frontend: frontend.name, logger: frontend.connectionErrors.logger)
+        }) { [self] connection in
             accepted(connection, frontend: frontend, counters: counters)
         }
         do {

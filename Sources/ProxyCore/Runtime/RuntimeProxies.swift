@@ -24,6 +24,9 @@ public final class RuntimeBackend: @unchecked Sendable {
     var waiting: ManagedAtomic<Int> { balancer.waiting }
     /// Traffic of this backend for the stats page and the runtime API (issue 4).
     public let counters: SessionCounters
+    /// Its log targets, for what HAProxy logs on the backend itself (a server socket it
+    /// could not get); set with the logs (RuntimeLogging).
+    var logger: ProxyLogger?
     /// When the backend last went DOWN (no usable server) or back UP (ProcessClock ms),
     /// the process start until then: the stats' backend `lastchg`.
     let lastStatusChange = ManagedAtomic<Int>(ProcessClock.milliseconds)

@@ -254,6 +254,7 @@ final class ServerConnector {
             completion(.success((transport, server)))
         case .failure(let error):
             native?.close()
+            ResourceShortageLog.reportServerSocket(error, backend: backend)  // out of descriptors (issue 13)
             server.health?.observed(.connectFailed)  // Health/: `observe layer4|layer7`
             loop.ended(server, in: backend.index)
             guard !cancelled else { return }
@@ -265,10 +266,12 @@ final class ServerConnector {
                 return
             }
             // A timeout already waited, and a redispatch goes elsewhere; a refusal by
-            // the same server waits the turn-around before trying it again.
+            // the same server waits the turn-around before trying it again. A socket
+            // proxyd could not get is no news of the server: tried again at once, as
+            // HAProxy does.
             let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { return true }; return false } ?? false
             let redispatchNext = attempt >= backend.retries && backend.redispatch
-            if timedOut || redispatchNext {
+            if timedOut || redispatchNext || ResourceShortageLog.isShortage(error) {
                 attemptConnect()
             } else {
                 loop.eventLoop.scheduleTask(in: Self.turnAround) { self.attemptConnect() }

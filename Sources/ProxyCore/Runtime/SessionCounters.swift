@@ -25,6 +25,10 @@ public final class SessionCounters: @unchecked Sendable {
     public let connectionErrors = CounterCell()
     /// Invalid or aborted server responses (`eresp`).
     public let responseErrors = CounterCell()
+    /// TLS handshakes that failed on a frontend's `ssl` binds (`ssl_failed_handshake`).
+    public let failedHandshakes = CounterCell()
+    /// Responses the server cut off (closed or reset) after it began them (`srv_abrt`).
+    public let serverAborts = CounterCell()
     /// Connection retries (`wretr`) and redispatches (`wredis`).
     public let retries = CounterCell()
     public let redispatches = CounterCell()

@@ -94,6 +94,7 @@ extension HTTPSession {
                 sendError(502, close: true)
             } else {
                 log?.terminate("S", "D")
+                countServerAbort(connection.server)  // eresp + srv_abrt (issue 13)
                 client.flush()
                 close()
             }

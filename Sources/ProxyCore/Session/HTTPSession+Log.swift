@@ -94,6 +94,14 @@ extension HTTPSession {
         backend?.counters.responseErrors.increment()
     }
 
+    /// A response the server cut off midway (a close or a reset before its end): HAProxy
+    /// 2.6 counts it both as an `eresp` and as a `srv_abrt`, on the server and its backend.
+    func countServerAbort(_ server: RuntimeServer) {
+        countResponseError(server)
+        server.counters.serverAborts.increment()
+        backend?.counters.serverAborts.increment()
+    }
+
     /// One `show sess` line (issue 4); on this session's loop.
     func showSessLine() -> String {
         SessionLine.make(id: ObjectIdentifier(self), remote: client.remoteAddress, frontend: frontend.name,

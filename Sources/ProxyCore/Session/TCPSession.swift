@@ -209,9 +209,16 @@ final class TCPSession: TransportEvents {
 
     fileprivate func serverDidClose() { closeBoth() }
 
-    /// The server reset the connection (an error, not a close): it aborted (SD).
+    /// The server reset the connection (an error, not a close): it aborted (SD), counted
+    /// as HAProxy 2.6 counts it, one `eresp` and one `srv_abrt` on the server and backend.
     fileprivate func serverFailed() {
-        if !closed { log?.terminate("S", "D") }
+        if !closed {
+            log?.terminate("S", "D")
+            for counters in [server?.counters, backend.counters].compactMap({ $0 }) {
+                counters.responseErrors.increment()
+                counters.serverAborts.increment()
+            }
+        }
         closeBoth()
     }
 

@@ -225,6 +225,7 @@ public final class StatsContext: @unchecked Sendable {
         set(&row, "ereq", counters.requestErrors.current)
         set(&row, "econ", counters.connectionErrors.current)
         set(&row, "eresp", counters.responseErrors.current)
+        set(&row, "srv_abrt", counters.serverAborts.current)
         set(&row, "wretr", counters.retries.current)
         set(&row, "wredis", counters.redispatches.current)
         for (slot, name) in ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"].enumerated() {
@@ -258,6 +259,7 @@ public final class StatsContext: @unchecked Sendable {
         row["svname"] = .string("FRONTEND")
         let counters = runtime.counters[frontend.name] ?? SessionCounters()
         fill(&row, counters)
+        set(&row, "ssl_failed_handshake", counters.failedHandshakes.current)
         row["slim"] = .number(frontend.gate.limit)
         row["status"] = .string(frontend.gate.isDisabled ? "STOP" : "OPEN")
         set(&row, "conn_tot", counters.totalSessions.current)

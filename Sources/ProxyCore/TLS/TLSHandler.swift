@@ -362,7 +362,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         socketInputClosed = true
         switch state {
         case .handshaking:
-            fail(context, .closed)  // a FIN mid-handshake, as HAProxy words it
+            fail(context, closedError)  // a FIN mid-handshake, as HAProxy words it
         case .open:
             if wantsRead {
                 if hasBufferedInput { decrypt(context) }
@@ -373,6 +373,14 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .idle, .closed:
             break
         }
+    }
+
+    /// A FIN mid-handshake: HAProxy 2.6 says "Connection closed" only while OpenSSL is still
+    /// before the hello (nothing, or part of one, came); after a whole hello it is an
+    /// "SSL handshake failure". (Server side only: a server's close stays `closed`.)
+    private var closedError: TLSHandshakeError {
+        guard case .server = role, let ssl, SSL_get_state(ssl) != TLS_ST_BEFORE else { return .closed }
+        return .failure(reason: "connection closed after the hello")
     }
 
     /// A socket error or a close without FIN mid-handshake. HAProxy 2.6 calls a reset from

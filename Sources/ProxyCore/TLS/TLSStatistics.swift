@@ -51,9 +51,13 @@ public struct ConnectionErrorLog: Sendable {
     /// certificate) still are.
     var dontLogNull = false
 
-    public init(logger: ProxyLogger? = nil, dontLogNull: Bool = false) {
+    /// The frontend's `ssl_failed_handshake`: every failed handshake, logged or not.
+    var failures: CounterCell?
+
+    public init(logger: ProxyLogger? = nil, dontLogNull: Bool = false, failures: CounterCell? = nil) {
         self.logger = logger
         self.dontLogNull = dontLogNull
+        self.failures = failures
     }
 
     func shouldLog(_ error: TLSHandshakeError) -> Bool {
@@ -65,6 +69,7 @@ public struct ConnectionErrorLog: Sendable {
     }
 
     func write(client address: SocketAddress?, label: String, _ error: TLSHandshakeError) {
+        failures?.increment()
         guard shouldLog(error) else { return }
         var client = "-:-"
         if let address {

@@ -29,6 +29,8 @@ final class ReferenceHAProxy {
         }
     }
 
+    var pid: Int32 { process.processIdentifier }
+
     func stop() {
         if process.isRunning {
             process.terminate()
