@@ -38,6 +38,8 @@ final class CheckRunner {
 
     /// Set once by the monitor before anything runs.
     var loop: EventLoop!
+    /// Data path v2: set with `loop` when it is a reactor; checks then connect natively.
+    var native: NativeLoopContext?
     /// The timers of `loop`'s checks, set with it.
     var timers: CheckTimers!
     /// `disable health` / `disable agent` (runtime API): no checks until enabled again.
@@ -54,6 +56,9 @@ final class CheckRunner {
     private var started: NIODeadline = .now()
     private var running = false
     private var channel: Channel?
+    /// The check's connection on the native data path (instead of `channel`).
+    private var transport: NativeConnection?
+    private var connectTimer: Scheduled<Void>?
     private var deadline: Scheduled<Void>?
     private var received: [UInt8] = []
     private var step = 0
@@ -173,6 +178,10 @@ final class CheckRunner {
         started = .now()
         received.removeAll(keepingCapacity: true)
         step = 1
+        if let native {
+            connectNatively(on: native, loop: loop)
+            return
+        }
         let bootstrap = self.bootstrap ?? makeBootstrap(loop)
         self.bootstrap = bootstrap
         bootstrap.connect(to: address).whenComplete { [self] result in
@@ -206,12 +215,74 @@ final class CheckRunner {
         }
     }
 
+    /// Data path v2: a non-blocking connect on the runner's reactor, no bootstrap, no
+    /// channel (NIO's set-up per check was most of the cost of 10,000 servers' checks).
+    /// Checks over TLS stay on NIO (HealthMonitor pins them to its loops).
+    private func connectNatively(on native: NativeLoopContext, loop: EventLoop) {
+        let attempt = NativeSyscalls.startConnect(to: address)
+        guard attempt.fd >= 0 else {
+            finish(connectFailureWithStep(IOError(errnoCode: attempt.error, reason: "connect")))
+            return
+        }
+        let connection = NativeConnection(connecting: attempt.fd, remote: address, context: native) {
+            [unowned self] error in
+            connectTimer?.cancel()
+            connectTimer = nil
+            guard running, let connection = transport else { transport?.close(); return }
+            guard error == 0 else {
+                finish(connectFailureWithStep(IOError(errnoCode: error, reason: "connect")))
+                return
+            }
+            connectedNatively(connection, loop: loop)
+        }
+        transport = connection
+        do {
+            try native.reactor.register(attempt.fd, handler: connection)
+        } catch {
+            connection.abandonConnect()
+            transport = nil
+            finish(connectFailureWithStep(error))
+            return
+        }
+        if !attempt.inProgress {
+            connection.completeConnectNow()
+            return
+        }
+        connectTimer = loop.scheduleTask(in: .milliseconds(Int64(connectTimeout))) { [unowned self] in
+            connectTimer = nil
+            guard running else { return }
+            transport?.abandonConnect()
+            transport = nil
+            finish(connectFailureWithStep(ChannelError.connectTimeout(.milliseconds(Int64(connectTimeout)))))
+        }
+    }
+
+    private func connectedNatively(_ connection: NativeConnection, loop: EventLoop) {
+        if connectOnly {
+            // Closed with a reset, as HAProxy closes its checks (see `run`).
+            try? SocketCalls.setLinger0(connection.descriptor)
+            finish(CheckResult(status: .l4ok))
+            return
+        }
+        connection.events = CheckTransportEvents(runner: self)
+        let remaining = readTimeout ?? max(1, interval - elapsed())
+        deadline = loop.scheduleTask(in: .milliseconds(Int64(remaining))) { [self] in timedOut() }
+        connected(write: { connection.writeAndFlush(ByteBuffer(bytes: $0)) })
+        connection.read()
+    }
+
+    private func connectFailureWithStep(_ error: Error) -> CheckResult {
+        var result = Self.connectFailure(error)
+        if let step = connectStepInfo { result.info = (result.info ?? "") + step }
+        return result
+    }
+
     /// Made once and reused by every check of this runner.
     private var bootstrap: ClientBootstrap?
 
     /// Checks go over TLS when TLSSetup says so (`check-ssl`, or `ssl` on the server);
     /// agents never do.
-    private var usesTLS: Bool { !isAgent && server.checkTLS != nil }
+    var usesTLS: Bool { !isAgent && server.checkTLS != nil }
 
     /// A plain connect check: being connected is the whole check.
     private var connectOnly: Bool {
@@ -257,15 +328,19 @@ final class CheckRunner {
     }
 
     private func connected(_ channel: Channel, afterTLS: Bool = false) {
+        connected(afterTLS: afterTLS, write: { channel.writeAndFlush(ByteBuffer(bytes: $0), promise: nil) })
+    }
+
+    private func connected(afterTLS: Bool = false, write: ([UInt8]) -> Void) {
         switch script {
         case .connect:
             finish(CheckResult(status: afterTLS ? .l6ok : .l4ok))
         case .http(let request, _, _):
-            channel.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
+            write(request)
         case .tcp:
             advanceTCP(final: false)
         case .agent(let send):
-            if let send { channel.writeAndFlush(ByteBuffer(bytes: send), promise: nil) }
+            if let send { write(send) }
         }
     }
 
@@ -274,6 +349,11 @@ final class CheckRunner {
         guard running else { return }
         if received.count < 16_384 { received.append(contentsOf: buffer.readableBytesView.prefix(16_384 - received.count)) }
         evaluate(final: false)
+    }
+
+    /// The native connection read a burst: the next one, while the check runs.
+    func readMore() {
+        if running { transport?.read() }
     }
 
     /// The server closed (or reset) the connection.
@@ -328,7 +408,7 @@ final class CheckRunner {
 
     /// Runs tcp-check steps as far as the data received allows.
     private func advanceTCP(final: Bool) {
-        guard case .tcp(let steps, let hasExpect, let implicit) = script, let channel else { return }
+        guard case .tcp(let steps, let hasExpect, let implicit) = script, channel != nil || transport != nil else { return }
         while running {
             guard step < steps.count else {
                 finish(hasExpect ? CheckResult(status: .l7ok, code: 0, info: "(tcp-check)") : CheckResult(status: .l4ok))
@@ -339,7 +419,11 @@ final class CheckRunner {
                 // Only the first connect is supported: later ones keep the same connection.
                 step += 1
             case .send(let bytes):
-                channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+                if let transport {
+                    transport.writeAndFlush(ByteBuffer(bytes: bytes))
+                } else {
+                    channel?.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+                }
                 step += 1
             case .expect(let expectation):
                 switch CheckEvaluation.judgeTCP(received, expectation, step: implicit ? step : step + 1, final: final) {
@@ -374,6 +458,13 @@ final class CheckRunner {
         deadline = nil
         channel?.close(promise: nil)
         channel = nil
+        connectTimer?.cancel()
+        connectTimer = nil
+        if let transport {
+            transport.events = nil
+            transport.close()
+            self.transport = nil
+        }
         var result = outcome
         result.durationMilliseconds = elapsed()
         conclude(result, agentReply: agentReply)
@@ -435,4 +526,18 @@ private final class CheckConnectionHandler: ChannelInboundHandler {
     }
     func channelInactive(context: ChannelHandlerContext) { runner.closed() }
     func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+/// The check's connection on the native data path: passes bytes and the close to its
+/// runner, and asks for more after each read.
+private final class CheckTransportEvents: TransportEvents {
+    private unowned let runner: CheckRunner
+    init(runner: CheckRunner) { self.runner = runner }
+
+    func transportActive() {}
+    func transportRead(_ buffer: ByteBuffer) { runner.read(buffer) }
+    func transportReadComplete() { runner.readMore() }
+    func transportWritabilityChanged() {}
+    func transportInputClosed() { runner.closed() }
+    func transportClosed() { runner.closed() }
 }

@@ -44,8 +44,10 @@ public final class HealthMonitor: @unchecked Sendable {
     let spreadChecks: Int
 
     /// Checks run on `group`'s loops, each pinned to one loop from the start (before any
-    /// traffic, so that the data path reads settled state).
-    public init(plans: [BackendPlan], spreadChecks: Int, group: EventLoopGroup) {
+    /// traffic, so that the data path reads settled state). With data path v2, `native`
+    /// holds the reactors' contexts: plain checks run there, on native connections, and
+    /// only a server checked over TLS keeps NIO's loops.
+    init(plans: [BackendPlan], spreadChecks: Int, group: EventLoopGroup, native: [NativeLoopContext] = []) {
         self.spreadChecks = spreadChecks
         for plan in plans {
             let context = BackendContext(plan: plan)
@@ -70,19 +72,31 @@ public final class HealthMonitor: @unchecked Sendable {
                 }
             }
         }
-        assignLoops(group)
+        assignLoops(group, native: native)
     }
 
     /// Pins each server's checks to a loop (a server's health and agent checks share one:
     /// each reads the other's state) and wires `observe` to the health check's loop.
-    private func assignLoops(_ group: EventLoopGroup) {
-        var loops: [ObjectIdentifier: EventLoop] = [:]
+    private func assignLoops(_ group: EventLoopGroup, native: [NativeLoopContext]) {
+        var loops: [ObjectIdentifier: (EventLoop, NativeLoopContext?)] = [:]
         var timers: [ObjectIdentifier: CheckTimers] = [:]
+        let overTLS = Set(runners.filter(\.usesTLS).map { ObjectIdentifier($0.server) })
+        var nextNative = 0
         for runner in runners {
             let key = ObjectIdentifier(runner.server)
-            let loop = loops[key] ?? group.next()
-            loops[key] = loop
+            let (loop, context): (EventLoop, NativeLoopContext?)
+            if let assigned = loops[key] {
+                (loop, context) = assigned
+            } else if !native.isEmpty, !overTLS.contains(key) {
+                let chosen = native[nextNative % native.count]
+                nextNative += 1
+                (loop, context) = (chosen.reactor, chosen)
+            } else {
+                (loop, context) = (group.next(), nil)
+            }
+            loops[key] = (loop, context)
             runner.loop = loop
+            runner.native = context
             let loopTimers = timers[ObjectIdentifier(loop)] ?? CheckTimers(loop: loop)
             timers[ObjectIdentifier(loop)] = loopTimers
             runner.timers = loopTimers

@@ -52,7 +52,8 @@ extension RuntimeBuilder {
         }
         if !plans.isEmpty {
             runtime.healthMonitor = HealthMonitor(plans: plans, spreadChecks: config.global.spreadChecks,
-                                                  group: runtime.group)
+                                                  group: runtime.group,
+                                                  native: runtime.loopStates.ordered.compactMap(\.native))
         }
     }
 
