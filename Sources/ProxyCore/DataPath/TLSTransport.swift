@@ -1,4 +1,3 @@
-import COpenSSL
 import NIOCore
 
 /// TLS on data path v2: a `SessionTransport` over another one (a NativeConnection),
@@ -201,7 +200,7 @@ final class TLSTransport: SessionTransport, TransportEvents, DeferredWork {
     private func fail(_ error: TLSHandshakeError) {
         guard state == .handshaking else { return }
         flushOutput()  // the alert, if OpenSSL wrote one
-        ERR_clear_error()
+        engine?.clearErrors()
         TLSStatistics.handshakeFailures.increment()
         if case .server(let server, let errors) = role {
             errors.write(client: peer, label: server.label, error)

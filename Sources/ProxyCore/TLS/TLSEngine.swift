@@ -210,6 +210,11 @@ public final class TLSEngine {
         return out
     }
 
+    /// Empties OpenSSL's error queue (of this thread) once a failure is dealt with.
+    func clearErrors() {
+        ERR_clear_error()
+    }
+
     /// Writes close_notify into the write BIO.
     func shutdown() {
         guard let ssl else { return }
