@@ -1,8 +1,8 @@
 import COpenSSL
 import NIOCore
 
-/// One TLS connection's OpenSSL state, whatever carries its bytes: an `SSL` over two
-/// memory BIOs. Ciphertext from the socket goes in with `feed`; the handshake advances
+/// One TLS connection's OpenSSL state, whatever carries its bytes: an `SSL` over a BIO
+/// that reads from and writes into ByteBuffers (TLSBufferBIO). Ciphertext from the socket goes in with `feed`; the handshake advances
 /// with `handshake()`; plaintext comes out of `decrypt` and goes in with `encrypt`;
 /// what OpenSSL has to send waits in the write BIO until `takeOutput`.
 ///
@@ -11,8 +11,8 @@ import NIOCore
 /// which is why sessions see it as their transport's `tls`.
 public final class TLSEngine {
     private var ssl: OpaquePointer?
-    private var rbio: OpaquePointer?
-    private var wbio: OpaquePointer?
+    /// Where ciphertext waits, both ways (the SSL's BIO reads and writes through it).
+    private let buffers = TLSBufferBIO()
 
     /// A new connection on `context` (an SSL_CTX). Nil when OpenSSL cannot allocate one.
     init?(context: OpaquePointer) {
@@ -20,15 +20,13 @@ public final class TLSEngine {
             ERR_clear_error()
             return nil
         }
-        guard let rbio = BIO_new(BIO_s_mem()), let wbio = BIO_new(BIO_s_mem()) else {
+        guard let bio = buffers.makeBIO() else {
             SSL_free(ssl)
             ERR_clear_error()
             return nil
         }
-        SSL_set_bio(ssl, rbio, wbio)
+        SSL_set_bio(ssl, bio, bio)  // one reference, taken by the SSL for both sides
         self.ssl = ssl
-        self.rbio = rbio
-        self.wbio = wbio
     }
 
     deinit { free() }
@@ -38,8 +36,6 @@ public final class TLSEngine {
     func free() {
         if let ssl { SSL_free(ssl) }
         ssl = nil
-        rbio = nil
-        wbio = nil
     }
 
     func startAsServer() {
@@ -98,16 +94,14 @@ public final class TLSEngine {
 
     /// Ciphertext from the peer.
     func feed(_ buffer: ByteBuffer) {
-        guard let rbio else { return }
-        buffer.withUnsafeReadableBytes { bytes in
-            _ = BIO_write(rbio, bytes.baseAddress, Int32(bytes.count))
-        }
+        guard ssl != nil else { return }
+        buffers.feed(buffer)
     }
 
     /// Ciphertext fed and not yet decrypted, or plaintext decrypted and not yet read.
     var hasBufferedInput: Bool {
-        guard let ssl, let rbio else { return false }
-        return BIO_ctrl_pending(rbio) > 0 || SSL_pending(ssl) > 0
+        guard let ssl else { return false }
+        return buffers.inputBytes > 0 || SSL_pending(ssl) > 0
     }
 
     enum HandshakeStep {
@@ -149,8 +143,8 @@ public final class TLSEngine {
     /// Decrypts every complete record, straight into buffers from `allocator`, handing
     /// each full one (and the last) to `deliver`, which returns false to stop.
     func decrypt(allocator: ByteBufferAllocator, deliver: (ByteBuffer) -> Bool) -> DecryptEnd {
-        guard let ssl, let rbio else { return .stopped }
-        let available = Int(BIO_ctrl_pending(rbio)) + Int(SSL_pending(ssl))
+        guard let ssl else { return .stopped }
+        let available = buffers.inputBytes + Int(SSL_pending(ssl))
         var out = allocator.buffer(capacity: min(max(available, 1024), 1 << 18))
         var rc: Int32 = 0
         while true {
@@ -193,21 +187,12 @@ public final class TLSEngine {
     }
 
     /// Bytes OpenSSL wrote (records, handshake messages, alerts) and nobody sent yet.
-    var pendingOutput: Int {
-        guard let wbio else { return 0 }
-        return Int(BIO_ctrl_pending(wbio))
-    }
+    var pendingOutput: Int { buffers.outputBytes }
 
-    /// Everything OpenSSL wrote, in one buffer; nil when there is nothing.
+    /// Everything OpenSSL wrote since the last call, in one buffer (the one it wrote
+    /// into); nil when there is nothing.
     func takeOutput(allocator: ByteBufferAllocator) -> ByteBuffer? {
-        guard let wbio else { return nil }
-        let pending = Int(BIO_ctrl_pending(wbio))
-        guard pending > 0 else { return nil }
-        var out = allocator.buffer(capacity: pending)
-        out.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { space in
-            Int(max(0, BIO_read(wbio, space.baseAddress, Int32(pending))))
-        }
-        return out
+        buffers.takeOutput()
     }
 
     /// Empties OpenSSL's error queue (of this thread) once a failure is dealt with.
