@@ -75,7 +75,9 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
 
     var eventLoop: EventLoop { reactor }
     var isActive: Bool { state == .open }
-    var tls: TLSHandler? { nil }
+    var tls: TLSEngine? { nil }
+    /// The reactor's shared state, for a transport layered on this one (TLSTransport).
+    var loopContext: NativeLoopContext { context }
 
     var remoteAddress: SocketAddress? {
         if remote == nil, state != .closed { remote = NativeSyscalls.peerAddress(descriptor) }

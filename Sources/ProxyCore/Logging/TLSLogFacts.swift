@@ -1,12 +1,12 @@
 import NIOCore
 
 /// What a log line may tell of the client connection's TLS (`option httpslog`, `%sslv`,
-/// `%sslc`, `%[ssl_fc_*]`). Taken from the TLSHandler when the session starts, that is
-/// once the handshake is done; the handler frees OpenSSL's state when the connection
+/// `%sslc`, `%[ssl_fc_*]`). Taken from the TLSEngine when the session starts, that is
+/// once the handshake is done; the engine frees OpenSSL's state when the connection
 /// closes, often before the line is written, so the texts are copied then.
 struct TLSLogFacts {
-    /// The handler, for what may change after the start (`ssl_fc_err`).
-    let handler: TLSHandler
+    /// The engine, for what may change after the start (`ssl_fc_err`).
+    let engine: TLSEngine
     var serverName: String?
     var version: String?
     var cipher: String?
@@ -14,14 +14,14 @@ struct TLSLogFacts {
     var resumed = false
 
     /// `details` false: only that the connection is TLS (`%ft`'s `~`), no texts copied.
-    init(handler: TLSHandler, details: Bool) {
-        self.handler = handler
+    init(engine: TLSEngine, details: Bool) {
+        self.engine = engine
         guard details else { return }
-        serverName = handler.serverName
-        version = handler.protocolVersion
-        cipher = handler.cipherName
-        alpn = handler.negotiatedALPN
-        resumed = handler.sessionReused
+        serverName = engine.serverName
+        version = engine.protocolVersion
+        cipher = engine.cipherName
+        alpn = engine.negotiatedALPN
+        resumed = engine.sessionReused
     }
 }
 
@@ -59,7 +59,7 @@ public enum LogFetch: String, Sendable, Equatable {
         case .ssl_fc_protocol: return tls.version.map(Value.text) ?? .missing
         case .ssl_fc_cipher: return tls.cipher.map(Value.text) ?? .missing
         case .ssl_fc_alpn: return tls.alpn.map(Value.text) ?? .missing
-        case .ssl_fc_err: return .integer(Int64(truncatingIfNeeded: tls.handler.errorCode))
+        case .ssl_fc_err: return .integer(Int64(truncatingIfNeeded: tls.engine.errorCode))
         // A client certificate that did not verify fails the handshake (proxyd has no
         // `crt-ignore-err`/`ca-ignore-err`), so an established session has no error.
         case .ssl_c_err, .ssl_c_ca_err: return .integer(0)

@@ -118,11 +118,11 @@ public final class TrafficLog: @unchecked Sendable {
     /// The TLS facts of a client channel for its records: nil when plain; texts only when
     /// the format writes them.
     func tlsFacts(of channel: Channel) -> TLSLogFacts? {
-        tlsFacts(of: TLSHandler.find(in: channel))
+        tlsFacts(of: TLSHandler.find(in: channel)?.engine)
     }
 
-    func tlsFacts(of handler: TLSHandler?) -> TLSLogFacts? {
-        handler.map { TLSLogFacts(handler: $0, details: needsTLSDetails) }
+    func tlsFacts(of engine: TLSEngine?) -> TLSLogFacts? {
+        engine.map { TLSLogFacts(engine: $0, details: needsTLSDetails) }
     }
 
     /// `Connect from 10.0.1.2:33312 to 10.0.3.31:8012 (www/HTTP)`, at accept, for proxies

@@ -140,7 +140,7 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     private func bind(frontend: RuntimeFrontend, to bind: BindSettings,
                       tls: TLSServerContext? = nil) throws -> (Listener, shared: Bool) {
-        if let reactors { return try bindNatively(frontend: frontend, to: bind, reactors: reactors) }
+        if let reactors { return try bindNatively(frontend: frontend, to: bind, reactors: reactors, tls: tls) }
         let address = bind.address
         let counters = self.counters[frontend.name]!
         let bootstrap = ServerBootstrap(group: group)
@@ -199,7 +199,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     /// Data path v2: the reactors accept on the socket themselves.
-    private func bindNatively(frontend: RuntimeFrontend, to bind: BindSettings, reactors: ReactorGroup) throws -> (Listener, shared: Bool) {
+    private func bindNatively(frontend: RuntimeFrontend, to bind: BindSettings, reactors: ReactorGroup,
+                              tls: TLSServerContext?) throws -> (Listener, shared: Bool) {
         var fd: Int32
         var shared = true
         if case .fileDescriptor(let given) = bind.address {
@@ -229,7 +230,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         let listener = NativeListener(descriptor: fd, contexts: contexts, failed: { error in
             ResourceShortageLog.report(error, frontend: frontend.name, logger: frontend.connectionErrors.logger)
         }) { [self] connection in
-            accepted(connection, frontend: frontend, counters: counters)
+            accepted(connection, frontend: frontend, counters: counters, tls: tls)
         }
         do {
             try listener.start(paused: shared && deferSharedAccepting)
@@ -243,8 +244,12 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     /// A connection a reactor accepted: its session, then the accept phase.
-    private func accepted(_ connection: NativeConnection, frontend: RuntimeFrontend, counters: SessionCounters) {
+    private func accepted(_ plain: NativeConnection, frontend: RuntimeFrontend, counters: SessionCounters,
+                          tls: TLSServerContext?) {
         counters.totalSessions.increment()
+        // TLS (issue 5): the session hears transportActive once the handshake is done.
+        let secured = tls.map { TLSTransport.serving(plain, with: $0, frontend: frontend) }
+        let connection: SessionTransport = secured ?? plain
         switch frontend.mode {
         case .tcp:
             guard let backend = frontend.router.defaultBackend else {
@@ -257,7 +262,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             connection.events = HTTPSession(client: connection, frontend: frontend, loopStates: loopStates,
                                             counters: counters, registry: sessions)
         }
-        connection.events?.transportActive()
+        if let secured { secured.start() } else { connection.events?.transportActive() }
     }
 
     /// Serves connections on a listening socket, remembering its descriptor.

@@ -106,14 +106,14 @@ struct ConnectionFacts {
     var tlsHelloType: Int? = nil
 
     init(channel: Channel) {
-        self.init(remote: channel.remoteAddress, local: channel.localAddress, tls: TLSHandler.find(in: channel))
+        self.init(remote: channel.remoteAddress, local: channel.localAddress, tls: TLSHandler.find(in: channel)?.engine)
     }
 
     init(transport: SessionTransport) {
         self.init(remote: transport.remoteAddress, local: transport.localAddress, tls: transport.tls)
     }
 
-    init(remote: SocketAddress?, local: SocketAddress?, tls: TLSHandler?) {
+    init(remote: SocketAddress?, local: SocketAddress?, tls: TLSEngine?) {
         if let remote {
             clientAddress = Self.bytes(of: remote)
             clientPort = remote.port ?? 0

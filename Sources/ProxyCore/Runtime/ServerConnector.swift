@@ -178,9 +178,25 @@ final class ServerConnector {
         let connection = NativeConnection(connecting: started.fd, remote: server.address, context: native) {
             [self] error in
             timer?.cancel()
-            let result: Result<SessionTransport, Error> = error == 0
-                ? .success(pendingNative!) : .failure(IOError(errnoCode: error, reason: "connect"))
-            attemptEnded(server, result)
+            guard error == 0 else {
+                attemptEnded(server, .failure(IOError(errnoCode: error, reason: "connect")))
+                return
+            }
+            // TLS (issue 5): with `ssl`, connected means handshake done; a failed handshake
+            // is a failed attempt (retried like a refused connect).
+            guard let tls = server.tls else {
+                attemptEnded(server, .success(pendingNative!))
+                return
+            }
+            let secured = TLSTransport(
+                over: pendingNative!, role: .client(tls, serverName: serverNames.evaluate(tls.serverNameExpression)),
+                handshakeTimeout: backend.timeouts.connect, context: native)
+            secured.start { [self] handshake in
+                switch handshake {
+                case .success: attemptEnded(server, .success(secured))
+                case .failure(let failure): attemptEnded(server, .failure(failure))
+                }
+            }
         }
         pendingNative = connection
         do {

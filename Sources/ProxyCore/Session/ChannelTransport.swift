@@ -23,7 +23,7 @@ final class ChannelTransport: ChannelInboundHandler, SessionTransport {
     var isActive: Bool { context?.channel.isActive ?? false }
     var remoteAddress: SocketAddress? { context?.channel.remoteAddress }
     var localAddress: SocketAddress? { context?.channel.localAddress }
-    var tls: TLSHandler? { context.flatMap { TLSHandler.find(in: $0.channel) } }
+    var tls: TLSEngine? { context.flatMap { TLSHandler.find(in: $0.channel)?.engine } }
 
     func read() { context?.read() }
     func write(_ buffer: ByteBuffer) { context?.write(wrapOutboundOut(buffer), promise: nil) }

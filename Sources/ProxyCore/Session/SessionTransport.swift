@@ -18,7 +18,7 @@ protocol SessionTransport: AnyObject {
     var remoteAddress: SocketAddress? { get }
     var localAddress: SocketAddress? { get }
     /// The TLS layer of a connection whose TLS ends here (issue 5), nil for plain ones.
-    var tls: TLSHandler? { get }
+    var tls: TLSEngine? { get }
 
     func read()
     func write(_ buffer: ByteBuffer)

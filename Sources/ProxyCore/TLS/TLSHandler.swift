@@ -60,9 +60,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let role: Role
     private let handshakeTimeout: TimeAmount?
     private var state: State = .idle
-    private var ssl: OpaquePointer?
-    private var rbio: OpaquePointer?
-    private var wbio: OpaquePointer?
+    /// OpenSSL's side of the connection, from `start`.
+    public private(set) var engine: TLSEngine?
     private var context: ChannelHandlerContext?
 
     /// The session asked for data and has not had a channelReadComplete since.
@@ -103,52 +102,21 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.handshakeTimeout = handshakeTimeout
     }
 
-    deinit {
-        if let ssl { SSL_free(ssl) }
-    }
-
     /// Client role: completes when the server accepted our handshake, fails when it cannot.
     /// Nil in the server role.
     public var handshakeFuture: EventLoopFuture<Void>? { handshakePromise?.futureResult }
 
     /// The SNI name the client sent (server role) or we sent (client role).
-    public var serverName: String? {
-        guard let ssl, let name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) else { return nil }
-        return String(cString: name)
-    }
-
+    public var serverName: String? { engine?.serverName }
     /// The ALPN protocol agreed on, if any.
-    public var negotiatedALPN: String? {
-        guard let ssl else { return nil }
-        var data: UnsafePointer<UInt8>? = nil
-        var length: UInt32 = 0
-        SSL_get0_alpn_selected(ssl, &data, &length)
-        guard let data, length > 0 else { return nil }
-        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
-    }
-
+    public var negotiatedALPN: String? { engine?.negotiatedALPN }
     /// `TLSv1.3`, … once the handshake is done.
-    public var protocolVersion: String? {
-        guard let ssl, let v = SSL_get_version(ssl) else { return nil }
-        return String(cString: v)
-    }
-
-    public var cipherName: String? {
-        guard let ssl, let cipher = SSL_get_current_cipher(ssl), let name = SSL_CIPHER_get_name(cipher) else { return nil }
-        return String(cString: name)
-    }
-
-    /// The oldest OpenSSL error this connection met, 0 if none (`ssl_fc_err`): kept from
-    /// the error queue before it is emptied, as HAProxy keeps the first error stack's.
-    public private(set) var errorCode: UInt = 0
-
-    /// Notes the error queue's oldest error, once per connection.
-    private func noteError() {
-        if errorCode == 0 { errorCode = ERR_peek_error() }
-    }
-
+    public var protocolVersion: String? { engine?.protocolVersion }
+    public var cipherName: String? { engine?.cipherName }
+    /// The oldest OpenSSL error this connection met, 0 if none (`ssl_fc_err`).
+    public var errorCode: UInt { engine?.errorCode ?? 0 }
     /// The handshake reused a session (a resumption).
-    public var sessionReused: Bool { ssl.map { SSL_session_reused($0) == 1 } ?? false }
+    public var sessionReused: Bool { engine?.sessionReused ?? false }
 
     // MARK: lifecycle
 
@@ -164,12 +132,7 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.context = nil
         // Free OpenSSL's state (buffers included) now, not when this object goes: a
         // handler behind us that keeps its context would keep the pipeline, and us, alive.
-        if let ssl {
-            SSL_free(ssl)
-            self.ssl = nil
-            rbio = nil
-            wbio = nil
-        }
+        engine?.free()
     }
 
     public func channelActive(context: ChannelHandlerContext) {
@@ -184,15 +147,11 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .server(let server, _): ctx = server.defaultContext
         case .client(let client, _): ctx = client.context
         }
-        guard let ssl = SSL_new(ctx), let rbio = BIO_new(BIO_s_mem()), let wbio = BIO_new(BIO_s_mem()) else {
-            ERR_clear_error()
+        guard let engine = TLSEngine(context: ctx) else {
             context.close(promise: nil)
             return
         }
-        SSL_set_bio(ssl, rbio, wbio)
-        self.ssl = ssl
-        self.rbio = rbio
-        self.wbio = wbio
+        self.engine = engine
         state = .handshaking
         counted = true
         TLSStatistics.currentConnections.increment()
@@ -207,10 +166,9 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         switch role {
         case .server:
             peer = context.channel.remoteAddress
-            SSL_set_accept_state(ssl)
+            engine.startAsServer()
         case .client(let client, let serverName):
-            SSL_set_connect_state(ssl)
-            client.prepare(ssl, serverName: serverName)
+            engine.startAsClient(client, serverName: serverName)
             advanceHandshake(context)  // the ClientHello
         }
         if state == .handshaking { context.read() }
@@ -242,28 +200,16 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: handshake
 
     private func advanceHandshake(_ context: ChannelHandlerContext) {
-        guard let ssl else { return }
-        let rc = SSL_do_handshake(ssl)
-        if rc == 1 {
+        guard let engine else { return }
+        switch engine.handshake() {
+        case .done:
             flushOutput(context)
             handshakeCompleted(context)
-            return
-        }
-        let error = SSL_get_error(ssl, rc)
-        if error == SSL_ERROR_WANT_READ {
+        case .wantRead:
             flushOutput(context)
             if socketInputClosed { fail(context, .closed) }
-            return
-        }
-        let verify = SSL_get_verify_result(ssl)
-        noteError()
-        let reason = OpenSSL.firstReason()
-        if verify != X509_V_OK, let text = X509_verify_cert_error_string(verify) {
-            fail(context, .certificateNotTrusted(reason: String(cString: text)))
-        } else if error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN {
-            fail(context, .aborted)
-        } else {
-            fail(context, .failure(reason: reason))
+        case .failed(let error):
+            fail(context, error)
         }
     }
 
@@ -324,10 +270,8 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
-        guard state == .handshaking || state == .open, let rbio else { return }
-        buffer.withUnsafeReadableBytes { bytes in
-            _ = BIO_write(rbio, bytes.baseAddress, Int32(bytes.count))
-        }
+        guard state == .handshaking || state == .open, let engine else { return }
+        engine.feed(buffer)
         if state == .handshaking {
             advanceHandshake(context)
         } else if wantsRead {
@@ -375,12 +319,10 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// A FIN mid-handshake: HAProxy 2.6 says "Connection closed" only while OpenSSL is still
-    /// before the hello (nothing, or part of one, came); after a whole hello it is an
-    /// "SSL handshake failure". (Server side only: a server's close stays `closed`.)
+    /// A FIN mid-handshake (TLSEngine.closedMidHandshake words it as HAProxy does).
     private var closedError: TLSHandshakeError {
-        guard case .server = role, let ssl, SSL_get_state(ssl) != TLS_ST_BEFORE else { return .closed }
-        return .failure(reason: "connection closed after the hello")
+        if case .server = role { return engine?.closedMidHandshake(serverRole: true) ?? .closed }
+        return .closed
     }
 
     /// A socket error or a close without FIN mid-handshake. HAProxy 2.6 calls a reset from
@@ -409,42 +351,24 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if upstreamOpen { context.fireChannelWritabilityChanged() }
     }
 
-    private var hasBufferedInput: Bool {
-        guard let ssl, let rbio else { return false }
-        return BIO_ctrl_pending(rbio) > 0 || SSL_pending(ssl) > 0
-    }
+    private var hasBufferedInput: Bool { engine?.hasBufferedInput ?? false }
 
     /// Decrypts all complete records and sends the plaintext up.
     private func decrypt(_ context: ChannelHandlerContext) {
-        guard let ssl, let rbio, !peerSentCloseNotify else { return }
-        let available = Int(BIO_ctrl_pending(rbio)) + Int(SSL_pending(ssl))
-        var out = context.channel.allocator.buffer(capacity: min(max(available, 1024), 1 << 18))
-        var rc: Int32 = 0
-        while true {
-            if out.writableBytes == 0 {
-                deliver(context, out)
-                if state != .open { return }  // the session closed as it read
-                out = context.channel.allocator.buffer(capacity: 16_384)
-            }
-            out.writeWithUnsafeMutableBytes(minimumWritableBytes: 0) { space in
-                rc = SSL_read(ssl, space.baseAddress, Int32(clamping: space.count))
-                return rc > 0 ? Int(rc) : 0
-            }
-            if rc <= 0 { break }
+        guard let engine, !peerSentCloseNotify else { return }
+        let end = engine.decrypt(allocator: context.channel.allocator) { buffer in
+            deliver(context, buffer)
+            return state == .open  // the session may close as it reads
         }
-        if out.readableBytes > 0 { deliver(context, out) }
         if state != .open { return }
-        let error = SSL_get_error(ssl, rc)
         // Post-handshake messages may need an answer (key update).
-        if let wbio, BIO_ctrl_pending(wbio) > 0 { flushOutput(context) }
-        switch error {
-        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+        if engine.pendingOutput > 0 { flushOutput(context) }
+        switch end {
+        case .wantMore, .stopped:
             break
-        case SSL_ERROR_ZERO_RETURN:
+        case .closeNotify:
             peerSentCloseNotify = true
-        default:
-            noteError()
-            let reason = OpenSSL.firstReason() ?? "error \(error)"
+        case .error(let reason):
             if upstreamOpen { context.fireErrorCaught(TLSProtocolError(reason: reason)) }
             state = .closed
             context.close(promise: nil)
@@ -534,22 +458,15 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func encrypt(_ context: ChannelHandlerContext, _ buffer: ByteBuffer, promise: EventLoopPromise<Void>?) {
-        guard let ssl, !closeNotifySent else {
+        guard let engine, !closeNotifySent else {
             promise?.fail(ChannelError.outputClosed)
             return
         }
-        if buffer.readableBytes > 0 {
-            let rc = buffer.withUnsafeReadableBytes { bytes in
-                SSL_write(ssl, bytes.baseAddress, Int32(bytes.count))
-            }
-            if rc <= 0 {
-                noteError()
-                let reason = OpenSSL.firstReason() ?? "write error"
-                promise?.fail(TLSProtocolError(reason: reason))
-                if upstreamOpen { context.fireErrorCaught(TLSProtocolError(reason: reason)) }
-                context.close(promise: nil)
-                return
-            }
+        if let reason = engine.encrypt(buffer) {
+            promise?.fail(TLSProtocolError(reason: reason))
+            if upstreamOpen { context.fireErrorCaught(TLSProtocolError(reason: reason)) }
+            context.close(promise: nil)
+            return
         }
         if let promise {
             if let batch = batchPromise { batch.futureResult.cascade(to: promise) } else { batchPromise = promise }
@@ -560,22 +477,18 @@ public final class TLSHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func flushOutput(_ context: ChannelHandlerContext) {
         let promise = batchPromise
         batchPromise = nil
-        guard let wbio else { promise?.succeed(()); return }
-        let pending = Int(BIO_ctrl_pending(wbio))
-        guard pending > 0 else { promise?.succeed(()); return }
-        var out = context.channel.allocator.buffer(capacity: pending)
-        out.writeWithUnsafeMutableBytes(minimumWritableBytes: pending) { space in
-            Int(max(0, BIO_read(wbio, space.baseAddress, Int32(pending))))
+        guard let out = engine?.takeOutput(allocator: context.channel.allocator) else {
+            promise?.succeed(())
+            return
         }
         context.write(wrapOutboundOut(out), promise: promise)
         context.flush()
     }
 
     private func sendCloseNotify(_ context: ChannelHandlerContext) {
-        guard let ssl, !closeNotifySent, !socketFailed else { return }
+        guard let engine, !closeNotifySent, !socketFailed else { return }
         closeNotifySent = true
-        _ = SSL_shutdown(ssl)
-        ERR_clear_error()
+        engine.shutdown()
         flushOutput(context)
     }
 }
