@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(name: "vrrpd", dependencies: ["VRRPCore", "Shared"],
                           swiftSettings: lean),
 
-        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "Shared"],
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "Shared", "CLinux"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ProxydIntegrationTests",
                     dependencies: [

@@ -63,6 +63,12 @@ enum NativeSyscalls {
         }
     }
 
+    /// SO_LINGER 0: the close resets the connection (no FIN exchange, no TIME_WAIT).
+    static func setLinger0(_ fd: CInt) {
+        var option = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+    }
+
     static func shutdownOutput(_ fd: CInt) {
         _ = Glibc.shutdown(fd, CInt(SHUT_WR))
     }

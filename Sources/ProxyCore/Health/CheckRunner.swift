@@ -260,7 +260,7 @@ final class CheckRunner {
     private func connectedNatively(_ connection: NativeConnection, loop: EventLoop) {
         if connectOnly {
             // Closed with a reset, as HAProxy closes its checks (see `run`).
-            try? SocketCalls.setLinger0(connection.descriptor)
+            NativeSyscalls.setLinger0(connection.descriptor)
             finish(CheckResult(status: .l4ok))
             return
         }

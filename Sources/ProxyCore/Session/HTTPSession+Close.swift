@@ -2,7 +2,6 @@ import NIOCore
 
 /// The ends of an exchange or a session: proxyd's own answers, timeouts, closes.
 extension HTTPSession {
-
     /// `option forwardfor except NET`: no header for clients in that network.
     static func isExcepted(_ rule: ForwardForRule, _ connection: ConnectionFacts) -> Bool {
         guard let network = rule.except else { return false }

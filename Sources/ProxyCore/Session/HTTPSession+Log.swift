@@ -2,7 +2,6 @@ import NIOCore
 
 /// Phase 7, log: the traffic log record and the statistics counters of each request.
 extension HTTPSession {
-
     func noteClientBytes(_ count: Int) {
         log?.bytesIn += count
         if phase == .readingHead, log?.requestAt == nil {

@@ -3,7 +3,6 @@ import NIOCore
 /// Phase 2, parse: the request head from the client's bytes, normalised where HAProxy
 /// would (obs-fold, bare LF), under `timeout http-request` from its first byte.
 extension HTTPSession {
-
     /// Parses the request at the head of `inbound`, if complete, and starts its exchange.
     func parseRequests() {
         guard phase == .readingHead else { return }

@@ -3,7 +3,6 @@ import NIOCore
 /// Phase 6, forward (the answer): the response head with its rules and edits, the
 /// body, then the end of the exchange: the server released, the next request awaited.
 extension HTTPSession {
-
     func parseResponse() {
         guard var buffer = responseHeadBuffer else { return }
         while true {

@@ -1,35 +1,11 @@
 import CLinux
 import Glibc
 
-/// A failed socket call, with the call's name and errno.
-enum SocketCallError: Error, Equatable, CustomStringConvertible {
-    /// EMFILE or ENFILE: the process or the system is out of descriptors. Apart because an
-    /// accept loop reacts to it differently (pause the listener) than to a lost connection.
-    case outOfDescriptors(call: String, errno: CInt)
-    case failed(call: String, errno: CInt)
+@testable import ProxyCore
 
-    var errno: CInt {
-        switch self {
-        case .outOfDescriptors(_, let code), .failed(_, let code): return code
-        }
-    }
-
-    var description: String {
-        switch self {
-        case .outOfDescriptors(let call, let code), .failed(let call, let code):
-            return "\(call): \(String(cString: strerror(code))) (errno \(code))"
-        }
-    }
-
-    fileprivate static func from(_ call: String, _ code: CInt) -> SocketCallError {
-        code == EMFILE || code == ENFILE ? .outOfDescriptors(call: call, errno: code)
-                                         : .failed(call: call, errno: code)
-    }
-}
-
-/// The data path's socket operations on raw descriptors: each one system call (retried
-/// on EINTR), non-blocking, no address formatting, no objects. EAGAIN is an answer
-/// (nil), not an error.
+/// Socket operations on raw descriptors for the reactor's tests, each one system call
+/// (retried on EINTR), errors thrown as SocketCallError. EAGAIN is an answer (nil). The
+/// data path itself uses NativeSyscalls, which returns errno values instead.
 enum SocketCalls {
     private static let nonBlockingCloseOnExec = CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue)
 
