@@ -136,6 +136,33 @@ final class ReactorTests: XCTestCase {
         XCTAssertEqual(try cancels.fired.futureResult.wait(), false)
     }
 
+    /// On its own loop a callback is one timer (its id the timer's handle): it runs once,
+    /// a cancelled one is told so and never runs, and cancelling one that already ran
+    /// does nothing.
+    func testScheduledCallbacksOnTheLoop() throws {
+        final class Handler: NIOScheduledCallbackHandler, @unchecked Sendable {
+            var fired = 0, cancelled = 0
+            func handleScheduledCallback(eventLoop: some EventLoop) { fired += 1 }
+            func didCancelScheduledCallback(eventLoop: some EventLoop) { cancelled += 1 }
+        }
+        let runs = Handler(), cancels = Handler()
+        let done = reactor.makePromise(of: Void.self)
+        let ran = try reactor.submit { () throws -> NIOScheduledCallback in
+            let ran = try self.reactor.scheduleCallback(in: .milliseconds(5), handler: runs)
+            try self.reactor.scheduleCallback(in: .seconds(5), handler: cancels).cancel()
+            self.reactor.scheduleTask(in: .milliseconds(50)) { done.succeed() }
+            return ran
+        }.wait()
+        try done.futureResult.wait()
+        try reactor.submit { ran.cancel() }.wait()  // already ran: nothing happens
+        try reactor.submit {
+            XCTAssertEqual(runs.fired, 1)
+            XCTAssertEqual(runs.cancelled, 0)
+            XCTAssertEqual(cancels.fired, 0)
+            XCTAssertEqual(cancels.cancelled, 1)
+        }.wait()
+    }
+
     func testPromiseCallbacksRunOnTheLoop() throws {
         let promise = reactor.makePromise(of: Int.self)
         let reactor = self.reactor!

@@ -16,8 +16,10 @@ final class ResourceTests: XCTestCase {
             let before = proxy.residentKiB()
             try churn(5000)
             let growth = proxy.residentKiB() - before
-            // A leaked channel costs ~5 KiB: 5000 of them would be ~25 MiB.
-            XCTAssertLessThan(growth, 4 * 1024, "\(mode): RSS grew by \(growth) KiB over 5000 connections")
+            // A leaked connection costs ~5 KiB: 5000 of them would be ~25 MiB. Below that,
+            // glibc's arenas move by a few MiB from run to run (4.3 MiB once in a full
+            // suite; 16 KiB over 20,000 connections when measured alone).
+            XCTAssertLessThan(growth, 8 * 1024, "\(mode): RSS grew by \(growth) KiB over 5000 connections")
         }
     }
 

@@ -99,16 +99,14 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
             return
         }
         guard state == .open else { return }
-        if events & EPOLLERR_ != 0 {
-            fail()
-            return
-        }
-        if events & (EPOLLRDHUP_ | EPOLLHUP_) != 0 { peerHungUp = true }
-        if events & (EPOLLIN_ | EPOLLRDHUP_ | EPOLLHUP_) != 0 {
+        // An error (a reset) is found by the next read or write, after the bytes that came
+        // before it: a server that answers, then resets, is heard out first.
+        if events & (EPOLLERR_ | EPOLLRDHUP_ | EPOLLHUP_) != 0 { peerHungUp = true }
+        if events & (EPOLLIN_ | EPOLLERR_ | EPOLLRDHUP_ | EPOLLHUP_) != 0 {
             readable = true
             if readRequested { performRead() }
         }
-        if events & EPOLLOUT_ != 0, waitingForWritable, state == .open {
+        if events & (EPOLLOUT_ | EPOLLERR_) != 0, waitingForWritable, state == .open {
             waitingForWritable = false
             writePending()
         }

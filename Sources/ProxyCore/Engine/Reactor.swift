@@ -1,3 +1,4 @@
+import Atomics
 import CLinux
 import Dispatch
 import Glibc
@@ -301,6 +302,75 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     func scheduleTask<T>(in delay: TimeAmount, _ task: @escaping @Sendable () throws -> T) -> Scheduled<T> {
         scheduleTask(deadline: .now() + delay, task)
     }
+
+    // MARK: Scheduled callbacks
+
+    /// A scheduled callback without a promise: one closure in the timer heap. IdleTimer
+    /// re-arms one per exchange on every connection, where NIO's default (a task, its
+    /// promise, and a failure callback to report cancels) costs several allocations each,
+    /// and keeps them for as long as a connection idles.
+    /// On the loop the callback's id is its timer handle (top bit set); from another
+    /// thread it is a number whose handle the loop keeps in `remoteCallbacks`.
+    func scheduleCallback(
+        at deadline: NIODeadline,
+        handler: some (NIOScheduledCallbackHandler & Sendable)
+    ) throws -> NIOScheduledCallback {
+        let when = deadline.uptimeNanoseconds
+        if inEventLoop {
+            let handle = timers.schedule(deadline: when) { [unowned self] due in
+                if due { handler.handleScheduledCallback(eventLoop: self) } else { handler.didCancelScheduledCallback(eventLoop: self) }
+            }
+            return NIOScheduledCallback(self, id: Self.localCallback | handle.packed)
+        }
+        let id = nextRemoteCallback.wrappingIncrementThenLoad(ordering: .relaxed) & ~Self.localCallback
+        remoteLock.withLock { _ = pendingRemoteCallbacks.insert(id) }
+        execute { [self] in
+            let cancelledEarly = remoteLock.withLock { () -> Bool in
+                pendingRemoteCallbacks.remove(id)
+                return cancelledRemoteCallbacks.remove(id) != nil
+            }
+            if cancelledEarly {
+                handler.didCancelScheduledCallback(eventLoop: self)
+                return
+            }
+            remoteCallbacks[id] = timers.schedule(deadline: when) { [unowned self] due in
+                remoteCallbacks[id] = nil
+                if due { handler.handleScheduledCallback(eventLoop: self) } else { handler.didCancelScheduledCallback(eventLoop: self) }
+            }
+        }
+        return NIOScheduledCallback(self, id: id)
+    }
+
+    func cancelScheduledCallback(_ scheduledCallback: NIOScheduledCallback) {
+        guard let id = scheduledCallback.customCallbackID else { return }
+        if id & Self.localCallback == 0 {
+            // Its scheduling still on its way to the loop: the loop drops it on arrival.
+            let early = remoteLock.withLock { () -> Bool in
+                guard pendingRemoteCallbacks.contains(id) else { return false }
+                cancelledRemoteCallbacks.insert(id)
+                return true
+            }
+            if early { return }
+        }
+        let cancel = { [self] in
+            if id & Self.localCallback != 0 {
+                timers.take(ReactorTimers.Handle(packed: id & ~Self.localCallback))?(false)
+            } else if let handle = remoteCallbacks.removeValue(forKey: id) {
+                timers.take(handle)?(false)
+            }
+        }
+        if inEventLoop { cancel() } else { execute(cancel) }
+    }
+
+    private static let localCallback: UInt64 = 1 << 63
+    private let nextRemoteCallback = ManagedAtomic<UInt64>(0)
+    /// Loop-thread only.
+    private var remoteCallbacks: [UInt64: ReactorTimers.Handle] = [:]
+    /// Callbacks scheduled from another thread whose scheduling has not reached the loop
+    /// yet, and those of them cancelled meanwhile. Both under `remoteLock`.
+    private let remoteLock = NIOLock()
+    private var pendingRemoteCallbacks: Set<UInt64> = []
+    private var cancelledRemoteCallbacks: Set<UInt64> = []
 
     // MARK: Shutdown
 

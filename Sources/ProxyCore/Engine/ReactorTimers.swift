@@ -11,6 +11,19 @@ struct ReactorTimers {
     struct Handle: Sendable, Equatable {
         fileprivate let slot: Int32
         fileprivate let generation: UInt32
+
+        fileprivate init(slot: Int32, generation: UInt32) {
+            self.slot = slot
+            self.generation = generation
+        }
+
+        /// The handle in 63 bits (a scheduled callback's id; the top bit stays free).
+        var packed: UInt64 { UInt64(UInt32(bitPattern: slot) & 0x7FFF_FFFF) << 32 | UInt64(generation) }
+
+        init(packed: UInt64) {
+            slot = Int32(bitPattern: UInt32(truncatingIfNeeded: packed >> 32) & 0x7FFF_FFFF)
+            generation = UInt32(truncatingIfNeeded: packed)
+        }
     }
 
     /// A timer's body: `true` = its deadline came, run it; `false` = the reactor is
@@ -66,6 +79,15 @@ struct ReactorTimers {
               slots[slotIndex].body != nil else { return false }
         removeEntry(at: slots[slotIndex].heapIndex)
         return true
+    }
+
+    /// Removes the timer if it is still pending and gives its body back (a cancelled
+    /// scheduled callback is told so through it).
+    mutating func take(_ handle: Handle) -> Body? {
+        let slotIndex = Int(handle.slot)
+        guard slotIndex >= 0, slotIndex < slots.count, slots[slotIndex].generation == handle.generation,
+              slots[slotIndex].body != nil else { return nil }
+        return removeEntry(at: slots[slotIndex].heapIndex)
     }
 
     /// Takes the earliest timer if it is due at `now` and was scheduled before
