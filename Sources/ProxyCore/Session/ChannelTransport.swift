@@ -16,9 +16,6 @@ final class ChannelTransport: ChannelInboundHandler, SessionTransport {
         self.events = events
     }
 
-    /// The channel, while the handler is in its pipeline.
-    var channel: Channel? { context?.channel }
-
     var isWritable: Bool { context?.channel.isWritable ?? false }
     var isActive: Bool { context?.channel.isActive ?? false }
     var remoteAddress: SocketAddress? { context?.channel.remoteAddress }
