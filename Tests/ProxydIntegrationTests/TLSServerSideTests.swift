@@ -305,6 +305,55 @@ final class TLSServerSideTests: TLSTestCase {
         XCTAssertGreaterThanOrEqual(notTLS.connectionCount, 1, "the broken server was tried")
     }
 
+    /// Health checks over TLS run on the data path's reactors (TLSTransport over a native
+    /// connect): the same log sentences as HAProxy 2.6 for a check that passes over TLS and
+    /// one whose server does not speak TLS.
+    func testHealthChecksOverTLSAsHAProxyLogsThem() throws {
+        let web = try nginx("myweb1")
+        defer { web.stop() }
+        let plain = try TestBackend(name: "plain")
+        func config(_ log: LogReceiver, _ port: Int) throws -> String {
+            try labGlobal().replacingOccurrences(of: "    nbthread 1\n", with: "    nbthread 1\n    log \(log.path) local0\n") + """
+                frontend fe
+                    mode http
+                    bind 127.0.0.1:\(port)
+                    default_backend app
+                backend app
+                    mode http
+                    log global
+                    option log-health-checks
+                    option httpchk GET /healthz
+                    server tls 127.0.0.1:\(web.port) check inter 300ms ssl verify none crt client.pem
+                    server plain 127.0.0.1:\(plain.port) check inter 300ms check-ssl verify none
+
+                """
+        }
+        let passed = "Health check for server app/tls succeeded, reason: Layer7 check passed, code: 200"
+        // A plain HTTP server: it waits for a request, the ClientHello gets no answer.
+        let failed = "Health check for server app/plain failed, reason: Layer6 timeout"
+        var seen: [String: [String]] = [:]
+        for name in ["haproxy", "proxyd"] {
+            let log = try LogReceiver()
+            defer { log.stop() }
+            let port = TCP.freePort()
+            let text = try config(log, port)
+            let stop: () -> Void
+            if name == "haproxy" {
+                let reference = try ReferenceHAProxy(config: text, waitForPorts: [port])
+                stop = { reference.stop() }
+            } else {
+                let proxy = try ProxydProcess(config: text, waitForPorts: [port])
+                stop = { proxy.stop() }
+            }
+            defer { stop() }
+            let lines = [log.wait(for: passed), log.wait(for: failed)].compactMap { $0 }
+            XCTAssertEqual(lines.count, 2, "\(name): \(log.messages.joined(separator: "\n"))")
+            // The check counter after the message differs with timing: keep the words.
+            seen[name] = lines.map { $0.components(separatedBy: ", check duration").first ?? $0 }
+        }
+        XCTAssertEqual(seen["proxyd"], seen["haproxy"])
+    }
+
     /// The hook for the health-check engine: a check connection made with
     /// `makeCheckTLSHandler` speaks TLS to nginx (httpchk over TLS, check-sni), and a
     /// plain server gets no handler unless `check-ssl`.

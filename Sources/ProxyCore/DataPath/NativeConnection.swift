@@ -43,6 +43,8 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
     private var failed = false
     /// Completion of a connect in progress (server side).
     private var onConnected: ((CInt) -> Void)?
+    /// The connect's deadline (`timeout connect`): see `connect(to:context:timeout:completion:)`.
+    var connectTimer: ReactorTimers.Handle?
 
     private var remote: SocketAddress?
     private var local: SocketAddress?
@@ -118,11 +120,22 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
             error = NativeSyscalls.pendingError(descriptor)
             if error == 0 { error = ECONNREFUSED }  // a hang-up with no error recorded
         }
-        let completion = onConnected
-        onConnected = nil
         if error == 0 {
             state = .open
         }
+        endConnect(error)
+    }
+
+    /// The connect ended without an answer from the socket (its deadline passed).
+    func failConnect(_ error: CInt) {
+        guard state == .connecting else { return }
+        endConnect(error)
+    }
+
+    private func endConnect(_ error: CInt) {
+        let completion = onConnected
+        onConnected = nil
+        cancelConnectTimer()
         completion?(error)
     }
 
@@ -135,9 +148,16 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
     /// The connect timed out or was abandoned: the socket goes, nobody is told.
     func abandonConnect() {
         onConnected = nil
+        cancelConnectTimer()
         guard state != .closed else { return }
         state = .closed
         reactor.close(descriptor)
+    }
+
+    private func cancelConnectTimer() {
+        guard let timer = connectTimer else { return }
+        connectTimer = nil
+        reactor.cancelTimer(timer)
     }
 
     // MARK: - SessionTransport
@@ -267,6 +287,7 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
         guard state != .closed else { return }
         state = .closed
         onConnected = nil
+        cancelConnectTimer()
         pending.removeAll()
         pendingBytes = 0
         reactor.close(descriptor)

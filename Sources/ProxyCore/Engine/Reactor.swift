@@ -303,6 +303,22 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         scheduleTask(deadline: .now() + delay, task)
     }
 
+    // MARK: Timers of the data path's own objects
+
+    /// Loop-thread only: `body` runs after `delay`, unless cancelled first. One closure in
+    /// the timer heap, no promise: a connect's deadline costs this on every server
+    /// connection. Nothing runs at shutdown (the object waiting has gone with its loop).
+    func runAfter(_ delay: TimeAmount, _ body: @escaping () -> Void) -> ReactorTimers.Handle {
+        precondition(inEventLoop, "Reactor.runAfter off its loop")
+        let deadline = (NIODeadline.now() + delay).uptimeNanoseconds
+        return timers.schedule(deadline: deadline) { due in if due { body() } }
+    }
+
+    /// Loop-thread only. A handle whose timer already ran or was cancelled is ignored.
+    func cancelTimer(_ handle: ReactorTimers.Handle) {
+        timers.cancel(handle)
+    }
+
     // MARK: Scheduled callbacks
 
     /// A scheduled callback without a promise: one closure in the timer heap. IdleTimer

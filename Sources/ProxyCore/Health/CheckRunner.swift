@@ -56,10 +56,12 @@ final class CheckRunner {
     private var started: NIODeadline = .now()
     private var running = false
     private var channel: Channel?
-    /// The check's connection on the native data path (instead of `channel`).
-    private var transport: NativeConnection?
-    private var connectTimer: Scheduled<Void>?
+    /// The check's connection on the native data path (instead of `channel`): the
+    /// connect under way, then the connection, or its TLS layer over it.
+    private var transport: SessionTransport?
     private var deadline: Scheduled<Void>?
+    /// The check's TLS handshake is under way (its timeout is then layer 6's).
+    private var handshaking = false
     private var received: [UInt8] = []
     private var step = 0
 
@@ -200,8 +202,10 @@ final class CheckRunner {
                 deadline = loop.scheduleTask(in: .milliseconds(Int64(remaining))) { [self] in timedOut() }
                 guard usesTLS else { connected(channel); return }
                 // Over TLS the check starts once the handshake is done (layer 6).
+                handshaking = true
                 TLSHandler.handshakeCompleted(on: channel).whenComplete { [self] handshake in
                     guard running, self.channel === channel else { return }
+                    handshaking = false
                     switch handshake {
                     case .success: connected(channel, afterTLS: true)
                     case .failure: finish(CheckResult(status: .l6response, info: "SSL handshake failure"))
@@ -217,57 +221,56 @@ final class CheckRunner {
 
     /// Data path v2: a non-blocking connect on the runner's reactor, no bootstrap, no
     /// channel (NIO's set-up per check was most of the cost of 10,000 servers' checks).
-    /// Checks over TLS stay on NIO (HealthMonitor pins them to its loops).
+    /// Over TLS, the handshake runs on the same reactor (TLSTransport).
     private func connectNatively(on native: NativeLoopContext, loop: EventLoop) {
-        let attempt = NativeSyscalls.startConnect(to: address)
-        guard attempt.fd >= 0 else {
-            finish(connectFailureWithStep(IOError(errnoCode: attempt.error, reason: "connect")))
-            return
-        }
-        let connection = NativeConnection(connecting: attempt.fd, remote: address, context: native) {
-            [unowned self] error in
-            connectTimer?.cancel()
-            connectTimer = nil
-            guard running, let connection = transport else { transport?.close(); return }
-            guard error == 0 else {
-                finish(connectFailureWithStep(IOError(errnoCode: error, reason: "connect")))
-                return
-            }
-            connectedNatively(connection, loop: loop)
-        }
-        transport = connection
-        do {
-            try native.reactor.register(attempt.fd, handler: connection)
-        } catch {
-            connection.abandonConnect()
-            transport = nil
-            finish(connectFailureWithStep(error))
-            return
-        }
-        if !attempt.inProgress {
-            connection.completeConnectNow()
-            return
-        }
-        connectTimer = loop.scheduleTask(in: .milliseconds(Int64(connectTimeout))) { [unowned self] in
-            connectTimer = nil
+        let timeout = TimeAmount.milliseconds(Int64(connectTimeout))
+        // The completion comes only while this attempt is the check's: `finish` closes it,
+        // and a closed connect is never told.
+        transport = NativeConnection.connect(to: address, context: native, timeout: timeout) { [unowned self] result in
             guard running else { return }
-            transport?.abandonConnect()
-            transport = nil
-            finish(connectFailureWithStep(ChannelError.connectTimeout(.milliseconds(Int64(connectTimeout)))))
+            switch result {
+            case .success(let connection):
+                connectedNatively(connection, loop: loop, native: native)
+            case .failure(let error):
+                transport = nil
+                finish(connectFailureWithStep(error))
+            }
         }
     }
 
-    private func connectedNatively(_ connection: NativeConnection, loop: EventLoop) {
+    private func connectedNatively(_ connection: NativeConnection, loop: EventLoop, native: NativeLoopContext) {
         if connectOnly {
             // Closed with a reset, as HAProxy closes its checks (see `run`).
             NativeSyscalls.setLinger0(connection.descriptor)
             finish(CheckResult(status: .l4ok))
             return
         }
-        connection.events = CheckTransportEvents(runner: self)
         let remaining = readTimeout ?? max(1, interval - elapsed())
         deadline = loop.scheduleTask(in: .milliseconds(Int64(remaining))) { [self] in timedOut() }
-        connected(write: { connection.writeAndFlush(ByteBuffer(bytes: $0)) })
+        guard usesTLS, let tls = server.checkTLS else {
+            exchange(over: connection)
+            return
+        }
+        // Over TLS the check starts once the handshake is done (layer 6); the server's TLS
+        // session is reused from one check to the next (TLSClientContext), as HAProxy does.
+        let secured = TLSTransport(over: connection, role: .client(tls, serverName: checkSNI ?? tls.serverName),
+                                   handshakeTimeout: .milliseconds(Int64(connectTimeout)), context: native)
+        transport = secured
+        handshaking = true
+        secured.start { [unowned self] handshake in
+            guard running, transport === secured else { return }
+            handshaking = false
+            switch handshake {
+            case .success: exchange(over: secured, afterTLS: true)
+            case .failure: finish(CheckResult(status: .l6response, info: "SSL handshake failure"))
+            }
+        }
+    }
+
+    /// Connected (and past TLS): the check's own exchange starts.
+    private func exchange(over connection: SessionTransport, afterTLS: Bool = false) {
+        connection.events = CheckTransportEvents(runner: self)
+        connected(afterTLS: afterTLS, write: { connection.writeAndFlush(ByteBuffer(bytes: $0)) })
         connection.read()
     }
 
@@ -442,6 +445,12 @@ final class CheckRunner {
 
     private func timedOut() {
         guard running else { return }
+        // Still in the TLS handshake: HAProxy calls it a layer 6 timeout (a plain server
+        // sent a ClientHello waits for a request and answers nothing).
+        if handshaking {
+            finish(CheckResult(status: .l6timeout))
+            return
+        }
         var info: String?
         if case .tcp(let steps, _, let implicit) = script, step < steps.count, case .expect(let e) = steps[step] {
             info = CheckEvaluation.timeoutInfo(e, step: implicit ? step : step + 1)
@@ -452,14 +461,13 @@ final class CheckRunner {
     private func finish(_ outcome: CheckResult, agentReply: CheckEvaluation.AgentReply? = nil) {
         guard running else { return }
         running = false
+        handshaking = false
         // Shutting down: connections closing now say nothing about the server.
         guard !monitor.isStopped else { return }
         deadline?.cancel()
         deadline = nil
         channel?.close(promise: nil)
         channel = nil
-        connectTimer?.cancel()
-        connectTimer = nil
         if let transport {
             transport.events = nil
             transport.close()

@@ -45,8 +45,8 @@ public final class HealthMonitor: @unchecked Sendable {
 
     /// Checks run on `group`'s loops, each pinned to one loop from the start (before any
     /// traffic, so that the data path reads settled state). With data path v2, `native`
-    /// holds the reactors' contexts: plain checks run there, on native connections, and
-    /// only a server checked over TLS keeps NIO's loops.
+    /// holds the reactors' contexts: every check runs there, on native connections (TLS
+    /// ones through TLSTransport).
     init(plans: [BackendPlan], spreadChecks: Int, group: EventLoopGroup, native: [NativeLoopContext] = []) {
         self.spreadChecks = spreadChecks
         for plan in plans {
@@ -80,14 +80,13 @@ public final class HealthMonitor: @unchecked Sendable {
     private func assignLoops(_ group: EventLoopGroup, native: [NativeLoopContext]) {
         var loops: [ObjectIdentifier: (EventLoop, NativeLoopContext?)] = [:]
         var timers: [ObjectIdentifier: CheckTimers] = [:]
-        let overTLS = Set(runners.filter(\.usesTLS).map { ObjectIdentifier($0.server) })
         var nextNative = 0
         for runner in runners {
             let key = ObjectIdentifier(runner.server)
             let (loop, context): (EventLoop, NativeLoopContext?)
             if let assigned = loops[key] {
                 (loop, context) = assigned
-            } else if !native.isEmpty, !overTLS.contains(key) {
+            } else if !native.isEmpty {
                 let chosen = native[nextNative % native.count]
                 nextNative += 1
                 (loop, context) = (chosen.reactor, chosen)

@@ -169,27 +169,20 @@ final class ServerConnector {
 
     /// Data path v2: a non-blocking connect on the session's reactor.
     private func connectNatively(to server: RuntimeServer, on native: NativeLoopContext) {
-        let started = NativeSyscalls.startConnect(to: server.address)
-        guard started.fd >= 0 else {
-            attemptEnded(server, .failure(IOError(errnoCode: started.error, reason: "connect")))
-            return
-        }
-        var timer: Scheduled<Void>?
-        let connection = NativeConnection(connecting: started.fd, remote: server.address, context: native) {
-            [self] error in
-            timer?.cancel()
-            guard error == 0 else {
-                attemptEnded(server, .failure(IOError(errnoCode: error, reason: "connect")))
-                return
+        NativeConnection.connect(to: server.address, context: native, timeout: backend.timeouts.connect) { [self] result in
+            let connection: NativeConnection
+            switch result {
+            case .success(let connected): connection = connected
+            case .failure(let error): attemptEnded(server, .failure(error)); return
             }
             // TLS (issue 5): with `ssl`, connected means handshake done; a failed handshake
             // is a failed attempt (retried like a refused connect).
             guard let tls = server.tls else {
-                attemptEnded(server, .success(pendingNative!))
+                attemptEnded(server, .success(connection))
                 return
             }
             let secured = TLSTransport(
-                over: pendingNative!, role: .client(tls, serverName: serverNames.evaluate(tls.serverNameExpression)),
+                over: connection, role: .client(tls, serverName: serverNames.evaluate(tls.serverNameExpression)),
                 handshakeTimeout: backend.timeouts.connect, context: native)
             secured.start { [self] handshake in
                 switch handshake {
@@ -198,29 +191,7 @@ final class ServerConnector {
                 }
             }
         }
-        pendingNative = connection
-        do {
-            try native.reactor.register(started.fd, handler: connection)
-        } catch {
-            connection.abandonConnect()
-            attemptEnded(server, .failure(error))
-            return
-        }
-        if !started.inProgress {
-            // Connected at once (a Unix socket): the edge still comes, but nothing waits for it.
-            connection.completeConnectNow()
-            return
-        }
-        if let timeout = backend.timeouts.connect {
-            timer = native.reactor.scheduleTask(in: timeout) { [self] in
-                connection.abandonConnect()
-                attemptEnded(server, .failure(ChannelError.connectTimeout(timeout)))
-            }
-        }
     }
-
-    /// The connection of the attempt under way (data path v2).
-    private var pendingNative: NativeConnection?
 
     private func connectThroughNIO(to server: RuntimeServer) {
         // TCP_NODELAY is ClientBootstrap's default; the rest is set in the initializer
@@ -257,8 +228,6 @@ final class ServerConnector {
 
     /// An attempt succeeded or failed: hand the connection on, or retry as HAProxy would.
     private func attemptEnded(_ server: RuntimeServer, _ result: Result<SessionTransport, Error>) {
-        let native = pendingNative
-        pendingNative = nil
         switch result {
         case .success(let transport):
             server.health?.observed(.connected)  // Health/: `observe layer4`
@@ -269,7 +238,6 @@ final class ServerConnector {
             }
             completion(.success((transport, server)))
         case .failure(let error):
-            native?.close()
             ResourceShortageLog.reportServerSocket(error, backend: backend)  // out of descriptors (issue 13)
             server.health?.observed(.connectFailed)  // Health/: `observe layer4|layer7`
             loop.ended(server, in: backend.index)
