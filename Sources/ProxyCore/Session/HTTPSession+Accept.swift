@@ -7,14 +7,15 @@ extension HTTPSession {
         activated = true
         frontend.gate.opened()
         counters.sessionOpened()  // scur and smax (issue 4)
-        times = ExchangeTimes()
+        activatedAt = .now()
         loop = loopStates.state(for: client.eventLoop)
         loop.httpSessions[ObjectIdentifier(self)] = self
         connectionFacts = ConnectionFacts(transport: client)
         if let trafficLog = frontend.trafficLog {
-            log = SessionLogRecord(client: client.remoteAddress, local: client.localAddress)
-            log?.tls = trafficLog.tlsFacts(of: client.tls)
-            trafficLog.connected(client: log?.client, local: log?.local)
+            // The record dates the accept: a logging frontend's stream starts here.
+            stream.log = SessionLogRecord(client: client.remoteAddress, local: client.localAddress)
+            stream.log?.tls = trafficLog.tlsFacts(of: client.tls)
+            trafficLog.connected(client: stream.log?.client, local: stream.log?.local)
         }
         idle = IdleTimer(eventLoop: client.eventLoop) { [weak self] in self?.timedOut() }
         // Until the first byte, as in HAProxy: the request timeout bounds the silence,

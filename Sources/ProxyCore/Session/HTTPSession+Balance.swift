@@ -12,11 +12,11 @@ extension HTTPSession {
         switch choice {
         case .server(let server):
             backendIfServed = chosen
-            chosenServer = server
-            chosenSlotTaken = true  // handed on by acquireConnection, just below
+            stream.chosenServer = server
+            stream.chosenSlotTaken = true  // handed on by acquireConnection, just below
         case .allFull:
             backendIfServed = chosen  // every server at maxconn: the connector queues
-            chosenServer = nil
+            stream.chosenServer = nil
         case .noneUsable:
             backendIfServed = nil
         }
@@ -24,21 +24,21 @@ extension HTTPSession {
             buffer.moveReaderIndex(forwardBy: head.headLength)
             inbound = buffer
             self.backend = chosen  // its errorfiles answer, when there is one
-            if log != nil { log?.backend = chosen; log?.terminate("S", "C") }
-            sendError(503, close: !head.keepAlive || requestHasBody)
+            if stream.log != nil { stream.log?.backend = chosen; stream.log?.terminate("S", "C") }
+            sendError(503, close: !head.keepAlive || stream.requestHasBody)
             return
         }
         self.backend = backend
-        lastBackendIndex = backend.index
-        if log != nil { log?.backend = backend; log?.server = chosenServer; log?.connectStart = .now() }
+        stream.lastBackendIndex = backend.index
+        if stream.log != nil { stream.log?.backend = backend; stream.log?.server = stream.chosenServer; stream.log?.connectStart = .now() }
         backend.counters.requests.increment()  // req_tot (issue 4)
-        clientIsHTTP10 = head.version == .http10
+        stream.clientIsHTTP10 = head.version == .http10
         if backend.httpConnectionMode == .close { clientKeepAlive = false }
-        responseHeadDone = false
-        responseStarted = false
-        serverReusable = backend.httpConnectionMode == .keepAlive
+        stream.responseHeadDone = false
+        stream.responseStarted = false
+        stream.serverReusable = backend.httpConnectionMode == .keepAlive
             && frontend.httpConnectionMode == .keepAlive
-        retriedOnReusedConnection = false
+        stream.retriedOnReusedConnection = false
         if backend.httpConnectionMode != .keepAlive || frontend.httpConnectionMode != .keepAlive,
            !(head.hasUpgrade && head.connectionUpgrade) {
             rewrite.dropConnection = true
@@ -48,19 +48,19 @@ extension HTTPSession {
            !Self.isExcepted(forwardFor, connection) {
             rewrite.add(forwardFor.header, connection.clientAddressText)
         }
-        requestRewrite = rewrite
+        stream.requestRewrite = rewrite
 
         // TLS (issue 5): what a server's `sni req.hdr(…)`/`ssl_fc_sni` reads, taken while
         // the head is still in `buffer`.
-        serverNames = backend.dynamicServerName ? serverNameInputs(buffer, backend) : ServerNameInputs()
+        stream.serverNames = backend.dynamicServerName ? serverNameInputs(buffer, backend) : ServerNameInputs()
 
         // The request head leaves `inbound`; what follows is body or the next request.
         let headBytes = buffer.readSlice(length: head.headLength)!
         inbound = buffer
-        pendingHead = (headBytes, head)
+        stream.pendingHead = (headBytes, head)
         // Response rules may read the request: keep its head (the parser keeps its spans
         // until the next request, which waits for this response).
-        requestForResponseRules = frontend.responseRules.isEmpty && backend.responseRules.isEmpty
+        stream.requestForResponseRules = frontend.responseRules.isEmpty && backend.responseRules.isEmpty
             ? nil : (headBytes, head)
         phase = .connecting
         idle.arm(backend.timeouts.queue ?? backend.timeouts.connect)
@@ -70,7 +70,7 @@ extension HTTPSession {
     func serverNameInputs(_ buffer: ByteBuffer, _ backend: RuntimeBackend) -> ServerNameInputs {
         var inputs = ServerNameInputs()
         inputs.frontendServerName = connectionFacts?.tlsServerName.map { String(decoding: $0, as: UTF8.self) }
-        let headers = requestParser.headers
+        let headers = stream.requestParser.headers
         buffer.withUnsafeReadableBytes { bytes in
             for name in backend.serverNameHeaders {
                 var last: String?  // a sample expression reads the last occurrence
@@ -88,21 +88,21 @@ extension HTTPSession {
     /// the request (nil otherwise: every connection to the server is alike).
     func dynamicServerName(_ server: RuntimeServer, _ backend: RuntimeBackend) -> String? {
         guard backend.dynamicServerName else { return nil }
-        return serverNames.evaluate(server.tls?.serverNameExpression)
+        return stream.serverNames.evaluate(server.tls?.serverNameExpression)
     }
 
     /// `allowPool`: HAProxy's `http-reuse safe` lets only a client's later requests use
     /// another session's idle connection.
     func acquireConnection(allowPool: Bool) {
         guard let backend else { return }
-        let server = chosenServer
-        let slotTaken = chosenSlotTaken
-        chosenSlotTaken = false
+        let server = stream.chosenServer
+        let slotTaken = stream.chosenSlotTaken
+        stream.chosenSlotTaken = false
         if allowPool, let server, let pooled = loop.takeIdle(backend: backend.index, server: server.index,
                                                              serverName: dynamicServerName(server, backend)) {
-            times.serverAssigned = .now()
-            times.connected = times.serverAssigned
-            if log != nil { log!.connectedAt = log!.connectStart }
+            stream.times.serverAssigned = .now()
+            stream.times.connected = stream.times.serverAssigned
+            if stream.log != nil { stream.log!.connectedAt = stream.log!.connectStart }
             loop.started(server, in: backend.index, slotTaken: slotTaken)
             server.counters.reuses.increment()  // stats (issue 4)
             backend.counters.reuses.increment()
@@ -110,7 +110,7 @@ extension HTTPSession {
             return
         }
         let connector = ServerConnector(
-            backend: backend, loop: loop, serverNames: serverNames,
+            backend: backend, loop: loop, serverNames: stream.serverNames,
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector
         connector.start(preferring: server, slotTaken: slotTaken)

@@ -12,17 +12,17 @@ extension HTTPSession {
 
     /// A reply from an `http-request deny|return|redirect` rule.
     func sendReply(_ reply: ByteBuffer, close mustClose: Bool) {
-        if log != nil {
-            log?.status = Self.statusCode(of: reply)
-            log?.bytesOut += reply.readableBytes
+        if stream.log != nil {
+            stream.log?.status = Self.statusCode(of: reply)
+            stream.log?.bytesOut += reply.readableBytes
             emitLog()
         }
         client.writeAndFlush(reply)
-        responseStarted = true
-        if mustClose || !clientKeepAlive || !requestBody.isComplete {
+        stream.responseStarted = true
+        if mustClose || !clientKeepAlive || !stream.requestBody.isComplete {
             closeAfterFlush()
         } else {
-            requestComplete = true
+            stream.requestComplete = true
             awaitNextRequest()
         }
     }
@@ -31,7 +31,7 @@ extension HTTPSession {
     /// session if its exchange uses it.
     func shutdown(ifUsing down: RuntimeServer) {
         guard let connection, connection.server === down, phase != .closed else { return }
-        log?.terminate("D", responseHeadDone ? "D" : "H")
+        stream.log?.terminate("D", stream.responseHeadDone ? "D" : "H")
         close()
     }
 
@@ -56,7 +56,7 @@ extension HTTPSession {
             connection.owner = nil
             releaseServer(connection, reusable: false)
         }
-        if responseStarted {
+        if stream.responseStarted {
             client.flush()
             close()
         } else {
@@ -70,27 +70,27 @@ extension HTTPSession {
             if lingeringForStop, (inbound?.readableBytes ?? 0) == 0 {
                 close()  // stopping, and no request came: a silent close, as HAProxy's
             } else if isFirstRequest || (inbound?.readableBytes ?? 0) > 0 {
-                if log != nil, (inbound?.readableBytes ?? 0) > 0 || !frontend.trafficLog!.dontLogNull {
-                    logPending = true
-                    log?.terminate("c", "R")
+                if stream.log != nil, (inbound?.readableBytes ?? 0) > 0 || !frontend.trafficLog!.dontLogNull {
+                    stream.logPending = true
+                    stream.log?.terminate("c", "R")
                 }
                 sendError(408, close: true)
             } else {
                 close()  // keep-alive timeout between requests: a silent close
             }
         case .connecting:
-            log?.retries = connector?.attempt ?? 0
-            log?.terminate("s", connector?.isQueued == true ? "Q" : "C")
+            stream.log?.retries = connector?.attempt ?? 0
+            stream.log?.terminate("s", connector?.isQueued == true ? "Q" : "C")
             sendError(503, close: true)  // cancels the connector after logging (%bq counts it)
         case .exchanging:
-            if !responseStarted && requestComplete {
-                log?.terminate("s", "H")
+            if !stream.responseStarted && stream.requestComplete {
+                stream.log?.terminate("s", "H")
                 abortExchange(status: 504)
-            } else if !requestComplete && !responseStarted {
-                log?.terminate("c", "D")
+            } else if !stream.requestComplete && !stream.responseStarted {
+                stream.log?.terminate("c", "D")
                 abortExchange(status: 408)
             } else {
-                log?.terminate("s", "D")
+                stream.log?.terminate("s", "D")
                 abortExchange(status: 504)
             }
         case .tunnel, .closed:
@@ -103,7 +103,7 @@ extension HTTPSession {
     func sendError(_ status: Int, close mustClose: Bool) {
         guard phase != .closed else { return }
         let pages = backend?.errorPages ?? frontend.errorPages
-        let closing = mustClose || pages.closesConnection(status) || !clientKeepAlive || clientIsHTTP10
+        let closing = mustClose || pages.closesConnection(status) || !clientKeepAlive || stream.clientIsHTTP10
         if let connection {
             self.connection = nil
             connection.owner = nil
@@ -112,18 +112,18 @@ extension HTTPSession {
         counters.countResponse(status: status)  // hrsp_* (issue 4)
         backend?.counters.countResponse(status: status)
         let page = pages.response(status)
-        if log != nil, logPending {
-            log?.status = status
-            log?.bytesOut += page.readableBytes
-            if log?.cause == UInt8(ascii: "-") { log?.terminate(Self.cause(of: status), Self.state(of: status)) }
+        if stream.log != nil, stream.logPending {
+            stream.log?.status = status
+            stream.log?.bytesOut += page.readableBytes
+            if stream.log?.cause == UInt8(ascii: "-") { stream.log?.terminate(Self.cause(of: status), Self.state(of: status)) }
             emitLog()
         }
         // After the log line: a request still queued is in its `%bq`, as in HAProxy.
         connector?.cancel()
         connector = nil
         client.writeAndFlush(page)
-        responseStarted = true
-        if closing || !requestComplete && requestHasBody {
+        stream.responseStarted = true
+        if closing || !stream.requestComplete && stream.requestHasBody {
             closeAfterFlush()
         } else {
             awaitNextRequest()
@@ -156,11 +156,11 @@ extension HTTPSession {
     func finishBookkeeping() {
         guard !bookkept else { return }
         bookkept = true
-        if logPending, log != nil {
+        if stream.logPending, stream.log != nil {
             // The session ends with a request under way: the client went away, unless a
             // side was already blamed (a tunnel simply ends).
-            if log?.cause == UInt8(ascii: "-"), !responseHeadDone || !responseBody.isComplete, !(log?.status == 101) {
-                log?.terminate("C", responseHeadDone ? "D" : connection == nil && connector != nil ? "C" : "H")
+            if stream.log?.cause == UInt8(ascii: "-"), !stream.responseHeadDone || !stream.responseBody.isComplete, !(stream.log?.status == 101) {
+                stream.log?.terminate("C", stream.responseHeadDone ? "D" : connection == nil && connector != nil ? "C" : "H")
             }
             emitLog()
         }

@@ -8,13 +8,13 @@ extension HTTPSession {
         guard let channel = connection?.transport else { append(buffer); return }
         idle.touch()
         countRequestBytes(buffer.readableBytes)  // stats (issue 4)
-        switch buffer.withUnsafeReadableBytes({ requestBody.feed($0) }) {
+        switch buffer.withUnsafeReadableBytes({ stream.requestBody.feed($0) }) {
         case .needsMore:
             channel.write(buffer)
         case .complete(let consumed):
             var rest = buffer
             if consumed > 0 { channel.write(rest.readSlice(length: consumed)!) }
-            requestComplete = true
+            stream.requestComplete = true
             if rest.readableBytes > 0 { append(rest) }
         case .error:
             counters.requestErrors.increment()
@@ -28,22 +28,22 @@ extension HTTPSession {
         guard connection === self.connection else { return }
         idle.touch()
         counters.bytesOut.add(buffer.readableBytes)
-        log?.bytesOut += buffer.readableBytes
+        stream.log?.bytesOut += buffer.readableBytes
         backend?.counters.bytesOut.add(buffer.readableBytes)  // stats (issue 4)
         connection.server.counters.bytesOut.add(buffer.readableBytes)
         switch phase {
         case .tunnel:
-            responseStarted = true
+            stream.responseStarted = true
             client.write(buffer)
         case .exchanging:
-            if responseHeadDone {
+            if stream.responseHeadDone {
                 forwardResponseBody(buffer)
             } else {
-                if responseHeadBuffer == nil || responseHeadBuffer!.readableBytes == 0 {
-                    responseHeadBuffer = buffer
+                if stream.responseHeadBuffer == nil || stream.responseHeadBuffer!.readableBytes == 0 {
+                    stream.responseHeadBuffer = buffer
                 } else {
                     var incoming = buffer
-                    responseHeadBuffer!.writeBuffer(&incoming)
+                    stream.responseHeadBuffer!.writeBuffer(&incoming)
                 }
                 parseResponse()
             }
@@ -75,25 +75,25 @@ extension HTTPSession {
             client.flush()
             close()
         case .exchanging:
-            if responseHeadDone, responseUntilClose {
+            if stream.responseHeadDone, stream.responseUntilClose {
                 // The close is the end of this response.
                 client.flush()
                 close()
-            } else if !responseStarted, let kept = keptHeadForRetry, requestComplete, !requestHasBody,
-                      !retriedOnReusedConnection {
+            } else if !stream.responseStarted, let kept = stream.keptHeadForRetry, stream.requestComplete, !stream.requestHasBody,
+                      !stream.retriedOnReusedConnection {
                 // A reused connection the server closed before answering: once more on
                 // a fresh connection, as HAProxy does.
-                retriedOnReusedConnection = true
-                keptHeadForRetry = nil
-                pendingHead = kept
+                stream.retriedOnReusedConnection = true
+                stream.keptHeadForRetry = nil
+                stream.pendingHead = kept
                 phase = .connecting
                 acquireConnection(allowPool: false)
-            } else if !responseStarted {
-                log?.terminate("S", "H")
+            } else if !stream.responseStarted {
+                stream.log?.terminate("S", "H")
                 countResponseError(connection.server)  // eresp (issue 4)
                 sendError(502, close: true)
             } else {
-                log?.terminate("S", "D")
+                stream.log?.terminate("S", "D")
                 countServerAbort(connection.server)  // eresp + srv_abrt (issue 13)
                 client.flush()
                 close()

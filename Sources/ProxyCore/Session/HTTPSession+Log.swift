@@ -3,24 +3,24 @@ import NIOCore
 /// Phase 7, log: the traffic log record and the statistics counters of each request.
 extension HTTPSession {
     func noteClientBytes(_ count: Int) {
-        log?.bytesIn += count
-        if phase == .readingHead, log?.requestAt == nil {
-            log?.requestAt = .now()
-            log?.requestWall = .now()
+        stream.log?.bytesIn += count
+        if phase == .readingHead, stream.log?.requestAt == nil {
+            stream.log?.requestAt = .now()
+            stream.log?.requestWall = .now()
         }
     }
 
     func noteConnect(_ result: Result<(SessionTransport, RuntimeServer), ConnectFailure>) {
-        log?.noteConnect(result, attempts: connector?.attempt ?? 0)
-        log?.serverAssignedAt = connector?.serverAssignedAt
+        stream.log?.noteConnect(result, attempts: connector?.attempt ?? 0)
+        stream.log?.serverAssignedAt = connector?.serverAssignedAt
     }
 
     /// Logs the current request once, then starts the next one's record.
     func emitLog() {
-        guard logPending, let record = log, let trafficLog = frontend.trafficLog else { return }
-        logPending = false
+        guard stream.logPending, let record = stream.log, let trafficLog = frontend.trafficLog else { return }
+        stream.logPending = false
         trafficLog.emit(record)
-        log?.nextRequest()
+        stream.log?.nextRequest()
     }
 
     /// The termination flags HAProxy gives proxyd's own error answers by default.
@@ -82,8 +82,8 @@ extension HTTPSession {
     /// Adds the current request to its backend's and server's time statistics, once.
     func recordTimes() {
         guard let server = connection?.server, let backend,
-              let sample = times.sample(http: true) else { return }
-        times.connected = nil
+              let sample = stream.times.sample(http: true) else { return }
+        stream.times.connected = nil
         server.counters.times.add(sample, counted: server.counters.requests.current)
         backend.counters.times.add(sample, counted: backend.counters.requests.current)
     }

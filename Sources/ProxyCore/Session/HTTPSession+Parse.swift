@@ -11,44 +11,44 @@ extension HTTPSession {
             return
         }
         idle.touch()
-        if log != nil, log?.requestAt == nil {
+        if stream.log != nil, stream.log?.requestAt == nil {
             // A request that was already waiting (pipelined) starts now.
-            log?.requestAt = .now()
-            log?.requestWall = .now()
+            stream.log?.requestAt = .now()
+            stream.log?.requestWall = .now()
         }
         if !headTimeoutStarted, idle != nil {
             // The first byte of a request: its head's deadline starts now.
             startHeadTimeout()
         }
-        var status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+        var status = buffer.withUnsafeReadableBytes { stream.requestParser.parse($0) }
         // An obs-fold becomes spaces in place, as HAProxy makes it, and the head is read again.
-        while case .error(.obsoleteLineFolding) = status, let line = requestParser.foldedLineStart,
+        while case .error(.obsoleteLineFolding) = status, let line = stream.requestParser.foldedLineStart,
               unfoldLine(at: line, in: &buffer) {
             inbound = buffer
-            status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+            status = buffer.withUnsafeReadableBytes { stream.requestParser.parse($0) }
         }
         // Bare LF line ends or an odd version: the server gets the head as proxyd read it.
-        if case .complete = status, requestParser.head.needsNormalising {
-            normaliseRequestHead(requestParser.head, in: &buffer)
+        if case .complete = status, stream.requestParser.head.needsNormalising {
+            normaliseRequestHead(stream.requestParser.head, in: &buffer)
             inbound = buffer
-            status = buffer.withUnsafeReadableBytes { requestParser.parse($0) }
+            status = buffer.withUnsafeReadableBytes { stream.requestParser.parse($0) }
         }
         switch status {
         case .incomplete:
             readClient()
         case .error(let error):
             counters.requestErrors.increment()
-            if log != nil { logPending = true; log?.terminate("P", "R") }
+            if stream.log != nil { stream.logPending = true; stream.log?.terminate("P", "R") }
             sendError(error.requestStatusCode, close: true)
         case .complete:
-            times.requestComplete = .now()
+            stream.times.requestComplete = .now()
             counters.requests.increment()
             counters.requestRate.tick()  // req_rate (issue 4)
-            let head = requestParser.head
-            if log != nil {
-                logPending = true
-                log?.headAt = .now()
-                log?.captureRequestLine(buffer, start: head.start)
+            let head = stream.requestParser.head
+            if stream.log != nil {
+                stream.logPending = true
+                stream.log?.headAt = .now()
+                stream.log?.captureRequestLine(buffer, start: head.start)
             }
             startExchange(head: head, buffer: &buffer)
         }

@@ -4,38 +4,38 @@ import NIOCore
 /// body, then the end of the exchange: the server released, the next request awaited.
 extension HTTPSession {
     func parseResponse() {
-        guard var buffer = responseHeadBuffer else { return }
+        guard var buffer = stream.responseHeadBuffer else { return }
         while true {
-            var status = buffer.withUnsafeReadableBytes { responseParser.parse($0, requestMethod: requestMethod) }
+            var status = buffer.withUnsafeReadableBytes { stream.responseParser.parse($0, requestMethod: stream.requestMethod) }
             // An obs-fold becomes spaces, as in requests.
-            while case .error(.obsoleteLineFolding) = status, let line = responseParser.foldedLineStart,
+            while case .error(.obsoleteLineFolding) = status, let line = stream.responseParser.foldedLineStart,
                   unfoldLine(at: line, in: &buffer) {
-                status = buffer.withUnsafeReadableBytes { responseParser.parse($0, requestMethod: requestMethod) }
+                status = buffer.withUnsafeReadableBytes { stream.responseParser.parse($0, requestMethod: stream.requestMethod) }
             }
             switch status {
             case .incomplete:
-                responseHeadBuffer = buffer
+                stream.responseHeadBuffer = buffer
                 return
             case .error:
-                responseHeadBuffer = nil
-                log?.terminate("P", "H")
+                stream.responseHeadBuffer = nil
+                stream.log?.terminate("P", "H")
                 if let server = self.connection?.server { countResponseError(server) }  // eresp (issue 4)
                 connection?.server.health?.observed(.invalidResponse)  // Health/: `observe layer7`
                 abortExchange(status: 502)
                 return
             case .complete:
-                let head = responseParser.head
+                let head = stream.responseParser.head
                 let headBytes = buffer.readSlice(length: head.headLength)!
                 if head.isInterim {
                     // 100 Continue and friends go to the client as they are; the final
                     // response follows.
-                    responseStarted = true
+                    stream.responseStarted = true
                     client.write(headBytes)
-                    if buffer.readableBytes == 0 { responseHeadBuffer = nil; return }
+                    if buffer.readableBytes == 0 { stream.responseHeadBuffer = nil; return }
                     continue
                 }
-                responseHeadBuffer = nil
-                keptHeadForRetry = nil
+                stream.responseHeadBuffer = nil
+                stream.keptHeadForRetry = nil
                 beginResponse(head: head, headBytes: headBytes, rest: buffer)
                 return
             }
@@ -43,33 +43,33 @@ extension HTTPSession {
     }
 
     func beginResponse(head: HTTPResponseHead, headBytes: ByteBuffer, rest: ByteBuffer) {
-        if log != nil { log?.responseAt = .now(); log?.status = head.status }
-        times.responseHead = .now()
+        if stream.log != nil { stream.log?.responseAt = .now(); stream.log?.status = head.status }
+        stream.times.responseHead = .now()
         // hrsp_* of the frontend, the backend and the server (issue 4).
         counters.countResponse(status: head.status)
         backend?.counters.countResponse(status: head.status)
         connection?.server.counters.countResponse(status: head.status)
         connection?.server.health?.observed(.httpStatus(head.status))  // Health/: `observe layer7`
-        responseHeadDone = true
-        responseStarted = true
-        if !head.keepAlive { serverReusable = false }
+        stream.responseHeadDone = true
+        stream.responseStarted = true
+        if !head.keepAlive { stream.serverReusable = false }
         if case .untilClose = head.framing {
-            serverReusable = false
+            stream.serverReusable = false
             clientKeepAlive = false
         }
-        responseBody = HTTPBodyFramer(framing: head.framing)
-        responseUntilClose = head.framing == .untilClose
+        stream.responseBody = HTTPBodyFramer(framing: head.framing)
+        stream.responseUntilClose = head.framing == .untilClose
 
         var rewrite = HeadRewrite()
         if head.hasContentLength && head.hasTransferEncoding {
             // Chunked wins, as for requests; such a server is not trusted with another request.
             rewrite.dropNames.append(Array("content-length".utf8))
-            serverReusable = false
+            stream.serverReusable = false
         }
-        if let request = requestForResponseRules, let backend {
-            requestForResponseRules = nil
-            let requestHeaders = requestParser.headers
-            let responseHeaders = responseParser.headers
+        if let request = stream.requestForResponseRules, let backend {
+            stream.requestForResponseRules = nil
+            let requestHeaders = stream.requestParser.headers
+            let responseHeaders = stream.responseParser.headers
             let connection = connectionFacts!
             request.bytes.withUnsafeReadableBytes { requestBytes in
                 headBytes.withUnsafeReadableBytes { responseBytes in
@@ -86,14 +86,14 @@ extension HTTPSession {
         }
         if case .tunnel = head.framing {
             // Upgrade accepted: the connection belongs to the tunnel now.
-            serverReusable = false
+            stream.serverReusable = false
         } else if !clientKeepAlive || registry.isStopping {
             clientKeepAlive = false
-            if !clientIsHTTP10 || head.connectionKeepAlive {
+            if !stream.clientIsHTTP10 || head.connectionKeepAlive {
                 rewrite.dropConnection = true
                 rewrite.add("Connection: close")
             }
-        } else if clientIsHTTP10 || head.version == .http10 {
+        } else if stream.clientIsHTTP10 || head.version == .http10 {
             // Keep-alive must be said out loud when either side speaks HTTP/1.0.
             if !head.connectionKeepAlive {
                 rewrite.dropConnection = true
@@ -104,7 +104,7 @@ extension HTTPSession {
             rewrite.dropConnection = true
         }
         rewrite.emit(from: headBytes, start: head.start, length: head.headLength,
-                     headersEnd: head.headersEnd, headers: responseParser.headers) { client.write($0) }
+                     headersEnd: head.headersEnd, headers: stream.responseParser.headers) { client.write($0) }
 
         if case .tunnel = head.framing {
             phase = .tunnel
@@ -119,8 +119,8 @@ extension HTTPSession {
             readClient()
             return
         }
-        if responseBody.isComplete {
-            if rest.readableBytes > 0 { serverReusable = false }
+        if stream.responseBody.isComplete {
+            if rest.readableBytes > 0 { stream.serverReusable = false }
             finishExchange()
         } else if rest.readableBytes > 0 {
             forwardResponseBody(rest)
@@ -128,14 +128,14 @@ extension HTTPSession {
     }
 
     func forwardResponseBody(_ buffer: ByteBuffer) {
-        switch buffer.withUnsafeReadableBytes({ responseBody.feed($0) }) {
+        switch buffer.withUnsafeReadableBytes({ stream.responseBody.feed($0) }) {
         case .needsMore:
             client.write(buffer)
         case .complete(let consumed):
             var rest = buffer
             if consumed > 0 { client.write(rest.readSlice(length: consumed)!) }
             // Bytes after the end of a response were never asked for.
-            if rest.readableBytes > 0 { serverReusable = false }
+            if rest.readableBytes > 0 { stream.serverReusable = false }
             finishExchange()
         case .error:
             abortExchange(status: 502)
@@ -153,7 +153,7 @@ extension HTTPSession {
             // A client that leaves takes its server connection with it, as in HAProxy:
             // kept, it could only serve others' later requests (`http-reuse safe`), and
             // clients that connect once per request would each leave one behind.
-            releaseServer(connection, reusable: serverReusable && requestComplete && clientKeepAlive
+            releaseServer(connection, reusable: stream.serverReusable && stream.requestComplete && clientKeepAlive
                           && !(clientInputClosed && (inbound?.readableBytes ?? 0) == 0))
         }
         emitLog()  // after the release, so that the server counts are HAProxy's
@@ -162,7 +162,7 @@ extension HTTPSession {
         // promised keep-alive, and the client may already be sending its next request; that
         // one is answered with `Connection: close` (closeIfIdle). Heads sent since the stop
         // said `Connection: close` themselves (clientKeepAlive is false).
-        if !clientKeepAlive || !requestComplete || nothingMoreToRead {
+        if !clientKeepAlive || !stream.requestComplete || nothingMoreToRead {
             closeAfterFlush()
             return
         }
@@ -172,7 +172,7 @@ extension HTTPSession {
 
     /// Keep-alive: wait for the next request, or parse it at once if it came pipelined.
     func awaitNextRequest() {
-        times = ExchangeTimes()  // the next request's stream starts now, as HAProxy's does
+        stream.times = ExchangeTimes()  // the next request's stream starts now, as HAProxy's does
         backend = nil
         isFirstRequest = false
         phase = .readingHead

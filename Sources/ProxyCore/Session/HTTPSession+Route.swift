@@ -4,10 +4,10 @@ import NIOCore
 /// own rules, all read on the head in place; a rule or page may answer here.
 extension HTTPSession {
     func startExchange(head: HTTPRequestHead, buffer: inout ByteBuffer) {
-        requestMethod = head.method
-        requestBody = HTTPBodyFramer(framing: head.framing)
-        requestHasBody = !requestBody.isComplete
-        requestComplete = false
+        stream.requestMethod = head.method
+        stream.requestBody = HTTPBodyFramer(framing: head.framing)
+        stream.requestHasBody = !stream.requestBody.isComplete
+        stream.requestComplete = false
         clientKeepAlive = head.keepAlive && frontend.httpConnectionMode != .close
 
         // Frontend rules, routing, then the backend's own rules, all on the head in place.
@@ -18,7 +18,7 @@ extension HTTPSession {
             rewrite.dropNames.append(Array("content-length".utf8))
             clientKeepAlive = false
         }
-        let headers = requestParser.headers
+        let headers = stream.requestParser.headers
         let connection = connectionFacts!
         var statsPageAnswered = false
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
@@ -55,10 +55,10 @@ extension HTTPSession {
             if statsPageAnswered { countStatsPage(in: chosen, requestBytes: head.headLength, reply: reply) }
             buffer.moveReaderIndex(forwardBy: head.headLength)
             inbound = buffer
-            if log != nil {
-                log?.backend = chosen
+            if stream.log != nil {
+                stream.log?.backend = chosen
                 // deny: the proxy blocked it (PR); return/redirect: served locally (LR).
-                log?.terminate(closes ? "P" : "L", "R")
+                stream.log?.terminate(closes ? "P" : "L", "R")
             }
             sendReply(reply, close: closes)
             return

@@ -42,32 +42,20 @@ final class HTTPSession: TransportEvents {
 
     /// Client bytes received and not yet forwarded (a partial head, pipelined requests).
     var inbound: ByteBuffer?
-    var requestParser = HTTPRequestParser()
-    var responseParser = HTTPResponseParser()
-    var requestBody = HTTPBodyFramer(framing: .none)
-    var responseBody = HTTPBodyFramer(framing: .none)
-    /// The response runs until the server closes (no length given).
-    var responseUntilClose = false
-    /// Server bytes of a response head not yet complete.
-    var responseHeadBuffer: ByteBuffer?
+    /// The request under way and its response (HTTPStream): made at the first byte of the
+    /// first request, so that a connection that has sent nothing holds only this session.
+    lazy var stream = HTTPStream(start: activatedAt)
+    /// When the connection became active (accepted, and past TLS): the first stream's start.
+    var activatedAt = NIODeadline.now()
 
-    // The current exchange.
+    // What outlives one request: the connection's server side and its keep-alive.
     var backend: RuntimeBackend?
     var connection: ServerConnection?
     var connector: ServerConnector?
-    var requestMethod: HTTPMethod = .get
-    var requestHasBody = false
-    var requestComplete = false
-    var responseHeadDone = false
-    /// Some byte of the current response reached the client: too late for an error page.
-    var responseStarted = false
     var clientKeepAlive = true
-    var clientIsHTTP10 = false
-    var serverReusable = true
     var isFirstRequest = true
     /// A soft stop gave this connection a last moment for its next request (closeIfIdle).
     var lingeringForStop = false
-    var retriedOnReusedConnection = false
 
     // Backpressure.
     var clientReadPending = false
@@ -76,15 +64,6 @@ final class HTTPSession: TransportEvents {
 
     /// Addresses of this connection, computed once, for ACLs and `X-Forwarded-For`.
     var connectionFacts: ConnectionFacts!
-    /// Header edits for the request being forwarded (rules, forwardfor, Connection).
-    var requestRewrite = HeadRewrite()
-
-    /// Traffic log record of the current request (Logging/TrafficLog): only when the
-    /// frontend logs; `logPending` while a request is under way and not yet logged.
-    var log: SessionLogRecord?
-    var logPending = false
-    /// The steps of the current request, for the qtime/ctime/rtime/ttime statistics.
-    var times = ExchangeTimes()
 
     init(client: SessionTransport, frontend: RuntimeFrontend, loopStates: LoopStates,
          counters: SessionCounters, registry: SessionRegistry) {
@@ -99,14 +78,14 @@ final class HTTPSession: TransportEvents {
 
     func transportRead(_ buffer: ByteBuffer) {
         counters.bytesIn.add(buffer.readableBytes)
-        if log != nil { noteClientBytes(buffer.readableBytes) }
+        if stream.log != nil { noteClientBytes(buffer.readableBytes) }
         switch phase {
         case .readingHead:
             append(buffer)
         case .connecting:
             append(buffer)
         case .exchanging:
-            if requestComplete {
+            if stream.requestComplete {
                 append(buffer)  // pipelined: waits for the response to finish
             } else {
                 forwardRequestBody(buffer)
@@ -127,7 +106,7 @@ final class HTTPSession: TransportEvents {
         case .exchanging, .tunnel:
             guard let server = connection?.transport else { return }
             server.flush()
-            if phase == .tunnel || !requestComplete {
+            if phase == .tunnel || !stream.requestComplete {
                 if server.isWritable { readClient() } else { clientReadPending = true }
                 return
             }
@@ -144,7 +123,7 @@ final class HTTPSession: TransportEvents {
     /// `inbound`, up to `pipelineBufferLimit`; beyond that the client waits its turn.
     func keepReadingWhileAnswering() {
         guard phase == .connecting || phase == .exchanging,
-              requestComplete || !requestHasBody,
+              stream.requestComplete || !stream.requestHasBody,
               (inbound?.readableBytes ?? 0) < Self.pipelineBufferLimit else { return }
         readClient()
     }
@@ -168,7 +147,7 @@ final class HTTPSession: TransportEvents {
             if let inbound, inbound.readableBytes > 0 {
                 parseRequests()
                 if phase == .readingHead {
-                    if log != nil { logPending = true; log?.terminate("C", "R") }
+                    if stream.log != nil { stream.logPending = true; stream.log?.terminate("C", "R") }
                     sendError(400, close: true)
                 }
             } else {
@@ -206,27 +185,6 @@ final class HTTPSession: TransportEvents {
     /// The current request head's deadline is running (from its first byte); the wait
     /// before it (after the accept, or keep-alive between requests) is not it.
     var headTimeoutStarted = false
-
-    var requestForResponseRules: (bytes: ByteBuffer, head: HTTPRequestHead)?
-    /// The server the balancer gave this request.
-    var chosenServer: RuntimeServer?
-    /// The balancer took a slot on `chosenServer` for this request, not yet handed to a
-    /// connection (a retry on a fresh connection takes its own).
-    var chosenSlotTaken = false
-    var lastBackendIndex: Int?
-
-    /// The head waiting to be written once a server connection is there.
-    /// Its header spans are the request parser's, which stay put until the next request
-    /// is parsed, after this exchange (no copy of the array, so the parser never
-    /// reallocates it).
-    var pendingHead: (bytes: ByteBuffer, head: HTTPRequestHead)?
-
-    /// The inputs of this request for dynamic `sni` expressions (TLS, issue 5).
-    var serverNames = ServerNameInputs()
-
-    /// The head of a request sent on a reused connection, kept until the response
-    /// starts so that a connection the server had just closed can be replaced once.
-    var keptHeadForRetry: (bytes: ByteBuffer, head: HTTPRequestHead)?
 
     let createdAt = ProcessClock.milliseconds
 
