@@ -81,6 +81,9 @@ final class ScriptPrivilegeSystemTests: XCTestCase {
         XCTAssertEqual(vrrp["CapPrm"], "00000000000030e0")
         XCTAssertEqual(vrrp["CapBnd"], "00000000000030e0")
         XCTAssertTrue(lab.log("a").contains("Scripts run as another user: vrrpd keeps only CAP_NET_ADMIN and CAP_NET_RAW"))
+        // The supervisor keeps root's set: it restarts the child and cleans up after it.
+        let supervisor = lab.processes["a"].map { String($0.processIdentifier) } ?? ""
+        XCTAssertEqual(Self.status(supervisor)["CapEff"], Self.status("self")["CapEff"])
 
         XCTAssertNotNil(lab.waitUntil(3) { FileManager.default.fileExists(atPath: out + "/status") })
         let seen = Self.fields((try? String(contentsOfFile: out + "/status", encoding: .utf8)) ?? "")
@@ -97,6 +100,15 @@ final class ScriptPrivilegeSystemTests: XCTestCase {
         let sleeping = Lab.sh("ip netns pids \(lab.ns("a")) | xargs -r ps -o comm= -p | grep -c sleep").out
         XCTAssertLessThanOrEqual(Int(sleeping.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0, 1,
                                  "scripts that timed out were not killed")
+
+        // What the limited child still does: a reload (SIGHUP) that changes the priority,
+        // and its data file (SIGUSR1).
+        _ = lab.write("a.conf", conf.replacingOccurrences(of: "priority 100", with: "priority 90"))
+        lab.signal("a", SIGHUP)
+        XCTAssertNotNil(lab.waitUntil(3) { lab.instance("a", on: "a")["priority"] as? Int == 105 }, "reloaded")
+        XCTAssertTrue(lab.hasVIP("a"))
+        lab.signal("a", SIGUSR1)
+        XCTAssertNotNil(lab.waitUntil(3) { FileManager.default.fileExists(atPath: lab.path("a.data")) }, "data file written")
     }
 
     /// A script that runs as root keeps vrrpd's full set (as keepalived, which drops nothing).
