@@ -212,6 +212,35 @@ final class ScriptPrivilegeSystemTests: XCTestCase {
         }
     }
 
+    /// `vrrpd -t` names what it would refuse, in the words of `keepalived -t` on the same file.
+    func testConfigTestSaysWhatKeepalivedSays() throws {
+        guard geteuid() == 0 else { throw XCTSkip("needs root to own the files") }
+        guard let vrrpd = Lab.vrrpd else { throw XCTSkip("vrrpd is not built") }
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/keepalived") else { throw XCTSkip("no keepalived") }
+        let dir = NSTemporaryDirectory() + "prv-t-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false,
+                                                attributes: [.posixPermissions: 0o755])
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for (name, mode) in [("safe.sh", 0o755), ("open.sh", 0o777)] {
+            FileManager.default.createFile(atPath: dir + "/" + name, contents: Data("#!/bin/sh\n".utf8))
+            chmod(dir + "/" + name, mode_t(mode))
+        }
+        func lines(_ program: String, secure: Bool) -> [String] {
+            let conf = dir + "/t.conf"
+            let text = "global_defs {\n  script_user root\n\(secure ? "  enable_script_security\n" : "")}\n"
+                + "vrrp_script safe {\n  script \"\(dir)/safe.sh\"\n}\nvrrp_script open {\n  script \"\(dir)/open.sh\"\n}\n"
+                + Lab.instanceConfig(priority: 100, advert: "1", extra: "  track_script {\n    safe\n    open\n  }")
+            FileManager.default.createFile(atPath: conf, contents: Data(text.utf8))
+            return Lab.sh("\(program) -t -f \(conf) 2>&1").out.split(separator: "\n").map(String.init)
+                .filter { $0.contains("Disabling track script") || $0.contains("SECURITY VIOLATION") }
+        }
+        XCTAssertEqual(lines(vrrpd, secure: true), ["Disabling track script open due to insecure"])
+        XCTAssertEqual(lines(vrrpd, secure: true), lines("/usr/sbin/keepalived", secure: true))
+        XCTAssertEqual(lines(vrrpd, secure: false),
+                       ["SECURITY VIOLATION - scripts are being executed but script_security not enabled. There are insecure scripts."])
+        XCTAssertEqual(lines(vrrpd, secure: false), lines("/usr/sbin/keepalived", secure: false))
+    }
+
     /// The check itself, on files made for it (root: the files must be root's).
     func testUnsafeMeansAnotherUserCouldChangeIt() throws {
         guard geteuid() == 0 else { throw XCTSkip("needs root to own the files") }

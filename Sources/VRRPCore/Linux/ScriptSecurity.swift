@@ -46,6 +46,31 @@ public enum ScriptSecurity {
         return st.st_gid != 0 && st.st_mode & S_IWGRP != 0
     }
 
+    /// What `vrrpd -t` says about the scripts, as `keepalived -t` does: the tracked
+    /// scripts it would disable, or the warning when security is off and scripts run.
+    public static func configTestLines(_ config: VRRPConfig) -> [String] {
+        let tracked = Set(config.instances.flatMap { $0.trackScripts.map(\.name) })
+        let scripts = config.scripts.filter { tracked.contains($0.name) }
+        let notify = config.instances.flatMap { i in
+            [i.notify.master, i.notify.backup, i.notify.fault, i.notify.stop, i.notify.generic].compactMap { $0 }
+        }
+        func unsafeAsRoot(_ argv: [String], user: String?, group: String?) -> Bool {
+            if let user, ScriptSpawner.ids(user: user, group: group)?.0 ?? 0 != 0 { return false }
+            guard case .ok(let path) = ScriptSpawner.resolve(argv) else { return false }
+            return isUnsafe(path)
+        }
+        let global = config.global
+        let unsafeTracked = scripts.filter { sc in
+            unsafeAsRoot(sc.argv, user: sc.user ?? global.scriptUser, group: sc.user != nil ? sc.group : global.scriptGroup)
+        }
+        if global.enableScriptSecurity { return unsafeTracked.map { disablingTrackLine($0.name) } }
+        guard !scripts.isEmpty || !notify.isEmpty else { return [] }
+        let unsafeNotify = notify.contains { n in
+            unsafeAsRoot(n.argv, user: n.user ?? global.scriptUser, group: n.user != nil ? n.group : global.scriptGroup)
+        }
+        return [violationLine(insecure: !unsafeTracked.isEmpty || unsafeNotify)]
+    }
+
     // Keepalived 2.2's words.
 
     /// Logged for each unsafe script that runs as root; with security on, it is not run.
