@@ -89,14 +89,13 @@ public enum ProcessLife {
     public struct Identity {
         public var uid: UInt32?
         public var gid: UInt32?
-        /// For `initgroups`: the user's supplementary groups.
-        public var userName: String?
     }
 
-    /// Resolves `user`/`group` names (or takes `uid`/`gid`); the user's own group is the
-    /// default group, as HAProxy does.
+    /// Resolves `user`/`group` names (or takes `uid`/`gid`). Without a group, `user`
+    /// takes the user's own group: HAProxy 2.6 keeps gid 0 then, which leaves root's group
+    /// to a process that meant to drop root (measured; we choose the safer side).
     public static func resolveIdentity(user: String?, group: String?, uid: UInt32?, gid: UInt32?) throws -> Identity {
-        var identity = Identity(uid: uid, gid: gid, userName: nil)
+        var identity = Identity(uid: uid, gid: gid)
         if let group {
             guard let entry = getgrnam(group) else { throw Failure("Can't find group id for '\(group)'") }
             identity.gid = entry.pointee.gr_gid
@@ -105,19 +104,18 @@ public enum ProcessLife {
             guard let entry = getpwnam(user) else { throw Failure("Can't find uid for '\(user)'") }
             identity.uid = entry.pointee.pw_uid
             if identity.gid == nil { identity.gid = entry.pointee.pw_gid }
-            identity.userName = user
         }
         return identity
     }
 
-    /// Drops to the resolved identity, group first.
+    /// Drops to the resolved identity, group first. The supplementary groups go too (as
+    /// HAProxy 2.6, which clears them rather than taking the user's from /etc/group: a
+    /// user in, say, `ssl-cert` must not carry it into the proxy).
     public static func drop(to identity: Identity) throws {
+        if identity.gid != nil || identity.uid != nil, getuid() == 0 {
+            guard setgroups(0, nil) == 0 else { throw Failure("Cannot drop supplementary groups") }
+        }
         if let gid = identity.gid {
-            if let name = identity.userName {
-                guard initgroups(name, gid) == 0 else { throw Failure("Cannot initgroups for \(name)") }
-            } else {
-                guard setgroups(0, nil) == 0 else { throw Failure("Cannot drop supplementary groups") }
-            }
             guard setgid(gid) == 0 else { throw Failure("Cannot set gid \(gid).") }
         }
         if let uid = identity.uid {

@@ -184,6 +184,7 @@ for d in HostCheck.diagnose(config, interfaces: HostCheck.currentInterfaces()).i
 
 if flags.configTest {
     for d in diagnostics.items { fputs("\(d)\n", stderr) }
+    for line in ScriptSecurity.configTestLines(config) { fputs(line + "\n", stderr) }
     if flags.dump { for l in ConfigDump.render(config) { print(l) } }
     exit(diagnostics.hasErrors ? 5 : 0)
 }

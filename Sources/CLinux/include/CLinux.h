@@ -13,6 +13,7 @@
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/if_ether.h>
+#include "CLinuxCapabilities.h"
 #include "CLinuxVRRP.h"
 #include "CLinuxSupervisor.h"
 #include "CLinuxReactor.h"

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include "CLinuxCapabilities.h"
 
 /// fork + exec in a new session (so a timeout can kill the whole group), stdio on
 /// /dev/null, signals unblocked and default, optionally as uid:gid. Returns the child pid
@@ -31,7 +32,11 @@ static inline pid_t clinux_spawn(const char *path, char *const argv[], char *con
     if (fd >= 0) { dup2(fd, 0); dup2(fd, 1); dup2(fd, 2); }
     for (int i = 3; i < 1024; i++) close(i);
     if (change_ids) {
-        if (setgroups(0, NULL) != 0 && getuid() == 0) _exit(126);
+        // A vrrpd that keeps CAP_SETUID/CAP_SETGID only in its permitted set (vrrpd's
+        // capability limit) needs them effective here; changing to a non-root uid then
+        // clears every capability of the script.
+        clinux_caps_raise((1ULL << CAP_SETUID) | (1ULL << CAP_SETGID), 1);
+        if (setgroups(1, &gid) != 0 && getuid() == 0) _exit(126);   // only its group, as keepalived
         if (setgid(gid) != 0) _exit(126);
         if (setuid(uid) != 0) _exit(126);
     }

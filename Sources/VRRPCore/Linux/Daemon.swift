@@ -34,6 +34,9 @@ public final class VRRPDaemon {
     var signalFD: Int32 = -1
     var query: QueryServer?
     var running = true
+    /// A script that runs as root and that another user could change was found
+    /// (enable_script_security; keepalived's "There are insecure scripts.").
+    var insecureScripts = false
     var propagating = false
     let startedWall = time(nil)
 
@@ -63,18 +66,23 @@ public final class VRRPDaemon {
                 continue
             }
             let rt = ScriptRuntime(config: sc)
-            let user = sc.user ?? cfg.global.scriptUser
-            if let u = user {
+            if let u = sc.user ?? cfg.global.scriptUser {
                 if let ids = ScriptSpawner.ids(user: u, group: sc.user != nil ? sc.group : cfg.global.scriptGroup) {
                     rt.ids = ids
                 } else {
                     rt.idsProblem = "script user '\(u)' does not exist"
                 }
             }
-            if cfg.global.enableScriptSecurity, case .ok(let path) = ScriptSpawner.resolve(sc.argv) {
-                var st = stat()
-                if stat(path, &st) == 0, st.st_uid != 0 || st.st_mode & 0o022 != 0 {
-                    rt.idsProblem = "script '\(path)' is writable by a non-root user and enable_script_security is set"
+            // A script that would run as root and that another user could change is not
+            // run at all with enable_script_security (the instance no longer tracks it),
+            // as keepalived disables it; without it, the same line warns.
+            if rt.idsProblem == nil, rt.ids?.0 ?? 0 == 0, case .ok(let path) = ScriptSpawner.resolve(sc.argv),
+               ScriptSecurity.isUnsafe(path) {
+                insecureScripts = true
+                log.warning(ScriptSecurity.unsafeLine(path, disabling: cfg.global.enableScriptSecurity))
+                if cfg.global.enableScriptSecurity {
+                    log.warning(ScriptSecurity.disablingTrackLine(sc.name))
+                    continue
                 }
             }
             out[sc.name] = rt
@@ -142,6 +150,7 @@ public final class VRRPDaemon {
         scripts = buildScripts(config, keeping: [:])
         proxydTrackers = buildProxydTrackers(config, keeping: [:])
         warnScriptUser()
+        limitCapabilitiesIfScriptsRunAsOthers()
         for ic in config.instances {
             let rt = makeInstance(ic, config, addrs: addrs, now: now)
             removeStaleVIPs(rt, addrs: addrs)
@@ -168,10 +177,77 @@ public final class VRRPDaemon {
     }
 
     func warnScriptUser() {
-        guard !scripts.isEmpty || config.instances.contains(where: { $0.notify != NotifyScripts() }) else { return }
+        let notifying = config.instances.contains(where: { $0.notify != NotifyScripts() })
+        guard !scripts.isEmpty || insecureScripts || notifying else { return }
         if config.global.scriptUser == nil && getpwnam("keepalived_script") == nil {
             log.warning("WARNING - default user 'keepalived_script' for script execution does not exist - scripts run as root.")
         }
+        // Notify scripts are checked once here, as keepalived checks them at start; with
+        // security on, an unsafe one is then skipped each time (isUnsafeNotify).
+        var checked: Set<String> = []
+        for ic in config.instances {
+            let n = ic.notify
+            for script in [n.master, n.backup, n.fault, n.stop, n.generic].compactMap({ $0 }) {
+                guard case .ok(let path) = ScriptSpawner.resolve(script.argv), checked.insert(path).inserted,
+                      notifyIDs(script)?.0 ?? 0 == 0, ScriptSecurity.isUnsafe(path) else { continue }
+                insecureScripts = true
+                log.warning(ScriptSecurity.unsafeLine(path, disabling: config.global.enableScriptSecurity))
+            }
+        }
+        if !config.global.enableScriptSecurity {
+            log.warning(ScriptSecurity.violationLine(insecure: insecureScripts))
+        }
+    }
+
+    /// A script's whole process group; CAP_KILL is needed when it runs as another user.
+    func killScript(_ pid: pid_t) {
+        CapabilityLimit.withKill {
+            kill(-pid, SIGKILL)
+            kill(pid, SIGKILL)
+        }
+    }
+
+    /// When scripts run and none of them as root, vrrpd keeps only CAP_NET_ADMIN and
+    /// CAP_NET_RAW (CapabilityLimit). Decided at start: a reload that adds a root script
+    /// finds the smaller set, and says so.
+    func limitCapabilitiesIfScriptsRunAsOthers() {
+        guard geteuid() == 0, !CapabilityLimit.applied else {
+            if CapabilityLimit.applied, scriptsRunAsRoot() == true {
+                log.warning("scripts now run as root with vrrpd's limited capabilities (CAP_NET_ADMIN, CAP_NET_RAW): restart vrrpd to give them all")
+            }
+            return
+        }
+        guard scriptsRunAsRoot() == false else { return }
+        do {
+            try CapabilityLimit.apply()
+            log.info("Scripts run as another user: vrrpd keeps only CAP_NET_ADMIN and CAP_NET_RAW")
+        } catch {
+            log.warning("cannot limit capabilities: \(error)")
+        }
+    }
+
+    /// nil without scripts; else whether any track or notify script runs as root.
+    func scriptsRunAsRoot() -> Bool? {
+        var any = false
+        for s in scripts.values where s.idsProblem == nil {
+            any = true
+            if s.ids?.0 ?? 0 == 0 { return true }
+        }
+        for ic in config.instances {
+            let n = ic.notify
+            for script in [n.master, n.backup, n.fault, n.stop, n.generic].compactMap({ $0 }) {
+                any = true
+                if let u = script.user ?? config.global.scriptUser, ScriptSpawner.ids(user: u, group: nil) == nil { continue }
+                if notifyIDs(script)?.0 ?? 0 == 0 { return true }
+            }
+        }
+        return any ? false : nil
+    }
+
+    /// The ids a notify script runs as (nil: as vrrpd, root).
+    func notifyIDs(_ script: NotifyScript) -> (uid_t, gid_t)? {
+        guard let u = script.user ?? config.global.scriptUser else { return nil }
+        return ScriptSpawner.ids(user: u, group: script.user != nil ? script.group : config.global.scriptGroup)
     }
 
     func fireTimers(now: Nanos) {
@@ -192,8 +268,7 @@ public final class VRRPDaemon {
             if let pid = s.pid {
                 if let d = s.deadline, now >= d, !s.timedOut {
                     s.timedOut = true
-                    kill(-pid, SIGKILL)
-                    kill(pid, SIGKILL)
+                    killScript(pid)
                 }
             } else if now >= s.nextRun {
                 startScript(s, now: now)
@@ -480,7 +555,7 @@ public final class VRRPDaemon {
         let oldScripts = scripts
         scripts = buildScripts(newConfig, keeping: oldScripts)
         for (name, s) in oldScripts where scripts[name] !== s {
-            if let pid = s.pid { kill(-pid, SIGKILL); kill(pid, SIGKILL) }
+            if let pid = s.pid { killScript(pid) }
         }
         for s in scripts.values where s.runs == 0 && s.pid == nil { s.nextRun = now }
         let oldTrackers = proxydTrackers
@@ -518,6 +593,7 @@ public final class VRRPDaemon {
             apply(old.machine.shutdown(now: now), old, now: now)
         }
         config = newConfig
+        limitCapabilitiesIfScriptsRunAsOthers()
         // After the stops above, so their VIPs are not taken for leftovers of a killed run.
         let addrs = (try? netlink.addresses()) ?? []
         var handedOver: [InstanceRuntime] = []
@@ -575,7 +651,7 @@ public final class VRRPDaemon {
             apply(rt.machine.shutdown(now: now), rt, now: now)
         }
         for rt in instances where rt.vipsInstalled { setVIPs(rt, add: false) }
-        for s in scripts.values { if let pid = s.pid { kill(-pid, SIGKILL); kill(pid, SIGKILL) } }
+        for s in scripts.values { if let pid = s.pid { killScript(pid) } }
         closeProxydLinks()
         query?.close()
         log.info("Stopped")

@@ -134,6 +134,8 @@ extension VRRPDaemon {
                     ids = ScriptSpawner.ids(user: u, group: script.user != nil ? script.group : config.global.scriptGroup)
                     if ids == nil { log.error("(\(name)) notify script user '\(u)' does not exist"); continue }
                 }
+                // Logged once at start (warnScriptUser); skipped each time, as keepalived.
+                if config.global.enableScriptSecurity, ids?.0 ?? 0 == 0, ScriptSecurity.isUnsafe(path) { continue }
                 switch ScriptSpawner.spawn(path: path, argv: argv, ids: ids) {
                 case .success(let pid):
                     notifyPids.insert(pid)
