@@ -31,3 +31,18 @@ func normaliseRequestHead(_ head: HTTPRequestHead, in buffer: inout ByteBuffer) 
     }
     buffer = out
 }
+
+/// The request's Content-Length says its (one, checked by the parser) value more than
+/// once: in several fields, or as a list in one. Such a head is forwarded with a single
+/// `Content-Length: N` instead.
+func isContentLengthRepeated(_ headers: [HTTPHeaderField], in bytes: UnsafeRawBufferPointer) -> Bool {
+    let p = bytes.bytePointer
+    var fields = 0
+    for h in headers where bytesEqualLowercase(p + h.name.start, h.name.count, "content-length") {
+        fields += 1
+        if fields > 1 { return true }
+        var k = h.value.start
+        while k < h.value.end { if p[k] == asciiComma { return true }; k += 1 }
+    }
+    return false
+}

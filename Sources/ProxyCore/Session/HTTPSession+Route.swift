@@ -17,6 +17,13 @@ extension HTTPSession {
             // connection closes after the answer, as HAProxy 2.6 handles it.
             rewrite.dropNames.append(Array("content-length".utf8))
             clientKeepAlive = false
+        } else if case .contentLength(let length) = head.framing, buffer.withUnsafeReadableBytes({
+            isContentLengthRepeated(requestParser.headers, in: $0)
+        }) {
+            // `Content-Length: 5, 5`, or the field twice: one field with the one value
+            // goes to the server, as HAProxy sends it, so no server reads the list otherwise.
+            rewrite.dropNames.append(Array("content-length".utf8))
+            rewrite.add(Array("Content-Length".utf8), Array(String(length).utf8))
         }
         let headers = requestParser.headers
         let connection = connectionFacts!
