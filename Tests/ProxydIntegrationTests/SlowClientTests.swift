@@ -5,7 +5,7 @@ import XCTest
 /// client trickling its head a byte at a time (slowloris) gets a 408 and the close when
 /// it runs out, as from HAProxy 2.6, however steadily it sends.
 final class SlowClientTests: XCTestCase {
-    private static func config(port: Int, server: Int, log: LogReceiver? = nil) -> String {
+    private static func config(port: Int, server: Int, log: LogReceiver? = nil, extraDefaults: String = "") -> String {
         """
         global
             nbthread 1
@@ -20,6 +20,7 @@ final class SlowClientTests: XCTestCase {
             timeout server 10s
             timeout http-request 2s
             timeout http-keep-alive 4s
+        \(extraDefaults)
 
         frontend fe
             bind 127.0.0.1:\(port)
@@ -119,5 +120,84 @@ final class SlowClientTests: XCTestCase {
         XCTAssertGreaterThan(result.seconds, 1.7, "counted from the head's first byte")
         XCTAssertLessThan(result.seconds, 3.5, "reads do not push the deadline back")
         XCTAssertEqual(a.requestCount, 2)
+    }
+
+    /// `option http-buffer-request` (issue 14): the body is awaited before a server is
+    /// chosen, and `timeout http-request` bounds head and body together from the first
+    /// byte, as in HAProxy 2.6. A body that comes whole in time is forwarded whole; one
+    /// trickled past the deadline gets a 408 and no server ever hears of it.
+    func testBufferedRequestBodyIsBoundedByTheRequestTimeoutLikeHAProxy() throws {
+        struct Seen { var status: Int?; var answer: [UInt8] = []; var seconds: Double; var connectionsWhileWaiting: Int; var logLine: String? }
+        func run(_ start: (String, LogReceiver) throws -> (port: Int, stop: () -> Void)) throws -> (whole: Seen, trickled: Seen) {
+            let a = try TestBackend(name: "a")
+            defer { a.stop() }
+            let log = try LogReceiver()
+            defer { log.stop() }
+            let port = TCP.freePort()
+            let proxy = try start(Self.config(port: port, server: a.port, log: log,
+                                              extraDefaults: "    option http-buffer-request"), log)
+            defer { proxy.stop() }
+            let head = "POST /upload HTTP/1.1\r\nHost: test\r\nContent-Length: 20\r\n\r\n"
+
+            // Head and half the body, a pause, then the rest: one request, sent whole.
+            let client = try TCP.Connection(port: port, timeout: 5)
+            defer { client.close() }
+            var started = Date()
+            try client.send(head + "0123456789")
+            Thread.sleep(forTimeInterval: 0.6)
+            let waiting = a.connectionCount
+            try client.send("abcdefghij")
+            let whole = Seen(status: try? client.receiveResponse().status, seconds: Date().timeIntervalSince(started),
+                             connectionsWhileWaiting: waiting, logLine: log.wait(for: "/upload"))
+
+            // The head, then a body byte every 300 ms: past the 2 s deadline.
+            let slow = try TCP.Connection(port: port, timeout: 5)
+            defer { slow.close() }
+            started = Date()
+            try slow.send(head)
+            var answered = false
+            for byte in Array("0123456789abcdefghi".utf8) where !answered {
+                if (try? slow.send([byte])) == nil { break }
+                var readable = pollfd(fd: slow.fd, events: Int16(POLLIN), revents: 0)
+                answered = poll(&readable, 1, 300) > 0
+            }
+            let answer = slow.receiveAll()
+            let trickled = Seen(status: HTTPTestResponse.parse(answer)?.status, answer: answer, seconds: Date().timeIntervalSince(started),
+                                connectionsWhileWaiting: a.connectionCount - 1, logLine: log.wait(for: " 408 "))
+            return (whole, trickled)
+        }
+        let ours = try run { config, _ in
+            let port = Int(config.components(separatedBy: "bind 127.0.0.1:")[1].prefix { $0.isNumber })!
+            let p = try ProxydProcess(config: config, waitForPorts: [port])
+            return (port, p.stop)
+        }
+        let theirs = try run { config, _ in
+            let port = Int(config.components(separatedBy: "bind 127.0.0.1:")[1].prefix { $0.isNumber })!
+            let p = try ReferenceHAProxy(config: config, waitForPorts: [port])
+            return (port, p.stop)
+        }
+        for (name, seen) in [("proxyd", ours), ("haproxy", theirs)] {
+            print("http-buffer-request, \(name): trickled body answered after \(seen.trickled.seconds) s: \(seen.trickled.logLine ?? "no log")")
+            XCTAssertEqual(seen.whole.status, 200, "\(name): a body sent whole in time is served")
+            XCTAssertEqual(seen.whole.connectionsWhileWaiting, 0, "\(name): no server before the body is in")
+            XCTAssertEqual(seen.trickled.status, 408, "\(name): a trickled body runs out of time")
+            XCTAssertEqual(seen.trickled.connectionsWhileWaiting, 0, "\(name): the trickled request reached no server")
+            XCTAssertGreaterThan(seen.trickled.seconds, 1.7, name)
+            XCTAssertLessThan(seen.trickled.seconds, 3.5, "\(name): 2 s from the first byte, not from the last")
+        }
+        // HAProxy's 408 page; after its head was parsed HAProxy writes the header names in
+        // lower case and in another order, so they are compared as a set.
+        let page = { (answer: [UInt8]) in HTTPTestResponse.parse(answer).map {
+            ($0.headers.map { "\($0.0.lowercased()): \($0.1)" }.sorted(), $0.bodyText) } }
+        XCTAssertEqual(page(ours.trickled.answer)?.0, page(theirs.trickled.answer)?.0)
+        XCTAssertEqual(page(ours.trickled.answer)?.1, page(theirs.trickled.answer)?.1)
+        // The same termination flags and request in both logs (the client's timeout, while the request was read).
+        let flags = { (line: String?) in line?.split(separator: " ").first { $0.count == 4 && ($0.first == "c" || $0.first == "-") } }
+        XCTAssertNotNil(flags(theirs.trickled.logLine), "haproxy's log: \(theirs.trickled.logLine ?? "none")")
+        let request = { (line: String?) in line?.components(separatedBy: "\"").dropFirst().first }
+        XCTAssertEqual(request(ours.trickled.logLine), "POST /upload HTTP/1.1")
+        XCTAssertEqual(request(ours.trickled.logLine), request(theirs.trickled.logLine))
+        XCTAssertEqual(flags(ours.trickled.logLine), flags(theirs.trickled.logLine),
+                       "proxyd: \(ours.trickled.logLine ?? "none"); haproxy: \(theirs.trickled.logLine ?? "none")")
     }
 }
