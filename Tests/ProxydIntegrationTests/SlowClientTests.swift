@@ -200,4 +200,35 @@ final class SlowClientTests: XCTestCase {
         XCTAssertEqual(flags(ours.trickled.logLine), flags(theirs.trickled.logLine),
                        "proxyd: \(ours.trickled.logLine ?? "none"); haproxy: \(theirs.trickled.logLine ?? "none")")
     }
+
+    /// A request body that stops halfway, without `http-buffer-request`: once the head is
+    /// at the server HAProxy 2.6 waits under `timeout server` (1 s) alone, not the
+    /// shorter-lived silence of `timeout client`, and answers 504 with `sH--`.
+    func testStalledBodyEndsWithTheServerTimeoutLikeHAProxy() throws {
+        func run(_ start: (String, Int) throws -> () -> Void) throws -> (status: Int?, seconds: Double, log: String?) {
+            let a = try TestBackend(name: "a", behaviour: .countBody)  // answers once the body is in
+            defer { a.stop() }
+            let log = try LogReceiver()
+            defer { log.stop() }
+            let port = TCP.freePort()
+            let config = Self.config(port: port, server: a.port, log: log)
+                .replacingOccurrences(of: "timeout server 10s", with: "timeout server 1s")
+                .replacingOccurrences(of: "timeout client 30s", with: "timeout client 3s")
+            let stop = try start(config, port)
+            defer { stop() }
+            let client = try TCP.Connection(port: port, timeout: 5)
+            defer { client.close() }
+            let started = Date()
+            try client.send("POST /stalled HTTP/1.1\r\nHost: test\r\nContent-Length: 20\r\n\r\n0123456789")
+            let status = try? client.receiveResponse().status
+            return (status, Date().timeIntervalSince(started), log.wait(for: "/stalled"))
+        }
+        let ours = try run { config, port in try ProxydProcess(config: config, waitForPorts: [port]).stop }
+        let theirs = try run { config, port in try ReferenceHAProxy(config: config, waitForPorts: [port]).stop }
+        for (name, seen) in [("proxyd", ours), ("haproxy", theirs)] {
+            XCTAssertEqual(seen.status, 504, name)
+            XCTAssertEqual(seen.seconds, 1, accuracy: 0.5, "\(name): timeout server, not timeout client")
+            XCTAssertTrue(seen.log?.contains(" sH-- ") == true, "\(name): \(seen.log ?? "no log")")
+        }
+    }
 }
