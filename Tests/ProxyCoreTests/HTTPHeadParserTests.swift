@@ -182,6 +182,16 @@ final class HTTPRequestParserTests: XCTestCase {
         }
     }
 
+    func testUpgradeToH2CFound() {
+        for (text, h2c) in [("Upgrade: h2c", true), ("Upgrade: websocket, H2C", true), ("Upgrade: websocket", false),
+                            ("X-Upgrade: h2c", false), ("Upgrade: h2", false)] {
+            var p = HTTPRequestParser()
+            let bytes = Array("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n\(text)\r\n\r\n".utf8)
+            XCTAssertEqual(withBytes(bytes) { p.parse($0) }, .complete, text)
+            XCTAssertEqual(withBytes(bytes) { isUpgradeToH2C(p.headers, in: $0) }, h2c, text)
+        }
+    }
+
     /// The rebuilt head is the one that was understood: CRLF only, version 1.0/1.1,
     /// what follows the head untouched.
     func testNormaliseRequestHead() {

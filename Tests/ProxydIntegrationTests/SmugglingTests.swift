@@ -131,6 +131,9 @@ final class SmugglingTests: XCTestCase {
         XCTAssertFalse(lower.contains("\ncontent-length:") && lower.contains("\ntransfer-encoding:"),
                        "\(name): two framings in \(lower.debugDescription)", file: file, line: line)
         XCTAssertFalse(text.contains("5 \r\n"), "\(name): chunk size forwarded as it came", file: file, line: line)
+        // No HTTP/2 upgrade the proxy could not follow into the tunnel (h2c smuggling).
+        XCTAssertFalse(lower.components(separatedBy: "\r\n").contains { $0.hasPrefix("upgrade:") && $0.contains("h2c") },
+                       "\(name): h2c upgrade forwarded", file: file, line: line)
         // One Content-Length, one number: a list or a repeat is sent as the value understood.
         let lengths = lower.components(separatedBy: "\r\n").filter { $0.hasPrefix("content-length:") }
         XCTAssertLessThanOrEqual(lengths.count, 1, "\(name): \(lengths)", file: file, line: line)

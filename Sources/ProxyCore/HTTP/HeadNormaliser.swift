@@ -46,3 +46,17 @@ func isContentLengthRepeated(_ headers: [HTTPHeaderField], in bytes: UnsafeRawBu
     }
     return false
 }
+
+/// An `Upgrade` field offers `h2c` (HTTP/2 in cleartext, RFC 7540 §3.2): such a request
+/// goes to the server without its Upgrade fields.
+func isUpgradeToH2C(_ headers: [HTTPHeaderField], in bytes: UnsafeRawBufferPointer) -> Bool {
+    let p = bytes.bytePointer
+    for h in headers where bytesEqualLowercase(p + h.name.start, h.name.count, "upgrade") {
+        var offers = false
+        forEachListElement(p, h.value.start, h.value.end) { s, e in
+            if bytesEqualLowercase(p + s, e - s, "h2c") { offers = true }
+        }
+        if offers { return true }
+    }
+    return false
+}

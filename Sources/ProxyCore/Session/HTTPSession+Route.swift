@@ -25,6 +25,11 @@ extension HTTPSession {
             rewrite.dropNames.append(Array("content-length".utf8))
             rewrite.add(Array("Content-Length".utf8), Array(String(length).utf8))
         }
+        if head.hasUpgrade, buffer.withUnsafeReadableBytes({ isUpgradeToH2C(requestParser.headers, in: $0) }) {
+            // HTTP/2 over cleartext by upgrade: a server that takes it would speak HTTP/2
+            // in a tunnel proxyd no longer reads (h2c smuggling). HAProxy drops it too.
+            rewrite.dropNames.append(Array("upgrade".utf8))
+        }
         let headers = requestParser.headers
         let connection = connectionFacts!
         var statsPageAnswered = false
