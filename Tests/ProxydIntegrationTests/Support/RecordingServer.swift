@@ -43,13 +43,19 @@ final class RecordingServer {
 
     private func serve(_ client: Int32) {
         defer { close(client) }
-        var tv = timeval(tv_sec: 0, tv_usec: quiet * 1000)
+        // The first bytes may take a while on a busy machine (the proxy connected, then
+        // lost the CPU); after them, `quiet` ends the request.
+        var tv = timeval(tv_sec: 2, tv_usec: 0)
         setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while bytes.count < 1 << 20 {
             let n = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
             if n <= 0 { break }
+            if bytes.isEmpty {
+                tv = timeval(tv_sec: quiet / 1000, tv_usec: (quiet % 1000) * 1000)
+                setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            }
             bytes += chunk[0..<n]
         }
         guard !bytes.isEmpty else { return }
