@@ -127,9 +127,9 @@ final class SlowClientTests: XCTestCase {
     /// byte, as in HAProxy 2.6. A body that comes whole in time is forwarded whole; one
     /// trickled past the deadline gets a 408 and no server ever hears of it.
     func testBufferedRequestBodyIsBoundedByTheRequestTimeoutLikeHAProxy() throws {
-        struct Seen { var status: Int?; var answer: [UInt8] = []; var seconds: Double; var connectionsWhileWaiting: Int; var logLine: String? }
+        struct Seen { var status: Int?; var body = ""; var answer: [UInt8] = []; var seconds: Double; var connectionsWhileWaiting: Int; var logLine: String? }
         func run(_ start: (String, LogReceiver) throws -> (port: Int, stop: () -> Void)) throws -> (whole: Seen, trickled: Seen) {
-            let a = try TestBackend(name: "a")
+            let a = try TestBackend(name: "a", behaviour: .countBody)  // answers the body size it got
             defer { a.stop() }
             let log = try LogReceiver()
             defer { log.stop() }
@@ -147,7 +147,8 @@ final class SlowClientTests: XCTestCase {
             Thread.sleep(forTimeInterval: 0.6)
             let waiting = a.connectionCount
             try client.send("abcdefghij")
-            let whole = Seen(status: try? client.receiveResponse().status, seconds: Date().timeIntervalSince(started),
+            let response = try? client.receiveResponse()
+            let whole = Seen(status: response?.status, body: response?.bodyText ?? "", seconds: Date().timeIntervalSince(started),
                              connectionsWhileWaiting: waiting, logLine: log.wait(for: "/upload"))
 
             // The head, then a body byte every 300 ms: past the 2 s deadline.
@@ -179,6 +180,7 @@ final class SlowClientTests: XCTestCase {
         for (name, seen) in [("proxyd", ours), ("haproxy", theirs)] {
             print("http-buffer-request, \(name): trickled body answered after \(seen.trickled.seconds) s: \(seen.trickled.logLine ?? "no log")")
             XCTAssertEqual(seen.whole.status, 200, "\(name): a body sent whole in time is served")
+            XCTAssertEqual(seen.whole.body, "20", "\(name): the server got the whole body")
             XCTAssertEqual(seen.whole.connectionsWhileWaiting, 0, "\(name): no server before the body is in")
             XCTAssertEqual(seen.trickled.status, 408, "\(name): a trickled body runs out of time")
             XCTAssertEqual(seen.trickled.connectionsWhileWaiting, 0, "\(name): the trickled request reached no server")
