@@ -127,7 +127,7 @@ final class SlowClientTests: XCTestCase {
     /// byte, as in HAProxy 2.6. A body that comes whole in time is forwarded whole; one
     /// trickled past the deadline gets a 408 and no server ever hears of it.
     func testBufferedRequestBodyIsBoundedByTheRequestTimeoutLikeHAProxy() throws {
-        struct Seen { var status: Int?; var body = ""; var answer: [UInt8] = []; var seconds: Double; var connectionsWhileWaiting: Int; var logLine: String? }
+        struct Seen { var status: Int?; var body = ""; var interim = ""; var answer: [UInt8] = []; var seconds: Double; var connectionsWhileWaiting: Int; var logLine: String? }
         func run(_ start: (String, LogReceiver) throws -> (port: Int, stop: () -> Void)) throws -> (whole: Seen, trickled: Seen) {
             let a = try TestBackend(name: "a", behaviour: .countBody)  // answers the body size it got
             defer { a.stop() }
@@ -163,8 +163,20 @@ final class SlowClientTests: XCTestCase {
                 answered = poll(&readable, 1, 300) > 0
             }
             let answer = slow.receiveAll()
-            let trickled = Seen(status: HTTPTestResponse.parse(answer)?.status, answer: answer, seconds: Date().timeIntervalSince(started),
+            var trickled = Seen(status: HTTPTestResponse.parse(answer)?.status, answer: answer, seconds: Date().timeIntervalSince(started),
                                 connectionsWhileWaiting: a.connectionCount - 1, logLine: log.wait(for: " 408 "))
+
+            // `Expect: 100-continue`: the proxy answers the 100 itself (the client would
+            // not send the body it waits for otherwise) and the server gets no Expect.
+            let expecting = try TCP.Connection(port: port, timeout: 1.5)
+            defer { expecting.close() }
+            try expecting.send("POST /expect HTTP/1.1\r\nHost: test\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+            let interim = String(decoding: expecting.receiveSome() ?? [], as: UTF8.self)
+            try expecting.send("hello")
+            let expectAnswer = try? expecting.receiveResponse()
+            let expectSeen = a.heads.last { $0.contains("/expect") }?.lowercased().contains("expect:")
+            trickled.interim = interim + (expectSeen == false ? "" : " (the server saw Expect)")
+            trickled.body = expectAnswer?.bodyText ?? ""
             return (whole, trickled)
         }
         let ours = try run { config, _ in
@@ -184,6 +196,8 @@ final class SlowClientTests: XCTestCase {
             XCTAssertEqual(seen.whole.connectionsWhileWaiting, 0, "\(name): no server before the body is in")
             XCTAssertEqual(seen.trickled.status, 408, "\(name): a trickled body runs out of time")
             XCTAssertEqual(seen.trickled.connectionsWhileWaiting, 0, "\(name): the trickled request reached no server")
+            XCTAssertEqual(seen.trickled.interim, "HTTP/1.1 100 Continue\r\n\r\n", "\(name): 100-continue answered by the proxy")
+            XCTAssertEqual(seen.trickled.body, "5", "\(name): then the body went through")
             XCTAssertGreaterThan(seen.trickled.seconds, 1.7, name)
             XCTAssertLessThan(seen.trickled.seconds, 3.5, "\(name): 2 s from the first byte, not from the last")
         }

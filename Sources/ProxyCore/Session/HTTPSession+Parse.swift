@@ -45,6 +45,13 @@ extension HTTPSession {
                 // The rest of the body, still under the head's deadline; a 408 then logs
                 // the request line, as HAProxy's does.
                 if log != nil { log?.captureRequestLine(buffer, start: requestParser.head.start) }
+                if requestParser.head.expectContinue, !answeredContinue {
+                    // The client waits for this before it sends the body proxyd waits for:
+                    // HAProxy answers it itself, and the server then gets no Expect.
+                    answeredContinue = true
+                    client.write(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))
+                    client.flush()
+                }
                 readClient()
                 return
             }

@@ -25,6 +25,10 @@ extension HTTPSession {
             rewrite.dropNames.append(Array("content-length".utf8))
             rewrite.add(Array("Content-Length".utf8), Array(String(length).utf8))
         }
+        if answeredContinue {
+            answeredContinue = false
+            rewrite.dropNames.append(Array("expect".utf8))  // the 100 went out already
+        }
         if head.hasUpgrade, buffer.withUnsafeReadableBytes({ isUpgradeToH2C(requestParser.headers, in: $0) }) {
             // HTTP/2 over cleartext by upgrade: a server that takes it would speak HTTP/2
             // in a tunnel proxyd no longer reads (h2c smuggling). HAProxy drops it too.
