@@ -31,7 +31,8 @@ extension HTTPSession {
         }
         if head.hasUpgrade, buffer.withUnsafeReadableBytes({ isUpgradeToH2C(requestParser.headers, in: $0) }) {
             // HTTP/2 over cleartext by upgrade: a server that takes it would speak HTTP/2
-            // in a tunnel proxyd no longer reads (h2c smuggling). HAProxy drops it too.
+            // in a tunnel proxyd no longer reads (h2c smuggling). HAProxy drops it only
+            // from requests with a body; proxyd from all.
             rewrite.dropNames.append(Array("upgrade".utf8))
         }
         let headers = requestParser.headers
