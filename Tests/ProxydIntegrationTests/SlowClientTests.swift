@@ -247,4 +247,34 @@ final class SlowClientTests: XCTestCase {
             XCTAssertTrue(seen.log?.contains(" sH-- ") == true, "\(name): \(seen.log ?? "no log")")
         }
     }
+
+    /// Without `timeout http-keep-alive`, the wait for a next request is `timeout
+    /// http-request`'s (1 s), not `timeout client`'s (3 s), and ends with a silent close,
+    /// as in HAProxy 2.6.
+    func testKeepAliveWaitFallsBackToTheRequestTimeoutLikeHAProxy() throws {
+        func idleClose(_ start: (String, Int) throws -> () -> Void) throws -> (seconds: Double, bytes: [UInt8]) {
+            let a = try TestBackend(name: "a")
+            defer { a.stop() }
+            let port = TCP.freePort()
+            let config = Self.config(port: port, server: a.port)
+                .replacingOccurrences(of: "timeout client 30s", with: "timeout client 3s")
+                .replacingOccurrences(of: "timeout http-request 2s", with: "timeout http-request 1s")
+                .replacingOccurrences(of: "    timeout http-keep-alive 4s\n", with: "")
+            let stop = try start(config, port)
+            defer { stop() }
+            let client = try TCP.Connection(port: port, timeout: 5)
+            defer { client.close() }
+            try client.send("GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            _ = try client.receiveResponse()
+            let idleFrom = Date()
+            let bytes = client.receiveAll()  // until the proxy closes
+            return (Date().timeIntervalSince(idleFrom), bytes)
+        }
+        let ours = try idleClose { config, port in try ProxydProcess(config: config, waitForPorts: [port]).stop }
+        let theirs = try idleClose { config, port in try ReferenceHAProxy(config: config, waitForPorts: [port]).stop }
+        for (name, seen) in [("proxyd", ours), ("haproxy", theirs)] {
+            XCTAssertEqual(seen.seconds, 1, accuracy: 0.5, "\(name): timeout http-request, not timeout client")
+            XCTAssertEqual(seen.bytes, [], "\(name): a silent close")
+        }
+    }
 }
