@@ -163,6 +163,35 @@ final class HTTPRequestParserTests: XCTestCase {
         XCTAssertTrue(p.head.needsNormalising)
     }
 
+    /// The HTTP/2 preface is no HTTP/1.1 request (HAProxy speaks HTTP/2 after it; proxyd
+    /// does not, and must not forward it as `PRI * HTTP/1.1`). Other 2.0 lines are 1.1.
+    func testHTTP2PrefaceRefused() {
+        XCTAssertEqual(status("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), .error(.invalidRequestLine))
+        XCTAssertEqual(status("PRI * HTTP/1.1\r\nHost: a\r\n\r\n"), .complete)
+        XCTAssertEqual(status("PUT * HTTP/2.0\r\nHost: a\r\n\r\n"), .complete)
+    }
+
+    /// Content-Length said more than once goes to the server as one field.
+    func testRepeatedContentLengthFound() {
+        for (text, repeated) in [("Content-Length: 5", false), ("Content-Length: 5, 5", true),
+                                 ("Content-Length: 5\r\ncontent-length: 5", true), ("X-A: 1, 2", false)] {
+            var p = HTTPRequestParser()
+            let bytes = Array("POST / HTTP/1.1\r\nHost: a\r\n\(text)\r\n\r\n".utf8)
+            XCTAssertEqual(withBytes(bytes) { p.parse($0) }, .complete, text)
+            XCTAssertEqual(withBytes(bytes) { isContentLengthRepeated(p.headers, in: $0) }, repeated, text)
+        }
+    }
+
+    func testUpgradeToH2CFound() {
+        for (text, h2c) in [("Upgrade: h2c", true), ("Upgrade: websocket, H2C", true), ("Upgrade: websocket", false),
+                            ("X-Upgrade: h2c", false), ("Upgrade: h2", false)] {
+            var p = HTTPRequestParser()
+            let bytes = Array("GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n\(text)\r\n\r\n".utf8)
+            XCTAssertEqual(withBytes(bytes) { p.parse($0) }, .complete, text)
+            XCTAssertEqual(withBytes(bytes) { isUpgradeToH2C(p.headers, in: $0) }, h2c, text)
+        }
+    }
+
     /// The rebuilt head is the one that was understood: CRLF only, version 1.0/1.1,
     /// what follows the head untouched.
     func testNormaliseRequestHead() {

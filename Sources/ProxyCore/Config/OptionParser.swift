@@ -87,6 +87,14 @@ enum OptionParser {
         "httpclose": noArguments { s, p, l, neg in
             p.httpConnectionMode = neg ? .keepAlive : .close
         },
+        "http-buffer-request": noArguments { s, p, l, neg in
+            // HAProxy also waits in a backend, after routing; proxyd waits before
+            // routing only, so a backend's own line would change nothing: say so.
+            if s.currentKind == "backend", !neg {
+                s.warning(l, "proxyd honours 'option http-buffer-request' in frontend, listen and defaults sections only; it is ignored in a backend.")
+            }
+            p.httpBufferRequest = !neg
+        },
         "http-keep-alive": noArguments { s, p, l, neg in
             p.httpConnectionMode = neg ? .close : .keepAlive
         },
@@ -166,7 +174,7 @@ enum OptionParser {
     static let unsupported: [String] = [
         "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "clitcpka", "contstats",
         "disable-h2-upgrade", "dontlog-normal", "external-check", "h1-case-adjust-bogus-client",
-        "h1-case-adjust-bogus-server", "http-buffer-request", "http-ignore-probes", "http-no-delay",
+        "h1-case-adjust-bogus-server", "http-ignore-probes", "http-no-delay",
         "http-pretend-keepalive", "http-restrict-req-hdr-names", "http-use-proxy-header",
         "idle-close-on-response", "independent-streams", "ldap-check", "log-separate-errors",
         "logasap", "mysql-check", "nolinger", "originalto", "persist", "pgsql-check", "prefer-last-server",

@@ -487,6 +487,12 @@ public struct HTTPRequestParser: Sendable {
         guard let (version, versionExact) = parseRequestVersion(p, versionStart, i) else {
             return .error(.invalidVersion)
         }
+        // The HTTP/2 connection preface (`PRI * HTTP/2.0`): proxyd speaks HTTP/1 only, and
+        // read as HTTP/1.1 the preface would reach the server as a request.
+        if p[versionStart + 5] == 0x32, methodSpan.count == 3,
+           p[lineStart] == 0x50, p[lineStart + 1] == 0x52, p[lineStart + 2] == 0x49 {
+            return .error(.invalidRequestLine)
+        }
         let versionSpan = HTTPSpan(offset: versionStart, length: i - versionStart)
         let fields: HeaderBlock
         switch scanHeaderBlock(p, n, startLineEnd: i, maxHeaders: maxHeaders, headers: &headers) {

@@ -31,3 +31,32 @@ func normaliseRequestHead(_ head: HTTPRequestHead, in buffer: inout ByteBuffer) 
     }
     buffer = out
 }
+
+/// The request's Content-Length says its (one, checked by the parser) value more than
+/// once: in several fields, or as a list in one. Such a head is forwarded with a single
+/// `Content-Length: N` instead.
+func isContentLengthRepeated(_ headers: [HTTPHeaderField], in bytes: UnsafeRawBufferPointer) -> Bool {
+    let p = bytes.bytePointer
+    var fields = 0
+    for h in headers where bytesEqualLowercase(p + h.name.start, h.name.count, "content-length") {
+        fields += 1
+        if fields > 1 { return true }
+        var k = h.value.start
+        while k < h.value.end { if p[k] == asciiComma { return true }; k += 1 }
+    }
+    return false
+}
+
+/// An `Upgrade` field offers `h2c` (HTTP/2 in cleartext, RFC 7540 §3.2): such a request
+/// goes to the server without its Upgrade fields.
+func isUpgradeToH2C(_ headers: [HTTPHeaderField], in bytes: UnsafeRawBufferPointer) -> Bool {
+    let p = bytes.bytePointer
+    for h in headers where bytesEqualLowercase(p + h.name.start, h.name.count, "upgrade") {
+        var offers = false
+        forEachListElement(p, h.value.start, h.value.end) { s, e in
+            if bytesEqualLowercase(p + s, e - s, "h2c") { offers = true }
+        }
+        if offers { return true }
+    }
+    return false
+}

@@ -203,6 +203,9 @@ public struct ProxySettings: Sendable, Equatable {
     // MARK: Both sides
     public var timeouts: Timeouts
     public var httpConnectionMode: HTTPConnectionMode
+    /// `option http-buffer-request`: the request body is awaited (up to the buffer's
+    /// size) before a server is chosen, under `timeout http-request`.
+    public var httpBufferRequest: Bool
     public var forwardFor: ForwardFor?
     public var dontLogNull: Bool
     public var httpLog: Bool
@@ -272,6 +275,7 @@ public struct ProxySettings: Sendable, Equatable {
         tcpRequestRules = []
         timeouts = Timeouts()
         httpConnectionMode = .keepAlive
+        httpBufferRequest = false
         forwardFor = nil
         dontLogNull = false
         httpLog = false

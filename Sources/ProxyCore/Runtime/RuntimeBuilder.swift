@@ -76,6 +76,7 @@ public enum RuntimeBuilder {
                 errorPages: ErrorPages(errorFiles: proxy.errorFiles),
                 requestRules: requestRules,
                 responseRules: responseRules))
+            frontends[frontends.count - 1].bufferRequestBody = proxy.httpBufferRequest
             try TLSSetup.attach(to: frontends[frontends.count - 1], from: proxy, global: config.global,
                                 backends: backendByName, own: own)  // TLS (issue 5)
         }

@@ -121,6 +121,9 @@ public final class RuntimeFrontend: @unchecked Sendable {
     /// The stats page of a `frontend` section with `stats enable`, set at start (issue 4);
     /// a `listen` section's page is its backend's.
     public var statsPage: StatsPage?
+    /// `option http-buffer-request`: a request's body (up to the buffer's size) is read
+    /// before it is routed, under the head's `timeout http-request` deadline.
+    public var bufferRequestBody = false
     let requestRules: [CompiledRule]
     let responseRules: [CompiledRule]
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.

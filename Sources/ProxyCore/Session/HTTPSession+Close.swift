@@ -83,12 +83,12 @@ extension HTTPSession {
             stream.log?.terminate("s", connector?.isQueued == true ? "Q" : "C")
             sendError(503, close: true)  // cancels the connector after logging (%bq counts it)
         case .exchanging:
-            if !stream.responseStarted && stream.requestComplete {
+            if !stream.responseStarted {
+                // A body the client stopped sending included: once the request went to
+                // the server, HAProxy 2.6 waits under `timeout server` alone and blames
+                // the server (504, sH), however long `timeout client` is.
                 stream.log?.terminate("s", "H")
                 abortExchange(status: 504)
-            } else if !stream.requestComplete && !stream.responseStarted {
-                stream.log?.terminate("c", "D")
-                abortExchange(status: 408)
             } else {
                 stream.log?.terminate("s", "D")
                 abortExchange(status: 504)

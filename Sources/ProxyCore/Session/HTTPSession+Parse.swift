@@ -41,6 +41,20 @@ extension HTTPSession {
             if stream.log != nil { stream.logPending = true; stream.log?.terminate("P", "R") }
             sendError(error.requestStatusCode, close: true)
         case .complete:
+            if frontend.bufferRequestBody, !clientInputClosed, !isBodyBuffered(stream.requestParser.head, in: buffer) {
+                // The rest of the body, still under the head's deadline; a 408 then logs
+                // the request line, as HAProxy's does.
+                if stream.log != nil { stream.log?.captureRequestLine(buffer, start: stream.requestParser.head.start) }
+                if stream.requestParser.head.expectContinue, !answeredContinue {
+                    // The client waits for this before it sends the body proxyd waits for:
+                    // HAProxy answers it itself, and the server then gets no Expect.
+                    answeredContinue = true
+                    client.write(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))
+                    client.flush()
+                }
+                readClient()
+                return
+            }
             stream.times.requestComplete = .now()
             counters.requests.increment()
             counters.requestRate.tick()  // req_rate (issue 4)
@@ -51,6 +65,28 @@ extension HTTPSession {
                 stream.log?.captureRequestLine(buffer, start: head.start)
             }
             startExchange(head: head, buffer: &buffer)
+        }
+    }
+
+    /// `option http-buffer-request`: whether the body after `head` is all in `buffer`, as
+    /// HAProxy waits for it before choosing a server. It waits for no more than a buffer
+    /// (the head's limit), and not for a malformed chunked body: the forward phase
+    /// refuses that one as it would without the option.
+    func isBodyBuffered(_ head: HTTPRequestHead, in buffer: ByteBuffer) -> Bool {
+        if buffer.readableBytes >= stream.requestParser.maxHeadLength { return true }
+        let after = buffer.readableBytes - head.headLength
+        switch head.framing {
+        case .contentLength(let length):
+            return UInt64(after) >= length
+        case .chunked:
+            var framer = ChunkedBodyFramer()
+            let result = buffer.withUnsafeReadableBytes {
+                framer.feed(UnsafeRawBufferPointer(rebasing: $0[head.headLength...]))
+            }
+            if case .needsMore = result { return false }
+            return true
+        case .none, .untilClose, .tunnel:
+            return true
         }
     }
 

@@ -17,6 +17,23 @@ extension HTTPSession {
             // connection closes after the answer, as HAProxy 2.6 handles it.
             rewrite.dropNames.append(Array("content-length".utf8))
             clientKeepAlive = false
+        } else if case .contentLength(let length) = head.framing, buffer.withUnsafeReadableBytes({
+            isContentLengthRepeated(stream.requestParser.headers, in: $0)
+        }) {
+            // `Content-Length: 5, 5`, or the field twice: one field with the one value
+            // goes to the server, as HAProxy sends it, so no server reads the list otherwise.
+            rewrite.dropNames.append(Array("content-length".utf8))
+            rewrite.add(Array("Content-Length".utf8), Array(String(length).utf8))
+        }
+        if answeredContinue {
+            answeredContinue = false
+            rewrite.dropNames.append(Array("expect".utf8))  // the 100 went out already
+        }
+        if head.hasUpgrade, buffer.withUnsafeReadableBytes({ isUpgradeToH2C(stream.requestParser.headers, in: $0) }) {
+            // HTTP/2 over cleartext by upgrade: a server that takes it would speak HTTP/2
+            // in a tunnel proxyd no longer reads (h2c smuggling). HAProxy drops it only
+            // from requests with a body; proxyd from all.
+            rewrite.dropNames.append(Array("upgrade".utf8))
         }
         let headers = stream.requestParser.headers
         let connection = connectionFacts!

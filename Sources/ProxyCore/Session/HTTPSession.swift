@@ -185,6 +185,8 @@ final class HTTPSession: TransportEvents {
     /// The current request head's deadline is running (from its first byte); the wait
     /// before it (after the accept, or keep-alive between requests) is not it.
     var headTimeoutStarted = false
+    /// `option http-buffer-request` answered this request's `Expect: 100-continue`.
+    var answeredContinue = false
 
     let createdAt = ProcessClock.milliseconds
 
