@@ -22,6 +22,54 @@ final class TCPModeTests: XCTestCase {
         XCTAssertEqual(Array(all.suffix(4)), Array("bye\n".utf8), "the server saw our half-close and still answered")
     }
 
+    /// `option splice-auto` / `splice-request` (HAProxy's kernel splicing): the stream's
+    /// bytes go socket -> pipe -> socket (a pipe per spliced way shows in /proc/PID/fd while
+    /// the connection lives), arrive whole both ways with the half-close, and are counted
+    /// as if they had been read. `nosplice` turns it off.
+    func testSplicedStreamsArriveWholeAndAreCounted() throws {
+        let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
+        for (options, global, pipes) in [("option splice-auto", "", 2), ("option splice-request", "", 1),
+                                         ("option splice-auto", "nosplice", 0)] {
+            let port = TCP.freePort()
+            let socket = NSTemporaryDirectory() + "splice-\(port).sock"
+            let proxy = try ProxydProcess(config: ProxyFixture.preamble(
+                mode: "tcp", extraGlobal: "stats socket \(socket) level admin" + (global.isEmpty ? "" : "\n    " + global)) + """
+                listen echo
+                    bind 127.0.0.1:\(port)
+                    \(options)
+                \(ProxyFixture.serverLines([echo]))
+                """, waitForPorts: [port])
+            defer { proxy.stop() }
+            let before = try pipeCount(proxy.pid)
+            let client = try TCP.Connection(port: port)
+            try client.send(Array("hello".utf8))
+            XCTAssertEqual(client.receive(count: 5), Array("hello".utf8), options)
+            XCTAssertEqual(try pipeCount(proxy.pid) - before, 2 * pipes, "\(options) \(global): pipe ends")
+            let payload = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let sender = Thread { try? client.send(payload); client.shutdownWrite() }
+            sender.start()
+            let all = client.receiveAll()
+            XCTAssertEqual(all.count, payload.count + 4, options)
+            XCTAssertTrue(all.prefix(payload.count).elementsEqual(payload), "\(options): the bytes, in order")
+            XCTAssertEqual(Array(all.suffix(4)), Array("bye\n".utf8), "the half-close went through")
+            // bin and bout of the listen section: every byte, spliced or read. Out: "hello",
+            // the payload, "bye\n", and the "bye\n" the echo server sent the start-up probe.
+            var fields: [String] = []
+            XCTAssertTrue(try ControlClient.eventually(5) {
+                let line = try ControlClient.socat("show stat", socket: socket).split(separator: "\n")
+                    .first { $0.hasPrefix("echo,FRONTEND,") }
+                fields = line.map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) } ?? []
+                return fields.count > 9 && fields[8] == "\(payload.count + 5)" && fields[9] == "\(payload.count + 13)"
+            }, "\(options): bin/bout \(fields.dropFirst(8).prefix(2))")
+        }
+    }
+
+    private func pipeCount(_ pid: Int32) throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").filter {
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)"))?.hasPrefix("pipe:") ?? false
+        }.count
+    }
+
     func testTCPRoundRobinPerConnection() throws {
         let a = try TestBackend(name: "a"), b = try TestBackend(name: "b")
         let (proxy, port) = try ProxyFixture.start(servers: [a, b], mode: "tcp")

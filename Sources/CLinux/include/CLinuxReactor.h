@@ -12,4 +12,11 @@
 
 int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 int pthread_setname_np(pthread_t thread, const char *name);
+
+// Kernel splicing (`option splice-*`, DataPath/SplicePump): socket -> pipe -> socket.
+ssize_t splice(int fd_in, __off64_t *off_in, int fd_out, __off64_t *off_out, size_t len, unsigned int flags);
+int pipe2(int pipefd[2], int flags);
+#define CLINUX_SPLICE_F_MOVE 1
+#define CLINUX_SPLICE_F_NONBLOCK 2
+#define CLINUX_F_SETPIPE_SZ 1031
 #endif

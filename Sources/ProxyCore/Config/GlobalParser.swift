@@ -67,6 +67,7 @@ enum GlobalParser {
             guard !l[1].isEmpty else { s.alert(l, "'server-state-file' expects one argument: a file path."); return }
             s.global.serverStateFile = l[1]
         },
+        "nosplice": { s, l in s.global.noSplice = true },
         "chroot": { s, l in
             if s.global.chroot != nil { s.alertNonFatal(l, "'chroot' already specified. Continuing."); return }
             guard !l[1].isEmpty else { s.alert(l, "'chroot' expects a directory as an argument."); return }
@@ -242,7 +243,7 @@ enum GlobalParser {
         "external-check",
         "localpeer", "lua-load", "lua-load-per-thread", "lua-prepend-path",
         "maxconnrate", "maxcomprate", "maxcompcpuusage", "maxpipes", "maxsessrate", "maxsslconn", "maxsslrate",
-        "maxzlibmem", "noepoll", "nokqueue", "noevports", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
+        "maxzlibmem", "noepoll", "nokqueue", "noevports", "nopoll", "nogetaddrinfo", "noreuseport",
         "profiling.tasks", "set-dumpable", "set-var",         "ssl-mode-async", "ssl-dh-param-file", "ssl-load-extra-files", "ssl-load-extra-del-ext",
                 "ssl-skip-self-issued-ca",
         "strict-limits", "thread-group", "thread-groups", "unix-bind",
@@ -257,7 +258,7 @@ enum GlobalParser {
     /// Performance and platform knobs that do not change behaviour: warned about and ignored
     /// (as `tune.*`).
     static let performanceKnobs: Set<String> = [
-        "cpu-map", "busy-polling", "noepoll", "nopoll", "nosplice", "nogetaddrinfo", "noreuseport",
+        "cpu-map", "busy-polling", "noepoll", "nopoll", "nogetaddrinfo", "noreuseport",
         "maxpipes", "profiling.tasks", "numa-cpu-mapping", "strict-limits", "set-dumpable", "ssl-mode-async",
         "nokqueue", "noevports", "thread-groups", "thread-group", "maxzlibmem", "maxcompcpuusage",
         "maxcomprate", "close-spread-time", "no-memory-trimming", "fd-hard-limit", "max-spread-checks",

@@ -95,6 +95,15 @@ enum OptionParser {
             }
             p.httpBufferRequest = !neg
         },
+        // Kernel splicing (DataPath/SplicePump): `mode tcp` streams between plain
+        // sockets. `auto` splices both ways from the start, where HAProxy guesses when it
+        // pays; bytes then never enter user space.
+        "splice-auto": noArguments { s, p, l, neg in
+            p.spliceRequest = !neg
+            p.spliceResponse = !neg
+        },
+        "splice-request": noArguments { s, p, l, neg in p.spliceRequest = !neg },
+        "splice-response": noArguments { s, p, l, neg in p.spliceResponse = !neg },
         "http-keep-alive": noArguments { s, p, l, neg in
             p.httpConnectionMode = neg ? .close : .keepAlive
         },
@@ -178,7 +187,7 @@ enum OptionParser {
         "http-pretend-keepalive", "http-restrict-req-hdr-names", "http-use-proxy-header",
         "idle-close-on-response", "independent-streams", "ldap-check", "log-separate-errors",
         "logasap", "mysql-check", "nolinger", "originalto", "persist", "pgsql-check", "prefer-last-server",
-        "redis-check", "smtpchk", "socket-stats", "splice-auto", "splice-request", "splice-response",
+        "redis-check", "smtpchk", "socket-stats",
         "spop-check", "srvtcpka", "ssl-hello-chk", "tcp-smart-accept", "tcp-smart-connect", "tcpka",
         "transparent",
     ]

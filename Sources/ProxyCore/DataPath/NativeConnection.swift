@@ -45,6 +45,10 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
     private var onConnected: ((CInt) -> Void)?
     /// The connect's deadline (`timeout connect`): see `connect(to:context:timeout:completion:)`.
     var connectTimer: ReactorTimers.Handle?
+    /// Kernel splicing (SplicePump): this connection's input goes through `spliceOut` to
+    /// another connection; `spliceIn` brings another's input to this one's output.
+    private var spliceOut: SplicePump?
+    private var spliceIn: SplicePump?
 
     private var remote: SocketAddress?
     private var local: SocketAddress?
@@ -183,6 +187,10 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
 
     private func performRead() {
         readRequested = false
+        if let pump = spliceOut, pump.isOpen {
+            performSplice(pump)
+            return
+        }
         let scratch = context.scratch
         let count = NativeSyscalls.receive(descriptor, into: scratch)
         if count > 0 {
@@ -223,6 +231,7 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
     }
 
     private func writePending() {
+        guard drainSplice() else { return }
         while !pending.isEmpty {
             let written = NativeSyscalls.send(descriptor, pending)
             if written < 0 {
@@ -276,7 +285,7 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
 
     func closeOutput() {
         guard state == .open else { return }
-        if pending.isEmpty {
+        if pending.isEmpty, (spliceIn?.inPipe ?? 0) == 0 {
             NativeSyscalls.shutdownOutput(descriptor)
         } else {
             shutdownAfterWrites = true
@@ -290,6 +299,8 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
         cancelConnectTimer()
         pending.removeAll()
         pendingBytes = 0
+        spliceOut?.close()
+        spliceIn?.close()
         reactor.close(descriptor)
         // Told after the caller's own work, as NIO's channelInactive comes.
         closedToReport = true
@@ -297,6 +308,69 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
             queuedForRead = true
             context.later(self)
         }
+    }
+
+    // MARK: - Kernel splicing (`option splice-*`)
+
+    /// From now on this connection's input goes to `destination` through a pipe, never
+    /// through user space; the session hears only how many bytes went
+    /// (`transportSpliced`). Both must be open with nothing queued: a `mode tcp` session
+    /// asks right after the connect, before its first read. False when no pipe could be
+    /// had: the bytes are then read and written as usual.
+    @discardableResult
+    func splice(into destination: NativeConnection) -> Bool {
+        guard state == .open, destination.state == .open, spliceOut == nil, destination.spliceIn == nil,
+              destination.pending.isEmpty, let pump = SplicePump(destination: destination) else { return false }
+        spliceOut = pump
+        destination.spliceIn = pump
+        return true
+    }
+
+    /// A read, spliced: socket -> pipe, then as much as the destination takes at once.
+    /// Bytes still in the pipe wait for the destination's EPOLLOUT, and the destination is
+    /// unwritable until then, which holds the session's next read back.
+    private func performSplice(_ pump: SplicePump) {
+        guard pump.inPipe == 0, let destination = pump.destination, destination.state == .open else {
+            readRequested = true  // read once the destination has emptied the pipe
+            return
+        }
+        let count = pump.fill(from: descriptor)
+        if count > 0 {
+            // A short splice need not have drained the socket (it stops at packet
+            // bounds): `readable` stays, and the next read finds EAGAIN if it did.
+            pump.inPipe = count
+            events?.transportSpliced(count)
+            destination.flush()
+            events?.transportReadComplete()
+        } else if count == 0 {
+            readable = false
+            inputClosed = true
+            events?.transportInputClosed()
+        } else if count == -EAGAIN_ {
+            readable = false
+            readRequested = true
+        } else {
+            fail()
+        }
+    }
+
+    /// Moves what a spliced source left in the pipe to this socket. False while bytes
+    /// remain (this connection waits for EPOLLOUT, unwritable) or after a failure.
+    private func drainSplice() -> Bool {
+        guard let pump = spliceIn, pump.inPipe > 0 else { return true }
+        let moved = pump.drain(to: descriptor)
+        if moved > 0 {
+            pump.inPipe -= moved
+        } else if moved != -EAGAIN_ {
+            fail()
+            return false
+        }
+        guard pump.inPipe == 0 else {
+            waitingForWritable = true
+            isWritable = false
+            return false
+        }
+        return true
     }
 
     /// A reset or an error: the session hears of the failure, then of the close.

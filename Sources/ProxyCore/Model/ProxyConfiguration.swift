@@ -166,6 +166,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var maxconn: Int?
     /// `daemon`: fork into the background (also `-D`).
     public var daemon: Bool
+    /// `nosplice`: no kernel splicing, whatever `option splice-*` asks.
+    public var noSplice = false
     public var pidfile: String?
     public var chroot: String?
     /// `user` / `group` names, and `uid` / `gid` numbers, as written.

@@ -206,6 +206,10 @@ public struct ProxySettings: Sendable, Equatable {
     /// `option http-buffer-request`: the request body is awaited (up to the buffer's
     /// size) before a server is chosen, under `timeout http-request`.
     public var httpBufferRequest: Bool
+    /// `option splice-request` / `splice-response` (`splice-auto`: both): `mode tcp`
+    /// streams between plain sockets go through a pipe, not user space, that way.
+    public var spliceRequest = false
+    public var spliceResponse = false
     public var forwardFor: ForwardFor?
     public var dontLogNull: Bool
     public var httpLog: Bool

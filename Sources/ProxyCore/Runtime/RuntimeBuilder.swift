@@ -26,6 +26,9 @@ public enum RuntimeBuilder {
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
             let backend = try makeBackend(proxy, index: backends.count)
             try TLSSetup.attach(to: backend, from: proxy, global: config.global)  // TLS (issue 5)
+            if !config.global.noSplice {
+                backend.splice = SpliceDirections(request: proxy.spliceRequest, response: proxy.spliceResponse)
+            }
             backends.append(backend)
             backendByName[proxy.name] = backend
         }
@@ -77,6 +80,10 @@ public enum RuntimeBuilder {
                 requestRules: requestRules,
                 responseRules: responseRules))
             frontends[frontends.count - 1].bufferRequestBody = proxy.httpBufferRequest
+            if !config.global.noSplice {
+                frontends[frontends.count - 1].splice = SpliceDirections(request: proxy.spliceRequest,
+                                                                         response: proxy.spliceResponse)
+            }
             try TLSSetup.attach(to: frontends[frontends.count - 1], from: proxy, global: config.global,
                                 backends: backendByName, own: own)  // TLS (issue 5)
         }

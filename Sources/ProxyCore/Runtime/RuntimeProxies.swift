@@ -32,6 +32,8 @@ public final class RuntimeBackend: @unchecked Sendable {
     let lastStatusChange = ManagedAtomic<Int>(ProcessClock.milliseconds)
     /// The stats page this backend answers (`stats enable`), set at start (issue 4).
     public var statsPage: StatsPage?
+    /// Kernel splicing each way (`option splice-*`, unless `nosplice`), set at start.
+    var splice = SpliceDirections()
     /// `http-request` / `http-response` rules of the backend, set once at build time.
     var requestRules: [CompiledRule] = []
     var responseRules: [CompiledRule] = []
@@ -124,6 +126,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     /// `option http-buffer-request`: a request's body (up to the buffer's size) is read
     /// before it is routed, under the head's `timeout http-request` deadline.
     public var bufferRequestBody = false
+    /// Kernel splicing each way (`option splice-*`, unless `nosplice`), set at start.
+    var splice = SpliceDirections()
     let requestRules: [CompiledRule]
     let responseRules: [CompiledRule]
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.

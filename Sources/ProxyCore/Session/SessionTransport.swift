@@ -43,9 +43,14 @@ protocol TransportEvents: AnyObject {
     func transportClosed()
     /// The connection failed (a reset, an error), before it is gone.
     func transportFailed()
+    /// `count` bytes of input went on to the other connection by kernel splicing
+    /// (NativeConnection.splice(into:)), unseen: for the counters.
+    func transportSpliced(_ count: Int)
 }
 
 extension TransportEvents {
     /// Most sessions treat a failure as the end.
     func transportFailed() { transportClosed() }
+    /// Only `mode tcp` sessions splice.
+    func transportSpliced(_ count: Int) {}
 }

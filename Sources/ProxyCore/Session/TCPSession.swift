@@ -114,6 +114,7 @@ final class TCPSession: TransportEvents {
             if server.health?.shutdownSessionsOnMarkedDown == true {
                 loop.tcpSessions[ObjectIdentifier(self)] = self
             }
+            spliceIfAsked(channel)
             // Once both sides are connected the tunnel timeout, if any, replaces the
             // client and server timeouts (HAProxy applies it in tcp mode too).
             idle?.arm(backend.timeouts.tunnel ?? frontend.timeouts.tunnel
@@ -125,12 +126,28 @@ final class TCPSession: TransportEvents {
 
     func transportRead(_ buffer: ByteBuffer) {
         guard let serverChannel else { return }
-        idle?.touch()
-        counters.bytesIn.add(buffer.readableBytes)
-        log?.bytesIn += buffer.readableBytes
-        backend.counters.bytesIn.add(buffer.readableBytes)  // stats (issue 4)
-        server?.counters.bytesIn.add(buffer.readableBytes)
+        countIn(buffer.readableBytes)
         serverChannel.write(buffer)
+    }
+
+    func transportSpliced(_ count: Int) { countIn(count) }
+
+    private func countIn(_ count: Int) {
+        idle?.touch()
+        counters.bytesIn.add(count)
+        log?.bytesIn += count
+        backend.counters.bytesIn.add(count)  // stats (issue 4)
+        server?.counters.bytesIn.add(count)
+    }
+
+    /// `option splice-request` / `splice-response`: between two plain native sockets,
+    /// that way's bytes go through a kernel pipe instead of user space (SplicePump).
+    private func spliceIfAsked(_ serverSide: SessionTransport) {
+        let splice = frontend.splice.union(backend.splice)
+        guard splice.request || splice.response,
+              let client = client as? NativeConnection, let server = serverSide as? NativeConnection else { return }
+        if splice.request { client.splice(into: server) }
+        if splice.response { server.splice(into: client) }
     }
 
     func transportReadComplete() {
@@ -173,12 +190,16 @@ final class TCPSession: TransportEvents {
     // MARK: server side, called by TCPServerSide on the same event loop
 
     fileprivate func serverRead(_ buffer: ByteBuffer) {
-        idle?.touch()
-        counters.bytesOut.add(buffer.readableBytes)
-        log?.bytesOut += buffer.readableBytes
-        backend.counters.bytesOut.add(buffer.readableBytes)  // stats (issue 4)
-        server?.counters.bytesOut.add(buffer.readableBytes)
+        countOut(buffer.readableBytes)
         client?.write(buffer)
+    }
+
+    fileprivate func countOut(_ count: Int) {
+        idle?.touch()
+        counters.bytesOut.add(count)
+        log?.bytesOut += count
+        backend.counters.bytesOut.add(count)  // stats (issue 4)
+        server?.counters.bytesOut.add(count)
     }
 
     fileprivate func serverReadComplete() {
@@ -306,4 +327,5 @@ private final class TCPServerSide: TransportEvents {
     func transportInputClosed() { session.serverInputDidClose() }
     func transportClosed() { session.serverDidClose() }
     func transportFailed() { session.serverFailed() }
+    func transportSpliced(_ count: Int) { session.countOut(count) }
 }
