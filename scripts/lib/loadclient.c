@@ -20,7 +20,8 @@
  * ephemeral ports (~28k per source/destination pair) are not the limit, and at most
  * --connects connects are in flight (4096, somaxconn here: a connect the proxy's full
  * accept queue dropped waits 1 s, 3 s, … for its SYN's retransmit, and must not hold up
- * the others). Latencies are
+ * the others); --ramp S spreads the first connects evenly over S seconds (then slowloris
+ * connections time out spread out, not in one wave). Latencies are
  * recorded only after --hold seconds (all connections established, warm-up) for
  * --duration seconds. Prints one JSON object on stdout.
  */
@@ -57,7 +58,7 @@ struct conn {
 static const char *host = "127.0.0.1";
 static int port, sources = 8, max_connects = 4096, requests_per_conn = 10;
 static int n_active, n_probe, n_slow, n_idle;
-static double keepalive_share = 0.5, rate = 1000, slow_interval = 3, hold = 5, duration = 10;
+static double ramp_seconds = 0, keepalive_share = 0.5, rate = 1000, slow_interval = 3, hold = 5, duration = 10;
 static const char *path = "/small";
 static struct conn *conns;
 static int n_conns, epfd, connecting, established;
@@ -69,6 +70,7 @@ static double t0, measure_from, measure_to;
 static double *lat_active, *lat_probe;
 static long n_lat_active, n_lat_probe, cap_active, cap_probe;
 static long requests_in_window, errors_connect, errors_reset, errors_eof, errors_status;
+static long status_counts[600];  /* answers other than 200 in the window, by status */
 static long slow_cuts, idle_closed, probe_closed, reconnects, probe_late;
 static double *cut_after;
 static long n_cut_after, cap_cut_after;
@@ -166,7 +168,11 @@ static int response_complete(struct conn *c) {
 static void on_response(struct conn *c, int index) {
     double t = now();
     int ok = strncmp(c->buf, "HTTP/1.1 200", 12) == 0;
-    if (!ok && in_window(t)) errors_status++;
+    if (!ok && in_window(t)) {
+        errors_status++;
+        int status = c->got > 12 ? atoi(c->buf + 9) : 0;
+        status_counts[status >= 100 && status < 600 ? status : 0]++;
+    }
     c->requests++;
     if (c->kind == ACTIVE_KA || c->kind == ACTIVE_CLOSE) {
         if (in_window(t)) { requests_in_window++; push(&lat_active, &n_lat_active, &cap_active, t - c->started); }
@@ -256,7 +262,7 @@ static void on_event(int index, unsigned events) {
 static void usage(void) {
     fprintf(stderr, "usage: loadclient PORT [--active N] [--keepalive-share F] [--requests-per-conn K]\n"
                     "  [--probe N --rate R] [--slowloris N --slow-interval S] [--idle N]\n"
-                    "  [--sources K] [--connects N] [--hold S] [--duration S] [--path P]\n");
+                    "  [--sources K] [--connects N] [--ramp S] [--hold S] [--duration S] [--path P]\n");
     exit(2);
 }
 
@@ -289,6 +295,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--sources")) sources = atoi(v);
         else if (!strcmp(k, "--connects")) max_connects = atoi(v);
         else if (!strcmp(k, "--hold")) hold = atof(v);
+        else if (!strcmp(k, "--ramp")) ramp_seconds = atof(v);
         else if (!strcmp(k, "--duration")) duration = atof(v);
         else if (!strcmp(k, "--path")) path = v;
         else usage();
@@ -316,12 +323,16 @@ int main(int argc, char **argv) {
     measure_to = 1e18;
     double all_up_at = 0, next_probe = 0, probe_step = rate > 0 ? 1.0 / rate : 1;
     int probe_cursor = 0, announced = 0;
+    long first_connects = 0;
     double last_tick = 0;
     struct epoll_event events[1024];
     for (;;) {
         double t = now();
         /* ramp: (re)connect what is down, a bounded number at a time */
-        while (down_count && connecting < max_connects) {
+        /* --ramp: the first connects spread evenly over that many seconds */
+        long allowed = ramp_seconds > 0 && !all_up_at ? (long)(n_conns * ((t - t0) / ramp_seconds)) + 1 : n_conns;
+        while (down_count && connecting < max_connects && (all_up_at || first_connects < allowed)) {
+            first_connects++;
             int j = down_ring[down_head];
             down_head = (down_head + 1) % n_conns;
             down_count--;
@@ -384,6 +395,10 @@ int main(int argc, char **argv) {
     percentiles("probe", lat_probe, n_lat_probe);
     printf(", ");
     percentiles("slowloris_cut_after", cut_after, n_cut_after);
+    printf(", \"statuses\": {");
+    for (int code = 0, first = 1; code < 600; code++)
+        if (status_counts[code]) { printf("%s\"%d\": %ld", first ? "" : ", ", code, status_counts[code]); first = 0; }
+    printf("}");
     printf(", \"errors\": {\"connect\": %ld, \"reset\": %ld, \"eof\": %ld, \"status\": %ld}, "
            "\"slowloris_cuts\": %ld, \"idle_closed\": %ld, \"probe_closed\": %ld, \"reconnects\": %ld, \"probe_late\": %ld}\n",
            errors_connect, errors_reset, errors_eof, errors_status, slow_cuts, idle_closed, probe_closed,
