@@ -34,6 +34,52 @@ final class ConnectionLimitTests: XCTestCase {
         XCTAssertEqual(try first.receiveResponse().status, 200)
     }
 
+    /// The kernel's accept queue of each bind is HAProxy's: `backlog` when given, else the
+    /// frontend's `maxconn`, else the global one (a burst of connects waits there instead of
+    /// being dropped). `ss` reads it (Send-Q of a listener), the same for both proxies.
+    func testListenQueueIsTheBacklogOrMaxconnAsHAProxy() throws {
+        /// Frontends a (global maxconn), b (its own maxconn), c (`backlog`) on `ports`.
+        func config(_ ports: [Int]) -> String {
+            """
+            global
+                maxconn 3000
+            defaults
+                mode http
+                timeout connect 1s
+                timeout client 5s
+                timeout server 5s
+            frontend a
+                bind 127.0.0.1:\(ports[0])
+                default_backend app
+            frontend b
+                maxconn 700
+                bind 127.0.0.1:\(ports[1])
+                default_backend app
+            frontend c
+                maxconn 700
+                bind 127.0.0.1:\(ports[2]) backlog 77
+                default_backend app
+            backend app
+                server s 127.0.0.1:9
+
+            """
+        }
+        /// Send-Q of each listener: its accept queue's size.
+        func queues(_ ports: [Int]) throws -> [String] {
+            try ports.map { port in
+                let out = try ControlClient.run("/usr/bin/ss", ["-Hltn", "sport = :\(port)"]).output
+                return out.split(separator: " ", omittingEmptySubsequences: true).dropFirst(2).first.map(String.init) ?? "?"
+            }
+        }
+        let ours = (0..<3).map { _ in TCP.freePort() }, theirs = (0..<3).map { _ in TCP.freePort() }
+        let proxy = try ProxydProcess(config: config(ours), waitForPorts: ours)
+        defer { proxy.stop() }
+        let reference = try ReferenceHAProxy(config: config(theirs), waitForPorts: theirs)
+        defer { reference.stop() }
+        XCTAssertEqual(try queues(ours), ["3000", "700", "77"])
+        XCTAssertEqual(try queues(ours), try queues(theirs), "HAProxy's queues")
+    }
+
     func testFrontendMaxconnPausesAccepting() throws {
         let a = try TestBackend(name: "a")
         let port = TCP.freePort()

@@ -11,17 +11,24 @@ public enum ListenerSocket {
         public let description: String
     }
 
+    /// The listen queue HAProxy gives a bind: its `backlog`, else the frontend's `maxconn`
+    /// (the global one by default), so that a burst of connects waits in the kernel
+    /// instead of being dropped. The kernel caps it at net.core.somaxconn.
+    public static func backlog(of bind: BindSettings, frontendMaxConnections: Int?) -> Int32 {
+        Int32(clamping: max(1, bind.backlog ?? frontendMaxConnections ?? 1024))
+    }
+
     /// A listening socket for `bind`, close-on-exec (the master passes it on explicitly),
     /// with the socket file's record for `bind /path`.
-    public static func open(_ bind: BindSettings) throws -> (fd: Int32, file: UnixSocketFile?) {
+    public static func open(_ bind: BindSettings, backlog: Int32) throws -> (fd: Int32, file: UnixSocketFile?) {
         switch bind.address {
         case let .inet(host, port):
-            return (try openTCP(host: host, port: port), nil)
+            return (try openTCP(host: host, port: port, backlog: backlog), nil)
         case let .unix(path):
             let ownership = UnixSocketFile.Ownership(mode: bind.unixMode, uid: bind.unixUID, gid: bind.unixGID,
                                                      user: bind.unixUser, group: bind.unixGroup)
             do {
-                let (fd, file) = try UnixSocketFile.listen(path: path, backlog: 1024, ownership: ownership)
+                let (fd, file) = try UnixSocketFile.listen(path: path, backlog: backlog, ownership: ownership)
                 return (fd, file)
             } catch {
                 throw Failure(description: "\(error)")
@@ -31,7 +38,7 @@ public enum ListenerSocket {
         }
     }
 
-    private static func openTCP(host: IPAddress?, port: Int) throws -> Int32 {
+    private static func openTCP(host: IPAddress?, port: Int, backlog: Int32) throws -> Int32 {
         let family = host?.isIPv6 == true ? AF_INET6 : AF_INET
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
@@ -59,7 +66,7 @@ public enum ListenerSocket {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
         }
-        if status == 0 { status = listen(fd, 1024) }
+        if status == 0 { status = listen(fd, backlog) }
         guard status == 0 else {
             let reason = String(cString: strerror(errno))
             close(fd)

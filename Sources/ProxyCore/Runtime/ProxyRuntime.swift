@@ -140,11 +140,14 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     private func bind(frontend: RuntimeFrontend, to bind: BindSettings,
                       tls: TLSServerContext? = nil) throws -> (Listener, shared: Bool) {
-        if let reactors { return try bindNatively(frontend: frontend, to: bind, reactors: reactors, tls: tls) }
+        let backlog = ListenerSocket.backlog(of: bind, frontendMaxConnections: frontend.gate.limit)
+        if let reactors {
+            return try bindNatively(frontend: frontend, to: bind, backlog: backlog, reactors: reactors, tls: tls)
+        }
         let address = bind.address
         let counters = self.counters[frontend.name]!
         let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.backlog, value: backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // Out of descriptors or memory at accept: logged as HAProxy logs it, then a
             // 100 ms pause, as on the native data path (NativeListener).
@@ -177,8 +180,8 @@ public final class ProxyRuntime: @unchecked Sendable {
             shared = inherited.take(address)
         }
         if let shared {
-            guard deferSharedAccepting else { return (try adopt(shared, bootstrap), true) }
-            let listener = try adopt(shared, bootstrap.serverChannelOption(.autoRead, value: false))
+            guard deferSharedAccepting else { return (try adopt(shared, bootstrap, backlog: backlog), true) }
+            let listener = try adopt(shared, bootstrap.serverChannelOption(.autoRead, value: false), backlog: backlog)
             waitingListeners.append(listener)
             return (listener, true)
         }
@@ -188,10 +191,10 @@ public final class ProxyRuntime: @unchecked Sendable {
         // replaces; a port held by anything else (which did not set it) is still an error.
         // Unix ones are renamed into place and removed at the end only if still ours
         // (UnixSocketFile), so that a reload never leaves the path missing.
-        let (fd, file) = try ListenerSocket.open(bind)
+        let (fd, file) = try ListenerSocket.open(bind, backlog: backlog)
         if let file { unixFiles.append(file) }
         do {
-            return (try adopt(fd, bootstrap), false)
+            return (try adopt(fd, bootstrap, backlog: backlog), false)
         } catch {
             close(fd)
             throw error
@@ -199,7 +202,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     /// Data path v2: the reactors accept on the socket themselves.
-    private func bindNatively(frontend: RuntimeFrontend, to bind: BindSettings, reactors: ReactorGroup,
+    private func bindNatively(frontend: RuntimeFrontend, to bind: BindSettings, backlog: Int32, reactors: ReactorGroup,
                               tls: TLSServerContext?) throws -> (Listener, shared: Bool) {
         var fd: Int32
         var shared = true
@@ -208,7 +211,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         } else if let handed = inherited.take(bind.address) {
             fd = handed
         } else {
-            let (opened, file) = try ListenerSocket.open(bind)
+            let (opened, file) = try ListenerSocket.open(bind, backlog: backlog)
             if let file { unixFiles.append(file) }
             fd = opened
             shared = false
@@ -224,7 +227,8 @@ public final class ProxyRuntime: @unchecked Sendable {
         // Accepted sockets inherit TCP_NODELAY from their listener (Linux copies it).
         var on: CInt = 1
         _ = setsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<CInt>.size))
-        _ = Glibc.listen(fd, 1024)
+        // An inherited socket gets this configuration's queue.
+        _ = Glibc.listen(fd, backlog)
         let counters = self.counters[frontend.name]!
         let contexts = loopStates.all.compactMap(\.native)
         let listener = NativeListener(descriptor: fd, contexts: contexts, failed: { error in
@@ -266,7 +270,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     }
 
     /// Serves connections on a listening socket, remembering its descriptor.
-    private func adopt(_ fd: Int32, _ bootstrap: ServerBootstrap) throws -> Listener {
+    private func adopt(_ fd: Int32, _ bootstrap: ServerBootstrap, backlog: Int32) throws -> Listener {
         var accepting: CInt = 0
         var length = socklen_t(MemoryLayout<CInt>.size)
         guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0, accepting != 0 else {
@@ -274,7 +278,7 @@ public final class ProxyRuntime: @unchecked Sendable {
         }
         let channel = try bootstrap.withBoundSocket(fd).wait()
         // NIO listens again with its default backlog when it adopts a socket.
-        _ = Glibc.listen(fd, 1024)
+        _ = Glibc.listen(fd, backlog)
         let listener = ChannelListener(channel: channel, descriptor: fd)
         listenerDescriptors.withLockedValue { $0[ObjectIdentifier(listener)] = fd }
         return listener

@@ -45,7 +45,7 @@ final class MasterCLI {
         var bind = BindSettings(address: .unix(path: path), written: path, location: SourceLocation(file: "-S", line: 0))
         bind.unixMode = mode
         do {
-            let (fd, file) = try ListenerSocket.open(bind)
+            let (fd, file) = try ListenerSocket.open(bind, backlog: 1024)
             listening = fd
             self.file = file
         } catch {

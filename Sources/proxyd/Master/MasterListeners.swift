@@ -26,7 +26,10 @@ final class MasterListeners {
                     continue
                 }
                 do {
-                    let (fd, file) = try ListenerSocket.open(bind)
+                    // The worker's own bind would queue as many (ProxyRuntime.bind).
+                    let maxconn = proxy.maxconn ?? configuration.global.maxconn ?? ResourceLimits.defaultMaxConnections()
+                    let (fd, file) = try ListenerSocket.open(
+                        bind, backlog: ListenerSocket.backlog(of: bind, frontendMaxConnections: maxconn))
                     next[key] = Socket(fd: fd, file: file)
                 } catch {
                     discard(next)
