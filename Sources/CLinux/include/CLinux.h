@@ -16,4 +16,5 @@
 #include "CLinuxVRRP.h"
 #include "CLinuxSupervisor.h"
 #include "CLinuxReactor.h"
+#include "CLinuxUring.h"
 #endif

@@ -12,6 +12,16 @@ protocol DescriptorHandler: AnyObject {
     func descriptorReady(_ events: UInt32)
 }
 
+/// The owner of a listener whose connections the kernel accepts (io_uring's multishot
+/// accept, `Reactor.registerAcceptor`). Called on the reactor's thread.
+protocol AcceptCompletionHandler: AnyObject {
+    /// A new connection, non-blocking and close-on-exec; the handler owns it.
+    func connectionAccepted(_ fd: CInt)
+    /// Accepting stopped on this error (out of descriptors or memory, usually); the
+    /// listener stays paused until `resumeListener`.
+    func acceptStopped(_ error: CInt)
+}
+
 /// epoll's event bits as `DescriptorHandler.descriptorReady` receives them.
 enum ReactorEvent {
     static let readable: UInt32 = EPOLLIN.rawValue
@@ -25,7 +35,7 @@ enum ReactorEvent {
 }
 
 /// One event loop on one thread over raw descriptors (issue 13, data path v2): one
-/// epoll, an eventfd for wake-ups from other threads, a timer heap, and a table of
+/// epoll (or one io_uring: `IOBackend`, `UringPoller`), an eventfd for wake-ups from other threads, a timer heap, and a table of
 /// descriptor handlers indexed by fd. It is an NIO `EventLoop`, so futures, promises,
 /// `scheduleTask` and `scheduleCallback` work on it unchanged, but it owns no channels:
 /// connections register their descriptors and get raw readiness bits.
@@ -35,7 +45,10 @@ enum ReactorEvent {
 final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     let name: String
 
+    /// -1 when the reactor runs on io_uring.
     private let epollFD: CInt
+    /// Set when the reactor runs on io_uring: it replaces epoll entirely.
+    private let uring: UringPoller?
     private let wakeFD: CInt
     private static let maxEventsPerWait = 256
     private let events: UnsafeMutablePointer<epoll_event>
@@ -76,20 +89,38 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         /// generation belongs to a descriptor closed since, and is dropped.
         var generation: UInt32 = 0
         var isListener = false
+        /// io_uring only: a listener whose connections the kernel accepts…
+        var acceptHandler: AcceptCompletionHandler?
+        /// …and whether its request (accept, or a listener's one-shot poll) should be in
+        /// the kernel now: false while paused, so a cancelled request is not re-armed.
+        var armed = false
     }
 
-    init(name: String) {
+    /// Which backend this reactor runs on (IOBackend.selected unless a test says).
+    let backend: IOBackend
+
+    init(name: String, backend requested: IOBackend = IOBackend.selected.backend) {
         self.name = name
-        let epollFD = epoll_create1(CInt(EPOLL_CLOEXEC))
-        precondition(epollFD >= 0, "epoll_create1 failed: errno \(errno)")
         let wakeFD = eventfd(0, CInt(EFD_NONBLOCK) | CInt(EFD_CLOEXEC))
         precondition(wakeFD >= 0, "eventfd failed: errno \(errno)")
-        var registration = epoll_event()
-        registration.events = EPOLLIN.rawValue  // level-triggered: read once per wake-up
-        registration.data.u64 = Self.wakeToken
-        precondition(epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &registration) == 0,
-                     "epoll_ctl(eventfd) failed: errno \(errno)")
-        self.epollFD = epollFD
+        if requested == .uring, let uring = UringPoller() {
+            // Edge-triggered is enough: every eventfd write is a wake-up of its own.
+            uring.poll(wakeFD, events: EPOLLIN.rawValue, token: Self.wakeToken, oneShot: false)
+            self.uring = uring
+            self.epollFD = -1
+            self.backend = .uring
+        } else {
+            let epollFD = epoll_create1(CInt(EPOLL_CLOEXEC))
+            precondition(epollFD >= 0, "epoll_create1 failed: errno \(errno)")
+            var registration = epoll_event()
+            registration.events = EPOLLIN.rawValue  // level-triggered: read once per wake-up
+            registration.data.u64 = Self.wakeToken
+            precondition(epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &registration) == 0,
+                         "epoll_ctl(eventfd) failed: errno \(errno)")
+            self.uring = nil
+            self.epollFD = epollFD
+            self.backend = .epoll
+        }
         self.wakeFD = wakeFD
         self.events = .allocate(capacity: Self.maxEventsPerWait)
         self.events.initialize(repeating: epoll_event(), count: Self.maxEventsPerWait)
@@ -99,7 +130,8 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         events.deallocate()
         // Never started: nothing else closed them.
         if lifecycle.value == .created {
-            Glibc.close(epollFD)
+            if epollFD >= 0 { Glibc.close(epollFD) }
+            uring?.close()
             Glibc.close(wakeFD)
         }
     }
@@ -151,6 +183,10 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     // MARK: The loop
 
     private func run() {
+        if let uring {
+            runOnUring(uring)
+            return
+        }
         while !stopping {
             let ready = epoll_wait(epollFD, events, CInt(Self.maxEventsPerWait), waitTimeout())
             if ready < 0 {
@@ -167,6 +203,74 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
             afterEvents?()
         }
     }
+
+    /// The same rounds on io_uring: one `io_uring_enter` submits the round's changes and
+    /// waits (to the next timer's deadline, to the nanosecond); completions take the
+    /// place of epoll's events.
+    private func runOnUring(_ uring: UringPoller) {
+        while !stopping {
+            uring.submitAndWait(timeoutNanoseconds: waitTimeoutNanoseconds())
+            uring.forEachCompletion { token, result, flags in
+                complete(token: token, result: result, flags: flags, uring: uring)
+            }
+            afterEvents?()
+            runDueTimers()
+            runQueuedTasks()
+            afterEvents?()
+        }
+    }
+
+    @inline(__always)
+    private func complete(token: UInt64, result: Int32, flags: UInt32, uring: UringPoller) {
+        let more = flags & UringPoller.more != 0
+        if token == Self.wakeToken {
+            var counter: UInt64 = 0
+            _ = Glibc.read(wakeFD, &counter, MemoryLayout<UInt64>.size)
+            if !more { uring.poll(wakeFD, events: EPOLLIN.rawValue, token: Self.wakeToken, oneShot: false) }
+            return
+        }
+        guard let kind = UringPoller.kind(of: token), kind != .control else { return }
+        let fd = UringPoller.descriptor(of: token)
+        let current = fd < descriptors.count
+            && descriptors[fd].generation & 0xFF_FFFF == UringPoller.generation(of: token)
+            && (descriptors[fd].handler != nil || descriptors[fd].acceptHandler != nil)
+        if kind == .accept {
+            guard current, let handler = descriptors[fd].acceptHandler else {
+                // Accepted after the listener was dropped: nobody takes the connection.
+                if result >= 0 { Glibc.close(result) }
+                return
+            }
+            if result >= 0 {
+                if !more, descriptors[fd].armed { uring.accept(CInt(fd), token: token) }
+                handler.connectionAccepted(result)
+            } else if result == -ECANCELED {
+                return  // paused, or paused and resumed: the new request is in already
+            } else if result == -ECONNABORTED || result == -EINTR || result == -EAGAIN {
+                if !more, descriptors[fd].armed { uring.accept(CInt(fd), token: token) }
+            } else if !more {
+                descriptors[fd].armed = false
+                handler.acceptStopped(-result)
+            }
+            return
+        }
+        guard current, let handler = descriptors[fd].handler else {
+            if result >= 0 { staleEventsDropped &+= 1 }
+            return
+        }
+        if result == -ECANCELED { return }
+        if !more, result >= 0 {
+            // A listener's one-shot poll, or a multishot poll the kernel ended (its
+            // completion queue overflowed): armed again while still wanted.
+            if descriptors[fd].isListener {
+                if descriptors[fd].armed { uring.poll(CInt(fd), events: EPOLLIN.rawValue, token: token, oneShot: true) }
+            } else {
+                uring.poll(CInt(fd), events: Self.connectionEvents, token: token, oneShot: false)
+            }
+        }
+        handler.descriptorReady(result >= 0 ? UInt32(result) : ReactorEvent.error)
+    }
+
+    private static let connectionEvents = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue
 
     /// Runs after each round's events and again after its timers and tasks (data path
     /// v2's postponed reads and closes, NativeLoopContext). Set on the loop thread.
@@ -191,6 +295,15 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
 
     /// Milliseconds until the earliest timer, rounded up so that a timer never fires early;
     /// 0 when the loop already has work, -1 (forever) when nothing is scheduled.
+    /// `waitTimeout` in nanoseconds, for io_uring's timed wait.
+    private func waitTimeoutNanoseconds() -> Int64 {
+        if !localTasks.isEmpty { return 0 }
+        guard let deadline = timers.earliestDeadline else { return -1 }
+        let now = NIODeadline.now().uptimeNanoseconds
+        guard deadline > now else { return 0 }
+        return Int64(clamping: deadline - now)
+    }
+
     private func waitTimeout() -> CInt {
         if !localTasks.isEmpty { return 0 }
         guard let deadline = timers.earliestDeadline else { return -1 }
@@ -424,11 +537,14 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         runQueuedTasks()
         localTasks.removeAll()
 
-        for fd in descriptors.indices where descriptors[fd].handler != nil {
+        for fd in descriptors.indices where descriptors[fd].handler != nil || descriptors[fd].acceptHandler != nil {
             descriptors[fd].handler = nil
+            descriptors[fd].acceptHandler = nil
             Glibc.close(CInt(fd))
         }
-        Glibc.close(epollFD)
+        if epollFD >= 0 { Glibc.close(epollFD) }
+        // Closing the ring cancels its requests, which releases the files they held.
+        uring?.close()
         Glibc.close(wakeFD)
         for (queue, callback) in callbacks {
             queue.async { callback(nil) }
@@ -458,11 +574,64 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
 
     /// Stops reporting a listener's pending connections (maxconn reached).
     func pauseListener(_ fd: CInt) throws {
+        if let uring {
+            let index = checkedListener(fd)
+            guard descriptors[index].armed else { return }
+            descriptors[index].armed = false
+            uring.cancel(listenerToken(index))
+            // Now, as EPOLL_CTL_MOD would: a connection arriving after this call waits.
+            uring.submitNow()
+            return
+        }
         try modifyListener(fd, events: 0)
     }
 
     func resumeListener(_ fd: CInt) throws {
+        if uring != nil {
+            let index = checkedListener(fd)
+            guard !descriptors[index].armed else { return }
+            descriptors[index].armed = true
+            armListener(index)
+            return
+        }
         try modifyListener(fd, events: EPOLLIN.rawValue)
+    }
+
+    /// Whether listeners can be registered with `registerAcceptor` (io_uring).
+    var acceptsInKernel: Bool { uring != nil }
+
+    /// io_uring only: a listener whose connections the kernel accepts (one multishot
+    /// accept; each completion is a new descriptor, no `accept4` call).
+    func registerAcceptor(_ fd: CInt, handler: AcceptCompletionHandler) throws {
+        precondition(uring != nil, "registerAcceptor needs io_uring")
+        let index = claimSlot(fd)
+        descriptors[index].acceptHandler = handler
+        descriptors[index].isListener = true
+        descriptors[index].armed = true
+        armListener(index)
+    }
+
+    private func checkedListener(_ fd: CInt) -> Int {
+        assert(inEventLoop, "Reactor listener change outside its loop")
+        let index = Int(fd)
+        precondition(index < descriptors.count && descriptors[index].isListener,
+                     "fd \(fd) is not a registered listener")
+        return index
+    }
+
+    private func listenerToken(_ index: Int) -> UInt64 {
+        UringPoller.token(kind: descriptors[index].acceptHandler != nil ? .accept : .poll,
+                          generation: descriptors[index].generation, fd: CInt(index))
+    }
+
+    private func armListener(_ index: Int) {
+        guard let uring else { return }
+        let token = listenerToken(index)
+        if descriptors[index].acceptHandler != nil {
+            uring.accept(CInt(index), token: token)
+        } else {
+            uring.poll(CInt(index), events: EPOLLIN.rawValue, token: token, oneShot: true)
+        }
     }
 
     /// Forgets a listener without closing its socket, which other reactors may still
@@ -471,10 +640,18 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     func unregisterListener(_ fd: CInt) {
         assert(inEventLoop, "Reactor.unregisterListener outside its loop")
         let index = Int(fd)
-        guard index >= 0, index < descriptors.count, descriptors[index].handler != nil else { return }
-        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        guard index >= 0, index < descriptors.count,
+              descriptors[index].handler != nil || descriptors[index].acceptHandler != nil else { return }
+        if let uring {
+            uring.cancel(listenerToken(index))
+            uring.submitNow()
+        } else {
+            _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        }
         descriptors[index].handler = nil
+        descriptors[index].acceptHandler = nil
         descriptors[index].isListener = false
+        descriptors[index].armed = false
     }
 
     /// Forgets the handler and closes the descriptor; closing removes it from the epoll
@@ -484,18 +661,54 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         assert(inEventLoop, "Reactor.close outside its loop")
         let index = Int(fd)
         if index >= 0 && index < descriptors.count {
+            if let uring, descriptors[index].handler != nil || descriptors[index].acceptHandler != nil {
+                // The request holds the file: the socket really closes once cancelled.
+                let kind: UringPoller.Kind = descriptors[index].acceptHandler != nil ? .accept : .poll
+                uring.cancel(UringPoller.token(kind: kind, generation: descriptors[index].generation, fd: fd))
+            }
             descriptors[index].handler = nil
+            descriptors[index].acceptHandler = nil
             descriptors[index].isListener = false
+            descriptors[index].armed = false
         }
         Glibc.close(fd)
     }
 
     /// Whether a handler is registered for `fd` (for tests and assertions).
     func isRegistered(_ fd: CInt) -> Bool {
-        Int(fd) < descriptors.count && descriptors[Int(fd)].handler != nil
+        Int(fd) < descriptors.count && (descriptors[Int(fd)].handler != nil || descriptors[Int(fd)].acceptHandler != nil)
+    }
+
+    /// A fresh slot for `fd` with the next generation; the caller fills it.
+    private func claimSlot(_ fd: CInt) -> Int {
+        assert(inEventLoop, "Reactor.register outside its loop")
+        precondition(fd >= 0, "register of a negative descriptor")
+        let index = Int(fd)
+        if index >= descriptors.count {
+            let newCount = Swift.max(index + 1, descriptors.count * 2, 64)
+            descriptors.append(contentsOf: repeatElement(DescriptorSlot(), count: newCount - descriptors.count))
+        }
+        precondition(descriptors[index].handler == nil && descriptors[index].acceptHandler == nil,
+                     "fd \(fd) registered twice")
+        descriptors[index] = DescriptorSlot(generation: descriptors[index].generation &+ 1)
+        return index
     }
 
     private func add(_ fd: CInt, handler: DescriptorHandler, events: UInt32, isListener: Bool) throws {
+        if uring != nil {
+            let index = claimSlot(fd)
+            descriptors[index].handler = handler
+            descriptors[index].isListener = isListener
+            if isListener {
+                descriptors[index].armed = true
+                armListener(index)
+            } else {
+                uring!.poll(fd, events: Self.connectionEvents,
+                            token: UringPoller.token(kind: .poll, generation: descriptors[index].generation, fd: fd),
+                            oneShot: false)
+            }
+            return
+        }
         assert(inEventLoop, "Reactor.register outside its loop")
         precondition(fd >= 0, "register of a negative descriptor")
         let index = Int(fd)
