@@ -241,6 +241,19 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
                 return
             }
             if result >= 0 {
+                if result >= descriptorLimit() {
+                    // The request took RLIMIT_NOFILE when it was armed; the limit is lower
+                    // now (prlimit). This connection is served; the listener pauses as on
+                    // EMFILE and its next request, armed under the new limit, fails as
+                    // accept4 would.
+                    if descriptors[fd].armed {
+                        descriptors[fd].armed = false
+                        uring.cancel(token)
+                    }
+                    handler.connectionAccepted(result)
+                    handler.acceptStopped(EMFILE)
+                    return
+                }
                 if !more, descriptors[fd].armed { uring.accept(CInt(fd), token: token) }
                 handler.connectionAccepted(result)
             } else if result == -ECANCELED {
@@ -269,6 +282,22 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         }
         handler.descriptorReady(result >= 0 ? UInt32(result) : ReactorEvent.error)
     }
+
+    /// RLIMIT_NOFILE's soft limit, read again at most once a second (a clock read per
+    /// accepted connection, one getrlimit a second while connections come).
+    private func descriptorLimit() -> CInt {
+        let now = NIODeadline.now().uptimeNanoseconds
+        if now &- limitReadAt > 1_000_000_000 || limitReadAt == 0 {
+            var limit = rlimit()
+            if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+                cachedDescriptorLimit = limit.rlim_cur >= rlim_t(CInt.max) ? CInt.max : CInt(limit.rlim_cur)
+            }
+            limitReadAt = now
+        }
+        return cachedDescriptorLimit
+    }
+    private var cachedDescriptorLimit = CInt.max
+    private var limitReadAt: UInt64 = 0
 
     private static let connectionEvents = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue
 
