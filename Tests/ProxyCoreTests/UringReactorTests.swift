@@ -58,9 +58,9 @@ final class UringReactorTests: XCTestCase {
         XCTAssertEqual(Reactor(name: "proxyd-dp-env").backend, requested == "uring" ? .uring : .epoll)
     }
 
-    // MARK: Multishot accept
+    // MARK: Accept
 
-    func testMultishotAcceptDeliversEveryConnectionAndPauses() throws {
+    func testAcceptsDeliverEveryConnectionWithItsAddressAndPause() throws {
         let any = try SocketCalls.ipv4Address("127.0.0.1", port: 0)
         let listener = try SocketCalls.listen(on: any.address, length: any.length)
         defer { Glibc.close(listener) }
@@ -68,10 +68,15 @@ final class UringReactorTests: XCTestCase {
         let sink = AcceptSink()
         try onLoop { try self.reactor.registerAcceptor(listener, handler: sink) }
 
-        // Several at once: one request in the kernel takes them all.
-        let clients = try (0..<5).map { _ in try SocketCalls.startConnect(to: bound.address, length: bound.length).fd }
+        // More at once than requests wait in the kernel: each is armed again as it completes.
+        let clients = try (0..<40).map { _ in try SocketCalls.startConnect(to: bound.address, length: bound.length).fd }
         defer { for fd in clients { Glibc.close(fd) } }
-        XCTAssertTrue(sink.waitForCount(5), "accepted \(sink.count) of 5")
+        XCTAssertTrue(sink.waitForCount(40), "accepted \(sink.count) of 40")
+        // Each with its own peer's address, as accept4 gives it.
+        let expected = Set(try clients.map { try SocketCalls.localAddress($0) }.map { SocketCalls.port(of: $0.address) })
+        let got = Set(sink.remotes.map { $0?.port ?? -1 })
+        XCTAssertEqual(got, Set(expected.map { Int($0) }), "peer addresses")
+        XCTAssertTrue(sink.remotes.allSatisfy { $0?.ipAddress == "127.0.0.1" }, "\(sink.remotes)")
         for fd in sink.accepted {
             XCTAssertNotEqual(fcntl(fd, F_GETFL) & O_NONBLOCK, 0, "an accepted socket is blocking")
             XCTAssertNotEqual(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0, "an accepted socket lacks close-on-exec")
@@ -82,16 +87,24 @@ final class UringReactorTests: XCTestCase {
         let waiting = try SocketCalls.startConnect(to: bound.address, length: bound.length).fd
         defer { Glibc.close(waiting) }
         usleep(100_000)
-        XCTAssertEqual(sink.count, 5, "a paused listener accepted")
+        XCTAssertEqual(sink.count, 40, "a paused listener accepted")
         try onLoop { try self.reactor.resumeListener(listener) }
-        XCTAssertTrue(sink.waitForCount(6), "the resumed listener did not accept")
+        XCTAssertTrue(sink.waitForCount(41), "the resumed listener did not accept")
+        // Paused and resumed in one round: every request comes back once, none twice.
+        try onLoop {
+            try self.reactor.pauseListener(listener)
+            try self.reactor.resumeListener(listener)
+        }
+        let after = try SocketCalls.startConnect(to: bound.address, length: bound.length).fd
+        defer { Glibc.close(after) }
+        XCTAssertTrue(sink.waitForCount(42), "the listener resumed in the same round did not accept")
 
         // Unregistered, it takes nothing more; the socket itself stays open.
         try onLoop { self.reactor.unregisterListener(listener) }
         let late = try SocketCalls.startConnect(to: bound.address, length: bound.length).fd
         defer { Glibc.close(late) }
         usleep(100_000)
-        XCTAssertEqual(sink.count, 6, "an unregistered listener accepted")
+        XCTAssertEqual(sink.count, 42, "an unregistered listener accepted")
         XCTAssertNotNil(try SocketCalls.acceptConnection(listener).map { Glibc.close($0) }, "the listener was closed")
         for fd in sink.accepted { Glibc.close(fd) }
     }
@@ -136,7 +149,12 @@ final class UringReactorTests: XCTestCase {
 
 private final class AcceptSink: AcceptCompletionHandler, @unchecked Sendable {
     private let box = NIOLockedValueBox<[CInt]>([])
-    func connectionAccepted(_ fd: CInt) { box.withLockedValue { $0.append(fd) } }
+    private let addresses = NIOLockedValueBox<[SocketAddress?]>([])
+    func connectionAccepted(_ fd: CInt, remote: SocketAddress?) {
+        box.withLockedValue { $0.append(fd) }
+        addresses.withLockedValue { $0.append(remote) }
+    }
+    var remotes: [SocketAddress?] { addresses.withLockedValue { $0 } }
     func acceptStopped(_ error: CInt) { XCTFail("accept stopped: errno \(error)") }
     var accepted: [CInt] { box.withLockedValue { $0 } }
     var count: Int { accepted.count }

@@ -153,15 +153,36 @@ static inline int clinux_uring_poll_oneshot(struct clinux_uring *ring, int fd, u
     return 0;
 }
 
-/// Multishot accept (5.19): one CQE per accepted connection, its descriptor in `res`,
-/// non-blocking and close-on-exec. 0 or -EBUSY.
-static inline int clinux_uring_accept_multishot(struct clinux_uring *ring, int fd, uint64_t user_data) {
+/// Where one accept request has the kernel write its peer's address.
+struct clinux_accept_address {
+    struct sockaddr_storage address;
+    socklen_t length;
+};
+
+/// One accept (one connection, non-blocking and close-on-exec, its descriptor in `res`),
+/// its peer's address written to `*peer`. Several can wait on one listener: the kernel
+/// wakes one per connection. 0 or -EBUSY.
+static inline int clinux_uring_accept(struct clinux_uring *ring, int fd, struct clinux_accept_address *peer,
+                                      uint64_t user_data) {
     struct io_uring_sqe *sqe = clinux_uring_get_sqe(ring);
     if (!sqe) return -EBUSY;
+    peer->length = sizeof peer->address;
     sqe->opcode = IORING_OP_ACCEPT;
     sqe->fd = fd;
-    sqe->ioprio = IORING_ACCEPT_MULTISHOT;
+    sqe->addr = (uint64_t)(uintptr_t)&peer->address;
+    sqe->addr2 = (uint64_t)(uintptr_t)&peer->length;
     sqe->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+    sqe->user_data = user_data;
+    return 0;
+}
+
+/// Cancels every request of this ring on descriptor `fd` (5.19). 0 or -EBUSY.
+static inline int clinux_uring_cancel_fd(struct clinux_uring *ring, int fd, uint64_t user_data) {
+    struct io_uring_sqe *sqe = clinux_uring_get_sqe(ring);
+    if (!sqe) return -EBUSY;
+    sqe->opcode = IORING_OP_ASYNC_CANCEL;
+    sqe->fd = fd;
+    sqe->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
     sqe->user_data = user_data;
     return 0;
 }

@@ -76,8 +76,8 @@ private final class ManagedCounter: @unchecked Sendable {
 }
 
 /// One reactor's side of a listener: on epoll, a level-triggered registration and
-/// `accept4` in batches; on io_uring, a multishot accept whose completions bring the new
-/// descriptors (their peer's address is then asked only when something needs it).
+/// `accept4` in batches; on io_uring, accept requests whose completions bring the new
+/// descriptors and their peers' addresses.
 private final class Acceptor: DescriptorHandler, AcceptCompletionHandler, @unchecked Sendable {
     let descriptor: CInt
     let context: NativeLoopContext
@@ -152,8 +152,8 @@ private final class Acceptor: DescriptorHandler, AcceptCompletionHandler, @unche
         }
     }
 
-    func connectionAccepted(_ fd: CInt) {
-        let connection = NativeConnection(accepted: fd, remote: nil, local: local, context: context)
+    func connectionAccepted(_ fd: CInt, remote: SocketAddress?) {
+        let connection = NativeConnection(accepted: fd, remote: remote, local: local, context: context)
         do {
             try context.reactor.register(fd, handler: connection)
         } catch {

@@ -6,8 +6,9 @@ import Glibc
 /// `PROXYD_IO=uring` asks for io_uring; `epoll` (or nothing) keeps epoll, the default
 /// until a quiet-machine benchmark says otherwise (docs/performance-log.md, step 9).
 /// io_uring is taken only when a probe ring can be set up and the kernel has what the
-/// reactor uses (multishot accept: 5.19; 6.0 is asked for); otherwise the reactor runs
-/// on epoll and `reason` says why, for the log: containers often forbid io_uring
+/// reactor uses (multishot poll: 5.13, cancel by descriptor: 5.19; 6.0 is asked for);
+/// otherwise the reactor runs on epoll and `fallbackReason` says why, for the log
+/// (ProxyRuntime prints it as a warning): containers often forbid io_uring
 /// (Docker's default seccomp profile: EPERM), and `kernel.io_uring_disabled` can too.
 enum IOBackend: String, Sendable {
     case epoll
@@ -47,7 +48,7 @@ enum IOBackend: String, Sendable {
         let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
         if parts.count == 2, (parts[0], parts[1]) < (6, 0) {
-            return "kernel \(release) is older than 6.0 (multishot accept and poll)"
+            return "kernel \(release) is older than 6.0 (multishot poll, cancel by descriptor)"
         }
         var ring = clinux_uring()
         let result = clinux_uring_init(&ring, 4)

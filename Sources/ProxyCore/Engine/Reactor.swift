@@ -12,11 +12,12 @@ protocol DescriptorHandler: AnyObject {
     func descriptorReady(_ events: UInt32)
 }
 
-/// The owner of a listener whose connections the kernel accepts (io_uring's multishot
-/// accept, `Reactor.registerAcceptor`). Called on the reactor's thread.
+/// The owner of a listener whose connections the kernel accepts (io_uring accept
+/// requests, `Reactor.registerAcceptor`). Called on the reactor's thread.
 protocol AcceptCompletionHandler: AnyObject {
-    /// A new connection, non-blocking and close-on-exec; the handler owns it.
-    func connectionAccepted(_ fd: CInt)
+    /// A new connection, non-blocking and close-on-exec, and its peer's address; the
+    /// handler owns it.
+    func connectionAccepted(_ fd: CInt, remote: SocketAddress?)
     /// Accepting stopped on this error (out of descriptors or memory, usually); the
     /// listener stays paused until `resumeListener`.
     func acceptStopped(_ error: CInt)
@@ -91,9 +92,15 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         var isListener = false
         /// io_uring only: a listener whose connections the kernel accepts…
         var acceptHandler: AcceptCompletionHandler?
-        /// …and whether its request (accept, or a listener's one-shot poll) should be in
-        /// the kernel now: false while paused, so a cancelled request is not re-armed.
+        /// …and whether its requests (accepts, or a listener's one-shot poll) should be
+        /// in the kernel now: false while paused, so a cancelled request is not re-armed.
         var armed = false
+        /// The addresses its accept requests write, one per request…
+        var acceptPeers: UnsafeMutablePointer<clinux_accept_address>?
+        /// …and which of them are in the kernel (bit i: request i), so that a request is
+        /// never armed twice on one address, even when a pause and a resume come between
+        /// a completion and the round that reads it.
+        var acceptsInFlight: UInt32 = 0
     }
 
     /// Which backend this reactor runs on (IOBackend.selected unless a test says).
@@ -232,36 +239,41 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         guard let kind = UringPoller.kind(of: token), kind != .control else { return }
         let fd = UringPoller.descriptor(of: token)
         let current = fd < descriptors.count
-            && descriptors[fd].generation & 0xFF_FFFF == UringPoller.generation(of: token)
+            && descriptors[fd].generation & UringPoller.generationMask == UringPoller.generation(of: token)
             && (descriptors[fd].handler != nil || descriptors[fd].acceptHandler != nil)
         if kind == .accept {
-            guard current, let handler = descriptors[fd].acceptHandler else {
+            guard current, let handler = descriptors[fd].acceptHandler, let peers = descriptors[fd].acceptPeers else {
                 // Accepted after the listener was dropped: nobody takes the connection.
                 if result >= 0 { Glibc.close(result) }
                 return
             }
+            let index = UringPoller.index(of: token)
+            descriptors[fd].acceptsInFlight &= ~(1 << UInt32(index))
             if result >= 0 {
+                // Read before the request is armed again on the same address.
+                let remote = NativeSyscalls.socketAddress(peers[index].address)
                 if result >= descriptorLimit() {
                     // The request took RLIMIT_NOFILE when it was armed; the limit is lower
                     // now (prlimit). This connection is served; the listener pauses as on
-                    // EMFILE and its next request, armed under the new limit, fails as
+                    // EMFILE and its next requests, armed under the new limit, fail as
                     // accept4 would.
                     if descriptors[fd].armed {
                         descriptors[fd].armed = false
-                        uring.cancel(token)
+                        uring.cancelAll(on: CInt(fd))
                     }
-                    handler.connectionAccepted(result)
+                    handler.connectionAccepted(result, remote: remote)
                     handler.acceptStopped(EMFILE)
                     return
                 }
-                if !more, descriptors[fd].armed { uring.accept(CInt(fd), token: token) }
-                handler.connectionAccepted(result)
-            } else if result == -ECANCELED {
-                return  // paused, or paused and resumed: the new request is in already
-            } else if result == -ECONNABORTED || result == -EINTR || result == -EAGAIN {
-                if !more, descriptors[fd].armed { uring.accept(CInt(fd), token: token) }
-            } else if !more {
+                armAccept(fd, index: index, uring: uring)
+                handler.connectionAccepted(result, remote: remote)
+            } else if result == -ECANCELED || result == -ECONNABORTED || result == -EINTR || result == -EAGAIN {
+                // Cancelled by a pause that a resume followed, or a connection gone before
+                // it was taken: armed again if wanted.
+                armAccept(fd, index: index, uring: uring)
+            } else if descriptors[fd].armed {
                 descriptors[fd].armed = false
+                uring.cancelAll(on: CInt(fd))
                 handler.acceptStopped(-result)
             }
             return
@@ -281,6 +293,33 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
             }
         }
         handler.descriptorReady(result >= 0 ? UInt32(result) : ReactorEvent.error)
+    }
+
+    /// Accept requests kept waiting on each listener: each takes one connection, and is
+    /// armed again (an SQE, no call) when its completion is read. HAProxy takes up to 64
+    /// connections per wake-up (`tune.maxaccept`); 16 per round and reactor is enough
+    /// when a round lasts microseconds.
+    static let acceptsPerListener = 16
+
+    /// Arms accept request `index` of listener `fd` if the listener is armed and the
+    /// request is not in the kernel already.
+    private func armAccept(_ fd: Int, index: Int, uring: UringPoller) {
+        let bit: UInt32 = 1 << UInt32(index)
+        guard descriptors[fd].armed, descriptors[fd].acceptsInFlight & bit == 0,
+              let peers = descriptors[fd].acceptPeers else { return }
+        descriptors[fd].acceptsInFlight |= bit
+        uring.accept(CInt(fd), peer: peers + index,
+                     token: UringPoller.token(kind: .accept, generation: descriptors[fd].generation, fd: CInt(fd), index: index))
+    }
+
+    /// Addresses of listeners dropped since the start: a request cancelled late could
+    /// still write one, so they go with the ring.
+    private var retiredAcceptPeers: [UnsafeMutablePointer<clinux_accept_address>] = []
+
+    private func retireAcceptPeers(_ index: Int) {
+        if let peers = descriptors[index].acceptPeers { retiredAcceptPeers.append(peers) }
+        descriptors[index].acceptPeers = nil
+        descriptors[index].acceptsInFlight = 0
     }
 
     /// RLIMIT_NOFILE's soft limit, read again at most once a second (a clock read per
@@ -574,6 +613,9 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         if epollFD >= 0 { Glibc.close(epollFD) }
         // Closing the ring cancels its requests, which releases the files they held.
         uring?.close()
+        for fd in descriptors.indices { retireAcceptPeers(fd) }
+        for peers in retiredAcceptPeers { peers.deallocate() }
+        retiredAcceptPeers = []
         Glibc.close(wakeFD)
         for (queue, callback) in callbacks {
             queue.async { callback(nil) }
@@ -607,7 +649,7 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
             let index = checkedListener(fd)
             guard descriptors[index].armed else { return }
             descriptors[index].armed = false
-            uring.cancel(listenerToken(index))
+            cancelListener(index, uring: uring)
             // Now, as EPOLL_CTL_MOD would: a connection arriving after this call waits.
             uring.submitNow()
             return
@@ -629,12 +671,13 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     /// Whether listeners can be registered with `registerAcceptor` (io_uring).
     var acceptsInKernel: Bool { uring != nil }
 
-    /// io_uring only: a listener whose connections the kernel accepts (one multishot
-    /// accept; each completion is a new descriptor, no `accept4` call).
+    /// io_uring only: a listener whose connections the kernel accepts (accept requests
+    /// kept waiting on it; each completion is a new descriptor, no `accept4` call).
     func registerAcceptor(_ fd: CInt, handler: AcceptCompletionHandler) throws {
         precondition(uring != nil, "registerAcceptor needs io_uring")
         let index = claimSlot(fd)
         descriptors[index].acceptHandler = handler
+        descriptors[index].acceptPeers = .allocate(capacity: Self.acceptsPerListener)
         descriptors[index].isListener = true
         descriptors[index].armed = true
         armListener(index)
@@ -648,18 +691,23 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         return index
     }
 
-    private func listenerToken(_ index: Int) -> UInt64 {
-        UringPoller.token(kind: descriptors[index].acceptHandler != nil ? .accept : .poll,
-                          generation: descriptors[index].generation, fd: CInt(index))
-    }
-
     private func armListener(_ index: Int) {
         guard let uring else { return }
-        let token = listenerToken(index)
         if descriptors[index].acceptHandler != nil {
-            uring.accept(CInt(index), token: token)
+            for request in 0..<Self.acceptsPerListener { armAccept(index, index: request, uring: uring) }
         } else {
-            uring.poll(CInt(index), events: EPOLLIN.rawValue, token: token, oneShot: true)
+            uring.poll(CInt(index), events: EPOLLIN.rawValue,
+                       token: UringPoller.token(kind: .poll, generation: descriptors[index].generation, fd: CInt(index)),
+                       oneShot: true)
+        }
+    }
+
+    /// Cancels a listener's requests: its accepts, or its poll.
+    private func cancelListener(_ index: Int, uring: UringPoller) {
+        if descriptors[index].acceptHandler != nil {
+            uring.cancelAll(on: CInt(index))
+        } else {
+            uring.cancel(UringPoller.token(kind: .poll, generation: descriptors[index].generation, fd: CInt(index)))
         }
     }
 
@@ -672,8 +720,9 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         guard index >= 0, index < descriptors.count,
               descriptors[index].handler != nil || descriptors[index].acceptHandler != nil else { return }
         if let uring {
-            uring.cancel(listenerToken(index))
+            cancelListener(index, uring: uring)
             uring.submitNow()
+            retireAcceptPeers(index)
         } else {
             _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
         }
@@ -692,8 +741,12 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         if index >= 0 && index < descriptors.count {
             if let uring, descriptors[index].handler != nil || descriptors[index].acceptHandler != nil {
                 // The request holds the file: the socket really closes once cancelled.
-                let kind: UringPoller.Kind = descriptors[index].acceptHandler != nil ? .accept : .poll
-                uring.cancel(UringPoller.token(kind: kind, generation: descriptors[index].generation, fd: fd))
+                if descriptors[index].isListener {
+                    cancelListener(index, uring: uring)
+                    retireAcceptPeers(index)
+                } else {
+                    uring.cancel(UringPoller.token(kind: .poll, generation: descriptors[index].generation, fd: fd))
+                }
             }
             descriptors[index].handler = nil
             descriptors[index].acceptHandler = nil

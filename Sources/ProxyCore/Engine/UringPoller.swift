@@ -6,8 +6,10 @@ import Glibc
 /// waits for completions.
 ///
 /// What it replaces: `epoll_ctl` (a registration, a pause, a removal) becomes an SQE
-/// carried by the round's single enter, and `accept4` becomes a multishot accept whose
-/// completions deliver the new descriptors. Connections keep their readiness model: a
+/// carried by the round's single enter, and `accept4` becomes accept requests kept
+/// waiting on each listener, whose completions deliver the new descriptors with their
+/// peers' addresses (a multishot accept cannot give addresses, and the session asks for
+/// its client's at once: a `getpeername` per connection, measured in step 9). Connections keep their readiness model: a
 /// multishot poll, edge-triggered, reports the same bits epoll did, so `NativeConnection`
 /// reads and writes as before (see docs/performance-log.md, step 9, for why recv stays a
 /// syscall).
@@ -18,8 +20,8 @@ import Glibc
 final class UringPoller {
     private let ring: UnsafeMutablePointer<clinux_uring>
 
-    /// A request's `user_data`: kind in the top byte, then 24 bits of the slot's
-    /// generation, then the descriptor.
+    /// A request's `user_data`: kind in the top byte, then the index of an accept among
+    /// its listener's, 16 bits of the descriptor slot's generation, and the descriptor.
     enum Kind: UInt64 {
         case poll = 0
         case accept = 1
@@ -27,12 +29,15 @@ final class UringPoller {
         case control = 2
     }
 
-    static func token(kind: Kind, generation: UInt32, fd: CInt) -> UInt64 {
-        kind.rawValue << 56 | UInt64(generation & 0xFF_FFFF) << 32 | UInt64(UInt32(bitPattern: fd))
+    static func token(kind: Kind, generation: UInt32, fd: CInt, index: Int = 0) -> UInt64 {
+        kind.rawValue << 56 | UInt64(UInt8(truncatingIfNeeded: index)) << 48
+            | UInt64(generation & generationMask) << 32 | UInt64(UInt32(bitPattern: fd))
     }
 
+    static let generationMask: UInt32 = 0xFFFF
     static func kind(of token: UInt64) -> Kind? { Kind(rawValue: token >> 56) }
-    static func generation(of token: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: token >> 32) & 0xFF_FFFF }
+    static func index(of token: UInt64) -> Int { Int(UInt8(truncatingIfNeeded: token >> 48)) }
+    static func generation(of token: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: token >> 32) & generationMask }
     static func descriptor(of token: UInt64) -> Int { Int(UInt32(truncatingIfNeeded: token)) }
 
     static let entries: UInt32 = 1024
@@ -68,8 +73,14 @@ final class UringPoller {
         precondition(result == 0, "io_uring submission queue stuck")
     }
 
-    func accept(_ fd: CInt, token: UInt64) {
-        precondition(clinux_uring_accept_multishot(ring, fd, token) == 0, "io_uring submission queue stuck")
+    func accept(_ fd: CInt, peer: UnsafeMutablePointer<clinux_accept_address>, token: UInt64) {
+        precondition(clinux_uring_accept(ring, fd, peer, token) == 0, "io_uring submission queue stuck")
+    }
+
+    /// Cancels every request on `fd` (a listener's accepts).
+    func cancelAll(on fd: CInt) {
+        let control = Self.token(kind: .control, generation: 0, fd: 0)
+        precondition(clinux_uring_cancel_fd(ring, fd, control) == 0, "io_uring submission queue stuck")
     }
 
     func cancel(_ token: UInt64) {
