@@ -49,13 +49,13 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     /// -1 when the reactor runs on io_uring.
     private let epollFD: CInt
     /// Set when the reactor runs on io_uring: it replaces epoll entirely.
-    private let uring: UringPoller?
-    private let wakeFD: CInt
+    let uring: UringPoller?  // internal for the io_uring side
+    let wakeFD: CInt
     private static let maxEventsPerWait = 256
     private let events: UnsafeMutablePointer<epoll_event>
     /// The `data.u64` of the eventfd's registration; descriptors use generation << 32 | fd,
     /// and no generation reaches this value with a valid fd below 2^32 - 1.
-    private static let wakeToken = UInt64.max
+    static let wakeToken = UInt64.max
 
     // MARK: State shared with other threads (under `queueLock`)
 
@@ -79,12 +79,12 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     /// The batch being run; swapped with a queue so neither array is reallocated.
     private var runningTasks = ContiguousArray<@Sendable () -> Void>()
     private var timers = ReactorTimers()
-    private var descriptors = ContiguousArray<DescriptorSlot>()
-    private var stopping = false
+    var descriptors = ContiguousArray<DescriptorSlot>()  // internal for the io_uring side
+    var stopping = false
     /// Events for a descriptor closed earlier in the same batch (loop thread; for tests).
-    private(set) var staleEventsDropped = 0
+    var staleEventsDropped = 0
 
-    private struct DescriptorSlot {
+    struct DescriptorSlot {
         var handler: DescriptorHandler?
         /// Bumped at each registration of this fd number: an event carrying an older
         /// generation belongs to a descriptor closed since, and is dropped.
@@ -211,134 +211,15 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         }
     }
 
-    /// The same rounds on io_uring: one `io_uring_enter` submits the round's changes and
-    /// waits (to the next timer's deadline, to the nanosecond); completions take the
-    /// place of epoll's events.
-    private func runOnUring(_ uring: UringPoller) {
-        while !stopping {
-            uring.submitAndWait(timeoutNanoseconds: waitTimeoutNanoseconds())
-            uring.forEachCompletion { token, result, flags in
-                complete(token: token, result: result, flags: flags, uring: uring)
-            }
-            afterEvents?()
-            runDueTimers()
-            runQueuedTasks()
-            afterEvents?()
-        }
-    }
-
-    @inline(__always)
-    private func complete(token: UInt64, result: Int32, flags: UInt32, uring: UringPoller) {
-        let more = flags & UringPoller.more != 0
-        if token == Self.wakeToken {
-            var counter: UInt64 = 0
-            _ = Glibc.read(wakeFD, &counter, MemoryLayout<UInt64>.size)
-            if !more { uring.poll(wakeFD, events: EPOLLIN.rawValue, token: Self.wakeToken, oneShot: false) }
-            return
-        }
-        guard let kind = UringPoller.kind(of: token), kind != .control else { return }
-        let fd = UringPoller.descriptor(of: token)
-        let current = fd < descriptors.count
-            && descriptors[fd].generation & UringPoller.generationMask == UringPoller.generation(of: token)
-            && (descriptors[fd].handler != nil || descriptors[fd].acceptHandler != nil)
-        if kind == .accept {
-            guard current, let handler = descriptors[fd].acceptHandler, let peers = descriptors[fd].acceptPeers else {
-                // Accepted after the listener was dropped: nobody takes the connection.
-                if result >= 0 { Glibc.close(result) }
-                return
-            }
-            let index = UringPoller.index(of: token)
-            descriptors[fd].acceptsInFlight &= ~(1 << UInt32(index))
-            if result >= 0 {
-                // Read before the request is armed again on the same address.
-                let remote = NativeSyscalls.socketAddress(peers[index].address)
-                if result >= descriptorLimit() {
-                    // The request took RLIMIT_NOFILE when it was armed; the limit is lower
-                    // now (prlimit). This connection is served; the listener pauses as on
-                    // EMFILE and its next requests, armed under the new limit, fail as
-                    // accept4 would.
-                    if descriptors[fd].armed {
-                        descriptors[fd].armed = false
-                        uring.cancelAll(on: CInt(fd))
-                    }
-                    handler.connectionAccepted(result, remote: remote)
-                    handler.acceptStopped(EMFILE)
-                    return
-                }
-                armAccept(fd, index: index, uring: uring)
-                handler.connectionAccepted(result, remote: remote)
-            } else if result == -ECANCELED || result == -ECONNABORTED || result == -EINTR || result == -EAGAIN {
-                // Cancelled by a pause that a resume followed, or a connection gone before
-                // it was taken: armed again if wanted.
-                armAccept(fd, index: index, uring: uring)
-            } else if descriptors[fd].armed {
-                descriptors[fd].armed = false
-                uring.cancelAll(on: CInt(fd))
-                handler.acceptStopped(-result)
-            }
-            return
-        }
-        guard current, let handler = descriptors[fd].handler else {
-            if result >= 0 { staleEventsDropped &+= 1 }
-            return
-        }
-        if result == -ECANCELED { return }
-        if !more, result >= 0 {
-            // A listener's one-shot poll, or a multishot poll the kernel ended (its
-            // completion queue overflowed): armed again while still wanted.
-            if descriptors[fd].isListener {
-                if descriptors[fd].armed { uring.poll(CInt(fd), events: EPOLLIN.rawValue, token: token, oneShot: true) }
-            } else {
-                uring.poll(CInt(fd), events: Self.connectionEvents, token: token, oneShot: false)
-            }
-        }
-        handler.descriptorReady(result >= 0 ? UInt32(result) : ReactorEvent.error)
-    }
-
-    /// Accept requests kept waiting on each listener: each takes one connection, and is
-    /// armed again (an SQE, no call) when its completion is read. HAProxy takes up to 64
-    /// connections per wake-up (`tune.maxaccept`); 16 per round and reactor is enough
-    /// when a round lasts microseconds.
-    static let acceptsPerListener = 16
-
-    /// Arms accept request `index` of listener `fd` if the listener is armed and the
-    /// request is not in the kernel already.
-    private func armAccept(_ fd: Int, index: Int, uring: UringPoller) {
-        let bit: UInt32 = 1 << UInt32(index)
-        guard descriptors[fd].armed, descriptors[fd].acceptsInFlight & bit == 0,
-              let peers = descriptors[fd].acceptPeers else { return }
-        descriptors[fd].acceptsInFlight |= bit
-        uring.accept(CInt(fd), peer: peers + index,
-                     token: UringPoller.token(kind: .accept, generation: descriptors[fd].generation, fd: CInt(fd), index: index))
-    }
-
+    // The io_uring side (Reactor+Uring.swift) shares the state marked "internal for the
+    // io_uring side": loop-thread only, like the rest.
+    var cachedDescriptorLimit = CInt.max
+    var limitReadAt: UInt64 = 0
     /// Addresses of listeners dropped since the start: a request cancelled late could
     /// still write one, so they go with the ring.
-    private var retiredAcceptPeers: [UnsafeMutablePointer<clinux_accept_address>] = []
+    var retiredAcceptPeers: [UnsafeMutablePointer<clinux_accept_address>] = []
 
-    private func retireAcceptPeers(_ index: Int) {
-        if let peers = descriptors[index].acceptPeers { retiredAcceptPeers.append(peers) }
-        descriptors[index].acceptPeers = nil
-        descriptors[index].acceptsInFlight = 0
-    }
-
-    /// RLIMIT_NOFILE's soft limit, read again at most once a second (a clock read per
-    /// accepted connection, one getrlimit a second while connections come).
-    private func descriptorLimit() -> CInt {
-        let now = NIODeadline.now().uptimeNanoseconds
-        if now &- limitReadAt > 1_000_000_000 || limitReadAt == 0 {
-            var limit = rlimit()
-            if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 {
-                cachedDescriptorLimit = limit.rlim_cur >= rlim_t(CInt.max) ? CInt.max : CInt(limit.rlim_cur)
-            }
-            limitReadAt = now
-        }
-        return cachedDescriptorLimit
-    }
-    private var cachedDescriptorLimit = CInt.max
-    private var limitReadAt: UInt64 = 0
-
-    private static let connectionEvents = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue
+    static let connectionEvents = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue
 
     /// Runs after each round's events and again after its timers and tasks (data path
     /// v2's postponed reads and closes, NativeLoopContext). Set on the loop thread.
@@ -364,7 +245,7 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     /// Milliseconds until the earliest timer, rounded up so that a timer never fires early;
     /// 0 when the loop already has work, -1 (forever) when nothing is scheduled.
     /// `waitTimeout` in nanoseconds, for io_uring's timed wait.
-    private func waitTimeoutNanoseconds() -> Int64 {
+    func waitTimeoutNanoseconds() -> Int64 {
         if !localTasks.isEmpty { return 0 }
         guard let deadline = timers.earliestDeadline else { return -1 }
         let now = NIODeadline.now().uptimeNanoseconds
@@ -381,7 +262,7 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         return CInt(clamping: milliseconds)
     }
 
-    private func runDueTimers() {
+    func runDueTimers() {
         guard !timers.isEmpty else { return }
         let now = NIODeadline.now().uptimeNanoseconds
         let limit = timers.nextSequence
@@ -392,7 +273,7 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
 
     /// Runs the tasks queued so far (from this thread and others); tasks they queue wait
     /// for the next round, after the next `epoll_wait` (with a zero timeout).
-    private func runQueuedTasks() {
+    func runQueuedTasks() {
         if !localTasks.isEmpty {
             swap(&localTasks, &runningTasks)
             runTaskBatch()
@@ -668,49 +549,6 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         try modifyListener(fd, events: EPOLLIN.rawValue)
     }
 
-    /// Whether listeners can be registered with `registerAcceptor` (io_uring).
-    var acceptsInKernel: Bool { uring != nil }
-
-    /// io_uring only: a listener whose connections the kernel accepts (accept requests
-    /// kept waiting on it; each completion is a new descriptor, no `accept4` call).
-    func registerAcceptor(_ fd: CInt, handler: AcceptCompletionHandler) throws {
-        precondition(uring != nil, "registerAcceptor needs io_uring")
-        let index = claimSlot(fd)
-        descriptors[index].acceptHandler = handler
-        descriptors[index].acceptPeers = .allocate(capacity: Self.acceptsPerListener)
-        descriptors[index].isListener = true
-        descriptors[index].armed = true
-        armListener(index)
-    }
-
-    private func checkedListener(_ fd: CInt) -> Int {
-        assert(inEventLoop, "Reactor listener change outside its loop")
-        let index = Int(fd)
-        precondition(index < descriptors.count && descriptors[index].isListener,
-                     "fd \(fd) is not a registered listener")
-        return index
-    }
-
-    private func armListener(_ index: Int) {
-        guard let uring else { return }
-        if descriptors[index].acceptHandler != nil {
-            for request in 0..<Self.acceptsPerListener { armAccept(index, index: request, uring: uring) }
-        } else {
-            uring.poll(CInt(index), events: EPOLLIN.rawValue,
-                       token: UringPoller.token(kind: .poll, generation: descriptors[index].generation, fd: CInt(index)),
-                       oneShot: true)
-        }
-    }
-
-    /// Cancels a listener's requests: its accepts, or its poll.
-    private func cancelListener(_ index: Int, uring: UringPoller) {
-        if descriptors[index].acceptHandler != nil {
-            uring.cancelAll(on: CInt(index))
-        } else {
-            uring.cancel(UringPoller.token(kind: .poll, generation: descriptors[index].generation, fd: CInt(index)))
-        }
-    }
-
     /// Forgets a listener without closing its socket, which other reactors may still
     /// watch: EPOLL_CTL_DEL, the one case that needs it (a closed descriptor leaves epoll
     /// only once every copy is closed).
@@ -762,7 +600,7 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     }
 
     /// A fresh slot for `fd` with the next generation; the caller fills it.
-    private func claimSlot(_ fd: CInt) -> Int {
+    func claimSlot(_ fd: CInt) -> Int {
         assert(inEventLoop, "Reactor.register outside its loop")
         precondition(fd >= 0, "register of a negative descriptor")
         let index = Int(fd)
