@@ -486,6 +486,12 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         runQueuedTasks()
         localTasks.removeAll()
 
+        if let uring {
+            // Accepts cancelled now, before their addresses are freed below (closing the
+            // ring cancels what is left, but in a kernel worker, later).
+            for fd in descriptors.indices where descriptors[fd].acceptHandler != nil { cancelListener(fd, uring: uring) }
+            uring.submitNow()
+        }
         for fd in descriptors.indices where descriptors[fd].handler != nil || descriptors[fd].acceptHandler != nil {
             descriptors[fd].handler = nil
             descriptors[fd].acceptHandler = nil
