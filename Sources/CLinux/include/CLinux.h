@@ -17,4 +17,5 @@
 #include "CLinuxVRRP.h"
 #include "CLinuxSupervisor.h"
 #include "CLinuxReactor.h"
+#include "CLinuxUring.h"
 #endif

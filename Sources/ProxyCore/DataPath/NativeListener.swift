@@ -75,8 +75,10 @@ private final class ManagedCounter: @unchecked Sendable {
     func decrement() -> Int { value.withLockedValue { $0 -= 1; return $0 } }
 }
 
-/// One reactor's side of a listener.
-private final class Acceptor: DescriptorHandler, @unchecked Sendable {
+/// One reactor's side of a listener: on epoll, a level-triggered registration and
+/// `accept4` in batches; on io_uring, accept requests whose completions bring the new
+/// descriptors and their peers' addresses.
+private final class Acceptor: DescriptorHandler, AcceptCompletionHandler, @unchecked Sendable {
     let descriptor: CInt
     let context: NativeLoopContext
     private let local: SocketAddress?
@@ -103,7 +105,11 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
     }
 
     func register(paused: Bool) throws {
-        try context.reactor.registerListener(descriptor, handler: self)
+        if context.reactor.acceptsInKernel {
+            try context.reactor.registerAcceptor(descriptor, handler: self)
+        } else {
+            try context.reactor.registerListener(descriptor, handler: self)
+        }
         registered = true
         accepting = true
         if paused { setAccepting(false) }
@@ -144,6 +150,21 @@ private final class Acceptor: DescriptorHandler, @unchecked Sendable {
             }
             accepted(connection)
         }
+    }
+
+    func connectionAccepted(_ fd: CInt, remote: SocketAddress?) {
+        let connection = NativeConnection(accepted: fd, remote: remote, local: local, context: context)
+        do {
+            try context.reactor.register(fd, handler: connection)
+        } catch {
+            Glibc.close(fd)
+            return
+        }
+        accepted(connection)
+    }
+
+    func acceptStopped(_ error: CInt) {
+        acceptFailed(error)
     }
 
     /// Out of descriptors (EMFILE, ENFILE) or memory: the connection waits in the kernel's

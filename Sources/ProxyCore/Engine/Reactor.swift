@@ -12,6 +12,17 @@ protocol DescriptorHandler: AnyObject {
     func descriptorReady(_ events: UInt32)
 }
 
+/// The owner of a listener whose connections the kernel accepts (io_uring accept
+/// requests, `Reactor.registerAcceptor`). Called on the reactor's thread.
+protocol AcceptCompletionHandler: AnyObject {
+    /// A new connection, non-blocking and close-on-exec, and its peer's address; the
+    /// handler owns it.
+    func connectionAccepted(_ fd: CInt, remote: SocketAddress?)
+    /// Accepting stopped on this error (out of descriptors or memory, usually); the
+    /// listener stays paused until `resumeListener`.
+    func acceptStopped(_ error: CInt)
+}
+
 /// epoll's event bits as `DescriptorHandler.descriptorReady` receives them.
 enum ReactorEvent {
     static let readable: UInt32 = EPOLLIN.rawValue
@@ -25,7 +36,7 @@ enum ReactorEvent {
 }
 
 /// One event loop on one thread over raw descriptors (issue 13, data path v2): one
-/// epoll, an eventfd for wake-ups from other threads, a timer heap, and a table of
+/// epoll (or one io_uring: `IOBackend`, `UringPoller`), an eventfd for wake-ups from other threads, a timer heap, and a table of
 /// descriptor handlers indexed by fd. It is an NIO `EventLoop`, so futures, promises,
 /// `scheduleTask` and `scheduleCallback` work on it unchanged, but it owns no channels:
 /// connections register their descriptors and get raw readiness bits.
@@ -35,13 +46,16 @@ enum ReactorEvent {
 final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     let name: String
 
+    /// -1 when the reactor runs on io_uring.
     private let epollFD: CInt
-    private let wakeFD: CInt
+    /// Set when the reactor runs on io_uring: it replaces epoll entirely.
+    let uring: UringPoller?  // internal for the io_uring side
+    let wakeFD: CInt
     private static let maxEventsPerWait = 256
     private let events: UnsafeMutablePointer<epoll_event>
     /// The `data.u64` of the eventfd's registration; descriptors use generation << 32 | fd,
     /// and no generation reaches this value with a valid fd below 2^32 - 1.
-    private static let wakeToken = UInt64.max
+    static let wakeToken = UInt64.max
 
     // MARK: State shared with other threads (under `queueLock`)
 
@@ -65,31 +79,55 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     /// The batch being run; swapped with a queue so neither array is reallocated.
     private var runningTasks = ContiguousArray<@Sendable () -> Void>()
     private var timers = ReactorTimers()
-    private var descriptors = ContiguousArray<DescriptorSlot>()
-    private var stopping = false
+    var descriptors = ContiguousArray<DescriptorSlot>()  // internal for the io_uring side
+    var stopping = false
     /// Events for a descriptor closed earlier in the same batch (loop thread; for tests).
-    private(set) var staleEventsDropped = 0
+    var staleEventsDropped = 0
 
-    private struct DescriptorSlot {
+    struct DescriptorSlot {
         var handler: DescriptorHandler?
         /// Bumped at each registration of this fd number: an event carrying an older
         /// generation belongs to a descriptor closed since, and is dropped.
         var generation: UInt32 = 0
         var isListener = false
+        /// io_uring only: a listener whose connections the kernel accepts…
+        var acceptHandler: AcceptCompletionHandler?
+        /// …and whether its requests (accepts, or a listener's one-shot poll) should be
+        /// in the kernel now: false while paused, so a cancelled request is not re-armed.
+        var armed = false
+        /// The addresses its accept requests write, one per request…
+        var acceptPeers: UnsafeMutablePointer<clinux_accept_address>?
+        /// …and which of them are in the kernel (bit i: request i), so that a request is
+        /// never armed twice on one address, even when a pause and a resume come between
+        /// a completion and the round that reads it.
+        var acceptsInFlight: UInt32 = 0
     }
 
-    init(name: String) {
+    /// Which backend this reactor runs on (IOBackend.selected unless a test says).
+    let backend: IOBackend
+
+    init(name: String, backend requested: IOBackend = IOBackend.selected.backend) {
         self.name = name
-        let epollFD = epoll_create1(CInt(EPOLL_CLOEXEC))
-        precondition(epollFD >= 0, "epoll_create1 failed: errno \(errno)")
         let wakeFD = eventfd(0, CInt(EFD_NONBLOCK) | CInt(EFD_CLOEXEC))
         precondition(wakeFD >= 0, "eventfd failed: errno \(errno)")
-        var registration = epoll_event()
-        registration.events = EPOLLIN.rawValue  // level-triggered: read once per wake-up
-        registration.data.u64 = Self.wakeToken
-        precondition(epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &registration) == 0,
-                     "epoll_ctl(eventfd) failed: errno \(errno)")
-        self.epollFD = epollFD
+        if requested == .uring, let uring = UringPoller() {
+            // Edge-triggered is enough: every eventfd write is a wake-up of its own.
+            uring.poll(wakeFD, events: EPOLLIN.rawValue, token: Self.wakeToken, oneShot: false)
+            self.uring = uring
+            self.epollFD = -1
+            self.backend = .uring
+        } else {
+            let epollFD = epoll_create1(CInt(EPOLL_CLOEXEC))
+            precondition(epollFD >= 0, "epoll_create1 failed: errno \(errno)")
+            var registration = epoll_event()
+            registration.events = EPOLLIN.rawValue  // level-triggered: read once per wake-up
+            registration.data.u64 = Self.wakeToken
+            precondition(epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &registration) == 0,
+                         "epoll_ctl(eventfd) failed: errno \(errno)")
+            self.uring = nil
+            self.epollFD = epollFD
+            self.backend = .epoll
+        }
         self.wakeFD = wakeFD
         self.events = .allocate(capacity: Self.maxEventsPerWait)
         self.events.initialize(repeating: epoll_event(), count: Self.maxEventsPerWait)
@@ -99,7 +137,8 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         events.deallocate()
         // Never started: nothing else closed them.
         if lifecycle.value == .created {
-            Glibc.close(epollFD)
+            if epollFD >= 0 { Glibc.close(epollFD) }
+            uring?.close()
             Glibc.close(wakeFD)
         }
     }
@@ -151,6 +190,10 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     // MARK: The loop
 
     private func run() {
+        if let uring {
+            runOnUring(uring)
+            return
+        }
         while !stopping {
             let ready = epoll_wait(epollFD, events, CInt(Self.maxEventsPerWait), waitTimeout())
             if ready < 0 {
@@ -167,6 +210,16 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
             afterEvents?()
         }
     }
+
+    // The io_uring side (Reactor+Uring.swift) shares the state marked "internal for the
+    // io_uring side": loop-thread only, like the rest.
+    var cachedDescriptorLimit = CInt.max
+    var limitReadAt: UInt64 = 0
+    /// Addresses of listeners dropped since the start: a request cancelled late could
+    /// still write one, so they go with the ring.
+    var retiredAcceptPeers: [UnsafeMutablePointer<clinux_accept_address>] = []
+
+    static let connectionEvents = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue
 
     /// Runs after each round's events and again after its timers and tasks (data path
     /// v2's postponed reads and closes, NativeLoopContext). Set on the loop thread.
@@ -191,6 +244,15 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
 
     /// Milliseconds until the earliest timer, rounded up so that a timer never fires early;
     /// 0 when the loop already has work, -1 (forever) when nothing is scheduled.
+    /// `waitTimeout` in nanoseconds, for io_uring's timed wait.
+    func waitTimeoutNanoseconds() -> Int64 {
+        if !localTasks.isEmpty { return 0 }
+        guard let deadline = timers.earliestDeadline else { return -1 }
+        let now = NIODeadline.now().uptimeNanoseconds
+        guard deadline > now else { return 0 }
+        return Int64(clamping: deadline - now)
+    }
+
     private func waitTimeout() -> CInt {
         if !localTasks.isEmpty { return 0 }
         guard let deadline = timers.earliestDeadline else { return -1 }
@@ -200,7 +262,7 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         return CInt(clamping: milliseconds)
     }
 
-    private func runDueTimers() {
+    func runDueTimers() {
         guard !timers.isEmpty else { return }
         let now = NIODeadline.now().uptimeNanoseconds
         let limit = timers.nextSequence
@@ -211,7 +273,7 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
 
     /// Runs the tasks queued so far (from this thread and others); tasks they queue wait
     /// for the next round, after the next `epoll_wait` (with a zero timeout).
-    private func runQueuedTasks() {
+    func runQueuedTasks() {
         if !localTasks.isEmpty {
             swap(&localTasks, &runningTasks)
             runTaskBatch()
@@ -440,11 +502,23 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         runQueuedTasks()
         localTasks.removeAll()
 
-        for fd in descriptors.indices where descriptors[fd].handler != nil {
+        if let uring {
+            // Accepts cancelled now, before their addresses are freed below (closing the
+            // ring cancels what is left, but in a kernel worker, later).
+            for fd in descriptors.indices where descriptors[fd].acceptHandler != nil { cancelListener(fd, uring: uring) }
+            uring.submitNow()
+        }
+        for fd in descriptors.indices where descriptors[fd].handler != nil || descriptors[fd].acceptHandler != nil {
             descriptors[fd].handler = nil
+            descriptors[fd].acceptHandler = nil
             Glibc.close(CInt(fd))
         }
-        Glibc.close(epollFD)
+        if epollFD >= 0 { Glibc.close(epollFD) }
+        // Closing the ring cancels its requests, which releases the files they held.
+        uring?.close()
+        for fd in descriptors.indices { retireAcceptPeers(fd) }
+        for peers in retiredAcceptPeers { peers.deallocate() }
+        retiredAcceptPeers = []
         Glibc.close(wakeFD)
         for (queue, callback) in callbacks {
             queue.async { callback(nil) }
@@ -474,10 +548,26 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
 
     /// Stops reporting a listener's pending connections (maxconn reached).
     func pauseListener(_ fd: CInt) throws {
+        if let uring {
+            let index = checkedListener(fd)
+            guard descriptors[index].armed else { return }
+            descriptors[index].armed = false
+            cancelListener(index, uring: uring)
+            // Now, as EPOLL_CTL_MOD would: a connection arriving after this call waits.
+            uring.submitNow()
+            return
+        }
         try modifyListener(fd, events: 0)
     }
 
     func resumeListener(_ fd: CInt) throws {
+        if uring != nil {
+            let index = checkedListener(fd)
+            guard !descriptors[index].armed else { return }
+            descriptors[index].armed = true
+            armListener(index)
+            return
+        }
         try modifyListener(fd, events: EPOLLIN.rawValue)
     }
 
@@ -487,10 +577,19 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     func unregisterListener(_ fd: CInt) {
         assert(inEventLoop, "Reactor.unregisterListener outside its loop")
         let index = Int(fd)
-        guard index >= 0, index < descriptors.count, descriptors[index].handler != nil else { return }
-        _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        guard index >= 0, index < descriptors.count,
+              descriptors[index].handler != nil || descriptors[index].acceptHandler != nil else { return }
+        if let uring {
+            cancelListener(index, uring: uring)
+            uring.submitNow()
+            retireAcceptPeers(index)
+        } else {
+            _ = epoll_ctl(epollFD, EPOLL_CTL_DEL, fd, nil)
+        }
         descriptors[index].handler = nil
+        descriptors[index].acceptHandler = nil
         descriptors[index].isListener = false
+        descriptors[index].armed = false
     }
 
     /// Forgets the handler and closes the descriptor; closing removes it from the epoll
@@ -500,18 +599,58 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         assert(inEventLoop, "Reactor.close outside its loop")
         let index = Int(fd)
         if index >= 0 && index < descriptors.count {
+            if let uring, descriptors[index].handler != nil || descriptors[index].acceptHandler != nil {
+                // The request holds the file: the socket really closes once cancelled.
+                if descriptors[index].isListener {
+                    cancelListener(index, uring: uring)
+                    retireAcceptPeers(index)
+                } else {
+                    uring.cancel(UringPoller.token(kind: .poll, generation: descriptors[index].generation, fd: fd))
+                }
+            }
             descriptors[index].handler = nil
+            descriptors[index].acceptHandler = nil
             descriptors[index].isListener = false
+            descriptors[index].armed = false
         }
         Glibc.close(fd)
     }
 
     /// Whether a handler is registered for `fd` (for tests and assertions).
     func isRegistered(_ fd: CInt) -> Bool {
-        Int(fd) < descriptors.count && descriptors[Int(fd)].handler != nil
+        Int(fd) < descriptors.count && (descriptors[Int(fd)].handler != nil || descriptors[Int(fd)].acceptHandler != nil)
+    }
+
+    /// A fresh slot for `fd` with the next generation; the caller fills it.
+    func claimSlot(_ fd: CInt) -> Int {
+        assert(inEventLoop, "Reactor.register outside its loop")
+        precondition(fd >= 0, "register of a negative descriptor")
+        let index = Int(fd)
+        if index >= descriptors.count {
+            let newCount = Swift.max(index + 1, descriptors.count * 2, 64)
+            descriptors.append(contentsOf: repeatElement(DescriptorSlot(), count: newCount - descriptors.count))
+        }
+        precondition(descriptors[index].handler == nil && descriptors[index].acceptHandler == nil,
+                     "fd \(fd) registered twice")
+        descriptors[index] = DescriptorSlot(generation: descriptors[index].generation &+ 1)
+        return index
     }
 
     private func add(_ fd: CInt, handler: DescriptorHandler, events: UInt32, isListener: Bool) throws {
+        if uring != nil {
+            let index = claimSlot(fd)
+            descriptors[index].handler = handler
+            descriptors[index].isListener = isListener
+            if isListener {
+                descriptors[index].armed = true
+                armListener(index)
+            } else {
+                uring!.poll(fd, events: Self.connectionEvents,
+                            token: UringPoller.token(kind: .poll, generation: descriptors[index].generation, fd: fd),
+                            oneShot: false)
+            }
+            return
+        }
         assert(inEventLoop, "Reactor.register outside its loop")
         precondition(fd >= 0, "register of a negative descriptor")
         let index = Int(fd)

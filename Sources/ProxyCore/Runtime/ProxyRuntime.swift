@@ -65,6 +65,10 @@ public final class ProxyRuntime: @unchecked Sendable {
         case .native:
             // The control plane needs little: one NIO thread beside the reactors.
             self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            // PROXYD_IO=uring where io_uring is forbidden (containers): epoll, and a word why.
+            if let reason = IOBackend.selected.fallbackReason {
+                ConsoleEcho.warning("io_uring not used, the data path runs on epoll: \(reason)")
+            }
             let reactors = ReactorGroup(count: max(1, threads), namePrefix: "proxyd-dp-")
             self.reactors = reactors
             self.loopStates = LoopStates(group: reactors, backends: backends)

@@ -32,7 +32,7 @@ enum ProxyFixture {
     /// lines go in the frontend. Returns the process and the port.
     static func start(servers: [TestBackend] = [], backend: String = "", frontend: String = "",
                       defaults: String = "", mode: String = "http", threads: Int = 1,
-                      global: String = "") throws -> (ProxydProcess, Int) {
+                      global: String = "", launcher: [String] = []) throws -> (ProxydProcess, Int) {
         let port = TCP.freePort()
         let indent = { (text: String) in
             text.split(separator: "\n", omittingEmptySubsequences: true).map { "    " + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: "\n")
@@ -48,7 +48,7 @@ enum ProxyFixture {
             \(serverLines(servers))
 
             """
-        return (try ProxydProcess(config: config, waitForPorts: [port]), port)
+        return (try ProxydProcess(config: config, waitForPorts: [port], launcher: launcher), port)
     }
 
     /// Sends one request on a new connection and returns the response.

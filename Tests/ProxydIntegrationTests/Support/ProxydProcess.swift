@@ -21,8 +21,9 @@ final class ProxydProcess {
 
     static var proxydPath: String { binaryDirectory.appendingPathComponent("proxyd").path }
 
-    /// Writes `config` (with `{DIR}` replaced by the temp directory) and starts proxyd.
-    init(config: String, extraArguments: [String] = [], waitForPorts: [Int] = []) throws {
+    /// Writes `config` (with `{DIR}` replaced by the temp directory) and starts proxyd,
+    /// through `launcher` (a command that execs its arguments) when one is given.
+    init(config: String, extraArguments: [String] = [], waitForPorts: [Int] = [], launcher: [String] = []) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("proxyd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -32,8 +33,13 @@ final class ProxydProcess {
         if !text.hasSuffix("\n") { text += "\n" }
         configText = text
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
-        process.executableURL = URL(fileURLWithPath: Self.proxydPath)
-        process.arguments = ["-f", configPath] + extraArguments
+        if let first = launcher.first {
+            process.executableURL = URL(fileURLWithPath: first)
+            process.arguments = launcher.dropFirst() + [Self.proxydPath, "-f", configPath] + extraArguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.proxydPath)
+            process.arguments = ["-f", configPath] + extraArguments
+        }
         process.standardError = stderrPipe
         process.standardOutput = stdoutPipe
         try process.run()
