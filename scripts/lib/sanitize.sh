@@ -12,8 +12,9 @@
 # die at once, which the test that started it sees too.
 #
 # --ci runs the slice scripts/test runs in CI (see ci_classes below); without it every
-# unit and integration test runs but those in `skips` (each with why). --filter narrows
-# further (swift test's regex, e.g. ProxydIntegrationTests.TCPModeTests).
+# unit and integration test runs but those in `never` and `skips` (each with why;
+# PROXYD_SANITIZE_ALL=1 runs `skips` too). --filter narrows further (swift test's regex,
+# e.g. ProxydIntegrationTests.TCPModeTests).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib/test-summary.sh
@@ -37,13 +38,17 @@ while [ $# -gt 0 ]; do
 done
 
 # What cannot run sanitized, and why. Matched as swift test --skip regexes.
-skips=(
-  # Install or run the release build (scripts/package, scripts/lab), not this one.
+# Install or run the release build (scripts/package, scripts/lab), not this one.
+never=(
   'ProxydIntegrationTests\.PackageTests'
   'ProxydIntegrationTests\.LabSystemTests'
+)
+# What runs, but slowly or against limits a sanitized daemon may miss on a busy machine:
+# PROXYD_SANITIZE_ALL=1 runs these too.
+skips=(
   # VRRP system tests in namespaces: they hold failovers to limits of a few hundred ms,
-  # which sanitized daemons (2-10x slower) miss, and take minutes. ASan ran them all here
-  # with only those limits failing (docs/DEVELOPMENT.md, "Sanitizers").
+  # which sanitized daemons (2-10x slower) can miss, and take minutes. They ran here with
+  # only those limits failing (docs/DEVELOPMENT.md, "Sanitizers").
   'VRRPCoreTests\.(VrrpdSystemTests|HASystemTests|ProxydTrackerFaultTests|SupervisorSystemTests|KeepalivedInteropTests)'
   # Time bounds on work the sanitizers slow down (2-15x), not on waiting.
   'VRRPCoreTests\.ConfigTests/testAHugeUnknownKeywordIsRefusedQuickly'
@@ -112,7 +117,8 @@ elif [ $ci = 1 ]; then
 else
   args+=(--filter '^(ProxyCoreTests|VRRPCoreTests|ProxydIntegrationTests)\.')
 fi
-for s in "${skips[@]}"; do args+=(--skip "$s"); done
+[ "${PROXYD_SANITIZE_ALL:-0}" = 1 ] && skips=()
+for s in "${never[@]}" "${skips[@]}"; do args+=(--skip "$s"); done
 
 log=$scratch/test.log
 status=0
