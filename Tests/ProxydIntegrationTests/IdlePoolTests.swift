@@ -20,6 +20,9 @@ final class IdlePoolTests: XCTestCase {
                 """, threads: 2, global: "stats socket {DIR}/admin.sock level admin")
         defer { proxy.stop() }
         let socket = proxy.directory.appendingPathComponent("admin.sock").path
+        // proxyd listens before its last reactors and the control socket are up (3 more
+        // descriptors, ~50 ms later under ThreadSanitizer): count once the socket answers.
+        XCTAssertTrue(ControlClient.eventually(5) { (try? serversConn(socket)) != nil })
         let baseline = descriptors(of: proxy.pid)
 
         // Keep-alive clients: two requests each, then they leave.

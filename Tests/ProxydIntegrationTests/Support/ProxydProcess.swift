@@ -49,6 +49,25 @@ final class ProxydProcess {
                 throw TestFailure("proxyd did not listen on \(port): \(stderrText())")
             }
         }
+        // proxyd binds its stats sockets just after its frontends: a test that waited for a
+        // port and then talks to a socket would race it (by ~50 ms under ThreadSanitizer).
+        if !waitForPorts.isEmpty {
+            for path in Self.statsSocketPaths(in: text) {
+                let deadline = Date().addingTimeInterval(10)
+                while !FileManager.default.fileExists(atPath: path), process.isRunning, Date() < deadline {
+                    usleep(5_000)
+                }
+            }
+        }
+    }
+
+    /// The Unix `stats socket` paths of a config (`ipv4@…` and other addresses are not files).
+    static func statsSocketPaths(in config: String) -> [String] {
+        config.split(separator: "\n").compactMap { line in
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard words.count >= 3, words[0] == "stats", words[1] == "socket", words[2].hasPrefix("/") else { return nil }
+            return String(words[2])
+        }
     }
 
     var pid: Int32 { process.processIdentifier }

@@ -1,0 +1,25 @@
+# Sourced by scripts/test and scripts/lib/sanitize.sh: the closing "N passed, N failed".
+
+# count_results LOG: sets passed, failed and skipped from XCTest's last "Executed N tests,
+# with [N tests skipped and] N failures" line; returns 1 when there is none (a crash).
+count_results() {
+  local pattern='Executed ([0-9]+) tests?, with (([0-9]+) tests? skipped and )?([0-9]+) failures?'
+  local summary total
+  summary=$(grep -E "$pattern" "$1" | tail -1 || true)
+  passed=0 failed=1 skipped=0
+  [ -n "$summary" ] || return 1
+  total=$(sed -E "s/.*$pattern.*/\1/" <<<"$summary")
+  skipped=$(sed -E "s/.*$pattern.*/\3/" <<<"$summary")
+  skipped=${skipped:-0}
+  failed=$(sed -E "s/.*$pattern.*/\4/" <<<"$summary")
+  passed=$((total - skipped - failed))
+}
+
+# summarize LOG: prints "N passed, N failed" (skipped tests on a line before it).
+summarize() {
+  local status=0
+  count_results "$1" || status=1
+  [ "$skipped" = 0 ] || echo "$skipped skipped"
+  echo "$passed passed, $failed failed"
+  return $status
+}
