@@ -88,6 +88,45 @@ final class ReactorTests: XCTestCase {
         }
     }
 
+    /// A wave of timers due together runs in rounds of `maxTimersPerRound`, with the
+    /// sockets' events in between: a socket made readable by the wave's first timer is
+    /// served before the wave's last one (without the bound: after all of them).
+    func testAWaveOfDueTimersLetsReadySocketsIn() throws {
+        let (local, peer) = try makeSocketPair()
+        defer { Glibc.close(peer) }
+        let wave = 3 * Reactor.maxTimersPerRound
+        let ran = NIOLockedValueBox(0)
+        let recorder = EventRecorder()
+        let timersRunWhenReadable = NIOLockedValueBox<Int?>(nil)
+        final class Watcher: DescriptorHandler, @unchecked Sendable {
+            let seen: (UInt32) -> Void
+            init(_ seen: @escaping (UInt32) -> Void) { self.seen = seen }
+            func descriptorReady(_ events: UInt32) { seen(events) }
+        }
+        let watcher = Watcher { events in
+            recorder.descriptorReady(events)
+            if events & ReactorEvent.readable != 0, timersRunWhenReadable.withLockedValue({ $0 }) == nil {
+                timersRunWhenReadable.withLockedValue { $0 = ran.withLockedValue { $0 } }
+            }
+        }
+        try onLoop {
+            try self.reactor.register(local, handler: watcher)
+            let due = NIODeadline.now() + .milliseconds(20)
+            for index in 0..<wave {
+                _ = self.reactor.scheduleTask(deadline: due) {
+                    if index == 0 { _ = Glibc.write(peer, "x", 1) }
+                    ran.withLockedValue { $0 += 1 }
+                }
+            }
+        }
+        XCTAssertTrue(recorder.waitFor { $0 & ReactorEvent.readable != 0 })
+        XCTAssertTrue(ran.withLockedValue { $0 } == wave || { usleep(100_000); return ran.withLockedValue { $0 } == wave }())
+        let before = try XCTUnwrap(timersRunWhenReadable.withLockedValue { $0 })
+        XCTAssertLessThan(before, wave, "the socket waited for the whole wave")
+        XCTAssertGreaterThanOrEqual(before, Reactor.maxTimersPerRound, "a round's timers run together")
+        try onLoop { self.reactor.close(local) }
+    }
+
     func testTimersScheduledOnTheLoopAndFromOutsideBothRun() throws {
         let fromOutside = reactor.scheduleTask(in: .milliseconds(5)) { 1 }
         let fromLoop = try onLoop { self.reactor.scheduleTask(in: .milliseconds(5)) { 2 } }

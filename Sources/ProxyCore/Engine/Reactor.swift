@@ -242,8 +242,6 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         handler.descriptorReady(event.events)
     }
 
-    /// Milliseconds until the earliest timer, rounded up so that a timer never fires early;
-    /// 0 when the loop already has work, -1 (forever) when nothing is scheduled.
     /// `waitTimeout` in nanoseconds, for io_uring's timed wait.
     func waitTimeoutNanoseconds() -> Int64 {
         if !localTasks.isEmpty { return 0 }
@@ -253,6 +251,8 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         return Int64(clamping: deadline - now)
     }
 
+    /// Milliseconds until the earliest timer, rounded up so that a timer never fires early;
+    /// 0 when the loop already has work, -1 (forever) when nothing is scheduled.
     private func waitTimeout() -> CInt {
         if !localTasks.isEmpty { return 0 }
         guard let deadline = timers.earliestDeadline else { return -1 }
@@ -262,12 +262,20 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         return CInt(clamping: milliseconds)
     }
 
+    /// At most this many timers run between two waits (HAProxy's `tune.runqueue-depth`,
+    /// 200 by default): a wave of connections timing out together (thousands of slowloris
+    /// clients cut at once) must not hold back the sockets that are ready meanwhile. The
+    /// timers left are still due, so the next wait does not sleep.
+    static let maxTimersPerRound = 200
+
     func runDueTimers() {
         guard !timers.isEmpty else { return }
         let now = NIODeadline.now().uptimeNanoseconds
         let limit = timers.nextSequence
-        while let body = timers.popDue(now: now, sequenceLimit: limit) {
+        var ran = 0
+        while ran < Self.maxTimersPerRound, let body = timers.popDue(now: now, sequenceLimit: limit) {
             body(true)
+            ran += 1
         }
     }
 
