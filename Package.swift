@@ -4,9 +4,16 @@ import PackageDescription
 // Release builds of our own targets skip runtime exclusivity checks: FACTS.md measured
 // them at ~25% of user instructions on the data path. scripts/build-release passes the
 // same flag to every dependency too.
+// `scripts/fuzz` sets PROXYD_FUZZ (in its own scratch path, .build-fuzz): our modules are
+// then built optimised with libFuzzer's coverage and AddressSanitizer, and testable (the
+// fuzz targets reach internal parsers), and the `proxyd-fuzz` executable (Fuzz/) joins
+// the package. Ordinary builds never see either.
+let fuzzing = Context.environment["PROXYD_FUZZ"] != nil
+let fuzzFlags = ["-sanitize=fuzzer,address", "-O", "-enable-testing"]
+
 let lean: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
-]
+] + (fuzzing ? [.unsafeFlags(fuzzFlags)] : [])
 
 let package = Package(
     name: "proxyd",
@@ -75,3 +82,12 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+if fuzzing {
+    package.products.append(.executable(name: "proxyd-fuzz", targets: ["proxyd-fuzz"]))
+    package.targets.append(
+        .executableTarget(name: "proxyd-fuzz", dependencies: ["ProxyCore", "VRRPCore", "Shared"],
+                          path: "Fuzz/Sources",
+                          swiftSettings: [.unsafeFlags(fuzzFlags)],
+                          linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]))
+}

@@ -21,6 +21,7 @@ enum AddressParser {
     /// as HAProxy prefers (unless `preferIPv6`).
     static func resolve(_ host: String, preferIPv6: Bool = false) -> [IPAddress] {
         if let ip = numericIP(host) { return [ip] }
+        if LoaderIsolation.enabled { return [] }
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

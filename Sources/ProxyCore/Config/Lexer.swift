@@ -32,8 +32,10 @@ public enum ConfigLexer {
             if column < 80 {
                 return (String(chars.prefix(80)), column)
             }
-            let start = column - 37
+            // `column` counts bytes and `chars` characters: with multi-byte characters the
+            // window may start past the end (a crash the fuzzer found); keep it inside.
             let end = min(chars.count, column + 37)
+            let start = min(column - 37, end)
             return ("..." + String(chars[start..<end]) + "...", 40)
         }
 

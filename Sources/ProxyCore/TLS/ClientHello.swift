@@ -52,7 +52,9 @@ enum ClientHelloParser {
         let extensionsEnd = min(message.count, reader.position + extensionsLength)
         while reader.position + 4 <= extensionsEnd {
             guard let kind = reader.uint16(), let length = reader.uint16() else { break }
-            let next = reader.position + length
+            // An extension claiming more bytes than the message holds ends with it (the
+            // name inside was read past the message's end: found by fuzzing).
+            let next = min(extensionsEnd, reader.position + length)
             if kind == 0 {  // server_name
                 guard let listLength = reader.uint16() else { break }
                 let listEnd = min(next, reader.position + listLength)
