@@ -1,3 +1,4 @@
+import CLinux  // SOCK_*, IPPROTO_*: a clean build finds them in CLinux's module (which includes their headers)
 import Glibc
 
 /// Addresses as HAProxy writes them: `host:port`, `[v6]:port`, `*:port`, `:port`,

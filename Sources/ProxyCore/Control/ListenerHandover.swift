@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux  // SOCK_*, IPPROTO_*: a clean build finds them in CLinux's module (which includes their headers)
 
 /// HAProxy's `_getsocks` exchange on a `stats socket ... expose-fd listeners`, by which a
 /// new process (`-x SOCKET`) takes the old one's listening sockets instead of binding new

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux  // SOCK_*, IPPROTO_*: a clean build finds them in CLinux's module (which includes their headers)
 import Atomics
 
 /// Where log lines go: a syslog socket (Unix datagram such as `/dev/log`, or UDP) or a

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux  // SOCK_*, IPPROTO_*: a clean build finds them in CLinux's module (which includes their headers)
 
 /// Server state carried across a reload (issue 12). HAProxy's new process starts every
 /// server afresh: a server the old one knew DOWN gets traffic until its checks run again,

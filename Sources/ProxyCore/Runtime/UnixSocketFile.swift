@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinux  // SOCK_*, IPPROTO_*: a clean build finds them in CLinux's module (which includes their headers)
 import Atomics
 
 /// A listening Unix socket put in place as HAProxy does it, so that a reload never leaves
