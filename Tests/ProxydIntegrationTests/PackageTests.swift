@@ -134,6 +134,16 @@ final class PackageTests: XCTestCase {
             XCTAssertTrue(line?.contains(" root/root ") ?? false, "\(path) is not root's: \(line ?? "missing")")
         }
 
+        // The daemons stay small: a file of ProxyCore that imported Foundation (for
+        // ProcessInfo alone) once took the stripped proxyd from 15 to 64 MB, Foundation
+        // and ICU's tables linked in statically.
+        for daemon in ["./usr/sbin/proxyd", "./usr/sbin/vrrpd"] {
+            let line = listing.output.split(separator: "\n").first { $0.hasSuffix(" " + daemon) }
+            let size = line.flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).dropFirst(2).first }
+                .flatMap { Int($0) }
+            XCTAssertLessThan(size ?? .max, 30_000_000, "\(daemon): \(line ?? "missing")")
+        }
+
         let fields = try Sandbox.runProcess("/usr/bin/dpkg-deb", ["--field", deb, "Package", "Depends"], timeout: 30)
         XCTAssertEqual(fields.status, 0, fields.output)
         XCTAssertTrue(fields.output.contains("Package: proxyd"), fields.output)

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Which machinery carries client and server connections.
 ///
@@ -16,9 +18,16 @@ public enum DataPath: String, Sendable {
     case nio
 
     static func choose(frontends: [RuntimeFrontend], backends: [RuntimeBackend],
-                       environment: [String: String] = ProcessInfo.processInfo.environment) -> DataPath {
+                       environment: [String: String] = overrideFromEnvironment()) -> DataPath {
         let needsNIO = frontends.contains { $0.tcpInspection != nil }
         if needsNIO { return .nio }
         return DataPath(rawValue: environment["PROXYD_DATAPATH"] ?? "") ?? .native
+    }
+
+    /// `PROXYD_DATAPATH` from the environment, through getenv: Foundation's ProcessInfo
+    /// would link Foundation and ICU's tables (~50 MB) into the static release binary.
+    static func overrideFromEnvironment() -> [String: String] {
+        guard let value = getenv("PROXYD_DATAPATH") else { return [:] }
+        return ["PROXYD_DATAPATH": String(cString: value)]
     }
 }
