@@ -2,6 +2,7 @@
 
 # count_results LOG: sets passed, failed and skipped from XCTest's last "Executed N tests,
 # with [N tests skipped and] N failures" line; returns 1 when there is none (a crash).
+# XCTest's N failures counts failed assertions: failed counts the tests that failed.
 count_results() {
   local pattern='Executed ([0-9]+) tests?, with (([0-9]+) tests? skipped and )?([0-9]+) failures?'
   local summary total
@@ -12,6 +13,10 @@ count_results() {
   skipped=$(sed -E "s/.*$pattern.*/\3/" <<<"$summary")
   skipped=${skipped:-0}
   failed=$(sed -E "s/.*$pattern.*/\4/" <<<"$summary")
+  if [ "$failed" != 0 ]; then
+    failed=$(grep -E "^Test Case '[^']+' failed \(" "$1" | sort -u | wc -l)
+    [ "$failed" != 0 ] || failed=1
+  fi
   passed=$((total - skipped - failed))
 }
 
