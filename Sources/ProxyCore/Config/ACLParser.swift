@@ -368,7 +368,8 @@ enum ACLParser {
         }
         while i < words.count {
             var w = words[i]
-            if w == "||" || w == "or" {
+            // HAProxy compares `or` without case (`a OR b`).
+            if w == "||" || w.lowercased() == "or" {
                 alternatives.append(current)
                 current = []
                 i += 1

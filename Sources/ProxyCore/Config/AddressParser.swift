@@ -61,6 +61,14 @@ enum AddressParser {
         return (host, p)
     }
 
+    /// The digits HAProxy reads of a port: it reads a number as C's `atoi` does once the
+    /// first character is a digit, so `8080/` is port 8080 (seen in operators' configs) and
+    /// `x` is an error. nil when the first character is not a digit.
+    static func leadingPortDigits(_ text: Substring) -> Substring? {
+        guard let first = text.first, first.isASCII, first.isNumber else { return nil }
+        return text.prefix { $0.isASCII && $0.isNumber }
+    }
+
     /// Same, with the port kept as text (it may be a range or an offset).
     static func splitHostPortText(_ text: String) -> (String, String?)? {
         if text.hasPrefix("[") {

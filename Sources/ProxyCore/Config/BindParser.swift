@@ -250,11 +250,15 @@ enum BindParser {
         }
         // Port or range.
         var low: Int, high: Int
-        let parts = portText.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        for part in parts {
-            if let bad = part.first(where: { !($0.isASCII && $0.isNumber) }) {
+        var parts: [String] = []
+        for part in portText.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false) {
+            if let digits = AddressParser.leadingPortDigits(part) {
+                parts.append(String(digits))
+            } else if let bad = part.first {
                 s.alert(l, "'bind' : invalid character '\(bad)' in port number '\(portText)' in '\(spec)'")
                 return nil
+            } else {
+                parts.append("")
             }
         }
         guard let a = ConfigUnits.integer(parts[0]) else {

@@ -201,7 +201,7 @@ enum GlobalParser {
             s.global.spreadChecks = v
         },
         "hard-stop-after": { s, l in
-            switch ConfigUnits.milliseconds(l[1]) {
+            switch s.timer(l, l[1]) {
             case let .success(v): s.global.hardStopAfter = v
             case let .failure(.unexpectedCharacter(c)): s.alert(l, "unexpected character '\(c)' in argument to <hard-stop-after>.\n")
             case .failure: s.alert(l, "'hard-stop-after' expects <time> as argument.\n")
@@ -211,7 +211,7 @@ enum GlobalParser {
         // keeps accepting before its listeners close. proxyd also tells HA subscribers
         // (Control/HAHub) how long it will wait for them.
         "grace": { s, l in
-            switch ConfigUnits.milliseconds(l[1]) {
+            switch s.timer(l, l[1]) {
             case let .success(v): s.global.grace = v
             case let .failure(.unexpectedCharacter(c)): s.alert(l, "unexpected character '\(c)' in argument to <grace>.\n")
             case .failure: s.alert(l, "'grace' expects <time> as argument.\n")
@@ -437,7 +437,7 @@ enum GlobalParser {
             }
             s.global.statsSockets.append(sock)
         case "timeout":
-            switch ConfigUnits.milliseconds(l[2]) {
+            switch s.timer(l, l[2]) {
             case let .success(v) where v > 0:
                 s.global.statsTimeout = v
             case let .failure(.unexpectedCharacter(c)):
@@ -445,6 +445,10 @@ enum GlobalParser {
             default:
                 s.alert(l, "'stats timeout' expects a positive value")
             }
+        case "bind-process":
+            // HAProxy 2.6 still accepts it, without effect since it runs one process; so
+            // does proxyd.
+            break
         case "maxconn":
             guard let v = ConfigUnits.integer(l[2]), v > 0 else {
                 s.alert(l, "'stats maxconn' expects a positive value")

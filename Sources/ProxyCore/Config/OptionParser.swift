@@ -252,7 +252,7 @@ enum StatsParser {
             p.stats.enabled = true
             p.stats.realm = l[2]
         case "refresh":
-            switch ConfigUnits.milliseconds(l[2]) {
+            switch s.timer(l, l[2]) {
             case let .success(ms) where l.count > 2:
                 p.stats.enabled = true
                 p.stats.refresh = ms

@@ -137,6 +137,17 @@ final class ParserState {
         diagnostics.append(.warning(message, at: location))
     }
 
+    /// A time value read as HAProxy 2.6 reads it, with its warning for what follows the
+    /// unit (`inter 1s[`). HAProxy prints that warning without the line for most keywords;
+    /// ours names the line, as every other message here does.
+    func timer(_ line: ConfigLine, _ text: String) -> Result<Int, ConfigUnits.TimeError> {
+        let value = ConfigUnits.milliseconds(text)
+        if case .success = value, let c = ConfigUnits.trailingAfterUnit(text) {
+            warning(line, ConfigUnits.trailingAfterUnitWarning(text, c))
+        }
+        return value
+    }
+
     // MARK: Paths
 
     /// `crt`/`ca-file` names: relative ones are taken under crt-base / ca-base.

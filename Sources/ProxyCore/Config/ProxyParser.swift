@@ -396,7 +396,7 @@ enum ProxyParser {
             return
         }
         let ms: Int
-        switch ConfigUnits.milliseconds(l[2]) {
+        switch s.timer(l, l[2]) {
         case let .success(v): ms = v
         case let .failure(.unexpectedCharacter(c)):
             s.alert(l, "unexpected character '\(c)' in '\(what)'")
@@ -464,7 +464,7 @@ enum ProxyParser {
     static func tcpRequest(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         guard let phase = TCPRequestRule.Phase(rawValue: l[1]) else {
             if l[1] == "inspect-delay" {
-                switch ConfigUnits.milliseconds(l[2]) {
+                switch s.timer(l, l[2]) {
                 case let .success(ms):
                     p.tcpRequestRules.append(TCPRequestRule(phase: .content, action: .inspectDelay(milliseconds: ms), location: l.location))
                 case .failure:

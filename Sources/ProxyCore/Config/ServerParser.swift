@@ -10,17 +10,20 @@ enum ServerParser {
         var takesArgument: Bool
         /// HAProxy's message when the argument is missing (nil: "'kw' expects an argument.").
         var missing: String? = nil
+        /// The argument is a time value (HAProxy warns about what follows its unit).
+        var readsTime = false
         var handler: Handler
 
-        init(takesArgument: Bool, missing: String? = nil, handler: @escaping Handler) {
+        init(takesArgument: Bool, missing: String? = nil, readsTime: Bool = false, handler: @escaping Handler) {
             self.takesArgument = takesArgument
             self.missing = missing
+            self.readsTime = readsTime
             self.handler = handler
         }
     }
 
     static func time(_ kw: String, _ apply: @escaping (inout ServerSettings, Int) -> Void) -> Entry {
-        Entry(takesArgument: true, missing: "'\(kw)' expects a delay as argument.") { _, srv, v, _ in
+        Entry(takesArgument: true, missing: "'\(kw)' expects a delay as argument.", readsTime: true) { _, srv, v, _ in
             switch ConfigUnits.milliseconds(v) {
             case let .success(ms) where ms > 0:
                 apply(&srv, ms)
@@ -210,7 +213,7 @@ enum ServerParser {
         "source": Entry(takesArgument: true) { _, srv, v, _ in srv.source = v; return nil },
         "track": Entry(takesArgument: true) { _, srv, v, _ in srv.track = v; return nil },
         // Unlike the other delays, 0 is valid here: no idle connection is kept.
-        "pool-purge-delay": Entry(takesArgument: true, missing: "'pool-purge-delay' expects <value> as argument.") { _, srv, v, _ in
+        "pool-purge-delay": Entry(takesArgument: true, missing: "'pool-purge-delay' expects <value> as argument.", readsTime: true) { _, srv, v, _ in
             switch ConfigUnits.milliseconds(v) {
             case let .success(ms):
                 srv.poolPurgeDelay = ms
@@ -283,8 +286,17 @@ enum ServerParser {
                 var digits = Substring(portText)
                 var sign = 0
                 if digits.first == "+" { sign = 1; digits = digits.dropFirst() } else if digits.first == "-" { sign = -1; digits = digits.dropFirst() }
-                if let bad = digits.first(where: { !($0.isASCII && $0.isNumber) }) {
-                    fail("invalid character '\(bad)' in port number '\(portText)' in '\(spec)'\n")
+                if portText.contains("-") && sign == 0 {
+                    fail("port range not permitted here in '\(spec)'")
+                    return
+                }
+                // After a sign, HAProxy's atoi takes whatever digits follow (`-x` is 0).
+                if let read = AddressParser.leadingPortDigits(digits) {
+                    digits = read
+                } else if sign != 0 {
+                    digits = "0"
+                } else {
+                    fail("invalid character '\(digits.first!)' in port number '\(portText)' in '\(spec)'\n")
                     return
                 }
                 guard let n = ConfigUnits.integer(String(digits)), n <= 65535 else {
@@ -342,6 +354,9 @@ enum ServerParser {
                 fail(error)
                 if kw == "ca-file" { s.alertRaw("'ca-file' : unable to load \(s.resolve(value, base: s.global.caBase)).", at: l.location) }
                 return false
+            }
+            if entry.readsTime, let c = ConfigUnits.trailingAfterUnit(value) {
+                s.warningRaw("[\(l.location)] : \(prefix) : " + ConfigUnits.trailingAfterUnitWarning(value, c), at: l.location)
             }
             i += entry.takesArgument ? 2 : 1
         }

@@ -11,6 +11,9 @@ public enum ConfigUnits {
 
     /// Parses `10`, `10ms`, `1500us`, `10s`, `2m`, `1h`, `1d` into milliseconds
     /// (no unit = milliseconds; microseconds round up to the next millisecond).
+    /// As HAProxy 2.6: what follows a valid unit is ignored (`1s[` is one second;
+    /// `trailingAfterUnit` finds it so the parser can warn), but a character where the unit
+    /// belongs is an error (`1x`, and the `u` of `1ux`).
     public static func milliseconds(_ text: String) -> Result<Int, TimeError> {
         let chars = Array(text)
         if chars.isEmpty { return .failure(.empty) }
@@ -23,31 +26,55 @@ public enum ConfigUnits {
             i += 1
         }
         if i == 0 { return .failure(.unexpectedCharacter(chars[0])) }
-        let unit = String(chars[i...])
         let ms: Int64
-        switch unit {
-        case "": ms = value
-        case "us": ms = (value + 999) / 1000
-        case "ms": ms = value
-        case "s": ms = value * 1000
-        case "m": ms = value * 60_000
-        case "h": ms = value * 3_600_000
-        case "d": ms = value * 86_400_000
-        default:
-            // HAProxy reports the first character it could not use.
-            let rest = Array(unit)
-            var bad = rest[0]
-            if rest.count > 1 {
-                if rest[0] == "u" || rest[0] == "m" {
-                    bad = rest[1] == "s" ? (rest.count > 2 ? rest[2] : rest[1]) : rest[1]
-                } else if rest[0] == "s" || rest[0] == "h" || rest[0] == "d" {
-                    bad = rest[1]
-                }
-            }
-            return .failure(.unexpectedCharacter(bad))
+        switch unit(chars, at: i) {
+        case .none: ms = value
+        case .invalid(let c): return .failure(.unexpectedCharacter(c))
+        case .valid(let multiplier, let divisor, _):
+            ms = divisor > 1 ? (value + divisor - 1) / divisor : value * multiplier
         }
         if overflow || ms > Int64(Int32.max) { return .failure(.overflow) }
         return .success(Int(ms))
+    }
+
+    /// The first character after a time value's unit (`[` in `1s[`), which HAProxy 2.6
+    /// ignores with a warning; nil when the value ends with its unit, or is not valid.
+    public static func trailingAfterUnit(_ text: String) -> Character? {
+        let chars = Array(text)
+        var i = 0
+        while i < chars.count, chars[i].isASCII, chars[i].wholeNumberValue != nil { i += 1 }
+        guard i > 0, case .valid(_, _, let length) = unit(chars, at: i),
+              i + length < chars.count else { return nil }
+        return chars[i + length]
+    }
+
+    /// HAProxy's warning for `trailingAfterUnit`.
+    public static func trailingAfterUnitWarning(_ text: String, _ c: Character) -> String {
+        "unexpected character '\(c)' after the timer value '\(text)', only "
+            + "(us=microseconds,ms=milliseconds,s=seconds,m=minutes,h=hours,d=days) are supported. "
+            + "This will be reported as an error in next versions."
+    }
+
+    /// A time value's unit: none, one (multiplier to ms, divisor for microseconds, how many
+    /// characters it takes), or the character that cannot start one.
+    private enum TimeUnit {
+        case none
+        case valid(multiplier: Int64, divisor: Int64, length: Int)
+        case invalid(Character)
+    }
+
+    private static func unit(_ chars: [Character], at i: Int) -> TimeUnit {
+        guard i < chars.count else { return .none }
+        let next: Character? = i + 1 < chars.count ? chars[i + 1] : nil
+        switch chars[i] {
+        case "u": return next == "s" ? .valid(multiplier: 1, divisor: 1000, length: 2) : .invalid("u")
+        case "m": return next == "s" ? .valid(multiplier: 1, divisor: 1, length: 2)
+                                     : .valid(multiplier: 60_000, divisor: 1, length: 1)
+        case "s": return .valid(multiplier: 1000, divisor: 1, length: 1)
+        case "h": return .valid(multiplier: 3_600_000, divisor: 1, length: 1)
+        case "d": return .valid(multiplier: 86_400_000, divisor: 1, length: 1)
+        default: return .invalid(chars[i])
+        }
     }
 
     public enum SizeError: Error, Equatable, Sendable {

@@ -103,6 +103,22 @@ final class ConfigUnitsTests: XCTestCase {
         XCTAssertEqual(ConfigUnits.milliseconds("10S"), .failure(.unexpectedCharacter("S")))
         XCTAssertEqual(ConfigUnits.milliseconds("99999999999"), .failure(.overflow))
         XCTAssertEqual(ConfigUnits.milliseconds(""), .failure(.empty))
+        // Where the unit belongs, HAProxy names the first character it cannot use.
+        XCTAssertEqual(ConfigUnits.milliseconds("1ux"), .failure(.unexpectedCharacter("u")))
+    }
+
+    /// HAProxy 2.6 ignores what follows a valid unit, with a warning (`inter 1s[`).
+    func testWhatFollowsAValidUnitIsIgnoredAndFound() {
+        XCTAssertEqual(try ConfigUnits.milliseconds("1s[").get(), 1000)
+        XCTAssertEqual(try ConfigUnits.milliseconds("5m]").get(), 300_000)
+        XCTAssertEqual(try ConfigUnits.milliseconds("2msx").get(), 2)
+        XCTAssertEqual(try ConfigUnits.milliseconds("1500usx").get(), 2)
+        XCTAssertEqual(ConfigUnits.trailingAfterUnit("1s["), "[")
+        XCTAssertEqual(ConfigUnits.trailingAfterUnit("2msx"), "x")
+        XCTAssertEqual(ConfigUnits.trailingAfterUnit("1m"), nil)
+        XCTAssertEqual(ConfigUnits.trailingAfterUnit("1ms"), nil)
+        XCTAssertEqual(ConfigUnits.trailingAfterUnit("100"), nil)
+        XCTAssertEqual(ConfigUnits.trailingAfterUnit("1x"), nil, "an error, not a warning")
     }
 
     func testSizes() {
