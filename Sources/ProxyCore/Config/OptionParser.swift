@@ -309,7 +309,7 @@ enum StatsParser {
             case let .failure(e):
                 s.alert(l, "error detected while parsing a 'stats admin' rule : \(e.message).")
             }
-        case "http-request", "bind-process":
+        case "http-request":
             s.alert(l, "'stats \(sub)' is valid in HAProxy but not supported by proxyd yet.")
         default:
             s.alertRaw("parsing [\(l.location)]: unknown stats parameter '\(sub)', expects 'admin', 'uri', 'realm', 'auth', 'scope', 'enable', 'hide-version', 'show-node', 'show-desc' or 'show-legends'.", at: l.location)

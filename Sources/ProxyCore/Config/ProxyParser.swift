@@ -98,6 +98,11 @@ enum ProxyParser {
             HTTPRuleParser.parseLegacyRedirect(s, &p, l, ctx)
         }),
         "tcp-request": ProxyKeyword(side: .frontend, inDefaults: true, handler: tcpRequest),
+        // One process since HAProxy 2.5: accepted with HAProxy's warning, without effect.
+        "bind-process": ProxyKeyword(side: .both, inDefaults: true, handler: { s, _, l, _ in
+            s.warningRaw("parsing [\(l.location)]: 'bind-process' has no effect, is deprecated, and will be removed in version 2.7.",
+                         at: l.location)
+        }),
         // HAProxy 2.6 refuses it here with these words; `grace` now lives in `global`.
         "grace": ProxyKeyword(side: .both, inDefaults: true, handler: { s, _, l, _ in
             s.alertRaw("parsing [\(l.location)]: the 'grace' keyword is not supported any more since HAProxy version 2.5.",
@@ -107,7 +112,7 @@ enum ProxyParser {
 
     /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
     static let unsupported: [String] = [
-        "backlog", "bind-process", "capture", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "compression",
+        "backlog", "capture", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "compression",
         "cookie", "declare", "dynamic-cookie-key", "email-alert", "errorfiles", "errorloc", "errorloc302",
         "errorloc303", "error-log-format", "external-check", "filter", "force-persist",
         "http-after-response", "http-error", "http-send-name-header", "ignore-persist",
