@@ -308,6 +308,32 @@ final class CheckModeTests: XCTestCase {
         XCTAssertTrue(none.stderr.hasPrefix("Usage : proxyd"), none.stderr)
     }
 
+    /// scripts/compat (issue 15's count): a config both accept, one only HAProxy accepts
+    /// (Lua stays refused), one both refuse; the totals and the exit status say so.
+    func testCompatScriptCountsWhatProxydRefuses() throws {
+        guard Self.which("haproxy") != nil else { throw XCTSkip("haproxy is not installed") }
+        guard let python = Self.which("python3") else { throw XCTSkip("python3 is not installed") }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("proxyd-compat-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let base = "defaults\n  mode http\n  timeout client 1s\n  timeout server 1s\n  timeout connect 1s\n"
+        try (base + "frontend f\n  bind 127.0.0.1:18099\n  default_backend b\nbackend b\n  server s 127.0.0.1:8080/\n")
+            .write(to: dir.appendingPathComponent("both.cfg"), atomically: true, encoding: .utf8)
+        try "-- nothing\n".write(to: dir.appendingPathComponent("hello.lua"), atomically: true, encoding: .utf8)
+        try ("global\n  lua-load hello.lua\n" + base)
+            .write(to: dir.appendingPathComponent("lua.cfg"), atomically: true, encoding: .utf8)
+        try (base + "backend b\n  server s 127.0.0.1:x\n")
+            .write(to: dir.appendingPathComponent("neither.cfg"), atomically: true, encoding: .utf8)
+        let script = Self.repoRoot.appendingPathComponent("scripts/compat").path
+        let r = try run(python, [script, "--proxyd", Self.proxyd.path, "--all", dir.path])
+        XCTAssertEqual(r.status, 1, "a config haproxy accepts is refused: \(r)")
+        for total in ["configs                                  3", "haproxy accepts                          2",
+                      "proxyd accepts those                     1", "proxyd refuses those                     1"] {
+            XCTAssertTrue(r.stdout.contains(total), "\(total)\n\(r.stdout)")
+        }
+        XCTAssertTrue(r.stdout.contains("lua.cfg") && r.stdout.contains("<- differ"), r.stdout)
+    }
+
     func testEnvironmentExpansion() throws {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("proxyd-env-\(getpid()).cfg")
         try "defaults\n\ttimeout client 1s\nfrontend f\n\tbind \"${PROXYD_TEST_ADDR}:${PROXYD_TEST_PORT-18090}\"\n"
