@@ -95,7 +95,7 @@ enum RunMode {
             // listeners accept, control sockets bound before chroot, as HAProxy does.
             control = ControlPlane(runtime: runtime, configuration: config)
             runtime.inherited = inherited
-            try runtime.bind(deferSharedAccepting: true)
+            try runtime.bind(deferAccepting: true)
             try control.bind()
             // A worker whose master died finishes its sessions and exits.
             if let fd = link?.cliFD { control.serveMasterLink(fd) { kill(getpid(), SIGUSR1) } }
@@ -114,7 +114,8 @@ enum RunMode {
         } catch {
             return fail("[proxyd.main()] \(error)")
         }
-        // Started: the sockets shared with the process we replace accept here too.
+        // Started, as the configured user: the listeners accept (those shared with the
+        // process we replace too) and the health checks begin.
         runtime.startAccepting()
         // Only now are older processes told to stop (-sf/-st): our listeners accept and our
         // control socket is in place, so vrrpd already finds our pid at its path and can

@@ -97,15 +97,17 @@ public final class ProxyRuntime: @unchecked Sendable {
         var description: String { "listening on \(what) is not supported yet" }
     }
 
-    /// Shared listeners that wait for `startAccepting()` (bind's `deferSharedAccepting`).
+    /// Listeners that wait for `startAccepting()` (bind's `deferAccepting`).
     private var waitingListeners: [Listener] = []
 
     /// Opens every listener. On failure, closes those already open and throws.
-    /// `deferSharedAccepting`: a socket shared with a running process (handed over, or
-    /// the master's) accepts nothing until `startAccepting()`, so that a process that
-    /// fails later in its start takes no connection with it: the running one keeps them.
-    public func bind(deferSharedAccepting: Bool = false) throws {
-        self.deferSharedAccepting = deferSharedAccepting
+    /// `deferAccepting`: no listener accepts, and no health check starts, until
+    /// `startAccepting()`. proxyd binds as root and serves only once it has dropped to its
+    /// `user` inside its `chroot` (HAProxy's order: a client is never served by root); and
+    /// a socket shared with a running process (handed over, or the master's) takes no
+    /// connection from it for a start that then fails.
+    public func bind(deferAccepting: Bool = false) throws {
+        self.deferAccepting = deferAccepting
         for frontend in frontends {
             for bind in frontend.binds {
                 do {
@@ -124,15 +126,17 @@ public final class ProxyRuntime: @unchecked Sendable {
         // Sockets of the old configuration that no bind took any more.
         inherited.closeUnused()
         // Listening: the health checks start now, as HAProxy's do after start-up.
-        startHealthChecks()
+        if !deferAccepting { startHealthChecks() }
     }
 
-    private var deferSharedAccepting = false
+    private var deferAccepting = false
 
-    /// The start went through: shared listeners accept from now on.
+    /// The start went through (privileges dropped): listeners accept and health checks
+    /// run from now on.
     public func startAccepting() {
         for listener in waitingListeners { listener.setAccepting(true) }
         waitingListeners.removeAll()
+        startHealthChecks()
     }
 
     /// Starts the health and agent checks on the event loops (once).
@@ -183,10 +187,10 @@ public final class ProxyRuntime: @unchecked Sendable {
         } else {
             shared = inherited.take(address)
         }
+        let waiting = deferAccepting ? bootstrap.serverChannelOption(.autoRead, value: false) : bootstrap
         if let shared {
-            guard deferSharedAccepting else { return (try adopt(shared, bootstrap, backlog: backlog), true) }
-            let listener = try adopt(shared, bootstrap.serverChannelOption(.autoRead, value: false), backlog: backlog)
-            waitingListeners.append(listener)
+            let listener = try adopt(shared, waiting, backlog: backlog)
+            if deferAccepting { waitingListeners.append(listener) }
             return (listener, true)
         }
         // Opened here rather than by NIO's bind, so that the descriptor is known and can be
@@ -198,7 +202,9 @@ public final class ProxyRuntime: @unchecked Sendable {
         let (fd, file) = try ListenerSocket.open(bind, backlog: backlog)
         if let file { unixFiles.append(file) }
         do {
-            return (try adopt(fd, bootstrap, backlog: backlog), false)
+            let listener = try adopt(fd, waiting, backlog: backlog)
+            if deferAccepting { waitingListeners.append(listener) }
+            return (listener, false)
         } catch {
             close(fd)
             throw error
@@ -241,12 +247,12 @@ public final class ProxyRuntime: @unchecked Sendable {
             accepted(connection, frontend: frontend, counters: counters, tls: tls)
         }
         do {
-            try listener.start(paused: shared && deferSharedAccepting)
+            try listener.start(paused: deferAccepting)
         } catch {
             listener.close()
             throw error
         }
-        if shared && deferSharedAccepting { waitingListeners.append(listener) }
+        if deferAccepting { waitingListeners.append(listener) }
         listenerDescriptors.withLockedValue { $0[ObjectIdentifier(listener)] = fd }
         return (listener, shared)
     }
