@@ -407,8 +407,24 @@ final class HTTPRequestParserTests: XCTestCase {
             "OPTIONS * HTTP/1.1\r\nHost: a.example\r\n\r\n",
             "GET /x HTTP/1.1\r\nHost: anything\r\n\r\n",
             "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", // no Host in 1.1: forwarded, as HAProxy does
+            // The scheme's default port, or an empty one, on either side (HAProxy 2.6).
+            "GET http://a.example:80/ HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET http://a.example/ HTTP/1.1\r\nHost: a.example:80\r\n\r\n",
+            "GET HTTPS://a.example:443/ HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET http://a.example:/ HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET http://[::1]:80/ HTTP/1.1\r\nHost: [::1]\r\n\r\n",
         ]
         for text in ok { XCTAssertEqual(status(text), .complete, text.debugDescription) }
+        let mismatched = [
+            "GET http://a.example:443/ HTTP/1.1\r\nHost: a.example\r\n\r\n",  // not http's port
+            "GET https://a.example:80/ HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET http://a.example:8080/ HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "GET http://a.example:080/ HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            "CONNECT a.example:80 HTTP/1.1\r\nHost: a.example\r\n\r\n",      // no scheme, no default
+        ]
+        for text in mismatched {
+            XCTAssertEqual(status(text), .error(.hostAuthorityMismatch), text.debugDescription)
+        }
     }
 
     func testTooManyHeaders() {

@@ -523,10 +523,14 @@ public struct HTTPRequestParser: Sendable {
 
         let method = parseMethod(p, lineStart, methodSpan.count)
         if !isAcceptedTarget(p, targetSpan, isConnect: method == .connect) { return .error(.invalidTarget) }
-        if let host = sem.host,
-           let authority = requestAuthority(p, targetSpan, isConnect: method == .connect),
-           !(authority.count == host.count && bytesEqualIgnoringCase(p + authority.start, p + host.start, host.count)) {
-            return .error(.hostAuthorityMismatch)
+        if let fullHost = sem.host,
+           let fullAuthority = requestAuthority(p, targetSpan, isConnect: method == .connect) {
+            let port = method == .connect ? 0 : schemeDefaultPort(p, targetSpan)
+            let host = withoutDefaultPort(p, fullHost, port)
+            let authority = withoutDefaultPort(p, fullAuthority, port)
+            if !(authority.count == host.count && bytesEqualIgnoringCase(p + authority.start, p + host.start, host.count)) {
+                return .error(.hostAuthorityMismatch)
+            }
         }
 
         var h = HTTPRequestHead()
@@ -619,6 +623,35 @@ func requestAuthority(_ p: UnsafePointer<UInt8>, _ target: HTTPSpan, isConnect: 
         u -= 1
     }
     return HTTPSpan(offset: a, length: end - a)
+}
+
+/// The default port of an absolute-form target's scheme: 80 for `http://`, 443 for
+/// `https://` (any case), else 0.
+@inline(__always)
+func schemeDefaultPort(_ p: UnsafePointer<UInt8>, _ target: HTTPSpan) -> Int {
+    let s = target.start, n = target.count
+    func lower(_ i: Int) -> UInt8 { p[s + i] | 0x20 }
+    guard n >= 7, lower(0) == 0x68, lower(1) == 0x74, lower(2) == 0x74, lower(3) == 0x70 else { return 0 } // http
+    if p[s + 4] == 0x3A { return 80 }
+    if lower(4) == 0x73, p[s + 5] == 0x3A { return 443 } // s:
+    return 0
+}
+
+/// An authority or Host without the scheme's default port (`a:80` → `a` for http) or an
+/// empty port (`a:`), as HAProxy 2.6 compares them: `GET http://a:80/` with `Host: a` is
+/// one host, not a mismatch.
+@inline(__always)
+func withoutDefaultPort(_ p: UnsafePointer<UInt8>, _ span: HTTPSpan, _ defaultPort: Int) -> HTTPSpan {
+    let e = span.end
+    guard span.count > 0 else { return span }
+    if p[e - 1] == 0x3A { return HTTPSpan(offset: span.start, length: span.count - 1) }
+    if defaultPort == 80, span.count > 3, p[e - 3] == 0x3A, p[e - 2] == 0x38, p[e - 1] == 0x30 { // :80
+        return HTTPSpan(offset: span.start, length: span.count - 3)
+    }
+    if defaultPort == 443, span.count > 4, p[e - 4] == 0x3A, p[e - 3] == 0x34, p[e - 2] == 0x34, p[e - 1] == 0x33 { // :443
+        return HTTPSpan(offset: span.start, length: span.count - 4)
+    }
+    return span
 }
 
 @inline(__always)
