@@ -43,6 +43,9 @@ enum ConfigurationReport {
         }
         var loadOptions = LoadOptions(environment: env, checkOnly: options.checkOnly)
         loadOptions.ignoreResolutionFailures = options.ignoreResolutionFailures
+        loadOptions.diagnosticMode = options.diagnosticMode
+        loadOptions.disableSplice = options.disableSplice
+        loadOptions.disableServerVerify = options.disableServerVerify
         return ConfigurationLoader.load(paths: options.configPaths, options: loadOptions)
     }
 

@@ -39,6 +39,16 @@ struct CommandLineOptions {
     var ignoreResolutionFailures = false
     /// `-dW`: warnings are fatal.
     var warningsAreFatal = false
+    /// `-cc EXPR`: evaluate a conditional-block expression and exit (0 true, 1 false, 2 error).
+    var condition: String?
+    /// `-dD`: diagnostic mode (`.diag` messages are printed).
+    var diagnosticMode = false
+    /// `-dS`: no kernel splicing; `-dV`: servers' certificates not verified.
+    var disableSplice = false
+    var disableServerVerify = false
+    /// Debug switches of HAProxy that change nothing here, accepted so that the scripts
+    /// and test drivers that pass them keep working (see `acceptedDebugSwitches`).
+    var ignoredSwitches: [String] = []
     /// `-v` / `-vv` (the build options too).
     var showVersion = false
     var showBuildOptions = false
@@ -59,17 +69,28 @@ struct CommandLineOptions {
                 -Ws master-worker mode with systemd notify support.
                 -q quiet mode : don't display messages
                 -c check mode : only check config files and exit
+                -cc check condition : evaluate a condition and exit
                 -n sets the maximum total # of connections
                 -N sets the default, per-proxy maximum # of connections (0)
                 -L set local peer name (default to hostname)
                 -p writes pids of all children to this file
+                -dS disables splice usage
                 -dr ignores server address resolution failures
+                -dV disables SSL verify on servers side
                 -dW fails if any warning is emitted
+                -dD diagnostic mode : prints the .diag messages of the configuration
+                -dM, -de, -dp, -dG, -dR, -dL, -dK, -m <megs> : accepted, without effect
                 -sf/-st [pid ]* finishes/terminates old pids.
                 -x <unix_socket> get listening sockets from a unix socket
                 -S <bind>[,<bind options>...] new master CLI
 
         """
+
+    /// HAProxy's switches for its own internals: memory poisoning (`-dM[...]`), pollers
+    /// (`-de`, `-dp`), getaddrinfo (`-dG`), SO_REUSEPORT (`-dR`: proxyd needs it for its
+    /// reloads), the loaded objects (`-dL`) and keywords (`-dK[...]`, see
+    /// `--dump-keywords`). proxyd has none of these to switch, so they change nothing.
+    static let acceptedDebugSwitches = ["-dM", "-de", "-dp", "-dG", "-dR", "-dL", "-dK"]
 
     static func parse(_ arguments: [String]) -> Result<CommandLineOptions, ParseError> {
         var o = CommandLineOptions()
@@ -97,6 +118,15 @@ struct CommandLineOptions {
             case "-db": o.foreground = true
             case "-dr": o.ignoreResolutionFailures = true
             case "-dW": o.warningsAreFatal = true
+            case "-dD": o.diagnosticMode = true
+            case "-dS": o.disableSplice = true
+            case "-dV": o.disableServerVerify = true
+            case "-cc":
+                guard let v = value(a) else { return .failure(.usage("'-cc' expects a condition")) }
+                o.condition = v
+            case "-m":
+                guard let v = value(a), Int(v) != nil else { return .failure(.usage("'-m' expects an integer (megabytes)")) }
+                o.ignoredSwitches.append("-m \(v)")
             case "-W": o.masterWorker = true
             case "-Ws": o.masterWorker = true; o.systemdNotify = true
             case "-v": o.showVersion = true
@@ -130,6 +160,8 @@ struct CommandLineOptions {
             default:
                 if a.hasPrefix("-f"), a.count > 2 {
                     o.configPaths.append(String(a.dropFirst(2)))
+                } else if acceptedDebugSwitches.contains(where: { a == $0 || (a.hasPrefix($0) && $0.count == 3 && "MK".contains($0.last!)) }) {
+                    o.ignoredSwitches.append(a)
                 } else {
                     return .failure(.usage("unknown option '\(a)'"))
                 }

@@ -308,6 +308,34 @@ final class CheckModeTests: XCTestCase {
         XCTAssertTrue(none.stderr.hasPrefix("Usage : proxyd"), none.stderr)
     }
 
+    /// `-cc EXPR` answers as `haproxy -cc`: exit 0 true, 1 false, 2 with the same alert.
+    /// (`feature(LUA)` differs on purpose: proxyd has no Lua.)
+    func testConditionFlagAgreesWithHAProxy() throws {
+        let expressions = ["version_atleast(2.5)", "version_atleast(2.7)", "version_before(2.7)", "defined(PATH)",
+                           "defined(PROXYD_SURELY_UNSET)", "feature(OPENSSL)", "streq(a,a)", "strneq(a,a)", "",
+                           "0", "1 || 0 && 0", "!(1 && 0)", "bogus(1)", "(1", "streq(a)", "1 &&", "1 x"]
+        var ours: [Run] = []
+        for e in expressions { ours.append(try run(Self.proxyd.path, ["-cc", e])) }
+        XCTAssertEqual(ours.map(\.status), [0, 1, 0, 0, 1, 0, 0, 1, 1, 1, 0, 0, 2, 2, 2, 2, 2])
+        guard let haproxy = Self.which("haproxy") else { throw XCTSkip("haproxy is not installed") }
+        for (e, mine) in zip(expressions, ours) {
+            let theirs = Self.normalized(try run(haproxy, ["-cc", e]))
+            XCTAssertEqual(Self.normalized(mine).status, theirs.status, e)
+            XCTAssertEqual(Self.normalized(mine).stderr, theirs.stderr, e)
+        }
+    }
+
+    /// HAProxy's debug switches that test drivers pass are accepted.
+    func testDebugSwitchesAreAccepted() throws {
+        for switches in [["-dM"], ["-dM0x42,help"], ["-de", "-dp", "-dG", "-dR", "-dL"], ["-dKall"], ["-m", "512"],
+                         ["-dS", "-dV", "-dD"]] {
+            let r = try run(Self.proxyd.path, switches + ["-c", "-f", "condition-upper-or.cfg"], in: Self.corpus)
+            XCTAssertEqual(r.status, 0, "\(switches): \(r)")
+        }
+        XCTAssertEqual(try run(Self.proxyd.path, ["-dX", "-c", "-f", "condition-upper-or.cfg"], in: Self.corpus).status, 1,
+                       "an unknown switch is still an error")
+    }
+
     /// scripts/compat (issue 15's count): a config both accept, one only HAProxy accepts
     /// (Lua stays refused), one both refuse; the totals and the exit status say so.
     func testCompatScriptCountsWhatProxydRefuses() throws {

@@ -11,6 +11,12 @@ public struct LoadOptions: Sendable {
     /// `-dr`: a server whose address cannot be resolved starts without one (as with
     /// `init-addr none`) instead of failing the load.
     public var ignoreResolutionFailures: Bool = false
+    /// `-dD`: diagnostic mode; `.diag` directives print their message.
+    public var diagnosticMode: Bool = false
+    /// `-dS`: no kernel splicing, as the `nosplice` global keyword.
+    public var disableSplice: Bool = false
+    /// `-dV`: servers' certificates are not verified, as `ssl-server-verify none`.
+    public var disableServerVerify: Bool = false
 
     public init(environment: [String: String] = [:], resolveServers: Bool = true, checkOnly: Bool = false) {
         self.environment = environment

@@ -6,6 +6,8 @@ public struct Diagnostic: Error, Sendable, Equatable, CustomStringConvertible {
         case notice = "NOTICE"
         case warning = "WARNING"
         case alert = "ALERT"
+        /// `.diag` messages, printed in diagnostic mode (`-dD`) only.
+        case diag = "DIAG"
     }
 
     public var severity: Severity

@@ -90,6 +90,9 @@ struct Loader {
             state.diagnostics.append(.alert("Failed to initialize server(s) addr."))
             return LoadResult(configuration: nil, diagnostics: state.diagnostics, exitCode: 1)
         }
+        // The command line's debug switches win over the configuration, as HAProxy's do.
+        if options.disableSplice { state.global.noSplice = true }
+        if options.disableServerVerify { state.global.sslServerVerifyRequired = false }
         let config = ProxyConfiguration(global: state.global, proxies: state.proxies, userlists: state.userlists)
         // A stats socket listens too: only a configuration without any listener exits 2.
         let code: Int32 = config.listeners.isEmpty && config.global.statsSockets.isEmpty ? 2 : 0
@@ -99,7 +102,9 @@ struct Loader {
     // MARK: Lines
 
     func parseFile(_ state: ParserState, name: String, bytes: [UInt8]) {
+        var conditions = ConditionalBlocks()
         var lineNumber = 0
+        defer { if !state.abort { conditions.finish(state, lastLine: SourceLocation(file: name, line: lineNumber)) } }
         var start = 0
         let n = bytes.count
         while start < n {
@@ -128,7 +133,12 @@ struct Loader {
             case let .success(words):
                 // HAProxy skips a line whose first word is empty (e.g. `"" x` or `"$UNSET" x`).
                 if let first = words.first, !first.isEmpty {
-                    parseLine(state, ConfigLine(words: words, location: location))
+                    if first.hasPrefix(".") {
+                        conditions.handle(state, ConfigLine(words: words, location: location),
+                                          diagnosticMode: options.diagnosticMode)
+                    } else if conditions.active {
+                        parseLine(state, ConfigLine(words: words, location: location))
+                    }
                 }
             }
             if state.abort { return }
