@@ -8,10 +8,11 @@ struct Loader {
     static let placeholder = ProxySettings(name: "", location: SourceLocation(file: "", line: 0), capabilities: [])
 
     /// Section keywords HAProxy 2.6 knows and proxyd parses.
-    static let supportedSections: Set<String> = ["global", "defaults", "frontend", "backend", "listen", "userlist"]
+    static let supportedSections: Set<String> = ["global", "defaults", "frontend", "backend", "listen", "userlist",
+                                                  "http-errors"]
     /// Section keywords HAProxy 2.6 knows but proxyd does not support yet.
     static let unsupportedSections: Set<String> = [
-        "peers", "resolvers", "mailers", "program", "http-errors", "ring", "cache", "log-forward",
+        "peers", "resolvers", "mailers", "program", "ring", "cache", "log-forward",
         "fcgi-app",
     ]
 
@@ -180,6 +181,8 @@ struct Loader {
             state.proxies[i] = settings
         case let .userlist(i):
             UserlistParser.parse(state, &state.userlists[i], line)
+        case let .httpErrors(i):
+            ErrorPagesParser.parseSectionLine(state, i, line)
         case .unsupported:
             break
         case .orphan:
@@ -233,6 +236,8 @@ struct Loader {
             }
             state.userlists.append(Userlist(name: line[1], location: loc))
             state.section = .userlist(state.userlists.count - 1)
+        case "http-errors":
+            ErrorPagesParser.openSection(state, line)
         default:
             openProxy(state, line)
         }

@@ -20,6 +20,8 @@ enum CurrentSection {
     /// Index into `proxies`.
     case proxy(Int)
     case userlist(Int)
+    /// Index into `httpErrors`.
+    case httpErrors(Int)
     /// A recognised but unsupported section: its lines are skipped.
     case unsupported(String)
     /// Lines after a proxy header HAProxy refused (each is reported).
@@ -61,6 +63,7 @@ final class ParserState {
     /// which made configs with thousands of proxies quadratic.
     var proxyIndicesByName: [String: [Int]] = [:]
     var userlists: [Userlist] = []
+    var httpErrors: [HTTPErrorsSection] = []
     var section: CurrentSection = .none
 
     /// Which sides (frontend, backend) used each defaults section (by location).
@@ -103,6 +106,7 @@ final class ParserState {
         case let .defaults(i): return defaultsList[i].name ?? "defaults"
         case let .proxy(i): return proxies[i].name
         case let .userlist(i): return userlists[i].name
+        case let .httpErrors(i): return httpErrors[i].name
         default: return ""
         }
     }

@@ -49,7 +49,11 @@ enum ProxyParser {
         "http-response": ProxyKeyword(side: .both, inDefaults: true, handler: HTTPRuleParser.parseResponse),
         "http-check": ProxyKeyword(side: .backend, inDefaults: true, handler: CheckParser.parseHTTPCheck),
         "tcp-check": ProxyKeyword(side: .backend, inDefaults: true, handler: CheckParser.parseTCPCheck),
-        "errorfile": ProxyKeyword(side: .both, inDefaults: true, handler: errorFile),
+        "errorfile": ProxyKeyword(side: .both, inDefaults: true, handler: ErrorPagesParser.proxyErrorFile),
+        "errorfiles": ProxyKeyword(side: .both, inDefaults: true, handler: ErrorPagesParser.errorFiles),
+        "errorloc": ProxyKeyword(side: .both, inDefaults: true, handler: ErrorPagesParser.errorLocation),
+        "errorloc302": ProxyKeyword(side: .both, inDefaults: true, handler: ErrorPagesParser.errorLocation),
+        "errorloc303": ProxyKeyword(side: .both, inDefaults: true, handler: ErrorPagesParser.errorLocation),
         "log": ProxyKeyword(side: .both, inDefaults: true, handler: log),
         "log-format": ProxyKeyword(side: .both, inDefaults: true, handler: { s, p, l, ctx in
             guard l.count == 2 else {
@@ -113,8 +117,8 @@ enum ProxyParser {
     /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
     static let unsupported: [String] = [
         "backlog", "capture", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "compression",
-        "cookie", "declare", "dynamic-cookie-key", "email-alert", "errorfiles", "errorloc", "errorloc302",
-        "errorloc303", "error-log-format", "external-check", "filter", "force-persist",
+        "cookie", "declare", "dynamic-cookie-key", "email-alert",
+        "error-log-format", "external-check", "filter", "force-persist",
         "http-after-response", "http-error", "http-send-name-header", "ignore-persist",
         "log-format-sd", "log-tag", "max-keep-alive-queue", "max-session-srv-conns",
         "monitor", "persist", "rate-limit", "server-template", "source",
@@ -428,34 +432,6 @@ enum ProxyParser {
             }
         }
         setter(&p.timeouts, ms)
-    }
-
-    static func errorFile(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
-        guard l.count >= 3 else {
-            s.alert(l, "errorfile : expects <status_code> and <file> as arguments.\n")
-            return
-        }
-        let allowed = [200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504]
-        // HAProxy reads the code as atol() does: leading digits, else 0.
-        let code = Int(String(l[1].prefix { $0.isASCII && $0.isNumber }).prefix(9)) ?? 0
-        guard allowed.contains(code) else {
-            s.alert(l, "errorfile : status code '\(code)' not handled.")
-            return
-        }
-        if FileSystem.kind(l[2]) == .directory {
-            s.alert(l, "errorfile : error reading file '\(l[2])'.")
-            return
-        }
-        switch FileSystem.read(l[2]) {
-        case .failure:
-            s.alert(l, "errorfile : error opening file '\(l[2])'.")
-        case let .success(bytes):
-            if let problem = ErrorFileParser.problem(bytes) {
-                s.alert(l, "errorfile : '\(l[2])': \(problem)")
-                return
-            }
-            p.errorFiles[code] = bytes
-        }
     }
 
     static func log(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {

@@ -231,6 +231,9 @@ public struct ProxySettings: Sendable, Equatable {
     /// Raw HTTP responses by status (`errorfile CODE FILE`): the file's exact bytes, checked
     /// to be a complete HTTP/1 response; an empty file means "send nothing, just close".
     public var errorFiles: [Int: [UInt8]]
+    /// The `errorfile`/`errorloc*`/`errorfiles` lines in order, `errorFiles` once the
+    /// `http-errors` sections they import are known (Config/ErrorPagesParser).
+    public var errorPageDirectives: [ErrorPageDirective] = []
     public var stats: StatsSettings
     /// `monitor-uri`.
     public var monitorURI: String?
@@ -341,4 +344,12 @@ public struct TCPRequestRule: Sendable, Equatable {
 /// backend's own (`server-state-file-name`, in `server-state-base`).
 public enum ServerStateSource: String, Sendable, Equatable {
     case none, global, local
+}
+
+/// One line that sets a proxy's own responses.
+public enum ErrorPageDirective: Sendable, Equatable {
+    /// `errorfile CODE FILE`, `errorloc* CODE URL`: the response's bytes.
+    case page(code: Int, bytes: [UInt8])
+    /// `errorfiles SECTION [CODE…]` (no code: all of the section's pages).
+    case imported(section: String, codes: [Int], location: SourceLocation)
 }

@@ -19,6 +19,16 @@ public struct ErrorPages: Sendable {
         self.overrides = overrides
     }
 
+    /// HAProxy's choice, code by code: the backend's page when it has one for the code,
+    /// else the frontend's, else the built-in one.
+    public static func effective(backend: ErrorPages?, frontend: ErrorPages) -> ErrorPages {
+        guard let backend, !backend.overrides.isEmpty else { return frontend }
+        if frontend.overrides.isEmpty { return backend }
+        var merged = frontend
+        merged.overrides.merge(backend.overrides) { _, fromBackend in fromBackend }
+        return merged
+    }
+
     /// The bytes to send for `status`.
     public func response(_ status: Int) -> ByteBuffer {
         if let custom = overrides[status] { return custom }

@@ -58,7 +58,8 @@ public enum RuntimeBuilder {
             }
             // A listen section's rules run once, as its frontend's.
             let requestRules = try own?.requestRules ?? proxy.httpRequestRules.map {
-                try compile($0, backends: backendByName, current: nil, prometheus: prometheus)
+                try compile($0, backends: backendByName, current: nil, pages: ErrorPages(errorFiles: proxy.errorFiles),
+                            prometheus: prometheus)
             }
             let responseRules = try own?.responseRules ?? proxy.httpResponseRules.map {
                 try compile($0, backends: backendByName, current: nil)
@@ -148,9 +149,12 @@ public enum RuntimeBuilder {
         return try SocketAddress(ipAddress: ip.description, port: port)
     }
 
+    /// `pages`: a frontend's rules answer with its own error pages (HAProxy's stream has no
+    /// backend yet); a backend's rules with the backend's.
     private static func compile(_ rule: HTTPRequestRule, backends: [String: RuntimeBackend],
-                                current: RuntimeBackend?, prometheus: PrometheusService) throws -> CompiledRule {
-        let pages = current?.errorPages ?? ErrorPages()
+                                current: RuntimeBackend?, pages frontendPages: ErrorPages? = nil,
+                                prometheus: PrometheusService) throws -> CompiledRule {
+        let pages = current?.errorPages ?? frontendPages ?? ErrorPages()
         let action: RuleAction
         switch rule.action {
         case .setHeader(let name, let value):

@@ -102,7 +102,7 @@ extension HTTPSession {
     /// or closes.
     func sendError(_ status: Int, close mustClose: Bool) {
         guard phase != .closed else { return }
-        let pages = backend?.errorPages ?? frontend.errorPages
+        let pages = ErrorPages.effective(backend: backend?.errorPages, frontend: frontend.errorPages)
         let closing = mustClose || pages.closesConnection(status) || !clientKeepAlive || stream.clientIsHTTP10
         if let connection {
             self.connection = nil
