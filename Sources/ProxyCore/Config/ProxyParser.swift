@@ -8,6 +8,7 @@ enum ProxyParser {
         "mode": ProxyKeyword(side: .both, inDefaults: true, handler: mode),
         "bind": ProxyKeyword(side: .frontend, inDefaults: false, handler: BindParser.parse),
         "server": ProxyKeyword(side: .backend, inDefaults: false, handler: ServerParser.parseServer),
+        "server-template": ProxyKeyword(side: .backend, inDefaults: false, handler: ServerTemplateParser.parse),
         "default-server": ProxyKeyword(side: .backend, inDefaults: true, handler: ServerParser.parseDefaultServer),
         "default_backend": ProxyKeyword(side: .frontend, inDefaults: true, handler: defaultBackend),
         "use_backend": ProxyKeyword(side: .frontend, inDefaults: false, handler: useBackend),
@@ -121,7 +122,7 @@ enum ProxyParser {
         "error-log-format", "external-check", "filter", "force-persist",
         "http-after-response", "http-error", "http-send-name-header", "ignore-persist",
         "log-format-sd", "log-tag", "max-keep-alive-queue", "max-session-srv-conns",
-        "monitor", "persist", "rate-limit", "server-template", "source",
+        "monitor", "persist", "rate-limit", "source",
         "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "stick", "stick-table", "tcp-response",
         "unique-id-format", "unique-id-header", "use-server", "dispatch", "retry-on", "use-fcgi-app",
     ]
@@ -175,8 +176,8 @@ enum ProxyParser {
             return
         }
         if ctx.isDefaults && !entry.inDefaults {
-            if kw == "server" {
-                s.alertRaw("[\(l.location)] : 'server' not allowed in 'defaults' section.", at: l.location)
+            if kw == "server" || kw == "server-template" {
+                s.alertRaw("[\(l.location)] : '\(kw)' not allowed in 'defaults' section.", at: l.location)
             } else if kw == "description" {
                 s.alertRaw("parsing [\(l.location)]: 'description' not allowed in 'defaults' section.", at: l.location)
             } else {
@@ -186,8 +187,8 @@ enum ProxyParser {
         }
         if !ctx.isDefaults {
             if entry.side == .backend && !p.isBackend {
-                if kw == "server" {
-                    s.alertRaw("[\(l.location)] : parsing [\(l.location)] : 'server' not allowed because \(ctx.kind) '\(p.name)' has no backend capability.",
+                if kw == "server" || kw == "server-template" {
+                    s.alertRaw("[\(l.location)] : parsing [\(l.location)] : '\(kw)' not allowed because \(ctx.kind) '\(p.name)' has no backend capability.",
                                at: l.location)
                     return
                 }

@@ -303,3 +303,33 @@ final class ConfigModelTests: XCTestCase {
         XCTAssertEqual(DiagnosticRenderer.render(.warning("w"), pid: 7), "[WARNING]  (7) : config : w")
     }
 }
+
+/// `server-template`: a row of servers, each as its own `server` line would be.
+final class ServerTemplateModelTests: XCTestCase {
+    func testTemplatesDeclareRowsOfServers() throws {
+        let r = ConfigurationLoader.load(text: """
+            backend b
+                default-server inter 3s
+                server-template web 3 127.0.0.1:8080 check weight 7
+                server-template api 5-6 127.0.0.1:9090
+                server other 127.0.0.1:1
+
+            """, name: "t.cfg", options: LoadOptions(resolveServers: false))
+        let backend = try XCTUnwrap(r.configuration?.proxies.first { $0.name == "b" }, "\(r.diagnostics)")
+        XCTAssertEqual(backend.servers.map(\.name), ["web1", "web2", "web3", "api5", "api6", "other"])
+        XCTAssertEqual(backend.servers.map(\.weight), [7, 7, 7, 1, 1, 1])
+        XCTAssertEqual(backend.servers.map(\.port), [8080, 8080, 8080, 9090, 9090, 1])
+        XCTAssertEqual(backend.servers.filter { $0.check.enabled }.count, 3)
+    }
+
+    func testRanges() {
+        XCTAssertEqual(ServerTemplateParser.numbers("3"), 1...3)
+        XCTAssertEqual(ServerTemplateParser.numbers("5-6"), 5...6)
+        XCTAssertEqual(ServerTemplateParser.numbers("1-2-3"), 1...2, "read as HAProxy reads it")
+        XCTAssertNil(ServerTemplateParser.numbers("0"))
+        XCTAssertNil(ServerTemplateParser.numbers("3-1"))
+        XCTAssertNil(ServerTemplateParser.numbers("2-x"))
+        XCTAssertNil(ServerTemplateParser.numbers("a"))
+        XCTAssertNil(ServerTemplateParser.numbers("99999999999"))
+    }
+}
