@@ -27,6 +27,9 @@ struct SessionLogRecord {
     var backend: RuntimeBackend?
     var server: RuntimeServer?
     var retries = 0
+    /// Gave up waiting in the backend's queue: HAProxy logs before it leaves the queue,
+    /// so its `%bq` counts this request.
+    var leftQueueOnTimeout = false
     /// HAProxy's two termination characters: who ended the session and in which state.
     var cause = UInt8(ascii: "-")
     var state = UInt8(ascii: "-")
@@ -80,12 +83,16 @@ extension SessionLogRecord {
         case .failure(.noServerAvailable):
             terminate("S", "C")
         case .failure(.exhausted(let error)):
+            // `attempts` counts the failed attempts; the first was no retry (HAProxy logs
+            // 3 when `retries 3` all failed).
+            retries = max(0, attempts - 1)
             if let error = error as? ChannelError, case .connectTimeout = error {
                 terminate("s", "C")
             } else {
                 terminate("S", "C")
             }
         case .failure(.queueTimeout):
+            leftQueueOnTimeout = true
             terminate("s", "Q")
         }
     }
@@ -239,7 +246,7 @@ public final class TrafficLog: @unchecked Sendable {
                     line.appendDecimal(max(0, current - (r.holdsServerSlot ? 1 : 0)))
                 case .rc: line.appendDecimal(r.retries)
                 case .sq: line.appendDecimal(0)
-                case .bq: line.appendDecimal(r.backend?.waiting.load(ordering: .relaxed) ?? 0)
+                case .bq: line.appendDecimal((r.backend?.waiting.load(ordering: .relaxed) ?? 0) + (r.leftQueueOnTimeout ? 1 : 0))
                 case .hr, .hs, .hrl, .hsl:
                     break  // no captures: nothing, and no separator after it
                 case .r:

@@ -63,7 +63,11 @@ extension HTTPSession {
         stream.requestForResponseRules = frontend.responseRules.isEmpty && backend.responseRules.isEmpty
             ? nil : (headBytes, head)
         phase = .connecting
-        idle.arm(backend.timeouts.queue ?? backend.timeouts.connect)
+        // The connector bounds each step itself, as HAProxy's stream does: `timeout queue`
+        // in the queue, `timeout connect` per attempt, a second's turn-around before a
+        // retry on the same server. One timer over all of them cut the retries short
+        // (with `timeout connect 1s`, the second attempt died as a 503 sC at 1 s).
+        idle.cancel()
         acquireConnection(allowPool: !isFirstRequest)
     }
 

@@ -114,7 +114,9 @@ extension HTTPSession {
         let page = pages.response(status)
         if stream.log != nil, stream.logPending {
             stream.log?.status = status
-            stream.log?.bytesOut += page.readableBytes
+            // HAProxy's connection layer answers a request it could not read (400, 408:
+            // `<BADREQ>`) without its stream, so those bytes are not in its log.
+            if stream.log?.requestLine != nil { stream.log?.bytesOut += page.readableBytes }
             if stream.log?.cause == UInt8(ascii: "-") { stream.log?.terminate(Self.cause(of: status), Self.state(of: status)) }
             emitLog()
         }
