@@ -176,7 +176,7 @@ enum HTTPRuleParser {
     static let requestActions = [
         "reject", "set-header", "add-header", "del-header", "redirect", "deny", "return", "allow", "auth", "tarpit",
         "set-path", "set-query", "set-uri", "set-method", "replace-header", "replace-value", "set-var",
-        "use-service",
+        "use-service", "track-sc0", "track-sc1", "track-sc2",
     ]
     static let requestUnsupported = [
         "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
@@ -184,7 +184,7 @@ enum HTTPRuleParser {
         "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "send-spoe-group", "set-dst",
         "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-pathq", "set-priority-class",
         "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop",
-        "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var", "wait-for-body",
+        "strict-mode", "unset-var", "wait-for-body",
         "wait-for-handshake", "set-bandwidth-limit",
     ]
     static let responseActions = [
@@ -224,7 +224,9 @@ enum HTTPRuleParser {
             s.abort = true
             return
         }
-        guard requestActions.contains(action) else {
+        // `sc-inc-gpc0(N)` carries its counter in its name (Config/StickTableParser.swift).
+        let gpcIncrement = StickTableParser.gpcIncrement(action)
+        guard requestActions.contains(action) || gpcIncrement != nil else {
             unknownAction(s, l, requestActions, requestUnsupported)
             return
         }
@@ -288,7 +290,15 @@ enum HTTPRuleParser {
             }
         case "set-var":
             result = .failure(Failure(message: "'set-var' is valid in HAProxy but not supported by proxyd yet"))
+        case "track-sc0", "track-sc1", "track-sc2":
+            result = StickTableParser.parseTrack(counter: Int(String(action.last!))!, args, proxy: p)
+                .map { .track($0.0) }.mapError { Failure(message: $0.message) }
         default:
+            if let (counter, gpc) = gpcIncrement {
+                result = args.isEmpty ? .success(.incrementGPC(counter: counter, gpc: gpc))
+                    : .failure(Failure(message: "unexpected argument '\(args[0])'"))
+                break
+            }
             result = .failure(Failure(message: "unsupported action"))
         }
         for w in s.pendingWarnings { s.warning(l, w) }

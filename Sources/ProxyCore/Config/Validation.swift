@@ -105,6 +105,7 @@ enum Validation {
                 }
             }
         }
+        if StickTableParser.checkReferences(s) { errors = true }  // stick tables (issue 15)
         return errors
     }
 

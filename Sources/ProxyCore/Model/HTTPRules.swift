@@ -123,6 +123,10 @@ public enum HTTPRequestAction: Sendable, Equatable {
     case reject
     /// `use-service NAME`: a service inside the proxy answers (`prometheus-exporter`).
     case useService(name: String)
+    /// `track-sc0|1|2 KEY [table T]` (Model/StickTable.swift).
+    case track(TrackAction)
+    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`: counter N's entry's gpc0 or gpc1 plus one.
+    case incrementGPC(counter: Int, gpc: Int)
     /// `set-var(NAME) EXPR` (kept as written).
     case setVariable(name: String, expression: String)
 }

@@ -72,6 +72,9 @@ enum RuleAction {
     case allow
     /// `use-service`: a service inside proxyd answers.
     case service(PrometheusService)
+    /// `track-scN` and `sc-inc-gpcN(N)` (Runtime/StickTracking.swift).
+    case track(CompiledTrack)
+    case incrementGPC(counter: Int, gpc: Int)
 }
 
 extension RuleAction {
@@ -122,6 +125,12 @@ enum RuleEngine {
                 return .proceed
             case .service(let service):
                 return .reply(service.response(), closes: false)
+            case .track(let track):
+                if let trackers = facts.connection.stickTrackers {
+                    track.run(trackers, facts: facts, connection: facts.connection, forRequest: true)
+                }
+            case .incrementGPC(let counter, let gpc):
+                facts.connection.stickTrackers?.incrementGPC(counter, gpc: gpc)
             }
         }
         return .proceed

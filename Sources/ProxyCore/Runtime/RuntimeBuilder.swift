@@ -21,6 +21,9 @@ public enum RuntimeBuilder {
         // `use-service prometheus-exporter` rules share one service, given its statistics
         // by the control plane once the runtime exists.
         let prometheus = PrometheusService()
+        // Stick tables first: rules and conditions compiled below resolve them by name.
+        let stickTables = StickTableDirectory(config.proxies.compactMap { $0.stickTable.map(StickTable.init) })
+        StickTableDirectory.current.withLockedValue { $0 = stickTables }
         var backends: [RuntimeBackend] = []
         var backendByName: [String: RuntimeBackend] = [:]
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
@@ -80,6 +83,9 @@ public enum RuntimeBuilder {
                 requestRules: requestRules,
                 responseRules: responseRules))
             frontends[frontends.count - 1].bufferRequestBody = proxy.httpBufferRequest
+            frontends[frontends.count - 1].connectionRules = ConnectionRules(proxy, tables: stickTables,
+                                                                             backends: backendByName, own: own)
+            frontends[frontends.count - 1].tracksStickCounters = !stickTables.tables.isEmpty
             if !config.global.noSplice {
                 frontends[frontends.count - 1].splice = SpliceDirections(request: proxy.spliceRequest,
                                                                          response: proxy.spliceResponse)
@@ -95,6 +101,7 @@ public enum RuntimeBuilder {
         // Logs and health checks (Logging/, Health/).
         attachLogsAndChecks(config, runtime: runtime, backends: backendByName)
         runtime.prometheus = prometheus
+        runtime.stickTables = stickTables
         return runtime
     }
 
@@ -169,6 +176,13 @@ public enum RuntimeBuilder {
             action = .allow
         case .useService:
             action = .service(prometheus)
+        case .track(let track):
+            guard let compiled = CompiledTrack(track, tables: StickTableDirectory.current.withLockedValue({ $0 })) else {
+                throw Failure(location: rule.location, message: "unable to find table '\(track.table)' referenced by track-sc\(track.counter)")
+            }
+            action = .track(compiled)
+        case .incrementGPC(let counter, let gpc):
+            action = .incrementGPC(counter: counter, gpc: gpc)
         default:
             throw Failure(location: rule.location, message: "this 'http-request' action is not supported yet")
         }

@@ -132,6 +132,10 @@ public final class RuntimeFrontend: @unchecked Sendable {
     let responseRules: [CompiledRule]
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.
     var gate: AdmissionGate!
+    /// Stick tables (issue 15): `tcp-request connection` rules run at accept, and whether
+    /// its connections carry stick counters at all.
+    var connectionRules: ConnectionRules?
+    var tracksStickCounters = false
     /// TLS (issue 5): the context of each bind with `ssl` (same order as `binds`, nil
     /// without ssl); set by RuntimeBuilder through TLSSetup.
     var tlsContexts: [TLSServerContext?] = []

@@ -11,6 +11,7 @@ extension HTTPSession {
         loop = loopStates.state(for: client.eventLoop)
         loop.httpSessions[ObjectIdentifier(self)] = self
         connectionFacts = ConnectionFacts(transport: client)
+        connectionFacts.stickTrackers = stickTrackers
         if let trafficLog = frontend.trafficLog {
             // The record dates the accept: a logging frontend's stream starts here.
             stream.log = SessionLogRecord(client: client.remoteAddress, local: client.localAddress)

@@ -4,6 +4,7 @@ import NIOCore
 extension HTTPSession {
     func noteClientBytes(_ count: Int) {
         stream.log?.bytesIn += count
+        stickTrackers?.bytesIn(count)
         if phase == .readingHead, stream.log?.requestAt == nil {
             stream.log?.requestAt = .now()
             stream.log?.requestWall = .now()
@@ -58,6 +59,8 @@ extension HTTPSession {
         }
         counters.countResponse(status: status)
         counters.bytesOut.add(reply.readableBytes)
+        stickTrackers?.responded(status: status)
+        stickTrackers?.bytesOut(reply.readableBytes)
         counters.intercepted.increment()
         if status == 403 { counters.deniedRequests.increment() }
         backend?.counters.countResponse(status: status)

@@ -36,6 +36,7 @@ extension HTTPSession {
             rewrite.dropNames.append(Array("upgrade".utf8))
         }
         let headers = stream.requestParser.headers
+        stickTrackers?.requestStarted()
         let connection = connectionFacts!
         var statsPageAnswered = false
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in

@@ -64,6 +64,8 @@ final class HTTPSession: TransportEvents {
 
     /// Addresses of this connection, computed once, for ACLs and `X-Forwarded-For`.
     var connectionFacts: ConnectionFacts!
+    /// Stick counters (issue 15): the connection's and the current request's.
+    var stickTrackers: StickTrackers?
 
     init(client: SessionTransport, frontend: RuntimeFrontend, loopStates: LoopStates,
          counters: SessionCounters, registry: SessionRegistry) {

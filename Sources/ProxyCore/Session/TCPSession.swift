@@ -31,6 +31,8 @@ final class TCPSession: TransportEvents {
     private var log: SessionLogRecord?
     /// For the qtime/ctime/ttime statistics.
     private var times = ExchangeTimes()
+    /// Stick counters its connection rules track (issue 15); released at the close.
+    var stickTrackers: StickTrackers?
 
     init(client: SessionTransport, frontend: RuntimeFrontend, backend: RuntimeBackend, loopStates: LoopStates,
          counters: SessionCounters, registry: SessionRegistry) {
@@ -248,6 +250,7 @@ final class TCPSession: TransportEvents {
     private func closeBoth() {
         guard !closed else { return }
         closed = true
+        stickTrackers?.connectionEnded()
         if var record = log, let trafficLog = frontend.trafficLog {
             record.holdsServerSlot = server != nil  // still counted on the server: not in %bc/%sc
             trafficLog.emit(record)
