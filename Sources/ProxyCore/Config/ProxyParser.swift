@@ -99,6 +99,7 @@ enum ProxyParser {
         }),
         "tcp-request": ProxyKeyword(side: .frontend, inDefaults: true, handler: tcpRequest),
         "stick-table": ProxyKeyword(side: .both, inDefaults: false, handler: StickTableParser.parseTable),
+        "stick": ProxyKeyword(side: .backend, inDefaults: false, handler: StickTableParser.parseStickRule),
         // HAProxy 2.6 refuses it here with these words; `grace` now lives in `global`.
         "grace": ProxyKeyword(side: .both, inDefaults: true, handler: { s, _, l, _ in
             s.alertRaw("parsing [\(l.location)]: the 'grace' keyword is not supported any more since HAProxy version 2.5.",
@@ -114,7 +115,7 @@ enum ProxyParser {
         "http-after-response", "http-error", "http-send-name-header", "ignore-persist",
         "log-format-sd", "log-tag", "max-keep-alive-queue", "max-session-srv-conns",
         "monitor", "persist", "rate-limit", "server-template", "source",
-        "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "stick", "tcp-response",
+        "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "tcp-response",
         "unique-id-format", "unique-id-header", "use-server", "dispatch", "retry-on", "use-fcgi-app",
     ]
 

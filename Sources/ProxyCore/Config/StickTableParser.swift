@@ -191,7 +191,7 @@ enum StickTableParser {
              "inc_gpc", "clr_gpc", "gpc_rate", "is_local":
             return .failure(Failure(message: "fetch method '\(name)' is valid in HAProxy but not supported by proxyd yet"))
         default:
-            guard let type = StickDataType.named(field), type != .serverID else { return nil }
+            guard let type = StickDataType.named(field), type != .serverID, type != .serverKey else { return nil }
             operation = .read(type)
         }
         return .success(.stick(StickFetch(subject: subject, operation: operation, table: table)))
@@ -254,5 +254,76 @@ extension StickTableParser {
             return (n, gpc)
         }
         return nil
+    }
+}
+
+extension StickTableParser {
+    /// `stick match|on|store-request KEY [table T] [if|unless COND]`.
+    static func parseStickRule(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        let kind: StickRule.Kind
+        switch l[1] {
+        case "match": kind = .match
+        case "on": kind = .on
+        case "store-request": kind = .storeRequest
+        case "store-response":
+            s.alert(l, "'stick store-response' is valid in HAProxy but not supported by proxyd yet.")
+            return
+        default:
+            s.alert(l, "'stick' expects 'on', 'match', or 'store'.")
+            return
+        }
+        let expression = l[2]
+        guard !expression.isEmpty, expression != "if", expression != "unless" else {
+            s.alert(l, "'stick' expects a fetch method.")
+            return
+        }
+        guard let key = keySample(expression) else {
+            s.alert(l, "'stick \(l[1])' : key sample '\(expression)' is not supported yet (proxyd sticks on src, dst, hdr(), req.hdr(), url_param(), path and base).")
+            return
+        }
+        var next = 3
+        var table = p.name
+        if l[3] == "table" {
+            guard !l[4].isEmpty else {
+                s.alert(l, "'stick \(l[1])' : missing table name after 'table'.")
+                return
+            }
+            table = l[4]
+            next = 5
+        }
+        var condition: Condition? = nil
+        if l.count > next {
+            guard l[next] == "if" || l[next] == "unless" else {
+                s.alert(l, "'stick \(l[1])' : expects 'table', 'if' or 'unless' but found '\(l[next])'.")
+                return
+            }
+            switch ACLParser.parseCondition(s, p, Array(l.words[next...]), l.location, context: .httpRequest) {
+            case let .success(c): condition = c
+            case let .failure(e):
+                s.alert(l, "'stick \(l[1])' : error detected while parsing sticking condition : \(e.message).")
+                return
+            }
+        }
+        p.stickRules.append(StickRule(kind: kind, key: key, table: table, condition: condition, location: l.location))
+    }
+
+    /// Tables a `stick` rule names store the server (`server_id`, `server_key`), as
+    /// HAProxy adds them; a missing table is an error naming the rule's line.
+    static func checkStickRules(_ s: ParserState) -> Bool {
+        var errors = false
+        for index in s.proxies.indices where !s.proxies[index].disabled {
+            for rule in s.proxies[index].stickRules {
+                let name = s.proxies[index].name
+                guard let tableIndex = s.proxies.firstIndex(where: { $0.name == rule.table && $0.stickTable != nil }) else {
+                    s.alertRaw("parsing [\(rule.location.map { "\($0)" } ?? "?")] : Proxy '\(name)': unable to find stick-table '\(rule.table)'.",
+                               at: rule.location)
+                    errors = true
+                    continue
+                }
+                s.proxies[tableIndex].stickTable?.stores[.serverID] = 0
+                s.proxies[tableIndex].stickTable?.stores[.serverKey] = 0
+            }
+        }
+        return errors
     }
 }

@@ -30,6 +30,10 @@ enum StickTableCommands {
         let expires = entry.expiresAt == 0 ? 0 : max(0, entry.expiresAt - now)
         var text = "\(pointer): key=\(StickKeys.display(entry.key, type: table.definition.keyType)) use=\(entry.useCount) exp=\(expires)"
         for type in table.definition.stores.keys.sorted() {
+            if type == .serverKey {
+                text += " server_key=\(entry.serverKey ?? "")"
+                continue
+            }
             let value = table.read(type, of: entry, now: now) ?? 0
             text += type.isRate ? " \(type.name)(\(table.definition.stores[type]!))=\(value)" : " \(type.name)=\(value)"
         }
@@ -106,7 +110,7 @@ enum StickTableCommands {
                 }
                 if kept { out += line(entry, in: table, now: now) }
             }
-            return out + "\n"
+            return out
         }
     }
 

@@ -201,6 +201,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var tcpRequestRules: [TCPRequestRule]
     /// `stick-table …` (Model/StickTable.swift): the table named after this proxy.
     public var stickTable: StickTableDefinition? = nil
+    /// `stick match|on|store-request …` (Model/StickTable.swift), in order.
+    public var stickRules: [StickRule] = []
 
     // MARK: Both sides
     public var timeouts: Timeouts

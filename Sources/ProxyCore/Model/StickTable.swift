@@ -6,6 +6,8 @@ public enum StickDataType: Int, Sendable, Hashable, CaseIterable, Comparable {
     case serverID = 0, gpt0, gpc0, gpc0Rate, connCount, connRate, connCurrent, sessionCount, sessionRate
     case httpRequestCount, httpRequestRate, httpErrorCount, httpErrorRate
     case bytesInCount, bytesInRate, bytesOutCount, bytesOutRate, gpc1, gpc1Rate
+    /// The stuck server's name, stored with `server_id` by `stick` rules.
+    case serverKey
 
     /// The name in `store` and in `show table` (`http_req_rate`).
     public var name: String {
@@ -29,6 +31,7 @@ public enum StickDataType: Int, Sendable, Hashable, CaseIterable, Comparable {
         case .bytesOutRate: return "bytes_out_rate"
         case .gpc1: return "gpc1"
         case .gpc1Rate: return "gpc1_rate"
+        case .serverKey: return "server_key"
         }
     }
 
@@ -154,5 +157,33 @@ public struct StickFetch: Sendable, Hashable {
         self.subject = subject
         self.operation = operation
         self.table = table
+    }
+}
+
+/// `stick match|on|store-request KEY [table T] [if|unless COND]` of a backend.
+public struct StickRule: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        /// `stick match`: a known key sends the request to its server, when usable.
+        case match
+        /// `stick on`: match, then store.
+        case on
+        /// `stick store-request`: the server the request went to is stored for the key.
+        case storeRequest = "store-request"
+
+        public var matches: Bool { self != .storeRequest }
+        public var stores: Bool { self != .match }
+    }
+    public var kind: Kind
+    public var key: StickKeySample
+    public var table: String
+    public var condition: Condition?
+    public var location: SourceLocation?
+
+    public init(kind: Kind, key: StickKeySample, table: String, condition: Condition? = nil, location: SourceLocation? = nil) {
+        self.kind = kind
+        self.key = key
+        self.table = table
+        self.condition = condition
+        self.location = location
     }
 }

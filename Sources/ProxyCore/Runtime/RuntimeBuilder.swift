@@ -43,6 +43,8 @@ public enum RuntimeBuilder {
             backend.responseRules = try proxy.httpResponseRules.map {
                 try compile($0, backends: backendByName, current: backend)
             }
+            backend.stickRules = StickRules(proxy, tables: stickTables, servers: backend.servers,
+                                            backends: backendByName, own: backend)
         }
         var frontends: [RuntimeFrontend] = []
         for proxy in config.proxies where proxy.isFrontend && !proxy.disabled && !proxy.binds.isEmpty {

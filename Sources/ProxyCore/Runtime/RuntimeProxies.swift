@@ -8,6 +8,8 @@ public final class RuntimeBackend: @unchecked Sendable {
     public let index: Int
     public let mode: ProxyMode
     public let servers: [RuntimeServer]
+    /// `stick match|on|store-request` (Runtime/StickPersistence.swift), set by the builder.
+    var stickRules: StickRules?
     public let timeouts: BackendTimeouts
     /// Connection attempts after the first failed one (`retries`, default 3).
     public let retries: Int

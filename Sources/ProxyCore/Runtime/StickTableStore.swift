@@ -40,6 +40,8 @@ final class StickEntry {
     var rates = [PeriodRate](repeating: PeriodRate(), count: StickDataType.allCases.count)
     /// Sessions and requests tracking it (`use=` in `show table`): never evicted then.
     var useCount = 0
+    /// `server_key`: the stuck server's name.
+    var serverKey: String?
     /// When it expires (process milliseconds); 0: never.
     var expiresAt = 0
     // The table's list from least to most recently used, for expiry and eviction.

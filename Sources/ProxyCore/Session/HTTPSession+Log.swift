@@ -4,7 +4,6 @@ import NIOCore
 extension HTTPSession {
     func noteClientBytes(_ count: Int) {
         stream.log?.bytesIn += count
-        stickTrackers?.bytesIn(count)
         if phase == .readingHead, stream.log?.requestAt == nil {
             stream.log?.requestAt = .now()
             stream.log?.requestWall = .now()

@@ -60,11 +60,18 @@ extension HTTPSession {
                 statsPageAnswered = true
                 return (backend, .reply(reply, closes: false), .noneUsable)
             }
+            // Stick tables (issue 15): a client stuck to a usable server goes back to it.
+            if let sticky = backend.stickRules?.match(facts, http: true) {
+                backend.balancer.take(sticky)
+                backend.stickRules?.store(sticky, facts: facts, http: true)
+                return (backend, .proceed, .server(sticky))
+            }
             let choice = connection.clientAddress.withUnsafeBytes { address in
                 backend.balancer.take(input: BalanceInput(
                     clientAddress: address.isEmpty ? nil : address,
                     request: (head.targetSpan, headers, bytes)))
             }
+            if case .server(let server) = choice { backend.stickRules?.store(server, facts: facts, http: true) }
             return (backend, .proceed, choice)
         }
         if case .reply(let reply, let closes) = outcome {

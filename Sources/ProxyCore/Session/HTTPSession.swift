@@ -80,6 +80,7 @@ final class HTTPSession: TransportEvents {
 
     func transportRead(_ buffer: ByteBuffer) {
         counters.bytesIn.add(buffer.readableBytes)
+        stickTrackers?.bytesIn(buffer.readableBytes)
         if stream.log != nil { noteClientBytes(buffer.readableBytes) }
         switch phase {
         case .readingHead:

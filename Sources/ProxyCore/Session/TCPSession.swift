@@ -72,8 +72,18 @@ final class TCPSession: TransportEvents {
         idle?.arm(frontend.timeouts.client ?? backend.timeouts.connect)
         let address = client.remoteAddress.map(ConnectionFacts.bytes(of:)) ?? []
         loop.liveTCPSessions[ObjectIdentifier(self)] = self  // show sess (issue 4)
-        let preferred: RuntimeServer?
-        if case .source = backend.balance.algorithm {
+        var preferred: RuntimeServer?
+        // Stick tables (issue 15): a client stuck to a usable server goes back to it.
+        var stuck: RuntimeServer? = nil
+        if let rules = backend.stickRules {
+            var facts = ConnectionFacts(transport: client)
+            facts.stickTrackers = stickTrackers
+            StickRules.connectionOnly(facts) { stuck = rules.match($0, http: false) }
+            if let stuck { backend.balancer.take(stuck) }
+        }
+        if let stuck {
+            preferred = stuck
+        } else if case .source = backend.balance.algorithm {
             preferred = address.withUnsafeBytes { bytes -> RuntimeServer? in
                 if case .server(let server) = backend.balancer.take(
                     input: BalanceInput(clientAddress: bytes.isEmpty ? nil : bytes)) { return server }
@@ -105,6 +115,11 @@ final class TCPSession: TransportEvents {
         case .failure:
             closeBoth()
         case .success(let (channel, server)):
+            if let rules = backend.stickRules, let client {
+                var facts = ConnectionFacts(transport: client)
+                facts.stickTrackers = stickTrackers
+                StickRules.connectionOnly(facts) { rules.store(server, facts: $0, http: false) }
+            }
             guard !closed, let loop else {
                 loopStates.state(for: channel.eventLoop).ended(server, in: backend.index)
                 channel.close()
@@ -137,6 +152,7 @@ final class TCPSession: TransportEvents {
     private func countIn(_ count: Int) {
         idle?.touch()
         counters.bytesIn.add(count)
+        stickTrackers?.bytesIn(count)
         log?.bytesIn += count
         backend.counters.bytesIn.add(count)  // stats (issue 4)
         server?.counters.bytesIn.add(count)
@@ -199,6 +215,7 @@ final class TCPSession: TransportEvents {
     fileprivate func countOut(_ count: Int) {
         idle?.touch()
         counters.bytesOut.add(count)
+        stickTrackers?.bytesOut(count)
         log?.bytesOut += count
         backend.counters.bytesOut.add(count)  // stats (issue 4)
         server?.counters.bytesOut.add(count)
