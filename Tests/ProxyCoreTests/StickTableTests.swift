@@ -1,0 +1,131 @@
+import XCTest
+@testable import ProxyCore
+import Shared
+
+/// Stick tables (issue 15): the parser's model and messages, HAProxy's sliding-window
+/// rate, the size bound with least-recently-used eviction, and expiry.
+final class StickTableTests: XCTestCase {
+    func load(_ body: String) -> LoadResult {
+        let text = """
+        defaults
+        \tmode http
+        \ttimeout client 1s
+        \ttimeout server 1s
+        \ttimeout connect 1s
+        frontend fe
+        \tbind 127.0.0.1:8080
+        \(body)
+        \tdefault_backend be
+        backend be
+        \tserver s1 127.0.0.1:8081
+
+        """
+        return ConfigurationLoader.load(text: text, name: "t.cfg", options: LoadOptions(resolveServers: false))
+    }
+
+    func messages(_ r: LoadResult) -> String { r.diagnostics.map(\.description).joined(separator: "\n") }
+
+    func testTableTrackingAndFetchesAreModelled() throws {
+        let r = load("""
+        \tstick-table type string len 8 size 100k expire 30s store http_req_rate(10s),conn_cur,gpc0
+        \ttcp-request connection track-sc1 src
+        \thttp-request track-sc0 req.hdr(x-user) table fe if { path_beg /api }
+        \thttp-request deny deny_status 429 if { sc_http_req_rate(0) gt 10 }
+        \thttp-request sc-inc-gpc0(0) if { src_conn_cur(fe) ge 5 }
+        """)
+        XCTAssertEqual(r.exitCode, 0, messages(r))
+        let fe = try XCTUnwrap(r.configuration?.proxies.first { $0.name == "fe" })
+        let table = try XCTUnwrap(fe.stickTable)
+        XCTAssertEqual(table.keyType, .string(length: 8))
+        XCTAssertEqual(table.size, 102_400)
+        XCTAssertEqual(table.expireMs, 30_000)
+        XCTAssertEqual(table.stores, [.httpRequestRate: 10_000, .connCurrent: 0, .gpc0: 0])
+        XCTAssertEqual(fe.tcpRequestRules.first?.action, .track(TrackAction(counter: 1, key: .source, table: "fe")))
+        XCTAssertEqual(fe.httpRequestRules.first?.action, .track(TrackAction(counter: 0, key: .header(name: "x-user"), table: "fe")))
+        XCTAssertNotNil(fe.httpRequestRules.first?.condition)
+        XCTAssertEqual(fe.httpRequestRules.last?.action, .incrementGPC(counter: 0, gpc: 0))
+        guard case .stick(let fetch) = fe.httpRequestRules[1].condition?.alternatives.first?.first?.criteria.first?.fetch else {
+            return XCTFail("sc_http_req_rate(0) is no stick fetch")
+        }
+        XCTAssertEqual(fetch, StickFetch(subject: .counter(0), operation: .read(.httpRequestRate), table: nil))
+    }
+
+    func testErrorsNameTheLine() {
+        let cases: [(String, String)] = [
+            ("\tstick-table type ip store http_req_rate(10s)", "parsing [t.cfg:8] : stick-table: missing size."),
+            ("\tstick-table type ip size 1k store foo", "parsing [t.cfg:8] : stick-table: unknown store option 'foo'."),
+            ("\tstick-table type ip size 1k store http_req_rate", "parsing [t.cfg:8] : stick-table: missing argument to store option 'http_req_rate'."),
+            ("\tstick-table type foo size 1k", "parsing [t.cfg:8] : stick-table: unknown type 'foo'."),
+            ("\thttp-request track-sc0 src", "parsing [t.cfg:8] : Proxy 'fe': unable to find table 'fe' referenced by track-sc0."),
+            ("\tstick-table type ip size 1k\n\ttcp-request connection track-sc2 src table nope",
+             "parsing [t.cfg:9] : Proxy 'fe': unable to find table 'nope' referenced by track-sc2."),
+            ("\tstick-table type ip size 1k\n\thttp-request deny if { src_conn_rate(nope) gt 1 }",
+             "parsing [t.cfg:9]: unable to find table 'nope' referenced in proxy 'fe'."),
+        ]
+        for (body, expected) in cases {
+            let r = load(body)
+            XCTAssertNotEqual(r.exitCode, 0, body)
+            XCTAssertTrue(messages(r).contains(expected), "\(body)\n\(messages(r))")
+        }
+        let stick = ConfigurationLoader.load(text: """
+        backend be
+        \tstick on src table nope
+        \tserver s1 127.0.0.1:8081
+
+        """, name: "s.cfg", options: LoadOptions(resolveServers: false))
+        XCTAssertTrue(messages(stick).contains("parsing [s.cfg:2] : Proxy 'be': unable to find stick-table 'nope'."), messages(stick))
+    }
+
+    func testPeersIsIgnoredWithAWarning() {
+        let r = load("\tstick-table type ip size 1k peers mypeers")
+        XCTAssertEqual(r.exitCode, 0, messages(r))
+        XCTAssertTrue(messages(r).contains("'peers mypeers' is ignored"), messages(r))
+    }
+
+    /// HAProxy's freq_ctr: the current period's count plus the previous period's,
+    /// weighted by the part of it still inside the window.
+    func testRateSlidesOverThePeriod() {
+        var rate = PeriodRate()
+        for _ in 0..<10 { rate.add(1, period: 1000, now: 5000) }
+        XCTAssertEqual(rate.read(period: 1000, now: 5000), 10)
+        XCTAssertEqual(rate.read(period: 1000, now: 5999), 10)
+        XCTAssertEqual(rate.read(period: 1000, now: 6250), 7)   // 10 × 750/1000
+        XCTAssertEqual(rate.read(period: 1000, now: 6900), 1)
+        rate.add(4, period: 1000, now: 6500)
+        XCTAssertEqual(rate.read(period: 1000, now: 6500), 4 + 5)
+        XCTAssertEqual(rate.read(period: 1000, now: 8100), 0)   // two periods later: nothing left
+    }
+
+    func testSizeBoundEvictsLeastRecentlyUsedUnusedEntries() {
+        let table = StickTable(StickTableDefinition(name: "t", keyType: .integer, size: 3, expireMs: 1000,
+                                                    stores: [.gpc0: 0]))
+        table.withLock {
+            let a = table.entry(StickKeys.integerKey(1), now: 10)!
+            a.useCount = 1  // tracked: never evicted
+            _ = table.entry(StickKeys.integerKey(2), now: 20)
+            _ = table.entry(StickKeys.integerKey(3), now: 30)
+            _ = table.existing(StickKeys.integerKey(2), now: 35).map { table.touch($0, now: 35) }
+            _ = table.entry(StickKeys.integerKey(4), now: 40)  // full: 3 (least recently used, unused) goes
+            XCTAssertNotNil(table.existing(StickKeys.integerKey(1), now: 40))
+            XCTAssertNotNil(table.existing(StickKeys.integerKey(2), now: 40))
+            XCTAssertNil(table.existing(StickKeys.integerKey(3), now: 40))
+            XCTAssertEqual(table.count, 3)
+            // Expiry: 1000 ms after the last use, unless in use.
+            XCTAssertNil(table.existing(StickKeys.integerKey(4), now: 1040))
+            XCTAssertNotNil(table.existing(StickKeys.integerKey(1), now: 5000))
+        }
+        let full = StickTable(StickTableDefinition(name: "n", keyType: .integer, size: 1, noPurge: true))
+        full.withLock {
+            XCTAssertNotNil(full.entry(StickKeys.integerKey(1), now: 1))
+            XCTAssertNil(full.entry(StickKeys.integerKey(2), now: 2), "nopurge keeps the old entry")
+        }
+    }
+
+    func testKeysConvertAsHAProxyDoes() {
+        XCTAssertEqual(StickKeys.address([10, 0, 0, 1], for: .ipv6), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 10, 0, 0, 1])
+        XCTAssertNil(StickKeys.address([UInt8](repeating: 1, count: 16), for: .ip))
+        XCTAssertEqual(StickKeys.display(StickKeys.address([10, 0, 0, 1], for: .string(length: 32))!, type: .string(length: 32)), "10.0.0.1")
+        XCTAssertEqual(StickKeys.display(StickKeys.text(Array("abcdefghijk".utf8), for: .string(length: 8))!, type: .string(length: 8)), "abcdefgh")
+        XCTAssertEqual(StickKeys.display(StickKeys.address([10, 0, 0, 1], for: .integer)!, type: .integer), "167772161")
+    }
+}
