@@ -93,7 +93,7 @@ enum ACLParser {
                 }
             }
         }
-        if info == nil, let stick = StickTableParser.fetch(name, arg, proxyName: s.sectionName) {  // stick tables (issue 15)
+        if info == nil, let stick = StickTableParser.fetch(name, arg, proxyName: s.currentProxyName) {  // stick tables (issue 15)
             switch stick {
             case let .success(f):
                 info = FetchInfo(takesArgument: true, argumentRequired: false, make: { _ in f }, defaultMatch: .integer)

@@ -129,6 +129,7 @@ enum ProxyParser {
 
     static func parse(_ s: ParserState, _ p: inout ProxySettings, _ line: ConfigLine, _ ctx: ProxyParseContext) {
         s.currentKind = ctx.kind
+        s.currentProxyName = p.name
         var l = line
         var negate = false
         if l.keyword == "no" || l.keyword == "default" {

@@ -102,6 +102,8 @@ enum StickTableCommands {
         let now = ProcessClock.milliseconds
         return table.withLock {
             let entries = table.liveEntries(now: now)
+            // A key that is not there: HAProxy answers nothing, not even the header.
+            if let key = parsed.key, !entries.contains(where: { $0.key == key }) { return "" }
             var out = header(table, used: entries.count)
             for entry in entries {
                 if let key = parsed.key, entry.key != key { continue }

@@ -32,9 +32,6 @@ final class StickTrackers {
             if forRequest {
                 table.add(.httpRequestCount, 1, to: entry, now: now)
                 table.add(.httpRequestRate, 1, to: entry, now: now)
-            } else {
-                table.add(.sessionCount, 1, to: entry, now: now)
-                table.add(.sessionRate, 1, to: entry, now: now)
             }
             table.touch(entry, now: now)
             return entry
@@ -42,6 +39,17 @@ final class StickTrackers {
         guard let entry else { return }
         if forRequest { stream[counter] = StickTracked(table: table, entry: entry) }
         else { session[counter] = StickTracked(table: table, entry: entry) }
+    }
+
+    /// The connection rules accepted the connection: it is a session now (HAProxy
+    /// counts no session for a rejected connection).
+    func sessionAccepted() {
+        for case let tracked? in session {
+            update(tracked) { t, e, now in
+                t.add(.sessionCount, 1, to: e, now: now)
+                t.add(.sessionRate, 1, to: e, now: now)
+            }
+        }
     }
 
     /// A new request on the connection: the connection's counters count it.
@@ -340,7 +348,9 @@ struct ConnectionRules {
         for (step, condition) in steps {
             if let condition, !condition.evaluate(facts) { continue }
             switch step {
-            case .accept: return true
+            case .accept:
+                connection.stickTrackers?.sessionAccepted()
+                return true
             case .reject: return false
             case .track(let track):
                 if let trackers = connection.stickTrackers {
@@ -348,6 +358,7 @@ struct ConnectionRules {
                 }
             }
         }
+        connection.stickTrackers?.sessionAccepted()
         return true
     }
 }

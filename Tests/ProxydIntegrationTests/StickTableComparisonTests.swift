@@ -1,0 +1,202 @@
+import Foundation
+import XCTest
+
+/// Stick tables (issue 15) side by side with Debian's HAProxy 2.6 on the same config:
+/// rate limiting (429s after N requests), connection limits (rejected connections),
+/// `stick on` persistence, and what `show table` says.
+final class StickTableComparisonTests: XCTestCase {
+    /// Both proxies on one config template (`PORT`, `SOCKET` filled in per side).
+    private final class SideBySide {
+        let haproxyPort = TCP.freePort(), proxydPort = TCP.freePort()
+        let dir: URL
+        let reference: ReferenceHAProxy
+        let proxy: ProxydProcess
+        var haproxySocket: String { dir.appendingPathComponent("haproxy.sock").path }
+        var proxydSocket: String { dir.appendingPathComponent("proxyd.sock").path }
+
+        init(_ template: String) throws {
+            dir = FileManager.default.temporaryDirectory.appendingPathComponent("stick-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            func config(_ port: Int, _ socket: String) -> String {
+                template.replacingOccurrences(of: "PORT", with: "\(port)").replacingOccurrences(of: "SOCKET", with: socket)
+            }
+            let haproxySocket = dir.appendingPathComponent("haproxy.sock").path
+            let proxydSocket = dir.appendingPathComponent("proxyd.sock").path
+            reference = try ReferenceHAProxy(config: config(haproxyPort, haproxySocket), waitForPorts: [haproxyPort])
+            do {
+                proxy = try ProxydProcess(config: config(proxydPort, proxydSocket), waitForPorts: [proxydPort])
+            } catch {
+                reference.stop()
+                throw error
+            }
+        }
+
+        func stop() {
+            proxy.stop()
+            reference.stop()
+            try? FileManager.default.removeItem(at: dir)
+        }
+
+        /// Runs `body` against each side: (HAProxy's result, proxyd's).
+        func both<T>(_ body: (_ port: Int, _ socket: String) throws -> T) rethrows -> (T, T) {
+            (try body(haproxyPort, haproxySocket), try body(proxydPort, proxydSocket))
+        }
+    }
+
+    static func preamble() -> String {
+        """
+        global
+            stats socket SOCKET mode 600 level admin
+        defaults
+            mode http
+            timeout connect 2s
+            timeout client 10s
+            timeout server 10s
+
+        """
+    }
+
+    /// One runtime API command's answer (the socket closes after it).
+    static func ask(_ socket: String, _ command: String) throws -> String {
+        let client = try UnixLineClient(path: socket)
+        defer { close(client.fd) }
+        try client.send(command + "\n")
+        var lines: [String] = []
+        while case .line(let line) = client.next(timeout: 5) { lines.append(line) }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `show table` lines with what differs between two processes masked: the entry's
+    /// address and the milliseconds left before it expires (rounded to seconds).
+    static func normalised(_ text: String) -> String {
+        text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            var words = line.split(separator: " ").map(String.init)
+            for i in words.indices {
+                if words[i].hasPrefix("0x"), words[i].hasSuffix(":") { words[i] = "0x?:" }
+                if words[i].hasPrefix("exp="), let ms = Int(words[i].dropFirst(4)) {
+                    words[i] = "exp=\((ms + 500) / 1000)s"
+                }
+            }
+            return words.joined(separator: " ")
+        }.joined(separator: "\n")
+    }
+
+    static func status(_ port: Int, path: String = "/", headers: String = "") -> String {
+        guard let client = try? TCP.Connection(port: port, timeout: 3) else { return "refused" }
+        defer { client.close() }
+        guard (try? client.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\(headers)Connection: close\r\n\r\n")) != nil,
+              let response = try? client.receiveResponse() else { return "closed" }
+        return "\(response.status) \(response.bodyText)"
+    }
+
+    func testRateLimitAnswers429AfterNRequestsAsHAProxyDoes() throws {
+        let sides = try SideBySide(Self.preamble() + """
+        frontend fe
+            bind 127.0.0.1:PORT
+            stick-table type ip size 100k expire 30s store http_req_rate(10s),http_req_cnt,http_err_cnt,conn_cnt,conn_cur,gpc0
+            http-request track-sc0 src
+            http-request deny deny_status 429 if { sc_http_req_rate(0) gt 3 }
+            http-request sc-inc-gpc0(0) if { path /count }
+            http-request return status 200 content-type text/plain string ok
+
+        """)
+        defer { sides.stop() }
+        let (expected, actual) = try sides.both { port, socket -> ([String], String) in
+            let answers = (0..<6).map { i in Self.status(port, path: i == 1 ? "/count" : "/") }
+            return (answers, Self.normalised(try Self.ask(socket, "show table fe")))
+        }
+        XCTAssertEqual(expected.0, ["200 ok", "200 ok", "200 ok", "429 " + expected.0[3].dropFirst(4), "429 " + expected.0[4].dropFirst(4), "429 " + expected.0[5].dropFirst(4)])
+        XCTAssertEqual(actual.0.map { String($0.prefix(3)) }, expected.0.map { String($0.prefix(3)) })
+        XCTAssertEqual(actual.1, expected.1)
+        XCTAssertTrue(expected.1.contains("key=127.0.0.1 use=0 exp=30s gpc0=1 conn_cnt=6 conn_cur=0 http_req_cnt=6 http_req_rate(10000)=6 http_err_cnt=3"), expected.1)
+
+        // The list, a filter, `set table` and `clear table`.
+        let (listExpected, listActual) = try sides.both { port, socket -> String in
+            var out = try Self.ask(socket, "show table") + "\n"
+            out += try Self.ask(socket, "set table fe key 10.1.2.3 data.gpc0 7") + "\n"
+            out += try Self.ask(socket, "show table fe data.gpc0 gt 5") + "\n"
+            out += try Self.ask(socket, "show table fe data.nope gt 5") + "\n"
+            out += try Self.ask(socket, "clear table fe key 10.1.2.3") + "\n"
+            out += try Self.ask(socket, "show table fe key 10.1.2.3") + "\n"
+            out += try Self.ask(socket, "show table nope")
+            return Self.normalised(out)
+        }
+        XCTAssertEqual(listActual, listExpected)
+        XCTAssertTrue(listExpected.contains("key=10.1.2.3 use=0 exp=30s gpc0=7"), listExpected)
+    }
+
+    func testConnectionLimitRejectsAsHAProxyDoes() throws {
+        let sides = try SideBySide(Self.preamble() + """
+        frontend fe
+            bind 127.0.0.1:PORT
+            stick-table type ip size 1k store conn_cur,conn_cnt,conn_rate(10s),sess_cnt
+            tcp-request connection track-sc0 src
+            tcp-request connection reject if { sc0_conn_cur gt 2 }
+            http-request deny deny_status 429 if { src_conn_rate ge 6 }
+            http-request return status 200 content-type text/plain string ok
+
+        """)
+        defer { sides.stop() }
+        let (expected, actual) = try sides.both { port, socket -> ([String], String) in
+            // Four connections held open: the third and the fourth are refused.
+            var held: [TCP.Connection] = []
+            for _ in 0..<4 {
+                held.append(try TCP.Connection(port: port, timeout: 3))
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            var answers: [String] = []
+            for connection in held {
+                if (try? connection.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")) != nil,
+                   let response = try? connection.receiveResponse() {
+                    answers.append("\(response.status)")
+                } else {
+                    answers.append("closed")
+                }
+                connection.close()
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+            // Then one at a time: the connection rate (6 in 10 s) turns them into 429s.
+            answers += (0..<2).map { _ in String(Self.status(port).prefix(3)) }
+            Thread.sleep(forTimeInterval: 0.2)
+            return (answers, Self.normalised(try Self.ask(socket, "show table fe")))
+        }
+        // The readiness probe that waited for the port was a connection too: the fifth
+        // request is the sixth connection in 10 s.
+        XCTAssertEqual(expected.0, ["200", "200", "closed", "closed", "429", "429"])
+        XCTAssertEqual(actual.0, expected.0)
+        XCTAssertEqual(actual.1, expected.1)
+    }
+
+    func testStickOnSendsClientsBackToTheirServerAsHAProxyDoes() throws {
+        let one = try TestBackend(name: "one"), two = try TestBackend(name: "two")
+        let sides = try SideBySide(Self.preamble() + """
+        frontend fe
+            bind 127.0.0.1:PORT
+            default_backend be
+        backend be
+            balance roundrobin
+            stick-table type string len 16 size 1k expire 10m
+            stick on req.hdr(x-user)
+            server one 127.0.0.1:\(one.port)
+            server two 127.0.0.1:\(two.port)
+
+        """)
+        defer { sides.stop() }
+        let (expected, actual) = try sides.both { port, socket -> ([String], String) in
+            func user(_ name: String) -> String {
+                String(Self.status(port, headers: "X-User: \(name)\r\n").dropFirst(4))
+            }
+            var served = [user("alice"), user("bob"), user("alice"), user("bob"), user("alice")]
+            _ = try Self.ask(socket, "disable server be/one")
+            served += [user("alice"), user("alice")]
+            _ = try Self.ask(socket, "enable server be/one")
+            served += [user("alice"), user("bob")]
+            return (served, Self.normalised(try Self.ask(socket, "show table be")))
+        }
+        // Alice stays on her server until it goes away, then stays on the new one.
+        XCTAssertEqual(Set(expected.0[0...4].enumerated().filter { $0.offset % 2 == 0 }.map(\.element)).count, 1)
+        XCTAssertEqual(actual.0, expected.0)
+        XCTAssertEqual(actual.1, expected.1)
+        XCTAssertTrue(expected.1.contains("server_id=2 server_key=two"), expected.1)
+    }
+}
