@@ -245,9 +245,11 @@ enum StickTableParser {
 }
 
 extension StickTableParser {
-    /// `sc-inc-gpc0(N)` → (N, 0), `sc-inc-gpc1(N)` → (N, 1); nil for other actions.
+    /// `sc-inc-gpc0(N)` → (N, 0), `sc-inc-gpc1(N)` → (N, 1), without `(N)` counter 0;
+    /// nil for other actions.
     static func gpcIncrement(_ action: String) -> (Int, Int)? {
         for gpc in 0...1 {
+            if action == "sc-inc-gpc\(gpc)" { return (0, gpc) }
             let prefix = "sc-inc-gpc\(gpc)("
             guard action.hasPrefix(prefix), action.hasSuffix(")"),
                   let n = Int(action.dropFirst(prefix.count).dropLast()), (0...2).contains(n) else { continue }
@@ -325,5 +327,16 @@ extension StickTableParser {
             }
         }
         return errors
+    }
+}
+
+extension StickTableParser {
+    /// The stick table fetches for the keyword catalog: `sc_*` (also spelt `sc0_*`,
+    /// `sc1_*`, `sc2_*`), `src_*` and `table_*`.
+    static var fetchNames: [String] {
+        let data = StickDataType.allCases.filter { $0 != .serverID && $0 != .serverKey }.map(\.name)
+            .filter { !$0.hasPrefix("gpc") && $0 != "gpt0" }
+        let gpc = ["get_gpc0", "get_gpc1", "get_gpt0", "inc_gpc0", "inc_gpc1", "clr_gpc0", "clr_gpc1", "gpc0_rate", "gpc1_rate"]
+        return (data + gpc).flatMap { ["sc_\($0)", "src_\($0)"] } + ["sc_tracked", "sc_trackers", "table_cnt", "table_avl"]
     }
 }
