@@ -60,7 +60,7 @@ final class StickTableTests: XCTestCase {
             ("\tstick-table type ip size 1k\n\ttcp-request connection track-sc2 src table nope",
              "parsing [t.cfg:9] : Proxy 'fe': unable to find table 'nope' referenced by track-sc2."),
             ("\tstick-table type ip size 1k\n\thttp-request deny if { src_conn_rate(nope) gt 1 }",
-             "parsing [t.cfg:9]: unable to find table 'nope' referenced in proxy 'fe'."),
+             "parsing [t.cfg:9]: unable to find table 'nope' referenced in arg 1 of ACL keyword 'src_conn_rate' in proxy 'fe'."),
         ]
         for (body, expected) in cases {
             let r = load(body)

@@ -209,12 +209,14 @@ enum StickTableParser {
                            at: location)
                 errors = true
             }
-            for (fetch, location) in stickFetches(of: p) {
-                if let name = fetch.table, tables[name] == nil {
-                    s.alertRaw("parsing [\(location.map { "\($0)" } ?? "?")]: unable to find table '\(name)' referenced in proxy '\(p.name)'.",
-                               at: location)
-                    errors = true
-                }
+            for (criterion, location) in stickFetches(of: p) {
+                guard case .stick(let fetch) = criterion.fetch, let name = fetch.table, tables[name] == nil else { continue }
+                // HAProxy's words: the table is the fetch's second argument after a counter number.
+                let keyword = ACLParser.keyword(criterion)
+                let argument = keyword.hasPrefix("sc_") ? 2 : 1
+                s.alertRaw("parsing [\(location.map { "\($0)" } ?? "?")]: unable to find table '\(name)' referenced in arg \(argument) of ACL keyword '\(keyword)' in proxy '\(p.name)'.",
+                           at: location)
+                errors = true
             }
         }
         return errors
@@ -227,10 +229,10 @@ enum StickTableParser {
         return out
     }
 
-    static func stickFetches(of p: ProxySettings) -> [(StickFetch, SourceLocation?)] {
-        var out: [(StickFetch, SourceLocation?)] = []
+    static func stickFetches(of p: ProxySettings) -> [(ACLCriterion, SourceLocation?)] {
+        var out: [(ACLCriterion, SourceLocation?)] = []
         func scan(_ c: ACLCriterion, _ location: SourceLocation?) {
-            if case .stick(let f) = c.fetch { out.append((f, location)) }
+            if case .stick = c.fetch { out.append((c, location)) }
         }
         for acl in p.acls { scan(acl.criterion, acl.location) }
         let conditions = p.tcpRequestRules.compactMap { $0.condition } + p.httpRequestRules.compactMap { $0.condition }
