@@ -93,10 +93,11 @@ final class StickTableComparisonTests: XCTestCase {
         let sides = try SideBySide(Self.preamble() + """
         frontend fe
             bind 127.0.0.1:PORT
-            stick-table type ip size 100k expire 30s store http_req_rate(10s),http_req_cnt,http_err_cnt,conn_cnt,conn_cur,gpc0
+            stick-table type ip size 100k expire 30s store http_req_rate(10s),http_req_cnt,http_err_cnt,conn_cnt,conn_cur,gpc0,gpt0
             http-request track-sc0 src
             http-request deny deny_status 429 if { sc_http_req_rate(0) gt 3 }
             http-request sc-inc-gpc0(0) if { path /count }
+            http-request sc-set-gpt0(0) 5 if { path /count }
             http-request return status 200 content-type text/plain string ok
 
         """)
@@ -108,7 +109,7 @@ final class StickTableComparisonTests: XCTestCase {
         XCTAssertEqual(expected.0, ["200 ok", "200 ok", "200 ok", "429 " + expected.0[3].dropFirst(4), "429 " + expected.0[4].dropFirst(4), "429 " + expected.0[5].dropFirst(4)])
         XCTAssertEqual(actual.0.map { String($0.prefix(3)) }, expected.0.map { String($0.prefix(3)) })
         XCTAssertEqual(actual.1, expected.1)
-        XCTAssertTrue(expected.1.contains("key=127.0.0.1 use=0 exp=30s gpc0=1 conn_cnt=6 conn_cur=0 http_req_cnt=6 http_req_rate(10000)=6 http_err_cnt=3"), expected.1)
+        XCTAssertTrue(expected.1.contains("key=127.0.0.1 use=0 exp=30s gpt0=5 gpc0=1 conn_cnt=6 conn_cur=0 http_req_cnt=6 http_req_rate(10000)=6 http_err_cnt=3"), expected.1)
 
         // The list, a filter, `set table` and `clear table`.
         let (listExpected, listActual) = try sides.both { port, socket -> String in
@@ -122,7 +123,7 @@ final class StickTableComparisonTests: XCTestCase {
             return Self.normalised(out)
         }
         XCTAssertEqual(listActual, listExpected)
-        XCTAssertTrue(listExpected.contains("key=10.1.2.3 use=0 exp=30s gpc0=7"), listExpected)
+        XCTAssertTrue(listExpected.contains("key=10.1.2.3 use=0 exp=30s gpt0=0 gpc0=7"), listExpected)
     }
 
     func testConnectionLimitRejectsAsHAProxyDoes() throws {

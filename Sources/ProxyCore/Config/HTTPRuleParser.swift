@@ -176,12 +176,12 @@ enum HTTPRuleParser {
     static let requestActions = [
         "reject", "set-header", "add-header", "del-header", "redirect", "deny", "return", "allow", "auth", "tarpit",
         "set-path", "set-query", "set-uri", "set-method", "replace-header", "replace-value", "set-var",
-        "use-service", "track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1",
+        "use-service", "track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
     ]
     static let requestUnsupported = [
         "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
         "early-hint", "normalize-uri", "replace-path", "replace-pathq", "replace-uri",
-        "sc-inc-gpc", "sc-set-gpt0", "send-spoe-group", "set-dst",
+        "sc-inc-gpc", "send-spoe-group", "set-dst",
         "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-pathq", "set-priority-class",
         "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop",
         "strict-mode", "unset-var", "wait-for-body",
@@ -226,7 +226,8 @@ enum HTTPRuleParser {
         }
         // `sc-inc-gpc0(N)` carries its counter in its name (Config/StickTableParser.swift).
         let gpcIncrement = StickTableParser.gpcIncrement(action)
-        guard requestActions.contains(action) || gpcIncrement != nil else {
+        let gptSet = StickTableParser.gptSet(action)
+        guard requestActions.contains(action) || gpcIncrement != nil || gptSet != nil else {
             unknownAction(s, l, requestActions, requestUnsupported)
             return
         }
@@ -297,6 +298,16 @@ enum HTTPRuleParser {
             if let (counter, gpc) = gpcIncrement {
                 result = args.isEmpty ? .success(.incrementGPC(counter: counter, gpc: gpc))
                     : .failure(Failure(message: "unexpected argument '\(args[0])'"))
+                break
+            }
+            if let counter = gptSet {
+                if args.count == 1, let value = Int(args[0]) {
+                    result = .success(.setGPT0(counter: counter, value: value))
+                } else if args.count == 1 {
+                    result = .failure(Failure(message: "'sc-set-gpt0' with a sample expression ('\(args[0])') is not supported by proxyd yet, only an integer"))
+                } else {
+                    result = .failure(Failure(message: "expects an integer or an expression"))
+                }
                 break
             }
             result = .failure(Failure(message: "unsupported action"))

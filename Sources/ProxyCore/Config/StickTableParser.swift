@@ -247,6 +247,14 @@ enum StickTableParser {
 }
 
 extension StickTableParser {
+    /// `sc-set-gpt0(N)` → N, `sc-set-gpt0` → 0; nil for other actions.
+    static func gptSet(_ action: String) -> Int? {
+        if action == "sc-set-gpt0" { return 0 }
+        guard action.hasPrefix("sc-set-gpt0("), action.hasSuffix(")"),
+              let n = Int(action.dropFirst(12).dropLast()), (0...2).contains(n) else { return nil }
+        return n
+    }
+
     /// `sc-inc-gpc0(N)` → (N, 0), `sc-inc-gpc1(N)` → (N, 1), without `(N)` counter 0;
     /// nil for other actions.
     static func gpcIncrement(_ action: String) -> (Int, Int)? {

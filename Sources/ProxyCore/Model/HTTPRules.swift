@@ -127,6 +127,8 @@ public enum HTTPRequestAction: Sendable, Equatable {
     case track(TrackAction)
     /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`: counter N's entry's gpc0 or gpc1 plus one.
     case incrementGPC(counter: Int, gpc: Int)
+    /// `sc-set-gpt0(N) VALUE`: counter N's entry's gpt0 (an integer value only).
+    case setGPT0(counter: Int, value: Int)
     /// `set-var(NAME) EXPR` (kept as written).
     case setVariable(name: String, expression: String)
 }

@@ -75,6 +75,7 @@ enum RuleAction {
     /// `track-scN` and `sc-inc-gpcN(N)` (Runtime/StickTracking.swift).
     case track(CompiledTrack)
     case incrementGPC(counter: Int, gpc: Int)
+    case setGPT0(counter: Int, value: Int)
 }
 
 extension RuleAction {
@@ -131,6 +132,8 @@ enum RuleEngine {
                 }
             case .incrementGPC(let counter, let gpc):
                 facts.connection.stickTrackers?.incrementGPC(counter, gpc: gpc)
+            case .setGPT0(let counter, let value):
+                facts.connection.stickTrackers?.setGPT0(counter, value)
             }
         }
         return .proceed

@@ -185,6 +185,8 @@ public enum RuntimeBuilder {
             action = .track(compiled)
         case .incrementGPC(let counter, let gpc):
             action = .incrementGPC(counter: counter, gpc: gpc)
+        case .setGPT0(let counter, let value):
+            action = .setGPT0(counter: counter, value: value)
         default:
             throw Failure(location: rule.location, message: "this 'http-request' action is not supported yet")
         }

@@ -73,7 +73,19 @@ final class StickTrackers {
         }
     }
 
+    /// Client bytes not yet counted. As HAProxy counts a stream's bytes after its rules
+    /// ran, a request's head counts for the counters its own rules start tracking.
+    private var pendingBytesIn = 0
+
     func bytesIn(_ count: Int) {
+        pendingBytesIn += count
+    }
+
+    /// Counts the client bytes received so far for every counter tracking now.
+    func flushBytesIn() {
+        guard pendingBytesIn > 0 else { return }
+        let count = pendingBytesIn
+        pendingBytesIn = 0
         for tracked in all {
             update(tracked) { t, e, now in
                 t.add(.bytesInCount, count, to: e, now: now)
@@ -83,6 +95,7 @@ final class StickTrackers {
     }
 
     func bytesOut(_ count: Int) {
+        flushBytesIn()
         for tracked in all {
             update(tracked) { t, e, now in
                 t.add(.bytesOutCount, count, to: e, now: now)
@@ -98,6 +111,12 @@ final class StickTrackers {
         return Self.incrementGPC(gpc, of: tracked.entry, in: tracked.table)
     }
 
+    /// `sc-set-gpt0(N) VALUE`.
+    func setGPT0(_ counter: Int, _ value: Int) {
+        guard let tracked = tracked(counter), tracked.table.definition.stores[.gpt0] != nil else { return }
+        update(tracked) { t, e, now in t.set(.gpt0, value, of: e, now: now) }
+    }
+
     static func incrementGPC(_ gpc: Int, of entry: StickEntry, in table: StickTable) -> Int? {
         let now = ProcessClock.milliseconds
         return table.withLock {
@@ -111,6 +130,7 @@ final class StickTrackers {
 
     /// The request ended: its own counters are released.
     func requestEnded() {
+        flushBytesIn()
         for i in 0..<3 {
             if let tracked = stream[i] { release(tracked) }
             stream[i] = nil

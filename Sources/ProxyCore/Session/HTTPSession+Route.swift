@@ -74,6 +74,7 @@ extension HTTPSession {
             if case .server(let server) = choice { backend.stickRules?.store(server, facts: facts, http: true) }
             return (backend, .proceed, choice)
         }
+        stickTrackers?.flushBytesIn()  // the head counts for what its rules track (issue 15)
         if case .reply(let reply, let closes) = outcome {
             // stats (issue 4); the page's own backend counts it apart.
             countReply(reply, backend: statsPageAnswered ? nil : chosen)

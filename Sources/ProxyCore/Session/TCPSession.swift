@@ -153,6 +153,7 @@ final class TCPSession: TransportEvents {
         idle?.touch()
         counters.bytesIn.add(count)
         stickTrackers?.bytesIn(count)
+        stickTrackers?.flushBytesIn()  // counted at once: connection rules tracked already
         log?.bytesIn += count
         backend.counters.bytesIn.add(count)  // stats (issue 4)
         server?.counters.bytesIn.add(count)
