@@ -200,4 +200,78 @@ final class StickTableComparisonTests: XCTestCase {
         XCTAssertEqual(actual.1, expected.1)
         XCTAssertTrue(expected.1.contains("server_id=2 server_key=two"), expected.1)
     }
+
+    func testTablesOfOtherSectionsKeyedByHeaderAndAddressAsHAProxyDoes() throws {
+        let sides = try SideBySide(Self.preamble() + """
+        frontend fe
+            bind 127.0.0.1:PORT
+            http-request track-sc1 req.hdr(x-user) table per_user
+            http-request track-sc2 src table per_ip
+            http-request deny deny_status 403 if { src_http_req_rate(per_ip) gt 4 }
+            http-request deny deny_status 429 if { sc1_http_req_cnt gt 2 }
+            http-request return status 404 content-type text/plain string nf if { path /nf }
+            http-request return status 200 content-type text/plain string ok
+        backend per_user
+            stick-table type string len 8 size 10 store http_req_cnt,http_err_cnt,http_err_rate(1m),conn_cur,sess_cnt
+        backend per_ip
+            stick-table type ipv6 size 10 expire 1m store http_req_rate(10s),http_err_cnt
+
+        """)
+        defer { sides.stop() }
+        let (expected, actual) = try sides.both { port, socket -> ([String], String) in
+            let answers = ["c", "b", "a", "a", "b", "/nf", "c"].map { user in
+                user == "/nf" ? Self.status(port, path: "/nf") : Self.status(port, headers: "X-User: \(user)\r\n")
+            }.map { String($0.prefix(3)) }
+            return (answers, Self.normalised(try Self.ask(socket, "show table per_user") + "\n"
+                                             + Self.ask(socket, "show table per_ip")))
+        }
+        XCTAssertEqual(expected.0, ["200", "200", "200", "200", "403", "403", "403"])
+        XCTAssertEqual(actual.0, expected.0)
+        XCTAssertEqual(actual.1, expected.1)
+        XCTAssertTrue(expected.1.contains("key=::ffff:127.0.0.1 use=0 exp=60s http_req_rate(10000)=7 http_err_cnt=3"), expected.1)
+    }
+
+    func testTCPModeLimitsAndStickinessAsHAProxyDoes() throws {
+        let one = try TestBackend(name: "one"), two = try TestBackend(name: "two")
+        let sides = try SideBySide(Self.preamble().replacingOccurrences(of: "mode http", with: "mode tcp") + """
+        frontend fe
+            bind 127.0.0.1:PORT
+            stick-table type ip size 1k store conn_cur,conn_cnt,sess_cnt,bytes_in_cnt
+            tcp-request connection track-sc0 src
+            tcp-request connection reject if { sc0_conn_cur gt 1 }
+            default_backend be
+        backend be
+            balance roundrobin
+            stick-table type ip size 1k expire 10m
+            stick on src
+            server one 127.0.0.1:\(one.port)
+            server two 127.0.0.1:\(two.port)
+
+        """)
+        defer { sides.stop() }
+        let (expected, actual) = try sides.both { port, socket -> ([String], String) in
+            var answers: [String] = []
+            let request = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            for _ in 0..<3 {
+                // One connection at a time is served, the same server each time; a second
+                // one alongside is refused.
+                let first = try TCP.Connection(port: port, timeout: 3)
+                Thread.sleep(forTimeInterval: 0.1)
+                let second = try TCP.Connection(port: port, timeout: 3)
+                try first.send(request)
+                answers.append((try? first.receiveResponse()).map { $0.bodyText } ?? "closed")
+                answers.append((try? second.send(request)).flatMap { try? second.receiveResponse() }.map { $0.bodyText } ?? "closed")
+                first.close()
+                second.close()
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            return (answers, Self.normalised(try Self.ask(socket, "show table fe") + "\n" + Self.ask(socket, "show table be")))
+        }
+        XCTAssertEqual(expected.0.enumerated().filter { $0.offset % 2 == 1 }.map(\.element), ["closed", "closed", "closed"])
+        XCTAssertEqual(Set(expected.0.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)).count, 1)
+        XCTAssertEqual(actual.0, expected.0)
+        XCTAssertEqual(actual.1, expected.1)
+        XCTAssertTrue(expected.1.contains("conn_cnt=7 conn_cur=0 sess_cnt=4 bytes_in_cnt=138"), expected.1)
+        XCTAssertTrue(expected.1.contains("server_id=1 server_key=one"), expected.1)
+    }
 }

@@ -101,7 +101,8 @@ enum StickTableCommands {
         }
         let now = ProcessClock.milliseconds
         return table.withLock {
-            let entries = table.liveEntries(now: now)
+            // In key order, as HAProxy walks its tree of keys.
+            let entries = table.liveEntries(now: now).sorted { $0.key.lexicographicallyPrecedes($1.key) }
             // A key that is not there: HAProxy answers nothing, not even the header.
             if let key = parsed.key, !entries.contains(where: { $0.key == key }) { return "" }
             var out = header(table, used: entries.count)

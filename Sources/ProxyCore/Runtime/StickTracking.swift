@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Shared
 
 /// An entry a session or request tracks (`track-scN`), in its table.
@@ -233,8 +236,11 @@ enum StickKeys {
     static func display(_ key: [UInt8], type: StickKeyType) -> String {
         switch type {
         case .ip, .ipv6:
-            let ip: IPAddress = key.count == 4 ? .v4(key[0], key[1], key[2], key[3]) : .v6(key)
-            return ip.description
+            // inet_ntop, as HAProxy prints them: `::ffff:127.0.0.1` for a mapped IPv4.
+            var text = [CChar](repeating: 0, count: 64)
+            let family = key.count == 4 ? AF_INET : AF_INET6
+            let ok = key.withUnsafeBytes { inet_ntop(family, $0.baseAddress, &text, socklen_t(text.count)) } != nil
+            return ok ? String(cString: text) : ""
         case .integer: return String(key.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
         case .string: return String(decoding: key, as: UTF8.self)
         case .binary:
