@@ -19,7 +19,13 @@ final class StickTrackers {
     /// Counter N as fetches see it: the request's, else the connection's.
     func tracked(_ counter: Int) -> StickTracked? { stream[counter] ?? session[counter] }
 
-    private var all: [StickTracked] { (stream + session).compactMap { $0 } }
+    /// Calls `body` with each counter tracking now (no array made: it runs per read).
+    private func forEachTracked(_ body: (StickTracked) -> Void) {
+        for i in 0..<3 {
+            if let tracked = stream[i] { body(tracked) }
+            if let tracked = session[i] { body(tracked) }
+        }
+    }
 
     /// `track-scN`: starts tracking `key` unless counter N already tracks something.
     /// A request's tracking counts the request itself, as HAProxy's http-request does.
@@ -68,7 +74,7 @@ final class StickTrackers {
     /// A response (from a server or proxyd itself): 4xx count as errors, as in HAProxy.
     func responded(status: Int) {
         guard (400..<500).contains(status) else { return }
-        for tracked in all {
+        forEachTracked { tracked in
             update(tracked) { t, e, now in
                 t.add(.httpErrorCount, 1, to: e, now: now)
                 t.add(.httpErrorRate, 1, to: e, now: now)
@@ -89,7 +95,7 @@ final class StickTrackers {
         guard pendingBytesIn > 0 else { return }
         let count = pendingBytesIn
         pendingBytesIn = 0
-        for tracked in all {
+        forEachTracked { tracked in
             update(tracked) { t, e, now in
                 t.add(.bytesInCount, count, to: e, now: now)
                 t.add(.bytesInRate, count, to: e, now: now)
@@ -99,7 +105,7 @@ final class StickTrackers {
 
     func bytesOut(_ count: Int) {
         flushBytesIn()
-        for tracked in all {
+        forEachTracked { tracked in
             update(tracked) { t, e, now in
                 t.add(.bytesOutCount, count, to: e, now: now)
                 t.add(.bytesOutRate, count, to: e, now: now)
