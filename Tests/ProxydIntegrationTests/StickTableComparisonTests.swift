@@ -274,4 +274,30 @@ final class StickTableComparisonTests: XCTestCase {
         XCTAssertTrue(expected.1.contains("conn_cnt=7 conn_cur=0 sess_cnt=4 bytes_in_cnt=138"), expected.1)
         XCTAssertTrue(expected.1.contains("server_id=1 server_key=one"), expected.1)
     }
+
+    /// In `mode http`, `tcp-request content` tracking lasts one request: three requests on
+    /// one connection count three connections and no session, as in HAProxy 2.6.
+    func testContentTrackingIsPerRequestInHTTPModeAsHAProxyDoes() throws {
+        let sides = try SideBySide(Self.preamble() + """
+        frontend fe
+            bind 127.0.0.1:PORT
+            stick-table type ip size 1k store conn_cnt,conn_cur,sess_cnt,http_req_cnt
+            tcp-request content track-sc0 src
+            http-request return status 200 content-type text/plain string ok
+
+        """)
+        defer { sides.stop() }
+        let (expected, actual) = try sides.both { port, socket -> String in
+            let client = try TCP.Connection(port: port, timeout: 3)
+            for _ in 0..<3 {
+                try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                _ = try client.receiveResponse()
+            }
+            client.close()
+            Thread.sleep(forTimeInterval: 0.2)
+            return Self.normalised(try Self.ask(socket, "show table fe"))
+        }
+        XCTAssertEqual(actual, expected)
+        XCTAssertTrue(expected.contains("conn_cnt=3 conn_cur=0 sess_cnt=0 http_req_cnt=3"), expected)
+    }
 }

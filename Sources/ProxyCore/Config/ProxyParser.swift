@@ -486,6 +486,10 @@ enum ProxyParser {
         case "track-sc0", "track-sc1", "track-sc2" where phase != .session:
             switch StickTableParser.parseTrack(counter: Int(String(l[2].last!))!, Array(l.words.dropFirst(3)), proxy: p) {
             case let .success((track, used)):
+                if phase == .connection, let fetch = StickTableParser.httpOnlyKey(track.key, written: l[3]) {
+                    s.alert(l, "'tcp-request \(l[1]) \(l[2])' : fetch method '\(fetch)' extracts information from 'HTTP request headers', none of which is available here")
+                    return
+                }
                 action = .track(track)
                 conditionAt = 3 + used
             case let .failure(e):

@@ -350,3 +350,14 @@ extension StickTableParser {
         return (data + gpc).flatMap { ["sc_\($0)", "src_\($0)"] } + ["sc_tracked", "sc_trackers", "table_cnt", "table_avl"]
     }
 }
+
+extension StickTableParser {
+    /// The key as written when it reads the HTTP request (nil for addresses): such a key
+    /// cannot be had at `tcp-request connection` time.
+    static func httpOnlyKey(_ key: StickKeySample, written: String) -> String? {
+        switch key {
+        case .source, .destination: return nil
+        case .header, .urlParameter, .path, .base: return written
+        }
+    }
+}

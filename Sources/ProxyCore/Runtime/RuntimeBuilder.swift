@@ -88,6 +88,10 @@ public enum RuntimeBuilder {
             frontends[frontends.count - 1].connectionRules = ConnectionRules(proxy, tables: stickTables,
                                                                              backends: backendByName, own: own)
             frontends[frontends.count - 1].tracksStickCounters = !stickTables.tables.isEmpty
+            if proxy.mode == .http {
+                frontends[frontends.count - 1].requestContentTracks = ContentTracks(proxy, tables: stickTables,
+                                                                                    backends: backendByName, own: own)
+            }
             if !config.global.noSplice {
                 frontends[frontends.count - 1].splice = SpliceDirections(request: proxy.spliceRequest,
                                                                          response: proxy.spliceResponse)

@@ -137,6 +137,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     /// Stick tables (issue 15): `tcp-request connection` rules run at accept, and whether
     /// its connections carry stick counters at all.
     var connectionRules: ConnectionRules?
+    /// `mode http`: `tcp-request content track-scN`, run for each request.
+    var requestContentTracks: ContentTracks?
     var tracksStickCounters = false
     /// TLS (issue 5): the context of each bind with `ssl` (same order as `binds`, nil
     /// without ssl); set by RuntimeBuilder through TLSSetup.

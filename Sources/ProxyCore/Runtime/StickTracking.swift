@@ -345,31 +345,54 @@ struct CompiledTrack {
     }
 }
 
-/// A frontend's `tcp-request connection` (and, run with them at accept, `content`)
-/// rules: accept, reject and track, in order.
+/// `tcp-request content track-scN` rules. In `mode http` HAProxy runs them for each
+/// request, before its `http-request` rules, and what they track lasts that request; in
+/// `mode tcp` once, after the connection rules.
+struct ContentTracks {
+    let tracks: [(CompiledTrack, CompiledCondition?)]
+
+    init?(_ proxy: ProxySettings, tables: StickTableDirectory, backends: [String: RuntimeBackend], own: RuntimeBackend?) {
+        var tracks: [(CompiledTrack, CompiledCondition?)] = []
+        for rule in proxy.tcpRequestRules where rule.phase == .content {
+            guard case .track(let track) = rule.action, let compiled = CompiledTrack(track, tables: tables) else { continue }
+            tracks.append((compiled, rule.condition.map { CompiledCondition($0, backends: backends, currentBackend: own) }))
+        }
+        guard !tracks.isEmpty else { return nil }
+        self.tracks = tracks
+    }
+
+    func run(_ trackers: StickTrackers, facts: RequestFacts, forRequest: Bool) {
+        for (track, condition) in tracks {
+            if let condition, !condition.evaluate(facts) { continue }
+            track.run(trackers, facts: forRequest ? facts : nil, connection: facts.connection, forRequest: forRequest)
+        }
+    }
+}
+
+/// A frontend's `tcp-request connection` rules (accept, reject, track, in order), run
+/// at accept; in `mode tcp` its content tracking follows.
 struct ConnectionRules {
     enum Step {
         case accept, reject
         case track(CompiledTrack)
     }
     let steps: [(Step, CompiledCondition?)]
+    let contentTracks: ContentTracks?
 
     init?(_ proxy: ProxySettings, tables: StickTableDirectory, backends: [String: RuntimeBackend], own: RuntimeBackend?) {
         var steps: [(Step, CompiledCondition?)] = []
-        // Connection rules first (HAProxy runs them before content rules whatever the order).
-        let ordered = proxy.tcpRequestRules.filter { $0.phase == .connection }
-            + proxy.tcpRequestRules.filter { $0.phase == .content }
-        for rule in ordered {
+        for rule in proxy.tcpRequestRules where rule.phase == .connection {
             let condition = rule.condition.map { CompiledCondition($0, backends: backends, currentBackend: own) }
             switch rule.action {
-            case .accept where rule.phase == .connection: steps.append((.accept, condition))
-            case .reject where rule.phase == .connection: steps.append((.reject, condition))
+            case .accept: steps.append((.accept, condition))
+            case .reject: steps.append((.reject, condition))
             case .track(let track):
                 if let compiled = CompiledTrack(track, tables: tables) { steps.append((.track(compiled), condition)) }
             default: break
             }
         }
-        guard !steps.isEmpty else { return nil }
+        contentTracks = proxy.mode == .tcp ? ContentTracks(proxy, tables: tables, backends: backends, own: own) : nil
+        guard !steps.isEmpty || contentTracks != nil else { return nil }
         self.steps = steps
     }
 
@@ -377,12 +400,10 @@ struct ConnectionRules {
     func admit(_ connection: ConnectionFacts) -> Bool {
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
         let facts = RequestFacts(bytes: empty, head: HTTPRequestHead(), headers: [], connection: connection)
-        for (step, condition) in steps {
+        rules: for (step, condition) in steps {
             if let condition, !condition.evaluate(facts) { continue }
             switch step {
-            case .accept:
-                connection.stickTrackers?.sessionAccepted()
-                return true
+            case .accept: break rules
             case .reject: return false
             case .track(let track):
                 if let trackers = connection.stickTrackers {
@@ -390,7 +411,10 @@ struct ConnectionRules {
                 }
             }
         }
-        connection.stickTrackers?.sessionAccepted()
+        // A session now: what the connection rules track counts it (not content tracking).
+        guard let trackers = connection.stickTrackers else { return true }
+        trackers.sessionAccepted()
+        contentTracks?.run(trackers, facts: facts, forRequest: false)
         return true
     }
 }

@@ -41,6 +41,9 @@ extension HTTPSession {
         var statsPageAnswered = false
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
             let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
+            if let tracks = frontend.requestContentTracks, let trackers = connection.stickTrackers {
+                tracks.run(trackers, facts: facts, forRequest: true)  // tcp-request content (issue 15)
+            }
             if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
                 return (nil, .reply(reply, closes: closes), .noneUsable)
             }
