@@ -36,8 +36,10 @@ struct PeriodRate {
 /// One key's data. Only touched under its table's lock.
 final class StickEntry {
     let key: [UInt8]
-    var values = [Int](repeating: 0, count: StickDataType.allCases.count)
-    var rates = [PeriodRate](repeating: PeriodRate(), count: StickDataType.allCases.count)
+    /// Only what the table stores, at the table's offsets: a count takes one slot, a rate
+    /// three (its period's start, current and previous counts). A full table of a million
+    /// entries holds a few hundred bytes per entry, not one slot per known data type.
+    var data: [Int]
     /// Sessions and requests tracking it (`use=` in `show table`): never evicted then.
     var useCount = 0
     /// `server_key`: the stuck server's name.
@@ -48,7 +50,10 @@ final class StickEntry {
     var newer: StickEntry?
     unowned(unsafe) var older: StickEntry?
 
-    init(key: [UInt8]) { self.key = key }
+    init(key: [UInt8], slots: Int) {
+        self.key = key
+        data = [Int](repeating: 0, count: slots)
+    }
 }
 
 /// A stick table at run time: entries by key, bounded by `size` (least recently used
@@ -63,8 +68,20 @@ final class StickTable: @unchecked Sendable {
 
     var name: String { definition.name }
 
+    /// Where each data type lives in an entry's `data`, nil when not stored.
+    private let offsets: [Int?]
+    private let slots: Int
+
     init(_ definition: StickTableDefinition) {
         self.definition = definition
+        var offsets = [Int?](repeating: nil, count: StickDataType.allCases.count)
+        var next = 0
+        for type in definition.stores.keys.sorted() where type != .serverKey {
+            offsets[type.rawValue] = next
+            next += type.isRate ? 3 : 1
+        }
+        self.offsets = offsets
+        slots = next
     }
 
     /// Runs `body` on the table's entries under its lock.
@@ -92,7 +109,7 @@ final class StickTable: @unchecked Sendable {
         if entries.count >= definition.size {
             guard !definition.noPurge, evictOldestUnused() else { return nil }
         }
-        let entry = StickEntry(key: key)
+        let entry = StickEntry(key: key, slots: slots)
         entries[key] = entry
         append(entry)
         touch(entry, now: now)
@@ -108,27 +125,40 @@ final class StickTable: @unchecked Sendable {
     }
 
     func add(_ type: StickDataType, _ amount: Int, to entry: StickEntry, now: Int) {
-        guard let period = definition.stores[type] else { return }
+        guard let offset = offsets[type.rawValue] else { return }
         if type.isRate {
-            entry.rates[type.rawValue].add(amount, period: period, now: now)
+            var rate = self.rate(at: offset, of: entry)
+            rate.add(amount, period: definition.stores[type]!, now: now)
+            store(rate, at: offset, in: entry)
         } else {
-            entry.values[type.rawValue] += amount
+            entry.data[offset] += amount
         }
     }
 
     /// The stored value, nil when the table does not store it.
     func read(_ type: StickDataType, of entry: StickEntry, now: Int) -> Int? {
-        guard let period = definition.stores[type] else { return nil }
-        return type.isRate ? entry.rates[type.rawValue].read(period: period, now: now) : entry.values[type.rawValue]
+        guard let offset = offsets[type.rawValue] else { return nil }
+        return type.isRate ? rate(at: offset, of: entry).read(period: definition.stores[type]!, now: now) : entry.data[offset]
     }
 
     /// `set table … data.TYPE V`: a rate restarts with V in its current period.
     func set(_ type: StickDataType, _ value: Int, of entry: StickEntry, now: Int) {
+        guard let offset = offsets[type.rawValue] else { return }
         if type.isRate {
-            entry.rates[type.rawValue] = PeriodRate(currentTick: now, current: value, previous: 0)
+            store(PeriodRate(currentTick: now, current: value, previous: 0), at: offset, in: entry)
         } else {
-            entry.values[type.rawValue] = value
+            entry.data[offset] = value
         }
+    }
+
+    private func rate(at offset: Int, of entry: StickEntry) -> PeriodRate {
+        PeriodRate(currentTick: entry.data[offset], current: entry.data[offset + 1], previous: entry.data[offset + 2])
+    }
+
+    private func store(_ rate: PeriodRate, at offset: Int, in entry: StickEntry) {
+        entry.data[offset] = rate.currentTick
+        entry.data[offset + 1] = rate.current
+        entry.data[offset + 2] = rate.previous
     }
 
     var count: Int { entries.count }
