@@ -70,6 +70,8 @@ final class StickTable: @unchecked Sendable {
 
     /// Where each data type lives in an entry's `data`, nil when not stored.
     private let offsets: [Int?]
+    /// Each rate's period (milliseconds), by data type: read per request, so no dictionary.
+    private let periods: [Int]
     private let slots: Int
 
     init(_ definition: StickTableDefinition) {
@@ -81,7 +83,13 @@ final class StickTable: @unchecked Sendable {
             next += type.isRate ? 3 : 1
         }
         self.offsets = offsets
+        periods = StickDataType.allCases.map { definition.stores[$0] ?? 0 }
         slots = next
+    }
+
+    /// Whether the table stores any of `types`: a session skips the lock when it does not.
+    func storesAny(_ a: StickDataType, _ b: StickDataType) -> Bool {
+        offsets[a.rawValue] != nil || offsets[b.rawValue] != nil
     }
 
     /// Runs `body` on the table's entries under its lock.
@@ -128,7 +136,7 @@ final class StickTable: @unchecked Sendable {
         guard let offset = offsets[type.rawValue] else { return }
         if type.isRate {
             var rate = self.rate(at: offset, of: entry)
-            rate.add(amount, period: definition.stores[type]!, now: now)
+            rate.add(amount, period: periods[type.rawValue], now: now)
             store(rate, at: offset, in: entry)
         } else {
             entry.data[offset] += amount
@@ -138,7 +146,7 @@ final class StickTable: @unchecked Sendable {
     /// The stored value, nil when the table does not store it.
     func read(_ type: StickDataType, of entry: StickEntry, now: Int) -> Int? {
         guard let offset = offsets[type.rawValue] else { return nil }
-        return type.isRate ? rate(at: offset, of: entry).read(period: definition.stores[type]!, now: now) : entry.data[offset]
+        return type.isRate ? rate(at: offset, of: entry).read(period: periods[type.rawValue], now: now) : entry.data[offset]
     }
 
     /// `set table … data.TYPE V`: a rate restarts with V in its current period.

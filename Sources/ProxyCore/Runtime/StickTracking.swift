@@ -75,6 +75,7 @@ final class StickTrackers {
     func responded(status: Int) {
         guard (400..<500).contains(status) else { return }
         forEachTracked { tracked in
+            guard tracked.table.storesAny(.httpErrorCount, .httpErrorRate) else { return }
             update(tracked) { t, e, now in
                 t.add(.httpErrorCount, 1, to: e, now: now)
                 t.add(.httpErrorRate, 1, to: e, now: now)
@@ -96,6 +97,7 @@ final class StickTrackers {
         let count = pendingBytesIn
         pendingBytesIn = 0
         forEachTracked { tracked in
+            guard tracked.table.storesAny(.bytesInCount, .bytesInRate) else { return }
             update(tracked) { t, e, now in
                 t.add(.bytesInCount, count, to: e, now: now)
                 t.add(.bytesInRate, count, to: e, now: now)
@@ -106,6 +108,7 @@ final class StickTrackers {
     func bytesOut(_ count: Int) {
         flushBytesIn()
         forEachTracked { tracked in
+            guard tracked.table.storesAny(.bytesOutCount, .bytesOutRate) else { return }
             update(tracked) { t, e, now in
                 t.add(.bytesOutCount, count, to: e, now: now)
                 t.add(.bytesOutRate, count, to: e, now: now)
