@@ -14,7 +14,8 @@ final class StickTableComparisonTests: XCTestCase {
         var haproxySocket: String { dir.appendingPathComponent("haproxy.sock").path }
         var proxydSocket: String { dir.appendingPathComponent("proxyd.sock").path }
 
-        init(_ template: String) throws {
+        /// `launcher`: how proxyd is started (`env PROXYD_DATAPATH=nio` for the NIO path).
+        init(_ template: String, launcher: [String] = []) throws {
             dir = FileManager.default.temporaryDirectory.appendingPathComponent("stick-\(UUID().uuidString.prefix(8))")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             func config(_ port: Int, _ socket: String) -> String {
@@ -24,7 +25,8 @@ final class StickTableComparisonTests: XCTestCase {
             let proxydSocket = dir.appendingPathComponent("proxyd.sock").path
             reference = try ReferenceHAProxy(config: config(haproxyPort, haproxySocket), waitForPorts: [haproxyPort])
             do {
-                proxy = try ProxydProcess(config: config(proxydPort, proxydSocket), waitForPorts: [proxydPort])
+                proxy = try ProxydProcess(config: config(proxydPort, proxydSocket), waitForPorts: [proxydPort],
+                                          launcher: launcher)
             } catch {
                 reference.stop()
                 throw error
@@ -135,6 +137,15 @@ final class StickTableComparisonTests: XCTestCase {
     }
 
     func testConnectionLimitRejectsAsHAProxyDoes() throws {
+        try connectionLimit(launcher: [])
+    }
+
+    /// The same on the NIO path, where the rules run as the session starts.
+    func testConnectionLimitRejectsOnTheNIOPathToo() throws {
+        try connectionLimit(launcher: ["/usr/bin/env", "PROXYD_DATAPATH=nio"])
+    }
+
+    private func connectionLimit(launcher: [String]) throws {
         let sides = try SideBySide(Self.preamble() + """
         frontend fe
             bind 127.0.0.1:PORT
@@ -144,7 +155,7 @@ final class StickTableComparisonTests: XCTestCase {
             http-request deny deny_status 429 if { src_conn_rate ge 6 }
             http-request return status 200 content-type text/plain string ok
 
-        """)
+        """, launcher: launcher)
         defer { sides.stop() }
         let (expected, actual) = try sides.both { port, socket -> ([String], String) in
             // Four connections held open: the third and the fourth are refused.

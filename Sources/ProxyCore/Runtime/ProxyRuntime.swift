@@ -257,16 +257,13 @@ public final class ProxyRuntime: @unchecked Sendable {
     private func accepted(_ plain: NativeConnection, frontend: RuntimeFrontend, counters: SessionCounters,
                           tls: TLSServerContext?) {
         // Stick tables (issue 15): `tcp-request connection` rules, before any session.
-        var trackers: StickTrackers? = nil
-        if frontend.tracksStickCounters || frontend.connectionRules != nil {
-            var facts = ConnectionFacts(transport: plain)
-            trackers = StickTrackers()
-            facts.stickTrackers = trackers
-            if let rules = frontend.connectionRules, !rules.admit(facts) {
-                trackers?.connectionEnded()
-                plain.close()
-                return
-            }
+        let trackers: StickTrackers?
+        switch frontend.admit(plain) {
+        case .rejected:
+            plain.close()
+            return
+        case .accepted(let admitted):
+            trackers = admitted
         }
         counters.totalSessions.increment()
         // TLS (issue 5): the session hears transportActive once the handshake is done.

@@ -421,3 +421,27 @@ struct ConnectionRules {
         return true
     }
 }
+
+extension RuntimeFrontend {
+    enum Admission {
+        case rejected
+        /// With the connection's stick counters, when the configuration has tables.
+        case accepted(StickTrackers?)
+    }
+
+    /// Whether anything is to run at accept (stick counters or connection rules).
+    var admitsConnections: Bool { tracksStickCounters || connectionRules != nil }
+
+    /// The `tcp-request connection` rules (and their tracking) for a new connection.
+    func admit(_ transport: SessionTransport) -> Admission {
+        guard admitsConnections else { return .accepted(nil) }
+        var facts = ConnectionFacts(transport: transport)
+        let trackers = StickTrackers()
+        facts.stickTrackers = trackers
+        if let rules = connectionRules, !rules.admit(facts) {
+            trackers.connectionEnded()
+            return .rejected
+        }
+        return .accepted(trackers)
+    }
+}

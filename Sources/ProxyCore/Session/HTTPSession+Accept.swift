@@ -4,6 +4,15 @@ import NIOCore
 /// session counts itself, learns its addresses once, and waits for the first request.
 extension HTTPSession {
     func transportActive() {
+        // The NIO path's connections meet the connection rules here (the native path's
+        // met them at accept, and have their counters already).
+        if stickTrackers == nil, frontend.admitsConnections {
+            guard case .accepted(let trackers) = frontend.admit(client) else {
+                client.close()
+                return
+            }
+            stickTrackers = trackers
+        }
         activated = true
         frontend.gate.opened()
         counters.sessionOpened()  // scur and smax (issue 4)

@@ -55,6 +55,15 @@ final class TCPSession: TransportEvents {
 
     func transportActive() {
         guard let client else { return }
+        // The NIO path's connections meet the connection rules here (the native path's
+        // met them at accept, and have their counters already).
+        if stickTrackers == nil, frontend.admitsConnections {
+            guard case .accepted(let trackers) = frontend.admit(client) else {
+                client.close()
+                return
+            }
+            stickTrackers = trackers
+        }
         activated = true
         frontend.gate.opened()
         counters.sessionOpened()  // scur and smax (issue 4)
