@@ -322,4 +322,45 @@ final class StickTableComparisonTests: XCTestCase {
         XCTAssertEqual(actual, expected)
         XCTAssertTrue(expected.contains("conn_cnt=3 conn_cur=0 sess_cnt=0 http_req_cnt=3"), expected)
     }
+
+    /// `http-response sc-inc-gpc0/1` and `sc-set-gpt0` on what servers answer (a HAProxy
+    /// serves 404 and 200 behind both).
+    func testResponseRulesCountWhatServersAnswerAsHAProxyDoes() throws {
+        let serverPort = TCP.freePort()
+        let server = try ReferenceHAProxy(config: """
+        defaults
+            mode http
+            timeout client 5s
+            timeout server 5s
+            timeout connect 5s
+        listen s1
+            bind 127.0.0.1:\(serverPort)
+            http-request return status 404 if { path /nf }
+            http-request return status 200 content-type text/plain string ok
+
+        """, waitForPorts: [serverPort])
+        defer { server.stop() }
+        let sides = try SideBySide(Self.preamble() + """
+        frontend fe
+            bind 127.0.0.1:PORT
+            stick-table type ip size 1k store gpc0,gpc1,gpt0,http_err_cnt
+            http-request track-sc0 src
+            http-response sc-inc-gpc0(0) if { status 404 }
+            http-response sc-set-gpt0(0) 7 if { status 200 }
+            http-response sc-inc-gpc1
+            default_backend be
+        backend be
+            server s1 127.0.0.1:\(serverPort)
+
+        """)
+        defer { sides.stop() }
+        let (expected, actual) = try sides.both { port, socket -> ([String], String) in
+            let answers = ["/", "/nf", "/nf", "/"].map { String(Self.status(port, path: $0).prefix(3)) }
+            return (answers, Self.normalised(try Self.settledTable(socket, "fe")))
+        }
+        XCTAssertEqual(expected.0, ["200", "404", "404", "200"])
+        XCTAssertEqual(actual.0, expected.0)
+        XCTAssertEqual(actual.1, expected.1)
+        XCTAssertTrue(expected.1.contains("gpt0=7 gpc0=2 http_err_cnt=2 gpc1=4"), expected.1)
+    }
 }

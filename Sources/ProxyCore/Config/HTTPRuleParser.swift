@@ -189,11 +189,11 @@ enum HTTPRuleParser {
     ]
     static let responseActions = [
         "set-header", "add-header", "del-header", "replace-header", "replace-value", "set-status", "deny",
-        "return", "redirect", "allow",
+        "return", "redirect", "allow", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
     ]
     static let responseUnsupported = [
-        "add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
-        "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos",
+        "add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc",
+        "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos",
         "set-var", "silent-drop", "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var",
         "wait-for-body", "set-timeout", "set-bandwidth-limit",
     ]
@@ -340,7 +340,9 @@ enum HTTPRuleParser {
             s.abort = true
             return
         }
-        guard responseActions.contains(action) else {
+        let gpcIncrement = StickTableParser.gpcIncrement(action)
+        let gptSet = StickTableParser.gptSet(action)
+        guard responseActions.contains(action) || gpcIncrement != nil || gptSet != nil else {
             unknownAction(s, l, responseActions, responseUnsupported)
             return
         }
@@ -380,7 +382,15 @@ enum HTTPRuleParser {
         case "allow":
             result = args.isEmpty ? .success(.allow) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
         default:
-            result = .failure(Failure(message: "unsupported action"))
+            if let (counter, gpc) = gpcIncrement {
+                result = args.isEmpty ? .success(.incrementGPC(counter: counter, gpc: gpc))
+                    : .failure(Failure(message: "unexpected argument '\(args[0])'"))
+            } else if let counter = gptSet {
+                result = args.count == 1 && Int(args[0]) != nil ? .success(.setGPT0(counter: counter, value: Int(args[0])!))
+                    : .failure(Failure(message: "'sc-set-gpt0' takes an integer here (a sample expression is not supported by proxyd yet)"))
+            } else {
+                result = .failure(Failure(message: "unsupported action"))
+            }
         }
         for w in s.pendingWarnings { s.warning(l, w) }
         s.pendingWarnings = []

@@ -4,17 +4,19 @@
 enum StickTableCommands {
     static func register(_ r: inout CommandRegistry) {
         r.add("show table", usage: "show table <table> [<filter>]*",
-              help: "report table usage stats or dump this table's contents (filter: data/key)") { args, _, context in
-            show(Array(args.dropFirst(2)), context.runtime.stickTables)
+              help: "report table usage stats or dump this table's contents (filter: data/key)") { args, session, context in
+            show(Array(args.dropFirst(2)), context.runtime.stickTables, contents: session.level >= .operator)
         }
+        // Levels as HAProxy 2.6: contents from operator up, `set` from operator up.
         r.add("clear table", usage: "clear table <table> [<filter>]*",
               help: "remove an entry from a table (filter: data/key)") { args, session, context in
-            guard session.level >= .operator else { return ControlCommands.denied }
+            // HAProxy ignores it below operator level, without a word.
+            guard session.level >= .operator else { return "" }
             return clear(Array(args.dropFirst(2)), context.runtime.stickTables)
         }
         r.add("set table", usage: "set table <table> key <k> [data.* <v>]*",
               help: "update or create a table entry's data") { args, session, context in
-            guard session.level >= .admin else { return ControlCommands.denied }
+            guard session.level >= .operator else { return ControlCommands.denied }
             return set(Array(args.dropFirst(2)), context.runtime.stickTables)
         }
     }
@@ -86,7 +88,7 @@ enum StickTableCommands {
         init(_ text: String) { self.text = text }
     }
 
-    static func show(_ words: [String], _ tables: StickTableDirectory) -> String {
+    static func show(_ words: [String], _ tables: StickTableDirectory, contents: Bool = true) -> String {
         guard let name = words.first else {
             let now = ProcessClock.milliseconds
             return tables.tables.reversed().map { table in
@@ -106,6 +108,7 @@ enum StickTableCommands {
             // A key that is not there: HAProxy answers nothing, not even the header.
             if let key = parsed.key, !entries.contains(where: { $0.key == key }) { return "" }
             var out = header(table, used: entries.count)
+            guard contents else { return out + "# contents not dumped due to insufficient privileges\n" }
             for entry in entries {
                 if let key = parsed.key, entry.key != key { continue }
                 let kept = parsed.filters.allSatisfy { f in

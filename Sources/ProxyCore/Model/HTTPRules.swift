@@ -158,6 +158,9 @@ public enum HTTPResponseAction: Sendable, Equatable {
     case deny(HTTPReply)
     case `return`(HTTPReply)
     case redirect(RedirectRule)
+    /// `sc-inc-gpc0(N)`, `sc-inc-gpc1(N)`, `sc-set-gpt0(N) VALUE` (Model/StickTable.swift).
+    case incrementGPC(counter: Int, gpc: Int)
+    case setGPT0(counter: Int, value: Int)
     case allow
 }
 

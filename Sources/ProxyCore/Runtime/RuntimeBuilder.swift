@@ -211,6 +211,10 @@ public enum RuntimeBuilder {
             action = .deleteHeader(name)
         case .allow:
             action = .allow
+        case .incrementGPC(let counter, let gpc):
+            action = .incrementGPC(counter: counter, gpc: gpc)
+        case .setGPT0(let counter, let value):
+            action = .setGPT0(counter: counter, value: value)
         default:
             throw Failure(location: rule.location, message: "this 'http-response' action is not supported yet")
         }
