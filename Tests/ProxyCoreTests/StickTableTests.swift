@@ -129,3 +129,72 @@ final class StickTableTests: XCTestCase {
         XCTAssertEqual(StickKeys.display(StickKeys.address([10, 0, 0, 1], for: .integer)!, type: .integer), "167772161")
     }
 }
+
+/// `show table`, `set table`, `clear table` in process: HAProxy's answers and levels.
+final class StickTableCommandTests: XCTestCase {
+    func testCommandsAnswerAsHAProxyAtEachLevel() throws {
+        let result = ConfigurationLoader.load(text: """
+            global
+                nbthread 1
+            defaults
+                mode http
+            frontend fe
+                bind 127.0.0.1:3
+                stick-table type string len 4 size 2 store gpc0,http_req_rate(10s)
+                default_backend be
+            backend be
+                stick-table type integer size 10
+                server s 127.0.0.1:8081
+
+            """, name: "t.cfg")
+        let configuration = try XCTUnwrap(result.configuration, "\(result.diagnostics)")
+        let runtime = try RuntimeBuilder.build(configuration, threads: 1)
+        defer { runtime.shutdown() }
+        let plane = ControlPlane(runtime: runtime, configuration: configuration)
+        func masked(_ text: String) -> String {
+            text.replacingOccurrences(of: #"0x[0-9a-f]+:"#, with: "0x?:", options: .regularExpression)
+        }
+        XCTAssertEqual(plane.execute("show table"),
+                       "# table: be, type: integer, size:10, used:0\n# table: fe, type: string, size:2, used:0\n\n")
+        XCTAssertEqual(plane.execute("set table fe key abcdef data.gpc0 3 data.http_req_rate 9"), "\n")
+        XCTAssertEqual(plane.execute("set table fe key zz data.gpc0 1"), "\n")
+        XCTAssertEqual(masked(plane.execute("show table fe")), """
+            # table: fe, type: string, size:2, used:2
+            0x?: key=abcd use=0 exp=0 gpc0=3 http_req_rate(10000)=9
+            0x?: key=zz use=0 exp=0 gpc0=1 http_req_rate(10000)=0
+
+
+            """)
+        // Full: the least recently used entry goes for a new key.
+        XCTAssertEqual(plane.execute("set table fe key new data.gpc0 5"), "\n")
+        XCTAssertEqual(masked(plane.execute("show table fe data.gpc0 ge 1")), """
+            # table: fe, type: string, size:2, used:2
+            0x?: key=new use=0 exp=0 gpc0=5 http_req_rate(10000)=0
+            0x?: key=zz use=0 exp=0 gpc0=1 http_req_rate(10000)=0
+
+
+            """)
+        XCTAssertEqual(plane.execute("show table fe key abcd"), "\n")
+        XCTAssertEqual(plane.execute("show table fe data.gpc0 xx 1"),
+                       "Filter entry #1: Require and operator among \"eq\", \"ne\", \"le\", \"ge\", \"lt\", \"gt\"\n\n")
+        XCTAssertEqual(plane.execute("set table fe key a data.conn_cur 1"), "Data type not stored in this table\n\n")
+        XCTAssertEqual(plane.execute("show table nope"), "No such table\n\n")
+        XCTAssertEqual(plane.execute("set table fe key"), "Key value expected\n\n")
+        XCTAssertEqual(plane.execute("set table fe foo"),
+                       "Required arguments: <table> key <key> [data.<store_data_type> <value>]*\n\n")
+        XCTAssertEqual(plane.execute("set table fe key a data.gpc0 x"), "Require a valid integer value to store\n\n")
+        XCTAssertEqual(plane.execute("set table be key 12 data.gpc0 1"), "Data type not stored in this table\n\n")
+        // Levels.
+        XCTAssertEqual(plane.execute("show table fe", level: .user),
+                       "# table: fe, type: string, size:2, used:2\n# contents not dumped due to insufficient privileges\n\n")
+        XCTAssertEqual(plane.execute("clear table fe", level: .user), "\n")
+        XCTAssertEqual(plane.execute("set table fe key x data.gpc0 1", level: .user), "Permission denied\n\n")
+        XCTAssertEqual(plane.execute("clear table fe key zz", level: .operator), "\n")
+        XCTAssertEqual(masked(plane.execute("show table fe")), """
+            # table: fe, type: string, size:2, used:1
+            0x?: key=new use=0 exp=0 gpc0=5 http_req_rate(10000)=0
+
+
+            """)
+    }
+}

@@ -56,10 +56,7 @@ enum StickTableCommands {
         while i < words.count {
             if words[i] == "key" {
                 guard i + 1 < words.count else { return .failure(Message("Key value expected\n")) }
-                guard let k = StickKeys.text(Array(words[i + 1].utf8), for: table.definition.keyType) else {
-                    return .failure(Message("Invalid key\n"))
-                }
-                key = k
+                key = cliKey(words[i + 1], table.definition.keyType)
                 i += 2
             } else if words[i].hasPrefix("data.") {
                 let number = filters.count + 1
@@ -144,11 +141,13 @@ enum StickTableCommands {
     }
 
     static func set(_ words: [String], _ tables: StickTableDirectory) -> String {
-        guard let name = words.first else { return "Required arguments: <table> key <key> [data.* <value>]*\n" }
+        let usage = "Required arguments: <table> key <key> [data.<store_data_type> <value>]*\n"
+        guard let name = words.first else { return usage }
         guard let table = tables[name] else { return "No such table\n" }
         guard words.count > 1 else { return "" }
-        guard words[1] == "key", words.count > 2 else { return "\"key\" expected\n" }
-        guard let key = StickKeys.text(Array(words[2].utf8), for: table.definition.keyType) else { return "Invalid key\n" }
+        guard words[1] == "key" else { return usage }
+        guard words.count > 2 else { return "Key value expected\n" }
+        let key = cliKey(words[2], table.definition.keyType)
         var updates: [(StickDataType, Int)] = []
         var i = 3
         while i < words.count {
@@ -168,5 +167,18 @@ enum StickTableCommands {
             return true
         }
         return done ? "" : "Unable to allocate a new entry\n"
+    }
+
+    /// A key typed on the command line, read as HAProxy reads it there: an address that
+    /// does not parse is all zeros, an integer its leading digits.
+    static func cliKey(_ text: String, _ type: StickKeyType) -> [UInt8] {
+        switch type {
+        case .ip, .ipv6:
+            return StickKeys.text(Array(text.utf8), for: type) ?? [UInt8](repeating: 0, count: type == .ip ? 4 : 16)
+        case .integer:
+            return StickKeys.integerKey(Int(String(text.prefix { $0.isASCII && $0.isNumber }.prefix(18))) ?? 0)
+        case .string, .binary:
+            return StickKeys.text(Array(text.utf8), for: type) ?? []
+        }
     }
 }
