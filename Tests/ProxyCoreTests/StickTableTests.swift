@@ -121,6 +121,19 @@ final class StickTableTests: XCTestCase {
         }
     }
 
+    /// A big table is freed without a chain of releases as deep as it is long.
+    func testABigTableFillsEvictsAndGoes() {
+        var table: StickTable? = StickTable(StickTableDefinition(name: "big", keyType: .integer, size: 50_000,
+                                                                 stores: [.httpRequestRate: 10_000]))
+        table!.withLock {
+            for n in 0..<60_000 { _ = table!.entry(StickKeys.integerKey(n), now: n + 1) }
+            XCTAssertEqual(table!.count, 50_000)
+            XCTAssertNil(table!.existing(StickKeys.integerKey(9_999), now: 70_000), "the oldest went first")
+            XCTAssertNotNil(table!.existing(StickKeys.integerKey(10_000), now: 70_000))
+        }
+        table = nil
+    }
+
     func testKeysConvertAsHAProxyDoes() {
         XCTAssertEqual(StickKeys.address([10, 0, 0, 1], for: .ipv6), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 10, 0, 0, 1])
         XCTAssertNil(StickKeys.address([UInt8](repeating: 1, count: 16), for: .ip))

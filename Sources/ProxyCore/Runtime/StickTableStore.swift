@@ -46,8 +46,10 @@ final class StickEntry {
     var serverKey: String?
     /// When it expires (process milliseconds); 0: never.
     var expiresAt = 0
-    // The table's list from least to most recently used, for expiry and eviction.
-    var newer: StickEntry?
+    // The table's list from least to most recently used, for expiry and eviction. The
+    // table's dictionary owns its entries; the links own nothing, so that freeing a
+    // table of a million entries is no million-deep chain of releases.
+    unowned(unsafe) var newer: StickEntry?
     unowned(unsafe) var older: StickEntry?
 
     init(key: [UInt8], slots: Int) {
@@ -63,8 +65,8 @@ final class StickTable: @unchecked Sendable {
     let definition: StickTableDefinition
     private let lock = NIOLock()
     private var entries: [[UInt8]: StickEntry] = [:]
-    private var oldest: StickEntry?
-    private var newest: StickEntry?
+    private unowned(unsafe) var oldest: StickEntry?
+    private unowned(unsafe) var newest: StickEntry?
 
     var name: String { definition.name }
 
