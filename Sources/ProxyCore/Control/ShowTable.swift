@@ -99,22 +99,31 @@ enum StickTableCommands {
         case .failure(let m): return m.text
         }
         let now = ProcessClock.milliseconds
-        return table.withLock {
-            // In key order, as HAProxy walks its tree of keys.
-            let entries = table.liveEntries(now: now).sorted { $0.key.lexicographicallyPrecedes($1.key) }
-            // A key that is not there: HAProxy answers nothing, not even the header.
-            if let key = parsed.key, !entries.contains(where: { $0.key == key }) { return "" }
-            var out = header(table, used: entries.count)
-            guard contents else { return out + "# contents not dumped due to insufficient privileges\n" }
-            for entry in entries {
-                if let key = parsed.key, entry.key != key { continue }
-                let kept = parsed.filters.allSatisfy { f in
-                    f.compare(table.read(f.type, of: entry, now: now) ?? 0, f.value)
+        // The lock is held for the list, then for a slice of entries at a time: a big
+        // table's dump must not stop the traffic that counts in it (HAProxy dumps by
+        // parts too). Keys never change, so the sort needs no lock.
+        var entries = table.withLock { table.liveEntries(now: now) }
+        // In key order, as HAProxy walks its tree of keys.
+        entries.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        // A key that is not there: HAProxy answers nothing, not even the header.
+        if let key = parsed.key, !entries.contains(where: { $0.key == key }) { return "" }
+        var out = header(table, used: entries.count)
+        guard contents else { return out + "# contents not dumped due to insufficient privileges\n" }
+        var start = 0
+        while start < entries.count {
+            let slice = entries[start..<min(entries.count, start + 1000)]
+            start += slice.count
+            table.withLock {
+                for entry in slice {
+                    if let key = parsed.key, entry.key != key { continue }
+                    let kept = parsed.filters.allSatisfy { f in
+                        f.compare(table.read(f.type, of: entry, now: now) ?? 0, f.value)
+                    }
+                    if kept { out += line(entry, in: table, now: now) }
                 }
-                if kept { out += line(entry, in: table, now: now) }
             }
-            return out
         }
+        return out
     }
 
     static func clear(_ words: [String], _ tables: StickTableDirectory) -> String {
