@@ -89,7 +89,7 @@ enum StickTableCommands {
         guard let name = words.first else {
             let now = ProcessClock.milliseconds
             return tables.tables.reversed().map { table in
-                header(table, used: table.withLock { table.liveEntries(now: now).count })
+                header(table, used: table.withLock { table.liveCount(now: now) })
             }.joined()
         }
         guard let table = tables[name] else { return "No such table\n" }

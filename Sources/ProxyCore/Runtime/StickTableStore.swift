@@ -173,6 +173,12 @@ final class StickTable: @unchecked Sendable {
 
     var count: Int { entries.count }
 
+    /// The number of entries once the expired unused ones at the head are gone.
+    func liveCount(now: Int) -> Int {
+        purgeExpired(now: now)
+        return entries.count
+    }
+
     /// The entries from least to most recently used, expired unused ones removed first.
     func liveEntries(now: Int) -> [StickEntry] {
         purgeExpired(now: now)
