@@ -23,12 +23,18 @@ final class StickTableComparisonTests: XCTestCase {
             }
             let haproxySocket = dir.appendingPathComponent("haproxy.sock").path
             let proxydSocket = dir.appendingPathComponent("proxyd.sock").path
-            reference = try ReferenceHAProxy(config: config(haproxyPort, haproxySocket), waitForPorts: [haproxyPort])
+            do {
+                reference = try ReferenceHAProxy(config: config(haproxyPort, haproxySocket), waitForPorts: [haproxyPort])
+            } catch {
+                try? FileManager.default.removeItem(at: dir)
+                throw error
+            }
             do {
                 proxy = try ProxydProcess(config: config(proxydPort, proxydSocket), waitForPorts: [proxydPort],
                                           launcher: launcher)
             } catch {
                 reference.stop()
+                try? FileManager.default.removeItem(at: dir)
                 throw error
             }
         }
