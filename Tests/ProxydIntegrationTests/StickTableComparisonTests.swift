@@ -349,8 +349,9 @@ final class StickTableComparisonTests: XCTestCase {
         let sides = try SideBySide(Self.preamble() + """
         frontend fe
             bind 127.0.0.1:PORT
-            stick-table type ip size 1k store gpc0,gpc1,gpt0,http_err_cnt
+            stick-table type ip size 1k store gpc0,gpc1,gpt0,http_err_cnt,http_req_rate(10s)
             http-request track-sc0 src
+            http-response set-header X-Req-Rate %[sc_http_req_rate(0)]
             http-response sc-inc-gpc0(0) if { status 404 }
             http-response sc-set-gpt0(0) 7 if { status 200 }
             http-response sc-inc-gpc1
@@ -361,12 +362,18 @@ final class StickTableComparisonTests: XCTestCase {
         """)
         defer { sides.stop() }
         let (expected, actual) = try sides.both { port, socket -> ([String], String) in
-            let answers = ["/", "/nf", "/nf", "/"].map { String(Self.status(port, path: $0).prefix(3)) }
+            let answers = try ["/", "/nf", "/nf", "/"].map { path -> String in
+                let client = try TCP.Connection(port: port, timeout: 3)
+                defer { client.close() }
+                try client.send("GET \(path) HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                let response = try client.receiveResponse()
+                return "\(response.status) rate=\(response.header("x-req-rate") ?? "-")"
+            }
             return (answers, Self.normalised(try Self.settledTable(socket, "fe")))
         }
-        XCTAssertEqual(expected.0, ["200", "404", "404", "200"])
+        XCTAssertEqual(expected.0, ["200 rate=1", "404 rate=2", "404 rate=3", "200 rate=4"])
         XCTAssertEqual(actual.0, expected.0)
         XCTAssertEqual(actual.1, expected.1)
-        XCTAssertTrue(expected.1.contains("gpt0=7 gpc0=2 http_err_cnt=2 gpc1=4"), expected.1)
+        XCTAssertTrue(expected.1.contains("gpt0=7 gpc0=2 http_req_rate(10000)=4 http_err_cnt=2 gpc1=4"), expected.1)
     }
 }

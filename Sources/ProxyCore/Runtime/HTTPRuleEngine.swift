@@ -11,6 +11,8 @@ struct ValueTemplate {
         case localAddress
         case localPort
         case requestHeader([UInt8])
+        /// `%[sc_http_req_rate(0)]` & co (Runtime/StickFetches.swift): empty without a sample.
+        case stick(CompiledStickFetch)
     }
     let parts: [Part]
 
@@ -29,6 +31,7 @@ struct ValueTemplate {
                         let name = expression.dropFirst(prefix.count).dropLast()
                         return .requestHeader(Array(name.lowercased().utf8))
                     }
+                    if let stick = CompiledStickFetch(expression: expression) { return .stick(stick) }
                     throw RuntimeBuilder.Failure(location: location,
                         message: "sample '%[\(expression)]' in a header value is not supported yet")
                 }
@@ -48,6 +51,8 @@ struct ValueTemplate {
                 let ip: IPAddress = a.count == 4 ? .v4(a[0], a[1], a[2], a[3]) : .v6(a)
                 out += Array(ip.description.utf8)
             case .localPort: out += Array(String(facts.connection.localPort).utf8)
+            case .stick(let fetch):
+                if let value = fetch.value(facts.connection) { out += Array(String(value).utf8) }
             case .requestHeader(let name):
                 _ = RequestFacts.forEachValue(of: name, in: facts.bytes, headers: facts.headers, split: false) {
                     out += $0

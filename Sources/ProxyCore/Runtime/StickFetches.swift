@@ -64,3 +64,15 @@ struct CompiledStickFetch {
         }
     }
 }
+
+extension CompiledStickFetch {
+    /// A fetch written in a header value (`sc_http_req_rate(0)`, `src_get_gpc0(t)`); nil
+    /// when it is no stick fetch, or needs the proxy's own table, which a value does not
+    /// know here.
+    init?(expression: String) {
+        let (name, argument) = ACLParser.splitFetch(expression)
+        guard case .success(.stick(let fetch))? = StickTableParser.fetch(name, argument, proxyName: "") else { return nil }
+        if fetch.table == "" { return nil }
+        self.init(fetch)
+    }
+}
