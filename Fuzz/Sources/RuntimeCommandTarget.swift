@@ -26,10 +26,12 @@ enum RuntimeCommandTarget {
         frontend web
             bind 127.0.0.1:2
             maxconn 200
+            stick-table type string len 8 size 4 store gpc0,gpt0
             default_backend app
 
         backend app
             balance leastconn
+            stick-table type ip size 10 expire 1m store gpc0,http_req_rate(10s),conn_cur
             server s1 127.0.0.1:8081 check inter 10s fall 3 rise 2
             server s2 127.0.0.1:8082 weight 20 maxconn 7
             server spare 127.0.0.1:8083 backup

@@ -35,11 +35,11 @@ final class ManPageTests: XCTestCase {
         let lines = Set(r.output.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).prefix(3).joined(separator: " ") })
         for expected in ["section global supported", "section peers unsupported", "global nbthread supported",
                          "global tune.bufsize supported", "global tune.ssl.keylog ignored", "global lua-load unsupported",
-                         "proxy balance supported", "proxy stick-table unsupported", "option httpchk supported",
+                         "proxy balance supported", "proxy stick-table supported", "option httpchk supported",
                          "option tcpka unsupported", "bind ssl supported", "bind accept-netscaler-cip unsupported",
                          "server check supported", "server resolvers unsupported", "timeout client supported",
                          "balance roundrobin supported", "balance hash unsupported", "http-request set-header supported",
-                         "http-request track-sc0 unsupported", "acl path supported", "stats uri supported",
+                         "http-request track-sc0 supported", "acl path supported", "stats uri supported",
                          "userlist user supported"] {
             XCTAssertTrue(lines.contains(expected), "--dump-keywords lacks '\(expected)'")
         }

@@ -93,6 +93,14 @@ enum ACLParser {
                 }
             }
         }
+        if info == nil, let stick = StickTableParser.fetch(name, arg, proxyName: s.currentProxyName) {  // stick tables (issue 15)
+            switch stick {
+            case let .success(f):
+                info = FetchInfo(takesArgument: true, argumentRequired: false, make: { _ in f }, defaultMatch: .integer)
+            case let .failure(e):
+                return .failure(Failure(message: e.message))
+            }
+        }
         guard let info else {
             if HAProxySamples.fetches[name] != nil || HAProxySamples.aclKeywords[name] != nil {
                 return .failure(Failure(message: "fetch method '\(name)' is valid in HAProxy but not supported by proxyd yet"))
@@ -309,7 +317,7 @@ enum ACLParser {
         /// Whether a fetch gives a sample here.
         func allows(_ f: SampleFetch) -> Bool {
             switch f {
-            case .source, .destination, .destinationPort, .sourcePort, .alwaysTrue, .alwaysFalse, .usableServers:
+            case .source, .destination, .destinationPort, .sourcePort, .alwaysTrue, .alwaysFalse, .usableServers, .stick:
                 return true
             case .sslFrontend, .sslSNI, .sslHelloType:
                 return self != .tcpConnection

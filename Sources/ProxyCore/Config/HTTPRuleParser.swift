@@ -176,24 +176,24 @@ enum HTTPRuleParser {
     static let requestActions = [
         "reject", "set-header", "add-header", "del-header", "redirect", "deny", "return", "allow", "auth", "tarpit",
         "set-path", "set-query", "set-uri", "set-method", "replace-header", "replace-value", "set-var",
-        "use-service",
+        "use-service", "track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
     ]
     static let requestUnsupported = [
         "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
         "early-hint", "normalize-uri", "replace-path", "replace-pathq", "replace-uri",
-        "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0", "send-spoe-group", "set-dst",
+        "sc-inc-gpc", "send-spoe-group", "set-dst",
         "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-pathq", "set-priority-class",
         "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop",
-        "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var", "wait-for-body",
+        "strict-mode", "unset-var", "wait-for-body",
         "wait-for-handshake", "set-bandwidth-limit",
     ]
     static let responseActions = [
         "set-header", "add-header", "del-header", "replace-header", "replace-value", "set-status", "deny",
-        "return", "redirect", "allow",
+        "return", "redirect", "allow", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
     ]
     static let responseUnsupported = [
-        "add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc", "sc-inc-gpc0", "sc-inc-gpc1",
-        "sc-set-gpt0", "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos",
+        "add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc",
+        "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos",
         "set-var", "silent-drop", "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var",
         "wait-for-body", "set-timeout", "set-bandwidth-limit",
     ]
@@ -224,7 +224,10 @@ enum HTTPRuleParser {
             s.abort = true
             return
         }
-        guard requestActions.contains(action) else {
+        // `sc-inc-gpc0(N)` carries its counter in its name (Config/StickTableParser.swift).
+        let gpcIncrement = StickTableParser.gpcIncrement(action)
+        let gptSet = StickTableParser.gptSet(action)
+        guard requestActions.contains(action) || gpcIncrement != nil || gptSet != nil else {
             unknownAction(s, l, requestActions, requestUnsupported)
             return
         }
@@ -288,7 +291,25 @@ enum HTTPRuleParser {
             }
         case "set-var":
             result = .failure(Failure(message: "'set-var' is valid in HAProxy but not supported by proxyd yet"))
+        case "track-sc0", "track-sc1", "track-sc2":
+            result = StickTableParser.parseTrack(counter: Int(String(action.last!))!, args, proxy: p)
+                .map { .track($0.0) }.mapError { Failure(message: $0.message) }
         default:
+            if let (counter, gpc) = gpcIncrement {
+                result = args.isEmpty ? .success(.incrementGPC(counter: counter, gpc: gpc))
+                    : .failure(Failure(message: "unexpected argument '\(args[0])'"))
+                break
+            }
+            if let counter = gptSet {
+                if args.count == 1, let value = Int(args[0]) {
+                    result = .success(.setGPT0(counter: counter, value: value))
+                } else if args.count == 1 {
+                    result = .failure(Failure(message: "'sc-set-gpt0' with a sample expression ('\(args[0])') is not supported by proxyd yet, only an integer"))
+                } else {
+                    result = .failure(Failure(message: "expects an integer or an expression"))
+                }
+                break
+            }
             result = .failure(Failure(message: "unsupported action"))
         }
         for w in s.pendingWarnings { s.warning(l, w) }
@@ -319,7 +340,9 @@ enum HTTPRuleParser {
             s.abort = true
             return
         }
-        guard responseActions.contains(action) else {
+        let gpcIncrement = StickTableParser.gpcIncrement(action)
+        let gptSet = StickTableParser.gptSet(action)
+        guard responseActions.contains(action) || gpcIncrement != nil || gptSet != nil else {
             unknownAction(s, l, responseActions, responseUnsupported)
             return
         }
@@ -359,7 +382,15 @@ enum HTTPRuleParser {
         case "allow":
             result = args.isEmpty ? .success(.allow) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
         default:
-            result = .failure(Failure(message: "unsupported action"))
+            if let (counter, gpc) = gpcIncrement {
+                result = args.isEmpty ? .success(.incrementGPC(counter: counter, gpc: gpc))
+                    : .failure(Failure(message: "unexpected argument '\(args[0])'"))
+            } else if let counter = gptSet {
+                result = args.count == 1 && Int(args[0]) != nil ? .success(.setGPT0(counter: counter, value: Int(args[0])!))
+                    : .failure(Failure(message: "'sc-set-gpt0' takes an integer here (a sample expression is not supported by proxyd yet)"))
+            } else {
+                result = .failure(Failure(message: "unsupported action"))
+            }
         }
         for w in s.pendingWarnings { s.warning(l, w) }
         s.pendingWarnings = []

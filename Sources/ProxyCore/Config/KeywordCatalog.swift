@@ -119,6 +119,7 @@ public enum KeywordCatalog {
     static func acl() -> [Entry] {
         ACLParser.fetches.keys.map { Entry(family: "acl", keyword: $0, status: .supported, note: "fetch") }
             + ACLParser.predefined.keys.map { Entry(family: "acl", keyword: $0, status: .supported, note: "predefined") }
+            + StickTableParser.fetchNames.map { Entry(family: "acl", keyword: $0, status: .supported, note: "stick table fetch") }
     }
 
     static func probed(_ family: String, _ cases: [(String, String)]) -> [Entry] {

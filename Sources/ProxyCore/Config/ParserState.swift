@@ -75,6 +75,8 @@ final class ParserState {
 
     /// The kind of the section being parsed (`defaults`, `frontend`, …), for messages.
     var currentKind = ""
+    /// The name of the proxy being parsed: `src_*` fetches read its stick table by default.
+    var currentProxyName = ""
 
     /// Warnings found while parsing a rule, printed once the rule is done.
     var pendingWarnings: [String] = []

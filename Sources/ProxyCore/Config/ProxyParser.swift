@@ -108,6 +108,8 @@ enum ProxyParser {
             s.warningRaw("parsing [\(l.location)]: 'bind-process' has no effect, is deprecated, and will be removed in version 2.7.",
                          at: l.location)
         }),
+        "stick-table": ProxyKeyword(side: .both, inDefaults: false, handler: StickTableParser.parseTable),
+        "stick": ProxyKeyword(side: .backend, inDefaults: false, handler: StickTableParser.parseStickRule),
         // HAProxy 2.6 refuses it here with these words; `grace` now lives in `global`.
         "grace": ProxyKeyword(side: .both, inDefaults: true, handler: { s, _, l, _ in
             s.alertRaw("parsing [\(l.location)]: the 'grace' keyword is not supported any more since HAProxy version 2.5.",
@@ -123,7 +125,7 @@ enum ProxyParser {
         "http-after-response", "http-error", "http-send-name-header", "ignore-persist",
         "log-format-sd", "log-tag", "max-keep-alive-queue", "max-session-srv-conns",
         "monitor", "persist", "rate-limit", "source",
-        "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "stick", "stick-table", "tcp-response",
+        "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "tcp-response",
         "unique-id-format", "unique-id-header", "use-server", "dispatch", "retry-on", "use-fcgi-app",
     ]
 
@@ -137,6 +139,7 @@ enum ProxyParser {
 
     static func parse(_ s: ParserState, _ p: inout ProxySettings, _ line: ConfigLine, _ ctx: ProxyParseContext) {
         s.currentKind = ctx.kind
+        s.currentProxyName = p.name
         var l = line
         var negate = false
         if l.keyword == "no" || l.keyword == "default" {
@@ -457,10 +460,24 @@ enum ProxyParser {
             s.alert(l, "'tcp-request' expects 'inspect-delay', 'connection', or 'content' in \(ctx.kind) '\(p.name)' (got '\(l[1])')")
             return
         }
-        let action: TCPRequestRule.Action
+        var action: TCPRequestRule.Action
+        var conditionAt = 3
         switch l[2] {
         case "accept": action = .accept
         case "reject": action = .reject
+        case "track-sc0", "track-sc1", "track-sc2" where phase != .session:
+            switch StickTableParser.parseTrack(counter: Int(String(l[2].last!))!, Array(l.words.dropFirst(3)), proxy: p) {
+            case let .success((track, used)):
+                if phase == .connection, let fetch = StickTableParser.httpOnlyKey(track.key, written: l[3]) {
+                    s.alert(l, "'tcp-request \(l[1]) \(l[2])' : fetch method '\(fetch)' extracts information from 'HTTP request headers', none of which is available here")
+                    return
+                }
+                action = .track(track)
+                conditionAt = 3 + used
+            case let .failure(e):
+                s.alert(l, "'tcp-request \(l[1]) \(l[2])' : \(e.message) in \(ctx.kind) '\(p.name)'.")
+                return
+            }
         default:
             s.alert(l, "'tcp-request \(l[1]) \(l[2])' is valid in HAProxy but not supported by proxyd yet.")
             return
@@ -474,16 +491,16 @@ enum ProxyParser {
             s.warning(l, "a 'tcp-request' rule placed after a 'tcp-request content' rule will still be processed before.")
         }
         var condition: Condition? = nil
-        if l.count > 3 {
-            guard l[3] == "if" || l[3] == "unless" else {
-                s.alert(l, "'tcp-request \(l[1]) \(l[2])' expects 'if' or 'unless' followed by a condition but found '\(l[3])'.")
+        if l.count > conditionAt {
+            guard l[conditionAt] == "if" || l[conditionAt] == "unless" else {
+                s.alert(l, "'tcp-request \(l[1]) \(l[2])' expects 'if' or 'unless' followed by a condition but found '\(l[conditionAt])'.")
                 return
             }
-            switch ACLParser.parseCondition(s, p, Array(l.words[3...]), l.location,
+            switch ACLParser.parseCondition(s, p, Array(l.words[conditionAt...]), l.location,
                                             context: phase == .connection ? .tcpConnection : .tcpContent) {
             case let .success(c): condition = c
             case let .failure(e):
-                s.alert(l, "'tcp-request \(l[1]) \(l[2])' : error detected in \(ctx.kind) '\(p.name)' while parsing '\(l[3])' condition : \(e.message)")
+                s.alert(l, "'tcp-request \(l[1]) \(l[2])' : error detected in \(ctx.kind) '\(p.name)' while parsing '\(l[conditionAt])' condition : \(e.message)")
                 return
             }
         }

@@ -106,6 +106,8 @@ enum Validation {
                 }
             }
         }
+        if StickTableParser.checkReferences(s) { errors = true }  // stick tables (issue 15)
+        if StickTableParser.checkStickRules(s) { errors = true }
         return errors
     }
 

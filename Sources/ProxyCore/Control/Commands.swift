@@ -166,6 +166,7 @@ enum ControlCommands {
             context.runtime.globalGate.setLimit(value == 0 ? context.globalMaxconn : value)
             return ""
         }
+        StickTableCommands.register(&r)  // stick tables (issue 15)
         return r
     }
 

@@ -42,6 +42,8 @@ public enum SampleFetch: Sendable, Hashable {
     case status
     /// `res.hdr(NAME)` / `shdr`: response header values.
     case responseHeader(name: String, occurrence: Int?)
+    /// `sc_*`, `src_*`, `table_*`: stick table counters (Model/StickTable.swift).
+    case stick(StickFetch)
 }
 
 /// How an ACL compares a fetched sample with its patterns (`-m` or the fetch's suffix).

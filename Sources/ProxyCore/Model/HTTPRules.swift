@@ -123,6 +123,12 @@ public enum HTTPRequestAction: Sendable, Equatable {
     case reject
     /// `use-service NAME`: a service inside the proxy answers (`prometheus-exporter`).
     case useService(name: String)
+    /// `track-sc0|1|2 KEY [table T]` (Model/StickTable.swift).
+    case track(TrackAction)
+    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`: counter N's entry's gpc0 or gpc1 plus one.
+    case incrementGPC(counter: Int, gpc: Int)
+    /// `sc-set-gpt0(N) VALUE`: counter N's entry's gpt0 (an integer value only).
+    case setGPT0(counter: Int, value: Int)
     /// `set-var(NAME) EXPR` (kept as written).
     case setVariable(name: String, expression: String)
 }
@@ -152,6 +158,9 @@ public enum HTTPResponseAction: Sendable, Equatable {
     case deny(HTTPReply)
     case `return`(HTTPReply)
     case redirect(RedirectRule)
+    /// `sc-inc-gpc0(N)`, `sc-inc-gpc1(N)`, `sc-set-gpt0(N) VALUE` (Model/StickTable.swift).
+    case incrementGPC(counter: Int, gpc: Int)
+    case setGPT0(counter: Int, value: Int)
     case allow
 }
 

@@ -199,6 +199,10 @@ public struct ProxySettings: Sendable, Equatable {
     public var httpResponseRules: [HTTPResponseRule]
     /// `tcp-request connection|content accept|reject [if|unless COND]`.
     public var tcpRequestRules: [TCPRequestRule]
+    /// `stick-table …` (Model/StickTable.swift): the table named after this proxy.
+    public var stickTable: StickTableDefinition? = nil
+    /// `stick match|on|store-request …` (Model/StickTable.swift), in order.
+    public var stickRules: [StickRule] = []
 
     // MARK: Both sides
     public var timeouts: Timeouts
@@ -324,6 +328,8 @@ public struct TCPRequestRule: Sendable, Equatable {
     public enum Action: Sendable, Equatable {
         case accept
         case reject
+        /// `track-sc0|1|2 KEY [table T]` (Model/StickTable.swift).
+        case track(TrackAction)
         /// `inspect-delay` is not a rule but stored here as the content phase's wait time.
         case inspectDelay(milliseconds: Int)
     }

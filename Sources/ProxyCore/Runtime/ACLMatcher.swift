@@ -16,6 +16,8 @@ struct CompiledCriterion {
     let name: [UInt8]
     /// `nbsrv(BACKEND)`: resolved when the runtime is built.
     let backend: RuntimeBackend?
+    /// `sc_*`, `src_*`, `table_*` with their tables (Runtime/StickTracking.swift).
+    let stick: CompiledStickFetch?
 
     init(_ criterion: ACLCriterion, backends: [String: RuntimeBackend], currentBackend: RuntimeBackend?) {
         fetch = criterion.fetch
@@ -40,6 +42,7 @@ struct CompiledCriterion {
         } else {
             backend = nil
         }
+        if case .stick(let fetch) = criterion.fetch { stick = CompiledStickFetch(fetch) } else { stick = nil }
     }
 
     /// True when the sample fetched from `facts` matches any pattern.
@@ -79,6 +82,9 @@ struct CompiledCriterion {
             return patterns.isEmpty ? count > 0 : matchesInteger(count)
         case .alwaysTrue: return true
         case .alwaysFalse: return false
+        case .stick:
+            guard let value = stick?.value(facts.connection) else { return false }
+            return matchesInteger(value)
         // TLS (issue 5): set by TLSHandler (ssl_fc, ssl_fc_sni) or a peeked ClientHello (req.ssl_sni).
         case .sslFrontend: return matchesInteger(facts.connection.isTLS ? 1 : 0)
         case .sslSNI:

@@ -11,6 +11,8 @@ struct ValueTemplate {
         case localAddress
         case localPort
         case requestHeader([UInt8])
+        /// `%[sc_http_req_rate(0)]` & co (Runtime/StickFetches.swift): empty without a sample.
+        case stick(CompiledStickFetch)
     }
     let parts: [Part]
 
@@ -29,6 +31,7 @@ struct ValueTemplate {
                         let name = expression.dropFirst(prefix.count).dropLast()
                         return .requestHeader(Array(name.lowercased().utf8))
                     }
+                    if let stick = CompiledStickFetch(expression: expression) { return .stick(stick) }
                     throw RuntimeBuilder.Failure(location: location,
                         message: "sample '%[\(expression)]' in a header value is not supported yet")
                 }
@@ -48,6 +51,8 @@ struct ValueTemplate {
                 let ip: IPAddress = a.count == 4 ? .v4(a[0], a[1], a[2], a[3]) : .v6(a)
                 out += Array(ip.description.utf8)
             case .localPort: out += Array(String(facts.connection.localPort).utf8)
+            case .stick(let fetch):
+                if let value = fetch.value(facts.connection) { out += Array(String(value).utf8) }
             case .requestHeader(let name):
                 _ = RequestFacts.forEachValue(of: name, in: facts.bytes, headers: facts.headers, split: false) {
                     out += $0
@@ -72,6 +77,10 @@ enum RuleAction {
     case allow
     /// `use-service`: a service inside proxyd answers.
     case service(PrometheusService)
+    /// `track-scN` and `sc-inc-gpcN(N)` (Runtime/StickTracking.swift).
+    case track(CompiledTrack)
+    case incrementGPC(counter: Int, gpc: Int)
+    case setGPT0(counter: Int, value: Int)
 }
 
 extension RuleAction {
@@ -122,6 +131,14 @@ enum RuleEngine {
                 return .proceed
             case .service(let service):
                 return .reply(service.response(), closes: false)
+            case .track(let track):
+                if let trackers = facts.connection.stickTrackers {
+                    track.run(trackers, facts: facts, connection: facts.connection, forRequest: true)
+                }
+            case .incrementGPC(let counter, let gpc):
+                facts.connection.stickTrackers?.incrementGPC(counter, gpc: gpc)
+            case .setGPT0(let counter, let value):
+                facts.connection.stickTrackers?.setGPT0(counter, value)
             }
         }
         return .proceed

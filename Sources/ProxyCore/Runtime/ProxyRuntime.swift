@@ -40,6 +40,8 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// The `use-service prometheus-exporter` service of the rules (Stats/).
     var prometheus: PrometheusService?
+    /// Stick tables (issue 15), for `show table` & co.
+    var stickTables = StickTableDirectory([])
 
     /// Told, on the thread that changed it, when a server became usable or unusable
     /// (Control/HAHub). Set once, before the listeners and health checks start.
@@ -260,6 +262,15 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// A connection a reactor accepted: its session, then the accept phase.
     private func accepted(_ plain: NativeConnection, frontend: RuntimeFrontend, counters: SessionCounters,
                           tls: TLSServerContext?) {
+        // Stick tables (issue 15): `tcp-request connection` rules, before any session.
+        let trackers: StickTrackers?
+        switch frontend.admit(plain) {
+        case .rejected:
+            plain.close()
+            return
+        case .accepted(let admitted):
+            trackers = admitted
+        }
         counters.totalSessions.increment()
         // TLS (issue 5): the session hears transportActive once the handshake is done.
         let secured = tls.map { TLSTransport.serving(plain, with: $0, frontend: frontend) }
@@ -270,11 +281,15 @@ public final class ProxyRuntime: @unchecked Sendable {
                 connection.close()
                 return
             }
-            connection.events = TCPSession(client: connection, frontend: frontend, backend: backend,
-                                           loopStates: loopStates, counters: counters, registry: sessions)
+            let session = TCPSession(client: connection, frontend: frontend, backend: backend,
+                                     loopStates: loopStates, counters: counters, registry: sessions)
+            session.stickTrackers = trackers
+            connection.events = session
         case .http:
-            connection.events = HTTPSession(client: connection, frontend: frontend, loopStates: loopStates,
-                                            counters: counters, registry: sessions)
+            let session = HTTPSession(client: connection, frontend: frontend, loopStates: loopStates,
+                                      counters: counters, registry: sessions)
+            session.stickTrackers = trackers
+            connection.events = session
         }
         if let secured { secured.start() } else { connection.events?.transportActive() }
     }

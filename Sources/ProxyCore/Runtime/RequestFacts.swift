@@ -104,6 +104,8 @@ struct ConnectionFacts {
     var tlsServerName: [UInt8]? = nil
     /// The handshake message type of a ClientHello peeked in `mode tcp` (`req.ssl_hello_type`).
     var tlsHelloType: Int? = nil
+    /// The connection's stick counters (Runtime/StickTracking.swift), when its frontend tracks.
+    var stickTrackers: StickTrackers? = nil
 
     init(channel: Channel) {
         self.init(remote: channel.remoteAddress, local: channel.localAddress, tls: TLSHandler.find(in: channel)?.engine)

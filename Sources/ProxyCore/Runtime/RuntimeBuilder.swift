@@ -21,6 +21,9 @@ public enum RuntimeBuilder {
         // `use-service prometheus-exporter` rules share one service, given its statistics
         // by the control plane once the runtime exists.
         let prometheus = PrometheusService()
+        // Stick tables first: rules and conditions compiled below resolve them by name.
+        let stickTables = StickTableDirectory(config.proxies.compactMap { $0.stickTable.map(StickTable.init) })
+        StickTableDirectory.current.withLockedValue { $0 = stickTables }
         var backends: [RuntimeBackend] = []
         var backendByName: [String: RuntimeBackend] = [:]
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
@@ -40,6 +43,8 @@ public enum RuntimeBuilder {
             backend.responseRules = try proxy.httpResponseRules.map {
                 try compile($0, backends: backendByName, current: backend)
             }
+            backend.stickRules = StickRules(proxy, tables: stickTables, servers: backend.servers,
+                                            backends: backendByName, own: backend)
         }
         var frontends: [RuntimeFrontend] = []
         for proxy in config.proxies where proxy.isFrontend && !proxy.disabled && !proxy.binds.isEmpty {
@@ -81,6 +86,13 @@ public enum RuntimeBuilder {
                 requestRules: requestRules,
                 responseRules: responseRules))
             frontends[frontends.count - 1].bufferRequestBody = proxy.httpBufferRequest
+            frontends[frontends.count - 1].connectionRules = ConnectionRules(proxy, tables: stickTables,
+                                                                             backends: backendByName, own: own)
+            frontends[frontends.count - 1].tracksStickCounters = !stickTables.tables.isEmpty
+            if proxy.mode == .http {
+                frontends[frontends.count - 1].requestContentTracks = ContentTracks(proxy, tables: stickTables,
+                                                                                    backends: backendByName, own: own)
+            }
             if !config.global.noSplice {
                 frontends[frontends.count - 1].splice = SpliceDirections(request: proxy.spliceRequest,
                                                                          response: proxy.spliceResponse)
@@ -96,6 +108,7 @@ public enum RuntimeBuilder {
         // Logs and health checks (Logging/, Health/).
         attachLogsAndChecks(config, runtime: runtime, backends: backendByName)
         runtime.prometheus = prometheus
+        runtime.stickTables = stickTables
         return runtime
     }
 
@@ -173,6 +186,15 @@ public enum RuntimeBuilder {
             action = .allow
         case .useService:
             action = .service(prometheus)
+        case .track(let track):
+            guard let compiled = CompiledTrack(track, tables: StickTableDirectory.current.withLockedValue({ $0 })) else {
+                throw Failure(location: rule.location, message: "unable to find table '\(track.table)' referenced by track-sc\(track.counter)")
+            }
+            action = .track(compiled)
+        case .incrementGPC(let counter, let gpc):
+            action = .incrementGPC(counter: counter, gpc: gpc)
+        case .setGPT0(let counter, let value):
+            action = .setGPT0(counter: counter, value: value)
         default:
             throw Failure(location: rule.location, message: "this 'http-request' action is not supported yet")
         }
@@ -193,6 +215,10 @@ public enum RuntimeBuilder {
             action = .deleteHeader(name)
         case .allow:
             action = .allow
+        case .incrementGPC(let counter, let gpc):
+            action = .incrementGPC(counter: counter, gpc: gpc)
+        case .setGPT0(let counter, let value):
+            action = .setGPT0(counter: counter, value: value)
         default:
             throw Failure(location: rule.location, message: "this 'http-response' action is not supported yet")
         }

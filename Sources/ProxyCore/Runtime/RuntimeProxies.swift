@@ -8,6 +8,8 @@ public final class RuntimeBackend: @unchecked Sendable {
     public let index: Int
     public let mode: ProxyMode
     public let servers: [RuntimeServer]
+    /// `stick match|on|store-request` (Runtime/StickPersistence.swift), set by the builder.
+    var stickRules: StickRules?
     public let timeouts: BackendTimeouts
     /// Connection attempts after the first failed one (`retries`, default 3).
     public let retries: Int
@@ -132,6 +134,12 @@ public final class RuntimeFrontend: @unchecked Sendable {
     let responseRules: [CompiledRule]
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.
     var gate: AdmissionGate!
+    /// Stick tables (issue 15): `tcp-request connection` rules run at accept, and whether
+    /// its connections carry stick counters at all.
+    var connectionRules: ConnectionRules?
+    /// `mode http`: `tcp-request content track-scN`, run for each request.
+    var requestContentTracks: ContentTracks?
+    var tracksStickCounters = false
     /// TLS (issue 5): the context of each bind with `ssl` (same order as `binds`, nil
     /// without ssl); set by RuntimeBuilder through TLSSetup.
     var tlsContexts: [TLSServerContext?] = []

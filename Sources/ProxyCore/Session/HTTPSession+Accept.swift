@@ -4,6 +4,15 @@ import NIOCore
 /// session counts itself, learns its addresses once, and waits for the first request.
 extension HTTPSession {
     func transportActive() {
+        // The NIO path's connections meet the connection rules here (the native path's
+        // met them at accept, and have their counters already).
+        if stickTrackers == nil, frontend.admitsConnections {
+            guard case .accepted(let trackers) = frontend.admit(client) else {
+                client.close()
+                return
+            }
+            stickTrackers = trackers
+        }
         activated = true
         frontend.gate.opened()
         counters.sessionOpened()  // scur and smax (issue 4)
@@ -11,6 +20,7 @@ extension HTTPSession {
         loop = loopStates.state(for: client.eventLoop)
         loop.httpSessions[ObjectIdentifier(self)] = self
         connectionFacts = ConnectionFacts(transport: client)
+        connectionFacts.stickTrackers = stickTrackers
         if let trafficLog = frontend.trafficLog {
             // The record dates the accept: a logging frontend's stream starts here.
             stream.log = SessionLogRecord(client: client.remoteAddress, local: client.localAddress)

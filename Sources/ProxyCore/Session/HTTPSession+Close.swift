@@ -110,6 +110,7 @@ extension HTTPSession {
             releaseServer(connection, reusable: false)
         }
         counters.countResponse(status: status)  // hrsp_* (issue 4)
+        stickTrackers?.responded(status: status)
         backend?.counters.countResponse(status: status)
         let page = pages.response(status)
         if stream.log != nil, stream.logPending {
@@ -176,6 +177,7 @@ extension HTTPSession {
             releaseServer(connection, reusable: false)
         }
         inbound = nil
+        stickTrackers?.connectionEnded()
         loop?.httpSessions[ObjectIdentifier(self)] = nil
         if activated {
             frontend.gate.closed()

@@ -28,6 +28,7 @@ extension HTTPSession {
         guard connection === self.connection else { return }
         idle.touch()
         counters.bytesOut.add(buffer.readableBytes)
+        stickTrackers?.bytesOut(buffer.readableBytes)
         stream.log?.bytesOut += buffer.readableBytes
         backend?.counters.bytesOut.add(buffer.readableBytes)  // stats (issue 4)
         connection.server.counters.bytesOut.add(buffer.readableBytes)

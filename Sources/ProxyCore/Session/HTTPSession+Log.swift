@@ -58,6 +58,8 @@ extension HTTPSession {
         }
         counters.countResponse(status: status)
         counters.bytesOut.add(reply.readableBytes)
+        stickTrackers?.responded(status: status)
+        stickTrackers?.bytesOut(reply.readableBytes)
         counters.intercepted.increment()
         if status == 403 { counters.deniedRequests.increment() }
         backend?.counters.countResponse(status: status)

@@ -47,6 +47,7 @@ extension HTTPSession {
         stream.times.responseHead = .now()
         // hrsp_* of the frontend, the backend and the server (issue 4).
         counters.countResponse(status: head.status)
+        stickTrackers?.responded(status: head.status)
         backend?.counters.countResponse(status: head.status)
         connection?.server.counters.countResponse(status: head.status)
         connection?.server.health?.observed(.httpStatus(head.status))  // Health/: `observe layer7`
@@ -172,6 +173,7 @@ extension HTTPSession {
 
     /// Keep-alive: wait for the next request, or parse it at once if it came pipelined.
     func awaitNextRequest() {
+        stickTrackers?.requestEnded()
         stream.times = ExchangeTimes()  // the next request's stream starts now, as HAProxy's does
         backend = nil
         isFirstRequest = false

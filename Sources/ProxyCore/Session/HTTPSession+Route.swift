@@ -36,10 +36,14 @@ extension HTTPSession {
             rewrite.dropNames.append(Array("upgrade".utf8))
         }
         let headers = stream.requestParser.headers
+        stickTrackers?.requestStarted()
         let connection = connectionFacts!
         var statsPageAnswered = false
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
             let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
+            if let tracks = frontend.requestContentTracks, let trackers = connection.stickTrackers {
+                tracks.run(trackers, facts: facts, forRequest: true)  // tcp-request content (issue 15)
+            }
             if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
                 return (nil, .reply(reply, closes: closes), .noneUsable)
             }
@@ -59,13 +63,21 @@ extension HTTPSession {
                 statsPageAnswered = true
                 return (backend, .reply(reply, closes: false), .noneUsable)
             }
+            // Stick tables (issue 15): a client stuck to a usable server goes back to it.
+            if let sticky = backend.stickRules?.match(facts, http: true) {
+                backend.balancer.take(sticky)
+                backend.stickRules?.store(sticky, facts: facts, http: true)
+                return (backend, .proceed, .server(sticky))
+            }
             let choice = connection.clientAddress.withUnsafeBytes { address in
                 backend.balancer.take(input: BalanceInput(
                     clientAddress: address.isEmpty ? nil : address,
                     request: (head.targetSpan, headers, bytes)))
             }
+            if case .server(let server) = choice { backend.stickRules?.store(server, facts: facts, http: true) }
             return (backend, .proceed, choice)
         }
+        stickTrackers?.flushBytesIn()  // the head counts for what its rules track (issue 15)
         if case .reply(let reply, let closes) = outcome {
             // stats (issue 4); the page's own backend counts it apart.
             countReply(reply, backend: statsPageAnswered ? nil : chosen)

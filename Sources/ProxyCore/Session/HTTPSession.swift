@@ -64,6 +64,8 @@ final class HTTPSession: TransportEvents {
 
     /// Addresses of this connection, computed once, for ACLs and `X-Forwarded-For`.
     var connectionFacts: ConnectionFacts!
+    /// Stick counters (issue 15): the connection's and the current request's.
+    var stickTrackers: StickTrackers?
 
     init(client: SessionTransport, frontend: RuntimeFrontend, loopStates: LoopStates,
          counters: SessionCounters, registry: SessionRegistry) {
@@ -78,6 +80,7 @@ final class HTTPSession: TransportEvents {
 
     func transportRead(_ buffer: ByteBuffer) {
         counters.bytesIn.add(buffer.readableBytes)
+        stickTrackers?.bytesIn(buffer.readableBytes)
         if stream.log != nil { noteClientBytes(buffer.readableBytes) }
         switch phase {
         case .readingHead:

@@ -31,6 +31,8 @@ final class TCPSession: TransportEvents {
     private var log: SessionLogRecord?
     /// For the qtime/ctime/ttime statistics.
     private var times = ExchangeTimes()
+    /// Stick counters its connection rules track (issue 15); released at the close.
+    var stickTrackers: StickTrackers?
 
     init(client: SessionTransport, frontend: RuntimeFrontend, backend: RuntimeBackend, loopStates: LoopStates,
          counters: SessionCounters, registry: SessionRegistry) {
@@ -53,6 +55,15 @@ final class TCPSession: TransportEvents {
 
     func transportActive() {
         guard let client else { return }
+        // The NIO path's connections meet the connection rules here (the native path's
+        // met them at accept, and have their counters already).
+        if stickTrackers == nil, frontend.admitsConnections {
+            guard case .accepted(let trackers) = frontend.admit(client) else {
+                client.close()
+                return
+            }
+            stickTrackers = trackers
+        }
         activated = true
         frontend.gate.opened()
         counters.sessionOpened()  // scur and smax (issue 4)
@@ -70,8 +81,18 @@ final class TCPSession: TransportEvents {
         idle?.arm(frontend.timeouts.client ?? backend.timeouts.connect)
         let address = client.remoteAddress.map(ConnectionFacts.bytes(of:)) ?? []
         loop.liveTCPSessions[ObjectIdentifier(self)] = self  // show sess (issue 4)
-        let preferred: RuntimeServer?
-        if case .source = backend.balance.algorithm {
+        var preferred: RuntimeServer?
+        // Stick tables (issue 15): a client stuck to a usable server goes back to it.
+        var stuck: RuntimeServer? = nil
+        if let rules = backend.stickRules {
+            var facts = ConnectionFacts(transport: client)
+            facts.stickTrackers = stickTrackers
+            StickRules.connectionOnly(facts) { stuck = rules.match($0, http: false) }
+            if let stuck { backend.balancer.take(stuck) }
+        }
+        if let stuck {
+            preferred = stuck
+        } else if case .source = backend.balance.algorithm {
             preferred = address.withUnsafeBytes { bytes -> RuntimeServer? in
                 if case .server(let server) = backend.balancer.take(
                     input: BalanceInput(clientAddress: bytes.isEmpty ? nil : bytes)) { return server }
@@ -103,6 +124,11 @@ final class TCPSession: TransportEvents {
         case .failure:
             closeBoth()
         case .success(let (channel, server)):
+            if let rules = backend.stickRules, let client {
+                var facts = ConnectionFacts(transport: client)
+                facts.stickTrackers = stickTrackers
+                StickRules.connectionOnly(facts) { rules.store(server, facts: $0, http: false) }
+            }
             guard !closed, let loop else {
                 loopStates.state(for: channel.eventLoop).ended(server, in: backend.index)
                 channel.close()
@@ -135,6 +161,8 @@ final class TCPSession: TransportEvents {
     private func countIn(_ count: Int) {
         idle?.touch()
         counters.bytesIn.add(count)
+        stickTrackers?.bytesIn(count)
+        stickTrackers?.flushBytesIn()  // counted at once: connection rules tracked already
         log?.bytesIn += count
         backend.counters.bytesIn.add(count)  // stats (issue 4)
         server?.counters.bytesIn.add(count)
@@ -197,6 +225,7 @@ final class TCPSession: TransportEvents {
     fileprivate func countOut(_ count: Int) {
         idle?.touch()
         counters.bytesOut.add(count)
+        stickTrackers?.bytesOut(count)
         log?.bytesOut += count
         backend.counters.bytesOut.add(count)  // stats (issue 4)
         server?.counters.bytesOut.add(count)
@@ -248,6 +277,7 @@ final class TCPSession: TransportEvents {
     private func closeBoth() {
         guard !closed else { return }
         closed = true
+        stickTrackers?.connectionEnded()
         if var record = log, let trafficLog = frontend.trafficLog {
             record.holdsServerSlot = server != nil  // still counted on the server: not in %bc/%sc
             trafficLog.emit(record)
