@@ -271,7 +271,7 @@ public final class HealthMonitor: @unchecked Sendable {
     /// server, with no weight, is not counted).
     func counts(_ backend: RuntimeBackend) -> (active: Int, backup: Int) {
         var active = 0, backup = 0
-        for server in backend.servers where server.status.withLockedValue({ $0.isUsable && $0.effectiveWeight > 0 }) {
+        for server in backend.servers where server.isOnline.load(ordering: .relaxed) {
             if server.isBackup { backup += 1 } else { active += 1 }
         }
         return (active, backup)
