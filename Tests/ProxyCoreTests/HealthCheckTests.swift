@@ -125,6 +125,37 @@ final class HealthCheckEvaluationTests: XCTestCase {
         XCTAssertEqual(CheckEvaluation.parseHead(Array("HTTP/1.1 200 OK\r\n".utf8)), .incomplete)
     }
 
+    /// The head parser works on bytes (step 11): the cuts it makes are the ones the String
+    /// version made (lines at CR LF, the status line at its first two spaces, a header at
+    /// its first colon with both sides non-empty, the name in any case).
+    func testResponseHeadParsedFromBytes() {
+        func head(_ text: String) -> CheckEvaluation.HeadParse { CheckEvaluation.parseHead(Array(text.utf8)) }
+        typealias Head = CheckEvaluation.HTTPResponseHead
+        XCTAssertEqual(head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
+                       .complete(Head(code: 200, reason: "OK", bodyStart: 38, contentLength: 5)))
+        XCTAssertEqual(head("HTTP/1.0 503 Service  Unavailable\r\nCONTENT-LENGTH:\t7 \r\nX: y\r\n\r\n"),
+                       .complete(Head(code: 503, reason: "Service  Unavailable", bodyStart: 63, contentLength: 7)))
+        XCTAssertEqual(head("HTTP/1.1 204\r\n\r\n"), .complete(Head(code: 204, reason: "", bodyStart: 16, contentLength: nil)))
+        // An empty value, a value that is not a number, a name with a leading colon.
+        XCTAssertEqual(head("HTTP/1.1 200 OK\r\ncontent-length: 4\r\nContent-Length:\r\n\r\n"),
+                       .complete(Head(code: 200, reason: "OK", bodyStart: 55, contentLength: 4)))
+        XCTAssertEqual(head("HTTP/1.1 200 OK\r\nContent-Length: 4x\r\n\r\n"),
+                       .complete(Head(code: 200, reason: "OK", bodyStart: 39, contentLength: nil)))
+        XCTAssertEqual(head("HTTP/1.1 200 OK\r\n:Content-Length: 9\r\n\r\n"),
+                       .complete(Head(code: 200, reason: "OK", bodyStart: 39, contentLength: 9)))
+        // A bare LF does not end a line; a bare CR stays in the reason.
+        XCTAssertEqual(head("HTTP/1.1 200 OK\nContent-Length: 3\r\n\r\n"),
+                       .complete(Head(code: 200, reason: "OK\nContent-Length: 3", bodyStart: 37, contentLength: nil)))
+        XCTAssertEqual(head("HTTP/1.1 200 OK\r\r\n\r\n"), .complete(Head(code: 200, reason: "OK\r", bodyStart: 20, contentLength: nil)))
+        XCTAssertEqual(head("HTTP/1.1 20 OK\r\n\r\n"), .invalid)
+        XCTAssertEqual(head("HTTP/1.1 2000 OK\r\n\r\n"), .invalid)
+        XCTAssertEqual(head("HTTP/1.1\r\n\r\n"), .invalid)
+        XCTAssertEqual(head("HTTX/1.1 200 OK\r\n\r\n"), .invalid)
+        XCTAssertEqual(head("HTT"), .incomplete)
+        XCTAssertEqual(head("HTX"), .invalid)
+        XCTAssertEqual(head(""), .incomplete)
+    }
+
     func testTCPCheckSteps() {
         let expect = CheckExpectation(kind: .string("+OK"))
         XCTAssertEqual(CheckEvaluation.judgeTCP(Array("+OK hi".utf8), expect, step: 2, final: false), .matched)

@@ -16,10 +16,14 @@ extension NativeConnection {
     /// (then nobody is told), or nil when no socket could be had (the failure comes the same
     /// way). Never calling back from inside means the caller may store what this returns
     /// after the call, without the completion having found it unset.
+    ///
+    /// `delayedAck`: the handshake's last ACK waits for the first bytes we send (health
+    /// checks, see `NativeSyscalls.startConnect`).
     static func connect(to address: SocketAddress, context: NativeLoopContext, timeout: TimeAmount?,
+                        delayedAck: Bool = false,
                         completion: @escaping (Result<NativeConnection, Error>) -> Void) -> NativeConnection? {
         let reactor = context.reactor
-        let started = NativeSyscalls.startConnect(to: address)
+        let started = NativeSyscalls.startConnect(to: address, delayedAck: delayedAck)
         guard started.fd >= 0 else {
             let error = IOError(errnoCode: started.error, reason: "connect")
             reactor.execute { completion(.failure(error)) }

@@ -80,6 +80,8 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
     }
 
     var eventLoop: EventLoop { reactor }
+    /// The peer shut its side or reset: a hang-up came, or a read found the end.
+    var peerClosed: Bool { peerHungUp || inputClosed }
     var isActive: Bool { state == .open }
     var tls: TLSEngine? { nil }
     /// The reactor's shared state, for a transport layered on this one (TLSTransport).

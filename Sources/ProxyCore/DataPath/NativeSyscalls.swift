@@ -122,7 +122,13 @@ enum NativeSyscalls {
 
     /// A non-blocking socket connecting to `address`: the descriptor and whether the
     /// connect is still in progress, or -errno.
-    static func startConnect(to address: SocketAddress) -> (fd: CInt, inProgress: Bool, error: CInt) {
+    ///
+    /// `delayedAck`: TCP_QUICKACK off before the connect, as HAProxy does for checks
+    /// (CONNECT_DELACK_ALWAYS). The handshake's last ACK then waits for our first bytes and
+    /// travels with them, or never goes when we close first: a connect-only check leaves
+    /// the server a half-open request that our reset removes, instead of an established
+    /// connection to accept, queue and reset (on loopback, that work was charged to us).
+    static func startConnect(to address: SocketAddress, delayedAck: Bool = false) -> (fd: CInt, inProgress: Bool, error: CInt) {
         let family: CInt
         switch address {
         case .v4: family = AF_INET
@@ -134,6 +140,10 @@ enum NativeSyscalls {
         if family != AF_UNIX {
             var on: CInt = 1
             _ = setsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<CInt>.size))
+            if delayedAck {
+                var off: CInt = 0
+                _ = setsockopt(fd, CInt(IPPROTO_TCP), TCP_QUICKACK, &off, socklen_t(MemoryLayout<CInt>.size))
+            }
         }
         let result = address.withSockAddr { pointer, length in
             Glibc.connect(fd, pointer, socklen_t(length))

@@ -46,6 +46,11 @@ enum CheckEvaluation {
     }
 
     static func parseHead(_ bytes: [UInt8]) -> HeadParse {
+        // Bytes, not a String: a String split into lines and words walked grapheme clusters,
+        // most of the user time of an `httpchk` (twice per check: at the read and the verdict).
+        let prefix: StaticString = "HTTP/"
+        let prefixBytes = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+        if !bytes.prefix(prefixBytes.count).elementsEqual(prefixBytes.prefix(bytes.count)) { return .invalid }
         // Find the end of the head.
         var end: Int?
         var i = 0
@@ -53,23 +58,48 @@ enum CheckEvaluation {
             if bytes[i] == 13, bytes[i + 1] == 10, bytes[i + 2] == 13, bytes[i + 3] == 10 { end = i + 4; break }
             i += 1
         }
-        let prefix = Array("HTTP/".utf8)
-        if bytes.count >= prefix.count, Array(bytes[0..<prefix.count]) != prefix { return .invalid }
-        if bytes.count < prefix.count, Array(prefix[0..<bytes.count]) != bytes { return .invalid }
         guard let end else { return bytes.count > 16_384 ? .invalid : .incomplete }
-        let head = String(decoding: bytes[0..<end - 4], as: UTF8.self)
-        let lines = head.split(separator: "\r\n", omittingEmptySubsequences: false)
-        let statusLine = lines[0].split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-        guard statusLine.count >= 2, statusLine[1].count == 3, let code = Int(statusLine[1]) else { return .invalid }
-        var length: Int?
-        for line in lines.dropFirst() {
-            let parts = line.split(separator: ":", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "content-length" {
-                length = Int(parts[1].trimmingSpaces)
-            }
+        let headEnd = end - 4
+        // Lines end at CR LF (one grapheme in a String, so the same cut as before).
+        func lineEnd(from start: Int) -> Int {
+            var j = start
+            while j + 1 < headEnd, !(bytes[j] == 13 && bytes[j + 1] == 10) { j += 1 }
+            return j + 1 < headEnd ? j : headEnd
         }
-        return .complete(HTTPResponseHead(code: code, reason: statusLine.count > 2 ? String(statusLine[2]) : "",
-                                          bodyStart: end, contentLength: length))
+        // The status line: version, code, reason, split at the first two spaces.
+        let statusEnd = lineEnd(from: 0)
+        guard let firstSpace = bytes[0..<statusEnd].firstIndex(of: 32) else { return .invalid }
+        let secondSpace = bytes[(firstSpace + 1)..<statusEnd].firstIndex(of: 32)
+        let codeText = String(decoding: bytes[(firstSpace + 1)..<(secondSpace ?? statusEnd)], as: UTF8.self)
+        guard codeText.count == 3, let code = Int(codeText) else { return .invalid }
+        let reason = secondSpace.map { String(decoding: bytes[($0 + 1)..<statusEnd], as: UTF8.self) } ?? ""
+        var length: Int?
+        var lineStart = statusEnd + 2
+        while lineStart <= headEnd {
+            let stop = lineEnd(from: lineStart)
+            // name ":" value, both non-empty (leading colons are skipped, as String.split
+            // skipped empty pieces).
+            var nameStart = lineStart
+            while nameStart < stop, bytes[nameStart] == 58 { nameStart += 1 }
+            if let colon = bytes[nameStart..<stop].firstIndex(of: 58), colon > nameStart, colon + 1 < stop,
+               asciiLowercaseEquals(bytes[nameStart..<colon], "content-length") {
+                var from = colon + 1, to = stop
+                while from < to, bytes[from] == 32 || bytes[from] == 9 { from += 1 }
+                while to > from, bytes[to - 1] == 32 || bytes[to - 1] == 9 { to -= 1 }
+                length = Int(String(decoding: bytes[from..<to], as: UTF8.self))
+            }
+            lineStart = stop + 2
+        }
+        return .complete(HTTPResponseHead(code: code, reason: reason, bodyStart: end, contentLength: length))
+    }
+
+    /// `name` equals `lowercase` (ASCII, given in lower case) whatever the case of its letters.
+    private static func asciiLowercaseEquals(_ name: ArraySlice<UInt8>, _ lowercase: StaticString) -> Bool {
+        guard name.count == lowercase.utf8CodeUnitCount else { return false }
+        let wanted = UnsafeBufferPointer(start: lowercase.utf8Start, count: lowercase.utf8CodeUnitCount)
+        return zip(name, wanted).allSatisfy { byte, want in
+            (byte >= 65 && byte <= 90 ? byte | 0x20 : byte) == want
+        }
     }
 
     /// Whether the expectations need the body (string/rstring): then the check waits for it.
@@ -87,12 +117,12 @@ enum CheckEvaluation {
         guard case .complete(let head) = parseHead(bytes) else {
             return CheckResult(status: .l7response)
         }
-        let body = Array(bytes[head.bodyStart...])
         let statusFailure = CheckResult(status: .l7status, code: head.code, info: head.reason)
         let passed = CheckResult(status: .l7ok, code: head.code)
         if expectations.isEmpty {
             return (200...399).contains(head.code) ? passed : statusFailure
         }
+        let body = Array(bytes[head.bodyStart...])
         for expectation in expectations {
             var matched: Bool
             var isStatus = true

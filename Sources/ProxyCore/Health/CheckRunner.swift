@@ -34,6 +34,8 @@ final class CheckRunner {
     var checkSNI: String?
     /// With `option tcp-check`, HAProxy says where a connection failed: appended to the info.
     var connectStepInfo: String?
+    /// `tcp-check connect linger`: the check's connection ends with a FIN, not a reset.
+    var closesGracefully = false
     var isAgent: Bool { if case .agent = script { return true } else { return false } }
 
     /// Set once by the monitor before anything runs.
@@ -59,6 +61,8 @@ final class CheckRunner {
     /// The check's connection on the native data path (instead of `channel`): the
     /// connect under way, then the connection, or its TLS layer over it.
     private var transport: SessionTransport?
+    /// The socket under `transport` once connected: how it closes is decided on it.
+    private var socket: NativeConnection?
     private var deadline: Scheduled<Void>?
     /// The check's TLS handshake is under way (its timeout is then layer 6's).
     private var handshaking = false
@@ -103,13 +107,15 @@ final class CheckRunner {
             let steps = CheckEvaluation.tcpSteps(rules)
             let hasExpect = steps.contains { if case .expect = $0 { return true } else { return false } }
             var implicit = true
-            if case .connect? = rules.first { implicit = false }
+            var linger = false
+            if case .connect(_, _, _, _, _, let lingers)? = rules.first { implicit = false; linger = lingers }
             script = steps.count == 1 ? .connect : .tcp(steps: steps, hasExpect: hasExpect, implicitConnect: implicit)
             let runner = CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
                                      interval: settings.check.interval, fastInterval: settings.check.fastInterval,
                                      downInterval: settings.check.downInterval,
                                      rise: settings.check.rise, fall: settings.check.fall)
             runner.connectStepInfo = implicit ? " at initial connection step of tcp-check" : " at step 1 of tcp-check (connect)"
+            runner.closesGracefully = linger
             return runner
         case .http(let request, let expectations):
             script = .http(request: CheckEvaluation.httpRequest(request), expectations: expectations,
@@ -226,7 +232,8 @@ final class CheckRunner {
         let timeout = TimeAmount.milliseconds(Int64(connectTimeout))
         // The completion comes only while this attempt is the check's: `finish` closes it,
         // and a closed connect is never told.
-        transport = NativeConnection.connect(to: address, context: native, timeout: timeout) { [unowned self] result in
+        transport = NativeConnection.connect(to: address, context: native, timeout: timeout,
+                                             delayedAck: delaysAck) { [unowned self] result in
             guard running else { return }
             switch result {
             case .success(let connection):
@@ -239,9 +246,9 @@ final class CheckRunner {
     }
 
     private func connectedNatively(_ connection: NativeConnection, loop: EventLoop, native: NativeLoopContext) {
+        socket = connection
         if connectOnly {
-            // Closed with a reset, as HAProxy closes its checks (see `run`).
-            NativeSyscalls.setLinger0(connection.descriptor)
+            // Closed with a reset (`finish`), as HAProxy closes its checks.
             finish(CheckResult(status: .l4ok))
             return
         }
@@ -286,6 +293,23 @@ final class CheckRunner {
     /// Checks go over TLS when TLSSetup says so (`check-ssl`, or `ssl` on the server);
     /// agents never do.
     var usesTLS: Bool { !isAgent && server.checkTLS != nil }
+
+    /// HAProxy's choice for its checks' connects (CONNECT_DELACK_ALWAYS unless the step
+    /// after the connect is an expect): our handshake's last ACK waits for the first bytes
+    /// we send and goes with them. Not when the server speaks first (a banner it could
+    /// not send before our ACK), and not for a bare connect either: the server would then
+    /// never see the connection (HAProxy's checks never reach its accept queue), which
+    /// changes what a server can count; see docs/performance-log.md, step 11.
+    private var delaysAck: Bool {
+        switch script {
+        case .connect: return usesTLS  // the ClientHello is sent first
+        case .http: return true
+        case .tcp(let steps, _, _):
+            if steps.count > 1, case .expect = steps[1] { return false }
+            return true
+        case .agent(let send): return send != nil
+        }
+    }
 
     /// A plain connect check: being connected is the whole check.
     private var connectOnly: Bool {
@@ -469,10 +493,16 @@ final class CheckRunner {
         channel?.close(promise: nil)
         channel = nil
         if let transport {
+            // HAProxy resets its checks' connections (no FIN exchange, no TIME_WAIT left
+            // here per check) unless the server closed first, or `tcp-check connect linger`.
+            if let socket, socket.isActive, !socket.peerClosed, !closesGracefully {
+                NativeSyscalls.setLinger0(socket.descriptor)
+            }
             transport.events = nil
             transport.close()
             self.transport = nil
         }
+        socket = nil
         var result = outcome
         result.durationMilliseconds = elapsed()
         conclude(result, agentReply: agentReply)

@@ -51,12 +51,19 @@ final class CheckTimers {
         wakeup = loop.scheduleTask(deadline: first.deadline) { [self] in fire() }
     }
 
+    /// At most this many checks start per wake-up: a backlog of due checks (after the loop
+    /// was held up) waits for the next round rather than holding back the connects already
+    /// answered, whose timeouts would otherwise run first and fail servers that replied.
+    static let maxPerWakeup = 200
+
     private func fire() {
         wakeup = nil
         wakeupAt = nil
         let now = NIODeadline.now()
-        while let first = heap.first, first.deadline <= now {
+        var ran = 0
+        while ran < Self.maxPerWakeup, let first = heap.first, first.deadline <= now {
             popFirst().action()
+            ran += 1
         }
         arm()
     }

@@ -374,6 +374,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             return status
         }
         server.isUsable.store(status.isUsable, ordering: .relaxed)
+        server.isOnline.store(status.isUsable && status.effectiveWeight > 0, ordering: .relaxed)
         if backendWasUp != backend.servers.contains(where: { $0.isUsable.load(ordering: .relaxed) }) {
             backend.lastStatusChange.store(ProcessClock.milliseconds, ordering: .relaxed)
         }

@@ -34,6 +34,10 @@ public final class RuntimeServer: @unchecked Sendable {
     /// Administrative and health state: false while disabled, in maintenance or DOWN.
     /// Read on the data path; written only through `ProxyRuntime.updateServer`.
     public let isUsable: ManagedAtomic<Bool>
+    /// Usable with a weight above 0: what HAProxy counts as "active/backup servers online".
+    /// Written with `isUsable`; a state change counts its backend's servers with one
+    /// load each, without taking 10,000 status locks (HealthMonitor.counts).
+    public let isOnline: ManagedAtomic<Bool>
     /// The full state behind `isUsable`, for the stats page, the runtime API and checks.
     public let status: NIOLockedValueBox<ServerStatus>
     /// TLS (issue 5): `ssl` on the server line; set by RuntimeBuilder through TLSSetup.
@@ -63,6 +67,7 @@ public final class RuntimeServer: @unchecked Sendable {
         self.isBackup = isBackup
         self.maxConnectionsValue = ManagedAtomic(max(0, maxConnections ?? 0))
         self.isUsable = ManagedAtomic(!disabled)
+        self.isOnline = ManagedAtomic(!disabled && weight > 0)
         var status = ServerStatus(admin: disabled ? .maintenance : .ready, weight: weight)
         // A server's state starts when it is created (the process start, for proxyd).
         status.lastChange = ProcessClock.milliseconds
