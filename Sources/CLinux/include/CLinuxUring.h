@@ -215,7 +215,7 @@ static inline void clinux_uring_cq_advance(struct clinux_uring *ring, unsigned c
     __atomic_store_n(ring->cq_head, *ring->cq_head + count, __ATOMIC_RELEASE);
 }
 
-// MARK: Receives and sends in the ring (UringRingIO.swift)
+// MARK: Receives and sends in the ring (Reactor+RingIO.swift)
 
 /// Whether the kernel knows the opcodes the ring's receives and sends use (RECV, SEND,
 /// SENDMSG, CLOSE): 0, or -errno (-EOPNOTSUPP for a missing opcode).

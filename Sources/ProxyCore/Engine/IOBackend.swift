@@ -63,8 +63,10 @@ enum IOBackend: String, Sendable {
 
     /// Whether io_uring reactors also receive (multishot recv into provided buffers) and
     /// send (SQEs) in the ring, rather than with `read`/`sendto` calls after a poll
-    /// (UringRingIO.swift). Nil settings: they do not, and `reason` says why (the log's
-    /// line about the backend repeats it).
+    /// (Reactor+RingIO.swift). Nil settings: they do not, and `reason` says why when
+    /// that was not asked (ProxyRuntime's line about the backend repeats it). On by
+    /// default with `PROXYD_IO=uring`; `PROXYD_URING_RINGIO=off` keeps io_uring as a
+    /// poller; `PROXYD_URING_BUFFERS` sets the buffer count (a power of two).
     static let ringIO: (settings: RingIOSettings?, reason: String?) = {
         let requested = getenv("PROXYD_URING_RINGIO").map { String(cString: $0) }
         let count = getenv("PROXYD_URING_BUFFERS").flatMap { Int(String(cString: $0)) }
@@ -75,7 +77,7 @@ enum IOBackend: String, Sendable {
                              probe: (RingIOSettings) -> String?) -> (settings: RingIOSettings?, reason: String?) {
         switch requested?.lowercased() {
         case "off", "0", "no":
-            return (nil, "PROXYD_URING_RINGIO=\(requested!)")
+            return (nil, nil)  // asked: nothing to warn about
         case nil, "", "on", "1", "yes":
             var settings = RingIOSettings()
             if let bufferCount {

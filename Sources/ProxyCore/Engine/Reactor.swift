@@ -502,7 +502,7 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
                     uring.cancel(UringPoller.token(kind: .poll, generation: descriptors[index].generation, fd: fd))
                     if descriptors[index].ringHandler != nil {
                         // Sends or a receive for this fd may still wait to be submitted:
-                        // its number must stay taken until they are (UringRingIO).
+                        // its number must stay taken until they are (Reactor+RingIO).
                         descriptors[index].handler = nil
                         descriptors[index].ringHandler = nil
                         uring.closeInRing(fd)

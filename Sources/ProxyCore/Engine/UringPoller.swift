@@ -27,7 +27,7 @@ final class UringPoller {
         case accept = 1
         /// A cancel's or a close's own completion: nothing to do.
         case control = 2
-        /// A connection's multishot receive (UringRingIO).
+        /// A connection's multishot receive (Reactor+RingIO).
         case receive = 3
         /// A connection's send.
         case send = 4
@@ -99,7 +99,7 @@ final class UringPoller {
         precondition(clinux_uring_sendmsg(ring, fd, message, token) == 0, "io_uring submission queue stuck")
     }
 
-    /// Closes `fd` at the next enter, after the SQEs queued before (UringRingIO).
+    /// Closes `fd` at the next enter, after the SQEs queued before (Reactor+RingIO).
     func closeInRing(_ fd: CInt) {
         let control = Self.token(kind: .control, generation: 0, fd: 0)
         precondition(clinux_uring_close(ring, fd, control) == 0, "io_uring submission queue stuck")
