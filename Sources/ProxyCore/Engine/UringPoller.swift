@@ -9,10 +9,11 @@ import Glibc
 /// carried by the round's single enter, and `accept4` becomes accept requests kept
 /// waiting on each listener, whose completions deliver the new descriptors with their
 /// peers' addresses (a multishot accept cannot give addresses, and the session asks for
-/// its client's at once: a `getpeername` per connection, measured in step 9). Connections keep their readiness model: a
-/// multishot poll, edge-triggered, reports the same bits epoll did, so `NativeConnection`
-/// reads and writes as before (see docs/performance-log.md, step 9, for why recv stays a
-/// syscall).
+/// its client's at once: a `getpeername` per connection, measured in step 9). Connections
+/// receive and send in the ring too (multishot recv into the provided buffers registered
+/// here, sends as SQEs: Reactor+RingIO.swift, step 11) unless that is off or refused;
+/// then they keep their readiness model: a multishot poll, edge-triggered, reports the
+/// same bits epoll did, and `NativeConnection` reads and writes with calls.
 ///
 /// A request holds a reference to its file: a descriptor closed while polled stays open
 /// in the kernel until the request is cancelled, so `Reactor.close` always cancels (the
