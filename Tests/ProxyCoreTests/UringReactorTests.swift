@@ -64,9 +64,16 @@ final class UringReactorTests: XCTestCase {
     func testReactorRunsOnTheBackendItWasGiven() {
         XCTAssertEqual(reactor.backend, .uring)
         XCTAssertTrue(reactor.acceptsInKernel)
+        // Receives and sends in the ring unless asked off (PROXYD_URING_RINGIO in the tests'
+        // environment would change the first).
+        if getenv("PROXYD_URING_RINGIO") == nil { XCTAssertTrue(reactor.receivesInRing) }
+        let poller = Reactor(name: "proxyd-dp-poll", backend: .uring, ringIO: .some(nil))
+        XCTAssertEqual(poller.backend, .uring)
+        XCTAssertFalse(poller.receivesInRing)
         let epoll = Reactor(name: "proxyd-dp-ep", backend: .epoll)
         XCTAssertEqual(epoll.backend, .epoll)
         XCTAssertFalse(epoll.acceptsInKernel)
+        XCTAssertFalse(epoll.receivesInRing)
     }
 
     /// ReactorTests run on whichever backend PROXYD_IO names: check that it does.

@@ -109,12 +109,15 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     /// Which backend this reactor runs on (IOBackend.selected unless a test says).
     let backend: IOBackend
 
+    /// `ringIO`: receives and sends in the ring on io_uring; nil (the default) takes
+    /// the environment's choice (IOBackend.ringIO, probed only if io_uring is used),
+    /// `.some(nil)` keeps them as calls.
     init(name: String, backend requested: IOBackend = IOBackend.selected.backend,
-         ringIO: RingIOSettings? = IOBackend.ringIO.settings) {
+         ringIO: RingIOSettings?? = nil) {
         self.name = name
         let wakeFD = eventfd(0, CInt(EFD_NONBLOCK) | CInt(EFD_CLOEXEC))
         precondition(wakeFD >= 0, "eventfd failed: errno \(errno)")
-        if requested == .uring, let uring = UringPoller(ringIO: ringIO) {
+        if requested == .uring, let uring = UringPoller(ringIO: ringIO ?? IOBackend.ringIO.settings) {
             // Edge-triggered is enough: every eventfd write is a wake-up of its own.
             uring.poll(wakeFD, events: EPOLLIN.rawValue, token: Self.wakeToken, oneShot: false)
             self.uring = uring
