@@ -64,8 +64,9 @@ final class UringRingIOTests: XCTestCase {
         XCTAssertLessThan(sent, limit, "the client was never held back")
         XCTAssertGreaterThan(sent, 1 << 20, "the client was held back before the buffers filled")
         // What proxyd can hold: its provided buffers (2 MiB), two connections' pending
-        // writes (64 KiB each) and held receives, allocator slack.
-        XCTAssertLessThan(grown, 12 * 1024, "proxyd grew by \(grown) KiB while \(sent >> 10) KiB were in flight")
+        // writes (64 KiB each) and held receives, allocator slack: 6 MiB measured here;
+        // a receive left armed without a reader grew it by 280 MiB.
+        XCTAssertLessThan(grown, 24 * 1024, "proxyd grew by \(grown) KiB while \(sent >> 10) KiB were in flight")
 
         var received = 0
         var mismatch: Int?
