@@ -44,12 +44,36 @@ final class UringReactorTests: XCTestCase {
         XCTAssertNotNil(IOBackend.choose(requested: "kqueue", probe: usable).fallbackReason)
     }
 
+    func testRingIOChoiceSaysWhyWhenRefused() {
+        let usable: (RingIOSettings) -> String? = { _ in nil }
+        let refused: (RingIOSettings) -> String? = { _ in "IORING_REGISTER_PBUF_RING failed: Invalid argument" }
+        XCTAssertEqual(IOBackend.chooseRingIO(requested: nil, bufferCount: nil, probe: usable).settings, RingIOSettings())
+        XCTAssertEqual(IOBackend.chooseRingIO(requested: "on", bufferCount: 4, probe: usable).settings?.bufferCount, 4)
+        // Asked off: no settings, nothing to warn about.
+        XCTAssertNil(IOBackend.chooseRingIO(requested: "off", bufferCount: nil, probe: usable).settings)
+        XCTAssertNil(IOBackend.chooseRingIO(requested: "off", bufferCount: nil, probe: usable).reason)
+        let failed = IOBackend.chooseRingIO(requested: nil, bufferCount: nil, probe: refused)
+        XCTAssertNil(failed.settings)
+        XCTAssertEqual(failed.reason, "IORING_REGISTER_PBUF_RING failed: Invalid argument")
+        XCTAssertNotNil(IOBackend.chooseRingIO(requested: nil, bufferCount: 3, probe: usable).reason)
+        XCTAssertNil(IOBackend.chooseRingIO(requested: "maybe", bufferCount: nil, probe: usable).settings)
+        // This kernel has it all (6.x).
+        XCTAssertNil(IOBackend.probeRingIO(RingIOSettings()))
+    }
+
     func testReactorRunsOnTheBackendItWasGiven() {
         XCTAssertEqual(reactor.backend, .uring)
         XCTAssertTrue(reactor.acceptsInKernel)
+        // Receives and sends in the ring unless asked off (PROXYD_URING_RINGIO in the tests'
+        // environment would change the first).
+        if getenv("PROXYD_URING_RINGIO") == nil { XCTAssertTrue(reactor.receivesInRing) }
+        let poller = Reactor(name: "proxyd-dp-poll", backend: .uring, ringIO: .some(nil))
+        XCTAssertEqual(poller.backend, .uring)
+        XCTAssertFalse(poller.receivesInRing)
         let epoll = Reactor(name: "proxyd-dp-ep", backend: .epoll)
         XCTAssertEqual(epoll.backend, .epoll)
         XCTAssertFalse(epoll.acceptsInKernel)
+        XCTAssertFalse(epoll.receivesInRing)
     }
 
     /// ReactorTests run on whichever backend PROXYD_IO names: check that it does.

@@ -51,4 +51,27 @@ final class IOBackendFallbackTests: XCTestCase {
             .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(proxy.pid)/fd/\($0)") }
         XCTAssertTrue(descriptors.contains("anon_inode:[io_uring]"), "no io_uring: \(descriptors)")
     }
+
+    /// io_uring allowed but `io_uring_register` forbidden (no probe, no buffer ring): the
+    /// reactors keep io_uring as a poller, reads and sends stay calls, and the log says so.
+    func testRefusedBufferRingKeepsIoUringAsAPollerAndSaysWhy() throws {
+        let python = "/usr/bin/python3"
+        try XCTSkipUnless(Sandbox.runProcess(python, ["-c", "import seccomp"], timeout: 10).status == 0,
+                          "python3-seccomp is missing (scripts/install-deps)")
+        let forbidRegister = Self.forbidIoUring.replacingOccurrences(of: "\"io_uring_setup\"", with: "\"io_uring_register\"")
+        let backend = try TestBackend(name: "app")
+        defer { backend.stop() }
+        let (proxy, port) = try ProxyFixture.start(servers: [backend], launcher: [python, "-c", forbidRegister])
+        let client = try TCP.Connection(port: port)
+        for _ in 0..<3 {
+            try client.send("GET / HTTP/1.1\r\nHost: test\r\n\r\n")
+            XCTAssertEqual(try client.receiveResponse().bodyText, "app")
+        }
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(proxy.pid)/fd")
+            .compactMap { try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(proxy.pid)/fd/\($0)") }
+        XCTAssertTrue(descriptors.contains("anon_inode:[io_uring]"), "no io_uring: \(descriptors)")
+        proxy.stop()
+        XCTAssertTrue(proxy.stderrText().contains("io_uring used as a poller only, reads and sends stay system calls: the kernel lacks an opcode"),
+                      proxy.stderrText())
+    }
 }

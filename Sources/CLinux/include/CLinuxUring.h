@@ -13,6 +13,7 @@
 #include <string.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 
 struct clinux_uring {
@@ -212,5 +213,155 @@ static inline struct io_uring_cqe *clinux_uring_cqe_at(const struct clinux_uring
 
 static inline void clinux_uring_cq_advance(struct clinux_uring *ring, unsigned count) {
     __atomic_store_n(ring->cq_head, *ring->cq_head + count, __ATOMIC_RELEASE);
+}
+
+// MARK: Receives and sends in the ring (Reactor+RingIO.swift)
+
+/// Whether the kernel knows the opcodes the ring's receives and sends use (RECV, SEND,
+/// SENDMSG, CLOSE): 0, or -errno (-EOPNOTSUPP for a missing opcode).
+static inline int clinux_uring_probe_ring_io(struct clinux_uring *ring) {
+    size_t size = sizeof(struct io_uring_probe) + 256 * sizeof(struct io_uring_probe_op);
+    struct io_uring_probe *probe = (struct io_uring_probe *)calloc(1, size);
+    if (!probe) return -ENOMEM;
+    int r = (int)syscall(__NR_io_uring_register, ring->fd, IORING_REGISTER_PROBE, probe, 256);
+    if (r < 0) { r = -errno; free(probe); return r; }
+    int ops[] = { IORING_OP_RECV, IORING_OP_SEND, IORING_OP_SENDMSG, IORING_OP_CLOSE };
+    for (unsigned i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+        if (ops[i] > probe->last_op || !(probe->ops[ops[i]].flags & IO_URING_OP_SUPPORTED)) {
+            free(probe);
+            return -EOPNOTSUPP;
+        }
+    }
+    free(probe);
+    return 0;
+}
+
+/// A provided-buffer ring (IORING_REGISTER_PBUF_RING, 5.19): `count` buffers of `size`
+/// bytes, from which the kernel picks one per receive completion of group `group`.
+struct clinux_buffer_ring {
+    struct io_uring_buf_ring *entries;
+    size_t entries_size;
+    unsigned char *memory;
+    size_t memory_size;
+    unsigned count, size;
+    unsigned short tail;
+    unsigned short group;
+};
+
+/// Hands buffer `id` (back) to the kernel; visible to it at the next publish.
+static inline void clinux_buffer_ring_add(struct clinux_buffer_ring *ring, unsigned short id) {
+    struct io_uring_buf *entry = &ring->entries->bufs[ring->tail & (ring->count - 1)];
+    entry->addr = (uint64_t)(uintptr_t)(ring->memory + (size_t)id * ring->size);
+    entry->len = ring->size;
+    entry->bid = id;
+    ring->tail++;
+}
+
+static inline void clinux_buffer_ring_publish(struct clinux_buffer_ring *ring) {
+    __atomic_store_n(&ring->entries->tail, ring->tail, __ATOMIC_RELEASE);
+}
+
+/// Registers a ring of `count` (a power of two, at most 32768) buffers of `size` bytes
+/// as group `group`, every buffer handed to the kernel. 0, or -errno (EINVAL: the kernel
+/// has no PBUF_RING).
+static inline int clinux_buffer_ring_setup(struct clinux_uring *uring, struct clinux_buffer_ring *ring,
+                                           unsigned count, unsigned size, unsigned short group) {
+    memset(ring, 0, sizeof *ring);
+    if (count == 0 || (count & (count - 1)) != 0 || count > 32768) return -EINVAL;
+    ring->entries_size = count * sizeof(struct io_uring_buf);
+    void *entries = mmap(NULL, ring->entries_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (entries == MAP_FAILED) return -errno;
+    ring->memory_size = (size_t)count * size;
+    void *memory = mmap(NULL, ring->memory_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) { int e = errno; munmap(entries, ring->entries_size); return -e; }
+    ring->entries = (struct io_uring_buf_ring *)entries;
+    ring->memory = (unsigned char *)memory;
+    ring->count = count;
+    ring->size = size;
+    ring->group = group;
+    struct io_uring_buf_reg reg;
+    memset(&reg, 0, sizeof reg);
+    reg.ring_addr = (uint64_t)(uintptr_t)entries;
+    reg.ring_entries = count;
+    reg.bgid = group;
+    int r = (int)syscall(__NR_io_uring_register, uring->fd, IORING_REGISTER_PBUF_RING, &reg, 1);
+    if (r < 0) {
+        r = -errno;
+        munmap(memory, ring->memory_size);
+        munmap(entries, ring->entries_size);
+        memset(ring, 0, sizeof *ring);
+        return r;
+    }
+    for (unsigned id = 0; id < count; id++) clinux_buffer_ring_add(ring, (unsigned short)id);
+    clinux_buffer_ring_publish(ring);
+    return 0;
+}
+
+/// Frees the buffers; after the ring that used them is closed.
+static inline void clinux_buffer_ring_free(struct clinux_buffer_ring *ring) {
+    if (ring->memory) munmap(ring->memory, ring->memory_size);
+    if (ring->entries) munmap(ring->entries, ring->entries_size);
+    memset(ring, 0, sizeof *ring);
+}
+
+static inline const unsigned char *clinux_buffer_ring_bytes(const struct clinux_buffer_ring *ring, unsigned short id) {
+    return ring->memory + (size_t)id * ring->size;
+}
+
+/// A multishot receive (6.0) into buffers of group `group`: one CQE per arrival, with the
+/// buffer's id in its flags, until it ends (no IORING_CQE_F_MORE): at the end of input
+/// (res 0), an error, a cancel, or no buffer left (-ENOBUFS; nothing was taken from the
+/// socket). 0 or -EBUSY.
+static inline int clinux_uring_recv_multishot(struct clinux_uring *ring, int fd, unsigned short group,
+                                              uint64_t user_data) {
+    struct io_uring_sqe *sqe = clinux_uring_get_sqe(ring);
+    if (!sqe) return -EBUSY;
+    sqe->opcode = IORING_OP_RECV;
+    sqe->fd = fd;
+    sqe->ioprio = IORING_RECV_MULTISHOT;
+    sqe->flags = IOSQE_BUFFER_SELECT;
+    sqe->buf_group = group;
+    sqe->user_data = user_data;
+    return 0;
+}
+
+/// One send of `length` bytes at `bytes` (which must stay valid until its CQE); the CQE
+/// says how many went, maybe fewer. 0 or -EBUSY.
+static inline int clinux_uring_send(struct clinux_uring *ring, int fd, const void *bytes, size_t length,
+                                    uint64_t user_data) {
+    struct io_uring_sqe *sqe = clinux_uring_get_sqe(ring);
+    if (!sqe) return -EBUSY;
+    sqe->opcode = IORING_OP_SEND;
+    sqe->fd = fd;
+    sqe->addr = (uint64_t)(uintptr_t)bytes;
+    sqe->len = (unsigned)length;
+    sqe->msg_flags = MSG_NOSIGNAL;
+    sqe->user_data = user_data;
+    return 0;
+}
+
+/// One sendmsg of `message` (it and its buffers valid until the CQE). 0 or -EBUSY.
+static inline int clinux_uring_sendmsg(struct clinux_uring *ring, int fd, const struct msghdr *message,
+                                       uint64_t user_data) {
+    struct io_uring_sqe *sqe = clinux_uring_get_sqe(ring);
+    if (!sqe) return -EBUSY;
+    sqe->opcode = IORING_OP_SENDMSG;
+    sqe->fd = fd;
+    sqe->addr = (uint64_t)(uintptr_t)message;
+    sqe->len = 1;
+    sqe->msg_flags = MSG_NOSIGNAL;
+    sqe->user_data = user_data;
+    return 0;
+}
+
+/// Closes `fd` in the ring, after the SQEs filled before it: its number stays taken
+/// until then, so no socket opened meanwhile can receive their sends. 0 or -EBUSY.
+static inline int clinux_uring_close(struct clinux_uring *ring, int fd, uint64_t user_data) {
+    struct io_uring_sqe *sqe = clinux_uring_get_sqe(ring);
+    if (!sqe) return -EBUSY;
+    sqe->opcode = IORING_OP_CLOSE;
+    sqe->fd = fd;
+    sqe->user_data = user_data;
+    return 0;
 }
 #endif

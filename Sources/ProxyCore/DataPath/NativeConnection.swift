@@ -13,34 +13,53 @@ import NIOCore
 /// fills less than the scratch buffer drained the socket, so no extra `read` has to
 /// find `EAGAIN`. Writing: straight to the socket at `flush`; what the socket cannot
 /// take waits for the next EPOLLOUT edge.
-final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork {
+///
+/// On io_uring with receives and sends in the ring (`readsInRing`), the reads and
+/// writes go through NativeConnection+Ring.swift instead: same promises to the session.
+final class NativeConnection: SessionTransport, RingIOHandler, DeferredWork {
     var events: TransportEvents?
     let reactor: Reactor
-    private unowned let context: NativeLoopContext
+    unowned let context: NativeLoopContext
     private(set) var descriptor: CInt
+    /// Receives and sends run in the reactor's io_uring (NativeConnection+Ring.swift),
+    /// until a splice takes the connection back to readiness and calls.
+    var readsInRing: Bool
 
-    private enum State { case connecting, open, closed }
-    private var state: State
+    enum State { case connecting, open, closed }
+    var state: State
     /// The socket may hold bytes we have not read (an edge came since the last short read).
-    private var readable = false
+    var readable = false
     /// The session asked for a read.
-    private var readRequested = false
+    var readRequested = false
     /// The peer shut its side (EPOLLRDHUP/EPOLLHUP came): after the bytes still queued, a
     /// read finds the end at once, and no further edge will say so.
     private var peerHungUp = false
-    private var queuedForRead = false
-    private var inputClosed = false
-    /// Writes queued since the last flush, and those the socket could not take yet.
-    private var pending: [ByteBuffer] = []
-    private var pendingBytes = 0
+    var queuedForRead = false
+    var inputClosed = false
+    /// Writes queued since the last flush, and those the socket could not take yet (in
+    /// the ring: also those of the send in flight, which the kernel reads until its
+    /// completion).
+    var pending: [ByteBuffer] = []
+    var pendingBytes = 0
     /// The socket was full: the rest waits for EPOLLOUT.
     private var waitingForWritable = false
     private(set) var isWritable = true
     /// `closeOutput` asked while writes were pending: shut down once they are out.
-    private var shutdownAfterWrites = false
+    var shutdownAfterWrites = false
+    /// In the ring: what came while the session did not ask (its receive is cancelled
+    /// then, so at most what was already on its way lands here), and how the input ended
+    /// (0, or -errno), told once the session asks again.
+    var held: ByteBuffer?
+    var heldEnd: Int32?
+    var receive = RingReceive.idle
+    /// In the ring: a send is in the kernel; `pending` holds its bytes.
+    var sendInFlight = false
+    /// In the ring: the sendmsg header and vectors of a send of several buffers, made at
+    /// the first such send.
+    var sendMessage: UnsafeMutablePointer<msghdr>?
     /// Ends to tell the session at the end of the current event.
     private var closedToReport = false
-    private var failed = false
+    var failed = false
     /// Completion of a connect in progress (server side).
     private var onConnected: ((CInt) -> Void)?
     /// The connect's deadline (`timeout connect`): see `connect(to:context:timeout:completion:)`.
@@ -66,6 +85,7 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
         self.remote = remote
         self.local = local
         self.state = .open
+        self.readsInRing = context.reactor.receivesInRing
     }
 
     /// A connect in progress (EINPROGRESS) to `remote`; `completion` gets 0 or an errno.
@@ -77,7 +97,10 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
         self.remote = remote
         self.state = .connecting
         self.onConnected = completion
+        self.readsInRing = context.reactor.receivesInRing
     }
+
+    deinit { freeSendMessage() }
 
     var eventLoop: EventLoop { reactor }
     /// The peer shut its side or reset: a hang-up came, or a read found the end.
@@ -106,7 +129,7 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
             finishConnect(failed: events & (EPOLLERR_ | EPOLLHUP_) != 0)
             return
         }
-        guard state == .open else { return }
+        guard state == .open, !readsInRing else { return }
         // An error (a reset) is found by the next read or write, after the bytes that came
         // before it: a server that answers, then resets, is heard out first.
         if events & (EPOLLERR_ | EPOLLRDHUP_ | EPOLLHUP_) != 0 { peerHungUp = true }
@@ -171,6 +194,10 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
     func read() {
         guard state == .open, !inputClosed else { return }
         readRequested = true
+        if readsInRing {
+            readInRing()
+            return
+        }
         if readable, !queuedForRead {
             queuedForRead = true
             context.later(self)
@@ -182,6 +209,10 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
         if closedToReport {
             closedToReport = false
             reportClosed()
+            return
+        }
+        if readsInRing {
+            if readRequested, state == .open { deliverHeld() }
             return
         }
         if readRequested, readable, state == .open { performRead() }
@@ -224,6 +255,10 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
 
     func flush() {
         guard state == .open, !waitingForWritable else { return }
+        if readsInRing {
+            if !sendInFlight { sendPendingInRing() }
+            return
+        }
         writePending()
     }
 
@@ -246,6 +281,12 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
             }
             consume(written)
         }
+        afterWrites()
+    }
+
+    /// What follows writes that emptied (or not) the queue: the deferred shutdown, and
+    /// the writability the session follows.
+    func afterWrites() {
         if pending.isEmpty {
             if shutdownAfterWrites {
                 shutdownAfterWrites = false
@@ -264,7 +305,7 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
     }
 
     /// Drops `count` bytes written from the front of `pending`.
-    private func consume(_ count: Int) {
+    func consume(_ count: Int) {
         pendingBytes -= count
         var left = count
         var done = 0
@@ -287,7 +328,7 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
 
     func closeOutput() {
         guard state == .open else { return }
-        if pending.isEmpty, (spliceIn?.inPipe ?? 0) == 0 {
+        if pending.isEmpty, !sendInFlight, (spliceIn?.inPipe ?? 0) == 0 {
             NativeSyscalls.shutdownOutput(descriptor)
         } else {
             shutdownAfterWrites = true
@@ -299,7 +340,11 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
         state = .closed
         onConnected = nil
         cancelConnectTimer()
-        pending.removeAll()
+        if readsInRing {
+            cancelRingRequests()
+        } else {
+            pending.removeAll()
+        }
         pendingBytes = 0
         spliceOut?.close()
         spliceIn?.close()
@@ -321,8 +366,12 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
     /// had: the bytes are then read and written as usual.
     @discardableResult
     func splice(into destination: NativeConnection) -> Bool {
-        guard state == .open, destination.state == .open, spliceOut == nil, destination.spliceIn == nil,
+        // Splicing works on readiness (the pipe's edges): both leave the ring first.
+        guard canLeaveRing, destination.canLeaveRing,
+              state == .open, destination.state == .open, spliceOut == nil, destination.spliceIn == nil,
               destination.pending.isEmpty, let pump = SplicePump(destination: destination) else { return false }
+        leaveRing()
+        destination.leaveRing()
         spliceOut = pump
         destination.spliceIn = pump
         return true
@@ -376,7 +425,7 @@ final class NativeConnection: SessionTransport, DescriptorHandler, DeferredWork 
     }
 
     /// A reset or an error: the session hears of the failure, then of the close.
-    private func fail() {
+    func fail() {
         guard state != .closed else { return }
         failed = true
         close()

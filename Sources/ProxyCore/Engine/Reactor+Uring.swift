@@ -32,6 +32,14 @@ extension Reactor {
             return
         }
         guard let kind = UringPoller.kind(of: token), kind != .control else { return }
+        if kind == .receive {
+            receiveCompleted(token: token, result: result, flags: flags, uring: uring)
+            return
+        }
+        if kind == .send {
+            sendCompleted(token: token, result: result)
+            return
+        }
         let fd = UringPoller.descriptor(of: token)
         let current = fd < descriptors.count
             && descriptors[fd].generation & UringPoller.generationMask == UringPoller.generation(of: token)
@@ -84,7 +92,7 @@ extension Reactor {
             if descriptors[fd].isListener {
                 if descriptors[fd].armed { uring.poll(CInt(fd), events: EPOLLIN.rawValue, token: token, oneShot: true) }
             } else {
-                uring.poll(CInt(fd), events: Self.connectionEvents, token: token, oneShot: false)
+                uring.poll(CInt(fd), events: pollEvents(fd), token: token, oneShot: false)
             }
         }
         handler.descriptorReady(result >= 0 ? UInt32(result) : ReactorEvent.error)

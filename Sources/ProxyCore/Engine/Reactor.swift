@@ -101,16 +101,23 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
         /// never armed twice on one address, even when a pause and a resume come between
         /// a completion and the round that reads it.
         var acceptsInFlight: UInt32 = 0
+        /// io_uring with receives and sends in the ring: the connection they complete to
+        /// (Reactor+RingIO.swift).
+        var ringHandler: RingIOHandler?
     }
 
     /// Which backend this reactor runs on (IOBackend.selected unless a test says).
     let backend: IOBackend
 
-    init(name: String, backend requested: IOBackend = IOBackend.selected.backend) {
+    /// `ringIO`: receives and sends in the ring on io_uring; nil (the default) takes
+    /// the environment's choice (IOBackend.ringIO, probed only if io_uring is used),
+    /// `.some(nil)` keeps them as calls.
+    init(name: String, backend requested: IOBackend = IOBackend.selected.backend,
+         ringIO: RingIOSettings?? = nil) {
         self.name = name
         let wakeFD = eventfd(0, CInt(EFD_NONBLOCK) | CInt(EFD_CLOEXEC))
         precondition(wakeFD >= 0, "eventfd failed: errno \(errno)")
-        if requested == .uring, let uring = UringPoller() {
+        if requested == .uring, let uring = UringPoller(ringIO: ringIO ?? IOBackend.ringIO.settings) {
             // Edge-triggered is enough: every eventfd write is a wake-up of its own.
             uring.poll(wakeFD, events: EPOLLIN.rawValue, token: Self.wakeToken, oneShot: false)
             self.uring = uring
@@ -218,6 +225,8 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
     /// Addresses of listeners dropped since the start: a request cancelled late could
     /// still write one, so they go with the ring.
     var retiredAcceptPeers: [UnsafeMutablePointer<clinux_accept_address>] = []
+    /// Connections closed with a send in flight, kept until its completion (Reactor+RingIO).
+    var sendersAfterClose: [UInt64: RingIOHandler] = [:]
 
     static let connectionEvents = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue
 
@@ -494,6 +503,14 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
                     retireAcceptPeers(index)
                 } else {
                     uring.cancel(UringPoller.token(kind: .poll, generation: descriptors[index].generation, fd: fd))
+                    if descriptors[index].ringHandler != nil {
+                        // Sends or a receive for this fd may still wait to be submitted:
+                        // its number must stay taken until they are (Reactor+RingIO).
+                        descriptors[index].handler = nil
+                        descriptors[index].ringHandler = nil
+                        uring.closeInRing(fd)
+                        return
+                    }
                 }
             }
             descriptors[index].handler = nil
@@ -533,7 +550,10 @@ final class Reactor: EventLoop, CustomStringConvertible, @unchecked Sendable {
                 descriptors[index].armed = true
                 armListener(index)
             } else {
-                uring!.poll(fd, events: Self.connectionEvents,
+                if let ringHandler = handler as? RingIOHandler, ringHandler.readsInRing {
+                    descriptors[index].ringHandler = ringHandler
+                }
+                uring!.poll(fd, events: pollEvents(index),
                             token: UringPoller.token(kind: .poll, generation: descriptors[index].generation, fd: fd),
                             oneShot: false)
             }

@@ -9,10 +9,11 @@ import Glibc
 /// carried by the round's single enter, and `accept4` becomes accept requests kept
 /// waiting on each listener, whose completions deliver the new descriptors with their
 /// peers' addresses (a multishot accept cannot give addresses, and the session asks for
-/// its client's at once: a `getpeername` per connection, measured in step 9). Connections keep their readiness model: a
-/// multishot poll, edge-triggered, reports the same bits epoll did, so `NativeConnection`
-/// reads and writes as before (see docs/performance-log.md, step 9, for why recv stays a
-/// syscall).
+/// its client's at once: a `getpeername` per connection, measured in step 9). Connections
+/// receive and send in the ring too (multishot recv into the provided buffers registered
+/// here, sends as SQEs: Reactor+RingIO.swift, step 11) unless that is off or refused;
+/// then they keep their readiness model: a multishot poll, edge-triggered, reports the
+/// same bits epoll did, and `NativeConnection` reads and writes with calls.
 ///
 /// A request holds a reference to its file: a descriptor closed while polled stays open
 /// in the kernel until the request is cancelled, so `Reactor.close` always cancels (the
@@ -25,8 +26,12 @@ final class UringPoller {
     enum Kind: UInt64 {
         case poll = 0
         case accept = 1
-        /// A cancel's own completion: nothing to do.
+        /// A cancel's or a close's own completion: nothing to do.
         case control = 2
+        /// A connection's multishot receive (Reactor+RingIO).
+        case receive = 3
+        /// A connection's send.
+        case send = 4
     }
 
     static func token(kind: Kind, generation: UInt32, fd: CInt, index: Int = 0) -> UInt64 {
@@ -42,19 +47,80 @@ final class UringPoller {
 
     static let entries: UInt32 = 1024
 
-    /// Nil when the ring cannot be set up (the reactor then runs on epoll).
-    init?() {
+    /// The provided buffers of this ring's receives (RingIOSettings), nil when receives
+    /// and sends are system calls.
+    private let receiveBuffers: UnsafeMutablePointer<clinux_buffer_ring>?
+
+    /// Nil when the ring cannot be set up (the reactor then runs on epoll). With
+    /// `ringIO`, a buffer ring is registered too; if the kernel refuses it the reactor
+    /// keeps io_uring as a poller (IOBackend.ringIO probes the same before).
+    init?(ringIO: RingIOSettings? = nil) {
         ring = .allocate(capacity: 1)
         guard clinux_uring_init(ring, Self.entries) == 0 else {
             ring.deallocate()
             return nil
+        }
+        if let ringIO, clinux_uring_probe_ring_io(ring) == 0 {
+            let buffers = UnsafeMutablePointer<clinux_buffer_ring>.allocate(capacity: 1)
+            if clinux_buffer_ring_setup(ring, buffers, UInt32(ringIO.bufferCount), UInt32(ringIO.bufferSize),
+                                        Self.bufferGroup) == 0 {
+                receiveBuffers = buffers
+            } else {
+                buffers.deallocate()
+                receiveBuffers = nil
+            }
+        } else {
+            receiveBuffers = nil
         }
     }
 
     deinit {
         clinux_uring_exit(ring)
         ring.deallocate()
+        if let receiveBuffers {
+            clinux_buffer_ring_free(receiveBuffers)
+            receiveBuffers.deallocate()
+        }
     }
+
+    // MARK: Receives and sends in the ring
+
+    static let bufferGroup: UInt16 = 1
+    var receivesInRing: Bool { receiveBuffers != nil }
+
+    func receive(_ fd: CInt, token: UInt64) {
+        precondition(clinux_uring_recv_multishot(ring, fd, Self.bufferGroup, token) == 0, "io_uring submission queue stuck")
+    }
+
+    func send(_ fd: CInt, bytes: UnsafeRawPointer, count: Int, token: UInt64) {
+        precondition(clinux_uring_send(ring, fd, bytes, count, token) == 0, "io_uring submission queue stuck")
+    }
+
+    func send(_ fd: CInt, message: UnsafePointer<msghdr>, token: UInt64) {
+        precondition(clinux_uring_sendmsg(ring, fd, message, token) == 0, "io_uring submission queue stuck")
+    }
+
+    /// Closes `fd` at the next enter, after the SQEs queued before (Reactor+RingIO).
+    func closeInRing(_ fd: CInt) {
+        let control = Self.token(kind: .control, generation: 0, fd: 0)
+        precondition(clinux_uring_close(ring, fd, control) == 0, "io_uring submission queue stuck")
+    }
+
+    /// The bytes a receive completion put in buffer `id`: valid until `recycle(id)`.
+    @inline(__always)
+    func receivedBytes(_ id: UInt16, count: Int) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: clinux_buffer_ring_bytes(receiveBuffers!, id), count: count)
+    }
+
+    /// Hands buffer `id` back to the kernel.
+    @inline(__always)
+    func recycle(_ id: UInt16) {
+        clinux_buffer_ring_add(receiveBuffers!, id)
+        clinux_buffer_ring_publish(receiveBuffers!)
+    }
+
+    static let bufferFlag = UInt32(IORING_CQE_F_BUFFER)
+    static let bufferShift: UInt32 = 16  // IORING_CQE_BUFFER_SHIFT
 
     /// Closes the ring: the kernel cancels every request and drops their files.
     func close() {

@@ -70,6 +70,9 @@ public final class ProxyRuntime: @unchecked Sendable {
             // PROXYD_IO=uring where io_uring is forbidden (containers): epoll, and a word why.
             if let reason = IOBackend.selected.fallbackReason {
                 ConsoleEcho.warning("io_uring not used, the data path runs on epoll: \(reason)")
+            } else if IOBackend.selected.backend == .uring, let reason = IOBackend.ringIO.reason {
+                // The kernel has io_uring but not what receives in the ring need.
+                ConsoleEcho.warning("io_uring used as a poller only, reads and sends stay system calls: \(reason)")
             }
             let reactors = ReactorGroup(count: max(1, threads), namePrefix: "proxyd-dp-")
             self.reactors = reactors
