@@ -18,6 +18,7 @@ enum Validation {
         for index in s.proxies.indices where !s.proxies[index].disabled {
             // The order of the messages below is HAProxy's.
             if checkSwitching(s, index, backendNames) { errors = true }
+            if PersistenceParser.checkUseServer(s, s.proxies[index]) { errors = true }  // issue 15
             let p = s.proxies[index]
             let what = word(p.capabilities)
             if p.isFrontend && p.binds.isEmpty {

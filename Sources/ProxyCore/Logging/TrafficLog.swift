@@ -30,6 +30,8 @@ struct SessionLogRecord {
     /// HAProxy's two termination characters: who ended the session and in which state.
     var cause = UInt8(ascii: "-")
     var state = UInt8(ascii: "-")
+    /// Cookie persistence's two characters, the 3rd and 4th of `%tsc` (issue 15).
+    var persistenceFlags = (UInt8(ascii: "-"), UInt8(ascii: "-"))
     /// The request line (a slice of the request's bytes, not a copy), nil for a bad request.
     var requestLine: ByteBuffer?
     var client: SocketAddress?
@@ -98,6 +100,8 @@ public final class TrafficLog: @unchecked Sendable {
     /// No `option tcplog`/`httplog`/`log-format`: HAProxy's old "Connect from" line at accept.
     let connectLineOnly: Bool
     let dontLogNull: Bool
+    /// `option dontlog-normal` (issue 15): only sessions with an error are logged.
+    var dontLogNormal = false
     let frontend: RuntimeFrontend
     let globalGate: AdmissionGate
     let isHTTP: Bool
@@ -144,6 +148,7 @@ public final class TrafficLog: @unchecked Sendable {
     func emit(_ record: SessionLogRecord) {
         guard !connectLineOnly else { return }
         if dontLogNull, record.bytesIn == 0, record.requestLine == nil { return }
+        if dontLogNormal, !record.endedInError { return }
         var line: [UInt8] = []
         line.reserveCapacity(256)
         render(record, end: .now(), into: &line)
@@ -228,7 +233,10 @@ public final class TrafficLog: @unchecked Sendable {
                 case .ts, .tsc:
                     line.append(r.cause)
                     line.append(r.state)
-                    if variable == .tsc { line.append("--") }
+                    if variable == .tsc {
+                        line.append(r.persistenceFlags.0)
+                        line.append(r.persistenceFlags.1)
+                    }
                 case .ac: line.appendDecimal(globalGate.count)
                 case .fc: line.appendDecimal(frontend.gate.count)
                 case .bc:

@@ -40,6 +40,11 @@ public enum RuntimeBuilder {
             backend.responseRules = try proxy.httpResponseRules.map {
                 try compile($0, backends: backendByName, current: backend)
             }
+            if CookiePersistence.isNeeded(proxy) {  // issue 15
+                backend.persistence = CookiePersistence(proxy, servers: backend.servers, backends: backendByName,
+                                                        current: backend)
+            }
+            backend.pretendKeepAlive = proxy.smallOptions.pretendKeepAlive
         }
         var frontends: [RuntimeFrontend] = []
         for proxy in config.proxies where proxy.isFrontend && !proxy.disabled && !proxy.binds.isEmpty {

@@ -41,6 +41,10 @@ public final class RuntimeBackend: @unchecked Sendable {
     /// headers it reads (lower case). Set by TLSSetup.
     var dynamicServerName = false
     var serverNameHeaders: [String] = []
+    /// `cookie`, `use-server`, `force-persist`/`ignore-persist` (issue 15); nil without.
+    var persistence: CookiePersistence?
+    /// `option http-pretend-keepalive` (issue 15): no `Connection: close` to the server.
+    var pretendKeepAlive = false
 
     public init(name: String, index: Int, mode: ProxyMode, servers: [RuntimeServer],
                 timeouts: BackendTimeouts, retries: Int, redispatch: Bool,

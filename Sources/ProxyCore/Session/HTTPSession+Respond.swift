@@ -84,6 +84,15 @@ extension HTTPSession {
                 }
             }
         }
+        if let rules = backend?.persistence {  // cookie persistence (issue 15)
+            let decision = stream.persistence
+            let flag = headBytes.withUnsafeReadableBytes {
+                rules.editResponse($0, headers: stream.responseParser.headers, status: head.status,
+                                   server: connection?.server, method: stream.requestMethod,
+                                   decision: decision, rewrite: &rewrite)
+            }
+            stream.log?.persistenceFlags.1 = flag
+        }
         if case .tunnel = head.framing {
             // Upgrade accepted: the connection belongs to the tunnel now.
             stream.serverReusable = false

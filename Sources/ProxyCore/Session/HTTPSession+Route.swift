@@ -38,6 +38,7 @@ extension HTTPSession {
         let headers = stream.requestParser.headers
         let connection = connectionFacts!
         var statsPageAnswered = false
+        var persistence = PersistenceDecision()
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
             let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
             if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
@@ -59,6 +60,14 @@ extension HTTPSession {
                 statsPageAnswered = true
                 return (backend, .reply(reply, closes: false), .noneUsable)
             }
+            // Cookie persistence and `use-server` (issue 15) may name the server first.
+            if let rules = backend.persistence {
+                persistence = rules.decide(facts, rewrite: &rewrite)
+                if let server = persistence.server {
+                    backend.balancer.take(server)
+                    return (backend, .proceed, .server(server))
+                }
+            }
             let choice = connection.clientAddress.withUnsafeBytes { address in
                 backend.balancer.take(input: BalanceInput(
                     clientAddress: address.isEmpty ? nil : address,
@@ -66,6 +75,8 @@ extension HTTPSession {
             }
             return (backend, .proceed, choice)
         }
+        stream.persistence = persistence
+        stream.log?.persistenceFlags = (persistence.requestFlag, persistence.responseFlag)
         if case .reply(let reply, let closes) = outcome {
             // stats (issue 4); the page's own backend counts it apart.
             countReply(reply, backend: statsPageAnswered ? nil : chosen)

@@ -51,6 +51,8 @@ final class HTTPStream {
     /// connection (a retry on a fresh connection takes its own).
     var chosenSlotTaken = false
     var lastBackendIndex: Int?
+    /// Cookie persistence's decision for this request (issue 15), read by its response.
+    var persistence = PersistenceDecision()
 
     /// The head waiting to be written once a server connection is there.
     /// Its header spans are the request parser's, which stay put until the next request

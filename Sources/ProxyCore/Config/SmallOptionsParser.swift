@@ -1,0 +1,30 @@
+import Shared
+
+/// The small options operators write (issue 15): TCP keep-alive probes, `dontlog-normal`,
+/// `contstats`, `http-pretend-keepalive`, and the proxy's `backlog`.
+enum SmallOptionsParser {
+    /// Hooked into OptionParser's table.
+    static let options: [String: OptionParser.Entry] = [
+        // In a listen section `tcpka` is both sides, as in HAProxy.
+        "tcpka": OptionParser.flag(.both) { p, on in
+            if p.isFrontend { p.smallOptions.clientKeepAliveProbes = on }
+            if p.isBackend { p.smallOptions.serverKeepAliveProbes = on }
+        },
+        "clitcpka": OptionParser.flag(.frontend) { $0.smallOptions.clientKeepAliveProbes = $1 },
+        "srvtcpka": OptionParser.flag(.backend) { $0.smallOptions.serverKeepAliveProbes = $1 },
+        "dontlog-normal": OptionParser.flag(.frontend) { $0.smallOptions.dontLogNormal = $1 },
+        "contstats": OptionParser.flag(.frontend) { $0.smallOptions.continuousStats = $1 },
+        "http-pretend-keepalive": OptionParser.flag(.both) { $0.smallOptions.pretendKeepAlive = $1 },
+    ]
+
+    /// Hooked into ProxyParser's table.
+    static let keywords: [String: ProxyKeyword] = [
+        "backlog": ProxyKeyword(side: .frontend, inDefaults: true, handler: { s, p, l, _ in
+            guard let n = ConfigUnits.integer(l[1]) else {
+                s.alert(l, "'backlog' expects an integer argument.")
+                return
+            }
+            p.smallOptions.backlog = n
+        }),
+    ]
+}

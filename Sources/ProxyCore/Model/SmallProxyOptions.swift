@@ -1,0 +1,20 @@
+/// The small per-proxy options operators write (issue 15), kept together so that the
+/// proxy's model grows by one field for all of them.
+public struct SmallProxyOptions: Sendable, Equatable {
+    /// `option clitcpka` (or `tcpka` in a frontend): SO_KEEPALIVE on client sockets.
+    public var clientKeepAliveProbes = false
+    /// `option srvtcpka` (or `tcpka` in a backend): SO_KEEPALIVE on server sockets.
+    public var serverKeepAliveProbes = false
+    /// `option dontlog-normal`: only sessions that ended in an error are logged.
+    public var dontLogNormal = false
+    /// `option contstats`: accepted; proxyd's byte counters already grow while a
+    /// transfer goes on.
+    public var continuousStats = false
+    /// `option http-pretend-keepalive`: accepted; proxyd never sends `Connection: close`
+    /// to a server with `option http-server-close` unless it closes itself.
+    public var pretendKeepAlive = false
+    /// `backlog N`: the listen queue of the proxy's binds (nil: the default).
+    public var backlog: Int?
+
+    public init() {}
+}

@@ -1,0 +1,179 @@
+/// What one request's persistence decided (issue 15), kept until its response.
+struct PersistenceDecision {
+    /// The server named by `use-server` or the cookie (HAProxy's SF_DIRECT): no cookie is
+    /// inserted for it, and with `indirect` the server's own cookie is removed.
+    var server: RuntimeServer?
+    /// `ignore-persist` matched: the cookie is not used and none is inserted.
+    var ignored = false
+    /// HAProxy's log characters (3rd and 4th of `%tsc`): the request's cookie
+    /// (`N`one, `I`nvalid, `D`own, `V`alid, `U`nused; `-` without `cookie`), then what
+    /// became of the response's (`N`, `P`reserved, `D`eleted, `I`nserted, `R`ewritten).
+    var requestFlag = UInt8(ascii: "-")
+    var responseFlag = UInt8(ascii: "-")
+}
+
+/// A backend's `cookie`, `use-server`, `force-persist`/`ignore-persist` and `option
+/// persist`, compiled (issue 15). Read-only after start: shared by every event loop.
+final class CookiePersistence: @unchecked Sendable {
+    let settings: CookieSettings?
+    private let name: [UInt8]
+    private let servers: [RuntimeServer]
+    /// `cookie VALUE` of each server, by index.
+    private let serverCookies: [[UInt8]?]
+    private let persistRules: [(kind: PersistRule.Kind, condition: CompiledCondition)]
+    private let useServerRules: [(server: RuntimeServer, condition: CompiledCondition?)]
+    private let persistWhileDown: Bool
+
+    init(_ proxy: ProxySettings, servers: [RuntimeServer], backends: [String: RuntimeBackend], current: RuntimeBackend) {
+        let persistence = proxy.persistence
+        settings = persistence.cookie
+        name = Array((persistence.cookie?.name ?? "").utf8)
+        self.servers = servers
+        serverCookies = proxy.servers.map { $0.cookie.map { Array($0.utf8) } }
+        persistRules = persistence.persistRules.map {
+            ($0.kind, CompiledCondition($0.condition, backends: backends, currentBackend: current))
+        }
+        useServerRules = persistence.useServerRules.compactMap { rule in
+            guard let server = servers.first(where: { $0.name == rule.server }) else { return nil }  // validated
+            return (server, rule.condition.map { CompiledCondition($0, backends: backends, currentBackend: current) })
+        }
+        persistWhileDown = persistence.persistWhileDown
+    }
+
+    /// Nothing to do for this backend.
+    static func isNeeded(_ proxy: ProxySettings) -> Bool {
+        proxy.persistence.cookie != nil || !proxy.persistence.persistRules.isEmpty
+            || !proxy.persistence.useServerRules.isEmpty
+    }
+
+    // MARK: the request
+
+    /// Decides, before the balancer, whether the request goes to a given server; fills
+    /// `rewrite` with the `Cookie` headers to send the server instead (cookie removed
+    /// with `insert indirect`, server id removed with `prefix`). HAProxy's order:
+    /// persist rules, then `use-server`, then the cookie.
+    func decide(_ facts: RequestFacts, rewrite: inout HeadRewrite) -> PersistenceDecision {
+        var decision = PersistenceDecision()
+        var forced = false
+        for rule in persistRules where rule.condition.evaluate(facts) {
+            if rule.kind == .force { forced = true } else { decision.ignored = true }
+            break
+        }
+        for rule in useServerRules where rule.condition?.evaluate(facts) ?? true {
+            if rule.server.isUsable.load(ordering: .relaxed) || persistWhileDown || forced {
+                decision.server = rule.server
+                break
+            }
+        }
+        guard let settings else { return decision }
+        decision.requestFlag = UInt8(ascii: "N")
+        let cookieName = Array("cookie".utf8)
+        for field in facts.headers {
+            let isCookie = cookieName.withUnsafeBufferPointer { field.name.equalsCaseInsensitive(lowercased: $0, in: facts.bytes) }
+            guard isCookie else { continue }
+            let header = Array(facts.bytes[field.value.start..<field.value.end])
+            var edits: [CookieCodec.Edit] = []
+            for pair in CookieCodec.pairs(header) {
+                guard header[pair.name].elementsEqual(name) else { edits.append(.keep); continue }
+                let value = header[pair.value]
+                let tilde = settings.mode == .prefix ? value.firstIndex(of: UInt8(ascii: "~")) : nil
+                let id = tilde.map { value[..<$0] } ?? value
+                if decision.ignored || decision.server != nil {
+                    decision.requestFlag = UInt8(ascii: "U")
+                } else {
+                    find(Array(id), forced: forced, into: &decision)
+                }
+                if let tilde {
+                    edits.append(.value(Array(value[(tilde + 1)...])))
+                } else if settings.mode == .insert && settings.indirect {
+                    edits.append(.delete)
+                } else {
+                    edits.append(.keep)
+                }
+            }
+            if let edited = CookieCodec.apply(edits, to: header) {
+                let original = Array(facts.bytes[field.name.start..<field.name.end])
+                rewrite.replace(lineAt: field.lineStart,
+                                with: edited.isEmpty ? [] : original + Array(": ".utf8) + edited + [0x0D, 0x0A])
+            }
+        }
+        return decision
+    }
+
+    /// The first server with this cookie value that may take the request; a match that
+    /// is down is remembered (`D`) while the search goes on, as HAProxy does.
+    private func find(_ id: [UInt8], forced: Bool, into decision: inout PersistenceDecision) {
+        var sawDown = false
+        for server in servers {
+            guard let cookie = serverCookies[server.index], !cookie.isEmpty, cookie == id else { continue }
+            let up = server.isUsable.load(ordering: .relaxed)
+            if up || persistWhileDown || forced {
+                decision.server = server
+                decision.requestFlag = UInt8(ascii: up ? "V" : "D")
+                return
+            }
+            sawDown = true
+        }
+        decision.requestFlag = UInt8(ascii: sawDown ? "D" : "I")
+    }
+
+    // MARK: the response
+
+    /// Edits the response's `Set-Cookie` headers of our name and inserts ours, as the
+    /// mode says; returns the log's response flag.
+    func editResponse(_ bytes: UnsafeRawBufferPointer, headers: [HTTPHeaderField], status: Int,
+                      server: RuntimeServer?, method: HTTPMethod, decision: PersistenceDecision,
+                      rewrite: inout HeadRewrite) -> UInt8 {
+        guard let settings else { return UInt8(ascii: "-") }
+        var flag = UInt8(ascii: "N")
+        var found = false
+        let direct = decision.server != nil
+        let ownValue = server.flatMap { serverCookies[$0.index] }
+        var pragma: [[UInt8]] = [], cacheControl: [[UInt8]] = []
+        var hasExpires = false
+        func named(_ field: HTTPHeaderField, _ lowercased: String) -> Bool {
+            Array(lowercased.utf8).withUnsafeBufferPointer { field.name.equalsCaseInsensitive(lowercased: $0, in: bytes) }
+        }
+        for field in headers {
+            let value = Array(bytes[field.value.start..<field.value.end])
+            if named(field, "pragma") { pragma.append(value); continue }
+            if named(field, "cache-control") { cacheControl.append(value); continue }
+            if named(field, "expires") { hasExpires = true; continue }
+            guard named(field, "set-cookie"), let pair = CookieCodec.setCookiePair(value),
+                  value[pair.name].elementsEqual(name) else { continue }
+            found = true
+            flag = UInt8(ascii: "P")
+            if settings.preserve { continue }
+            if (server != nil && settings.mode == .insert) || (direct && settings.indirect) {
+                rewrite.replace(lineAt: field.lineStart, with: [])
+                flag = UInt8(ascii: "D")
+                continue
+            }
+            guard let ownValue, settings.mode == .rewrite || settings.mode == .prefix else { continue }
+            var edited = Array(value[..<pair.value.lowerBound])
+            edited += settings.mode == .rewrite ? ownValue : ownValue + [UInt8(ascii: "~")] + value[pair.value]
+            edited += value[pair.value.upperBound...]
+            let original = Array(bytes[field.name.start..<field.name.end])
+            rewrite.replace(lineAt: field.lineStart, with: original + Array(": ".utf8) + edited + [0x0D, 0x0A])
+            flag = UInt8(ascii: "R")
+        }
+        if settings.mode == .insert, !(found && settings.preserve), let ownValue, !direct, !decision.ignored,
+           !settings.postOnly || method == .post {
+            rewrite.add(Array("Set-Cookie".utf8), CookieCodec.insertedCookie(settings, value: ownValue))
+            flag = UInt8(ascii: "I")
+            if settings.noCache, CookieCodec.isCacheable(method: method, status: status, pragma: pragma,
+                                                          cacheControl: cacheControl, hasExpires: hasExpires) {
+                rewrite.add(Array("Cache-control".utf8), Array("private".utf8))
+            }
+        }
+        return flag
+    }
+}
+
+extension SessionLogRecord {
+    /// What `option dontlog-normal` still logs, as HAProxy 2.6 judges it: a termination
+    /// cause other than none or local, a retry, or a 5xx status.
+    var endedInError: Bool {
+        (cause != UInt8(ascii: "-") && cause != UInt8(ascii: "L")) || retries > 0 || status >= 500
+    }
+}
