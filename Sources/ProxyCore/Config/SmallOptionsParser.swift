@@ -7,8 +7,9 @@ enum SmallOptionsParser {
     static let options: [String: OptionParser.Entry] = [
         // In a listen section `tcpka` is both sides, as in HAProxy.
         "tcpka": OptionParser.flag(.both) { p, on in
-            if p.isFrontend { p.smallOptions.clientKeepAliveProbes = on }
-            if p.isBackend { p.smallOptions.serverKeepAliveProbes = on }
+            // A defaults section (no capability yet) passes both sides on.
+            if p.isFrontend || p.capabilities.isEmpty { p.smallOptions.clientKeepAliveProbes = on }
+            if p.isBackend || p.capabilities.isEmpty { p.smallOptions.serverKeepAliveProbes = on }
         },
         "clitcpka": OptionParser.flag(.frontend) { $0.smallOptions.clientKeepAliveProbes = $1 },
         "srvtcpka": OptionParser.flag(.backend) { $0.smallOptions.serverKeepAliveProbes = $1 },
@@ -27,4 +28,11 @@ enum SmallOptionsParser {
             p.smallOptions.backlog = n
         }),
     ]
+
+    /// After parsing: a bind without its own `backlog` takes the proxy's, wherever the
+    /// listener is opened (worker or master).
+    static func applyBacklog(_ p: inout ProxySettings) {
+        guard let backlog = p.smallOptions.backlog else { return }
+        for i in p.binds.indices where p.binds[i].backlog == nil { p.binds[i].backlog = backlog }
+    }
 }

@@ -19,6 +19,7 @@ enum Validation {
             // The order of the messages below is HAProxy's.
             if checkSwitching(s, index, backendNames) { errors = true }
             if PersistenceParser.checkUseServer(s, s.proxies[index]) { errors = true }  // issue 15
+            SmallOptionsParser.applyBacklog(&s.proxies[index])  // issue 15
             let p = s.proxies[index]
             let what = word(p.capabilities)
             if p.isFrontend && p.binds.isEmpty {

@@ -7,9 +7,12 @@ import NIOCore
 /// costs more per connection than the rest of setting the channel up; here they cost a
 /// call each. The result is the loop's shared succeeded future rather than a new one.
 enum ConnectionSetup {
-    static func initialize(_ channel: Channel, addHandlers: () throws -> Void) -> EventLoopFuture<Void> {
+    static func initialize(_ channel: Channel, keepAliveProbes: Bool = false,
+                           addHandlers: () throws -> Void) -> EventLoopFuture<Void> {
         do {
             if let options = channel.syncOptions {
+                // `option tcpka` and friends (issue 15).
+                if keepAliveProbes { try options.setOption(.socketOption(.so_keepalive), value: 1) }
                 // Sessions read only when they are ready for more: backpressure between
                 // the two sides.
                 try options.setOption(.autoRead, value: false)

@@ -165,7 +165,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             // directly. TCP_NODELAY comes from the listener, which NIO sets it on and
             // Linux copies to every accepted socket.
             .childChannelInitializer { [self] channel in
-                ConnectionSetup.initialize(channel) {
+                ConnectionSetup.initialize(channel, keepAliveProbes: frontend.clientKeepAliveProbes) {
                     // TLS (issue 5): the session sees channelActive once the handshake is done.
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(
@@ -255,6 +255,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     private func accepted(_ plain: NativeConnection, frontend: RuntimeFrontend, counters: SessionCounters,
                           tls: TLSServerContext?) {
         counters.totalSessions.increment()
+        if frontend.clientKeepAliveProbes { KeepAliveProbes.enable(on: plain.descriptor) }  // issue 15
         // TLS (issue 5): the session hears transportActive once the handshake is done.
         let secured = tls.map { TLSTransport.serving(plain, with: $0, frontend: frontend) }
         let connection: SessionTransport = secured ?? plain

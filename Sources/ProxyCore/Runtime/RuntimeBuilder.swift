@@ -45,6 +45,7 @@ public enum RuntimeBuilder {
                                                         current: backend)
             }
             backend.pretendKeepAlive = proxy.smallOptions.pretendKeepAlive
+            backend.serverKeepAliveProbes = proxy.smallOptions.serverKeepAliveProbes
         }
         var frontends: [RuntimeFrontend] = []
         for proxy in config.proxies where proxy.isFrontend && !proxy.disabled && !proxy.binds.isEmpty {
@@ -85,6 +86,7 @@ public enum RuntimeBuilder {
                 requestRules: requestRules,
                 responseRules: responseRules))
             frontends[frontends.count - 1].bufferRequestBody = proxy.httpBufferRequest
+            frontends[frontends.count - 1].clientKeepAliveProbes = proxy.smallOptions.clientKeepAliveProbes
             if !config.global.noSplice {
                 frontends[frontends.count - 1].splice = SpliceDirections(request: proxy.spliceRequest,
                                                                          response: proxy.spliceResponse)

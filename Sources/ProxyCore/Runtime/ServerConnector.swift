@@ -176,6 +176,7 @@ final class ServerConnector {
             case .success(let connected): connection = connected
             case .failure(let error): attemptEnded(server, .failure(error)); return
             }
+            if backend.serverKeepAliveProbes { KeepAliveProbes.enable(on: connection.descriptor) }  // issue 15
             // TLS (issue 5): with `ssl`, connected means handshake done; a failed handshake
             // is a failed attempt (retried like a refused connect).
             guard let tls = server.tls else {
@@ -200,7 +201,7 @@ final class ServerConnector {
         let transport = ChannelTransport(eventLoop: loop.eventLoop)
         var bootstrap = ClientBootstrap(group: loop.eventLoop)
             .channelInitializer { [backend, serverNames] channel in
-                ConnectionSetup.initialize(channel) {
+                ConnectionSetup.initialize(channel, keepAliveProbes: backend.serverKeepAliveProbes) {
                     // TLS (issue 5): `server … ssl` encrypts below the session's handler.
                     if let tls = server.tls {
                         try channel.pipeline.syncOperations.addHandler(
