@@ -3,7 +3,8 @@ import XCTest
 
 /// Cookie persistence (issue 15) side by side with HAProxy 2.6 on the same config: what
 /// the client gets (Set-Cookie, Cache-Control), what the server gets (its Cookie header,
-/// echoed), which server answers, and the persistence flags of the log (`%tsc`).
+/// echoed), which server answers, and the log's persistence flags (`%tsc`) and retries
+/// (`%rc`, `+` after a redispatch).
 final class CookiePersistenceTests: XCTestCase {
     func testCookiePersistenceAsHAProxy() throws {
         let s1 = try CookieServer(name: "s1"), s2 = try CookieServer(name: "s2")
@@ -11,7 +12,7 @@ final class CookiePersistenceTests: XCTestCase {
         let down = TCP.freePort()
         let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
         defer { haproxyLog.stop(); proxydLog.stop() }
-        let ports = (haproxy: (0..<5).map { _ in TCP.freePort() }, proxyd: (0..<5).map { _ in TCP.freePort() })
+        let ports = (haproxy: (0..<7).map { _ in TCP.freePort() }, proxyd: (0..<7).map { _ in TCP.freePort() })
         func config(_ ports: [Int], log: String) -> String {
             let servers = """
                 server s1 127.0.0.1:\(s1.port) cookie a1
@@ -21,7 +22,7 @@ final class CookiePersistenceTests: XCTestCase {
             return ProxyFixture.preamble(extraDefaults: """
                 log \(log) local0
                 option dontlognull
-                log-format "REQ %b/%s %tsc %ST"
+                log-format "REQ %b/%s %tsc %ST %rc"
             """) + """
             listen ins
                 bind 127.0.0.1:\(ports[0])
@@ -46,6 +47,19 @@ final class CookiePersistenceTests: XCTestCase {
                 ignore-persist if { path /ignore }
                 use-server s2 if { path /use2 }
             \(servers)
+            listen force
+                bind 127.0.0.1:\(ports[5])
+                cookie SRV insert
+                force-persist if { path /force }
+                server s1 127.0.0.1:\(s1.port) cookie a1
+                server s2 127.0.0.1:\(s2.port) cookie b2 disabled
+            listen redispatch
+                bind 127.0.0.1:\(ports[6])
+                option persist
+                option redispatch
+                retries 1
+                cookie SRV insert indirect
+            \(servers)
 
             """
         }
@@ -66,6 +80,7 @@ final class CookiePersistenceTests: XCTestCase {
             (3, "/", "JSESSIONID=abc"),
             (4, "/?sc=SRV=mine", "SRV=b2"), (4, "/?sc=SRV=mine", nil), (4, "/use2", "SRV=a1"), (4, "/use2", nil),
             (4, "/ignore", "SRV=a1"),
+            (5, "/force", "SRV=b2"), (5, "/x", "SRV=b2"), (6, "/", "SRV=c3"),
         ]
         for (section, path, cookie) in cases {
             let method = path == "/post" ? "POST" : "GET"

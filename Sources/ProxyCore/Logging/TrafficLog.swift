@@ -27,6 +27,8 @@ struct SessionLogRecord {
     var backend: RuntimeBackend?
     var server: RuntimeServer?
     var retries = 0
+    /// `option redispatch` sent the request to another server: `%rc` gets a `+`.
+    var redispatched = false
     /// HAProxy's two termination characters: who ended the session and in which state.
     var cause = UInt8(ascii: "-")
     var state = UInt8(ascii: "-")
@@ -245,7 +247,9 @@ public final class TrafficLog: @unchecked Sendable {
                 case .sc:
                     let current = r.server?.currentConnections.load(ordering: .relaxed) ?? 0
                     line.appendDecimal(max(0, current - (r.holdsServerSlot ? 1 : 0)))
-                case .rc: line.appendDecimal(r.retries)
+                case .rc:
+                    if r.redispatched { line.append("+") }
+                    line.appendDecimal(r.retries)
                 case .sq: line.appendDecimal(0)
                 case .bq: line.appendDecimal(r.backend?.waiting.load(ordering: .relaxed) ?? 0)
                 case .hr, .hs, .hrl, .hsl:

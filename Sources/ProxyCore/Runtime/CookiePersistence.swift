@@ -67,6 +67,7 @@ final class CookiePersistence: @unchecked Sendable {
         }
         guard let settings else { return decision }
         decision.requestFlag = UInt8(ascii: "N")
+        decision.responseFlag = UInt8(ascii: "N")  // also when no response comes
         let cookieName = Array("cookie".utf8)
         for field in facts.headers {
             let isCookie = cookieName.withUnsafeBufferPointer { field.name.equalsCaseInsensitive(lowercased: $0, in: facts.bytes) }
@@ -127,7 +128,8 @@ final class CookiePersistence: @unchecked Sendable {
         guard let settings else { return UInt8(ascii: "-") }
         var flag = UInt8(ascii: "N")
         var found = false
-        let direct = decision.server != nil
+        // A redispatch took the request elsewhere: the client learns its new server.
+        let direct = decision.server != nil && decision.server === server
         let ownValue = server.flatMap { serverCookies[$0.index] }
         var pragma: [[UInt8]] = [], cacheControl: [[UInt8]] = []
         var hasExpires = false

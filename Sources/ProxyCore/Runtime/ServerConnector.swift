@@ -121,6 +121,9 @@ final class ServerConnector {
         }
     }
 
+    /// An attempt went to the balancer again after failures (`option redispatch`).
+    private(set) var redispatched = false
+
     private func attemptConnect() {
         guard !cancelled else {
             if holdsSlot, let server { holdsSlot = false; backend.balancer.release(server) }
@@ -130,6 +133,7 @@ final class ServerConnector {
         // wretr / wredis (issue 4): as HAProxy, an attempt after a failure is either a
         // retry on the same server or a redispatch, counted on the server that failed.
         if redispatching {
+            redispatched = true  // `%rc` shows it with a `+`
             backend.counters.redispatches.increment(); server?.counters.redispatches.increment()
         } else if attempt > 0 {
             backend.counters.retries.increment(); server?.counters.retries.increment()

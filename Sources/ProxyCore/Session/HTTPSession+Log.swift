@@ -13,6 +13,7 @@ extension HTTPSession {
     func noteConnect(_ result: Result<(SessionTransport, RuntimeServer), ConnectFailure>) {
         stream.log?.noteConnect(result, attempts: connector?.attempt ?? 0)
         stream.log?.serverAssignedAt = connector?.serverAssignedAt
+        stream.log?.redispatched = connector?.redispatched ?? false
     }
 
     /// Logs the current request once, then starts the next one's record.

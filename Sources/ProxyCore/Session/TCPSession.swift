@@ -302,6 +302,7 @@ final class TCPSession: TransportEvents {
         if case .failure(.noServerAvailable) = result { log?.connectStart = nil }
         log?.noteConnect(result, attempts: connector?.attempt ?? 0)
         log?.serverAssignedAt = connector?.serverAssignedAt
+        log?.redispatched = connector?.redispatched ?? false
     }
 
     static func shorter(_ a: TimeAmount?, _ b: TimeAmount?) -> TimeAmount? {
