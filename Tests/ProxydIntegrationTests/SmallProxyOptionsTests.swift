@@ -119,4 +119,63 @@ final class SmallProxyOptionsTests: XCTestCase {
         XCTAssertEqual(lines(proxydLog), lines(haproxyLog))
         XCTAssertEqual(lines(proxydLog).count, 1, "\(lines(proxydLog))")
     }
+
+    /// `option logasap`: one line per request, written when the response head goes out
+    /// (http) or the server connection is made (tcp), with `+` before what is not final.
+    func testLogAsapAsHAProxy() throws {
+        let web = try TestBackend(name: "web")
+        defer { web.stop() }
+        let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
+        defer { haproxyLog.stop(); proxydLog.stop() }
+        func config(_ ports: [Int], log: String) -> String {
+            ProxyFixture.preamble(extraDefaults: """
+                log \(log) local0
+                option dontlognull
+                option logasap
+            """) + """
+            listen web
+                bind 127.0.0.1:\(ports[0])
+                log-format "REQ http %ST %B %tsc %Ta %Tt %{+Q}r"
+                server web 127.0.0.1:\(web.port)
+            listen raw
+                mode tcp
+                bind 127.0.0.1:\(ports[1])
+                log-format "REQ tcp %ts %B %Tt %Tw"
+                server web 127.0.0.1:\(web.port)
+
+            """
+        }
+        let haproxyPorts = [TCP.freePort(), TCP.freePort()], proxydPorts = [TCP.freePort(), TCP.freePort()]
+        let reference = try ReferenceHAProxy(config: config(haproxyPorts, log: haproxyLog.path), waitForPorts: haproxyPorts)
+        defer { reference.stop() }
+        let proxy = try ProxydProcess(config: config(proxydPorts, log: proxydLog.path), waitForPorts: proxydPorts)
+        defer { proxy.stop() }
+        for ports in [haproxyPorts, proxydPorts] {
+            for port in ports {
+                let client = try TCP.Connection(port: port, timeout: 5)
+                // Two requests on one connection: each its own early line (http).
+                try client.send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+                _ = try? client.receiveResponse()
+                try client.send("GET /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                _ = try? client.receiveResponse()
+                client.close()
+            }
+        }
+        XCTAssertNotNil(haproxyLog.wait(for: "REQ tcp"))
+        XCTAssertNotNil(proxydLog.wait(for: "REQ tcp"))
+        Thread.sleep(forTimeInterval: 0.3)  // a second line would have come by now
+        // Durations and sizes differ from run to run: their digits are left out.
+        func lines(_ r: LogReceiver) -> [String] {
+            r.messages.filter { $0.contains("REQ ") }
+                .map { $0.replacingOccurrences(of: "[0-9]+", with: "N", options: .regularExpression) }
+        }
+        // The early tcp line of the port probe that waited for the proxy to listen may
+        // or may not be there: the last tcp line is the test's.
+        func http(_ r: LogReceiver) -> [String] { lines(r).filter { $0.hasPrefix("REQ http") } }
+        XCTAssertEqual(http(proxydLog), http(haproxyLog))
+        XCTAssertEqual(http(proxydLog).count, 2, "\(lines(proxydLog))")
+        XCTAssertTrue(http(proxydLog).first?.hasPrefix("REQ http N +N ---- +N +N") == true, "\(lines(proxydLog))")
+        XCTAssertEqual(lines(proxydLog).last, lines(haproxyLog).last)
+        XCTAssertEqual(lines(proxydLog).last, "REQ tcp -- +N +N N")
+    }
 }

@@ -186,7 +186,7 @@ enum OptionParser {
         "h1-case-adjust-bogus-server", "http-ignore-probes", "http-no-delay",
         "http-restrict-req-hdr-names", "http-use-proxy-header",
         "idle-close-on-response", "independent-streams", "ldap-check", "log-separate-errors",
-        "logasap", "mysql-check", "nolinger", "originalto", "pgsql-check",
+        "mysql-check", "nolinger", "originalto", "pgsql-check",
         "redis-check", "smtpchk", "socket-stats",
         "spop-check", "ssl-hello-chk", "tcp-smart-accept", "tcp-smart-connect",
         "transparent",

@@ -14,6 +14,7 @@ enum SmallOptionsParser {
         "clitcpka": OptionParser.flag(.frontend) { $0.smallOptions.clientKeepAliveProbes = $1 },
         "srvtcpka": OptionParser.flag(.backend) { $0.smallOptions.serverKeepAliveProbes = $1 },
         "dontlog-normal": OptionParser.flag(.frontend) { $0.smallOptions.dontLogNormal = $1 },
+        "logasap": OptionParser.flag(.frontend) { $0.smallOptions.logAsap = $1 },
         "contstats": OptionParser.flag(.frontend) { $0.smallOptions.continuousStats = $1 },
         "http-pretend-keepalive": OptionParser.flag(.both) { $0.smallOptions.pretendKeepAlive = $1 },
     ]

@@ -29,6 +29,9 @@ struct SessionLogRecord {
     var retries = 0
     /// `option redispatch` sent the request to another server: `%rc` gets a `+`.
     var redispatched = false
+    /// `option logasap` wrote the line before the end: `%Ta`, `%Tt` and `%B` get a `+`
+    /// (they are not final), and the end writes nothing more.
+    var loggedEarly = false
     /// HAProxy's two termination characters: who ended the session and in which state.
     var cause = UInt8(ascii: "-")
     var state = UInt8(ascii: "-")
@@ -104,6 +107,8 @@ public final class TrafficLog: @unchecked Sendable {
     let dontLogNull: Bool
     /// `option dontlog-normal` (issue 15): only sessions with an error are logged.
     var dontLogNormal = false
+    /// `option logasap` (issue 15): sessions log early (`SessionLogRecord.loggedEarly`).
+    var logAsap = false
     let frontend: RuntimeFrontend
     let globalGate: AdmissionGate
     let isHTTP: Bool
@@ -149,7 +154,8 @@ public final class TrafficLog: @unchecked Sendable {
     /// Emits the line of a finished session or request.
     func emit(_ record: SessionLogRecord) {
         guard !connectLineOnly else { return }
-        if dontLogNull, record.bytesIn == 0, record.requestLine == nil { return }
+        // An early line (logasap) cannot know yet whether the session stays empty.
+        if dontLogNull, record.bytesIn == 0, record.requestLine == nil, !record.loggedEarly { return }
         if dontLogNormal, !record.endedInError { return }
         var line: [UInt8] = []
         line.reserveCapacity(256)
@@ -221,15 +227,21 @@ public final class TrafficLog: @unchecked Sendable {
                 case .Tw: line.appendDecimal(tw)
                 case .Tc: line.appendDecimal(tc)
                 case .Tr: line.appendDecimal(tr)
-                case .Ta: line.appendDecimal(ta)
-                case .Tt: line.appendDecimal(tt)
+                case .Ta:
+                    if r.loggedEarly { line.append("+") }
+                    line.appendDecimal(ta)
+                case .Tt:
+                    if r.loggedEarly { line.append("+") }
+                    line.appendDecimal(tt)
                 case .Th: line.appendDecimal(0)
                 case .Ti: line.appendDecimal(ti)
                 case .Tq: line.appendDecimal(tq)
                 case .Td:
                     line.appendDecimal(tq < 0 || tw < 0 || tc < 0 || tr < 0 ? -1 : max(0, tt - (tq + tw + tc + tr)))
                 case .ST: line.appendDecimal(r.status)
-                case .B: line.appendDecimal(r.bytesOut)
+                case .B:
+                    if r.loggedEarly { line.append("+") }
+                    line.appendDecimal(r.bytesOut)
                 case .U: line.appendDecimal(r.bytesIn)
                 case .CC, .CS: line.append("-")
                 case .ts, .tsc:

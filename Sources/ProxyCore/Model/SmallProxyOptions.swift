@@ -13,6 +13,9 @@ public struct SmallProxyOptions: Sendable, Equatable {
     /// `option http-pretend-keepalive`: accepted; proxyd never sends `Connection: close`
     /// to a server with `option http-server-close` unless it closes itself.
     public var pretendKeepAlive = false
+    /// `option logasap`: the log line goes out when the response head does (http) or the
+    /// server connection is made (tcp), with `+` before the durations and bytes not final.
+    public var logAsap = false
     /// `backlog N`: the listen queue of the proxy's binds (nil: the default).
     public var backlog: Int?
 

@@ -114,6 +114,7 @@ extension HTTPSession {
         }
         rewrite.emit(from: headBytes, start: head.start, length: head.headLength,
                      headersEnd: head.headersEnd, headers: stream.responseParser.headers) { client.write($0) }
+        logEarly()  // `option logasap` (issue 15)
 
         if case .tunnel = head.framing {
             phase = .tunnel

@@ -115,6 +115,12 @@ final class TCPSession: TransportEvents {
                 loop.tcpSessions[ObjectIdentifier(self)] = self
             }
             spliceIfAsked(channel)
+            // `option logasap` (issue 15): the line goes out now the server is connected.
+            if var record = log, let trafficLog = frontend.trafficLog, trafficLog.logAsap {
+                record.loggedEarly = true
+                log = record
+                trafficLog.emit(record)
+            }
             // Once both sides are connected the tunnel timeout, if any, replaces the
             // client and server timeouts (HAProxy applies it in tcp mode too).
             idle?.arm(backend.timeouts.tunnel ?? frontend.timeouts.tunnel
@@ -248,7 +254,7 @@ final class TCPSession: TransportEvents {
     private func closeBoth() {
         guard !closed else { return }
         closed = true
-        if var record = log, let trafficLog = frontend.trafficLog {
+        if var record = log, let trafficLog = frontend.trafficLog, !record.loggedEarly {
             record.holdsServerSlot = server != nil  // still counted on the server: not in %bc/%sc
             trafficLog.emit(record)
         }
