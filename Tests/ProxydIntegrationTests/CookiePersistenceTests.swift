@@ -105,6 +105,60 @@ final class CookiePersistenceTests: XCTestCase {
         XCTAssertEqual(lines(proxydLog), lines(haproxyLog))
     }
 
+    /// `option prefer-last-server`: a keep-alive client stays on the server of its previous
+    /// request when its connection is its own (`http-reuse never`); under `http-reuse safe`
+    /// HAProxy 2.6 finds no such connection, and without the option round robin moves on.
+    /// proxyd has no private connections yet, but a lone client gets its own back.
+    func testPreferLastServerAsHAProxy() throws {
+        let a = try TestBackend(name: "a"), b = try TestBackend(name: "b")
+        defer { a.stop(); b.stop() }
+        func config(_ ports: [Int]) -> String {
+            ProxyFixture.preamble() + """
+            listen prefer
+                bind 127.0.0.1:\(ports[0])
+                http-reuse never
+                option prefer-last-server
+                server a 127.0.0.1:\(a.port)
+                server b 127.0.0.1:\(b.port)
+            listen shared
+                bind 127.0.0.1:\(ports[1])
+                option prefer-last-server
+                server a 127.0.0.1:\(a.port)
+                server b 127.0.0.1:\(b.port)
+            listen plain
+                http-reuse never
+                bind 127.0.0.1:\(ports[2])
+                server a 127.0.0.1:\(a.port)
+                server b 127.0.0.1:\(b.port)
+
+            """
+        }
+        let haproxyPorts = (0..<3).map { _ in TCP.freePort() }, proxydPorts = (0..<3).map { _ in TCP.freePort() }
+        let reference = try ReferenceHAProxy(config: config(haproxyPorts), waitForPorts: haproxyPorts)
+        defer { reference.stop() }
+        let proxy = try ProxydProcess(config: config(proxydPorts), waitForPorts: proxydPorts)
+        defer { proxy.stop() }
+        /// The servers that answer four requests on one connection, then one on another.
+        func servers(_ port: Int) throws -> String {
+            var names: [String] = []
+            let client = try TCP.Connection(port: port, timeout: 5)
+            for _ in 0..<4 {
+                try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                names.append(try client.receiveResponse().bodyText)
+            }
+            client.close()
+            let other = try TCP.Connection(port: port, timeout: 5)
+            try other.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            names.append(try other.receiveResponse().bodyText)
+            return names.joined(separator: " ")
+        }
+        for i in 0..<3 {
+            let expected = try servers(haproxyPorts[i])
+            XCTAssertEqual(try servers(proxydPorts[i]), expected, "section \(i)")
+            XCTAssertEqual(expected, i == 0 ? "a a a a b" : "a b a b a", "section \(i)")
+        }
+    }
+
     /// One request on its own connection; the answer with names in lower case and the
     /// headers that differ between any two proxies (date, length, connection) left out.
     private func exchange(_ request: String, port: Int) throws -> String {

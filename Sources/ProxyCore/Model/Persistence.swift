@@ -63,8 +63,9 @@ public struct PersistenceSettings: Sendable, Equatable {
     public var useServerRules: [UseServerRule] = []
     /// `option persist`: a cookie keeps naming its server even while that server is down.
     public var persistWhileDown = false
-    /// `option prefer-last-server`: accepted; proxyd's idle pool already prefers the
-    /// connection the client used last under `http-reuse safe`.
+    /// `option prefer-last-server`: a keep-alive client's next request goes to the server
+    /// of its previous one while that connection is kept, with `http-reuse never` and a
+    /// `balance` that does not hash (as in HAProxy 2.6; see CookiePersistence).
     public var preferLastServer = false
 
     public init() {}

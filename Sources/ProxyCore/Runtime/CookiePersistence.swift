@@ -23,6 +23,12 @@ final class CookiePersistence: @unchecked Sendable {
     private let persistRules: [(kind: PersistRule.Kind, condition: CompiledCondition)]
     private let useServerRules: [(server: RuntimeServer, condition: CompiledCondition?)]
     private let persistWhileDown: Bool
+    /// `option prefer-last-server`, when the session keeps its server connection to
+    /// itself (`http-reuse never`) and `balance` does not hash: HAProxy 2.6 looks for the
+    /// previous server among the session's own connections only, and under `http-reuse
+    /// safe` an HTTP/1 connection goes back to the server's shared pool, so the option
+    /// changes nothing there.
+    private let preferLastServer: Bool
 
     init(_ proxy: ProxySettings, servers: [RuntimeServer], backends: [String: RuntimeBackend], current: RuntimeBackend) {
         let persistence = proxy.persistence
@@ -38,12 +44,24 @@ final class CookiePersistence: @unchecked Sendable {
             return (server, rule.condition.map { CompiledCondition($0, backends: backends, currentBackend: current) })
         }
         persistWhileDown = persistence.persistWhileDown
+        switch proxy.balance.algorithm {
+        case .source, .uri, .urlParam, .header, .rdpCookie: preferLastServer = false
+        default: preferLastServer = persistence.preferLastServer && proxy.httpReuse == .never
+        }
+    }
+
+    /// `option prefer-last-server`: the server whose connection the client's previous
+    /// request left idle, if it can take this one.
+    func lastServer(_ previous: RuntimeServer?) -> RuntimeServer? {
+        guard preferLastServer, let previous, servers.indices.contains(previous.index),
+              servers[previous.index] === previous, previous.isUsable.load(ordering: .relaxed) else { return nil }
+        return previous
     }
 
     /// Nothing to do for this backend.
     static func isNeeded(_ proxy: ProxySettings) -> Bool {
         proxy.persistence.cookie != nil || !proxy.persistence.persistRules.isEmpty
-            || !proxy.persistence.useServerRules.isEmpty
+            || !proxy.persistence.useServerRules.isEmpty || proxy.persistence.preferLastServer
     }
 
     // MARK: the request

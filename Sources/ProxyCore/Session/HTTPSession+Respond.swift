@@ -163,8 +163,10 @@ extension HTTPSession {
             // A client that leaves takes its server connection with it, as in HAProxy:
             // kept, it could only serve others' later requests (`http-reuse safe`), and
             // clients that connect once per request would each leave one behind.
-            releaseServer(connection, reusable: stream.serverReusable && stream.requestComplete && clientKeepAlive
-                          && !(clientInputClosed && (inbound?.readableBytes ?? 0) == 0))
+            let reusable = stream.serverReusable && stream.requestComplete && clientKeepAlive
+                && !(clientInputClosed && (inbound?.readableBytes ?? 0) == 0)
+            stream.lastServer = reusable ? connection.server : nil  // `option prefer-last-server`
+            releaseServer(connection, reusable: reusable)
         }
         emitLog()  // after the release, so that the server counts are HAProxy's
         let nothingMoreToRead = clientInputClosed && (inbound?.readableBytes ?? 0) == 0

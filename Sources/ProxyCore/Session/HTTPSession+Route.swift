@@ -63,7 +63,7 @@ extension HTTPSession {
             // Cookie persistence and `use-server` (issue 15) may name the server first.
             if let rules = backend.persistence {
                 persistence = rules.decide(facts, rewrite: &rewrite)
-                if let server = persistence.server {
+                if let server = persistence.server ?? rules.lastServer(stream.lastServer) {
                     backend.balancer.take(server)
                     return (backend, .proceed, .server(server))
                 }
