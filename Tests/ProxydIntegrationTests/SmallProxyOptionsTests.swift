@@ -18,6 +18,10 @@ final class SmallProxyOptionsTests: XCTestCase {
                 bind 127.0.0.1:\(ports[0])
                 backlog 7
                 option tcpka
+                clitcpka-idle 50
+                srvtcpka-idle 40s
+                srvtcpka-intvl 5s
+                srvtcpka-cnt 3
                 server slow 127.0.0.1:\(slow[0].port)
             listen plain
                 bind 127.0.0.1:\(ports[1])
@@ -51,14 +55,23 @@ final class SmallProxyOptionsTests: XCTestCase {
             let queue = try Sandbox.runProcess("/usr/bin/ss", ["-ltnH", "sport = :\(port)"], timeout: 10).output
                 .split(separator: " ", omittingEmptySubsequences: true).dropFirst(2).first ?? "?"
             _ = try? client.receiveResponse()
-            return "client \(clientSide.count) keepalive \(clientSide.contains { $0.contains("keepalive") }), "
-                + "server \(serverSide.count) keepalive \(serverSide.contains { $0.contains("keepalive") }), backlog \(queue)"
+            /// `timer:(keepalive,49sec,0)` read as "50s" (tens of seconds up), or "none".
+            func probes(_ lines: [Substring]) -> String {
+                guard let line = lines.first(where: { $0.contains("timer:(keepalive,") }) else { return "none" }
+                let after = line.split(separator: "timer:(keepalive,", maxSplits: 1).last ?? ""
+                let digits = after.prefix { $0.isNumber }
+                guard let n = Int(digits), after.dropFirst(digits.count).hasPrefix("sec") else { return String(after.prefix(8)) }
+                return "\((n + 9) / 10 * 10)s"
+            }
+            return "client \(clientSide.count) keepalive \(probes(clientSide)), "
+                + "server \(serverSide.count) keepalive \(probes(serverSide)), backlog \(queue)"
         }
         for i in 0..<2 {
             let expected = try observe(haproxyPorts[i], slow[i], reference.pid)
             let actual = try observe(proxydPorts[i], slow[i], proxy.pid)
             XCTAssertEqual(actual, expected, "section \(i)")
-            XCTAssertTrue(expected.hasPrefix("client 1 keepalive \(i == 0), server 1 keepalive \(i == 0)"), expected)
+            XCTAssertTrue(expected.hasPrefix(i == 0 ? "client 1 keepalive 50s, server 1 keepalive 40s"
+                                                    : "client 1 keepalive none, server 1 keepalive none"), expected)
         }
         XCTAssertTrue(try observe(proxydPorts[0], slow[0], proxy.pid).hasSuffix("backlog 7"))
 

@@ -107,13 +107,13 @@ enum ProxyParser {
 
     /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
     static let unsupported: [String] = [
-        "bind-process", "capture", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "compression",
+        "bind-process", "capture", "compression",
         "declare", "dynamic-cookie-key", "email-alert", "errorfiles", "errorloc", "errorloc302",
         "errorloc303", "error-log-format", "external-check", "filter",
         "http-after-response", "http-error", "http-send-name-header",
         "log-format-sd", "log-tag", "max-keep-alive-queue", "max-session-srv-conns",
         "monitor", "persist", "rate-limit", "server-template", "source",
-        "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "stick", "stick-table", "tcp-response",
+        "stick", "stick-table", "tcp-response",
         "unique-id-format", "unique-id-header", "dispatch", "retry-on", "use-fcgi-app",
     ]
 

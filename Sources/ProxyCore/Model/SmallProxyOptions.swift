@@ -5,6 +5,10 @@ public struct SmallProxyOptions: Sendable, Equatable {
     public var clientKeepAliveProbes = false
     /// `option srvtcpka` (or `tcpka` in a backend): SO_KEEPALIVE on server sockets.
     public var serverKeepAliveProbes = false
+    /// `clitcpka-idle|intvl|cnt` and `srvtcpka-…`: the probes' timings on each side
+    /// (unset: the system's).
+    public var clientKeepAliveTimings = KeepAliveTimings()
+    public var serverKeepAliveTimings = KeepAliveTimings()
     /// `option dontlog-normal`: only sessions that ended in an error are logged.
     public var dontLogNormal = false
     /// `option contstats`: accepted; proxyd's byte counters already grow while a
@@ -19,5 +23,15 @@ public struct SmallProxyOptions: Sendable, Equatable {
     /// `backlog N`: the listen queue of the proxy's binds (nil: the default).
     public var backlog: Int?
 
+    public init() {}
+}
+
+/// TCP keep-alive probe timings (`clitcpka-idle 30s`, `…-intvl 5s`, `…-cnt 4`): seconds
+/// idle before the first probe, seconds between probes, probes unanswered before the
+/// connection is dropped; nil leaves the system's value.
+public struct KeepAliveTimings: Sendable, Equatable {
+    public var idleSeconds: Int?
+    public var intervalSeconds: Int?
+    public var count: Int?
     public init() {}
 }

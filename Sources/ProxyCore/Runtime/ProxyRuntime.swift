@@ -255,7 +255,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     private func accepted(_ plain: NativeConnection, frontend: RuntimeFrontend, counters: SessionCounters,
                           tls: TLSServerContext?) {
         counters.totalSessions.increment()
-        if frontend.clientKeepAliveProbes { KeepAliveProbes.enable(on: plain.descriptor) }  // issue 15
+        if let timings = frontend.clientKeepAliveProbes { KeepAliveProbes.enable(on: plain.descriptor, timings) }  // issue 15
         // TLS (issue 5): the session hears transportActive once the handshake is done.
         let secured = tls.map { TLSTransport.serving(plain, with: $0, frontend: frontend) }
         let connection: SessionTransport = secured ?? plain

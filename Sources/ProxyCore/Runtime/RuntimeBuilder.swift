@@ -46,6 +46,7 @@ public enum RuntimeBuilder {
             }
             backend.pretendKeepAlive = proxy.smallOptions.pretendKeepAlive
             backend.serverKeepAliveProbes = proxy.smallOptions.serverKeepAliveProbes
+                ? proxy.smallOptions.serverKeepAliveTimings : nil
         }
         var frontends: [RuntimeFrontend] = []
         for proxy in config.proxies where proxy.isFrontend && !proxy.disabled && !proxy.binds.isEmpty {
@@ -87,6 +88,7 @@ public enum RuntimeBuilder {
                 responseRules: responseRules))
             frontends[frontends.count - 1].bufferRequestBody = proxy.httpBufferRequest
             frontends[frontends.count - 1].clientKeepAliveProbes = proxy.smallOptions.clientKeepAliveProbes
+                ? proxy.smallOptions.clientKeepAliveTimings : nil
             if !config.global.noSplice {
                 frontends[frontends.count - 1].splice = SpliceDirections(request: proxy.spliceRequest,
                                                                          response: proxy.spliceResponse)

@@ -45,8 +45,8 @@ public final class RuntimeBackend: @unchecked Sendable {
     var persistence: CookiePersistence?
     /// `option http-pretend-keepalive` (issue 15): no `Connection: close` to the server.
     var pretendKeepAlive = false
-    /// `option srvtcpka` (issue 15): keep-alive probes on server sockets.
-    var serverKeepAliveProbes = false
+    /// `option srvtcpka` (issue 15): keep-alive probes on server sockets; nil = none.
+    var serverKeepAliveProbes: KeepAliveTimings?
 
     public init(name: String, index: Int, mode: ProxyMode, servers: [RuntimeServer],
                 timeouts: BackendTimeouts, retries: Int, redispatch: Bool,
@@ -134,8 +134,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     public var bufferRequestBody = false
     /// Kernel splicing each way (`option splice-*`, unless `nosplice`), set at start.
     var splice = SpliceDirections()
-    /// `option clitcpka` (issue 15): keep-alive probes on client sockets.
-    var clientKeepAliveProbes = false
+    /// `option clitcpka` (issue 15): keep-alive probes on client sockets; nil = none.
+    var clientKeepAliveProbes: KeepAliveTimings?
     let requestRules: [CompiledRule]
     let responseRules: [CompiledRule]
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.

@@ -180,7 +180,7 @@ final class ServerConnector {
             case .success(let connected): connection = connected
             case .failure(let error): attemptEnded(server, .failure(error)); return
             }
-            if backend.serverKeepAliveProbes { KeepAliveProbes.enable(on: connection.descriptor) }  // issue 15
+            if let timings = backend.serverKeepAliveProbes { KeepAliveProbes.enable(on: connection.descriptor, timings) }  // issue 15
             // TLS (issue 5): with `ssl`, connected means handshake done; a failed handshake
             // is a failed attempt (retried like a refused connect).
             guard let tls = server.tls else {
