@@ -58,6 +58,13 @@ final class CookiePersistenceUnitTests: XCTestCase {
         XCTAssertFalse(cacheable(.get, 500, cc: ["max-age=60"]))
     }
 
+    func testXXHash64KnownValues() {
+        // Values from the reference implementation (Python's xxhash).
+        XCTAssertEqual(XXHash64.hash([]), 0xEF46_DB37_51D8_E999)
+        XCTAssertEqual(XXHash64.hash(bytes("abc")), 0x44BC_2CF5_AD77_0999)
+        XCTAssertEqual(XXHash64.hash(bytes("0123456789abcdefghijklmnopqrstuvwxyzABCDEF")), 0x0D14_E236_1A4F_A1FF)
+    }
+
     // MARK: the parser
 
     private func load(_ lines: String) -> LoadResult {

@@ -12,7 +12,7 @@ final class CookiePersistenceTests: XCTestCase {
         let down = TCP.freePort()
         let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
         defer { haproxyLog.stop(); proxydLog.stop() }
-        let ports = (haproxy: (0..<7).map { _ in TCP.freePort() }, proxyd: (0..<7).map { _ in TCP.freePort() })
+        let ports = (haproxy: (0..<8).map { _ in TCP.freePort() }, proxyd: (0..<8).map { _ in TCP.freePort() })
         func config(_ ports: [Int], log: String) -> String {
             let servers = """
                 server s1 127.0.0.1:\(s1.port) cookie a1
@@ -60,6 +60,12 @@ final class CookiePersistenceTests: XCTestCase {
                 retries 1
                 cookie SRV insert indirect
             \(servers)
+            listen dynamic
+                bind 127.0.0.1:\(ports[7])
+                cookie SRV insert dynamic
+                dynamic-cookie-key s3cr3t
+                server s1 127.0.0.1:\(s1.port)
+                server s2 127.0.0.1:\(s2.port)
 
             """
         }
@@ -81,6 +87,8 @@ final class CookiePersistenceTests: XCTestCase {
             (4, "/?sc=SRV=mine", "SRV=b2"), (4, "/?sc=SRV=mine", nil), (4, "/use2", "SRV=a1"), (4, "/use2", nil),
             (4, "/ignore", "SRV=a1"),
             (5, "/force", "SRV=b2"), (5, "/x", "SRV=b2"), (6, "/", "SRV=c3"),
+            // The values HAProxy derives from the key, address and port (XXH64).
+            (7, "/", nil), (7, "/", nil),
         ]
         for (section, path, cookie) in cases {
             let method = path == "/post" ? "POST" : "GET"
@@ -90,6 +98,9 @@ final class CookiePersistenceTests: XCTestCase {
             let expected = try exchange(request, port: ports.haproxy[section])
             let actual = try exchange(request, port: ports.proxyd[section])
             XCTAssertEqual(actual, expected, "request: \(request.debugDescription)")
+            if section == 7 {
+                XCTAssertNotNil(expected.range(of: "set-cookie: SRV=[0-9a-f]{16}; path=/", options: .regularExpression), expected)
+            }
         }
         let count = cases.count
         func lines(_ receiver: LogReceiver) -> [String] {

@@ -14,6 +14,13 @@ enum PersistenceParser {
             persistRule(.ignore, s, &p, l, ctx)
         }),
         "use-server": ProxyKeyword(side: .backend, inDefaults: false, handler: useServer),
+        "dynamic-cookie-key": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
+            guard l.count > 1, !l[1].isEmpty else {
+                s.alert(l, "'dynamic-cookie-key' expects <secret_key> as argument.")
+                return
+            }
+            p.persistence.dynamicCookieKey = l[1]
+        }),
     ]
 
     /// Hooked into OptionParser's table.
@@ -81,9 +88,7 @@ enum PersistenceParser {
                 // The dates HAProxy appends to the cookie value are not written yet.
                 s.alert(l, "cookie '\(name)' is valid in HAProxy but not supported by proxyd yet.")
                 return
-            case "dynamic":
-                s.alert(l, "cookie 'dynamic' is valid in HAProxy but not supported by proxyd yet.")
-                return
+            case "dynamic": settings.dynamic = true
             default:
                 s.alert(l, cookieOptionsMessage)
                 return

@@ -108,7 +108,7 @@ enum ProxyParser {
     /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
     static let unsupported: [String] = [
         "bind-process", "capture", "compression",
-        "declare", "dynamic-cookie-key", "email-alert", "errorfiles", "errorloc", "errorloc302",
+        "declare", "email-alert", "errorfiles", "errorloc", "errorloc302",
         "errorloc303", "error-log-format", "external-check", "filter",
         "http-after-response", "http-error", "http-send-name-header",
         "log-format-sd", "log-tag", "max-keep-alive-queue", "max-session-srv-conns",

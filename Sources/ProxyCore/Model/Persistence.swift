@@ -26,6 +26,9 @@ public struct CookieSettings: Sendable, Equatable {
     public var domains: [String] = []
     /// `attr V`, in order (each becomes `; V`).
     public var attributes: [String] = []
+    /// `dynamic`: a server without `cookie` gets one made from `dynamic-cookie-key`, its
+    /// address and its port.
+    public var dynamic = false
 
     public init(name: String) { self.name = name }
 }
@@ -63,6 +66,8 @@ public struct PersistenceSettings: Sendable, Equatable {
     public var useServerRules: [UseServerRule] = []
     /// `option persist`: a cookie keeps naming its server even while that server is down.
     public var persistWhileDown = false
+    /// `dynamic-cookie-key KEY`, for `cookie … dynamic`.
+    public var dynamicCookieKey: String?
     /// `option prefer-last-server`: a keep-alive client's next request goes to the server
     /// of its previous one while that connection is kept, with `http-reuse never` and a
     /// `balance` that does not hash (as in HAProxy 2.6; see CookiePersistence).

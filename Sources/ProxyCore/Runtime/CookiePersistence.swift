@@ -1,3 +1,5 @@
+import NIOCore
+
 /// What one request's persistence decided (issue 15), kept until its response.
 struct PersistenceDecision {
     /// The server named by `use-server` or the cookie (HAProxy's SF_DIRECT): no cookie is
@@ -35,7 +37,11 @@ final class CookiePersistence: @unchecked Sendable {
         settings = persistence.cookie
         name = Array((persistence.cookie?.name ?? "").utf8)
         self.servers = servers
-        serverCookies = proxy.servers.map { $0.cookie.map { Array($0.utf8) } }
+        serverCookies = zip(proxy.servers, servers).map { settings, server in
+            if let cookie = settings.cookie { return Array(cookie.utf8) }
+            guard persistence.cookie?.dynamic == true, let key = persistence.dynamicCookieKey else { return nil }
+            return Self.dynamicCookie(key: key, address: server.initialAddress)
+        }
         persistRules = persistence.persistRules.map {
             ($0.kind, CompiledCondition($0.condition, backends: backends, currentBackend: current))
         }
@@ -56,6 +62,25 @@ final class CookiePersistence: @unchecked Sendable {
         guard preferLastServer, let previous, servers.indices.contains(previous.index),
               servers[previous.index] === previous, previous.isUsable.load(ordering: .relaxed) else { return nil }
         return previous
+    }
+
+    /// HAProxy's `dynamic` cookie: XXH64 of the key, the server's IP address bytes and
+    /// its port as 4 bytes in network order, written as 16 hex digits; none for a server
+    /// that is not an IP address (a Unix socket).
+    static func dynamicCookie(key: String, address: SocketAddress) -> [UInt8]? {
+        var input = Array(key.utf8)
+        switch address {
+        case .v4(let a):
+            withUnsafeBytes(of: a.address.sin_addr.s_addr) { input += $0 }  // already network order
+        case .v6(let a):
+            withUnsafeBytes(of: a.address.sin6_addr) { input += $0 }
+        default:
+            return nil
+        }
+        let port = UInt32(address.port ?? 0)
+        input += [UInt8(port >> 24), UInt8((port >> 16) & 0xFF), UInt8((port >> 8) & 0xFF), UInt8(port & 0xFF)]
+        let hex = String(XXHash64.hash(input), radix: 16)
+        return Array((String(repeating: "0", count: 16 - hex.count) + hex).utf8)
     }
 
     /// Nothing to do for this backend.
