@@ -65,6 +65,13 @@ final class CookiePersistenceUnitTests: XCTestCase {
         XCTAssertEqual(XXHash64.hash(bytes("0123456789abcdefghijklmnopqrstuvwxyzABCDEF")), 0x0D14_E236_1A4F_A1FF)
     }
 
+    func testCookieDatesAsHAProxyWritesThem() {
+        // HAProxy 2.6 wrote `SRV=a1|axZ1F` at Unix time 1796633873.
+        XCTAssertEqual(text(CookieDate.encode((1_796_633_873 + 3) >> 2)), "axZ1F")
+        XCTAssertEqual(CookieDate.decode(bytes("axZ1F")[...]), (1_796_633_873 + 3) >> 2)
+        XCTAssertNil(CookieDate.decode(bytes("ax-1F")[...]))
+    }
+
     // MARK: the parser
 
     private func load(_ lines: String) -> LoadResult {
@@ -79,7 +86,7 @@ final class CookiePersistenceUnitTests: XCTestCase {
     }
 
     func testCookieLineBecomesTheModel() throws {
-        let r = load("    cookie SRV insert indirect nocache postonly preserve httponly secure domain .x attr A=1\n    option persist")
+        let r = load("    cookie SRV insert indirect nocache postonly preserve httponly secure domain .x attr A=1 maxidle 30m maxlife 8h\n    option persist")
         let backend = try XCTUnwrap(r.configuration?.proxies.first { $0.name == "b" })
         let cookie = try XCTUnwrap(backend.persistence.cookie)
         XCTAssertEqual(cookie.name, "SRV")
@@ -87,6 +94,8 @@ final class CookiePersistenceUnitTests: XCTestCase {
         XCTAssertTrue(cookie.indirect && cookie.noCache && cookie.postOnly && cookie.preserve && cookie.httpOnly && cookie.secure)
         XCTAssertEqual(cookie.domains, [".x"])
         XCTAssertEqual(cookie.attributes, ["A=1"])
+        XCTAssertEqual(cookie.maxIdle, 1800)
+        XCTAssertEqual(cookie.maxLife, 8 * 3600)
         XCTAssertTrue(backend.persistence.persistWhileDown)
         XCTAssertEqual(backend.servers.first?.cookie, "a1")
     }
@@ -97,7 +106,8 @@ final class CookiePersistenceUnitTests: XCTestCase {
             ("    cookie S insert prefix", "parsing [t.cfg:4] : cookie 'rewrite', 'insert' and 'prefix' modes are incompatible."),
             ("    cookie S preserve", "parsing [t.cfg:4] : cookie 'preserve' requires at least 'insert' or 'indirect'."),
             ("    cookie S attr a;b", "parsing [t.cfg:4]: character '%x3B' is not permitted in attribute value."),
-            ("    cookie S insert maxidle 30m", "parsing [t.cfg:4] : cookie 'maxidle' is valid in HAProxy but not supported by proxyd yet."),
+            ("    cookie S insert maxidle 30x", "parsing [t.cfg:4]: unexpected character 'x' in argument to <maxidle>."),
+            ("    cookie S insert maxlife", "parsing [t.cfg:4]: 'maxlife' expects <lifetime> in seconds as argument."),
             ("    force-persist", "parsing [t.cfg:4] : 'force-persist' requires either 'if' or 'unless' followed by a condition."),
             ("    use-server s1", "parsing [t.cfg:4] : 'use-server' requires either 'if' or 'unless' followed by a condition."),
             ("    use-server nosuch if TRUE", "parsing [t.cfg:4] : proxy 'b' : unable to find server 'nosuch' referenced in a 'use-server' rule."),

@@ -12,7 +12,7 @@ final class CookiePersistenceTests: XCTestCase {
         let down = TCP.freePort()
         let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
         defer { haproxyLog.stop(); proxydLog.stop() }
-        let ports = (haproxy: (0..<8).map { _ in TCP.freePort() }, proxyd: (0..<8).map { _ in TCP.freePort() })
+        let ports = (haproxy: (0..<9).map { _ in TCP.freePort() }, proxyd: (0..<9).map { _ in TCP.freePort() })
         func config(_ ports: [Int], log: String) -> String {
             let servers = """
                 server s1 127.0.0.1:\(s1.port) cookie a1
@@ -66,6 +66,10 @@ final class CookiePersistenceTests: XCTestCase {
                 dynamic-cookie-key s3cr3t
                 server s1 127.0.0.1:\(s1.port)
                 server s2 127.0.0.1:\(s2.port)
+            listen dates
+                bind 127.0.0.1:\(ports[8])
+                cookie SRV insert maxidle 30m maxlife 8h
+            \(servers)
 
             """
         }
@@ -75,6 +79,12 @@ final class CookiePersistenceTests: XCTestCase {
         defer { proxy.stop() }
         Thread.sleep(forTimeInterval: 1.5)  // both find s3 down
 
+        /// A cookie date `offset` seconds from now, as HAProxy writes them.
+        func date(_ offset: Int) -> String {
+            let step = (Int(Date().timeIntervalSince1970) + offset + 3) >> 2
+            let digits = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+            return String((0..<5).map { digits[(step >> (6 * (4 - $0))) & 0x3F] })
+        }
         // (section, path, Cookie header or nil)
         let cases: [(Int, String, String?)] = [
             (0, "/", nil), (0, "/", "a=1; SRV=b2; c=3"), (0, "/", "SRV=zz"), (0, "/?sc=SRV=mine", "SRV=b2"),
@@ -89,6 +99,10 @@ final class CookiePersistenceTests: XCTestCase {
             (5, "/force", "SRV=b2"), (5, "/x", "SRV=b2"), (6, "/", "SRV=c3"),
             // The values HAProxy derives from the key, address and port (XXH64).
             (7, "/", nil), (7, "/", nil),
+            // Dates (4-second steps, base64): fresh, idle too long, too old, too far ahead,
+            // then one a minute ahead (fresh, nothing to refresh).
+            (8, "/", "SRV=b2|\(date(0))"), (8, "/", "SRV=b2|\(date(-3600))"), (8, "/", "SRV=b2|\(date(0))|\(date(-20 * 3600))"),
+            (8, "/", "SRV=b2|\(date(2 * 86400))"), (8, "/", "SRV=b2|\(date(60))|\(date(60))"), (8, "/", nil),
         ]
         for (section, path, cookie) in cases {
             let method = path == "/post" ? "POST" : "GET"
@@ -179,7 +193,9 @@ final class CookiePersistenceTests: XCTestCase {
         let headers = response.headers.map { ($0.0.lowercased(), $0.1) }
             .filter { !["date", "connection", "content-length"].contains($0.0) }
             .map { "\($0.0): \($0.1)" }
+        // A date written now may fall on either side of a 4-second step: compared as DATE.
         return (["\(response.status)"] + headers + [response.bodyText.lowercased()]).joined(separator: "\n")
+            .replacingOccurrences(of: "\\|[A-Za-z0-9+/]{5}(?=[|;])", with: "|DATE", options: .regularExpression)
     }
 }
 

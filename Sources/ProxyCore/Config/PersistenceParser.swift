@@ -84,10 +84,19 @@ enum PersistenceParser {
                 settings.attributes.append(value)
             case "maxidle", "maxlife":
                 let name = l[i]
-                guard argument(name == "maxidle" ? "<idletime> in seconds" : "<lifetime> in seconds") != nil else { return }
-                // The dates HAProxy appends to the cookie value are not written yet.
-                s.alert(l, "cookie '\(name)' is valid in HAProxy but not supported by proxyd yet.")
-                return
+                guard let text = argument(name == "maxidle" ? "<idletime> in seconds" : "<lifetime> in seconds") else { return }
+                // Seconds unless a unit says otherwise.
+                let withUnit = text.allSatisfy { $0.isASCII && $0.isNumber } ? text + "s" : text
+                switch ConfigUnits.milliseconds(withUnit) {
+                case let .success(ms):
+                    if name == "maxidle" { settings.maxIdle = ms / 1000 } else { settings.maxLife = ms / 1000 }
+                case let .failure(.unexpectedCharacter(c)):
+                    s.alertRaw("parsing [\(l.location)]: unexpected character '\(c)' in argument to <\(name)>.", at: l.location)
+                    return
+                case .failure:
+                    s.alertRaw("parsing [\(l.location)]: timer overflow in argument <\(text)> to <\(name)>.", at: l.location)
+                    return
+                }
             case "dynamic": settings.dynamic = true
             default:
                 s.alert(l, cookieOptionsMessage)

@@ -26,6 +26,11 @@ public struct CookieSettings: Sendable, Equatable {
     public var domains: [String] = []
     /// `attr V`, in order (each becomes `; V`).
     public var attributes: [String] = []
+    /// `maxidle T` / `maxlife T`, seconds: an inserted cookie carries the dates it was
+    /// last seen and first given (`NAME=VALUE|LAST|FIRST`), and one idle or old beyond
+    /// these no longer counts.
+    public var maxIdle: Int?
+    public var maxLife: Int?
     /// `dynamic`: a server without `cookie` gets one made from `dynamic-cookie-key`, its
     /// address and its port.
     public var dynamic = false

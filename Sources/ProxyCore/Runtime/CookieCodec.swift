@@ -102,3 +102,25 @@ enum CookieCodec {
         return fresh
     }
 }
+
+/// HAProxy's cookie dates (`maxidle`, `maxlife`): Unix time in 4-second steps, a 30-bit
+/// number written as 5 base64 digits, most significant first.
+enum CookieDate {
+    private static let digits = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func encode(_ value: Int) -> [UInt8] {
+        (0..<5).map { digits[(value >> (6 * (4 - $0))) & 0x3F] }
+    }
+
+    /// Nil when a character is not a base64 digit.
+    static func decode(_ text: ArraySlice<UInt8>) -> Int? {
+        var value = 0
+        for byte in text {
+            guard let digit = digits.firstIndex(of: byte) else { return nil }
+            value = value << 6 | digit
+        }
+        return value
+    }
+
+    static func now() -> Int { Int(WallTime.now().seconds) }
+}

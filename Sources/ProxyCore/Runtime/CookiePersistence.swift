@@ -12,6 +12,9 @@ struct PersistenceDecision {
     /// became of the response's (`N`, `P`reserved, `D`eleted, `I`nserted, `R`ewritten).
     var requestFlag = UInt8(ascii: "-")
     var responseFlag = UInt8(ascii: "-")
+    /// The dates the client's cookie carried (`NAME=VALUE|LAST|FIRST`), Unix seconds.
+    var lastSeen: Int?
+    var firstSeen: Int?
 }
 
 /// A backend's `cookie`, `use-server`, `force-persist`/`ignore-persist` and `option
@@ -121,9 +124,15 @@ final class CookiePersistence: @unchecked Sendable {
                 guard header[pair.name].elementsEqual(name) else { edits.append(.keep); continue }
                 let value = header[pair.value]
                 let tilde = settings.mode == .prefix ? value.firstIndex(of: UInt8(ascii: "~")) : nil
-                let id = tilde.map { value[..<$0] } ?? value
+                var id = tilde.map { value[..<$0] } ?? value
+                if settings.mode != .prefix, let bar = value.firstIndex(of: UInt8(ascii: "|")) {
+                    id = value[..<bar]
+                    readDates(Array(value[(bar + 1)...]), into: &decision)
+                }
                 if decision.ignored || decision.server != nil {
                     decision.requestFlag = UInt8(ascii: "U")
+                } else if let stale = staleness(&decision) {
+                    decision.requestFlag = stale  // as if there were no cookie
                 } else {
                     find(Array(id), forced: forced, into: &decision)
                 }
@@ -144,6 +153,29 @@ final class CookiePersistence: @unchecked Sendable {
         return decision
     }
 
+    /// `|LAST[|FIRST]` after a server's id: HAProxy's 4-second dates.
+    private func readDates(_ text: [UInt8], into decision: inout PersistenceDecision) {
+        if text.count >= 5, let last = CookieDate.decode(text[0..<5]), last > 0 { decision.lastSeen = last << 2 }
+        if let bar = text.firstIndex(of: UInt8(ascii: "|")), text.count - bar > 5,
+           let first = CookieDate.decode(text[(bar + 1)..<(bar + 6)]), first > 0 {
+            decision.firstSeen = first << 2
+        }
+    }
+
+    /// `O` for a cookie older than `maxlife`, `E` for one idle beyond `maxidle` (or dated
+    /// more than a day ahead); nil when it still counts. A stale cookie's dates are dropped.
+    private func staleness(_ decision: inout PersistenceDecision) -> UInt8? {
+        let now = CookieDate.now()
+        var flag: UInt8? = nil
+        if let first = decision.firstSeen, let maxLife = settings?.maxLife, now - first > maxLife || first - now > 86400 {
+            flag = UInt8(ascii: "O")
+        } else if let last = decision.lastSeen, let maxIdle = settings?.maxIdle, now - last > maxIdle || last - now > 86400 {
+            flag = UInt8(ascii: "E")
+        }
+        if flag != nil { decision.firstSeen = nil; decision.lastSeen = nil }
+        return flag
+    }
+
     /// The first server with this cookie value that may take the request; a match that
     /// is down is remembered (`D`) while the search goes on, as HAProxy does.
     private func find(_ id: [UInt8], forced: Bool, into decision: inout PersistenceDecision) {
@@ -158,6 +190,8 @@ final class CookiePersistence: @unchecked Sendable {
             }
             sawDown = true
         }
+        // An earlier occurrence of the cookie already said down, expired or old.
+        if !sawDown, [UInt8(ascii: "D"), UInt8(ascii: "E"), UInt8(ascii: "O")].contains(decision.requestFlag) { return }
         decision.requestFlag = UInt8(ascii: sawDown ? "D" : "I")
     }
 
@@ -202,10 +236,23 @@ final class CookiePersistence: @unchecked Sendable {
             rewrite.replace(lineAt: field.lineStart, with: original + Array(": ".utf8) + edited + [0x0D, 0x0A])
             flag = UInt8(ascii: "R")
         }
-        if settings.mode == .insert, !(found && settings.preserve), let ownValue, !direct, !decision.ignored,
+        // A client sent here by its cookie gets it again only to refresh its dates.
+        let now = CookieDate.now()
+        let refresh = ((settings.maxIdle != nil || decision.lastSeen != nil) && (decision.lastSeen.map { $0 - now < 0 } ?? true))
+            || (settings.maxLife != nil && decision.firstSeen == nil)
+            || (settings.maxLife == nil && decision.firstSeen != nil)
+        if settings.mode == .insert, !(found && settings.preserve), let ownValue, !direct || refresh, !decision.ignored,
            !settings.postOnly || method == .post {
-            rewrite.add(Array("Set-Cookie".utf8), CookieCodec.insertedCookie(settings, value: ownValue))
-            flag = UInt8(ascii: "I")
+            var value = ownValue
+            if settings.maxIdle != nil || settings.maxLife != nil {
+                let stamp = (now + 3) >> 2  // as HAProxy rounds it
+                value += [UInt8(ascii: "|")] + CookieDate.encode(stamp)
+                if settings.maxLife != nil {
+                    value += [UInt8(ascii: "|")] + CookieDate.encode(decision.firstSeen.map { $0 >> 2 } ?? stamp)
+                }
+            }
+            rewrite.add(Array("Set-Cookie".utf8), CookieCodec.insertedCookie(settings, value: value))
+            flag = UInt8(ascii: direct ? "U" : "I")
             if settings.noCache, CookieCodec.isCacheable(method: method, status: status, pragma: pragma,
                                                           cacheControl: cacheControl, hasExpires: hasExpires) {
                 rewrite.add(Array("Cache-control".utf8), Array("private".utf8))
