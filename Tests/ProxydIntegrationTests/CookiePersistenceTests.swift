@@ -12,7 +12,7 @@ final class CookiePersistenceTests: XCTestCase {
         let down = TCP.freePort()
         let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
         defer { haproxyLog.stop(); proxydLog.stop() }
-        let ports = (haproxy: (0..<9).map { _ in TCP.freePort() }, proxyd: (0..<9).map { _ in TCP.freePort() })
+        let ports = (haproxy: (0..<10).map { _ in TCP.freePort() }, proxyd: (0..<10).map { _ in TCP.freePort() })
         func config(_ ports: [Int], log: String) -> String {
             let servers = """
                 server s1 127.0.0.1:\(s1.port) cookie a1
@@ -70,6 +70,10 @@ final class CookiePersistenceTests: XCTestCase {
                 bind 127.0.0.1:\(ports[8])
                 cookie SRV insert maxidle 30m maxlife 8h
             \(servers)
+            listen passive
+                bind 127.0.0.1:\(ports[9])
+                cookie SRV
+            \(servers)
 
             """
         }
@@ -103,6 +107,8 @@ final class CookiePersistenceTests: XCTestCase {
             // then one a minute ahead (fresh, nothing to refresh).
             (8, "/", "SRV=b2|\(date(0))"), (8, "/", "SRV=b2|\(date(-3600))"), (8, "/", "SRV=b2|\(date(0))|\(date(-20 * 3600))"),
             (8, "/", "SRV=b2|\(date(2 * 86400))"), (8, "/", "SRV=b2|\(date(60))|\(date(60))"), (8, "/", nil),
+            // A bare `cookie NAME` reads the server's own cookie and logs no flags.
+            (9, "/", "SRV=b2"), (9, "/?sc=SRV=z", "SRV=zz"),
         ]
         for (section, path, cookie) in cases {
             let method = path == "/post" ? "POST" : "GET"

@@ -112,8 +112,10 @@ final class CookiePersistence: @unchecked Sendable {
             }
         }
         guard let settings else { return decision }
-        decision.requestFlag = UInt8(ascii: "N")
-        decision.responseFlag = UInt8(ascii: "N")  // also when no response comes
+        if logsFlags {
+            decision.requestFlag = UInt8(ascii: "N")
+            decision.responseFlag = UInt8(ascii: "N")  // also when no response comes
+        }
         let cookieName = Array("cookie".utf8)
         for field in facts.headers {
             let isCookie = cookieName.withUnsafeBufferPointer { field.name.equalsCaseInsensitive(lowercased: $0, in: facts.bytes) }
@@ -130,9 +132,9 @@ final class CookiePersistence: @unchecked Sendable {
                     readDates(Array(value[(bar + 1)...]), into: &decision)
                 }
                 if decision.ignored || decision.server != nil {
-                    decision.requestFlag = UInt8(ascii: "U")
+                    if logsFlags { decision.requestFlag = UInt8(ascii: "U") }
                 } else if let stale = staleness(&decision) {
-                    decision.requestFlag = stale  // as if there were no cookie
+                    if logsFlags { decision.requestFlag = stale }  // as if there were no cookie
                 } else {
                     find(Array(id), forced: forced, into: &decision)
                 }
@@ -176,6 +178,10 @@ final class CookiePersistence: @unchecked Sendable {
         return flag
     }
 
+    /// HAProxy logs the persistence flags only for a cookie with a mode or `indirect` (a
+    /// bare `cookie NAME` that only reads leaves `--`).
+    private var logsFlags: Bool { settings.map { $0.mode != .passive || $0.indirect } ?? false }
+
     /// The first server with this cookie value that may take the request; a match that
     /// is down is remembered (`D`) while the search goes on, as HAProxy does.
     private func find(_ id: [UInt8], forced: Bool, into decision: inout PersistenceDecision) {
@@ -185,11 +191,12 @@ final class CookiePersistence: @unchecked Sendable {
             let up = server.isUsable.load(ordering: .relaxed)
             if up || persistWhileDown || forced {
                 decision.server = server
-                decision.requestFlag = UInt8(ascii: up ? "V" : "D")
+                if logsFlags { decision.requestFlag = UInt8(ascii: up ? "V" : "D") }
                 return
             }
             sawDown = true
         }
+        guard logsFlags else { return }
         // An earlier occurrence of the cookie already said down, expired or old.
         if !sawDown, [UInt8(ascii: "D"), UInt8(ascii: "E"), UInt8(ascii: "O")].contains(decision.requestFlag) { return }
         decision.requestFlag = UInt8(ascii: sawDown ? "D" : "I")
@@ -258,7 +265,7 @@ final class CookiePersistence: @unchecked Sendable {
                 rewrite.add(Array("Cache-control".utf8), Array("private".utf8))
             }
         }
-        return flag
+        return logsFlags ? flag : UInt8(ascii: "-")
     }
 }
 
