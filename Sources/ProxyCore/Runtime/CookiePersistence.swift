@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc  // sockaddr_in, in6_addr of a server address (dynamic cookies)
+#endif
 import NIOCore
 
 /// What one request's persistence decided (issue 15), kept until its response.
