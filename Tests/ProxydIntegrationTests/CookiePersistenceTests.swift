@@ -27,6 +27,7 @@ final class CookiePersistenceTests: XCTestCase {
             listen ins
                 bind 127.0.0.1:\(ports[0])
                 cookie SRV insert indirect nocache httponly secure domain .example.com attr "SameSite=Lax"
+                http-request deny if { path /deny }
             \(servers)
             listen plain
                 bind 127.0.0.1:\(ports[1])
@@ -93,6 +94,7 @@ final class CookiePersistenceTests: XCTestCase {
         let cases: [(Int, String, String?)] = [
             (0, "/", nil), (0, "/", "a=1; SRV=b2; c=3"), (0, "/", "SRV=zz"), (0, "/?sc=SRV=mine", "SRV=b2"),
             (0, "/?cc=max-age=60", nil), (0, "/?cc=public", nil), (0, "/?cc=private", nil), (0, "/", "SRV=c3"),
+            (0, "/deny", "SRV=b2"),
             (1, "/", nil), (1, "/?sc=SRV=mine", "SRV=b2; x=1"), (1, "/post", nil),
             (2, "/", nil), (2, "/?sc=JSESSIONID=abc;%20Path=/", nil), (2, "/?sc=JSESSIONID=abc", "JSESSIONID=b2"),
             (2, "/", "JSESSIONID=zz; y=2"),

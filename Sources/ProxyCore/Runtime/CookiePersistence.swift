@@ -181,6 +181,12 @@ final class CookiePersistence: @unchecked Sendable {
         return flag
     }
 
+    /// The flags of a request answered before persistence was looked at (a rule's `deny`):
+    /// no cookie seen, none set.
+    var flagsWithoutDecision: (UInt8, UInt8) {
+        logsFlags ? (UInt8(ascii: "N"), UInt8(ascii: "N")) : (UInt8(ascii: "-"), UInt8(ascii: "-"))
+    }
+
     /// HAProxy logs the persistence flags only for a cookie with a mode or `indirect` (a
     /// bare `cookie NAME` that only reads leaves `--`).
     private var logsFlags: Bool { settings.map { $0.mode != .passive || $0.indirect } ?? false }

@@ -84,6 +84,10 @@ extension HTTPSession {
             buffer.moveReaderIndex(forwardBy: head.headLength)
             inbound = buffer
             if stream.log != nil {
+                // The backend HAProxy has at that point (a listen section is its own)
+                // decides whether the persistence flags show (issue 15).
+                let current = chosen ?? frontend.router.defaultBackend.flatMap { $0.name == frontend.name ? $0 : nil }
+                if let rules = current?.persistence { stream.log?.persistenceFlags = rules.flagsWithoutDecision }
                 stream.log?.backend = chosen
                 // deny: the proxy blocked it (PR); return/redirect: served locally (LR).
                 stream.log?.terminate(closes ? "P" : "L", "R")
