@@ -39,9 +39,22 @@ extension HTTPSession {
         let connection = connectionFacts!
         var statsPageAnswered = false
         var persistence = PersistenceDecision()
+        var persistenceDecided = false
+        // A listen section is its own backend: its rules are the frontend's.
+        let ownBackend = frontend.router.defaultBackend.flatMap { $0.name == frontend.name ? $0 : nil }
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
             let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
+            /// HAProxy 2.6 still reads the persistence cookie of a request a backend's rule
+            /// denies (its log names the server and the cookie's flags); not of one a
+            /// `return` or `redirect` answers (issue 15).
+            func persistenceOfDenied(_ backend: RuntimeBackend?) {
+                guard let rules = backend?.persistence else { return }
+                var unused = HeadRewrite()
+                persistence = rules.decide(facts, rewrite: &unused)
+                persistenceDecided = true
+            }
             if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
+                if closes { persistenceOfDenied(ownBackend) }
                 return (nil, .reply(reply, closes: closes), .noneUsable)
             }
             // The stats page of a frontend section (issue 4).
@@ -52,7 +65,10 @@ extension HTTPSession {
             guard let backend = frontend.router.route(facts) else { return (nil, .proceed, .noneUsable) }
             if backend.name != frontend.name, !backend.requestRules.isEmpty {
                 let outcome = RuleEngine.run(backend.requestRules, facts: facts, rewrite: &rewrite)
-                if case .reply = outcome { return (backend, outcome, .noneUsable) }
+                if case .reply(_, let closes) = outcome {
+                    if closes { persistenceOfDenied(backend) }
+                    return (backend, outcome, .noneUsable)
+                }
             }
             // The stats page (issue 4): a backend with `stats enable` answers its
             // `stats uri` itself instead of forwarding.
@@ -86,8 +102,11 @@ extension HTTPSession {
             if stream.log != nil {
                 // The backend HAProxy has at that point (a listen section is its own)
                 // decides whether the persistence flags show (issue 15).
-                let current = chosen ?? frontend.router.defaultBackend.flatMap { $0.name == frontend.name ? $0 : nil }
-                if let rules = current?.persistence { stream.log?.persistenceFlags = rules.flagsWithoutDecision }
+                if persistenceDecided {
+                    stream.log?.server = persistence.server
+                } else if let rules = (chosen ?? ownBackend)?.persistence {
+                    stream.log?.persistenceFlags = rules.flagsWithoutDecision
+                }
                 stream.log?.backend = chosen
                 // deny: the proxy blocked it (PR); return/redirect: served locally (LR).
                 stream.log?.terminate(closes ? "P" : "L", "R")
