@@ -23,6 +23,24 @@ final class CookiePersistenceUnitTests: XCTestCase {
         XCTAssertEqual(text(CookieCodec.apply([.delete], to: bytes("SRV=b2"))), "", "the whole header goes")
     }
 
+    /// Any bytes: pairs stay inside the header, keeping every pair changes nothing, and
+    /// deleting every pair empties it.
+    func testAnyHeaderBytesAreSafe() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("a=; |~\t,\"=".utf8) + [0, 0xFF]
+        for _ in 0..<2000 {
+            let header = (0..<Int.random(in: 0...24, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            let pairs = CookieCodec.pairs(header)
+            for pair in pairs {
+                XCTAssertTrue(pair.name.lowerBound >= 0 && pair.value.upperBound <= header.count && pair.name.upperBound <= pair.value.lowerBound)
+            }
+            XCTAssertNil(CookieCodec.apply(pairs.map { _ in .keep }, to: header))
+            if !pairs.isEmpty { XCTAssertEqual(CookieCodec.apply(pairs.map { _ in .delete }, to: header), []) }
+            _ = CookieCodec.setCookiePair(header)
+            _ = CookieDate.decode(header.prefix(5)[...])
+        }
+    }
+
     func testSetCookiePairIsTheFirstOnly() {
         let header = bytes("JSESSIONID=abc; Path=/; HttpOnly")
         let pair = CookieCodec.setCookiePair(header)!
