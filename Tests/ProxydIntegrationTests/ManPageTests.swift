@@ -36,7 +36,7 @@ final class ManPageTests: XCTestCase {
         for expected in ["section global supported", "section peers unsupported", "global nbthread supported",
                          "global tune.bufsize supported", "global tune.ssl.keylog ignored", "global lua-load unsupported",
                          "proxy balance supported", "proxy stick-table supported", "option httpchk supported",
-                         "option tcpka unsupported", "bind ssl supported", "bind accept-netscaler-cip unsupported",
+                         "option spop-check unsupported", "bind ssl supported", "bind accept-netscaler-cip unsupported",
                          "server check supported", "server resolvers unsupported", "timeout client supported",
                          "balance roundrobin supported", "balance hash unsupported", "http-request set-header supported",
                          "http-request track-sc0 supported", "acl path supported", "stats uri supported",

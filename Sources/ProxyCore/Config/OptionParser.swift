@@ -177,18 +177,18 @@ enum OptionParser {
             p.healthCheck.option = .httpchk
             p.healthCheck.request = request
         },
-    ]
+    ].merging(PersistenceParser.options) { own, _ in own }.merging(SmallOptionsParser.options) { own, _ in own }
 
     /// Valid HAProxy 2.6 options proxyd does not implement yet.
     static let unsupported: [String] = [
-        "accept-invalid-http-request", "accept-invalid-http-response", "checkcache", "clitcpka", "contstats",
-        "disable-h2-upgrade", "dontlog-normal", "external-check", "h1-case-adjust-bogus-client",
+        "accept-invalid-http-request", "accept-invalid-http-response", "checkcache",
+        "disable-h2-upgrade", "external-check", "h1-case-adjust-bogus-client",
         "h1-case-adjust-bogus-server", "http-ignore-probes", "http-no-delay",
-        "http-pretend-keepalive", "http-restrict-req-hdr-names", "http-use-proxy-header",
+        "http-restrict-req-hdr-names", "http-use-proxy-header",
         "idle-close-on-response", "independent-streams", "ldap-check", "log-separate-errors",
-        "logasap", "mysql-check", "nolinger", "originalto", "persist", "pgsql-check", "prefer-last-server",
+        "mysql-check", "nolinger", "originalto", "pgsql-check",
         "redis-check", "smtpchk", "socket-stats",
-        "spop-check", "srvtcpka", "ssl-hello-chk", "tcp-smart-accept", "tcp-smart-connect", "tcpka",
+        "spop-check", "ssl-hello-chk", "tcp-smart-accept", "tcp-smart-connect",
         "transparent",
     ]
 

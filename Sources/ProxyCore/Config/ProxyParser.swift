@@ -115,25 +115,22 @@ enum ProxyParser {
             s.alertRaw("parsing [\(l.location)]: the 'grace' keyword is not supported any more since HAProxy version 2.5.",
                        at: l.location)
         }),
-    ]
+    ].merging(PersistenceParser.keywords) { own, _ in own }.merging(SmallOptionsParser.keywords) { own, _ in own }
 
     /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
     static let unsupported: [String] = [
-        "backlog", "capture", "clitcpka-cnt", "clitcpka-idle", "clitcpka-intvl", "compression",
-        "cookie", "declare", "dynamic-cookie-key", "email-alert",
-        "error-log-format", "external-check", "filter", "force-persist",
-        "http-after-response", "http-error", "http-send-name-header", "ignore-persist",
-        "log-format-sd", "log-tag", "max-keep-alive-queue", "max-session-srv-conns",
-        "monitor", "persist", "rate-limit", "source",
-        "srvtcpka-cnt", "srvtcpka-idle", "srvtcpka-intvl", "tcp-response",
-        "unique-id-format", "unique-id-header", "use-server", "dispatch", "retry-on", "use-fcgi-app",
+        "capture", "compression", "declare", "email-alert", "error-log-format", "external-check",
+        "filter", "http-after-response", "http-error", "http-send-name-header", "log-format-sd",
+        "log-tag", "max-keep-alive-queue", "max-session-srv-conns", "monitor", "persist",
+        "rate-limit", "source", "tcp-response", "unique-id-format", "unique-id-header", "dispatch",
+        "retry-on", "use-fcgi-app",
     ]
 
     static var allKeywords: [String] { Array(table.keys) + unsupported }
 
     /// Keywords taking at most this many arguments (HAProxy's "cannot handle unexpected argument").
     static let maxArguments: [String: Int] = [
-        "mode": 1, "maxconn": 1, "retries": 1, "load-server-state-from-file": 1, "server-state-file-name": 1, "default_backend": 1, "fullconn": 1, "monitor-uri": 1, "id": 1,
+        "mode": 1, "maxconn": 1, "backlog": 1, "retries": 1, "load-server-state-from-file": 1, "server-state-file-name": 1, "default_backend": 1, "fullconn": 1, "monitor-uri": 1, "id": 1,
         "disabled": 0, "enabled": 0,
     ]
 

@@ -203,7 +203,7 @@ enum ServerParser {
             srv.shutdownBackupSessionsOnMarkedUp = true
             return nil
         },
-        "cookie": Entry(takesArgument: true) { _, srv, v, _ in srv.cookie = v; return nil },
+        "cookie": Entry(takesArgument: true, missing: "'cookie' expects <value> as argument.") { _, srv, v, _ in srv.cookie = v; return nil },
         "id": Entry(takesArgument: true) { _, srv, v, _ in
             guard let n = ConfigUnits.integer(v), n > 0 else { return "'id' : custom id has to be > 0." }
             srv.id = n

@@ -37,6 +37,8 @@ extension RuntimeBuilder {
             frontend.trafficLog = TrafficLog(
                 logger: logger, format: LogFormat(source ?? ""), connectLineOnly: source == nil,
                 dontLogNull: proxy.dontLogNull, frontend: frontend, globalGate: runtime.globalGate)
+            frontend.trafficLog?.dontLogNormal = proxy.smallOptions.dontLogNormal  // issue 15
+            frontend.trafficLog?.logAsap = proxy.smallOptions.logAsap
         }
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
             backends[proxy.name]?.logger = logger(proxy)

@@ -30,9 +30,16 @@ struct SessionLogRecord {
     /// Gave up waiting in the backend's queue: HAProxy logs before it leaves the queue,
     /// so its `%bq` counts this request.
     var leftQueueOnTimeout = false
+    /// `option redispatch` sent the request to another server: `%rc` gets a `+`.
+    var redispatched = false
+    /// `option logasap` wrote the line before the end: `%Ta`, `%Tt` and `%B` get a `+`
+    /// (they are not final), and the end writes nothing more.
+    var loggedEarly = false
     /// HAProxy's two termination characters: who ended the session and in which state.
     var cause = UInt8(ascii: "-")
     var state = UInt8(ascii: "-")
+    /// Cookie persistence's two characters, the 3rd and 4th of `%tsc` (issue 15).
+    var persistenceFlags = (UInt8(ascii: "-"), UInt8(ascii: "-"))
     /// The request line (a slice of the request's bytes, not a copy), nil for a bad request.
     var requestLine: ByteBuffer?
     var client: SocketAddress?
@@ -105,6 +112,10 @@ public final class TrafficLog: @unchecked Sendable {
     /// No `option tcplog`/`httplog`/`log-format`: HAProxy's old "Connect from" line at accept.
     let connectLineOnly: Bool
     let dontLogNull: Bool
+    /// `option dontlog-normal` (issue 15): only sessions with an error are logged.
+    var dontLogNormal = false
+    /// `option logasap` (issue 15): sessions log early (`SessionLogRecord.loggedEarly`).
+    var logAsap = false
     let frontend: RuntimeFrontend
     let globalGate: AdmissionGate
     let isHTTP: Bool
@@ -150,7 +161,9 @@ public final class TrafficLog: @unchecked Sendable {
     /// Emits the line of a finished session or request.
     func emit(_ record: SessionLogRecord) {
         guard !connectLineOnly else { return }
-        if dontLogNull, record.bytesIn == 0, record.requestLine == nil { return }
+        // An early line (logasap) cannot know yet whether the session stays empty.
+        if dontLogNull, record.bytesIn == 0, record.requestLine == nil, !record.loggedEarly { return }
+        if dontLogNormal, !record.endedInError { return }
         var line: [UInt8] = []
         line.reserveCapacity(256)
         render(record, end: .now(), into: &line)
@@ -221,21 +234,30 @@ public final class TrafficLog: @unchecked Sendable {
                 case .Tw: line.appendDecimal(tw)
                 case .Tc: line.appendDecimal(tc)
                 case .Tr: line.appendDecimal(tr)
-                case .Ta: line.appendDecimal(ta)
-                case .Tt: line.appendDecimal(tt)
+                case .Ta:
+                    if r.loggedEarly { line.append("+") }
+                    line.appendDecimal(ta)
+                case .Tt:
+                    if r.loggedEarly { line.append("+") }
+                    line.appendDecimal(tt)
                 case .Th: line.appendDecimal(0)
                 case .Ti: line.appendDecimal(ti)
                 case .Tq: line.appendDecimal(tq)
                 case .Td:
                     line.appendDecimal(tq < 0 || tw < 0 || tc < 0 || tr < 0 ? -1 : max(0, tt - (tq + tw + tc + tr)))
                 case .ST: line.appendDecimal(r.status)
-                case .B: line.appendDecimal(r.bytesOut)
+                case .B:
+                    if r.loggedEarly { line.append("+") }
+                    line.appendDecimal(r.bytesOut)
                 case .U: line.appendDecimal(r.bytesIn)
                 case .CC, .CS: line.append("-")
                 case .ts, .tsc:
                     line.append(r.cause)
                     line.append(r.state)
-                    if variable == .tsc { line.append("--") }
+                    if variable == .tsc {
+                        line.append(r.persistenceFlags.0)
+                        line.append(r.persistenceFlags.1)
+                    }
                 case .ac: line.appendDecimal(globalGate.count)
                 case .fc: line.appendDecimal(frontend.gate.count)
                 case .bc:
@@ -244,7 +266,9 @@ public final class TrafficLog: @unchecked Sendable {
                 case .sc:
                     let current = r.server?.currentConnections.load(ordering: .relaxed) ?? 0
                     line.appendDecimal(max(0, current - (r.holdsServerSlot ? 1 : 0)))
-                case .rc: line.appendDecimal(r.retries)
+                case .rc:
+                    if r.redispatched { line.append("+") }
+                    line.appendDecimal(r.retries)
                 case .sq: line.appendDecimal(0)
                 case .bq: line.appendDecimal((r.backend?.waiting.load(ordering: .relaxed) ?? 0) + (r.leftQueueOnTimeout ? 1 : 0))
                 case .hr, .hs, .hrl, .hsl:

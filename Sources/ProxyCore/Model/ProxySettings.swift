@@ -266,6 +266,10 @@ public struct ProxySettings: Sendable, Equatable {
     public var fullconn: Int?
     /// `hash-balance-factor`.
     public var hashBalanceFactor: Int?
+    /// Cookie persistence, `use-server`, `force-persist`/`ignore-persist` (issue 15).
+    public var persistence = PersistenceSettings()
+    /// `option tcpka`, `dontlog-normal`, `contstats`, `backlog`, … (issue 15).
+    public var smallOptions = SmallProxyOptions()
 
     public init(name: String, location: SourceLocation, capabilities: ProxyCapabilities) {
         self.name = name

@@ -10,8 +10,16 @@ struct HeadRewrite {
     var dropNames: [[UInt8]] = []
     /// Lines to add, each `Name: value\r\n`.
     var added: [UInt8] = []
+    /// Header lines rewritten where they stand (cookie persistence edits one `Cookie` or
+    /// `Set-Cookie` among several), by the offset of the line: the new whole line, or
+    /// nothing to remove it.
+    var replaced: [Int: [UInt8]] = [:]
 
-    var isEmpty: Bool { !dropConnection && dropNames.isEmpty && added.isEmpty }
+    var isEmpty: Bool { !dropConnection && dropNames.isEmpty && added.isEmpty && replaced.isEmpty }
+
+    mutating func replace(lineAt start: Int, with line: [UInt8]) {
+        replaced[start] = line
+    }
 
     mutating func add(_ name: [UInt8], _ value: [UInt8]) {
         added += name
@@ -37,12 +45,19 @@ struct HeadRewrite {
         }
         // Kept runs of header lines go out as slices; dropped lines are skipped.
         var pendingStart = start
-        if dropConnection || !dropNames.isEmpty {
+        if dropConnection || !dropNames.isEmpty || !replaced.isEmpty {
             buffer.withUnsafeReadableBytes { bytes in
-                for field in headers where shouldDrop(field, in: bytes) {
+                for field in headers {
+                    let replacement = replaced[field.name.start]
+                    guard replacement != nil || shouldDrop(field, in: bytes) else { continue }
                     let lineStart = field.name.start
                     if lineStart > pendingStart {
                         write(buffer.getSlice(at: base + pendingStart, length: lineStart - pendingStart)!)
+                    }
+                    if let replacement, !replacement.isEmpty, !shouldDrop(field, in: bytes) {
+                        var line = ByteBuffer()
+                        line.writeBytes(replacement)
+                        write(line)
                     }
                     pendingStart = field.lineEnd(in: bytes)
                 }

@@ -174,7 +174,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             // directly. TCP_NODELAY comes from the listener, which NIO sets it on and
             // Linux copies to every accepted socket.
             .childChannelInitializer { [self] channel in
-                ConnectionSetup.initialize(channel) {
+                ConnectionSetup.initialize(channel, keepAliveProbes: frontend.clientKeepAliveProbes) {
                     // TLS (issue 5): the session sees channelActive once the handshake is done.
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(
@@ -275,6 +275,7 @@ public final class ProxyRuntime: @unchecked Sendable {
             trackers = admitted
         }
         counters.totalSessions.increment()
+        if let timings = frontend.clientKeepAliveProbes { KeepAliveProbes.enable(on: plain.descriptor, timings) }  // issue 15
         // TLS (issue 5): the session hears transportActive once the handshake is done.
         let secured = tls.map { TLSTransport.serving(plain, with: $0, frontend: frontend) }
         let connection: SessionTransport = secured ?? plain

@@ -45,6 +45,13 @@ public enum RuntimeBuilder {
             }
             backend.stickRules = StickRules(proxy, tables: stickTables, servers: backend.servers,
                                             backends: backendByName, own: backend)
+            if CookiePersistence.isNeeded(proxy) {  // issue 15
+                backend.persistence = CookiePersistence(proxy, servers: backend.servers, backends: backendByName,
+                                                        current: backend)
+            }
+            backend.pretendKeepAlive = proxy.smallOptions.pretendKeepAlive
+            backend.serverKeepAliveProbes = proxy.smallOptions.serverKeepAliveProbes
+                ? proxy.smallOptions.serverKeepAliveTimings : nil
         }
         var frontends: [RuntimeFrontend] = []
         for proxy in config.proxies where proxy.isFrontend && !proxy.disabled && !proxy.binds.isEmpty {
@@ -93,6 +100,8 @@ public enum RuntimeBuilder {
                 frontends[frontends.count - 1].requestContentTracks = ContentTracks(proxy, tables: stickTables,
                                                                                     backends: backendByName, own: own)
             }
+            frontends[frontends.count - 1].clientKeepAliveProbes = proxy.smallOptions.clientKeepAliveProbes
+                ? proxy.smallOptions.clientKeepAliveTimings : nil
             if !config.global.noSplice {
                 frontends[frontends.count - 1].splice = SpliceDirections(request: proxy.spliceRequest,
                                                                          response: proxy.spliceResponse)

@@ -43,6 +43,12 @@ public final class RuntimeBackend: @unchecked Sendable {
     /// headers it reads (lower case). Set by TLSSetup.
     var dynamicServerName = false
     var serverNameHeaders: [String] = []
+    /// `cookie`, `use-server`, `force-persist`/`ignore-persist` (issue 15); nil without.
+    var persistence: CookiePersistence?
+    /// `option http-pretend-keepalive` (issue 15): no `Connection: close` to the server.
+    var pretendKeepAlive = false
+    /// `option srvtcpka` (issue 15): keep-alive probes on server sockets; nil = none.
+    var serverKeepAliveProbes: KeepAliveTimings?
 
     public init(name: String, index: Int, mode: ProxyMode, servers: [RuntimeServer],
                 timeouts: BackendTimeouts, retries: Int, redispatch: Bool,
@@ -130,6 +136,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     public var bufferRequestBody = false
     /// Kernel splicing each way (`option splice-*`, unless `nosplice`), set at start.
     var splice = SpliceDirections()
+    /// `option clitcpka` (issue 15): keep-alive probes on client sockets; nil = none.
+    var clientKeepAliveProbes: KeepAliveTimings?
     let requestRules: [CompiledRule]
     let responseRules: [CompiledRule]
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.

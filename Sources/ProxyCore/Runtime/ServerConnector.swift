@@ -121,6 +121,9 @@ final class ServerConnector {
         }
     }
 
+    /// An attempt went to the balancer again after failures (`option redispatch`).
+    private(set) var redispatched = false
+
     private func attemptConnect() {
         guard !cancelled else {
             if holdsSlot, let server { holdsSlot = false; backend.balancer.release(server) }
@@ -130,6 +133,7 @@ final class ServerConnector {
         // wretr / wredis (issue 4): as HAProxy, an attempt after a failure is either a
         // retry on the same server or a redispatch, counted on the server that failed.
         if redispatching {
+            redispatched = true  // `%rc` shows it with a `+`
             backend.counters.redispatches.increment(); server?.counters.redispatches.increment()
         } else if attempt > 0 {
             backend.counters.retries.increment(); server?.counters.retries.increment()
@@ -176,6 +180,7 @@ final class ServerConnector {
             case .success(let connected): connection = connected
             case .failure(let error): attemptEnded(server, .failure(error)); return
             }
+            if let timings = backend.serverKeepAliveProbes { KeepAliveProbes.enable(on: connection.descriptor, timings) }  // issue 15
             // TLS (issue 5): with `ssl`, connected means handshake done; a failed handshake
             // is a failed attempt (retried like a refused connect).
             guard let tls = server.tls else {
@@ -200,7 +205,7 @@ final class ServerConnector {
         let transport = ChannelTransport(eventLoop: loop.eventLoop)
         var bootstrap = ClientBootstrap(group: loop.eventLoop)
             .channelInitializer { [backend, serverNames] channel in
-                ConnectionSetup.initialize(channel) {
+                ConnectionSetup.initialize(channel, keepAliveProbes: backend.serverKeepAliveProbes) {
                     // TLS (issue 5): `server … ssl` encrypts below the session's handler.
                     if let tls = server.tls {
                         try channel.pipeline.syncOperations.addHandler(

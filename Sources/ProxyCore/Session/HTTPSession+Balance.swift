@@ -42,7 +42,9 @@ extension HTTPSession {
         if backend.httpConnectionMode != .keepAlive || frontend.httpConnectionMode != .keepAlive,
            !(head.hasUpgrade && head.connectionUpgrade) {
             rewrite.dropConnection = true
-            rewrite.add("Connection: close")
+            // `option http-pretend-keepalive` (issue 15): the server is not told; proxyd
+            // still closes its side after the response.
+            if !backend.pretendKeepAlive { rewrite.add("Connection: close") }
         }
         if let forwardFor = frontend.forwardFor ?? backend.forwardFor, !connection.clientAddressText.isEmpty,
            !Self.isExcepted(forwardFor, connection) {

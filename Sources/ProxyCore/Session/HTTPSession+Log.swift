@@ -13,14 +13,27 @@ extension HTTPSession {
     func noteConnect(_ result: Result<(SessionTransport, RuntimeServer), ConnectFailure>) {
         stream.log?.noteConnect(result, attempts: connector?.attempt ?? 0)
         stream.log?.serverAssignedAt = connector?.serverAssignedAt
+        stream.log?.redispatched = connector?.redispatched ?? false
     }
 
     /// Logs the current request once, then starts the next one's record.
     func emitLog() {
+        if stream.log?.loggedEarly == true {  // `option logasap` wrote it already
+            stream.log?.nextRequest()
+            return
+        }
         guard stream.logPending, let record = stream.log, let trafficLog = frontend.trafficLog else { return }
         stream.logPending = false
         trafficLog.emit(record)
         stream.log?.nextRequest()
+    }
+
+    /// `option logasap` (issue 15): the line goes out with the response head.
+    func logEarly() {
+        guard stream.logPending, stream.log != nil, let trafficLog = frontend.trafficLog, trafficLog.logAsap else { return }
+        stream.logPending = false
+        stream.log?.loggedEarly = true
+        trafficLog.emit(stream.log!)
     }
 
     /// The termination flags HAProxy gives proxyd's own error answers by default.

@@ -85,6 +85,15 @@ extension HTTPSession {
                 }
             }
         }
+        if let rules = backend?.persistence {  // cookie persistence (issue 15)
+            let decision = stream.persistence
+            let flag = headBytes.withUnsafeReadableBytes {
+                rules.editResponse($0, headers: stream.responseParser.headers, status: head.status,
+                                   server: connection?.server, method: stream.requestMethod,
+                                   decision: decision, rewrite: &rewrite)
+            }
+            stream.log?.persistenceFlags.1 = flag
+        }
         if case .tunnel = head.framing {
             // Upgrade accepted: the connection belongs to the tunnel now.
             stream.serverReusable = false
@@ -106,6 +115,7 @@ extension HTTPSession {
         }
         rewrite.emit(from: headBytes, start: head.start, length: head.headLength,
                      headersEnd: head.headersEnd, headers: stream.responseParser.headers) { client.write($0) }
+        logEarly()  // `option logasap` (issue 15)
 
         if case .tunnel = head.framing {
             phase = .tunnel
@@ -154,8 +164,10 @@ extension HTTPSession {
             // A client that leaves takes its server connection with it, as in HAProxy:
             // kept, it could only serve others' later requests (`http-reuse safe`), and
             // clients that connect once per request would each leave one behind.
-            releaseServer(connection, reusable: stream.serverReusable && stream.requestComplete && clientKeepAlive
-                          && !(clientInputClosed && (inbound?.readableBytes ?? 0) == 0))
+            let reusable = stream.serverReusable && stream.requestComplete && clientKeepAlive
+                && !(clientInputClosed && (inbound?.readableBytes ?? 0) == 0)
+            stream.lastServer = reusable ? connection.server : nil  // `option prefer-last-server`
+            releaseServer(connection, reusable: reusable)
         }
         emitLog()  // after the release, so that the server counts are HAProxy's
         let nothingMoreToRead = clientInputClosed && (inbound?.readableBytes ?? 0) == 0

@@ -39,12 +39,26 @@ extension HTTPSession {
         stickTrackers?.requestStarted()
         let connection = connectionFacts!
         var statsPageAnswered = false
+        var persistence = PersistenceDecision()
+        var persistenceDecided = false
+        // A listen section is its own backend: its rules are the frontend's.
+        let ownBackend = frontend.router.defaultBackend.flatMap { $0.name == frontend.name ? $0 : nil }
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
             let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
             if let tracks = frontend.requestContentTracks, let trackers = connection.stickTrackers {
                 tracks.run(trackers, facts: facts, forRequest: true)  // tcp-request content (issue 15)
             }
+            /// HAProxy 2.6 still reads the persistence cookie of a request a backend's rule
+            /// denies (its log names the server and the cookie's flags); not of one a
+            /// `return` or `redirect` answers (issue 15).
+            func persistenceOfDenied(_ backend: RuntimeBackend?) {
+                guard let rules = backend?.persistence else { return }
+                var unused = HeadRewrite()
+                persistence = rules.decide(facts, rewrite: &unused)
+                persistenceDecided = true
+            }
             if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
+                if closes { persistenceOfDenied(ownBackend) }
                 return (nil, .reply(reply, closes: closes), .noneUsable)
             }
             // The stats page of a frontend section (issue 4).
@@ -55,13 +69,26 @@ extension HTTPSession {
             guard let backend = frontend.router.route(facts) else { return (nil, .proceed, .noneUsable) }
             if backend.name != frontend.name, !backend.requestRules.isEmpty {
                 let outcome = RuleEngine.run(backend.requestRules, facts: facts, rewrite: &rewrite)
-                if case .reply = outcome { return (backend, outcome, .noneUsable) }
+                if case .reply(_, let closes) = outcome {
+                    if closes { persistenceOfDenied(backend) }
+                    return (backend, outcome, .noneUsable)
+                }
             }
             // The stats page (issue 4): a backend with `stats enable` answers its
             // `stats uri` itself instead of forwarding.
             if let page = backend.statsPage, let reply = page.answer(facts) {
                 statsPageAnswered = true
                 return (backend, .reply(reply, closes: false), .noneUsable)
+            }
+            // Cookie persistence and `use-server` (issue 15) name the server first; stick
+            // tables match only when no server is named yet, as HAProxy's sticking rules.
+            if let rules = backend.persistence {
+                persistence = rules.decide(facts, rewrite: &rewrite)
+                if let server = persistence.server ?? rules.lastServer(stream.lastServer) {
+                    backend.balancer.take(server)
+                    backend.stickRules?.store(server, facts: facts, http: true)
+                    return (backend, .proceed, .server(server))
+                }
             }
             // Stick tables (issue 15): a client stuck to a usable server goes back to it.
             if let sticky = backend.stickRules?.match(facts, http: true) {
@@ -78,6 +105,8 @@ extension HTTPSession {
             return (backend, .proceed, choice)
         }
         stickTrackers?.flushBytesIn()  // the head counts for what its rules track (issue 15)
+        stream.persistence = persistence
+        stream.log?.persistenceFlags = (persistence.requestFlag, persistence.responseFlag)
         if case .reply(let reply, let closes) = outcome {
             // stats (issue 4); the page's own backend counts it apart.
             countReply(reply, backend: statsPageAnswered ? nil : chosen)
@@ -85,6 +114,13 @@ extension HTTPSession {
             buffer.moveReaderIndex(forwardBy: head.headLength)
             inbound = buffer
             if stream.log != nil {
+                // The backend HAProxy has at that point (a listen section is its own)
+                // decides whether the persistence flags show (issue 15).
+                if persistenceDecided {
+                    stream.log?.server = persistence.server
+                } else if let rules = (chosen ?? ownBackend)?.persistence {
+                    stream.log?.persistenceFlags = rules.flagsWithoutDecision
+                }
                 stream.log?.backend = chosen
                 // deny: the proxy blocked it (PR); return/redirect: served locally (LR).
                 stream.log?.terminate(closes ? "P" : "L", "R")

@@ -51,6 +51,11 @@ final class HTTPStream {
     /// connection (a retry on a fresh connection takes its own).
     var chosenSlotTaken = false
     var lastBackendIndex: Int?
+    /// The server whose connection the previous request left idle, for `option
+    /// prefer-last-server` (issue 15).
+    var lastServer: RuntimeServer?
+    /// Cookie persistence's decision for this request (issue 15), read by its response.
+    var persistence = PersistenceDecision()
 
     /// The head waiting to be written once a server connection is there.
     /// Its header spans are the request parser's, which stay put until the next request

@@ -141,6 +141,12 @@ final class TCPSession: TransportEvents {
                 loop.tcpSessions[ObjectIdentifier(self)] = self
             }
             spliceIfAsked(channel)
+            // `option logasap` (issue 15): the line goes out now the server is connected.
+            if var record = log, let trafficLog = frontend.trafficLog, trafficLog.logAsap {
+                record.loggedEarly = true
+                log = record
+                trafficLog.emit(record)
+            }
             // Once both sides are connected the tunnel timeout, if any, replaces the
             // client and server timeouts (HAProxy applies it in tcp mode too).
             idle?.arm(backend.timeouts.tunnel ?? frontend.timeouts.tunnel
@@ -278,7 +284,7 @@ final class TCPSession: TransportEvents {
         guard !closed else { return }
         closed = true
         stickTrackers?.connectionEnded()
-        if var record = log, let trafficLog = frontend.trafficLog {
+        if var record = log, let trafficLog = frontend.trafficLog, !record.loggedEarly {
             record.holdsServerSlot = server != nil  // still counted on the server: not in %bc/%sc
             trafficLog.emit(record)
         }
@@ -332,6 +338,7 @@ final class TCPSession: TransportEvents {
         if case .failure(.noServerAvailable) = result { log?.connectStart = nil }
         log?.noteConnect(result, attempts: connector?.attempt ?? 0)
         log?.serverAssignedAt = connector?.serverAssignedAt
+        log?.redispatched = connector?.redispatched ?? false
     }
 
     static func shorter(_ a: TimeAmount?, _ b: TimeAmount?) -> TimeAmount? {
