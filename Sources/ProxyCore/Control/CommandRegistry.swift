@@ -117,6 +117,8 @@ struct CommandRegistry {
             let typed = Self.pairs(arguments.prefix(3).joined(separator: " "))
             var closest: [(index: Int, distance: Int)] = []
             for (index, pairs) in listedPairs.enumerated() {
+                // The distance is at least the difference in pair counts.
+                if closest.count == 5, abs(typed.count - pairs.count) >= closest[4].distance { continue }
                 let distance = Self.distance(typed, pairs)
                 if closest.count == 5, distance >= closest[4].distance { continue }
                 closest.insert((index, distance), at: closest.firstIndex { $0.distance > distance } ?? closest.endIndex)

@@ -56,9 +56,10 @@ extension ConfigParser {
 
     /// The optimal-string-alignment distance of `x` and `y` if it is at most `bound`, else
     /// nil. Rows of the usual table are computed one at a time (the transposition looks two
-    /// rows back); once two consecutive rows are entirely above `bound`, every later row is
-    /// too (each cell comes from the two rows above it or from its left neighbour, and the
-    /// first column grows), so the search stops there.
+    /// rows back). A row's smallest cell never shrinks from one row to the next (a cell
+    /// comes from the row above, from its left neighbour, or from two rows up plus one,
+    /// which is no less than the cell diagonally above it; the first column grows), so
+    /// once a whole row is above `bound` the search stops.
     static func editDistance<E: Equatable>(_ x: UnsafeBufferPointer<E>, _ y: UnsafeBufferPointer<E>,
                                            bound: Int) -> Int? {
         let n = x.count, m = y.count
@@ -71,7 +72,6 @@ extension ConfigParser {
             before.initialize(repeating: 0)
             current.initialize(repeating: 0)
             for j in 0...m { previous[j] = j }
-            var previousMinimum = 0
             for i in 1...n {
                 current[0] = i
                 var rowMinimum = i
@@ -84,9 +84,8 @@ extension ConfigParser {
                     current[j] = d
                     rowMinimum = min(rowMinimum, d)
                 }
-                if rowMinimum > bound && previousMinimum > bound { return nil }
+                if rowMinimum > bound { return nil }
                 (before, previous, current) = (previous, current, before)
-                previousMinimum = rowMinimum
             }
             return previous[m] <= bound ? previous[m] : nil
         }

@@ -83,6 +83,9 @@ final class DidYouMeanTests: XCTestCase {
             }
         }
         XCTAssertEqual(DidYouMean.suggest(long, among: ["bind", String(repeating: "e", count: 280)]), String(repeating: "e", count: 280))
+        // 279 "ee" pairs in the name, 299 in the word: all 279 are shared, not 255.
+        XCTAssertEqual(DidYouMean.suggest(long, among: [String(repeating: "e", count: 270), String(repeating: "e", count: 280)]),
+                       String(repeating: "e", count: 280))
     }
 
     /// Misspellings of the keywords (edits, case, other classes, multi-byte characters,
@@ -168,6 +171,33 @@ final class CommandSuggestionTests: XCTestCase {
         XCTAssertEqual(CommandRegistry.distance("show stat", "show stat"), 0)
         XCTAssertEqual(CommandRegistry.distance("", ""), 0)
         XCTAssertEqual(CommandRegistry.distance("ab", "ba"), 6)
+    }
+
+    /// Typed words far from every command: the five listed are the first five of a stable
+    /// sort of the help order by distance, as before.
+    func testUnknownCommandListsTheFiveClosest() {
+        var registry = CommandRegistry()
+        var random = SeededRandom(seed: 17)
+        let vocabulary = ["show", "set", "get", "stat", "info", "server", "weight", "backend", "errors", "map", "acl", "add", "del", "ssl", "cert"]
+        for i in 0..<70 {
+            let words = (0...Int(random.next() % 3)).map { _ in vocabulary[Int(random.next() % UInt64(vocabulary.count))] }
+            registry.add(words.joined(separator: " "), usage: words.joined(separator: " ") + " <x\(i % 9)>", help: "h\(i)") { _, _, _ in "" }
+        }
+        for _ in 0..<300 {
+            let typed = (0...Int(random.next() % 4)).map { _ in
+                String((0..<Int(random.next() % 8 + 1)).map { _ in Array("abdeghiorstvw ")[Int(random.next() % 14)] })
+            }.map { $0 == " " ? "x" : $0 }
+            guard !registry.listed.contains(where: { $0.words.first == typed[0] }) else { continue }
+            let phrase = typed.prefix(3).joined(separator: " ")
+            let expected = registry.listed
+                .map { ($0, Self.referenceDistance(phrase, $0.words.joined(separator: " "))) }
+                .sorted { $0.1 < $1.1 }
+                .prefix(5)
+                .map { $0.0.helpLine }
+            let answer = registry.unknown(typed)
+            XCTAssertEqual(answer, "Unknown command, but maybe one of the following ones is a better match:\n"
+                           + expected.joined() + CommandRegistry.trailer.map(\.helpLine).joined(), "\(typed)")
+        }
     }
 
     func testHelpOrderIsAStableSortByUsage() {
