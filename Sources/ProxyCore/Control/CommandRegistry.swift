@@ -40,26 +40,40 @@ struct ControlCommand {
     /// The answer: text ending with a newline, or "" for a silent success.
     let run: (_ arguments: [String], _ session: ControlSessionState, _ context: StatsContext) -> String
 
-    var helpLine: String {
+    /// This command's line in `help` and in the unknown-command answers (made once: an
+    /// unknown command lists many).
+    let helpLine: String
+
+    init(words: [String], usage: String, help: String,
+         run: @escaping (_ arguments: [String], _ session: ControlSessionState, _ context: StatsContext) -> String) {
+        self.words = words
+        self.usage = usage
+        self.help = help
+        self.run = run
         let padded = usage.count < 40 ? usage + String(repeating: " ", count: 40 - usage.count) : usage
-        return "  " + padded + ": " + help + "\n"
+        helpLine = "  " + padded + ": " + help + "\n"
     }
 }
 
 /// Finds and runs commands; formats `help` and the unknown-command answers as HAProxy
 /// 2.6 does.
 struct CommandRegistry {
-    var commands: [ControlCommand] = []
+    private(set) var commands: [ControlCommand] = []
+    /// Commands in HAProxy's help order: alphabetical, then `help`, `prompt`, `quit`
+    /// (`trailer`). Kept sorted as commands are added (each after those of the same usage,
+    /// as a stable sort places it) rather than sorted for every unknown command.
+    private(set) var listed: [ControlCommand] = []
+    /// The sorted character pairs of each listed command's words, for `unknown`.
+    private var listedPairs: [[UInt16]] = []
 
     mutating func add(_ words: String, usage: String, help: String,
                       _ run: @escaping ([String], ControlSessionState, StatsContext) -> String) {
-        commands.append(ControlCommand(words: words.split(separator: " ").map(String.init),
-                                       usage: usage, help: help, run: run))
-    }
-
-    /// Commands in HAProxy's help order: alphabetical, then `help`, `prompt`, `quit`.
-    var listed: [ControlCommand] {
-        commands.sorted { $0.usage < $1.usage }
+        let command = ControlCommand(words: words.split(separator: " ").map(String.init),
+                                     usage: usage, help: help, run: run)
+        commands.append(command)
+        let at = listed.firstIndex { $0.usage > usage } ?? listed.endIndex
+        listed.insert(command, at: at)
+        listedPairs.insert(Self.pairs(command.words.joined(separator: " ")), at: at)
     }
 
     static let trailer = [
@@ -98,35 +112,58 @@ struct CommandRegistry {
         // Commands that share the first word, else the closest ones by spelling.
         var suggestions = listed.filter { $0.words.first == arguments[0] }
         if suggestions.isEmpty {
-            let typed = arguments.prefix(3).joined(separator: " ")
-            suggestions = listed
-                .map { ($0, Self.distance(typed, $0.words.joined(separator: " "))) }
-                .sorted { $0.1 < $1.1 }
-                .prefix(5)
-                .map { $0.0 }
+            // The five closest in help order among equals: the first five of a stable sort
+            // by distance, without sorting them all.
+            let typed = Self.pairs(arguments.prefix(3).joined(separator: " "))
+            var closest: [(index: Int, distance: Int)] = []
+            for (index, pairs) in listedPairs.enumerated() {
+                // The distance is at least the difference in pair counts.
+                if closest.count == 5, abs(typed.count - pairs.count) >= closest[4].distance { continue }
+                let distance = Self.distance(typed, pairs)
+                if closest.count == 5, distance >= closest[4].distance { continue }
+                closest.insert((index, distance), at: closest.firstIndex { $0.distance > distance } ?? closest.endIndex)
+                if closest.count > 5 { closest.removeLast() }
+            }
+            suggestions = closest.map { listed[$0.index] }
         }
         return "Unknown command, but maybe one of the following ones is a better match:\n"
             + (suggestions + Self.trailer).map(\.helpLine).joined()
     }
 
-    /// Distance between the character-pair counts of two phrases.
-    static func distance(_ a: String, _ b: String) -> Int {
-        func pairs(_ s: String) -> [UInt16: Int] {
-            var counts: [UInt16: Int] = [:]
-            var previous: UInt8 = 0
-            for c in s.utf8 {
-                counts[UInt16(previous) << 8 | UInt16(c), default: 0] += 1
-                previous = c
-            }
-            counts[UInt16(previous) << 8, default: 0] += 1
-            return counts
+    /// The character pairs of a phrase (its bytes, with the start and the end as byte 0),
+    /// sorted, so that two phrases compare in one merge.
+    static func pairs(_ phrase: String) -> [UInt16] {
+        var codes: [UInt16] = []
+        codes.reserveCapacity(phrase.utf8.count + 1)
+        var previous: UInt8 = 0
+        for c in phrase.utf8 {
+            codes.append(UInt16(previous) << 8 | UInt16(c))
+            previous = c
         }
-        let pa = pairs(a), pb = pairs(b)
-        var d = 0
-        for (k, v) in pa { d += abs(v - (pb[k] ?? 0)) }
-        for (k, v) in pb where pa[k] == nil { d += v }
-        return d
+        codes.append(UInt16(previous) << 8)
+        codes.sort()
+        return codes
     }
+
+    /// Distance between the character-pair counts of two phrases: the pairs one has and
+    /// the other has not.
+    static func distance(_ a: [UInt16], _ b: [UInt16]) -> Int {
+        var i = 0, j = 0, shared = 0
+        while i < a.count && j < b.count {
+            if a[i] == b[j] {
+                shared += 1
+                i += 1
+                j += 1
+            } else if a[i] < b[j] {
+                i += 1
+            } else {
+                j += 1
+            }
+        }
+        return a.count + b.count - 2 * shared
+    }
+
+    static func distance(_ a: String, _ b: String) -> Int { distance(pairs(a), pairs(b)) }
 
     /// Splits a command line into commands at unescaped `;` and each command into words
     /// at spaces and tabs; `\` escapes the next character.

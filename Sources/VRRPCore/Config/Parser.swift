@@ -77,40 +77,6 @@ public enum ConfigParser {
         }
     }
 
-    static func didYouMean(_ word: String, _ candidates: [String]) -> String? {
-        let length = word.count
-        let limit = max(2, length / 4)
-        var best: (String, Int)? = nil
-        for c in candidates {
-            // The distance is at least the difference in length: a candidate that cannot be
-            // close enough is not compared, so a huge unknown word (400,000 characters) costs
-            // a count, not a length × length table.
-            guard abs(c.count - length) <= limit else { continue }
-            let d = editDistance(word, c)
-            if d <= limit, best == nil || d < best!.1 { best = (c, d) }
-        }
-        return best?.0
-    }
-
-    /// Edit distance with adjacent transpositions (optimal string alignment).
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let x = Array(a), y = Array(b)
-        if x.isEmpty { return y.count }
-        if y.isEmpty { return x.count }
-        var d = [[Int]](repeating: [Int](repeating: 0, count: y.count + 1), count: x.count + 1)
-        for i in 0...x.count { d[i][0] = i }
-        for j in 0...y.count { d[0][j] = j }
-        for i in 1...x.count {
-            for j in 1...y.count {
-                d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (x[i - 1] == y[j - 1] ? 0 : 1))
-                if i > 1, j > 1, x[i - 1] == y[j - 2], x[i - 2] == y[j - 1] {
-                    d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
-                }
-            }
-        }
-        return d[x.count][y.count]
-    }
-
     // MARK: argument helpers (keepalived's wording)
 
     static func arg(_ s: Statement, _ i: Int, _ ctx: inout Context, what: String = "value") -> String? {
