@@ -148,9 +148,9 @@ final class LogTrafficIntegrationTests: XCTestCase {
                 _ = try? client.receiveResponse()
             }
             _ = log.wait(for: " 408 ")
-            // status, bytes, termination state and request of each line. (HAProxy also logs
-            // the readiness probe, a connection closed without a byte, as `400 0 CR--`;
-            // proxyd does not yet: left out here.)
+            // status, bytes, termination state and request of each line. (The readiness
+            // probes, connections closed without a byte, log `400 0 CR--` in both; the two
+            // harnesses probe a different number of times: left out here.)
             return log.all.filter { !$0.contains(" CR-- ") }.compactMap { line in
                 line.firstMatch(of: #/ fe fe/<NOSRV> \S+ (\d+ \d+) - - (\S+) \S+ \S+ (".*")/#)
                     .map { "\($0.1) \($0.2) \($0.3)" }
@@ -166,6 +166,76 @@ final class LogTrafficIntegrationTests: XCTestCase {
             self.addTeardownBlock { haproxy.stop() }
         }
         XCTAssertEqual(ours, theirs)
+    }
+
+    /// A connection closed before its first byte: HAProxy 2.6 counts it as a bad request
+    /// (`ereq`, `req_tot` and `hrsp_4xx` grow), logs `400 0 … CR-- "<BADREQ>"`
+    /// unless `option dontlognull`, and answers 400 to a client that only half-closed.
+    /// The same assertions hold for both proxies on the same config.
+    func testConnectionsClosedBeforeAnyByteAsHAProxy() throws {
+        func observe(dontLogNull: Bool, _ start: (String, Int) throws -> Void) throws -> (lines: Int, ereq: Int, req: Int, hrsp4xx: Int, answer: String) {
+            let log = try LogReceiver()
+            defer { log.stop() }
+            let port = TCP.freePort()
+            let socket = FileManager.default.temporaryDirectory.appendingPathComponent("empty-\(port).sock").path
+            defer { try? FileManager.default.removeItem(atPath: socket) }
+            try start("""
+                global
+                    log \(log.path) local0
+                    stats socket \(socket) level admin
+                defaults
+                    mode http
+                    log global
+                    option httplog
+                    \(dontLogNull ? "option dontlognull" : "")
+                    timeout connect 1s
+                    timeout client 5s
+                    timeout server 5s
+                frontend fe
+                    bind 127.0.0.1:\(port)
+                    http-request return status 200 content-type text/plain string ok
+
+                """, port)
+            func stats() throws -> [String: Int] {
+                let text = try ControlClient.socat("show stat", socket: socket)
+                let rows = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+                guard let header = rows.first, let row = rows.first(where: { $0.count > 1 && $0[1] == "FRONTEND" }) else { return [:] }
+                var out: [String: Int] = [:]
+                for (i, name) in header.enumerated() where i < row.count { out[name.replacingOccurrences(of: "# ", with: "")] = Int(row[i]) }
+                return out
+            }
+            let before = try stats()
+            let linesBefore = log.all.filter { $0.contains(" CR-- ") }.count
+            for _ in 0..<3 { _ = try TCP.Connection(port: port, timeout: 3) }  // closed at once
+            let halfClosed = try TCP.Connection(port: port, timeout: 3)
+            shutdown(halfClosed.fd, Int32(SHUT_WR))
+            let answer = (try? halfClosed.receiveResponse()).map { "\($0.status)" } ?? "(nothing)"
+            let ok = try ProxyFixture.get(port: port, path: "/")
+            XCTAssertEqual(ok.status, 200)
+            _ = log.wait(for: "GET / HTTP/1.1")
+            usleep(200_000)
+            let after = try stats()
+            func grew(_ name: String) -> Int { (after[name] ?? 0) - (before[name] ?? 0) }
+            return (log.all.filter { $0.contains(" CR-- ") }.count - linesBefore, grew("ereq"), grew("req_tot"),
+                    grew("hrsp_4xx"), answer)
+        }
+        for dontLogNull in [false, true] {
+            let ours = try observe(dontLogNull: dontLogNull) { config, port in
+                let proxy = try ProxydProcess(config: config, waitForPorts: [port])
+                self.addTeardownBlock { proxy.stop() }
+            }
+            let theirs = try observe(dontLogNull: dontLogNull) { config, port in
+                let haproxy = try ReferenceHAProxy(config: config, waitForPorts: [port])
+                self.addTeardownBlock { haproxy.stop() }
+            }
+            for (who, r) in [("proxyd", ours), ("haproxy", theirs)] {
+                XCTAssertEqual(r.lines, dontLogNull ? 0 : 4, "\(who), dontlognull \(dontLogNull): \(r)")
+                XCTAssertEqual(r.ereq, 4, "\(who): \(r)")
+                XCTAssertEqual(r.req, 5, "\(who): \(r)")
+                XCTAssertEqual(r.hrsp4xx, 4, "\(who): \(r)")
+                XCTAssertEqual(r.answer, "400", "\(who): \(r)")
+            }
+        }
     }
 
     /// `option httplog` lines through `halog -st` (status counts) and `-srv`: halog reads

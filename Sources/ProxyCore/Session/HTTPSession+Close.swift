@@ -98,6 +98,19 @@ extension HTTPSession {
         }
     }
 
+    /// The client closed before its first byte. HAProxy 2.6 counts that as a bad request
+    /// (`ereq`, `req_tot` and `hrsp_4xx`), logs `400 0 CR-- "<BADREQ>"` unless `option
+    /// dontlognull`, and answers 400 to a client that only half-closed.
+    func closedBeforeAnyRequest() {
+        counters.requestErrors.increment()
+        counters.requests.increment()
+        if stream.log != nil, !frontend.trafficLog!.dontLogNull {
+            stream.logPending = true
+            stream.log?.terminate("C", "R")
+        }
+        sendError(400, close: true)
+    }
+
     /// Sends one of proxyd's own responses (ErrorPages), then reads the next request
     /// or closes.
     func sendError(_ status: Int, close mustClose: Bool) {
@@ -139,6 +152,15 @@ extension HTTPSession {
         client.flush()
         // Half-close first so the response is not cut by a reset on unread input.
         client.closeOutput()
+        // The client closed its side already: no close of its own is left to wait for, so
+        // the descriptor goes now (a burst of connections closed before their first byte
+        // must not hold one each for a second).
+        if clientInputClosed && client.isWritable {
+            finishBookkeeping()
+            idle?.cancel()
+            client.close()
+            return
+        }
         client.read()  // to see the client's own close and free the connection early
         finishBookkeeping()
         // A client that never closes its side is cut after a second. The idle timer, not a

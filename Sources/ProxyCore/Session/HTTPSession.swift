@@ -153,8 +153,10 @@ final class HTTPSession: TransportEvents {
                     if stream.log != nil { stream.logPending = true; stream.log?.terminate("C", "R") }
                     sendError(400, close: true)
                 }
+            } else if isFirstRequest {
+                closedBeforeAnyRequest()
             } else {
-                close()
+                close()  // between two requests: the end of a keep-alive connection
             }
         case .tunnel:
             connection?.transport.closeOutput()
