@@ -134,15 +134,18 @@ final class OperatorConsoleTests: XCTestCase {
             let info = try ControlClient.socat("show info", socket: admin)
             return info.split(separator: "\n").first { $0.hasPrefix("DroppedLogs: ") }.flatMap { Int($0.dropFirst(13)) }
         }
-        XCTAssertEqual(try dropped(), 0)
+        // The readiness probe's line (a connection closed before its first byte is logged as
+        // a bad request, as by HAProxy) may be dropped already.
+        let base = try XCTUnwrap(try dropped())
+        XCTAssertLessThanOrEqual(base, 1)
         for i in 0..<3 { XCTAssertEqual(try ProxyFixture.get(port: port, path: "/lost\(i)").status, 200) }
-        XCTAssertTrue(try ControlClient.eventually(3) { try dropped() == 3 }, "DroppedLogs did not reach 3")
+        XCTAssertTrue(try ControlClient.eventually(3) { try dropped() == base + 3 }, "DroppedLogs did not grow by 3")
 
         let syslog = try LogReceiver(path: socketPath)
         defer { syslog.stop() }
         XCTAssertEqual(try ProxyFixture.get(port: port, path: "/delivered").status, 200)
         XCTAssertNotNil(syslog.wait(for: "GET /delivered HTTP/1.1"))
-        XCTAssertEqual(try dropped(), 3)
+        XCTAssertEqual(try dropped(), base + 3)
 
         proxy.signal(SIGTERM)
         XCTAssertNotNil(proxy.waitForExit(timeout: 5))
