@@ -36,6 +36,12 @@ final class CheckModeTests: XCTestCase {
 
     func run(_ executable: String, _ arguments: [String], in directory: URL? = nil,
              environment: [String: String]? = nil) throws -> Run {
+        try Self.execute(executable, arguments, in: directory, environment: environment)
+    }
+
+    /// Runs a program to its end: exit status, stdout and stderr (other tests use it too).
+    static func execute(_ executable: String, _ arguments: [String], in directory: URL? = nil,
+                        environment: [String: String]? = nil) throws -> Run {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments

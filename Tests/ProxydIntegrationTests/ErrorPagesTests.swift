@@ -117,28 +117,12 @@ final class ErrorPagesTests: XCTestCase {
         for (name, text) in configs {
             let path = dir.appendingPathComponent(name).path
             try text.write(toFile: path, atomically: true, encoding: .utf8)
-            let ours = try check(CheckModeTests.proxyd.path, path)
+            let ours = try CheckModeTests.execute(CheckModeTests.proxyd.path, ["-c", "-f", path])
             XCTAssertEqual(ours.status, 1, ours.description)
             guard let haproxy = CheckModeTests.which("haproxy") else { continue }
-            let theirs = try check(haproxy, path)
+            let theirs = try CheckModeTests.execute(haproxy, ["-c", "-f", path])
             XCTAssertEqual(CheckModeTests.normalized(ours), CheckModeTests.normalized(theirs), name)
         }
-    }
-
-    /// `-c -f PATH`, as CheckModeTests runs it.
-    private func check(_ executable: String, _ path: String) throws -> CheckModeTests.Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = ["-c", "-f", path]
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CheckModeTests.Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
-                                  stderr: String(decoding: e, as: UTF8.self))
     }
 
     private func exchange(_ path: String, port: Int) throws -> String {

@@ -32,24 +32,12 @@ struct ConditionalBlocks {
         }
         switch kw {
         case ".if":
-            let outer = active
-            var level = Level(outerActive: outer, taken: false, active: false)
-            if outer {
-                guard let value = evaluate(state, line) else { return }
-                level.active = value
-                level.taken = value
-            }
-            levels.append(level)
+            levels.append(Level(outerActive: active, taken: false, active: false))
+            takeBranch(state, line)
         case ".elif":
-            guard var level = levels.popLast() else { return abort("lone '.elif' with no matching '.if'.") }
+            guard let level = levels.last else { return abort("lone '.elif' with no matching '.if'.") }
             guard !level.seenElse else { return abort("'.elif' after '.else' is not permitted.") }
-            level.active = false
-            if level.outerActive && !level.taken {
-                guard let value = evaluate(state, line) else { return }
-                level.active = value
-                level.taken = value
-            }
-            levels.append(level)
+            takeBranch(state, line)
         case ".else":
             guard var level = levels.popLast() else { return abort("lone '.else' with no matching '.if'.") }
             guard !level.seenElse else { return abort("'.else' after '.else' is not permitted.") }
@@ -79,6 +67,18 @@ struct ConditionalBlocks {
             state.alertRaw("parsing [\(at)]: unknown directive '\(kw)'.", at: at)
             state.fileHasErrors = true
         }
+    }
+
+    /// An `.if` or `.elif` branch of the innermost block: kept when the lines around the
+    /// block are, no earlier branch was, and its condition holds (evaluated only then).
+    private mutating func takeBranch(_ state: ParserState, _ line: ConfigLine) {
+        var level = levels.removeLast()
+        level.active = false
+        if level.outerActive && !level.taken, let value = evaluate(state, line) {
+            level.active = value
+            level.taken = value
+        }
+        levels.append(level)
     }
 
     /// At the end of a file: an `.if` left open stops the load. HAProxy names the file's

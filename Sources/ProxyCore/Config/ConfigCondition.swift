@@ -54,9 +54,9 @@ public enum ConfigCondition {
 
         func rest(from start: Int) -> String { String(decoding: chars[start...], as: UTF8.self) }
 
-        func peek(_ s: String) -> Bool {
-            let b = Array(s.utf8)
-            return at + b.count <= chars.count && Array(chars[at..<(at + b.count)]) == b
+        /// The two-byte operator `c c` (`&&`, `||`) is next.
+        func peekPair(_ c: UInt8) -> Bool {
+            at + 1 < chars.count && chars[at] == c && chars[at + 1] == c
         }
 
         /// `or` of `and`s. Every term is read (an error anywhere is an error), as HAProxy
@@ -65,7 +65,7 @@ public enum ConfigCondition {
             var value = try conjunction()
             while true {
                 skipSpaces()
-                guard peek("||") else { return value }
+                guard peekPair(0x7C) else { return value }
                 let operatorAt = at
                 at += 2
                 skipSpaces()
@@ -78,7 +78,7 @@ public enum ConfigCondition {
             var value = try term()
             while true {
                 skipSpaces()
-                guard peek("&&") else { return value }
+                guard peekPair(0x26) else { return value }
                 let operatorAt = at
                 at += 2
                 skipSpaces()
