@@ -28,3 +28,22 @@ summarize() {
   echo "$passed passed, $failed failed"
   return $status
 }
+
+# report_failures LOG...: one "failed: Suite.test" line per failed test in the logs that
+# exist, each followed by its first three assertion messages (XCTest's "error:" lines).
+report_failures() {
+  local log name
+  for log in "$@"; do
+    [ -f "$log" ] || continue
+    if ! grep -qE 'Executed [0-9]+ tests?, with' "$log"; then
+      name=$(grep -E "^Test Case '[^']+' started" "$log" | tail -1 | sed -E "s/^Test Case '([^']+)'.*/\1/")
+      echo "failed: $log ends without XCTest's summary (a crash?); the last test started: ${name:-none}"
+      continue
+    fi
+    grep -E "^Test Case '[^']+' failed \(" "$log" | sed -E "s/^Test Case '([^']+)'.*/\1/" | sort -u |
+      while read -r name; do
+        echo "failed: $name (in $log)"
+        grep -F "error: $name : " "$log" | head -3 | sed -E 's/^/  /' | cut -c1-400 || true
+      done
+  done
+}
