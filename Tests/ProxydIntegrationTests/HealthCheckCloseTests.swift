@@ -135,3 +135,39 @@ private final class EndWatchingServer {
         close(fd)
     }
 }
+
+extension HealthCheckCloseTests {
+    /// A plain `check` sends nothing: its handshake's last ACK waits, then the check ends
+    /// with a reset, so the server never accepts it (HAProxy's CONNECT_DELACK_ALWAYS). The
+    /// server sees only SYNs: counted on the wire, side by side.
+    func testPlainCheckNeverReachesTheServersAcceptQueue() throws {
+        var seen: [String: (syns: Int, accepted: Int)] = [:]
+        for side in ["proxyd", "haproxy"] {
+            let server = try TestBackend(name: "plain", behaviour: .tcpEcho)
+            let syns = try SYNCounter(port: server.port)
+            let port = TCP.freePort()
+            let text = config(port: port, backend: """
+                backend app
+                    server s 127.0.0.1:\(server.port) check inter 100ms
+                """)
+            let stop: () -> Void
+            if side == "proxyd" {
+                let proxy = try ProxydProcess(config: text, waitForPorts: [port])
+                stop = { proxy.stop() }
+            } else {
+                let proxy = try ReferenceHAProxy(config: text, waitForPorts: [port])
+                stop = { proxy.stop() }
+            }
+            usleep(1_500_000)
+            stop()
+            syns.stop()
+            seen[side] = (syns.count, server.connectionCount)
+        }
+        for (side, counts) in seen {
+            XCTAssertGreaterThan(counts.syns, 5, "\(side) checked: \(seen)")
+            // The kernel sends the delayed ACK after 40 ms: a check that a loaded machine
+            // holds that long is accepted; most are not.
+            XCTAssertLessThan(counts.accepted, counts.syns / 4, "\(side): \(seen)")
+        }
+    }
+}

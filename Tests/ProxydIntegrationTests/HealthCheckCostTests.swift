@@ -31,17 +31,24 @@ final class HealthCheckCostTests: XCTestCase {
             \(servers)
             """, waitForPorts: [port])
         defer { proxy.stop() }
-        let connectionsBefore = target.connectionCount
+        // Plain checks never complete their handshake (the last ACK waits, then a reset,
+        // as HAProxy's do): the server accepts none of them, so count their SYNs.
+        let syns = try SYNCounter(port: target.port)
+        defer { syns.stop() }
         usleep(2_000_000)  // first round, spread over 2 s
         let start = cpuTicks(proxy.pid)
-        let connectionsAtStart = target.connectionCount
+        let checksAtStart = syns.count
         usleep(4_000_000)
         let used = cpuTicks(proxy.pid) - start
-        let checks = target.connectionCount - connectionsAtStart
+        let checks = syns.count - checksAtStart
         // Two rounds of 1000 checks in 4 s (500 a second) really ran…
-        XCTAssertGreaterThan(connectionsAtStart - connectionsBefore, 800, "the first round is spread over 2 s")
+        XCTAssertGreaterThan(checksAtStart, 800, "the first round is spread over 2 s")
         XCTAssertGreaterThan(checks, 1600, "checks ran: \(checks)")
         XCTAssertLessThan(checks, 2400, "no more than one check per server per inter: \(checks)")
+        // The delayed ACK leaves with a reset unless proxyd takes 40 ms (the kernel's
+        // delayed-ACK timer) to notice the connect: on a loaded machine a few may be
+        // accepted, not most.
+        XCTAssertLessThan(target.connectionCount, checks / 4, "the server accepted plain checks")
         // …and took well under half a core, even in a debug build (ticks are 1/100 s).
         XCTAssertLessThan(used, 200, "CPU ticks in 4 s: \(used)")
     }

@@ -297,12 +297,13 @@ final class CheckRunner {
     /// HAProxy's choice for its checks' connects (CONNECT_DELACK_ALWAYS unless the step
     /// after the connect is an expect): our handshake's last ACK waits for the first bytes
     /// we send and goes with them. Not when the server speaks first (a banner it could
-    /// not send before our ACK), and not for a bare connect either: the server would then
-    /// never see the connection (HAProxy's checks never reach its accept queue), which
-    /// changes what a server can count; see docs/performance-log.md, step 11.
+    /// not send before our ACK). A bare connect check sends nothing: its reset on close
+    /// ends a connection the server never accepted, as HAProxy's plain checks never reach
+    /// a server's accept queue (the check costs the server a SYN and a SYN-ACK); see
+    /// docs/performance-log.md, steps 11 and 13.
     private var delaysAck: Bool {
         switch script {
-        case .connect: return usesTLS  // the ClientHello is sent first
+        case .connect: return true  // nothing to send, or the ClientHello first
         case .http: return true
         case .tcp(let steps, _, _):
             if steps.count > 1, case .expect = steps[1] { return false }
