@@ -4,11 +4,15 @@ import Glibc
 #endif
 import NIOCore
 
-/// Listeners that drop new connections without refusing them: a classic BPF program that
-/// accepts nothing, attached to each listening socket (SO_ATTACH_FILTER). The kernel runs a
-/// listener's filter on the SYNs that reach it, so they are dropped silently and the client
-/// retransmits a second later; sockets already accepted were cloned before the filter and
-/// keep working. A refused SYN (a closed listener) would fail the client at once instead.
+/// Listeners that drop new connections without refusing them: a classic BPF program,
+/// attached to each listening socket (SO_ATTACH_FILTER), that drops the SYNs opening new
+/// connections. The kernel runs a listener's filter on every packet that reaches it, so
+/// those SYNs are dropped silently and the client retransmits a second later; sockets
+/// already accepted were cloned before the filter and keep working. Only a SYN is dropped:
+/// the ACK that completes a handshake already under way also reaches the listener, and
+/// dropping it would strand that connection until the listener closes and the client's
+/// data is answered with a reset. A refused SYN (a closed listener) would fail the client
+/// at once instead.
 extension ProxyRuntime {
     /// `struct sock_filter` and `struct sock_fprog` of <linux/filter.h>, laid out as the
     /// kernel reads them.
@@ -18,11 +22,17 @@ extension ProxyRuntime {
     private static let soAttachFilter: CInt = 26   // SO_ATTACH_FILTER
     private static let soDetachFilter: CInt = 27   // SO_DETACH_FILTER
 
-    /// `ret #0`: keep no byte of any packet. Allocated once and never freed: the kernel
-    /// copies it during setsockopt.
-    nonisolated(unsafe) private static let dropEverything: UnsafeMutablePointer<SockFilter> = {
-        let p = UnsafeMutablePointer<SockFilter>.allocate(capacity: 1)
-        p.initialize(to: SockFilter(code: 0x06 /* BPF_RET | BPF_K */, jt: 0, jf: 0, k: 0))
+    /// A TCP socket's filter sees the segment from its TCP header: byte 13 holds the
+    /// flags. Keep the segment when ACK (0x10) is set, drop it otherwise (a SYN opening a
+    /// connection is the only segment without it). Allocated once and never freed: the
+    /// kernel copies it during setsockopt.
+    private static let dropOpeningSYNsLength: UInt16 = 4
+    nonisolated(unsafe) private static let dropOpeningSYNs: UnsafeMutablePointer<SockFilter> = {
+        let p = UnsafeMutablePointer<SockFilter>.allocate(capacity: Int(dropOpeningSYNsLength))
+        p[0] = SockFilter(code: 0x30 /* BPF_LD | BPF_B | BPF_ABS */, jt: 0, jf: 0, k: 13)
+        p[1] = SockFilter(code: 0x45 /* BPF_JMP | BPF_JSET | BPF_K */, jt: 1, jf: 0, k: 0x10)
+        p[2] = SockFilter(code: 0x06 /* BPF_RET | BPF_K */, jt: 0, jf: 0, k: 0)            // drop
+        p[3] = SockFilter(code: 0x06 /* BPF_RET | BPF_K */, jt: 0, jf: 0, k: 0xffff_ffff)  // keep
         return p
     }()
 
@@ -35,7 +45,7 @@ extension ProxyRuntime {
         for listener in includingShared ? activeListeners : exclusiveListeners {
             let fd = listener.descriptor
             if drop {
-                var program = SockFprog(length: 1, filter: Self.dropEverything)
+                var program = SockFprog(length: Self.dropOpeningSYNsLength, filter: Self.dropOpeningSYNs)
                 _ = setsockopt(fd, SOL_SOCKET, Self.soAttachFilter, &program, socklen_t(MemoryLayout<SockFprog>.size))
             } else {
                 var none: CInt = 0
@@ -67,10 +77,27 @@ extension ProxyRuntime {
     /// it, queue included, so nothing is reset.
     func closeListenersWithoutLoss(limit: Int = 500) {
         setListenersDropNewConnections(true)
-        let deadline = ProcessClock.milliseconds + limit
-        while unacceptedConnections() > 0, ProcessClock.milliseconds < deadline {
+        let start = ProcessClock.milliseconds
+        let deadline = start + limit
+        // A handshake under way when the filter went on completes a moment later (its
+        // ACK is let through) and only then joins the accept queue, which is not counted
+        // before: the queue must stay empty a little while, not be seen empty once.
+        var emptySince: Int?
+        while ProcessClock.milliseconds < deadline {
+            let now = ProcessClock.milliseconds
+            if unacceptedConnections() > 0 {
+                emptySince = nil
+            } else if let since = emptySince {
+                if now - since >= Self.quietQueueMilliseconds { break }
+            } else {
+                emptySince = now
+            }
             usleep(2_000)
         }
         stopListening()
     }
+
+    /// How long the accept queue stays empty before the listeners close: many round trips
+    /// on a local network, and a handshake's last ACK is sent as soon as the SYN-ACK comes.
+    static let quietQueueMilliseconds = 20
 }
