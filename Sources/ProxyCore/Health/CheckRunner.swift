@@ -68,6 +68,8 @@ final class CheckRunner {
     private var handshaking = false
     private var received: [UInt8] = []
     private var step = 0
+    /// A protocol check's last passed answer: its result, once every step is done.
+    private var protocolResult: CheckResult?
 
     init(server: RuntimeServer, context: HealthMonitor.BackendContext, monitor: HealthMonitor, script: Script,
          address: SocketAddress, interval: Int, fastInterval: Int?, downInterval: Int?,
@@ -116,6 +118,16 @@ final class CheckRunner {
                                      rise: settings.check.rise, fall: settings.check.fall)
             runner.connectStepInfo = implicit ? " at initial connection step of tcp-check" : " at step 1 of tcp-check (connect)"
             runner.closesGracefully = linger
+            return runner
+        case .protocolCheck(let check):
+            // Built on the tcp-check steps; HAProxy names no step when such a check cannot connect.
+            script = .tcp(steps: CheckEvaluation.protocolSteps(check), hasExpect: true, implicitConnect: false)
+            let runner = CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
+                                     interval: settings.check.interval, fastInterval: settings.check.fastInterval,
+                                     downInterval: settings.check.downInterval,
+                                     rise: settings.check.rise, fall: settings.check.fall)
+            runner.closesGracefully = CheckEvaluation.protocolClosesGracefully(check)
+            runner.checkSNI = settings.check.sni
             return runner
         case .http(let request, let expectations):
             script = .http(request: CheckEvaluation.httpRequest(request), expectations: expectations,
@@ -186,6 +198,7 @@ final class CheckRunner {
         started = .now()
         received.removeAll(keepingCapacity: true)
         step = 1
+        protocolResult = nil
         if let native {
             connectNatively(on: native, loop: loop)
             return
@@ -306,6 +319,7 @@ final class CheckRunner {
         case .http: return true
         case .tcp(let steps, _, _):
             if steps.count > 1, case .expect = steps[1] { return false }
+            if steps.count > 1, case .judge = steps[1] { return false }
             return true
         case .agent(let send): return send != nil
         }
@@ -438,7 +452,8 @@ final class CheckRunner {
         guard case .tcp(let steps, let hasExpect, let implicit) = script, channel != nil || transport != nil else { return }
         while running {
             guard step < steps.count else {
-                finish(hasExpect ? CheckResult(status: .l7ok, code: 0, info: "(tcp-check)") : CheckResult(status: .l4ok))
+                finish(protocolResult
+                    ?? (hasExpect ? CheckResult(status: .l7ok, code: 0, info: "(tcp-check)") : CheckResult(status: .l4ok)))
                 return
             }
             switch steps[step] {
@@ -446,12 +461,25 @@ final class CheckRunner {
                 // Only the first connect is supported: later ones keep the same connection.
                 step += 1
             case .send(let bytes):
-                if let transport {
-                    transport.writeAndFlush(ByteBuffer(bytes: bytes))
-                } else {
-                    channel?.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
-                }
+                send(bytes)
                 step += 1
+            case .sendClientHello:
+                var now = timespec()
+                clock_gettime(CLOCK_REALTIME, &now)
+                send(CheckEvaluation.sslClientHello(unixTime: UInt32(truncatingIfNeeded: now.tv_sec)))
+                step += 1
+            case .judge(let reply, let number):
+                switch CheckEvaluation.judgeProtocol(received, reply, step: number, final: final) {
+                case .passed(let result):
+                    protocolResult = result
+                    received.removeAll(keepingCapacity: true)
+                    step += 1
+                case .needMore:
+                    return
+                case .failed(let result):
+                    finish(result)
+                    return
+                }
             case .expect(let expectation):
                 switch CheckEvaluation.judgeTCP(received, expectation, step: implicit ? step : step + 1, final: final) {
                 case .matched:
@@ -467,6 +495,14 @@ final class CheckRunner {
         }
     }
 
+    private func send(_ bytes: [UInt8]) {
+        if let transport {
+            transport.writeAndFlush(ByteBuffer(bytes: bytes))
+        } else {
+            channel?.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+        }
+    }
+
     private func timedOut() {
         guard running else { return }
         // Still in the TLS handshake: HAProxy calls it a layer 6 timeout (a plain server
@@ -476,10 +512,16 @@ final class CheckRunner {
             return
         }
         var info: String?
-        if case .tcp(let steps, _, let implicit) = script, step < steps.count, case .expect(let e) = steps[step] {
-            info = CheckEvaluation.timeoutInfo(e, step: implicit ? step : step + 1)
+        var status = CheckStatus.l7timeout
+        if case .tcp(let steps, _, let implicit) = script, step < steps.count {
+            switch steps[step] {
+            case .expect(let e): info = CheckEvaluation.timeoutInfo(e, step: implicit ? step : step + 1)
+            // A protocol check's timeout says no more than its status.
+            case .judge(let reply, _): status = CheckEvaluation.protocolTimeout(reply)
+            default: break
+            }
         }
-        finish(CheckResult(status: .l7timeout, info: info))
+        finish(CheckResult(status: status, info: info))
     }
 
     private func finish(_ outcome: CheckResult, agentReply: CheckEvaluation.AgentReply? = nil) {
