@@ -72,7 +72,7 @@ let package = Package(
         .executableTarget(name: "vrrpd", dependencies: ["VRRPCore", "Shared"],
                           swiftSettings: lean),
 
-        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "Shared", "CLinux"],
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "Shared", "CLinux", "CZlib"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ProxydIntegrationTests",
                     dependencies: [
