@@ -30,13 +30,16 @@ final class CompressionComparisonTests: XCTestCase {
         "/small": answer(["Content-Type: text/html"], body: "hi\n"),
     ]
 
-    private func config(port: Int, server: Int) -> String {
+    private func config(port: Int, server: Int, stats: Int) -> String {
         """
         defaults
             mode http
             timeout connect 2s
             timeout client 5s
             timeout server 5s
+        listen stats
+            bind 127.0.0.1:\(stats)
+            stats uri /stats
         frontend fe
             bind 127.0.0.1:\(port)
             compression algo gzip deflate
@@ -78,13 +81,30 @@ final class CompressionComparisonTests: XCTestCase {
         return Fetched(headers: headers, decoded: (try? Data(contentsOf: dir.appendingPathComponent("b"))) ?? Data())
     }
 
+    /// `pxname/svname` → the stats CSV's fields.
+    private func statsRows(_ port: Int) throws -> [String: [String: String]] {
+        let text = try ProxyFixture.get(port: port, path: "/stats;csv").bodyText
+        let lines = text.split(separator: "\n").map(String.init)
+        guard let header = lines.first, header.hasPrefix("# ") else { throw TestFailure("no CSV header: \(text.prefix(200))") }
+        let names = header.dropFirst(2).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var rows: [String: [String: String]] = [:]
+        for line in lines.dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            rows[fields[0] + "/" + fields[1]] = Dictionary(zip(names, fields), uniquingKeysWith: { a, _ in a })
+        }
+        return rows
+    }
+
     func testCompressedResponsesAgreeWithHAProxy() throws {
         let server = try CannedHTTPServer(answers: Self.answers)
         defer { server.stop() }
         let haproxyPort = TCP.freePort(), proxydPort = TCP.freePort()
-        let haproxy = try ReferenceHAProxy(config: config(port: haproxyPort, server: server.port), waitForPorts: [haproxyPort])
+        let haproxyStats = TCP.freePort(), proxydStats = TCP.freePort()
+        let haproxy = try ReferenceHAProxy(config: config(port: haproxyPort, server: server.port, stats: haproxyStats),
+                                           waitForPorts: [haproxyPort, haproxyStats])
         defer { haproxy.stop() }
-        let proxyd = try ProxydProcess(config: config(port: proxydPort, server: server.port), waitForPorts: [proxydPort])
+        let proxyd = try ProxydProcess(config: config(port: proxydPort, server: server.port, stats: proxydStats),
+                                       waitForPorts: [proxydPort, proxydStats])
         defer { proxyd.stop() }
 
         var compressed = 0
@@ -122,6 +142,20 @@ final class CompressionComparisonTests: XCTestCase {
         XCTAssertEqual(offloaded.count, 6)
         XCTAssertEqual(offloaded.filter { $0.contains("accept-encoding") }.map { $0.hasSuffix("accept-encoding: br") }, [true],
                        "\(offloaded)")
+        // comp_rsp, comp_in, comp_out, comp_byp of the frontend and the backends.
+        let theirStats = try statsRows(haproxyStats), ourStats = try statsRows(proxydStats)
+        for row in ["fe/FRONTEND", "app/BACKEND", "offloaded/BACKEND"] {
+            let theirs = try XCTUnwrap(theirStats[row]), ours = try XCTUnwrap(ourStats[row])
+            XCTAssertEqual(ours["comp_rsp"], theirs["comp_rsp"], row)
+            XCTAssertEqual(ours["comp_byp"], "0", row)
+            XCTAssertEqual(theirs["comp_byp"], "0", row)
+            let ourIn = Int(ours["comp_in"] ?? "") ?? -1, theirIn = Int(theirs["comp_in"] ?? "") ?? -1
+            // HAProxy counts one byte more per chunked response it compresses (two here).
+            XCTAssertTrue(theirIn - ourIn == (row == "app/BACKEND" || row == "fe/FRONTEND" ? 2 : 0), "\(row): \(ourIn) \(theirIn)")
+            // The compressed size depends on where each flushes (per read here, per chunk there).
+            let ourOut = Int(ours["comp_out"] ?? "") ?? -1
+            XCTAssertTrue(ourOut > 0 && ourOut < ourIn / 5, "\(row): \(ourOut) of \(ourIn)")
+        }
         // The decoded body is the server's.
         let big = try fetch(proxydPort, "/big", acceptEncoding: "gzip")
         XCTAssertEqual(big.decoded, Data(Self.big.utf8))

@@ -5,6 +5,8 @@
 final class CompressedBody {
     private let deflater: Deflater?
     private var chunks: ChunkPayloads?
+    /// Bytes into and out of the compressor since the last `takeCounts` (statistics).
+    private var countIn = 0, countOut = 0
 
     /// `identity` copies the bytes (HAProxy's algorithm for testing the path).
     init(_ algorithm: CompressionAlgorithm, serverChunked: Bool) {
@@ -27,13 +29,22 @@ final class CompressedBody {
         } else {
             out = data
         }
+        countIn += data.count
+        countOut += out.count
         return Self.chunk(out)
+    }
+
+    /// Bytes in and out since the last call.
+    func takeCounts() -> (in: Int, out: Int) {
+        defer { countIn = 0; countOut = 0 }
+        return (countIn, countOut)
     }
 
     /// The end of the body: what zlib still holds, then the last chunk.
     func finish() -> [UInt8] {
         var out: [UInt8] = []
         deflater?.finish(into: &out)
+        countOut += out.count
         return Self.chunk(out) + Array("0\r\n\r\n".utf8)
     }
 

@@ -40,7 +40,10 @@ extension HTTPSession {
                                            rewrite: &rewrite)
             return true
         }
-        if compresses { stream.compressedBody = CompressedBody(algorithm, serverChunked: head.framing == .chunked) }
+        guard compresses else { return }
+        stream.compressedBody = CompressedBody(algorithm, serverChunked: head.framing == .chunked)
+        counters.compressedResponses.increment()
+        backend?.counters.compressedResponses.increment()
     }
 
     /// Body bytes of a compressed response: checked by the framer as any body, then
@@ -48,6 +51,12 @@ extension HTTPSession {
     func forwardCompressedBody(_ buffer: ByteBuffer) {
         guard let body = stream.compressedBody else { return }
         func send(_ bytes: [UInt8]) {
+            // comp_in/comp_out, before the exchange ends (it lets the backend go).
+            let counts = body.takeCounts()
+            counters.compressionIn.add(counts.in)
+            counters.compressionOut.add(counts.out)
+            backend?.counters.compressionIn.add(counts.in)
+            backend?.counters.compressionOut.add(counts.out)
             guard !bytes.isEmpty else { return }
             var out = ByteBuffer()
             out.writeBytes(bytes)
