@@ -17,7 +17,7 @@ final class ProtocolCheckComparisonTests: XCTestCase {
         var up: Bool { expected.hasPrefix("succeeded") }
     }
 
-    private func config(log: LogReceiver, port: Int, cases: [Case]) -> String {
+    private func config(log: LogReceiver, port: Int, stats: Int, cases: [Case]) -> String {
         var text = """
         global
             log \(log.path) local0
@@ -29,6 +29,10 @@ final class ProtocolCheckComparisonTests: XCTestCase {
             timeout client 5s
             timeout server 5s
             timeout check 1s
+        listen stats
+            mode http
+            bind 127.0.0.1:\(stats)
+            stats uri /stats
         frontend fe
             bind 127.0.0.1:\(port)
             default_backend \(cases[0].backend)
@@ -54,6 +58,20 @@ final class ProtocolCheckComparisonTests: XCTestCase {
             usleep(50_000)
         }
         return nil
+    }
+
+    /// `pxname/svname` → the stats CSV's fields.
+    private func statsRows(_ port: Int) throws -> [String: [String: String]] {
+        let text = try ProxyFixture.get(port: port, path: "/stats;csv").bodyText
+        let lines = text.split(separator: "\n").map(String.init)
+        guard let header = lines.first, header.hasPrefix("# ") else { throw TestFailure("no CSV header: \(text.prefix(200))") }
+        let names = header.dropFirst(2).split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        var rows: [String: [String: String]] = [:]
+        for line in lines.dropFirst() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            rows[fields[0] + "/" + fields[1]] = Dictionary(zip(names, fields), uniquingKeysWith: { a, _ in a })
+        }
+        return rows
     }
 
     func testProtocolChecksAgreeWithHAProxy() throws {
@@ -97,11 +115,12 @@ final class ProtocolCheckComparisonTests: XCTestCase {
         let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
         defer { haproxyLog.stop(); proxydLog.stop() }
         let haproxyPort = RealServer.freeLowPort(), proxydPort = RealServer.freeLowPort()
-        let haproxy = try ReferenceHAProxy(config: config(log: haproxyLog, port: haproxyPort, cases: cases),
-                                           waitForPorts: [haproxyPort])
+        let haproxyStats = RealServer.freeLowPort(), proxydStats = RealServer.freeLowPort()
+        let haproxy = try ReferenceHAProxy(config: config(log: haproxyLog, port: haproxyPort, stats: haproxyStats, cases: cases),
+                                           waitForPorts: [haproxyPort, haproxyStats])
         defer { haproxy.stop() }
-        let proxyd = try ProxydProcess(config: config(log: proxydLog, port: proxydPort, cases: cases),
-                                       waitForPorts: [proxydPort])
+        let proxyd = try ProxydProcess(config: config(log: proxydLog, port: proxydPort, stats: proxydStats, cases: cases),
+                                       waitForPorts: [proxydPort, proxydStats])
         defer { proxyd.stop() }
 
         for c in cases {
@@ -110,6 +129,15 @@ final class ProtocolCheckComparisonTests: XCTestCase {
             XCTAssertEqual(ours, theirs, "\(c.backend): \(c.option)")
             XCTAssertTrue(ours?.hasPrefix("Health check for server \(c.backend)/s1 \(c.expected)") ?? false,
                           "\(c.backend): \(ours ?? "no sentence")")
+        }
+
+        // What `show stat` says of each server's last check.
+        let theirStats = try statsRows(haproxyStats), ourStats = try statsRows(proxydStats)
+        for c in cases {
+            let theirs = try XCTUnwrap(theirStats["\(c.backend)/s1"]), ours = try XCTUnwrap(ourStats["\(c.backend)/s1"])
+            for field in ["status", "check_status", "check_code", "last_chk"] {
+                XCTAssertEqual(ours[field], theirs[field], "\(c.backend) \(field)")
+            }
         }
 
         // The servers stop: each check that passed now fails to connect, alike.

@@ -70,6 +70,10 @@ final class CheckRunner {
     private var step = 0
     /// A protocol check's last passed answer: its result, once every step is done.
     private var protocolResult: CheckResult?
+    /// HAProxy logs the info of a MySQL or LDAP check that passed (the server's version,
+    /// "Success") but its last check, as `show stat` reports it, has none: the check's
+    /// end writes the result again without it.
+    private var statsDropInfo = false
 
     init(server: RuntimeServer, context: HealthMonitor.BackendContext, monitor: HealthMonitor, script: Script,
          address: SocketAddress, interval: Int, fastInterval: Int?, downInterval: Int?,
@@ -199,6 +203,7 @@ final class CheckRunner {
         received.removeAll(keepingCapacity: true)
         step = 1
         protocolResult = nil
+        statsDropInfo = false
         if let native {
             connectNatively(on: native, loop: loop)
             return
@@ -472,6 +477,7 @@ final class CheckRunner {
                 switch CheckEvaluation.judgeProtocol(received, reply, step: number, final: final) {
                 case .passed(let result):
                     protocolResult = result
+                    statsDropInfo = CheckEvaluation.protocolStatsDropInfo(reply)
                     received.removeAll(keepingCapacity: true)
                     step += 1
                 case .needMore:
@@ -569,6 +575,7 @@ final class CheckRunner {
         let wasUp = health.isUp
         let change = health.record(passed: passed, counts: counts)
         report.result = result
+        if statsDropInfo, passed { report.result.info = nil }
         report.health = health.health
         // HAProxy's chkfail counts only the checks that failed while the server was up.
         if !passed && counts && wasUp { report.failures += 1 }

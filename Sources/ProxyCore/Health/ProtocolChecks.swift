@@ -93,6 +93,15 @@ extension CheckEvaluation {
         return hello
     }
 
+    /// Whether a passed `reply` leaves no info in the stats (HAProxy's custom expects, whose
+    /// text goes to the log only).
+    static func protocolStatsDropInfo(_ reply: ProtocolReply) -> Bool {
+        switch reply {
+        case .mysql, .ldapBind: return true
+        default: return false
+        }
+    }
+
     /// How a protocol check's wait for `reply` ends when it times out.
     static func protocolTimeout(_ reply: ProtocolReply) -> CheckStatus {
         reply == .sslHello ? .l6timeout : .l7timeout
