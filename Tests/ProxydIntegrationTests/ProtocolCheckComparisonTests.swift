@@ -78,10 +78,11 @@ final class ProtocolCheckComparisonTests: XCTestCase {
         let mariadb = try ProtocolServers.mariadb()
         let postgres = try ProtocolServers.postgres()
         let redis = try ProtocolServers.redis()
+        let lockedRedis = try ProtocolServers.redis(password: "secret")
         let smtp = try ProtocolServers.smtp()
         let slapd = try ProtocolServers.slapd()
         let tls = try ProtocolServers.tls()
-        let servers = [mariadb, postgres, redis, smtp, slapd, tls]
+        let servers = [mariadb, postgres, redis, lockedRedis, smtp, slapd, tls]
         defer { servers.forEach { $0.stop() } }
         let cases = [
             Case(backend: "my1", option: "option mysql-check", server: mariadb,
@@ -111,6 +112,10 @@ final class ProtocolCheckComparisonTests: XCTestCase {
             Case(backend: "x4", option: "option redis-check", server: smtp, expected: "failed, reason: Layer7 timeout"),
             Case(backend: "x5", option: "option smtpchk", server: mariadb, expected: "failed, reason: Layer7 invalid response"),
             Case(backend: "x6", option: "option mysql-check", server: redis, expected: "failed, reason: Layer7 timeout"),
+            // Real servers that answer, but not yes.
+            Case(backend: "pg2", option: "option pgsql-check user rejected", server: postgres,
+                 expected: "failed, reason: Layer7 invalid response, info: \"FATAL\""),
+            Case(backend: "rd2", option: "option redis-check", server: lockedRedis, expected: "failed, reason: Layer7 timeout"),
         ]
         let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
         defer { haproxyLog.stop(); proxydLog.stop() }

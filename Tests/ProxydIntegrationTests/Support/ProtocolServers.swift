@@ -136,21 +136,28 @@ enum ProtocolServers {
                        })
     }
 
-    /// PostgreSQL 15, `trust` authentication: every role is asked nothing.
+    /// PostgreSQL 15, `trust` authentication: every role is asked nothing, but role
+    /// `rejected` is refused at once (pg_hba.conf `reject`).
     static func postgres() throws -> RealServer {
         let bin = "/usr/lib/postgresql/15/bin"
         return try RealServer(name: "postgres", binaries: ["\(bin)/initdb", "\(bin)/postgres"], package: "postgresql",
                               setUp: [["\(bin)/initdb", "-D", "{DIR}/data", "-U", "postgres", "--auth=trust", "--no-sync"]],
                               command: { dir, port in
                                   ["\(bin)/postgres", "-D", "\(dir)/data", "-k", dir, "-p", "\(port)",
-                                   "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]
-                              }, stopSignal: SIGINT)  // a fast shutdown: SIGTERM waits for clients
+                                   "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "hba_file=\(dir)/hba.conf"]
+                              }, stopSignal: SIGINT,  // a fast shutdown: SIGTERM waits for clients
+                              extraSetUp: { dir in
+                                  try "host all rejected 127.0.0.1/32 reject\nhost all all 127.0.0.1/32 trust\nlocal all all trust\n"
+                                      .write(to: dir.appendingPathComponent("hba.conf"), atomically: true, encoding: .utf8)
+                              })
     }
 
-    static func redis() throws -> RealServer {
+    /// `password`: clients must AUTH first (`requirepass`).
+    static func redis(password: String? = nil) throws -> RealServer {
         try RealServer(name: "redis", binaries: ["/usr/bin/redis-server"], package: "redis-server",
                        command: { dir, port in
                            ["/usr/bin/redis-server", "--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--dir", dir]
+                               + (password.map { ["--requirepass", $0] } ?? [])
                        })
     }
 
