@@ -28,6 +28,7 @@ final class CompressionComparisonTests: XCTestCase {
         "/missing": answer(status: "404 Not Found", ["Content-Type: text/html"], body: page),
         "/empty": answer(["Content-Type: text/html"], body: ""),
         "/small": answer(["Content-Type: text/html"], body: "hi\n"),
+        "/http10": "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: \(page.utf8.count)\r\n\r\n" + page,
     ]
 
     private func config(port: Int, server: Int, stats: Int) -> String {
