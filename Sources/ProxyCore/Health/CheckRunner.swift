@@ -105,44 +105,35 @@ final class CheckRunner {
                        monitor: HealthMonitor) -> CheckRunner? {
         guard let address = checkAddress(settings, server: server, address: settings.check.address,
                                          port: settings.check.port) else { return nil }
-        let script: Script
+        func runner(_ script: Script) -> CheckRunner {
+            CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
+                        interval: settings.check.interval, fastInterval: settings.check.fastInterval,
+                        downInterval: settings.check.downInterval, rise: settings.check.rise, fall: settings.check.fall)
+        }
+        let made: CheckRunner
         switch context.plan.kind {
         case .tcpConnect:
-            script = .connect
+            made = runner(.connect)
         case .tcpCheck(let rules):
             let steps = CheckEvaluation.tcpSteps(rules)
             let hasExpect = steps.contains { if case .expect = $0 { return true } else { return false } }
             var implicit = true
             var linger = false
             if case .connect(_, _, _, _, _, let lingers)? = rules.first { implicit = false; linger = lingers }
-            script = steps.count == 1 ? .connect : .tcp(steps: steps, hasExpect: hasExpect, implicitConnect: implicit)
-            let runner = CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
-                                     interval: settings.check.interval, fastInterval: settings.check.fastInterval,
-                                     downInterval: settings.check.downInterval,
-                                     rise: settings.check.rise, fall: settings.check.fall)
-            runner.connectStepInfo = implicit ? " at initial connection step of tcp-check" : " at step 1 of tcp-check (connect)"
-            runner.closesGracefully = linger
-            return runner
+            let tcp = runner(steps.count == 1 ? .connect : .tcp(steps: steps, hasExpect: hasExpect, implicitConnect: implicit))
+            tcp.connectStepInfo = implicit ? " at initial connection step of tcp-check" : " at step 1 of tcp-check (connect)"
+            tcp.closesGracefully = linger
+            return tcp
         case .protocolCheck(let check):
             // Built on the tcp-check steps; HAProxy names no step when such a check cannot connect.
-            script = .tcp(steps: CheckEvaluation.protocolSteps(check), hasExpect: true, implicitConnect: false)
-            let runner = CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
-                                     interval: settings.check.interval, fastInterval: settings.check.fastInterval,
-                                     downInterval: settings.check.downInterval,
-                                     rise: settings.check.rise, fall: settings.check.fall)
-            runner.closesGracefully = CheckEvaluation.protocolClosesGracefully(check)
-            runner.checkSNI = settings.check.sni
-            return runner
+            made = runner(.tcp(steps: CheckEvaluation.protocolSteps(check), hasExpect: true, implicitConnect: false))
+            made.closesGracefully = CheckEvaluation.protocolClosesGracefully(check)
         case .http(let request, let expectations):
-            script = .http(request: CheckEvaluation.httpRequest(request), expectations: expectations,
-                           needsBody: CheckEvaluation.needsBody(expectations))
+            made = runner(.http(request: CheckEvaluation.httpRequest(request), expectations: expectations,
+                                needsBody: CheckEvaluation.needsBody(expectations)))
         }
-        let runner = CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
-                                 interval: settings.check.interval, fastInterval: settings.check.fastInterval,
-                                 downInterval: settings.check.downInterval,
-                                 rise: settings.check.rise, fall: settings.check.fall)
-        runner.checkSNI = settings.check.sni
-        return runner
+        made.checkSNI = settings.check.sni
+        return made
     }
 
     /// The runner for a server's `agent-check`.
