@@ -32,6 +32,8 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd",
                        providers: [.apt(["libsystemd-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
         // Linux kernel headers Glibc does not expose (netlink, packet sockets).
         .target(name: "CLinux"),
         // The build date `proxyd -vv` prints.
@@ -47,6 +49,7 @@ let package = Package(
                 dependencies: [
                     "Shared",
                     "COpenSSL",  // TLS (issue 5): Sources/ProxyCore/TLS wraps the system libssl
+                    "CZlib",  // `compression` (issue 15): Sources/ProxyCore/Compression wraps the system zlib
                     "CBuildInfo",
                     "CLinux",  // epoll, eventfd, accept4 for the data path's reactor (Engine/)
                     .product(name: "NIOCore", package: "swift-nio"),
@@ -69,7 +72,7 @@ let package = Package(
         .executableTarget(name: "vrrpd", dependencies: ["VRRPCore", "Shared"],
                           swiftSettings: lean),
 
-        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "Shared", "CLinux"],
+        .testTarget(name: "ProxyCoreTests", dependencies: ["ProxyCore", "Shared", "CLinux", "CZlib"],
                     resources: [.copy("Fixtures")]),
         .testTarget(name: "ProxydIntegrationTests",
                     dependencies: [

@@ -178,6 +178,7 @@ enum OptionParser {
             p.healthCheck.request = request
         },
     ].merging(PersistenceParser.options) { own, _ in own }.merging(SmallOptionsParser.options) { own, _ in own }
+        .merging(ProtocolCheckParser.options) { own, _ in own }
 
     /// Valid HAProxy 2.6 options proxyd does not implement yet.
     static let unsupported: [String] = [
@@ -185,10 +186,9 @@ enum OptionParser {
         "disable-h2-upgrade", "external-check", "h1-case-adjust-bogus-client",
         "h1-case-adjust-bogus-server", "http-ignore-probes", "http-no-delay",
         "http-restrict-req-hdr-names", "http-use-proxy-header",
-        "idle-close-on-response", "independent-streams", "ldap-check", "log-separate-errors",
-        "mysql-check", "nolinger", "originalto", "pgsql-check",
-        "redis-check", "smtpchk", "socket-stats",
-        "spop-check", "ssl-hello-chk", "tcp-smart-accept", "tcp-smart-connect",
+        "idle-close-on-response", "independent-streams", "log-separate-errors",
+        "nolinger", "originalto", "socket-stats",
+        "spop-check", "tcp-smart-accept", "tcp-smart-connect",
         "transparent",
     ]
 

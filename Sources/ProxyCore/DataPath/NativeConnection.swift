@@ -126,7 +126,14 @@ final class NativeConnection: SessionTransport, RingIOHandler, DeferredWork {
         if state == .connecting {
             guard events & (EPOLLOUT_ | EPOLLERR_ | EPOLLHUP_) != 0 else { return }
             // Writable without an error: connected, no SO_ERROR call needed.
-            finishConnect(failed: events & (EPOLLERR_ | EPOLLHUP_) != 0)
+            let failed = events & (EPOLLERR_ | EPOLLHUP_) != 0
+            // A server that speaks first (SMTP, MySQL) may have sent its banner before a
+            // busy loop saw the connect: the same edge says so, and no later one will.
+            if !failed, events & (EPOLLIN_ | EPOLLRDHUP_) != 0 {
+                readable = true
+                if events & EPOLLRDHUP_ != 0 { peerHungUp = true }
+            }
+            finishConnect(failed: failed)
             return
         }
         guard state == .open, !readsInRing else { return }

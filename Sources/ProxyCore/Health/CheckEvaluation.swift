@@ -186,6 +186,10 @@ enum CheckEvaluation {
         case connect(port: Int?)
         case send([UInt8])
         case expect(CheckExpectation)
+        /// `option ssl-hello-chk`'s ClientHello: made when sent (it carries the time).
+        case sendClientHello
+        /// A protocol check's answer (ProtocolChecks.swift), `step` as HAProxy numbers it.
+        case judge(ProtocolReply, step: Int)
     }
 
     /// The steps to run: a connect first unless the rules start with one.

@@ -68,6 +68,12 @@ final class CheckRunner {
     private var handshaking = false
     private var received: [UInt8] = []
     private var step = 0
+    /// A protocol check's last passed answer: its result, once every step is done.
+    private var protocolResult: CheckResult?
+    /// HAProxy logs the info of a MySQL or LDAP check that passed (the server's version,
+    /// "Success") but its last check, as `show stat` reports it, has none: the check's
+    /// end writes the result again without it.
+    private var statsDropInfo = false
 
     init(server: RuntimeServer, context: HealthMonitor.BackendContext, monitor: HealthMonitor, script: Script,
          address: SocketAddress, interval: Int, fastInterval: Int?, downInterval: Int?,
@@ -99,34 +105,35 @@ final class CheckRunner {
                        monitor: HealthMonitor) -> CheckRunner? {
         guard let address = checkAddress(settings, server: server, address: settings.check.address,
                                          port: settings.check.port) else { return nil }
-        let script: Script
+        func runner(_ script: Script) -> CheckRunner {
+            CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
+                        interval: settings.check.interval, fastInterval: settings.check.fastInterval,
+                        downInterval: settings.check.downInterval, rise: settings.check.rise, fall: settings.check.fall)
+        }
+        let made: CheckRunner
         switch context.plan.kind {
         case .tcpConnect:
-            script = .connect
+            made = runner(.connect)
         case .tcpCheck(let rules):
             let steps = CheckEvaluation.tcpSteps(rules)
             let hasExpect = steps.contains { if case .expect = $0 { return true } else { return false } }
             var implicit = true
             var linger = false
             if case .connect(_, _, _, _, _, let lingers)? = rules.first { implicit = false; linger = lingers }
-            script = steps.count == 1 ? .connect : .tcp(steps: steps, hasExpect: hasExpect, implicitConnect: implicit)
-            let runner = CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
-                                     interval: settings.check.interval, fastInterval: settings.check.fastInterval,
-                                     downInterval: settings.check.downInterval,
-                                     rise: settings.check.rise, fall: settings.check.fall)
-            runner.connectStepInfo = implicit ? " at initial connection step of tcp-check" : " at step 1 of tcp-check (connect)"
-            runner.closesGracefully = linger
-            return runner
+            let tcp = runner(steps.count == 1 ? .connect : .tcp(steps: steps, hasExpect: hasExpect, implicitConnect: implicit))
+            tcp.connectStepInfo = implicit ? " at initial connection step of tcp-check" : " at step 1 of tcp-check (connect)"
+            tcp.closesGracefully = linger
+            return tcp
+        case .protocolCheck(let check):
+            // Built on the tcp-check steps; HAProxy names no step when such a check cannot connect.
+            made = runner(.tcp(steps: CheckEvaluation.protocolSteps(check), hasExpect: true, implicitConnect: false))
+            made.closesGracefully = CheckEvaluation.protocolClosesGracefully(check)
         case .http(let request, let expectations):
-            script = .http(request: CheckEvaluation.httpRequest(request), expectations: expectations,
-                           needsBody: CheckEvaluation.needsBody(expectations))
+            made = runner(.http(request: CheckEvaluation.httpRequest(request), expectations: expectations,
+                                needsBody: CheckEvaluation.needsBody(expectations)))
         }
-        let runner = CheckRunner(server: server, context: context, monitor: monitor, script: script, address: address,
-                                 interval: settings.check.interval, fastInterval: settings.check.fastInterval,
-                                 downInterval: settings.check.downInterval,
-                                 rise: settings.check.rise, fall: settings.check.fall)
-        runner.checkSNI = settings.check.sni
-        return runner
+        made.checkSNI = settings.check.sni
+        return made
     }
 
     /// The runner for a server's `agent-check`.
@@ -186,6 +193,8 @@ final class CheckRunner {
         started = .now()
         received.removeAll(keepingCapacity: true)
         step = 1
+        protocolResult = nil
+        statsDropInfo = false
         if let native {
             connectNatively(on: native, loop: loop)
             return
@@ -307,6 +316,7 @@ final class CheckRunner {
         case .http: return true
         case .tcp(let steps, _, _):
             if steps.count > 1, case .expect = steps[1] { return false }
+            if steps.count > 1, case .judge = steps[1] { return false }
             return true
         case .agent(let send): return send != nil
         }
@@ -439,7 +449,8 @@ final class CheckRunner {
         guard case .tcp(let steps, let hasExpect, let implicit) = script, channel != nil || transport != nil else { return }
         while running {
             guard step < steps.count else {
-                finish(hasExpect ? CheckResult(status: .l7ok, code: 0, info: "(tcp-check)") : CheckResult(status: .l4ok))
+                finish(protocolResult
+                    ?? (hasExpect ? CheckResult(status: .l7ok, code: 0, info: "(tcp-check)") : CheckResult(status: .l4ok)))
                 return
             }
             switch steps[step] {
@@ -447,12 +458,26 @@ final class CheckRunner {
                 // Only the first connect is supported: later ones keep the same connection.
                 step += 1
             case .send(let bytes):
-                if let transport {
-                    transport.writeAndFlush(ByteBuffer(bytes: bytes))
-                } else {
-                    channel?.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
-                }
+                send(bytes)
                 step += 1
+            case .sendClientHello:
+                var now = timespec()
+                clock_gettime(CLOCK_REALTIME, &now)
+                send(CheckEvaluation.sslClientHello(unixTime: UInt32(truncatingIfNeeded: now.tv_sec)))
+                step += 1
+            case .judge(let reply, let number):
+                switch CheckEvaluation.judgeProtocol(received, reply, step: number, final: final) {
+                case .passed(let result):
+                    protocolResult = result
+                    statsDropInfo = CheckEvaluation.protocolStatsDropInfo(reply)
+                    received.removeAll(keepingCapacity: true)
+                    step += 1
+                case .needMore:
+                    return
+                case .failed(let result):
+                    finish(result)
+                    return
+                }
             case .expect(let expectation):
                 switch CheckEvaluation.judgeTCP(received, expectation, step: implicit ? step : step + 1, final: final) {
                 case .matched:
@@ -468,6 +493,14 @@ final class CheckRunner {
         }
     }
 
+    private func send(_ bytes: [UInt8]) {
+        if let transport {
+            transport.writeAndFlush(ByteBuffer(bytes: bytes))
+        } else {
+            channel?.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+        }
+    }
+
     private func timedOut() {
         guard running else { return }
         // Still in the TLS handshake: HAProxy calls it a layer 6 timeout (a plain server
@@ -477,10 +510,16 @@ final class CheckRunner {
             return
         }
         var info: String?
-        if case .tcp(let steps, _, let implicit) = script, step < steps.count, case .expect(let e) = steps[step] {
-            info = CheckEvaluation.timeoutInfo(e, step: implicit ? step : step + 1)
+        var status = CheckStatus.l7timeout
+        if case .tcp(let steps, _, let implicit) = script, step < steps.count {
+            switch steps[step] {
+            case .expect(let e): info = CheckEvaluation.timeoutInfo(e, step: implicit ? step : step + 1)
+            // A protocol check's timeout says no more than its status.
+            case .judge(let reply, _): status = CheckEvaluation.protocolTimeout(reply)
+            default: break
+            }
         }
-        finish(CheckResult(status: .l7timeout, info: info))
+        finish(CheckResult(status: status, info: info))
     }
 
     private func finish(_ outcome: CheckResult, agentReply: CheckEvaluation.AgentReply? = nil) {
@@ -528,6 +567,7 @@ final class CheckRunner {
         let wasUp = health.isUp
         let change = health.record(passed: passed, counts: counts)
         report.result = result
+        if statsDropInfo, passed { report.result.info = nil }
         report.health = health.health
         // HAProxy's chkfail counts only the checks that failed while the server was up.
         if !passed && counts && wasUp { report.failures += 1 }

@@ -84,7 +84,9 @@ public struct HealthCheckSettings: Sendable, Equatable {
         case tcpCheck(rules: [TCPCheckRule])
         /// `option httpchk`: an HTTP request; success per `expectations` (none: any 2xx/3xx).
         case http(request: HTTPCheckRequest, expectations: [CheckExpectation])
-        /// Other `option *-check` kinds (ssl-hello-chk, mysql-check, …): refused at parse.
+        /// `option mysql-check`, `pgsql-check`, `redis-check`, `smtpchk`, `ldap-check`,
+        /// `ssl-hello-chk`: HAProxy's fixed tcp-check sequences for those protocols.
+        case protocolCheck(ProtocolCheck)
     }
     public var kind: Kind
     /// `http-check disable-on-404`: a 404 answer puts the server in drain (no new traffic).
@@ -94,7 +96,7 @@ public struct HealthCheckSettings: Sendable, Equatable {
 
     // What the section said, in any order; `kind` is decided from it after parsing
     // (rules without their `option` are ignored, as in HAProxy).
-    enum Option: Equatable, Sendable { case none, httpchk, tcpCheck }
+    enum Option: Equatable, Sendable { case none, httpchk, tcpCheck, protocolCheck(ProtocolCheck) }
     var option: Option = .none
     /// `option httpchk [meth] [uri] [ver]` arguments, then `http-check send` overrides.
     var request = HTTPCheckRequest()
@@ -115,6 +117,25 @@ public struct HealthCheckSettings: Sendable, Equatable {
         case .none: kind = .tcpConnect
         case .httpchk: kind = .http(request: request, expectations: httpExpectations)
         case .tcpCheck: kind = .tcpCheck(rules: tcpRules)
+        case .protocolCheck(let check): kind = .protocolCheck(check)
         }
     }
+}
+
+/// A protocol HAProxy checks with a fixed conversation (`option mysql-check` and the like).
+public enum ProtocolCheck: Sendable, Equatable {
+    /// `option mysql-check [user NAME [post-41|pre-41]]`: without a user, the server's
+    /// greeting is enough; with one, a login (4.1 format unless `pre-41`) and a quit.
+    case mysql(user: String?, preFourOne: Bool)
+    /// `option pgsql-check user NAME`: a startup message; any authentication request passes.
+    case pgsql(user: String)
+    /// `option redis-check`: `PING`, expecting `+PONG`.
+    case redis
+    /// `option smtpchk [EHLO|HELO domain]`: banner, the greeting (`HELO localhost` unless
+    /// given), then `QUIT`; each answer must be 2xx.
+    case smtp(greeting: String)
+    /// `option ldap-check`: an anonymous LDAPv3 bind, expecting result code 0.
+    case ldap
+    /// `option ssl-hello-chk`: an SSLv3 ClientHello, expecting a handshake or alert record.
+    case sslHello
 }

@@ -270,6 +270,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var persistence = PersistenceSettings()
     /// `option tcpka`, `dontlog-normal`, `contstats`, `backlog`, … (issue 15).
     public var smallOptions = SmallProxyOptions()
+    /// `compression algo|type|offload` (issue 15).
+    public var compression = CompressionSettings()
 
     public init(name: String, location: SourceLocation, capabilities: ProxyCapabilities) {
         self.name = name

@@ -50,6 +50,7 @@ public enum RuntimeBuilder {
                                                         current: backend)
             }
             backend.pretendKeepAlive = proxy.smallOptions.pretendKeepAlive
+            backend.compression = proxy.compression.isEmpty ? nil : proxy.compression
             backend.serverKeepAliveProbes = proxy.smallOptions.serverKeepAliveProbes
                 ? proxy.smallOptions.serverKeepAliveTimings : nil
         }
@@ -100,6 +101,7 @@ public enum RuntimeBuilder {
                 frontends[frontends.count - 1].requestContentTracks = ContentTracks(proxy, tables: stickTables,
                                                                                     backends: backendByName, own: own)
             }
+            frontends[frontends.count - 1].compression = proxy.compression.isEmpty ? nil : proxy.compression
             frontends[frontends.count - 1].clientKeepAliveProbes = proxy.smallOptions.clientKeepAliveProbes
                 ? proxy.smallOptions.clientKeepAliveTimings : nil
             if !config.global.noSplice {

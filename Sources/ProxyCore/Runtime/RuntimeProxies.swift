@@ -47,6 +47,8 @@ public final class RuntimeBackend: @unchecked Sendable {
     var persistence: CookiePersistence?
     /// `option http-pretend-keepalive` (issue 15): no `Connection: close` to the server.
     var pretendKeepAlive = false
+    /// `compression …` (issue 15); nil without.
+    var compression: CompressionSettings?
     /// `option srvtcpka` (issue 15): keep-alive probes on server sockets; nil = none.
     var serverKeepAliveProbes: KeepAliveTimings?
 
@@ -138,6 +140,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     var splice = SpliceDirections()
     /// `option clitcpka` (issue 15): keep-alive probes on client sockets; nil = none.
     var clientKeepAliveProbes: KeepAliveTimings?
+    /// `compression …` (issue 15); nil without.
+    var compression: CompressionSettings?
     let requestRules: [CompiledRule]
     let responseRules: [CompiledRule]
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.

@@ -47,6 +47,14 @@ public final class SessionCounters: @unchecked Sendable {
     /// Sessions and requests per second (`rate`/`rate_max`, `req_rate`/`req_rate_max`).
     public let sessionRate = RateCounter()
     public let requestRate = RateCounter()
+    /// `compression` (issue 15): body bytes into and out of the compressor, and the
+    /// responses compressed (`comp_in`, `comp_out`, `comp_rsp`; frontends and backends).
+    /// `comp_byp` counts what HAProxy's CPU and bandwidth limits let through uncompressed:
+    /// proxyd has no such limit, so it stays 0.
+    public let compressionIn = CounterCell()
+    public let compressionOut = CounterCell()
+    public let compressionBypass = CounterCell()
+    public let compressedResponses = CounterCell()
     /// `qtime`/`ctime`/`rtime`/`ttime` and their maxima (backends and servers).
     public let times = TimeStatistics()
 
@@ -76,7 +84,8 @@ public final class SessionCounters: @unchecked Sendable {
         guard all else { return }
         for cell in [bytesIn, bytesOut, totalSessions, requests, requestErrors, deniedRequests,
                      connectionErrors, responseErrors, retries, redispatches, connects, reuses,
-                     balancedPicks, intercepted, lastSession] + responses {
+                     balancedPicks, intercepted, lastSession, compressionIn, compressionOut, compressionBypass,
+                     compressedResponses] + responses {
             cell.store(0)
         }
     }

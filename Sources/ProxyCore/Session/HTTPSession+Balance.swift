@@ -50,6 +50,7 @@ extension HTTPSession {
            !Self.isExcepted(forwardFor, connection) {
             rewrite.add(forwardFor.header, connection.clientAddressText)
         }
+        chooseCompression(head: head, buffer: buffer, backend: backend, rewrite: &rewrite)
         stream.requestRewrite = rewrite
 
         // TLS (issue 5): what a server's `sni req.hdr(…)`/`ssl_fc_sni` reads, taken while

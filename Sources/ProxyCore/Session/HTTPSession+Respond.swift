@@ -94,6 +94,7 @@ extension HTTPSession {
             }
             stream.log?.persistenceFlags.1 = flag
         }
+        startCompression(head: head, headBytes: headBytes, rewrite: &rewrite)
         if case .tunnel = head.framing {
             // Upgrade accepted: the connection belongs to the tunnel now.
             stream.serverReusable = false
@@ -139,6 +140,10 @@ extension HTTPSession {
     }
 
     func forwardResponseBody(_ buffer: ByteBuffer) {
+        if stream.compressedBody != nil {
+            forwardCompressedBody(buffer)
+            return
+        }
         switch buffer.withUnsafeReadableBytes({ stream.responseBody.feed($0) }) {
         case .needsMore:
             client.write(buffer)

@@ -56,6 +56,10 @@ final class HTTPStream {
     var lastServer: RuntimeServer?
     /// Cookie persistence's decision for this request (issue 15), read by its response.
     var persistence = PersistenceDecision()
+    /// `compression` (issue 15): the algorithm the request chose, then the response's
+    /// body compressor when the response is compressed.
+    var compression: CompressionAlgorithm?
+    var compressedBody: CompressedBody?
 
     /// The head waiting to be written once a server connection is there.
     /// Its header spans are the request parser's, which stay put until the next request
