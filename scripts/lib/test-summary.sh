@@ -14,7 +14,7 @@ count_results() {
   skipped=${skipped:-0}
   failed=$(sed -E "s/.*$pattern.*/\4/" <<<"$summary")
   if [ "$failed" != 0 ]; then
-    failed=$(grep -E "^Test Case '[^']+' failed \(" "$1" | sort -u | wc -l)
+    failed=$({ grep -E "^Test Case '[^']+' failed \(" "$1" || true; } | sort -u | wc -l)
     [ "$failed" != 0 ] || failed=1
   fi
   passed=$((total - skipped - failed))
@@ -36,14 +36,16 @@ report_failures() {
   for log in "$@"; do
     [ -f "$log" ] || continue
     if ! grep -qE 'Executed [0-9]+ tests?, with' "$log"; then
-      name=$(grep -E "^Test Case '[^']+' started" "$log" | tail -1 | sed -E "s/^Test Case '([^']+)'.*/\1/")
+      name=$({ grep -E "^Test Case '[^']+' started" "$log" || true; } | tail -1 | sed -E "s/^Test Case '([^']+)'.*/\1/")
       echo "failed: $log ends without XCTest's summary (a crash?); the last test started: ${name:-none}"
       continue
     fi
-    grep -E "^Test Case '[^']+' failed \(" "$log" | sed -E "s/^Test Case '([^']+)'.*/\1/" | sort -u |
+    # Callers run under `set -e -o pipefail`: a log without a failure (grep finding
+    # nothing) must not end them.
+    { grep -E "^Test Case '[^']+' failed \(" "$log" || true; } | sed -E "s/^Test Case '([^']+)'.*/\1/" | sort -u |
       while read -r name; do
         echo "failed: $name (in $log)"
-        grep -F "error: $name : " "$log" | head -3 | sed -E 's/^/  /' | cut -c1-400 || true
+        { grep -F "error: $name : " "$log" || true; } | head -3 | sed -E 's/^/  /' | cut -c1-400
       done
   done
 }
