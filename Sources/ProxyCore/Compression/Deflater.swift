@@ -6,7 +6,9 @@ import NIOCore
 /// format) or `raw-deflate`. Each `compress` ends with a sync flush, so that what the
 /// server sent reaches the client without waiting for more; `finish` ends the stream.
 final class Deflater {
-    private var stream = z_stream()
+    /// zlib keeps a pointer back to its z_stream and checks it on each call: the stream
+    /// lives at one address of its own (an `&` on a property promises none).
+    private let stream: UnsafeMutablePointer<z_stream>
     private var open = false
 
     init?(_ algorithm: CompressionAlgorithm) {
@@ -17,13 +19,21 @@ final class Deflater {
         case .rawDeflate: windowBits = -15
         case .identity: return nil
         }
-        let rc = deflateInit2_(&stream, 1, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY,
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        let rc = deflateInit2_(stream, 1, Z_DEFLATED, windowBits, 8, Z_DEFAULT_STRATEGY,
                                ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
-        guard rc == Z_OK else { return nil }
+        guard rc == Z_OK else {
+            stream.deallocate()
+            return nil
+        }
         open = true
     }
 
-    deinit { if open { deflateEnd(&stream) } }
+    deinit {
+        if open { deflateEnd(stream) }
+        stream.deallocate()
+    }
 
     /// Compresses `input`; the output (possibly empty) is appended to `output`.
     func compress(_ input: UnsafeRawBufferPointer, into output: inout [UInt8]) {
@@ -38,23 +48,23 @@ final class Deflater {
     private func run(_ input: UnsafeRawBufferPointer, flush: Int32, into output: inout [UInt8]) {
         guard open else { return }
         // zlib takes a mutable pointer but does not write through next_in.
-        stream.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
-        stream.avail_in = uInt(input.count)
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.pointee.avail_in = uInt(input.count)
         var chunk = [UInt8](repeating: 0, count: max(4096, input.count / 2 + 64))
         while true {
             let produced: Int = chunk.withUnsafeMutableBufferPointer { out in
-                stream.next_out = out.baseAddress
-                stream.avail_out = uInt(out.count)
-                _ = deflate(&stream, flush)
-                return out.count - Int(stream.avail_out)
+                stream.pointee.next_out = out.baseAddress
+                stream.pointee.avail_out = uInt(out.count)
+                _ = deflate(stream, flush)
+                return out.count - Int(stream.pointee.avail_out)
             }
             output.append(contentsOf: chunk[0..<produced])
             // Done when zlib left room (all input taken and flushed) or the stream ended.
-            if stream.avail_out != 0 || produced < chunk.count { break }
+            if stream.pointee.avail_out != 0 || produced < chunk.count { break }
         }
-        stream.next_in = nil
+        stream.pointee.next_in = nil
         if flush == Z_FINISH {
-            deflateEnd(&stream)
+            deflateEnd(stream)
             open = false
         }
     }
