@@ -46,6 +46,8 @@ struct SessionLogRecord {
     var local: SocketAddress?
     /// The client connection's TLS, nil when plain (see `TrafficLog.tlsFacts`).
     var tls: TLSLogFacts?
+    /// The connection's variables and captures, for `%[var(…)]`, `%hr`, `%ID` (issue 15).
+    var values: StreamValues?
     /// The session's own server connection is still counted when the line is written:
     /// left out of `%bc`/`%sc`, as HAProxy counts after releasing it.
     var holdsServerSlot = false
@@ -59,9 +61,10 @@ struct SessionLogRecord {
 
     /// Starts the record of the next request on a kept-alive connection.
     mutating func nextRequest() {
-        let client = self.client, local = self.local, tls = self.tls
+        let client = self.client, local = self.local, tls = self.tls, values = self.values
         self = SessionLogRecord(client: client, local: local)
         self.tls = tls
+        self.values = values
     }
 
     mutating func terminate(_ cause: Character, _ state: Character) {
@@ -131,7 +134,15 @@ public final class TrafficLog: @unchecked Sendable {
         self.globalGate = globalGate
         self.isHTTP = frontend.mode == .http
         self.needsTLSDetails = format.usesTLSDetails
+        self.samples = format.nodes.compactMap { node in
+            if case .sample(let expression, _) = node { return CompiledSample(expression) }
+            return nil
+        }
     }
+
+    /// The `%[...]` expressions of the format proxyd evaluates at log time (variables and
+    /// captures), in the order of their nodes.
+    let samples: [CompiledSample]
 
     /// The TLS facts of a client channel for its records: nil when plain; texts only when
     /// the format writes them.
@@ -195,6 +206,7 @@ public final class TrafficLog: @unchecked Sendable {
         let ti = r.requestAt == nil ? 0 : Self.ms(r.acceptAt, r.requestAt)
         let tq = tR < 0 ? -1 : ti + tR
         var lastWasSpace = true
+        var sampleIndex = 0
         for node in format.nodes {
             switch node {
             case .literal(let bytes):
@@ -288,6 +300,14 @@ public final class TrafficLog: @unchecked Sendable {
                 }
                 if quoted { line.append(UInt8(ascii: "\"")) }
                 if line.count != before { lastWasSpace = false }
+            case .sample(_, let quoted):
+                let value = samples[sampleIndex].evaluate(nil, values: r.values)
+                sampleIndex += 1
+                if quoted { line.append(UInt8(ascii: "\"")) }
+                // HAProxy writes `-` for a sample with no value.
+                if let value { line.append(contentsOf: value.text) } else { line.append("-") }
+                if quoted { line.append(UInt8(ascii: "\"")) }
+                lastWasSpace = false
             case .fetch(let fetch, let hex, let quoted):
                 LogFetch.append(fetch.value(r.tls), hex: hex, quoted: quoted, to: &line)
                 lastWasSpace = false

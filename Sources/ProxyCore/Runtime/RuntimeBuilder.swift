@@ -109,6 +109,9 @@ public enum RuntimeBuilder {
             try TLSSetup.attach(to: frontends[frontends.count - 1], from: proxy, global: config.global,
                                 backends: backendByName, own: own)  // TLS (issue 5)
         }
+        let layout = StreamValuesLayout(config)
+        for frontend in frontends { frontend.streamValues = layout }
+        ProcessVariables.setUp(config.global.variables)  // global set-var (issue 15)
         let threadCount = threads ?? config.global.nbthread ?? System.coreCount
         if let maxconn = config.global.maxconn { ResourceLimits.ensureDescriptors(forConnections: maxconn) }
         let runtime = ProxyRuntime(frontends: frontends, backends: backends, threads: threadCount,
@@ -204,6 +207,8 @@ public enum RuntimeBuilder {
             action = .incrementGPC(counter: counter, gpc: gpc)
         case .setGPT0(let counter, let value):
             action = .setGPT0(counter: counter, value: value)
+        case .setVariable(let assignment):
+            action = .setVariable(try CompiledAssignment(assignment, at: rule.location))
         default:
             throw Failure(location: rule.location, message: "this 'http-request' action is not supported yet")
         }
@@ -228,6 +233,8 @@ public enum RuntimeBuilder {
             action = .incrementGPC(counter: counter, gpc: gpc)
         case .setGPT0(let counter, let value):
             action = .setGPT0(counter: counter, value: value)
+        case .setVariable(let assignment):
+            action = .setVariable(try CompiledAssignment(assignment, at: rule.location))
         default:
             throw Failure(location: rule.location, message: "this 'http-response' action is not supported yet")
         }

@@ -38,6 +38,7 @@ extension HTTPSession {
         let headers = stream.requestParser.headers
         stickTrackers?.requestStarted()
         let connection = connectionFacts!
+        connection.values?.beginTransaction()  // a new txn: its variables and captures start empty
         var statsPageAnswered = false
         var persistence = PersistenceDecision()
         var persistenceDecided = false
