@@ -62,7 +62,6 @@ extension HTTPSession {
         stream.responseUntilClose = head.framing == .untilClose
 
         var rewrite = HeadRewrite()
-        connectionFacts?.values?.endRequestProcessing()  // `req` variables end before the response's rules
         if head.hasContentLength && head.hasTransferEncoding {
             // Chunked wins, as for requests; such a server is not trusted with another request.
             rewrite.dropNames.append(Array("content-length".utf8))

@@ -106,6 +106,7 @@ extension HTTPSession {
             return (backend, .proceed, choice)
         }
         stickTrackers?.flushBytesIn()  // the head counts for what its rules track (issue 15)
+        connection.values?.endRequestProcessing()  // `req` variables end with the request's rules
         stream.persistence = persistence
         stream.log?.persistenceFlags = (persistence.requestFlag, persistence.responseFlag)
         if case .reply(let reply, let closes) = outcome {

@@ -1,0 +1,78 @@
+import Foundation
+import XCTest
+
+/// Variables (issue 15) side by side with Debian's HAProxy 2.6 on the same config: what
+/// the client gets, what the server gets (echoed back) and what the log says, for each
+/// scope's lifetime (`proc` from `global`, `sess` across kept-alive requests, `txn` per
+/// request, `req` gone once the response is processed, `res` still there in the log),
+/// `set-var-fmt`, `unset-var`, converters, and `var()` in ACLs.
+final class VariablesComparisonTests: XCTestCase {
+    static let config = """
+        global
+            nbthread 1
+            set-var proc.site str(edge)
+            set-var-fmt proc.tag "v-%[var(proc.site)]"
+        defaults
+            mode http
+            timeout connect 2s
+            timeout client 5s
+            timeout server 5s
+        frontend fe
+            bind 127.0.0.1:PORT
+            log LOG local0
+            log-format "vars txn=%[var(txn.user)] req=%[var(req.path)] res=%[var(res.status)] sess=%[var(sess.count)] proc=%[var(proc.tag)] up=%[var(txn.user),upper] n=%[var(txn.n),mul(3),sub(1)]"
+            http-request set-var(txn.user) req.hdr(x-user),lower
+            http-request set-var(req.path) path
+            http-request set-var(sess.count) var(sess.count,0),add(1)
+            http-request set-var(txn.n) req.hdr(x-n)
+            http-request set-var(txn.n,ifnotexists) int(7)
+            http-request set-var-fmt(txn.greeting) "hello %[var(txn.user)] at %[path]"
+            http-request unset-var(txn.user) if { path /forget }
+            http-request set-header X-Greeting %[var(txn.greeting)]
+            http-request set-header X-Count %[var(sess.count)]
+            http-request set-header X-Tag %[var(proc.tag)]
+            http-request set-header X-N "%[var(txn.n),add(txn.n)]"
+            acl is_admin var(txn.user) -m str admin
+            acl many var(sess.count) -m int gt 3
+            acl odd var(sess.count),odd -m bool
+            http-request set-header X-Admin yes if is_admin
+            http-request set-header X-Odd yes if odd
+            http-request deny deny_status 429 if many
+            http-response set-var(res.status) status
+            http-response set-header X-Req-Path "%[var(req.path)]"
+            http-response set-header X-User "%[var(txn.user)]"
+            http-response set-header X-Status "%[var(res.status)]"
+            default_backend be
+        backend be
+            server echo 127.0.0.1:SERVER
+
+        """
+
+    func testVariablesBehaveAsInHAProxy() throws {
+        let sides = try SideBySideHTTP(Self.config)
+        defer { sides.stop() }
+        // One kept-alive connection: sess.count counts its requests (the 4th is denied),
+        // txn variables start over with each request.
+        let requests = [
+            "GET /a?x=1 HTTP/1.1\r\nHost: t\r\nX-User: Admin\r\nX-N: 5\r\n\r\n",
+            "GET /forget HTTP/1.1\r\nHost: t\r\nX-User: Bob\r\n\r\n",
+            "GET /c HTTP/1.1\r\nHost: t\r\n\r\n",
+            "GET /d HTTP/1.1\r\nHost: t\r\nX-User: eve\r\n\r\n",
+        ]
+        let (expected, actual) = try sides.exchange(requests)
+        XCTAssertEqual(expected.count, 4)
+        for (e, a) in zip(expected, actual) { XCTAssertEqual(a, e) }
+        // The checks above would pass on a proxy that ignores variables only if HAProxy did.
+        XCTAssertTrue(expected[0].contains("x-greeting: hello admin at /a"), expected[0])
+        XCTAssertTrue(expected[3].hasPrefix("429"), expected[3])
+        // A new connection: a new session, its count starts again.
+        let (expectedAgain, actualAgain) = try sides.exchange(["GET /e HTTP/1.1\r\nHost: t\r\n\r\n"])
+        XCTAssertEqual(actualAgain, expectedAgain)
+        XCTAssertTrue(expectedAgain[0].contains("x-count: 1"), expectedAgain[0])
+
+        // 6 lines: the 5 requests and the test's own check that the port listens.
+        let (haproxyLines, proxydLines) = sides.logs(prefix: "vars ", count: 6)
+        XCTAssertEqual(haproxyLines.count, 6, "\(haproxyLines)")
+        XCTAssertEqual(proxydLines, haproxyLines)
+    }
+}
