@@ -61,8 +61,9 @@ enum VariableParser {
         default:
             guard let text = args.first, !text.isEmpty else { return .failure(Failure(message: "missing fetch method")) }
             if let place, let problem = HTTPRuleParser.sampleProblem(text, rest: text, place: place),
-               !problem.hasPrefix("failed to parse") {
-                return .failure(Failure(message: problem))
+               let needs = problem.range(of: "needs '"), let end = problem.range(of: "' which") {
+                // HAProxy names the action where the fetch should be.
+                return .failure(Failure(message: "fetch method '\(action)' extracts information from '\(problem[needs.upperBound..<end.lowerBound])', none of which is available here"))
             }
             switch SampleExpression.parse(text) {
             case let .success(expression):
@@ -79,18 +80,18 @@ enum VariableParser {
     static func parseGlobal(_ s: ParserState, _ l: ConfigLine) {
         let keyword = l.keyword
         guard l.words.count == 3 else {
-            s.alert(l, "'\(keyword)' requires a variable name and a \(keyword == "set-var" ? "sample expression" : "format string").")
+            s.alert(l, "'\(keyword)' requires a process-wide variable name ('proc.<name>') and a \(keyword == "set-var" ? "sample expression" : "format string").")
             return
         }
         switch parse("\(keyword)(\(l[1]))", [l[2]], place: .configurationParser) {
         case let .success(assignment):
             guard assignment.variable.scope == .proc else {
-                s.alert(l, "'\(keyword)': only 'proc' variables can be set at this level, got '\(l[1])'.")
+                s.alert(l, "'\(keyword)': cannot set variable '\(l[1])', only scope 'proc' is permitted in the global section.")
                 return
             }
             s.global.variables.append(assignment)
         case let .failure(e):
-            s.alert(l, "'\(keyword)': \(e.message).")
+            s.alert(l, e.message)
         }
     }
 }

@@ -30,7 +30,7 @@ public struct VariableName: Sendable, Hashable, CustomStringConvertible {
         let name = String(text[text.index(after: dot)...])
         // HAProxy allows letters, digits, '.' and '_' in a name.
         if let bad = name.firstIndex(where: { !($0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_")) }) {
-            return .failure(.init(message: "invalid syntax at char '\(name[bad...])'"))
+            return .failure(.init(message: "invalid syntax at char '\(name[bad...]))'"))
         }
         guard !name.isEmpty else {
             return .failure(.init(message: "invalid variable name '\(text)'. A variable name must be start by its scope. The scope can be 'proc', 'sess', 'txn', 'req', 'res' or 'check'"))
@@ -156,8 +156,8 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
                 guard let arg = conv.arguments.first, !arg.isEmpty else {
                     return "converter '\(conv.name)' : missing arg 1"
                 }
-                if Int(arg) == nil, case let .failure(e) = VariableName.parse(arg) {
-                    return "converter '\(conv.name)' : \(e.message)"
+                if Int(arg) == nil, case .failure = VariableName.parse(arg) {
+                    return "invalid args in converter '\(conv.name)' : expects an integer or a variable name"
                 }
             case "concat":
                 if conv.arguments.count > 1, !conv.arguments[1].isEmpty,
