@@ -176,10 +176,10 @@ enum HTTPRuleParser {
     static let requestActions = [
         "reject", "set-header", "add-header", "del-header", "redirect", "deny", "return", "allow", "auth", "tarpit",
         "set-path", "set-query", "set-uri", "set-method", "replace-header", "replace-value",
-        "use-service", "track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
+        "use-service", "capture", "track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
     ]
     static let requestUnsupported = [
-        "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
+        "add-acl", "cache-use", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
         "early-hint", "normalize-uri", "replace-path", "replace-pathq", "replace-uri",
         "sc-inc-gpc", "send-spoe-group", "set-dst",
         "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-pathq", "set-priority-class",
@@ -189,10 +189,10 @@ enum HTTPRuleParser {
     ]
     static let responseActions = [
         "set-header", "add-header", "del-header", "replace-header", "replace-value", "set-status", "deny",
-        "return", "redirect", "allow", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
+        "return", "redirect", "allow", "capture", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
     ]
     static let responseUnsupported = [
-        "add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc",
+        "add-acl", "cache-store", "del-acl", "del-map", "sc-inc-gpc",
         "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos",
         "silent-drop", "strict-mode", "track-sc0", "track-sc1", "track-sc2",
         "wait-for-body", "set-timeout", "set-bandwidth-limit",
@@ -290,6 +290,8 @@ enum HTTPRuleParser {
             } else {
                 result = .failure(Failure(message: "expects a service name."))
             }
+        case "capture":  // issue 15 (Config/CaptureParser.swift)
+            result = CaptureParser.parseAction(&p, args, response: false, place: place).map { .capture($0) }
         case "track-sc0", "track-sc1", "track-sc2":
             result = StickTableParser.parseTrack(counter: Int(String(action.last!))!, args, proxy: p)
                 .map { .track($0.0) }.mapError { Failure(message: $0.message) }
@@ -386,6 +388,8 @@ enum HTTPRuleParser {
             result = redirect(args, place: place).map { .redirect($0) }
         case "allow":
             result = args.isEmpty ? .success(.allow) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
+        case "capture":  // issue 15 (Config/CaptureParser.swift)
+            result = CaptureParser.parseAction(&p, args, response: true, place: place).map { .capture($0) }
         default:
             if VariableParser.keyword(action) != nil {  // set-var, set-var-fmt, unset-var (issue 15)
                 result = VariableParser.parse(action, args, place: place).map { .setVariable($0) }

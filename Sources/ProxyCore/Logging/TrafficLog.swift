@@ -283,8 +283,13 @@ public final class TrafficLog: @unchecked Sendable {
                     line.appendDecimal(r.retries)
                 case .sq: line.appendDecimal(0)
                 case .bq: line.appendDecimal((r.backend?.waiting.load(ordering: .relaxed) ?? 0) + (r.leftQueueOnTimeout ? 1 : 0))
-                case .hr, .hs, .hrl, .hsl:
-                    break  // no captures: nothing, and no separator after it
+                case .hr, .hrl, .hs, .hsl:
+                    // Captures (issue 15). None declared, or no request yet: nothing, not
+                    // even the quotes, and no separator after it.
+                    let values = r.values?.hadTransaction == true ? r.values : nil
+                    let captures = (variable == .hr || variable == .hrl ? values?.requestCaptures : values?.responseCaptures) ?? []
+                    if captures.isEmpty, quoted { line.removeLast(); continue }
+                    HeaderCaptures.appendLog(captures, braces: variable == .hr || variable == .hs, to: &line)
                 case .r:
                     if let request = r.requestLine {
                         line.append(contentsOf: request.readableBytesView)

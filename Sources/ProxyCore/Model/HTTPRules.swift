@@ -131,6 +131,8 @@ public enum HTTPRequestAction: Sendable, Equatable {
     case setGPT0(counter: Int, value: Int)
     /// `set-var(NAME) EXPR`, `set-var-fmt(NAME) FMT`, `unset-var(NAME)` (Model/SampleExpression.swift).
     case setVariable(VariableAssignment)
+    /// `capture EXPR len N|id N` (Model/Captures.swift).
+    case capture(CaptureAction)
 }
 
 /// An `http-request ACTION … [if|unless COND]` rule.
@@ -164,6 +166,8 @@ public enum HTTPResponseAction: Sendable, Equatable {
     case allow
     /// `set-var`, `set-var-fmt`, `unset-var` (Model/SampleExpression.swift).
     case setVariable(VariableAssignment)
+    /// `capture EXPR id N` (Model/Captures.swift).
+    case capture(CaptureAction)
 }
 
 public struct HTTPResponseRule: Sendable, Equatable {

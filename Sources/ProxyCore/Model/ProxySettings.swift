@@ -201,6 +201,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var tcpRequestRules: [TCPRequestRule]
     /// `stick-table …` (Model/StickTable.swift): the table named after this proxy.
     public var stickTable: StickTableDefinition? = nil
+    /// `capture …`, `declare capture`, `http-request capture … len` (issue 15).
+    public var captures = CaptureDeclarations()
     /// `stick match|on|store-request …` (Model/StickTable.swift), in order.
     public var stickRules: [StickRule] = []
 

@@ -101,6 +101,8 @@ enum RuleAction {
     case setGPT0(counter: Int, value: Int)
     /// `set-var`, `set-var-fmt`, `unset-var` (Runtime/CompiledAssignment.swift).
     case setVariable(CompiledAssignment)
+    /// `capture EXPR len N|id N` (Runtime/Captures.swift).
+    case capture(CompiledCapture)
 }
 
 extension RuleAction {
@@ -161,6 +163,8 @@ enum RuleEngine {
                 facts.connection.stickTrackers?.setGPT0(counter, value)
             case .setVariable(let assignment):
                 assignment.run(facts, values: facts.connection.values)
+            case .capture(let capture):
+                capture.run(facts, values: facts.connection.values, lengths: facts.connection.values?.captureLengths)
             }
         }
         return .proceed

@@ -93,6 +93,7 @@ public enum RuntimeBuilder {
                 requestRules: requestRules,
                 responseRules: responseRules))
             frontends[frontends.count - 1].bufferRequestBody = proxy.httpBufferRequest
+            frontends[frontends.count - 1].streamValues = StreamValuesLayout(config, frontend: proxy)  // issue 15
             frontends[frontends.count - 1].connectionRules = ConnectionRules(proxy, tables: stickTables,
                                                                              backends: backendByName, own: own)
             frontends[frontends.count - 1].tracksStickCounters = !stickTables.tables.isEmpty
@@ -109,8 +110,6 @@ public enum RuntimeBuilder {
             try TLSSetup.attach(to: frontends[frontends.count - 1], from: proxy, global: config.global,
                                 backends: backendByName, own: own)  // TLS (issue 5)
         }
-        let layout = StreamValuesLayout(config)
-        for frontend in frontends { frontend.streamValues = layout }
         ProcessVariables.setUp(config.global.variables)  // global set-var (issue 15)
         let threadCount = threads ?? config.global.nbthread ?? System.coreCount
         if let maxconn = config.global.maxconn { ResourceLimits.ensureDescriptors(forConnections: maxconn) }
@@ -209,6 +208,8 @@ public enum RuntimeBuilder {
             action = .setGPT0(counter: counter, value: value)
         case .setVariable(let assignment):
             action = .setVariable(try CompiledAssignment(assignment, at: rule.location))
+        case .capture(let capture):
+            action = .capture(CompiledCapture(sample: CompiledSample(capture.expression), slot: capture.slot, response: false))
         default:
             throw Failure(location: rule.location, message: "this 'http-request' action is not supported yet")
         }
@@ -235,6 +236,8 @@ public enum RuntimeBuilder {
             action = .setGPT0(counter: counter, value: value)
         case .setVariable(let assignment):
             action = .setVariable(try CompiledAssignment(assignment, at: rule.location))
+        case .capture(let capture):
+            action = .capture(CompiledCapture(sample: CompiledSample(capture.expression), slot: capture.slot, response: true))
         default:
             throw Failure(location: rule.location, message: "this 'http-response' action is not supported yet")
         }

@@ -72,6 +72,11 @@ final class StreamValues {
     var responseCaptures: [[UInt8]?] = []
     /// `unique-id-format`'s value for the current transaction, made at its first use.
     var uniqueID: [UInt8]?
+    /// The frontend's capture slots and their lengths (shared, read only).
+    var captureLengths: HeaderCaptures?
+    /// A request was read on the connection: HAProxy logs no capture (not even `{}`)
+    /// for a connection that never had one.
+    private(set) var hadTransaction = false
 
     init(requestCaptures: Int = 0, responseCaptures: Int = 0) {
         self.requestCaptures = Array(repeating: nil, count: requestCaptures)
@@ -80,6 +85,7 @@ final class StreamValues {
 
     /// A new request on the connection: the previous transaction's values are gone.
     func beginTransaction() {
+        hadTransaction = true
         if !transaction.isEmpty { transaction.removeAll(keepingCapacity: true) }
         if !requestResponse.isEmpty { requestResponse.removeAll(keepingCapacity: true) }
         for i in requestCaptures.indices { requestCaptures[i] = nil }

@@ -5,20 +5,37 @@ struct StreamValuesLayout {
     var needed = false
     var requestCaptures = 0
     var responseCaptures = 0
+    /// The frontend's captures, nil when it declares none.
+    var captures: HeaderCaptures?
 
     init() {}
+
+    /// `config`'s layout for the connections of `frontend`: its own capture slots.
+    init(_ config: ProxyConfiguration, frontend: ProxySettings) {
+        self.init(config)
+        if !frontend.captures.isEmpty {
+            needed = true
+            requestCaptures = frontend.captures.request.count
+            responseCaptures = frontend.captures.response.count
+            captures = HeaderCaptures(frontend.captures)
+        }
+    }
 
     /// Variables may be set by any proxy's rules and read by any other's, so one rule
     /// setting one is enough for every frontend to carry them.
     init(_ config: ProxyConfiguration) {
         needed = config.proxies.contains { proxy in
-            proxy.httpRequestRules.contains { if case .setVariable = $0.action { return true } else { return false } }
+            !proxy.captures.isEmpty
+                || proxy.httpRequestRules.contains { if case .setVariable = $0.action { return true } else { return false } }
                 || proxy.httpResponseRules.contains { if case .setVariable = $0.action { return true } else { return false } }
         }
     }
 
     func make() -> StreamValues? {
-        needed ? StreamValues(requestCaptures: requestCaptures, responseCaptures: responseCaptures) : nil
+        guard needed else { return nil }
+        let values = StreamValues(requestCaptures: requestCaptures, responseCaptures: responseCaptures)
+        values.captureLengths = captures
+        return values
     }
 }
 

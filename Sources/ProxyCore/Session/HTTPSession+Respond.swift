@@ -62,6 +62,12 @@ extension HTTPSession {
         stream.responseUntilClose = head.framing == .untilClose
 
         var rewrite = HeadRewrite()
+        if let values = connectionFacts?.values, let captures = values.captureLengths, !captures.response.isEmpty {
+            let fields = stream.responseParser.headers  // `capture response header` (issue 15)
+            headBytes.withUnsafeReadableBytes {
+                HeaderCaptures.take(captures.response, bytes: $0, fields: fields, into: &values.responseCaptures)
+            }
+        }
         if head.hasContentLength && head.hasTransferEncoding {
             // Chunked wins, as for requests; such a server is not trusted with another request.
             rewrite.dropNames.append(Array("content-length".utf8))

@@ -46,6 +46,9 @@ extension HTTPSession {
         let ownBackend = frontend.router.defaultBackend.flatMap { $0.name == frontend.name ? $0 : nil }
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
             let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
+            if let values = connection.values, let captures = values.captureLengths, !captures.request.isEmpty {
+                HeaderCaptures.take(captures.request, bytes: bytes, fields: headers, into: &values.requestCaptures)
+            }
             if let tracks = frontend.requestContentTracks, let trackers = connection.stickTrackers {
                 tracks.run(trackers, facts: facts, forRequest: true)  // tcp-request content (issue 15)
             }

@@ -4,7 +4,8 @@ import XCTest
 /// Debian's HAProxy 2.6 and proxyd on one config template, each with its own syslog
 /// receiver and the same echoing server: what the client gets (the server's echo of the
 /// request head shows what the server got) and what each logs, side by side.
-/// The template's `PORT` and `LOG` are filled in per side, `SERVER` with the echo's port.
+/// The template's `PORT` and `LOG` are filled in per side, `SERVER` with the echo's port,
+/// and each of `extraPorts`' placeholders with that side's port.
 final class SideBySideHTTP {
     let haproxyPort = TCP.freePort(), proxydPort = TCP.freePort()
     let haproxyLog: LogReceiver, proxydLog: LogReceiver
@@ -12,18 +13,24 @@ final class SideBySideHTTP {
     private var reference: ReferenceHAProxy?
     private var proxy: ProxydProcess?
 
-    init(_ template: String) throws {
+    init(_ template: String, extraPorts: [String: (haproxy: Int, proxyd: Int)] = [:]) throws {
         server = try TestBackend(name: "echo", behaviour: .echo)
         haproxyLog = try LogReceiver()
         proxydLog = try LogReceiver()
         func config(_ port: Int, _ log: LogReceiver) -> String {
-            template.replacingOccurrences(of: "PORT", with: "\(port)")
+            var text = template
+            for (placeholder, ports) in extraPorts {
+                text = text.replacingOccurrences(of: placeholder, with: "\(port == haproxyPort ? ports.haproxy : ports.proxyd)")
+            }
+            return text.replacingOccurrences(of: "PORT", with: "\(port)")
                 .replacingOccurrences(of: "LOG", with: log.path)
                 .replacingOccurrences(of: "SERVER", with: "\(server.port)")
         }
         do {
-            reference = try ReferenceHAProxy(config: config(haproxyPort, haproxyLog), waitForPorts: [haproxyPort])
-            proxy = try ProxydProcess(config: config(proxydPort, proxydLog), waitForPorts: [proxydPort])
+            reference = try ReferenceHAProxy(config: config(haproxyPort, haproxyLog),
+                                             waitForPorts: [haproxyPort] + extraPorts.values.map(\.haproxy))
+            proxy = try ProxydProcess(config: config(proxydPort, proxydLog),
+                                      waitForPorts: [proxydPort] + extraPorts.values.map(\.proxyd))
         } catch {
             stop()
             throw error
