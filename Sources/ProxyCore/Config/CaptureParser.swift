@@ -5,7 +5,7 @@ import Shared
 enum CaptureParser {
     static let keywords: [String: ProxyKeyword] = [
         "capture": ProxyKeyword(side: .frontend, inDefaults: false, handler: parseCapture),
-        "declare": ProxyKeyword(side: .frontend, inDefaults: false, handler: parseDeclare),
+        "declare": ProxyKeyword(side: .both, inDefaults: false, handler: parseDeclare),
     ]
 
     static func parseCapture(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
@@ -25,6 +25,10 @@ enum CaptureParser {
     }
 
     static func parseDeclare(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        guard p.isFrontend else {
+            s.alert(l, "'declare' only available in frontend or listen section")
+            return
+        }
         guard l[1] == "capture" else {
             s.alert(l, "unknown 'declare' keyword '\(l[1])'; 'declare' only supports 'capture'")
             return
@@ -51,8 +55,8 @@ enum CaptureParser {
             return .failure(.init(message: response ? "expects <expression> id <idx>"
                                                     : "expects <expression> [ 'len' <length> | id <idx> ]"))
         }
-        if let problem = HTTPRuleParser.sampleProblem(args[0], rest: args[0], place: place),
-           !problem.hasPrefix("failed to parse") {
+        let fetchName = String(args[0].prefix { $0 != "(" && $0 != "," })
+        if let problem = VariableParser.unavailable(args[0], named: fetchName, place: place) {
             return .failure(.init(message: problem))
         }
         let expression: SampleExpression

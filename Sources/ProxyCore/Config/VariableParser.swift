@@ -60,10 +60,9 @@ enum VariableParser {
             }
         default:
             guard let text = args.first, !text.isEmpty else { return .failure(Failure(message: "missing fetch method")) }
-            if let place, let problem = HTTPRuleParser.sampleProblem(text, rest: text, place: place),
-               let needs = problem.range(of: "needs '"), let end = problem.range(of: "' which") {
-                // HAProxy names the action where the fetch should be.
-                return .failure(Failure(message: "fetch method '\(action)' extracts information from '\(problem[needs.upperBound..<end.lowerBound])', none of which is available here"))
+            // HAProxy names the action where the fetch should be.
+            if let place, let problem = unavailable(text, named: action, place: place) {
+                return .failure(Failure(message: problem))
             }
             switch SampleExpression.parse(text) {
             case let .success(expression):
@@ -72,6 +71,15 @@ enum VariableParser {
                 return .failure(Failure(message: e.message))
             }
         }
+    }
+
+    /// HAProxy's message for an expression whose fetch gives no sample at `place`
+    /// (`fetch method 'NAME' extracts information from 'HTTP response', none of which is
+    /// available here`), or nil.
+    static func unavailable(_ expression: String, named name: String, place: HAProxySamples.Usage) -> String? {
+        guard let problem = HTTPRuleParser.sampleProblem(expression, rest: expression, place: place),
+              let needs = problem.range(of: "needs '"), let end = problem.range(of: "' which") else { return nil }
+        return "fetch method '\(name)' extracts information from '\(problem[needs.upperBound..<end.lowerBound])', none of which is available here"
     }
 
     /// `global` `set-var NAME EXPR` / `set-var-fmt NAME FMT`: a `proc` variable set at
