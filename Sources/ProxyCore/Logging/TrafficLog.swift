@@ -300,7 +300,9 @@ public final class TrafficLog: @unchecked Sendable {
                     appendRequestPart(&line, r.requestLine, variable)
                 case .sslv: line.append(r.tls?.version ?? "-")
                 case .sslc: line.append(r.tls?.cipher ?? "-")
-                case .ID, .rt, .lc, .unsupported:
+                case .ID:
+                    if let id = r.values?.uniqueID { line.append(contentsOf: id) } else { line.append("-") }
+                case .rt, .lc, .unsupported:
                     line.append("-")
                 }
                 if quoted { line.append(UInt8(ascii: "\"")) }

@@ -203,6 +203,9 @@ public struct ProxySettings: Sendable, Equatable {
     public var stickTable: StickTableDefinition? = nil
     /// `capture …`, `declare capture`, `http-request capture … len` (issue 15).
     public var captures = CaptureDeclarations()
+    /// `unique-id-format` and `unique-id-header` (issue 15).
+    public var uniqueIDFormat: FormatString? = nil
+    public var uniqueIDHeader: String? = nil
     /// `stick match|on|store-request …` (Model/StickTable.swift), in order.
     public var stickRules: [StickRule] = []
 

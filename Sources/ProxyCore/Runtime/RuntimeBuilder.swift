@@ -94,6 +94,10 @@ public enum RuntimeBuilder {
                 responseRules: responseRules))
             frontends[frontends.count - 1].bufferRequestBody = proxy.httpBufferRequest
             frontends[frontends.count - 1].streamValues = StreamValuesLayout(config, frontend: proxy)  // issue 15
+            if let format = proxy.uniqueIDFormat {
+                frontends[frontends.count - 1].uniqueID = try UniqueIDRule(format: format, header: proxy.uniqueIDHeader,
+                                                                           at: proxy.location)
+            }
             frontends[frontends.count - 1].connectionRules = ConnectionRules(proxy, tables: stickTables,
                                                                              backends: backendByName, own: own)
             frontends[frontends.count - 1].tracksStickCounters = !stickTables.tables.isEmpty

@@ -150,6 +150,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     var tracksStickCounters = false
     /// What each connection's `StreamValues` holds (variables, captures), issue 15.
     var streamValues = StreamValuesLayout()
+    /// `unique-id-format` / `unique-id-header` (issue 15).
+    var uniqueID: UniqueIDRule?
     /// TLS (issue 5): the context of each bind with `ssl` (same order as `binds`, nil
     /// without ssl); set by RuntimeBuilder through TLSSetup.
     var tlsContexts: [TLSServerContext?] = []

@@ -13,6 +13,7 @@ struct StreamValuesLayout {
     /// `config`'s layout for the connections of `frontend`: its own capture slots.
     init(_ config: ProxyConfiguration, frontend: ProxySettings) {
         self.init(config)
+        if frontend.uniqueIDFormat != nil { needed = true }
         if !frontend.captures.isEmpty {
             needed = true
             requestCaptures = frontend.captures.request.count

@@ -49,6 +49,9 @@ extension HTTPSession {
             if let values = connection.values, let captures = values.captureLengths, !captures.request.isEmpty {
                 HeaderCaptures.take(captures.request, bytes: bytes, fields: headers, into: &values.requestCaptures)
             }
+            if let rule = frontend.uniqueID, let values = connection.values {  // before the rules, which may read it
+                values.uniqueID = rule.make(facts, values: values)
+            }
             if let tracks = frontend.requestContentTracks, let trackers = connection.stickTrackers {
                 tracks.run(trackers, facts: facts, forRequest: true)  // tcp-request content (issue 15)
             }
@@ -132,6 +135,9 @@ extension HTTPSession {
             }
             sendReply(reply, close: closes)
             return
+        }
+        if let name = frontend.uniqueID?.header, let id = connection.values?.uniqueID {
+            rewrite.add(name, id)  // `unique-id-header`, after the rules' headers as in HAProxy
         }
         dispatch(head: head, buffer: &buffer, chosen: chosen, choice: choice, rewrite: rewrite)
     }
