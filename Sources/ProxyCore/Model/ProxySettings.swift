@@ -206,6 +206,7 @@ public struct ProxySettings: Sendable, Equatable {
     /// `unique-id-format` and `unique-id-header` (issue 15).
     public var uniqueIDFormat: FormatString? = nil
     public var uniqueIDHeader: String? = nil
+    var uniqueIDFormatLocation: SourceLocation? = nil
     /// `stick match|on|store-request …` (Model/StickTable.swift), in order.
     public var stickRules: [StickRule] = []
 
