@@ -5,7 +5,8 @@ import XCTest
 /// the client gets, what the server gets (echoed back) and what the log says, for each
 /// scope's lifetime (`proc` from `global`, `sess` across kept-alive requests, `txn` per
 /// request, `req` gone once the response is processed, `res` still there in the log),
-/// `set-var-fmt`, `unset-var`, converters, and `var()` in ACLs.
+/// `set-var-fmt`, `unset-var`, converters, `var()` in ACLs, and `tcp-request session|content`
+/// variables in a `mode http` frontend.
 final class VariablesComparisonTests: XCTestCase {
     static let config = """
         global
@@ -21,6 +22,8 @@ final class VariablesComparisonTests: XCTestCase {
             bind 127.0.0.1:PORT
             log LOG local0
             log-format "vars txn=%[var(txn.user)] req=%[var(req.path)] res=%[var(res.status)] sess=%[var(sess.count)] proc=%[var(proc.tag)] up=%[var(txn.user),upper] n=%[var(txn.n),mul(3),sub(1)]"
+            tcp-request session set-var(sess.client) src
+            tcp-request content set-var(txn.host) req.hdr(host),upper
             http-request set-var(txn.user) req.hdr(x-user),lower
             http-request set-var(req.path) path
             http-request set-var(sess.count) var(sess.count,0),add(1)
@@ -31,6 +34,7 @@ final class VariablesComparisonTests: XCTestCase {
             http-request set-header X-Greeting %[var(txn.greeting)]
             http-request set-header X-Count %[var(sess.count)]
             http-request set-header X-Tag %[var(proc.tag)]
+            http-request set-header X-TCP "%[var(sess.client)] %[var(txn.host)]"
             http-request set-header X-N "%[var(txn.n),add(txn.n)]"
             acl is_admin var(txn.user) -m str admin
             acl many var(sess.count) -m int gt 3
@@ -65,6 +69,7 @@ final class VariablesComparisonTests: XCTestCase {
         // The checks above would pass on a proxy that ignores variables only if HAProxy did.
         XCTAssertTrue(expected[0].contains("x-greeting: hello admin at /a"), expected[0])
         XCTAssertTrue(expected[3].hasPrefix("429"), expected[3])
+        XCTAssertTrue(expected[0].contains("x-tcp: 127.0.0.1 t"), expected[0])  // (echoed in lower case)
         // A new connection: a new session, its count starts again.
         let (expectedAgain, actualAgain) = try sides.exchange(["GET /e HTTP/1.1\r\nHost: t\r\n\r\n"])
         XCTAssertEqual(actualAgain, expectedAgain)

@@ -476,6 +476,18 @@ enum ProxyParser {
                 s.alert(l, "'tcp-request \(l[1]) \(l[2])' : \(e.message) in \(ctx.kind) '\(p.name)'.")
                 return
             }
+        case _ where phase != .connection && VariableParser.keyword(l[2]) != nil:  // issue 15
+            let arity = VariableParser.arity(l[2]) ?? 0
+            let args = Array(l.words.dropFirst(3).prefix(arity))
+            let place: HAProxySamples.Usage = phase == .session ? .frontendTCPSession
+                : p.isFrontend ? .frontendTCPContent : .backendTCPContent
+            switch VariableParser.parse(l[2], args, place: place) {
+            case let .success(assignment): action = .setVariable(assignment)
+            case let .failure(e):
+                s.alert(l, e.message)  // HAProxy's words, bare
+                return
+            }
+            conditionAt = 3 + args.count
         default:
             s.alert(l, "'tcp-request \(l[1]) \(l[2])' is valid in HAProxy but not supported by proxyd yet.")
             return

@@ -342,6 +342,8 @@ public struct TCPRequestRule: Sendable, Equatable {
         case track(TrackAction)
         /// `inspect-delay` is not a rule but stored here as the content phase's wait time.
         case inspectDelay(milliseconds: Int)
+        /// `set-var`, `set-var-fmt`, `unset-var` (content and session phases), issue 15.
+        case setVariable(VariableAssignment)
     }
     public var phase: Phase
     public var action: Action

@@ -94,6 +94,7 @@ public enum RuntimeBuilder {
                 responseRules: responseRules))
             frontends[frontends.count - 1].bufferRequestBody = proxy.httpBufferRequest
             frontends[frontends.count - 1].streamValues = StreamValuesLayout(config, frontend: proxy)  // issue 15
+            frontends[frontends.count - 1].tcpVariableRules = try TCPVariableRules(proxy, backends: backendByName, own: own)
             if let format = proxy.uniqueIDFormat {
                 frontends[frontends.count - 1].uniqueID = try UniqueIDRule(format: format, header: proxy.uniqueIDHeader,
                                                                            at: proxy.location)

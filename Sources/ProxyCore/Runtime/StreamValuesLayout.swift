@@ -27,6 +27,7 @@ struct StreamValuesLayout {
     init(_ config: ProxyConfiguration) {
         needed = config.proxies.contains { proxy in
             !proxy.captures.isEmpty
+                || proxy.tcpRequestRules.contains { if case .setVariable = $0.action { return true } else { return false } }
                 || proxy.httpRequestRules.contains { if case .setVariable = $0.action { return true } else { return false } }
                 || proxy.httpResponseRules.contains { if case .setVariable = $0.action { return true } else { return false } }
         }

@@ -38,6 +38,7 @@ extension HTTPSession {
         let headers = stream.requestParser.headers
         stickTrackers?.requestStarted()
         let connection = connectionFacts!
+        let firstRequest = connection.values?.hadTransaction == false
         connection.values?.beginTransaction()  // a new txn: its variables and captures start empty
         var statsPageAnswered = false
         var persistence = PersistenceDecision()
@@ -52,6 +53,7 @@ extension HTTPSession {
             if let rule = frontend.uniqueID, let values = connection.values {  // before the rules, which may read it
                 values.uniqueID = rule.make(facts, values: values)
             }
+            frontend.tcpVariableRules?.run(facts, session: firstRequest)  // tcp-request set-var (issue 15)
             if let tracks = frontend.requestContentTracks, let trackers = connection.stickTrackers {
                 tracks.run(trackers, facts: facts, forRequest: true)  // tcp-request content (issue 15)
             }
