@@ -90,6 +90,7 @@ final class VariablesTests: XCTestCase {
         XCTAssertEqual(try evaluate("str(MiXed),upper,length"), "5")
         XCTAssertEqual(try evaluate("int(7),mul(3),sub(1),div(4)"), "5")
         XCTAssertEqual(try evaluate("int(7),mod(0)"), "0")
+        XCTAssertEqual(try evaluate("int(-9223372036854775808),div(-1)"), "-9223372036854775808", "no overflow trap")
         XCTAssertEqual(try evaluate("int(3),odd"), "1")
         XCTAssertEqual(try evaluate("str(ab),hex"), "6162")
         XCTAssertNil(try evaluate("str(x),add(1)"), "a string with no digits has no integer")

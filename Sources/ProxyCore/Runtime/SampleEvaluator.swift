@@ -212,8 +212,9 @@ struct CompiledSample {
             case .sub: return .integer(n &- m)
             case .mul: return .integer(n &* m)
             // HAProxy divides by zero into the largest integer rather than failing.
-            case .div: return .integer(m == 0 ? Int(Int64.max) : n / m)
-            case .mod: return .integer(m == 0 ? 0 : n % m)
+            // (Int.min / -1 overflows: it wraps, as the other operators do.)
+            case .div: return .integer(m == 0 ? Int(Int64.max) : n.dividedReportingOverflow(by: m).partialValue)
+            case .mod: return .integer(m == 0 ? 0 : n.remainderReportingOverflow(dividingBy: m).partialValue)
             case .and: return .integer(n & m)
             case .or: return .integer(n | m)
             case .xor: return .integer(n ^ m)
