@@ -1,10 +1,11 @@
 import Shared
 
-/// `tcp-request session|content set-var…` of a `mode http` frontend (issue 15): session
-/// rules run once, before the connection's first request; content rules before each
-/// request's `http-request` rules, on the parsed request as HAProxy 2.6 (HTX) runs them.
-/// Session rules see the connection only, as in HAProxy (its parser refuses request
-/// fetches there).
+/// A frontend's `tcp-request session|content set-var…` (issue 15). In `mode http` session
+/// rules run once, before the connection's first request, and content rules before each
+/// request's `http-request` rules, on the parsed request as HAProxy 2.6 (HTX) runs them;
+/// in `mode tcp` both run once when the connection starts (TCPSession), on the
+/// connection's facts. Session rules see the connection only, as in HAProxy (its parser
+/// refuses request fetches there).
 struct TCPVariableRules {
     let session: [(CompiledAssignment, CompiledCondition?)]
     let content: [(CompiledAssignment, CompiledCondition?)]
@@ -14,10 +15,6 @@ struct TCPVariableRules {
         var content: [(CompiledAssignment, CompiledCondition?)] = []
         for rule in proxy.tcpRequestRules {
             guard case .setVariable(let assignment) = rule.action else { continue }
-            guard proxy.mode == .http else {
-                throw RuntimeBuilder.Failure(location: rule.location,
-                    message: "'tcp-request \(rule.phase.rawValue) set-var' in a 'mode tcp' proxy is not supported yet")
-            }
             let compiled = (try CompiledAssignment(assignment, at: rule.location),
                             rule.condition.map { CompiledCondition($0, backends: backends, currentBackend: own) })
             if rule.phase == .session { session.append(compiled) } else { content.append(compiled) }
