@@ -4,7 +4,8 @@ import XCTest
 /// Captures (issue 15) side by side with Debian's HAProxy 2.6 on the same config: header
 /// captures cut to their length, `declare capture` slots filled by `http-request` and
 /// `http-response capture`, the `capture.req.hdr()`/`capture.res.hdr()` fetches, and the
-/// log's `%hr`, `%hrl`, `%hs`, `%hsl` (with `option httplog`'s `{a|b}` too).
+/// log's `%hr`, `%hrl`, `%hs`, `%hsl` (with `option httplog`'s `{a|b}` too), and `capture
+/// cookie` (`%CC`; the echo server sets no cookie, so `%CS` stays `-`).
 final class CapturesComparisonTests: XCTestCase {
     static let config = """
         global
@@ -17,8 +18,9 @@ final class CapturesComparisonTests: XCTestCase {
         frontend fe
             bind 127.0.0.1:PORT
             log LOG local0
-            log-format "caps hr=%hr hrl=%hrl hs=%hs hsl=%hsl q=%{+Q}hr c0=%[capture.req.hdr(0)] c2=%[capture.req.hdr(2)] r1=%[capture.res.hdr(1)]"
+            log-format "caps cc=%CC cs=%CS qc=%{+Q}CC hr=%hr hrl=%hrl hs=%hs hsl=%hsl q=%{+Q}hr c0=%[capture.req.hdr(0)] c2=%[capture.req.hdr(2)] r1=%[capture.res.hdr(1)]"
             capture request header Host len 5
+            capture cookie SESS len 12
             capture request header X-Multi len 20
             declare capture request len 8
             declare capture response len 4
@@ -50,7 +52,7 @@ final class CapturesComparisonTests: XCTestCase {
         defer { sides.stop() }
         let requests = [
             "GET /some/path HTTP/1.1\r\nHost: abcdefgh\r\nX-Multi: a\r\nX-Multi: b, c|{d}\r\nX-Extra: xyz123\r\n\r\n",
-            "GET /two HTTP/1.1\r\nHost: h\r\n\r\n",
+            "GET /two HTTP/1.1\r\nHost: h\r\nCookie: a=1; SESSX=12345678901234567; SESS=2\r\n\r\n",
         ]
         let (expected, actual) = try sides.exchange(requests)
         XCTAssertEqual(actual, expected)
@@ -59,6 +61,7 @@ final class CapturesComparisonTests: XCTestCase {
         // The 2 requests, and the port check: a connection with no request logs no capture.
         XCTAssertEqual(haproxyLines.count, 3, "\(haproxyLines)")
         XCTAssertEqual(proxydLines, haproxyLines)
+        XCTAssertTrue(haproxyLines.contains { $0.hasPrefix("caps cc=SESSX=123456 cs=- qc=\"SESSX=123456\"") }, "\(haproxyLines)")
 
         // `option httplog`: `{…}` after the termination state and queues.
         let request = "GET /p HTTP/1.1\r\nHost: plain.example\r\nUser-Agent: curl/7.88.1-test\r\n\r\n"

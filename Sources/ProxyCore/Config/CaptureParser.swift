@@ -18,7 +18,11 @@ enum CaptureParser {
             let slot = CaptureSlot(header: l[3], length: max(0, length))
             if l[1] == "request" { p.captures.request.append(slot) } else { p.captures.response.append(slot) }
         case "cookie":
-            s.alert(l, "'capture cookie' is valid in HAProxy but not supported by proxyd yet.")
+            guard l.count == 5, l[3] == "len", let length = ConfigUnits.integer(l[4]) else {
+                s.alert(l, "'capture' expects 'cookie' <cookie_name> 'len' <len>.")
+                return
+            }
+            p.captures.cookie = CookieCapture(name: l[2], length: max(0, length))
         default:
             s.alert(l, "'capture' expects 'cookie' or 'request header' or 'response header'.")
         }

@@ -262,7 +262,13 @@ public final class TrafficLog: @unchecked Sendable {
                     if r.loggedEarly { line.append("+") }
                     line.appendDecimal(r.bytesOut)
                 case .U: line.appendDecimal(r.bytesIn)
-                case .CC, .CS: line.append("-")
+                case .CC, .CS:
+                    // `capture cookie` (issue 15); quoted, an empty one is `""`, as in HAProxy.
+                    if let cookie = variable == .CC ? r.values?.requestCookie : r.values?.responseCookie {
+                        line.append(contentsOf: cookie)
+                    } else if !quoted {
+                        line.append("-")
+                    }
                 case .ts, .tsc:
                     line.append(r.cause)
                     line.append(r.state)

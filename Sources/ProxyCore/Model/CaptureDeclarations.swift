@@ -13,12 +13,24 @@ public struct CaptureSlot: Sendable, Hashable {
     }
 }
 
+/// `capture cookie NAME len N`: the first cookie whose name starts with NAME, in the
+/// request's `Cookie` (logged as `%CC`) and the response's `Set-Cookie` (`%CS`).
+public struct CookieCapture: Sendable, Hashable {
+    public var name: String
+    public var length: Int
+    public init(name: String, length: Int) {
+        self.name = name
+        self.length = length
+    }
+}
+
 /// A frontend's capture slots.
 public struct CaptureDeclarations: Sendable, Hashable {
     public var request: [CaptureSlot] = []
     public var response: [CaptureSlot] = []
+    public var cookie: CookieCapture?
     public init() {}
-    public var isEmpty: Bool { request.isEmpty && response.isEmpty }
+    public var isEmpty: Bool { request.isEmpty && response.isEmpty && cookie == nil }
 }
 
 /// `http-request capture EXPR len N|id N`, `http-response capture EXPR id N`: the value of

@@ -11,6 +11,8 @@ struct HeaderCaptures {
     /// Each slot's length, for `http-request capture … id N` too.
     let requestLengths: [Int]
     let responseLengths: [Int]
+    /// `capture cookie NAME len N`.
+    let cookie: (name: [UInt8], length: Int)?
 
     init(_ declarations: CaptureDeclarations) {
         func headers(_ slots: [CaptureSlot]) -> [Header] {
@@ -22,6 +24,28 @@ struct HeaderCaptures {
         response = headers(declarations.response)
         requestLengths = declarations.request.map(\.length)
         responseLengths = declarations.response.map(\.length)
+        cookie = declarations.cookie.map { (Array($0.name.utf8), $0.length) }
+    }
+
+    /// `capture cookie`: the first `name=value` pair whose name starts with the captured
+    /// name, from the request's `Cookie` headers (every pair) or the response's
+    /// `Set-Cookie` headers (the first pair of each), cut to the length.
+    func takeCookie(bytes: UnsafeRawBufferPointer, fields: [HTTPHeaderField], response: Bool) -> [UInt8]? {
+        guard let cookie else { return nil }
+        var found: [UInt8]?
+        let header = Array((response ? "set-cookie" : "cookie").utf8)
+        _ = RequestFacts.forEachValue(of: header, in: bytes, headers: fields, split: false) { value in
+            let pairs = value.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: true)
+            for pair in response ? Array(pairs.prefix(1)) : pairs {
+                let trimmed = pair.drop { $0 == 0x20 || $0 == 0x09 }
+                if trimmed.starts(with: cookie.name) {
+                    found = Array(trimmed.prefix(cookie.length))
+                    return true
+                }
+            }
+            return false
+        }
+        return found
     }
 
     /// The last occurrence of each captured header, whole and cut to the slot's length,

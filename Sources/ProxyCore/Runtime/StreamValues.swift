@@ -70,6 +70,9 @@ final class StreamValues {
     /// `capture request header`, `http-request capture`: one slot per declared capture.
     var requestCaptures: [[UInt8]?] = []
     var responseCaptures: [[UInt8]?] = []
+    /// `capture cookie`: the request's and the response's cookie (`%CC`, `%CS`).
+    var requestCookie: [UInt8]?
+    var responseCookie: [UInt8]?
     /// `unique-id-format`'s value for the current transaction, made at its first use.
     var uniqueID: [UInt8]?
     /// The frontend's capture slots and their lengths (shared, read only).
@@ -91,6 +94,8 @@ final class StreamValues {
         for i in requestCaptures.indices { requestCaptures[i] = nil }
         for i in responseCaptures.indices { responseCaptures[i] = nil }
         uniqueID = nil
+        requestCookie = nil
+        responseCookie = nil
     }
 
     /// The request has been processed: its `req` variables are gone before the

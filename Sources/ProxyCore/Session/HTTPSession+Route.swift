@@ -47,8 +47,11 @@ extension HTTPSession {
         let ownBackend = frontend.router.defaultBackend.flatMap { $0.name == frontend.name ? $0 : nil }
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
             let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
-            if let values = connection.values, let captures = values.captureLengths, !captures.request.isEmpty {
+            if let values = connection.values, let captures = values.captureLengths {
                 HeaderCaptures.take(captures.request, bytes: bytes, fields: headers, into: &values.requestCaptures)
+                if captures.cookie != nil {
+                    values.requestCookie = captures.takeCookie(bytes: bytes, fields: headers, response: false)
+                }
             }
             if let rule = frontend.uniqueID, let values = connection.values {  // before the rules, which may read it
                 values.uniqueID = rule.make(facts, values: values)
