@@ -72,6 +72,7 @@ enum CaptureParser {
             return .failure(.init(message: "'\(args[1])' expects a positive integer, got '\(args[2])'"))
         }
         if args[1] == "len" {
+            guard p.isFrontend else { return .failure(.init(message: "proxy '\(p.name)' has no frontend capability")) }
             p.captures.request.append(CaptureSlot(header: nil, length: number))
             return .success(CaptureAction(expression: expression, slot: p.captures.request.count - 1))
         }
@@ -80,6 +81,8 @@ enum CaptureParser {
 
     /// Every `capture … id N` names a declared slot; HAProxy's message otherwise.
     static func checkSlots(_ s: ParserState, _ p: ProxySettings) -> Bool {
+        // A backend's rules use the slots of whichever frontend sends it the request.
+        guard p.isFrontend else { return false }
         var errors = false
         for rule in p.httpRequestRules {
             if case .capture(let action) = rule.action, action.slot >= p.captures.request.count {

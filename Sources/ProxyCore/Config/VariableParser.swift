@@ -44,7 +44,7 @@ enum VariableParser {
                 return .failure(Failure(message: "'unset-var' expects a variable name only"))
             }
             guard let condition = VariableAssignment.Condition(rawValue: item) else {
-                return .failure(Failure(message: "unknown condition '\(item)' in '\(action)'"))
+                return .failure(Failure(message: "unknown condition \"\(item)\""))
             }
             conditions.append(condition)
         }

@@ -140,7 +140,7 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
             if case let .failure(e) = VariableName.parse(first) { return "fetch method 'var' : \(e.message)" }
         case "int":
             guard let first = fetch.arguments.first, Int(first) != nil else {
-                return "fetch method 'int' : failed to parse '\(fetch.arguments.first ?? "")' as 'signed integer'"
+                return "fetch method 'int' : failed to parse '\(fetch.arguments.first ?? "")' as type 'integer' at position 1"
             }
         case "capture.req.hdr", "capture.res.hdr":
             guard let first = fetch.arguments.first, Int(first) != nil else {
@@ -161,8 +161,8 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
                 }
             case "concat":
                 if conv.arguments.count > 1, !conv.arguments[1].isEmpty,
-                   case let .failure(e) = VariableName.parse(conv.arguments[1]) {
-                    return "converter 'concat' : \(e.message)"
+                   case .failure = VariableName.parse(conv.arguments[1]) {
+                    return "invalid args in converter 'concat' : failed to register variable name '\(conv.arguments[1])'"
                 }
             default: break
             }
