@@ -35,6 +35,10 @@ final class VariablesComparisonTests: XCTestCase {
             http-request set-header X-Count %[var(sess.count)]
             http-request set-header X-Tag %[var(proc.tag)]
             http-request set-header X-TCP "%[var(sess.client)] %[var(txn.host)]"
+            http-request set-var(txn.list) req.hdr(x-list)
+            http-request set-header X-Fields "%[var(txn.list),field(2,:)]|%[var(txn.list),field(-1,:)]|%[var(txn.list),field(2,:,2)]|%[var(txn.list),field(9,:)]|%[var(txn.list),word(2,:)]|%[var(txn.list),word(1,:,0)]|%[var(txn.list),word(2,:,2)]|%[var(txn.list),field(-2,:,2)]"
+            http-request set-header X-Trim "%[var(txn.list),ltrim(:a),rtrim(:)]|%[req.hdr(x-enc),url_dec]|%[req.hdr(x-enc2),url_dec]|%[var(txn.list),base64]|%[var(txn.list),length,iif(long,short)]"
+            http-request set-header X-Cookie "%[req.cook(sid)]|%[base]|%[ssl_fc]|%[var(txn.list),strcmp(txn.list)]"
             http-request set-header X-N "%[var(txn.n),add(txn.n)]"
             acl is_admin var(txn.user) -m str admin
             acl many var(sess.count) -m int gt 3
@@ -58,7 +62,7 @@ final class VariablesComparisonTests: XCTestCase {
         // One kept-alive connection: sess.count counts its requests (the 4th is denied),
         // txn variables start over with each request.
         let requests = [
-            "GET /a?x=1 HTTP/1.1\r\nHost: t\r\nX-User: Admin\r\nX-N: 5\r\n\r\n",
+            "GET /a?x=1 HTTP/1.1\r\nHost: t\r\nX-User: Admin\r\nX-N: 5\r\nX-List: a::b:c:\r\nX-Enc: a%20b+c%2\r\nX-Enc2: a%20b+c%2F\r\nCookie: x=1; sid=s3cr3t\r\n\r\n",
             "GET /forget HTTP/1.1\r\nHost: t\r\nX-User: Bob\r\n\r\n",
             "GET /c HTTP/1.1\r\nHost: t\r\n\r\n",
             "GET /d HTTP/1.1\r\nHost: t\r\nX-User: eve\r\n\r\n",

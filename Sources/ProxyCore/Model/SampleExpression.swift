@@ -66,12 +66,13 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
         "src", "dst", "src_port", "dst_port", "path", "url", "method", "query", "req.ver",
         "req.hdr", "hdr", "req.fhdr", "req.hdr_cnt", "hdr_cnt", "url_param", "urlp",
         "res.hdr", "shdr", "res.fhdr", "status", "unique-id",
-        "capture.req.hdr", "capture.res.hdr",
+        "capture.req.hdr", "capture.res.hdr", "req.cook", "cook", "base", "ssl_fc", "ssl_fc_sni",
     ]
     /// The converters proxyd applies.
     public static let supportedConverters: Set<String> = [
         "lower", "upper", "add", "sub", "mul", "div", "mod", "neg", "not", "bool", "and", "or", "xor",
-        "even", "odd", "length", "hex", "concat",
+        "even", "odd", "length", "hex", "concat", "field", "word", "ltrim", "rtrim", "url_dec", "base64",
+        "strcmp", "iif",
     ]
 
     /// Parses `fetch[(args)][,conv[(args)]]…`; checks the names against HAProxy's and
@@ -146,7 +147,7 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
             guard let first = fetch.arguments.first, Int(first) != nil else {
                 return "fetch method '\(fetch.name)' : missing arg 1"
             }
-        case "url_param", "urlp", "str":
+        case "url_param", "urlp", "str", "req.cook", "cook":
             if fetch.arguments.isEmpty { return "fetch method '\(fetch.name)' : missing arg 1" }
         default: break
         }
@@ -159,6 +160,16 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
                 if Int(arg) == nil, case .failure = VariableName.parse(arg) {
                     return "invalid args in converter '\(conv.name)' : expects an integer or a variable name"
                 }
+            case "field", "word":
+                guard conv.arguments.count >= 2, Int(conv.arguments[0]) != nil, !conv.arguments[1].isEmpty else {
+                    return "converter '\(conv.name)' : expects <index>,<delimiters>[,<count>]"
+                }
+            case "strcmp":
+                guard let arg = conv.arguments.first, case .success = VariableName.parse(arg) else {
+                    return "invalid args in converter 'strcmp' : failed to register variable name '\(conv.arguments.first ?? "")'"
+                }
+            case "iif":
+                guard conv.arguments.count == 2 else { return "converter 'iif' : expects <true>,<false>" }
             case "concat":
                 if conv.arguments.count > 1, !conv.arguments[1].isEmpty,
                    case .failure = VariableName.parse(conv.arguments[1]) {

@@ -18,6 +18,11 @@ struct CompiledSample {
         case uniqueID
         case requestCapture(Int)
         case responseCapture(Int)
+        /// `req.cook(NAME)`: the value of the first cookie NAME of the request.
+        case requestCookie(name: [UInt8])
+        /// `base`: the host header's value then the path.
+        case base
+        case isTLS, serverName
     }
 
     enum Operand {
@@ -29,6 +34,13 @@ struct CompiledSample {
         case lower, upper, neg, not, bool, even, odd, length, hex
         case arithmetic(ArithmeticOperator, Operand)
         case concat(prefix: [UInt8], variable: VariableName?, suffix: [UInt8])
+        /// `field(N,DELIMS[,COUNT])`, `word(N,DELIMS[,COUNT])`: N counts from 1, from the end
+        /// when negative; `word` skips empty pieces.
+        case field(index: Int, delimiters: [UInt8], count: Int, words: Bool)
+        case ltrim([UInt8]), rtrim([UInt8])
+        case urlDecode, base64
+        case strcmp(VariableName)
+        case iif(whenTrue: [UInt8], whenFalse: [UInt8])
     }
 
     enum ArithmeticOperator { case add, sub, mul, div, mod, and, or, xor }
@@ -70,6 +82,10 @@ struct CompiledSample {
         case "unique-id": fetch = .uniqueID
         case "capture.req.hdr": fetch = .requestCapture(Int(args.first ?? "") ?? 0)
         case "capture.res.hdr": fetch = .responseCapture(Int(args.first ?? "") ?? 0)
+        case "req.cook", "cook": fetch = .requestCookie(name: Array((args.first ?? "").utf8))
+        case "base": fetch = .base
+        case "ssl_fc": fetch = .isTLS
+        case "ssl_fc_sni": fetch = .serverName
         default: fetch = .constant(.string([]))  // SampleExpression.parse admits no other
         }
         converters = expression.converters.map { call in
@@ -95,6 +111,18 @@ struct CompiledSample {
             case "mod": return .arithmetic(.mod, operand())
             case "and": return .arithmetic(.and, operand())
             case "or": return .arithmetic(.or, operand())
+            case "field", "word":
+                let a = call.arguments
+                return .field(index: Int(a[0]) ?? 1, delimiters: Array(a[1].utf8),
+                              count: a.count > 2 ? Int(a[2]) ?? 1 : 1, words: call.name == "word")
+            case "ltrim": return .ltrim(Array((call.arguments.first ?? "").utf8))
+            case "rtrim": return .rtrim(Array((call.arguments.first ?? "").utf8))
+            case "url_dec": return .urlDecode
+            case "base64": return .base64
+            case "strcmp":
+                return .strcmp((try? VariableName.parse(call.arguments[0]).get()) ?? VariableName(scope: .txn, name: ""))
+            case "iif":
+                return .iif(whenTrue: Array(call.arguments[0].utf8), whenFalse: Array(call.arguments[1].utf8))
             default:
                 if call.name == "xor" { return .arithmetic(.xor, operand()) }
                 // concat([PREFIX][,VAR][,SUFFIX])
@@ -159,6 +187,22 @@ struct CompiledSample {
             guard let response = facts.response else { return nil }
             return Self.header(name, occurrence: occurrence, split: split, bytes: response.bytes, headers: response.headers)
         case .status: return facts.response.map { .integer($0.head.status) }
+        case .requestCookie(let name):
+            var found: [UInt8]?
+            _ = RequestFacts.forEachValue(of: Array("cookie".utf8), in: facts.bytes, headers: facts.headers, split: false) { value in
+                let header = Array(value)
+                for pair in CookieCodec.pairs(header) where header[pair.name].elementsEqual(name) {
+                    found = Array(header[pair.value])
+                    return true
+                }
+                return false
+            }
+            return found.map { .string($0) }
+        case .base:
+            guard let host = facts.head.host else { return nil }
+            return .string(Array(facts.slice(host)) + Array(facts.path))
+        case .isTLS: return .boolean(facts.connection.isTLS)
+        case .serverName: return facts.connection.tlsServerName.map { .string($0) }
         default: return nil
         }
     }
@@ -176,6 +220,71 @@ struct CompiledSample {
         return .string(found[index])
     }
 
+    /// HAProxy's `field`/`word`: the pieces between delimiter bytes (`word` skips empty
+    /// ones), the `index`-th (1 the first, -1 the last) and `count` of them as written in
+    /// the text, going right from a positive index and left from a negative one (0: to
+    /// that end of the text); empty past the last.
+    private static func field(_ text: [UInt8], index: Int, delimiters: [UInt8], count: Int, words: Bool) -> SampleValue? {
+        var spans: [Range<Int>] = []
+        var start = 0
+        for i in 0...text.count where i == text.count || delimiters.contains(text[i]) {
+            if !words || i > start { spans.append(start..<i) }
+            start = i + 1
+        }
+        guard index != 0 else { return nil }
+        let first = index > 0 ? index - 1 : spans.count + index
+        guard first >= 0, first < spans.count else { return .string([]) }
+        if index < 0 {
+            let begin = count == 0 ? 0 : spans[max(0, first - count + 1)].lowerBound
+            return .string(Array(text[begin..<spans[first].upperBound]))
+        }
+        let end = count == 0 ? text.count : spans[min(spans.count, first + count) - 1].upperBound
+        return .string(Array(text[spans[first].lowerBound..<end]))
+    }
+
+    /// `%XX` decoded (`+` stays, as HAProxy's `url_dec` without `in_form`); nil for a
+    /// malformed escape, which gives no sample.
+    private static func urlDecoded(_ bytes: [UInt8]) -> [UInt8]? {
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: return c - 0x30
+            case 0x41...0x46: return c - 0x37
+            case 0x61...0x66: return c - 0x57
+            default: return nil
+            }
+        }
+        var out: [UInt8] = []
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "%") {
+                guard i + 2 < bytes.count, let hi = hex(bytes[i + 1]), let lo = hex(bytes[i + 2]) else { return nil }
+                out.append(hi << 4 | lo)
+                i += 3
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    private static func base64(_ bytes: [UInt8]) -> [UInt8] {
+        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        var out: [UInt8] = []
+        var i = 0
+        while i < bytes.count {
+            let n = min(3, bytes.count - i)
+            let b0 = UInt32(bytes[i]), b1 = n > 1 ? UInt32(bytes[i + 1]) : 0, b2 = n > 2 ? UInt32(bytes[i + 2]) : 0
+            let word = b0 << 16 | b1 << 8 | b2
+            out.append(table[Int(word >> 18 & 63)])
+            out.append(table[Int(word >> 12 & 63)])
+            out.append(n > 1 ? table[Int(word >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(n > 2 ? table[Int(word & 63)] : UInt8(ascii: "="))
+            i += 3
+        }
+        return out
+    }
+
     private static func convert(_ value: SampleValue, _ converter: Converter, values: StreamValues?) -> SampleValue? {
         switch converter {
         case .lower: return .string(value.text.map { ($0 &- 0x41) < 26 ? $0 | 0x20 : $0 })
@@ -190,6 +299,22 @@ struct CompiledSample {
             var out = value.text + prefix
             if let variable, let extra = StreamValues.read(variable, in: values) { out += extra.text }
             return .string(out + suffix)
+        case .field(let index, let delimiters, let count, let words):
+            return field(value.text, index: index, delimiters: delimiters, count: count, words: words)
+        case .ltrim(let set): return .string(Array(value.text.drop { set.contains($0) }))
+        case .rtrim(let set):
+            var bytes = value.text
+            while let last = bytes.last, set.contains(last) { bytes.removeLast() }
+            return .string(bytes)
+        case .urlDecode: return urlDecoded(value.text).map { .string($0) }
+        case .base64: return .string(base64(value.text))
+        case .strcmp(let variable):
+            guard let other = StreamValues.read(variable, in: values)?.text else { return nil }
+            let a = value.text
+            return .integer(a == other ? 0 : a.lexicographicallyPrecedes(other) ? -1 : 1)
+        case .iif(let whenTrue, let whenFalse):
+            guard let n = value.integer else { return nil }
+            return .string(n != 0 ? whenTrue : whenFalse)
         default: break
         }
         guard let n = value.integer else { return nil }
