@@ -21,7 +21,7 @@ final class VariablesComparisonTests: XCTestCase {
         frontend fe
             bind 127.0.0.1:PORT
             log LOG local0
-            log-format "vars txn=%[var(txn.user)] req=%[var(req.path)] res=%[var(res.status)] sess=%[var(sess.count)] proc=%[var(proc.tag)] up=%[var(txn.user),upper] n=%[var(txn.n),mul(3),sub(1)]"
+            log-format "vars txn=%[var(txn.user)] req=%[var(req.path)] res=%[var(res.status)] sess=%[var(sess.count)] proc=%[var(proc.tag)] up=%[var(txn.user),upper] n=%[var(txn.n),mul(3),sub(1)] inthex=%[int(10),hex]"
             tcp-request session set-var(sess.client) src
             tcp-request content set-var(txn.host) req.hdr(host),upper
             http-request set-var(txn.user) req.hdr(x-user),lower
@@ -36,9 +36,10 @@ final class VariablesComparisonTests: XCTestCase {
             http-request set-header X-Tag %[var(proc.tag)]
             http-request set-header X-TCP "%[var(sess.client)] %[var(txn.host)]"
             http-request set-var(txn.list) req.hdr(x-list)
+            http-request set-var(txn.srchex) src,hex
             http-request set-header X-Fields "%[var(txn.list),field(2,:)]|%[var(txn.list),field(-1,:)]|%[var(txn.list),field(2,:,2)]|%[var(txn.list),field(9,:)]|%[var(txn.list),word(2,:)]|%[var(txn.list),word(1,:,0)]|%[var(txn.list),word(2,:,2)]|%[var(txn.list),field(-2,:,2)]"
             http-request set-header X-Trim "%[var(txn.list),ltrim(:a),rtrim(:)]|%[req.hdr(x-enc),url_dec]|%[req.hdr(x-enc2),url_dec]|%[var(txn.list),base64]|%[var(txn.list),length,iif(long,short)]"
-            http-request set-header X-Cookie "%[req.cook(sid)]|%[base]|%[ssl_fc]|%[var(txn.list),strcmp(txn.list)]"
+            http-request set-header X-Cookie "%[req.cook(sid)]|%[base]|%[ssl_fc]|%[var(txn.list),strcmp(txn.list)]|%[var(txn.srchex)]|%[src,lower]|%[src_port,length]"
             http-request set-header X-N "%[var(txn.n),add(txn.n)]"
             acl is_admin var(txn.user) -m str admin
             acl many var(sess.count) -m int gt 3

@@ -291,9 +291,19 @@ struct CompiledSample {
         case .upper: return .string(value.text.map { ($0 &- 0x61) < 26 ? $0 & ~0x20 : $0 })
         case .length: return .integer(value.text.count)
         case .hex:
+            // As HAProxy casts to binary first: an address is its bytes, an integer its 8
+            // bytes in network order.
+            let bytes: [UInt8]
+            switch value {
+            case .address(let raw): bytes = raw
+            case .integer, .boolean:
+                let n = UInt64(bitPattern: Int64(value.integer ?? 0))
+                bytes = (0..<8).map { UInt8(truncatingIfNeeded: n >> (56 - 8 * $0)) }
+            case .string(let raw): bytes = raw
+            }
             let digits = Array("0123456789ABCDEF".utf8)
             var out: [UInt8] = []
-            for byte in value.text { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
+            for byte in bytes { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
             return .string(out)
         case .concat(let prefix, let variable, let suffix):
             var out = value.text + prefix
