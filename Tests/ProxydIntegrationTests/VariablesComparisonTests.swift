@@ -36,6 +36,10 @@ final class VariablesComparisonTests: XCTestCase {
             http-request set-header X-Tag %[var(proc.tag)]
             http-request set-header X-TCP "%[var(sess.client)] %[var(txn.host)]"
             http-request set-var(txn.list) req.hdr(x-list)
+            stick-table type ip size 1k expire 30s store http_req_cnt
+            http-request track-sc0 src
+            http-request set-var(txn.reqs) sc_http_req_cnt(0),mul(10)
+            http-request set-header X-Reqs %[var(txn.reqs)]
             http-request set-var(txn.srchex) src,hex
             http-request set-header X-Fields "%[var(txn.list),field(2,:)]|%[var(txn.list),field(-1,:)]|%[var(txn.list),field(2,:,2)]|%[var(txn.list),field(9,:)]|%[var(txn.list),word(2,:)]|%[var(txn.list),word(1,:,0)]|%[var(txn.list),word(2,:,2)]|%[var(txn.list),field(-2,:,2)]"
             http-request set-header X-Trim "%[var(txn.list),ltrim(:a),rtrim(:)]|%[req.hdr(x-enc),url_dec]|%[req.hdr(x-enc2),url_dec]|%[var(txn.list),base64]|%[var(txn.list),length,iif(long,short)]"
@@ -75,6 +79,7 @@ final class VariablesComparisonTests: XCTestCase {
         XCTAssertTrue(expected[0].contains("x-greeting: hello admin at /a"), expected[0])
         XCTAssertTrue(expected[3].hasPrefix("429"), expected[3])
         XCTAssertTrue(expected[0].contains("x-tcp: 127.0.0.1 t"), expected[0])  // (echoed in lower case)
+        XCTAssertTrue(expected[1].contains("x-reqs: 20"), expected[1])  // sc_http_req_cnt(0),mul(10)
         // A new connection: a new session, its count starts again.
         let (expectedAgain, actualAgain) = try sides.exchange(["GET /e HTTP/1.1\r\nHost: t\r\n\r\n"])
         XCTAssertEqual(actualAgain, expectedAgain)

@@ -116,7 +116,17 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
             if index == raw.endIndex { return .failure(Failure(message: "missing converter name")) }
         }
         guard let fetch = calls.first else { return .failure(Failure(message: "missing fetch method")) }
-        if !supportedFetches.contains(fetch.name) {
+        if !supportedFetches.contains(fetch.name),
+           let stick = StickTableParser.fetch(fetch.name, fetch.arguments.isEmpty ? nil : fetch.arguments.joined(separator: ","),
+                                              proxyName: "") {
+            // `sc_http_req_rate(0)` & co (stick tables): a counter's entry or a named table.
+            switch stick {
+            case let .failure(e): return .failure(Failure(message: e.message))
+            case let .success(.stick(f)) where f.subject != .source || f.table != "": break
+            default:
+                return .failure(Failure(message: "fetch method '\(fetch.name)' without a table name is not supported by proxyd yet in an expression"))
+            }
+        } else if !supportedFetches.contains(fetch.name) {
             if HAProxySamples.fetches[fetch.name] != nil {
                 return .failure(Failure(message: "fetch method '\(fetch.name)' is valid in HAProxy but not supported by proxyd yet"))
             }
@@ -179,6 +189,11 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
             }
         }
         return nil
+    }
+
+    /// The fetch as written, without converters (`sc_http_req_rate(0)`).
+    var fetchText: String {
+        fetch.arguments.isEmpty ? fetch.name : "\(fetch.name)(\(fetch.arguments.joined(separator: ",")))"
     }
 
     /// True when the fetch needs no message: what a log line can still evaluate once the

@@ -23,6 +23,8 @@ struct CompiledSample {
         /// `base`: the host header's value then the path.
         case base
         case isTLS, serverName
+        /// `sc_*`, `src_*`, `table_*` (Runtime/StickFetches.swift).
+        case stick(CompiledStickFetch)
     }
 
     enum Operand {
@@ -86,7 +88,9 @@ struct CompiledSample {
         case "base": fetch = .base
         case "ssl_fc": fetch = .isTLS
         case "ssl_fc_sni": fetch = .serverName
-        default: fetch = .constant(.string([]))  // SampleExpression.parse admits no other
+        default:
+            // Stick table fetches are the only others SampleExpression.parse admits.
+            fetch = CompiledStickFetch(expression: expression.fetchText).map { .stick($0) } ?? .constant(.string([]))
         }
         converters = expression.converters.map { call in
             func operand() -> Operand {
@@ -202,6 +206,7 @@ struct CompiledSample {
             guard let host = facts.head.host else { return nil }
             return .string(Array(facts.slice(host)) + Array(facts.path))
         case .isTLS: return .boolean(facts.connection.isTLS)
+        case .stick(let stick): return stick.value(facts.connection).map { .integer($0) }
         case .serverName: return facts.connection.tlsServerName.map { .string($0) }
         default: return nil
         }
