@@ -83,6 +83,12 @@ enum ACLParser {
         let (name, arg) = splitFetch(first)
         var info = fetches[name]
         var match: MatchMethod? = nil
+        if let sample = expressionFetch(first, name: name) {  // variables, converters (issue 15)
+            switch sample {
+            case let .success(i): info = i
+            case let .failure(e): return .failure(e)
+            }
+        }
         if info == nil {
             for (suffix, m) in suffixes where name.hasSuffix(suffix) {
                 let base = String(name.dropLast(suffix.count))
@@ -142,6 +148,9 @@ enum ACLParser {
                 return .failure(Failure(message: "'\(words[i])' is not a valid ACL option. Please use '--' before any pattern beginning with a '-'"))
             }
         }
+        if match == nil, case .expression(let e) = fetch, e.converters.isEmpty, e.fetch.name == "var" {
+            return .failure(Failure(message: "matching method must be specified first (using '-m') when using a sample fetch of this type ('var')"))
+        }
         let method = match ?? info.defaultMatch
         let values = Array(words[i...])
         var patterns: [ACLPattern] = []
@@ -193,6 +202,36 @@ enum ACLParser {
         }
         return .success(ACLCriterion(fetch: fetch, match: method, ignoreCase: ignoreCase, patterns: patterns,
                                      text: words.joined(separator: " ")))
+    }
+
+    /// Fetches the sample evaluator reads (and any fetch followed by converters): nil for
+    /// the fetches of the table above, which ACLs match in place.
+    static func expressionFetch(_ word: String, name: String) -> Result<FetchInfo, Failure>? {
+        var depth = 0
+        let hasConverter = word.contains { c in
+            if c == "(" { depth += 1 } else if c == ")" { depth -= 1 }
+            return c == "," && depth == 0
+        }
+        let fetchName = String(word.prefix { $0 != "(" && $0 != "," })
+        guard hasConverter || (fetches[name] == nil && SampleExpression.supportedFetches.contains(fetchName)) else {
+            return nil
+        }
+        switch SampleExpression.parse(word) {
+        case let .failure(e):
+            return .failure(Failure(message: "\(e.message) in ACL expression '\(word)'"))
+        case let .success(expression):
+            let match: MatchMethod
+            switch expression.converters.last?.name ?? expression.fetch.name {
+            case "int", "req.hdr_cnt", "hdr_cnt", "src_port", "dst_port", "status", "length",
+                 "add", "sub", "mul", "div", "mod", "neg", "and", "or", "xor":
+                match = .integer
+            case "bool", "not", "even", "odd", "always_true", "always_false": match = .boolean
+            case "src", "dst": match = .ip
+            default: match = .string
+            }
+            return .success(FetchInfo(takesArgument: true, argumentRequired: false,
+                                      make: { _ in .expression(expression) }, defaultMatch: match))
+        }
     }
 
     /// `80`, `1024:65535`, `:1023`, `1024:`, and `eq/ge/gt/le/lt N` (one word at a time).
@@ -325,6 +364,8 @@ enum ACLParser {
                 return self != .tcpConnection && self != .httpResponse
             case .status, .responseHeader:
                 return self == .httpResponse
+            case .expression:
+                return true
             }
         }
     }

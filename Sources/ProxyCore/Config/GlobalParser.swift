@@ -5,6 +5,8 @@ import Shared
 enum GlobalParser {
     static let table: [String: GlobalKeyword] = [
         "daemon": { s, l in flag(s, l) { s.global.daemon = true } },
+        "set-var": { s, l in VariableParser.parseGlobal(s, l) },
+        "set-var-fmt": { s, l in VariableParser.parseGlobal(s, l) },
         // `master-worker [no-exit-on-failure]`, as -W; the option keeps the master up when a
         // worker dies instead of stopping everything (HAProxy 2.6).
         "master-worker": { s, l in
@@ -244,7 +246,7 @@ enum GlobalParser {
         "localpeer", "lua-load", "lua-load-per-thread", "lua-prepend-path",
         "maxconnrate", "maxcomprate", "maxcompcpuusage", "maxpipes", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxzlibmem", "noepoll", "nokqueue", "noevports", "nopoll", "nogetaddrinfo", "noreuseport",
-        "profiling.tasks", "set-dumpable", "set-var",         "ssl-mode-async", "ssl-dh-param-file", "ssl-load-extra-files", "ssl-load-extra-del-ext",
+        "profiling.tasks", "set-dumpable",        "ssl-mode-async", "ssl-dh-param-file", "ssl-load-extra-files", "ssl-load-extra-del-ext",
                 "ssl-skip-self-issued-ca",
         "strict-limits", "thread-group", "thread-groups", "unix-bind",
         "h1-case-adjust", "h1-case-adjust-file",
@@ -252,7 +254,7 @@ enum GlobalParser {
         "numa-cpu-mapping", "pp2-never-send-local", "httpclient.ssl.verify",
         "httpclient.ssl.ca-file", "httpclient.resolvers.id", "httpclient.resolvers.prefer",
         "cluster-secret", "default-path", "h1-accept-payload-with-any-method",
-        "set-var-fmt", "ssl-propquery", "ssl-provider", "ssl-provider-path",
+        "ssl-propquery", "ssl-provider", "ssl-provider-path",
     ]
 
     /// Performance and platform knobs that do not change behaviour: warned about and ignored

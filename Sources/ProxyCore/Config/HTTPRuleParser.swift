@@ -128,7 +128,7 @@ enum HTTPRuleParser {
         case "del-header": return args.count > 1 && args[1] == "-m" ? 3 : 1
         case "set-status": return args.count > 1 && args[1] == "reason" ? 3 : 1
         case "allow", "reject": return 0
-        default: return nil
+        default: return VariableParser.arity(action)
         }
     }
 
@@ -175,26 +175,26 @@ enum HTTPRuleParser {
 
     static let requestActions = [
         "reject", "set-header", "add-header", "del-header", "redirect", "deny", "return", "allow", "auth", "tarpit",
-        "set-path", "set-query", "set-uri", "set-method", "replace-header", "replace-value", "set-var",
-        "use-service", "track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
+        "set-path", "set-query", "set-uri", "set-method", "replace-header", "replace-value",
+        "use-service", "capture", "track-sc0", "track-sc1", "track-sc2", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
     ]
     static let requestUnsupported = [
-        "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
+        "add-acl", "cache-use", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
         "early-hint", "normalize-uri", "replace-path", "replace-pathq", "replace-uri",
         "sc-inc-gpc", "send-spoe-group", "set-dst",
         "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-pathq", "set-priority-class",
         "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop",
-        "strict-mode", "unset-var", "wait-for-body",
+        "strict-mode", "wait-for-body",
         "wait-for-handshake", "set-bandwidth-limit",
     ]
     static let responseActions = [
         "set-header", "add-header", "del-header", "replace-header", "replace-value", "set-status", "deny",
-        "return", "redirect", "allow", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
+        "return", "redirect", "allow", "capture", "sc-inc-gpc0", "sc-inc-gpc1", "sc-set-gpt0",
     ]
     static let responseUnsupported = [
-        "add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc",
+        "add-acl", "cache-store", "del-acl", "del-map", "sc-inc-gpc",
         "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos",
-        "set-var", "silent-drop", "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var",
+        "silent-drop", "strict-mode", "track-sc0", "track-sc1", "track-sc2",
         "wait-for-body", "set-timeout", "set-bandwidth-limit",
     ]
 
@@ -206,7 +206,7 @@ enum HTTPRuleParser {
     static func unknownAction(_ s: ParserState, _ l: ConfigLine, _ known: [String], _ unsupported: [String]) {
         let kw = l.keyword, action = l[1]
         s.abort = true
-        if unsupported.contains(action) || action.hasPrefix("set-var(") || action.hasPrefix("track-sc") {
+        if unsupported.contains(action) || action.hasPrefix("track-sc") {
             s.alert(l, "'\(kw) \(action)' is valid in HAProxy but not supported by proxyd yet.")
             return
         }
@@ -227,7 +227,8 @@ enum HTTPRuleParser {
         // `sc-inc-gpc0(N)` carries its counter in its name (Config/StickTableParser.swift).
         let gpcIncrement = StickTableParser.gpcIncrement(action)
         let gptSet = StickTableParser.gptSet(action)
-        guard requestActions.contains(action) || gpcIncrement != nil || gptSet != nil else {
+        guard requestActions.contains(action) || gpcIncrement != nil || gptSet != nil
+                || VariableParser.keyword(action) != nil else {
             unknownAction(s, l, requestActions, requestUnsupported)
             return
         }
@@ -289,12 +290,17 @@ enum HTTPRuleParser {
             } else {
                 result = .failure(Failure(message: "expects a service name."))
             }
-        case "set-var":
-            result = .failure(Failure(message: "'set-var' is valid in HAProxy but not supported by proxyd yet"))
+        case "capture":  // issue 15 (Config/CaptureParser.swift)
+            result = CaptureParser.parseAction(&p, args, response: false, place: place).map { .capture($0) }
         case "track-sc0", "track-sc1", "track-sc2":
             result = StickTableParser.parseTrack(counter: Int(String(action.last!))!, args, proxy: p)
                 .map { .track($0.0) }.mapError { Failure(message: $0.message) }
         default:
+            if VariableParser.keyword(action) != nil {  // set-var, set-var-fmt, unset-var (issue 15)
+                result = VariableParser.parse(action, args, place: place).map { .setVariable($0) }
+                    .mapError { Failure(message: $0.message) }
+                break
+            }
             if let (counter, gpc) = gpcIncrement {
                 result = args.isEmpty ? .success(.incrementGPC(counter: counter, gpc: gpc))
                     : .failure(Failure(message: "unexpected argument '\(args[0])'"))
@@ -342,7 +348,8 @@ enum HTTPRuleParser {
         }
         let gpcIncrement = StickTableParser.gpcIncrement(action)
         let gptSet = StickTableParser.gptSet(action)
-        guard responseActions.contains(action) || gpcIncrement != nil || gptSet != nil else {
+        guard responseActions.contains(action) || gpcIncrement != nil || gptSet != nil
+                || VariableParser.keyword(action) != nil else {
             unknownAction(s, l, responseActions, responseUnsupported)
             return
         }
@@ -381,8 +388,13 @@ enum HTTPRuleParser {
             result = redirect(args, place: place).map { .redirect($0) }
         case "allow":
             result = args.isEmpty ? .success(.allow) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
+        case "capture":  // issue 15 (Config/CaptureParser.swift)
+            result = CaptureParser.parseAction(&p, args, response: true, place: place).map { .capture($0) }
         default:
-            if let (counter, gpc) = gpcIncrement {
+            if VariableParser.keyword(action) != nil {  // set-var, set-var-fmt, unset-var (issue 15)
+                result = VariableParser.parse(action, args, place: place).map { .setVariable($0) }
+                    .mapError { Failure(message: $0.message) }
+            } else if let (counter, gpc) = gpcIncrement {
                 result = args.isEmpty ? .success(.incrementGPC(counter: counter, gpc: gpc))
                     : .failure(Failure(message: "unexpected argument '\(args[0])'"))
             } else if let counter = gptSet {

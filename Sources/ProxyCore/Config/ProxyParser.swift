@@ -117,13 +117,14 @@ enum ProxyParser {
         }),
     ].merging(PersistenceParser.keywords) { own, _ in own }.merging(SmallOptionsParser.keywords) { own, _ in own }
         .merging(CompressionParser.keywords) { own, _ in own }
+        .merging(CaptureParser.keywords) { own, _ in own }.merging(UniqueIDParser.keywords) { own, _ in own }
 
     /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
     static let unsupported: [String] = [
-        "capture", "declare", "email-alert", "error-log-format", "external-check",
+        "email-alert", "error-log-format", "external-check",
         "filter", "http-after-response", "http-error", "http-send-name-header", "log-format-sd",
         "log-tag", "max-keep-alive-queue", "max-session-srv-conns", "monitor", "persist",
-        "rate-limit", "source", "tcp-response", "unique-id-format", "unique-id-header", "dispatch",
+        "rate-limit", "source", "tcp-response", "dispatch",
         "retry-on", "use-fcgi-app",
     ]
 
@@ -476,6 +477,18 @@ enum ProxyParser {
                 s.alert(l, "'tcp-request \(l[1]) \(l[2])' : \(e.message) in \(ctx.kind) '\(p.name)'.")
                 return
             }
+        case _ where phase != .connection && VariableParser.keyword(l[2]) != nil:  // issue 15
+            let arity = VariableParser.arity(l[2]) ?? 0
+            let args = Array(l.words.dropFirst(3).prefix(arity))
+            let place: HAProxySamples.Usage = phase == .session ? .frontendTCPSession
+                : p.isFrontend ? .frontendTCPContent : .backendTCPContent
+            switch VariableParser.parse(l[2], args, place: place) {
+            case let .success(assignment): action = .setVariable(assignment)
+            case let .failure(e):
+                s.alert(l, e.message)  // HAProxy's words, bare
+                return
+            }
+            conditionAt = 3 + args.count
         default:
             s.alert(l, "'tcp-request \(l[1]) \(l[2])' is valid in HAProxy but not supported by proxyd yet.")
             return

@@ -20,6 +20,8 @@ enum Validation {
             if checkSwitching(s, index, backendNames) { errors = true }
             if ErrorPagesParser.resolve(s, proxy: index) { errors = true }
             if PersistenceParser.checkUseServer(s, s.proxies[index]) { errors = true }  // issue 15
+            if CaptureParser.checkSlots(s, s.proxies[index]) { errors = true }  // issue 15
+            if UniqueIDParser.check(s, &s.proxies[index]) { errors = true }  // issue 15
             SmallOptionsParser.applyBacklog(&s.proxies[index])  // issue 15
             let p = s.proxies[index]
             let what = word(p.capabilities)

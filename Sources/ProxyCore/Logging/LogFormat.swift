@@ -11,6 +11,9 @@ public struct LogFormat: Sendable, Equatable {
         case variable(LogVariable, quoted: Bool)
         /// `%[fetch]` or `%[fetch,hex]` for the fetches proxyd knows (`LogFetch`).
         case fetch(LogFetch, hex: Bool, quoted: Bool)
+        /// `%[var(txn.x)]` and other expressions that need no message at log time
+        /// (Runtime/SampleEvaluator.swift), issue 15.
+        case sample(SampleExpression, quoted: Bool)
     }
 
     public let nodes: [Node]
@@ -88,6 +91,9 @@ public struct LogFormat: Sendable, Equatable {
     static func fetchNode(_ expression: String, quoted: Bool) -> Node {
         let parts = expression.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingSpaces }
         guard let fetch = LogFetch(rawValue: parts[0]), parts.count <= 2 else {
+            if case .success(let sample) = SampleExpression.parse(expression), sample.isAvailableAtLogTime {
+                return .sample(sample, quoted: quoted)
+            }
             return .variable(.unsupported, quoted: quoted)
         }
         if parts.count == 2 {

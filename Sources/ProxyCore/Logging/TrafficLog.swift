@@ -46,6 +46,8 @@ struct SessionLogRecord {
     var local: SocketAddress?
     /// The client connection's TLS, nil when plain (see `TrafficLog.tlsFacts`).
     var tls: TLSLogFacts?
+    /// The connection's variables and captures, for `%[var(…)]`, `%hr`, `%ID` (issue 15).
+    var values: StreamValues?
     /// The session's own server connection is still counted when the line is written:
     /// left out of `%bc`/`%sc`, as HAProxy counts after releasing it.
     var holdsServerSlot = false
@@ -59,9 +61,10 @@ struct SessionLogRecord {
 
     /// Starts the record of the next request on a kept-alive connection.
     mutating func nextRequest() {
-        let client = self.client, local = self.local, tls = self.tls
+        let client = self.client, local = self.local, tls = self.tls, values = self.values
         self = SessionLogRecord(client: client, local: local)
         self.tls = tls
+        self.values = values
     }
 
     mutating func terminate(_ cause: Character, _ state: Character) {
@@ -131,7 +134,15 @@ public final class TrafficLog: @unchecked Sendable {
         self.globalGate = globalGate
         self.isHTTP = frontend.mode == .http
         self.needsTLSDetails = format.usesTLSDetails
+        self.samples = format.nodes.compactMap { node in
+            if case .sample(let expression, _) = node { return CompiledSample(expression) }
+            return nil
+        }
     }
+
+    /// The `%[...]` expressions of the format proxyd evaluates at log time (variables and
+    /// captures), in the order of their nodes.
+    let samples: [CompiledSample]
 
     /// The TLS facts of a client channel for its records: nil when plain; texts only when
     /// the format writes them.
@@ -195,6 +206,7 @@ public final class TrafficLog: @unchecked Sendable {
         let ti = r.requestAt == nil ? 0 : Self.ms(r.acceptAt, r.requestAt)
         let tq = tR < 0 ? -1 : ti + tR
         var lastWasSpace = true
+        var sampleIndex = 0
         for node in format.nodes {
             switch node {
             case .literal(let bytes):
@@ -250,7 +262,13 @@ public final class TrafficLog: @unchecked Sendable {
                     if r.loggedEarly { line.append("+") }
                     line.appendDecimal(r.bytesOut)
                 case .U: line.appendDecimal(r.bytesIn)
-                case .CC, .CS: line.append("-")
+                case .CC, .CS:
+                    // `capture cookie` (issue 15); quoted, an empty one is `""`, as in HAProxy.
+                    if let cookie = variable == .CC ? r.values?.requestCookie : r.values?.responseCookie {
+                        line.append(contentsOf: cookie)
+                    } else if !quoted {
+                        line.append("-")
+                    }
                 case .ts, .tsc:
                     line.append(r.cause)
                     line.append(r.state)
@@ -271,8 +289,13 @@ public final class TrafficLog: @unchecked Sendable {
                     line.appendDecimal(r.retries)
                 case .sq: line.appendDecimal(0)
                 case .bq: line.appendDecimal((r.backend?.waiting.load(ordering: .relaxed) ?? 0) + (r.leftQueueOnTimeout ? 1 : 0))
-                case .hr, .hs, .hrl, .hsl:
-                    break  // no captures: nothing, and no separator after it
+                case .hr, .hrl, .hs, .hsl:
+                    // Captures (issue 15). None declared, or no request yet: nothing, not
+                    // even the quotes, and no separator after it.
+                    let values = r.values?.hadTransaction == true ? r.values : nil
+                    let captures = (variable == .hr || variable == .hrl ? values?.requestCaptures : values?.responseCaptures) ?? []
+                    if captures.isEmpty, quoted { line.removeLast(); continue }
+                    HeaderCaptures.appendLog(captures, braces: variable == .hr || variable == .hs, to: &line)
                 case .r:
                     if let request = r.requestLine {
                         line.append(contentsOf: request.readableBytesView)
@@ -283,11 +306,21 @@ public final class TrafficLog: @unchecked Sendable {
                     appendRequestPart(&line, r.requestLine, variable)
                 case .sslv: line.append(r.tls?.version ?? "-")
                 case .sslc: line.append(r.tls?.cipher ?? "-")
-                case .ID, .rt, .lc, .unsupported:
+                case .ID:
+                    if let id = r.values?.uniqueID { line.append(contentsOf: id) } else { line.append("-") }
+                case .rt, .lc, .unsupported:
                     line.append("-")
                 }
                 if quoted { line.append(UInt8(ascii: "\"")) }
                 if line.count != before { lastWasSpace = false }
+            case .sample(_, let quoted):
+                let value = samples[sampleIndex].evaluate(nil, values: r.values)
+                sampleIndex += 1
+                if quoted { line.append(UInt8(ascii: "\"")) }
+                // HAProxy writes `-` for a sample with no value.
+                if let value { line.append(contentsOf: value.text) } else { line.append("-") }
+                if quoted { line.append(UInt8(ascii: "\"")) }
+                lastWasSpace = false
             case .fetch(let fetch, let hex, let quoted):
                 LogFetch.append(fetch.value(r.tls), hex: hex, quoted: quoted, to: &line)
                 lastWasSpace = false

@@ -44,6 +44,9 @@ public enum SampleFetch: Sendable, Hashable {
     case responseHeader(name: String, occurrence: Int?)
     /// `sc_*`, `src_*`, `table_*`: stick table counters (Model/StickTable.swift).
     case stick(StickFetch)
+    /// `var(txn.x)`, a fetch with converters, and the other fetches only the sample
+    /// evaluator knows (Runtime/SampleEvaluator.swift), issue 15.
+    case expression(SampleExpression)
 }
 
 /// How an ACL compares a fetched sample with its patterns (`-m` or the fetch's suffix).

@@ -129,8 +129,10 @@ public enum HTTPRequestAction: Sendable, Equatable {
     case incrementGPC(counter: Int, gpc: Int)
     /// `sc-set-gpt0(N) VALUE`: counter N's entry's gpt0 (an integer value only).
     case setGPT0(counter: Int, value: Int)
-    /// `set-var(NAME) EXPR` (kept as written).
-    case setVariable(name: String, expression: String)
+    /// `set-var(NAME) EXPR`, `set-var-fmt(NAME) FMT`, `unset-var(NAME)` (Model/SampleExpression.swift).
+    case setVariable(VariableAssignment)
+    /// `capture EXPR len N|id N` (Model/Captures.swift).
+    case capture(CaptureAction)
 }
 
 /// An `http-request ACTION … [if|unless COND]` rule.
@@ -162,6 +164,10 @@ public enum HTTPResponseAction: Sendable, Equatable {
     case incrementGPC(counter: Int, gpc: Int)
     case setGPT0(counter: Int, value: Int)
     case allow
+    /// `set-var`, `set-var-fmt`, `unset-var` (Model/SampleExpression.swift).
+    case setVariable(VariableAssignment)
+    /// `capture EXPR id N` (Model/Captures.swift).
+    case capture(CaptureAction)
 }
 
 public struct HTTPResponseRule: Sendable, Equatable {

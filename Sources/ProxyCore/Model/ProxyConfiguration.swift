@@ -168,6 +168,8 @@ public struct GlobalSettings: Sendable, Equatable {
     public var daemon: Bool
     /// `nosplice`: no kernel splicing, whatever `option splice-*` asks.
     public var noSplice = false
+    /// `set-var` / `set-var-fmt`: `proc` variables set at start, in order.
+    public var variables: [VariableAssignment] = []
     public var pidfile: String?
     public var chroot: String?
     /// `user` / `group` names, and `uid` / `gid` numbers, as written.

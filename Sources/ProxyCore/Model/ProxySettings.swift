@@ -201,6 +201,12 @@ public struct ProxySettings: Sendable, Equatable {
     public var tcpRequestRules: [TCPRequestRule]
     /// `stick-table …` (Model/StickTable.swift): the table named after this proxy.
     public var stickTable: StickTableDefinition? = nil
+    /// `capture …`, `declare capture`, `http-request capture … len` (issue 15).
+    public var captures = CaptureDeclarations()
+    /// `unique-id-format` and `unique-id-header` (issue 15).
+    public var uniqueIDFormat: FormatString? = nil
+    public var uniqueIDHeader: String? = nil
+    var uniqueIDFormatLocation: SourceLocation? = nil
     /// `stick match|on|store-request …` (Model/StickTable.swift), in order.
     public var stickRules: [StickRule] = []
 
@@ -338,6 +344,8 @@ public struct TCPRequestRule: Sendable, Equatable {
         case track(TrackAction)
         /// `inspect-delay` is not a rule but stored here as the content phase's wait time.
         case inspectDelay(milliseconds: Int)
+        /// `set-var`, `set-var-fmt`, `unset-var` (content and session phases), issue 15.
+        case setVariable(VariableAssignment)
     }
     public var phase: Phase
     public var action: Action

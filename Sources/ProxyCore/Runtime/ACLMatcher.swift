@@ -18,6 +18,8 @@ struct CompiledCriterion {
     let backend: RuntimeBackend?
     /// `sc_*`, `src_*`, `table_*` with their tables (Runtime/StickTracking.swift).
     let stick: CompiledStickFetch?
+    /// `var(…)` and expressions with converters (Runtime/SampleEvaluator.swift).
+    let sample: CompiledSample?
 
     init(_ criterion: ACLCriterion, backends: [String: RuntimeBackend], currentBackend: RuntimeBackend?) {
         fetch = criterion.fetch
@@ -43,6 +45,7 @@ struct CompiledCriterion {
             backend = nil
         }
         if case .stick(let fetch) = criterion.fetch { stick = CompiledStickFetch(fetch) } else { stick = nil }
+        if case .expression(let e) = criterion.fetch { sample = CompiledSample(e) } else { sample = nil }
     }
 
     /// True when the sample fetched from `facts` matches any pattern.
@@ -85,6 +88,18 @@ struct CompiledCriterion {
         case .stick:
             guard let value = stick?.value(facts.connection) else { return false }
             return matchesInteger(value)
+        case .expression:
+            guard let value = sample?.evaluate(facts, values: facts.connection.values) else { return false }
+            switch (value, match) {
+            case (_, .found): return true
+            case (.address(let bytes), .ip): return matchesAddress(bytes)
+            case (_, .integer), (_, .boolean):
+                // HAProxy casts the sample to an integer; one that has none does not match.
+                guard let n = value.integer else { return false }
+                return match == .boolean ? n != 0 : matchesInteger(n)
+            default:
+                return value.text.withUnsafeBytes { matches($0) }
+            }
         // TLS (issue 5): set by TLSHandler (ssl_fc, ssl_fc_sni) or a peeked ClientHello (req.ssl_sni).
         case .sslFrontend: return matchesInteger(facts.connection.isTLS ? 1 : 0)
         case .sslSNI:

@@ -13,6 +13,8 @@ struct ValueTemplate {
         case requestHeader([UInt8])
         /// `%[sc_http_req_rate(0)]` & co (Runtime/StickFetches.swift): empty without a sample.
         case stick(CompiledStickFetch)
+        /// Any other expression proxyd evaluates (`%[var(txn.x)]`, converters: Runtime/SampleEvaluator.swift).
+        case sample(CompiledSample)
     }
     let parts: [Part]
 
@@ -32,16 +34,31 @@ struct ValueTemplate {
                         return .requestHeader(Array(name.lowercased().utf8))
                     }
                     if let stick = CompiledStickFetch(expression: expression) { return .stick(stick) }
-                    throw RuntimeBuilder.Failure(location: location,
-                        message: "sample '%[\(expression)]' in a header value is not supported yet")
+                    switch SampleExpression.parse(expression) {
+                    case .success(let parsed): return .sample(CompiledSample(parsed))
+                    case .failure(let failure):
+                        throw RuntimeBuilder.Failure(location: location,
+                            message: "sample '%[\(expression)]' in a header value is not supported yet (\(failure.message))")
+                    }
                 }
             }
         }
     }
 
     func render(_ facts: RequestFacts) -> [UInt8] {
+        render(facts, values: facts.connection.values)
+    }
+
+    /// Without `facts` (a `global set-var-fmt`), only constants and variables write anything.
+    func render(_ facts: RequestFacts?, values: StreamValues?) -> [UInt8] {
         var out: [UInt8] = []
         for part in parts {
+            if case .literal(let bytes) = part { out += bytes; continue }
+            if case .sample(let sample) = part {
+                if let value = sample.evaluate(facts, values: values) { out += value.text }
+                continue
+            }
+            guard let facts else { continue }
             switch part {
             case .literal(let bytes): out += bytes
             case .clientAddress: out += facts.connection.clientAddressText
@@ -58,6 +75,7 @@ struct ValueTemplate {
                     out += $0
                     return true
                 }
+            case .sample: break
             }
         }
         return out
@@ -81,6 +99,10 @@ enum RuleAction {
     case track(CompiledTrack)
     case incrementGPC(counter: Int, gpc: Int)
     case setGPT0(counter: Int, value: Int)
+    /// `set-var`, `set-var-fmt`, `unset-var` (Runtime/CompiledAssignment.swift).
+    case setVariable(CompiledAssignment)
+    /// `capture EXPR len N|id N` (Runtime/Captures.swift).
+    case capture(CompiledCapture)
 }
 
 extension RuleAction {
@@ -139,6 +161,10 @@ enum RuleEngine {
                 facts.connection.stickTrackers?.incrementGPC(counter, gpc: gpc)
             case .setGPT0(let counter, let value):
                 facts.connection.stickTrackers?.setGPT0(counter, value)
+            case .setVariable(let assignment):
+                assignment.run(facts, values: facts.connection.values)
+            case .capture(let capture):
+                capture.run(facts, values: facts.connection.values, lengths: facts.connection.values?.captureLengths)
             }
         }
         return .proceed

@@ -106,6 +106,9 @@ struct ConnectionFacts {
     var tlsHelloType: Int? = nil
     /// The connection's stick counters (Runtime/StickTracking.swift), when its frontend tracks.
     var stickTrackers: StickTrackers? = nil
+    /// The connection's variables, captures and unique id (Runtime/StreamValues.swift),
+    /// when the configuration uses any.
+    var values: StreamValues? = nil
 
     init(channel: Channel) {
         self.init(remote: channel.remoteAddress, local: channel.localAddress, tls: TLSHandler.find(in: channel)?.engine)

@@ -94,6 +94,12 @@ public enum RuntimeBuilder {
                 requestRules: requestRules,
                 responseRules: responseRules))
             frontends[frontends.count - 1].bufferRequestBody = proxy.httpBufferRequest
+            frontends[frontends.count - 1].streamValues = StreamValuesLayout(config, frontend: proxy)  // issue 15
+            frontends[frontends.count - 1].tcpVariableRules = try TCPVariableRules(proxy, backends: backendByName, own: own)
+            if let format = proxy.uniqueIDFormat {
+                frontends[frontends.count - 1].uniqueID = try UniqueIDRule(format: format, header: proxy.uniqueIDHeader,
+                                                                           at: proxy.location)
+            }
             frontends[frontends.count - 1].connectionRules = ConnectionRules(proxy, tables: stickTables,
                                                                              backends: backendByName, own: own)
             frontends[frontends.count - 1].tracksStickCounters = !stickTables.tables.isEmpty
@@ -111,6 +117,7 @@ public enum RuntimeBuilder {
             try TLSSetup.attach(to: frontends[frontends.count - 1], from: proxy, global: config.global,
                                 backends: backendByName, own: own)  // TLS (issue 5)
         }
+        ProcessVariables.setUp(config.global.variables)  // global set-var (issue 15)
         let threadCount = threads ?? config.global.nbthread ?? System.coreCount
         if let maxconn = config.global.maxconn { ResourceLimits.ensureDescriptors(forConnections: maxconn) }
         let runtime = ProxyRuntime(frontends: frontends, backends: backends, threads: threadCount,
@@ -206,6 +213,10 @@ public enum RuntimeBuilder {
             action = .incrementGPC(counter: counter, gpc: gpc)
         case .setGPT0(let counter, let value):
             action = .setGPT0(counter: counter, value: value)
+        case .setVariable(let assignment):
+            action = .setVariable(try CompiledAssignment(assignment, at: rule.location))
+        case .capture(let capture):
+            action = .capture(CompiledCapture(sample: CompiledSample(capture.expression), slot: capture.slot, response: false))
         default:
             throw Failure(location: rule.location, message: "this 'http-request' action is not supported yet")
         }
@@ -230,6 +241,10 @@ public enum RuntimeBuilder {
             action = .incrementGPC(counter: counter, gpc: gpc)
         case .setGPT0(let counter, let value):
             action = .setGPT0(counter: counter, value: value)
+        case .setVariable(let assignment):
+            action = .setVariable(try CompiledAssignment(assignment, at: rule.location))
+        case .capture(let capture):
+            action = .capture(CompiledCapture(sample: CompiledSample(capture.expression), slot: capture.slot, response: true))
         default:
             throw Failure(location: rule.location, message: "this 'http-response' action is not supported yet")
         }

@@ -152,6 +152,12 @@ public final class RuntimeFrontend: @unchecked Sendable {
     /// `mode http`: `tcp-request content track-scN`, run for each request.
     var requestContentTracks: ContentTracks?
     var tracksStickCounters = false
+    /// What each connection's `StreamValues` holds (variables, captures), issue 15.
+    var streamValues = StreamValuesLayout()
+    /// `unique-id-format` / `unique-id-header` (issue 15).
+    var uniqueID: UniqueIDRule?
+    /// `tcp-request session|content set-var` in `mode http` (issue 15).
+    var tcpVariableRules: TCPVariableRules?
     /// TLS (issue 5): the context of each bind with `ssl` (same order as `binds`, nil
     /// without ssl); set by RuntimeBuilder through TLSSetup.
     var tlsContexts: [TLSServerContext?] = []

@@ -21,10 +21,12 @@ extension HTTPSession {
         loop.httpSessions[ObjectIdentifier(self)] = self
         connectionFacts = ConnectionFacts(transport: client)
         connectionFacts.stickTrackers = stickTrackers
+        connectionFacts.values = frontend.streamValues.make()  // variables, captures (issue 15)
         if let trafficLog = frontend.trafficLog {
             // The record dates the accept: a logging frontend's stream starts here.
             stream.log = SessionLogRecord(client: client.remoteAddress, local: client.localAddress)
             stream.log?.tls = trafficLog.tlsFacts(of: client.tls)
+            stream.log?.values = connectionFacts.values
             trafficLog.connected(client: stream.log?.client, local: stream.log?.local)
         }
         idle = IdleTimer(eventLoop: client.eventLoop) { [weak self] in self?.timedOut() }

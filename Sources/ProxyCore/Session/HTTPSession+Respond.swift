@@ -62,6 +62,16 @@ extension HTTPSession {
         stream.responseUntilClose = head.framing == .untilClose
 
         var rewrite = HeadRewrite()
+        if let values = connectionFacts?.values, let captures = values.captureLengths,
+           !captures.response.isEmpty || captures.cookie != nil {
+            let fields = stream.responseParser.headers  // `capture response header`, `capture cookie` (issue 15)
+            headBytes.withUnsafeReadableBytes {
+                HeaderCaptures.take(captures.response, bytes: $0, fields: fields, into: &values.responseCaptures)
+                if captures.cookie != nil {
+                    values.responseCookie = captures.takeCookie(bytes: $0, fields: fields, response: true)
+                }
+            }
+        }
         if head.hasContentLength && head.hasTransferEncoding {
             // Chunked wins, as for requests; such a server is not trusted with another request.
             rewrite.dropNames.append(Array("content-length".utf8))

@@ -38,6 +38,8 @@ extension HTTPSession {
         let headers = stream.requestParser.headers
         stickTrackers?.requestStarted()
         let connection = connectionFacts!
+        let firstRequest = connection.values?.hadTransaction == false
+        connection.values?.beginTransaction()  // a new txn: its variables and captures start empty
         var statsPageAnswered = false
         var persistence = PersistenceDecision()
         var persistenceDecided = false
@@ -45,6 +47,16 @@ extension HTTPSession {
         let ownBackend = frontend.router.defaultBackend.flatMap { $0.name == frontend.name ? $0 : nil }
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
             let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
+            if let values = connection.values, let captures = values.captureLengths {
+                HeaderCaptures.take(captures.request, bytes: bytes, fields: headers, into: &values.requestCaptures)
+                if captures.cookie != nil {
+                    values.requestCookie = captures.takeCookie(bytes: bytes, fields: headers, response: false)
+                }
+            }
+            if let rule = frontend.uniqueID, let values = connection.values {  // before the rules, which may read it
+                values.uniqueID = rule.make(facts, values: values)
+            }
+            frontend.tcpVariableRules?.run(facts, session: firstRequest)  // tcp-request set-var (issue 15)
             if let tracks = frontend.requestContentTracks, let trackers = connection.stickTrackers {
                 tracks.run(trackers, facts: facts, forRequest: true)  // tcp-request content (issue 15)
             }
@@ -105,6 +117,7 @@ extension HTTPSession {
             return (backend, .proceed, choice)
         }
         stickTrackers?.flushBytesIn()  // the head counts for what its rules track (issue 15)
+        connection.values?.endRequestProcessing()  // `req` variables end with the request's rules
         stream.persistence = persistence
         stream.log?.persistenceFlags = (persistence.requestFlag, persistence.responseFlag)
         if case .reply(let reply, let closes) = outcome {
@@ -127,6 +140,9 @@ extension HTTPSession {
             }
             sendReply(reply, close: closes)
             return
+        }
+        if let name = frontend.uniqueID?.header, let id = connection.values?.uniqueID {
+            rewrite.add(name, id)  // `unique-id-header`, after the rules' headers as in HAProxy
         }
         dispatch(head: head, buffer: &buffer, chosen: chosen, choice: choice, rewrite: rewrite)
     }

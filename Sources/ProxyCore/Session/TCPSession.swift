@@ -77,6 +77,15 @@ final class TCPSession: TransportEvents {
             log?.connectStart = .now()
             trafficLog.connected(client: log?.client, local: log?.local)
         }
+        if let rules = frontend.tcpVariableRules, let values = frontend.streamValues.make() {
+            // `tcp-request session|content set-var` (issue 15): once, on the connection.
+            var facts = ConnectionFacts(transport: client)
+            facts.stickTrackers = stickTrackers
+            facts.values = values
+            values.beginTransaction()
+            StickRules.connectionOnly(facts) { rules.run($0, session: true) }
+            log?.values = values
+        }
         idle = IdleTimer(eventLoop: client.eventLoop) { [weak self] in self?.timedOut() }
         idle?.arm(frontend.timeouts.client ?? backend.timeouts.connect)
         let address = client.remoteAddress.map(ConnectionFacts.bytes(of:)) ?? []

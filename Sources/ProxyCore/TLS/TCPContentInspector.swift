@@ -21,6 +21,7 @@ struct TCPInspection {
             switch rule.action {
             case .inspectDelay(let ms): delay = .milliseconds(Int64(ms))
             case .track: break  // run at accept (Runtime/StickTracking.swift)
+            case .setVariable: break  // mode tcp refuses them (Runtime/TCPVariableRules.swift)
             case .accept, .reject:
                 rules.append(Rule(accept: rule.action == .accept, condition: rule.condition.map {
                     CompiledCondition($0, backends: backends, currentBackend: own)
