@@ -110,10 +110,10 @@ extension HTTPSession {
             stream.serverReusable = false
         } else if !clientKeepAlive || registry.isStopping {
             clientKeepAlive = false
-            if !stream.clientIsHTTP10 || head.connectionKeepAlive {
-                rewrite.dropConnection = true
-                rewrite.add("Connection: close")
-            }
+            // As HAProxy says it: an HTTP/1.1 response must announce the close (even to an
+            // HTTP/1.0 client), an HTTP/1.0 one implies it and carries no Connection header.
+            rewrite.dropConnection = true
+            if head.version != .http10 { rewrite.add("Connection: close") }
         } else if stream.clientIsHTTP10 || head.version == .http10 {
             // Keep-alive must be said out loud when either side speaks HTTP/1.0.
             if !head.connectionKeepAlive {
