@@ -261,7 +261,13 @@ enum Validation {
                     }
                     if resolved { break }
                 }
-                if !resolved && s.options.ignoreResolutionFailures {
+                if !resolved && srv.resolution.resolvers != nil {
+                    // DNS will give it an address: until then it waits in MAINT (resolution).
+                    if !srv.initAddr.contains(.none) {
+                        s.warningRaw("[\(srv.location)] : 'server \(proxyName)/\(srv.name)' : could not resolve address '\(srv.host)', disabling server.",
+                                     at: srv.location)
+                    }
+                } else if !resolved && s.options.ignoreResolutionFailures {
                     s.warningRaw("[\(srv.location)] : 'server \(proxyName)/\(srv.name)' : could not resolve address '\(srv.host)', disabling server.",
                                  at: srv.location)
                     srv.disabled = true

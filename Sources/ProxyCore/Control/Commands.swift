@@ -167,6 +167,7 @@ enum ControlCommands {
             return ""
         }
         StickTableCommands.register(&r)  // stick tables (issue 15)
+        ResolverCommands.register(&r)  // DNS service discovery (issue 15)
         return r
     }
 
@@ -249,21 +250,31 @@ enum ControlCommands {
                 if status.admin == .maintenance { admin |= 0x1 }  // SRV_ADMF_FMAINT
                 if status.admin == .maintenance && configDisabled { admin |= 0x4 }  // SRV_ADMF_CMAINT
                 if status.admin == .drain { admin |= 0x8 }  // SRV_ADMF_FDRAIN
+                let dns = server.dns?.snapshot
+                if status.resolutionMaintenance { admin |= 0x20 }  // SRV_ADMF_RMAINT
+                if dns?.hostnameFromRuntime == true { admin |= 0x40 }  // SRV_ADMF_HMAINT
                 let operational = status.isUsable ? 2 : 0  // SRV_ST_RUNNING / SRV_ST_STOPPED
                 let rise = settings?.check.rise ?? 2
                 // HAProxy's health counter: rise+fall-1 for a checked server fully UP,
                 // rise for an unchecked one, 0 when DOWN.
-                let health = !status.isUsable ? 0 : checked ? rise + (settings?.check.fall ?? 3) - 1 : rise
+                var health = !status.isUsable ? 0 : checked ? rise + (settings?.check.fall ?? 3) - 1 : rise
+                if !checked, server.dns?.snapshot.wasStopped == true { health = 0 }
                 let checkState = checked ? (status.checksEnabled ? 6 : 2) : (configDisabled ? 8 : 0)
                 let address = server.address
+                // Servers following DNS (issue 15): `-` until they have an address, the
+                // name followed, and the SRV record that filled them.
+                let addressText = dns?.hasAddress == false ? "-" : StatsContext.ipText(address)
+                let fqdn = dns.map { $0.fqdn ?? "-" } ?? "-"
+                let port = dns.map { $0.hasAddress ? address.port ?? 0 : $0.srvRecord == nil ? $0.configuredPort : 0 }
+                    ?? address.port ?? 0
                 let fields: [String] = [
                     String(proxy.id), proxy.name, String(server.id), server.name,
-                    StatsContext.ipText(address), String(operational), String(admin),
+                    addressText, String(operational), String(admin),
                     String(status.weight), String(server.initialWeight),
                     String((now - status.lastChange) / 1000),
                     "1", "0", String(health), String(checkState), "0",
                     proxy.settings.id != nil ? "1" : "0", settings?.id != nil ? "1" : "0",
-                    "-", String(address.port ?? 0), "-", "0",
+                    fqdn, String(port), dns?.srvRecord ?? "-", "0",
                     String(settings?.check.port ?? 0), settings?.check.address ?? "-", "-", "0",
                 ]
                 out += fields.joined(separator: " ") + "\n"
@@ -310,6 +321,8 @@ enum ControlCommands {
             return setWeight(value, backend, server, context)
         case "addr":
             return setAddress(Array(args.dropFirst(4)), backend, server)
+        case "fqdn":
+            return ResolverCommands.setFQDN(value, path: args[2], server, context)
         default:
             return "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n"
         }

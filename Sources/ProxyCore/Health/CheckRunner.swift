@@ -178,7 +178,7 @@ final class CheckRunner {
         guard let loop, !running, !monitor.isStopped else { return }
         if paused { schedule(after: interval); return }
         // A server in maintenance is not checked (HAProxy pauses its checks).
-        if server.status.withLockedValue({ $0.admin == .maintenance }), !isAgent {
+        if server.status.withLockedValue({ $0.admin == .maintenance || $0.resolutionMaintenance }), !isAgent {
             schedule(after: interval)
             return
         }

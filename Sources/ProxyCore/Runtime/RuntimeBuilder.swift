@@ -118,6 +118,11 @@ public enum RuntimeBuilder {
         attachLogsAndChecks(config, runtime: runtime, backends: backendByName)
         runtime.prometheus = prometheus
         runtime.stickTables = stickTables
+        // DNS service discovery (issue 15): servers that follow names.
+        let followed = config.proxies.filter { $0.isBackend && !$0.disabled }.compactMap { proxy in
+            backendByName[proxy.name].map { (proxy, $0) }
+        }
+        runtime.dns = DNSService(config: config, backends: followed, runtime: runtime)
         return runtime
     }
 
@@ -160,6 +165,11 @@ public enum RuntimeBuilder {
     private static func address(of server: ServerSettings, in proxy: ProxySettings) throws -> SocketAddress {
         if let path = server.unixPath {
             return try SocketAddress(unixDomainSocketPath: path)
+        }
+        // A server waiting for DNS (issue 15) has no address yet: it starts in MAINT
+        // (resolution) and gets one from DNSService before it is used.
+        if server.addresses.isEmpty, server.resolution.resolvers != nil {
+            return try SocketAddress(ipAddress: "0.0.0.0", port: server.port ?? 0)
         }
         guard let ip = server.addresses.first else {
             throw Failure(location: server.location,

@@ -283,6 +283,7 @@ public final class StatsContext: @unchecked Sendable {
     func serverStatusText(_ proxy: Proxy, _ server: RuntimeServer, _ status: ServerStatus) -> String {
         let check = serverSettings(proxy, server)?.check
         let checked = check?.enabled ?? false
+        if status.resolutionMaintenance { return "MAINT (resolution)" }
         if status.admin == .maintenance { return "MAINT" }
         let health = checked ? server.health?.snapshot.check?.health : nil
         if !status.operationalUp {
@@ -346,7 +347,8 @@ public final class StatsContext: @unchecked Sendable {
                 row["check_desc"] = .empty
             }
         }
-        row["addr"] = .string(Self.addressText(server.address))
+        // A server waiting for DNS has no address: HAProxy leaves the field empty.
+        row["addr"] = server.dns?.snapshot.hasAddress == false ? .empty : .string(Self.addressText(server.address))
         // The server whose health this one follows, always as `backend/server`.
         if let track = settings?.track {
             row["tracked"] = .string(track.contains("/") ? track : "\(proxy.name)/\(track)")

@@ -1,0 +1,275 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// One `resolvers` section at run time: a UDP socket per nameserver on one NIO event
+/// loop (the control thread's), the shared resolutions, their timers, and HAProxy's
+/// counters. Every query goes to every nameserver; the first good answer wins, later
+/// ones count as `outdated`. A bad answer is dropped and counted, never trusted.
+final class DNSResolversRuntime: @unchecked Sendable {
+    let settings: ResolversSettings
+    let loop: EventLoop
+    weak var runtime: ProxyRuntime?
+    /// Read by `show resolvers` on the control thread, written on `loop`.
+    private let counters: NIOLockedValueBox<[DNSNameserverCounters]>
+    // Loop-confined from here on.
+    private var channels: [Channel?]
+    private var resolutions: [String: DNSResolution] = [:]
+    private var ordered: [DNSResolution] = []
+    private var pending: [UInt16: DNSResolution] = [:]
+    private var ticker: RepeatedTask?
+    private var started = false
+    private var stopped = false
+    private var random = SystemRandomNumberGenerator()
+
+    init(settings: ResolversSettings, loop: EventLoop) {
+        self.settings = settings
+        self.loop = loop
+        self.counters = NIOLockedValueBox(Array(repeating: DNSNameserverCounters(), count: settings.nameservers.count))
+        self.channels = Array(repeating: nil, count: settings.nameservers.count)
+    }
+
+    var countersSnapshot: [DNSNameserverCounters] { counters.withLockedValue { $0 } }
+
+    private func count(_ nameserver: Int, _ change: (inout DNSNameserverCounters) -> Void) {
+        counters.withLockedValue { change(&$0[nameserver]) }
+    }
+
+    private func countAll(_ change: (inout DNSNameserverCounters) -> Void) {
+        counters.withLockedValue { all in for i in all.indices { change(&all[i]) } }
+    }
+
+    // MARK: - servers
+
+    /// Adds a server to the resolution of `hostname` (made if new). Before `start`, or
+    /// on `loop`.
+    func follow(_ binding: DNSResolution.Binding, hostname: String, now: Int) -> DNSResolution {
+        let name = DNSResolution.normalised(hostname)
+        let prefer = binding.resolution.prefer
+        let kind: DNSResolution.Kind = name.hasPrefix("_") ? .service(prefer: prefer) : .address(prefer: prefer)
+        let key = DNSResolution.key(name, kind)
+        let resolution = resolutions[key] ?? {
+            let made = DNSResolution(hostname: name, kind: kind, now: now)
+            resolutions[key] = made
+            ordered.append(made)
+            return made
+        }()
+        resolution.bindings.append(binding)
+        return resolution
+    }
+
+    /// `set server B/S fqdn NAME`: the server follows another name from now on, and that
+    /// name is asked at once.
+    func refollow(_ server: RuntimeServer, hostname: String) {
+        loop.execute { [self] in
+            var moved: DNSResolution.Binding?
+            for resolution in ordered {
+                if let i = resolution.bindings.firstIndex(where: { $0.server === server }) {
+                    moved = resolution.bindings.remove(at: i)
+                }
+            }
+            ordered.removeAll { resolution in
+                guard resolution.bindings.isEmpty else { return false }
+                resolutions[DNSResolution.key(resolution.hostname, resolution.kind)] = nil
+                if let id = resolution.queryID { pending[id] = nil }
+                return true
+            }
+            guard let moved else { return }
+            let resolution = follow(moved, hostname: hostname, now: ProcessClock.milliseconds)
+            if started, resolution.queryID == nil { ask(resolution) }
+        }
+    }
+
+    // MARK: - life
+
+    /// Opens the sockets (only a section some server uses) and asks every name now and
+    /// every `timeout resolve` after.
+    func start() {
+        loop.execute { [self] in
+            guard !started, !stopped, !ordered.isEmpty else { return }
+            started = true
+            for (index, nameserver) in settings.nameservers.enumerated() {
+                let local = nameserver.address.isIPv6 ? "::" : "0.0.0.0"
+                DatagramBootstrap(group: loop)
+                    // Room for any datagram: a larger one than announced counts as too_big.
+                    .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
+                    .channelInitializer { [self] channel in
+                        channel.pipeline.addHandler(DNSAnswerHandler(section: self, nameserver: index))
+                    }
+                    .bind(host: local, port: 0)
+                    .whenComplete { [self] result in
+                        switch result {
+                        case let .success(channel):
+                            if stopped { channel.close(promise: nil) } else { channels[index] = channel }
+                        case .failure:
+                            count(index) { $0.sendErrors += 1 }
+                        }
+                    }
+            }
+            // The sockets open within this loop turn; the first round follows them. A name
+            // is asked again `hold valid` after a valid answer, `timeout resolve` after
+            // anything else (HAProxy's pace); the tick only looks for names due.
+            let tick = max(10, min(100, settings.timeoutResolve, settings.hold.valid))
+            ticker = loop.scheduleRepeatedTask(initialDelay: .milliseconds(1), delay: .milliseconds(Int64(tick))) { [self] _ in
+                let now = ProcessClock.milliseconds
+                for resolution in ordered where resolution.queryID == nil {
+                    if let last = resolution.lastRound {
+                        let pause = resolution.lastWasValid ? settings.hold.valid : settings.timeoutResolve
+                        guard now - last >= pause else { continue }
+                    }
+                    ask(resolution)
+                }
+            }
+        }
+    }
+
+    func stop() {
+        loop.execute { [self] in
+            stopped = true
+            ticker?.cancel()
+            for channel in channels { channel?.close(promise: nil) }
+            channels = channels.map { _ in nil }
+        }
+    }
+
+    // MARK: - queries
+
+    private func ask(_ resolution: DNSResolution) {
+        resolution.queryType = DNSResolution.firstType(resolution.kind)
+        resolution.triesLeft = max(1, settings.resolveRetries)
+        send(resolution)
+    }
+
+    private func send(_ resolution: DNSResolution) {
+        guard !stopped else { return }
+        if let old = resolution.queryID { pending[old] = nil }
+        var id: UInt16
+        repeat { id = UInt16.random(in: 0...UInt16.max, using: &random) } while pending[id] != nil
+        resolution.queryID = id
+        resolution.triesLeft -= 1
+        pending[id] = resolution
+        let bytes = DNSCodec.query(id: id, name: resolution.hostname, type: resolution.queryType,
+                                   payloadSize: settings.acceptedPayloadSize)
+        for (index, nameserver) in settings.nameservers.enumerated() {
+            guard let channel = channels[index],
+                  let address = try? SocketAddress(ipAddress: nameserver.address.description, port: nameserver.port) else {
+                count(index) { $0.sendErrors += 1 }
+                continue
+            }
+            count(index) { $0.sent += 1 }
+            let envelope = AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: bytes))
+            channel.writeAndFlush(envelope).whenFailure { [self] _ in count(index) { $0.sendErrors += 1 } }
+        }
+        loop.scheduleTask(in: .milliseconds(Int64(max(1, settings.timeoutRetry)))) { [self] in
+            guard resolution.queryID == id else { return }
+            if resolution.triesLeft > 0 {
+                send(resolution)
+            } else {
+                countAll { $0.timeout += 1 }
+                finish(resolution, .timeout, answeredBy: nil)
+            }
+        }
+    }
+
+    /// An answer from nameserver `index`: checked against the query it claims to answer,
+    /// then applied. Anything that does not fit is dropped and counted.
+    func received(_ bytes: [UInt8], from index: Int, source: SocketAddress) {
+        let nameserver = settings.nameservers[index]
+        guard source.port == nameserver.port, source.ipAddress == nameserver.address.description
+            || AddressParser.numericIP(source.ipAddress ?? "") == nameserver.address else {
+            count(index) { $0.outdated += 1 }
+            return
+        }
+        if bytes.count > max(512, settings.acceptedPayloadSize) {
+            count(index) { $0.tooBig += 1 }
+            return
+        }
+        let message: DNSMessage
+        do {
+            message = try DNSCodec.decode(bytes)
+        } catch {
+            count(index) { $0.invalid += 1 }
+            return
+        }
+        guard message.isResponse, let resolution = pending[message.id] else {
+            count(index) { $0.outdated += 1 }
+            return
+        }
+        guard message.questions.count == 1, let question = message.questions.first,
+              question.type == resolution.queryType.rawValue,
+              DNSResolution.normalised(question.name) == resolution.hostname else {
+            count(index) { $0.invalid += 1 }
+            return
+        }
+        if message.truncated {
+            // No TCP fallback: the retry timer asks again (a smaller answer may come).
+            count(index) { $0.truncated += 1 }
+            return
+        }
+        switch DNSResponseCode(rawValue: message.responseCode) {
+        case .noError?: break
+        case .nameError?:
+            count(index) { $0.nx += 1 }
+            finish(resolution, .nx, answeredBy: index)
+            return
+        case .refused?:
+            count(index) { $0.refused += 1 }
+            finish(resolution, .refused, answeredBy: index)
+            return
+        default:
+            count(index) { $0.other += 1 }
+            finish(resolution, .other, answeredBy: index)
+            return
+        }
+        var sawCNAME = false
+        let targets = resolution.targets(in: message, sawCNAME: &sawCNAME)
+        if sawCNAME { count(index) { $0.cname += 1 } }
+        guard let targets else {
+            count(index) { $0.anyError += 1 }
+            // No record of the preferred family: ask for the other one before giving up.
+            if case let .address(prefer) = resolution.kind, resolution.queryType == DNSResolution.firstType(resolution.kind) {
+                resolution.queryType = prefer == .ipv6 ? .a : .aaaa
+                resolution.triesLeft = max(1, settings.resolveRetries)
+                send(resolution)
+            } else {
+                finish(resolution, .nx, answeredBy: index)
+            }
+            return
+        }
+        count(index) { $0.valid += 1 }
+        finish(resolution, .valid(targets), answeredBy: index)
+    }
+
+    private func finish(_ resolution: DNSResolution, _ outcome: DNSResolution.Outcome, answeredBy index: Int?) {
+        if let id = resolution.queryID { pending[id] = nil }
+        resolution.queryID = nil
+        resolution.lastRound = ProcessClock.milliseconds
+        if case .valid = outcome { resolution.lastWasValid = true } else { resolution.lastWasValid = false }
+        resolution.absorb(outcome, hold: settings.hold, now: ProcessClock.milliseconds)
+        guard let runtime else { return }
+        if DNSServerUpdates.apply(resolution, runtime: runtime), let index {
+            count(index) { $0.update += 1 }
+        }
+    }
+}
+
+/// Hands each datagram a nameserver's socket receives to its section.
+private final class DNSAnswerHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    let section: DNSResolversRuntime
+    let nameserver: Int
+
+    init(section: DNSResolversRuntime, nameserver: Int) {
+        self.section = section
+        self.nameserver = nameserver
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let bytes = envelope.data.getBytes(at: envelope.data.readerIndex, length: envelope.data.readableBytes) ?? []
+        section.received(bytes, from: nameserver, source: envelope.remoteAddress)
+    }
+
+    /// ICMP errors (port unreachable) surface as read errors: the retry timer handles them.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {}
+}
