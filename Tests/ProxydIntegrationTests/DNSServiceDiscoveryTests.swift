@@ -26,7 +26,7 @@ final class DNSServiceDiscoveryTests: XCTestCase {
                 "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
                 "--addn-hosts=\(hosts.path)", "--local=/example.local/", "--local-ttl=0",
             ] + srvRecords.map { "--srv-host=" + $0 }, log: directory.appendingPathComponent("dnsmasq.log").path)
-            guard ControlClient.eventually(5, { (try? self.lookup("probe.example.local")) != nil }) else {
+            guard ControlClient.eventually(5, { self.answers() }) else {
                 throw TestFailure("dnsmasq did not answer on \(port)")
             }
         }
@@ -37,10 +37,27 @@ final class DNSServiceDiscoveryTests: XCTestCase {
             kill(pid, SIGHUP)
         }
 
-        /// `dig` is not needed: the answer's status line from `host` is enough to know it runs.
-        func lookup(_ name: String) throws -> String {
-            let host = try ControlClient.require("host", package: "bind9-host")
-            return try ControlClient.run(host, ["-W", "1", "-p", String(port), name, "127.0.0.1"], timeout: 3).output
+        /// True once the server answers a query (an A query for `probe.example.local`,
+        /// written by hand: id 0x0101, recursion desired).
+        func answers() -> Bool {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            var tv = timeval(tv_sec: 0, tv_usec: 300_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let query: [UInt8] = [1, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5] + Array("probe".utf8) + [7] + Array("example".utf8)
+                + [5] + Array("local".utf8) + [0, 0, 1, 0, 1]
+            let sent = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, query, query.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            var reply = [UInt8](repeating: 0, count: 512)
+            return sent == query.count && recv(fd, &reply, reply.count, 0) >= 12 && reply[0] == 1 && reply[1] == 1
         }
 
         func stop() {
@@ -76,6 +93,8 @@ final class DNSServiceDiscoveryTests: XCTestCase {
             server-template web 2 web.example.local:\(webPort) resolvers dns1 init-addr none
         backend srv
             server-template sr 2 _http._tcp.example.local resolvers dns1 init-addr none resolve-prefer ipv4
+        backend single
+            server s1 one.example.local:\(webPort) resolvers dns1 resolve-prefer ipv4 init-addr none
 
         """
     }
@@ -195,6 +214,18 @@ final class DNSServiceDiscoveryTests: XCTestCase {
         try dns.serve(["127.0.0.2 web.example.local", "127.0.0.4 srvt.example.local"])
         try bothReach("name back") { rows in row(rows, "web1").contains(" 127.0.0.2 2 0 ") }
         XCTAssertEqual(get(proxydPort), "two")
+
+        // 6. `set server … fqdn`: the server follows another name at once (named while it
+        //    waited for DNS, it carries HAProxy's "FQDN set at run time" bit, 64).
+        try bothReach("single server") { rows in row(rows, "s1").contains(" - 0 32 ") && row(rows, "s1").contains(" one.example.local ") }
+        for socket in [haproxySocket, proxydSocket] {
+            XCTAssertEqual(try ControlClient.socat("set server single/s1 fqdn web.example.local", socket: socket),
+                           "single/s1 changed its FQDN from one.example.local to web.example.local by 'stats socket command'\n\n")
+            XCTAssertEqual(try ControlClient.socat("set server single/s1 fqdn", socket: socket),
+                           "set server <b>/<s> fqdn requires a FQDN.\n\n")
+            XCTAssertEqual(try ControlClient.socat("set server srv/nope fqdn a.example.local", socket: socket), "No such server.\n\n")
+        }
+        try bothReach("fqdn changed") { rows in row(rows, "s1").contains(" 127.0.0.2 2 64 ") && row(rows, "s1").contains(" web.example.local ") }
 
         // `show resolvers`: HAProxy's layout, and counters that moved.
         let haproxyCounters = try ControlClient.socat("show resolvers dns1", socket: haproxySocket)

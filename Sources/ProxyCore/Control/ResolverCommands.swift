@@ -19,7 +19,13 @@ enum ResolverCommands {
         }
         guard isHostname(name) else { return "set server <b>/<s> fqdn failed because of an invalid FQDN.\n" }
         let old = state.snapshot.fqdn ?? "(null)"
-        state.update { $0.fqdn = DNSResolution.normalised(name) }
+        // HAProxy 2.6 marks the name as set at run time (SRV_ADMF_HMAINT, 0x40 in `show
+        // servers state`) when the server was waiting for DNS, not when it had an address.
+        let waiting = server.status.withLockedValue { $0.resolutionMaintenance }
+        state.update {
+            $0.fqdn = DNSResolution.normalised(name)
+            if waiting { $0.hostnameFromRuntime = true }
+        }
         section.refollow(server, hostname: name)
         return "\(path) changed its FQDN from \(old) to \(name) by 'stats socket command'\n"
     }
