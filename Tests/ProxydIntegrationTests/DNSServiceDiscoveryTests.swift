@@ -67,7 +67,8 @@ final class DNSServiceDiscoveryTests: XCTestCase {
         deinit { stop() }
     }
 
-    /// One config for both proxies (their own frontend port and socket).
+    /// One config for both proxies (their own frontend port and socket). `waiting/w1` has
+    /// no address and no resolvers: it stays in MAINT (resolution), as HAProxy's does.
     private func config(dnsPort: Int, frontend: Int, socket: String, webPort: Int) -> String {
         """
         global
@@ -95,6 +96,8 @@ final class DNSServiceDiscoveryTests: XCTestCase {
             server-template sr 2 _http._tcp.example.local resolvers dns1 init-addr none resolve-prefer ipv4
         backend single
             server s1 one.example.local:\(webPort) resolvers dns1 resolve-prefer ipv4 init-addr none
+        backend waiting
+            server w1 nowhere.example.local:\(webPort) init-addr none
 
         """
     }

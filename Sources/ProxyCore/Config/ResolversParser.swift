@@ -47,6 +47,10 @@ enum ResolversParser {
             guard let ms = time(s, l, value: l[2], what: "hold") else { return }
             r.hold[keyPath: field] = ms
         },
+        // Refused by HAProxy 2.6 too, with this message (operators' configs still carry it).
+        "resolution_pool_size": { s, _, l in
+            s.alert(l, "'resolution_pool_size' directive is not supported anymore (it never appeared in a stable release).")
+        },
         "accepted_payload_size": { s, r, l in
             guard l.count > 1, !l[1].isEmpty else {
                 s.alert(l, "'accepted_payload_size' expects <nb> as argument.")

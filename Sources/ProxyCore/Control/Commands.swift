@@ -320,7 +320,7 @@ enum ControlCommands {
         case "weight":
             return setWeight(value, backend, server, context)
         case "addr":
-            return setAddress(Array(args.dropFirst(4)), backend, server)
+            return setAddress(Array(args.dropFirst(4)), backend, server, context)
         case "fqdn":
             return ResolverCommands.setFQDN(value, path: args[2], server, context)
         default:
@@ -350,7 +350,8 @@ enum ControlCommands {
     }
 
     /// `set server B/S addr IP [port P]`, answered as HAProxy's srv_update_addr_port.
-    static func setAddress(_ words: [String], _ backend: RuntimeBackend, _ server: RuntimeServer) -> String {
+    static func setAddress(_ words: [String], _ backend: RuntimeBackend, _ server: RuntimeServer,
+                           _ context: StatsContext) -> String {
         guard let ip = words.first else {
             return "set server <b>/<s> addr requires an address and optionally a port.\n"
         }
@@ -373,6 +374,17 @@ enum ControlCommands {
                 : ", port changed from '\(old.port ?? 0)' to '\(port)'"
         }
         server.changeAddress(to: address)
+        // A server waiting for an address (issue 15) has one now.
+        if let dns = server.dns {
+            let ip = AddressParser.numericIP(StatsContext.ipText(address))
+            dns.update {
+                $0.hasAddress = true
+                $0.target = ip.map { DNSTarget(key: $0.description, address: $0) }
+            }
+            if server.status.withLockedValue({ $0.resolutionMaintenance }) {
+                context.runtime.updateServer(server, in: backend) { $0.resolutionMaintenance = false }
+            }
+        }
         return message + " by 'stats socket command'\n"
     }
 

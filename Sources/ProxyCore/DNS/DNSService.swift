@@ -17,7 +17,17 @@ public final class DNSService: @unchecked Sendable {
         for (proxy, backend) in backends {
             for (settings, server) in zip(proxy.servers, backend.servers) {
                 guard let name = settings.resolution.resolvers,
-                      let section = sections.first(where: { $0.settings.name == name }) else { continue }
+                      let section = sections.first(where: { $0.settings.name == name }) else {
+                    // `init-addr none` without resolvers: in MAINT (resolution) until `set
+                    // server addr`, as in HAProxy.
+                    if settings.addresses.isEmpty, settings.unixPath == nil {
+                        server.dns = ServerDNSState(resolvers: "", snapshot: .init(
+                            fqdn: settings.host.isEmpty ? nil : settings.host, srvRecord: nil, target: nil,
+                            hasAddress: false, configuredPort: settings.port ?? 0, wasStopped: true))
+                        runtime.updateServer(server, in: backend) { $0.resolutionMaintenance = true }
+                    }
+                    continue
+                }
                 let isService = settings.host.hasPrefix("_")
                 let held = settings.addresses.first.map { DNSTarget(key: $0.description, address: $0) }
                 let state = ServerDNSState(resolvers: name, snapshot: .init(

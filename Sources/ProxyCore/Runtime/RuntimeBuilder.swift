@@ -166,9 +166,10 @@ public enum RuntimeBuilder {
         if let path = server.unixPath {
             return try SocketAddress(unixDomainSocketPath: path)
         }
-        // A server waiting for DNS (issue 15) has no address yet: it starts in MAINT
-        // (resolution) and gets one from DNSService before it is used.
-        if server.addresses.isEmpty, server.resolution.resolvers != nil {
+        // A server without an address yet (`init-addr none`, or waiting for DNS: issue 15)
+        // starts in MAINT (resolution), as HAProxy's does, until DNS or `set server addr`
+        // gives it one (DNSService).
+        if server.addresses.isEmpty {
             return try SocketAddress(ipAddress: "0.0.0.0", port: server.port ?? 0)
         }
         guard let ip = server.addresses.first else {
