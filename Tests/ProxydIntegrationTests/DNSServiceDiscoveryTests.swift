@@ -69,6 +69,8 @@ final class DNSServiceDiscoveryTests: XCTestCase {
 
     /// One config for both proxies (their own frontend port and socket). `waiting/w1` has
     /// no address and no resolvers: it stays in MAINT (resolution), as HAProxy's does.
+    /// `six` has an AAAA and an A record: v1 (HAProxy's default, IPv6 first) takes ::1,
+    /// v2 (`resolve-prefer ipv4`) 127.0.0.3.
     private func config(dnsPort: Int, frontend: Int, socket: String, webPort: Int) -> String {
         """
         global
@@ -98,6 +100,9 @@ final class DNSServiceDiscoveryTests: XCTestCase {
             server s1 one.example.local:\(webPort) resolvers dns1 resolve-prefer ipv4 init-addr none
         backend waiting
             server w1 nowhere.example.local:\(webPort) init-addr none
+        backend six
+            server v1 six.example.local:\(webPort) resolvers dns1 init-addr none
+            server v2 six.example.local:\(webPort) resolvers dns1 init-addr none resolve-prefer ipv4
 
         """
     }
@@ -154,7 +159,8 @@ final class DNSServiceDiscoveryTests: XCTestCase {
         let srvPort = TCP.freePort()
         let dns = try DNSServer(directory: directory, srvRecords: ["_http._tcp.example.local,srvt.example.local,\(srvPort),0,300"])
         defer { dns.stop() }
-        try dns.serve(["127.0.0.2 web.example.local", "127.0.0.4 srvt.example.local"])
+        try dns.serve(["127.0.0.2 web.example.local", "127.0.0.4 srvt.example.local",
+                       "::1 six.example.local", "127.0.0.3 six.example.local"])
 
         let haproxyPort = TCP.freePort(), proxydPort = TCP.freePort()
         let haproxySocket = directory.appendingPathComponent("h.sock").path
@@ -188,6 +194,9 @@ final class DNSServiceDiscoveryTests: XCTestCase {
         }
         XCTAssertEqual(get(proxydPort), "two")
         XCTAssertEqual(get(haproxyPort), "two")
+        try bothReach("both families") { rows in
+            row(rows, "v1").contains(" ::1 2 0 ") && row(rows, "v2").contains(" 127.0.0.3 2 0 ")
+        }
 
         // 2. The address changes: the server moves (`hold obsolete 0s`) and traffic follows.
         try dns.serve(["127.0.0.3 web.example.local", "127.0.0.4 srvt.example.local"])
