@@ -16,6 +16,8 @@ final class DNSBadAnswerTests: XCTestCase {
         private let fd: Int32
         private let state = NIOLockedValueBox<(mode: Mode, stopped: Bool)>((.compressionLoop, false))
         private let done = DispatchSemaphore(value: 0)
+        /// The port SRV answers carry.
+        var srvPort = 0
 
         var mode: Mode {
             get { state.withLockedValue { $0.mode } }
@@ -64,6 +66,14 @@ final class DNSBadAnswerTests: XCTestCase {
             let isA = type == 1
             var answers: [UInt8] = []
             var count: UInt8 = isA ? 1 : 0
+            if type == 33 {
+                // SRV: one record (priority 0, weight 300, port srvPort, target
+                // tgt.example.local) and no additional record: its address takes a query.
+                let target: [UInt8] = [3] + Array("tgt".utf8) + [7] + Array("example".utf8) + [5] + Array("local".utf8) + [0]
+                let data: [UInt8] = [0, 0, 0x01, 0x2C, UInt8(srvPort >> 8), UInt8(srvPort & 0xFF)] + target
+                answers = [0xC0, 0x0C, 0, 33, 0, 1, 0, 0, 0, 0, 0, UInt8(data.count)] + data
+                return id + [0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0] + question + answers
+            }
             switch mode {
             case .compressionLoop where isA:
                 // The answer's name points at itself.
@@ -132,6 +142,54 @@ final class DNSBadAnswerTests: XCTestCase {
         var fields = row.split(separator: " ").map(String.init)
         fields[9] = "T"
         return fields.joined(separator: " ")
+    }
+
+    /// An SRV answer without the target's address: both proxies ask for it, then fill the
+    /// server with the SRV record's port and weight.
+    func testSRVTargetsWithoutAdditionalRecordsAreResolved() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dns-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let srvPort = TCP.freePort()
+        let web = try TestBackend(name: "two", port: srvPort, host: "127.0.0.2")
+        defer { web.stop() }
+        let nameserver = try FakeNameserver()
+        defer { nameserver.stop() }
+        nameserver.srvPort = srvPort
+        nameserver.mode = .good
+        let haproxyPort = TCP.freePort(), proxydPort = TCP.freePort()
+        let haproxySocket = directory.appendingPathComponent("h.sock").path
+        let proxydSocket = directory.appendingPathComponent("p.sock").path
+        func srvConfig(frontend: Int, socket: String) -> String {
+            config(dnsPort: nameserver.port, frontend: frontend, socket: socket, webPort: srvPort)
+                .replacingOccurrences(of: "server s1 app.example.local:\(srvPort) resolvers dns1 resolve-prefer ipv4 init-addr none",
+                                      with: "server-template s 2 _http._tcp.example.local resolvers dns1 resolve-prefer ipv4 init-addr none")
+        }
+        let reference = try ReferenceHAProxy(config: srvConfig(frontend: haproxyPort, socket: haproxySocket),
+                                             waitForPorts: [haproxyPort])
+        defer { reference.stop() }
+        let proxy = try ProxydProcess(config: srvConfig(frontend: proxydPort, socket: proxydSocket), waitForPorts: [proxydPort])
+        defer { proxy.stop() }
+        func rows(_ socket: String) -> [String] {
+            ((try? ControlClient.socat("show servers state app", socket: socket)) ?? "").split(separator: "\n")
+                .filter { $0.contains(" s1 ") || $0.contains(" s2 ") }
+                .map { line in
+                    var fields = line.split(separator: " ").map(String.init)
+                    fields[9] = "T"
+                    return fields.joined(separator: " ")
+                }
+        }
+        var last: ([String], [String]) = ([], [])
+        let agreed = ControlClient.eventually(8) {
+            last = (rows(haproxySocket), rows(proxydSocket))
+            return last.1.first?.contains(" 127.0.0.2 2 64 2 ") == true && last.0 == last.1
+        }
+        XCTAssertTrue(agreed, "haproxy:\n\(last.0.joined(separator: "\n"))\nproxyd:\n\(last.1.joined(separator: "\n"))")
+        XCTAssertTrue(last.1.first?.contains(" tgt.example.local \(srvPort) _http._tcp.example.local ") == true)
+        let connection = try TCP.Connection(port: proxydPort)
+        defer { connection.close() }
+        try connection.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        XCTAssertEqual(try connection.receiveResponse().bodyText.trimmingCharacters(in: .whitespacesAndNewlines), "two")
     }
 
     func testBadAnswersAreDroppedAndCountedAsHAProxyDoes() throws {

@@ -93,7 +93,8 @@ final class DNSResolution {
 
     /// The targets in an answer to this resolution's question, following CNAMEs.
     /// nil: no record of the type asked (HAProxy's `any_err`).
-    func targets(in message: DNSMessage, sawCNAME: inout Bool) -> [DNSTarget]? {
+    func targets(in message: DNSMessage, sawCNAME: inout Bool, known: [String: IPAddress] = [:]) -> [DNSTarget]? {
+        missingHosts = []
         var names: Set<String> = [hostname]
         for record in message.answers {
             if case let .cname(target) = record.data, names.contains(Self.normalised(record.name)) {
@@ -107,16 +108,28 @@ final class DNSResolution {
             case let (.address, .address(ip)):
                 if !found.contains(where: { $0.address == ip }) { found.append(DNSTarget(key: ip.description, address: ip)) }
             case let (.service(prefer), .srv(_, weight, port, target)):
-                guard let ip = Self.additionalAddress(for: target, in: message, prefer: prefer) else { continue }
                 let host = Self.normalised(target)
+                guard let ip = Self.additionalAddress(for: target, in: message, prefer: prefer)
+                    ?? known[Self.key(host, .address(prefer: prefer))] else {
+                    missingHosts.append(host)
+                    continue
+                }
                 found.append(DNSTarget(key: "\(host):\(port)", address: ip, port: Int(port), weight: Int(weight),
                                        hostname: host))
             default:
                 continue
             }
         }
-        return found.isEmpty ? nil : found
+        return found.isEmpty && missingHosts.isEmpty ? nil : found
     }
+
+    /// SRV targets the last answer named without an address in its additional section:
+    /// their own A/AAAA resolutions give them one (as HAProxy resolves them), and the answer
+    /// (`lastServiceAnswer`) is read again then.
+    var missingHosts: [String] = []
+    var lastServiceAnswer: DNSMessage?
+    /// Addresses this resolution finds are wanted by SRV resolutions.
+    var feedsServices = false
 
     /// The address an SRV answer gives for `target` in its additional section.
     static func additionalAddress(for target: String, in message: DNSMessage, prefer: ResolveFamily) -> IPAddress? {

@@ -17,6 +17,8 @@ final class DNSResolversRuntime: @unchecked Sendable {
     private var resolutions: [String: DNSResolution] = [:]
     private var ordered: [DNSResolution] = []
     private var pending: [UInt16: DNSResolution] = [:]
+    /// Addresses of SRV targets found by their own resolutions, by resolution key.
+    private var serviceHostAddresses: [String: IPAddress] = [:]
     private var ticker: RepeatedTask?
     private var started = false
     private var stopped = false
@@ -222,7 +224,11 @@ final class DNSResolversRuntime: @unchecked Sendable {
             return
         }
         var sawCNAME = false
-        let targets = resolution.targets(in: message, sawCNAME: &sawCNAME)
+        let targets = resolution.targets(in: message, sawCNAME: &sawCNAME, known: serviceHostAddresses)
+        if case let .service(prefer) = resolution.kind {
+            resolution.lastServiceAnswer = message
+            for host in resolution.missingHosts { resolveServiceHost(host, prefer: prefer) }
+        }
         if sawCNAME { count(index) { $0.cname += 1 } }
         guard let targets else {
             count(index) { $0.anyError += 1 }
@@ -240,12 +246,42 @@ final class DNSResolversRuntime: @unchecked Sendable {
         finish(resolution, .valid(targets), answeredBy: index)
     }
 
+    /// An SRV target without an address in the answer: its own resolution, asked now.
+    private func resolveServiceHost(_ host: String, prefer: ResolveFamily) {
+        let key = DNSResolution.key(host, .address(prefer: prefer))
+        let resolution = resolutions[key] ?? {
+            let made = DNSResolution(hostname: host, kind: .address(prefer: prefer), now: ProcessClock.milliseconds)
+            resolutions[key] = made
+            ordered.append(made)
+            return made
+        }()
+        resolution.feedsServices = true
+        if resolution.queryID == nil, resolution.lastRound == nil { ask(resolution) }
+    }
+
+    /// A target's address found: the SRV answers that named it are read again.
+    private func serviceHostResolved(_ resolution: DNSResolution) {
+        guard let address = resolution.items.first?.target.address else { return }
+        let key = DNSResolution.key(resolution.hostname, resolution.kind)
+        guard serviceHostAddresses[key] != address else { return }
+        serviceHostAddresses[key] = address
+        guard let runtime else { return }
+        for service in ordered where service.missingHosts.contains(resolution.hostname) {
+            guard let message = service.lastServiceAnswer else { continue }
+            var sawCNAME = false
+            guard let targets = service.targets(in: message, sawCNAME: &sawCNAME, known: serviceHostAddresses) else { continue }
+            service.absorb(.valid(targets), hold: settings.hold, now: ProcessClock.milliseconds)
+            _ = DNSServerUpdates.apply(service, runtime: runtime)
+        }
+    }
+
     private func finish(_ resolution: DNSResolution, _ outcome: DNSResolution.Outcome, answeredBy index: Int?) {
         if let id = resolution.queryID { pending[id] = nil }
         resolution.queryID = nil
         resolution.lastRound = ProcessClock.milliseconds
         if case .valid = outcome { resolution.lastWasValid = true } else { resolution.lastWasValid = false }
         resolution.absorb(outcome, hold: settings.hold, now: ProcessClock.milliseconds)
+        if resolution.feedsServices, case .valid = outcome { serviceHostResolved(resolution) }
         guard let runtime else { return }
         if DNSServerUpdates.apply(resolution, runtime: runtime), let index {
             count(index) { $0.update += 1 }
