@@ -4,10 +4,11 @@ import XCTest
 
 /// Answers that must not be trusted, sent by a nameserver the test plays itself, to
 /// HAProxy 2.6 and proxyd on the same config: a compression pointer that loops, a record
-/// cut short, an answer to a query nobody asked (wrong id). Both drop them and count them
+/// cut short, an answer to a query nobody asked (wrong id), no answer at all. Both drop
+/// them and count them
 /// in `show resolvers`; the server stays in MAINT (resolution) until a good answer comes.
 final class DNSBadAnswerTests: XCTestCase {
-    enum Mode { case compressionLoop, cutShort, wrongID, good }
+    enum Mode { case compressionLoop, cutShort, wrongID, silent, good }
 
     /// A UDP nameserver answering every query as `mode` says (A queries get the address
     /// 127.0.0.2 when good; other types an empty NOERROR answer).
@@ -45,7 +46,7 @@ final class DNSBadAnswerTests: XCTestCase {
                     let n = withUnsafeMutablePointer(to: &peer) {
                         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &peerLength) }
                     }
-                    guard n > 12 else { continue }
+                    guard n > 12, mode != .silent else { continue }
                     let reply = answer(to: Array(buffer.prefix(n)))
                     _ = withUnsafePointer(to: &peer) {
                         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, reply, reply.count, 0, $0, peerLength) }
@@ -211,15 +212,18 @@ final class DNSBadAnswerTests: XCTestCase {
                                                      socket: proxydSocket, webPort: webPort), waitForPorts: [proxydPort])
         defer { proxy.stop() }
 
-        for (mode, counter) in [(Mode.compressionLoop, "invalid"), (.cutShort, "invalid"), (.wrongID, "outdated")] {
+        // Silence: HAProxy 2.6 never counts `timeout` (it stays 0 while queries go out);
+        // proxyd counts each resolution that timed out.
+        for (mode, counter, theirs) in [(Mode.compressionLoop, "invalid", "invalid"), (.cutShort, "invalid", "invalid"),
+                                        (.wrongID, "outdated", "outdated"), (.silent, "timeout", "sent")] {
             nameserver.mode = mode
-            let before = (try counters(haproxySocket)[counter] ?? 0, try counters(proxydSocket)[counter] ?? 0)
+            let before = (try counters(haproxySocket)[theirs] ?? 0, try counters(proxydSocket)[counter] ?? 0)
             var last: ([String: Int], [String: Int]) = ([:], [:])
             let counted = ControlClient.eventually(6) {
                 last = ((try? counters(haproxySocket)) ?? [:], (try? counters(proxydSocket)) ?? [:])
-                return (last.0[counter] ?? 0) > before.0 + 1 && (last.1[counter] ?? 0) > before.1 + 1
+                return (last.0[theirs] ?? 0) > before.0 + 1 && (last.1[counter] ?? 0) > before.1 + 1
             }
-            XCTAssertTrue(counted, "\(mode): \(counter) should grow on both\nhaproxy: \(last.0)\nproxyd: \(last.1)")
+            XCTAssertTrue(counted, "\(mode): \(counter) should grow\nhaproxy: \(last.0)\nproxyd: \(last.1)")
             XCTAssertEqual(try serverRow(proxydSocket), try serverRow(haproxySocket), "\(mode)")
             XCTAssertTrue(try serverRow(proxydSocket).contains(" - 0 32 "), "\(mode): still waiting for an address")
             XCTAssertEqual(last.1["valid"], 0, "\(mode): nothing counted valid")

@@ -246,6 +246,9 @@ final class DNSServiceDiscoveryTests: XCTestCase {
             text.split(separator: "\n").map { $0.split(separator: ":").first.map(String.init) ?? "" }
         }
         XCTAssertEqual(labels(proxydCounters), labels(haproxyCounters))
+        // Every section, the implicit `default` one from /etc/resolv.conf included.
+        XCTAssertEqual(labels(try ControlClient.socat("show resolvers", socket: proxydSocket)),
+                       labels(try ControlClient.socat("show resolvers", socket: haproxySocket)))
         func counter(_ text: String, _ name: String) -> Int {
             text.split(separator: "\n").first { $0.hasPrefix("  \(name):") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
         }
