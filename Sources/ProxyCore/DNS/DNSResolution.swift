@@ -30,7 +30,7 @@ final class DNSResolution {
     /// family when the preferred one has no record).
     var queryType: DNSRecordType
     var queryID: UInt16?
-    /// When the last round ended (nil: never asked) and whether it was valid: the next
+    /// When the last round started (nil: never asked) and whether it ended valid: the next
     /// round comes `hold valid` or `timeout resolve` after it.
     var lastRound: Int?
     var lastWasValid = false
@@ -47,6 +47,9 @@ final class DNSResolution {
         self.lastValid = now
         self.queryType = Self.firstType(kind)
     }
+
+    /// Up to 100 ms, and never half a round (`hold valid`) or more.
+    static func timerSlack(_ hold: ResolversSettings.HoldTimes) -> Int { min(100, hold.valid / 2) }
 
     static func firstType(_ kind: Kind) -> DNSRecordType {
         switch kind {
@@ -78,7 +81,12 @@ final class DNSResolution {
                     items.append((target, now))
                 }
             }
-            items.removeAll { $0.lastSeen != now && now - $0.lastSeen >= hold.obsolete }
+            // HAProxy's test: gone once `last seen + hold obsolete` is in the past, with
+            // some slack for the jitter between two rounds (a busy machine starts a round a
+            // few ms late): `hold obsolete` equal to the pace keeps a record one round, as
+            // HAProxy does, instead of flipping a coin.
+            let slack = Self.timerSlack(hold)
+            items.removeAll { $0.lastSeen + hold.obsolete + slack < now }
         case .nx, .refused, .timeout, .other:
             let limit: Int
             switch outcome {

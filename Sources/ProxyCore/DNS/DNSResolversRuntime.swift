@@ -19,7 +19,9 @@ final class DNSResolversRuntime: @unchecked Sendable {
     private var pending: [UInt16: DNSResolution] = [:]
     /// Addresses of SRV targets found by their own resolutions, by resolution key.
     private var serviceHostAddresses: [String: IPAddress] = [:]
-    private var ticker: RepeatedTask?
+    /// One timer for the section, set to when the next name is due.
+    private var nextRound: Scheduled<Void>?
+    private var nextRoundAt: Int?
     private var started = false
     private var stopped = false
     private var random = SystemRandomNumberGenerator()
@@ -78,7 +80,10 @@ final class DNSResolversRuntime: @unchecked Sendable {
             }
             guard let moved else { return }
             let resolution = follow(moved, hostname: hostname, now: ProcessClock.milliseconds)
-            if started, resolution.queryID == nil { ask(resolution) }
+            if started, resolution.queryID == nil {
+                resolution.lastRound = nil  // due now
+                scheduleRounds()
+            }
         }
     }
 
@@ -108,27 +113,37 @@ final class DNSResolversRuntime: @unchecked Sendable {
                         }
                     }
             }
-            // The sockets open within this loop turn; the first round follows them. A name
-            // is asked again `hold valid` after a valid answer, `timeout resolve` after
-            // anything else (HAProxy's pace); the tick only looks for names due.
-            let tick = max(10, min(100, settings.timeoutResolve, settings.hold.valid))
-            ticker = loop.scheduleRepeatedTask(initialDelay: .milliseconds(1), delay: .milliseconds(Int64(tick))) { [self] _ in
-                let now = ProcessClock.milliseconds
-                for resolution in ordered where resolution.queryID == nil {
-                    if let last = resolution.lastRound {
-                        let pause = resolution.lastWasValid ? settings.hold.valid : settings.timeoutResolve
-                        guard now - last >= pause else { continue }
-                    }
-                    ask(resolution)
-                }
-            }
+            // The sockets open within this loop turn; the first round follows them.
+            loop.scheduleTask(in: .milliseconds(1)) { [self] in scheduleRounds() }
+        }
+    }
+
+    /// Asks every name that is due and sets the timer for the next one. A name is asked
+    /// again `hold valid` after a round that ended valid, `timeout resolve` after any other
+    /// (HAProxy's pace), counted from the round's start. The timer is exact, as HAProxy's
+    /// are: a coarse tick would keep records past `hold obsolete` whenever it equals the pace.
+    private func scheduleRounds() {
+        guard started, !stopped else { return }
+        let now = ProcessClock.milliseconds
+        var earliest = Int.max
+        for resolution in ordered where resolution.queryID == nil {
+            let pause = resolution.lastWasValid ? settings.hold.valid : settings.timeoutResolve
+            let due = resolution.lastRound.map { $0 + max(1, pause) } ?? now
+            if due <= now { ask(resolution) } else { earliest = min(earliest, due) }
+        }
+        guard earliest != Int.max, nextRoundAt.map({ earliest < $0 }) ?? true else { return }
+        nextRound?.cancel()
+        nextRoundAt = earliest
+        nextRound = loop.scheduleTask(in: .milliseconds(Int64(earliest - now))) { [self] in
+            nextRoundAt = nil
+            scheduleRounds()
         }
     }
 
     func stop() {
         loop.execute { [self] in
             stopped = true
-            ticker?.cancel()
+            nextRound?.cancel()
             for channel in channels { channel?.close(promise: nil) }
             channels = channels.map { _ in nil }
         }
@@ -137,6 +152,8 @@ final class DNSResolversRuntime: @unchecked Sendable {
     // MARK: - queries
 
     private func ask(_ resolution: DNSResolution) {
+        // The pace counts from when a round starts, as HAProxy's `last_resolution` does.
+        resolution.lastRound = ProcessClock.milliseconds
         resolution.queryType = DNSResolution.firstType(resolution.kind)
         resolution.triesLeft = max(1, settings.resolveRetries)
         send(resolution)
@@ -256,7 +273,7 @@ final class DNSResolversRuntime: @unchecked Sendable {
             return made
         }()
         resolution.feedsServices = true
-        if resolution.queryID == nil, resolution.lastRound == nil { ask(resolution) }
+        if resolution.queryID == nil, resolution.lastRound == nil { scheduleRounds() }
     }
 
     /// A target's address found: the SRV answers that named it are read again.
@@ -278,10 +295,10 @@ final class DNSResolversRuntime: @unchecked Sendable {
     private func finish(_ resolution: DNSResolution, _ outcome: DNSResolution.Outcome, answeredBy index: Int?) {
         if let id = resolution.queryID { pending[id] = nil }
         resolution.queryID = nil
-        resolution.lastRound = ProcessClock.milliseconds
         if case .valid = outcome { resolution.lastWasValid = true } else { resolution.lastWasValid = false }
         resolution.absorb(outcome, hold: settings.hold, now: ProcessClock.milliseconds)
         if resolution.feedsServices, case .valid = outcome { serviceHostResolved(resolution) }
+        defer { scheduleRounds() }
         guard let runtime else { return }
         if DNSServerUpdates.apply(resolution, runtime: runtime), let index {
             count(index) { $0.update += 1 }
