@@ -100,6 +100,8 @@ final class DNSServiceDiscoveryTests: XCTestCase {
             server s1 one.example.local:\(webPort) resolvers dns1 resolve-prefer ipv4 init-addr none
         backend waiting
             server w1 nowhere.example.local:\(webPort) init-addr none
+        backend checked
+            server-template chk 2 web.example.local:\(webPort) resolvers dns1 init-addr none check inter 100ms
         backend six
             server v1 six.example.local:\(webPort) resolvers dns1 init-addr none
             server v2 six.example.local:\(webPort) resolvers dns1 init-addr none resolve-prefer ipv4

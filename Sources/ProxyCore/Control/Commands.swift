@@ -259,7 +259,10 @@ enum ControlCommands {
                 // rise for an unchecked one, 0 when DOWN.
                 var health = !status.isUsable ? 0 : checked ? rise + (settings?.check.fall ?? 3) - 1 : rise
                 if !checked, server.dns?.snapshot.wasStopped == true { health = 0 }
-                let checkState = checked ? (status.checksEnabled ? 6 : 2) : (configDisabled ? 8 : 0)
+                var checkState = checked ? (status.checksEnabled ? 6 : 2) : (configDisabled ? 8 : 0)
+                // Checks pause while the server is in maintenance (HAProxy's CHK_ST_PAUSED).
+                if checked, status.admin == .maintenance || status.resolutionMaintenance { checkState |= 0x8 }
+                let (checkStatus, checkResult) = checkColumns(server.health?.snapshot.check?.result.status)
                 let address = server.address
                 // Servers following DNS (issue 15): `-` until they have an address, the
                 // name followed, and the SRV record that filled them.
@@ -272,7 +275,7 @@ enum ControlCommands {
                     addressText, String(operational), String(admin),
                     String(status.weight), String(server.initialWeight),
                     String((now - status.lastChange) / 1000),
-                    "1", "0", String(health), String(checkState), "0",
+                    String(checkStatus), String(checkResult), String(health), String(checkState), "0",
                     proxy.settings.id != nil ? "1" : "0", settings?.id != nil ? "1" : "0",
                     fqdn, String(port), dns?.srvRecord ?? "-", "0",
                     String(settings?.check.port ?? 0), settings?.check.address ?? "-", "-", "0",
@@ -281,6 +284,31 @@ enum ControlCommands {
             }
         }
         return out
+    }
+
+    /// `srv_check_status` (HAProxy's HCHK_STATUS_* number) and `srv_check_result`
+    /// (CHK_RES_*: 0 unknown, 1 neutral, 2 failed, 3 passed, 4 conditionally passed) of
+    /// the last health check; an unchecked server is "1 0", as in HAProxy.
+    static func checkColumns(_ status: CheckStatus?) -> (Int, Int) {
+        guard let status else { return (1, 0) }
+        switch status {
+        case .unknown: return (0, 0)
+        case .initializing: return (1, 0)
+        case .checked: return (3, 1)
+        case .healthAnalyze: return (4, 2)
+        case .socketError: return (5, 2)
+        case .l4ok: return (6, 3)
+        case .l4timeout: return (7, 2)
+        case .l4connection: return (8, 2)
+        case .l6ok: return (9, 3)
+        case .l6timeout: return (10, 2)
+        case .l6response: return (11, 2)
+        case .l7timeout: return (12, 2)
+        case .l7response: return (13, 2)
+        case .l7ok: return (14, 3)
+        case .l7okConditional: return (15, 4)
+        case .l7status: return (16, 2)
+        }
     }
 
     // MARK: - set server
