@@ -72,8 +72,9 @@ final class DNSResolversRuntime: @unchecked Sendable {
                     moved = resolution.bindings.remove(at: i)
                 }
             }
+            // A name nobody follows any more is forgotten (not an SRV target's own).
             ordered.removeAll { resolution in
-                guard resolution.bindings.isEmpty else { return false }
+                guard resolution.bindings.isEmpty, !resolution.feedsServices else { return false }
                 resolutions[DNSResolution.key(resolution.hostname, resolution.kind)] = nil
                 if let id = resolution.queryID { pending[id] = nil }
                 return true
@@ -89,8 +90,8 @@ final class DNSResolversRuntime: @unchecked Sendable {
 
     // MARK: - life
 
-    /// Opens the sockets (only a section some server uses) and asks every name now and
-    /// every `timeout resolve` after.
+    /// Opens the sockets (only for a section some server uses) and asks every name now,
+    /// then at HAProxy's pace (`scheduleRounds`).
     func start() {
         loop.execute { [self] in
             guard !started, !stopped, !ordered.isEmpty else { return }
