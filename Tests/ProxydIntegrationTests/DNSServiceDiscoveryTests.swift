@@ -261,4 +261,54 @@ final class DNSServiceDiscoveryTests: XCTestCase {
         XCTAssertEqual(try ControlClient.socat("show resolvers nope", socket: proxydSocket),
                        try ControlClient.socat("show resolvers nope", socket: haproxySocket))
     }
+    /// `init-addr last`: across a `-sf` reload the new process starts each DNS server at the
+    /// address the old one had (HAProxy reads it from a server-state file; proxyd asks the
+    /// old process), so it serves at once, even with the nameserver gone.
+    func testAReloadKeepsTheAddressesDNSGave() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dnr-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let webPort = TCP.freePort()
+        let web2 = try TestBackend(name: "two", port: webPort, host: "127.0.0.2")
+        defer { web2.stop() }
+        let dns = try DNSServer(directory: directory, srvRecords: [])
+        defer { dns.stop() }
+        try dns.serve(["127.0.0.2 web.example.local"])
+        let port = TCP.freePort()
+        let socket = directory.appendingPathComponent("p.sock").path
+        let config = """
+            global
+                stats socket \(socket) level admin
+            resolvers dns1
+                nameserver ns1 127.0.0.1:\(dns.port)
+                hold valid 500ms
+            defaults
+                mode http
+                timeout connect 1s
+                timeout client 5s
+                timeout server 5s
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend web
+            backend web
+                server-template web 2 web.example.local:\(webPort) resolvers dns1 init-addr last,none
+
+            """
+        let old = try ProxydProcess(config: config, waitForPorts: [port])
+        defer { old.stop() }
+        func web1(_ socket: String) -> String {
+            ((try? ControlClient.socat("show servers state web", socket: socket)) ?? "").split(separator: "\n")
+                .first { $0.contains(" web1 ") }.map(String.init) ?? ""
+        }
+        XCTAssertTrue(ControlClient.eventually(5) { web1(socket).contains(" 127.0.0.2 2 0 ") }, web1(socket))
+        dns.stop()  // no answer from now on: only the old process can tell the new one
+        let new = try ProxydProcess(config: config, extraArguments: ["-sf", "\(old.pid)"])
+        defer { new.stop() }
+        XCTAssertTrue(try ControlClient.eventually(5) {
+            try ControlClient.socat("show info", socket: socket).contains("\nPid: \(new.pid)\n")
+        })
+        XCTAssertTrue(web1(socket).contains(" 127.0.0.2 2 0 "), web1(socket))
+        XCTAssertEqual(try ProxyFixture.get(port: port).bodyText.trimmingCharacters(in: .whitespacesAndNewlines), "two")
+    }
 }

@@ -35,6 +35,7 @@ public final class DNSService: @unchecked Sendable {
                     srvRecord: isService ? settings.host : nil,
                     target: isService ? nil : held, hasAddress: !isService && held != nil,
                     configuredPort: settings.port ?? 0, wasStopped: isService || held == nil))
+                state.takesLastAddress = settings.initAddr.contains(.last)
                 server.dns = state
                 _ = section.follow(.init(backend: backend, server: server, state: state, resolution: settings.resolution),
                                    hostname: settings.host, now: now)

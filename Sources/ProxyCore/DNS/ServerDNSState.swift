@@ -22,6 +22,9 @@ public final class ServerDNSState: @unchecked Sendable {
     }
 
     public let resolvers: String
+    /// `init-addr` starts with or holds `last`: a reload gives the server the address the
+    /// old process had (Runtime/ServerStateCarry), HAProxy's server-state file in effect.
+    public internal(set) var takesLastAddress = false
     private let state: NIOLockedValueBox<Snapshot>
 
     init(resolvers: String, snapshot: Snapshot) {
