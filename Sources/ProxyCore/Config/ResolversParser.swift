@@ -47,10 +47,6 @@ enum ResolversParser {
             guard let ms = time(s, l, value: l[2], what: "hold") else { return }
             r.hold[keyPath: field] = ms
         },
-        // Refused by HAProxy 2.6 too, with this message (operators' configs still carry it).
-        "resolution_pool_size": { s, _, l in
-            s.alert(l, "'resolution_pool_size' directive is not supported anymore (it never appeared in a stable release).")
-        },
         "accepted_payload_size": { s, r, l in
             guard l.count > 1, !l[1].isEmpty else {
                 s.alert(l, "'accepted_payload_size' expects <nb> as argument.")
@@ -88,6 +84,12 @@ enum ResolversParser {
     }
 
     static func parseLine(_ s: ParserState, _ index: Int, _ l: ConfigLine) {
+        // Refused by HAProxy 2.6 too, in these words (operators' configs still carry it);
+        // outside the table, so that the keyword list does not offer it.
+        if l.keyword == "resolution_pool_size" {
+            s.alert(l, "'resolution_pool_size' directive is not supported anymore (it never appeared in a stable release).")
+            return
+        }
         guard let handler = table[l.keyword] else {
             s.alert(l, "unknown keyword '\(l.keyword)' in 'resolvers' section")
             return
