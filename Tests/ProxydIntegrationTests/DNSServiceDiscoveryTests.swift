@@ -122,16 +122,17 @@ final class DNSServiceDiscoveryTests: XCTestCase {
             }
     }
 
-    /// `svname status addr weight` of every server in `show stat`.
+    /// Every server's name, status, address, weight and check columns in `show stat`.
     private func statRows(_ socket: String) throws -> [String] {
         let lines = try ControlClient.socat("show stat", socket: socket).split(separator: "\n")
         guard let header = lines.first?.dropFirst(2).split(separator: ",", omittingEmptySubsequences: false) else { return [] }
-        let wanted = ["pxname", "svname", "status", "addr", "weight"].compactMap { header.firstIndex(of: Substring($0)) }
+        let wanted = ["pxname", "svname", "status", "addr", "weight", "act", "bck", "check_status", "check_health", "check_rise", "check_fall", "agg_server_status"].compactMap { header.firstIndex(of: Substring($0)) }
         var rows: [String] = []
         for line in lines.dropFirst() {
             let fields: [Substring] = line.split(separator: ",", omittingEmptySubsequences: false)
             guard fields.count > 17, fields[1] != "FRONTEND", fields[1] != "BACKEND" else { continue }
-            let picked: [String] = wanted.map { String(fields[$0]) }
+            // HAProxy marks a check running at that moment with "* " (a matter of timing).
+            let picked: [String] = wanted.map { String(fields[$0]).replacingOccurrences(of: "* ", with: "") }
             rows.append(picked.joined(separator: " "))
         }
         return rows

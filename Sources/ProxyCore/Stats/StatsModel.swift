@@ -346,6 +346,14 @@ public final class StatsContext: @unchecked Sendable {
                 row["last_chk"] = .empty
                 row["check_desc"] = .empty
             }
+            // Checks paused while DNS gives no address (issue 15): HAProxy shows none of
+            // the check's fields then.
+            if status.resolutionMaintenance {
+                for field in ["check_status", "check_code", "check_duration", "last_chk", "check_desc",
+                              "check_health", "check_rise", "check_fall"] {
+                    row[field] = .empty
+                }
+            }
         }
         // A server waiting for DNS has no address: HAProxy leaves the field empty.
         row["addr"] = server.dns?.snapshot.hasAddress == false ? .empty : .string(Self.addressText(server.address))
