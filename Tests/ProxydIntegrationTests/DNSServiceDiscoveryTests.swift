@@ -242,6 +242,13 @@ final class DNSServiceDiscoveryTests: XCTestCase {
         }
         try bothReach("fqdn changed") { rows in row(rows, "s1").contains(" 127.0.0.2 2 64 ") && row(rows, "s1").contains(" web.example.local ") }
 
+        // 7. A checked server put in maintenance by hand: checks paused (14), and no check
+        //    fields in `show stat`, as HAProxy shows it.
+        for socket in [haproxySocket, proxydSocket] {
+            XCTAssertEqual(try ControlClient.socat("set server checked/chk1 state maint", socket: socket), "\n")
+        }
+        try bothReach("forced maintenance") { rows in row(rows, "chk1").contains(" 127.0.0.2 0 1 ") && row(rows, "chk1").contains(" 14 ") }
+
         // `show resolvers`: HAProxy's layout, and counters that moved.
         let haproxyCounters = try ControlClient.socat("show resolvers dns1", socket: haproxySocket)
         let proxydCounters = try ControlClient.socat("show resolvers dns1", socket: proxydSocket)

@@ -258,7 +258,7 @@ enum ControlCommands {
                 // HAProxy's health counter: rise+fall-1 for a checked server fully UP,
                 // rise for an unchecked one, 0 when DOWN.
                 var health = !status.isUsable ? 0 : checked ? rise + (settings?.check.fall ?? 3) - 1 : rise
-                if !checked, server.dns?.snapshot.wasStopped == true { health = 0 }
+                if !checked, dns?.wasStopped == true { health = 0 }
                 var checkState = checked ? (status.checksEnabled ? 6 : 2) : (configDisabled ? 8 : 0)
                 // Checks pause while the server is in maintenance (HAProxy's CHK_ST_PAUSED).
                 if checked, status.admin == .maintenance || status.resolutionMaintenance { checkState |= 0x8 }

@@ -37,7 +37,7 @@ enum ResolverCommands {
         for label in name.split(separator: ".", omittingEmptySubsequences: false).dropLast(name.hasSuffix(".") ? 1 : 0) {
             guard (1...63).contains(label.utf8.count),
                   label.utf8.allSatisfy({ $0 == 0x2D || $0 == 0x5F || (0x30...0x39).contains($0)
-                      || (0x41...0x5A).contains($0 | 0x20 & 0x5F) || (0x61...0x7A).contains($0) }) else { return false }
+                      || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else { return false }
         }
         return true
     }

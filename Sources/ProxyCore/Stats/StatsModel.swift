@@ -346,9 +346,9 @@ public final class StatsContext: @unchecked Sendable {
                 row["last_chk"] = .empty
                 row["check_desc"] = .empty
             }
-            // Checks paused while DNS gives no address (issue 15): HAProxy shows none of
-            // the check's fields then.
-            if status.resolutionMaintenance {
+            // Checks are paused in maintenance (forced, or while DNS gives no address:
+            // issue 15): HAProxy shows none of the check's fields then.
+            if status.resolutionMaintenance || status.admin == .maintenance {
                 for field in ["check_status", "check_code", "check_duration", "last_chk", "check_desc",
                               "check_health", "check_rise", "check_fall"] {
                     row[field] = .empty
