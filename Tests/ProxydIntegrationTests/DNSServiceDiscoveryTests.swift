@@ -102,6 +102,8 @@ final class DNSServiceDiscoveryTests: XCTestCase {
             server w1 nowhere.example.local:\(webPort) init-addr none
         backend checked
             server-template chk 2 web.example.local:\(webPort) resolvers dns1 init-addr none check inter 100ms
+        backend outside
+            server o1 web.elsewhere.test:\(webPort) resolvers dns1 init-addr none resolve-prefer ipv4
         backend six
             server v1 six.example.local:\(webPort) resolvers dns1 init-addr none
             server v2 six.example.local:\(webPort) resolvers dns1 init-addr none resolve-prefer ipv4
@@ -262,9 +264,11 @@ final class DNSServiceDiscoveryTests: XCTestCase {
         func counter(_ text: String, _ name: String) -> Int {
             text.split(separator: "\n").first { $0.hasPrefix("  \(name):") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
         }
-        for name in ["sent", "valid", "nx", "update"] {
+        // `outside/o1` asks for a name dnsmasq serves to nobody: REFUSED, on both.
+        for name in ["sent", "valid", "nx", "update", "refused"] {
             XCTAssertGreaterThan(counter(proxydCounters, name), 0, "proxyd's \(name)\n\(proxydCounters)")
         }
+        XCTAssertGreaterThan(counter(haproxyCounters, "refused"), 0, haproxyCounters)
         XCTAssertEqual(counter(proxydCounters, "invalid"), 0)
         XCTAssertEqual(try ControlClient.socat("show resolvers nope", socket: proxydSocket),
                        try ControlClient.socat("show resolvers nope", socket: haproxySocket))
