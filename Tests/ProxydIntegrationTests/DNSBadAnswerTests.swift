@@ -8,7 +8,7 @@ import XCTest
 /// them and count them
 /// in `show resolvers`; the server stays in MAINT (resolution) until a good answer comes.
 final class DNSBadAnswerTests: XCTestCase {
-    enum Mode { case compressionLoop, cutShort, wrongID, silent, good }
+    enum Mode { case compressionLoop, cutShort, wrongID, silent, nxdomain, good }
 
     /// A UDP nameserver answering every query as `mode` says (A queries get the address
     /// 127.0.0.2 when good; other types an empty NOERROR answer).
@@ -91,7 +91,8 @@ final class DNSBadAnswerTests: XCTestCase {
                 count = 0
             }
             if answers.isEmpty { count = 0 }
-            return id + [0x85, 0x80, 0, 1, 0, count, 0, 0, 0, 0] + question + answers
+            let rcode: UInt8 = mode == .nxdomain ? 3 : 0
+            return id + [0x85, 0x80 | rcode, 0, 1, 0, count, 0, 0, 0, 0] + question + answers
         }
 
         func stop() {
@@ -132,7 +133,7 @@ final class DNSBadAnswerTests: XCTestCase {
         for line in try ControlClient.socat("show resolvers dns1", socket: socket).split(separator: "\n") {
             let parts = line.split(separator: ":")
             guard parts.count == 2, let value = Int(parts[1].trimmingCharacters(in: .whitespaces)) else { continue }
-            found[parts[0].trimmingCharacters(in: .whitespaces)] = value
+            found[parts[0].trimmingCharacters(in: .whitespaces), default: 0] += value  // summed over nameservers
         }
         return found
     }
@@ -143,6 +144,48 @@ final class DNSBadAnswerTests: XCTestCase {
         var fields = row.split(separator: " ").map(String.init)
         fields[9] = "T"
         return fields.joined(separator: " ")
+    }
+
+    /// Two nameservers, one saying NXDOMAIN, the other giving the address: the valid answer
+    /// wins on both proxies, whichever comes first (a round fails only when all fail).
+    func testOneNameserverSayingNXDoesNotHideAnothersAnswer() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dn2-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let webPort = TCP.freePort()
+        let web = try TestBackend(name: "two", port: webPort, host: "127.0.0.2")
+        defer { web.stop() }
+        let liar = try FakeNameserver(), honest = try FakeNameserver()
+        defer { liar.stop(); honest.stop() }
+        liar.mode = .nxdomain
+        honest.mode = .good
+        let haproxyPort = TCP.freePort(), proxydPort = TCP.freePort()
+        let haproxySocket = directory.appendingPathComponent("h.sock").path
+        let proxydSocket = directory.appendingPathComponent("p.sock").path
+        func twoServers(frontend: Int, socket: String) -> String {
+            config(dnsPort: liar.port, frontend: frontend, socket: socket, webPort: webPort)
+                .replacingOccurrences(of: "    nameserver ns1 127.0.0.1:\(liar.port)\n",
+                                      with: "    nameserver ns1 127.0.0.1:\(liar.port)\n    nameserver ns2 127.0.0.1:\(honest.port)\n"
+                                          + "    hold nx 0s\n")  // an NX round would empty the server at once
+        }
+        let reference = try ReferenceHAProxy(config: twoServers(frontend: haproxyPort, socket: haproxySocket),
+                                             waitForPorts: [haproxyPort])
+        defer { reference.stop() }
+        let proxy = try ProxydProcess(config: twoServers(frontend: proxydPort, socket: proxydSocket), waitForPorts: [proxydPort])
+        defer { proxy.stop() }
+        var last = ("", "")
+        let agreed = ControlClient.eventually(6) {
+            last = ((try? serverRow(haproxySocket)) ?? "", (try? serverRow(proxydSocket)) ?? "")
+            return last.1.contains(" 127.0.0.2 2 0 ") && last.0 == last.1
+        }
+        XCTAssertTrue(agreed, "haproxy: \(last.0)\nproxyd: \(last.1)")
+        // It stays so over several rounds, whichever nameserver answers first.
+        for _ in 0..<20 {
+            usleep(50_000)
+            XCTAssertTrue(try serverRow(proxydSocket).contains(" 127.0.0.2 2 0 "))
+            XCTAssertTrue(try serverRow(haproxySocket).contains(" 127.0.0.2 2 0 "))
+        }
+        XCTAssertGreaterThan(try counters(proxydSocket)["nx"] ?? 0, 0, "ns1's NXDOMAIN is counted")
     }
 
     /// An SRV answer without the target's address: both proxies ask for it, then fill the

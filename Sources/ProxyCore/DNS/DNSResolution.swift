@@ -30,6 +30,10 @@ final class DNSResolution {
     /// family when the preferred one has no record).
     var queryType: DNSRecordType
     var queryID: UInt16?
+    /// Nameservers asked in this try that have not answered, and the first error among
+    /// those that did (the round fails only when all fail).
+    var answersAwaited = 0
+    var firstFailure: Outcome?
     /// When the last round started (nil: never asked) and whether it ended valid: the next
     /// round comes `hold valid` or `timeout resolve` after it.
     var lastRound: Int?

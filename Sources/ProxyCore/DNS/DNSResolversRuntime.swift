@@ -167,6 +167,8 @@ final class DNSResolversRuntime: @unchecked Sendable {
         repeat { id = UInt16.random(in: 0...UInt16.max, using: &random) } while pending[id] != nil
         resolution.queryID = id
         resolution.triesLeft -= 1
+        resolution.answersAwaited = 0
+        resolution.firstFailure = nil
         pending[id] = resolution
         let bytes = DNSCodec.query(id: id, name: resolution.hostname, type: resolution.queryType,
                                    payloadSize: settings.acceptedPayloadSize)
@@ -177,6 +179,7 @@ final class DNSResolversRuntime: @unchecked Sendable {
                 continue
             }
             count(index) { $0.sent += 1 }
+            resolution.answersAwaited += 1
             let envelope = AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: bytes))
             channel.writeAndFlush(envelope).whenFailure { [self] _ in count(index) { $0.sendErrors += 1 } }
         }
@@ -230,15 +233,15 @@ final class DNSResolversRuntime: @unchecked Sendable {
         case .noError?: break
         case .nameError?:
             count(index) { $0.nx += 1 }
-            finish(resolution, .nx, answeredBy: index)
+            failed(resolution, .nx, answeredBy: index)
             return
         case .refused?:
             count(index) { $0.refused += 1 }
-            finish(resolution, .refused, answeredBy: index)
+            failed(resolution, .refused, answeredBy: index)
             return
         default:
             count(index) { $0.other += 1 }
-            finish(resolution, .other, answeredBy: index)
+            failed(resolution, .other, answeredBy: index)
             return
         }
         var sawCNAME = false
@@ -256,12 +259,21 @@ final class DNSResolversRuntime: @unchecked Sendable {
                 resolution.triesLeft = max(1, settings.resolveRetries)
                 send(resolution)
             } else {
-                finish(resolution, .nx, answeredBy: index)
+                failed(resolution, .nx, answeredBy: index)
             }
             return
         }
         count(index) { $0.valid += 1 }
         finish(resolution, .valid(targets), answeredBy: index)
+    }
+
+    /// A nameserver answered with an error: the round ends with it only once every
+    /// nameserver asked has answered (another may still give a valid answer).
+    private func failed(_ resolution: DNSResolution, _ outcome: DNSResolution.Outcome, answeredBy index: Int) {
+        resolution.answersAwaited -= 1
+        if resolution.firstFailure == nil { resolution.firstFailure = outcome }
+        guard resolution.answersAwaited <= 0 else { return }
+        finish(resolution, resolution.firstFailure ?? outcome, answeredBy: index)
     }
 
     /// An SRV target without an address in the answer: its own resolution, asked now.
