@@ -27,6 +27,7 @@ let fuzzTargets: [(name: String, run: (UnsafeRawBufferPointer) -> Void)] = [
     ("vrrp-packet", VRRPPacketTarget.run),
     ("runtime-command", RuntimeCommandTarget.run),
     ("client-hello", ClientHelloTarget.run),
+    ("dns-message", DNSMessageTarget.run),
 ]
 
 /// The target chosen by argv[1]; read by the C callback, which cannot capture it.

@@ -37,7 +37,8 @@ final class ManPageTests: XCTestCase {
                          "global tune.bufsize supported", "global tune.ssl.keylog ignored", "global lua-load unsupported",
                          "proxy balance supported", "proxy stick-table supported", "option httpchk supported",
                          "option spop-check unsupported", "bind ssl supported", "bind accept-netscaler-cip unsupported",
-                         "server check supported", "server resolvers unsupported", "timeout client supported",
+                         "server check supported", "server resolvers supported", "server redir unsupported",
+                         "resolvers nameserver supported", "section resolvers supported", "timeout client supported",
                          "balance roundrobin supported", "balance hash unsupported", "http-request set-header supported",
                          "http-request track-sc0 supported", "acl path supported", "stats uri supported",
                          "userlist user supported"] {

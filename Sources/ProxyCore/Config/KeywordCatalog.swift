@@ -29,7 +29,7 @@ public enum KeywordCatalog {
 
     /// The families in the order of the man page.
     public static let families = ["section", "global", "proxy", "option", "bind", "server", "timeout", "balance",
-                                  "http-request", "http-response", "acl", "stats", "userlist"]
+                                  "http-request", "http-response", "acl", "stats", "userlist", "resolvers"]
 
     /// All entries, by family (in `families` order) then keyword.
     public static func entries() -> [Entry] {
@@ -47,6 +47,7 @@ public enum KeywordCatalog {
         all += acl()
         all += probed("stats", HAProxy26.stats.map { name, line in (name, "listen l\n  mode http\n  bind 127.0.0.1:1\n  stats \(line)") })
         all += probed("userlist", ["user", "group"].map { ($0, "userlist u\n  \($0) x") })
+        all += probed("resolvers", ResolversParser.table.keys.map { ($0, "resolvers r\n  \($0)") })
         let rank = Dictionary(uniqueKeysWithValues: families.enumerated().map { ($1, $0) })
         return all.sorted { ($1.family != $0.family) ? rank[$0.family]! < rank[$1.family]! : $0.keyword < $1.keyword }
     }

@@ -9,10 +9,10 @@ struct Loader {
 
     /// Section keywords HAProxy 2.6 knows and proxyd parses.
     static let supportedSections: Set<String> = ["global", "defaults", "frontend", "backend", "listen", "userlist",
-                                                  "http-errors"]
+                                                  "http-errors", "resolvers"]
     /// Section keywords HAProxy 2.6 knows but proxyd does not support yet.
     static let unsupportedSections: Set<String> = [
-        "peers", "resolvers", "mailers", "program", "ring", "cache", "log-forward",
+        "peers", "mailers", "program", "ring", "cache", "log-forward",
         "fcgi-app",
     ]
 
@@ -81,7 +81,8 @@ struct Loader {
             return LoadResult(configuration: nil, diagnostics: state.diagnostics, exitCode: 1)
         }
         // Post-parse checks (HAProxy's check_config_validity).
-        let validityErrors = Validation.checkValidity(state)
+        var validityErrors = Validation.checkValidity(state)
+        if !ResolversParser.finish(state) { validityErrors = true }
         if validityErrors {
             state.diagnostics.append(.alert("Fatal errors found in configuration."))
             return LoadResult(configuration: nil, diagnostics: state.diagnostics, exitCode: 1)
@@ -94,7 +95,8 @@ struct Loader {
         // The command line's debug switches win over the configuration, as HAProxy's do.
         if options.disableSplice { state.global.noSplice = true }
         if options.disableServerVerify { state.global.sslServerVerifyRequired = false }
-        let config = ProxyConfiguration(global: state.global, proxies: state.proxies, userlists: state.userlists)
+        let config = ProxyConfiguration(global: state.global, proxies: state.proxies, userlists: state.userlists,
+                                        resolvers: state.resolvers)
         // A stats socket listens too: only a configuration without any listener exits 2.
         let code: Int32 = config.listeners.isEmpty && config.global.statsSockets.isEmpty ? 2 : 0
         return LoadResult(configuration: config, diagnostics: state.diagnostics, exitCode: code)
@@ -183,6 +185,8 @@ struct Loader {
             UserlistParser.parse(state, &state.userlists[i], line)
         case let .httpErrors(i):
             ErrorPagesParser.parseSectionLine(state, i, line)
+        case let .resolvers(i):
+            ResolversParser.parseLine(state, i, line)
         case .unsupported:
             break
         case .orphan:
@@ -238,6 +242,8 @@ struct Loader {
             state.section = .userlist(state.userlists.count - 1)
         case "http-errors":
             ErrorPagesParser.openSection(state, line)
+        case "resolvers":
+            ResolversParser.openSection(state, line)
         default:
             openProxy(state, line)
         }

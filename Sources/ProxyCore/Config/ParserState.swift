@@ -22,6 +22,8 @@ enum CurrentSection {
     case userlist(Int)
     /// Index into `httpErrors`.
     case httpErrors(Int)
+    /// Index into `resolvers` (issue 15).
+    case resolvers(Int)
     /// A recognised but unsupported section: its lines are skipped.
     case unsupported(String)
     /// Lines after a proxy header HAProxy refused (each is reported).
@@ -64,6 +66,7 @@ final class ParserState {
     var proxyIndicesByName: [String: [Int]] = [:]
     var userlists: [Userlist] = []
     var httpErrors: [HTTPErrorsSection] = []
+    var resolvers: [ResolversSettings] = []
     var section: CurrentSection = .none
 
     /// Which sides (frontend, backend) used each defaults section (by location).
@@ -109,6 +112,7 @@ final class ParserState {
         case let .proxy(i): return proxies[i].name
         case let .userlist(i): return userlists[i].name
         case let .httpErrors(i): return httpErrors[i].name
+        case let .resolvers(i): return resolvers[i].name
         default: return ""
         }
     }

@@ -160,6 +160,41 @@ enum ServerParser {
             srv.initAddr = methods
             return nil
         },
+        // DNS service discovery (issue 15): Config/ResolversParser.swift, DNS/.
+        "resolvers": Entry(takesArgument: true, missing: "'resolvers' expects <resolvers id> as argument.") { _, srv, v, _ in
+            srv.resolution.resolvers = v
+            return nil
+        },
+        "resolve-prefer": Entry(takesArgument: true, missing: "'resolve-prefer' expects either ipv4 or ipv6 as argument.") { _, srv, v, _ in
+            guard let family = ResolveFamily(rawValue: v) else {
+                return "'resolve-prefer' expects either ipv4 or ipv6 as argument.."
+            }
+            srv.resolution.prefer = family
+            return nil
+        },
+        "resolve-net": Entry(takesArgument: true, missing: "'resolve-net' expects a list of networks.") { _, srv, v, _ in
+            var networks: [IPNetwork] = []
+            for word in v.split(separator: ",") {
+                guard let network = ACLParser.parseNetwork(String(word)) else {
+                    return "'resolve-net' invalid network '\(word)'.."
+                }
+                networks.append(network)
+            }
+            srv.resolution.preferredNetworks = networks
+            return nil
+        },
+        "resolve-opts": Entry(takesArgument: true, missing: "'resolve-opts' expects a comma separated list of options.") { _, srv, v, _ in
+            for option in v.split(separator: ",") {
+                switch option {
+                case "allow-dup-ip": srv.resolution.allowDuplicateIP = true
+                case "prevent-dup-ip": srv.resolution.allowDuplicateIP = false
+                case "ignore-weight": srv.resolution.ignoreWeight = true
+                default:
+                    return "'resolve-opts' : unknown resolve-opts option '\(option)', supported methods are 'allow-dup-ip', 'ignore-weight', and 'prevent-dup-ip'.."
+                }
+            }
+            return nil
+        },
         "agent-check": flag { $0.agent.enabled = true },
         "no-agent-check": flag { $0.agent.enabled = false },
         "agent-port": port("agent-port") { $0.agent.port = $1 },
@@ -230,7 +265,7 @@ enum ServerParser {
 
     /// Valid HAProxy 2.6 server keywords proxyd does not implement yet.
     static let unsupported: [String] = [
-        "resolvers", "resolve-prefer", "resolve-net", "resolve-opts", "redir", "namespace", "proto", "ws",
+        "redir", "namespace", "proto", "ws",
         "usesrc", "socks4", "proxy-v2-options", "pool-low-conn", "pool-max-conn",
         "max-reuse", "tcp-ut", "log-proto", "npn", "allow-0rtt", "no-tls-tickets", "tfo", "check-proto",
         "check-alpn", "check-via-socks4", "force-sslv3", "force-tlsv10", "force-tlsv11", "force-tlsv12",

@@ -1,8 +1,8 @@
 /// `server-template PREFIX COUNT|FIRST-LAST ADDR[:PORT] [options…]`: HAProxy's way to
 /// declare a row of servers at once (PREFIX1…PREFIXn, or PREFIXfirst…PREFIXlast), each
 /// as `server PREFIXi ADDR options` would. Without `resolvers` every server gets the
-/// address as it resolves at start-up, as in HAProxy 2.6 (its DNS service discovery,
-/// which spreads a name's records over the row, is not part of proxyd yet).
+/// address as it resolves at start-up, as in HAProxy 2.6; with `resolvers` the row shares
+/// the name's records, one per server (DNS/ServerDNSUpdates.swift).
 enum ServerTemplateParser {
     static func parse(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         guard l.count >= 4, !l[1].isEmpty, !l[2].isEmpty, !l[3].isEmpty else {
@@ -17,7 +17,9 @@ enum ServerTemplateParser {
         let options = Array(l.words.dropFirst(3))
         for i in range {
             let line = ConfigLine(words: ["server", l[1] + String(i)] + options, location: l.location)
+            let before = p.servers.count
             ServerParser.parseServer(s, &p, line, ctx)
+            if p.servers.count > before { p.servers[p.servers.count - 1].isTemplate = true }
         }
     }
 

@@ -245,6 +245,13 @@ enum Validation {
                 var srv = s.proxies[pi].servers[si]
                 guard srv.unixPath == nil, srv.addresses.isEmpty else { continue }
                 var resolved = false
+                // HAProxy warns when the system resolver failed and a later method took over.
+                var libcFailed = false
+                func fellBack(_ what: String) {
+                    guard libcFailed else { return }
+                    s.warningRaw("[\(srv.location)] : 'server \(proxyName)/\(srv.name)' : could not resolve address '\(srv.host)', \(what).",
+                                 at: srv.location)
+                }
                 for method in srv.initAddr {
                     switch method {
                     case .last:
@@ -254,16 +261,26 @@ enum Validation {
                         if !found.isEmpty {
                             srv.addresses = found
                             resolved = true
+                        } else {
+                            libcFailed = true
                         }
                     case .none:
                         resolved = true
+                        fellBack("disabling server")
                     case let .ip(ip):
                         srv.addresses = [ip]
                         resolved = true
+                        fellBack("falling back to configured address")
                     }
                     if resolved { break }
                 }
-                if !resolved && s.options.ignoreResolutionFailures {
+                if !resolved && srv.resolution.resolvers != nil {
+                    // DNS will give it an address: until then it waits in MAINT (resolution).
+                    do {
+                        s.warningRaw("[\(srv.location)] : 'server \(proxyName)/\(srv.name)' : could not resolve address '\(srv.host)', disabling server.",
+                                     at: srv.location)
+                    }
+                } else if !resolved && s.options.ignoreResolutionFailures {
                     s.warningRaw("[\(srv.location)] : 'server \(proxyName)/\(srv.name)' : could not resolve address '\(srv.host)', disabling server.",
                                  at: srv.location)
                     srv.disabled = true

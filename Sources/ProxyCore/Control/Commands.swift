@@ -167,6 +167,7 @@ enum ControlCommands {
             return ""
         }
         StickTableCommands.register(&r)  // stick tables (issue 15)
+        ResolverCommands.register(&r)  // DNS service discovery (issue 15)
         return r
     }
 
@@ -249,27 +250,65 @@ enum ControlCommands {
                 if status.admin == .maintenance { admin |= 0x1 }  // SRV_ADMF_FMAINT
                 if status.admin == .maintenance && configDisabled { admin |= 0x4 }  // SRV_ADMF_CMAINT
                 if status.admin == .drain { admin |= 0x8 }  // SRV_ADMF_FDRAIN
+                let dns = server.dns?.snapshot
+                if status.resolutionMaintenance { admin |= 0x20 }  // SRV_ADMF_RMAINT
+                if dns?.hostnameFromRuntime == true { admin |= 0x40 }  // SRV_ADMF_HMAINT
                 let operational = status.isUsable ? 2 : 0  // SRV_ST_RUNNING / SRV_ST_STOPPED
                 let rise = settings?.check.rise ?? 2
                 // HAProxy's health counter: rise+fall-1 for a checked server fully UP,
                 // rise for an unchecked one, 0 when DOWN.
-                let health = !status.isUsable ? 0 : checked ? rise + (settings?.check.fall ?? 3) - 1 : rise
-                let checkState = checked ? (status.checksEnabled ? 6 : 2) : (configDisabled ? 8 : 0)
+                var health = !status.isUsable ? 0 : checked ? rise + (settings?.check.fall ?? 3) - 1 : rise
+                if !checked, dns?.wasStopped == true { health = 0 }
+                var checkState = checked ? (status.checksEnabled ? 6 : 2) : (configDisabled ? 8 : 0)
+                // Checks pause while the server is in maintenance (HAProxy's CHK_ST_PAUSED).
+                if checked, status.admin == .maintenance || status.resolutionMaintenance { checkState |= 0x8 }
+                let (checkStatus, checkResult) = checkColumns(server.health?.snapshot.check?.result.status)
                 let address = server.address
+                // Servers following DNS (issue 15): `-` until they have an address, the
+                // name followed, and the SRV record that filled them.
+                let addressText = dns?.hasAddress == false ? "-" : StatsContext.ipText(address)
+                let fqdn = dns.map { $0.fqdn ?? "-" } ?? "-"
+                let port = dns.map { $0.hasAddress ? address.port ?? 0 : $0.srvRecord == nil ? $0.configuredPort : 0 }
+                    ?? address.port ?? 0
                 let fields: [String] = [
                     String(proxy.id), proxy.name, String(server.id), server.name,
-                    StatsContext.ipText(address), String(operational), String(admin),
+                    addressText, String(operational), String(admin),
                     String(status.weight), String(server.initialWeight),
                     String((now - status.lastChange) / 1000),
-                    "1", "0", String(health), String(checkState), "0",
+                    String(checkStatus), String(checkResult), String(health), String(checkState), "0",
                     proxy.settings.id != nil ? "1" : "0", settings?.id != nil ? "1" : "0",
-                    "-", String(address.port ?? 0), "-", "0",
+                    fqdn, String(port), dns?.srvRecord ?? "-", "0",
                     String(settings?.check.port ?? 0), settings?.check.address ?? "-", "-", "0",
                 ]
                 out += fields.joined(separator: " ") + "\n"
             }
         }
         return out
+    }
+
+    /// `srv_check_status` (HAProxy's HCHK_STATUS_* number) and `srv_check_result`
+    /// (CHK_RES_*: 0 unknown, 1 neutral, 2 failed, 3 passed, 4 conditionally passed) of
+    /// the last health check; an unchecked server is "1 0", as in HAProxy.
+    static func checkColumns(_ status: CheckStatus?) -> (Int, Int) {
+        guard let status else { return (1, 0) }
+        switch status {
+        case .unknown: return (0, 0)
+        case .initializing: return (1, 0)
+        case .checked: return (3, 1)
+        case .healthAnalyze: return (4, 2)
+        case .socketError: return (5, 2)
+        case .l4ok: return (6, 3)
+        case .l4timeout: return (7, 2)
+        case .l4connection: return (8, 2)
+        case .l6ok: return (9, 3)
+        case .l6timeout: return (10, 2)
+        case .l6response: return (11, 2)
+        case .l7timeout: return (12, 2)
+        case .l7response: return (13, 2)
+        case .l7ok: return (14, 3)
+        case .l7okConditional: return (15, 4)
+        case .l7status: return (16, 2)
+        }
     }
 
     // MARK: - set server
@@ -309,7 +348,9 @@ enum ControlCommands {
         case "weight":
             return setWeight(value, backend, server, context)
         case "addr":
-            return setAddress(Array(args.dropFirst(4)), backend, server)
+            return setAddress(Array(args.dropFirst(4)), backend, server, context)
+        case "fqdn":
+            return ResolverCommands.setFQDN(value, path: args[2], server, context)
         default:
             return "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n"
         }
@@ -337,7 +378,8 @@ enum ControlCommands {
     }
 
     /// `set server B/S addr IP [port P]`, answered as HAProxy's srv_update_addr_port.
-    static func setAddress(_ words: [String], _ backend: RuntimeBackend, _ server: RuntimeServer) -> String {
+    static func setAddress(_ words: [String], _ backend: RuntimeBackend, _ server: RuntimeServer,
+                           _ context: StatsContext) -> String {
         guard let ip = words.first else {
             return "set server <b>/<s> addr requires an address and optionally a port.\n"
         }
@@ -360,6 +402,17 @@ enum ControlCommands {
                 : ", port changed from '\(old.port ?? 0)' to '\(port)'"
         }
         server.changeAddress(to: address)
+        // A server waiting for an address (issue 15) has one now.
+        if let dns = server.dns {
+            let ip = AddressParser.numericIP(StatsContext.ipText(address))
+            dns.update {
+                $0.hasAddress = true
+                $0.target = ip.map { DNSTarget(key: $0.description, address: $0) }
+            }
+            if server.status.withLockedValue({ $0.resolutionMaintenance }) {
+                context.runtime.updateServer(server, in: backend) { $0.resolutionMaintenance = false }
+            }
+        }
         return message + " by 'stats socket command'\n"
     }
 

@@ -23,6 +23,15 @@ final class CheckRunner {
     unowned let monitor: HealthMonitor
     let script: Script
     let address: SocketAddress
+    /// A server following DNS (issue 15) moves: its checks go where it is now (on the
+    /// check `port` when one is set), not where it was at start-up.
+    var followsServer: (port: Int?, enabled: Bool) = (nil, false)
+    var currentAddress: SocketAddress {
+        guard followsServer.enabled else { return address }
+        let now = server.address
+        guard let port = followsServer.port, let ip = now.ipAddress else { return now }
+        return (try? SocketAddress(ipAddress: ip, port: port)) ?? now
+    }
     let interval: Int
     let fastInterval: Int?
     let downInterval: Int?
@@ -133,6 +142,8 @@ final class CheckRunner {
                                 needsBody: CheckEvaluation.needsBody(expectations)))
         }
         made.checkSNI = settings.check.sni
+        // A server found by DNS (`resolvers`): its checks follow its address.
+        made.followsServer = (settings.check.port, settings.resolution.resolvers != nil && settings.check.address == nil)
         return made
     }
 
@@ -143,14 +154,20 @@ final class CheckRunner {
               let address = checkAddress(settings, server: server, address: settings.agent.address, port: port)
         else { return nil }
         // Agents count with rise 1 and fall 1: one "down" marks the server down.
-        return CheckRunner(server: server, context: context, monitor: monitor,
-                           script: .agent(send: settings.agent.send.map { Array($0.utf8) }),
-                           address: address, interval: settings.agent.interval, fastInterval: nil,
-                           downInterval: nil, rise: 1, fall: 1)
+        let runner = CheckRunner(server: server, context: context, monitor: monitor,
+                                 script: .agent(send: settings.agent.send.map { Array($0.utf8) }),
+                                 address: address, interval: settings.agent.interval, fastInterval: nil,
+                                 downInterval: nil, rise: 1, fall: 1)
+        runner.followsServer = (port, settings.resolution.resolvers != nil && settings.agent.address == nil)
+        return runner
     }
 
     private static func checkAddress(_ settings: ServerSettings, server: RuntimeServer, address: String?,
                                      port: Int?) -> SocketAddress? {
+        // A server waiting for DNS has a placeholder address until its first answer.
+        if address == nil, settings.resolution.resolvers != nil, let port = port ?? settings.port, port > 0 {
+            return try? SocketAddress(ipAddress: server.address.ipAddress ?? "0.0.0.0", port: port)
+        }
         if address == nil, port == nil, server.address.port != 0 || settings.unixPath != nil {
             return server.address
         }
@@ -185,7 +202,7 @@ final class CheckRunner {
         guard let loop, !running, !monitor.isStopped else { return }
         if paused { schedule(after: interval); return }
         // A server in maintenance is not checked (HAProxy pauses its checks).
-        if server.status.withLockedValue({ $0.admin == .maintenance }), !isAgent {
+        if server.status.withLockedValue({ $0.admin == .maintenance || $0.resolutionMaintenance }), !isAgent {
             schedule(after: interval)
             return
         }
@@ -201,7 +218,7 @@ final class CheckRunner {
         }
         let bootstrap = self.bootstrap ?? makeBootstrap(loop)
         self.bootstrap = bootstrap
-        bootstrap.connect(to: address).whenComplete { [self] result in
+        bootstrap.connect(to: currentAddress).whenComplete { [self] result in
             switch result {
             case .success(let channel):
                 guard running else { channel.close(promise: nil); return }
@@ -241,7 +258,7 @@ final class CheckRunner {
         let timeout = TimeAmount.milliseconds(Int64(connectTimeout))
         // The completion comes only while this attempt is the check's: `finish` closes it,
         // and a closed connect is never told.
-        transport = NativeConnection.connect(to: address, context: native, timeout: timeout,
+        transport = NativeConnection.connect(to: currentAddress, context: native, timeout: timeout,
                                              delayedAck: delaysAck) { [unowned self] result in
             guard running else { return }
             switch result {

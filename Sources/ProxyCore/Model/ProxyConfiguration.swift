@@ -12,12 +12,15 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var proxies: [ProxySettings]
     /// `userlist` sections, in file order.
     public var userlists: [Userlist]
+    /// `resolvers` sections, in file order (issue 15).
+    public var resolvers: [ResolversSettings]
 
     public init(global: GlobalSettings = GlobalSettings(), proxies: [ProxySettings] = [],
-                userlists: [Userlist] = []) {
+                userlists: [Userlist] = [], resolvers: [ResolversSettings] = []) {
         self.global = global
         self.proxies = proxies
         self.userlists = userlists
+        self.resolvers = resolvers
     }
 
     /// The proxy named `name` (HAProxy's namespaces: a frontend and a backend may share

@@ -166,6 +166,10 @@ public struct ServerSettings: Sendable, Equatable {
     public var source: String?
     /// `track [backend/]server`.
     public var track: String?
+    /// `resolvers`, `resolve-prefer`, `resolve-net`, `resolve-opts` (issue 15).
+    public var resolution = ServerResolution()
+    /// `server-template`: the servers share one name and take its records in turn.
+    public var isTemplate = false
     /// `pool-purge-delay`, milliseconds (nil: HAProxy's default, 5 s; 0: keep no idle
     /// connection).
     public var poolPurgeDelay: Int?

@@ -35,6 +35,8 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Health and agent checks (Health/HealthMonitor); set by RuntimeBuilder, started by `bind`.
     public internal(set) var healthMonitor: HealthMonitor?
+    /// `resolvers` sections and the servers that follow DNS (issue 15, DNS/).
+    public internal(set) var dns: DNSService?
     /// Log destinations shared by all proxies (Logging/); their `dropped` counts lost lines.
     public internal(set) var logSinks = LogSinks()
 
@@ -146,6 +148,7 @@ public final class ProxyRuntime: @unchecked Sendable {
 
     /// Starts the health and agent checks on the event loops (once).
     public func startHealthChecks() {
+        dns?.start()  // DNS queries start with the checks (idempotent)
         guard let monitor = healthMonitor, monitor.runtime == nil else { return }
         monitor.runtime = self
         monitor.start()
@@ -445,6 +448,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// daemon exits through `haltForExit` instead (Runtime/LoopParking).
     public func shutdown() {
         healthMonitor?.stop()  // Health/: checks cut short by the shutdown are not judged
+        dns?.stop()
         stopListening()
         try? reactors?.syncShutdownGracefully()
         try? group.syncShutdownGracefully()

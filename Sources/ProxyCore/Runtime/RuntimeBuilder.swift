@@ -127,6 +127,11 @@ public enum RuntimeBuilder {
         attachLogsAndChecks(config, runtime: runtime, backends: backendByName)
         runtime.prometheus = prometheus
         runtime.stickTables = stickTables
+        // DNS service discovery (issue 15): servers that follow names.
+        let followed = config.proxies.filter { $0.isBackend && !$0.disabled }.compactMap { proxy in
+            backendByName[proxy.name].map { (proxy, $0) }
+        }
+        runtime.dns = DNSService(config: config, backends: followed, runtime: runtime)
         return runtime
     }
 
@@ -169,6 +174,12 @@ public enum RuntimeBuilder {
     private static func address(of server: ServerSettings, in proxy: ProxySettings) throws -> SocketAddress {
         if let path = server.unixPath {
             return try SocketAddress(unixDomainSocketPath: path)
+        }
+        // A server without an address yet (`init-addr none`, or waiting for DNS: issue 15)
+        // starts in MAINT (resolution), as HAProxy's does, until DNS or `set server addr`
+        // gives it one (DNSService).
+        if server.addresses.isEmpty {
+            return try SocketAddress(ipAddress: "0.0.0.0", port: server.port ?? 0)
         }
         guard let ip = server.addresses.first else {
             throw Failure(location: server.location,

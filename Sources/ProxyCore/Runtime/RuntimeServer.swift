@@ -47,6 +47,9 @@ public final class RuntimeServer: @unchecked Sendable {
     public internal(set) var health: ServerHealth?
     /// Traffic of this server for the stats page and the runtime API (issue 4).
     public let counters = SessionCounters()
+    /// DNS service discovery (issue 15): nil unless the server says `resolvers`. Set once
+    /// at build time.
+    public internal(set) var dns: ServerDNSState?
     /// `pool-purge-delay`: every this many milliseconds, half of the connections idle
     /// that long are closed (IdlePoolPurge); 0 keeps none idle.
     public let poolPurgeDelayMs: Int
@@ -108,6 +111,9 @@ public struct ServerStatus: Sendable, Equatable {
     public var initialWeight: Int = 0
     /// `enable|disable health`: false stops health checks from changing the state.
     public var checksEnabled: Bool = true
+    /// Out of service because DNS gives it no address (issue 15: HAProxy's RMAINT,
+    /// `MAINT (resolution)`), apart from the operator's maintenance.
+    public var resolutionMaintenance: Bool = false
 
     public init(admin: Admin, weight: Int) {
         self.admin = admin
@@ -115,7 +121,7 @@ public struct ServerStatus: Sendable, Equatable {
         self.initialWeight = weight
     }
 
-    public var isUsable: Bool { admin != .maintenance && operationalUp }
+    public var isUsable: Bool { admin != .maintenance && !resolutionMaintenance && operationalUp }
     /// The weight balancers use: 0 while draining.
     public var effectiveWeight: Int { admin == .drain ? 0 : weight }
 }

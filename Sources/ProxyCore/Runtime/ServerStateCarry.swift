@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLinux  // SOCK_*, IPPROTO_*: a clean build finds them in CLinux's module (which includes their headers)
+import NIOCore
 
 /// Server state carried across a reload (issue 12). HAProxy's new process starts every
 /// server afresh: a server the old one knew DOWN gets traffic until its checks run again,
@@ -54,9 +55,32 @@ public enum ServerStateCarry {
     /// Starts `runtime`'s servers as `records` say; call before the listeners and the health
     /// checks start. Returns the names (`backend/server`) of the servers carried.
     @discardableResult
+    /// A server following DNS (issue 15) that has no address yet and says `init-addr last`
+    /// takes the address the old process's DNS gave it, so that a reload serves at once
+    /// rather than waiting for the first answer (or for a nameserver that is down).
+    static func adoptLastAddress(_ record: Record, server: RuntimeServer, backend: RuntimeBackend,
+                                 runtime: ProxyRuntime) -> Bool {
+        guard let dns = server.dns, dns.takesLastAddress, !dns.snapshot.hasAddress, record.admin & 0x20 == 0,
+              let ip = AddressParser.numericIP(record.address), record.port > 0,
+              let address = try? SocketAddress(ipAddress: record.address, port: record.port) else { return false }
+        server.changeAddress(to: address)
+        dns.update {
+            $0.hasAddress = true
+            $0.target = DNSTarget(key: ip.description, address: ip)
+        }
+        runtime.updateServer(server, in: backend) { $0.resolutionMaintenance = false }
+        return true
+    }
+
     public static func apply(_ records: [Record], to runtime: ProxyRuntime) -> [String] {
         var carried: [String] = []
         for record in records {
+            if let backend = runtime.backend(named: record.backend),
+               let server = backend.servers.first(where: { $0.name == record.server }),
+               adoptLastAddress(record, server: server, backend: backend, runtime: runtime) {
+                carried.append("\(record.backend)/\(record.server)")
+                continue
+            }
             guard let backend = runtime.backend(named: record.backend),
                   let server = backend.servers.first(where: { $0.name == record.server }),
                   (server.address.ipAddress ?? server.address.pathname ?? "-") == record.address,

@@ -287,6 +287,7 @@ public final class StatsContext: @unchecked Sendable {
     func serverStatusText(_ proxy: Proxy, _ server: RuntimeServer, _ status: ServerStatus) -> String {
         let check = serverSettings(proxy, server)?.check
         let checked = check?.enabled ?? false
+        if status.resolutionMaintenance { return "MAINT (resolution)" }
         if status.admin == .maintenance { return "MAINT" }
         let health = checked ? server.health?.snapshot.check?.health : nil
         if !status.operationalUp {
@@ -349,8 +350,17 @@ public final class StatsContext: @unchecked Sendable {
                 row["last_chk"] = .empty
                 row["check_desc"] = .empty
             }
+            // Checks are paused in maintenance (forced, or while DNS gives no address:
+            // issue 15): HAProxy shows none of the check's fields then.
+            if status.resolutionMaintenance || status.admin == .maintenance {
+                for field in ["check_status", "check_code", "check_duration", "last_chk", "check_desc",
+                              "check_health", "check_rise", "check_fall"] {
+                    row[field] = .empty
+                }
+            }
         }
-        row["addr"] = .string(Self.addressText(server.address))
+        // A server waiting for DNS has no address: HAProxy leaves the field empty.
+        row["addr"] = server.dns?.snapshot.hasAddress == false ? .empty : .string(Self.addressText(server.address))
         // The server whose health this one follows, always as `backend/server`.
         if let track = settings?.track {
             row["tracked"] = .string(track.contains("/") ? track : "\(proxy.name)/\(track)")

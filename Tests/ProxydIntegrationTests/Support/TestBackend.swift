@@ -47,7 +47,8 @@ final class TestBackend: @unchecked Sendable {
     /// Request heads as received, for header assertions.
     var heads: [String] { stats.withLockedValue { $0.heads } }
 
-    init(name: String, behaviour: Behaviour = .named, port: Int? = nil) throws {
+    /// `host`: another loopback address (127.0.0.2, …) for tests where DNS picks the server.
+    init(name: String, behaviour: Behaviour = .named, port: Int? = nil, host: String = "127.0.0.1") throws {
         self.name = name
         self.behaviour = behaviour
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -66,7 +67,7 @@ final class TestBackend: @unchecked Sendable {
                         BackendHandler(name: name, behaviour: behaviour, stats: stats))
                 }
             }
-        let channel = try bootstrap.bind(host: "127.0.0.1", port: port ?? 0).wait()
+        let channel = try bootstrap.bind(host: host, port: port ?? 0).wait()
         self.channel = channel
         self.port = channel.localAddress!.port!
     }
