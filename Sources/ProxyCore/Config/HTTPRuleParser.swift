@@ -180,9 +180,9 @@ enum HTTPRuleParser {
     ]
     static let requestUnsupported = [
         "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
-        "early-hint", "normalize-uri", "replace-path", "replace-pathq", "replace-uri",
+        "early-hint", "normalize-uri",
         "sc-inc-gpc", "send-spoe-group", "set-dst",
-        "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-pathq", "set-priority-class",
+        "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-priority-class",
         "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop",
         "strict-mode", "unset-var", "wait-for-body",
         "wait-for-handshake", "set-bandwidth-limit",
@@ -227,7 +227,8 @@ enum HTTPRuleParser {
         // `sc-inc-gpc0(N)` carries its counter in its name (Config/StickTableParser.swift).
         let gpcIncrement = StickTableParser.gpcIncrement(action)
         let gptSet = StickTableParser.gptSet(action)
-        guard requestActions.contains(action) || gpcIncrement != nil || gptSet != nil else {
+        guard requestActions.contains(action) || RequestLineRuleParser.actions.contains(action)
+                || gpcIncrement != nil || gptSet != nil else {
             unknownAction(s, l, requestActions, requestUnsupported)
             return
         }
@@ -260,6 +261,8 @@ enum HTTPRuleParser {
                     }
                 }
             }
+        case _ where RequestLineRuleParser.actions.contains(action):
+            result = RequestLineRuleParser.parse(action, args, place: place)
         case "redirect":
             result = redirect(args, place: place).map { .redirect($0) }
         case "deny", "tarpit":

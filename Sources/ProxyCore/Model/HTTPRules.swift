@@ -107,6 +107,8 @@ public enum HTTPRequestAction: Sendable, Equatable {
     case setQuery(FormatString)
     case setURI(FormatString)
     case setMethod(FormatString)
+    /// `replace-path|replace-pathq|replace-uri REGEX FMT`, `set-pathq FMT` (Model/RequestLineEdit.swift).
+    case editRequestLine(RequestLineEdit)
     /// `redirect …`.
     case redirect(RedirectRule)
     /// `deny [deny_status N] …`: an error reply (default 403).

@@ -49,7 +49,7 @@ struct CompiledCriterion {
     func evaluate(_ facts: RequestFacts) -> Bool {
         switch fetch {
         case .path: return matches(facts.path)
-        case .url: return matches(facts.slice(facts.head.targetSpan))
+        case .url: return matches(facts.target)
         case .method: return matches(facts.slice(facts.head.methodSpan))
         case .query:
             guard let query = facts.query else { return match == .found ? false : false }

@@ -70,6 +70,9 @@ enum RuleAction {
     case setHeader(lowerName: [UInt8], name: [UInt8], value: ValueTemplate)
     case addHeader(name: [UInt8], value: ValueTemplate)
     case deleteHeader(lowerName: [UInt8])
+    /// `set-path`, `replace-uri` …, `replace-header`, `replace-value` (Runtime/RequestLineRewrite.swift).
+    case editRequestLine(CompiledRequestLineEdit)
+    case replaceHeader(CompiledHeaderReplace)
     /// Answer with these bytes and stop (`deny`, `return`); `closes` after the answer.
     case reply(ByteBuffer, closes: Bool)
     case redirect(RedirectRule)
@@ -113,6 +116,7 @@ enum RuleOutcome {
 enum RuleEngine {
     /// Applies `rules` in order: header edits accumulate in `rewrite`; a reply stops.
     static func run(_ rules: [CompiledRule], facts: RequestFacts, rewrite: inout HeadRewrite) -> RuleOutcome {
+        var facts = facts  // follows a rewritten request line
         for rule in rules {
             if let condition = rule.condition, !condition.evaluate(facts) { continue }
             switch rule.action {
@@ -123,6 +127,11 @@ enum RuleEngine {
                 rewrite.add(name, value.render(facts))
             case .deleteHeader(let lowerName):
                 rewrite.dropNames.append(lowerName)
+            case .editRequestLine(let edit):
+                edit.apply(facts, rewrite: &rewrite)
+                facts.follow(rewrite)
+            case .replaceHeader(let edit):
+                edit.apply(facts, rewrite: &rewrite)
             case .reply(let bytes, let closes):
                 return .reply(bytes, closes: closes)
             case .redirect(let redirect):

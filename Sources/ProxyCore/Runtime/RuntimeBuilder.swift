@@ -185,6 +185,16 @@ public enum RuntimeBuilder {
             action = try .addHeader(name, value, at: rule.location)
         case .deleteHeader(let name, let match) where match == .string:
             action = .deleteHeader(name)
+        case .setMethod(let f): action = .editRequestLine(try CompiledRequestLineEdit(.method, f, at: rule.location))
+        case .setPath(let f): action = .editRequestLine(try CompiledRequestLineEdit(.path, f, at: rule.location))
+        case .setQuery(let f): action = .editRequestLine(try CompiledRequestLineEdit(.query, f, at: rule.location))
+        case .setURI(let f): action = .editRequestLine(try CompiledRequestLineEdit(.uri, f, at: rule.location))
+        case .editRequestLine(let edit): action = .editRequestLine(try CompiledRequestLineEdit(edit, at: rule.location))
+        case .replaceHeader(let name, let regex, let f), .replaceValue(let name, let regex, let f):
+            var eachValue = false
+            if case .replaceValue = rule.action { eachValue = true }
+            action = .replaceHeader(try CompiledHeaderReplace(name: name, regex: regex, replacement: f,
+                                                              eachValue: eachValue, inResponse: false, at: rule.location))
         case .deny(let reply):
             action = .reply(RuleEngine.replyBytes(reply, errorPages: pages), closes: true)
         case .return(let reply):
@@ -222,6 +232,11 @@ public enum RuntimeBuilder {
             action = try .addHeader(name, value, at: rule.location)
         case .deleteHeader(let name, let match) where match == .string:
             action = .deleteHeader(name)
+        case .replaceHeader(let name, let regex, let f), .replaceValue(let name, let regex, let f):
+            var eachValue = false
+            if case .replaceValue = rule.action { eachValue = true }
+            action = .replaceHeader(try CompiledHeaderReplace(name: name, regex: regex, replacement: f,
+                                                              eachValue: eachValue, inResponse: true, at: rule.location))
         case .allow:
             action = .allow
         case .incrementGPC(let counter, let gpc):

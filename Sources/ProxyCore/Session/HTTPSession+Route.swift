@@ -44,7 +44,7 @@ extension HTTPSession {
         // A listen section is its own backend: its rules are the frontend's.
         let ownBackend = frontend.router.defaultBackend.flatMap { $0.name == frontend.name ? $0 : nil }
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
-            let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
+            var facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
             if let tracks = frontend.requestContentTracks, let trackers = connection.stickTrackers {
                 tracks.run(trackers, facts: facts, forRequest: true)  // tcp-request content (issue 15)
             }
@@ -61,6 +61,7 @@ extension HTTPSession {
                 if closes { persistenceOfDenied(ownBackend) }
                 return (nil, .reply(reply, closes: closes), .noneUsable)
             }
+            facts.follow(rewrite)  // `use_backend` reads a rewritten path, as HAProxy's does
             // The stats page of a frontend section (issue 4).
             if let page = frontend.statsPage, let reply = page.answer(facts) {
                 statsPageAnswered = true
@@ -73,6 +74,7 @@ extension HTTPSession {
                     if closes { persistenceOfDenied(backend) }
                     return (backend, outcome, .noneUsable)
                 }
+                facts.follow(rewrite)
             }
             // The stats page (issue 4): a backend with `stats enable` answers its
             // `stats uri` itself instead of forwarding.
