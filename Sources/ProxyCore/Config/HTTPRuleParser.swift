@@ -127,7 +127,7 @@ enum HTTPRuleParser {
         case "set-path", "set-query", "set-uri", "set-method": return 1
         case "del-header": return args.count > 1 && args[1] == "-m" ? 3 : 1
         case "set-status": return args.count > 1 && args[1] == "reason" ? 3 : 1
-        case "allow", "reject": return 0
+        case "allow", "reject", "silent-drop": return 0
         default: return nil
         }
     }
@@ -182,8 +182,8 @@ enum HTTPRuleParser {
         "add-acl", "cache-use", "capture", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
         "early-hint", "normalize-uri",
         "sc-inc-gpc", "send-spoe-group", "set-dst",
-        "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-priority-class",
-        "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop",
+        "set-dst-port", "set-map", "set-mark", "set-nice", "set-priority-class",
+        "set-priority-offset", "set-timeout", "set-tos",
         "strict-mode", "unset-var", "wait-for-body",
         "wait-for-handshake", "set-bandwidth-limit",
     ]
@@ -193,8 +193,8 @@ enum HTTPRuleParser {
     ]
     static let responseUnsupported = [
         "add-acl", "cache-store", "capture", "del-acl", "del-map", "sc-inc-gpc",
-        "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos",
-        "set-var", "silent-drop", "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var",
+        "send-spoe-group", "set-map", "set-mark", "set-nice", "set-tos",
+        "set-var", "strict-mode", "track-sc0", "track-sc1", "track-sc2", "unset-var",
         "wait-for-body", "set-timeout", "set-bandwidth-limit",
     ]
 
@@ -228,7 +228,7 @@ enum HTTPRuleParser {
         let gpcIncrement = StickTableParser.gpcIncrement(action)
         let gptSet = StickTableParser.gptSet(action)
         guard requestActions.contains(action) || RequestLineRuleParser.actions.contains(action)
-                || gpcIncrement != nil || gptSet != nil else {
+                || RuleEffectParser.requestActions.contains(action) || gpcIncrement != nil || gptSet != nil else {
             unknownAction(s, l, requestActions, requestUnsupported)
             return
         }
@@ -263,6 +263,8 @@ enum HTTPRuleParser {
             }
         case _ where RequestLineRuleParser.actions.contains(action):
             result = RequestLineRuleParser.parse(action, args, place: place)
+        case _ where RuleEffectParser.requestActions.contains(action):
+            result = RuleEffectParser.parseRequest(action, args)
         case "redirect":
             result = redirect(args, place: place).map { .redirect($0) }
         case "deny", "tarpit":
@@ -345,7 +347,8 @@ enum HTTPRuleParser {
         }
         let gpcIncrement = StickTableParser.gpcIncrement(action)
         let gptSet = StickTableParser.gptSet(action)
-        guard responseActions.contains(action) || gpcIncrement != nil || gptSet != nil else {
+        guard responseActions.contains(action) || RuleEffectParser.responseActions.contains(action)
+                || gpcIncrement != nil || gptSet != nil else {
             unknownAction(s, l, responseActions, responseUnsupported)
             return
         }
@@ -364,6 +367,8 @@ enum HTTPRuleParser {
                 action == "replace-header" ? .replaceHeader(name: name, regex: re, replacement: fmt)
                     : .replaceValue(name: name, regex: re, replacement: fmt)
             }
+        case _ where RuleEffectParser.responseActions.contains(action):
+            result = RuleEffectParser.parseResponse(action, args)
         case "set-status":
             if let code = args.first.flatMap(ConfigUnits.integer), (100...999).contains(code) {
                 if args.count == 1 {

@@ -73,6 +73,10 @@ enum RuleAction {
     /// `set-path`, `replace-uri` …, `replace-header`, `replace-value` (Runtime/RequestLineRewrite.swift).
     case editRequestLine(CompiledRequestLineEdit)
     case replaceHeader(CompiledHeaderReplace)
+    /// `set-log-level`, `set-src`, and `tarpit`, `reject`, `silent-drop` (Runtime/RuleEffects.swift).
+    case logLevel(LogLevelChoice)
+    case setSource(CompiledSourceRewrite)
+    case end(RequestEnding)
     /// Answer with these bytes and stop (`deny`, `return`); `closes` after the answer.
     case reply(ByteBuffer, closes: Bool)
     case redirect(RedirectRule)
@@ -111,6 +115,8 @@ struct CompiledRule {
 enum RuleOutcome {
     case proceed
     case reply(ByteBuffer, closes: Bool)
+    /// `tarpit`, `reject`, `silent-drop` (Runtime/RuleEffects.swift).
+    case end(RequestEnding)
 }
 
 enum RuleEngine {
@@ -132,6 +138,13 @@ enum RuleEngine {
                 facts.follow(rewrite)
             case .replaceHeader(let edit):
                 edit.apply(facts, rewrite: &rewrite)
+            case .logLevel(let choice):
+                rewrite.effects.logLevel = choice
+            case .setSource(let edit):
+                edit.apply(&facts)
+                rewrite.effects.connection = facts.connection
+            case .end(let ending):
+                return .end(ending)
             case .reply(let bytes, let closes):
                 return .reply(bytes, closes: closes)
             case .redirect(let redirect):

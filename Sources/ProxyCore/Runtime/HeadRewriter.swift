@@ -20,6 +20,9 @@ struct HeadRewrite {
     /// The method and target of a rewritten request line, which later rules read.
     var requestMethod: RewrittenBytes? = nil
     var requestTarget: RewrittenBytes? = nil
+    /// `set-log-level`, `set-src` (Runtime/RuleEffects.swift): not head edits, but what the
+    /// same rules leave for the session.
+    var effects = RuleEffects()
 
     var isEmpty: Bool {
         !dropConnection && dropNames.isEmpty && added.isEmpty && replaced.isEmpty && startLine == nil

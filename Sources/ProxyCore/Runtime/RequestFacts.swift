@@ -7,7 +7,8 @@ struct RequestFacts {
     let bytes: UnsafeRawBufferPointer
     let head: HTTPRequestHead
     let headers: [HTTPHeaderField]
-    let connection: ConnectionFacts
+    /// A `var` for `set-src` (Runtime/RuleEffects.swift).
+    var connection: ConnectionFacts
     /// For http-response rules: the response's bytes, head and headers.
     var response: (bytes: UnsafeRawBufferPointer, head: HTTPResponseHead, headers: [HTTPHeaderField])?
 

@@ -38,7 +38,8 @@ public enum RuntimeBuilder {
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
             let backend = backendByName[proxy.name]!
             backend.requestRules = try proxy.httpRequestRules.map {
-                try compile($0, backends: backendByName, current: backend, prometheus: prometheus)
+                try compile($0, backends: backendByName, current: backend, prometheus: prometheus,
+                            tarpit: tarpitDelay(proxy))
             }
             backend.responseRules = try proxy.httpResponseRules.map {
                 try compile($0, backends: backendByName, current: backend)
@@ -71,7 +72,7 @@ public enum RuntimeBuilder {
             // A listen section's rules run once, as its frontend's.
             let requestRules = try own?.requestRules ?? proxy.httpRequestRules.map {
                 try compile($0, backends: backendByName, current: nil, pages: ErrorPages(errorFiles: proxy.errorFiles),
-                            prometheus: prometheus)
+                            prometheus: prometheus, tarpit: tarpitDelay(proxy))
             }
             let responseRules = try own?.responseRules ?? proxy.httpResponseRules.map {
                 try compile($0, backends: backendByName, current: nil)
@@ -175,7 +176,7 @@ public enum RuntimeBuilder {
     /// backend yet); a backend's rules with the backend's.
     private static func compile(_ rule: HTTPRequestRule, backends: [String: RuntimeBackend],
                                 current: RuntimeBackend?, pages frontendPages: ErrorPages? = nil,
-                                prometheus: PrometheusService) throws -> CompiledRule {
+                                prometheus: PrometheusService, tarpit: TimeAmount = .zero) throws -> CompiledRule {
         let pages = current?.errorPages ?? frontendPages ?? ErrorPages()
         let action: RuleAction
         switch rule.action {
@@ -214,6 +215,12 @@ public enum RuntimeBuilder {
             action = .incrementGPC(counter: counter, gpc: gpc)
         case .setGPT0(let counter, let value):
             action = .setGPT0(counter: counter, value: value)
+        case .setLogLevel(let choice): action = .logLevel(choice)  // Runtime/RuleEffects.swift
+        case .setSource(let rewrite): action = .setSource(CompiledSourceRewrite(rewrite))
+        case .silentDrop: action = .end(.silentDrop)
+        case .reject: action = .end(.reject)
+        case .tarpit(let reply):
+            action = .end(.tarpit(RuleEngine.replyBytes(reply, errorPages: pages), delay: tarpit))
         default:
             throw Failure(location: rule.location, message: "this 'http-request' action is not supported yet")
         }
@@ -243,12 +250,20 @@ public enum RuntimeBuilder {
             action = .incrementGPC(counter: counter, gpc: gpc)
         case .setGPT0(let counter, let value):
             action = .setGPT0(counter: counter, value: value)
+        case .setLogLevel(let choice): action = .logLevel(choice)  // Runtime/RuleEffects.swift
+        case .silentDrop: action = .end(.silentDrop)
         default:
             throw Failure(location: rule.location, message: "this 'http-response' action is not supported yet")
         }
         return CompiledRule(
             action: action,
             condition: rule.condition.map { CompiledCondition($0, backends: backends, currentBackend: current) })
+    }
+
+    /// How long `tarpit` holds a request: `timeout tarpit`, else `timeout connect` (HAProxy's
+    /// default), of the proxy whose rule it is.
+    static func tarpitDelay(_ proxy: ProxySettings) -> TimeAmount {
+        .milliseconds(Int64(proxy.timeouts.tarpit ?? proxy.timeouts.connect ?? 0))
     }
 
     static func amount(_ milliseconds: Int?) -> TimeAmount? {

@@ -67,6 +67,7 @@ extension HTTPSession {
             rewrite.dropNames.append(Array("content-length".utf8))
             stream.serverReusable = false
         }
+        var responseOutcome = RuleOutcome.proceed
         if let request = stream.requestForResponseRules, let backend {
             stream.requestForResponseRules = nil
             let requestHeaders = stream.requestParser.headers
@@ -78,11 +79,16 @@ extension HTTPSession {
                                              connection: connection)
                     facts.response = (responseBytes, head, responseHeaders)
                     // Backend rules first, then the frontend's, as HAProxy orders them.
-                    _ = RuleEngine.run(backend.responseRules, facts: facts, rewrite: &rewrite)
-                    if backend.name != frontend.name {
-                        _ = RuleEngine.run(frontend.responseRules, facts: facts, rewrite: &rewrite)
+                    responseOutcome = RuleEngine.run(backend.responseRules, facts: facts, rewrite: &rewrite)
+                    if backend.name != frontend.name, case .proceed = responseOutcome {
+                        responseOutcome = RuleEngine.run(frontend.responseRules, facts: facts, rewrite: &rewrite)
                     }
                 }
+            }
+            applyRuleEffects(rewrite.effects)  // set-log-level (HTTPSession+RuleEffects.swift)
+            if case .end(let ending) = responseOutcome {
+                end(ending, backend: backend, inResponse: true)
+                return
             }
         }
         if let rules = backend?.persistence {  // cookie persistence (issue 15)

@@ -57,10 +57,12 @@ extension HTTPSession {
                 persistence = rules.decide(facts, rewrite: &unused)
                 persistenceDecided = true
             }
-            if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
+            let frontendOutcome = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite)
+            if case .reply(let reply, let closes) = frontendOutcome {
                 if closes { persistenceOfDenied(ownBackend) }
                 return (nil, .reply(reply, closes: closes), .noneUsable)
             }
+            if case .end = frontendOutcome { return (nil, frontendOutcome, .noneUsable) }
             facts.follow(rewrite)  // `use_backend` reads a rewritten path, as HAProxy's does
             // The stats page of a frontend section (issue 4).
             if let page = frontend.statsPage, let reply = page.answer(facts) {
@@ -74,6 +76,7 @@ extension HTTPSession {
                     if closes { persistenceOfDenied(backend) }
                     return (backend, outcome, .noneUsable)
                 }
+                if case .end = outcome { return (backend, outcome, .noneUsable) }
                 facts.follow(rewrite)
             }
             // The stats page (issue 4): a backend with `stats enable` answers its
@@ -107,6 +110,13 @@ extension HTTPSession {
             return (backend, .proceed, choice)
         }
         stickTrackers?.flushBytesIn()  // the head counts for what its rules track (issue 15)
+        applyRuleEffects(rewrite.effects)  // set-src, set-log-level (HTTPSession+RuleEffects.swift)
+        if case .end(let ending) = outcome {
+            buffer.moveReaderIndex(forwardBy: head.headLength)
+            inbound = buffer
+            end(ending, backend: chosen)
+            return
+        }
         stream.persistence = persistence
         stream.log?.persistenceFlags = (persistence.requestFlag, persistence.responseFlag)
         if case .reply(let reply, let closes) = outcome {

@@ -1,0 +1,46 @@
+import XCTest
+@testable import ProxyCore
+import Shared
+
+/// `set-log-level`, `silent-drop`, `set-src`, `set-src-port` read as HAProxy 2.6 reads them
+/// (messages compared with `haproxy -c` 2.6.12 on the same lines).
+final class RuleEffectParserTests: XCTestCase {
+    private func load(_ rule: String) -> LoadResult {
+        ConfigurationLoader.load(text: "defaults\n  mode http\nfrontend f\n  bind :8080\n  \(rule)\n  default_backend b\nbackend b\n  server s 127.0.0.1:80\n",
+                                 name: "e.cfg", options: LoadOptions())
+    }
+
+    private func alerts(_ rule: String) -> [String] {
+        load(rule).diagnostics.filter { $0.severity == .alert && $0.location != nil }.map { $0.message }
+    }
+
+    func testAccepted() throws {
+        let r = load("http-request set-log-level err if { path /x }")
+        let rules = try XCTUnwrap(r.configuration?.proxies.first { $0.name == "f" }?.httpRequestRules, "\(r.diagnostics)")
+        XCTAssertEqual(rules.first?.action, .setLogLevel(.level(.err)))
+        for rule in ["http-request set-log-level silent", "http-response set-log-level debug", "http-request silent-drop",
+                     "http-response silent-drop if { status 500 }", "http-request set-src hdr(x-real-ip)",
+                     "http-request set-src req.hdr(x-forwarded-for,1)", "http-request set-src-port int(4242)",
+                     "http-request set-src ipv4(10.77.0.1) if { path /a }"] {
+            XCTAssertEqual(load(rule).exitCode, 0, "\(rule): \(load(rule).diagnostics)")
+        }
+        let src = try XCTUnwrap(load("http-request set-src req.hdr(x-forwarded-for,1)").configuration?
+            .proxies.first { $0.name == "f" }?.httpRequestRules.first)
+        XCTAssertEqual(src.action, .setSource(SourceRewrite(target: .address, sample: .header(name: "x-forwarded-for", occurrence: 1),
+                                                            expression: "req.hdr(x-forwarded-for,1)")))
+    }
+
+    func testErrorsAsHAProxy() {
+        let head = "parsing [e.cfg:5] : error detected in frontend 'f' while parsing"
+        XCTAssertEqual(alerts("http-request set-log-level"),
+                       ["\(head) 'http-request set-log-level' rule : expects exactly 1 argument (log level name or 'silent')."])
+        XCTAssertEqual(alerts("http-request set-log-level foo"),
+                       ["\(head) 'http-request set-log-level' rule : expects exactly 1 argument (log level name or 'silent')."])
+        XCTAssertEqual(alerts("http-request silent-drop x"),
+                       ["parsing [e.cfg:5]: 'http-request silent-drop' expects either 'if' or 'unless' followed by a condition but found 'x'."])
+        XCTAssertEqual(alerts("http-request set-src"), ["\(head) 'http-request set-src' rule : missing fetch method."])
+        XCTAssertEqual(alerts("http-request set-src foo(1)"), ["\(head) 'http-request set-src' rule : unknown fetch method 'foo'."])
+        // Valid in HAProxy, not evaluated by proxyd yet: said so.
+        XCTAssertEqual(alerts("http-request set-src src,ipmask(24)").first?.contains("valid in HAProxy"), true)
+    }
+}
