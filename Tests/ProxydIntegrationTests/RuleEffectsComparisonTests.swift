@@ -33,11 +33,15 @@ final class RuleEffectsComparisonTests: XCTestCase {
                 bind 127.0.0.1:\(ports[1])
                 http-response set-log-level silent
                 server echo 127.0.0.1:\(echo.port)
+            frontend dropper
+                bind 127.0.0.1:\(ports[2])
+                tcp-request connection silent-drop if { src 127.0.0.1 }
+                default_backend echo
             backend echo
                 server echo 127.0.0.1:\(echo.port)
             """
         }
-        let ports = (haproxy: [TCP.freePort(), TCP.freePort()], proxyd: [TCP.freePort(), TCP.freePort()])
+        let ports = (haproxy: (0..<3).map { _ in TCP.freePort() }, proxyd: (0..<3).map { _ in TCP.freePort() })
         let reference = try ReferenceHAProxy(config: config(ports.haproxy, log: haproxyLog.path), waitForPorts: ports.haproxy)
         defer { reference.stop() }
         let proxy = try ProxydProcess(config: config(ports.proxyd, log: proxydLog.path), waitForPorts: ports.proxyd)
@@ -51,6 +55,11 @@ final class RuleEffectsComparisonTests: XCTestCase {
             XCTAssertEqual(actual.answer, expected.answer, path)
             XCTAssertEqual(actual.slow, expected.slow, "\(path): held \(actual.seconds) s, HAProxy \(expected.seconds) s")
         }
+        // `tcp-request connection silent-drop`: the client hears nothing, not even a close.
+        let dropped = (try probe("GET / HTTP/1.1\r\nHost: x\r\n\r\n", port: ports.proxyd[2]),
+                       try probe("GET / HTTP/1.1\r\nHost: x\r\n\r\n", port: ports.haproxy[2]))
+        XCTAssertEqual(dropped.0.answer, dropped.1.answer)
+        XCTAssertEqual(dropped.0.answer, "(silence)")
         _ = try probe("GET /q HTTP/1.1\r\nHost: x\r\n\r\n", port: ports.haproxy[1])
         _ = try probe("GET /q HTTP/1.1\r\nHost: x\r\n\r\n", port: ports.proxyd[1])
         _ = try probe("GET /last HTTP/1.1\r\nHost: x\r\n\r\n", port: ports.haproxy[0])

@@ -332,6 +332,8 @@ public struct TCPRequestRule: Sendable, Equatable {
     public enum Action: Sendable, Equatable {
         case accept
         case reject
+        /// `silent-drop` (connection phase): closed without a FIN or reset reaching the client.
+        case silentDrop
         /// `track-sc0|1|2 KEY [table T]` (Model/StickTable.swift).
         case track(TrackAction)
         /// `inspect-delay` is not a rule but stored here as the content phase's wait time.

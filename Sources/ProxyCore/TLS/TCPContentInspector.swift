@@ -20,7 +20,7 @@ struct TCPInspection {
         for rule in proxy.tcpRequestRules where rule.phase == .content {
             switch rule.action {
             case .inspectDelay(let ms): delay = .milliseconds(Int64(ms))
-            case .track: break  // run at accept (Runtime/StickTracking.swift)
+            case .track, .silentDrop: break  // run at accept (Runtime/StickTracking.swift, StickRules.swift)
             case .accept, .reject:
                 rules.append(Rule(accept: rule.action == .accept, condition: rule.condition.map {
                     CompiledCondition($0, backends: backends, currentBackend: own)
