@@ -197,6 +197,8 @@ public struct ProxySettings: Sendable, Equatable {
     /// `http-request` rules, whatever their order in the file.
     public var redirectRules: [HTTPRequestRule]
     public var httpResponseRules: [HTTPResponseRule]
+    /// `http-after-response …` (Config/AfterResponseParser.swift).
+    public var httpAfterResponseRules: [HTTPResponseRule] = []
     /// `tcp-request connection|content accept|reject [if|unless COND]`.
     public var tcpRequestRules: [TCPRequestRule]
     /// `stick-table …` (Model/StickTable.swift): the table named after this proxy.

@@ -73,7 +73,7 @@ struct CompiledCriterion {
         case .sourcePort: return matchesInteger(facts.connection.clientPort)
         case .status:
             guard let response = facts.response else { return false }
-            return matchesInteger(response.head.status)
+            return matchesInteger(facts.statusOverride ?? response.head.status)
         case .httpVersion:
             let text: StaticString = facts.head.version == .http10 ? "1.0" : "1.1"
             return matches(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))

@@ -77,6 +77,8 @@ enum RuleAction {
     case logLevel(LogLevelChoice)
     case setSource(CompiledSourceRewrite)
     case end(RequestEnding)
+    /// `set-status CODE [reason TEXT]` (Runtime/RequestLineRewrite.swift).
+    case setStatus(Int, reason: String?)
     /// Answer with these bytes and stop (`deny`, `return`); `closes` after the answer.
     case reply(ByteBuffer, closes: Bool)
     case redirect(RedirectRule)
@@ -122,7 +124,8 @@ enum RuleOutcome {
 enum RuleEngine {
     /// Applies `rules` in order: header edits accumulate in `rewrite`; a reply stops.
     static func run(_ rules: [CompiledRule], facts: RequestFacts, rewrite: inout HeadRewrite) -> RuleOutcome {
-        var facts = facts  // follows a rewritten request line
+        var facts = facts  // follows a rewritten request line or status, from earlier lists too
+        facts.follow(rewrite)
         for rule in rules {
             if let condition = rule.condition, !condition.evaluate(facts) { continue }
             switch rule.action {
@@ -145,6 +148,9 @@ enum RuleEngine {
                 rewrite.effects.connection = facts.connection
             case .end(let ending):
                 return .end(ending)
+            case .setStatus(let code, let reason):
+                rewrite.setStatusLine(code, reason: reason, facts: facts)
+                facts.follow(rewrite)
             case .reply(let bytes, let closes):
                 return .reply(bytes, closes: closes)
             case .redirect(let redirect):

@@ -20,9 +20,13 @@ struct RequestFacts {
     /// The request target: as sent, or as a rule rewrote it.
     var target: UnsafeRawBufferPointer { targetOverride ?? slice(head.targetSpan) }
 
-    /// Reads the request target `rewrite` holds, if a rule rewrote it.
+    /// The status a `set-status` rule gave the response, which later rules read.
+    var statusOverride: Int? = nil
+
+    /// Reads the request target and the response status `rewrite` holds, if rules changed them.
     mutating func follow(_ rewrite: HeadRewrite) {
         if let target = rewrite.requestTarget { targetOverride = target.view }
+        if let status = rewrite.effects.status { statusOverride = status }
     }
 
     /// Where the path starts in `target`: after `scheme://authority` in absolute form.

@@ -216,3 +216,16 @@ extension HeadRewrite {
         startLine = method + [0x20] + target + [0x20] + Array(facts.slice(facts.head.versionSpan)) + [0x0D, 0x0A]
     }
 }
+
+extension HeadRewrite {
+    /// `set-status CODE [reason TEXT]`: a new status line (the response's version, HAProxy's
+    /// reason for the code unless one is given); the log shows the new status.
+    mutating func setStatusLine(_ code: Int, reason: String?, facts: RequestFacts) {
+        var version = Array("HTTP/1.1".utf8)
+        if let response = facts.response, response.head.versionSpan.length > 0 {
+            version = Array(UnsafeRawBufferPointer(rebasing: response.bytes[response.head.versionSpan.start..<response.head.versionSpan.end]))
+        }
+        startLine = version + Array(" \(code) \(reason ?? HTTPReasons.haproxy(code))\r\n".utf8)
+        effects.status = code
+    }
+}

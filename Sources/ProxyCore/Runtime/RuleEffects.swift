@@ -9,6 +9,8 @@ struct RuleEffects {
     var logLevel: LogLevelChoice? = nil
     /// The connection's facts after `set-src`: the session keeps them for its later requests.
     var connection: ConnectionFacts? = nil
+    /// `set-status`: the status the log shows.
+    var status: Int? = nil
 }
 
 /// How a rule ends a request without a server: HAProxy's `tarpit`, `reject`, `silent-drop`.

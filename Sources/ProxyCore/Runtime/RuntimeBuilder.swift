@@ -44,6 +44,9 @@ public enum RuntimeBuilder {
             backend.responseRules = try proxy.httpResponseRules.map {
                 try compile($0, backends: backendByName, current: backend)
             }
+            backend.afterResponseRules = try proxy.httpAfterResponseRules.map {
+                try compile($0, backends: backendByName, current: backend)
+            }
             backend.stickRules = StickRules(proxy, tables: stickTables, servers: backend.servers,
                                             backends: backendByName, own: backend)
             if CookiePersistence.isNeeded(proxy) {  // issue 15
@@ -94,6 +97,8 @@ public enum RuntimeBuilder {
                 requestRules: requestRules,
                 responseRules: responseRules))
             frontends[frontends.count - 1].bufferRequestBody = proxy.httpBufferRequest
+            frontends[frontends.count - 1].afterResponseRules = try own?.afterResponseRules
+                ?? proxy.httpAfterResponseRules.map { try compile($0, backends: backendByName, current: nil) }
             frontends[frontends.count - 1].connectionRules = ConnectionRules(proxy, tables: stickTables,
                                                                              backends: backendByName, own: own)
             frontends[frontends.count - 1].tracksStickCounters = !stickTables.tables.isEmpty
@@ -252,6 +257,7 @@ public enum RuntimeBuilder {
             action = .setGPT0(counter: counter, value: value)
         case .setLogLevel(let choice): action = .logLevel(choice)  // Runtime/RuleEffects.swift
         case .silentDrop: action = .end(.silentDrop)
+        case .setStatus(let code, let reason): action = .setStatus(code, reason: reason)
         default:
             throw Failure(location: rule.location, message: "this 'http-response' action is not supported yet")
         }

@@ -39,6 +39,8 @@ public final class RuntimeBackend: @unchecked Sendable {
     /// `http-request` / `http-response` rules of the backend, set once at build time.
     var requestRules: [CompiledRule] = []
     var responseRules: [CompiledRule] = []
+    /// `http-after-response` (Session/HTTPSession+AfterResponse.swift).
+    var afterResponseRules: [CompiledRule] = []
     /// TLS (issue 5): some server's `sni` reads the request or the client connection; the
     /// headers it reads (lower case). Set by TLSSetup.
     var dynamicServerName = false
@@ -140,6 +142,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     var clientKeepAliveProbes: KeepAliveTimings?
     let requestRules: [CompiledRule]
     let responseRules: [CompiledRule]
+    /// `http-after-response` (Session/HTTPSession+AfterResponse.swift).
+    var afterResponseRules: [CompiledRule] = []
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.
     var gate: AdmissionGate!
     /// Stick tables (issue 15): `tcp-request connection` rules run at accept, and whether

@@ -83,6 +83,7 @@ extension HTTPSession {
                     if backend.name != frontend.name, case .proceed = responseOutcome {
                         responseOutcome = RuleEngine.run(frontend.responseRules, facts: facts, rewrite: &rewrite)
                     }
+                    if case .proceed = responseOutcome { runAfterResponseRules(facts, rewrite: &rewrite) }
                 }
             }
             applyRuleEffects(rewrite.effects)  // set-log-level (HTTPSession+RuleEffects.swift)

@@ -5,6 +5,7 @@ import NIOCore
 extension HTTPSession {
     func applyRuleEffects(_ effects: RuleEffects) {
         if let level = effects.logLevel { stream.log?.level = level }
+        if let status = effects.status { stream.log?.status = status }
         if let facts = effects.connection {
             // The rest of the connection is from the new source, as HAProxy's `set-src`.
             connectionFacts = facts
