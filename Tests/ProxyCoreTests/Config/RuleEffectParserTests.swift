@@ -44,3 +44,22 @@ final class RuleEffectParserTests: XCTestCase {
         XCTAssertEqual(alerts("http-request set-src src,ipmask(24)").first?.contains("valid in HAProxy"), true)
     }
 }
+
+/// `http-after-response` read as HAProxy 2.6 reads it.
+final class AfterResponseParserTests: XCTestCase {
+    private func load(_ rule: String) -> LoadResult {
+        ConfigurationLoader.load(text: "defaults\n  mode http\nfrontend f\n  bind :8080\n  \(rule)\n  default_backend b\nbackend b\n  server s 127.0.0.1:80\n",
+                                 name: "e.cfg", options: LoadOptions())
+    }
+
+    func testRules() throws {
+        let r = load("http-after-response set-status 299 reason Fine if { status 200 }")
+        let rules = try XCTUnwrap(r.configuration?.proxies.first { $0.name == "f" }?.httpAfterResponseRules, "\(r.diagnostics)")
+        XCTAssertEqual(rules.first?.action, .setStatus(code: 299, reason: "Fine"))
+        XCTAssertNotNil(rules.first?.condition)
+        // As `haproxy -c` 2.6.12 says it.
+        let unknown = load("http-after-response foo").diagnostics.filter { $0.location != nil }.map { $0.message }
+        XCTAssertEqual(unknown, ["parsing [e.cfg:5]: 'http-after-response' expects 'ot-group', 'add-header', 'allow', 'capture', 'del-header', 'replace-header', 'replace-value', 'set-header', 'set-status', 'strict-mode', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', but got 'foo'."])
+        XCTAssertEqual(load("http-after-response set-var(txn.x) str(1)").diagnostics.first?.message.contains("not supported by proxyd yet"), true)
+    }
+}
