@@ -167,6 +167,7 @@ enum ControlCommands {
             return ""
         }
         StickTableCommands.register(&r)  // stick tables (issue 15)
+        MapCommands.register(&r)  // map files (Control/MapCommands.swift)
         return r
     }
 

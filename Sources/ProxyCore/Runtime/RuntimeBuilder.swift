@@ -21,6 +21,7 @@ public enum RuntimeBuilder {
         // `use-service prometheus-exporter` rules share one service, given its statistics
         // by the control plane once the runtime exists.
         let prometheus = PrometheusService()
+        MapFiles.current.withLockedValue { $0 = [:] }  // map files load afresh (Runtime/MapFiles.swift)
         // Stick tables first: rules and conditions compiled below resolve them by name.
         let stickTables = StickTableDirectory(config.proxies.compactMap { $0.stickTable.map(StickTable.init) })
         StickTableDirectory.current.withLockedValue { $0 = stickTables }
@@ -64,13 +65,16 @@ public enum RuntimeBuilder {
             let own = proxy.isBackend ? backendByName[proxy.name] : nil
             var router = Router(defaultBackend: defaultName.flatMap { backendByName[$0] })
             for rule in proxy.useBackendRules {
-                guard !rule.isDynamic, let target = backendByName[rule.backend] else {
-                    throw Failure(location: rule.location,
-                                  message: "use_backend with a dynamic name ('\(rule.backend)') is not supported yet")
+                let condition = rule.condition.map { CompiledCondition($0, backends: backendByName, currentBackend: own) }
+                if rule.isDynamic {  // Runtime/DynamicBackendName.swift
+                    router.rules.append(Router.Rule(condition: condition, backend: nil,
+                                                    dynamic: try DynamicBackendName(rule, backends: backendByName)))
+                    continue
                 }
-                router.rules.append(Router.Rule(
-                    condition: rule.condition.map { CompiledCondition($0, backends: backendByName, currentBackend: own) },
-                    backend: target))
+                guard let target = backendByName[rule.backend] else {
+                    throw Failure(location: rule.location, message: "no backend named '\(rule.backend)'")
+                }
+                router.rules.append(Router.Rule(condition: condition, backend: target))
             }
             // A listen section's rules run once, as its frontend's.
             let requestRules = try own?.requestRules ?? proxy.httpRequestRules.map {

@@ -33,3 +33,13 @@ final class PatternFileTests: XCTestCase {
         XCTAssertEqual(alerts("acl x path_beg -f \(paths) -f \(paths) /inline"), [])
     }
 }
+
+/// `use_backend %[…,map(FILE)]` with a file that cannot be read: `haproxy -c` 2.6.12's words.
+final class MapFileCheckTests: XCTestCase {
+    func testMissingMapFileAsHAProxy() {
+        let text = "defaults\n  mode http\nfrontend f\n  bind :8080\n  use_backend %[req.hdr(host),lower,map(/nonexistent/hosts.map,b)]\nbackend b\n  server s 127.0.0.1:1\n"
+        let alerts = ConfigurationLoader.load(text: text, name: "e.cfg", options: LoadOptions()).diagnostics
+            .filter { $0.location != nil && $0.severity == .alert }.map { $0.message }
+        XCTAssertEqual(alerts, ["Parsing [e.cfg:5]: failed to parse use_backend rule '%[req.hdr(host),lower,map(/nonexistent/hosts.map,b)]' : failed to parse sample expression <req.hdr(host),lower,map(/nonexistent/hosts.map,b)]> : invalid args in converter 'map' : failed to open pattern file </nonexistent/hosts.map>."])
+    }
+}
