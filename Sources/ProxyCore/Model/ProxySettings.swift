@@ -199,6 +199,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var httpResponseRules: [HTTPResponseRule]
     /// `http-after-response …` (Config/AfterResponseParser.swift).
     public var httpAfterResponseRules: [HTTPResponseRule] = []
+    /// `rate-limit sessions N` (Config/RateLimitParser.swift): new sessions per second.
+    public var rateLimitSessions: Int? = nil
     /// `tcp-request connection|content accept|reject [if|unless COND]`.
     public var tcpRequestRules: [TCPRequestRule]
     /// `stick-table …` (Model/StickTable.swift): the table named after this proxy.

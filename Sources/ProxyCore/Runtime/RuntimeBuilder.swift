@@ -101,6 +101,7 @@ public enum RuntimeBuilder {
                 requestRules: requestRules,
                 responseRules: responseRules))
             frontends[frontends.count - 1].bufferRequestBody = proxy.httpBufferRequest
+            frontends[frontends.count - 1].sessionRate = proxy.rateLimitSessions.map(SessionRateLimit.init)
             frontends[frontends.count - 1].afterResponseRules = try own?.afterResponseRules
                 ?? proxy.httpAfterResponseRules.map { try compile($0, backends: backendByName, current: nil) }
             frontends[frontends.count - 1].connectionRules = ConnectionRules(proxy, tables: stickTables,

@@ -144,6 +144,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     let responseRules: [CompiledRule]
     /// `http-after-response` (Session/HTTPSession+AfterResponse.swift).
     var afterResponseRules: [CompiledRule] = []
+    /// `rate-limit sessions` (Runtime/SessionRateLimit.swift).
+    var sessionRate: SessionRateLimit?
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.
     var gate: AdmissionGate!
     /// Stick tables (issue 15): `tcp-request connection` rules run at accept, and whether

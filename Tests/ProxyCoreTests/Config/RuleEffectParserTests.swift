@@ -63,3 +63,21 @@ final class AfterResponseParserTests: XCTestCase {
         XCTAssertEqual(load("http-after-response set-var(txn.x) str(1)").diagnostics.first?.message.contains("not supported by proxyd yet"), true)
     }
 }
+
+/// `rate-limit sessions` read as HAProxy 2.6 reads it (messages from `haproxy -c` 2.6.12).
+final class RateLimitParserTests: XCTestCase {
+    private func load(_ line: String) -> LoadResult {
+        ConfigurationLoader.load(text: "defaults\n  mode http\nfrontend f\n  bind :8080\n  \(line)\n  default_backend b\nbackend b\n  server s 127.0.0.1:80\n",
+                                 name: "e.cfg", options: LoadOptions())
+    }
+
+    func testRateLimit() {
+        XCTAssertEqual(load("rate-limit sessions 10").configuration?.proxies.first { $0.name == "f" }?.rateLimitSessions, 10)
+        func alerts(_ line: String) -> [String] {
+            load(line).diagnostics.filter { $0.severity == .alert && $0.location != nil }.map { $0.message }
+        }
+        XCTAssertEqual(alerts("rate-limit foo 1"), ["parsing [e.cfg:5] : 'rate-limit' only supports 'sessions' (got 'foo')"])
+        XCTAssertEqual(alerts("rate-limit sessions"), ["parsing [e.cfg:5] : 'rate-limit sessions' expects expects an integer value (in sessions/second)"])
+        XCTAssertEqual(alerts("rate-limit sessions x"), ["parsing [e.cfg:5] : 'rate-limit sessions' : unexpected character 'x' in integer value 'x'"])
+    }
+}
