@@ -117,11 +117,12 @@ enum ProxyParser {
         }),
     ].merging(PersistenceParser.keywords) { own, _ in own }.merging(SmallOptionsParser.keywords) { own, _ in own }
         .merging(AfterResponseParser.keywords) { own, _ in own }.merging(RateLimitParser.keywords) { own, _ in own }
+        .merging(HTTPErrorParser.keywords) { own, _ in own }
 
     /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
     static let unsupported: [String] = [
         "capture", "compression", "declare", "email-alert", "error-log-format", "external-check",
-        "filter", "http-error", "http-send-name-header", "log-format-sd",
+        "filter", "http-send-name-header", "log-format-sd",
         "log-tag", "max-keep-alive-queue", "max-session-srv-conns", "monitor", "persist",
         "source", "tcp-response", "unique-id-format", "unique-id-header", "dispatch",
         "retry-on", "use-fcgi-app",

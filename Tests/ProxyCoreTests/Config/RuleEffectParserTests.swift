@@ -81,3 +81,23 @@ final class RateLimitParserTests: XCTestCase {
         XCTAssertEqual(alerts("rate-limit sessions x"), ["parsing [e.cfg:5] : 'rate-limit sessions' : unexpected character 'x' in integer value 'x'"])
     }
 }
+
+/// `http-error` read as HAProxy 2.6 reads it (messages from `haproxy -c` 2.6.12).
+final class HTTPErrorParserTests: XCTestCase {
+    func testHTTPError() {
+        func load(_ line: String) -> LoadResult {
+            ConfigurationLoader.load(text: "defaults\n  mode http\nfrontend f\n  bind :8080\n  \(line)\n  default_backend b\nbackend b\n  server s 127.0.0.1:80\n",
+                                     name: "e.cfg", options: LoadOptions())
+        }
+        func alerts(_ line: String) -> [String] {
+            load(line).diagnostics.filter { $0.severity == .alert && $0.location != nil }.map { $0.message }
+        }
+        let page = load("http-error status 503 content-type text/plain string sorry").configuration?.proxies.first { $0.name == "f" }?.errorFiles[503]
+        XCTAssertEqual(page.map { String(decoding: $0, as: UTF8.self) },
+                       "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 5\r\ncontent-type: text/plain\r\n\r\nsorry")
+        XCTAssertEqual(alerts("http-error foo"), ["parsing [e.cfg:5] : http-error : expects at least a <status> as arguments."])
+        XCTAssertEqual(alerts("http-error status 999 string x"), ["parsing [e.cfg:5] : http-error : Unexpected status code '999'"])
+        XCTAssertEqual(alerts("http-error status 503 lf-string x"),
+                       ["parsing [e.cfg:5] : http-error : a content type must be defined with a log-format payload"])
+    }
+}
