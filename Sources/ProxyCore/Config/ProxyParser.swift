@@ -117,7 +117,7 @@ enum ProxyParser {
         }),
     ].merging(PersistenceParser.keywords) { own, _ in own }.merging(SmallOptionsParser.keywords) { own, _ in own }
         .merging(AfterResponseParser.keywords) { own, _ in own }.merging(RateLimitParser.keywords) { own, _ in own }
-        .merging(HTTPErrorParser.keywords) { own, _ in own }
+        .merging(HTTPErrorParser.keywords) { own, _ in own }.merging(RetryOnParser.keywords) { own, _ in own }
 
     /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
     static let unsupported: [String] = [
@@ -125,7 +125,7 @@ enum ProxyParser {
         "filter", "http-send-name-header", "log-format-sd",
         "log-tag", "max-keep-alive-queue", "max-session-srv-conns", "monitor", "persist",
         "source", "tcp-response", "unique-id-format", "unique-id-header", "dispatch",
-        "retry-on", "use-fcgi-app",
+        "use-fcgi-app",
     ]
 
     static var allKeywords: [String] { Array(table.keys) + unsupported }

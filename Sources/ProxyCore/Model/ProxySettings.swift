@@ -201,6 +201,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var httpAfterResponseRules: [HTTPResponseRule] = []
     /// `rate-limit sessions N` (Config/RateLimitParser.swift): new sessions per second.
     public var rateLimitSessions: Int? = nil
+    /// `retry-on …` (Config/RetryOnParser.swift).
+    public var retryOn = RetryConditions()
     /// `tcp-request connection|content accept|reject [if|unless COND]`.
     public var tcpRequestRules: [TCPRequestRule]
     /// `stick-table …` (Model/StickTable.swift): the table named after this proxy.

@@ -45,6 +45,7 @@ public enum RuntimeBuilder {
             backend.responseRules = try proxy.httpResponseRules.map {
                 try compile($0, backends: backendByName, current: backend)
             }
+            backend.retryOn = proxy.retryOn
             backend.afterResponseRules = try proxy.httpAfterResponseRules.map {
                 try compile($0, backends: backendByName, current: backend)
             }

@@ -41,6 +41,11 @@ public final class RuntimeBackend: @unchecked Sendable {
     var responseRules: [CompiledRule] = []
     /// `http-after-response` (Session/HTTPSession+AfterResponse.swift).
     var afterResponseRules: [CompiledRule] = []
+    /// `retry-on` (Session/HTTPSession+RetryOn.swift).
+    var retryOn = RetryConditions()
+    /// Connection attempts after a failed one: `retries`, unless `retry-on` leaves out
+    /// `conn-failure`.
+    var connectRetries: Int { retryOn.connectionFailure ? retries : 0 }
     /// TLS (issue 5): some server's `sni` reads the request or the client connection; the
     /// headers it reads (lower case). Set by TLSSetup.
     var dynamicServerName = false

@@ -39,6 +39,7 @@ extension HTTPSession {
         stream.serverReusable = backend.httpConnectionMode == .keepAlive
             && frontend.httpConnectionMode == .keepAlive
         stream.retriedOnReusedConnection = false
+        stream.statusRetries = 0
         if backend.httpConnectionMode != .keepAlive || frontend.httpConnectionMode != .keepAlive,
            !(head.hasUpgrade && head.connectionUpgrade) {
             rewrite.dropConnection = true

@@ -43,6 +43,7 @@ extension HTTPSession {
     }
 
     func beginResponse(head: HTTPResponseHead, headBytes: ByteBuffer, rest: ByteBuffer) {
+        if retryOnStatus(head.status) { return }  // `retry-on` (HTTPSession+RetryOn.swift)
         if stream.log != nil { stream.log?.responseAt = .now(); stream.log?.status = head.status }
         stream.times.responseHead = .now()
         // hrsp_* of the frontend, the backend and the server (issue 4).

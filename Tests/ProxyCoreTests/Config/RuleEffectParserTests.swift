@@ -101,3 +101,26 @@ final class HTTPErrorParserTests: XCTestCase {
                        ["parsing [e.cfg:5] : http-error : a content type must be defined with a log-format payload"])
     }
 }
+
+/// `retry-on` read as HAProxy 2.6 reads it (messages from `haproxy -c` 2.6.12).
+final class RetryOnParserTests: XCTestCase {
+    func testRetryOn() {
+        func load(_ line: String, in section: String = "backend b") -> LoadResult {
+            ConfigurationLoader.load(text: "defaults\n  mode http\n\(section)\n  \(line)\n  server s 127.0.0.1:80\n",
+                                     name: "e.cfg", options: LoadOptions())
+        }
+        func alerts(_ line: String, in section: String = "backend b") -> [String] {
+            load(line, in: section).diagnostics.filter { $0.severity == .alert && $0.location != nil }.map { $0.message }
+        }
+        var expected = RetryConditions()
+        expected.statuses = [503, 504]
+        expected.connectionFailure = false
+        XCTAssertEqual(load("retry-on 503 504").configuration?.proxies.first?.retryOn, expected)
+        XCTAssertEqual(load("retry-on all-retryable-errors").configuration?.proxies.first?.retryOn.statuses, [500, 502, 503, 504])
+        XCTAssertEqual(alerts("retry-on"), ["parsing [e.cfg:4] : 'retry-on' needs at least one keyword to specify when to retry"])
+        XCTAssertEqual(alerts("retry-on foo"), ["parsing [e.cfg:4] : 'retry-on': unknown keyword 'foo'"])
+        XCTAssertEqual(alerts("retry-on none 503"), ["parsing [e.cfg:4] : 'retry-on' 'none' keyworld only usable alone"])
+        XCTAssertEqual(alerts("retry-on 503", in: "frontend f\n  bind :8080").first,
+                       "parsing [e.cfg:5] : 'retry-on' only available in backend or listen section")
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import XCTest
+
+/// `retry-on` through Debian's HAProxy 2.6 and proxyd on the same config: a server that
+/// answers 503 gets the request again (1 + `retries` times, on the same server) and the
+/// client gets its last answer; the log's `%rc` counts the retries; `retry-on 404` leaves
+/// a 503 alone; `retry-on none` does not retry a refused connection.
+final class RetryOnComparisonTests: XCTestCase {
+    func testRetryOnAsHAProxy() throws {
+        let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
+        defer { haproxyLog.stop(); proxydLog.stop() }
+        let closed = TCP.freePort()
+        func config(_ ports: [Int], log: String) -> String {
+            ProxyFixture.preamble(extraDefaults: """
+                log \(log) local0
+                log-format "REQ %f %ST %rc %s %{+Q}r"
+            """) + """
+            frontend fe
+                bind 127.0.0.1:\(ports[0])
+                use_backend other if { path /other }
+                use_backend none if { path /none }
+                default_backend retried
+            backend retried
+                retry-on 503 504
+                retries 2
+                server bad 127.0.0.1:\(ports[1])
+            backend other
+                retry-on 404
+                server bad 127.0.0.1:\(ports[1])
+            backend none
+                retry-on none
+                retries 3
+                server gone 127.0.0.1:\(closed)
+            listen bad
+                bind 127.0.0.1:\(ports[1])
+                http-request return status 503 content-type text/plain string bad
+            """
+        }
+        let ports = (haproxy: [TCP.freePort(), TCP.freePort()], proxyd: [TCP.freePort(), TCP.freePort()])
+        let reference = try ReferenceHAProxy(config: config(ports.haproxy, log: haproxyLog.path), waitForPorts: ports.haproxy)
+        defer { reference.stop() }
+        let proxy = try ProxydProcess(config: config(ports.proxyd, log: proxydLog.path), waitForPorts: ports.proxyd)
+        defer { proxy.stop() }
+        func exchange(_ path: String, _ port: Int) throws -> String {
+            let client = try TCP.Connection(port: port, timeout: 5)
+            try client.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+            guard let response = try? client.receiveResponse() else { return "(no response)" }
+            return "\(response.status) \(response.bodyText.prefix(20))"
+        }
+        for path in ["/", "/other", "/none", "/last"] {
+            XCTAssertEqual(try exchange(path, ports.proxyd[0]), try exchange(path, ports.haproxy[0]), path)
+        }
+        XCTAssertNotNil(haproxyLog.wait(for: "GET /last "))
+        XCTAssertNotNil(proxydLog.wait(for: "GET /last "))
+        func lines(_ log: LogReceiver) -> [String] { log.messages.filter { $0.hasPrefix("REQ ") && !$0.contains("BADREQ") } }
+        XCTAssertEqual(lines(proxydLog), lines(haproxyLog))
+        XCTAssertEqual(lines(proxydLog).filter { $0.hasPrefix("REQ bad ") }.count, 3 + 1 + 3, "\(lines(proxydLog))")
+        XCTAssertTrue(lines(proxydLog).contains("REQ fe 503 2 bad \"GET / HTTP/1.1\""), "\(lines(proxydLog))")
+    }
+}
