@@ -4,12 +4,15 @@ import XCTest
 /// `retry-on` through Debian's HAProxy 2.6 and proxyd on the same config: a server that
 /// answers 503 gets the request again (1 + `retries` times, on the same server) and the
 /// client gets its last answer; the log's `%rc` counts the retries; `retry-on 404` leaves
-/// a 503 alone; `retry-on none` does not retry a refused connection.
+/// a 503 alone; `retry-on none` does not retry a refused connection; `empty-response` and
+/// `response-timeout` try a silent or slow server again.
 final class RetryOnComparisonTests: XCTestCase {
     func testRetryOnAsHAProxy() throws {
         let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
         defer { haproxyLog.stop(); proxydLog.stop() }
         let closed = TCP.freePort()
+        let silent = try TestBackend(name: "silent", behaviour: .closeWithoutResponse)
+        let slow = try TestBackend(name: "slow", behaviour: .slow(.milliseconds(1500)))
         func config(_ ports: [Int], log: String) -> String {
             ProxyFixture.preamble(extraDefaults: """
                 log \(log) local0
@@ -19,6 +22,8 @@ final class RetryOnComparisonTests: XCTestCase {
                 bind 127.0.0.1:\(ports[0])
                 use_backend other if { path /other }
                 use_backend none if { path /none }
+                use_backend empty if { path /empty }
+                use_backend timeout if { path /timeout }
                 default_backend retried
             backend retried
                 retry-on 503 504
@@ -31,6 +36,15 @@ final class RetryOnComparisonTests: XCTestCase {
                 retry-on none
                 retries 3
                 server gone 127.0.0.1:\(closed)
+            backend empty
+                retry-on empty-response
+                retries 2
+                server silent 127.0.0.1:\(silent.port)
+            backend timeout
+                retry-on response-timeout
+                retries 1
+                timeout server 300ms
+                server slow 127.0.0.1:\(slow.port)
             listen bad
                 bind 127.0.0.1:\(ports[1])
                 http-request return status 503 content-type text/plain string bad
@@ -47,7 +61,8 @@ final class RetryOnComparisonTests: XCTestCase {
             guard let response = try? client.receiveResponse() else { return "(no response)" }
             return "\(response.status) \(response.bodyText.prefix(20))"
         }
-        for path in ["/", "/other", "/none", "/last"] {
+        let silentBefore = silent.connectionCount
+        for path in ["/", "/other", "/none", "/empty", "/timeout", "/last"] {
             XCTAssertEqual(try exchange(path, ports.proxyd[0]), try exchange(path, ports.haproxy[0]), path)
         }
         XCTAssertNotNil(haproxyLog.wait(for: "GET /last "))
@@ -56,5 +71,8 @@ final class RetryOnComparisonTests: XCTestCase {
         XCTAssertEqual(lines(proxydLog), lines(haproxyLog))
         XCTAssertEqual(lines(proxydLog).filter { $0.hasPrefix("REQ bad ") }.count, 3 + 1 + 3, "\(lines(proxydLog))")
         XCTAssertTrue(lines(proxydLog).contains("REQ fe 503 2 bad \"GET / HTTP/1.1\""), "\(lines(proxydLog))")
+        XCTAssertTrue(lines(proxydLog).contains("REQ fe 502 2 silent \"GET /empty HTTP/1.1\""), "\(lines(proxydLog))")
+        XCTAssertTrue(lines(proxydLog).contains("REQ fe 504 1 slow \"GET /timeout HTTP/1.1\""), "\(lines(proxydLog))")
+        XCTAssertEqual(silent.connectionCount - silentBefore, 6, "3 tries each from HAProxy and proxyd")
     }
 }

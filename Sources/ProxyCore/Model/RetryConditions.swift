@@ -11,5 +11,8 @@ public struct RetryConditions: Sendable, Equatable {
 
     public init() {}
 
+    /// Whether a request must be kept to be sent again after its response began to come.
+    public var retriesAfterSending: Bool { !statuses.isEmpty || emptyResponse || responseTimeout }
+
     public static let retryableStatuses: Set<Int> = [401, 403, 404, 408, 425, 500, 501, 502, 503, 504]
 }

@@ -84,7 +84,9 @@ extension HTTPSession {
             stream.log?.terminate("s", connector?.isQueued == true ? "Q" : "C")
             sendError(503, close: true)  // cancels the connector after logging (%bq counts it)
         case .exchanging:
-            if !stream.responseStarted {
+            if retryOnResponseTimeout() {  // `retry-on response-timeout` (HTTPSession+RetryOn.swift)
+                return
+            } else if !stream.responseStarted {
                 // A body the client stopped sending included: once the request went to
                 // the server, HAProxy 2.6 waits under `timeout server` alone and blames
                 // the server (504, sH), however long `timeout client` is.
