@@ -151,14 +151,13 @@ enum ACLParser {
         let method = match ?? info.defaultMatch
         let values = Array(words[i...])
         var patterns: [ACLPattern] = []
+        // Each file's lines are checked here; the runtime reads them again (Runtime/ACLFiles.swift).
         for file in patternFiles {
             switch PatternFile.read(file, asMap: mapFiles) {
             case let .failure(e): return .failure(e)
             case let .success(entries):
                 for entry in entries {
-                    switch PatternFile.pattern(entry.key, method: method, ignoreCase: ignoreCase, name: name) {
-                    case let .success(p): patterns.append(p)
-                    case let .failure(e):
+                    if case let .failure(e) = PatternFile.pattern(entry.key, method: method, ignoreCase: ignoreCase, name: name) {
                         return .failure(Failure(message: "\(e.message) at line \(entry.line) of file '\(file)'"))
                     }
                 }
@@ -210,8 +209,11 @@ enum ACLParser {
             warnings.append(.warning("parsing acl keyword '\(first)' :\n  no pattern to match against were provided, so this ACL will never match.\n  If this is what you intended, please add '--' to get rid of this warning.\n  If you intended to match only for existence, please use '-m found'.\n  If you wanted to force an int to match as a bool, please use '-m bool'.\n",
                                      at: location))
         }
-        return .success(ACLCriterion(fetch: fetch, match: method, ignoreCase: ignoreCase, patterns: patterns,
-                                     text: words.joined(separator: " ")))
+        var criterion = ACLCriterion(fetch: fetch, match: method, ignoreCase: ignoreCase, patterns: patterns,
+                                     text: words.joined(separator: " "))
+        criterion.patternFiles = patternFiles
+        criterion.patternFilesAreMaps = mapFiles
+        return .success(criterion)
     }
 
     /// `80`, `1024:65535`, `:1023`, `1024:`, and `eq/ge/gt/le/lt N` (one word at a time).

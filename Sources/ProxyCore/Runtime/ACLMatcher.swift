@@ -11,7 +11,13 @@ struct CompiledCriterion {
     let fetch: SampleFetch
     let match: MatchMethod
     let ignoreCase: Bool
-    let patterns: [Pattern]
+    let fixedPatterns: [Pattern]
+    /// The patterns of its `-f` files, which the runtime API may change (Runtime/ACLFiles.swift).
+    let live: LivePatterns?
+    var patterns: [Pattern] {
+        guard let live else { return fixedPatterns }
+        return fixedPatterns + live.current
+    }
     /// Lower-case header or parameter name for `hdr(…)`, `url_param(…)`.
     let name: [UInt8]
     /// `nbsrv(BACKEND)`: resolved when the runtime is built.
@@ -23,15 +29,9 @@ struct CompiledCriterion {
         fetch = criterion.fetch
         match = criterion.match
         ignoreCase = criterion.ignoreCase
-        patterns = criterion.patterns.map { pattern in
-            switch pattern {
-            case .string(let text):
-                return .bytes(Array((criterion.ignoreCase ? text.lowercased() : text).utf8))
-            case .regex(let regex): return .regex(regex)
-            case .integerRange(let lower, let upper): return .range(lower: lower, upper: upper)
-            case .network(let network): return .network(network)
-            }
-        }
+        fixedPatterns = criterion.patterns.map { Self.compile($0, ignoreCase: criterion.ignoreCase) }
+        let files = criterion.patternFiles.compactMap { ACLFiles.load($0, asMap: criterion.patternFilesAreMaps) }
+        live = files.isEmpty ? nil : LivePatterns(files: files, match: criterion.match, ignoreCase: criterion.ignoreCase)
         switch criterion.fetch {
         case .header(let name, _), .responseHeader(let name, _): self.name = Array(name.lowercased().utf8)
         case .urlParameter(let name): self.name = Array(name.utf8)
@@ -43,6 +43,15 @@ struct CompiledCriterion {
             backend = nil
         }
         if case .stick(let fetch) = criterion.fetch { stick = CompiledStickFetch(fetch) } else { stick = nil }
+    }
+
+    static func compile(_ pattern: ACLPattern, ignoreCase: Bool) -> Pattern {
+        switch pattern {
+        case .string(let text): return .bytes(Array((ignoreCase ? text.lowercased() : text).utf8))
+        case .regex(let regex): return .regex(regex)
+        case .integerRange(let lower, let upper): return .range(lower: lower, upper: upper)
+        case .network(let network): return .network(network)
+        }
     }
 
     /// True when the sample fetched from `facts` matches any pattern.

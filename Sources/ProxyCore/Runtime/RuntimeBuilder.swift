@@ -22,6 +22,7 @@ public enum RuntimeBuilder {
         // by the control plane once the runtime exists.
         let prometheus = PrometheusService()
         MapFiles.current.withLockedValue { $0 = [:] }  // map files load afresh (Runtime/MapFiles.swift)
+        ACLFiles.current.withLockedValue { $0 = [:] }  // and ACL pattern files (Runtime/ACLFiles.swift)
         // Stick tables first: rules and conditions compiled below resolve them by name.
         let stickTables = StickTableDirectory(config.proxies.compactMap { $0.stickTable.map(StickTable.init) })
         StickTableDirectory.current.withLockedValue { $0 = stickTables }
