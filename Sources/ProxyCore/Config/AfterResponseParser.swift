@@ -31,7 +31,8 @@ enum AfterResponseParser {
             s.alertRaw(m, at: l.location)
             return
         }
-        guard let (args, condition) = HTTPRuleParser.ruleArguments(s, p, l, action, context: .httpResponse) else { return }
+        guard let (args, condition) = HTTPRuleParser.ruleArguments(s, p, l, action, context: .httpResponse,
+                                                                   directive: "http-after-response") else { return }
         let place: HAProxySamples.Usage = p.isFrontend ? .frontendHTTPResponse : .backendHTTPResponse
         let result: Result<HTTPResponseAction, Failure>
         switch action {

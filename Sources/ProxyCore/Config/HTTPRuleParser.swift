@@ -156,8 +156,8 @@ enum HTTPRuleParser {
     /// The arguments of an `http-request|http-response ACTION … [if|unless COND]` line and
     /// its condition; nil after an alert (the parse is then aborted).
     static func ruleArguments(_ s: ParserState, _ p: ProxySettings, _ l: ConfigLine, _ action: String,
-                              context: ACLParser.RuleContext) -> ([String], Condition?)? {
-        let directive = context == .httpRequest ? "http-request" : "http-response"
+                              context: ACLParser.RuleContext, directive named: String? = nil) -> ([String], Condition?)? {
+        let directive = named ?? (context == .httpRequest ? "http-request" : "http-response")
         let words = Array(l.words.dropFirst(2))
         switch splitCondition(s, p, words, l.location, arity: arity(action, words), context: context) {
         case let .success(r):

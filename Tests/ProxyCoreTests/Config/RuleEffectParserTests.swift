@@ -61,6 +61,8 @@ final class AfterResponseParserTests: XCTestCase {
         let unknown = load("http-after-response foo").diagnostics.filter { $0.location != nil }.map { $0.message }
         XCTAssertEqual(unknown, ["parsing [e.cfg:5]: 'http-after-response' expects 'ot-group', 'add-header', 'allow', 'capture', 'del-header', 'replace-header', 'replace-value', 'set-header', 'set-status', 'strict-mode', 'set-var-fmt(*)', 'set-var(*)', 'unset-var(*)', but got 'foo'."])
         XCTAssertEqual(load("http-after-response set-var(txn.x) str(1)").diagnostics.first?.message.contains("not supported by proxyd yet"), true)
+        XCTAssertEqual(load("http-after-response set-header X y z").diagnostics.first?.message,
+                       "parsing [e.cfg:5]: 'http-after-response set-header' expects either 'if' or 'unless' followed by a condition but found 'z'.")
     }
 }
 
