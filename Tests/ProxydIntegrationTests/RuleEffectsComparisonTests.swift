@@ -79,6 +79,41 @@ final class RuleEffectsComparisonTests: XCTestCase {
         XCTAssertTrue(lines(proxydLog).contains("<131> REQ 127.0.0.1 200 ---- \"GET /err HTTP/1.1\""), "\(lines(proxydLog))")
     }
 
+    /// `tcp-request content silent-drop` in `mode tcp` (proxyd's NIO path, which content
+    /// inspection takes; `http-request silent-drop` there too): the client hears nothing.
+    func testContentSilentDropAsHAProxy() throws {
+        let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
+        func config(_ ports: [Int]) -> String {
+            ProxyFixture.preamble() + """
+            frontend tcpdropper
+                bind 127.0.0.1:\(ports[0])
+                mode tcp
+                tcp-request content silent-drop if { src 127.0.0.1 }
+                default_backend tcpecho
+            frontend httpdropper
+                bind 127.0.0.1:\(ports[1])
+                http-request silent-drop
+                default_backend httpecho
+            backend httpecho
+                server echo 127.0.0.1:\(echo.port)
+            backend tcpecho
+                mode tcp
+                server echo 127.0.0.1:\(echo.port)
+            """
+        }
+        let ports = (haproxy: [TCP.freePort(), TCP.freePort()], proxyd: [TCP.freePort(), TCP.freePort()])
+        let reference = try ReferenceHAProxy(config: config(ports.haproxy), waitForPorts: ports.haproxy)
+        defer { reference.stop() }
+        let proxy = try ProxydProcess(config: config(ports.proxyd), waitForPorts: ports.proxyd)
+        defer { proxy.stop() }
+        for index in 0..<2 {
+            let request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+            let (proxyd, haproxy) = (try probe(request, port: ports.proxyd[index]), try probe(request, port: ports.haproxy[index]))
+            XCTAssertEqual(proxyd.answer, haproxy.answer)
+            XCTAssertEqual(proxyd.answer, "(silence)")
+        }
+    }
+
     /// One request on a new connection: the answer (status, headers without date, the
     /// echoed head lower-cased), `(closed)` for a close without one, `(silence)` when
     /// nothing at all comes within a second; and whether it took over 0.3 s.

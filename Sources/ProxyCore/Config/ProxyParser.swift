@@ -473,7 +473,7 @@ enum ProxyParser {
         switch l[2] {
         case "accept": action = .accept
         case "reject": action = .reject
-        case "silent-drop" where phase == .connection: action = .silentDrop  // Runtime/RuleEffects.swift
+        case "silent-drop" where phase != .session: action = .silentDrop  // Runtime/RuleEffects.swift
         case "track-sc0", "track-sc1", "track-sc2" where phase != .session:
             switch StickTableParser.parseTrack(counter: Int(String(l[2].last!))!, Array(l.words.dropFirst(3)), proxy: p) {
             case let .success((track, used)):

@@ -338,7 +338,8 @@ public struct TCPRequestRule: Sendable, Equatable {
     public enum Action: Sendable, Equatable {
         case accept
         case reject
-        /// `silent-drop` (connection phase): closed without a FIN or reset reaching the client.
+        /// `silent-drop`: closed without a FIN or reset reaching the client (the content
+        /// phase in `mode tcp` only).
         case silentDrop
         /// `track-sc0|1|2 KEY [table T]` (Model/StickTable.swift).
         case track(TrackAction)

@@ -73,10 +73,11 @@ struct CompiledSourceRewrite {
 }
 
 extension SessionTransport {
-    /// Before a `silent-drop` close. Only proxyd's own sockets can be silenced: a TLS
-    /// transport or a NIO channel closes as usual.
+    /// Before a `silent-drop` close: proxyd's own sockets and NIO's channels are silenced;
+    /// a TLS transport closes as usual.
     func prepareSilentClose() {
-        (self as? NativeConnection)?.silenceSocket()
+        if let native = self as? NativeConnection { native.silenceSocket() }
+        if let channel = (self as? ChannelTransport)?.channel { SilentClose.prepare(channel) }
     }
 }
 
@@ -97,5 +98,20 @@ extension NativeConnection {
         } else {
             setsockopt(fd, CInt(IPPROTO_IP), IP_TTL, &one, size)
         }
+    }
+}
+
+/// `silent-drop` on a NIO channel (`tcp-request content` in `mode tcp`): TCP_REPAIR, else
+/// a TTL of 1 (NIO's options take integers: no SO_LINGER reset here).
+enum SilentClose {
+    static func prepare(_ channel: Channel) {
+        guard let options = channel.syncOptions else { return }
+        func option(_ level: CInt, _ name: CInt) -> ChannelOptions.Types.SocketOption {
+            ChannelOptions.Types.SocketOption(level: NIOBSDSocket.OptionLevel(rawValue: level),
+                                              name: NIOBSDSocket.Option(rawValue: name))
+        }
+        _ = try? options.setOption(option(CInt(IPPROTO_TCP), TCP_QUICKACK), value: 1)
+        if (try? options.setOption(option(CInt(IPPROTO_TCP), TCP_REPAIR), value: 1)) != nil { return }
+        _ = try? options.setOption(option(CInt(IPPROTO_IP), IP_TTL), value: 1)
     }
 }
