@@ -11,7 +11,7 @@ enum HTTPErrorParser {
     static func parse(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         let args = Array(l.words.dropFirst())
         guard args.first == "status", args.count >= 2 else {
-            s.alert(l, "http-error : expects at least a <status> as arguments.")
+            s.alert(l, "http-error : expects at least a <status> as arguments.\n")
             return
         }
         guard let code = ConfigUnits.integer(args[1]), ErrorPagesParser.codes.contains(code) else {

@@ -257,15 +257,6 @@ enum ProxyParser {
             }
         }
         let dynamic = l[1].contains("%[")
-        if dynamic, case let .success(format) = HTTPRuleParser.format(l[1]) {
-            // A map file that cannot be read, said as HAProxy says it (Runtime/MapFiles.swift).
-            for case .sample(let expression) in format.parts {
-                if let problem = MapFiles.fileProblem(expression) {
-                    s.alertRaw("Parsing [\(l.location)]: failed to parse use_backend rule '\(l[1])' : failed to parse sample expression <\(expression)]> : \(problem).", at: l.location)
-                    return
-                }
-            }
-        }
         p.useBackendRules.append(BackendSwitchingRule(backend: l[1], isDynamic: dynamic, condition: condition,
                                                       location: l.location))
         if ctx.index >= 0 { s.sawUseBackend.insert(ctx.index) }

@@ -97,7 +97,7 @@ final class HTTPErrorParserTests: XCTestCase {
         let page = load("http-error status 503 content-type text/plain string sorry").configuration?.proxies.first { $0.name == "f" }?.errorFiles[503]
         XCTAssertEqual(page.map { String(decoding: $0, as: UTF8.self) },
                        "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 5\r\ncontent-type: text/plain\r\n\r\nsorry")
-        XCTAssertEqual(alerts("http-error foo"), ["parsing [e.cfg:5] : http-error : expects at least a <status> as arguments."])
+        XCTAssertEqual(alerts("http-error foo"), ["parsing [e.cfg:5] : http-error : expects at least a <status> as arguments.\n"])
         XCTAssertEqual(alerts("http-error status 999 string x"), ["parsing [e.cfg:5] : http-error : Unexpected status code '999'"])
         XCTAssertEqual(alerts("http-error status 503 lf-string x"),
                        ["parsing [e.cfg:5] : http-error : a content type must be defined with a log-format payload"])
