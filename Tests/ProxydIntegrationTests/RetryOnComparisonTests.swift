@@ -65,8 +65,8 @@ final class RetryOnComparisonTests: XCTestCase {
         for path in ["/", "/other", "/none", "/empty", "/timeout", "/last"] {
             XCTAssertEqual(try exchange(path, ports.proxyd[0]), try exchange(path, ports.haproxy[0]), path)
         }
-        XCTAssertNotNil(haproxyLog.wait(for: "GET /last "))
-        XCTAssertNotNil(proxydLog.wait(for: "GET /last "))
+        XCTAssertNotNil(haproxyLog.wait(for: "REQ fe 503 2 bad \"GET /last "))  // after the listen section's own lines
+        XCTAssertNotNil(proxydLog.wait(for: "REQ fe 503 2 bad \"GET /last "))
         func lines(_ log: LogReceiver) -> [String] { log.messages.filter { $0.hasPrefix("REQ ") && !$0.contains("BADREQ") } }
         XCTAssertEqual(lines(proxydLog), lines(haproxyLog))
         XCTAssertEqual(lines(proxydLog).filter { $0.hasPrefix("REQ bad ") }.count, 3 + 1 + 3, "\(lines(proxydLog))")
