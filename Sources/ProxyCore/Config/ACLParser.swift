@@ -125,11 +125,13 @@ enum ACLParser {
         var ignoreCase = false
         var i = 1
         var sawDoubleDash = false
+        var patternFiles: [String] = []  // `-f FILE` (Config/PatternFile.swift)
+        var mapFiles = false             // `-M`
         flagLoop: while i < words.count, words[i].hasPrefix("-") {
             switch words[i] {
             case "-i": ignoreCase = true; i += 1
             case "-n": i += 1
-            case "-u": i += 2
+            case "-u": i = min(i + 2, words.count)
             case "--": sawDoubleDash = true; i += 1; break flagLoop
             case "-m":
                 guard i + 1 < words.count else {
@@ -140,8 +142,12 @@ enum ACLParser {
                 }
                 match = m
                 i += 2
-            case "-f", "-M":
-                return .failure(Failure(message: "'\(words[i])' (patterns from a file) is valid in HAProxy but not supported by proxyd yet"))
+            case "-f":
+                patternFiles.append(i + 1 < words.count ? words[i + 1] : "")
+                i = min(i + 2, words.count)  // a last `-f` has no file
+            case "-M":
+                mapFiles = true
+                i += 1
             default:
                 // A pattern that starts with '-' such as a negative number.
                 if words[i].count > 1, words[i].dropFirst().allSatisfy({ $0.isNumber }) { break flagLoop }
@@ -154,6 +160,18 @@ enum ACLParser {
         let method = match ?? info.defaultMatch
         let values = Array(words[i...])
         var patterns: [ACLPattern] = []
+        // Each file's lines are checked here; the runtime reads them again (Runtime/ACLFiles.swift).
+        for file in patternFiles {
+            switch PatternFile.read(file, asMap: mapFiles) {
+            case let .failure(e): return .failure(e)
+            case let .success(entries):
+                for entry in entries {
+                    if case let .failure(e) = PatternFile.pattern(entry.key, method: method, ignoreCase: ignoreCase, name: name) {
+                        return .failure(Failure(message: "\(e.message) at line \(entry.line) of file '\(file)'"))
+                    }
+                }
+            }
+        }
         var pendingOperator: String? = nil
         for v in values {
             switch method {
@@ -196,12 +214,15 @@ enum ACLParser {
                 patterns.append(.string(v))
             }
         }
-        if values.isEmpty && !sawDoubleDash && method != .found && method != .boolean {
+        if values.isEmpty && patternFiles.isEmpty && !sawDoubleDash && method != .found && method != .boolean {
             warnings.append(.warning("parsing acl keyword '\(first)' :\n  no pattern to match against were provided, so this ACL will never match.\n  If this is what you intended, please add '--' to get rid of this warning.\n  If you intended to match only for existence, please use '-m found'.\n  If you wanted to force an int to match as a bool, please use '-m bool'.\n",
                                      at: location))
         }
-        return .success(ACLCriterion(fetch: fetch, match: method, ignoreCase: ignoreCase, patterns: patterns,
-                                     text: words.joined(separator: " ")))
+        var criterion = ACLCriterion(fetch: fetch, match: method, ignoreCase: ignoreCase, patterns: patterns,
+                                     text: words.joined(separator: " "))
+        criterion.patternFiles = patternFiles
+        criterion.patternFilesAreMaps = mapFiles
+        return .success(criterion)
     }
 
     /// Fetches the sample evaluator reads (and any fetch followed by converters): nil for

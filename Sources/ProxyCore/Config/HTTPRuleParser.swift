@@ -127,7 +127,7 @@ enum HTTPRuleParser {
         case "set-path", "set-query", "set-uri", "set-method": return 1
         case "del-header": return args.count > 1 && args[1] == "-m" ? 3 : 1
         case "set-status": return args.count > 1 && args[1] == "reason" ? 3 : 1
-        case "allow", "reject": return 0
+        case "allow", "reject", "silent-drop": return 0
         default: return VariableParser.arity(action)
         }
     }
@@ -156,8 +156,8 @@ enum HTTPRuleParser {
     /// The arguments of an `http-request|http-response ACTION … [if|unless COND]` line and
     /// its condition; nil after an alert (the parse is then aborted).
     static func ruleArguments(_ s: ParserState, _ p: ProxySettings, _ l: ConfigLine, _ action: String,
-                              context: ACLParser.RuleContext) -> ([String], Condition?)? {
-        let directive = context == .httpRequest ? "http-request" : "http-response"
+                              context: ACLParser.RuleContext, directive named: String? = nil) -> ([String], Condition?)? {
+        let directive = named ?? (context == .httpRequest ? "http-request" : "http-response")
         let words = Array(l.words.dropFirst(2))
         switch splitCondition(s, p, words, l.location, arity: arity(action, words), context: context) {
         case let .success(r):
@@ -180,10 +180,10 @@ enum HTTPRuleParser {
     ]
     static let requestUnsupported = [
         "add-acl", "cache-use", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
-        "early-hint", "normalize-uri", "replace-path", "replace-pathq", "replace-uri",
+        "early-hint", "normalize-uri",
         "sc-inc-gpc", "send-spoe-group", "set-dst",
-        "set-dst-port", "set-log-level", "set-map", "set-mark", "set-nice", "set-pathq", "set-priority-class",
-        "set-priority-offset", "set-src", "set-src-port", "set-timeout", "set-tos", "silent-drop",
+        "set-dst-port", "set-map", "set-mark", "set-nice", "set-priority-class",
+        "set-priority-offset", "set-timeout", "set-tos",
         "strict-mode", "wait-for-body",
         "wait-for-handshake", "set-bandwidth-limit",
     ]
@@ -193,8 +193,8 @@ enum HTTPRuleParser {
     ]
     static let responseUnsupported = [
         "add-acl", "cache-store", "del-acl", "del-map", "sc-inc-gpc",
-        "send-spoe-group", "set-log-level", "set-map", "set-mark", "set-nice", "set-tos",
-        "silent-drop", "strict-mode", "track-sc0", "track-sc1", "track-sc2",
+        "send-spoe-group", "set-map", "set-mark", "set-nice", "set-tos",
+        "strict-mode", "track-sc0", "track-sc1", "track-sc2",
         "wait-for-body", "set-timeout", "set-bandwidth-limit",
     ]
 
@@ -227,7 +227,8 @@ enum HTTPRuleParser {
         // `sc-inc-gpc0(N)` carries its counter in its name (Config/StickTableParser.swift).
         let gpcIncrement = StickTableParser.gpcIncrement(action)
         let gptSet = StickTableParser.gptSet(action)
-        guard requestActions.contains(action) || gpcIncrement != nil || gptSet != nil
+        guard requestActions.contains(action) || RequestLineRuleParser.actions.contains(action)
+                || RuleEffectParser.requestActions.contains(action) || gpcIncrement != nil || gptSet != nil
                 || VariableParser.keyword(action) != nil else {
             unknownAction(s, l, requestActions, requestUnsupported)
             return
@@ -261,6 +262,10 @@ enum HTTPRuleParser {
                     }
                 }
             }
+        case _ where RequestLineRuleParser.actions.contains(action):
+            result = RequestLineRuleParser.parse(action, args, place: place)
+        case _ where RuleEffectParser.requestActions.contains(action):
+            result = RuleEffectParser.parseRequest(action, args)
         case "redirect":
             result = redirect(args, place: place).map { .redirect($0) }
         case "deny", "tarpit":
@@ -348,8 +353,8 @@ enum HTTPRuleParser {
         }
         let gpcIncrement = StickTableParser.gpcIncrement(action)
         let gptSet = StickTableParser.gptSet(action)
-        guard responseActions.contains(action) || gpcIncrement != nil || gptSet != nil
-                || VariableParser.keyword(action) != nil else {
+        guard responseActions.contains(action) || RuleEffectParser.responseActions.contains(action)
+                || gpcIncrement != nil || gptSet != nil || VariableParser.keyword(action) != nil else {
             unknownAction(s, l, responseActions, responseUnsupported)
             return
         }
@@ -368,6 +373,8 @@ enum HTTPRuleParser {
                 action == "replace-header" ? .replaceHeader(name: name, regex: re, replacement: fmt)
                     : .replaceValue(name: name, regex: re, replacement: fmt)
             }
+        case _ where RuleEffectParser.responseActions.contains(action):
+            result = RuleEffectParser.parseResponse(action, args)
         case "set-status":
             if let code = args.first.flatMap(ConfigUnits.integer), (100...999).contains(code) {
                 if args.count == 1 {

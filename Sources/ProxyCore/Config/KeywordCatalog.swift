@@ -42,8 +42,10 @@ public enum KeywordCatalog {
         all += server()
         all += probed("timeout", HAProxy26.timeouts.map { ($0, "listen l\n  mode http\n  timeout \($0) 1s") })
         all += probed("balance", HAProxy26.algorithms.map { name, line in (name, "backend b\n  balance \(line)") })
-        all += actions("http-request", supported: HTTPRuleParser.requestActions, unsupported: HTTPRuleParser.requestUnsupported)
-        all += actions("http-response", supported: HTTPRuleParser.responseActions, unsupported: HTTPRuleParser.responseUnsupported)
+        all += actions("http-request", supported: HTTPRuleParser.requestActions + RequestLineRuleParser.actions
+                        + RuleEffectParser.requestActions, unsupported: HTTPRuleParser.requestUnsupported)
+        all += actions("http-response", supported: HTTPRuleParser.responseActions + RuleEffectParser.responseActions,
+                       unsupported: HTTPRuleParser.responseUnsupported)
         all += acl()
         all += probed("stats", HAProxy26.stats.map { name, line in (name, "listen l\n  mode http\n  bind 127.0.0.1:1\n  stats \(line)") })
         all += probed("userlist", ["user", "group"].map { ($0, "userlist u\n  \($0) x") })

@@ -118,14 +118,16 @@ enum ProxyParser {
     ].merging(PersistenceParser.keywords) { own, _ in own }.merging(SmallOptionsParser.keywords) { own, _ in own }
         .merging(CompressionParser.keywords) { own, _ in own }
         .merging(CaptureParser.keywords) { own, _ in own }.merging(UniqueIDParser.keywords) { own, _ in own }
+        .merging(AfterResponseParser.keywords) { own, _ in own }.merging(RateLimitParser.keywords) { own, _ in own }
+        .merging(HTTPErrorParser.keywords) { own, _ in own }.merging(RetryOnParser.keywords) { own, _ in own }
 
     /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
     static let unsupported: [String] = [
         "email-alert", "error-log-format", "external-check",
-        "filter", "http-after-response", "http-error", "http-send-name-header", "log-format-sd",
+        "filter", "http-send-name-header", "log-format-sd",
         "log-tag", "max-keep-alive-queue", "max-session-srv-conns", "monitor", "persist",
-        "rate-limit", "source", "tcp-response", "dispatch",
-        "retry-on", "use-fcgi-app",
+        "source", "tcp-response", "dispatch",
+        "use-fcgi-app",
     ]
 
     static var allKeywords: [String] { Array(table.keys) + unsupported }
@@ -464,6 +466,7 @@ enum ProxyParser {
         switch l[2] {
         case "accept": action = .accept
         case "reject": action = .reject
+        case "silent-drop" where phase != .session: action = .silentDrop  // Runtime/RuleEffects.swift
         case "track-sc0", "track-sc1", "track-sc2" where phase != .session:
             switch StickTableParser.parseTrack(counter: Int(String(l[2].last!))!, Array(l.words.dropFirst(3)), proxy: p) {
             case let .success((track, used)):

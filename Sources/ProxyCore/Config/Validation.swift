@@ -141,6 +141,17 @@ enum Validation {
                 errors = true
             }
         }
+        // A map file that cannot be read, said as HAProxy says it once the sections are read
+        // (Runtime/MapFiles.swift).
+        for rule in p.useBackendRules where rule.isDynamic {
+            guard case let .success(format) = HTTPRuleParser.format(rule.backend) else { continue }
+            for case .sample(let expression) in format.parts {
+                if let problem = MapFiles.fileProblem(expression), let location = rule.location {
+                    s.alertRaw("Parsing [\(location)]: failed to parse use_backend rule '\(rule.backend)' : failed to parse sample expression <\(expression)]> : \(problem).", at: location)
+                    errors = true
+                }
+            }
+        }
         for rule in p.useBackendRules where !rule.isDynamic {
             if let t = s.backendIndex(named: rule.backend) {
                 let target = s.proxies[t]

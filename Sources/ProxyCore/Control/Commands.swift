@@ -168,6 +168,8 @@ enum ControlCommands {
         }
         StickTableCommands.register(&r)  // stick tables (issue 15)
         ResolverCommands.register(&r)  // DNS service discovery (issue 15)
+        MapCommands.register(&r)  // map files (Control/MapCommands.swift)
+        ACLCommands.register(&r)  // ACL pattern files (Control/ACLCommands.swift)
         return r
     }
 

@@ -67,7 +67,7 @@ public final class HAHub: @unchecked Sendable {
     static func targets(of frontend: RuntimeFrontend) -> [RuntimeBackend] {
         if let backend = frontend.router.defaultBackend { return [backend] }
         var seen = Set<ObjectIdentifier>()
-        return frontend.router.rules.map(\.backend).filter { seen.insert(ObjectIdentifier($0)).inserted }
+        return frontend.router.rules.compactMap(\.backend).filter { seen.insert(ObjectIdentifier($0)).inserted }
     }
 
     /// st_ino of /proc/self/ns/net, read while /proc is still reachable (before chroot);

@@ -51,6 +51,8 @@ struct SessionLogRecord {
     /// The session's own server connection is still counted when the line is written:
     /// left out of `%bc`/`%sc`, as HAProxy counts after releasing it.
     var holdsServerSlot = false
+    /// `set-log-level` (Runtime/RuleEffects.swift): this line's level, or none (`silent`).
+    var level: LogLevelChoice? = nil
 
     init(client: SocketAddress?, local: SocketAddress?) {
         accept = .now()
@@ -175,10 +177,16 @@ public final class TrafficLog: @unchecked Sendable {
         // An early line (logasap) cannot know yet whether the session stays empty.
         if dontLogNull, record.bytesIn == 0, record.requestLine == nil, !record.loggedEarly { return }
         if dontLogNormal, !record.endedInError { return }
+        var level = LogTarget.Level.info
+        switch record.level {
+        case .silent?: return
+        case .level(let chosen)?: level = chosen
+        case nil: break
+        }
         var line: [UInt8] = []
         line.reserveCapacity(256)
         render(record, end: .now(), into: &line)
-        logger.log(.info, line)
+        logger.log(level, line)
     }
 
     // MARK: rendering

@@ -150,6 +150,10 @@ public struct ACLCriterion: Sendable, Hashable {
     /// `-i`: case-insensitive string matching.
     public var ignoreCase: Bool
     public var patterns: [ACLPattern]
+    /// `-f FILE` pattern files (their lines are not in `patterns`: the runtime API edits
+    /// them while proxyd runs; Runtime/ACLFiles.swift), and whether `-M` read them as maps.
+    public var patternFiles: [String] = []
+    public var patternFilesAreMaps = false
     /// The text as written, for messages.
     public var text: String
 

@@ -107,6 +107,12 @@ public enum HTTPRequestAction: Sendable, Equatable {
     case setQuery(FormatString)
     case setURI(FormatString)
     case setMethod(FormatString)
+    /// `replace-path|replace-pathq|replace-uri REGEX FMT`, `set-pathq FMT` (Model/RequestLineEdit.swift).
+    case editRequestLine(RequestLineEdit)
+    /// `set-log-level`, `silent-drop`, `set-src`, `set-src-port` (Model/LogLevelAndSource.swift).
+    case setLogLevel(LogLevelChoice)
+    case silentDrop
+    case setSource(SourceRewrite)
     /// `redirect …`.
     case redirect(RedirectRule)
     /// `deny [deny_status N] …`: an error reply (default 403).
@@ -157,6 +163,9 @@ public enum HTTPResponseAction: Sendable, Equatable {
     case replaceValue(name: String, regex: CompiledRegex, replacement: FormatString)
     /// `set-status CODE [reason TEXT]`.
     case setStatus(code: Int, reason: String?)
+    /// `set-log-level`, `silent-drop` (Model/LogLevelAndSource.swift).
+    case setLogLevel(LogLevelChoice)
+    case silentDrop
     case deny(HTTPReply)
     case `return`(HTTPReply)
     case redirect(RedirectRule)

@@ -197,6 +197,12 @@ public struct ProxySettings: Sendable, Equatable {
     /// `http-request` rules, whatever their order in the file.
     public var redirectRules: [HTTPRequestRule]
     public var httpResponseRules: [HTTPResponseRule]
+    /// `http-after-response …` (Config/AfterResponseParser.swift).
+    public var httpAfterResponseRules: [HTTPResponseRule] = []
+    /// `rate-limit sessions N` (Config/RateLimitParser.swift): new sessions per second.
+    public var rateLimitSessions: Int? = nil
+    /// `retry-on …` (Config/RetryOnParser.swift).
+    public var retryOn = RetryConditions()
     /// `tcp-request connection|content accept|reject [if|unless COND]`.
     public var tcpRequestRules: [TCPRequestRule]
     /// `stick-table …` (Model/StickTable.swift): the table named after this proxy.
@@ -340,6 +346,9 @@ public struct TCPRequestRule: Sendable, Equatable {
     public enum Action: Sendable, Equatable {
         case accept
         case reject
+        /// `silent-drop`: closed without a FIN or reset reaching the client (the content
+        /// phase in `mode tcp` only).
+        case silentDrop
         /// `track-sc0|1|2 KEY [table T]` (Model/StickTable.swift).
         case track(TrackAction)
         /// `inspect-delay` is not a rule but stored here as the content phase's wait time.

@@ -11,7 +11,13 @@ struct CompiledCriterion {
     let fetch: SampleFetch
     let match: MatchMethod
     let ignoreCase: Bool
-    let patterns: [Pattern]
+    let fixedPatterns: [Pattern]
+    /// The patterns of its `-f` files, which the runtime API may change (Runtime/ACLFiles.swift).
+    let live: LivePatterns?
+    var patterns: [Pattern] {
+        guard let live else { return fixedPatterns }
+        return fixedPatterns + live.current
+    }
     /// Lower-case header or parameter name for `hdr(…)`, `url_param(…)`.
     let name: [UInt8]
     /// `nbsrv(BACKEND)`: resolved when the runtime is built.
@@ -25,15 +31,9 @@ struct CompiledCriterion {
         fetch = criterion.fetch
         match = criterion.match
         ignoreCase = criterion.ignoreCase
-        patterns = criterion.patterns.map { pattern in
-            switch pattern {
-            case .string(let text):
-                return .bytes(Array((criterion.ignoreCase ? text.lowercased() : text).utf8))
-            case .regex(let regex): return .regex(regex)
-            case .integerRange(let lower, let upper): return .range(lower: lower, upper: upper)
-            case .network(let network): return .network(network)
-            }
-        }
+        fixedPatterns = criterion.patterns.map { Self.compile($0, ignoreCase: criterion.ignoreCase) }
+        let files = criterion.patternFiles.compactMap { ACLFiles.load($0, asMap: criterion.patternFilesAreMaps) }
+        live = files.isEmpty ? nil : LivePatterns(files: files, match: criterion.match, ignoreCase: criterion.ignoreCase)
         switch criterion.fetch {
         case .header(let name, _), .responseHeader(let name, _): self.name = Array(name.lowercased().utf8)
         case .urlParameter(let name): self.name = Array(name.utf8)
@@ -48,11 +48,20 @@ struct CompiledCriterion {
         if case .expression(let e) = criterion.fetch { sample = CompiledSample(e) } else { sample = nil }
     }
 
+    static func compile(_ pattern: ACLPattern, ignoreCase: Bool) -> Pattern {
+        switch pattern {
+        case .string(let text): return .bytes(Array((ignoreCase ? text.lowercased() : text).utf8))
+        case .regex(let regex): return .regex(regex)
+        case .integerRange(let lower, let upper): return .range(lower: lower, upper: upper)
+        case .network(let network): return .network(network)
+        }
+    }
+
     /// True when the sample fetched from `facts` matches any pattern.
     func evaluate(_ facts: RequestFacts) -> Bool {
         switch fetch {
         case .path: return matches(facts.path)
-        case .url: return matches(facts.slice(facts.head.targetSpan))
+        case .url: return matches(facts.target)
         case .method: return matches(facts.slice(facts.head.methodSpan))
         case .query:
             guard let query = facts.query else { return match == .found ? false : false }
@@ -76,7 +85,7 @@ struct CompiledCriterion {
         case .sourcePort: return matchesInteger(facts.connection.clientPort)
         case .status:
             guard let response = facts.response else { return false }
-            return matchesInteger(response.head.status)
+            return matchesInteger(facts.statusOverride ?? response.head.status)
         case .httpVersion:
             let text: StaticString = facts.head.version == .http10 ? "1.0" : "1.1"
             return matches(UnsafeRawBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))

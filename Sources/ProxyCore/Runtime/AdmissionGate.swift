@@ -77,8 +77,21 @@ final class AdmissionGate: @unchecked Sendable {
         }
     }
 
+    /// `rate-limit sessions` (Runtime/SessionRateLimit.swift): paused until the rate falls.
+    private let rateLimited = ManagedAtomic<Bool>(false)
+
+    func setRateLimited(_ limited: Bool) {
+        guard rateLimited.compareExchange(expected: !limited, desired: limited, ordering: .relaxed).exchanged else { return }
+        if limited {
+            setAccepting(false)
+        } else if !paused.load(ordering: .relaxed) {
+            setAccepting(true)
+        }
+    }
+
     private func setAccepting(_ accepting: Bool) {
         if accepting && isDisabled { return }  // a disabled frontend stays closed (issue 4)
+        if accepting && rateLimited.load(ordering: .relaxed) { return }  // until the rate falls
         for listener in listeners.withLockedValue({ $0 }) { listener.setAccepting(accepting) }
     }
 }

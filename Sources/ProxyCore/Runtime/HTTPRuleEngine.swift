@@ -88,6 +88,15 @@ enum RuleAction {
     case setHeader(lowerName: [UInt8], name: [UInt8], value: ValueTemplate)
     case addHeader(name: [UInt8], value: ValueTemplate)
     case deleteHeader(lowerName: [UInt8])
+    /// `set-path`, `replace-uri` …, `replace-header`, `replace-value` (Runtime/RequestLineRewrite.swift).
+    case editRequestLine(CompiledRequestLineEdit)
+    case replaceHeader(CompiledHeaderReplace)
+    /// `set-log-level`, `set-src`, and `tarpit`, `reject`, `silent-drop` (Runtime/RuleEffects.swift).
+    case logLevel(LogLevelChoice)
+    case setSource(CompiledSourceRewrite)
+    case end(RequestEnding)
+    /// `set-status CODE [reason TEXT]` (Runtime/RequestLineRewrite.swift).
+    case setStatus(Int, reason: String?)
     /// Answer with these bytes and stop (`deny`, `return`); `closes` after the answer.
     case reply(ByteBuffer, closes: Bool)
     case redirect(RedirectRule)
@@ -130,11 +139,15 @@ struct CompiledRule {
 enum RuleOutcome {
     case proceed
     case reply(ByteBuffer, closes: Bool)
+    /// `tarpit`, `reject`, `silent-drop` (Runtime/RuleEffects.swift).
+    case end(RequestEnding)
 }
 
 enum RuleEngine {
     /// Applies `rules` in order: header edits accumulate in `rewrite`; a reply stops.
     static func run(_ rules: [CompiledRule], facts: RequestFacts, rewrite: inout HeadRewrite) -> RuleOutcome {
+        var facts = facts  // follows a rewritten request line or status, from earlier lists too
+        facts.follow(rewrite)
         for rule in rules {
             if let condition = rule.condition, !condition.evaluate(facts) { continue }
             switch rule.action {
@@ -145,6 +158,21 @@ enum RuleEngine {
                 rewrite.add(name, value.render(facts))
             case .deleteHeader(let lowerName):
                 rewrite.dropNames.append(lowerName)
+            case .editRequestLine(let edit):
+                edit.apply(facts, rewrite: &rewrite)
+                facts.follow(rewrite)
+            case .replaceHeader(let edit):
+                edit.apply(facts, rewrite: &rewrite)
+            case .logLevel(let choice):
+                rewrite.effects.logLevel = choice
+            case .setSource(let edit):
+                edit.apply(&facts)
+                rewrite.effects.connection = facts.connection
+            case .end(let ending):
+                return .end(ending)
+            case .setStatus(let code, let reason):
+                rewrite.setStatusLine(code, reason: reason, facts: facts)
+                facts.follow(rewrite)
             case .reply(let bytes, let closes):
                 return .reply(bytes, closes: closes)
             case .redirect(let redirect):

@@ -14,8 +14,19 @@ struct HeadRewrite {
     /// `Set-Cookie` among several), by the offset of the line: the new whole line, or
     /// nothing to remove it.
     var replaced: [Int: [UInt8]] = [:]
+    /// A new first line, CRLF included (`set-path`, `replace-uri`, `set-method`,
+    /// `set-status` …: Runtime/RequestLineRewrite.swift).
+    var startLine: [UInt8]? = nil
+    /// The method and target of a rewritten request line, which later rules read.
+    var requestMethod: RewrittenBytes? = nil
+    var requestTarget: RewrittenBytes? = nil
+    /// `set-log-level`, `set-src` (Runtime/RuleEffects.swift): not head edits, but what the
+    /// same rules leave for the session.
+    var effects = RuleEffects()
 
-    var isEmpty: Bool { !dropConnection && dropNames.isEmpty && added.isEmpty && replaced.isEmpty }
+    var isEmpty: Bool {
+        !dropConnection && dropNames.isEmpty && added.isEmpty && replaced.isEmpty && startLine == nil
+    }
 
     mutating func replace(lineAt start: Int, with line: [UInt8]) {
         replaced[start] = line
@@ -45,6 +56,15 @@ struct HeadRewrite {
         }
         // Kept runs of header lines go out as slices; dropped lines are skipped.
         var pendingStart = start
+        if let startLine {
+            let lineEnd = buffer.withUnsafeReadableBytes { bytes in
+                (bytes[start..<headersEnd].firstIndex(of: 0x0A) ?? headersEnd - 1) + 1
+            }
+            var line = ByteBuffer()
+            line.writeBytes(startLine)
+            write(line)
+            pendingStart = lineEnd
+        }
         if dropConnection || !dropNames.isEmpty || !replaced.isEmpty {
             buffer.withUnsafeReadableBytes { bytes in
                 for field in headers {

@@ -271,7 +271,8 @@ public final class ProxyRuntime: @unchecked Sendable {
         // Stick tables (issue 15): `tcp-request connection` rules, before any session.
         let trackers: StickTrackers?
         switch frontend.admit(plain) {
-        case .rejected:
+        case .rejected(let silently):
+            if silently { plain.silenceSocket() }
             plain.close()
             return
         case .accepted(let admitted):

@@ -7,18 +7,38 @@ struct RequestFacts {
     let bytes: UnsafeRawBufferPointer
     let head: HTTPRequestHead
     let headers: [HTTPHeaderField]
-    let connection: ConnectionFacts
+    /// A `var` for `set-src` (Runtime/RuleEffects.swift).
+    var connection: ConnectionFacts
     /// For http-response rules: the response's bytes, head and headers.
     var response: (bytes: UnsafeRawBufferPointer, head: HTTPResponseHead, headers: [HTTPHeaderField])?
 
+    /// The target a rule rewrote (`set-path`, `replace-uri` …), which the rules after it
+    /// read instead of the head's (Runtime/RequestLineRewrite.swift). Not the method: after
+    /// `set-method`, HAProxy 2.6's `method` still gives the one the client sent.
+    var targetOverride: UnsafeRawBufferPointer? = nil
+
+    /// The request target: as sent, or as a rule rewrote it.
+    var target: UnsafeRawBufferPointer { targetOverride ?? slice(head.targetSpan) }
+
+    /// The status a `set-status` rule gave the response, which later rules read.
+    var statusOverride: Int? = nil
+
+    /// Reads the request target and the response status `rewrite` holds, if rules changed them.
+    mutating func follow(_ rewrite: HeadRewrite) {
+        if let target = rewrite.requestTarget { targetOverride = target.view }
+        if let status = rewrite.effects.status { statusOverride = status }
+    }
+
+    /// Where the path starts in `target`: after `scheme://authority` in absolute form.
+    static func pathStart(in target: UnsafeRawBufferPointer) -> Int {
+        guard target.count > 0, target[0] != UInt8(ascii: "/"), let scheme = find("://", in: target) else { return 0 }
+        return target[(scheme + 3)...].firstIndex(of: UInt8(ascii: "/")) ?? target.count
+    }
+
     /// The path: the target without scheme and authority (absolute form) and without the query.
     var path: UnsafeRawBufferPointer {
-        var target = slice(head.targetSpan)
-        if target.count > 0, target[0] != UInt8(ascii: "/"), let scheme = Self.find("://", in: target) {
-            // Absolute form: skip `scheme://authority`.
-            let afterAuthority = target[(scheme + 3)...].firstIndex(of: UInt8(ascii: "/")) ?? target.count
-            target = UnsafeRawBufferPointer(rebasing: target[afterAuthority...])
-        }
+        var target = self.target
+        target = UnsafeRawBufferPointer(rebasing: target[Self.pathStart(in: target)...])
         if let question = target.firstIndex(of: UInt8(ascii: "?")) {
             return UnsafeRawBufferPointer(rebasing: target[..<question])
         }
@@ -27,7 +47,7 @@ struct RequestFacts {
 
     /// The query string after `?`, or nil.
     var query: UnsafeRawBufferPointer? {
-        let target = slice(head.targetSpan)
+        let target = self.target
         guard let question = target.firstIndex(of: UInt8(ascii: "?")) else { return nil }
         return UnsafeRawBufferPointer(rebasing: target[(question + 1)...])
     }

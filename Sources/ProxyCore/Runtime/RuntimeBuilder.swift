@@ -21,6 +21,8 @@ public enum RuntimeBuilder {
         // `use-service prometheus-exporter` rules share one service, given its statistics
         // by the control plane once the runtime exists.
         let prometheus = PrometheusService()
+        MapFiles.current.withLockedValue { $0 = [:] }  // map files load afresh (Runtime/MapFiles.swift)
+        ACLFiles.current.withLockedValue { $0 = [:] }  // and ACL pattern files (Runtime/ACLFiles.swift)
         // Stick tables first: rules and conditions compiled below resolve them by name.
         let stickTables = StickTableDirectory(config.proxies.compactMap { $0.stickTable.map(StickTable.init) })
         StickTableDirectory.current.withLockedValue { $0 = stickTables }
@@ -38,9 +40,14 @@ public enum RuntimeBuilder {
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
             let backend = backendByName[proxy.name]!
             backend.requestRules = try proxy.httpRequestRules.map {
-                try compile($0, backends: backendByName, current: backend, prometheus: prometheus)
+                try compile($0, backends: backendByName, current: backend, prometheus: prometheus,
+                            tarpit: tarpitDelay(proxy))
             }
             backend.responseRules = try proxy.httpResponseRules.map {
+                try compile($0, backends: backendByName, current: backend)
+            }
+            backend.retryOn = proxy.retryOn
+            backend.afterResponseRules = try proxy.httpAfterResponseRules.map {
                 try compile($0, backends: backendByName, current: backend)
             }
             backend.stickRules = StickRules(proxy, tables: stickTables, servers: backend.servers,
@@ -61,18 +68,21 @@ public enum RuntimeBuilder {
             let own = proxy.isBackend ? backendByName[proxy.name] : nil
             var router = Router(defaultBackend: defaultName.flatMap { backendByName[$0] })
             for rule in proxy.useBackendRules {
-                guard !rule.isDynamic, let target = backendByName[rule.backend] else {
-                    throw Failure(location: rule.location,
-                                  message: "use_backend with a dynamic name ('\(rule.backend)') is not supported yet")
+                let condition = rule.condition.map { CompiledCondition($0, backends: backendByName, currentBackend: own) }
+                if rule.isDynamic {  // Runtime/DynamicBackendName.swift
+                    router.rules.append(Router.Rule(condition: condition, backend: nil,
+                                                    dynamic: try DynamicBackendName(rule, backends: backendByName)))
+                    continue
                 }
-                router.rules.append(Router.Rule(
-                    condition: rule.condition.map { CompiledCondition($0, backends: backendByName, currentBackend: own) },
-                    backend: target))
+                guard let target = backendByName[rule.backend] else {
+                    throw Failure(location: rule.location, message: "no backend named '\(rule.backend)'")
+                }
+                router.rules.append(Router.Rule(condition: condition, backend: target))
             }
             // A listen section's rules run once, as its frontend's.
             let requestRules = try own?.requestRules ?? proxy.httpRequestRules.map {
                 try compile($0, backends: backendByName, current: nil, pages: ErrorPages(errorFiles: proxy.errorFiles),
-                            prometheus: prometheus)
+                            prometheus: prometheus, tarpit: tarpitDelay(proxy))
             }
             let responseRules = try own?.responseRules ?? proxy.httpResponseRules.map {
                 try compile($0, backends: backendByName, current: nil)
@@ -100,6 +110,9 @@ public enum RuntimeBuilder {
                 frontends[frontends.count - 1].uniqueID = try UniqueIDRule(format: format, header: proxy.uniqueIDHeader,
                                                                            at: proxy.location)
             }
+            frontends[frontends.count - 1].sessionRate = proxy.rateLimitSessions.map(SessionRateLimit.init)
+            frontends[frontends.count - 1].afterResponseRules = try own?.afterResponseRules
+                ?? proxy.httpAfterResponseRules.map { try compile($0, backends: backendByName, current: nil) }
             frontends[frontends.count - 1].connectionRules = ConnectionRules(proxy, tables: stickTables,
                                                                              backends: backendByName, own: own)
             frontends[frontends.count - 1].tracksStickCounters = !stickTables.tables.isEmpty
@@ -195,7 +208,7 @@ public enum RuntimeBuilder {
     /// backend yet); a backend's rules with the backend's.
     private static func compile(_ rule: HTTPRequestRule, backends: [String: RuntimeBackend],
                                 current: RuntimeBackend?, pages frontendPages: ErrorPages? = nil,
-                                prometheus: PrometheusService) throws -> CompiledRule {
+                                prometheus: PrometheusService, tarpit: TimeAmount = .zero) throws -> CompiledRule {
         let pages = current?.errorPages ?? frontendPages ?? ErrorPages()
         let action: RuleAction
         switch rule.action {
@@ -205,6 +218,16 @@ public enum RuntimeBuilder {
             action = try .addHeader(name, value, at: rule.location)
         case .deleteHeader(let name, let match) where match == .string:
             action = .deleteHeader(name)
+        case .setMethod(let f): action = .editRequestLine(try CompiledRequestLineEdit(.method, f, at: rule.location))
+        case .setPath(let f): action = .editRequestLine(try CompiledRequestLineEdit(.path, f, at: rule.location))
+        case .setQuery(let f): action = .editRequestLine(try CompiledRequestLineEdit(.query, f, at: rule.location))
+        case .setURI(let f): action = .editRequestLine(try CompiledRequestLineEdit(.uri, f, at: rule.location))
+        case .editRequestLine(let edit): action = .editRequestLine(try CompiledRequestLineEdit(edit, at: rule.location))
+        case .replaceHeader(let name, let regex, let f), .replaceValue(let name, let regex, let f):
+            var eachValue = false
+            if case .replaceValue = rule.action { eachValue = true }
+            action = .replaceHeader(try CompiledHeaderReplace(name: name, regex: regex, replacement: f,
+                                                              eachValue: eachValue, inResponse: false, at: rule.location))
         case .deny(let reply):
             action = .reply(RuleEngine.replyBytes(reply, errorPages: pages), closes: true)
         case .return(let reply):
@@ -228,6 +251,12 @@ public enum RuntimeBuilder {
             action = .setVariable(try CompiledAssignment(assignment, at: rule.location))
         case .capture(let capture):
             action = .capture(CompiledCapture(sample: CompiledSample(capture.expression), slot: capture.slot, response: false))
+        case .setLogLevel(let choice): action = .logLevel(choice)  // Runtime/RuleEffects.swift
+        case .setSource(let rewrite): action = .setSource(CompiledSourceRewrite(rewrite))
+        case .silentDrop: action = .end(.silentDrop)
+        case .reject: action = .end(.reject)
+        case .tarpit(let reply):
+            action = .end(.tarpit(RuleEngine.replyBytes(reply, errorPages: pages), delay: tarpit))
         default:
             throw Failure(location: rule.location, message: "this 'http-request' action is not supported yet")
         }
@@ -246,6 +275,11 @@ public enum RuntimeBuilder {
             action = try .addHeader(name, value, at: rule.location)
         case .deleteHeader(let name, let match) where match == .string:
             action = .deleteHeader(name)
+        case .replaceHeader(let name, let regex, let f), .replaceValue(let name, let regex, let f):
+            var eachValue = false
+            if case .replaceValue = rule.action { eachValue = true }
+            action = .replaceHeader(try CompiledHeaderReplace(name: name, regex: regex, replacement: f,
+                                                              eachValue: eachValue, inResponse: true, at: rule.location))
         case .allow:
             action = .allow
         case .incrementGPC(let counter, let gpc):
@@ -256,12 +290,21 @@ public enum RuntimeBuilder {
             action = .setVariable(try CompiledAssignment(assignment, at: rule.location))
         case .capture(let capture):
             action = .capture(CompiledCapture(sample: CompiledSample(capture.expression), slot: capture.slot, response: true))
+        case .setLogLevel(let choice): action = .logLevel(choice)  // Runtime/RuleEffects.swift
+        case .silentDrop: action = .end(.silentDrop)
+        case .setStatus(let code, let reason): action = .setStatus(code, reason: reason)
         default:
             throw Failure(location: rule.location, message: "this 'http-response' action is not supported yet")
         }
         return CompiledRule(
             action: action,
             condition: rule.condition.map { CompiledCondition($0, backends: backends, currentBackend: current) })
+    }
+
+    /// How long `tarpit` holds a request: `timeout tarpit`, else `timeout connect` (HAProxy's
+    /// default), of the proxy whose rule it is.
+    static func tarpitDelay(_ proxy: ProxySettings) -> TimeAmount {
+        .milliseconds(Int64(proxy.timeouts.tarpit ?? proxy.timeouts.connect ?? 0))
     }
 
     static func amount(_ milliseconds: Int?) -> TimeAmount? {

@@ -39,6 +39,13 @@ public final class RuntimeBackend: @unchecked Sendable {
     /// `http-request` / `http-response` rules of the backend, set once at build time.
     var requestRules: [CompiledRule] = []
     var responseRules: [CompiledRule] = []
+    /// `http-after-response` (Session/HTTPSession+AfterResponse.swift).
+    var afterResponseRules: [CompiledRule] = []
+    /// `retry-on` (Session/HTTPSession+RetryOn.swift).
+    var retryOn = RetryConditions()
+    /// Connection attempts after a failed one: `retries`, unless `retry-on` leaves out
+    /// `conn-failure`.
+    var connectRetries: Int { retryOn.connectionFailure ? retries : 0 }
     /// TLS (issue 5): some server's `sni` reads the request or the client connection; the
     /// headers it reads (lower case). Set by TLSSetup.
     var dynamicServerName = false
@@ -144,6 +151,10 @@ public final class RuntimeFrontend: @unchecked Sendable {
     var compression: CompressionSettings?
     let requestRules: [CompiledRule]
     let responseRules: [CompiledRule]
+    /// `http-after-response` (Session/HTTPSession+AfterResponse.swift).
+    var afterResponseRules: [CompiledRule] = []
+    /// `rate-limit sessions` (Runtime/SessionRateLimit.swift).
+    var sessionRate: SessionRateLimit?
     /// `maxconn` of this frontend, answering to the process-wide one; set by the runtime.
     var gate: AdmissionGate!
     /// Stick tables (issue 15): `tcp-request connection` rules run at accept, and whether

@@ -129,7 +129,7 @@ final class ServerConnector {
             if holdsSlot, let server { holdsSlot = false; backend.balancer.release(server) }
             return
         }
-        let redispatching = attempt > 0 && attempt >= backend.retries && backend.redispatch
+        let redispatching = attempt > 0 && attempt >= backend.connectRetries && backend.redispatch
         // wretr / wredis (issue 4): as HAProxy, an attempt after a failure is either a
         // retry on the same server or a redispatch, counted on the server that failed.
         if redispatching {
@@ -249,7 +249,7 @@ final class ServerConnector {
             loop.ended(server, in: backend.index)
             guard !cancelled else { return }
             attempt += 1
-            if attempt > backend.retries {
+            if attempt > backend.connectRetries {
                 server.counters.connectionErrors.increment()  // econ (issue 4)
                 backend.counters.connectionErrors.increment()
                 completion(.failure(.exhausted(error)))
@@ -260,7 +260,7 @@ final class ServerConnector {
             // proxyd could not get is no news of the server: tried again at once, as
             // HAProxy does.
             let timedOut = (error as? ChannelError).map { if case .connectTimeout = $0 { return true }; return false } ?? false
-            let redispatchNext = attempt >= backend.retries && backend.redispatch
+            let redispatchNext = attempt >= backend.connectRetries && backend.redispatch
             if timedOut || redispatchNext || ResourceShortageLog.isShortage(error) {
                 attemptConnect()
             } else {

@@ -44,7 +44,7 @@ struct ContentTracks {
 /// at accept; in `mode tcp` its content tracking follows.
 struct ConnectionRules {
     enum Step {
-        case accept, reject
+        case accept, reject, silentDrop
         case track(CompiledTrack)
     }
     let steps: [(Step, CompiledCondition?)]
@@ -57,6 +57,7 @@ struct ConnectionRules {
             switch rule.action {
             case .accept: steps.append((.accept, condition))
             case .reject: steps.append((.reject, condition))
+            case .silentDrop: steps.append((.silentDrop, condition))
             case .track(let track):
                 if let compiled = CompiledTrack(track, tables: tables) { steps.append((.track(compiled), condition)) }
             default: break
@@ -67,8 +68,8 @@ struct ConnectionRules {
         self.steps = steps
     }
 
-    /// False when the connection is to be rejected.
-    func admit(_ connection: ConnectionFacts) -> Bool {
+    /// Nil when the connection is accepted; else whether to close it silently (`silent-drop`).
+    func refusal(_ connection: ConnectionFacts) -> Bool? {
         let empty = UnsafeRawBufferPointer(start: nil, count: 0)
         let facts = RequestFacts(bytes: empty, head: HTTPRequestHead(), headers: [], connection: connection)
         rules: for (step, condition) in steps {
@@ -76,6 +77,7 @@ struct ConnectionRules {
             switch step {
             case .accept: break rules
             case .reject: return false
+            case .silentDrop: return true
             case .track(let track):
                 if let trackers = connection.stickTrackers {
                     track.run(trackers, facts: nil, connection: connection, forRequest: false)
@@ -83,16 +85,17 @@ struct ConnectionRules {
             }
         }
         // A session now: what the connection rules track counts it (not content tracking).
-        guard let trackers = connection.stickTrackers else { return true }
+        guard let trackers = connection.stickTrackers else { return nil }
         trackers.sessionAccepted()
         contentTracks?.run(trackers, facts: facts, forRequest: false)
-        return true
+        return nil
     }
 }
 
 extension RuntimeFrontend {
     enum Admission {
-        case rejected
+        /// `silently`: by `silent-drop` (Runtime/RuleEffects.swift).
+        case rejected(silently: Bool)
         /// With the connection's stick counters, when the configuration has tables.
         case accepted(StickTrackers?)
     }
@@ -106,9 +109,9 @@ extension RuntimeFrontend {
         var facts = ConnectionFacts(transport: transport)
         let trackers = StickTrackers()
         facts.stickTrackers = trackers
-        if let rules = connectionRules, !rules.admit(facts) {
+        if let rules = connectionRules, let silently = rules.refusal(facts) {
             trackers.connectionEnded()
-            return .rejected
+            return .rejected(silently: silently)
         }
         return .accepted(trackers)
     }

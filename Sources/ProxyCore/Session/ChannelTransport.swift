@@ -16,6 +16,8 @@ final class ChannelTransport: ChannelInboundHandler, SessionTransport {
         self.events = events
     }
 
+    /// The channel, for socket options (`silent-drop`: Runtime/RuleEffects.swift).
+    var channel: Channel? { context?.channel }
     var isWritable: Bool { context?.channel.isWritable ?? false }
     var isActive: Bool { context?.channel.isActive ?? false }
     var remoteAddress: SocketAddress? { context?.channel.remoteAddress }

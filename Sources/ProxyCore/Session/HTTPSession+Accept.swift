@@ -15,6 +15,7 @@ extension HTTPSession {
         }
         activated = true
         frontend.gate.opened()
+        frontend.sessionRate?.counted(frontend.gate, on: client.eventLoop)  // rate-limit sessions
         counters.sessionOpened()  // scur and smax (issue 4)
         activatedAt = .now()
         loop = loopStates.state(for: client.eventLoop)

@@ -39,6 +39,7 @@ extension HTTPSession {
         stream.serverReusable = backend.httpConnectionMode == .keepAlive
             && frontend.httpConnectionMode == .keepAlive
         stream.retriedOnReusedConnection = false
+        stream.statusRetries = 0
         if backend.httpConnectionMode != .keepAlive || frontend.httpConnectionMode != .keepAlive,
            !(head.hasUpgrade && head.connectionUpgrade) {
             rewrite.dropConnection = true
@@ -64,7 +65,7 @@ extension HTTPSession {
         // Response rules may read the request: keep its head (the parser keeps its spans
         // until the next request, which waits for this response).
         stream.requestForResponseRules = frontend.responseRules.isEmpty && backend.responseRules.isEmpty
-            ? nil : (headBytes, head)
+            && frontend.afterResponseRules.isEmpty && backend.afterResponseRules.isEmpty ? nil : (headBytes, head)
         phase = .connecting
         // The connector bounds each step itself, as HAProxy's stream does: `timeout queue`
         // in the queue, `timeout connect` per attempt, a second's turn-around before a

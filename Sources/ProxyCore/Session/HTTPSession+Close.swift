@@ -11,7 +11,8 @@ extension HTTPSession {
     }
 
     /// A reply from an `http-request deny|return|redirect` rule.
-    func sendReply(_ reply: ByteBuffer, close mustClose: Bool) {
+    func sendReply(_ original: ByteBuffer, close mustClose: Bool) {
+        let reply = applyingAfterResponseRules(to: original)  // HTTPSession+AfterResponse.swift
         if stream.log != nil {
             stream.log?.status = Self.statusCode(of: reply)
             stream.log?.bytesOut += reply.readableBytes
@@ -83,7 +84,9 @@ extension HTTPSession {
             stream.log?.terminate("s", connector?.isQueued == true ? "Q" : "C")
             sendError(503, close: true)  // cancels the connector after logging (%bq counts it)
         case .exchanging:
-            if !stream.responseStarted {
+            if retryOnResponseTimeout() {  // `retry-on response-timeout` (HTTPSession+RetryOn.swift)
+                return
+            } else if !stream.responseStarted {
                 // A body the client stopped sending included: once the request went to
                 // the server, HAProxy 2.6 waits under `timeout server` alone and blames
                 // the server (504, sH), however long `timeout client` is.
@@ -125,9 +128,9 @@ extension HTTPSession {
         counters.countResponse(status: status)  // hrsp_* (issue 4)
         stickTrackers?.responded(status: status)
         backend?.counters.countResponse(status: status)
-        let page = pages.response(status)
+        let page = applyingAfterResponseRules(to: pages.response(status))  // HTTPSession+AfterResponse.swift
         if stream.log != nil, stream.logPending {
-            stream.log?.status = status
+            stream.log?.status = Self.statusCode(of: page)
             // HAProxy's connection layer answers a request it could not read (400, 408:
             // `<BADREQ>`) without its stream, so those bytes are not in its log.
             if stream.log?.requestLine != nil { stream.log?.bytesOut += page.readableBytes }

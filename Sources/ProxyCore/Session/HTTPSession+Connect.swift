@@ -43,6 +43,7 @@ extension HTTPSession {
         }
         countRequestBytes(pending.bytes.readableBytes)  // bin of backend and server (issue 4)
         stream.keptHeadForRetry = reused && !stream.requestHasBody ? pending : nil
+        stream.headForStatusRetry = !backend.retryOn.retriesAfterSending || stream.requestHasBody ? nil : pending
         stream.pendingHead = nil
 
         // Body bytes that came with the head.

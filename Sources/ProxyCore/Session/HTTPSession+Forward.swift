@@ -89,6 +89,7 @@ extension HTTPSession {
                 stream.pendingHead = kept
                 phase = .connecting
                 acquireConnection(allowPool: false)
+            } else if retryOnEmptyResponse(from: connection.server) {  // `retry-on empty-response` (HTTPSession+RetryOn.swift)
             } else if !stream.responseStarted {
                 stream.log?.terminate("S", "H")
                 countResponseError(connection.server)  // eresp (issue 4)

@@ -11,7 +11,7 @@ extension HTTPSession {
     }
 
     func noteConnect(_ result: Result<(SessionTransport, RuntimeServer), ConnectFailure>) {
-        stream.log?.noteConnect(result, attempts: connector?.attempt ?? 0)
+        stream.log?.noteConnect(result, attempts: (connector?.attempt ?? 0) + stream.statusRetries)
         stream.log?.serverAssignedAt = connector?.serverAssignedAt
         stream.log?.redispatched = connector?.redispatched ?? false
     }

@@ -43,6 +43,7 @@ extension HTTPSession {
     }
 
     func beginResponse(head: HTTPResponseHead, headBytes: ByteBuffer, rest: ByteBuffer) {
+        if retryOnStatus(head.status) { return }  // `retry-on` (HTTPSession+RetryOn.swift)
         if stream.log != nil { stream.log?.responseAt = .now(); stream.log?.status = head.status }
         stream.times.responseHead = .now()
         // hrsp_* of the frontend, the backend and the server (issue 4).
@@ -77,6 +78,7 @@ extension HTTPSession {
             rewrite.dropNames.append(Array("content-length".utf8))
             stream.serverReusable = false
         }
+        var responseOutcome = RuleOutcome.proceed
         if let request = stream.requestForResponseRules, let backend {
             stream.requestForResponseRules = nil
             let requestHeaders = stream.requestParser.headers
@@ -88,11 +90,17 @@ extension HTTPSession {
                                              connection: connection)
                     facts.response = (responseBytes, head, responseHeaders)
                     // Backend rules first, then the frontend's, as HAProxy orders them.
-                    _ = RuleEngine.run(backend.responseRules, facts: facts, rewrite: &rewrite)
-                    if backend.name != frontend.name {
-                        _ = RuleEngine.run(frontend.responseRules, facts: facts, rewrite: &rewrite)
+                    responseOutcome = RuleEngine.run(backend.responseRules, facts: facts, rewrite: &rewrite)
+                    if backend.name != frontend.name, case .proceed = responseOutcome {
+                        responseOutcome = RuleEngine.run(frontend.responseRules, facts: facts, rewrite: &rewrite)
                     }
+                    if case .proceed = responseOutcome { runAfterResponseRules(facts, rewrite: &rewrite) }
                 }
+            }
+            applyRuleEffects(rewrite.effects)  // set-log-level (HTTPSession+RuleEffects.swift)
+            if case .end(let ending) = responseOutcome {
+                end(ending, backend: backend, inResponse: true)
+                return
             }
         }
         if let rules = backend?.persistence {  // cookie persistence (issue 15)

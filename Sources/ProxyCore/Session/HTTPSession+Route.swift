@@ -46,7 +46,7 @@ extension HTTPSession {
         // A listen section is its own backend: its rules are the frontend's.
         let ownBackend = frontend.router.defaultBackend.flatMap { $0.name == frontend.name ? $0 : nil }
         let (chosen, outcome, choice): (RuntimeBackend?, RuleOutcome, ServerChoice) = buffer.withUnsafeReadableBytes { bytes in
-            let facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
+            var facts = RequestFacts(bytes: bytes, head: head, headers: headers, connection: connection)
             if let values = connection.values, let captures = values.captureLengths {
                 HeaderCaptures.take(captures.request, bytes: bytes, fields: headers, into: &values.requestCaptures)
                 if captures.cookie != nil {
@@ -69,10 +69,13 @@ extension HTTPSession {
                 persistence = rules.decide(facts, rewrite: &unused)
                 persistenceDecided = true
             }
-            if case .reply(let reply, let closes) = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite) {
+            let frontendOutcome = RuleEngine.run(frontend.requestRules, facts: facts, rewrite: &rewrite)
+            if case .reply(let reply, let closes) = frontendOutcome {
                 if closes { persistenceOfDenied(ownBackend) }
                 return (nil, .reply(reply, closes: closes), .noneUsable)
             }
+            if case .end = frontendOutcome { return (nil, frontendOutcome, .noneUsable) }
+            facts.follow(rewrite)  // `use_backend` reads a rewritten path, as HAProxy's does
             // The stats page of a frontend section (issue 4).
             if let page = frontend.statsPage, let reply = page.answer(facts) {
                 statsPageAnswered = true
@@ -85,6 +88,8 @@ extension HTTPSession {
                     if closes { persistenceOfDenied(backend) }
                     return (backend, outcome, .noneUsable)
                 }
+                if case .end = outcome { return (backend, outcome, .noneUsable) }
+                facts.follow(rewrite)
             }
             // The stats page (issue 4): a backend with `stats enable` answers its
             // `stats uri` itself instead of forwarding.
@@ -118,6 +123,13 @@ extension HTTPSession {
         }
         stickTrackers?.flushBytesIn()  // the head counts for what its rules track (issue 15)
         connection.values?.endRequestProcessing()  // `req` variables end with the request's rules
+        applyRuleEffects(rewrite.effects)  // set-src, set-log-level (HTTPSession+RuleEffects.swift)
+        if case .end(let ending) = outcome {
+            buffer.moveReaderIndex(forwardBy: head.headLength)
+            inbound = buffer
+            end(ending, backend: chosen)
+            return
+        }
         stream.persistence = persistence
         stream.log?.persistenceFlags = (persistence.requestFlag, persistence.responseFlag)
         if case .reply(let reply, let closes) = outcome {

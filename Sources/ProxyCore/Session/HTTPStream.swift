@@ -73,6 +73,10 @@ final class HTTPStream {
     /// The head of a request sent on a reused connection, kept until the response
     /// starts so that a connection the server had just closed can be replaced once.
     var keptHeadForRetry: (bytes: ByteBuffer, head: HTTPRequestHead)?
+    /// `retry-on` statuses (Session/HTTPSession+RetryOn.swift): the head to send again, and
+    /// how many times it was.
+    var headForStatusRetry: (bytes: ByteBuffer, head: HTTPRequestHead)?
+    var statusRetries = 0
 
     /// `start`: when the connection became active (its first request's times count from
     /// the accept, as HAProxy's first stream does, not from when this object was made).

@@ -66,6 +66,7 @@ final class TCPSession: TransportEvents {
         }
         activated = true
         frontend.gate.opened()
+        frontend.sessionRate?.counted(frontend.gate, on: client.eventLoop)  // rate-limit sessions
         counters.sessionOpened()  // scur and smax (issue 4)
         times = ExchangeTimes()
         let loop = loopStates.state(for: client.eventLoop)

@@ -5,6 +5,8 @@ import NIOCore
 struct TCPInspection {
     struct Rule {
         let accept: Bool
+        /// `silent-drop`: a reject the client does not hear (Runtime/RuleEffects.swift).
+        var silent = false
         let condition: CompiledCondition?
     }
     /// How long to wait for the client's first bytes (a ClientHello) before deciding.
@@ -22,8 +24,8 @@ struct TCPInspection {
             case .inspectDelay(let ms): delay = .milliseconds(Int64(ms))
             case .track: break  // run at accept (Runtime/StickTracking.swift)
             case .setVariable: break  // mode tcp refuses them (Runtime/TCPVariableRules.swift)
-            case .accept, .reject:
-                rules.append(Rule(accept: rule.action == .accept, condition: rule.condition.map {
+            case .accept, .reject, .silentDrop:
+                rules.append(Rule(accept: rule.action == .accept, silent: rule.action == .silentDrop, condition: rule.condition.map {
                     CompiledCondition($0, backends: backends, currentBackend: own)
                 }))
             }
@@ -142,6 +144,7 @@ final class TCPContentInspector: ChannelDuplexHandler, RemovableChannelHandler {
         for rule in inspection.rules where rule.condition?.evaluate(facts) ?? true {
             if !rule.accept {
                 rejected = true
+                if rule.silent { SilentClose.prepare(context.channel) }
                 context.close(promise: nil)
                 return
             }
