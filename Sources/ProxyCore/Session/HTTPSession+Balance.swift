@@ -32,7 +32,6 @@ extension HTTPSession {
         stream.lastBackendIndex = backend.index
         if stream.log != nil { stream.log?.backend = backend; stream.log?.server = stream.chosenServer; stream.log?.connectStart = .now() }
         backend.counters.requests.increment()  // req_tot (issue 4)
-        stream.clientIsHTTP10 = head.version == .http10
         if backend.httpConnectionMode == .close { clientKeepAlive = false }
         stream.responseHeadDone = false
         stream.responseStarted = false

@@ -12,7 +12,9 @@ extension HTTPSession {
 
     /// A reply from an `http-request deny|return|redirect` rule.
     func sendReply(_ original: ByteBuffer, close mustClose: Bool) {
-        let reply = applyingAfterResponseRules(to: original)  // HTTPSession+AfterResponse.swift
+        let closing = mustClose || !clientKeepAlive || !stream.requestBody.isComplete
+        let reply = announcingConnection(applyingAfterResponseRules(to: original),  // HTTPSession+AfterResponse.swift
+                                         closing: closing)
         if stream.log != nil {
             stream.log?.status = Self.statusCode(of: reply)
             stream.log?.bytesOut += reply.readableBytes
@@ -20,7 +22,7 @@ extension HTTPSession {
         }
         client.writeAndFlush(reply)
         stream.responseStarted = true
-        if mustClose || !clientKeepAlive || !stream.requestBody.isComplete {
+        if closing {
             closeAfterFlush()
         } else {
             stream.requestComplete = true
@@ -120,6 +122,7 @@ extension HTTPSession {
         guard phase != .closed else { return }
         let pages = ErrorPages.effective(backend: backend?.errorPages, frontend: frontend.errorPages)
         let closing = mustClose || pages.closesConnection(status) || !clientKeepAlive || stream.clientIsHTTP10
+            || !stream.requestComplete && stream.requestHasBody
         if let connection {
             self.connection = nil
             connection.owner = nil
@@ -128,7 +131,12 @@ extension HTTPSession {
         counters.countResponse(status: status)  // hrsp_* (issue 4)
         stickTrackers?.responded(status: status)
         backend?.counters.countResponse(status: status)
-        let page = applyingAfterResponseRules(to: pages.response(status))  // HTTPSession+AfterResponse.swift
+        var page = applyingAfterResponseRules(to: pages.response(status))  // HTTPSession+AfterResponse.swift
+        // HAProxy's HTTP/1 parser writes its own refusals (422) without the stream's
+        // connection header.
+        if !ErrorPages.parserStatusesKeepingConnection.contains(status) {
+            page = announcingConnection(page, closing: closing)
+        }
         if stream.log != nil, stream.logPending {
             stream.log?.status = Self.statusCode(of: page)
             // HAProxy's connection layer answers a request it could not read (400, 408:
@@ -142,7 +150,7 @@ extension HTTPSession {
         connector = nil
         client.writeAndFlush(page)
         stream.responseStarted = true
-        if closing || !stream.requestComplete && stream.requestHasBody {
+        if closing {
             closeAfterFlush()
         } else {
             awaitNextRequest()

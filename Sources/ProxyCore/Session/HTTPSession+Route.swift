@@ -8,6 +8,7 @@ extension HTTPSession {
         stream.requestBody = HTTPBodyFramer(framing: head.framing)
         stream.requestHasBody = !stream.requestBody.isComplete
         stream.requestComplete = false
+        stream.clientIsHTTP10 = head.version == .http10  // what proxyd's own answers say (ConnectionHeader)
         clientKeepAlive = head.keepAlive && frontend.httpConnectionMode != .close
 
         // Frontend rules, routing, then the backend's own rules, all on the head in place.
@@ -150,7 +151,9 @@ extension HTTPSession {
                 // deny: the proxy blocked it (PR); return/redirect: served locally (LR).
                 stream.log?.terminate(closes ? "P" : "L", "R")
             }
-            sendReply(reply, close: closes)
+            // A deny keeps the connection as a return does: HAProxy 2.6 answers the next
+            // request of a kept-alive client after its 403.
+            sendReply(reply, close: false)
             return
         }
         if let name = frontend.uniqueID?.header, let id = connection.values?.uniqueID {
