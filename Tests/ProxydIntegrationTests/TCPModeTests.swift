@@ -22,6 +22,35 @@ final class TCPModeTests: XCTestCase {
         XCTAssertEqual(Array(all.suffix(4)), Array("bye\n".utf8), "the server saw our half-close and still answered")
     }
 
+    /// Both ends close while proxyd still holds bytes for a client that reads slowly: they
+    /// are delivered before the connection closes (they used to be dropped with it).
+    func testLastBytesReachASlowReaderAfterBothEndsClosed() throws {
+        let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
+        let port = TCP.freePort()
+        let proxy = try ProxydProcess(config: ProxyFixture.preamble(mode: "tcp") + """
+            listen echo
+                bind 127.0.0.1:\(port)
+            \(ProxyFixture.serverLines([echo]))
+            """, waitForPorts: [port])
+        defer { proxy.stop() }
+        let client = try TCP.Connection(port: port)
+        client.setTimeout(10)
+        let payload = Array(repeating: UInt8(ascii: "z"), count: 2_000_000)
+        let sender = Thread { try? client.send(payload); client.shutdownWrite() }
+        sender.start()
+        var received = 0
+        var tail: [UInt8] = []
+        // 16 KiB every 2 ms: the echo outruns the reader, so proxyd queues what the client
+        // has not taken when the server closes.
+        while let chunk = client.receiveSome(max: 16_384), !chunk.isEmpty {
+            received += chunk.count
+            tail = Array((tail + chunk).suffix(4))
+            usleep(2_000)
+        }
+        XCTAssertEqual(received, payload.count + 4)
+        XCTAssertEqual(tail, Array("bye\n".utf8))
+    }
+
     /// `option splice-auto` / `splice-request` (HAProxy's kernel splicing): the stream's
     /// bytes go socket -> pipe -> socket (a pipe per spliced way shows in /proc/PID/fd while
     /// the connection lives), arrive whole both ways with the half-close, and are counted

@@ -46,6 +46,9 @@ final class NativeConnection: SessionTransport, RingIOHandler, DeferredWork {
     private(set) var isWritable = true
     /// `closeOutput` asked while writes were pending: shut down once they are out.
     var shutdownAfterWrites = false
+    /// `closeAfterWrites`: the close waits for the queue to empty, bounded by this timer.
+    var closesAfterWrites = false
+    var closeTimer: ReactorTimers.Handle?
     /// In the ring: what came while the session did not ask (its receive is cancelled
     /// then, so at most what was already on its way lands here), and how the input ended
     /// (0, or -errno), told once the session asks again.
@@ -299,6 +302,10 @@ final class NativeConnection: SessionTransport, RingIOHandler, DeferredWork {
                 shutdownAfterWrites = false
                 NativeSyscalls.shutdownOutput(descriptor)
             }
+            if closesAfterWrites {
+                close()
+                return
+            }
             if !isWritable {
                 isWritable = true
                 events?.transportWritabilityChanged()
@@ -342,9 +349,27 @@ final class NativeConnection: SessionTransport, RingIOHandler, DeferredWork {
         }
     }
 
+    func closeAfterWrites(within limit: TimeAmount) {
+        guard state == .open, !closesAfterWrites else { return close() }
+        if pending.isEmpty, !sendInFlight, (spliceIn?.inPipe ?? 0) == 0 { return close() }
+        // The session is done with this connection: only the queue's end closes it now.
+        events = nil
+        closesAfterWrites = true
+        shutdownAfterWrites = true
+        closeTimer = reactor.runAfter(limit) { [weak self] in
+            self?.closeTimer = nil
+            self?.close()
+        }
+    }
+
     func close() {
         guard state != .closed else { return }
         state = .closed
+        closesAfterWrites = false
+        if let closeTimer {
+            self.closeTimer = nil
+            reactor.cancelTimer(closeTimer)
+        }
         onConnected = nil
         cancelConnectTimer()
         if readsInRing {

@@ -27,6 +27,9 @@ protocol SessionTransport: AnyObject {
     /// Half-close: no more bytes go out; the peer may still send.
     func closeOutput()
     func close()
+    /// Closes once what was written has gone out, or when `limit` has passed: both ends of
+    /// a stream are done, but its last bytes must still reach the peer.
+    func closeAfterWrites(within limit: TimeAmount)
 }
 
 /// What a transport tells its session, on the transport's event loop.
@@ -53,4 +56,9 @@ extension TransportEvents {
     func transportFailed() { transportClosed() }
     /// Only `mode tcp` sessions splice.
     func transportSpliced(_ count: Int) {}
+}
+
+extension SessionTransport {
+    /// Transports that cannot tell when their writes are out close at once.
+    func closeAfterWrites(within limit: TimeAmount) { close() }
 }

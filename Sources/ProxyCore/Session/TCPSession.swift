@@ -214,7 +214,7 @@ final class TCPSession: TransportEvents {
     func transportInputClosed() {
         clientInputClosed = true
         if serverInputClosed || serverChannel == nil {
-            closeBoth()
+            closeBoth(finished: true)
         } else {
             serverChannel?.closeOutput()
         }
@@ -267,7 +267,7 @@ final class TCPSession: TransportEvents {
     fileprivate func serverInputDidClose() {
         serverInputClosed = true
         if clientInputClosed {
-            closeBoth()
+            closeBoth(finished: true)
         } else {
             client?.closeOutput()
         }
@@ -290,7 +290,10 @@ final class TCPSession: TransportEvents {
 
     // MARK: teardown
 
-    private func closeBoth() {
+    /// `finished`: both sides closed their input, so the stream ended normally and what
+    /// is still queued for either side goes out before its connection closes (within
+    /// `timeout client`/`server`); otherwise (an error, a timeout) both close at once.
+    private func closeBoth(finished: Bool = false) {
         guard !closed else { return }
         closed = true
         stickTrackers?.connectionEnded()
@@ -315,8 +318,13 @@ final class TCPSession: TransportEvents {
             }
             loop.ended(server, in: backend.index)
         }
-        serverChannel?.close()
-        client?.close()
+        if finished {
+            serverChannel?.closeAfterWrites(within: backend.timeouts.server ?? .seconds(5))
+            client?.closeAfterWrites(within: frontend.timeouts.client ?? .seconds(5))
+        } else {
+            serverChannel?.close()
+            client?.close()
+        }
     }
 
     // MARK: traffic log (Logging/TrafficLog)
