@@ -84,18 +84,8 @@ private final class EndWatchingServer {
     var ends: [String] { state.withLockedValue { $0.ends } }
 
     init(answer: String, requestEnd: String) throws {
-        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, len) } }
-        guard bound == 0, listen(sock, 16) == 0 else { close(sock); throw TestFailure("end-watching server: errno \(errno)") }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &len) } }
-        fd = sock
-        port = Int(UInt16(bigEndian: addr.sin_port))
-        var tv = timeval(tv_sec: 0, tv_usec: 200_000)  // `stop` ends the thread within 0.2 s
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        // Accepts time out every 200 ms, so that `stop` ends the thread.
+        (fd, port) = try TCP.listenOnLoopback(backlog: 16, name: "end-watching server")
         let answerBytes = Array(answer.utf8), end = Array(requestEnd.utf8)
         Thread { [self] in
             while !state.withLockedValue({ $0.stopped }) {

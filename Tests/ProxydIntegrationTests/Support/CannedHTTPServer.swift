@@ -15,20 +15,8 @@ final class CannedHTTPServer {
 
     init(answers: [String: String]) throws {
         self.answers = answers.mapValues { Array($0.utf8) }
-        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, len) } }
-        guard bound == 0, listen(sock, 64) == 0 else { close(sock); throw TestFailure("canned server: errno \(errno)") }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &len) } }
-        fd = sock
-        port = Int(UInt16(bigEndian: addr.sin_port))
-        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        // Accepts time out every 200 ms, so that `stop` ends the thread.
+        (fd, port) = try TCP.listenOnLoopback(backlog: 64, name: "canned server")
         Thread { [self] in
             while !state.withLockedValue({ $0.stopped }) {
                 let client = accept(fd, nil, nil)

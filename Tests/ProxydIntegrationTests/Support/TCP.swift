@@ -16,6 +16,25 @@ enum TCP {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
+    /// A listening socket on 127.0.0.1 at a port the kernel picks, for the tests' own
+    /// servers; its accepts time out every 200 ms, so that a server's accept loop sees its
+    /// stop. `name` goes into the error.
+    static func listenOnLoopback(backlog: Int32 = 16, name: String) throws -> (fd: Int32, port: Int) {
+        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, len) } }
+        guard bound == 0, listen(sock, backlog) == 0 else { close(sock); throw TestFailure("\(name): errno \(errno)") }
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &len) } }
+        var tv = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        return (sock, Int(UInt16(bigEndian: addr.sin_port)))
+    }
+
     static func waitUntilListening(port: Int, timeout: TimeInterval) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
