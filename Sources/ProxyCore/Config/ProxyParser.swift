@@ -120,13 +120,14 @@ enum ProxyParser {
         .merging(CaptureParser.keywords) { own, _ in own }.merging(UniqueIDParser.keywords) { own, _ in own }
         .merging(AfterResponseParser.keywords) { own, _ in own }.merging(RateLimitParser.keywords) { own, _ in own }
         .merging(HTTPErrorParser.keywords) { own, _ in own }.merging(RetryOnParser.keywords) { own, _ in own }
+        .merging(SourceParser.keywords) { own, _ in own }
 
     /// Valid HAProxy 2.6 proxy keywords that proxyd does not implement yet.
     static let unsupported: [String] = [
         "email-alert", "error-log-format", "external-check",
         "filter", "http-send-name-header", "log-format-sd",
         "log-tag", "max-keep-alive-queue", "max-session-srv-conns", "monitor", "persist",
-        "source", "tcp-response", "dispatch",
+        "tcp-response", "dispatch",
         "use-fcgi-app",
     ]
 

@@ -245,7 +245,23 @@ enum ServerParser {
             return nil
         },
         "slowstart": time("slowstart") { $0.slowStart = $1 },
-        "source": Entry(takesArgument: true) { _, srv, v, _ in srv.source = v; return nil },
+        "source": Entry(takesArgument: true, missing: "'source' expects <addr>[:<port>[-<port>]], and optionally 'usesrc' <addr>, and 'interface' <name> as argument.") { _, srv, v, _ in
+            switch SourceParser.parse([v], portRangeAllowed: true) {
+            case .success(let binding): srv.source = binding; return nil
+            case .failure(let failure): return failure.message
+            }
+        },
+        // After `source` on the line: its transparent half (Config/SourceParser.swift).
+        "usesrc": Entry(takesArgument: true, missing: "'usesrc' expects <addr>[:<port>], 'client', or 'clientip' as argument.") { _, srv, v, _ in
+            guard var binding = srv.source else { return "'usesrc' may only be used after 'source'." }
+            switch SourceParser.parse(["0.0.0.0", "usesrc", v], portRangeAllowed: true) {
+            case .success(let transparent):
+                binding.transparent = transparent.transparent
+                srv.source = binding
+                return nil
+            case .failure(let failure): return failure.message
+            }
+        },
         "track": Entry(takesArgument: true) { _, srv, v, _ in srv.track = v; return nil },
         // Unlike the other delays, 0 is valid here: no idle connection is kept.
         "pool-purge-delay": Entry(takesArgument: true, missing: "'pool-purge-delay' expects <value> as argument.", readsTime: true) { _, srv, v, _ in
@@ -266,7 +282,7 @@ enum ServerParser {
     /// Valid HAProxy 2.6 server keywords proxyd does not implement yet.
     static let unsupported: [String] = [
         "redir", "namespace", "proto", "ws",
-        "usesrc", "socks4", "proxy-v2-options", "pool-low-conn", "pool-max-conn",
+        "socks4", "proxy-v2-options", "pool-low-conn", "pool-max-conn",
         "max-reuse", "tcp-ut", "log-proto", "npn", "allow-0rtt", "no-tls-tickets", "tfo", "check-proto",
         "check-alpn", "check-via-socks4", "force-sslv3", "force-tlsv10", "force-tlsv11", "force-tlsv12",
         "force-tlsv13", "send-proxy-v2-ssl", "send-proxy-v2-ssl-cn", "stick",

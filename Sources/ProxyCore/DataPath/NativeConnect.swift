@@ -20,10 +20,10 @@ extension NativeConnection {
     /// `delayedAck`: the handshake's last ACK waits for the first bytes we send (health
     /// checks, see `NativeSyscalls.startConnect`).
     static func connect(to address: SocketAddress, context: NativeLoopContext, timeout: TimeAmount?,
-                        delayedAck: Bool = false,
+                        delayedAck: Bool = false, source: (address: SocketAddress, transparent: Bool)? = nil,
                         completion: @escaping (Result<NativeConnection, Error>) -> Void) -> NativeConnection? {
         let reactor = context.reactor
-        let started = NativeSyscalls.startConnect(to: address, delayedAck: delayedAck)
+        let started = NativeSyscalls.startConnect(to: address, delayedAck: delayedAck, source: source)
         guard started.fd >= 0 else {
             let error = IOError(errnoCode: started.error, reason: "connect")
             reactor.execute { completion(.failure(error)) }

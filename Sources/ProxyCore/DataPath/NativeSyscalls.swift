@@ -128,7 +128,10 @@ enum NativeSyscalls {
     /// travels with them, or never goes when we close first: a connect-only check leaves
     /// the server a half-open request that our reset removes, instead of an established
     /// connection to accept, queue and reset (on loopback, that work was charged to us).
-    static func startConnect(to address: SocketAddress, delayedAck: Bool = false) -> (fd: CInt, inProgress: Bool, error: CInt) {
+    /// `source`: the local address to bind first (`source`/`usesrc`), transparent when it
+    /// is not this host's (IP_TRANSPARENT, as HAProxy's TPROXY mode; needs CAP_NET_ADMIN).
+    static func startConnect(to address: SocketAddress, delayedAck: Bool = false,
+                             source: (address: SocketAddress, transparent: Bool)? = nil) -> (fd: CInt, inProgress: Bool, error: CInt) {
         let family: CInt
         switch address {
         case .v4: family = AF_INET
@@ -143,6 +146,22 @@ enum NativeSyscalls {
             if delayedAck {
                 var off: CInt = 0
                 _ = setsockopt(fd, CInt(IPPROTO_TCP), TCP_QUICKACK, &off, socklen_t(MemoryLayout<CInt>.size))
+            }
+        }
+        if let source {
+            var on: CInt = 1
+            _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, socklen_t(MemoryLayout<CInt>.size))
+            if source.transparent {
+                // IP_TRANSPARENT (19) at SOL_IP, IPV6_TRANSPARENT (75) at SOL_IPV6.
+                let v6 = family == AF_INET6
+                _ = setsockopt(fd, v6 ? CInt(IPPROTO_IPV6) : CInt(IPPROTO_IP), v6 ? 75 : 19, &on,
+                               socklen_t(MemoryLayout<CInt>.size))
+            }
+            let bound = source.address.withSockAddr { pointer, length in Glibc.bind(fd, pointer, socklen_t(length)) }
+            if bound != 0 {
+                let error = errno
+                Glibc.close(fd)
+                return (-1, false, error)
             }
         }
         let result = address.withSockAddr { pointer, length in

@@ -259,7 +259,8 @@ final class CheckRunner {
         // The completion comes only while this attempt is the check's: `finish` closes it,
         // and a closed connect is never told.
         transport = NativeConnection.connect(to: currentAddress, context: native, timeout: timeout,
-                                             delayedAck: delaysAck) { [unowned self] result in
+                                             delayedAck: delaysAck,
+                                             source: server.source?.localAddress(client: nil)) { [unowned self] result in
             guard running else { return }
             switch result {
             case .success(let connection):

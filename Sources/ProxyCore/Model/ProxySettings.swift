@@ -201,6 +201,9 @@ public struct ProxySettings: Sendable, Equatable {
     public var httpAfterResponseRules: [HTTPResponseRule] = []
     /// `rate-limit sessions N` (Config/RateLimitParser.swift): new sessions per second.
     public var rateLimitSessions: Int? = nil
+    /// `source`: where connections to this backend's servers leave from (a server's own
+    /// `source` wins).
+    public var source: SourceBinding? = nil
     /// `retry-on …` (Config/RetryOnParser.swift).
     public var retryOn = RetryConditions()
     /// `tcp-request connection|content accept|reject [if|unless COND]`.

@@ -162,8 +162,8 @@ public struct ServerSettings: Sendable, Equatable {
     public var id: Int?
     /// `slowstart`, milliseconds.
     public var slowStart: Int?
-    /// `source` address for outgoing connections.
-    public var source: String?
+    /// `source` (with `usesrc`) for this server's connections; nil: the backend's.
+    public var source: SourceBinding?
     /// `track [backend/]server`.
     public var track: String?
     /// `resolvers`, `resolve-prefer`, `resolve-net`, `resolve-opts` (issue 15).

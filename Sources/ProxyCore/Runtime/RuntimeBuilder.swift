@@ -164,6 +164,7 @@ public enum RuntimeBuilder {
                 disabled: settings.disabled,
                 id: settings.id,
                 poolPurgeDelayMs: settings.poolPurgeDelay ?? 5000))
+            servers[servers.count - 1].source = settings.source ?? proxy.source
         }
         return RuntimeBackend(
             name: proxy.name,

@@ -8,6 +8,9 @@ public final class RuntimeBackend: @unchecked Sendable {
     public let index: Int
     public let mode: ProxyMode
     public let servers: [RuntimeServer]
+    /// A server binds the client's address before its connects (`source … usesrc client|
+    /// clientip`): sessions hand the connector their client's address.
+    let usesClientSource: Bool
     /// `stick match|on|store-request` (Runtime/StickPersistence.swift), set by the builder.
     var stickRules: StickRules?
     public let timeouts: BackendTimeouts
@@ -67,6 +70,12 @@ public final class RuntimeBackend: @unchecked Sendable {
         self.index = index
         self.mode = mode
         self.servers = servers
+        usesClientSource = servers.contains { server in
+            switch server.source?.transparent {
+            case .client?, .clientIP?: return true
+            default: return false
+            }
+        }
         self.timeouts = timeouts
         self.retries = retries
         self.redispatch = redispatch

@@ -56,6 +56,8 @@ public final class RuntimeServer: @unchecked Sendable {
     /// TLS (issue 5): the context health checks use (`check-ssl`, or a `server … ssl`
     /// without `no-check-ssl`); nil = plain checks. See `makeCheckTLSHandler`.
     public internal(set) var checkTLS: TLSClientContext?
+    /// `source`: the server's own, else its backend's (Model/SourceBinding.swift).
+    public internal(set) var source: SourceBinding?
 
     public init(name: String, index: Int, address: SocketAddress, weight: Int,
                 isBackup: Bool, maxConnections: Int?, disabled: Bool, id: Int? = nil,

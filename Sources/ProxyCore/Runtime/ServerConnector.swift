@@ -39,9 +39,13 @@ final class ServerConnector {
 
     static let turnAround: TimeAmount = .seconds(1)
 
+    /// The client's address, for `source … usesrc client|clientip`.
+    private let clientAddress: SocketAddress?
+
     init(backend: RuntimeBackend, loop: LoopState, serverNames: ServerNameInputs = ServerNameInputs(),
-         completion: @escaping Completion) {
+         clientAddress: SocketAddress? = nil, completion: @escaping Completion) {
         self.serverNames = serverNames
+        self.clientAddress = clientAddress
         self.backend = backend
         self.loop = loop
         self.completion = completion
@@ -174,7 +178,9 @@ final class ServerConnector {
 
     /// Data path v2: a non-blocking connect on the session's reactor.
     private func connectNatively(to server: RuntimeServer, on native: NativeLoopContext) {
-        NativeConnection.connect(to: server.address, context: native, timeout: backend.timeouts.connect) { [self] result in
+        let source = server.source?.localAddress(client: clientAddress)  // `source`/`usesrc`
+        NativeConnection.connect(to: server.address, context: native, timeout: backend.timeouts.connect,
+                                 source: source) { [self] result in
             let connection: NativeConnection
             switch result {
             case .success(let connected): connection = connected

@@ -118,6 +118,7 @@ extension HTTPSession {
         }
         let connector = ServerConnector(
             backend: backend, loop: loop, serverNames: stream.serverNames,
+            clientAddress: backend.usesClientSource ? client.remoteAddress : nil,
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector
         connector.start(preferring: server, slotTaken: slotTaken)

@@ -118,6 +118,7 @@ final class TCPSession: TransportEvents {
         }
         let connector = ServerConnector(
             backend: backend, loop: loop, serverNames: serverNames,
+            clientAddress: backend.usesClientSource ? client.remoteAddress : nil,
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector
         connector.start(preferring: preferred, slotTaken: preferred != nil)  // the take above
