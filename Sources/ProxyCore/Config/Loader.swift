@@ -9,10 +9,10 @@ struct Loader {
 
     /// Section keywords HAProxy 2.6 knows and proxyd parses.
     static let supportedSections: Set<String> = ["global", "defaults", "frontend", "backend", "listen", "userlist",
-                                                  "http-errors"]
+                                                  "http-errors", "peers"]
     /// Section keywords HAProxy 2.6 knows but proxyd does not support yet.
     static let unsupportedSections: Set<String> = [
-        "peers", "resolvers", "mailers", "program", "ring", "cache", "log-forward",
+        "resolvers", "mailers", "program", "ring", "cache", "log-forward",
         "fcgi-app",
     ]
 
@@ -94,7 +94,8 @@ struct Loader {
         // The command line's debug switches win over the configuration, as HAProxy's do.
         if options.disableSplice { state.global.noSplice = true }
         if options.disableServerVerify { state.global.sslServerVerifyRequired = false }
-        let config = ProxyConfiguration(global: state.global, proxies: state.proxies, userlists: state.userlists)
+        var config = ProxyConfiguration(global: state.global, proxies: state.proxies, userlists: state.userlists)
+        config.peers = state.peersSections
         // A stats socket listens too: only a configuration without any listener exits 2.
         let code: Int32 = config.listeners.isEmpty && config.global.statsSockets.isEmpty ? 2 : 0
         return LoadResult(configuration: config, diagnostics: state.diagnostics, exitCode: code)
@@ -183,6 +184,8 @@ struct Loader {
             UserlistParser.parse(state, &state.userlists[i], line)
         case let .httpErrors(i):
             ErrorPagesParser.parseSectionLine(state, i, line)
+        case let .peers(i):
+            PeersParser.parseLine(state, i, line)
         case .unsupported:
             break
         case .orphan:
@@ -238,6 +241,8 @@ struct Loader {
             state.section = .userlist(state.userlists.count - 1)
         case "http-errors":
             ErrorPagesParser.openSection(state, line)
+        case "peers":
+            PeersParser.openSection(state, line)
         default:
             openProxy(state, line)
         }

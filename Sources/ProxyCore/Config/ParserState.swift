@@ -22,6 +22,8 @@ enum CurrentSection {
     case userlist(Int)
     /// Index into `httpErrors`.
     case httpErrors(Int)
+    /// Index into `peersSections`.
+    case peers(Int)
     /// A recognised but unsupported section: its lines are skipped.
     case unsupported(String)
     /// Lines after a proxy header HAProxy refused (each is reported).
@@ -64,6 +66,9 @@ final class ParserState {
     var proxyIndicesByName: [String: [Int]] = [:]
     var userlists: [Userlist] = []
     var httpErrors: [HTTPErrorsSection] = []
+    var peersSections: [PeersSection] = []
+    /// `localpeer NAME` of the global section (the `-L` name wins).
+    var localPeerKeyword: String?
     var section: CurrentSection = .none
 
     /// Which sides (frontend, backend) used each defaults section (by location).
@@ -109,6 +114,7 @@ final class ParserState {
         case let .proxy(i): return proxies[i].name
         case let .userlist(i): return userlists[i].name
         case let .httpErrors(i): return httpErrors[i].name
+        case let .peers(i): return peersSections[i].name
         default: return ""
         }
     }

@@ -12,6 +12,8 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var proxies: [ProxySettings]
     /// `userlist` sections, in file order.
     public var userlists: [Userlist]
+    /// `peers` sections that have a local peer, in file order (Model/Peers.swift).
+    public var peers: [PeersSection] = []
 
     public init(global: GlobalSettings = GlobalSettings(), proxies: [ProxySettings] = [],
                 userlists: [Userlist] = []) {

@@ -22,7 +22,8 @@ public enum RuntimeBuilder {
         // by the control plane once the runtime exists.
         let prometheus = PrometheusService()
         // Stick tables first: rules and conditions compiled below resolve them by name.
-        let stickTables = StickTableDirectory(config.proxies.compactMap { $0.stickTable.map(StickTable.init) })
+        let stickTables = StickTableDirectory(config.proxies.compactMap { $0.stickTable.map(StickTable.init) }
+            + config.peers.flatMap(\.tables).map(StickTable.init))
         StickTableDirectory.current.withLockedValue { $0 = stickTables }
         var backends: [RuntimeBackend] = []
         var backendByName: [String: RuntimeBackend] = [:]

@@ -1,0 +1,221 @@
+import CLinux  // SO_REUSEPORT
+import Glibc
+import NIOCore
+import NIOPosix
+
+/// A `peers` section at run time: listens on the local peer's address, keeps one
+/// connection with each remote peer (theirs or ours), pushes local changes of the tables
+/// naming the section, and asks one peer for a full resync when it starts, so that a
+/// restarted proxyd gets its tables back. Everything here runs on one event loop.
+final class PeerSection: @unchecked Sendable {
+    let configuration: PeersSection
+    let loop: EventLoop
+    let localName: String
+    let pid = getpid()
+    let remotePeerNames: Set<String>
+    /// Our tables by our id for them (1…): updates name tables by these ids.
+    private let tables: [StickTable]
+    private let tablesByName: [String: StickTable]
+    /// One established session per remote peer.
+    private var sessions: [String: PeerSession] = [:]
+    /// Sessions still in their handshake (ours while connecting).
+    private var pending: [ObjectIdentifier: PeerSession] = [:]
+    /// When to try each remote peer again (process milliseconds).
+    private var nextAttempt: [String: Int] = [:]
+    /// The update id of each table's last pushed change.
+    private var updateIDs: [Int: UInt32] = [:]
+    /// Until a peer answered a resync request with "finished", and whom we asked.
+    private var needsResync: Bool
+    private var resyncPeer: String?
+    private var server: Channel?
+    private var timers: [RepeatedTask] = []
+
+    /// Milliseconds between pushes of the changes: small enough that a failover loses
+    /// little, large enough that a busy entry travels once per period.
+    static let pushInterval: Int64 = 100
+    static let heartbeatInterval: Int64 = 2000
+    /// HAProxy waits 5 s between connection attempts; a peer silent this long is gone.
+    static let reconnectDelay = 5000
+    static let silenceLimit = 10000
+
+    init(_ configuration: PeersSection, tables directory: StickTableDirectory, loop: EventLoop) {
+        self.configuration = configuration
+        self.loop = loop
+        localName = configuration.localPeerName
+        remotePeerNames = Set(configuration.remotePeers.map(\.name))
+        let name = configuration.name
+        tables = directory.tables.filter { $0.definition.peers == name }
+        var byName: [String: StickTable] = [:]
+        for table in tables { byName[table.name] = table }
+        tablesByName = byName
+        needsResync = !configuration.remotePeers.isEmpty
+        for table in tables { table.replicated = true }
+    }
+
+    func table(named name: String) -> StickTable? { tablesByName[name] }
+
+    // MARK: Life
+
+    /// Binds the local peer's address; connections and timers start on the loop.
+    func start() throws {
+        if let port = configuration.bindPort {
+            let host = configuration.bindHost.flatMap { $0.isEmpty || $0 == "*" ? nil : $0 } ?? "0.0.0.0"
+            server = try ServerBootstrap(group: loop)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                // A reloaded proxyd binds while the process it replaces still listens
+                // (that one closes its peers when it soft-stops).
+                .serverChannelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+                .childChannelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let session = PeerSession(section: self, role: .accepted)
+                        pending[ObjectIdentifier(session)] = session
+                        try channel.pipeline.syncOperations.addHandler(session)
+                    }
+                }
+                .bind(host: host, port: port).wait()
+        }
+        loop.execute { [self] in
+            connectAll()
+            timers.append(loop.scheduleRepeatedTask(initialDelay: .milliseconds(Self.pushInterval),
+                                                    delay: .milliseconds(Self.pushInterval)) { [self] _ in
+                pushChanges()
+                connectAll()
+            })
+            timers.append(loop.scheduleRepeatedTask(initialDelay: .milliseconds(Self.heartbeatInterval),
+                                                    delay: .milliseconds(Self.heartbeatInterval)) { [self] _ in
+                heartbeat()
+            })
+        }
+    }
+
+    func stop() {
+        loop.execute { [self] in
+            for timer in timers { timer.cancel() }
+            timers.removeAll()
+            for session in Array(sessions.values) + Array(pending.values) { session.close() }
+        }
+        server?.close(promise: nil)
+    }
+
+    // MARK: Connections
+
+    private func connectAll() {
+        let now = ProcessClock.milliseconds
+        for peer in configuration.remotePeers where sessions[peer.name] == nil {
+            guard now >= nextAttempt[peer.name, default: 0], let host = peer.host, let port = peer.port else { continue }
+            guard !pending.values.contains(where: { $0.peerName == peer.name }) else { continue }
+            nextAttempt[peer.name] = now + Self.reconnectDelay
+            let session = PeerSession(section: self, role: .connecting(peer: peer.name))
+            pending[ObjectIdentifier(session)] = session
+            ClientBootstrap(group: loop)
+                .connectTimeout(.seconds(2))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(session) }
+                }
+                .connect(host: host, port: port)
+                .whenFailure { [self] _ in pending[ObjectIdentifier(session)] = nil }
+        }
+    }
+
+    func sessionEstablished(_ session: PeerSession) {
+        pending[ObjectIdentifier(session)] = nil
+        guard let name = session.peerName else { return }
+        // One connection per peer: the newest wins, as in HAProxy. Both ends may have
+        // connected at once and each killed the other's: a random delay before we try
+        // again keeps the two from doing it forever.
+        if let old = sessions[name], old !== session {
+            sessions[name] = nil
+            old.close()
+            nextAttempt[name] = ProcessClock.milliseconds + 50 + Int.random(in: 0..<2000)
+        }
+        sessions[name] = session
+        // What this connection's peer may have missed while it was away (or whatever we
+        // pushed into a connection it was killing): everything we know, as HAProxy
+        // sends again what it was not acknowledged.
+        teach(session, finished: false)
+        askForResync()
+    }
+
+    func sessionClosed(_ session: PeerSession) {
+        pending[ObjectIdentifier(session)] = nil
+        guard let name = session.peerName, sessions[name] === session else { return }
+        sessions[name] = nil
+        // Soon, at a random moment: two ends that lost their connections at once do not
+        // meet again at the same instant (then attempts come every reconnectDelay).
+        nextAttempt[name] = ProcessClock.milliseconds + 50 + Int.random(in: 0..<2000)
+        if resyncPeer == name {
+            resyncPeer = nil
+            askForResync()
+        }
+    }
+
+    private func heartbeat() {
+        let now = ProcessClock.milliseconds
+        for session in Array(sessions.values) {
+            if now - session.lastHeard > Self.silenceLimit {
+                session.close()
+            } else {
+                session.send(PeerProtocol.control(.heartbeat))
+            }
+        }
+    }
+
+    // MARK: Resync
+
+    /// On start, one connected peer is asked for everything it knows.
+    private func askForResync() {
+        guard needsResync, resyncPeer == nil, let (name, session) = sessions.first else { return }
+        resyncPeer = name
+        session.resyncRequested = true
+        session.send(PeerProtocol.control(.resyncRequest))
+    }
+
+    func resyncEnded(by session: PeerSession, complete: Bool) {
+        resyncPeer = nil
+        // A partial resync: another peer may know more (HAProxy asks the next one).
+        if complete { needsResync = false } else { askForResync() }
+    }
+
+    /// A peer asked for a full resync: every live entry of every table, then "finished".
+    func teach(_ session: PeerSession, finished: Bool = true) {
+        let now = ProcessClock.milliseconds
+        for (index, table) in tables.enumerated() {
+            let id = index + 1
+            var messages: [UInt8] = []
+            table.withLock {
+                for entry in table.liveEntries(now: now) {
+                    messages += update(of: entry, in: table, id: id, now: now)
+                }
+            }
+            session.push(table: id, definition: table.definition, messages: messages)
+        }
+        if finished { session.send(PeerProtocol.control(.resyncFinished)) }
+    }
+
+    // MARK: Pushing
+
+    /// Sends what changed locally since the last push to every connected peer.
+    private func pushChanges() {
+        let now = ProcessClock.milliseconds
+        for (index, table) in tables.enumerated() {
+            let id = index + 1
+            var messages: [UInt8] = []
+            table.withLock {
+                for entry in table.takePendingPushes() {
+                    messages += update(of: entry, in: table, id: id, now: now)
+                }
+            }
+            guard !messages.isEmpty else { continue }
+            for session in sessions.values { session.push(table: id, definition: table.definition, messages: messages) }
+        }
+    }
+
+    /// A timed update of `entry` under its table's next update id (call under the lock).
+    private func update(of entry: StickEntry, in table: StickTable, id: Int, now: Int) -> [UInt8] {
+        let updateID = updateIDs[id, default: 0] &+ 1
+        updateIDs[id] = updateID
+        let expiresIn = entry.expiresAt == 0 ? 0 : entry.expiresAt - now
+        return PeerProtocol.timedUpdate(id: updateID, expiresIn: expiresIn,
+                                        body: PeerProtocol.updateBody(entry, in: table, now: now))
+    }
+}

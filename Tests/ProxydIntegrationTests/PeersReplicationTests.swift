@@ -1,0 +1,119 @@
+import Foundation
+import XCTest
+
+/// Stick tables replicated over HAProxy's peers protocol (issue 15): proxyd and Debian's
+/// HAProxy 2.6 in one `peers` section, each started with `-L` its own name. Entries
+/// made through one appear in the other's `show table`, and a restarted proxyd gets the
+/// table back from its peer.
+final class PeersReplicationTests: XCTestCase {
+    private struct Side {
+        let name: String
+        let port = TCP.freePort()
+        let peerPort: Int
+        let socket: String
+    }
+
+    /// The same config for every side: `PORT` and `SOCKET` are the side's own.
+    private static func config(_ sides: [Side], _ side: Side) -> String {
+        """
+        global
+            nbthread 1
+            stats socket \(side.socket) mode 600 level admin
+        defaults
+            mode http
+            timeout connect 2s
+            timeout client 10s
+            timeout server 10s
+        peers mypeers
+        \(sides.map { "    peer \($0.name) 127.0.0.1:\($0.peerPort)" }.joined(separator: "\n"))
+        frontend fe
+            bind 127.0.0.1:\(side.port)
+            stick-table type ip size 1k expire 1m store gpc0,http_req_cnt peers mypeers
+            http-request track-sc0 src
+            http-request sc-inc-gpc0(0) if { path /count }
+            http-request return status 200 content-type text/plain string ok
+
+        """
+    }
+
+    private func makeSides(_ names: [String]) throws -> ([Side], URL) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("peers-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let sides = names.map { Side(name: $0, peerPort: TCP.freePort(), socket: dir.appendingPathComponent("\($0).sock").path) }
+        return (sides, dir)
+    }
+
+    private func startProxyd(_ sides: [Side], _ side: Side) throws -> ProxydProcess {
+        try ProxydProcess(config: Self.config(sides, side), extraArguments: ["-L", side.name],
+                          waitForPorts: [side.port, side.peerPort])
+    }
+
+    /// `gpc0` and `http_req_cnt` of 127.0.0.1 in `show table fe`, once they are `want`
+    /// (polled up to `seconds`); what was last seen otherwise.
+    private func counters(_ socket: String, want: String? = nil, seconds: Double = 8) throws -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        var seen = ""
+        repeat {
+            let table = (try? StickTableComparisonTests.ask(socket, "show table fe key 127.0.0.1")) ?? ""
+            let words = table.split(whereSeparator: { $0 == " " || $0 == "\n" })
+            seen = words.filter { $0.hasPrefix("gpc0=") || $0.hasPrefix("http_req_cnt=") }.joined(separator: " ")
+            if want == nil || seen == want { return seen }
+            Thread.sleep(forTimeInterval: 0.1)
+        } while Date() < deadline
+        return seen
+    }
+
+    private func request(_ port: Int, _ path: String, times: Int) {
+        for _ in 0..<times { XCTAssertEqual(StickTableComparisonTests.status(port, path: path), "200 ok") }
+    }
+
+    func testEntriesTravelBothWaysWithHAProxyAndComeBackAfterARestart() throws {
+        let (sides, dir) = try makeSides(["haproxy", "proxyd"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let haproxySide = sides[0], proxydSide = sides[1]
+        let reference = try ReferenceHAProxy(config: Self.config(sides, haproxySide),
+                                             waitForPorts: [haproxySide.port, haproxySide.peerPort],
+                                             arguments: ["-L", haproxySide.name])
+        defer { reference.stop() }
+        var proxy = try startProxyd(sides, proxydSide)
+        defer { proxy.stop() }
+
+        // HAProxy → proxyd: three requests, one of them counted in gpc0.
+        request(haproxySide.port, "/count", times: 1)
+        request(haproxySide.port, "/", times: 2)
+        XCTAssertEqual(try counters(haproxySide.socket), "gpc0=1 http_req_cnt=3")
+        XCTAssertEqual(try counters(proxydSide.socket, want: "gpc0=1 http_req_cnt=3"), "gpc0=1 http_req_cnt=3",
+                       proxy.stderrText())
+
+        // proxyd → HAProxy: proxyd goes on from the replicated entry.
+        request(proxydSide.port, "/count", times: 1)
+        request(proxydSide.port, "/", times: 1)
+        XCTAssertEqual(try counters(proxydSide.socket), "gpc0=2 http_req_cnt=5")
+        XCTAssertEqual(try counters(haproxySide.socket, want: "gpc0=2 http_req_cnt=5"), "gpc0=2 http_req_cnt=5")
+
+        // A restarted proxyd starts empty and asks HAProxy for everything it knows.
+        proxy.stop()
+        proxy = try startProxyd(sides, proxydSide)
+        XCTAssertEqual(try counters(proxydSide.socket, want: "gpc0=2 http_req_cnt=5", seconds: 12),
+                       "gpc0=2 http_req_cnt=5", proxy.stderrText())
+    }
+
+    func testTwoProxydReplicateAndResync() throws {
+        let (sides, dir) = try makeSides(["lb1", "lb2"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let first = try startProxyd(sides, sides[0])
+        defer { first.stop() }
+        var second = try startProxyd(sides, sides[1])
+        defer { second.stop() }
+
+        request(sides[0].port, "/count", times: 2)
+        XCTAssertEqual(try counters(sides[1].socket, want: "gpc0=2 http_req_cnt=2"), "gpc0=2 http_req_cnt=2")
+        request(sides[1].port, "/", times: 1)
+        XCTAssertEqual(try counters(sides[0].socket, want: "gpc0=2 http_req_cnt=3"), "gpc0=2 http_req_cnt=3")
+
+        second.stop()
+        second = try startProxyd(sides, sides[1])
+        XCTAssertEqual(try counters(sides[1].socket, want: "gpc0=2 http_req_cnt=3", seconds: 12),
+                       "gpc0=2 http_req_cnt=3", second.stderrText())
+    }
+}
