@@ -107,6 +107,13 @@ final class PeersTests: XCTestCase {
         ] {
             XCTAssertTrue(text.contains(expected), "missing \(expected) in\n\(text)")
         }
+        let mixed = load("peers p\n\tpeer lb1 127.0.0.1:5\n\tbind 127.0.0.1:2\n")
+        XCTAssertTrue(messages(mixed).contains("parsing [p.cfg:3] : mixing \"peer\" and \"bind\" line is forbidden"), messages(mixed))
+        let localAddress = load("peers p\n\tbind 127.0.0.1:2\n\tserver lb1 127.0.0.1:3\n")
+        XCTAssertTrue(messages(localAddress).contains("[p.cfg:3] : 'server lb1/lb1' : unknown keyword '127.0.0.1:3'. Hint: no address was expected for this server."),
+                      messages(localAddress))
+        // A section with its local peer listens: the configuration may start (exit 0).
+        XCTAssertEqual(load("peers p\n\tbind 127.0.0.1:2\n\tserver lb1\n").exitCode, 0)
         let unnamed = load("peers\n")
         XCTAssertTrue(messages(unnamed).contains("parsing [p.cfg:1] : missing name for peers section."), messages(unnamed))
         let unknown = load("\(Self.frontend.replacingOccurrences(of: "\thttp-request track-sc1 src table mypeers/shared\n", with: ""))")

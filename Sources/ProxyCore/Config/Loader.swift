@@ -97,7 +97,9 @@ struct Loader {
         var config = ProxyConfiguration(global: state.global, proxies: state.proxies, userlists: state.userlists)
         config.peers = state.peersSections
         // A stats socket listens too: only a configuration without any listener exits 2.
-        let code: Int32 = config.listeners.isEmpty && config.global.statsSockets.isEmpty ? 2 : 0
+        // So does the local peer of a `peers` section, as in HAProxy.
+        let peersListen = config.peers.contains { $0.hasLocalPeer && !$0.disabled }
+        let code: Int32 = config.listeners.isEmpty && config.global.statsSockets.isEmpty && !peersListen ? 2 : 0
         return LoadResult(configuration: config, diagnostics: state.diagnostics, exitCode: code)
     }
 

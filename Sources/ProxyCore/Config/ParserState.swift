@@ -67,6 +67,8 @@ final class ParserState {
     var userlists: [Userlist] = []
     var httpErrors: [HTTPErrorsSection] = []
     var peersSections: [PeersSection] = []
+    /// Which of `peer` and `bind` each peers section used (HAProxy forbids mixing them).
+    var peersLineForms: [Int: Set<String>] = [:]
     /// `localpeer NAME` of the global section (the `-L` name wins).
     var localPeerKeyword: String?
     var section: CurrentSection = .none

@@ -57,6 +57,7 @@ enum PeersParser {
         case "peer", "server":
             parsePeer(s, index, l)
         case "bind":
+            guard noMixedForms(s, index, l) else { return }
             guard l.count > 1, !l[1].isEmpty else {
                 s.alert(l, "'bind' expects {<path>|[addr1]:port1[-end1]}{,[addr]:port[-end]}... as arguments.")
                 return
@@ -85,6 +86,7 @@ enum PeersParser {
     /// `peer NAME ADDR:PORT` or `server NAME [ADDR:PORT]`.
     static func parsePeer(_ s: ParserState, _ index: Int, _ l: ConfigLine) {
         let kw = l.keyword
+        if kw == "peer" { guard noMixedForms(s, index, l) else { return } }
         guard l.count > 1, !l[1].isEmpty else {
             s.alert(l, "'\(kw)' expects <name> and <addr>[:<port>] as arguments.")
             return
@@ -96,6 +98,12 @@ enum PeersParser {
         }
         var section = s.peersSections[index]
         var peer = PeerDefinition(name: name, host: nil, port: nil, location: l.location)
+        if kw == "server", name == section.localPeerName, l.count > 2, !l[2].isEmpty {
+            // In the 2.x form the local peer's address is the `bind` line's.
+            s.alertRaw("[\(l.location)] : 'server \(section.localPeerName)/\(name)' : unknown keyword '\(l[2])'. Hint: no address was expected for this server.",
+                       at: l.location)
+            return
+        }
         if l.count > 2, !l[2].isEmpty {
             // HAProxy names the peers' servers after the local peer.
             guard let (host, port) = address(s, l, l[2], what: "server \(section.localPeerName)/\(name)") else { return }
@@ -119,6 +127,17 @@ enum PeersParser {
         }
         section.peers.append(peer)
         s.peersSections[index] = section
+    }
+
+    /// `peer` lines and `bind` lines cannot meet in one section (HAProxy's words).
+    private static func noMixedForms(_ s: ParserState, _ index: Int, _ l: ConfigLine) -> Bool {
+        let other = l.keyword == "peer" ? "bind" : "peer"
+        if s.peersLineForms[index, default: []].contains(other) {
+            s.alert(l, "mixing \"peer\" and \"bind\" line is forbidden")
+            return false
+        }
+        s.peersLineForms[index, default: []].insert(l.keyword)
+        return true
     }
 
     /// `table NAME type … size … [expire …] [nopurge] [store …]`, named `SECTION/NAME`.
