@@ -207,6 +207,14 @@ final class PeersTests: XCTestCase {
         }
     }
 
+    /// HAProxy 2.6 sends a peers section's table `mypeers/t` as `/t`.
+    func testWireNames() {
+        XCTAssertEqual(PeerProtocol.wireName(StickTableDefinition(name: "mypeers/t", keyType: .ip, size: 1, peers: "mypeers")), "/t")
+        XCTAssertEqual(PeerProtocol.wireName(StickTableDefinition(name: "be", keyType: .ip, size: 1, peers: "mypeers")), "be")
+        XCTAssertEqual(PeerProtocol.wireKeyLength(.string(length: 20)), 21)
+        XCTAssertEqual(PeerProtocol.wireKeyLength(.string(length: 32)), 32)
+    }
+
     /// Local changes of a replicated table are listed once until the peers take them.
     func testLocalChangesAreListedOnce() {
         let table = StickTable(StickTableDefinition(name: "fe", keyType: .ip, size: 10, stores: [.gpc0: 0]))

@@ -26,10 +26,12 @@ final class PeersReplicationTests: XCTestCase {
             timeout server 10s
         peers mypeers
         \(sides.map { "    peer \($0.name) 127.0.0.1:\($0.peerPort)" }.joined(separator: "\n"))
+            table names type string len 20 size 1k expire 1m store http_req_cnt
         frontend fe
             bind 127.0.0.1:\(side.port)
             stick-table type ip size 1k expire 1m store gpc0,http_req_cnt peers mypeers
             http-request track-sc0 src
+            http-request track-sc1 req.hdr(x-user) table mypeers/names if { req.hdr(x-user) -m found }
             http-request sc-inc-gpc0(0) if { path /count }
             http-request return status 200 content-type text/plain string ok
 
@@ -96,6 +98,31 @@ final class PeersReplicationTests: XCTestCase {
         proxy = try startProxyd(sides, proxydSide)
         XCTAssertEqual(try counters(proxydSide.socket, want: "gpc0=2 http_req_cnt=5", seconds: 12),
                        "gpc0=2 http_req_cnt=5", proxy.stderrText())
+
+        // A table of the peers section, string keys, both ways (HAProxy 2.6 names it
+        // `/names` on the wire).
+        XCTAssertEqual(StickTableComparisonTests.status(haproxySide.port, headers: "x-user: alice\r\n"), "200 ok")
+        XCTAssertEqual(StickTableComparisonTests.status(proxydSide.port, headers: "x-user: bob\r\n"), "200 ok")
+        for socket in [haproxySide.socket, proxydSide.socket] {
+            XCTAssertEqual(try names(socket, want: ["key=alice http_req_cnt=1", "key=bob http_req_cnt=1"]),
+                           ["key=alice http_req_cnt=1", "key=bob http_req_cnt=1"], socket)
+        }
+    }
+
+    /// The entries of `show table mypeers/names` as `key=K http_req_cnt=N`, sorted, once
+    /// they are `want` (polled up to 8 s).
+    private func names(_ socket: String, want: [String]) throws -> [String] {
+        let deadline = Date().addingTimeInterval(8)
+        var seen: [String] = []
+        repeat {
+            let table = (try? StickTableComparisonTests.ask(socket, "show table mypeers/names")) ?? ""
+            seen = table.split(separator: "\n").filter { $0.hasPrefix("0x") }.map { line in
+                line.split(separator: " ").filter { $0.hasPrefix("key=") || $0.hasPrefix("http_req_cnt=") }.joined(separator: " ")
+            }.sorted()
+            if seen == want { return seen }
+            Thread.sleep(forTimeInterval: 0.1)
+        } while Date() < deadline
+        return seen
     }
 
     func testTwoProxydReplicateAndResync() throws {

@@ -48,6 +48,9 @@ final class StickEntry {
     var expiresAt = 0
     /// Waiting in its table's list of changes for the peers (Runtime/Peers/).
     var pendingPush = false
+    /// The update id its last local change went out under (0: none since start): a
+    /// peer that reconnects gets again what it did not acknowledge.
+    var lastPushID: UInt32 = 0
     // The table's list from least to most recently used, for expiry and eviction. The
     // table's dictionary owns its entries; the links own nothing, so that freeing a
     // table of a million entries is no million-deep chain of releases.

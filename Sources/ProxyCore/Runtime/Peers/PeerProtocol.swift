@@ -179,12 +179,20 @@ enum PeerProtocol {
         definition.stores.keys.sorted()
     }
 
+    /// The name a table goes by on the wire: a table declared in a `peers` section
+    /// (`SECTION/NAME` locally) is `/NAME` there, as HAProxy 2.6 sends it (seen on the
+    /// wire: the section's name is dropped, its slash kept).
+    static func wireName(_ table: StickTableDefinition) -> String {
+        guard let section = table.peers, table.name.hasPrefix(section + "/") else { return table.name }
+        return String(table.name.dropFirst(section.count))
+    }
+
     /// A table definition: our id for it, its name, key type and length, the bitfield of
     /// its data types, its expiry, and each rate's type and period.
     static func definition(_ table: StickTableDefinition, id: Int) -> [UInt8] {
         var out: [UInt8] = []
         appendInteger(id, to: &out)
-        let name = Array(table.name.utf8)
+        let name = Array(wireName(table).utf8)
         appendInteger(name.count, to: &out)
         out += name
         appendInteger(wireKeyType(table.keyType), to: &out)

@@ -24,6 +24,8 @@ final class PeerSection: @unchecked Sendable {
     private var nextAttempt: [String: Int] = [:]
     /// The update id of each table's last pushed change.
     private var updateIDs: [Int: UInt32] = [:]
+    /// What each peer acknowledged, by our table id: the last update id it applied.
+    private var acknowledged: [String: [Int: UInt32]] = [:]
     /// Until a peer answered a resync request with "finished", and whom we asked.
     private var needsResync: Bool
     private var resyncPeer: String?
@@ -46,13 +48,15 @@ final class PeerSection: @unchecked Sendable {
         let name = configuration.name
         tables = directory.tables.filter { $0.definition.peers == name }
         var byName: [String: StickTable] = [:]
-        for table in tables { byName[table.name] = table }
+        for table in tables { byName[PeerProtocol.wireName(table.definition)] = table }
         tablesByName = byName
         needsResync = !configuration.remotePeers.isEmpty
         for table in tables { table.replicated = true }
     }
 
-    func table(named name: String) -> StickTable? { tablesByName[name] }
+    /// The table a peer's definition names (by its name on the wire; `NAME` is taken for
+    /// `/NAME` too, as later HAProxy versions may send it).
+    func table(named name: String) -> StickTable? { tablesByName[name] ?? tablesByName["/" + name] }
 
     // MARK: Life
 
@@ -129,11 +133,33 @@ final class PeerSection: @unchecked Sendable {
             nextAttempt[name] = ProcessClock.milliseconds + 50 + Int.random(in: 0..<2000)
         }
         sessions[name] = session
-        // What this connection's peer may have missed while it was away (or whatever we
-        // pushed into a connection it was killing): everything we know, as HAProxy
-        // sends again what it was not acknowledged.
-        teach(session, finished: false)
+        resendUnacknowledged(to: session, peer: name)
         askForResync()
+    }
+
+    /// A peer acknowledged our updates of table `id` up to `update`.
+    func acknowledge(_ session: PeerSession, table id: Int, update: UInt32) {
+        guard let name = session.peerName else { return }
+        acknowledged[name, default: [:]][id] = max(acknowledged[name]?[id] ?? 0, update)
+    }
+
+    /// What the peer missed while it was away, or what went into a connection being
+    /// killed (both ends connecting at once): our local changes it did not acknowledge,
+    /// as HAProxy sends again from the last acknowledged update. Only local changes:
+    /// sending back what came from elsewhere could undo a newer value.
+    private func resendUnacknowledged(to session: PeerSession, peer: String) {
+        let now = ProcessClock.milliseconds
+        for (index, table) in tables.enumerated() {
+            let id = index + 1
+            let acked = acknowledged[peer]?[id] ?? 0
+            var messages: [UInt8] = []
+            table.withLock {
+                for entry in table.liveEntries(now: now) where entry.lastPushID > acked {
+                    messages += update(of: entry, in: table, id: id, now: now)
+                }
+            }
+            session.push(table: id, definition: table.definition, messages: messages)
+        }
     }
 
     func sessionClosed(_ session: PeerSession) {
@@ -177,19 +203,19 @@ final class PeerSection: @unchecked Sendable {
     }
 
     /// A peer asked for a full resync: every live entry of every table, then "finished".
-    func teach(_ session: PeerSession, finished: Bool = true) {
+    func teach(_ session: PeerSession) {
         let now = ProcessClock.milliseconds
         for (index, table) in tables.enumerated() {
             let id = index + 1
             var messages: [UInt8] = []
             table.withLock {
                 for entry in table.liveEntries(now: now) {
-                    messages += update(of: entry, in: table, id: id, now: now)
+                    messages += update(of: entry, in: table, id: id, now: now, local: false)
                 }
             }
             session.push(table: id, definition: table.definition, messages: messages)
         }
-        if finished { session.send(PeerProtocol.control(.resyncFinished)) }
+        session.send(PeerProtocol.control(.resyncFinished))
     }
 
     // MARK: Pushing
@@ -211,9 +237,12 @@ final class PeerSection: @unchecked Sendable {
     }
 
     /// A timed update of `entry` under its table's next update id (call under the lock).
-    private func update(of entry: StickEntry, in table: StickTable, id: Int, now: Int) -> [UInt8] {
+    /// `local`: a local change (resent to a peer that did not acknowledge it), not a
+    /// whole table taught on request.
+    private func update(of entry: StickEntry, in table: StickTable, id: Int, now: Int, local: Bool = true) -> [UInt8] {
         let updateID = updateIDs[id, default: 0] &+ 1
         updateIDs[id] = updateID
+        if local { entry.lastPushID = updateID }
         let expiresIn = entry.expiresAt == 0 ? 0 : entry.expiresAt - now
         return PeerProtocol.timedUpdate(id: updateID, expiresIn: expiresIn,
                                         body: PeerProtocol.updateBody(entry, in: table, now: now))

@@ -209,7 +209,10 @@ final class PeerSession: ChannelInboundHandler {
             guard let id = reader.int() else { return false }
             currentRemoteTable = remoteTables[id] != nil ? id : nil
         case .ack:
-            break  // we push each change once; nothing waits for acknowledgements
+            // Our table id and the last of our updates the peer applied.
+            var reader = PeerProtocol.Reader(payload)
+            guard let id = reader.int(), let update = reader.uint32() else { return false }
+            section.acknowledge(self, table: id, update: update)
         case .update, .incrementalUpdate, .timedUpdate, .incrementalTimedUpdate:
             guard let id = currentRemoteTable, let remote = remoteTables[id] else { return true }
             guard var update = PeerProtocol.parseUpdate(kind, payload, remote: remote) else { return false }
