@@ -45,8 +45,10 @@ final class PeersReplicationTests: XCTestCase {
         return (sides, dir)
     }
 
-    private func startProxyd(_ sides: [Side], _ side: Side) throws -> ProxydProcess {
-        try ProxydProcess(config: Self.config(sides, side), extraArguments: ["-L", side.name],
+    /// `replacing`: a reload (`-sf` the old process's pid).
+    private func startProxyd(_ sides: [Side], _ side: Side, replacing old: ProxydProcess? = nil) throws -> ProxydProcess {
+        try ProxydProcess(config: Self.config(sides, side),
+                          extraArguments: ["-L", side.name] + (old.map { ["-sf", "\($0.pid)"] } ?? []),
                           waitForPorts: [side.port, side.peerPort])
     }
 
@@ -107,6 +109,16 @@ final class PeersReplicationTests: XCTestCase {
             XCTAssertEqual(try names(socket, want: ["key=alice http_req_cnt=1", "key=bob http_req_cnt=1"]),
                            ["key=alice http_req_cnt=1", "key=bob http_req_cnt=1"], socket)
         }
+
+        // A reload (-sf): the new process gets the tables from HAProxy too.
+        let old = proxy
+        proxy = try startProxyd(sides, proxydSide, replacing: old)
+        XCTAssertNotNil(old.waitForExit(timeout: 10), "the old process did not stop")
+        XCTAssertEqual(try counters(proxydSide.socket, want: "gpc0=2 http_req_cnt=7", seconds: 12),
+                       "gpc0=2 http_req_cnt=7")
+        XCTAssertEqual(try names(proxydSide.socket, want: ["key=alice http_req_cnt=1", "key=bob http_req_cnt=1"]),
+                       ["key=alice http_req_cnt=1", "key=bob http_req_cnt=1"])
+        old.stop()
     }
 
     /// The entries of `show table mypeers/names` as `key=K http_req_cnt=N`, sorted, once

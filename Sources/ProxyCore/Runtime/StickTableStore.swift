@@ -84,6 +84,10 @@ final class StickTable: @unchecked Sendable {
     var replicated = false
     /// While an update received from a peer is applied: it is not pushed back.
     var applyingRemote = false
+    /// Told (under the lock) when the list of changes stops being empty: the peers push
+    /// at once, as HAProxy's do, so that two proxies updating one entry a moment apart
+    /// rarely overwrite each other.
+    var changesWaiting: (() -> Void)?
     /// Entries changed locally since the peers last took the list (under the lock).
     private var pendingPushes: [StickEntry] = []
     private let slots: Int
@@ -180,6 +184,7 @@ final class StickTable: @unchecked Sendable {
     private func changed(_ entry: StickEntry) {
         guard !applyingRemote, !entry.pendingPush else { return }
         entry.pendingPush = true
+        if pendingPushes.isEmpty { changesWaiting?() }
         pendingPushes.append(entry)
     }
 

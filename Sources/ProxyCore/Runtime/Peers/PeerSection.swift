@@ -32,8 +32,8 @@ final class PeerSection: @unchecked Sendable {
     private var server: Channel?
     private var timers: [RepeatedTask] = []
 
-    /// Milliseconds between pushes of the changes: small enough that a failover loses
-    /// little, large enough that a busy entry travels once per period.
+    /// Milliseconds between looks at the connections (and at changes, though a change
+    /// wakes the loop itself).
     static let pushInterval: Int64 = 100
     static let heartbeatInterval: Int64 = 2000
     /// HAProxy waits 5 s between connection attempts; a peer silent this long is gone.
@@ -51,7 +51,11 @@ final class PeerSection: @unchecked Sendable {
         for table in tables { byName[PeerProtocol.wireName(table.definition)] = table }
         tablesByName = byName
         needsResync = !configuration.remotePeers.isEmpty
-        for table in tables { table.replicated = true }
+        for table in tables {
+            table.replicated = true
+            // One wake-up per batch: the list fills again only once pushChanges took it.
+            table.changesWaiting = { [weak self, loop] in loop.execute { self?.pushChanges() } }
+        }
     }
 
     /// The table a peer's definition names (by its name on the wire; `NAME` is taken for
@@ -93,6 +97,13 @@ final class PeerSection: @unchecked Sendable {
     }
 
     func stop() {
+        // The tables outlive us (a soft stop still serves): they list nothing more.
+        for table in tables {
+            table.withLock {
+                table.replicated = false
+                table.changesWaiting = nil
+            }
+        }
         loop.execute { [self] in
             for timer in timers { timer.cancel() }
             timers.removeAll()
