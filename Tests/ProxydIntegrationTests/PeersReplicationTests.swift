@@ -155,4 +155,19 @@ final class PeersReplicationTests: XCTestCase {
         XCTAssertEqual(try counters(sides[1].socket, want: "gpc0=2 http_req_cnt=3", seconds: 12),
                        "gpc0=2 http_req_cnt=3", second.stderrText())
     }
+
+    /// With no remote peer up, a reload (-sf) still keeps the tables: the old process
+    /// teaches the new one at the local peer's address, as HAProxy's does.
+    func testAReloadHandsTheTablesOverWithoutRemotePeers() throws {
+        let (sides, dir) = try makeSides(["lb1", "lb2"])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let old = try startProxyd(sides, sides[0])
+        defer { old.stop() }
+        request(sides[0].port, "/count", times: 2)
+        XCTAssertEqual(try counters(sides[0].socket), "gpc0=2 http_req_cnt=2")
+        let new = try startProxyd(sides, sides[0], replacing: old)
+        defer { new.stop() }
+        XCTAssertNotNil(old.waitForExit(timeout: 10), "the old process did not stop")
+        XCTAssertEqual(try counters(sides[0].socket, want: "gpc0=2 http_req_cnt=2"), "gpc0=2 http_req_cnt=2")
+    }
 }

@@ -433,7 +433,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// current response (HTTPSession.closeIfIdle). `liveSessions` then falls to zero.
     /// Blocks the caller up to half a second (closeListenersWithoutLoss).
     public func beginSoftStop() {
-        stopPeers()
+        stopPeers(teachingSuccessor: true)
         sessions.beginStopping()
         closeListenersWithoutLoss()
         for state in loopStates.all {

@@ -15,9 +15,13 @@ extension ProxyRuntime {
         }
     }
 
-    /// Soft stop or shutdown: the peers' connections and listener close.
-    func stopPeers() {
-        for section in peerSections { section.stop() }
+    /// Soft stop or shutdown: the peers' connections and listener close. On a soft stop
+    /// (a reload) the process replacing us is taught our tables first.
+    func stopPeers(teachingSuccessor: Bool = false) {
+        for section in peerSections {
+            section.stop()
+            if teachingSuccessor { section.teachSuccessor() }
+        }
         peerSections.removeAll()
     }
 }

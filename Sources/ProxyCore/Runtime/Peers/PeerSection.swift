@@ -13,6 +13,9 @@ final class PeerSection: @unchecked Sendable {
     let localName: String
     let pid = getpid()
     let remotePeerNames: Set<String>
+    /// Who may say hello: the remote peers, and the local peer itself (the process we
+    /// replace, handing its tables over on a reload).
+    var acceptedSenders: Set<String> { remotePeerNames.union([localName]) }
     /// Our tables by our id for them (1…): updates name tables by these ids.
     private let tables: [StickTable]
     private let tablesByName: [String: StickTable]
@@ -109,7 +112,32 @@ final class PeerSection: @unchecked Sendable {
             timers.removeAll()
             for session in Array(sessions.values) + Array(pending.values) { session.close() }
         }
-        server?.close(promise: nil)
+        // Waited for: a successor is taught at this address next, and must not land here.
+        try? server?.close().wait()
+    }
+
+    /// Every live entry of every table, then "finished": what a new process learns from
+    /// the one it replaces (PeerSuccessor). Called off the loop, after `stop`.
+    func successorLesson() -> [UInt8] {
+        let now = ProcessClock.milliseconds
+        var out: [UInt8] = []
+        var updateID: UInt32 = 0
+        for (index, table) in tables.enumerated() {
+            out += PeerProtocol.definition(table.definition, id: index + 1)
+            table.withLock {
+                for entry in table.liveEntries(now: now) {
+                    updateID &+= 1
+                    out += PeerProtocol.timedUpdate(id: updateID, expiresIn: entry.expiresAt == 0 ? 0 : entry.expiresAt - now,
+                                                    body: PeerProtocol.updateBody(entry, in: table, now: now))
+                }
+            }
+        }
+        return out + PeerProtocol.control(.resyncFinished)
+    }
+
+    /// The process we replace taught us everything: no need to ask a remote peer.
+    func learnedFromPredecessor() {
+        needsResync = false
     }
 
     // MARK: Connections
@@ -133,8 +161,10 @@ final class PeerSection: @unchecked Sendable {
     }
 
     func sessionEstablished(_ session: PeerSession) {
-        pending[ObjectIdentifier(session)] = nil
         guard let name = session.peerName else { return }
+        // The process we replace, teaching us its tables: it stays until it closes.
+        if name == localName { return }
+        pending[ObjectIdentifier(session)] = nil
         // One connection per peer: the newest wins, as in HAProxy. Both ends may have
         // connected at once and each killed the other's: a random delay before we try
         // again keeps the two from doing it forever.

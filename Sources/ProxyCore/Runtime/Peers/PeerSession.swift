@@ -110,7 +110,7 @@ final class PeerSession: ChannelInboundHandler {
                 }
                 offset = start
                 let (status, sender) = PeerProtocol.judgeHello(lines, localName: section.localName,
-                                                               knownPeers: section.remotePeerNames)
+                                                               knownPeers: section.acceptedSenders)
                 guard status == .succeeded, let sender else {
                     answer(status)
                     return
@@ -189,6 +189,9 @@ final class PeerSession: ChannelInboundHandler {
             section.teach(self)
         case .resyncFinished?, .resyncPartial?:
             send(PeerProtocol.control(.resyncConfirm))
+            if peerName == section.localName, type == PeerProtocol.Control.resyncFinished.rawValue {
+                section.learnedFromPredecessor()
+            }
             if resyncRequested {
                 resyncRequested = false
                 section.resyncEnded(by: self, complete: type == PeerProtocol.Control.resyncFinished.rawValue)
