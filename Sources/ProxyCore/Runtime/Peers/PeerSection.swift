@@ -218,6 +218,8 @@ final class PeerSection: @unchecked Sendable {
 
     private func heartbeat() {
         let now = ProcessClock.milliseconds
+        // A connection that never finishes its hello (or a predecessor that stalls) goes too.
+        for session in Array(pending.values) where now - session.lastHeard > Self.silenceLimit { session.close() }
         for session in Array(sessions.values) {
             if now - session.lastHeard > Self.silenceLimit {
                 session.close()
