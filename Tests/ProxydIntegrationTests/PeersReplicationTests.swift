@@ -67,6 +67,12 @@ final class PeersReplicationTests: XCTestCase {
         return seen
     }
 
+    /// Before the other side counts on the same entry: the side that served last pushes
+    /// the entry once more when its stream ends (HAProxy touches it then, as proxyd does),
+    /// and that copy, landing after the other side's next count, would overwrite it.
+    /// Last writer wins, in HAProxy too: the test lets the last push land first.
+    private func settle() { Thread.sleep(forTimeInterval: 0.3) }
+
     private func request(_ port: Int, _ path: String, times: Int) {
         for _ in 0..<times { XCTAssertEqual(StickTableComparisonTests.status(port, path: path), "200 ok") }
     }
@@ -90,6 +96,7 @@ final class PeersReplicationTests: XCTestCase {
                        proxy.stderrText())
 
         // proxyd → HAProxy: proxyd goes on from the replicated entry.
+        settle()
         request(proxydSide.port, "/count", times: 1)
         request(proxydSide.port, "/", times: 1)
         XCTAssertEqual(try counters(proxydSide.socket), "gpc0=2 http_req_cnt=5")
@@ -104,7 +111,12 @@ final class PeersReplicationTests: XCTestCase {
         // A table of the peers section, string keys, both ways (HAProxy 2.6 names it
         // `/names` on the wire).
         XCTAssertEqual(StickTableComparisonTests.status(haproxySide.port, headers: "x-user: alice\r\n"), "200 ok")
+        // Each side's count reached the other before the next request: two increments
+        // of one entry a moment apart would overwrite each other (in HAProxy too).
+        XCTAssertEqual(try counters(proxydSide.socket, want: "gpc0=2 http_req_cnt=6"), "gpc0=2 http_req_cnt=6")
+        settle()
         XCTAssertEqual(StickTableComparisonTests.status(proxydSide.port, headers: "x-user: bob\r\n"), "200 ok")
+        XCTAssertEqual(try counters(haproxySide.socket, want: "gpc0=2 http_req_cnt=7"), "gpc0=2 http_req_cnt=7")
         for socket in [haproxySide.socket, proxydSide.socket] {
             XCTAssertEqual(try names(socket, want: ["key=alice http_req_cnt=1", "key=bob http_req_cnt=1"]),
                            ["key=alice http_req_cnt=1", "key=bob http_req_cnt=1"], socket)
@@ -147,6 +159,7 @@ final class PeersReplicationTests: XCTestCase {
 
         request(sides[0].port, "/count", times: 2)
         XCTAssertEqual(try counters(sides[1].socket, want: "gpc0=2 http_req_cnt=2"), "gpc0=2 http_req_cnt=2")
+        settle()
         request(sides[1].port, "/", times: 1)
         XCTAssertEqual(try counters(sides[0].socket, want: "gpc0=2 http_req_cnt=3"), "gpc0=2 http_req_cnt=3")
 

@@ -32,6 +32,7 @@ final class PeerSection: @unchecked Sendable {
     /// Until a peer answered a resync request with "finished", and whom we asked.
     private var needsResync: Bool
     private var resyncPeer: String?
+    private var pushedLocalChanges = false
     private var server: Channel?
     private var timers: [RepeatedTask] = []
 
@@ -231,8 +232,13 @@ final class PeerSection: @unchecked Sendable {
 
     // MARK: Resync
 
-    /// On start, one connected peer is asked for everything it knows.
+    /// On start, one connected peer is asked for everything it knows. Not once we have
+    /// pushed changes of our own: what a peer teaches would overwrite them with its older
+    /// view (two proxies started at once, whose first connections collided, would
+    /// otherwise undo each other's first counts). A start connects before it accepts
+    /// traffic, so a restart still asks in time.
     private func askForResync() {
+        if needsResync, pushedLocalChanges { needsResync = false }
         guard needsResync, resyncPeer == nil, let (name, session) = sessions.first else { return }
         resyncPeer = name
         session.resyncRequested = true
@@ -275,6 +281,7 @@ final class PeerSection: @unchecked Sendable {
                 }
             }
             guard !messages.isEmpty else { continue }
+            pushedLocalChanges = true
             for session in sessions.values { session.push(table: id, definition: table.definition, messages: messages) }
         }
     }
