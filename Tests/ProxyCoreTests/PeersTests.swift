@@ -94,6 +94,10 @@ final class PeersTests: XCTestCase {
         \ttable t1 size 10k
         \ttable t2 type ip
         peers mypeers
+        peers other
+        \tpeer lb1 127.0.0.1:10000
+        \ttable t3 type ip size 1k peers other
+
         """)
         let text = messages(r)
         XCTAssertEqual(r.exitCode, 1)
@@ -104,6 +108,7 @@ final class PeersTests: XCTestCase {
             "parsing [p.cfg:6] : table: missing type.",
             "parsing [p.cfg:7] : table: missing size.",
             "Parsing [p.cfg:8]: peers section 'mypeers' has the same name as another peers section declared at p.cfg:1.",
+            "parsing [p.cfg:11] : table: unknown argument 'peers'.",
         ] {
             XCTAssertTrue(text.contains(expected), "missing \(expected) in\n\(text)")
         }

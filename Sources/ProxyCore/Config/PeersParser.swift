@@ -149,7 +149,8 @@ enum PeersParser {
         let name = s.peersSections[index].name + "/" + l[1]
         guard var table = StickTableParser.parseDefinition(s, l, from: 2, name: name, prefix: "table") else { return }
         if table.peers != nil {
-            s.alert(l, "table: 'peers' is not allowed in a table of a 'peers' section.")
+            // The section is the table's peers already: HAProxy does not know the word here.
+            s.alert(l, "table: unknown argument 'peers'.")
             return
         }
         if s.peersSections[index].tables.contains(where: { $0.name == name }) {
