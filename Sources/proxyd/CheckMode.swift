@@ -46,6 +46,7 @@ enum ConfigurationReport {
         loadOptions.diagnosticMode = options.diagnosticMode
         loadOptions.disableSplice = options.disableSplice
         loadOptions.disableServerVerify = options.disableServerVerify
+        loadOptions.localPeerFromCommandLine = options.localPeer
         return ConfigurationLoader.load(paths: options.configPaths, options: loadOptions)
     }
 

@@ -97,6 +97,7 @@ enum RunMode {
             runtime.inherited = inherited
             try runtime.bind(deferAccepting: true)
             try control.bind()
+            try runtime.startPeers(config)  // stick table replication (issue 15)
             // A worker whose master died finishes its sessions and exits.
             if let fd = link?.cliFD { control.serveMasterLink(fd) { kill(getpid(), SIGUSR1) } }
         } catch {

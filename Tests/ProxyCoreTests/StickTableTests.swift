@@ -76,10 +76,11 @@ final class StickTableTests: XCTestCase {
         XCTAssertTrue(messages(stick).contains("parsing [s.cfg:2] : Proxy 'be': unable to find stick-table 'nope'."), messages(stick))
     }
 
-    func testPeersIsIgnoredWithAWarning() {
+    /// `peers NAME` names a `peers` section (PeersTests covers the section itself).
+    func testPeersNamesASection() {
         let r = load("\tstick-table type ip size 1k peers mypeers")
-        XCTAssertEqual(r.exitCode, 0, messages(r))
-        XCTAssertTrue(messages(r).contains("'peers mypeers' is ignored"), messages(r))
+        XCTAssertEqual(r.exitCode, 1, messages(r))
+        XCTAssertTrue(messages(r).contains("Proxy 'fe': unable to find sync peers 'mypeers'."), messages(r))
     }
 
     /// HAProxy's freq_ctr: the current period's count plus the previous period's,

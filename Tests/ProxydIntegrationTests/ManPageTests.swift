@@ -33,7 +33,7 @@ final class ManPageTests: XCTestCase {
         let r = try Sandbox.runProcess(ProxydProcess.proxydPath, ["--dump-keywords"], timeout: 30)
         XCTAssertEqual(r.status, 0)
         let lines = Set(r.output.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false).prefix(3).joined(separator: " ") })
-        for expected in ["section global supported", "section peers unsupported", "global nbthread supported",
+        for expected in ["section global supported", "section peers supported", "section mailers unsupported", "global nbthread supported",
                          "global tune.bufsize supported", "global tune.ssl.keylog ignored", "global lua-load unsupported",
                          "proxy balance supported", "proxy stick-table supported", "option httpchk supported",
                          "option spop-check unsupported", "bind ssl supported", "bind accept-netscaler-cip unsupported",
@@ -41,7 +41,7 @@ final class ManPageTests: XCTestCase {
                          "resolvers nameserver supported", "section resolvers supported", "timeout client supported",
                          "balance roundrobin supported", "balance hash unsupported", "http-request set-header supported",
                          "http-request track-sc0 supported", "acl path supported", "stats uri supported",
-                         "userlist user supported"] {
+                         "userlist user supported", "peers peer supported", "peers log unsupported"] {
             XCTAssertTrue(lines.contains(expected), "--dump-keywords lacks '\(expected)'")
         }
         XCTAssertFalse(r.output.contains("\tunknown\t"))

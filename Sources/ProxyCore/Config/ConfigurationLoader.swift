@@ -17,6 +17,8 @@ public struct LoadOptions: Sendable {
     public var disableSplice: Bool = false
     /// `-dV`: servers' certificates are not verified, as `ssl-server-verify none`.
     public var disableServerVerify: Bool = false
+    /// `-L NAME`: the local peer's name; it wins over the `localpeer` global keyword.
+    public var localPeerFromCommandLine: String? = nil
 
     public init(environment: [String: String] = [:], resolveServers: Bool = true, checkOnly: Bool = false) {
         self.environment = environment

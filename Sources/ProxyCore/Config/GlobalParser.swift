@@ -235,6 +235,7 @@ enum GlobalParser {
             let keep = Set(l.words.dropFirst())
             s.environment = s.environment.filter { keep.contains($0.key) }
         },
+        "localpeer": { s, l in PeersParser.parseLocalPeer(s, l) },
         "nbproc": { s, l in
             s.alert(l, "nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.")
         },
@@ -243,7 +244,7 @@ enum GlobalParser {
     /// Valid HAProxy 2.6 global keywords proxyd does not implement (errors, never ignored).
     static let unsupported: [String] = [
         "external-check",
-        "localpeer", "lua-load", "lua-load-per-thread", "lua-prepend-path",
+        "lua-load", "lua-load-per-thread", "lua-prepend-path",
         "maxconnrate", "maxcomprate", "maxcompcpuusage", "maxpipes", "maxsessrate", "maxsslconn", "maxsslrate",
         "maxzlibmem", "noepoll", "nokqueue", "noevports", "nopoll", "nogetaddrinfo", "noreuseport",
         "profiling.tasks", "set-dumpable",        "ssl-mode-async", "ssl-dh-param-file", "ssl-load-extra-files", "ssl-load-extra-del-ext",

@@ -29,7 +29,7 @@ public enum KeywordCatalog {
 
     /// The families in the order of the man page.
     public static let families = ["section", "global", "proxy", "option", "bind", "server", "timeout", "balance",
-                                  "http-request", "http-response", "acl", "stats", "userlist", "resolvers"]
+                                  "http-request", "http-response", "acl", "stats", "userlist", "resolvers", "peers"]
 
     /// All entries, by family (in `families` order) then keyword.
     public static func entries() -> [Entry] {
@@ -50,6 +50,9 @@ public enum KeywordCatalog {
         all += probed("stats", HAProxy26.stats.map { name, line in (name, "listen l\n  mode http\n  bind 127.0.0.1:1\n  stats \(line)") })
         all += probed("userlist", ["user", "group"].map { ($0, "userlist u\n  \($0) x") })
         all += probed("resolvers", ResolversParser.table.keys.map { ($0, "resolvers r\n  \($0)") })
+        all += probed("peers", [("peer", "peer a 127.0.0.1:1"), ("bind", "bind 127.0.0.1:1"), ("server", "server a"),
+                                ("disabled", "disabled"), ("enabled", "enabled"), ("table", "table t type ip size 1"),
+                                ("default-server", "default-server"), ("default-bind", "default-bind"), ("log", "log global")].map { ($0, "peers p\n  \($1)") })
         let rank = Dictionary(uniqueKeysWithValues: families.enumerated().map { ($1, $0) })
         return all.sorted { ($1.family != $0.family) ? rank[$0.family]! < rank[$1.family]! : $0.keyword < $1.keyword }
     }

@@ -9,10 +9,10 @@ struct Loader {
 
     /// Section keywords HAProxy 2.6 knows and proxyd parses.
     static let supportedSections: Set<String> = ["global", "defaults", "frontend", "backend", "listen", "userlist",
-                                                  "http-errors", "resolvers"]
+                                                  "http-errors", "resolvers", "peers"]
     /// Section keywords HAProxy 2.6 knows but proxyd does not support yet.
     static let unsupportedSections: Set<String> = [
-        "peers", "mailers", "program", "ring", "cache", "log-forward",
+        "mailers", "program", "ring", "cache", "log-forward",
         "fcgi-app",
     ]
 
@@ -95,10 +95,13 @@ struct Loader {
         // The command line's debug switches win over the configuration, as HAProxy's do.
         if options.disableSplice { state.global.noSplice = true }
         if options.disableServerVerify { state.global.sslServerVerifyRequired = false }
-        let config = ProxyConfiguration(global: state.global, proxies: state.proxies, userlists: state.userlists,
+        var config = ProxyConfiguration(global: state.global, proxies: state.proxies, userlists: state.userlists,
                                         resolvers: state.resolvers)
+        config.peers = state.peersSections
         // A stats socket listens too: only a configuration without any listener exits 2.
-        let code: Int32 = config.listeners.isEmpty && config.global.statsSockets.isEmpty ? 2 : 0
+        // So does the local peer of a `peers` section, as in HAProxy.
+        let peersListen = config.peers.contains { $0.hasLocalPeer && !$0.disabled }
+        let code: Int32 = config.listeners.isEmpty && config.global.statsSockets.isEmpty && !peersListen ? 2 : 0
         return LoadResult(configuration: config, diagnostics: state.diagnostics, exitCode: code)
     }
 
@@ -187,6 +190,8 @@ struct Loader {
             ErrorPagesParser.parseSectionLine(state, i, line)
         case let .resolvers(i):
             ResolversParser.parseLine(state, i, line)
+        case let .peers(i):
+            PeersParser.parseLine(state, i, line)
         case .unsupported:
             break
         case .orphan:
@@ -244,6 +249,8 @@ struct Loader {
             ErrorPagesParser.openSection(state, line)
         case "resolvers":
             ResolversParser.openSection(state, line)
+        case "peers":
+            PeersParser.openSection(state, line)
         default:
             openProxy(state, line)
         }

@@ -24,6 +24,8 @@ enum CurrentSection {
     case httpErrors(Int)
     /// Index into `resolvers` (issue 15).
     case resolvers(Int)
+    /// Index into `peersSections`.
+    case peers(Int)
     /// A recognised but unsupported section: its lines are skipped.
     case unsupported(String)
     /// Lines after a proxy header HAProxy refused (each is reported).
@@ -67,6 +69,11 @@ final class ParserState {
     var userlists: [Userlist] = []
     var httpErrors: [HTTPErrorsSection] = []
     var resolvers: [ResolversSettings] = []
+    var peersSections: [PeersSection] = []
+    /// Which of `peer` and `bind` each peers section used (HAProxy forbids mixing them).
+    var peersLineForms: [Int: Set<String>] = [:]
+    /// `localpeer NAME` of the global section (the `-L` name wins).
+    var localPeerKeyword: String?
     var section: CurrentSection = .none
 
     /// Which sides (frontend, backend) used each defaults section (by location).
@@ -113,6 +120,7 @@ final class ParserState {
         case let .userlist(i): return userlists[i].name
         case let .httpErrors(i): return httpErrors[i].name
         case let .resolvers(i): return resolvers[i].name
+        case let .peers(i): return peersSections[i].name
         default: return ""
         }
     }

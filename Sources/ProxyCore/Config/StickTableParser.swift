@@ -11,10 +11,17 @@ enum StickTableParser {
             s.alert(l, "stick-table: only one stick-table per proxy is allowed.")
             return
         }
+        if let table = parseDefinition(s, l, from: 1, name: p.name, prefix: "stick-table") { p.stickTable = table }
+    }
+
+    /// The words of a table from `from` on (`type … size … …`); `prefix` starts each
+    /// message (`stick-table`, or `table` in a `peers` section, as HAProxy words them).
+    static func parseDefinition(_ s: ParserState, _ l: ConfigLine, from: Int, name: String,
+                                prefix: String) -> StickTableDefinition? {
         var keyType: StickKeyType? = nil
         var size: Int? = nil
-        var table = StickTableDefinition(name: p.name, keyType: .ip, size: 0, location: l.location)
-        var i = 1
+        var table = StickTableDefinition(name: name, keyType: .ip, size: 0, location: l.location)
+        var i = from
         func next() -> String { i + 1 < l.count ? l[i + 1] : "" }
         while i < l.count {
             switch l[i] {
@@ -23,8 +30,8 @@ enum StickTableParser {
                 var length: Int? = nil
                 if l[i + 2] == "len" {
                     guard let n = ConfigUnits.integer(l[i + 3]), n > 0 else {
-                        s.alert(l, "stick-table: missing or invalid length for type '\(type)'.")
-                        return
+                        s.alert(l, "\(prefix): missing or invalid length for type '\(type)'.")
+                        return nil
                     }
                     length = n
                 }
@@ -35,21 +42,21 @@ enum StickTableParser {
                 case "string": keyType = .string(length: length ?? 32)
                 case "binary": keyType = .binary(length: length ?? 32)
                 default:
-                    s.alert(l, "stick-table: unknown type '\(type)'.")
-                    return
+                    s.alert(l, "\(prefix): unknown type '\(type)'.")
+                    return nil
                 }
                 i += length == nil ? 2 : 4
             case "size":
                 guard case .success(let n) = ConfigUnits.bytes(next()), n > 0 else {
-                    s.alert(l, "stick-table: invalid size '\(next())'.")
-                    return
+                    s.alert(l, "\(prefix): invalid size '\(next())'.")
+                    return nil
                 }
                 size = n
                 i += 2
             case "expire":
                 guard case .success(let ms) = ConfigUnits.milliseconds(next()) else {
-                    s.alert(l, "stick-table: invalid expire '\(next())'.")
-                    return
+                    s.alert(l, "\(prefix): invalid expire '\(next())'.")
+                    return nil
                 }
                 table.expireMs = ms
                 i += 2
@@ -58,8 +65,8 @@ enum StickTableParser {
                 i += 1
             case "peers":
                 guard !next().isEmpty else {
-                    s.alert(l, "stick-table: missing argument after 'peers'.")
-                    return
+                    s.alert(l, "\(prefix): missing argument after 'peers'.")
+                    return nil
                 }
                 table.peers = next()
                 i += 2
@@ -67,17 +74,17 @@ enum StickTableParser {
                 for item in next().split(separator: ",").map(String.init) {
                     let (name, argument) = ACLParser.splitFetch(item)
                     guard let type = StickDataType.named(name) else {
-                        s.alert(l, "stick-table: unknown store option '\(name)'.")
-                        return
+                        s.alert(l, "\(prefix): unknown store option '\(name)'.")
+                        return nil
                     }
                     if type.isRate {
                         guard let argument, !argument.isEmpty else {
-                            s.alert(l, "stick-table: missing argument to store option '\(name)'.")
-                            return
+                            s.alert(l, "\(prefix): missing argument to store option '\(name)'.")
+                            return nil
                         }
                         guard case .success(let period) = ConfigUnits.milliseconds(argument), period > 0 else {
-                            s.alert(l, "stick-table: invalid period '\(argument)' for store option '\(name)'.")
-                            return
+                            s.alert(l, "\(prefix): invalid period '\(argument)' for store option '\(name)'.")
+                            return nil
                         }
                         table.stores[type] = period
                     } else {
@@ -86,26 +93,21 @@ enum StickTableParser {
                 }
                 i += 2
             default:
-                s.alert(l, "stick-table: unknown argument '\(l[i])'.")
-                return
+                s.alert(l, "\(prefix): unknown argument '\(l[i])'.")
+                return nil
             }
         }
         guard let keyType else {
-            s.alert(l, "stick-table: missing type.")
-            return
+            s.alert(l, "\(prefix): missing type.")
+            return nil
         }
         guard let size else {
-            s.alert(l, "stick-table: missing size.")
-            return
+            s.alert(l, "\(prefix): missing size.")
+            return nil
         }
         table.keyType = keyType
         table.size = size
-        if let peers = table.peers {
-            // Replication is not built: the table works locally, as HAProxy's does
-            // while its peers are away.
-            s.warning(l, "stick-table: 'peers \(peers)' is ignored: proxyd does not replicate stick tables yet.")
-        }
-        p.stickTable = table
+        return table
     }
 
     /// The arguments of `track-scN`: `KEY [table T]`, returning the action and how many
@@ -202,6 +204,7 @@ enum StickTableParser {
     static func checkReferences(_ s: ParserState) -> Bool {
         var tables: [String: StickTableDefinition] = [:]
         for p in s.proxies { if let t = p.stickTable { tables[p.name] = t } }
+        for t in s.peersSections.flatMap(\.tables) { tables[t.name] = t }
         var errors = false
         for p in s.proxies where !p.disabled {
             for (track, location) in trackActions(of: p) where tables[track.table] == nil {
@@ -326,6 +329,12 @@ extension StickTableParser {
         for index in s.proxies.indices where !s.proxies[index].disabled {
             for rule in s.proxies[index].stickRules {
                 let name = s.proxies[index].name
+                // A table of a `peers` section (`SECTION/NAME`).
+                if let (section, table) = peersTableIndex(s, rule.table) {
+                    s.peersSections[section].tables[table].stores[.serverID] = 0
+                    s.peersSections[section].tables[table].stores[.serverKey] = 0
+                    continue
+                }
                 guard let tableIndex = s.proxies.firstIndex(where: { $0.name == rule.table && $0.stickTable != nil }) else {
                     s.alertRaw("parsing [\(rule.location.map { "\($0)" } ?? "?")] : Proxy '\(name)': unable to find stick-table '\(rule.table)'.",
                                at: rule.location)
@@ -337,6 +346,15 @@ extension StickTableParser {
             }
         }
         return errors
+    }
+}
+
+extension StickTableParser {
+    static func peersTableIndex(_ s: ParserState, _ name: String) -> (Int, Int)? {
+        for (i, section) in s.peersSections.enumerated() {
+            if let j = section.tables.firstIndex(where: { $0.name == name }) { return (i, j) }
+        }
+        return nil
     }
 }
 

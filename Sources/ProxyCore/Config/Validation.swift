@@ -110,6 +110,7 @@ enum Validation {
                 }
             }
         }
+        if PeersParser.checkSections(s) { errors = true }  // peers sections (issue 15)
         if StickTableParser.checkReferences(s) { errors = true }  // stick tables (issue 15)
         if StickTableParser.checkStickRules(s) { errors = true }
         return errors

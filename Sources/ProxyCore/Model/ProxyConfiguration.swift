@@ -14,6 +14,8 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var userlists: [Userlist]
     /// `resolvers` sections, in file order (issue 15).
     public var resolvers: [ResolversSettings]
+    /// `peers` sections that have a local peer, in file order (Model/Peers.swift).
+    public var peers: [PeersSection] = []
 
     public init(global: GlobalSettings = GlobalSettings(), proxies: [ProxySettings] = [],
                 userlists: [Userlist] = [], resolvers: [ResolversSettings] = []) {

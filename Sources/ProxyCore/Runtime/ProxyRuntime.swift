@@ -44,6 +44,8 @@ public final class ProxyRuntime: @unchecked Sendable {
     var prometheus: PrometheusService?
     /// Stick tables (issue 15), for `show table` & co.
     var stickTables = StickTableDirectory([])
+    /// `peers` sections replicating them (Runtime/Peers/), started by `startPeers`.
+    var peerSections: [PeerSection] = []
 
     /// Told, on the thread that changed it, when a server became usable or unusable
     /// (Control/HAHub). Set once, before the listeners and health checks start.
@@ -435,6 +437,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     /// current response (HTTPSession.closeIfIdle). `liveSessions` then falls to zero.
     /// Blocks the caller up to half a second (closeListenersWithoutLoss).
     public func beginSoftStop() {
+        stopPeers(teachingSuccessor: true)
         sessions.beginStopping()
         closeListenersWithoutLoss()
         for state in loopStates.all {
@@ -450,6 +453,7 @@ public final class ProxyRuntime: @unchecked Sendable {
     public func shutdown() {
         healthMonitor?.stop()  // Health/: checks cut short by the shutdown are not judged
         dns?.stop()
+        stopPeers()
         stopListening()
         try? reactors?.syncShutdownGracefully()
         try? group.syncShutdownGracefully()

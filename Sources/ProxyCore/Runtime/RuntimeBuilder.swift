@@ -24,7 +24,8 @@ public enum RuntimeBuilder {
         MapFiles.current.withLockedValue { $0 = [:] }  // map files load afresh (Runtime/MapFiles.swift)
         ACLFiles.current.withLockedValue { $0 = [:] }  // and ACL pattern files (Runtime/ACLFiles.swift)
         // Stick tables first: rules and conditions compiled below resolve them by name.
-        let stickTables = StickTableDirectory(config.proxies.compactMap { $0.stickTable.map(StickTable.init) })
+        let stickTables = StickTableDirectory(config.proxies.compactMap { $0.stickTable.map(StickTable.init) }
+            + config.peers.flatMap(\.tables).map(StickTable.init))
         StickTableDirectory.current.withLockedValue { $0 = stickTables }
         var backends: [RuntimeBackend] = []
         var backendByName: [String: RuntimeBackend] = [:]

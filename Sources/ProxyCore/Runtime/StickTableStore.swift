@@ -46,6 +46,11 @@ final class StickEntry {
     var serverKey: String?
     /// When it expires (process milliseconds); 0: never.
     var expiresAt = 0
+    /// Waiting in its table's list of changes for the peers (Runtime/Peers/).
+    var pendingPush = false
+    /// The update id its last local change went out under (0: none since start): a
+    /// peer that reconnects gets again what it did not acknowledge.
+    var lastPushID: UInt32 = 0
     // The table's list from least to most recently used, for expiry and eviction. The
     // table's dictionary owns its entries; the links own nothing, so that freeing a
     // table of a million entries is no million-deep chain of releases.
@@ -71,9 +76,20 @@ final class StickTable: @unchecked Sendable {
     var name: String { definition.name }
 
     /// Where each data type lives in an entry's `data`, nil when not stored.
-    private let offsets: [Int?]
+    let offsets: [Int?]
     /// Each rate's period (milliseconds), by data type: read per request, so no dictionary.
-    private let periods: [Int]
+    let periods: [Int]
+    /// Set once, before any traffic, when a `peers` section replicates the table: local
+    /// changes are then listed for the peers to push (Runtime/Peers/).
+    var replicated = false
+    /// While an update received from a peer is applied: it is not pushed back.
+    var applyingRemote = false
+    /// Told (under the lock) when the list of changes stops being empty: the peers push
+    /// at once, as HAProxy's do, so that two proxies updating one entry a moment apart
+    /// rarely overwrite each other.
+    var changesWaiting: (() -> Void)?
+    /// Entries changed locally since the peers last took the list (under the lock).
+    private var pendingPushes: [StickEntry] = []
     private let slots: Int
 
     init(_ definition: StickTableDefinition) {
@@ -129,6 +145,7 @@ final class StickTable: @unchecked Sendable {
     /// Pushes the entry's expiry and makes it the most recently used.
     func touch(_ entry: StickEntry, now: Int) {
         if let expire = definition.expireMs { entry.expiresAt = now + expire }
+        if replicated { changed(entry) }
         guard newest !== entry else { return }
         unlink(entry)
         append(entry)
@@ -136,6 +153,7 @@ final class StickTable: @unchecked Sendable {
 
     func add(_ type: StickDataType, _ amount: Int, to entry: StickEntry, now: Int) {
         guard let offset = offsets[type.rawValue] else { return }
+        if replicated { changed(entry) }
         if type.isRate {
             var rate = self.rate(at: offset, of: entry)
             rate.add(amount, period: periods[type.rawValue], now: now)
@@ -154,11 +172,40 @@ final class StickTable: @unchecked Sendable {
     /// `set table … data.TYPE V`: a rate restarts with V in its current period.
     func set(_ type: StickDataType, _ value: Int, of entry: StickEntry, now: Int) {
         guard let offset = offsets[type.rawValue] else { return }
+        if replicated { changed(entry) }
         if type.isRate {
             store(PeriodRate(currentTick: now, current: value, previous: 0), at: offset, in: entry)
         } else {
             entry.data[offset] = value
         }
+    }
+
+    /// Lists a locally changed entry for the peers, once until they take the list.
+    private func changed(_ entry: StickEntry) {
+        guard !applyingRemote, !entry.pendingPush else { return }
+        entry.pendingPush = true
+        if pendingPushes.isEmpty { changesWaiting?() }
+        pendingPushes.append(entry)
+    }
+
+    /// The entries changed locally since the last call (the peers push them).
+    func takePendingPushes() -> [StickEntry] {
+        let taken = pendingPushes
+        pendingPushes.removeAll(keepingCapacity: true)
+        for entry in taken { entry.pendingPush = false }
+        return taken
+    }
+
+    /// A rate's raw state (its period's start, current and previous counts), for the peers.
+    func rawRate(_ type: StickDataType, of entry: StickEntry) -> PeriodRate? {
+        guard let offset = offsets[type.rawValue], type.isRate else { return nil }
+        return rate(at: offset, of: entry)
+    }
+
+    /// Sets a rate's raw state, as a peer sent it.
+    func setRawRate(_ type: StickDataType, _ rate: PeriodRate, of entry: StickEntry) {
+        guard let offset = offsets[type.rawValue], type.isRate else { return }
+        store(rate, at: offset, in: entry)
     }
 
     private func rate(at offset: Int, of entry: StickEntry) -> PeriodRate {

@@ -9,14 +9,15 @@ final class ReferenceHAProxy {
     private let errors: URL
 
     /// Skips the test when haproxy is not installed; fails when it does not listen.
-    init(config: String, waitForPorts: [Int]) throws {
+    /// `arguments` follow the config file (`-L NAME` for a peer's name).
+    init(config: String, waitForPorts: [Int], arguments: [String] = []) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.path) else {
             throw XCTSkip("haproxy is not installed (scripts/install-deps installs it)")
         }
         file = FileManager.default.temporaryDirectory.appendingPathComponent("haproxy-\(UUID().uuidString.prefix(8)).cfg")
         try (config.hasSuffix("\n") ? config : config + "\n").write(to: file, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: Self.path)
-        process.arguments = ["-db", "-f", file.path]
+        process.arguments = ["-db", "-f", file.path] + arguments
         process.standardOutput = FileHandle.nullDevice
         errors = file.appendingPathExtension("stderr")
         _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
