@@ -67,6 +67,9 @@ final class TLSLogTests: TLSTestCase {
         return log.messages.map { line in
             line.replacingOccurrences(of: #"127\.0\.0\.1:\d+ \[[^\]]+\]"#, with: "C [D]", options: .regularExpression)
                 .replacingOccurrences(of: #" \d+/\d+/\d+/\d+/\d+ (\d{3}) \d+ "#, with: " T $1 B ", options: .regularExpression)
+                // actconn/feconn count the test's own connections still open (a readiness
+                // probe HAProxy had not yet seen close read 2/2 once): not the proxies'.
+                .replacingOccurrences(of: #" ---- \d+/\d+/"#, with: " ---- A/F/", options: .regularExpression)
         }.sorted()
     }
 
@@ -88,7 +91,7 @@ final class TLSLogTests: TLSTestCase {
         XCTAssertEqual(ours, theirs, "\nours:\n\(ours.joined(separator: "\n"))\ntheirs:\n\(theirs.joined(separator: "\n"))")
         // What the lines say, spelled out (HAProxy's own lines are above).
         let tls13 = "0/0000000000000000/0/0/0 proxy.test/TLSv1.3/TLS_AES_256_GCM_SHA384"
-        XCTAssertTrue(ours.contains(#"C [D] https-in~ app/s1 T 200 B - - ---- 1/1/0/0/0 0/0 "GET /sni HTTP/1.1" "# + tls13), ours.joined(separator: "\n"))
+        XCTAssertTrue(ours.contains(#"C [D] https-in~ app/s1 T 200 B - - ---- A/F/0/0/0 0/0 "GET /sni HTTP/1.1" "# + tls13), ours.joined(separator: "\n"))
         XCTAssertTrue(ours.contains { $0.contains(#" https-in~ "#) && $0.contains(#""GET /ip HTTP/1.1" 0/0000000000000000/0/0/0 -/TLSv1.3/"#) })
         XCTAssertTrue(ours.contains { $0.contains(#" https-in "#) && $0.hasSuffix(#""GET /plain HTTP/1.1" 0/-/-/-/0 -/-/-"#) })
         XCTAssertEqual(ours.filter { $0.contains(#""GET /resume HTTP/1.1" 0/0000000000000000/0/0/1 -/TLSv1.2/"#) }.count, 1, ours.joined(separator: "\n"))
