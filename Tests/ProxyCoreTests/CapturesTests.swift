@@ -6,23 +6,10 @@ import Shared
 /// are logged.
 final class CapturesTests: XCTestCase {
     func load(_ body: String) -> LoadResult {
-        ConfigurationLoader.load(text: """
-        defaults
-        \tmode http
-        \ttimeout client 1s
-        \ttimeout server 1s
-        \ttimeout connect 1s
-        frontend fe
-        \tbind 127.0.0.1:8080
-        \(body)
-        \tdefault_backend be
-        backend be
-        \tserver s1 127.0.0.1:8081
-
-        """, name: "t.cfg", options: LoadOptions(resolveServers: false))
+        FrontendConfig.load(body)
     }
 
-    func messages(_ r: LoadResult) -> String { r.diagnostics.map(\.description).joined(separator: "\n") }
+    func messages(_ r: LoadResult) -> String { FrontendConfig.messages(r) }
 
     func testSlotsAreNumberedInDeclarationOrder() throws {
         let r = load("""

@@ -6,24 +6,10 @@ import Shared
 /// rate, the size bound with least-recently-used eviction, and expiry.
 final class StickTableTests: XCTestCase {
     func load(_ body: String) -> LoadResult {
-        let text = """
-        defaults
-        \tmode http
-        \ttimeout client 1s
-        \ttimeout server 1s
-        \ttimeout connect 1s
-        frontend fe
-        \tbind 127.0.0.1:8080
-        \(body)
-        \tdefault_backend be
-        backend be
-        \tserver s1 127.0.0.1:8081
-
-        """
-        return ConfigurationLoader.load(text: text, name: "t.cfg", options: LoadOptions(resolveServers: false))
+        FrontendConfig.load(body)
     }
 
-    func messages(_ r: LoadResult) -> String { r.diagnostics.map(\.description).joined(separator: "\n") }
+    func messages(_ r: LoadResult) -> String { FrontendConfig.messages(r) }
 
     func testTableTrackingAndFetchesAreModelled() throws {
         let r = load("""
