@@ -260,7 +260,7 @@ final class CheckRunner {
         // and a closed connect is never told.
         transport = NativeConnection.connect(to: currentAddress, context: native, timeout: timeout,
                                              delayedAck: delaysAck,
-                                             source: server.source?.localAddress(client: nil)) { [unowned self] result in
+                                             source: server.sourceAddress(client: nil)) { [unowned self] result in
             guard running else { return }
             switch result {
             case .success(let connection):

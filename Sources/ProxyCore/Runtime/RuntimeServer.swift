@@ -57,7 +57,24 @@ public final class RuntimeServer: @unchecked Sendable {
     /// without `no-check-ssl`); nil = plain checks. See `makeCheckTLSHandler`.
     public internal(set) var checkTLS: TLSClientContext?
     /// `source`: the server's own, else its backend's (Model/SourceBinding.swift).
-    public internal(set) var source: SourceBinding?
+    public internal(set) var source: SourceBinding? {
+        didSet {
+            switch source?.transparent {
+            case nil, .address?: fixedSource = source?.localAddress(client: nil)
+            case .client?, .clientIP?: fixedSource = nil
+            }
+        }
+    }
+    /// The address to bind when it does not depend on the client, made once (not a
+    /// String and a SocketAddress per connection).
+    private(set) var fixedSource: (address: SocketAddress, transparent: Bool)?
+
+    /// What a connection to this server binds first: `clientAddress` serves `usesrc client|clientip`.
+    func sourceAddress(client clientAddress: SocketAddress?) -> (address: SocketAddress, transparent: Bool)? {
+        if let fixedSource { return fixedSource }
+        guard source?.transparent != nil else { return nil }
+        return source?.localAddress(client: clientAddress)
+    }
 
     public init(name: String, index: Int, address: SocketAddress, weight: Int,
                 isBackup: Bool, maxConnections: Int?, disabled: Bool, id: Int? = nil,

@@ -178,7 +178,7 @@ final class ServerConnector {
 
     /// Data path v2: a non-blocking connect on the session's reactor.
     private func connectNatively(to server: RuntimeServer, on native: NativeLoopContext) {
-        let source = server.source?.localAddress(client: clientAddress)  // `source`/`usesrc`
+        let source = server.sourceAddress(client: clientAddress)  // `source`/`usesrc`
         NativeConnection.connect(to: server.address, context: native, timeout: backend.timeouts.connect,
                                  source: source) { [self] result in
             let connection: NativeConnection
