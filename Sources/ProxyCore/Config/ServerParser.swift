@@ -253,7 +253,7 @@ enum ServerParser {
         },
         // After `source` on the line: its transparent half (Config/SourceParser.swift).
         "usesrc": Entry(takesArgument: true, missing: "'usesrc' expects <addr>[:<port>], 'client', or 'clientip' as argument.") { _, srv, v, _ in
-            guard var binding = srv.source else { return "'usesrc' may only be used after 'source'." }
+            guard var binding = srv.source else { return "'usesrc' only allowed after a 'source' statement.." }
             switch SourceParser.parse(["0.0.0.0", "usesrc", v], portRangeAllowed: true) {
             case .success(let transparent):
                 binding.transparent = transparent.transparent
