@@ -193,6 +193,24 @@ public struct Balancer: Sendable {
 
     public var serverCount: Int { slots.count }
 
+    /// Whether servers may join at run time (`add server`): HAProxy allows it only with
+    /// the algorithms whose weights are dynamic, not with `static-rr` or map-based hashing.
+    public var acceptsNewServers: Bool { !isStatic }
+
+    /// A server added at run time (`add server`); its index is the next one. A deleted
+    /// server keeps its slot, unusable, so that no index ever moves.
+    public mutating func addServer(_ s: BalancerServer) -> Int {
+        let w = Int32(clamping: max(0, min(256, s.weight)))
+        let index = slots.count
+        slots.append(Slot(weight: w, initialWeight: w,
+                          maxConnections: Int32(clamping: max(0, s.maxConnections ?? 0)),
+                          id: Int32(clamping: s.id ?? (index + 1)),
+                          isBackup: s.isBackup, isUsable: s.isUsable))
+        byId = (0..<Int32(slots.count)).sorted { slots[Int($0)].id < slots[Int($1)].id }
+        dirty = true
+        return index
+    }
+
     // MARK: Run-time changes
 
     /// Sets a server's weight (0...256). Ignored by static algorithms

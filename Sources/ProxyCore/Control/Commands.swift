@@ -170,6 +170,7 @@ enum ControlCommands {
         ResolverCommands.register(&r)  // DNS service discovery (issue 15)
         MapCommands.register(&r)  // map files (Control/MapCommands.swift)
         ACLCommands.register(&r)  // ACL pattern files (Control/ACLCommands.swift)
+        DynamicServerCommands.register(&r)  // add/del server (Control/DynamicServerCommands.swift)
         return r
     }
 
@@ -261,6 +262,9 @@ enum ControlCommands {
                 // rise for an unchecked one, 0 when DOWN.
                 var health = !status.isUsable ? 0 : checked ? rise + (settings?.check.fall ?? 3) - 1 : rise
                 if !checked, dns?.wasStopped == true { health = 0 }
+                // HAProxy 2.6 sets an unchecked dynamic server's counter only when `add
+                // server … enabled` made it ready, not when `enable server` did later.
+                if !checked, server.dynamicSettings != nil, !server.readyWhenAdded { health = 0 }
                 var checkState = checked ? (status.checksEnabled ? 6 : 2) : (configDisabled ? 8 : 0)
                 // Checks pause while the server is in maintenance (HAProxy's CHK_ST_PAUSED).
                 if checked, status.admin == .maintenance || status.resolutionMaintenance { checkState |= 0x8 }

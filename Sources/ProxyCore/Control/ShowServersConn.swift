@@ -43,7 +43,7 @@ enum ShowServersConn {
         var needed: Int
 
         init(_ loops: [LoopState], _ backend: RuntimeBackend, _ server: RuntimeServer) {
-            let gauges = loops.map { $0.poolGauges[backend.index][server.index] }
+            let gauges = loops.map { $0.poolGauge(server) }
             idlePerLoop = gauges.map { max(0, $0.idle.load(ordering: .relaxed)) }
             idle = idlePerLoop.reduce(0, +)
             safe = min(idle, gauges.reduce(0) { $0 + max(0, $1.safe.load(ordering: .relaxed)) })

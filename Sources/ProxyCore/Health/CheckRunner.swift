@@ -199,7 +199,8 @@ final class CheckRunner {
     // MARK: one check
 
     private func run() {
-        guard let loop, !running, !monitor.isStopped else { return }
+        // A server `del server` took out is checked no more.
+        guard let loop, !running, !monitor.isStopped, !server.isDeleted.load(ordering: .relaxed) else { return }
         if paused { schedule(after: interval); return }
         // A server in maintenance is not checked (HAProxy pauses its checks).
         if server.status.withLockedValue({ $0.admin == .maintenance || $0.resolutionMaintenance }), !isAgent {

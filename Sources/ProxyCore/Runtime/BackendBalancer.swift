@@ -41,7 +41,8 @@ final class BackendBalancer: @unchecked Sendable {
 
     /// Read outside the lock: immutable.
     private let key: BalanceKey
-    private let servers: [RuntimeServer]
+    /// By `RuntimeServer.index`; grows with `add server`. Guarded by `lock`.
+    private var servers: [RuntimeServer]
     /// The queue's length for the statistics (`qcur`, `%bq`), kept under the lock.
     let waiting = ManagedAtomic<Int>(0)
     /// The backend's counters: `qmax`, and `lbtot` with each server's.
@@ -72,11 +73,12 @@ final class BackendBalancer: @unchecked Sendable {
         }
         let avoid = avoiding?.index
         var queueLength = 0
-        let decision = lock.withLock { () -> BalancerDecision in
+        let (decision, picked) = lock.withLock { () -> (BalancerDecision, RuntimeServer?) in
             let decision = balancer.pick(hash: hash, avoiding: avoid)
             switch decision {
             case .server(let index):
                 balancer.connectionStarted(server: index)
+                return (decision, servers[index])
             case .serverFull, .allFull:
                 if let waiter {
                     waiters.append(waiter)
@@ -86,11 +88,11 @@ final class BackendBalancer: @unchecked Sendable {
             case .noneUsable:
                 break
             }
-            return decision
+            return (decision, nil)
         }
         switch decision {
-        case .server(let index):
-            let server = servers[index]
+        case .server:
+            let server = picked!
             server.currentConnections.wrappingIncrement(ordering: .relaxed)
             countPick(server)
             return .server(server)
@@ -142,6 +144,25 @@ final class BackendBalancer: @unchecked Sendable {
             balancer.setWeight(weight, server: server.index)
         }
     }
+
+    /// `add server`: the balancer learns the new server (unusable until `updateServer`
+    /// says otherwise) at the index `server.index`, which the caller reserved with
+    /// `nextIndex`. False when the algorithm takes no new server (see
+    /// `Balancer.acceptsNewServers`) or another server took that index first.
+    func add(_ server: RuntimeServer, _ settings: BalancerServer) -> Bool {
+        lock.withLock {
+            guard balancer.acceptsNewServers, server.index == servers.count else { return false }
+            _ = balancer.addServer(settings)
+            servers.append(server)
+            return true
+        }
+    }
+
+    /// Whether `add server` may add to this backend at all.
+    var acceptsNewServers: Bool { lock.withLock { balancer.acceptsNewServers } }
+
+    /// The index the next added server takes.
+    var nextIndex: Int { lock.withLock { servers.count } }
 
     /// `set maxconn server`: the new limit; a higher one lets waiters through.
     func setMaxConnections(_ limit: Int?, server: RuntimeServer) {

@@ -196,7 +196,8 @@ final class CookiePersistence: @unchecked Sendable {
     private func find(_ id: [UInt8], forced: Bool, into decision: inout PersistenceDecision) {
         var sawDown = false
         for server in servers {
-            guard let cookie = serverCookies[server.index], !cookie.isEmpty, cookie == id else { continue }
+            guard let cookie = serverCookies[server.index], !cookie.isEmpty, cookie == id,
+                  !server.isDeleted.load(ordering: .relaxed) else { continue }
             let up = server.isUsable.load(ordering: .relaxed)
             if up || persistWhileDown || forced {
                 decision.server = server

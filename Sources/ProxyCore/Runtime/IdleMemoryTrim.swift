@@ -27,7 +27,9 @@ final class IdleMemoryTrim: @unchecked Sendable {
         let sessions = runtime.counters.values.reduce(0) { $0 + $1.totalSessions.current }
         guard sessions != sessionsAtLastTrim, runtime.liveSessions == 0 else { return }
         let pooled = runtime.loopStates.ordered.contains { state in
-            state.poolGauges.contains { $0.contains { $0.idle.load(ordering: .relaxed) > 0 } }
+            state.backends.contains { backend in
+                backend.serversByIndex.contains { state.poolGauge($0).idle.load(ordering: .relaxed) > 0 }
+            }
         }
         guard !pooled else { return }
         sessionsAtLastTrim = sessions

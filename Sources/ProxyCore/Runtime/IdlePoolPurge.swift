@@ -36,7 +36,7 @@ final class IdlePoolGauge: Sendable {
 extension LoopState {
     /// Counts a connection entering this loop's pool and makes sure the purge will see it.
     func poolGained(_ connection: ServerConnection) {
-        let gauge = poolGauges[connection.backendIndex][connection.server.index]
+        let gauge = poolGauge(connection.server)
         gauge.idle.wrappingIncrement(ordering: .relaxed)
         if connection.hasBeenReused { gauge.safe.wrappingIncrement(ordering: .relaxed) }
         // The session that parks it has just used it: count it among those in use.
@@ -47,13 +47,13 @@ extension LoopState {
 
     /// Counts a connection leaving this loop's pool (taken, closed or purged).
     func poolLost(_ connection: ServerConnection) {
-        let gauge = poolGauges[connection.backendIndex][connection.server.index]
+        let gauge = poolGauge(connection.server)
         gauge.idle.wrappingDecrement(ordering: .relaxed)
         if connection.hasBeenReused { gauge.safe.wrappingDecrement(ordering: .relaxed) }
     }
 
     private var shortestPurgeDelay: TimeAmount {
-        let shortest = backends.lazy.flatMap { $0.servers }.map(\.poolPurgeDelayMs).filter { $0 > 0 }.min() ?? 5000
+        let shortest = backends.lazy.flatMap { $0.serversByIndex }.map(\.poolPurgeDelayMs).filter { $0 > 0 }.min() ?? 5000
         return .milliseconds(Int64(shortest))
     }
 
@@ -73,13 +73,14 @@ extension LoopState {
         // shortest delay of slack keeps it from waiting a whole extra period.
         let slack = TimeAmount.nanoseconds(shortestPurgeDelay.nanoseconds / 10)
         for backend in backends.indices {
+            let servers = backends[backend].serversByIndex
             for server in idleConnections[backend].indices {
-                let delayMs = backends[backend].servers[server].poolPurgeDelayMs
+                let delayMs = servers[server].poolPurgeDelayMs
                 let delay = TimeAmount.milliseconds(Int64(delayMs))
                 guard now - lastPurge[backend][server] + slack >= delay else { continue }
                 lastPurge[backend][server] = now
-                let gauge = poolGauges[backend][server]
-                let stillUsed = backends[backend].servers[server].currentConnections.load(ordering: .relaxed)
+                let gauge = poolGauge(servers[server])
+                let stillUsed = servers[server].currentConnections.load(ordering: .relaxed)
                 let usedMax = gauge.usedMax.exchange(stillUsed, ordering: .relaxed)
                 let estimate = gauge.neededEstimate.load(ordering: .relaxed)
                 gauge.neededEstimate.store(max((estimate + usedMax) / 2, usedMax), ordering: .relaxed)

@@ -10,11 +10,12 @@ final class LoopState {
     var native: NativeLoopContext?
     /// Every live TCP session of this loop, for `show sess` (issue 4).
     var liveTCPSessions: [ObjectIdentifier: TCPSession] = [:]
-    /// Idle keep-alive connections per backend, then per server, oldest first.
+    /// This loop's position in the group: its gauge in `RuntimeServer.idlePoolGauges`.
+    let ordinal: Int
+    /// Idle keep-alive connections per backend, then per server index, oldest first. A
+    /// server `add server` added gets its list when this loop first parks a connection
+    /// to it (`ensurePool`).
     var idleConnections: [[[ServerConnection]]]
-    /// What `show servers conn` reads of this loop's pool, per backend then server:
-    /// atomics, because the control socket reads them from its own thread.
-    let poolGauges: [[IdlePoolGauge]]
     /// The one purge timer of this loop (IdlePoolPurge.swift), armed while the pool holds
     /// a connection.
     var purgeTimer: Scheduled<Void>?
@@ -33,16 +34,27 @@ final class LoopState {
         for session in httpSessions.values { session.closeIfIdle() }
     }
 
-    init(eventLoop: EventLoop, backends: [RuntimeBackend]) {
+    init(eventLoop: EventLoop, ordinal: Int, backends: [RuntimeBackend]) {
         self.eventLoop = eventLoop
+        self.ordinal = ordinal
         self.backends = backends
         self.idleConnections = backends.map { backend in
-            Array(repeating: [], count: backend.servers.count)
+            Array(repeating: [], count: backend.serversByIndex.count)
         }
-        self.poolGauges = backends.map { backend in backend.servers.map { _ in IdlePoolGauge() } }
         let now = NIODeadline.now()
-        self.lastPurge = backends.map { backend in Array(repeating: now, count: backend.servers.count) }
+        self.lastPurge = backends.map { backend in Array(repeating: now, count: backend.serversByIndex.count) }
     }
+
+    /// Makes room in the pool for a server added at run time (`add server`).
+    func ensurePool(backend: Int, server: Int) {
+        guard server >= idleConnections[backend].count else { return }
+        let missing = server + 1 - idleConnections[backend].count
+        idleConnections[backend] += Array(repeating: [], count: missing)
+        lastPurge[backend] += Array(repeating: .now(), count: missing)
+    }
+
+    /// This loop's gauge of a server's idle pool.
+    func poolGauge(_ server: RuntimeServer) -> IdlePoolGauge { server.idlePoolGauges[ordinal] }
 }
 
 /// Finds the LoopState of the loop a channel runs on. Built once at start, read-only after.
@@ -55,12 +67,20 @@ struct LoopStates: @unchecked Sendable {
         var states: [ObjectIdentifier: LoopState] = [:]
         var ordered: [LoopState] = []
         for loop in group.makeIterator() {
-            let state = LoopState(eventLoop: loop, backends: backends)
+            let state = LoopState(eventLoop: loop, ordinal: ordered.count, backends: backends)
             states[ObjectIdentifier(loop)] = state
             ordered.append(state)
         }
         self.states = states
         self.ordered = ordered
+        for backend in backends {
+            for server in backend.serversByIndex { giveGauges(to: server) }
+        }
+    }
+
+    /// A server's idle-pool gauges, one per loop: before it carries traffic.
+    func giveGauges(to server: RuntimeServer) {
+        server.idlePoolGauges = ordered.map { _ in IdlePoolGauge() }
     }
 
     func state(for loop: EventLoop) -> LoopState {

@@ -155,17 +155,7 @@ public enum RuntimeBuilder {
         }
         var servers: [RuntimeServer] = []
         for settings in proxy.servers {
-            servers.append(RuntimeServer(
-                name: settings.name,
-                index: servers.count,
-                address: try address(of: settings, in: proxy),
-                weight: settings.weight,
-                isBackup: settings.backup,
-                maxConnections: settings.maxconn > 0 ? settings.maxconn : nil,
-                disabled: settings.disabled,
-                id: settings.id,
-                poolPurgeDelayMs: settings.poolPurgeDelay ?? 5000))
-            servers[servers.count - 1].source = settings.source ?? proxy.source
+            servers.append(try makeServer(settings, index: servers.count, in: proxy))
         }
         return RuntimeBackend(
             name: proxy.name,
@@ -184,6 +174,23 @@ public enum RuntimeBuilder {
             forwardFor: proxy.forwardFor.map(ForwardForRule.init),
             errorPages: ErrorPages(errorFiles: proxy.errorFiles),
             allBackups: proxy.allBackups)
+    }
+
+    /// A server line as the running proxy sees it (also `add server`'s, at run time).
+    static func makeServer(_ settings: ServerSettings, index: Int, in proxy: ProxySettings,
+                           disabled: Bool? = nil) throws -> RuntimeServer {
+        let server = RuntimeServer(
+            name: settings.name,
+            index: index,
+            address: try address(of: settings, in: proxy),
+            weight: settings.weight,
+            isBackup: settings.backup,
+            maxConnections: settings.maxconn > 0 ? settings.maxconn : nil,
+            disabled: disabled ?? settings.disabled,
+            id: settings.id,
+            poolPurgeDelayMs: settings.poolPurgeDelay ?? 5000)
+        server.source = settings.source ?? proxy.source
+        return server
     }
 
     private static func address(of server: ServerSettings, in proxy: ProxySettings) throws -> SocketAddress {

@@ -7,10 +7,18 @@ public final class RuntimeBackend: @unchecked Sendable {
     /// Position in the runtime's backend list: per-loop state indexes by it.
     public let index: Int
     public let mode: ProxyMode
-    public let servers: [RuntimeServer]
+    /// The servers as listed (stats, runtime API, checks): the config's, then those `add
+    /// server` added, less those `del server` took out. A snapshot replaced whole on each
+    /// change (Runtime/DynamicServers.swift), so readers on any thread need no lock.
+    public var servers: [RuntimeServer] { serverList.load(ordering: .acquiring).listed }
+    /// Every server this backend ever had, by `RuntimeServer.index`: deleted ones stay, so
+    /// that the indices the pools and the balancer hold remain valid.
+    var serversByIndex: [RuntimeServer] { serverList.load(ordering: .acquiring).byIndex }
+    let serverList: ManagedAtomic<ServerList>
     /// A server binds the client's address before its connects (`source … usesrc client|
     /// clientip`): sessions hand the connector their client's address.
-    let usesClientSource: Bool
+    var usesClientSource: Bool { clientSource.load(ordering: .relaxed) }
+    let clientSource: ManagedAtomic<Bool>
     /// `stick match|on|store-request` (Runtime/StickPersistence.swift), set by the builder.
     var stickRules: StickRules?
     public let timeouts: BackendTimeouts
@@ -69,13 +77,8 @@ public final class RuntimeBackend: @unchecked Sendable {
         self.name = name
         self.index = index
         self.mode = mode
-        self.servers = servers
-        usesClientSource = servers.contains { server in
-            switch server.source?.transparent {
-            case .client?, .clientIP?: return true
-            default: return false
-            }
-        }
+        self.serverList = ManagedAtomic(ServerList(listed: servers, byIndex: servers))
+        clientSource = ManagedAtomic(servers.contains { $0.bindsClientAddress })
         self.timeouts = timeouts
         self.retries = retries
         self.redispatch = redispatch
@@ -88,6 +91,16 @@ public final class RuntimeBackend: @unchecked Sendable {
         self.counters = counters
         self.balancer = BackendBalancer(balancer: Balancer(servers: servers, balance: balance, allBackups: allBackups),
                                         servers: servers, counters: counters)
+    }
+}
+
+/// A backend's servers at one moment (`RuntimeBackend.serverList`).
+final class ServerList: AtomicReference, @unchecked Sendable {
+    let listed: [RuntimeServer]
+    let byIndex: [RuntimeServer]
+    init(listed: [RuntimeServer], byIndex: [RuntimeServer]) {
+        self.listed = listed
+        self.byIndex = byIndex
     }
 }
 

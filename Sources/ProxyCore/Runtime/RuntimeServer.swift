@@ -8,6 +8,18 @@ public final class RuntimeServer: @unchecked Sendable {
     public let name: String
     /// Position in the backend's server list: the balancer and per-loop pools index by it.
     public let index: Int
+    /// Added by the runtime API's `add server` (issue 15), with the settings it was given
+    /// (config servers' settings are the backend's `ProxySettings.servers[index]`).
+    public internal(set) var dynamicSettings: ServerSettings?
+    /// `add server … enabled`: ready from the start (`show servers state` shows it).
+    var readyWhenAdded = false
+    /// Taken out by `del server`: no longer listed, never picked again. Sessions that
+    /// still hold it finish as they would with a server in maintenance.
+    public let isDeleted = ManagedAtomic(false)
+    /// This server's idle pool figures on each event loop (by `LoopState.ordinal`), read
+    /// by `show servers conn` from the control thread. Set before the server is
+    /// published to the data path (LoopStates, DynamicServers), read-only after.
+    var idlePoolGauges: [IdlePoolGauge] = []
     /// Where connections go; `set server B/S addr` may change it (issue 4), so it is
     /// read through an atomic reference: one load per connection, no lock.
     public var address: SocketAddress { currentAddress.load(ordering: .acquiring).value }
@@ -68,6 +80,14 @@ public final class RuntimeServer: @unchecked Sendable {
     /// The address to bind when it does not depend on the client, made once (not a
     /// String and a SocketAddress per connection).
     private(set) var fixedSource: (address: SocketAddress, transparent: Bool)?
+
+    /// `usesrc client|clientip`: each connection binds an address made from the client's.
+    var bindsClientAddress: Bool {
+        switch source?.transparent {
+        case .client?, .clientIP?: return true
+        default: return false
+        }
+    }
 
     /// What a connection to this server binds first: `clientAddress` serves `usesrc client|clientip`.
     func sourceAddress(client clientAddress: SocketAddress?) -> (address: SocketAddress, transparent: Bool)? {

@@ -66,6 +66,8 @@ extension LoopState {
     func takeIdle(backend: Int, server: Int, serverName: String? = nil) -> ServerConnection? {
         // Most recent first; a connection made for another SNI stays for its own requests.
         // (In place: the usual case takes the last one.)
+        // A server `add server` added has no list here until this loop parks on it.
+        guard server < idleConnections[backend].count else { return nil }
         while let index = idleConnections[backend][server].lastIndex(where: { $0.serverName == serverName }) {
             let connection = idleConnections[backend][server].remove(at: index)
             connection.isPooled = false
@@ -88,13 +90,15 @@ extension LoopState {
     func park(_ connection: ServerConnection) {
         connection.owner = nil
         // `pool-purge-delay 0`: HAProxy keeps no idle connection.
-        guard connection.server.poolPurgeDelayMs > 0 else {
+        // Nor for a server `del server` took out.
+        guard connection.server.poolPurgeDelayMs > 0, !connection.server.isDeleted.load(ordering: .relaxed) else {
             connection.transport.close()
             return
         }
         connection.isPooled = true
         connection.idleSince = .now()
         let backend = connection.backendIndex, server = connection.server.index
+        ensurePool(backend: backend, server: server)
         while let oldest = idleConnections[backend][server].first,
               idleConnections[backend][server].count >= Self.maxIdlePerServer {
             idleConnections[backend][server].removeFirst()

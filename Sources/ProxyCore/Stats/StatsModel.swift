@@ -169,7 +169,7 @@ public final class StatsContext: @unchecked Sendable {
     enum ServerLookupError: Error { case syntax, noBackend, noServer }
 
     func serverSettings(_ proxy: Proxy, _ server: RuntimeServer) -> ServerSettings? {
-        server.index < proxy.settings.servers.count ? proxy.settings.servers[server.index] : nil
+        server.dynamicSettings ?? (server.index < proxy.settings.servers.count ? proxy.settings.servers[server.index] : nil)
     }
 
     // MARK: - Rows

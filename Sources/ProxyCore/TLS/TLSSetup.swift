@@ -167,20 +167,26 @@ extension TLSSetup {
     /// Builds the contexts of a backend's `server … ssl` lines.
     static func attach(to backend: RuntimeBackend, from proxy: ProxySettings, global: GlobalSettings) throws {
         for (server, settings) in zip(backend.servers, proxy.servers) {
-            server.tls = try clientContext(for: settings, backend: backend.name, global: global)
-            // Checks over TLS: `check-ssl` even on a plain server (same TLS settings),
-            // the server's own TLS unless `no-check-ssl`.
-            if settings.check.ssl ?? settings.ssl.enabled {
-                var forced = settings
-                forced.ssl.enabled = true
-                server.checkTLS = try server.tls ?? clientContext(for: forced, backend: backend.name, global: global)
-            }
+            try attach(to: server, settings, backend: backend.name, global: global)
             if let expression = server.tls?.serverNameExpression, expression.fixedName == nil {
                 backend.dynamicServerName = true
                 if let header = expression.header, !backend.serverNameHeaders.contains(header) {
                     backend.serverNameHeaders.append(header)
                 }
             }
+        }
+    }
+
+    /// One server's contexts (also `add server`'s, before the server is published).
+    static func attach(to server: RuntimeServer, _ settings: ServerSettings, backend: String,
+                       global: GlobalSettings) throws {
+        server.tls = try clientContext(for: settings, backend: backend, global: global)
+        // Checks over TLS: `check-ssl` even on a plain server (same TLS settings),
+        // the server's own TLS unless `no-check-ssl`.
+        if settings.check.ssl ?? settings.ssl.enabled {
+            var forced = settings
+            forced.ssl.enabled = true
+            server.checkTLS = try server.tls ?? clientContext(for: forced, backend: backend, global: global)
         }
     }
 }
