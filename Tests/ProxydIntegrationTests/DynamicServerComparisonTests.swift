@@ -101,6 +101,52 @@ final class DynamicServerComparisonTests: XCTestCase {
         XCTAssertTrue(try proxyd.state("app").contains(" 3 s3 127.0.0.1 2 0 1 1 T 1 0 2 0 "))
     }
 
+    /// `add server … check`: the checks wait for `enable health`, then judge the server as
+    /// a configured one's do.
+    func testAddedServerIsCheckedOnceHealthIsEnabled() throws {
+        let alive = try TestBackend(name: "alive")
+        let closedPort = TCP.freePort()
+        let (proxyd, haproxy, stop) = try sides { port, socket in
+            ProxyFixture.preamble(extraGlobal: "stats socket \(socket) level admin") + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+                balance roundrobin
+                option httpchk GET /health
+            """
+        }
+        defer { stop() }
+        for side in [proxyd, haproxy] {
+            XCTAssertEqual(try side.cli("add server app/up 127.0.0.1:\(alive.port) check inter 100 rise 1 fall 1"),
+                           "New server registered.\n\n")
+            XCTAssertEqual(try side.cli("add server app/gone 127.0.0.1:\(closedPort) check inter 100 rise 1 fall 1"),
+                           "New server registered.\n\n")
+        }
+        // Configured, not enabled, in maintenance: nothing checked yet.
+        XCTAssertEqual(try proxyd.state("app"), try haproxy.state("app"))
+        let checksBefore = alive.requestCount
+        usleep(400_000)
+        XCTAssertEqual(alive.requestCount, checksBefore, "no check before enable health")
+        for side in [proxyd, haproxy] {
+            XCTAssertEqual(try side.cli("enable health app/up; enable server app/up; enable health app/gone; enable server app/gone"),
+                           "\n\n\n\n")
+        }
+        // The server that refuses connections goes DOWN on both; the other stays UP.
+        for side in [proxyd, haproxy] {
+            var state = ""
+            XCTAssertTrue(try ControlClient.eventually(5) {
+                state = try side.state("app")
+                return state.contains(" gone 127.0.0.1 0 0 ")
+            }, state)
+            XCTAssertEqual(try side.answers(3), ["alive", "alive", "alive"])
+        }
+        XCTAssertGreaterThan(alive.requestCount, checksBefore)
+        let mask = { (text: String) in text.replacingOccurrences(of: #" (up|gone) 127\.0\.0\.1 (\d) (\d) (\d) (\d) T \d+ \d+"#,
+                                                                   with: " $1 127.0.0.1 $2 $3 $4 $5 T", options: .regularExpression) }
+        XCTAssertEqual(mask(try proxyd.state("app")), mask(try haproxy.state("app")))
+    }
+
     func testRefusalsAreHAProxys() throws {
         let (proxyd, haproxy, stop) = try sides { port, socket in
             ProxyFixture.preamble(extraGlobal: "stats socket \(socket) level admin") + """

@@ -267,7 +267,9 @@ enum ControlCommands {
                 if !checked, server.dynamicSettings != nil, !server.readyWhenAdded { health = 0 }
                 var checkState = checked ? (status.checksEnabled ? 6 : 2) : (configDisabled ? 8 : 0)
                 // Checks pause while the server is in maintenance (HAProxy's CHK_ST_PAUSED).
-                if checked, status.admin == .maintenance || status.resolutionMaintenance { checkState |= 0x8 }
+                if checked, status.checksEnabled, status.admin == .maintenance || status.resolutionMaintenance {
+                    checkState |= 0x8
+                }
                 let (checkStatus, checkResult) = checkColumns(server.health?.snapshot.check?.result.status)
                 let address = server.address
                 // Servers following DNS (issue 15): `-` until they have an address, the

@@ -47,9 +47,10 @@ enum DynamicServerCommands {
         "verifyhost", "weight", "ws",
     ]
 
-    /// Keywords proxyd accepts on `add server` only once its checks can join a running
-    /// backend: said plainly rather than accepted and ignored.
-    static let notYet: Set<String> = ["check", "agent-check", "track"]
+    /// Keywords proxyd does not accept on `add server` yet (the runtime API has no
+    /// `enable agent`, and tracking is wired at start): said plainly rather than accepted
+    /// and ignored.
+    static let notYet: Set<String> = ["agent-check", "track"]
 
     private static func add(_ args: [String], _ context: StatsContext) -> String {
         guard args.count > 2, let slash = args[2].firstIndex(of: "/") else { return "Require 'backend/server'." }

@@ -202,8 +202,9 @@ final class CheckRunner {
         // A server `del server` took out is checked no more.
         guard let loop, !running, !monitor.isStopped, !server.isDeleted.load(ordering: .relaxed) else { return }
         if paused { schedule(after: interval); return }
-        // A server in maintenance is not checked (HAProxy pauses its checks).
-        if server.status.withLockedValue({ $0.admin == .maintenance || $0.resolutionMaintenance }), !isAgent {
+        // A server in maintenance is not checked (HAProxy pauses its checks), nor one whose
+        // checks `disable health` (or the stats page's admin form) turned off.
+        if !isAgent, server.status.withLockedValue({ $0.admin == .maintenance || $0.resolutionMaintenance || !$0.checksEnabled }) {
             schedule(after: interval)
             return
         }

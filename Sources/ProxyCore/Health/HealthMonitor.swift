@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Atomics
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -33,19 +34,29 @@ public final class HealthMonitor: @unchecked Sendable {
     }
 
     weak var runtime: ProxyRuntime?
-    /// `on-error` of each observed server.
-    private var onError: [ObjectIdentifier: ServerOnError] = [:]
     private let stopped = ManagedAtomic(false)
     var isStopped: Bool { stopped.load(ordering: .relaxed) }
 
     /// No more checks, and no verdict from checks cut short by the shutdown.
     public func stop() { stopped.store(true, ordering: .relaxed) }
-    private(set) var runners: [CheckRunner] = []
-    /// Each server's runners (its health check and agent), made once at the start and only
-    /// read after: a state change looks its server's up in O(1), where a scan of every
-    /// runner cost 10,000 servers O(n) per change (a wave of changes, O(n²)).
+    /// Every runner; grows when `add server` adds a checked server (`addChecks`), so
+    /// these three are guarded by `registry`.
+    private var allRunners: [CheckRunner] = []
+    /// Each server's runners (its health check and agent): a state change looks its
+    /// server's up in O(1), where a scan of every runner cost 10,000 servers O(n) per
+    /// change (a wave of changes, O(n²)).
     private var runnersByServer: [ObjectIdentifier: [CheckRunner]] = [:]
+    /// `on-error` of each observed server.
+    private var onError: [ObjectIdentifier: ServerOnError] = [:]
+    private let registry = NIOLock()
+    var runners: [CheckRunner] { registry.withLock { allRunners } }
     let spreadChecks: Int
+    /// Where checks run: NIO's loops, or the reactors (data path v2), each loop with its
+    /// timers; `nextNative` spreads servers over the reactors. Guarded by `registry`.
+    private let group: EventLoopGroup
+    private let native: [NativeLoopContext]
+    private var nextNative = 0
+    private var timersByLoop: [ObjectIdentifier: CheckTimers] = [:]
 
     /// Checks run on `group`'s loops, each pinned to one loop from the start (before any
     /// traffic, so that the data path reads settled state). With data path v2, `native`
@@ -53,60 +64,68 @@ public final class HealthMonitor: @unchecked Sendable {
     /// ones through TLSTransport).
     init(plans: [BackendPlan], spreadChecks: Int, group: EventLoopGroup, native: [NativeLoopContext] = []) {
         self.spreadChecks = spreadChecks
+        self.group = group
+        self.native = native
         for plan in plans {
             let context = BackendContext(plan: plan)
             for (index, settings) in plan.servers.enumerated() where index < plan.backend.servers.count {
-                let server = plan.backend.servers[index]
-                var checkReport: CheckReport?
-                var agentReport: CheckReport?
-                if settings.check.enabled, let runner = CheckRunner.health(settings, server: server, context: context, monitor: self) {
-                    runners.append(runner)
-                    runnersByServer[ObjectIdentifier(server), default: []].append(runner)
-                    checkReport = runner.report
-                }
-                if settings.agent.enabled, let runner = CheckRunner.agent(settings, server: server, context: context, monitor: self) {
-                    runners.append(runner)
-                    runnersByServer[ObjectIdentifier(server), default: []].append(runner)
-                    agentReport = runner.report
-                }
-                if checkReport != nil || agentReport != nil {
-                    server.health = ServerHealth(check: checkReport, agent: agentReport,
-                                                 observe: settings.check.enabled ? settings.observe : .none,
-                                                 errorLimit: settings.errorLimit,
-                                                 shutdownSessionsOnMarkedDown: settings.shutdownSessionsOnMarkedDown)
-                    onError[ObjectIdentifier(server)] = settings.onError
-                }
+                register(makeRunners(settings, server: plan.backend.servers[index], context: context))
             }
         }
-        assignLoops(group, native: native)
     }
 
-    /// Pins each server's checks to a loop (a server's health and agent checks share one:
-    /// each reads the other's state) and wires `observe` to the health check's loop.
-    private func assignLoops(_ group: EventLoopGroup, native: [NativeLoopContext]) {
-        var loops: [ObjectIdentifier: (EventLoop, NativeLoopContext?)] = [:]
-        var timers: [ObjectIdentifier: CheckTimers] = [:]
-        var nextNative = 0
-        for runner in runners {
-            let key = ObjectIdentifier(runner.server)
-            let (loop, context): (EventLoop, NativeLoopContext?)
-            if let assigned = loops[key] {
-                (loop, context) = assigned
-            } else if !native.isEmpty {
+    /// `add server … check`: the server's checks join, on a loop of their own choosing.
+    /// They wait for `enable health` (the caller starts the server with its checks
+    /// disabled, as HAProxy does).
+    func addChecks(_ settings: ServerSettings, server: RuntimeServer, plan: BackendPlan) {
+        let made = makeRunners(settings, server: server, context: BackendContext(plan: plan))
+        register(made)
+        for runner in made { runner.loop.execute { runner.start(after: 0) } }
+    }
+
+    /// A server's health check and agent, with the state they report into.
+    private func makeRunners(_ settings: ServerSettings, server: RuntimeServer, context: BackendContext) -> [CheckRunner] {
+        var made: [CheckRunner] = []
+        if settings.check.enabled, let runner = CheckRunner.health(settings, server: server, context: context, monitor: self) {
+            made.append(runner)
+        }
+        if settings.agent.enabled, let runner = CheckRunner.agent(settings, server: server, context: context, monitor: self) {
+            made.append(runner)
+        }
+        guard !made.isEmpty else { return [] }
+        server.health = ServerHealth(check: made.first { !$0.isAgent }?.report, agent: made.first { $0.isAgent }?.report,
+                                     observe: settings.check.enabled ? settings.observe : .none,
+                                     errorLimit: settings.errorLimit,
+                                     shutdownSessionsOnMarkedDown: settings.shutdownSessionsOnMarkedDown)
+        registry.withLock { onError[ObjectIdentifier(server)] = settings.onError }
+        return made
+    }
+
+    /// Lists a server's runners and pins them to a loop (a server's health check and agent
+    /// share one: each reads the other's state), wiring `observe` to the health check's.
+    private func register(_ made: [CheckRunner]) {
+        guard let server = made.first?.server else { return }
+        let key = ObjectIdentifier(server)
+        let (loop, context, timers, action): (EventLoop, NativeLoopContext?, CheckTimers, ServerOnError) = registry.withLock {
+            allRunners += made
+            runnersByServer[key, default: []] += made
+            let loop: EventLoop, context: NativeLoopContext?
+            if !native.isEmpty {
                 let chosen = native[nextNative % native.count]
                 nextNative += 1
                 (loop, context) = (chosen.reactor, chosen)
             } else {
                 (loop, context) = (group.next(), nil)
             }
-            loops[key] = (loop, context)
+            let timers = timersByLoop[ObjectIdentifier(loop)] ?? CheckTimers(loop: loop)
+            timersByLoop[ObjectIdentifier(loop)] = timers
+            return (loop, context, timers, onError[key] ?? .failCheck)
+        }
+        for runner in made {
             runner.loop = loop
             runner.native = context
-            let loopTimers = timers[ObjectIdentifier(loop)] ?? CheckTimers(loop: loop)
-            timers[ObjectIdentifier(loop)] = loopTimers
-            runner.timers = loopTimers
-            if !runner.isAgent, let health = runner.server.health, health.observe != .none {
-                let action = onError[key] ?? .failCheck
+            runner.timers = timers
+            if !runner.isAgent, let health = server.health, health.observe != .none {
                 health.errorsReached = { count, last in
                     loop.execute { runner.observedErrors(count: count, last: last, onError: action) }
                 }
@@ -120,6 +139,7 @@ public final class HealthMonitor: @unchecked Sendable {
     /// Starts every check on `group`'s loops, the first ones spread over the shortest interval.
     /// Starts every check, the first ones spread over the shortest interval.
     func start() {
+        let runners = self.runners
         guard !runners.isEmpty else { return }
         let shortest = runners.map(\.interval).min() ?? 2000
         for (i, runner) in runners.enumerated() {
@@ -264,7 +284,7 @@ public final class HealthMonitor: @unchecked Sendable {
     }
 
     private func runners(of server: RuntimeServer) -> [CheckRunner] {
-        runnersByServer[ObjectIdentifier(server)] ?? []
+        registry.withLock { runnersByServer[ObjectIdentifier(server)] ?? [] }
     }
 
     /// Usable active and backup servers of a backend (as HAProxy counts them: a draining

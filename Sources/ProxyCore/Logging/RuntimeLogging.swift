@@ -52,11 +52,10 @@ extension RuntimeBuilder {
                 logHealthChecks: proxy.logHealthChecks, logger: logger(proxy),
                 connectTimeout: proxy.timeouts.connect, checkTimeout: proxy.timeouts.check))
         }
-        if !plans.isEmpty {
-            runtime.healthMonitor = HealthMonitor(plans: plans, spreadChecks: config.global.spreadChecks,
-                                                  group: runtime.group,
-                                                  native: runtime.loopStates.ordered.compactMap(\.native))
-        }
+        // Made even without checks: `add server … check` may bring some (issue 15).
+        runtime.healthMonitor = HealthMonitor(plans: plans, spreadChecks: config.global.spreadChecks,
+                                              group: runtime.group,
+                                              native: runtime.loopStates.ordered.compactMap(\.native))
     }
 
     static func systemHostname() -> String {

@@ -70,6 +70,13 @@ extension ProxyRuntime {
                 weight: server.initialWeight, isBackup: server.isBackup, isUsable: false,
                 maxConnections: server.maxConnections, id: server.id))
             guard joined else { throw DynamicServerError.notDynamicBalancing }
+            if settings.check.enabled, let healthMonitor {
+                // Checks wait for `enable health`, as HAProxy's dynamic servers' do.
+                server.status.withLockedValue { $0.checksEnabled = false }
+                healthMonitor.addChecks(settings, server: server, plan: HealthMonitor.BackendPlan(
+                    backend: backend, kind: proxy.healthCheck.kind, servers: [], logHealthChecks: proxy.logHealthChecks,
+                    logger: backend.logger, connectTimeout: proxy.timeouts.connect, checkTimeout: proxy.timeouts.check))
+            }
             if server.bindsClientAddress { backend.clientSource.store(true, ordering: .relaxed) }
             backend.serverList.store(ServerList(listed: current.listed + [server], byIndex: current.byIndex + [server]),
                                      ordering: .releasing)
