@@ -29,6 +29,15 @@ final class DynamicServerComparisonTests: XCTestCase {
                 return fields.joined(separator: " ")
             }.joined(separator: "\n")
         }
+        /// One field of a `show stat` row (`"backend,server"`).
+        func statField(_ name: String, of row: String) throws -> String {
+            let lines = try cli("show stat").split(separator: "\n")
+            guard let header = lines.first?.dropFirst(2).split(separator: ",", omittingEmptySubsequences: false),
+                  let column = header.firstIndex(of: Substring(name)),
+                  let line = lines.first(where: { $0.hasPrefix(row + ",") }) else { return "(none)" }
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            return column < fields.count ? String(fields[column]) : "(none)"
+        }
         /// Which server answered each of `count` requests, each on its own connection.
         func answers(_ count: Int) throws -> [String] {
             try (0..<count).map { _ in
@@ -145,6 +154,45 @@ final class DynamicServerComparisonTests: XCTestCase {
         let mask = { (text: String) in text.replacingOccurrences(of: #" (up|gone) 127\.0\.0\.1 (\d) (\d) (\d) (\d) T \d+ \d+"#,
                                                                    with: " $1 127.0.0.1 $2 $3 $4 $5 T", options: .regularExpression) }
         XCTAssertEqual(mask(try proxyd.state("app")), mask(try haproxy.state("app")))
+    }
+
+    /// `add server … agent-check`: the agent waits for `enable agent`, then its word counts.
+    func testAddedServersAgentWaitsForEnableAgent() throws {
+        let alive = try TestBackend(name: "alive")
+        let agent = try OneLineServer(reply: "drain\n")
+        defer { agent.stop() }
+        let (proxyd, haproxy, stop) = try sides { port, socket in
+            ProxyFixture.preamble(extraGlobal: "stats socket \(socket) level admin") + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                default_backend app
+            backend app
+                balance roundrobin
+            """
+        }
+        defer { stop() }
+        for side in [proxyd, haproxy] {
+            XCTAssertEqual(try side.cli("add server app/a 127.0.0.1:\(alive.port) agent-check agent-port \(agent.port) agent-inter 100"),
+                           "New server registered.\n\n")
+            XCTAssertEqual(try side.cli("enable server app/a"), "\n")
+            func status() throws -> String { try side.statField("status", of: "app,a") }
+            usleep(400_000)
+            XCTAssertEqual(try status(), "no check", "no agent before enable agent")
+            XCTAssertEqual(try side.cli("enable health app/a"), "Health check was not configured on this server, cannot enable.\n\n")
+            XCTAssertEqual(try side.cli("enable agent app/a"), "\n")
+            var last = ""
+            XCTAssertTrue(try ControlClient.eventually(5) {
+                last = try status()
+                return last == "DRAIN (agent)"
+            }, "the agent's drain: \(last)")
+            // `get weight` says the weight set, which a drain keeps.
+            XCTAssertEqual(try side.cli("get weight app/a"), "1 (initial 1)\n\n")
+        }
+        // Not `agent_health`: HAProxy 2.6.12 leaves a dynamic server's agent counter at 0
+        // (a configured server's starts at its rise, 1), while proxyd starts both at rise.
+        for field in ["agent_status", "agent_code", "agent_desc", "agent_rise", "agent_fall", "last_agt"] {
+            XCTAssertEqual(try proxyd.statField(field, of: "app,a"), try haproxy.statField(field, of: "app,a"), field)
+        }
     }
 
     func testRefusalsAreHAProxys() throws {

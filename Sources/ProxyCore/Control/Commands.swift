@@ -63,8 +63,9 @@ enum ControlCommands {
             switch lookup(args[2], context) {
             case .failure(let message): return message.text
             case .success(let (_, _, server)):
+                // The weight set (HAProxy's uweight): a draining server keeps its own.
                 let status = server.status.withLockedValue { $0 }
-                return "\(status.effectiveWeight) (initial \(server.initialWeight))\n"
+                return "\(status.weight) (initial \(server.initialWeight))\n"
             }
         }
         r.add("set timeout", usage: "set timeout [cli] <delay>", help: "change a timeout setting") { args, session, _ in
@@ -114,7 +115,23 @@ enum ControlCommands {
                 switch lookup(args[2], context) {
                 case .failure(let message): return message.text
                 case .success(let (_, backend, server)):
+                    if enable, context.runtime.healthMonitor?.checksEnabled(server) == nil {
+                        return "Health check was not configured on this server, cannot enable.\n"
+                    }
                     context.runtime.updateServer(server, in: backend) { $0.checksEnabled = enable }
+                    return ""
+                }
+            }
+            r.add("\(verb) agent", usage: "\(verb) agent", help: "\(verb) agent checks") { args, session, context in
+                guard session.level >= .admin else { return denied }
+                guard args.count > 2 else { return "Require 'backend/server'.\n" }
+                switch lookup(args[2], context) {
+                case .failure(let message): return message.text
+                case .success(let (_, _, server)):
+                    guard let monitor = context.runtime.healthMonitor, monitor.checksEnabled(server, agent: true) != nil else {
+                        return enable ? "Agent was not configured on this server, cannot enable.\n" : ""
+                    }
+                    monitor.setChecksEnabled(server, agent: true, enable)
                     return ""
                 }
             }

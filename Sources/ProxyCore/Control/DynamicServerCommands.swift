@@ -47,10 +47,9 @@ enum DynamicServerCommands {
         "verifyhost", "weight", "ws",
     ]
 
-    /// Keywords proxyd does not accept on `add server` yet (the runtime API has no
-    /// `enable agent`, and tracking is wired at start): said plainly rather than accepted
-    /// and ignored.
-    static let notYet: Set<String> = ["agent-check", "track"]
+    /// Keywords proxyd does not accept on `add server` yet: said plainly rather than
+    /// accepted and ignored.
+    static let notYet: Set<String> = ["track"]
 
     private static func add(_ args: [String], _ context: StatsContext) -> String {
         guard args.count > 2, let slash = args[2].firstIndex(of: "/") else { return "Require 'backend/server'." }

@@ -74,12 +74,15 @@ public final class HealthMonitor: @unchecked Sendable {
         }
     }
 
-    /// `add server … check`: the server's checks join, on a loop of their own choosing.
-    /// They wait for `enable health` (the caller starts the server with its checks
-    /// disabled, as HAProxy does).
+    /// `add server … check|agent-check`: the server's checks join, on a loop of their own
+    /// choosing. They wait for `enable health` (the caller starts the server with its
+    /// checks disabled) and `enable agent`, as HAProxy's dynamic servers' do.
     func addChecks(_ settings: ServerSettings, server: RuntimeServer, plan: BackendPlan) {
         let made = makeRunners(settings, server: server, context: BackendContext(plan: plan))
+        for runner in made where runner.isAgent { runner.paused = true }
         register(made)
+        // Before `start` (no traffic yet), `start` starts them with the others.
+        guard runtime != nil else { return }
         for runner in made { runner.loop.execute { runner.start(after: 0) } }
     }
 
@@ -332,14 +335,14 @@ extension HealthMonitor {
     /// `disable health` / `enable health` (agent: `disable agent` / `enable agent`):
     /// pauses or resumes a server's checks; the state stays as it is meanwhile.
     public func setChecksEnabled(_ server: RuntimeServer, agent: Bool = false, _ enabled: Bool) {
-        for runner in runners where runner.server === server && runner.isAgent == agent {
+        for runner in runners(of: server) where runner.isAgent == agent {
             runner.paused = !enabled
         }
     }
 
     /// Whether a server's checks (or agent) run; nil when it has none.
     public func checksEnabled(_ server: RuntimeServer, agent: Bool = false) -> Bool? {
-        guard let runner = runners.first(where: { $0.server === server && $0.isAgent == agent }) else { return nil }
+        guard let runner = runners(of: server).first(where: { $0.isAgent == agent }) else { return nil }
         return !runner.paused
     }
 }

@@ -70,7 +70,7 @@ extension ProxyRuntime {
                 weight: server.initialWeight, isBackup: server.isBackup, isUsable: false,
                 maxConnections: server.maxConnections, id: server.id))
             guard joined else { throw DynamicServerError.notDynamicBalancing }
-            if settings.check.enabled, let healthMonitor {
+            if settings.check.enabled || settings.agent.enabled, let healthMonitor {
                 // Checks wait for `enable health`, as HAProxy's dynamic servers' do.
                 server.status.withLockedValue { $0.checksEnabled = false }
                 healthMonitor.addChecks(settings, server: server, plan: HealthMonitor.BackendPlan(

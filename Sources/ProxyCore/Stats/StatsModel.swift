@@ -294,6 +294,10 @@ public final class StatsContext: @unchecked Sendable {
             if let health, let check, health > 0, health < check.rise { return "DOWN \(health)/\(check.rise)" }
             return "DOWN"
         }
+        // HAProxy names the agent in a drain whenever one runs, whoever asked for the drain.
+        if status.admin == .drain, runtime.healthMonitor?.checksEnabled(server, agent: true) == true {
+            return "DRAIN (agent)"
+        }
         let base = status.admin == .drain ? "DRAIN" : checked ? "UP" : "no check"
         if let health, let check, health >= check.rise, health < check.rise + check.fall - 1 {
             return base + " \(health - check.rise + 1)/\(check.fall)"
@@ -358,6 +362,17 @@ public final class StatsContext: @unchecked Sendable {
                     row[field] = .empty
                 }
             }
+        }
+        if let agent = server.health?.snapshot.agent {
+            // The agent's last word (HAProxy fills these whether or not it runs a check).
+            row["agent_status"] = .string(agent.result.status.code)
+            row["agent_code"] = agent.result.status.showsCode ? .number(agent.result.code ?? 0) : .empty
+            row["agent_duration"] = .number(agent.result.durationMilliseconds)
+            row["last_agt"] = .string(agent.result.info ?? "")
+            row["agent_desc"] = .string(agent.result.status.description)
+            row["agent_rise"] = .number(agent.rise)
+            row["agent_fall"] = .number(agent.fall)
+            row["agent_health"] = .number(agent.health)
         }
         // A server waiting for DNS has no address: HAProxy leaves the field empty.
         row["addr"] = server.dns?.snapshot.hasAddress == false ? .empty : .string(Self.addressText(server.address))
