@@ -97,7 +97,7 @@ enum ResolversParser {
         handler(s, &s.resolvers[index], l)
     }
 
-    /// `nameserver ID ADDR:PORT` (UDP; `udp@` is the same).
+    /// `nameserver ID ADDR:PORT` (UDP; `udp@` is the same; `tcp@` for DNS over TCP).
     static func nameserver(_ s: ParserState, _ r: inout ResolversSettings, _ l: ConfigLine) {
         guard l.count > 2, !l[1].isEmpty, !l[2].isEmpty else {
             s.alert(l, "'nameserver' expects <name> and <addr>[:<port>] as arguments.")
@@ -112,9 +112,10 @@ enum ResolversParser {
         for prefix in ["udp@", "udp4@", "udp6@", "ipv4@", "ipv6@"] where text.hasPrefix(prefix) {
             text = String(text.dropFirst(prefix.count))
         }
-        if text.hasPrefix("tcp") && text.contains("@") {
-            s.alert(l, "'nameserver \(l[1])' : DNS over TCP ('\(l[2])') is valid in HAProxy but not supported by proxyd yet.")
-            return
+        var overTCP = false
+        for prefix in ["tcp@", "tcp4@", "tcp6@"] where text.hasPrefix(prefix) {
+            text = String(text.dropFirst(prefix.count))
+            overTCP = true
         }
         guard let (host, port) = AddressParser.splitHostPortText(text), let port, !port.isEmpty else {
             s.alert(l, "'nameserver \(l[1])' : missing port specification in '\(l[2])'")
@@ -128,7 +129,7 @@ enum ResolversParser {
             s.alert(l, "'nameserver \(l[1])' : could not resolve address '\(host)'.")
             return
         }
-        r.nameservers.append(.init(name: l[1], address: address, port: number, location: l.location))
+        r.nameservers.append(.init(name: l[1], address: address, port: number, location: l.location, overTCP: overTCP))
     }
 
     /// A delay, with HAProxy's wording when it is not one.

@@ -2,9 +2,9 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// One `resolvers` section at run time: a UDP socket per nameserver on one NIO event
-/// loop (the control thread's), the shared resolutions, their timers, and HAProxy's
-/// counters. Every query goes to every nameserver; the first good answer wins, later
+/// One `resolvers` section at run time: a UDP socket (or, for `tcp@`, a TCP connection:
+/// DNSStreamConnection) per nameserver on one NIO event loop (the control thread's), the
+/// shared resolutions, their timers, and HAProxy's counters. Every query goes to every nameserver; the first good answer wins, later
 /// ones count as `outdated`. A bad answer is dropped and counted, never trusted.
 final class DNSResolversRuntime: @unchecked Sendable {
     let settings: ResolversSettings
@@ -14,6 +14,8 @@ final class DNSResolversRuntime: @unchecked Sendable {
     private let counters: NIOLockedValueBox<[DNSNameserverCounters]>
     // Loop-confined from here on.
     private var channels: [Channel?]
+    /// The `tcp@` nameservers' connections (nil for UDP ones).
+    private var streams: [DNSStreamConnection?]
     private var resolutions: [String: DNSResolution] = [:]
     private var ordered: [DNSResolution] = []
     private var pending: [UInt16: DNSResolution] = [:]
@@ -31,6 +33,7 @@ final class DNSResolversRuntime: @unchecked Sendable {
         self.loop = loop
         self.counters = NIOLockedValueBox(Array(repeating: DNSNameserverCounters(), count: settings.nameservers.count))
         self.channels = Array(repeating: nil, count: settings.nameservers.count)
+        self.streams = Array(repeating: nil, count: settings.nameservers.count)
     }
 
     var countersSnapshot: [DNSNameserverCounters] { counters.withLockedValue { $0 } }
@@ -97,6 +100,15 @@ final class DNSResolversRuntime: @unchecked Sendable {
             guard !started, !stopped, !ordered.isEmpty else { return }
             started = true
             for (index, nameserver) in settings.nameservers.enumerated() {
+                if nameserver.overTCP {
+                    guard let address = try? SocketAddress(ipAddress: nameserver.address.description, port: nameserver.port)
+                    else { continue }
+                    streams[index] = DNSStreamConnection(
+                        loop: loop, address: address,
+                        onMessage: { [self] bytes in received(bytes, from: index, source: address) },
+                        onSendError: { [self] in count(index) { $0.sendErrors += 1 } })
+                    continue
+                }
                 let local = nameserver.address.isIPv6 ? "::" : "0.0.0.0"
                 DatagramBootstrap(group: loop)
                     // Room for any datagram: a larger one than announced counts as too_big.
@@ -147,6 +159,7 @@ final class DNSResolversRuntime: @unchecked Sendable {
             nextRound?.cancel()
             for channel in channels { channel?.close(promise: nil) }
             channels = channels.map { _ in nil }
+            for stream in streams { stream?.close() }
         }
     }
 
@@ -173,6 +186,12 @@ final class DNSResolversRuntime: @unchecked Sendable {
         let bytes = DNSCodec.query(id: id, name: resolution.hostname, type: resolution.queryType,
                                    payloadSize: settings.acceptedPayloadSize)
         for (index, nameserver) in settings.nameservers.enumerated() {
+            if let stream = streams[index] {
+                count(index) { $0.sent += 1 }
+                resolution.answersAwaited += 1
+                stream.send(bytes)
+                continue
+            }
             guard let channel = channels[index],
                   let address = try? SocketAddress(ipAddress: nameserver.address.description, port: nameserver.port) else {
                 count(index) { $0.sendErrors += 1 }
@@ -203,7 +222,8 @@ final class DNSResolversRuntime: @unchecked Sendable {
             count(index) { $0.outdated += 1 }
             return
         }
-        if bytes.count > max(512, settings.acceptedPayloadSize) {
+        // Over TCP an answer is as long as its length says: no datagram size to keep to.
+        if !nameserver.overTCP, bytes.count > max(512, settings.acceptedPayloadSize) {
             count(index) { $0.tooBig += 1 }
             return
         }

@@ -10,11 +10,14 @@ public struct ResolversSettings: Sendable, Equatable {
         public var address: IPAddress
         public var port: Int
         public var location: SourceLocation
-        public init(name: String, address: IPAddress, port: Int, location: SourceLocation) {
+        /// `tcp@ADDR:PORT`: DNS over TCP (DNS/DNSStreamConnection.swift), else UDP.
+        public var overTCP: Bool
+        public init(name: String, address: IPAddress, port: Int, location: SourceLocation, overTCP: Bool = false) {
             self.name = name
             self.address = address
             self.port = port
             self.location = location
+            self.overTCP = overTCP
         }
     }
 
