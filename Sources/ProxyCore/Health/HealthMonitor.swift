@@ -109,9 +109,7 @@ public final class HealthMonitor: @unchecked Sendable {
     private func register(_ made: [CheckRunner]) {
         guard let server = made.first?.server else { return }
         let key = ObjectIdentifier(server)
-        let (loop, context, timers, action): (EventLoop, NativeLoopContext?, CheckTimers, ServerOnError) = registry.withLock {
-            allRunners += made
-            runnersByServer[key, default: []] += made
+        registry.withLock {
             let loop: EventLoop, context: NativeLoopContext?
             if !native.isEmpty {
                 let chosen = native[nextNative % native.count]
@@ -122,17 +120,20 @@ public final class HealthMonitor: @unchecked Sendable {
             }
             let timers = timersByLoop[ObjectIdentifier(loop)] ?? CheckTimers(loop: loop)
             timersByLoop[ObjectIdentifier(loop)] = timers
-            return (loop, context, timers, onError[key] ?? .failCheck)
-        }
-        for runner in made {
-            runner.loop = loop
-            runner.native = context
-            runner.timers = timers
-            if !runner.isAgent, let health = server.health, health.observe != .none {
-                health.errorsReached = { count, last in
-                    loop.execute { runner.observedErrors(count: count, last: last, onError: action) }
+            let action = onError[key] ?? .failCheck
+            // Placed before they are listed: whoever finds a runner finds it on its loop.
+            for runner in made {
+                runner.loop = loop
+                runner.native = context
+                runner.timers = timers
+                if !runner.isAgent, let health = server.health, health.observe != .none {
+                    health.errorsReached = { count, last in
+                        loop.execute { runner.observedErrors(count: count, last: last, onError: action) }
+                    }
                 }
             }
+            allRunners += made
+            runnersByServer[key, default: []] += made
         }
     }
 

@@ -146,9 +146,9 @@ final class BackendBalancer: @unchecked Sendable {
     }
 
     /// `add server`: the balancer learns the new server (unusable until `updateServer`
-    /// says otherwise) at the index `server.index`, which the caller reserved with
-    /// `nextIndex`. False when the algorithm takes no new server (see
-    /// `Balancer.acceptsNewServers`) or another server took that index first.
+    /// says otherwise) at the index `server.index`, the next one. False when the
+    /// algorithm takes no new server (see `Balancer.acceptsNewServers`) or another server
+    /// took that index first.
     func add(_ server: RuntimeServer, _ settings: BalancerServer) -> Bool {
         lock.withLock {
             guard balancer.acceptsNewServers, server.index == servers.count else { return false }
@@ -160,9 +160,6 @@ final class BackendBalancer: @unchecked Sendable {
 
     /// Whether `add server` may add to this backend at all.
     var acceptsNewServers: Bool { lock.withLock { balancer.acceptsNewServers } }
-
-    /// The index the next added server takes.
-    var nextIndex: Int { lock.withLock { servers.count } }
 
     /// `set maxconn server`: the new limit; a higher one lets waiters through.
     func setMaxConnections(_ limit: Int?, server: RuntimeServer) {
