@@ -66,6 +66,7 @@ enum ProxyParser {
                 return
             }
             p.logFormat = l[1]
+            p.logFormatLocation = l.location
         }),
         "stats": ProxyKeyword(side: .both, inDefaults: true, handler: StatsParser.parse),
         "http-reuse": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in

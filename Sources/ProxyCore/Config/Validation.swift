@@ -89,9 +89,19 @@ enum Validation {
                     s.warningRaw("'option forwardfor' ignored for \(what) '\(p.name)' as it requires HTTP mode.", at: p.location)
                 }
             }
-            // A log format without a log target.
+            // The frontend's (or inherited) `log-format`, checked as HAProxy checks it once
+            // the frontend is known: the last one only, even without a log target.
+            var emptyLogFormat = false
+            if p.isFrontend, let format = p.logFormat, let problem = LogFormat.problem(in: format) {
+                let at = p.logFormatLocation.map { "Parsing [\($0)]: " } ?? ""
+                s.alertRaw("\(at)\(problem.message)", at: p.logFormatLocation)
+                errors = true
+                emptyLogFormat = problem.offset == 0
+            }
+            // A log format without a log target. HAProxy's check looks at what it parsed of
+            // the format: nothing when the first element failed..
             let q = s.proxies[index]
-            if q.isFrontend && q.logs.isEmpty && (q.httpLog || q.tcpLog || q.logFormat != nil) {
+            if !emptyLogFormat, q.isFrontend && q.logs.isEmpty && (q.httpLog || q.tcpLog || q.logFormat != nil) {
                 s.warningRaw("log format ignored for \(what) '\(q.name)' since it has no log address.", at: q.location)
             }
         }

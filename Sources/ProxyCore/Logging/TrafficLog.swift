@@ -215,6 +215,7 @@ public final class TrafficLog: @unchecked Sendable {
         let tq = tR < 0 ? -1 : ti + tR
         var lastWasSpace = true
         var sampleIndex = 0
+        var logFacts: LogTimeFacts?
         for node in format.nodes {
             switch node {
             case .literal(let bytes):
@@ -322,18 +323,41 @@ public final class TrafficLog: @unchecked Sendable {
                 if quoted { line.append(UInt8(ascii: "\"")) }
                 if line.count != before { lastWasSpace = false }
             case .sample(_, let quoted):
-                let value = samples[sampleIndex].evaluate(nil, values: r.values)
+                if logFacts == nil { logFacts = logTimeFacts(r) }
+                let text = samples[sampleIndex].evaluate(atLog: logFacts!, values: r.values)?.text ?? []
                 sampleIndex += 1
-                if quoted { line.append(UInt8(ascii: "\"")) }
-                // HAProxy writes `-` for a sample with no value.
-                if let value { line.append(contentsOf: value.text) } else { line.append("-") }
-                if quoted { line.append(UInt8(ascii: "\"")) }
+                // HAProxy writes `-` for a sample with no value or an empty one, `""` quoted.
+                if quoted {
+                    line.append(UInt8(ascii: "\""))
+                    line.append(contentsOf: text)
+                    line.append(UInt8(ascii: "\""))
+                } else {
+                    if text.isEmpty { line.append("-") } else { line.append(contentsOf: text) }
+                }
                 lastWasSpace = false
             case .fetch(let fetch, let hex, let quoted):
                 LogFetch.append(fetch.value(r.tls), hex: hex, quoted: quoted, to: &line)
                 lastWasSpace = false
             }
         }
+    }
+
+    /// What `%[...]` reads of the record (Runtime/SampleEvaluator.swift). An http request
+    /// that never parsed has no stream in HAProxy (its session logs it): no backend, server,
+    /// method or status then.
+    func logTimeFacts(_ r: SessionLogRecord) -> LogTimeFacts {
+        var facts = LogTimeFacts(client: r.client, local: r.local, frontendName: frontend.name,
+                                 isTLS: r.tls != nil, tlsServerName: r.tls?.serverName)
+        if isHTTP, r.requestLine == nil { return facts }
+        facts.backendName = r.backend?.name ?? frontend.name
+        facts.serverName = r.server?.name
+        facts.serverID = r.server?.id
+        if r.responseAt != nil, r.status >= 0 { facts.serverStatus = r.status }
+        if let request = r.requestLine {
+            let method = Array(request.readableBytesView.prefix { $0 != UInt8(ascii: " ") })
+            if LogTimeFacts.knownMethods.contains(method) { facts.method = method }
+        }
+        return facts
     }
 
     private func appendRequestPart(_ line: inout [UInt8], _ request: ByteBuffer?, _ v: LogVariable) {

@@ -68,6 +68,9 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
         "res.hdr", "shdr", "res.fhdr", "status", "unique-id",
         "capture.req.hdr", "capture.res.hdr", "req.cook", "cook", "base", "ssl_fc", "ssl_fc_sni",
     ]
+    /// Fetches about the stream's proxies that only a log line evaluates (`%[be_name]`):
+    /// rules and ACLs would need the frontend and backend at hand, which they do not have.
+    public static let logOnlyFetches: Set<String> = ["fe_name", "be_name", "srv_name", "srv_id"]
     /// The converters proxyd applies.
     public static let supportedConverters: Set<String> = [
         "lower", "upper", "add", "sub", "mul", "div", "mod", "neg", "not", "bool", "and", "or", "xor",
@@ -77,7 +80,8 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `fetch[(args)][,conv[(args)]]…`; checks the names against HAProxy's and
     /// proxyd's lists. Messages are HAProxy's where it has one.
-    public static func parse(_ text: String) -> Result<SampleExpression, Failure> {
+    /// `forLog`: a `log-format` expression, which may also use `logOnlyFetches`.
+    public static func parse(_ text: String, forLog: Bool = false) -> Result<SampleExpression, Failure> {
         let raw = text.trimmingSpaces
         var calls: [Call] = []
         var index = raw.startIndex
@@ -116,7 +120,9 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
             if index == raw.endIndex { return .failure(Failure(message: "missing converter name")) }
         }
         guard let fetch = calls.first else { return .failure(Failure(message: "missing fetch method")) }
-        if !supportedFetches.contains(fetch.name),
+        if forLog, logOnlyFetches.contains(fetch.name) {
+            // Known at log time; no table, no arguments to check.
+        } else if !supportedFetches.contains(fetch.name),
            let stick = StickTableParser.fetch(fetch.name, fetch.arguments.isEmpty ? nil : fetch.arguments.joined(separator: ","),
                                               proxyName: "") {
             // `sc_http_req_rate(0)` & co (stick tables): a counter's entry or a named table.
@@ -197,11 +203,16 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// True when the fetch needs no message: what a log line can still evaluate once the
-    /// request's bytes are gone.
+    /// request's bytes are gone (the connection's addresses, the status and method HAProxy
+    /// keeps with the transaction, the proxies' names).
     public var isAvailableAtLogTime: Bool {
-        ["var", "str", "int", "bool", "always_true", "always_false", "unique-id", "capture.req.hdr",
-         "capture.res.hdr"].contains(fetch.name)
+        Self.logTimeFetches.contains(fetch.name)
     }
+
+    static let logTimeFetches = Set<String>([
+        "var", "str", "int", "bool", "always_true", "always_false", "unique-id", "capture.req.hdr",
+        "capture.res.hdr", "src", "dst", "src_port", "dst_port", "status", "method", "ssl_fc", "ssl_fc_sni",
+    ]).union(logOnlyFetches)
 
     /// The variables the expression reads.
     public var variablesRead: [VariableName] {

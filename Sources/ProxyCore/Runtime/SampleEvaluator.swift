@@ -1,3 +1,5 @@
+import NIOCore
+
 /// A sample expression compiled for evaluation (`set-var`, `%[...]` in header values and
 /// log lines, ACLs with converters): the fetch reads the request (or response, or the
 /// stream's variables), then each converter turns the value. No value (a missing header,
@@ -25,6 +27,8 @@ struct CompiledSample {
         case isTLS, serverName
         /// `sc_*`, `src_*`, `table_*` (Runtime/StickFetches.swift).
         case stick(CompiledStickFetch)
+        /// `fe_name`, `be_name`, `srv_name`, `srv_id`: log lines only (`LogTimeFacts`).
+        case frontendName, backendName, chosenServerName, chosenServerID
     }
 
     enum Operand {
@@ -88,6 +92,10 @@ struct CompiledSample {
         case "base": fetch = .base
         case "ssl_fc": fetch = .isTLS
         case "ssl_fc_sni": fetch = .serverName
+        case "fe_name": fetch = .frontendName
+        case "be_name": fetch = .backendName
+        case "srv_name": fetch = .chosenServerName
+        case "srv_id": fetch = .chosenServerID
         default:
             // Stick table fetches are the only others SampleExpression.parse admits.
             fetch = CompiledStickFetch(expression: expression.fetchText).map { .stick($0) } ?? .constant(.string([]))
@@ -141,7 +149,32 @@ struct CompiledSample {
     /// The value, or nil when there is none. `facts` is nil where no message is at hand
     /// (a log line, `global set-var`): only constants and variables give a value then.
     func evaluate(_ facts: RequestFacts?, values: StreamValues?) -> SampleValue? {
-        guard var value = fetchValue(facts, values: values) else { return nil }
+        fetchValue(facts, values: values).flatMap { converted($0, values: values) }
+    }
+
+    /// The value for a log line, from what its record keeps once the message is gone.
+    func evaluate(atLog log: LogTimeFacts, values: StreamValues?) -> SampleValue? {
+        let value: SampleValue?
+        switch fetch {
+        case .clientAddress: value = log.client.map { .address(ConnectionFacts.bytes(of: $0)) }
+        case .localAddress: value = log.local.map { .address(ConnectionFacts.bytes(of: $0)) }
+        case .clientPort: value = log.client?.port.map { .integer($0) }
+        case .localPort: value = log.local?.port.map { .integer($0) }
+        case .status: value = log.serverStatus.map { .integer($0) }
+        case .method: value = log.method.map { .string($0) }
+        case .isTLS: value = .boolean(log.isTLS)
+        case .serverName: value = log.tlsServerName.map { .string(Array($0.utf8)) }
+        case .frontendName: value = .string(Array(log.frontendName.utf8))
+        case .backendName: value = log.backendName.map { .string(Array($0.utf8)) }
+        case .chosenServerName: value = log.serverName.map { .string(Array($0.utf8)) }
+        case .chosenServerID: value = log.serverID.map { .integer($0) }
+        default: value = fetchValue(nil, values: values)
+        }
+        return value.flatMap { converted($0, values: values) }
+    }
+
+    private func converted(_ fetched: SampleValue, values: StreamValues?) -> SampleValue? {
+        var value = fetched
         for converter in converters {
             guard let next = Self.convert(value, converter, values: values) else { return nil }
             value = next
@@ -362,4 +395,27 @@ struct CompiledSample {
         default: return nil
         }
     }
+}
+
+/// What a log line still knows of its stream for `%[...]` (issue 15), as HAProxy 2.6 keeps
+/// it after the request and response have gone: the connection's addresses, the method
+/// when it is one of HTTP's own, the status a server answered (not one proxyd made), the
+/// proxies and server. A request that never parsed has no stream in HAProxy: only the
+/// connection's facts and the frontend are left then.
+struct LogTimeFacts {
+    var client: SocketAddress?
+    var local: SocketAddress?
+    var serverStatus: Int?
+    var method: [UInt8]?
+    var frontendName: String
+    var backendName: String?
+    var serverName: String?
+    var serverID: Int?
+    var isTLS: Bool
+    var tlsServerName: String?
+
+    /// The methods HAProxy knows by number (its `HTTP_METH_*`); another one's text is gone
+    /// by log time, so `%[method]` logs `-` for it.
+    static let knownMethods: [[UInt8]] = ["OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT"]
+        .map { Array($0.utf8) }
 }
