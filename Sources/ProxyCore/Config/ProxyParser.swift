@@ -482,6 +482,15 @@ enum ProxyParser {
                 s.alert(l, "'tcp-request \(l[1]) \(l[2])' : \(e.message) in \(ctx.kind) '\(p.name)'.")
                 return
             }
+        case "set-dst", "set-dst-port":  // issue 15 (Runtime/DestinationRewrite.swift)
+            let args = l.count > 3 && l[3] != "if" && l[3] != "unless" ? [l[3]] : []
+            switch RuleEffectParser.destination(l[2], args) {
+            case let .success(rewrite): action = .setDestination(rewrite)
+            case let .failure(e):
+                s.alert(l, e.message)  // HAProxy's words, bare
+                return
+            }
+            conditionAt = 3 + args.count
         case _ where phase != .connection && VariableParser.keyword(l[2]) != nil:  // issue 15
             let arity = VariableParser.arity(l[2]) ?? 0
             let args = Array(l.words.dropFirst(3).prefix(arity))

@@ -234,9 +234,11 @@ public final class TrafficLog: @unchecked Sendable {
                 case .fp: line.appendDecimal(r.local?.port ?? 0)
                 case .bi, .bp: line.append(variable == .bi ? "-" : "0")
                 case .si:
-                    if let server = r.server { appendAddress(&line, server.address, port: false) } else { line.append("-") }
+                    // A server at `0.0.0.0`/port 0 logs where it went (the destination).
+                    if let server = r.server { appendAddress(&line, server.connectAddress(destination: r.local), port: false) } else { line.append("-") }
                 case .sp:
-                    line.appendDecimal(r.server?.address.port ?? 0)
+                    // No server: `-`, as HAProxy writes it.
+                    if let server = r.server { line.appendDecimal(server.connectAddress(destination: r.local).port ?? 0) } else { line.append("-") }
                 case .t: appendDate(&line, r.accept, gmt: false, milliseconds: true)
                 case .tr: appendDate(&line, r.requestWall ?? r.accept, gmt: false, milliseconds: true)
                 case .trg, .T: appendDate(&line, variable == .T ? r.accept : (r.requestWall ?? r.accept), gmt: true, milliseconds: false)

@@ -361,6 +361,8 @@ public struct TCPRequestRule: Sendable, Equatable {
         case inspectDelay(milliseconds: Int)
         /// `set-var`, `set-var-fmt`, `unset-var` (content and session phases), issue 15.
         case setVariable(VariableAssignment)
+        /// `set-dst`, `set-dst-port` (Runtime/DestinationRewrite.swift), issue 15.
+        case setDestination(DestinationRewrite)
     }
     public var phase: Phase
     public var action: Action

@@ -1,3 +1,4 @@
+import Glibc
 import Shared
 
 /// A variable's scope, as HAProxy names it in `set-var(SCOPE.NAME)` and `var(SCOPE.NAME)`.
@@ -62,7 +63,7 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
     /// The fetches proxyd evaluates in expressions (`set-var`, `%[...]`, ACLs with
     /// converters); others HAProxy knows get "not supported by proxyd yet".
     public static let supportedFetches: Set<String> = [
-        "var", "str", "int", "bool", "always_true", "always_false",
+        "var", "str", "int", "bool", "always_true", "always_false", "ipv4", "ipv6",
         "src", "dst", "src_port", "dst_port", "path", "url", "method", "query", "req.ver",
         "req.hdr", "hdr", "req.fhdr", "req.hdr_cnt", "hdr_cnt", "url_param", "urlp",
         "res.hdr", "shdr", "res.fhdr", "status", "unique-id",
@@ -163,6 +164,14 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
             guard let first = fetch.arguments.first, Int(first) != nil else {
                 return "fetch method '\(fetch.name)' : missing arg 1"
             }
+        case "ipv4", "ipv6":
+            let type = fetch.name == "ipv4" ? "IPv4 address" : "IPv6 address"
+            guard let first = fetch.arguments.first, !first.isEmpty else {
+                return "fetch method '\(fetch.name)' : expected type '\(type)' at position 1, but got nothing"
+            }
+            if SampleExpression.addressBytes(first, v6: fetch.name == "ipv6") == nil {
+                return "fetch method '\(fetch.name)' : failed to parse '\(first)' as type '\(type)' at position 1"
+            }
         case "url_param", "urlp", "str", "req.cook", "cook":
             if fetch.arguments.isEmpty { return "fetch method '\(fetch.name)' : missing arg 1" }
         default: break
@@ -197,6 +206,18 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
         return nil
     }
 
+    /// The bytes of an `ipv4(A)`/`ipv6(A)` constant, nil when it is no such address.
+    static func addressBytes(_ text: String, v6: Bool) -> [UInt8]? {
+        if v6 {
+            var address = in6_addr()
+            guard inet_pton(AF_INET6, text, &address) == 1 else { return nil }
+            return withUnsafeBytes(of: address) { Array($0) }
+        }
+        var address = in_addr()
+        guard inet_pton(AF_INET, text, &address) == 1 else { return nil }
+        return withUnsafeBytes(of: address.s_addr) { Array($0) }
+    }
+
     /// The fetch as written, without converters (`sc_http_req_rate(0)`).
     var fetchText: String {
         fetch.arguments.isEmpty ? fetch.name : "\(fetch.name)(\(fetch.arguments.joined(separator: ",")))"
@@ -210,7 +231,7 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
     }
 
     static let logTimeFetches = Set<String>([
-        "var", "str", "int", "bool", "always_true", "always_false", "unique-id", "capture.req.hdr",
+        "var", "str", "int", "bool", "always_true", "always_false", "ipv4", "ipv6", "unique-id", "capture.req.hdr",
         "capture.res.hdr", "src", "dst", "src_port", "dst_port", "status", "method", "ssl_fc", "ssl_fc_sni",
     ]).union(logOnlyFetches)
 

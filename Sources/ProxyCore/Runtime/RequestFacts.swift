@@ -129,6 +129,8 @@ struct ConnectionFacts {
     /// The connection's variables, captures and unique id (Runtime/StreamValues.swift),
     /// when the configuration uses any.
     var values: StreamValues? = nil
+    /// `set-dst`/`set-dst-port` changed `localAddress`/`localPort` (Runtime/DestinationRewrite.swift).
+    var destinationChanged = false
 
     init(channel: Channel) {
         self.init(remote: channel.remoteAddress, local: channel.localAddress, tls: TLSHandler.find(in: channel)?.engine)

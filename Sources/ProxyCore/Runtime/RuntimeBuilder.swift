@@ -116,6 +116,7 @@ public enum RuntimeBuilder {
                 ?? proxy.httpAfterResponseRules.map { try compile($0, backends: backendByName, current: nil) }
             frontends[frontends.count - 1].connectionRules = ConnectionRules(proxy, tables: stickTables,
                                                                              backends: backendByName, own: own)
+            frontends[frontends.count - 1].destinationRules = DestinationRules(proxy, backends: backendByName, own: own)
             frontends[frontends.count - 1].tracksStickCounters = !stickTables.tables.isEmpty
             if proxy.mode == .http {
                 frontends[frontends.count - 1].requestContentTracks = ContentTracks(proxy, tables: stickTables,
@@ -255,6 +256,7 @@ public enum RuntimeBuilder {
             action = .capture(CompiledCapture(sample: CompiledSample(capture.expression), slot: capture.slot, response: false))
         case .setLogLevel(let choice): action = .logLevel(choice)  // Runtime/RuleEffects.swift
         case .setSource(let rewrite): action = .setSource(CompiledSourceRewrite(rewrite))
+        case .setDestination(let rewrite): action = .setDestination(CompiledDestinationRewrite(rewrite))
         case .silentDrop: action = .end(.silentDrop)
         case .reject: action = .end(.reject)
         case .tarpit(let reply):

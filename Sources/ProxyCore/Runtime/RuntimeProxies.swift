@@ -169,6 +169,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     /// Stick tables (issue 15): `tcp-request connection` rules run at accept, and whether
     /// its connections carry stick counters at all.
     var connectionRules: ConnectionRules?
+    /// `tcp-request … set-dst|set-dst-port` (Runtime/DestinationRewrite.swift), issue 15.
+    var destinationRules: DestinationRules?
     /// `mode http`: `tcp-request content track-scN`, run for each request.
     var requestContentTracks: ContentTracks?
     var tracksStickCounters = false

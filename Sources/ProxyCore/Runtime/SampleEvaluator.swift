@@ -69,6 +69,9 @@ struct CompiledSample {
         case "bool": fetch = .constant(.boolean((Int(args.first ?? "") ?? 0) != 0 || args.first == "true"))
         case "always_true": fetch = .constant(.boolean(true))
         case "always_false": fetch = .constant(.boolean(false))
+        case "ipv4", "ipv6":
+            fetch = SampleExpression.addressBytes(args.first ?? "", v6: expression.fetch.name == "ipv6")
+                .map { .constant(.address($0)) } ?? .constant(.string([]))
         case "src": fetch = .clientAddress
         case "dst": fetch = .localAddress
         case "src_port": fetch = .clientPort

@@ -116,9 +116,20 @@ final class TCPSession: TransportEvents {
         if backend.dynamicServerName, let tls = client.tls {
             serverNames.frontendServerName = tls.serverName
         }
+        // `tcp-request … set-dst` (issue 15): where a server at `0.0.0.0`/port 0 goes.
+        var destination = client.localAddress
+        if let rules = frontend.destinationRules {
+            var facts = ConnectionFacts(transport: client)
+            rules.apply(&facts)
+            if facts.destinationChanged {
+                destination = facts.destination
+                log?.local = destination
+            }
+        }
         let connector = ServerConnector(
             backend: backend, loop: loop, serverNames: serverNames,
             clientAddress: backend.usesClientSource ? client.remoteAddress : nil,
+            destination: destination,
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector
         connector.start(preferring: preferred, slotTaken: preferred != nil)  // the take above

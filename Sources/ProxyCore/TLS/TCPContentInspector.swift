@@ -24,6 +24,7 @@ struct TCPInspection {
             case .inspectDelay(let ms): delay = .milliseconds(Int64(ms))
             case .track: break  // run at accept (Runtime/StickTracking.swift)
             case .setVariable: break  // mode tcp refuses them (Runtime/TCPVariableRules.swift)
+            case .setDestination: break  // when the session starts (Runtime/DestinationRewrite.swift)
             case .accept, .reject, .silentDrop:
                 rules.append(Rule(accept: rule.action == .accept, silent: rule.action == .silentDrop, condition: rule.condition.map {
                     CompiledCondition($0, backends: backends, currentBackend: own)
