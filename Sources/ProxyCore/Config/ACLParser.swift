@@ -244,6 +244,7 @@ enum ACLParser {
             let match: MatchMethod
             switch expression.converters.last?.name ?? expression.fetch.name {
             case "int", "req.hdr_cnt", "hdr_cnt", "src_port", "dst_port", "status", "length",
+                 "req.rdp_cookie_cnt", "rdp_cookie_cnt",
                  "add", "sub", "mul", "div", "mod", "neg", "and", "or", "xor":
                 match = .integer
             case "bool", "not", "even", "odd", "always_true", "always_false": match = .boolean
@@ -335,6 +336,9 @@ enum ACLParser {
             "HTTP_URL_SLASH": c(.url, .beginning, [.string("/")], "url_beg /"),
             "HTTP_URL_STAR": c(.url, .string, [.string("*")], "url *"),
             "SSL_FC": c(.sslFrontend, .boolean, [], "ssl_fc"),
+            // issue 15: an RDP cookie in the first packet (Balancing/RDPCookie.swift).
+            "RDP_COOKIE": c(.expression(try! SampleExpression.parse("req.rdp_cookie_cnt").get()), .integer,
+                            [.integerRange(lower: 1, upper: nil)], "req.rdp_cookie_cnt gt 0"),
         ]
     }()
 

@@ -127,7 +127,7 @@ enum ProxyParser {
     static let unsupported: [String] = [
         "email-alert", "error-log-format", "external-check",
         "filter", "http-send-name-header", "log-format-sd",
-        "log-tag", "max-keep-alive-queue", "max-session-srv-conns", "monitor", "persist",
+        "log-tag", "max-keep-alive-queue", "max-session-srv-conns", "monitor",
         "tcp-response", "dispatch",
         "use-fcgi-app",
     ]
@@ -345,7 +345,15 @@ enum ProxyParser {
                 }
                 p.balance.algorithm = .header(name: name, useDomainOnly: domain)
             } else if algo == "rdp-cookie" || algo.hasPrefix("rdp-cookie(") {
-                let name = algo == "rdp-cookie" ? "mstshash" : String(algo.dropFirst(11).dropLast())
+                var name = "mstshash"
+                if algo != "rdp-cookie" {
+                    let inner = algo.dropFirst("rdp-cookie(".count)
+                    guard let close = inner.firstIndex(of: ")"), close > inner.startIndex else {
+                        s.alert(l, "balance rdp-cookie : missing cookie name.")
+                        return
+                    }
+                    name = String(inner[..<close])
+                }
                 p.balance.algorithm = .rdpCookie(name: name)
             } else if algo == "hash" || algo == "sticky" {
                 s.alert(l, "'balance \(algo)' is valid in HAProxy but not supported by proxyd yet.")

@@ -129,6 +129,8 @@ struct ConnectionFacts {
     /// The connection's variables, captures and unique id (Runtime/StreamValues.swift),
     /// when the configuration uses any.
     var values: StreamValues? = nil
+    /// The bytes a `mode tcp` content inspection read before deciding (`req.rdp_cookie`).
+    var inspectedPayload: [UInt8]? = nil
     /// `set-dst`/`set-dst-port` changed `localAddress`/`localPort` (Runtime/DestinationRewrite.swift).
     var destinationChanged = false
 

@@ -57,6 +57,7 @@ public enum RuntimeBuilder {
                 backend.persistence = CookiePersistence(proxy, servers: backend.servers, backends: backendByName,
                                                         current: backend)
             }
+            backend.rdpPersistence = proxy.persistence.rdpCookie.map { RDPPersistence(name: $0, whileDown: proxy.persistence.persistWhileDown) }
             backend.pretendKeepAlive = proxy.smallOptions.pretendKeepAlive
             backend.compression = proxy.compression.isEmpty ? nil : proxy.compression
             backend.serverKeepAliveProbes = proxy.smallOptions.serverKeepAliveProbes
@@ -151,9 +152,6 @@ public enum RuntimeBuilder {
     }
 
     private static func makeBackend(_ proxy: ProxySettings, index: Int) throws -> RuntimeBackend {
-        if case .rdpCookie = proxy.balance.algorithm {
-            throw Failure(location: proxy.location, message: "'balance rdp-cookie' is not supported yet")
-        }
         var servers: [RuntimeServer] = []
         for settings in proxy.servers {
             servers.append(RuntimeServer(

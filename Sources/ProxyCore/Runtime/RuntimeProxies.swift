@@ -13,6 +13,8 @@ public final class RuntimeBackend: @unchecked Sendable {
     let usesClientSource: Bool
     /// `stick match|on|store-request` (Runtime/StickPersistence.swift), set by the builder.
     var stickRules: StickRules?
+    /// `persist rdp-cookie` (Runtime/RDPPersistence.swift), issue 15.
+    var rdpPersistence: RDPPersistence?
     public let timeouts: BackendTimeouts
     /// Connection attempts after the first failed one (`retries`, default 3).
     public let retries: Int

@@ -27,6 +27,9 @@ struct CompiledSample {
         case isTLS, serverName
         /// `sc_*`, `src_*`, `table_*` (Runtime/StickFetches.swift).
         case stick(CompiledStickFetch)
+        /// `req.rdp_cookie([NAME])`, `req.rdp_cookie_cnt([NAME])`: from the bytes a `mode
+        /// tcp` content inspection read (Balancing/RDPCookie.swift).
+        case rdpCookie(name: [UInt8]?), rdpCookieCount(name: [UInt8]?)
         /// `fe_name`, `be_name`, `srv_name`, `srv_id`: log lines only (`LogTimeFacts`).
         case frontendName, backendName, chosenServerName, chosenServerID
     }
@@ -95,6 +98,9 @@ struct CompiledSample {
         case "base": fetch = .base
         case "ssl_fc": fetch = .isTLS
         case "ssl_fc_sni": fetch = .serverName
+        case "req.rdp_cookie", "rdp_cookie", "req.rdp_cookie_cnt", "rdp_cookie_cnt":
+            let name = args.first.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+            fetch = expression.fetch.name.hasSuffix("_cnt") ? .rdpCookieCount(name: name) : .rdpCookie(name: name)
         case "fe_name": fetch = .frontendName
         case "be_name": fetch = .backendName
         case "srv_name": fetch = .chosenServerName
@@ -244,6 +250,17 @@ struct CompiledSample {
         case .isTLS: return .boolean(facts.connection.isTLS)
         case .stick(let stick): return stick.value(facts.connection).map { .integer($0) }
         case .serverName: return facts.connection.tlsServerName.map { .string($0) }
+        case .rdpCookie(let name), .rdpCookieCount(let name):
+            // No payload, or too little of it yet: no sample (HAProxy's "may change").
+            guard let payload = facts.connection.inspectedPayload else { return nil }
+            let lookup = RDPCookie.find(in: payload, name: name)
+            if case .rdpCookieCount = fetch {
+                if lookup == .needMore { return nil }
+                if case .value = lookup { return .integer(1) }
+                return .integer(0)
+            }
+            guard case .value(let range) = lookup else { return nil }
+            return .string(Array(payload[range]))
         default: return nil
         }
     }

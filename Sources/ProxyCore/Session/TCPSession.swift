@@ -33,6 +33,9 @@ final class TCPSession: TransportEvents {
     private var times = ExchangeTimes()
     /// Stick counters its connection rules track (issue 15); released at the close.
     var stickTrackers: StickTrackers?
+    /// The bytes the content inspection read first (TCPContentInspector), for `persist
+    /// rdp-cookie` and `balance rdp-cookie` (issue 15).
+    var inspectedPayload: [UInt8]?
 
     init(client: SessionTransport, frontend: RuntimeFrontend, backend: RuntimeBackend, loopStates: LoopStates,
          counters: SessionCounters, registry: SessionRegistry) {
@@ -94,7 +97,12 @@ final class TCPSession: TransportEvents {
         var preferred: RuntimeServer?
         // Stick tables (issue 15): a client stuck to a usable server goes back to it.
         var stuck: RuntimeServer? = nil
-        if let rules = backend.stickRules {
+        // `persist rdp-cookie` (issue 15) comes first, as HAProxy's analyser does.
+        if let persistence = backend.rdpPersistence, let payload = inspectedPayload,
+           let server = persistence.server(for: payload, in: backend.servers) {
+            stuck = server
+            backend.balancer.take(server)
+        } else if let rules = backend.stickRules {
             var facts = ConnectionFacts(transport: client)
             facts.stickTrackers = stickTrackers
             StickRules.connectionOnly(facts) { stuck = rules.match($0, http: false) }
@@ -106,6 +114,12 @@ final class TCPSession: TransportEvents {
             preferred = address.withUnsafeBytes { bytes -> RuntimeServer? in
                 if case .server(let server) = backend.balancer.take(
                     input: BalanceInput(clientAddress: bytes.isEmpty ? nil : bytes)) { return server }
+                return nil
+            }
+        } else if case .rdpCookie = backend.balance.algorithm, let payload = inspectedPayload {
+            // `balance rdp-cookie` (issue 15): the cookie's hash, round robin without one.
+            preferred = payload.withUnsafeBytes { bytes -> RuntimeServer? in
+                if case .server(let server) = backend.balancer.take(input: BalanceInput(payload: bytes)) { return server }
                 return nil
             }
         } else {
