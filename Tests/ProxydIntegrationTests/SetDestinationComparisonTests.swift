@@ -78,6 +78,49 @@ final class SetDestinationComparisonTests: XCTestCase {
         XCTAssertEqual(lines(proxydLog), haproxyLines)
     }
 
+    /// HAProxy's own example (examples/option-http_proxy.cfg): a forward proxy that sends
+    /// each absolute request to the address and port its URL names (`url_ip`, `url_port`),
+    /// as a relative request (`pathq`), through a server `0.0.0.0`.
+    func testForwardProxyExampleAsInHAProxy() throws {
+        let template = """
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 5s
+                timeout server 5s
+            frontend fe
+                bind 127.0.0.1:PORT
+                log LOG local0
+                log-format "fwd %HM %HU %HP %HQ %HV %si:%sp %ST"
+                acl forbidden_dst url_ip 10.0.0.0/8
+                http-request deny if forbidden_dst
+                default_backend proxy
+            backend proxy
+                http-request set-dst url_ip
+                http-request set-dst-port url_port
+                http-request set-uri %[pathq]
+                server next-hop 0.0.0.0
+
+            """
+        let sides = try SideBySideHTTP(template)
+        defer { sides.stop() }
+        let port = sides.server.port
+        let (expected, actual) = try sides.exchange([
+            "GET http://127.0.0.1:\(port)/some/path?q=1 HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n",
+            "GET HTTP://127.0.0.1:\(port) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\n\r\n",
+            "GET http://10.1.2.3:\(port)/no HTTP/1.1\r\nHost: 10.1.2.3:\(port)\r\n\r\n",
+        ])
+        XCTAssertEqual(actual, expected)
+        XCTAssertTrue(expected[0].contains("get /some/path?q=1 http/1.1"), expected[0])  // what the server got
+        XCTAssertTrue(expected[2].hasPrefix("403"), expected[2])
+        // 4 lines: the 3 requests and the test's own check that the port listens.
+        let (haproxyLines, proxydLines) = sides.logs(prefix: "fwd ", count: 4)
+        XCTAssertEqual(haproxyLines.count, 4, "\(haproxyLines)")
+        XCTAssertEqual(proxydLines, haproxyLines)
+        XCTAssertTrue(haproxyLines.contains("fwd GET http://127.0.0.1:\(port)/some/path?q=1 http://127.0.0.1:\(port)/some/path ?q=1 HTTP/1.1 127.0.0.1:\(port) 200"),
+                      "\(haproxyLines)")
+    }
+
     /// `mode tcp`: `tcp-request connection|content set-dst[-port]` with constants.
     func testTCPRequestSetDstAsInHAProxy() throws {
         let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)

@@ -244,11 +244,11 @@ enum ACLParser {
             let match: MatchMethod
             switch expression.converters.last?.name ?? expression.fetch.name {
             case "int", "req.hdr_cnt", "hdr_cnt", "src_port", "dst_port", "status", "length",
-                 "req.rdp_cookie_cnt", "rdp_cookie_cnt",
+                 "req.rdp_cookie_cnt", "rdp_cookie_cnt", "url_port",
                  "add", "sub", "mul", "div", "mod", "neg", "and", "or", "xor":
                 match = .integer
             case "bool", "not", "even", "odd", "always_true", "always_false": match = .boolean
-            case "src", "dst": match = .ip
+            case "src", "dst", "url_ip": match = .ip
             default: match = .string
             }
             return .success(FetchInfo(takesArgument: true, argumentRequired: false,

@@ -142,6 +142,9 @@ public enum LogVariable: String, Sendable, Equatable {
     /// The client connection's TLS version and cipher (`-` on a plain one).
     case sslv, sslc
     case unsupported = "?"
+
+    /// `%hr`, `%hrl`, `%hs`, `%hsl`.
+    var isCapture: Bool { self == .hr || self == .hrl || self == .hs || self == .hsl }
 }
 
 extension LogFormat {

@@ -323,7 +323,9 @@ public final class TrafficLog: @unchecked Sendable {
                     line.append("-")
                 }
                 if quoted { line.append(UInt8(ascii: "\"")) }
-                if line.count != before { lastWasSpace = false }
+                // Only captures that wrote nothing leave the next separator out (HAProxy
+                // skips them whole); an empty `%HQ` still counts as written.
+                if line.count != before || !variable.isCapture { lastWasSpace = false }
             case .sample(_, let quoted):
                 if logFacts == nil { logFacts = logTimeFacts(r) }
                 let text = samples[sampleIndex].evaluate(atLog: logFacts!, values: r.values)?.text ?? []
@@ -363,7 +365,8 @@ public final class TrafficLog: @unchecked Sendable {
     }
 
     private func appendRequestPart(_ line: inout [UInt8], _ request: ByteBuffer?, _ v: LogVariable) {
-        guard let request else { line.append("-"); return }
+        // No request line (a bad or empty request): HAProxy writes `<BADREQ>` for each part.
+        guard let request else { line.append("<BADREQ>"); return }
         let words = Array(request.readableBytesView).split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
         switch v {
         case .HM: line.append(contentsOf: words.first ?? [])

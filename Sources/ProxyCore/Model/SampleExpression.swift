@@ -68,7 +68,7 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
         "req.hdr", "hdr", "req.fhdr", "req.hdr_cnt", "hdr_cnt", "url_param", "urlp",
         "res.hdr", "shdr", "res.fhdr", "status", "unique-id",
         "capture.req.hdr", "capture.res.hdr", "req.cook", "cook", "base", "ssl_fc", "ssl_fc_sni",
-        "req.rdp_cookie", "rdp_cookie", "req.rdp_cookie_cnt", "rdp_cookie_cnt",
+        "req.rdp_cookie", "rdp_cookie", "req.rdp_cookie_cnt", "rdp_cookie_cnt", "url_ip", "url_port", "pathq",
     ]
     /// Fetches about the stream's proxies that only a log line evaluates (`%[be_name]`):
     /// rules and ACLs would need the frontend and backend at hand, which they do not have.

@@ -10,6 +10,9 @@ struct CompiledSample {
         case variable(VariableName, fallback: SampleValue?)
         case clientAddress, localAddress, clientPort, localPort
         case path, url, method, query, version
+        /// `pathq`: the target from the path on (no scheme or authority); `url_ip`,
+        /// `url_port`: an absolute target's IPv4 address and port (RequestFacts.authority).
+        case pathQuery, urlIP, urlPort
         /// `req.hdr(NAME[,OCC])` (comma-split values) or `req.fhdr` (whole lines); the
         /// occurrence counts from 1, negative from the end; default the last.
         case requestHeader(name: [UInt8], occurrence: Int, split: Bool)
@@ -84,6 +87,9 @@ struct CompiledSample {
         case "method": fetch = .method
         case "query": fetch = .query
         case "req.ver": fetch = .version
+        case "pathq": fetch = .pathQuery
+        case "url_ip": fetch = .urlIP
+        case "url_port": fetch = .urlPort
         case "req.hdr", "hdr": fetch = .requestHeader(name: headerName(), occurrence: occurrence(), split: true)
         case "req.fhdr": fetch = .requestHeader(name: headerName(), occurrence: occurrence(), split: false)
         case "req.hdr_cnt", "hdr_cnt": fetch = .requestHeaderCount(name: headerName())
@@ -218,6 +224,11 @@ struct CompiledSample {
         case .url: return .string(Array(facts.slice(facts.head.targetSpan)))
         case .method: return .string(Array(facts.slice(facts.head.methodSpan)))
         case .query: return facts.query.map { .string(Array($0)) }
+        case .pathQuery:
+            let target = facts.target
+            return .string(Array(target[RequestFacts.pathStart(in: target)...]))
+        case .urlIP: return RequestFacts.absoluteAuthority(facts.target).map { .address($0.address) }
+        case .urlPort: return RequestFacts.absoluteAuthority(facts.target).map { .integer($0.port) }
         case .version: return .string(Array((facts.head.version == .http10 ? "1.0" : "1.1").utf8))
         case .requestHeader(let name, let occurrence, let split):
             return Self.header(name, occurrence: occurrence, split: split, bytes: facts.bytes, headers: facts.headers)
