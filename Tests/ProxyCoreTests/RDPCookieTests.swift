@@ -52,4 +52,21 @@ final class RDPCookieTests: XCTestCase {
         XCTAssertFalse(incomplete([3, 0, 0, 14] + [UInt8](repeating: 0, count: 10)))
         XCTAssertFalse(incomplete([0x16, 3, 1]))  // TLS, not TPKT
     }
+
+    /// `RDP_COOKIE` is `req.rdp_cookie_cnt gt 0`; a proxy may define a predefined name
+    /// again (HAProxy 2.6 takes it), and its own definition wins.
+    func testPredefinedACLAndItsRedefinition() throws {
+        let r = FrontendConfig.load("""
+        \thttp-request deny if RDP_COOKIE
+        \tacl TRUE always_false
+        \thttp-request deny if TRUE
+        """)
+        XCTAssertEqual(r.exitCode, 0, FrontendConfig.messages(r))
+        let fe = try XCTUnwrap(r.configuration?.proxies.first { $0.name == "fe" })
+        let rdp = try XCTUnwrap(fe.httpRequestRules.first?.condition?.alternatives.first?.first?.criteria.first)
+        XCTAssertEqual(rdp.text, "req.rdp_cookie_cnt gt 0")
+        XCTAssertEqual(rdp.patterns, [.integerRange(lower: 1, upper: nil)])
+        let redefined = try XCTUnwrap(fe.httpRequestRules.last?.condition?.alternatives.first?.first?.criteria.first)
+        XCTAssertEqual(redefined.fetch, .alwaysFalse)
+    }
 }

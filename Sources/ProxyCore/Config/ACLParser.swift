@@ -298,10 +298,8 @@ enum ACLParser {
             s.alert(l, "character '\(bad)' is not permitted in acl name '\(name)'.")
             return
         }
-        if predefined[name] != nil {
-            s.alert(l, "acl name '\(name)' is reserved (predefined ACL).")
-            return
-        }
+        // A predefined name (`TRUE`, `RDP_COOKIE`…) may be defined again: HAProxy 2.6 takes
+        // it, and the proxy's own definition wins in conditions (`condition` looks there first).
         var warnings: [Diagnostic] = []
         switch parseCriterion(s, Array(l.words.dropFirst(2)), location: l.location, warnings: &warnings) {
         case let .success(c):
