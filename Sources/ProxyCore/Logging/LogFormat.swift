@@ -218,14 +218,12 @@ extension LogFormat {
         let name = String(expression.prefix { $0 != "(" && $0 != "," }).trimmingSpaces
         guard let usage = HAProxySamples.fetches[name], !usage.contains(.logs) else { return nil }
         var needs: [String] = []
+        let raw = HAProxySamples.readsRawBytes(name)
         if !usage.isDisjoint(with: [.frontendTCPContent, .frontendHTTPRequest]) {
-            let buffer = ["req.ssl_", "req_ssl_", "req.payload", "req.rdp_cookie", "rdp_cookie", "req.len", "req_len",
-                          "req.proto_http", "req_proto_http", "payload"].contains { name.hasPrefix($0) }
-            needs.append(buffer ? "request buffer" : "HTTP request headers")
+            needs.append(raw.request ? "request buffer" : "HTTP request headers")
         }
         if !usage.isDisjoint(with: [.backendTCPResponse, .backendHTTPResponse, .frontendHTTPResponse]) {
-            let buffer = ["res.payload", "res.ssl_", "rep_ssl_", "res.len"].contains { name.hasPrefix($0) }
-            needs.append(buffer ? "response buffer" : "HTTP response headers")
+            needs.append(raw.response ? "response buffer" : "HTTP response headers")
         }
         guard !needs.isEmpty else { return nil }
         return "sample fetch <\(rest)> may not be reliably used here because it needs '\(needs.joined(separator: ","))' which is not available here."
