@@ -61,6 +61,38 @@ final class LogSampleComparisonTests: XCTestCase {
         XCTAssertTrue(haproxyLines.contains { $0.contains("st=- st1=- m=- ml=- mq=\"\" fe=fe be=- srv=- sid=-") && $0.hasSuffix("ST=400") }, "\(haproxyLines)")
     }
 
+    /// Stick counters in the log line, read before the stream lets them go, as HAProxy
+    /// does: the counter's values, an untracked counter as `-`, `src_*` of a table.
+    func testStickCountersLogAsInHAProxy() throws {
+        let sides = try SideBySideHTTP("""
+            defaults
+                mode http
+                timeout connect 2s
+                timeout client 5s
+                timeout server 5s
+            frontend fe
+                bind 127.0.0.1:PORT
+                log LOG local0
+                stick-table type ip size 1k expire 1m store http_req_cnt,conn_cur,gpc0
+                http-request track-sc0 src if { path_beg /t }
+                http-request sc-inc-gpc0(0) if { path /t/inc }
+                log-format "stick cnt=%[sc_http_req_cnt(0)] cur=%[sc0_conn_cur] g=%[sc_get_gpc0(0)] src=%[src_http_req_cnt(fe)] t=%[sc_tracked(0)] x=%[sc_http_req_cnt(1)] %HP"
+                default_backend be
+            backend be
+                server echo 127.0.0.1:SERVER
+
+            """)
+        defer { sides.stop() }
+        let requests = ["/t", "/t/inc", "/other", "/t"].map { "GET \($0) HTTP/1.1\r\nHost: t\r\n\r\n" }
+        let (expected, actual) = try sides.exchange(requests)
+        XCTAssertEqual(actual, expected)
+        // 5 lines: the 4 requests and the test's own check that the port listens.
+        let (haproxyLines, proxydLines) = sides.logs(prefix: "stick ", count: 5)
+        XCTAssertEqual(haproxyLines.count, 5, "\(haproxyLines)")
+        XCTAssertEqual(proxydLines, haproxyLines)
+        XCTAssertTrue(haproxyLines.contains("stick cnt=2 cur=1 g=1 src=2 t=1 x=- /t/inc"), "\(haproxyLines)")
+    }
+
     /// `mode tcp`: no status or method; the backend and server are the session's.
     func testTCPModeSamplesAsInHAProxy() throws {
         let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)

@@ -48,6 +48,8 @@ struct SessionLogRecord {
     var tls: TLSLogFacts?
     /// The connection's variables and captures, for `%[var(…)]`, `%hr`, `%ID` (issue 15).
     var values: StreamValues?
+    /// The connection's stick counters, for `%[sc_*]` (issue 15).
+    var stickTrackers: StickTrackers?
     /// The session's own server connection is still counted when the line is written:
     /// left out of `%bc`/`%sc`, as HAProxy counts after releasing it.
     var holdsServerSlot = false
@@ -64,9 +66,11 @@ struct SessionLogRecord {
     /// Starts the record of the next request on a kept-alive connection.
     mutating func nextRequest() {
         let client = self.client, local = self.local, tls = self.tls, values = self.values
+        let trackers = stickTrackers
         self = SessionLogRecord(client: client, local: local)
         self.tls = tls
         self.values = values
+        self.stickTrackers = trackers
     }
 
     mutating func terminate(_ cause: Character, _ state: Character) {
@@ -351,7 +355,7 @@ public final class TrafficLog: @unchecked Sendable {
     /// method or status then.
     func logTimeFacts(_ r: SessionLogRecord) -> LogTimeFacts {
         var facts = LogTimeFacts(client: r.client, local: r.local, frontendName: frontend.name,
-                                 isTLS: r.tls != nil, tlsServerName: r.tls?.serverName)
+                                 isTLS: r.tls != nil, tlsServerName: r.tls?.serverName, stickTrackers: r.stickTrackers)
         if isHTTP, r.requestLine == nil { return facts }
         facts.backendName = r.backend?.name ?? frontend.name
         facts.serverName = r.server?.name

@@ -228,7 +228,9 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
     /// request's bytes are gone (the connection's addresses, the status and method HAProxy
     /// keeps with the transaction, the proxies' names).
     public var isAvailableAtLogTime: Bool {
+        // A fetch `parse` took that is none of its lists is a stick table one (`sc_*`…).
         Self.logTimeFetches.contains(fetch.name)
+            || !(Self.supportedFetches.contains(fetch.name) || Self.logOnlyFetches.contains(fetch.name))
     }
 
     static let logTimeFetches = Set<String>([

@@ -183,6 +183,16 @@ struct CompiledSample {
         case .backendName: value = log.backendName.map { .string(Array($0.utf8)) }
         case .chosenServerName: value = log.serverName.map { .string(Array($0.utf8)) }
         case .chosenServerID: value = log.serverID.map { .integer($0) }
+        case .stick(let stick):
+            // A counter the stream does not track gives no sample in a log line (`-`).
+            if case .counter(let n) = stick.fetch.subject, stick.fetch.operation != .tracked,
+               log.stickTrackers?.tracked(n) == nil {
+                value = nil
+            } else {
+                var connection = ConnectionFacts(remote: log.client, local: log.local, tls: nil)
+                connection.stickTrackers = log.stickTrackers
+                value = stick.value(connection).map { .integer($0) }
+            }
         default: value = fetchValue(nil, values: values)
         }
         return value.flatMap { converted($0, values: values) }
@@ -444,6 +454,7 @@ struct LogTimeFacts {
     var serverID: Int?
     var isTLS: Bool
     var tlsServerName: String?
+    var stickTrackers: StickTrackers?
 
     /// The methods HAProxy knows by number (its `HTTP_METH_*`); another one's text is gone
     /// by log time, so `%[method]` logs `-` for it.

@@ -30,6 +30,7 @@ extension HTTPSession {
             stream.log = SessionLogRecord(client: client.remoteAddress, local: local)
             stream.log?.tls = trafficLog.tlsFacts(of: client.tls)
             stream.log?.values = connectionFacts.values
+            stream.log?.stickTrackers = stickTrackers  // `%[sc_*]` (issue 15)
             trafficLog.connected(client: stream.log?.client, local: stream.log?.local)
         }
         idle = IdleTimer(eventLoop: client.eventLoop) { [weak self] in self?.timedOut() }

@@ -79,6 +79,7 @@ final class TCPSession: TransportEvents {
             log?.tls = trafficLog.tlsFacts(of: client.tls)
             log?.backend = backend
             log?.connectStart = .now()
+            log?.stickTrackers = stickTrackers  // `%[sc_*]` (issue 15)
             trafficLog.connected(client: log?.client, local: log?.local)
         }
         if let rules = frontend.tcpVariableRules, let values = frontend.streamValues.make() {
@@ -322,11 +323,12 @@ final class TCPSession: TransportEvents {
     private func closeBoth(finished: Bool = false) {
         guard !closed else { return }
         closed = true
-        stickTrackers?.connectionEnded()
         if var record = log, let trafficLog = frontend.trafficLog, !record.loggedEarly {
             record.holdsServerSlot = server != nil  // still counted on the server: not in %bc/%sc
             trafficLog.emit(record)
         }
+        // After the log line, which may read the counters (`%[sc0_conn_cur]`), as HAProxy's.
+        stickTrackers?.connectionEnded()
         if activated {
             frontend.gate.closed()
             counters.currentSessions.decrement()
