@@ -28,6 +28,8 @@ final class RDPCookieComparisonTests: XCTestCase {
         let servers = try ["a", "b", "c"].map { try TestBackend(name: $0, behaviour: .tcpEcho) }
         defer { servers.forEach { $0.stop() } }
         let haproxyPort = TCP.freePort(), proxydPort = TCP.freePort()
+        let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
+        defer { haproxyLog.stop(); proxydLog.stop() }
         func config(_ port: Int) -> String {
             """
             defaults
@@ -37,7 +39,10 @@ final class RDPCookieComparisonTests: XCTestCase {
                 timeout server 5s
             listen rdp
                 bind 127.0.0.1:\(port)
+                log \((port == haproxyPort ? haproxyLog : proxydLog).path) local0
+                log-format "rdp user=%[var(sess.user)] %b/%s"
                 tcp-request inspect-delay 2s
+                tcp-request content set-var(sess.user) req.rdp_cookie(mstshash)
                 tcp-request content accept if RDP_COOKIE
                 persist rdp-cookie
                 balance rdp-cookie
@@ -83,6 +88,10 @@ final class RDPCookieComparisonTests: XCTestCase {
         let actual = try users.map { try serverReached(proxydPort, Self.connectionRequest(cookie: $0)) }
         XCTAssertEqual(actual, expected)
         XCTAssertGreaterThan(Set(expected).count, 1, "different cookies spread over servers: \(expected)")
+        // The log reads the cookie through a variable set by a content rule.
+        let line = "rdp user=user7 rdp/\(expected[6])"
+        XCTAssertNotNil(haproxyLog.wait(for: line), "\(haproxyLog.messages)")
+        XCTAssertNotNil(proxydLog.wait(for: line), "\(proxydLog.messages)")
         // Again, and with the packet cut before its cookie: the same servers.
         for (i, user) in users.prefix(4).enumerated() {
             let packet = Self.connectionRequest(cookie: user)

@@ -87,6 +87,7 @@ final class TCPSession: TransportEvents {
             var facts = ConnectionFacts(transport: client)
             facts.stickTrackers = stickTrackers
             facts.values = values
+            facts.inspectedPayload = inspectedPayload  // `req.rdp_cookie` after inspect-delay
             values.beginTransaction()
             StickRules.connectionOnly(facts) { rules.run($0, session: true) }
             log?.values = values
@@ -135,6 +136,7 @@ final class TCPSession: TransportEvents {
         var destination = client.localAddress
         if let rules = frontend.destinationRules {
             var facts = ConnectionFacts(transport: client)
+            facts.inspectedPayload = inspectedPayload
             rules.apply(&facts)
             if facts.destinationChanged {
                 destination = facts.destination
