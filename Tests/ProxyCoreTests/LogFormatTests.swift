@@ -118,6 +118,19 @@ final class LogFormatTests: XCTestCase {
         // Word for word what HAProxy 2.6 says of `log-format "%ci %xyz %{+Q}r"`.
         XCTAssertEqual(LogFormat.error(in: "%ci %xyz %{+Q}r"),
                        "failed to parse log-format : no such format variable 'xyz'. If you wanted to emit the '%' character verbatim, you need to use '%%'.")
+        // Fetches that read the request or response are gone by log time: HAProxy 2.6
+        // refuses them at load, quoting the format from the expression on (its words).
+        XCTAssertEqual(LogFormat.error(in: "a %[path] %ci"),
+                       "failed to parse log-format : sample fetch <path] %ci> may not be reliably used here because it needs 'HTTP request headers' which is not available here.")
+        XCTAssertEqual(LogFormat.error(in: "%[hdr(x),lower]"),
+                       "failed to parse log-format : sample fetch <hdr(x),lower]> may not be reliably used here because it needs 'HTTP request headers,HTTP response headers' which is not available here.")
+        XCTAssertEqual(LogFormat.error(in: "%[res.hdr(x)]"),
+                       "failed to parse log-format : sample fetch <res.hdr(x)]> may not be reliably used here because it needs 'HTTP response headers' which is not available here.")
+        XCTAssertEqual(LogFormat.error(in: "%[req.payload(0,1)]"),
+                       "failed to parse log-format : sample fetch <req.payload(0,1)]> may not be reliably used here because it needs 'request buffer' which is not available here.")
+        XCTAssertEqual(LogFormat.error(in: "%[src,nope]"),
+                       "failed to parse log-format : failed to parse sample expression <src,nope]> : unknown converter 'nope'.")
+        XCTAssertNil(LogFormat.error(in: "%[status,add(1)] %[method] %[srv_name] %[fe_name] %[be_conn]"))
         XCTAssertTrue(LogFormat(LogFormat.httpLogFormat).usesRequest)
         XCTAssertFalse(LogFormat(LogFormat.tcpLogFormat).usesRequest)
     }
@@ -126,8 +139,11 @@ final class LogFormatTests: XCTestCase {
         XCTAssertNil(LogFormat.error(in: LogFormat.httpsLogFormat))
         XCTAssertEqual(LogFormat("%[ssl_fc_err,hex] %{+Q}[ssl_fc_sni] %[src] %[ssl_fc_sni,lower]").nodes, [
             .fetch(.ssl_fc_err, hex: true, quoted: false), .separator, .fetch(.ssl_fc_sni, hex: false, quoted: true),
-            .separator, .variable(.unsupported, quoted: false), .separator, .variable(.unsupported, quoted: false),
+            .separator, .sample(try! SampleExpression.parse("src").get(), quoted: false),
+            .separator, .sample(try! SampleExpression.parse("ssl_fc_sni,lower").get(), quoted: false),
         ])
+        // A fetch proxyd does not evaluate yet still logs `-`.
+        XCTAssertEqual(LogFormat("%[be_conn]").nodes, [.variable(.unsupported, quoted: false)])
         XCTAssertTrue(LogFormat(LogFormat.httpsLogFormat).usesTLSDetails)
         XCTAssertFalse(LogFormat(LogFormat.httpLogFormat).usesTLSDetails)
         func rendered(_ value: LogFetch.Value, hex: Bool = false, quoted: Bool = false) -> String {

@@ -32,6 +32,15 @@ public struct BalanceKey: Sendable {
         return sourceHash(a)
     }
 
+    /// For `balance rdp-cookie`: the cookie's value in the connection's first bytes, or nil
+    /// (round robin) without one.
+    @inline(__always)
+    public func hash(payload: UnsafeRawBufferPointer) -> UInt32? {
+        guard case .rdpCookie(let name) = algorithm,
+              case .value(let range) = RDPCookie.find(in: payload, name: name), !range.isEmpty else { return nil }
+        return keyHash(payload.bytePointer + range.lowerBound, range.count)
+    }
+
     /// For `mode http`: the request's key (target and headers are spans into `bytes`, as
     /// the request parser produced them), or nil when the algorithm falls back to round
     /// robin (no hashing, parameter or header absent).

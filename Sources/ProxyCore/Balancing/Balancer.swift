@@ -47,12 +47,15 @@ public enum BalanceAlgorithm: Hashable, Sendable {
     /// on commas; round robin when the header is absent or empty.
     /// `useDomainOnly` hashes only the domain label before the TLD (`use_domain_only`).
     case header(name: [UInt8], useDomainOnly: Bool)
+    /// `rdp-cookie(<name>)`: hash of the value of the RDP cookie NAME of a connection's
+    /// first packet (RDPCookie.swift); round robin without one (issue 15).
+    case rdpCookie(name: [UInt8])
 
     public static let random = BalanceAlgorithm.random(draws: 2)
 
     public var isHashBased: Bool {
         switch self {
-        case .source, .uri, .urlParameter, .header: return true
+        case .source, .uri, .urlParameter, .header, .rdpCookie: return true
         default: return false
         }
     }
@@ -284,7 +287,7 @@ public struct Balancer: Sendable {
         case .leastConnections: return pickLeastConnections()
         case .first: return pickFirst()
         case .random(let draws): return pickRandom(draws: draws)
-        case .source, .uri, .urlParameter, .header: return pickRoundRobin()
+        case .source, .uri, .urlParameter, .header, .rdpCookie: return pickRoundRobin()
         }
     }
 

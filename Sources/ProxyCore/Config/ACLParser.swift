@@ -244,10 +244,11 @@ enum ACLParser {
             let match: MatchMethod
             switch expression.converters.last?.name ?? expression.fetch.name {
             case "int", "req.hdr_cnt", "hdr_cnt", "src_port", "dst_port", "status", "length",
+                 "req.rdp_cookie_cnt", "rdp_cookie_cnt", "url_port",
                  "add", "sub", "mul", "div", "mod", "neg", "and", "or", "xor":
                 match = .integer
             case "bool", "not", "even", "odd", "always_true", "always_false": match = .boolean
-            case "src", "dst": match = .ip
+            case "src", "dst", "url_ip": match = .ip
             default: match = .string
             }
             return .success(FetchInfo(takesArgument: true, argumentRequired: false,
@@ -297,10 +298,8 @@ enum ACLParser {
             s.alert(l, "character '\(bad)' is not permitted in acl name '\(name)'.")
             return
         }
-        if predefined[name] != nil {
-            s.alert(l, "acl name '\(name)' is reserved (predefined ACL).")
-            return
-        }
+        // A predefined name (`TRUE`, `RDP_COOKIE`…) may be defined again: HAProxy 2.6 takes
+        // it, and the proxy's own definition wins in conditions (`condition` looks there first).
         var warnings: [Diagnostic] = []
         switch parseCriterion(s, Array(l.words.dropFirst(2)), location: l.location, warnings: &warnings) {
         case let .success(c):
@@ -335,6 +334,9 @@ enum ACLParser {
             "HTTP_URL_SLASH": c(.url, .beginning, [.string("/")], "url_beg /"),
             "HTTP_URL_STAR": c(.url, .string, [.string("*")], "url *"),
             "SSL_FC": c(.sslFrontend, .boolean, [], "ssl_fc"),
+            // issue 15: an RDP cookie in the first packet (Balancing/RDPCookie.swift).
+            "RDP_COOKIE": c(.expression(try! SampleExpression.parse("req.rdp_cookie_cnt").get()), .integer,
+                            [.integerRange(lower: 1, upper: nil)], "req.rdp_cookie_cnt gt 0"),
         ]
     }()
 

@@ -591,3 +591,16 @@ enum HAProxySamples {
         "urlp_sub": ("urlp", "sub"),
     ]
 }
+
+extension HAProxySamples {
+    /// Whether a fetch reads the raw bytes of the request or of the response (HAProxy's
+    /// "layer 6" sources, `request buffer`/`response buffer`) rather than parsed HTTP: the
+    /// payload, TLS and RDP fetches. HAProxy's usage bits do not tell them apart.
+    static func readsRawBytes(_ name: String) -> (request: Bool, response: Bool) {
+        let request = ["req.ssl_", "req_ssl_", "req.payload", "req.rdp_cookie", "rdp_cookie", "req.len", "req_len",
+                       "req.proto_http", "req_proto_http", "payload"].contains { name.hasPrefix($0) }
+        let response = ["res.payload", "res.ssl_", "rep_ssl_", "res.len"].contains { name.hasPrefix($0) }
+            || name.hasPrefix("payload")
+        return (request, response)
+    }
+}

@@ -124,7 +124,7 @@ enum HTTPRuleParser {
         switch action {
         case "set-header", "add-header": return 2
         case "replace-header", "replace-value": return 3
-        case "set-path", "set-query", "set-uri", "set-method": return 1
+        case "set-path", "set-query", "set-uri", "set-method", "set-dst", "set-dst-port": return 1
         case "del-header": return args.count > 1 && args[1] == "-m" ? 3 : 1
         case "set-status": return args.count > 1 && args[1] == "reason" ? 3 : 1
         case "allow", "reject", "silent-drop": return 0
@@ -181,8 +181,7 @@ enum HTTPRuleParser {
     static let requestUnsupported = [
         "add-acl", "cache-use", "del-acl", "del-map", "disable-l7-retry", "do-resolve",
         "early-hint", "normalize-uri",
-        "sc-inc-gpc", "send-spoe-group", "set-dst",
-        "set-dst-port", "set-map", "set-mark", "set-nice", "set-priority-class",
+        "sc-inc-gpc", "send-spoe-group", "set-map", "set-mark", "set-nice", "set-priority-class",
         "set-priority-offset", "set-timeout", "set-tos",
         "strict-mode", "wait-for-body",
         "wait-for-handshake", "set-bandwidth-limit",

@@ -14,6 +14,8 @@ enum PersistenceParser {
             persistRule(.ignore, s, &p, l, ctx)
         }),
         "use-server": ProxyKeyword(side: .backend, inDefaults: false, handler: useServer),
+        // HAProxy takes it silently in a frontend too (where it does nothing).
+        "persist": ProxyKeyword(side: .both, inDefaults: true, handler: persist),
         "dynamic-cookie-key": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
             guard l.count > 1, !l[1].isEmpty else {
                 s.alert(l, "'dynamic-cookie-key' expects <secret_key> as argument.")
@@ -30,6 +32,30 @@ enum PersistenceParser {
     ]
 
     static let cookieOptionsMessage = "'cookie' supports 'rewrite', 'insert', 'prefix', 'indirect', 'nocache', 'postonly', 'domain', 'maxidle', 'dynamic', 'maxlife' and 'attr' options."
+
+    /// `persist rdp-cookie[(NAME)]`, HAProxy 2.6's only persist method; what follows it is
+    /// ignored, as HAProxy ignores it.
+    static func persist(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        let method = l.count > 1 ? l[1] : ""
+        guard !method.isEmpty else {
+            s.alert(l, "missing persist method.")
+            return
+        }
+        guard method.hasPrefix("rdp-cookie") else {
+            s.alert(l, "unknown persist method.")
+            return
+        }
+        let rest = method.dropFirst("rdp-cookie".count)
+        guard rest.first == "(" else {
+            p.persistence.rdpCookie = "msts"
+            return
+        }
+        guard let close = rest.firstIndex(of: ")"), close > rest.index(after: rest.startIndex) else {
+            s.alert(l, "persist rdp-cookie(name)' requires an rdp cookie name.")
+            return
+        }
+        p.persistence.rdpCookie = String(rest[rest.index(after: rest.startIndex)..<close])
+    }
 
     static func cookie(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         guard l.count > 1, !l[1].isEmpty else {

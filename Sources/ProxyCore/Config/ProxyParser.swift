@@ -66,6 +66,7 @@ enum ProxyParser {
                 return
             }
             p.logFormat = l[1]
+            p.logFormatLocation = l.location
         }),
         "stats": ProxyKeyword(side: .both, inDefaults: true, handler: StatsParser.parse),
         "http-reuse": ProxyKeyword(side: .backend, inDefaults: true, handler: { s, p, l, _ in
@@ -126,7 +127,7 @@ enum ProxyParser {
     static let unsupported: [String] = [
         "email-alert", "error-log-format", "external-check",
         "filter", "http-send-name-header", "log-format-sd",
-        "log-tag", "max-keep-alive-queue", "max-session-srv-conns", "monitor", "persist",
+        "log-tag", "max-keep-alive-queue", "max-session-srv-conns", "monitor",
         "tcp-response", "dispatch",
         "use-fcgi-app",
     ]
@@ -344,7 +345,15 @@ enum ProxyParser {
                 }
                 p.balance.algorithm = .header(name: name, useDomainOnly: domain)
             } else if algo == "rdp-cookie" || algo.hasPrefix("rdp-cookie(") {
-                let name = algo == "rdp-cookie" ? "mstshash" : String(algo.dropFirst(11).dropLast())
+                var name = "mstshash"
+                if algo != "rdp-cookie" {
+                    let inner = algo.dropFirst("rdp-cookie(".count)
+                    guard let close = inner.firstIndex(of: ")"), close > inner.startIndex else {
+                        s.alert(l, "balance rdp-cookie : missing cookie name.")
+                        return
+                    }
+                    name = String(inner[..<close])
+                }
                 p.balance.algorithm = .rdpCookie(name: name)
             } else if algo == "hash" || algo == "sticky" {
                 s.alert(l, "'balance \(algo)' is valid in HAProxy but not supported by proxyd yet.")
@@ -481,6 +490,15 @@ enum ProxyParser {
                 s.alert(l, "'tcp-request \(l[1]) \(l[2])' : \(e.message) in \(ctx.kind) '\(p.name)'.")
                 return
             }
+        case "set-dst", "set-dst-port":  // issue 15 (Runtime/DestinationRewrite.swift)
+            let args = l.count > 3 && l[3] != "if" && l[3] != "unless" ? [l[3]] : []
+            switch RuleEffectParser.destination(l[2], args) {
+            case let .success(rewrite): action = .setDestination(rewrite)
+            case let .failure(e):
+                s.alert(l, e.message)  // HAProxy's words, bare
+                return
+            }
+            conditionAt = 3 + args.count
         case _ where phase != .connection && VariableParser.keyword(l[2]) != nil:  // issue 15
             let arity = VariableParser.arity(l[2]) ?? 0
             let args = Array(l.words.dropFirst(3).prefix(arity))

@@ -4,13 +4,14 @@ import Shared
 /// `set-src-port` (http-request), hooked into HTTPRuleParser (Model/LogLevelAndSource.swift).
 enum RuleEffectParser {
     typealias Failure = HTTPRuleParser.Failure
-    static let requestActions = ["set-log-level", "silent-drop", "set-src", "set-src-port"]
+    static let requestActions = ["set-log-level", "silent-drop", "set-src", "set-src-port", "set-dst", "set-dst-port"]
     static let responseActions = ["set-log-level", "silent-drop"]
 
     static func parseRequest(_ action: String, _ args: [String]) -> Result<HTTPRequestAction, Failure> {
         switch action {
         case "set-log-level": return logLevel(args).map { .setLogLevel($0) }
         case "silent-drop": return .success(.silentDrop)  // arity 0: the parser checked
+        case "set-dst", "set-dst-port": return destination(action, args).map { .setDestination($0) }
         default:
             return source(action == "set-src" ? .address : .port, args).map { .setSource($0) }
         }
@@ -25,6 +26,17 @@ enum RuleEffectParser {
             return .failure(Failure(message: "expects exactly 1 argument (log level name or 'silent')"))
         }
         return .success(choice)
+    }
+
+    /// `set-dst EXPR` / `set-dst-port EXPR`: any expression proxyd evaluates; HAProxy's
+    /// messages for a missing or unknown fetch or converter.
+    static func destination(_ action: String, _ args: [String]) -> Result<DestinationRewrite, Failure> {
+        switch SampleExpression.parse(args.joined(separator: " ")) {
+        case .success(let expression):
+            return .success(DestinationRewrite(target: action == "set-dst" ? .address : .port, expression: expression))
+        case .failure(let failure):
+            return .failure(Failure(message: failure.message))
+        }
     }
 
     /// The samples proxyd reads for `set-src`: HAProxy's messages for a missing or unknown

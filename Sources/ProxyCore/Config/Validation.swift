@@ -89,9 +89,20 @@ enum Validation {
                     s.warningRaw("'option forwardfor' ignored for \(what) '\(p.name)' as it requires HTTP mode.", at: p.location)
                 }
             }
-            // A log format without a log target.
+            if p.mode == .http { warnRawByteFetches(s, p) }
+            // The frontend's (or inherited) `log-format`, checked as HAProxy checks it once
+            // the frontend is known: the last one only, even without a log target.
+            var emptyLogFormat = false
+            if p.isFrontend, let format = p.logFormat, let problem = LogFormat.problem(in: format) {
+                let at = p.logFormatLocation.map { "Parsing [\($0)]: " } ?? ""
+                s.alertRaw("\(at)\(problem.message)", at: p.logFormatLocation)
+                errors = true
+                emptyLogFormat = problem.offset == 0
+            }
+            // A log format without a log target. HAProxy's check looks at what it parsed of
+            // the format: nothing when the first element failed..
             let q = s.proxies[index]
-            if q.isFrontend && q.logs.isEmpty && (q.httpLog || q.tcpLog || q.logFormat != nil) {
+            if !emptyLogFormat, q.isFrontend && q.logs.isEmpty && (q.httpLog || q.tcpLog || q.logFormat != nil) {
                 s.warningRaw("log format ignored for \(what) '\(q.name)' since it has no log address.", at: q.location)
             }
         }
@@ -114,6 +125,27 @@ enum Validation {
         if StickTableParser.checkReferences(s) { errors = true }  // stick tables (issue 15)
         if StickTableParser.checkStickRules(s) { errors = true }
         return errors
+    }
+
+    /// HAProxy's warning for a rule of an http proxy whose condition reads raw bytes
+    /// (`req.ssl_sni`, `req.payload`, `RDP_COOKIE`…): the bytes are HTTP there, so the
+    /// fetch finds nothing. Once per rule, at the rule's line.
+    static func warnRawByteFetches(_ s: ParserState, _ p: ProxySettings) {
+        var conditions: [(Condition, SourceLocation?)] = []
+        conditions += p.tcpRequestRules.compactMap { r in r.condition.map { ($0, r.location) } }
+        conditions += p.httpRequestRules.compactMap { r in r.condition.map { ($0, r.location) } }
+        conditions += p.useBackendRules.compactMap { r in r.condition.map { ($0, r.location) } }
+        conditions += p.httpResponseRules.compactMap { r in r.condition.map { ($0, r.location) } }
+        for (condition, location) in conditions {
+            let readsRaw = condition.alternatives.joined().contains { term in
+                term.criteria.contains { c in
+                    let raw = HAProxySamples.readsRawBytes(ACLParser.keyword(c))
+                    return raw.request || raw.response
+                }
+            }
+            guard readsRaw, let location else { continue }
+            s.warningRaw("Proxy '\(p.name)': L6 sample fetches ignored on HTTP proxies (declared at \(location)).", at: location)
+        }
     }
 
     /// `default_backend` and `use_backend` targets: exist, not a loop, compatible mode.

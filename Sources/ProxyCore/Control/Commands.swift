@@ -184,6 +184,7 @@ enum ControlCommands {
             return ""
         }
         StickTableCommands.register(&r)  // stick tables (issue 15)
+        PeersCommands.register(&r)  // peers sections (Control/ShowPeers.swift)
         ResolverCommands.register(&r)  // DNS service discovery (issue 15)
         MapCommands.register(&r)  // map files (Control/MapCommands.swift)
         ACLCommands.register(&r)  // ACL pattern files (Control/ACLCommands.swift)

@@ -87,20 +87,17 @@ public struct LogFormat: Sendable, Equatable {
         self.nodes = nodes
     }
 
-    /// A known fetch with no converter or `hex`; anything else is written as `-`.
+    /// A TLS fetch with no converter or `hex` (`LogFetch`), else an expression a log line
+    /// can evaluate (`CompiledSample`); anything else is written as `-`.
     static func fetchNode(_ expression: String, quoted: Bool) -> Node {
         let parts = expression.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingSpaces }
-        guard let fetch = LogFetch(rawValue: parts[0]), parts.count <= 2 else {
-            if case .success(let sample) = SampleExpression.parse(expression), sample.isAvailableAtLogTime {
-                return .sample(sample, quoted: quoted)
-            }
-            return .variable(.unsupported, quoted: quoted)
+        if let fetch = LogFetch(rawValue: parts[0]), parts.count == 1 || (parts.count == 2 && parts[1] == "hex") {
+            return .fetch(fetch, hex: parts.count == 2, quoted: quoted)
         }
-        if parts.count == 2 {
-            guard parts[1] == "hex" else { return .variable(.unsupported, quoted: quoted) }
-            return .fetch(fetch, hex: true, quoted: quoted)
+        if case .success(let sample) = SampleExpression.parse(expression, forLog: true), sample.isAvailableAtLogTime {
+            return .sample(sample, quoted: quoted)
         }
-        return .fetch(fetch, hex: false, quoted: quoted)
+        return .variable(.unsupported, quoted: quoted)
     }
 
     /// True when a node needs the TLS texts of the connection (`%sslv`, `%[ssl_fc_sni]`…),
@@ -110,6 +107,7 @@ public struct LogFormat: Sendable, Equatable {
             switch $0 {
             case .fetch: return true
             case .variable(let v, _): return v == .sslv || v == .sslc
+            case .sample(let sample, _): return sample.fetch.name == "ssl_fc_sni"
             default: return false
             }
         }
@@ -144,6 +142,9 @@ public enum LogVariable: String, Sendable, Equatable {
     /// The client connection's TLS version and cipher (`-` on a plain one).
     case sslv, sslc
     case unsupported = "?"
+
+    /// `%hr`, `%hrl`, `%hs`, `%hsl`.
+    var isCapture: Bool { self == .hr || self == .hrl || self == .hs || self == .hsl }
 }
 
 extension LogFormat {
@@ -159,21 +160,35 @@ extension LogFormat {
     /// HAProxy's complaint about a log-format string, or nil when it is valid. For the
     /// config parser (`log-format`, `log-format-sd`): HAProxy refuses unknown variables.
     public static func error(in source: String) -> String? {
+        problem(in: source)?.message
+    }
+
+    /// The complaint and where in the format its `%` is (HAProxy keeps what it parsed
+    /// before, which decides one of its warnings: see Validation).
+    static func problem(in source: String) -> (message: String, offset: Int)? {
         let bytes = Array(source.utf8)
         var i = 0
+        var start = 0
+        func failure(_ message: String) -> (message: String, offset: Int) { (message, start) }
         while i < bytes.count {
             guard bytes[i] == UInt8(ascii: "%"), i + 1 < bytes.count else { i += 1; continue }
+            start = i
             i += 1
             if bytes[i] == UInt8(ascii: "%") { i += 1; continue }
             if bytes[i] == UInt8(ascii: "{") {
                 guard let close = bytes[i...].firstIndex(of: UInt8(ascii: "}")) else {
-                    return "failed to parse log-format : missing '}' after flags"
+                    return failure("failed to parse log-format : missing '}' after flags")
                 }
                 i = close + 1
             }
             if i < bytes.count, bytes[i] == UInt8(ascii: "[") {
                 guard let close = bytes[i...].firstIndex(of: UInt8(ascii: "]")) else {
-                    return "failed to parse log-format : missing ']' after sample fetch"
+                    return failure("failed to parse log-format : missing ']' after sample fetch")
+                }
+                let expression = String(decoding: bytes[(i + 1)..<close], as: UTF8.self)
+                let rest = String(decoding: bytes[(i + 1)...], as: UTF8.self)
+                if let problem = sampleProblem(expression, rest: rest) {
+                    return failure("failed to parse log-format : \(problem)")
                 }
                 i = close + 1
                 continue
@@ -182,10 +197,35 @@ extension LogFormat {
             while end < bytes.count, isNameByte(bytes[end]) { end += 1 }
             let name = String(decoding: bytes[i..<end], as: UTF8.self)
             if !haproxyVariables.contains(name) {
-                return "failed to parse log-format : no such format variable '\(name)'. If you wanted to emit the '%' character verbatim, you need to use '%%'."
+                return failure("failed to parse log-format : no such format variable '\(name)'. If you wanted to emit the '%' character verbatim, you need to use '%%'.")
             }
             i = end
         }
         return nil
+    }
+
+    /// HAProxy's complaint about `%[EXPR]`: an expression it cannot parse, or a fetch that
+    /// reads the request or response (gone by log time: HAProxy refuses it at load). `rest`
+    /// is the format from the expression on, as HAProxy quotes it. Fetches proxyd does not
+    /// evaluate yet pass (they log `-`).
+    static func sampleProblem(_ expression: String, rest: String) -> String? {
+        // HAProxy's words, except where proxyd only lacks the fetch or converter (logged `-`).
+        if case .failure(let failure) = SampleExpression.parse(expression, forLog: true),
+           !failure.message.hasSuffix("not supported by proxyd yet"),
+           !failure.message.hasSuffix("not supported by proxyd yet in an expression") {
+            return "failed to parse sample expression <\(rest)> : \(failure.message)."
+        }
+        let name = String(expression.prefix { $0 != "(" && $0 != "," }).trimmingSpaces
+        guard let usage = HAProxySamples.fetches[name], !usage.contains(.logs) else { return nil }
+        var needs: [String] = []
+        let raw = HAProxySamples.readsRawBytes(name)
+        if !usage.isDisjoint(with: [.frontendTCPContent, .frontendHTTPRequest]) {
+            needs.append(raw.request ? "request buffer" : "HTTP request headers")
+        }
+        if !usage.isDisjoint(with: [.backendTCPResponse, .backendHTTPResponse, .frontendHTTPResponse]) {
+            needs.append(raw.response ? "response buffer" : "HTTP response headers")
+        }
+        guard !needs.isEmpty else { return nil }
+        return "sample fetch <\(rest)> may not be reliably used here because it needs '\(needs.joined(separator: ","))' which is not available here."
     }
 }

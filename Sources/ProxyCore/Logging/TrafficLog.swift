@@ -48,6 +48,8 @@ struct SessionLogRecord {
     var tls: TLSLogFacts?
     /// The connection's variables and captures, for `%[var(…)]`, `%hr`, `%ID` (issue 15).
     var values: StreamValues?
+    /// The connection's stick counters, for `%[sc_*]` (issue 15).
+    var stickTrackers: StickTrackers?
     /// The session's own server connection is still counted when the line is written:
     /// left out of `%bc`/`%sc`, as HAProxy counts after releasing it.
     var holdsServerSlot = false
@@ -64,9 +66,11 @@ struct SessionLogRecord {
     /// Starts the record of the next request on a kept-alive connection.
     mutating func nextRequest() {
         let client = self.client, local = self.local, tls = self.tls, values = self.values
+        let trackers = stickTrackers
         self = SessionLogRecord(client: client, local: local)
         self.tls = tls
         self.values = values
+        self.stickTrackers = trackers
     }
 
     mutating func terminate(_ cause: Character, _ state: Character) {
@@ -215,6 +219,7 @@ public final class TrafficLog: @unchecked Sendable {
         let tq = tR < 0 ? -1 : ti + tR
         var lastWasSpace = true
         var sampleIndex = 0
+        var logFacts: LogTimeFacts?
         for node in format.nodes {
             switch node {
             case .literal(let bytes):
@@ -233,9 +238,11 @@ public final class TrafficLog: @unchecked Sendable {
                 case .fp: line.appendDecimal(r.local?.port ?? 0)
                 case .bi, .bp: line.append(variable == .bi ? "-" : "0")
                 case .si:
-                    if let server = r.server { appendAddress(&line, server.address, port: false) } else { line.append("-") }
+                    // A server at `0.0.0.0`/port 0 logs where it went (the destination).
+                    if let server = r.server { appendAddress(&line, server.connectAddress(destination: r.local), port: false) } else { line.append("-") }
                 case .sp:
-                    line.appendDecimal(r.server?.address.port ?? 0)
+                    // No server: `-`, as HAProxy writes it.
+                    if let server = r.server { line.appendDecimal(server.connectAddress(destination: r.local).port ?? 0) } else { line.append("-") }
                 case .t: appendDate(&line, r.accept, gmt: false, milliseconds: true)
                 case .tr: appendDate(&line, r.requestWall ?? r.accept, gmt: false, milliseconds: true)
                 case .trg, .T: appendDate(&line, variable == .T ? r.accept : (r.requestWall ?? r.accept), gmt: true, milliseconds: false)
@@ -320,14 +327,21 @@ public final class TrafficLog: @unchecked Sendable {
                     line.append("-")
                 }
                 if quoted { line.append(UInt8(ascii: "\"")) }
-                if line.count != before { lastWasSpace = false }
+                // Only captures that wrote nothing leave the next separator out (HAProxy
+                // skips them whole); an empty `%HQ` still counts as written.
+                if line.count != before || !variable.isCapture { lastWasSpace = false }
             case .sample(_, let quoted):
-                let value = samples[sampleIndex].evaluate(nil, values: r.values)
+                if logFacts == nil { logFacts = logTimeFacts(r) }
+                let text = samples[sampleIndex].evaluate(atLog: logFacts!, values: r.values)?.text ?? []
                 sampleIndex += 1
-                if quoted { line.append(UInt8(ascii: "\"")) }
-                // HAProxy writes `-` for a sample with no value.
-                if let value { line.append(contentsOf: value.text) } else { line.append("-") }
-                if quoted { line.append(UInt8(ascii: "\"")) }
+                // HAProxy writes `-` for a sample with no value or an empty one, `""` quoted.
+                if quoted {
+                    line.append(UInt8(ascii: "\""))
+                    line.append(contentsOf: text)
+                    line.append(UInt8(ascii: "\""))
+                } else {
+                    if text.isEmpty { line.append("-") } else { line.append(contentsOf: text) }
+                }
                 lastWasSpace = false
             case .fetch(let fetch, let hex, let quoted):
                 LogFetch.append(fetch.value(r.tls), hex: hex, quoted: quoted, to: &line)
@@ -336,8 +350,27 @@ public final class TrafficLog: @unchecked Sendable {
         }
     }
 
+    /// What `%[...]` reads of the record (Runtime/SampleEvaluator.swift). An http request
+    /// that never parsed has no stream in HAProxy (its session logs it): no backend, server,
+    /// method or status then.
+    func logTimeFacts(_ r: SessionLogRecord) -> LogTimeFacts {
+        var facts = LogTimeFacts(client: r.client, local: r.local, frontendName: frontend.name,
+                                 isTLS: r.tls != nil, tlsServerName: r.tls?.serverName, stickTrackers: r.stickTrackers)
+        if isHTTP, r.requestLine == nil { return facts }
+        facts.backendName = r.backend?.name ?? frontend.name
+        facts.serverName = r.server?.name
+        facts.serverID = r.server?.id
+        if r.responseAt != nil, r.status >= 0 { facts.serverStatus = r.status }
+        if let request = r.requestLine {
+            let method = Array(request.readableBytesView.prefix { $0 != UInt8(ascii: " ") })
+            if LogTimeFacts.knownMethods.contains(method) { facts.method = method }
+        }
+        return facts
+    }
+
     private func appendRequestPart(_ line: inout [UInt8], _ request: ByteBuffer?, _ v: LogVariable) {
-        guard let request else { line.append("-"); return }
+        // No request line (a bad or empty request): HAProxy writes `<BADREQ>` for each part.
+        guard let request else { line.append("<BADREQ>"); return }
         let words = Array(request.readableBytesView).split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
         switch v {
         case .HM: line.append(contentsOf: words.first ?? [])

@@ -113,6 +113,8 @@ public enum HTTPRequestAction: Sendable, Equatable {
     case setLogLevel(LogLevelChoice)
     case silentDrop
     case setSource(SourceRewrite)
+    /// `set-dst`, `set-dst-port` (Model/LogLevelAndSource.swift).
+    case setDestination(DestinationRewrite)
     /// `redirect …`.
     case redirect(RedirectRule)
     /// `deny [deny_status N] …`: an error reply (default 403).

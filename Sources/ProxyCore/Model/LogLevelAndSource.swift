@@ -36,3 +36,17 @@ public struct SourceRewrite: Sendable, Equatable {
         self.expression = expression
     }
 }
+
+/// `set-dst EXPR` / `set-dst-port EXPR` (`http-request`, `tcp-request connection|session|
+/// content`): the destination the client's connection is taken to have had, which `dst`,
+/// `dst_port`, `%fi`/`%fp` read and a server at `0.0.0.0` or port 0 connects to (issue 15).
+public struct DestinationRewrite: Sendable, Hashable {
+    public enum Target: Sendable, Hashable { case address, port }
+    public var target: Target
+    public var expression: SampleExpression
+
+    public init(target: Target, expression: SampleExpression) {
+        self.target = target
+        self.expression = expression
+    }
+}

@@ -71,6 +71,9 @@ public struct PersistenceSettings: Sendable, Equatable {
     public var useServerRules: [UseServerRule] = []
     /// `option persist`: a cookie keeps naming its server even while that server is down.
     public var persistWhileDown = false
+    /// `persist rdp-cookie[(NAME)]` (default `msts`): a connection whose RDP cookie names a
+    /// server's address and port goes to that server (Balancing/RDPCookie.swift).
+    public var rdpCookie: String? = nil
     /// `dynamic-cookie-key KEY`, for `cookie … dynamic`.
     public var dynamicCookieKey: String?
     /// `option prefer-last-server`: a keep-alive client's next request goes to the server

@@ -241,6 +241,8 @@ public struct ProxySettings: Sendable, Equatable {
     public var logHealthChecks: Bool
     /// `log-format` string (raw) if set.
     public var logFormat: String?
+    /// Where that `log-format` was written: HAProxy checks it once the frontend is known.
+    public var logFormatLocation: SourceLocation?
     /// Where `option httplog`/`tcplog` was set (for messages).
     public var logOptionLocation: SourceLocation?
     /// The log option set in this very section (not inherited), for HAProxy's "overrides" warning.
@@ -316,6 +318,7 @@ public struct ProxySettings: Sendable, Equatable {
         tcpLog = false
         logHealthChecks = false
         logFormat = nil
+        logFormatLocation = nil
         logOptionLocation = nil
         logs = []
         errorFiles = [:]
@@ -358,6 +361,8 @@ public struct TCPRequestRule: Sendable, Equatable {
         case inspectDelay(milliseconds: Int)
         /// `set-var`, `set-var-fmt`, `unset-var` (content and session phases), issue 15.
         case setVariable(VariableAssignment)
+        /// `set-dst`, `set-dst-port` (Runtime/DestinationRewrite.swift), issue 15.
+        case setDestination(DestinationRewrite)
     }
     public var phase: Phase
     public var action: Action

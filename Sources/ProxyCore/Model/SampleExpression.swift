@@ -1,3 +1,4 @@
+import Glibc
 import Shared
 
 /// A variable's scope, as HAProxy names it in `set-var(SCOPE.NAME)` and `var(SCOPE.NAME)`.
@@ -62,12 +63,16 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
     /// The fetches proxyd evaluates in expressions (`set-var`, `%[...]`, ACLs with
     /// converters); others HAProxy knows get "not supported by proxyd yet".
     public static let supportedFetches: Set<String> = [
-        "var", "str", "int", "bool", "always_true", "always_false",
+        "var", "str", "int", "bool", "always_true", "always_false", "ipv4", "ipv6",
         "src", "dst", "src_port", "dst_port", "path", "url", "method", "query", "req.ver",
         "req.hdr", "hdr", "req.fhdr", "req.hdr_cnt", "hdr_cnt", "url_param", "urlp",
         "res.hdr", "shdr", "res.fhdr", "status", "unique-id",
         "capture.req.hdr", "capture.res.hdr", "req.cook", "cook", "base", "ssl_fc", "ssl_fc_sni",
+        "req.rdp_cookie", "rdp_cookie", "req.rdp_cookie_cnt", "rdp_cookie_cnt", "url_ip", "url_port", "pathq",
     ]
+    /// Fetches about the stream's proxies that only a log line evaluates (`%[be_name]`):
+    /// rules and ACLs would need the frontend and backend at hand, which they do not have.
+    public static let logOnlyFetches: Set<String> = ["fe_name", "be_name", "srv_name", "srv_id"]
     /// The converters proxyd applies.
     public static let supportedConverters: Set<String> = [
         "lower", "upper", "add", "sub", "mul", "div", "mod", "neg", "not", "bool", "and", "or", "xor",
@@ -77,7 +82,8 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `fetch[(args)][,conv[(args)]]…`; checks the names against HAProxy's and
     /// proxyd's lists. Messages are HAProxy's where it has one.
-    public static func parse(_ text: String) -> Result<SampleExpression, Failure> {
+    /// `forLog`: a `log-format` expression, which may also use `logOnlyFetches`.
+    public static func parse(_ text: String, forLog: Bool = false) -> Result<SampleExpression, Failure> {
         let raw = text.trimmingSpaces
         var calls: [Call] = []
         var index = raw.startIndex
@@ -116,7 +122,9 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
             if index == raw.endIndex { return .failure(Failure(message: "missing converter name")) }
         }
         guard let fetch = calls.first else { return .failure(Failure(message: "missing fetch method")) }
-        if !supportedFetches.contains(fetch.name),
+        if forLog, logOnlyFetches.contains(fetch.name) {
+            // Known at log time; no table, no arguments to check.
+        } else if !supportedFetches.contains(fetch.name),
            let stick = StickTableParser.fetch(fetch.name, fetch.arguments.isEmpty ? nil : fetch.arguments.joined(separator: ","),
                                               proxyName: "") {
             // `sc_http_req_rate(0)` & co (stick tables): a counter's entry or a named table.
@@ -157,6 +165,14 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
             guard let first = fetch.arguments.first, Int(first) != nil else {
                 return "fetch method '\(fetch.name)' : missing arg 1"
             }
+        case "ipv4", "ipv6":
+            let type = fetch.name == "ipv4" ? "IPv4 address" : "IPv6 address"
+            guard let first = fetch.arguments.first, !first.isEmpty else {
+                return "fetch method '\(fetch.name)' : expected type '\(type)' at position 1, but got nothing"
+            }
+            if SampleExpression.addressBytes(first, v6: fetch.name == "ipv6") == nil {
+                return "fetch method '\(fetch.name)' : failed to parse '\(first)' as type '\(type)' at position 1"
+            }
         case "url_param", "urlp", "str", "req.cook", "cook":
             if fetch.arguments.isEmpty { return "fetch method '\(fetch.name)' : missing arg 1" }
         default: break
@@ -191,17 +207,36 @@ public struct SampleExpression: Sendable, Hashable, CustomStringConvertible {
         return nil
     }
 
+    /// The bytes of an `ipv4(A)`/`ipv6(A)` constant, nil when it is no such address.
+    static func addressBytes(_ text: String, v6: Bool) -> [UInt8]? {
+        if v6 {
+            var address = in6_addr()
+            guard inet_pton(AF_INET6, text, &address) == 1 else { return nil }
+            return withUnsafeBytes(of: address) { Array($0) }
+        }
+        var address = in_addr()
+        guard inet_pton(AF_INET, text, &address) == 1 else { return nil }
+        return withUnsafeBytes(of: address.s_addr) { Array($0) }
+    }
+
     /// The fetch as written, without converters (`sc_http_req_rate(0)`).
     var fetchText: String {
         fetch.arguments.isEmpty ? fetch.name : "\(fetch.name)(\(fetch.arguments.joined(separator: ",")))"
     }
 
     /// True when the fetch needs no message: what a log line can still evaluate once the
-    /// request's bytes are gone.
+    /// request's bytes are gone (the connection's addresses, the status and method HAProxy
+    /// keeps with the transaction, the proxies' names).
     public var isAvailableAtLogTime: Bool {
-        ["var", "str", "int", "bool", "always_true", "always_false", "unique-id", "capture.req.hdr",
-         "capture.res.hdr"].contains(fetch.name)
+        // A fetch `parse` took that is none of its lists is a stick table one (`sc_*`…).
+        Self.logTimeFetches.contains(fetch.name)
+            || !(Self.supportedFetches.contains(fetch.name) || Self.logOnlyFetches.contains(fetch.name))
     }
+
+    static let logTimeFetches = Set<String>([
+        "var", "str", "int", "bool", "always_true", "always_false", "ipv4", "ipv6", "unique-id", "capture.req.hdr",
+        "capture.res.hdr", "src", "dst", "src_port", "dst_port", "status", "method", "ssl_fc", "ssl_fc_sni",
+    ]).union(logOnlyFetches)
 
     /// The variables the expression reads.
     public var variablesRead: [VariableName] {

@@ -16,6 +16,8 @@ enum ServerChoice {
 struct BalanceInput {
     var clientAddress: UnsafeRawBufferPointer?
     var request: (target: HTTPSpan, headers: [HTTPHeaderField], bytes: UnsafeRawBufferPointer)?
+    /// The bytes a `mode tcp` content inspection read first (`balance rdp-cookie`).
+    var payload: UnsafeRawBufferPointer?
 }
 
 /// The balancing state of one backend, shared by every event loop: the balancer (the
@@ -68,6 +70,8 @@ final class BackendBalancer: @unchecked Sendable {
         if let request = input.request {
             hash = key.hash(clientAddress: input.clientAddress, target: request.target,
                             headers: request.headers, in: request.bytes)
+        } else if let payload = input.payload {
+            hash = key.hash(payload: payload)
         } else {
             hash = key.hash(clientAddress: input.clientAddress)
         }

@@ -94,6 +94,8 @@ enum RuleAction {
     /// `set-log-level`, `set-src`, and `tarpit`, `reject`, `silent-drop` (Runtime/RuleEffects.swift).
     case logLevel(LogLevelChoice)
     case setSource(CompiledSourceRewrite)
+    /// `set-dst`, `set-dst-port` (Runtime/DestinationRewrite.swift).
+    case setDestination(CompiledDestinationRewrite)
     case end(RequestEnding)
     /// `set-status CODE [reason TEXT]` (Runtime/RequestLineRewrite.swift).
     case setStatus(Int, reason: String?)
@@ -166,6 +168,9 @@ enum RuleEngine {
             case .logLevel(let choice):
                 rewrite.effects.logLevel = choice
             case .setSource(let edit):
+                edit.apply(&facts)
+                rewrite.effects.connection = facts.connection
+            case .setDestination(let edit):
                 edit.apply(&facts)
                 rewrite.effects.connection = facts.connection
             case .end(let ending):

@@ -339,10 +339,12 @@ public final class ProxyRuntime: @unchecked Sendable {
         case .tcp:
             // TLS (issue 5): route on the ClientHello (req.ssl_sni) and content rules first.
             if let inspection = frontend.tcpInspection {
-                return TCPContentInspector(frontend: frontend, inspection: inspection) { [self] backend in
+                return TCPContentInspector(frontend: frontend, inspection: inspection) { [self] backend, payload in
                     let client = ChannelTransport(eventLoop: eventLoop)
-                    client.events = TCPSession(client: client, frontend: frontend, backend: backend,
-                                               loopStates: loopStates, counters: counters, registry: sessions)
+                    let session = TCPSession(client: client, frontend: frontend, backend: backend,
+                                             loopStates: loopStates, counters: counters, registry: sessions)
+                    session.inspectedPayload = payload  // `persist`/`balance rdp-cookie` (issue 15)
+                    client.events = session
                     return client
                 }
             }

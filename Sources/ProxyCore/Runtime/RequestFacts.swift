@@ -35,6 +35,47 @@ struct RequestFacts {
         return target[(scheme + 3)...].firstIndex(of: UInt8(ascii: "/")) ?? target.count
     }
 
+    /// `http://A.B.C.D[:PORT]/…` or `https://…` (scheme in any case): the IPv4 address and
+    /// the port (80 or 443 by default), as HAProxy's `url_ip`/`url_port` read an absolute
+    /// target; nil for another scheme, a relative target or a host that is no IPv4 address.
+    static func absoluteAuthority(_ target: UnsafeRawBufferPointer) -> (address: [UInt8], port: Int)? {
+        guard let scheme = find("://", in: target) else { return nil }
+        let name = target[..<scheme].map { ($0 &- 0x41) < 26 ? $0 | 0x20 : $0 }
+        let defaultPort: Int
+        switch String(decoding: name, as: UTF8.self) {
+        case "http": defaultPort = 80
+        case "https": defaultPort = 443
+        default: return nil
+        }
+        var i = scheme + 3
+        var octets: [UInt8] = [], current = -1
+        while i < target.count, target[i] == UInt8(ascii: ".") || (target[i] &- 0x30) < 10 {
+            if target[i] == UInt8(ascii: ".") {
+                guard current >= 0, octets.count < 3 else { return nil }
+                octets.append(UInt8(current))
+                current = -1
+            } else {
+                current = max(current, 0) * 10 + Int(target[i] - 0x30)
+                guard current <= 255 else { return nil }
+            }
+            i += 1
+        }
+        guard current >= 0, octets.count == 3 else { return nil }
+        octets.append(UInt8(current))
+        var port = defaultPort
+        if i < target.count, target[i] == UInt8(ascii: ":") {
+            i += 1
+            var value = 0, digits = 0
+            while i < target.count, (target[i] &- 0x30) < 10, digits < 6 {
+                value = value * 10 + Int(target[i] - 0x30)
+                digits += 1
+                i += 1
+            }
+            port = value & 0xFFFF
+        }
+        return (octets, port)
+    }
+
     /// The path: the target without scheme and authority (absolute form) and without the query.
     var path: UnsafeRawBufferPointer {
         var target = self.target
@@ -129,6 +170,10 @@ struct ConnectionFacts {
     /// The connection's variables, captures and unique id (Runtime/StreamValues.swift),
     /// when the configuration uses any.
     var values: StreamValues? = nil
+    /// The bytes a `mode tcp` content inspection read before deciding (`req.rdp_cookie`).
+    var inspectedPayload: [UInt8]? = nil
+    /// `set-dst`/`set-dst-port` changed `localAddress`/`localPort` (Runtime/DestinationRewrite.swift).
+    var destinationChanged = false
 
     init(channel: Channel) {
         self.init(remote: channel.remoteAddress, local: channel.localAddress, tls: TLSHandler.find(in: channel)?.engine)

@@ -57,6 +57,7 @@ public enum RuntimeBuilder {
                 backend.persistence = CookiePersistence(proxy, servers: backend.servers, backends: backendByName,
                                                         current: backend)
             }
+            backend.rdpPersistence = proxy.persistence.rdpCookie.map { RDPPersistence(name: $0, whileDown: proxy.persistence.persistWhileDown) }
             backend.pretendKeepAlive = proxy.smallOptions.pretendKeepAlive
             backend.compression = proxy.compression.isEmpty ? nil : proxy.compression
             backend.serverKeepAliveProbes = proxy.smallOptions.serverKeepAliveProbes
@@ -116,6 +117,7 @@ public enum RuntimeBuilder {
                 ?? proxy.httpAfterResponseRules.map { try compile($0, backends: backendByName, current: nil) }
             frontends[frontends.count - 1].connectionRules = ConnectionRules(proxy, tables: stickTables,
                                                                              backends: backendByName, own: own)
+            frontends[frontends.count - 1].destinationRules = DestinationRules(proxy, backends: backendByName, own: own)
             frontends[frontends.count - 1].tracksStickCounters = !stickTables.tables.isEmpty
             if proxy.mode == .http {
                 frontends[frontends.count - 1].requestContentTracks = ContentTracks(proxy, tables: stickTables,
@@ -150,9 +152,6 @@ public enum RuntimeBuilder {
     }
 
     private static func makeBackend(_ proxy: ProxySettings, index: Int) throws -> RuntimeBackend {
-        if case .rdpCookie = proxy.balance.algorithm {
-            throw Failure(location: proxy.location, message: "'balance rdp-cookie' is not supported yet")
-        }
         var servers: [RuntimeServer] = []
         for settings in proxy.servers {
             servers.append(try makeServer(settings, index: servers.count, in: proxy))
@@ -262,6 +261,7 @@ public enum RuntimeBuilder {
             action = .capture(CompiledCapture(sample: CompiledSample(capture.expression), slot: capture.slot, response: false))
         case .setLogLevel(let choice): action = .logLevel(choice)  // Runtime/RuleEffects.swift
         case .setSource(let rewrite): action = .setSource(CompiledSourceRewrite(rewrite))
+        case .setDestination(let rewrite): action = .setDestination(CompiledDestinationRewrite(rewrite))
         case .silentDrop: action = .end(.silentDrop)
         case .reject: action = .end(.reject)
         case .tarpit(let reply):

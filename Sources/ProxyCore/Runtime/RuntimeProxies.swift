@@ -21,6 +21,8 @@ public final class RuntimeBackend: @unchecked Sendable {
     let clientSource: ManagedAtomic<Bool>
     /// `stick match|on|store-request` (Runtime/StickPersistence.swift), set by the builder.
     var stickRules: StickRules?
+    /// `persist rdp-cookie` (Runtime/RDPPersistence.swift), issue 15.
+    var rdpPersistence: RDPPersistence?
     public let timeouts: BackendTimeouts
     /// Connection attempts after the first failed one (`retries`, default 3).
     public let retries: Int
@@ -182,6 +184,8 @@ public final class RuntimeFrontend: @unchecked Sendable {
     /// Stick tables (issue 15): `tcp-request connection` rules run at accept, and whether
     /// its connections carry stick counters at all.
     var connectionRules: ConnectionRules?
+    /// `tcp-request … set-dst|set-dst-port` (Runtime/DestinationRewrite.swift), issue 15.
+    var destinationRules: DestinationRules?
     /// `mode http`: `tcp-request content track-scN`, run for each request.
     var requestContentTracks: ContentTracks?
     var tracksStickCounters = false

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// A sample expression compiled for evaluation (`set-var`, `%[...]` in header values and
 /// log lines, ACLs with converters): the fetch reads the request (or response, or the
 /// stream's variables), then each converter turns the value. No value (a missing header,
@@ -8,6 +10,9 @@ struct CompiledSample {
         case variable(VariableName, fallback: SampleValue?)
         case clientAddress, localAddress, clientPort, localPort
         case path, url, method, query, version
+        /// `pathq`: the target from the path on (no scheme or authority); `url_ip`,
+        /// `url_port`: an absolute target's IPv4 address and port (RequestFacts.authority).
+        case pathQuery, urlIP, urlPort
         /// `req.hdr(NAME[,OCC])` (comma-split values) or `req.fhdr` (whole lines); the
         /// occurrence counts from 1, negative from the end; default the last.
         case requestHeader(name: [UInt8], occurrence: Int, split: Bool)
@@ -25,6 +30,11 @@ struct CompiledSample {
         case isTLS, serverName
         /// `sc_*`, `src_*`, `table_*` (Runtime/StickFetches.swift).
         case stick(CompiledStickFetch)
+        /// `req.rdp_cookie([NAME])`, `req.rdp_cookie_cnt([NAME])`: from the bytes a `mode
+        /// tcp` content inspection read (Balancing/RDPCookie.swift).
+        case rdpCookie(name: [UInt8]?), rdpCookieCount(name: [UInt8]?)
+        /// `fe_name`, `be_name`, `srv_name`, `srv_id`: log lines only (`LogTimeFacts`).
+        case frontendName, backendName, chosenServerName, chosenServerID
     }
 
     enum Operand {
@@ -65,6 +75,9 @@ struct CompiledSample {
         case "bool": fetch = .constant(.boolean((Int(args.first ?? "") ?? 0) != 0 || args.first == "true"))
         case "always_true": fetch = .constant(.boolean(true))
         case "always_false": fetch = .constant(.boolean(false))
+        case "ipv4", "ipv6":
+            fetch = SampleExpression.addressBytes(args.first ?? "", v6: expression.fetch.name == "ipv6")
+                .map { .constant(.address($0)) } ?? .constant(.string([]))
         case "src": fetch = .clientAddress
         case "dst": fetch = .localAddress
         case "src_port": fetch = .clientPort
@@ -74,6 +87,9 @@ struct CompiledSample {
         case "method": fetch = .method
         case "query": fetch = .query
         case "req.ver": fetch = .version
+        case "pathq": fetch = .pathQuery
+        case "url_ip": fetch = .urlIP
+        case "url_port": fetch = .urlPort
         case "req.hdr", "hdr": fetch = .requestHeader(name: headerName(), occurrence: occurrence(), split: true)
         case "req.fhdr": fetch = .requestHeader(name: headerName(), occurrence: occurrence(), split: false)
         case "req.hdr_cnt", "hdr_cnt": fetch = .requestHeaderCount(name: headerName())
@@ -88,6 +104,13 @@ struct CompiledSample {
         case "base": fetch = .base
         case "ssl_fc": fetch = .isTLS
         case "ssl_fc_sni": fetch = .serverName
+        case "req.rdp_cookie", "rdp_cookie", "req.rdp_cookie_cnt", "rdp_cookie_cnt":
+            let name = args.first.flatMap { $0.isEmpty ? nil : Array($0.utf8) }
+            fetch = expression.fetch.name.hasSuffix("_cnt") ? .rdpCookieCount(name: name) : .rdpCookie(name: name)
+        case "fe_name": fetch = .frontendName
+        case "be_name": fetch = .backendName
+        case "srv_name": fetch = .chosenServerName
+        case "srv_id": fetch = .chosenServerID
         default:
             // Stick table fetches are the only others SampleExpression.parse admits.
             fetch = CompiledStickFetch(expression: expression.fetchText).map { .stick($0) } ?? .constant(.string([]))
@@ -141,7 +164,42 @@ struct CompiledSample {
     /// The value, or nil when there is none. `facts` is nil where no message is at hand
     /// (a log line, `global set-var`): only constants and variables give a value then.
     func evaluate(_ facts: RequestFacts?, values: StreamValues?) -> SampleValue? {
-        guard var value = fetchValue(facts, values: values) else { return nil }
+        fetchValue(facts, values: values).flatMap { converted($0, values: values) }
+    }
+
+    /// The value for a log line, from what its record keeps once the message is gone.
+    func evaluate(atLog log: LogTimeFacts, values: StreamValues?) -> SampleValue? {
+        let value: SampleValue?
+        switch fetch {
+        case .clientAddress: value = log.client.map { .address(ConnectionFacts.bytes(of: $0)) }
+        case .localAddress: value = log.local.map { .address(ConnectionFacts.bytes(of: $0)) }
+        case .clientPort: value = log.client?.port.map { .integer($0) }
+        case .localPort: value = log.local?.port.map { .integer($0) }
+        case .status: value = log.serverStatus.map { .integer($0) }
+        case .method: value = log.method.map { .string($0) }
+        case .isTLS: value = .boolean(log.isTLS)
+        case .serverName: value = log.tlsServerName.map { .string(Array($0.utf8)) }
+        case .frontendName: value = .string(Array(log.frontendName.utf8))
+        case .backendName: value = log.backendName.map { .string(Array($0.utf8)) }
+        case .chosenServerName: value = log.serverName.map { .string(Array($0.utf8)) }
+        case .chosenServerID: value = log.serverID.map { .integer($0) }
+        case .stick(let stick):
+            // A counter the stream does not track gives no sample in a log line (`-`).
+            if case .counter(let n) = stick.fetch.subject, stick.fetch.operation != .tracked,
+               log.stickTrackers?.tracked(n) == nil {
+                value = nil
+            } else {
+                var connection = ConnectionFacts(remote: log.client, local: log.local, tls: nil)
+                connection.stickTrackers = log.stickTrackers
+                value = stick.value(connection).map { .integer($0) }
+            }
+        default: value = fetchValue(nil, values: values)
+        }
+        return value.flatMap { converted($0, values: values) }
+    }
+
+    private func converted(_ fetched: SampleValue, values: StreamValues?) -> SampleValue? {
+        var value = fetched
         for converter in converters {
             guard let next = Self.convert(value, converter, values: values) else { return nil }
             value = next
@@ -176,6 +234,11 @@ struct CompiledSample {
         case .url: return .string(Array(facts.slice(facts.head.targetSpan)))
         case .method: return .string(Array(facts.slice(facts.head.methodSpan)))
         case .query: return facts.query.map { .string(Array($0)) }
+        case .pathQuery:
+            let target = facts.target
+            return .string(Array(target[RequestFacts.pathStart(in: target)...]))
+        case .urlIP: return RequestFacts.absoluteAuthority(facts.target).map { .address($0.address) }
+        case .urlPort: return RequestFacts.absoluteAuthority(facts.target).map { .integer($0.port) }
         case .version: return .string(Array((facts.head.version == .http10 ? "1.0" : "1.1").utf8))
         case .requestHeader(let name, let occurrence, let split):
             return Self.header(name, occurrence: occurrence, split: split, bytes: facts.bytes, headers: facts.headers)
@@ -208,6 +271,17 @@ struct CompiledSample {
         case .isTLS: return .boolean(facts.connection.isTLS)
         case .stick(let stick): return stick.value(facts.connection).map { .integer($0) }
         case .serverName: return facts.connection.tlsServerName.map { .string($0) }
+        case .rdpCookie(let name), .rdpCookieCount(let name):
+            // No payload, or too little of it yet: no sample (HAProxy's "may change").
+            guard let payload = facts.connection.inspectedPayload else { return nil }
+            let lookup = RDPCookie.find(in: payload, name: name)
+            if case .rdpCookieCount = fetch {
+                if lookup == .needMore { return nil }
+                if case .value = lookup { return .integer(1) }
+                return .integer(0)
+            }
+            guard case .value(let range) = lookup else { return nil }
+            return .string(Array(payload[range]))
         default: return nil
         }
     }
@@ -362,4 +436,28 @@ struct CompiledSample {
         default: return nil
         }
     }
+}
+
+/// What a log line still knows of its stream for `%[...]` (issue 15), as HAProxy 2.6 keeps
+/// it after the request and response have gone: the connection's addresses, the method
+/// when it is one of HTTP's own, the status a server answered (not one proxyd made), the
+/// proxies and server. A request that never parsed has no stream in HAProxy: only the
+/// connection's facts and the frontend are left then.
+struct LogTimeFacts {
+    var client: SocketAddress?
+    var local: SocketAddress?
+    var serverStatus: Int?
+    var method: [UInt8]?
+    var frontendName: String
+    var backendName: String?
+    var serverName: String?
+    var serverID: Int?
+    var isTLS: Bool
+    var tlsServerName: String?
+    var stickTrackers: StickTrackers?
+
+    /// The methods HAProxy knows by number (its `HTTP_METH_*`); another one's text is gone
+    /// by log time, so `%[method]` logs `-` for it.
+    static let knownMethods: [[UInt8]] = ["OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT"]
+        .map { Array($0.utf8) }
 }

@@ -42,10 +42,14 @@ final class ServerConnector {
     /// The client's address, for `source … usesrc client|clientip`.
     private let clientAddress: SocketAddress?
 
+    /// Where the client connected to (after `set-dst`), for a server at `0.0.0.0` or port 0.
+    private let destination: SocketAddress?
+
     init(backend: RuntimeBackend, loop: LoopState, serverNames: ServerNameInputs = ServerNameInputs(),
-         clientAddress: SocketAddress? = nil, completion: @escaping Completion) {
+         clientAddress: SocketAddress? = nil, destination: SocketAddress? = nil, completion: @escaping Completion) {
         self.serverNames = serverNames
         self.clientAddress = clientAddress
+        self.destination = destination
         self.backend = backend
         self.loop = loop
         self.completion = completion
@@ -179,7 +183,7 @@ final class ServerConnector {
     /// Data path v2: a non-blocking connect on the session's reactor.
     private func connectNatively(to server: RuntimeServer, on native: NativeLoopContext) {
         let source = server.sourceAddress(client: clientAddress)  // `source`/`usesrc`
-        NativeConnection.connect(to: server.address, context: native, timeout: backend.timeouts.connect,
+        NativeConnection.connect(to: server.connectAddress(destination: destination), context: native, timeout: backend.timeouts.connect,
                                  source: source) { [self] result in
             let connection: NativeConnection
             switch result {
@@ -226,7 +230,7 @@ final class ServerConnector {
         }
         // TLS (issue 5): with `ssl`, connected means handshake done; a failed handshake is
         // a failed attempt (retried like a refused connect).
-        let connecting = bootstrap.connect(to: server.address)
+        let connecting = bootstrap.connect(to: server.connectAddress(destination: destination))
         let ready = server.tls == nil ? connecting : connecting.flatMap { TLSHandler.handshakeCompleted(on: $0) }
         ready.whenComplete { [self] result in
             switch result {

@@ -46,7 +46,7 @@ extension Balancer {
         case .urlParam(let name, _): algorithm = .urlParameter(name: Array(name.utf8))
         case .header(let name, let domainOnly): algorithm = .header(name: Array(name.utf8), useDomainOnly: domainOnly)
         case .random(let draws): algorithm = .random(draws: draws)
-        case .rdpCookie: algorithm = .roundRobin  // refused by the builder before we get here
+        case .rdpCookie(let name): algorithm = .rdpCookie(name: Array(name.utf8))
         }
         let function: BalanceHashFunction
         switch balance.hashFunction {

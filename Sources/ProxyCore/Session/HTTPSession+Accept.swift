@@ -23,11 +23,14 @@ extension HTTPSession {
         connectionFacts = ConnectionFacts(transport: client)
         connectionFacts.stickTrackers = stickTrackers
         connectionFacts.values = frontend.streamValues.make()  // variables, captures (issue 15)
+        frontend.destinationRules?.apply(&connectionFacts)  // tcp-request set-dst (issue 15)
         if let trafficLog = frontend.trafficLog {
             // The record dates the accept: a logging frontend's stream starts here.
-            stream.log = SessionLogRecord(client: client.remoteAddress, local: client.localAddress)
+            let local = connectionFacts.destinationChanged ? connectionFacts.destination : client.localAddress
+            stream.log = SessionLogRecord(client: client.remoteAddress, local: local)
             stream.log?.tls = trafficLog.tlsFacts(of: client.tls)
             stream.log?.values = connectionFacts.values
+            stream.log?.stickTrackers = stickTrackers  // `%[sc_*]` (issue 15)
             trafficLog.connected(client: stream.log?.client, local: stream.log?.local)
         }
         idle = IdleTimer(eventLoop: client.eventLoop) { [weak self] in self?.timedOut() }

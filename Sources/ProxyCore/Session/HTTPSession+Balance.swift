@@ -119,6 +119,7 @@ extension HTTPSession {
         let connector = ServerConnector(
             backend: backend, loop: loop, serverNames: stream.serverNames,
             clientAddress: backend.usesClientSource ? client.remoteAddress : nil,
+            destination: connectionFacts.destinationChanged ? connectionFacts.destination : client.localAddress,
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector
         connector.start(preferring: server, slotTaken: slotTaken)

@@ -21,6 +21,9 @@ extension HTTPSession {
             stream.pendingHead = nil
             sendError(503, close: !clientKeepAlive || stream.requestHasBody)
         case .success(let (transport, server)):
+            // A server that follows the destination (`0.0.0.0`, port 0) may be elsewhere for
+            // the next request (`set-dst`): its connection is not kept for another.
+            if server.followsDestination { stream.serverReusable = false }
             let connection = ServerConnection(transport: transport, server: server, backendIndex: backend.index,
                                               loop: loop, serverName: dynamicServerName(server, backend))
             useConnection(connection, reused: false)

@@ -13,6 +13,8 @@ extension HTTPSession {
             if let address = try? SocketAddress(ipAddress: text, port: facts.clientPort) {
                 stream.log?.client = address
             }
+            // `set-dst`: the log's `%fi`/`%fp` show the new destination, as HAProxy's do.
+            if facts.destinationChanged, stream.log != nil { stream.log?.local = facts.destination }
         }
     }
 

@@ -33,6 +33,9 @@ final class TCPSession: TransportEvents {
     private var times = ExchangeTimes()
     /// Stick counters its connection rules track (issue 15); released at the close.
     var stickTrackers: StickTrackers?
+    /// The bytes the content inspection read first (TCPContentInspector), for `persist
+    /// rdp-cookie` and `balance rdp-cookie` (issue 15).
+    var inspectedPayload: [UInt8]?
 
     init(client: SessionTransport, frontend: RuntimeFrontend, backend: RuntimeBackend, loopStates: LoopStates,
          counters: SessionCounters, registry: SessionRegistry) {
@@ -76,6 +79,7 @@ final class TCPSession: TransportEvents {
             log?.tls = trafficLog.tlsFacts(of: client.tls)
             log?.backend = backend
             log?.connectStart = .now()
+            log?.stickTrackers = stickTrackers  // `%[sc_*]` (issue 15)
             trafficLog.connected(client: log?.client, local: log?.local)
         }
         if let rules = frontend.tcpVariableRules, let values = frontend.streamValues.make() {
@@ -83,6 +87,7 @@ final class TCPSession: TransportEvents {
             var facts = ConnectionFacts(transport: client)
             facts.stickTrackers = stickTrackers
             facts.values = values
+            facts.inspectedPayload = inspectedPayload  // `req.rdp_cookie` after inspect-delay
             values.beginTransaction()
             StickRules.connectionOnly(facts) { rules.run($0, session: true) }
             log?.values = values
@@ -94,7 +99,12 @@ final class TCPSession: TransportEvents {
         var preferred: RuntimeServer?
         // Stick tables (issue 15): a client stuck to a usable server goes back to it.
         var stuck: RuntimeServer? = nil
-        if let rules = backend.stickRules {
+        // `persist rdp-cookie` (issue 15) comes first, as HAProxy's analyser does.
+        if let persistence = backend.rdpPersistence, let payload = inspectedPayload,
+           let server = persistence.server(for: payload, in: backend.servers) {
+            stuck = server
+            backend.balancer.take(server)
+        } else if let rules = backend.stickRules {
             var facts = ConnectionFacts(transport: client)
             facts.stickTrackers = stickTrackers
             StickRules.connectionOnly(facts) { stuck = rules.match($0, http: false) }
@@ -108,6 +118,12 @@ final class TCPSession: TransportEvents {
                     input: BalanceInput(clientAddress: bytes.isEmpty ? nil : bytes)) { return server }
                 return nil
             }
+        } else if case .rdpCookie = backend.balance.algorithm, let payload = inspectedPayload {
+            // `balance rdp-cookie` (issue 15): the cookie's hash, round robin without one.
+            preferred = payload.withUnsafeBytes { bytes -> RuntimeServer? in
+                if case .server(let server) = backend.balancer.take(input: BalanceInput(payload: bytes)) { return server }
+                return nil
+            }
         } else {
             preferred = nil
         }
@@ -116,9 +132,21 @@ final class TCPSession: TransportEvents {
         if backend.dynamicServerName, let tls = client.tls {
             serverNames.frontendServerName = tls.serverName
         }
+        // `tcp-request … set-dst` (issue 15): where a server at `0.0.0.0`/port 0 goes.
+        var destination = client.localAddress
+        if let rules = frontend.destinationRules {
+            var facts = ConnectionFacts(transport: client)
+            facts.inspectedPayload = inspectedPayload
+            rules.apply(&facts)
+            if facts.destinationChanged {
+                destination = facts.destination
+                log?.local = destination
+            }
+        }
         let connector = ServerConnector(
             backend: backend, loop: loop, serverNames: serverNames,
             clientAddress: backend.usesClientSource ? client.remoteAddress : nil,
+            destination: destination,
             completion: { [weak self] result in self?.connected(result) })
         self.connector = connector
         connector.start(preferring: preferred, slotTaken: preferred != nil)  // the take above
@@ -297,11 +325,12 @@ final class TCPSession: TransportEvents {
     private func closeBoth(finished: Bool = false) {
         guard !closed else { return }
         closed = true
-        stickTrackers?.connectionEnded()
         if var record = log, let trafficLog = frontend.trafficLog, !record.loggedEarly {
             record.holdsServerSlot = server != nil  // still counted on the server: not in %bc/%sc
             trafficLog.emit(record)
         }
+        // After the log line, which may read the counters (`%[sc0_conn_cur]`), as HAProxy's.
+        stickTrackers?.connectionEnded()
         if activated {
             frontend.gate.closed()
             counters.currentSessions.decrement()

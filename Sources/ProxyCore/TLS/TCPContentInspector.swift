@@ -24,6 +24,7 @@ struct TCPInspection {
             case .inspectDelay(let ms): delay = .milliseconds(Int64(ms))
             case .track: break  // run at accept (Runtime/StickTracking.swift)
             case .setVariable: break  // mode tcp refuses them (Runtime/TCPVariableRules.swift)
+            case .setDestination: break  // when the session starts (Runtime/DestinationRewrite.swift)
             case .accept, .reject, .silentDrop:
                 rules.append(Rule(accept: rule.action == .accept, silent: rule.action == .silentDrop, condition: rule.condition.map {
                     CompiledCondition($0, backends: backends, currentBackend: own)
@@ -37,8 +38,9 @@ struct TCPInspection {
 }
 
 /// Holds a new `mode tcp` connection until its first bytes tell where it goes: waits (up
-/// to `inspect-delay`) for a whole TLS ClientHello, without terminating TLS; then applies
-/// the content rules and `use_backend` rules with `req.ssl_sni` known, adds a TCPSession
+/// to `inspect-delay`) for a whole TLS ClientHello, without terminating TLS, or a whole
+/// RDP connection request (its cookie); then applies the content rules and `use_backend`
+/// rules with `req.ssl_sni` and `req.rdp_cookie` known, adds a TCPSession
 /// for the chosen backend behind itself, and gives it the bytes read so far on its first
 /// `read()`. From then on it only passes events through.
 final class TCPContentInspector: ChannelDuplexHandler, RemovableChannelHandler {
@@ -49,7 +51,9 @@ final class TCPContentInspector: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let frontend: RuntimeFrontend
     private let inspection: TCPInspection
-    private let makeSession: (RuntimeBackend) -> ChannelHandler
+    /// The session for the chosen backend, given the bytes read so far (for `persist` and
+    /// `balance rdp-cookie`).
+    private let makeSession: (RuntimeBackend, [UInt8]?) -> ChannelHandler
     private var decided = false
     private var rejected = false
     private var timer: Scheduled<Void>?
@@ -59,7 +63,7 @@ final class TCPContentInspector: ChannelDuplexHandler, RemovableChannelHandler {
     private var inputClosed = false
 
     init(frontend: RuntimeFrontend, inspection: TCPInspection,
-         makeSession: @escaping (RuntimeBackend) -> ChannelHandler) {
+         makeSession: @escaping (RuntimeBackend, [UInt8]?) -> ChannelHandler) {
         self.frontend = frontend
         self.inspection = inspection
         self.makeSession = makeSession
@@ -85,6 +89,8 @@ final class TCPContentInspector: ChannelDuplexHandler, RemovableChannelHandler {
         var buffer = unwrapInboundIn(data)
         if seen == nil { seen = buffer } else { seen!.writeBuffer(&buffer) }
         let verdict = ClientHelloParser.parse(Array(seen!.readableBytesView))
+        // An RDP packet (TPKT) not all here yet: its cookie may still come (issue 15).
+        if verdict == .notTLS, seen!.readableBytesView.withUnsafeBytes({ RDPCookie.packetIncomplete($0) }) { return }
         if verdict != .needMore { decide(context, verdict) }
     }
 
@@ -135,6 +141,8 @@ final class TCPContentInspector: ChannelDuplexHandler, RemovableChannelHandler {
         timer?.cancel()
         timer = nil
         var connection = ConnectionFacts(channel: context.channel)
+        let payload = seen.map { Array($0.readableBytesView) }
+        connection.inspectedPayload = payload
         if case .hello(let type, let name) = verdict {
             connection.tlsServerName = name.map { Array($0.utf8) }
             connection.tlsHelloType = Int(type)
@@ -156,7 +164,7 @@ final class TCPContentInspector: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         do {
-            try context.pipeline.syncOperations.addHandler(makeSession(backend), position: .after(self))
+            try context.pipeline.syncOperations.addHandler(makeSession(backend, payload), position: .after(self))
         } catch {
             rejected = true
             context.close(promise: nil)

@@ -35,6 +35,13 @@ final class PeerSection: @unchecked Sendable {
     private var pushedLocalChanges = false
     private var server: Channel?
     private var timers: [RepeatedTask] = []
+    /// For `show peers` (PeerStatus.swift): counters per remote peer, the loop's wake-ups,
+    /// when the next heartbeat goes, and the copy the runtime API reads.
+    private var counters: [String: PeerCounters] = [:]
+    private var taskCalls = 0
+    private var nextHeartbeat: Int?
+    let startedAt = WallTime.now()
+    let statusBoard: PeerStatusBoard
 
     /// Milliseconds between looks at the connections (and at changes, though a change
     /// wakes the loop itself).
@@ -55,6 +62,8 @@ final class PeerSection: @unchecked Sendable {
         for table in tables { byName[PeerProtocol.wireName(table.definition)] = table }
         tablesByName = byName
         needsResync = !configuration.remotePeers.isEmpty
+        statusBoard = PeerStatusBoard(PeersReport(name: configuration.name, startedAt: startedAt, disabled: false,
+                                                  resyncing: false, taskCalls: 0, peers: [], tables: []))
         for table in tables {
             table.replicated = true
             // One wake-up per batch: the list fills again only once pushChanges took it.
@@ -87,14 +96,18 @@ final class PeerSection: @unchecked Sendable {
                 .bind(host: host, port: port).wait()
         }
         loop.execute { [self] in
+            nextHeartbeat = ProcessClock.milliseconds + Int(Self.heartbeatInterval)
             connectAll()
+            publishStatus()
             timers.append(loop.scheduleRepeatedTask(initialDelay: .milliseconds(Self.pushInterval),
                                                     delay: .milliseconds(Self.pushInterval)) { [self] _ in
+                taskCalls += 1
                 pushChanges()
                 connectAll()
             })
             timers.append(loop.scheduleRepeatedTask(initialDelay: .milliseconds(Self.heartbeatInterval),
                                                     delay: .milliseconds(Self.heartbeatInterval)) { [self] _ in
+                taskCalls += 1
                 heartbeat()
             })
         }
@@ -149,6 +162,9 @@ final class PeerSection: @unchecked Sendable {
             guard now >= nextAttempt[peer.name, default: 0], let host = peer.host, let port = peer.port else { continue }
             guard !pending.values.contains(where: { $0.peerName == peer.name }) else { continue }
             nextAttempt[peer.name] = now + Self.reconnectDelay
+            counters[peer.name, default: PeerCounters()].lastStatus = "CONN"
+            counters[peer.name, default: PeerCounters()].newConnections += 1
+            defer { publishStatus() }
             let session = PeerSession(section: self, role: .connecting(peer: peer.name))
             pending[ObjectIdentifier(session)] = session
             ClientBootstrap(group: loop)
@@ -169,7 +185,11 @@ final class PeerSection: @unchecked Sendable {
         // One connection per peer: the newest wins, as in HAProxy. Both ends may have
         // connected at once and each killed the other's: a random delay before we try
         // again keeps the two from doing it forever.
+        counters[name, default: PeerCounters()].lastStatus = "ESTA"
+        counters[name, default: PeerCounters()].lastHandshake = ProcessClock.milliseconds
+        defer { publishStatus() }
         if let old = sessions[name], old !== session {
+            counters[name, default: PeerCounters()].collisions += 1
             sessions[name] = nil
             old.close()
             nextAttempt[name] = ProcessClock.milliseconds + 50 + Int.random(in: 0..<2000)
@@ -204,7 +224,20 @@ final class PeerSection: @unchecked Sendable {
         }
     }
 
+    /// Our hello was answered with another status than 200.
+    func helloRefused(by peer: String, status: String) {
+        let word = PeerCounters.statusWord(status)
+        counters[peer, default: PeerCounters()].lastStatus = word
+        if word == "PROT" { counters[peer, default: PeerCounters()].protocolErrors += 1 }
+    }
+
+    func heartbeatReceived(from session: PeerSession) {
+        guard let name = session.peerName else { return }
+        counters[name, default: PeerCounters()].receivedHeartbeats += 1
+    }
+
     func sessionClosed(_ session: PeerSession) {
+        defer { publishStatus() }
         pending[ObjectIdentifier(session)] = nil
         guard let name = session.peerName, sessions[name] === session else { return }
         sessions[name] = nil
@@ -221,13 +254,56 @@ final class PeerSection: @unchecked Sendable {
         let now = ProcessClock.milliseconds
         // A connection that never finishes its hello (or a predecessor that stalls) goes too.
         for session in Array(pending.values) where now - session.lastHeard > Self.silenceLimit { session.close() }
-        for session in Array(sessions.values) {
+        nextHeartbeat = now + Int(Self.heartbeatInterval)
+        for (name, session) in sessions {
             if now - session.lastHeard > Self.silenceLimit {
+                counters[name, default: PeerCounters()].missedHeartbeats += 1
                 session.close()
             } else {
+                counters[name, default: PeerCounters()].sentHeartbeats += 1
                 session.send(PeerProtocol.control(.heartbeat))
             }
         }
+        publishStatus()
+    }
+
+    /// Publishes what `show peers` reads (PeerStatus.swift); on the loop.
+    private func publishStatus() {
+        let now = ProcessClock.milliseconds
+        let reportedTables = tables.enumerated().map { index, table in
+            PeersReport.Table(localID: index + 1, name: table.name, update: updateIDs[index + 1] ?? 0)
+        }
+        let peers = configuration.peers.map { peer -> PeersReport.Peer in
+            let address = (peer.host ?? "").contains(":") ? "[\(peer.host ?? "")]:\(peer.port ?? 0)" : "\(peer.host ?? ""):\(peer.port ?? 0)"
+            let session = sessions[peer.name] ?? pending.values.first { $0.peerName == peer.name }
+            var report = PeersReport.Peer(
+                name: peer.name, isLocal: peer.name == localName, isActive: session != nil,
+                sessionState: session?.handshakeState ?? 0, address: address,
+                counters: counters[peer.name] ?? PeerCounters(),
+                reconnectAt: peer.name == localName ? nil : nextAttempt[peer.name] ?? now,
+                heartbeatAt: sessions[peer.name] != nil ? nextHeartbeat : nil)
+            guard peer.name != localName else { return report }
+            if let established = sessions[peer.name] {
+                report.lastLocalTable = established.lastLocalTable
+                report.remoteTable = established.currentRemoteTableName.flatMap { name in
+                    tables.firstIndex { PeerProtocol.wireName($0.definition) == name || $0.name == name }.map { $0 + 1 }
+                }
+            }
+            for (index, table) in tables.enumerated() {
+                let id = index + 1
+                report.acknowledged[id] = acknowledged[peer.name]?[id] ?? 0
+                if let established = sessions[peer.name] {
+                    report.pushed[id] = updateIDs[id] ?? 0
+                    if let remote = established.remoteTable(named: PeerProtocol.wireName(table.definition)) {
+                        report.remoteIDs[id] = remote.id
+                        report.received[id] = remote.lastReceived
+                    }
+                }
+            }
+            return report
+        }
+        statusBoard.publish(PeersReport(name: configuration.name, startedAt: startedAt, disabled: configuration.disabled,
+                                        resyncing: needsResync, taskCalls: taskCalls, peers: peers, tables: reportedTables))
     }
 
     // MARK: Resync
@@ -272,6 +348,7 @@ final class PeerSection: @unchecked Sendable {
     /// Sends what changed locally since the last push to every connected peer.
     private func pushChanges() {
         let now = ProcessClock.milliseconds
+        var published = true
         for (index, table) in tables.enumerated() {
             let id = index + 1
             var messages: [UInt8] = []
@@ -283,7 +360,9 @@ final class PeerSection: @unchecked Sendable {
             guard !messages.isEmpty else { continue }
             pushedLocalChanges = true
             for session in sessions.values { session.push(table: id, definition: table.definition, messages: messages) }
+            published = false
         }
+        if !published { publishStatus() }
     }
 
     /// A timed update of `entry` under its table's next update id (call under the lock).

@@ -39,11 +39,34 @@ final class PeerSession: ChannelInboundHandler {
     private(set) var lastHeard = ProcessClock.milliseconds
     /// Whether we asked this peer for a full resync and await its end.
     var resyncRequested = false
+    /// Our id of the table we last sent messages of (`show peers`'s `last_local_table`).
+    private(set) var lastLocalTable: Int?
+    /// The name of the remote table its updates are for now (`show peers`'s `remote_table`).
+    var currentRemoteTableName: String? { currentRemoteTable.flatMap { remoteTables[$0]?.name } }
 
     init(section: PeerSection, role: Role) {
         self.section = section
         self.role = role
         if case .connecting(let peer) = role { peerName = peer }
+    }
+
+    /// HAProxy's state number for this connection in `show peers` (its `st0`): 1 while
+    /// an accepted one awaits the hello, 6 while ours awaits the status, 7 established.
+    var handshakeState: Int {
+        switch (state, role) {
+        case (.handshake, .accepted): return 1
+        case (.handshake, .connecting): return 6
+        case (.established, _): return 7
+        case (.closed, _): return 11
+        }
+    }
+
+    /// The peer's id for the table it defined under `name`, and its last update received.
+    func remoteTable(named name: String) -> (id: Int, lastReceived: UInt32)? {
+        guard let remote = remoteTables.values.first(where: { $0.name == name || $0.name == "/" + name || "/" + $0.name == name }) else {
+            return nil
+        }
+        return (remote.id, lastReceived[remote.id] ?? 0)
     }
 
     // MARK: Channel events
@@ -127,6 +150,7 @@ final class PeerSession: ChannelInboundHandler {
                 let status = String(decoding: inbound[offset..<newline], as: UTF8.self)
                 offset = newline + 1
                 guard status == "200" else {
+                    if let peerName { section.helloRefused(by: peerName, status: status) }
                     close()
                     return
                 }
@@ -196,7 +220,9 @@ final class PeerSession: ChannelInboundHandler {
                 resyncRequested = false
                 section.resyncEnded(by: self, complete: type == PeerProtocol.Control.resyncFinished.rawValue)
             }
-        case .resyncConfirm?, .heartbeat?, nil:
+        case .heartbeat?:
+            section.heartbeatReceived(from: self)
+        case .resyncConfirm?, nil:
             break
         }
     }
@@ -247,6 +273,7 @@ final class PeerSession: ChannelInboundHandler {
     /// carried it yet (a definition also switches to the table).
     func push(table id: Int, definition: StickTableDefinition, messages: [UInt8]) {
         guard state == .established else { return }
+        lastLocalTable = id
         if definedTables.insert(id).inserted {
             send(PeerProtocol.definition(definition, id: id) + messages)
         } else {
