@@ -340,7 +340,7 @@ public struct Balancer: Sendable {
     var isStatic: Bool {
         switch algorithm {
         case .staticRoundRobin: return true
-        case .source, .uri, .urlParameter, .header: return hashType.method == .mapBased
+        case .source, .uri, .urlParameter, .header, .rdpCookie: return hashType.method == .mapBased
         default: return false
         }
     }
