@@ -247,9 +247,32 @@ enum Validation {
                 errors = true
                 continue
             }
+            // HAProxy's two rules, checked as it resolves the tracks in config order: the
+            // tracked server has a check, an agent or a `track` of its own (a chain); and
+            // following the tracks resolved so far (those of servers before this one) must
+            // not lead back here.
             let tracked = s.proxies[t].servers[k]
-            if !tracked.check.enabled && !tracked.agent.enabled {
+            if !tracked.check.enabled && !tracked.agent.enabled && tracked.track == nil {
                 s.alertRaw(prefix + "unable to use \(backendName)/\(serverName) for tracking as it does not have any check nor agent enabled.", at: srv.location)
+                errors = true
+                continue
+            }
+            let here = (s.backendIndex(named: p.name) ?? Int.max, p.servers.firstIndex { $0.name == srv.name } ?? 0)
+            var step = (proxy: t, server: k)
+            var loops = step.proxy == here.0 && step.server == here.1
+            var steps = 0
+            while !loops, steps < 10_000, (step.proxy, step.server) < here, let next = s.proxies[step.proxy].servers[step.server].track {
+                steps += 1
+                let nextParts = next.split(separator: "/", maxSplits: 1).map(String.init)
+                let (b, n) = nextParts.count == 2 ? (nextParts[0], nextParts[1]) : (s.proxies[step.proxy].name, nextParts[0])
+                guard let nt = s.backendIndex(named: b), let nk = serverIndex.server(named: n, inBackend: nt, of: s) else { break }
+                step = (nt, nk)
+                loops = nt == here.0 && nk == here.1
+            }
+            if loops {
+                // HAProxy names the looping server with the tracked server's backend.
+                s.alertRaw(prefix + "unable to track \(backendName)/\(serverName) as it belongs to a tracking chain looping back to \(backendName)/\(srv.name).",
+                           at: srv.location)
                 errors = true
             }
         }

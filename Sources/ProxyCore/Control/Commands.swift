@@ -269,6 +269,7 @@ enum ControlCommands {
                 let configDisabled = settings?.disabled ?? false
                 var admin = 0
                 if status.admin == .maintenance { admin |= 0x1 }  // SRV_ADMF_FMAINT
+                if status.inheritedMaintenance { admin |= 0x2 }  // SRV_ADMF_IMAINT (`track`)
                 if status.admin == .maintenance && configDisabled { admin |= 0x4 }  // SRV_ADMF_CMAINT
                 if status.admin == .drain { admin |= 0x8 }  // SRV_ADMF_FDRAIN
                 let dns = server.dns?.snapshot

@@ -368,10 +368,12 @@ public final class ProxyRuntime: @unchecked Sendable {
     public func updateServer(_ server: RuntimeServer, in backend: RuntimeBackend,
                              _ change: (inout ServerStatus) -> Void) {
         var wasUsable = false
+        var followedBefore = (up: true, maintenance: false)
         let backendWasUp = backend.servers.contains { $0.isUsable.load(ordering: .relaxed) }
         let status = server.status.withLockedValue { status -> ServerStatus in
             let before = status
             wasUsable = before.isUsable
+            followedBefore = before.followed
             change(&status)
             status.generation += 1
             // For the stats (issue 4): when the state changed, and the time spent DOWN.
@@ -393,6 +395,10 @@ public final class ProxyRuntime: @unchecked Sendable {
         // A server back up, or weighing more, may take requests waiting in the queue.
         backend.balancer.serveQueue()
         if wasUsable != status.isUsable { usabilityObserver?() }
+        // Servers that `track` this one follow it (Runtime/ServerTracking.swift).
+        if !server.trackers.isEmpty, followedBefore != status.followed {
+            propagate(status.followed, from: server, after: followedBefore)
+        }
     }
 
     public func backend(named name: String) -> RuntimeBackend? {

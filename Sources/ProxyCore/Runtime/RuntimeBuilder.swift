@@ -141,6 +141,7 @@ public enum RuntimeBuilder {
                             dataPath: DataPath.choose(frontends: frontends, backends: backends))
         // Logs and health checks (Logging/, Health/).
         attachLogsAndChecks(config, runtime: runtime, backends: backendByName)
+        ProxyRuntime.linkTrackedServers(config, backends: backendByName)  // `track` (ServerTracking.swift)
         runtime.prometheus = prometheus
         runtime.stickTables = stickTables
         // DNS service discovery (issue 15): servers that follow names.

@@ -11,6 +11,10 @@ public final class RuntimeServer: @unchecked Sendable {
     /// Added by the runtime API's `add server` (issue 15), with the settings it was given
     /// (config servers' settings are the backend's `ProxySettings.servers[index]`).
     public internal(set) var dynamicSettings: ServerSettings?
+    /// `track [B/]S` (issue 15): the server whose state this one follows, as `B/S` for
+    /// the messages, and the servers that follow this one. Set once at build time.
+    var tracked: (server: RuntimeServer, path: String)?
+    var trackers: [(server: RuntimeServer, backend: RuntimeBackend)] = []
     /// `add server … enabled`: ready from the start (`show servers state` shows it).
     var readyWhenAdded = false
     /// Taken out by `del server`: no longer listed, never picked again. Sessions that
@@ -153,6 +157,9 @@ public struct ServerStatus: Sendable, Equatable {
     /// Out of service because DNS gives it no address (issue 15: HAProxy's RMAINT,
     /// `MAINT (resolution)`), apart from the operator's maintenance.
     public var resolutionMaintenance: Bool = false
+    /// In maintenance because the server it tracks is (`track`, HAProxy's IMAINT: `MAINT
+    /// (via B/S)`), apart from the operator's own.
+    public var inheritedMaintenance: Bool = false
 
     public init(admin: Admin, weight: Int) {
         self.admin = admin
@@ -160,7 +167,9 @@ public struct ServerStatus: Sendable, Equatable {
         self.initialWeight = weight
     }
 
-    public var isUsable: Bool { admin != .maintenance && !resolutionMaintenance && operationalUp }
+    public var isUsable: Bool { admin != .maintenance && !inheritedMaintenance && !resolutionMaintenance && operationalUp }
+    /// What a server tracking this one follows: up or down, and in maintenance or not.
+    var followed: (up: Bool, maintenance: Bool) { (operationalUp, admin == .maintenance || inheritedMaintenance) }
     /// The weight balancers use: 0 while draining.
     public var effectiveWeight: Int { admin == .drain ? 0 : weight }
 }

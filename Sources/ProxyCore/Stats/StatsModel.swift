@@ -286,9 +286,11 @@ public final class StatsContext: @unchecked Sendable {
     /// DOWN) or `DOWN 1/2` (going up: checks passed towards `rise`).
     func serverStatusText(_ proxy: Proxy, _ server: RuntimeServer, _ status: ServerStatus) -> String {
         let check = serverSettings(proxy, server)?.check
-        let checked = check?.enabled ?? false
+        // A tracking server says UP or DOWN as its tracked server's checks do.
+        let checked = (check?.enabled ?? false) || server.tracked != nil
         if status.resolutionMaintenance { return "MAINT (resolution)" }
         if status.admin == .maintenance { return "MAINT" }
+        if status.inheritedMaintenance, let via = server.tracked?.path { return "MAINT (via \(via))" }
         let health = checked ? server.health?.snapshot.check?.health : nil
         if !status.operationalUp {
             if let health, let check, health > 0, health < check.rise { return "DOWN \(health)/\(check.rise)" }

@@ -32,6 +32,9 @@ final class ReferenceHAProxy {
 
     var pid: Int32 { process.processIdentifier }
 
+    /// What HAProxy printed on standard error so far.
+    func stderrText() -> String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
+
     func stop() {
         if process.isRunning {
             process.terminate()
