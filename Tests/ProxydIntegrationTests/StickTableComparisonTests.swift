@@ -142,6 +142,27 @@ final class StickTableComparisonTests: XCTestCase {
         XCTAssertTrue(listExpected.contains("key=10.1.2.3 use=0 exp=30s gpt0=0 gpc0=7"), listExpected)
     }
 
+    /// A counter nobody tracks has no sample: `lt` does not match it, `!{ gt }` does, and
+    /// `sc_tracked` says false, as in HAProxy (proxyd read 0 before, so `lt 5` matched).
+    func testUntrackedCounterHasNoSampleAsInHAProxy() throws {
+        let sides = try SideBySide(Self.preamble() + """
+        frontend fe
+            bind 127.0.0.1:PORT
+            stick-table type ip size 100 store http_req_cnt
+            http-request deny deny_status 403 if { sc_http_req_cnt(1) lt 5 }
+            http-request deny deny_status 401 if !{ sc_http_req_cnt(1) gt 5 } { path /negated }
+            http-request deny deny_status 410 if !{ sc_tracked(1) } { path /tracked }
+            http-request return status 200 content-type text/plain string ok
+
+        """)
+        defer { sides.stop() }
+        let (expected, actual) = sides.both { port, _ in
+            ["/", "/negated", "/tracked"].map { Self.status(port, path: $0).prefix(3) }
+        }
+        XCTAssertEqual(expected, ["200", "401", "410"])
+        XCTAssertEqual(actual, expected)
+    }
+
     func testConnectionLimitRejectsAsHAProxyDoes() throws {
         try connectionLimit(launcher: [])
     }

@@ -18,8 +18,10 @@ struct CompiledStickFetch {
             return fetch.operation == .tableCount ? count : table.definition.size - count
         case .counter(let n):
             guard let tracked = connection.stickTrackers?.tracked(n) else {
+                // HAProxy: `sc_tracked` says false; any other fetch of a counter not
+                // tracked has no sample, so neither `lt` nor `gt` matches it.
                 if case .tracked = fetch.operation { return 0 }
-                return 0
+                return nil
             }
             // Another table named in the fetch: the same key there.
             if let other = table, other !== tracked.table {
