@@ -105,7 +105,7 @@ enum ControlCommands {
                 switch lookup(args[2], context) {
                 case .failure(let message): return message.text
                 case .success(let (_, backend, server)):
-                    context.runtime.updateServer(server, in: backend) { $0.admin = enable ? .ready : .maintenance }
+                    context.runtime.setAdmin(enable ? .ready : .maintenance, of: server, in: backend)
                     return ""
                 }
             }
@@ -361,7 +361,7 @@ enum ControlCommands {
             case "maint": admin = .maintenance
             default: return "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n"
             }
-            context.runtime.updateServer(server, in: backend) { $0.admin = admin }
+            context.runtime.setAdmin(admin, of: server, in: backend)
             return ""
         case "health":
             let up: Bool

@@ -202,27 +202,8 @@ public final class HealthMonitor: @unchecked Sendable {
                 }
             }
             if let admin = reply.admin {
-                let current = server.status.withLockedValue { $0.admin }
-                let wanted: ServerStatus.Admin = admin == .ready ? .ready : admin == .drain ? .drain : .maintenance
-                if current != wanted {
-                    runtime.updateServer(server, in: backend) { $0.admin = wanted }
-                    // HAProxy logs each change and prints it on stderr (ha_warning).
-                    let (active, backup) = counts(backend)
-                    if wanted == .drain {
-                        announce(.notice, "Server \(backend.name)/\(server.name) enters drain state."
-                                 + " \(active) active and \(backup) backup servers online."
-                                 + "\(runningOnBackup(active, backup)) 0 sessions requeued, 0 total in queue.", logger)
-                    } else if wanted == .maintenance {
-                        announce(.alert, "Server \(backend.name)/\(server.name) is going DOWN for maintenance."
-                                 + " \(active) active and \(backup) backup servers left.\(runningOnBackup(active, backup))"
-                                 + " \(server.currentConnections.load(ordering: .relaxed)) sessions active, 0 requeued, 0 remaining in queue.", logger)
-                        noServerAlert(backend, logger)
-                    } else if current == .drain {
-                        announce(.notice, "Server \(backend.name)/\(server.name) is UP (leaving forced drain).", logger)
-                    } else {
-                        announce(.notice, "Server \(backend.name)/\(server.name) is UP/READY (leaving forced maintenance).", logger)
-                    }
-                }
+                // Runtime/AdminChanges.swift logs each change as HAProxy does.
+                runtime.setAdmin(admin == .ready ? .ready : admin == .drain ? .drain : .maintenance, of: server, in: backend)
             }
         }
 
@@ -293,13 +274,7 @@ public final class HealthMonitor: @unchecked Sendable {
 
     /// Usable active and backup servers of a backend (as HAProxy counts them: a draining
     /// server, with no weight, is not counted).
-    func counts(_ backend: RuntimeBackend) -> (active: Int, backup: Int) {
-        var active = 0, backup = 0
-        for server in backend.servers where server.isOnline.load(ordering: .relaxed) {
-            if server.isBackup { backup += 1 } else { active += 1 }
-        }
-        return (active, backup)
-    }
+    func counts(_ backend: RuntimeBackend) -> (active: Int, backup: Int) { backend.onlineCounts }
 }
 
 extension ProxyRuntime {

@@ -33,31 +33,26 @@ extension ProxyRuntime {
             }
             let status = tracker.status.withLockedValue { $0 }
             let name = "\(backend.name)/\(tracker.name)"
-            let (active, backup) = healthMonitor?.counts(backend) ?? (0, 0)
+            let kind = tracker.isBackup ? "Backup Server" : "Server"  // HAProxy's words for a backup
+            let (active, backup) = backend.onlineCounts
             let sessions = tracker.currentConnections.load(ordering: .relaxed)
             if now.maintenance != before.maintenance {
                 if now.maintenance, status.admin != .maintenance {
-                    announce(.alert, "Server \(name) is going DOWN for maintenance via \(via). \(active) active and "
+                    announce(.alert, "\(kind) \(name) is going DOWN for maintenance via \(via). \(active) active and "
                              + "\(backup) backup servers left. \(sessions) sessions active, 0 requeued, 0 remaining in queue.",
-                             backend)
+                             on: backend)
                 } else if !now.maintenance, status.admin != .maintenance {
-                    announce(.notice, "Server \(name) is \(status.isUsable ? "UP" : "DOWN")/READY (leaving maintenance).", backend)
+                    announce(.notice, "\(kind) \(name) is \(status.isUsable ? "UP" : "DOWN")/READY (leaving maintenance).", on: backend)
                 }
             } else if wasUsable != status.isUsable {
                 if status.isUsable {
-                    announce(.notice, "Server \(name) is UP via \(via). \(active) active and \(backup) backup servers "
-                             + "online. 0 sessions requeued, 0 total in queue.", backend)
+                    announce(.notice, "\(kind) \(name) is UP via \(via). \(active) active and \(backup) backup servers "
+                             + "online. 0 sessions requeued, 0 total in queue.", on: backend)
                 } else {
-                    announce(.alert, "Server \(name) is DOWN via \(via). \(active) active and \(backup) backup servers "
-                             + "left. \(sessions) sessions active, 0 requeued, 0 remaining in queue.", backend)
+                    announce(.alert, "\(kind) \(name) is DOWN via \(via). \(active) active and \(backup) backup servers "
+                             + "left. \(sessions) sessions active, 0 requeued, 0 remaining in queue.", on: backend)
                 }
             }
         }
-    }
-
-    /// Logged on the backend's logs and, as HAProxy's `ha_warning`, on standard error.
-    private func announce(_ level: LogTarget.Level, _ message: String, _ backend: RuntimeBackend) {
-        backend.logger?.log(level, message)
-        ConsoleEcho.warning(message)
     }
 }

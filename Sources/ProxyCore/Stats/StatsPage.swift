@@ -141,9 +141,12 @@ public final class StatsPage: @unchecked Sendable {
             guard let server = backend.servers.first(where: { $0.name == name }) else { continue }
             let change: ((inout ServerStatus) -> Void)?
             switch action {
-            case "ready": change = { $0.admin = .ready }
-            case "drain": change = { $0.admin = .drain }
-            case "maint": change = { $0.admin = .maintenance }
+            // The operator's state, with HAProxy's sentence (Runtime/AdminChanges.swift).
+            case "ready", "drain", "maint":
+                context.runtime.setAdmin(action == "ready" ? .ready : action == "drain" ? .drain : .maintenance,
+                                         of: server, in: backend)
+                done += 1
+                continue
             case "dhlth": change = { $0.checksEnabled = false }
             case "ehlth": change = { $0.checksEnabled = true }
             case "hrunn": change = { $0.operationalUp = true }
