@@ -3,12 +3,10 @@
 /// the backend and prints on standard error for each change.
 extension ProxyRuntime {
     func setAdmin(_ wanted: ServerStatus.Admin, of server: RuntimeServer, in backend: RuntimeBackend) {
-        var current = ServerStatus.Admin.ready
-        updateServer(server, in: backend) {
-            current = $0.admin
-            $0.admin = wanted
-        }
+        // An agent repeats its word every check: no change, no update and no sentence.
+        let current = server.status.withLockedValue { $0.admin }
         guard current != wanted else { return }
+        updateServer(server, in: backend) { $0.admin = wanted }
         let name = "\(backend.name)/\(server.name)"
         let kind = server.isBackup ? "Backup Server" : "Server"  // HAProxy's words for a backup
         let (active, backup) = backend.onlineCounts
