@@ -100,14 +100,16 @@ final class LargeConfigTests: XCTestCase {
         var text = Self.config()
         text += "\nbackend late\n    server a 10.0.0.1:80 track big/s\(Self.bigServers)\n"
         text += "    server b 10.0.0.1:80 track small\(Self.smallBackends)/only\n"
+        // A tracker may be tracked (a chain, as HAProxy 2.6 accepts); an unchecked server may not.
         text += "    server c 10.0.0.1:80 track trackers/t10\n"
+        text += "    server d 10.0.0.1:80 track small0/only\n"
         let result = ConfigurationLoader.load(text: text, name: "large.cfg")
         XCTAssertNil(result.configuration)
         let messages = result.diagnostics.map(\.description)
         XCTAssertEqual(messages.filter { $0.contains("'server late/") }.map { $0.components(separatedBy: "' : ").last! }, [
             "unable to find required server 's\(Self.bigServers)' for tracking.",
             "unable to find required proxy 'small\(Self.smallBackends)' for tracking.",
-            "unable to use trackers/t10 for tracking as it does not have any check nor agent enabled.",
+            "unable to use small0/only for tracking as it does not have any check nor agent enabled.",
         ])
     }
 }
