@@ -28,4 +28,28 @@ final class FuzzFindingTests: XCTestCase {
         let record: [UInt8] = [0x16, 0x03, 0x01, 0x00, UInt8(handshake.count)] + handshake
         XCTAssertEqual(ClientHelloParser.parse(record), .hello(type: 1, serverName: nil))
     }
+
+    /// haproxy-config: `http-check expect rstatus (2|3+++…+)` with 126 `+` took over 2 GB
+    /// in glibc's regcomp (each `+` doubles the compiled tree). Stacked quantifiers are now
+    /// refused with PCRE2's words, as HAProxy 2.6 refuses them, and patterns glibc would
+    /// expand past RegexGuard.limit as too large; ordinary ones still compile.
+    func testStackedQuantifiersAndHugeRepeatsAreRefusedBeforeRegcomp() {
+        func refusal(_ pattern: String) -> String? {
+            if case let .failure(error) = CompiledRegex.compile(pattern) { return error.message }
+            return nil
+        }
+        XCTAssertEqual(refusal("(2|3" + String(repeating: "+", count: 126) + ")[0-9]"),
+                       "quantifier does not follow a repeatable item, erroffset=6")
+        XCTAssertEqual(refusal("(2|3**)"), "quantifier does not follow a repeatable item, erroffset=5")
+        XCTAssertEqual(refusal("a{2}{3}"), "quantifier does not follow a repeatable item, erroffset=6")
+        XCTAssertEqual(refusal("((a{100}){100}){100}"), "regular expression is too large, erroffset=20")
+        // PCRE2 takes this one; glibc would build 2^20 copies of `a`: refused all the same.
+        XCTAssertEqual(refusal(String(repeating: "(", count: 20) + "a" + String(repeating: ")+", count: 20))?
+            .hasPrefix("regular expression is too large, erroffset="), true)
+        // PCRE2's lazy and possessive marks, bracket expressions and literal braces still compile.
+        for pattern in ["(2|3++)[0-9]", "a+?b", "(a+)+", "^/api/v[0-9]+/(users|items)$", "[]a-z]+",
+                        "[[:alpha:]]{2,5}x", "a{,3}", "\\++", "[+*]{3}"] {
+            XCTAssertNil(refusal(pattern), pattern)
+        }
+    }
 }

@@ -36,7 +36,7 @@ enum CheckParser {
         func regex(_ text: String) -> Result<CompiledRegex, HTTPRuleParser.Failure> {
             switch CompiledRegex.compile(text) {
             case let .success(r): return .success(r)
-            case let .failure(e): return .failure(.init(message: "regex '\(text)' is invalid (error=\(e.message))"))
+            case let .failure(e): return .failure(.init(message: "regex '\(text)' is invalid (error=\(e.message))."))
             }
         }
         let k: CheckExpectation.Kind

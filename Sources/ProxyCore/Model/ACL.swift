@@ -86,6 +86,8 @@ public final class CompiledRegex: @unchecked Sendable, Hashable, CustomStringCon
 
     /// Compiles `source`; on failure returns the system's error text.
     public static func compile(_ source: String, caseInsensitive: Bool = false) -> Result<CompiledRegex, RegexError> {
+        // What glibc would compile exponentially is refused first (Model/RegexGuard.swift).
+        if let problem = RegexGuard.problem(source) { return .failure(RegexError(message: problem)) }
         let r = CompiledRegex(source: source, caseInsensitive: caseInsensitive)
         var flags = REG_EXTENDED | REG_NOSUB
         if caseInsensitive { flags |= REG_ICASE }
