@@ -87,6 +87,11 @@ final class ServerTrackingComparisonTests: XCTestCase {
         }
         try bothSee("tracked in maintenance", ["s1 MAINT", "s2 MAINT (via app/s1)", "o1 MAINT (via app/s2)",
                                                "s2 127.0.0.1 0 2 1 1", "o1 127.0.0.1 0 2 1 1"])
+        // A tracked server cannot be deleted, even in maintenance.
+        for socket in [proxydSocket, haproxySocket] {
+            XCTAssertEqual(try ControlClient.socat("del server app/s1", socket: socket),
+                           "This server cannot be removed at runtime due to other configuration elements pointing to it.\n")
+        }
         for socket in [proxydSocket, haproxySocket] {
             XCTAssertEqual(try ControlClient.socat("enable server app/s1", socket: socket), "\n")
         }

@@ -233,9 +233,7 @@ enum Validation {
         }
         // `track [backend/]server`: the tracked server must exist and be checked.
         for srv in p.servers {
-            guard let track = srv.track else { continue }
-            let parts = track.split(separator: "/", maxSplits: 1).map(String.init)
-            let (backendName, serverName) = parts.count == 2 ? (parts[0], parts[1]) : (p.name, parts[0])
+            guard let (backendName, serverName) = srv.trackedServer(ownBackend: p.name) else { continue }
             let prefix = "[\(srv.location)] : 'server \(p.name)/\(srv.name)' : "
             guard let t = s.backendIndex(named: backendName) else {
                 s.alertRaw(prefix + "unable to find required proxy '\(backendName)' for tracking.", at: srv.location)
@@ -261,10 +259,9 @@ enum Validation {
             var step = (proxy: t, server: k)
             var loops = step.proxy == here.0 && step.server == here.1
             var steps = 0
-            while !loops, steps < 10_000, (step.proxy, step.server) < here, let next = s.proxies[step.proxy].servers[step.server].track {
+            while !loops, steps < 10_000, (step.proxy, step.server) < here,
+                  let (b, n) = s.proxies[step.proxy].servers[step.server].trackedServer(ownBackend: s.proxies[step.proxy].name) {
                 steps += 1
-                let nextParts = next.split(separator: "/", maxSplits: 1).map(String.init)
-                let (b, n) = nextParts.count == 2 ? (nextParts[0], nextParts[1]) : (s.proxies[step.proxy].name, nextParts[0])
                 guard let nt = s.backendIndex(named: b), let nk = serverIndex.server(named: n, inBackend: nt, of: s) else { break }
                 step = (nt, nk)
                 loops = nt == here.0 && nk == here.1

@@ -166,6 +166,14 @@ public struct ServerSettings: Sendable, Equatable {
     public var source: SourceBinding?
     /// `track [backend/]server`.
     public var track: String?
+
+    /// The server `track` names, as (backend, server); the backend is `ownBackend` when
+    /// the line names none.
+    func trackedServer(ownBackend: String) -> (backend: String, server: String)? {
+        guard let track else { return nil }
+        let parts = track.split(separator: "/", maxSplits: 1).map(String.init)
+        return parts.count == 2 ? (parts[0], parts[1]) : (ownBackend, parts[0])
+    }
     /// `resolvers`, `resolve-prefer`, `resolve-net`, `resolve-opts` (issue 15).
     public var resolution = ServerResolution()
     /// `server-template`: the servers share one name and take its records in turn.

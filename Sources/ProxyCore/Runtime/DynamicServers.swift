@@ -105,21 +105,14 @@ extension ProxyRuntime {
         }
     }
 
-    /// `track B/S` on any server, or a `use-server` rule of its backend, names it.
+    /// A server tracks it (the links ServerTracking made at start), or a `use-server` rule
+    /// of its backend names it.
     private static func isReferenced(_ server: RuntimeServer, in backend: RuntimeBackend,
                                      _ configuration: ProxyConfiguration) -> Bool {
-        for proxy in configuration.proxies {
-            for other in proxy.servers {
-                guard let track = other.track else { continue }
-                let parts = track.split(separator: "/", maxSplits: 1).map(String.init)
-                let (trackedBackend, trackedServer) = parts.count == 2 ? (parts[0], parts[1]) : (proxy.name, parts[0])
-                if trackedBackend == backend.name && trackedServer == server.name { return true }
-            }
-            if proxy.name == backend.name, proxy.persistence.useServerRules.contains(where: { $0.server == server.name }) {
-                return true
-            }
+        if !server.trackers.isEmpty { return true }
+        return configuration.proxies.contains { proxy in
+            proxy.name == backend.name && proxy.persistence.useServerRules.contains { $0.server == server.name }
         }
-        return false
     }
 }
 

@@ -9,10 +9,8 @@ extension ProxyRuntime {
         for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
             guard let backend = backends[proxy.name] else { continue }
             for (settings, server) in zip(proxy.servers, backend.servers) {
-                guard let track = settings.track else { continue }
-                let parts = track.split(separator: "/", maxSplits: 1).map(String.init)
-                let (backendName, serverName) = parts.count == 2 ? (parts[0], parts[1]) : (proxy.name, parts[0])
-                guard let trackedBackend = backends[backendName],
+                guard let (backendName, serverName) = settings.trackedServer(ownBackend: proxy.name),
+                      let trackedBackend = backends[backendName],
                       let tracked = trackedBackend.servers.first(where: { $0.name == serverName }) else { continue }
                 server.tracked = (tracked, "\(backendName)/\(serverName)")
                 tracked.trackers.append((server, backend))
