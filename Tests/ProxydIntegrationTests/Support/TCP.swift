@@ -2,8 +2,24 @@ import Foundation
 
 /// Blocking TCP client helpers for tests: raw bytes in, raw bytes out.
 enum TCP {
-    /// A port nobody listens on right now (bound to 0, then released).
+    /// Every port `freePort` has handed out in this process.
+    private static let portsGiven = NSLock()
+    nonisolated(unsafe) private static var given = Set<Int>()
+
+    /// A port nobody listens on right now (bound to 0, then released), and one this
+    /// process has not handed out before. The kernel may give the same port to two
+    /// binds in a row (about one set of eight in 300 here); HAProxy binds with
+    /// SO_REUSEPORT, so two listeners would then share a port without an error, each
+    /// taking some of the other's connections.
     static func freePort() -> Int {
+        for _ in 0..<1000 {
+            let port = kernelPickedPort()
+            if portsGiven.withLock({ given.insert(port).inserted }) { return port }
+        }
+        fatalError("freePort: 1000 ports in a row were handed out before")
+    }
+
+    private static func kernelPickedPort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var addr = sockaddr_in()
