@@ -52,4 +52,16 @@ final class FuzzFindingTests: XCTestCase {
             XCTAssertNil(refusal(pattern), pattern)
         }
     }
+
+    /// haproxy-config: `timeout client 1222…222d`. The digits are capped at 2^31 seconds
+    /// (for microseconds), and that many days passed Int64 when multiplied into
+    /// milliseconds: a trap. Now HAProxy's "timer overflow", whatever the unit.
+    func testTimerOfManyDaysIsAnOverflowNotATrap() {
+        for text in ["1222222222222222222222222222222d", "99999999999999999h", "9999999999999999999m",
+                     "9999999999999999999s", "25d"] {
+            XCTAssertEqual(ConfigUnits.milliseconds(text), .failure(.overflow), text)
+        }
+        XCTAssertEqual(ConfigUnits.milliseconds("24d"), .success(24 * 86_400_000))
+        XCTAssertEqual(ConfigUnits.milliseconds("99999999999999999999us"), .failure(.overflow))
+    }
 }

@@ -31,7 +31,14 @@ public enum ConfigUnits {
         case .none: ms = value
         case .invalid(let c): return .failure(.unexpectedCharacter(c))
         case .valid(let multiplier, let divisor, _):
-            ms = divisor > 1 ? (value + divisor - 1) / divisor : value * multiplier
+            if divisor > 1 {
+                ms = (value + divisor - 1) / divisor
+            } else {
+                // `value` may be near the cap (2^31 s): days of it pass Int64.
+                let (product, overflowed) = value.multipliedReportingOverflow(by: multiplier)
+                if overflowed { return .failure(.overflow) }
+                ms = product
+            }
         }
         if overflow || ms > Int64(Int32.max) { return .failure(.overflow) }
         return .success(Int(ms))
