@@ -16,6 +16,8 @@ descriptor limit (inherited from scripts/bench, which raises it) and `maxconn 30
                   (the request head one byte every 3 s, never finished; `timeout http-request 10s`
                   cuts them and they reconnect) and 10,000 idle keep-alive connections (one
                   request, then silent; `timeout http-keep-alive 300s` keeps them) are held.
+                  The normal client runs in a loadclient process of its own, beside the
+                  load's (`run_probe_beside_load`).
                   Quiet p99, loaded p99, their ratio (goal ≤ 1.10), RSS before/during/after,
                   descriptors after (5 s after the load left), slowloris cut times.
 """
@@ -160,6 +162,49 @@ def run_client(bench, h, proxy, port, args, timeout=180):
     return result
 
 
+def run_probe_beside_load(bench, h, proxy, port, probe, load, hold):
+    """The normal client in a process of its own beside the load's.
+
+    One loadclient thread for both would time the load generator, not the proxy: when the
+    proxy cuts thousands of slowloris connections at the same mark, the client's own thread
+    spends tens of ms reading their ends and reconnecting them, and the probe's requests
+    due meanwhile leave late (latency counts from the scheduled time). In its own process
+    the probe is woken as soon as its timer or an answer is due. Both processes run on
+    core 1, beside nginx; the proxy's figures are sampled over the probe's window."""
+    window = 2 + bench.load_seconds
+    cmd = ["taskset", "-c", "1", bench.load_client, str(port)] + [str(a) for a in load + [
+        "--hold", hold, "--duration", window + 5]]
+    loader = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # The load is up, and past its first cuts, when its window opens.
+        opened = False
+        for line in loader.stdout:
+            if line.strip() == "measuring":
+                opened = True
+                break
+        if not opened:
+            raise RuntimeError(f"loadclient (load) gave no window: {loader.stderr.read().strip()[-300:]}")
+        result = run_client(bench, h, proxy, port, probe + ["--hold", 2, "--duration", bench.load_seconds])
+        load_result = None
+        for line in loader.stdout:
+            if line.startswith("{"):
+                load_result = json.loads(line)
+                break
+        loader.wait(timeout=30)
+    finally:
+        if loader.poll() is None:
+            loader.kill()
+            loader.wait()
+    if load_result is None:
+        raise RuntimeError(f"loadclient (load) gave no result: {loader.stderr.read().strip()[-300:]}")
+    errors = {kind: n for kind, n in load_result["errors"].items() if n and kind != "status"}
+    errors.update({f"HTTP {code}": n for code, n in load_result.get("statuses", {}).items()})
+    result["errors"] = h.sum_errors([result["errors"], errors])
+    for key in ("slowloris_cut_after", "slowloris_cuts", "idle_closed", "held_at_end"):
+        result[key] = load_result[key]
+    return result
+
+
 def error_count(result):
     return sum(result["errors"].values())
 
@@ -230,9 +275,8 @@ def hostile_load(bench, h, key):
                 rss_before, fds_before = h.rss_kib(proxy.pid), h.fd_count(proxy.pid)
                 # --hold 12: past the first cut of every slowloris connection (10 s), so the
                 # window sees the steady churn of cuts and reconnects.
-                loaded = run_client(bench, h, proxy, port, probe + [
-                    "--slowloris", count, "--slow-interval", SLOW_INTERVAL_S, "--idle", count,
-                    "--hold", 12, "--duration", bench.load_seconds])
+                loaded = run_probe_beside_load(bench, h, proxy, port, probe, [
+                    "--slowloris", count, "--slow-interval", SLOW_INTERVAL_S, "--idle", count], hold=12)
                 time.sleep(5)  # the client reset its connections when it exited
                 rss_after, fds_after = h.rss_kib(proxy.pid), h.fd_count(proxy.pid)
             finally:
