@@ -21,7 +21,7 @@ descriptor limit (inherited from scripts/bench, which raises it) and `maxconn 30
                   Quiet p99, loaded p99, their ratio (goal ≤ 1.10), RSS before/during/after,
                   descriptors after (5 s after the load left), slowloris cut times.
 """
-import json, os, subprocess, time
+import contextlib, json, os, subprocess, time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOAD_CONNECTIONS = 10_000
@@ -123,11 +123,30 @@ class Sampler:
                 "listen_drops": listen_drops()}
 
 
-def run_client(bench, h, proxy, port, args, timeout=180):
-    """Runs loadclient against port; returns its JSON and /proc figures over its measured window."""
+@contextlib.contextmanager
+def loadclient(bench, port, args):
+    """A loadclient process against port on core 1, killed if it is still running at the end."""
     cmd = ["taskset", "-c", "1", bench.load_client, str(port)] + [str(a) for a in args]
     client = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
+        yield client
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+
+
+def errors_by_kind(result):
+    """A loadclient result's errors by kind and its non-200 answers by status; kinds that did
+    not happen are left out."""
+    errors = {kind: n for kind, n in result["errors"].items() if n and kind != "status"}
+    errors.update({f"HTTP {code}": n for code, n in result.get("statuses", {}).items()})
+    return errors
+
+
+def run_client(bench, h, proxy, port, args, timeout=180):
+    """Runs loadclient against port; returns its JSON and /proc figures over its measured window."""
+    with loadclient(bench, port, args) as client:
         sampler, start, result = Sampler(h, proxy.pid, client.pid), None, None
         deadline = time.monotonic() + timeout
         for line in client.stdout:  # one line when the window opens, the result when it closes
@@ -141,16 +160,9 @@ def run_client(bench, h, proxy, port, args, timeout=180):
             if time.monotonic() > deadline:
                 break
         client.wait(timeout=30)
-    finally:
-        if client.poll() is None:
-            client.kill()
-            client.wait()
     if result is None or start is None:
         raise RuntimeError(f"loadclient gave no result: {client.stderr.read().strip()[-300:]}")
-    # Errors by kind, the non-200 answers by status; kinds that did not happen are left out.
-    errors = {kind: n for kind, n in result["errors"].items() if n and kind != "status"}
-    errors.update({f"HTTP {code}": n for code, n in result.get("statuses", {}).items()})
-    result["errors"] = errors
+    result["errors"] = errors_by_kind(result)
     seconds = end["t"] - start["t"]
     result["proxy_cpu_pct"] = 100 * (end["proxy_cpu"] - start["proxy_cpu"]) / seconds
     result["client_cpu_pct"] = 100 * (end["client_cpu"] - start["client_cpu"]) / seconds
@@ -172,34 +184,16 @@ def run_probe_beside_load(bench, h, proxy, port, probe, load, hold):
     the probe is woken as soon as its timer or an answer is due. Both processes run on
     core 1, beside nginx; the proxy's figures are sampled over the probe's window."""
     window = 2 + bench.load_seconds
-    cmd = ["taskset", "-c", "1", bench.load_client, str(port)] + [str(a) for a in load + [
-        "--hold", hold, "--duration", window + 5]]
-    loader = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with loadclient(bench, port, load + ["--hold", hold, "--duration", window + 5]) as loader:
         # The load is up, and past its first cuts, when its window opens.
-        opened = False
-        for line in loader.stdout:
-            if line.strip() == "measuring":
-                opened = True
-                break
-        if not opened:
+        if not any(line.strip() == "measuring" for line in loader.stdout):
             raise RuntimeError(f"loadclient (load) gave no window: {loader.stderr.read().strip()[-300:]}")
         result = run_client(bench, h, proxy, port, probe + ["--hold", 2, "--duration", bench.load_seconds])
-        load_result = None
-        for line in loader.stdout:
-            if line.startswith("{"):
-                load_result = json.loads(line)
-                break
+        load_result = next((json.loads(line) for line in loader.stdout if line.startswith("{")), None)
         loader.wait(timeout=30)
-    finally:
-        if loader.poll() is None:
-            loader.kill()
-            loader.wait()
     if load_result is None:
         raise RuntimeError(f"loadclient (load) gave no result: {loader.stderr.read().strip()[-300:]}")
-    errors = {kind: n for kind, n in load_result["errors"].items() if n and kind != "status"}
-    errors.update({f"HTTP {code}": n for code, n in load_result.get("statuses", {}).items()})
-    result["errors"] = h.sum_errors([result["errors"], errors])
+    result["errors"] = h.sum_errors([result["errors"], errors_by_kind(load_result)])
     for key in ("slowloris_cut_after", "slowloris_cuts", "idle_closed", "held_at_end"):
         result[key] = load_result[key]
     return result
