@@ -204,6 +204,10 @@ enum ProxyParser {
                 }
             }
             if entry.side == .frontend && !p.isFrontend {
+                if kw == "tcp-request" {
+                    entry.handler(s, &p, l, ctx)  // refused there, not ignored
+                    return
+                }
                 let hint = kw == "maxconn" ? " Maybe you want 'fullconn' instead ?" : ""
                 s.warning(l, "'\(kw)' ignored because \(ctx.kind) '\(p.name)' has no frontend capability.\(hint)")
                 if kw == "bind" {
@@ -458,6 +462,21 @@ enum ProxyParser {
     }
 
     static func tcpRequest(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
+        if !ctx.isDefaults && !p.isFrontend {
+            // A backend: HAProxy refuses the connection and session phases; it runs content
+            // rules when the stream enters the backend, which proxyd does not do yet. Refused
+            // rather than ignored: a reject or a track-sc the operator wrote must not be
+            // dropped in silence.
+            if l[1] == "connection" || l[1] == "session" {
+                s.alert(l, "tcp-request \(l[1]) is not allowed because \(ctx.kind) \(p.name) is not a frontend")
+            } else if l[1] == "content" || l[1] == "inspect-delay" {
+                s.alert(l, "'tcp-request \(l[1])' in \(ctx.kind) '\(p.name)' is valid in HAProxy but not supported by proxyd yet "
+                        + "(proxyd applies tcp-request rules in frontends and listen sections only).")
+            } else {
+                s.alert(l, "'tcp-request' expects 'inspect-delay', 'connection', or 'content' in \(ctx.kind) '\(p.name)' (got '\(l[1])')")
+            }
+            return
+        }
         guard let phase = TCPRequestRule.Phase(rawValue: l[1]) else {
             if l[1] == "inspect-delay" {
                 switch s.timer(l, l[2]) {
