@@ -95,12 +95,7 @@ final class LogSampleComparisonTests: XCTestCase {
 
     /// `mode tcp`: no status or method; the backend and server are the session's.
     func testTCPModeSamplesAsInHAProxy() throws {
-        let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
-        defer { echo.stop() }
-        let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
-        defer { haproxyLog.stop(); proxydLog.stop() }
-        let haproxyPort = TCP.freePort(), proxydPort = TCP.freePort()
-        func config(_ port: Int, _ log: LogReceiver) -> String {
+        try TCPEchoLogSideBySide.assertBothLog("tcpsamples st=- m=- fe=fe be=be srv=echo src=127.0.0.1 dp=0 k=key") { port, logPath, echoPort in
             """
             defaults
                 mode tcp
@@ -109,27 +104,14 @@ final class LogSampleComparisonTests: XCTestCase {
                 timeout server 5s
             frontend fe
                 bind 127.0.0.1:\(port)
-                log \(log.path) local0
+                log \(logPath) local0
                 log-format "tcpsamples st=%[status] m=%[method] fe=%[fe_name] be=%[be_name] srv=%[srv_name] src=%[src] dp=%[dst_port,sub(\(port))] k=%[var(txn.k)]"
                 tcp-request content set-var(txn.k) str(KeY),lower
                 default_backend be
             backend be
-                server echo 127.0.0.1:\(echo.port)
+                server echo 127.0.0.1:\(echoPort)
 
             """
         }
-        let reference = try ReferenceHAProxy(config: config(haproxyPort, haproxyLog), waitForPorts: [haproxyPort])
-        defer { reference.stop() }
-        let proxy = try ProxydProcess(config: config(proxydPort, proxydLog), waitForPorts: [proxydPort])
-        defer { proxy.stop() }
-        for port in [haproxyPort, proxydPort] {
-            let client = try TCP.Connection(port: port, timeout: 3)
-            try client.send("ping")
-            XCTAssertEqual(client.receive(count: 4), Array("ping".utf8))
-            client.close()
-        }
-        let line = "tcpsamples st=- m=- fe=fe be=be srv=echo src=127.0.0.1 dp=0 k=key"
-        XCTAssertNotNil(haproxyLog.wait(for: line), "\(haproxyLog.messages)")
-        XCTAssertNotNil(proxydLog.wait(for: line), "\(proxydLog.messages)")
     }
 }

@@ -127,12 +127,8 @@ final class SetDestinationComparisonTests: XCTestCase {
 
     /// `mode tcp`: `tcp-request connection|content set-dst[-port]` with constants.
     func testTCPRequestSetDstAsInHAProxy() throws {
-        let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
-        defer { echo.stop() }
-        let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
-        defer { haproxyLog.stop(); proxydLog.stop() }
-        let haproxyPort = TCP.freePort(), proxydPort = TCP.freePort()
-        func config(_ port: Int, _ log: LogReceiver) -> String {
+        // Connection rules first (127.0.0.9), then the content rule (127.0.0.1).
+        try TCPEchoLogSideBySide.assertBothLog("tcpdst fi=127.0.0.1:0 si=127.0.0.1:0") { port, logPath, echoPort in
             """
             defaults
                 mode tcp
@@ -141,10 +137,10 @@ final class SetDestinationComparisonTests: XCTestCase {
                 timeout server 5s
             frontend fe
                 bind 127.0.0.1:\(port)
-                log \(log.path) local0
-                log-format "tcpdst fi=%fi:%[dst_port,sub(\(echo.port))] si=%si:%[dst_port,sub(\(echo.port))]"
+                log \(logPath) local0
+                log-format "tcpdst fi=%fi:%[dst_port,sub(\(echoPort))] si=%si:%[dst_port,sub(\(echoPort))]"
                 tcp-request content set-dst ipv4(127.0.0.1)
-                tcp-request connection set-dst-port int(\(echo.port))
+                tcp-request connection set-dst-port int(\(echoPort))
                 tcp-request connection set-dst ipv4(127.0.0.9)
                 default_backend be
             backend be
@@ -152,19 +148,5 @@ final class SetDestinationComparisonTests: XCTestCase {
 
             """
         }
-        let reference = try ReferenceHAProxy(config: config(haproxyPort, haproxyLog), waitForPorts: [haproxyPort])
-        defer { reference.stop() }
-        let proxy = try ProxydProcess(config: config(proxydPort, proxydLog), waitForPorts: [proxydPort])
-        defer { proxy.stop() }
-        for port in [haproxyPort, proxydPort] {
-            let client = try TCP.Connection(port: port, timeout: 3)
-            try client.send("ping")
-            XCTAssertEqual(client.receive(count: 4), Array("ping".utf8), "port \(port)")
-            client.close()
-        }
-        // Connection rules first (127.0.0.9), then the content rule (127.0.0.1).
-        let line = "tcpdst fi=127.0.0.1:0 si=127.0.0.1:0"
-        XCTAssertNotNil(haproxyLog.wait(for: line), "\(haproxyLog.messages)")
-        XCTAssertNotNil(proxydLog.wait(for: line), "\(proxydLog.messages)")
     }
 }

@@ -94,12 +94,7 @@ final class VariablesComparisonTests: XCTestCase {
     /// `mode tcp`: `tcp-request session|content set-var` run once per connection; the log
     /// line reads them.
     func testTCPModeVariablesAsInHAProxy() throws {
-        let echo = try TestBackend(name: "echo", behaviour: .tcpEcho)
-        defer { echo.stop() }
-        let haproxyLog = try LogReceiver(), proxydLog = try LogReceiver()
-        defer { haproxyLog.stop(); proxydLog.stop() }
-        let haproxyPort = TCP.freePort(), proxydPort = TCP.freePort()
-        func config(_ port: Int, _ log: LogReceiver) -> String {
+        try TCPEchoLogSideBySide.assertBothLog("tcpvars client=127.0.0.1 k=key ok=9 none=-") { port, logPath, echoPort in
             """
             defaults
                 mode tcp
@@ -108,29 +103,16 @@ final class VariablesComparisonTests: XCTestCase {
                 timeout server 5s
             frontend fe
                 bind 127.0.0.1:\(port)
-                log \(log.path) local0
+                log \(logPath) local0
                 log-format "tcpvars client=%[var(sess.client)] k=%[var(txn.k)] ok=%[var(txn.ok)] none=%[var(txn.none)]"
                 tcp-request session set-var(sess.client) src
                 tcp-request content set-var(txn.k) str(KeY),lower
                 tcp-request content set-var(txn.ok) var(sess.client),length if { src 127.0.0.1 }
                 default_backend be
             backend be
-                server echo 127.0.0.1:\(echo.port)
+                server echo 127.0.0.1:\(echoPort)
 
             """
         }
-        let reference = try ReferenceHAProxy(config: config(haproxyPort, haproxyLog), waitForPorts: [haproxyPort])
-        defer { reference.stop() }
-        let proxy = try ProxydProcess(config: config(proxydPort, proxydLog), waitForPorts: [proxydPort])
-        defer { proxy.stop() }
-        for port in [haproxyPort, proxydPort] {
-            let client = try TCP.Connection(port: port, timeout: 3)
-            try client.send("ping")
-            XCTAssertEqual(client.receive(count: 4), Array("ping".utf8))
-            client.close()
-        }
-        let line = "tcpvars client=127.0.0.1 k=key ok=9 none=-"
-        XCTAssertNotNil(haproxyLog.wait(for: line), "\(haproxyLog.messages)")
-        XCTAssertNotNil(proxydLog.wait(for: line), "\(proxydLog.messages)")
     }
 }
