@@ -46,6 +46,12 @@ final class FuzzFindingTests: XCTestCase {
         // PCRE2 takes this one; glibc would build 2^20 copies of `a`: refused all the same.
         XCTAssertEqual(refusal(String(repeating: "(", count: 20) + "a" + String(repeating: ")+", count: 20))?
             .hasPrefix("regular expression is too large, erroffset="), true)
+        // 30,000 nested groups overflowed the stack in glibc's regcomp (a crash of `proxyd -c`);
+        // PCRE2 refuses more than 250, and so does the guard, with HAProxy's offset.
+        let nested = { (n: Int) in String(repeating: "(", count: n) + "a" + String(repeating: ")", count: n) }
+        XCTAssertEqual(refusal(nested(30_000)), "parentheses are too deeply nested, erroffset=251")
+        XCTAssertEqual(refusal("xy" + nested(251)), "parentheses are too deeply nested, erroffset=253")
+        XCTAssertNil(refusal(nested(250)))
         // PCRE2's lazy and possessive marks, bracket expressions and literal braces still compile.
         for pattern in ["(2|3++)[0-9]", "a+?b", "(a+)+", "^/api/v[0-9]+/(users|items)$", "[]a-z]+",
                         "[[:alpha:]]{2,5}x", "a{,3}", "\\++", "[+*]{3}"] {

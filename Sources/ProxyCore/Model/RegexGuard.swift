@@ -7,10 +7,13 @@
 ///   and by nothing else: `x+++`, `x**` and `x{2}{3}` are refused with PCRE2's words,
 ///   which HAProxy 2.6 prints for them;
 /// - what glibc would build is estimated, and a pattern past `limit` is refused as PCRE2
-///   refuses one too large.
+///   refuses one too large;
+/// - at most `nestingLimit` groups open at once: glibc's parser recurses into each.
 enum RegexGuard {
     /// Compiled items glibc would make; far more than any configuration needs.
     static let limit = 50_000
+    /// Groups open at once, at most (PCRE2's default `parens_nest_limit`).
+    static let nestingLimit = 250
 
     static func problem(_ source: String) -> String? {
         let bytes = Array(source.utf8)
@@ -57,6 +60,11 @@ enum RegexGuard {
                 atom(1)
                 i = bracketEnd(bytes, at: i) + 1
             } else if c == UInt8(ascii: "(") {
+                // glibc parses groups by recursion: some 30,000 nested ones overflow the
+                // stack. PCRE2 stops at 250 (its parens_nest_limit), in these words.
+                if frames.count > Self.nestingLimit {
+                    return "parentheses are too deeply nested, erroffset=\(i + 1)"
+                }
                 frames.append((0, 0, 0))
                 afterQuantifier = 0
                 i += 1
@@ -74,7 +82,10 @@ enum RegexGuard {
                 atom(1)
                 i += 1
             }
-            if frames.contains(where: { $0.alternatives + $0.branch > limit }) {
+            // Each step changes only the innermost open group (a closing one adds to its
+            // parent, then the innermost): checking it is checking them all, and a pattern
+            // of thousands of `(` stays linear.
+            if let top = frames.last, top.alternatives + top.branch > limit {
                 // PCRE2's words (HAProxy 2.6 prints them for `((a{100}){100}){100}`).
                 return "regular expression is too large, erroffset=\(i)"
             }
