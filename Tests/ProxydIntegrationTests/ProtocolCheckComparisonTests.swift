@@ -17,10 +17,11 @@ final class ProtocolCheckComparisonTests: XCTestCase {
         var up: Bool { expected.hasPrefix("succeeded") }
     }
 
-    private func config(log: LogReceiver, port: Int, stats: Int, cases: [Case]) -> String {
+    private func config(log: LogReceiver, port: Int, stats: Int, socket: String, cases: [Case]) -> String {
         var text = """
         global
             log \(log.path) local0
+            stats socket \(socket) level admin
         defaults
             mode tcp
             log global
@@ -74,6 +75,51 @@ final class ProtocolCheckComparisonTests: XCTestCase {
         return rows
     }
 
+    /// Each server's row once while no check runs (`settled`) and once while one does
+    /// (`running`: HAProxy marks it `* L7STS` and blanks what it found), from reading
+    /// `rows` for 1.5 s and until every server was seen settled (at most 5 s).
+    private func checkViews(_ keys: [String], rows: () throws -> [String: [String: String]],
+                            running isRunning: ([String: String]) -> Bool) throws
+        -> (settled: [String: [String: String]], running: [String: [String: String]]) {
+        var settled: [String: [String: String]] = [:], running: [String: [String: String]] = [:]
+        let start = Date()
+        while Date().timeIntervalSince(start) < 5 {
+            for (key, row) in try rows() where keys.contains(key) {
+                if isRunning(row) {
+                    running[key] = running[key] ?? row
+                } else {
+                    settled[key] = settled[key] ?? row
+                }
+            }
+            if Date().timeIntervalSince(start) > 1.5, settled.count == keys.count { break }
+            usleep(30_000)
+        }
+        return (settled, running)
+    }
+
+    /// `show stat` rows, settled and while checking.
+    private func statViews(_ port: Int, _ keys: [String]) throws
+        -> (settled: [String: [String: String]], running: [String: [String: String]]) {
+        try checkViews(keys, rows: { try statsRows(port) }, running: { $0["check_status"]?.hasPrefix("* ") == true })
+    }
+
+    /// `show servers state` rows (`backend/server` → column name → value), settled and
+    /// while checking (bit 0x1 of `srv_check_state`, HAProxy's CHK_ST_INPROGRESS).
+    private func serverStateViews(_ socket: String, _ keys: [String]) throws
+        -> (settled: [String: [String: String]], running: [String: [String: String]]) {
+        try checkViews(keys, rows: {
+            let lines = try ControlClient.socat("show servers state", socket: socket).split(separator: "\n")
+            guard let header = lines.first(where: { $0.hasPrefix("# ") }) else { throw TestFailure("no header") }
+            let names = header.dropFirst(2).split(separator: " ").map(String.init)
+            var rows: [String: [String: String]] = [:]
+            for line in lines where !line.hasPrefix("#") && line.contains(" ") {
+                let fields = line.split(separator: " ").map(String.init)
+                rows[fields[1] + "/" + fields[3]] = Dictionary(zip(names, fields), uniquingKeysWith: { a, _ in a })
+            }
+            return rows
+        }, running: { (Int($0["srv_check_state"] ?? "") ?? 0) & 0x1 != 0 })
+    }
+
     func testProtocolChecksAgreeWithHAProxy() throws {
         let mariadb = try ProtocolServers.mariadb()
         let postgres = try ProtocolServers.postgres()
@@ -121,10 +167,17 @@ final class ProtocolCheckComparisonTests: XCTestCase {
         defer { haproxyLog.stop(); proxydLog.stop() }
         let haproxyPort = RealServer.freeLowPort(), proxydPort = RealServer.freeLowPort()
         let haproxyStats = RealServer.freeLowPort(), proxydStats = RealServer.freeLowPort()
-        let haproxy = try ReferenceHAProxy(config: config(log: haproxyLog, port: haproxyPort, stats: haproxyStats, cases: cases),
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pcc-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let haproxySocket = directory.appendingPathComponent("haproxy.sock").path
+        let proxydSocket = directory.appendingPathComponent("proxyd.sock").path
+        let haproxy = try ReferenceHAProxy(config: config(log: haproxyLog, port: haproxyPort, stats: haproxyStats,
+                                                          socket: haproxySocket, cases: cases),
                                            waitForPorts: [haproxyPort, haproxyStats])
         defer { haproxy.stop() }
-        let proxyd = try ProxydProcess(config: config(log: proxydLog, port: proxydPort, stats: proxydStats, cases: cases),
+        let proxyd = try ProxydProcess(config: config(log: proxydLog, port: proxydPort, stats: proxydStats,
+                                                      socket: proxydSocket, cases: cases),
                                        waitForPorts: [proxydPort, proxydStats])
         defer { proxyd.stop() }
 
@@ -136,14 +189,35 @@ final class ProtocolCheckComparisonTests: XCTestCase {
                           "\(c.backend): \(ours ?? "no sentence")")
         }
 
-        // What `show stat` says of each server's last check.
-        let theirStats = try statsRows(haproxyStats), ourStats = try statsRows(proxydStats)
-        for c in cases {
-            let theirs = try XCTUnwrap(theirStats["\(c.backend)/s1"]), ours = try XCTUnwrap(ourStats["\(c.backend)/s1"])
-            for field in ["status", "check_status", "check_code", "last_chk"] {
-                XCTAssertEqual(ours[field], theirs[field], "\(c.backend) \(field)")
-            }
+        // What `show stat` says of each server's last check, and of a check under way.
+        let keys = cases.map { "\($0.backend)/s1" }
+        let theirStats = try statViews(haproxyStats, keys), ourStats = try statViews(proxydStats, keys)
+        let fields = ["status", "check_status", "check_code", "last_chk"]
+        for key in keys {
+            let theirs = try XCTUnwrap(theirStats.settled[key]), ours = try XCTUnwrap(ourStats.settled[key])
+            for field in fields { XCTAssertEqual(ours[field], theirs[field], "\(key) \(field)") }
+            guard let theirsRunning = theirStats.running[key], let oursRunning = ourStats.running[key] else { continue }
+            for field in fields { XCTAssertEqual(oursRunning[field], theirsRunning[field], "\(key) \(field) while checking") }
         }
+        // The checks that wait for `timeout check` (1 s of each 1.3 s) are seen under way.
+        for key in ["x4/s1", "x6/s1"] {
+            XCTAssertEqual(theirStats.running[key]?["check_status"], "* L7TOUT", key)
+            XCTAssertEqual(ourStats.running[key]?["check_status"], "* L7TOUT", key)
+        }
+
+        // `show servers state`: the check's status and result as HAProxy numbers them
+        // (L7OK 15, L7STS 17, …), and the check under way (state 7, result 0).
+        let theirStates = try serverStateViews(haproxySocket, keys), ourStates = try serverStateViews(proxydSocket, keys)
+        let columns = ["srv_op_state", "srv_check_status", "srv_check_result", "srv_check_health", "srv_check_state"]
+        for key in keys {
+            let theirs = try XCTUnwrap(theirStates.settled[key]), ours = try XCTUnwrap(ourStates.settled[key])
+            for column in columns { XCTAssertEqual(ours[column], theirs[column], "\(key) \(column)") }
+            guard let theirsRunning = theirStates.running[key], let oursRunning = ourStates.running[key] else { continue }
+            for column in columns { XCTAssertEqual(oursRunning[column], theirsRunning[column], "\(key) \(column) while checking") }
+        }
+        XCTAssertEqual(ourStates.settled["my1/s1"]?["srv_check_status"], "15")  // HCHK_STATUS_L7OKD
+        XCTAssertEqual(ourStates.settled["x1/s1"]?["srv_check_status"], "17")  // HCHK_STATUS_L7STS
+        XCTAssertEqual(ourStates.running["x4/s1"]?["srv_check_state"], "7")
 
         // The servers stop: each check that passed now fails to connect, alike.
         let marks = (haproxyLog.messages.count, proxydLog.messages.count)

@@ -289,7 +289,13 @@ enum ControlCommands {
                 if checked, status.checksEnabled, status.admin == .maintenance || status.resolutionMaintenance {
                     checkState |= 0x8
                 }
-                let (checkStatus, checkResult) = checkColumns(server.health?.snapshot.check?.result.status)
+                let check = server.health?.snapshot.check
+                var (checkStatus, checkResult) = checkColumns(check?.result.status)
+                // A check under way: CHK_ST_INPROGRESS, and no result yet (CHK_RES_UNKNOWN).
+                if check?.inProgress == true {
+                    checkState |= 0x1
+                    checkResult = 0
+                }
                 let address = server.address
                 // Servers following DNS (issue 15): `-` until they have an address, the
                 // name followed, and the SRV record that filled them.
@@ -332,9 +338,10 @@ enum ControlCommands {
         case .l6response: return (11, 2)
         case .l7timeout: return (12, 2)
         case .l7response: return (13, 2)
-        case .l7ok: return (14, 3)
-        case .l7okConditional: return (15, 4)
-        case .l7status: return (16, 2)
+        // 14 is HCHK_STATUS_L57DATA, a status no finished check keeps.
+        case .l7ok: return (15, 3)
+        case .l7okConditional: return (16, 4)
+        case .l7status: return (17, 2)
         }
     }
 

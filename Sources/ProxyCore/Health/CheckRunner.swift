@@ -212,6 +212,11 @@ final class CheckRunner {
         }
         running = true
         started = .now()
+        report.inProgress = true
+        let isAgent = isAgent
+        server.health?.update { snapshot in
+            if isAgent { snapshot.agent?.inProgress = true } else { snapshot.check?.inProgress = true }
+        }
         received.removeAll(keepingCapacity: true)
         step = 1
         protocolResult = nil
@@ -426,6 +431,7 @@ final class CheckRunner {
         let wasUp = health.isUp
         let change = health.record(passed: passed, counts: counts)
         report.result = result
+        report.inProgress = running
         if statsDropInfo, passed { report.result.info = nil }
         report.health = health.health
         // HAProxy's chkfail counts only the checks that failed while the server was up.

@@ -12,6 +12,9 @@ public struct CheckReport: Sendable, Equatable {
     public var failures: Int
     /// UP → DOWN transitions this check caused (HAProxy's `chkdown`).
     public var downTransitions: Int
+    /// A check is under way: HAProxy's CHK_ST_INPROGRESS, which `show stat` shows as a
+    /// `* ` before the last status, with the last code at 0 and its text blanked.
+    public var inProgress = false
 
     public var isUp: Bool { health >= rise }
 }

@@ -342,10 +342,12 @@ public final class StatsContext: @unchecked Sendable {
             row["check_health"] = .number(status.operationalUp ? check.rise + check.fall - 1 : 0)
             if let report = server.health?.snapshot.check {
                 // What the health-check engine found last (Health/).
-                row["check_status"] = .string(report.result.status.code)
-                row["check_code"] = report.result.status.showsCode ? .number(report.result.code ?? 0) : .empty
+                // While a check runs, HAProxy marks the last status with `* `, zeroes its
+                // code and blanks what it found; the duration stays the last one's.
+                row["check_status"] = .string((report.inProgress ? "* " : "") + report.result.status.code)
+                row["check_code"] = report.result.status.showsCode ? .number(report.inProgress ? 0 : report.result.code ?? 0) : .empty
                 row["check_duration"] = .number(report.result.durationMilliseconds)
-                row["last_chk"] = .string(report.result.info ?? "")
+                row["last_chk"] = .string(report.inProgress ? "" : report.result.info ?? "")
                 row["check_desc"] = .string(report.result.status.description)
                 row["chkfail"] = .number(report.failures)
                 row["chkdown"] = .number(report.downTransitions)
@@ -367,10 +369,10 @@ public final class StatsContext: @unchecked Sendable {
         }
         if let agent = server.health?.snapshot.agent {
             // The agent's last word (HAProxy fills these whether or not it runs a check).
-            row["agent_status"] = .string(agent.result.status.code)
-            row["agent_code"] = agent.result.status.showsCode ? .number(agent.result.code ?? 0) : .empty
+            row["agent_status"] = .string((agent.inProgress ? "* " : "") + agent.result.status.code)
+            row["agent_code"] = agent.result.status.showsCode ? .number(agent.inProgress ? 0 : agent.result.code ?? 0) : .empty
             row["agent_duration"] = .number(agent.result.durationMilliseconds)
-            row["last_agt"] = .string(agent.result.info ?? "")
+            row["last_agt"] = .string(agent.inProgress ? "" : agent.result.info ?? "")
             row["agent_desc"] = .string(agent.result.status.description)
             row["agent_rise"] = .number(agent.rise)
             row["agent_fall"] = .number(agent.fall)
