@@ -192,18 +192,21 @@ final class ProtocolCheckComparisonTests: XCTestCase {
         // What `show stat` says of each server's last check, and of a check under way.
         let keys = cases.map { "\($0.backend)/s1" }
         let theirStats = try statViews(haproxyStats, keys), ourStats = try statViews(proxydStats, keys)
+        // While checking, only the marked status is compared: HAProxy raises its
+        // in-progress flag a moment before it clears the last result and text.
         let fields = ["status", "check_status", "check_code", "last_chk"]
         for key in keys {
             let theirs = try XCTUnwrap(theirStats.settled[key]), ours = try XCTUnwrap(ourStats.settled[key])
             for field in fields { XCTAssertEqual(ours[field], theirs[field], "\(key) \(field)") }
             guard let theirsRunning = theirStats.running[key], let oursRunning = ourStats.running[key] else { continue }
-            for field in fields { XCTAssertEqual(oursRunning[field], theirsRunning[field], "\(key) \(field) while checking") }
+            XCTAssertEqual(oursRunning["check_status"], theirsRunning["check_status"], "\(key) while checking")
         }
         // The checks that wait for `timeout check` (1 s of each 1.3 s) are seen under way.
         for key in ["x4/s1", "x6/s1"] {
             XCTAssertEqual(theirStats.running[key]?["check_status"], "* L7TOUT", key)
             XCTAssertEqual(ourStats.running[key]?["check_status"], "* L7TOUT", key)
         }
+        XCTAssertEqual(ourStats.running["x4/s1"]?["last_chk"], "")
 
         // `show servers state`: the check's status and result as HAProxy numbers them
         // (L7OK 15, L7STS 17, …), and the check under way (state 7, result 0).
@@ -213,11 +216,12 @@ final class ProtocolCheckComparisonTests: XCTestCase {
             let theirs = try XCTUnwrap(theirStates.settled[key]), ours = try XCTUnwrap(ourStates.settled[key])
             for column in columns { XCTAssertEqual(ours[column], theirs[column], "\(key) \(column)") }
             guard let theirsRunning = theirStates.running[key], let oursRunning = ourStates.running[key] else { continue }
-            for column in columns { XCTAssertEqual(oursRunning[column], theirsRunning[column], "\(key) \(column) while checking") }
+            XCTAssertEqual(oursRunning["srv_check_state"], theirsRunning["srv_check_state"], "\(key) while checking")
         }
         XCTAssertEqual(ourStates.settled["my1/s1"]?["srv_check_status"], "15")  // HCHK_STATUS_L7OKD
         XCTAssertEqual(ourStates.settled["x1/s1"]?["srv_check_status"], "17")  // HCHK_STATUS_L7STS
         XCTAssertEqual(ourStates.running["x4/s1"]?["srv_check_state"], "7")
+        XCTAssertEqual(ourStates.running["x4/s1"]?["srv_check_result"], "0")  // CHK_RES_UNKNOWN
 
         // The servers stop: each check that passed now fails to connect, alike.
         let marks = (haproxyLog.messages.count, proxydLog.messages.count)
