@@ -64,7 +64,23 @@ enum ConfigurationReport {
 /// `proxyd -c`: check and exit with HAProxy's status (0 valid, 1 errors, 2 no listener).
 enum CheckMode {
     static func run(_ options: CommandLineOptions) -> Int32 {
-        let result = ConfigurationReport.load(options)
+        var result = ConfigurationReport.load(options)
+        if result.exitCode != 1, let config = result.configuration {
+            // What the engine refuses at start-up is an error here too: a configuration
+            // `-c` calls valid must start (systemd's reload runs `-c` first).
+            do {
+                try RuntimeBuilder.check(config)
+            } catch let failure as RuntimeBuilder.Failure {
+                result.diagnostics.append(failure.location.map { Diagnostic.parsing(.alert, $0, failure.message) }
+                                          ?? .alert(failure.message))
+                result.diagnostics.append(.alert("Fatal errors found in configuration."))
+                result.exitCode = 1
+            } catch {
+                result.diagnostics.append(Diagnostic(.alert, "\(error)", context: nil))  // as a start-up prints it
+                result.diagnostics.append(.alert("Fatal errors found in configuration."))
+                result.exitCode = 1
+            }
+        }
         ConfigurationReport.print(result, quiet: options.quiet)
         var code = result.exitCode
         let zeroWarning = options.warningsAreFatal || result.configuration?.global.zeroWarning == true

@@ -95,6 +95,10 @@ final class HTTPErrorTests: XCTestCase {
         defer { proxy.stop() }
         let client = try TCP.Connection(port: port)
         try client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        XCTAssertEqual(String(decoding: client.receiveAll(), as: UTF8.self), page)
+        // As HAProxy 2.6 sends a file its stream raised (ReplyComparisonTests compares the
+        // two): names in lower case, its own `Connection` line left out.
+        XCTAssertEqual(String(decoding: client.receiveAll(), as: UTF8.self),
+                       "HTTP/1.0 503 Service Unavailable\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n"
+                       + "<h1>our own 503</h1>\n")
     }
 }

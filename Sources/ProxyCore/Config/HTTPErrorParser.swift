@@ -10,41 +10,35 @@ enum HTTPErrorParser {
 
     static func parse(_ s: ParserState, _ p: inout ProxySettings, _ l: ConfigLine, _ ctx: ProxyParseContext) {
         let args = Array(l.words.dropFirst())
-        guard args.first == "status", args.count >= 2 else {
+        guard args.first == "status" else {
             s.alert(l, "http-error : expects at least a <status> as arguments.\n")
             return
         }
-        guard let code = ConfigUnits.integer(args[1]), ErrorPagesParser.codes.contains(code) else {
-            s.alert(l, "http-error : Unexpected status code '\(args[1])'")
-            return
-        }
-        switch HTTPRuleParser.reply(s, args, defaultStatus: code, allowsDenyStatus: false) {
+        // Its expressions may use what a request or a response gives (HAProxy's ARGC_HERR).
+        let anywhere = HAProxySamples.Usage(rawValue: (1 << 18) - 1)
+        let result = HTTPReplyParser.parse(s, args, defaultStatus: 0, place: anywhere)
+        for w in s.pendingWarnings { s.warning(l, w) }
+        s.pendingWarnings = []
+        switch result {
+        case let .failure(e) where e.message.first == HTTPRuleParser.misplaced:
+            s.alert(l, "http-error : unknown keyword '\(e.message.dropFirst())'.")
         case let .failure(e):
-            let message = e.message.first == HTTPRuleParser.misplaced ? "unknown keyword '\(e.message.dropFirst())'" : e.message
-            s.alert(l, "http-error : \(message)")
+            s.alert(l, "http-error : \(e.message)")
         case let .success(reply):
-            for w in s.pendingWarnings { s.warning(l, w) }
-            s.pendingWarnings = []
+            guard ErrorPagesParser.codes.contains(reply.status) else {
+                s.alert(l, "http-error: status code '\(reply.status)' not handled.")
+                return
+            }
             let bytes = page(reply)
-            p.errorFiles[code] = bytes
-            p.errorPageDirectives.append(.page(code: code, bytes: bytes))
+            p.errorFiles[reply.status] = bytes
+            p.errorPageDirectives.append(.page(code: reply.status, bytes: bytes))
         }
     }
 
-    /// The response's bytes. HAProxy's own page is not used: no payload means no body.
+    /// The response's bytes, laid out as `http-request return` lays them out: no payload
+    /// means no body, `default-errorfiles` HAProxy's own page. (An `lf-string` is sent as
+    /// written: evaluating it per error is not done yet.)
     static func page(_ reply: HTTPReply) -> [UInt8] {
-        if case .errorFile(let bytes) = reply.body { return bytes }
-        var body: [UInt8] = []
-        switch reply.body {
-        case .file(let bytes): body = bytes
-        case .string(let text): body = Array(text.utf8)
-        case .logFormat(let format): body = Array(format.raw.utf8)
-        default: break
-        }
-        var head = "HTTP/1.1 \(reply.status) \(HTTPReasons.haproxy(reply.status))\r\n"
-        for header in reply.headers { head += "\(header.name): \(header.value.raw)\r\n" }
-        head += "content-length: \(body.count)\r\n"
-        if let type = reply.contentType { head += "content-type: \(type)\r\n" }
-        return Array((head + "\r\n").utf8) + body
+        Array(HTTPReplies.constantBytes(reply, errorPages: ErrorPages()).readableBytesView)
     }
 }

@@ -268,11 +268,11 @@ enum HTTPRuleParser {
         case "redirect":
             result = redirect(args, place: place).map { .redirect($0) }
         case "deny", "tarpit":
-            result = reply(s, args, defaultStatus: action == "deny" ? 403 : 500, allowsDenyStatus: true, place: place).map {
+            result = HTTPReplyParser.denial(s, args, defaultStatus: action == "deny" ? 403 : 500, place: place).map {
                 action == "deny" ? .deny($0) : .tarpit($0)
             }
         case "return":
-            result = reply(s, args, defaultStatus: 200, allowsDenyStatus: false, place: place).map { .return($0) }
+            result = HTTPReplyParser.parse(s, args, defaultStatus: 200, place: place).map { .return($0) }
         case "allow":
             result = args.isEmpty ? .success(.allow) : .failure(Failure(message: "unexpected argument '\(args[0])'"))
         case "reject":
@@ -387,9 +387,9 @@ enum HTTPRuleParser {
                 result = .failure(Failure(message: "expects an integer status code between 100 and 999"))
             }
         case "deny":
-            result = reply(s, args, defaultStatus: 502, allowsDenyStatus: true, place: place).map { .deny($0) }
+            result = HTTPReplyParser.denial(s, args, defaultStatus: 502, place: place).map { .deny($0) }
         case "return":
-            result = reply(s, args, defaultStatus: 200, allowsDenyStatus: false, place: place).map { .return($0) }
+            result = HTTPReplyParser.parse(s, args, defaultStatus: 200, place: place).map { .return($0) }
         case "redirect":
             result = redirect(args, place: place).map { .redirect($0) }
         case "allow":
@@ -489,97 +489,6 @@ enum HTTPRuleParser {
             }
         }
         return .success(rule)
-    }
-
-    /// `[status N|deny_status N] [content-type T] [default-errorfile|errorfile F|file F|string S|lf-string S] [hdr N V]*`.
-    static func reply(_ s: ParserState, _ args: [String], defaultStatus: Int, allowsDenyStatus: Bool,
-                      place: HAProxySamples.Usage? = nil) -> Result<HTTPReply, Failure> {
-        var r = HTTPReply(status: defaultStatus, body: .defaultErrorFile)
-        var pendingLogFormat: String? = nil
-        var i = 0
-        var sawBody = false
-        while i < args.count {
-            let a = args[i]
-            let v = i + 1 < args.count ? args[i + 1] : nil
-            switch a {
-            case "status", "deny_status":
-                if a == "deny_status" && !allowsDenyStatus {
-                    return .failure(Failure(message: "unknown keyword '\(a)'"))
-                }
-                guard let v, let code = ConfigUnits.integer(v), (200...599).contains(code) else {
-                    return .failure(Failure(message: "Unexpected status code '\(v ?? "")'"))
-                }
-                r.status = code
-                i += 2
-            case "content-type":
-                guard let v else { return .failure(Failure(message: "'content-type' expects an argument")) }
-                r.contentType = v
-                i += 2
-            case "default-errorfile":
-                r.body = .defaultErrorFile
-                sawBody = true
-                i += 1
-            case "errorfile", "file", "lf-file":
-                guard let v else { return .failure(Failure(message: "'\(a)' expects a file name")) }
-                switch FileSystem.read(v) {
-                case .failure:
-                    return .failure(Failure(message: "error opening file '\(v)'"))
-                case let .success(bytes):
-                    if a == "errorfile" {
-                        if let problem = ErrorFileParser.problem(bytes) {
-                            return .failure(Failure(message: "'\(v)': \(problem)"))
-                        }
-                        r.body = .errorFile(bytes)
-                    } else if a == "file" {
-                        r.body = .file(bytes)
-                    } else {
-                        switch format(String(decoding: bytes, as: UTF8.self), place: place) {
-                        case let .success(f): r.body = .logFormat(f)
-                        case let .failure(e): return .failure(e)
-                        }
-                    }
-                }
-                sawBody = true
-                i += 2
-            case "string":
-                guard let v else { return .failure(Failure(message: "'string' expects an argument")) }
-                r.body = .string(v)
-                sawBody = true
-                i += 2
-            case "lf-string":
-                guard let v else { return .failure(Failure(message: "'lf-string' expects an argument")) }
-                pendingLogFormat = v      // parsed once the content type is known
-                r.body = .logFormat(.literal(v))
-                sawBody = true
-                i += 2
-            case "hdr":
-                guard i + 2 < args.count else { return .failure(Failure(message: "'hdr' expects <name> and <value> arguments")) }
-                switch format(args[i + 2], place: place) {
-                case let .success(f): r.headers.append((args[i + 1], f))
-                case let .failure(e): return .failure(e)
-                }
-                i += 3
-            case "errorfiles":
-                return .failure(Failure(message: "'errorfiles' (http-errors sections) is valid in HAProxy but not supported by proxyd yet"))
-            default:
-                return .failure(Failure(message: String(misplaced) + a))
-            }
-        }
-        if case .logFormat = r.body, r.contentType == nil {
-            return .failure(Failure(message: "a content type must be defined with a log-format payload"))
-        }
-        if let text = pendingLogFormat, case .logFormat = r.body {
-            switch format(text, place: place) {
-            case let .success(f): r.body = .logFormat(f)
-            case let .failure(e): return .failure(e)
-            }
-        }
-        if !sawBody && defaultStatus == 200 { r.body = .none }
-        if let type = r.contentType, !sawBody {
-            s.pendingWarnings.append("content-type '\(type)' ignored by the http reply because neither errorfile nor payload defined.")
-            r.contentType = nil
-        }
-        return .success(r)
     }
 
     /// `redirect location|prefix|scheme … [if|unless COND]` in a proxy.

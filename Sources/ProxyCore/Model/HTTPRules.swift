@@ -31,7 +31,7 @@ public struct FormatString: Sendable, Hashable, CustomStringConvertible {
 /// The payload of `http-request return` / `deny` and similar replies.
 public struct HTTPReply: Sendable, Equatable {
     public enum Body: Sendable, Equatable {
-        /// No body: HAProxy's default error page for `status` (for `deny`), or empty (for `return`).
+        /// `default-errorfiles` (what a bare `deny` implies): the proxy's error page for `status`.
         case defaultErrorFile
         /// `errorfile FILE` / `file FILE`: the file's bytes (for `errorfile`, a complete raw
         /// HTTP response; for `file`, the body only).
@@ -40,7 +40,7 @@ public struct HTTPReply: Sendable, Equatable {
         /// `string TEXT` / `lf-string FMT`.
         case string(String)
         case logFormat(FormatString)
-        /// `errorfiles NAME` (an http-errors section: not supported yet, refused at parse).
+        /// No payload: HAProxy's dummy response, the status line and the `hdr` headers only.
         case none
     }
     /// Status code (deny: 403, return: 200).

@@ -7,16 +7,50 @@ import NIOCore
 /// (400, 408) come from HAProxy's connection layer and keep its capitalised header names
 /// and `Connection: close`; the others come from its stream layer, which writes header
 /// names in lower case and leaves the connection open. `errorfile CODE FILE` replaces a
-/// response with the file's raw bytes, sent as they are.
+/// response with the file's bytes: sent as they are by the connection layer, with the
+/// header names in lower case by the stream layer (HAProxy reads the file into its
+/// internal message, and its HTTP/1 output writes every name in lower case).
 public struct ErrorPages: Sendable {
     private var overrides: [Int: ByteBuffer]
+    private var streamOverrides: [Int: ByteBuffer]
 
     public init(errorFiles: [Int: [UInt8]] = [:]) {
-        var overrides: [Int: ByteBuffer] = [:]
+        var overrides: [Int: ByteBuffer] = [:], streamOverrides: [Int: ByteBuffer] = [:]
         for (code, bytes) in errorFiles {
             overrides[code] = ByteBuffer(bytes: bytes)
+            streamOverrides[code] = ByteBuffer(bytes: Self.streamForm(bytes))
         }
         self.overrides = overrides
+        self.streamOverrides = streamOverrides
+    }
+
+    /// A page as HAProxy's stream layer sends it: a rule's reply (`deny`, `tarpit`,
+    /// `return … default-errorfiles`, whatever the status) or an error the stream raises
+    /// (502, 503, 504): names in lower case, no `Connection: close` of its own.
+    public func streamResponse(_ status: Int) -> ByteBuffer {
+        streamOverrides[status] ?? Self.streamCache[status] ?? Self.streamCache[500]!
+    }
+
+    /// `bytes` as HAProxy's stream layer sends a file it read: the names of the head's
+    /// header lines in lower case and no `Connection` line (its HTTP/1 output decides that
+    /// header itself); the status line and the body as they are.
+    static func streamForm(_ bytes: [UInt8]) -> [UInt8] {
+        guard let statusEnd = bytes.firstIndex(of: 10) else { return bytes }
+        var out = Array(bytes[...statusEnd])
+        var i = statusEnd + 1
+        while i < bytes.count, bytes[i] != 13, bytes[i] != 10 {  // until the blank line
+            let end = bytes[i...].firstIndex(of: 10) ?? bytes.count - 1
+            var line = Array(bytes[i...end])
+            var j = 0
+            while j < line.count, line[j] != UInt8(ascii: ":") {
+                if line[j] >= 65 && line[j] <= 90 { line[j] += 32 }
+                j += 1
+            }
+            if !line.starts(with: Array("connection:".utf8)) { out += line }
+            i = end + 1
+        }
+        if i < bytes.count { out += bytes[i...] }
+        return out
     }
 
     /// HAProxy's choice, code by code: the backend's page when it has one for the code,
@@ -26,6 +60,7 @@ public struct ErrorPages: Sendable {
         if frontend.overrides.isEmpty { return backend }
         var merged = frontend
         merged.overrides.merge(backend.overrides) { _, fromBackend in fromBackend }
+        merged.streamOverrides.merge(backend.streamOverrides) { _, fromBackend in fromBackend }
         return merged
     }
 
@@ -61,6 +96,15 @@ public struct ErrorPages: Sendable {
         cache[status] ?? cache[500]!
     }
 
+    /// HAProxy's own pages as its stream layer writes them, for every status.
+    private static let streamCache: [Int: ByteBuffer] = {
+        var table: [Int: ByteBuffer] = [:]
+        for (code, reason, text) in texts {
+            table[code] = ByteBuffer(string: render(code: code, reason: reason, text: text, layer: .stream))
+        }
+        return table
+    }()
+
     /// Status, reason phrase and body sentence of HAProxy's built-in error messages.
     private static let texts: [(Int, String, String)] = [
         (200, "OK", "Service ready."),
@@ -83,8 +127,14 @@ public struct ErrorPages: Sendable {
         (504, "Gateway Time-out", "The server didn't respond in time."),
     ]
 
-    private static func render(code: Int, reason: String, text: String) -> String {
+    private enum Layer { case byStatus, stream }
+
+    private static func render(code: Int, reason: String, text: String, layer: Layer = .byStatus) -> String {
         let body = "<html><body><h1>\(code) \(reason)</h1>\n\(text)\n</body></html>\n"
+        if layer == .stream {
+            return "HTTP/1.1 \(code) \(reason)\r\ncontent-length: \(body.utf8.count)\r\n"
+                + "cache-control: no-cache\r\ncontent-type: text/html\r\n\r\n" + body
+        }
         if connectionLayerStatuses.contains(code) {
             return "HTTP/1.1 \(code) \(reason)\r\nContent-length: \(body.utf8.count)\r\n"
                 + "Cache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n" + body

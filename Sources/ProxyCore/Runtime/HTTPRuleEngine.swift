@@ -101,6 +101,10 @@ enum RuleAction {
     case setStatus(Int, reason: String?)
     /// Answer with these bytes and stop (`deny`, `return`); `closes` after the answer.
     case reply(ByteBuffer, closes: Bool)
+    /// The same with log-format expressions in the body or headers (Runtime/HTTPReplies.swift).
+    case formattedReply(FormattedReply, closes: Bool)
+    /// `tarpit` with such a reply.
+    case formattedTarpit(FormattedReply, delay: TimeAmount)
     case redirect(RedirectRule)
     /// Stop evaluating rules of this list.
     case allow
@@ -180,6 +184,10 @@ enum RuleEngine {
                 facts.follow(rewrite)
             case .reply(let bytes, let closes):
                 return .reply(bytes, closes: closes)
+            case .formattedReply(let reply, let closes):
+                return .reply(reply.bytes(facts), closes: closes)
+            case .formattedTarpit(let reply, let delay):
+                return .end(.tarpit(reply.bytes(facts), delay: delay))
             case .redirect(let redirect):
                 return .reply(redirectResponse(redirect, facts: facts), closes: false)
             case .allow:
@@ -224,57 +232,23 @@ enum RuleEngine {
             location += facts.slice(facts.head.targetSpan)
         }
         var response = ByteBuffer()
-        response.writeString("HTTP/1.1 \(rule.code) \(reason(rule.code))\r\ncontent-length: 0\r\nlocation: ")
+        response.writeString("HTTP/1.1 \(rule.code) \(redirectReason(rule.code))\r\ncontent-length: 0\r\nlocation: ")
         response.writeBytes(location)
         // HAProxy marks temporary redirects (302, 303, 307) as not cacheable.
         response.writeString([302, 303, 307].contains(rule.code) ? "\r\ncache-control: no-cache\r\n\r\n" : "\r\n\r\n")
         return response
     }
 
-    static func reason(_ code: Int) -> String {
+    /// The reasons of HAProxy's redirect answers (its own, not `HTTPReasons`: 302 is
+    /// "Found" here and "Moved Temporarily" in a `return`).
+    static func redirectReason(_ code: Int) -> String {
         switch code {
-        case 200: return "OK"
-        case 201: return "Created"
-        case 204: return "No Content"
         case 301: return "Moved Permanently"
         case 302: return "Found"
         case 303: return "See Other"
         case 307: return "Temporary Redirect"
         case 308: return "Permanent Redirect"
-        case 400: return "Bad Request"
-        case 401: return "Unauthorized"
-        case 403: return "Forbidden"
-        case 404: return "Not Found"
-        case 405: return "Method Not Allowed"
-        case 429: return "Too Many Requests"
-        case 500: return "Internal Server Error"
-        case 502: return "Bad Gateway"
-        case 503: return "Service Unavailable"
-        case 504: return "Gateway Timeout"
-        default: return "Unknown"
+        default: return HTTPReasons.haproxy(code)
         }
-    }
-
-    /// The bytes of a `deny`/`return` reply.
-    static func replyBytes(_ reply: HTTPReply, errorPages: ErrorPages) -> ByteBuffer {
-        var body: [UInt8] = []
-        switch reply.body {
-        case .defaultErrorFile, .none:
-            if reply.status >= 400 || reply.contentType == nil && reply.headers.isEmpty {
-                if reply.status >= 400 { return errorPages.response(reply.status) }
-            }
-        case .errorFile(let bytes):
-            return ByteBuffer(bytes: bytes)
-        case .file(let bytes): body = bytes
-        case .string(let text): body = Array(text.utf8)
-        case .logFormat(let format): body = Array(format.raw.utf8)
-        }
-        var out = ByteBuffer()
-        out.writeString("HTTP/1.1 \(reply.status) \(reason(reply.status))\r\ncontent-length: \(body.count)\r\n")
-        if let type = reply.contentType { out.writeString("content-type: \(type)\r\n") }
-        for header in reply.headers { out.writeString("\(header.name): \(header.value.raw)\r\n") }
-        out.writeString("\r\n")
-        out.writeBytes(body)
-        return out
     }
 }

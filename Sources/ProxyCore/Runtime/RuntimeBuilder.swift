@@ -18,6 +18,45 @@ public enum RuntimeBuilder {
     }
 
     public static func build(_ config: ProxyConfiguration, threads: Int? = nil) throws -> ProxyRuntime {
+        let compiled = try compile(config)
+        let (frontends, backends, backendByName) = (compiled.frontends, compiled.backends, compiled.backendByName)
+        ProcessVariables.setUp(config.global.variables)  // global set-var (issue 15)
+        let threadCount = threads ?? config.global.nbthread ?? System.coreCount
+        if let maxconn = config.global.maxconn { ResourceLimits.ensureDescriptors(forConnections: maxconn) }
+        let runtime = ProxyRuntime(frontends: frontends, backends: backends, threads: threadCount,
+                            maxConnections: config.global.maxconn ?? ResourceLimits.defaultMaxConnections(),
+                            dataPath: DataPath.choose(frontends: frontends, backends: backends))
+        // Logs and health checks (Logging/, Health/).
+        attachLogsAndChecks(config, runtime: runtime, backends: backendByName)
+        ProxyRuntime.linkTrackedServers(config, backends: backendByName)  // `track` (ServerTracking.swift)
+        runtime.prometheus = compiled.prometheus
+        runtime.stickTables = compiled.stickTables
+        // DNS service discovery (issue 15): servers that follow names.
+        let followed = config.proxies.filter { $0.isBackend && !$0.disabled }.compactMap { proxy in
+            backendByName[proxy.name].map { (proxy, $0) }
+        }
+        runtime.dns = DNSService(config: config, backends: followed, runtime: runtime)
+        return runtime
+    }
+
+    /// `proxyd -c`: refuses what `build` would refuse at start-up (rules, samples and
+    /// TLS settings the engine cannot run), without starting threads, sockets or checks,
+    /// so that a configuration `-c` calls valid also starts, as with HAProxy.
+    public static func check(_ config: ProxyConfiguration) throws {
+        _ = try compile(config)
+    }
+
+    /// What the event loops will run, compiled from the model: no thread, socket or
+    /// check is started here.
+    private struct Compiled {
+        var frontends: [RuntimeFrontend]
+        var backends: [RuntimeBackend]
+        var backendByName: [String: RuntimeBackend]
+        var prometheus: PrometheusService
+        var stickTables: StickTableDirectory
+    }
+
+    private static func compile(_ config: ProxyConfiguration) throws -> Compiled {
         // `use-service prometheus-exporter` rules share one service, given its statistics
         // by the control plane once the runtime exists.
         let prometheus = PrometheusService()
@@ -133,23 +172,8 @@ public enum RuntimeBuilder {
             try TLSSetup.attach(to: frontends[frontends.count - 1], from: proxy, global: config.global,
                                 backends: backendByName, own: own)  // TLS (issue 5)
         }
-        ProcessVariables.setUp(config.global.variables)  // global set-var (issue 15)
-        let threadCount = threads ?? config.global.nbthread ?? System.coreCount
-        if let maxconn = config.global.maxconn { ResourceLimits.ensureDescriptors(forConnections: maxconn) }
-        let runtime = ProxyRuntime(frontends: frontends, backends: backends, threads: threadCount,
-                            maxConnections: config.global.maxconn ?? ResourceLimits.defaultMaxConnections(),
-                            dataPath: DataPath.choose(frontends: frontends, backends: backends))
-        // Logs and health checks (Logging/, Health/).
-        attachLogsAndChecks(config, runtime: runtime, backends: backendByName)
-        ProxyRuntime.linkTrackedServers(config, backends: backendByName)  // `track` (ServerTracking.swift)
-        runtime.prometheus = prometheus
-        runtime.stickTables = stickTables
-        // DNS service discovery (issue 15): servers that follow names.
-        let followed = config.proxies.filter { $0.isBackend && !$0.disabled }.compactMap { proxy in
-            backendByName[proxy.name].map { (proxy, $0) }
-        }
-        runtime.dns = DNSService(config: config, backends: followed, runtime: runtime)
-        return runtime
+        return Compiled(frontends: frontends, backends: backends, backendByName: backendByName,
+                        prometheus: prometheus, stickTables: stickTables)
     }
 
     private static func makeBackend(_ proxy: ProxySettings, index: Int) throws -> RuntimeBackend {
@@ -238,9 +262,11 @@ public enum RuntimeBuilder {
             action = .replaceHeader(try CompiledHeaderReplace(name: name, regex: regex, replacement: f,
                                                               eachValue: eachValue, inResponse: false, at: rule.location))
         case .deny(let reply):
-            action = .reply(RuleEngine.replyBytes(reply, errorPages: pages), closes: true)
+            action = try FormattedReply(reply, at: rule.location).map { RuleAction.formattedReply($0, closes: true) }
+                ?? .reply(HTTPReplies.constantBytes(reply, errorPages: pages), closes: true)
         case .return(let reply):
-            action = .reply(RuleEngine.replyBytes(reply, errorPages: pages), closes: false)
+            action = try FormattedReply(reply, at: rule.location).map { RuleAction.formattedReply($0, closes: false) }
+                ?? .reply(HTTPReplies.constantBytes(reply, errorPages: pages), closes: false)
         case .redirect(let redirect):
             action = .redirect(redirect)
         case .allow:
@@ -266,7 +292,8 @@ public enum RuntimeBuilder {
         case .silentDrop: action = .end(.silentDrop)
         case .reject: action = .end(.reject)
         case .tarpit(let reply):
-            action = .end(.tarpit(RuleEngine.replyBytes(reply, errorPages: pages), delay: tarpit))
+            action = try FormattedReply(reply, at: rule.location).map { RuleAction.formattedTarpit($0, delay: tarpit) }
+                ?? .end(.tarpit(HTTPReplies.constantBytes(reply, errorPages: pages), delay: tarpit))
         default:
             throw Failure(location: rule.location, message: "this 'http-request' action is not supported yet")
         }

@@ -12,7 +12,8 @@ extension HTTPSession {
 
     /// A reply from an `http-request deny|return|redirect` rule.
     func sendReply(_ original: ByteBuffer, close mustClose: Bool) {
-        let closing = mustClose || !clientKeepAlive || !stream.requestBody.isComplete
+        // A page whose body ends with the connection (an errorfile without a length).
+        let closing = mustClose || !clientKeepAlive || !stream.requestBody.isComplete || Self.bodyEndsByClose(original)
         let reply = announcingConnection(applyingAfterResponseRules(to: original),  // HTTPSession+AfterResponse.swift
                                          closing: closing)
         if stream.log != nil {
@@ -131,7 +132,10 @@ extension HTTPSession {
         counters.countResponse(status: status)  // hrsp_* (issue 4)
         stickTrackers?.responded(status: status)
         backend?.counters.countResponse(status: status)
-        var page = applyingAfterResponseRules(to: pages.response(status))  // HTTPSession+AfterResponse.swift
+        // The connection layer's errors as they are; the stream's as its layer writes them.
+        let connectionLayer = ErrorPages.connectionLayerStatuses.contains(status)
+            || ErrorPages.parserStatusesKeepingConnection.contains(status)
+        var page = applyingAfterResponseRules(to: connectionLayer ? pages.response(status) : pages.streamResponse(status))
         // HAProxy's HTTP/1 parser writes its own refusals (422) without the stream's
         // connection header.
         if !ErrorPages.parserStatusesKeepingConnection.contains(status) {

@@ -30,6 +30,16 @@ extension HTTPSession {
         }
     }
 
+    /// Whether `reply` says neither `content-length` nor `transfer-encoding`, so that its
+    /// body ends when the connection does (HAProxy closes after such an errorfile).
+    static func bodyEndsByClose(_ reply: ByteBuffer) -> Bool {
+        reply.withUnsafeReadableBytes { bytes in
+            guard let end = headEnd(bytes) else { return false }
+            if bytes.starts(with: "HTTP/1.1 204 ".utf8) || bytes.starts(with: "HTTP/1.1 304 ".utf8) { return false }
+            return !hasHeader(bytes[..<end], named: "content-length:") && !hasHeader(bytes[..<end], named: "transfer-encoding:")
+        }
+    }
+
     /// The offset of the `\r\n\r\n` that ends the head.
     private static func headEnd(_ bytes: UnsafeRawBufferPointer) -> Int? {
         guard bytes.count >= 4 else { return nil }
@@ -41,7 +51,13 @@ extension HTTPSession {
 
     /// Whether a header line of the head (status line excluded) is named Connection.
     private static func hasConnectionHeader(_ head: Slice<UnsafeRawBufferPointer>) -> Bool {
-        let name = Array("connection:".utf8)
+        hasHeader(head, named: "connection:")
+    }
+
+    /// Whether a header line of the head (status line excluded) has this lower-case name
+    /// (with its colon).
+    private static func hasHeader(_ head: Slice<UnsafeRawBufferPointer>, named: String) -> Bool {
+        let name = Array(named.utf8)
         var lineStart = head.startIndex
         var i = head.startIndex
         while i < head.endIndex {

@@ -29,13 +29,14 @@ extension HTTPSession {
             if case .silentDrop = ending { client.prepareSilentClose() }
             close()
         case .tarpit(let reply, let delay):
-            // Held, then HAProxy's answer and close: PT, the hold counted as queue time.
+            // Held, then HAProxy's answer: PT, the hold counted as queue time. HAProxy 2.6
+            // keeps a kept-alive client's connection afterwards, as after a deny.
             idle.arm(nil)
             client.eventLoop.scheduleTask(in: delay) { [weak self] in
                 guard let self, self.phase != .closed else { return }
                 self.countReply(reply, backend: chosen)
                 self.stream.log?.terminate("P", "T")
-                self.sendReply(reply, close: true)
+                self.sendReply(reply, close: false)
             }
         }
     }
