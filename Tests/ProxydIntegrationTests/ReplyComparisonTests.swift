@@ -79,4 +79,38 @@ final class ReplyComparisonTests: XCTestCase {
         XCTAssertTrue(evaluated.hasPrefix("HTTP/1.1 201 Created\r\nx-who: alice\r\nx-b: lit\r\ncontent-length: 37\r\n"), evaluated)
         XCTAssertTrue(evaluated.hasSuffix("\r\n\r\nwho=alice path=/lf host=example.test\n"), evaluated)
     }
+
+    /// `http-response deny|return`: the server answered, the proxy's reply goes in its
+    /// place, and the connection stays for the next request (answered by a `return` of
+    /// the frontend, so that both sides' bytes are the proxy's own).
+    func testResponseRulesAnswerInPlaceOfTheServer() throws {
+        let server = try TestBackend(name: "origin", behaviour: .named)
+        func config(_ port: Int) -> String {
+            ProxyFixture.preamble() + """
+            frontend fe
+                bind 127.0.0.1:\(port)
+                http-request return status 200 content-type text/plain string local if { path /local }
+                default_backend be
+            backend be
+                http-request set-var(txn.p) path
+                http-response deny if { var(txn.p) -m str /deny }
+                http-response deny deny_status 403 content-type text/plain lf-string "no %[var(txn.p)]" hdr X-P "%[var(txn.p)]" if { var(txn.p) -m str /deny-lf }
+                http-response return status 201 content-type text/plain lf-string "instead of %[var(txn.p)]" if { var(txn.p) -m str /return }
+                http-response return if { var(txn.p) -m str /dummy }
+                server origin 127.0.0.1:\(server.port)
+            """
+        }
+        let haproxyPort = TCP.freePort(), proxydPort = TCP.freePort()
+        let haproxy = try ReferenceHAProxy(config: config(haproxyPort), waitForPorts: [haproxyPort])
+        defer { haproxy.stop() }
+        let proxyd = try ProxydProcess(config: config(proxydPort), waitForPorts: [proxydPort])
+        defer { proxyd.stop() }
+        for path in ["/deny", "/deny-lf", "/return", "/dummy"] {
+            let request = "GET \(path) HTTP/1.1\r\nHost: x\r\n\r\nGET /local HTTP/1.1\r\nHost: x\r\n\r\n"
+            let theirs = try exchange(request, port: haproxyPort)
+            XCTAssertEqual(try exchange(request, port: proxydPort), theirs, path)
+            XCTAssertTrue(theirs.hasSuffix("\r\n\r\nlocal"), "\(path): \(theirs)")
+        }
+        XCTAssertTrue(try exchange("GET /deny HTTP/1.1\r\nHost: x\r\n\r\n", port: proxydPort).hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
+    }
 }

@@ -84,7 +84,7 @@ public enum RuntimeBuilder {
                             tarpit: tarpitDelay(proxy))
             }
             backend.responseRules = try proxy.httpResponseRules.map {
-                try compile($0, backends: backendByName, current: backend)
+                try compile($0, backends: backendByName, current: backend, pages: ErrorPages(errorFiles: proxy.errorFiles))
             }
             backend.retryOn = proxy.retryOn
             backend.afterResponseRules = try proxy.httpAfterResponseRules.map {
@@ -126,7 +126,7 @@ public enum RuntimeBuilder {
                             prometheus: prometheus, tarpit: tarpitDelay(proxy))
             }
             let responseRules = try own?.responseRules ?? proxy.httpResponseRules.map {
-                try compile($0, backends: backendByName, current: nil)
+                try compile($0, backends: backendByName, current: nil, pages: ErrorPages(errorFiles: proxy.errorFiles))
             }
             frontends.append(RuntimeFrontend(
                 name: proxy.name,
@@ -303,7 +303,7 @@ public enum RuntimeBuilder {
     }
 
     private static func compile(_ rule: HTTPResponseRule, backends: [String: RuntimeBackend],
-                                current: RuntimeBackend?) throws -> CompiledRule {
+                                current: RuntimeBackend?, pages: ErrorPages = ErrorPages()) throws -> CompiledRule {
         let action: RuleAction
         switch rule.action {
         case .setHeader(let name, let value):
@@ -330,6 +330,12 @@ public enum RuntimeBuilder {
         case .setLogLevel(let choice): action = .logLevel(choice)  // Runtime/RuleEffects.swift
         case .silentDrop: action = .end(.silentDrop)
         case .setStatus(let code, let reason): action = .setStatus(code, reason: reason)
+        case .deny(let reply):  // HTTPSession+ResponseReply.swift
+            action = try FormattedReply(reply, at: rule.location).map { RuleAction.formattedReply($0, closes: true) }
+                ?? .reply(HTTPReplies.constantBytes(reply, errorPages: pages), closes: true)
+        case .return(let reply):
+            action = try FormattedReply(reply, at: rule.location).map { RuleAction.formattedReply($0, closes: false) }
+                ?? .reply(HTTPReplies.constantBytes(reply, errorPages: pages), closes: false)
         default:
             throw Failure(location: rule.location, message: "this 'http-response' action is not supported yet")
         }

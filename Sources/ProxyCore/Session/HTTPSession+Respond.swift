@@ -102,6 +102,10 @@ extension HTTPSession {
                 end(ending, backend: backend, inResponse: true)
                 return
             }
+            if case .reply(let reply, let denied) = responseOutcome {
+                answerInPlaceOfServer(reply, denied: denied)  // HTTPSession+ResponseReply.swift
+                return
+            }
         }
         if let rules = backend?.persistence {  // cookie persistence (issue 15)
             let decision = stream.persistence
