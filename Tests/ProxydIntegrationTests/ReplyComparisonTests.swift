@@ -85,8 +85,9 @@ final class ReplyComparisonTests: XCTestCase {
     /// the frontend, so that both sides' bytes are the proxy's own).
     func testResponseRulesAnswerInPlaceOfTheServer() throws {
         let server = try TestBackend(name: "origin", behaviour: .named)
+        func socket(_ port: Int) -> String { directory.appendingPathComponent("\(port).sock").path }
         func config(_ port: Int) -> String {
-            ProxyFixture.preamble() + """
+            ProxyFixture.preamble(extraGlobal: "stats socket \(socket(port)) level admin") + """
             frontend fe
                 bind 127.0.0.1:\(port)
                 http-request return status 200 content-type text/plain string local if { path /local }
@@ -111,6 +112,20 @@ final class ReplyComparisonTests: XCTestCase {
             XCTAssertEqual(try exchange(request, port: proxydPort), theirs, path)
             XCTAssertTrue(theirs.hasSuffix("\r\n\r\nlocal"), "\(path): \(theirs)")
         }
+        // Two denied responses each (deny, deny-lf), in `dresp` of the frontend, the
+        // backend and the server.
+        func denied(_ port: Int) throws -> [String] {
+            let lines = try ControlClient.socat("show stat", socket: socket(port)).split(separator: "\n")
+            let names = lines.first?.dropFirst(2).split(separator: ",", omittingEmptySubsequences: false) ?? []
+            let column = try XCTUnwrap(names.firstIndex(of: "dresp"))
+            return lines.filter { $0.hasPrefix("fe,FRONTEND,") || $0.hasPrefix("be,") }.map { line in
+                let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+                return "\(fields[0]),\(fields[1]) dresp=\(fields[column])"
+            }
+        }
+        let theirs = try denied(haproxyPort)
+        XCTAssertEqual(try denied(proxydPort), theirs)
+        XCTAssertEqual(theirs, ["fe,FRONTEND dresp=2", "be,origin dresp=2", "be,BACKEND dresp=2"])
         XCTAssertTrue(try exchange("GET /deny HTTP/1.1\r\nHost: x\r\n\r\n", port: proxydPort).hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
     }
 }

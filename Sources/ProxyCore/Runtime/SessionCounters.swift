@@ -19,6 +19,8 @@ public final class SessionCounters: @unchecked Sendable {
     public let maxSessions = CounterCell()
     /// Requests denied by rules (`dreq`).
     public let deniedRequests = CounterCell()
+    /// `dresp`: responses an `http-response deny` replaced.
+    public let deniedResponses = CounterCell()
     /// Responses by class: 1xx, 2xx, 3xx, 4xx, 5xx, other (`hrsp_*`).
     public let responses: [CounterCell] = (0..<6).map { _ in CounterCell() }
     /// Failed connection attempts to servers (`econ`).
@@ -82,7 +84,7 @@ public final class SessionCounters: @unchecked Sendable {
         requestRate.maximum.store(0)
         times.clear(all: all)
         guard all else { return }
-        for cell in [bytesIn, bytesOut, totalSessions, requests, requestErrors, deniedRequests,
+        for cell in [bytesIn, bytesOut, totalSessions, requests, requestErrors, deniedRequests, deniedResponses,
                      connectionErrors, responseErrors, retries, redispatches, connects, reuses,
                      balancedPicks, intercepted, lastSession, compressionIn, compressionOut, compressionBypass,
                      compressedResponses] + responses {

@@ -3,10 +3,16 @@ import NIOCore
 /// `http-response deny` and `http-response return`: proxyd's answer in place of the
 /// server's, as HAProxy 2.6 gives it. The server's response is dropped with its
 /// connection (its body is never read); the client gets the reply and keeps its
-/// connection; the log says `PH` (deny) or `LH` (return), with no response time.
+/// connection; the log says `PH` (deny) or `LH` (return), with no response time, and a
+/// deny counts in `dresp`.
 extension HTTPSession {
     func answerInPlaceOfServer(_ reply: ByteBuffer, denied: Bool) {
         stream.serverReusable = false
+        if denied {  // dresp of the frontend, the backend and the server
+            counters.deniedResponses.increment()
+            backend?.counters.deniedResponses.increment()
+            connection?.server.counters.deniedResponses.increment()
+        }
         if let connection {
             self.connection = nil
             connection.owner = nil

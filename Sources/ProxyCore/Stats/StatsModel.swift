@@ -222,6 +222,7 @@ public final class StatsContext: @unchecked Sendable {
         set(&row, "bin", counters.bytesIn.current)
         set(&row, "bout", counters.bytesOut.current)
         set(&row, "dreq", counters.deniedRequests.current)
+        set(&row, "dresp", counters.deniedResponses.current)
         set(&row, "ereq", counters.requestErrors.current)
         set(&row, "econ", counters.connectionErrors.current)
         set(&row, "eresp", counters.responseErrors.current)
