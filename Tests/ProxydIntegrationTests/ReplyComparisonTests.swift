@@ -96,7 +96,7 @@ final class ReplyComparisonTests: XCTestCase {
                 http-request set-var(txn.p) path
                 http-response deny if { var(txn.p) -m str /deny }
                 http-response deny deny_status 403 content-type text/plain lf-string "no %[var(txn.p)]" hdr X-P "%[var(txn.p)]" if { var(txn.p) -m str /deny-lf }
-                http-response return status 201 content-type text/plain lf-string "instead of %[var(txn.p)]" if { var(txn.p) -m str /return }
+                http-response return status 201 content-type text/plain lf-string "instead of %[var(txn.p)] (%[status])" if { var(txn.p) -m str /return }
                 http-response return if { var(txn.p) -m str /dummy }
                 server origin 127.0.0.1:\(server.port)
             """

@@ -185,7 +185,11 @@ enum RuleEngine {
             case .reply(let bytes, let closes):
                 return .reply(bytes, closes: closes)
             case .formattedReply(let reply, let closes):
-                return .reply(reply.bytes(facts), closes: closes)
+                // In a response rule the server's response is gone by then: HAProxy's
+                // `%[status]`, `%[res.hdr(…)]` find nothing.
+                var answering = facts
+                answering.response = nil
+                return .reply(reply.bytes(answering), closes: closes)
             case .formattedTarpit(let reply, let delay):
                 return .end(.tarpit(reply.bytes(facts), delay: delay))
             case .redirect(let redirect):
