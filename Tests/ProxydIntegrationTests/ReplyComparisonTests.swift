@@ -53,6 +53,7 @@ final class ReplyComparisonTests: XCTestCase {
                 http-request tarpit deny_status 429 content-type text/plain lf-string "slow %[var(txn.who)]" if { path /tarpit-lf }
                 http-request tarpit if { path /tarpit }
                 http-request return status 503 default-errorfiles if { path /page503 }
+                http-request return status 200 content-type text/plain hdr X-P "%[path,url_dec]" lf-string "p=%[path,url_dec]" if { path_beg /inject }
                 default_backend gone
             backend gone
                 retries 0
@@ -66,7 +67,8 @@ final class ReplyComparisonTests: XCTestCase {
         defer { proxyd.stop() }
 
         let paths = ["/lf", "/lf-file", "/dummy504", "/teapot", "/dummy", "/moved", "/deny-hdr", "/deny-lf", "/deny429",
-                     "/deny", "/tarpit-lf", "/tarpit", "/page503", "/to-the-server"]
+                     "/deny", "/tarpit-lf", "/tarpit", "/page503", "/to-the-server",
+                     "/inject%0d%0aX:%20y%00%7f%09%c3%a9"]
         for path in paths {
             // Two requests on one connection: the second is answered only when the
             // connection is kept after the first.
@@ -127,5 +129,16 @@ final class ReplyComparisonTests: XCTestCase {
         XCTAssertEqual(try denied(proxydPort), theirs)
         XCTAssertEqual(theirs, ["fe,FRONTEND dresp=2", "be,origin dresp=2", "be,BACKEND dresp=2"])
         XCTAssertTrue(try exchange("GET /deny HTTP/1.1\r\nHost: x\r\n\r\n", port: proxydPort).hasPrefix("HTTP/1.1 502 Bad Gateway\r\n"))
+    }
+
+    /// A decoded path in a header the server gets: its CR LF cannot start a header of
+    /// its own (HAProxy writes control characters of a log-format sample as `%XX`).
+    func testControlCharactersOfASampleCannotSplitAHeader() throws {
+        let echo = try TestBackend(name: "echo", behaviour: .echo)
+        let (proxy, port) = try ProxyFixture.start(servers: [echo], frontend: "http-request set-header X-P %[path,url_dec]")
+        defer { proxy.stop() }
+        let response = try ProxyFixture.get(port: port, path: "/a%0d%0aX-Injected:%20yes")
+        XCTAssertTrue(response.bodyText.contains("X-P: /a%0D%0AX-Injected: yes\r\n"), response.bodyText)
+        XCTAssertFalse(response.bodyText.contains("\r\nX-Injected"), response.bodyText)
     }
 }

@@ -55,7 +55,7 @@ struct ValueTemplate {
         for part in parts {
             if case .literal(let bytes) = part { out += bytes; continue }
             if case .sample(let sample) = part {
-                if let value = sample.evaluate(facts, values: values) { out += value.text }
+                if let value = sample.evaluate(facts, values: values) { Self.appendEscaped(value.text, to: &out) }
                 continue
             }
             guard let facts else { continue }
@@ -72,13 +72,27 @@ struct ValueTemplate {
                 if let value = fetch.value(facts.connection) { out += Array(String(value).utf8) }
             case .requestHeader(let name):
                 _ = RequestFacts.forEachValue(of: name, in: facts.bytes, headers: facts.headers, split: false) {
-                    out += $0
+                    Self.appendEscaped($0, to: &out)
                     return true
                 }
             case .sample: break
             }
         }
         return out
+    }
+
+    /// A sample's bytes as HAProxy's log-format writes them: a control character (below
+    /// 0x20 but the tab, and DEL) becomes `%XX`. So `%[path,url_dec]` of `/a%0d%0aX: y`
+    /// cannot end the header it fills and start another (request or response splitting).
+    static func appendEscaped<Bytes: Sequence>(_ bytes: Bytes, to out: inout [UInt8]) where Bytes.Element == UInt8 {
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in bytes {
+            if (byte < 0x20 && byte != 0x09) || byte == 0x7F {
+                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            } else {
+                out.append(byte)
+            }
+        }
     }
 }
 
