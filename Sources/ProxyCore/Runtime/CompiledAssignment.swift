@@ -17,7 +17,7 @@ struct CompiledAssignment {
         conditions = assignment.conditions
         switch assignment.value {
         case .expression(let expression): value = .sample(CompiledSample(expression))
-        case .format(let format): value = .format(try ValueTemplate(format, at: location))
+        case .format(let format): value = .format(try ValueTemplate(format, at: location, escapesControls: false))
         case .unset: value = .unset
         }
     }

@@ -17,8 +17,13 @@ struct ValueTemplate {
         case sample(CompiledSample)
     }
     let parts: [Part]
+    /// HAProxy writes a sample's control characters as `%XX` where the text goes into a
+    /// message (headers, the request line, replies, redirects: its LOG_OPT_HTTP), not
+    /// into a variable (`set-var-fmt` keeps the bytes).
+    let escapesControls: Bool
 
-    init(_ format: FormatString, at location: SourceLocation?) throws {
+    init(_ format: FormatString, at location: SourceLocation?, escapesControls: Bool = true) throws {
+        self.escapesControls = escapesControls
         parts = try format.parts.map { part in
             switch part {
             case .literal(let text): return .literal(Array(text.utf8))
@@ -55,7 +60,7 @@ struct ValueTemplate {
         for part in parts {
             if case .literal(let bytes) = part { out += bytes; continue }
             if case .sample(let sample) = part {
-                if let value = sample.evaluate(facts, values: values) { Self.appendEscaped(value.text, to: &out) }
+                if let value = sample.evaluate(facts, values: values) { append(value.text, to: &out) }
                 continue
             }
             guard let facts else { continue }
@@ -72,7 +77,7 @@ struct ValueTemplate {
                 if let value = fetch.value(facts.connection) { out += Array(String(value).utf8) }
             case .requestHeader(let name):
                 _ = RequestFacts.forEachValue(of: name, in: facts.bytes, headers: facts.headers, split: false) {
-                    Self.appendEscaped($0, to: &out)
+                    append($0, to: &out)
                     return true
                 }
             case .sample: break
@@ -81,9 +86,14 @@ struct ValueTemplate {
         return out
     }
 
-    /// A sample's bytes as HAProxy's log-format writes them: a control character (below
-    /// 0x20 but the tab, and DEL) becomes `%XX`. So `%[path,url_dec]` of `/a%0d%0aX: y`
-    /// cannot end the header it fills and start another (request or response splitting).
+    private func append<Bytes: Sequence>(_ bytes: Bytes, to out: inout [UInt8]) where Bytes.Element == UInt8 {
+        if escapesControls { Self.appendEscaped(bytes, to: &out) } else { out += bytes }
+    }
+
+    /// A sample's bytes as HAProxy's log-format writes them into a message: a control
+    /// character (below 0x20 but the tab, and DEL) becomes `%XX`. So `%[path,url_dec]` of
+    /// `/a%0d%0aX: y` cannot end the header it fills and start another (request or
+    /// response splitting).
     static func appendEscaped<Bytes: Sequence>(_ bytes: Bytes, to out: inout [UInt8]) where Bytes.Element == UInt8 {
         let hex = Array("0123456789ABCDEF".utf8)
         for byte in bytes {
