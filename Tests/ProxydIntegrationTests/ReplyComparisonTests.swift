@@ -135,10 +135,15 @@ final class ReplyComparisonTests: XCTestCase {
     /// its own (HAProxy writes control characters of a log-format sample as `%XX`).
     func testControlCharactersOfASampleCannotSplitAHeader() throws {
         let echo = try TestBackend(name: "echo", behaviour: .echo)
-        let (proxy, port) = try ProxyFixture.start(servers: [echo], frontend: "http-request set-header X-P %[path,url_dec]")
+        let (proxy, port) = try ProxyFixture.start(servers: [echo], frontend: """
+            http-request set-header X-P %[path,url_dec]
+            unique-id-format %[path,url_dec]
+            unique-id-header X-Unique
+            """)
         defer { proxy.stop() }
         let response = try ProxyFixture.get(port: port, path: "/a%0d%0aX-Injected:%20yes")
         XCTAssertTrue(response.bodyText.contains("X-P: /a%0D%0AX-Injected: yes\r\n"), response.bodyText)
+        XCTAssertTrue(response.bodyText.contains("X-Unique: /a%0D%0AX-Injected: yes\r\n"), response.bodyText)
         XCTAssertFalse(response.bodyText.contains("\r\nX-Injected"), response.bodyText)
     }
 }

@@ -87,7 +87,9 @@ struct UniqueIDRule {
             switch part {
             case .literal(let bytes): out += bytes
             case .sample(let sample):
-                if let value = sample.evaluate(facts, values: values) { out += value.text }
+                // Control characters as `%XX`, as HAProxy builds the ID: it goes into the
+                // `unique-id-header` the server gets (ValueTemplate.appendEscaped).
+                if let value = sample.evaluate(facts, values: values) { ValueTemplate.appendEscaped(value.text, to: &out) }
             case .clientAddress(let hex): address(facts.connection.clientAddress, hex: hex)
             case .clientPort(let hex): number(facts.connection.clientPort, hex: hex, width: 4)
             case .localAddress(let hex): address(facts.connection.localAddress, hex: hex)
