@@ -24,7 +24,7 @@ enum HTTPReplyParser {
         return parse(s, args, defaultStatus: defaultStatus, place: place)
     }
 
-    /// What the payload is, and the word that named it (for "already defined").
+    /// What the payload is (the word that named it is kept beside, for "already defined").
     private enum Payload {
         case empty
         case defaultPages
@@ -36,6 +36,7 @@ enum HTTPReplyParser {
 
     static func parse(_ s: ParserState, _ args: [String], defaultStatus: Int,
                       place: HAProxySamples.Usage? = nil) -> Result<HTTPReply, Failure> {
+        // Every throw below is a Failure (the format parser's included).
         Result { try read(s, args, defaultStatus: defaultStatus, place: place) }.mapError { $0 as! Failure }
     }
 
