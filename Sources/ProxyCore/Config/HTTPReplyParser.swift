@@ -53,7 +53,7 @@ enum HTTPReplyParser {
             }
             return args[i + 1]
         }
-        func read(_ path: String) throws -> [UInt8] {
+        func contents(of path: String) throws -> [UInt8] {
             guard case let .success(bytes) = FileSystem.read(path) else {
                 throw Failure(message: "error opening file '\(path)'")
             }
@@ -84,7 +84,7 @@ enum HTTPReplyParser {
                 i += 1
             case "errorfile":
                 let path = try value("<fmt>")
-                let bytes = try read(path)
+                let bytes = try contents(of: path)
                 if let problem = ErrorFileParser.problem(bytes) { throw Failure(message: "'\(path)': \(problem)") }
                 payload = .errorFile(bytes)
                 i += 2
@@ -93,7 +93,7 @@ enum HTTPReplyParser {
                 i += 2
             case "file", "lf-file":
                 let path = try value("<file>")
-                let bytes = try read(path)
+                let bytes = try contents(of: path)
                 if bytes.count > s.global.bufferSize {
                     throw Failure(message: "file '\(path)' exceeds the buffer size (\(bytes.count) > \(s.global.bufferSize))")
                 }

@@ -95,14 +95,20 @@ struct ValueTemplate {
     /// `/a%0d%0aX: y` cannot end the header it fills and start another (request or
     /// response splitting).
     static func appendEscaped<Bytes: Sequence>(_ bytes: Bytes, to out: inout [UInt8]) where Bytes.Element == UInt8 {
-        let hex = Array("0123456789ABCDEF".utf8)
         for byte in bytes {
             if (byte < 0x20 && byte != 0x09) || byte == 0x7F {
-                out += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+                // Per request on the data path: no array made per call or per byte.
+                out.append(UInt8(ascii: "%"))
+                out.append(hexDigit(byte >> 4))
+                out.append(hexDigit(byte & 0x0F))
             } else {
                 out.append(byte)
             }
         }
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") + nibble - 10
     }
 }
 
