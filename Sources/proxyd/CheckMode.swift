@@ -63,13 +63,17 @@ enum ConfigurationReport {
 
 /// `proxyd -c`: check and exit with HAProxy's status (0 valid, 1 errors, 2 no listener).
 enum CheckMode {
-    static func run(_ options: CommandLineOptions) -> Int32 {
+    /// Exits from here, with the configuration and what was compiled still held: the
+    /// process ends anyway, and freeing a large configuration object by object took a
+    /// third of `-c`'s time with 10,000 backends.
+    static func run(_ options: CommandLineOptions) -> Never {
         var result = ConfigurationReport.load(options)
+        var compiled: RuntimeBuilder.Checked?
         if result.exitCode != 1, let config = result.configuration {
             // What the engine refuses at start-up is an error here too: a configuration
             // `-c` calls valid must start (systemd's reload runs `-c` first).
             do {
-                try RuntimeBuilder.check(config)
+                compiled = try RuntimeBuilder.check(config)
             } catch let failure as RuntimeBuilder.Failure {
                 result.diagnostics.append(failure.location.map { Diagnostic.parsing(.alert, $0, failure.message) }
                                           ?? .alert(failure.message))
@@ -88,7 +92,7 @@ enum CheckMode {
             if !options.quiet { ConfigurationReport.writeErr(DiagnosticRenderer.render(.alert("Some warnings were found and 'zero-warning' is set. Aborting."), pid: getpid()) + "\n") }
             code = 1
         }
-        guard !options.quiet else { return code }
+        guard !options.quiet else { exit(code, keeping: result, compiled) }
         switch code {
         case 0:
             if result.hasWarnings { Swift.print("Warnings were found.") }
@@ -100,6 +104,11 @@ enum CheckMode {
             break
         }
         fflush(stdout)
-        return code
+        exit(code, keeping: result, compiled)
+    }
+
+    /// `exit` with the objects named still alive (they are never freed).
+    private static func exit(_ code: Int32, keeping objects: Any...) -> Never {
+        withExtendedLifetime(objects) { Glibc.exit(code) }
     }
 }

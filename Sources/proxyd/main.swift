@@ -37,7 +37,7 @@ case let .success(options):
         exit(1)
     }
     if options.checkOnly {
-        exit(CheckMode.run(options))
+        CheckMode.run(options)
     }
     exit(RunMode.run(options))
 }

@@ -42,13 +42,22 @@ public enum RuntimeBuilder {
     /// `proxyd -c`: refuses what `build` would refuse at start-up (rules, samples and
     /// TLS settings the engine cannot run), without starting threads, sockets or checks,
     /// so that a configuration `-c` calls valid also starts, as with HAProxy.
-    public static func check(_ config: ProxyConfiguration) throws {
-        _ = try compile(config)
+    /// The caller may keep what was compiled until it exits: freeing 10,000 backends
+    /// object by object takes as long as compiling them.
+    @discardableResult
+    public static func check(_ config: ProxyConfiguration) throws -> Checked {
+        Checked(compiled: try compile(config))
+    }
+
+    /// What `check` compiled, opaque to its caller.
+    public struct Checked {
+        private let compiled: Compiled
+        fileprivate init(compiled: Compiled) { self.compiled = compiled }
     }
 
     /// What the event loops will run, compiled from the model: no thread, socket or
     /// check is started here.
-    private struct Compiled {
+    fileprivate struct Compiled {
         var frontends: [RuntimeFrontend]
         var backends: [RuntimeBackend]
         var backendByName: [String: RuntimeBackend]
