@@ -9,13 +9,13 @@ public final class DNSService: @unchecked Sendable {
     /// Attaches a `ServerDNSState` to each server that says `resolvers`; one without an
     /// address yet starts in MAINT (resolution). `backends` pairs each runtime backend with
     /// its settings (servers in the same order).
-    init(config: ProxyConfiguration, backends: [(ProxySettings, RuntimeBackend)], runtime: ProxyRuntime) {
+    init(config: ProxyConfiguration, backends: [(servers: [ServerSettings], backend: RuntimeBackend)], runtime: ProxyRuntime) {
         let loop = runtime.group.next()
         sections = config.resolvers.map { DNSResolversRuntime(settings: $0, loop: loop) }
         for section in sections { section.runtime = runtime }
         let now = ProcessClock.milliseconds
-        for (proxy, backend) in backends {
-            for (settings, server) in zip(proxy.servers, backend.servers) {
+        for (servers, backend) in backends {
+            for (settings, server) in zip(servers, backend.servers) {
                 guard let name = settings.resolution.resolvers,
                       let section = sections.first(where: { $0.settings.name == name }) else {
                     // `init-addr none` without resolvers: in MAINT (resolution) until `set

@@ -32,8 +32,11 @@ public enum RuntimeBuilder {
         runtime.prometheus = compiled.prometheus
         runtime.stickTables = compiled.stickTables
         // DNS service discovery (issue 15): servers that follow names.
-        let followed = config.proxies.filter { $0.isBackend && !$0.disabled }.compactMap { proxy in
-            backendByName[proxy.name].map { (proxy, $0) }
+        // Each backend's server lines only: copying whole ProxySettings values (as a
+        // filter of the proxies did) took 13% of start-up with 10,000 backends.
+        var followed: [(servers: [ServerSettings], backend: RuntimeBackend)] = []
+        for proxy in config.proxies where proxy.isBackend && !proxy.disabled {
+            if let backend = backendByName[proxy.name] { followed.append((proxy.servers, backend)) }
         }
         runtime.dns = DNSService(config: config, backends: followed, runtime: runtime)
         return runtime
