@@ -8,7 +8,7 @@ public final class DNSService: @unchecked Sendable {
 
     /// Attaches a `ServerDNSState` to each server that says `resolvers`; one without an
     /// address yet starts in MAINT (resolution). `backends` pairs each runtime backend with
-    /// its settings (servers in the same order).
+    /// its server lines (in the same order as its servers).
     init(config: ProxyConfiguration, backends: [(servers: [ServerSettings], backend: RuntimeBackend)], runtime: ProxyRuntime) {
         let loop = runtime.group.next()
         sections = config.resolvers.map { DNSResolversRuntime(settings: $0, loop: loop) }
