@@ -259,9 +259,8 @@ enum CheckEvaluation {
     }
 
     static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789ABCDEF".utf8)
         var out: [UInt8] = []
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        UpperHex.append(contentsOf: bytes, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 

@@ -84,19 +84,11 @@ public enum LogFetch: String, Sendable, Equatable {
             bytes = Array(s.utf8)
         }
         if quoted { line.append(UInt8(ascii: "\"")) }
-        if hex { appendHex(bytes, to: &line) } else { line.append(contentsOf: bytes) }
+        if hex { UpperHex.append(contentsOf: bytes, to: &line) } else { line.append(contentsOf: bytes) }
         if quoted { line.append(UInt8(ascii: "\"")) }
     }
 
     private static func bigEndian(_ n: Int64) -> [UInt8] {
         withUnsafeBytes(of: n.bigEndian) { Array($0) }
-    }
-
-    private static func appendHex(_ bytes: [UInt8], to line: inout [UInt8]) {
-        let digits = Array("0123456789ABCDEF".utf8)
-        for b in bytes {
-            line.append(digits[Int(b >> 4)])
-            line.append(digits[Int(b & 15)])
-        }
     }
 }

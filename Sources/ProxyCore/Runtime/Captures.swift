@@ -77,10 +77,8 @@ struct HeaderCaptures {
             for byte in capture {
                 if byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "#")
                     || byte == UInt8(ascii: "{") || byte == UInt8(ascii: "|") || byte == UInt8(ascii: "}") {
-                    let digits = Array("0123456789ABCDEF".utf8)
                     line.append(UInt8(ascii: "#"))
-                    line.append(digits[Int(byte >> 4)])
-                    line.append(digits[Int(byte & 15)])
+                    UpperHex.append(byte, to: &line)
                 } else {
                     line.append(byte)
                 }

@@ -99,16 +99,11 @@ struct ValueTemplate {
             if (byte < 0x20 && byte != 0x09) || byte == 0x7F {
                 // Per request on the data path: no array made per call or per byte.
                 out.append(UInt8(ascii: "%"))
-                out.append(hexDigit(byte >> 4))
-                out.append(hexDigit(byte & 0x0F))
+                UpperHex.append(byte, to: &out)
             } else {
                 out.append(byte)
             }
         }
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") + nibble - 10
     }
 }
 

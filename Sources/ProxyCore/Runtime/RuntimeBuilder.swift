@@ -47,7 +47,6 @@ public enum RuntimeBuilder {
     /// so that a configuration `-c` calls valid also starts, as with HAProxy.
     /// The caller may keep what was compiled until it exits: freeing 10,000 backends
     /// object by object takes as long as compiling them.
-    @discardableResult
     public static func check(_ config: ProxyConfiguration) throws -> Checked {
         Checked(compiled: try compile(config))
     }

@@ -380,9 +380,8 @@ struct CompiledSample {
                 bytes = (0..<8).map { UInt8(truncatingIfNeeded: n >> (56 - 8 * $0)) }
             case .string(let raw): bytes = raw
             }
-            let digits = Array("0123456789ABCDEF".utf8)
             var out: [UInt8] = []
-            for byte in bytes { out.append(digits[Int(byte >> 4)]); out.append(digits[Int(byte & 15)]) }
+            UpperHex.append(contentsOf: bytes, to: &out)
             return .string(out)
         case .concat(let prefix, let variable, let suffix):
             var out = value.text + prefix
